@@ -1,0 +1,30 @@
+# System libraries, all Debian packages installed by .ci/run.
+# gRPC core is linked with plain -lgrpc -lgpr: its CMake config is broken without
+# the C++ packages and its pkg-config walk costs 15-20 s per configure.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+pkg_check_modules(PBC REQUIRED IMPORTED_TARGET libprotobuf-c)
+pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
+if(OSH_TESTS)
+  pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion)
+endif()
+find_path(GRPC_INCLUDE grpc/grpc.h REQUIRED)
+find_library(GRPC_LIB grpc REQUIRED)
+find_library(GPR_LIB gpr REQUIRED)
+add_library(osh_grpc_core INTERFACE)
+target_include_directories(osh_grpc_core INTERFACE ${GRPC_INCLUDE})
+target_link_libraries(osh_grpc_core INTERFACE ${GRPC_LIB} ${GPR_LIB})
+find_program(PROTOC_C protoc-c REQUIRED)
+
+# osh_add_criterion_test(NAME SOURCES... LIBS ...): one Criterion binary, one ctest.
+function(osh_add_criterion_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CRITERION)
+  add_test(NAME ${name} COMMAND ${name} --jobs 2)
+  set_tests_properties(${name} PROPERTIES TIMEOUT 300)
+endfunction()

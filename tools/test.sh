@@ -3,6 +3,7 @@
 #   OSH_BUILD_DIR (default build), OSH_SANITIZE=ON for ASan+UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tools/deps.sh
 bdir=${OSH_BUILD_DIR:-build}
 san=${OSH_SANITIZE:-OFF}
 cmake -S . -B "$bdir" -G Ninja -DOSH_SANITIZE="$san" -DOSH_TESTS=ON >/dev/null

@@ -1,0 +1,407 @@
+/* osh_rpc.h - gRPC server and client glue over gRPC's core C API + protobuf-c.
+ *
+ * DESIGN: gRPC core gives completion queues and batches, protobuf-c gives
+ * message descriptors. This layer joins them once, so services are written
+ * as plain callbacks on protobuf-c messages:
+ *
+ *  - Server: one completion-queue loop (on its own thread via
+ *    osh_rpc_server_spawn(), or in the caller via osh_rpc_server_run()).
+ *    The method table comes from the protoc-c service descriptor, so a path
+ *    ("/openshell.v1.OpenShell/GetSandboxPolicy") cannot be mistyped. Exactly
+ *    one request is kept outstanding per method, plus a generic one so an
+ *    unknown path is answered UNIMPLEMENTED at once (gRPC core otherwise
+ *    leaves it hanging until the client's deadline). Bytes that do not parse
+ *    as the method's request are answered INVALID_ARGUMENT; messages above the
+ *    configured size are refused by gRPC itself (RESOURCE_EXHAUSTED).
+ *  - Server streaming is paced: one write in flight per call, a bounded
+ *    per-call queue behind it, and a documented policy when it is full (drop
+ *    and count, or end the call with RESOURCE_EXHAUSTED). Any thread may push
+ *    into a call (a log fan-out thread, say); the loop thread never blocks.
+ *  - Every call is reference counted: the loop holds one reference per batch
+ *    in flight and handlers may take their own (osh_rpc_call_ref) to keep a
+ *    stream writer beyond the callback. A call is freed when the last
+ *    reference goes, never earlier, so CLOSE/WRITE/READ completions may arrive
+ *    in any order.
+ *  - gRPC has no C alarm: the loop wakes at least every tick_ms and runs the
+ *    caller's tick hook there (timers, signal flags, housekeeping).
+ *  - Shutdown stops accepting, waits a grace period for calls to finish, then
+ *    cancels what is still open (endless watch streams), runs every
+ *    on_done, drains the queue and frees everything.
+ *  - Client: synchronous calls, each with its own pluck queue, so one client
+ *    (one channel) can be shared by many threads; a stream object is used by
+ *    one thread at a time.
+ *
+ * Errors: functions return 0 or a negative enum osh_err (src/common/osh_err.h).
+ * Client calls also fill a struct osh_rpc_status with the gRPC status code and
+ * its message, which is what a user should see.
+ *
+ * Example (server):
+ *
+ *	static void get_policy(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
+ *	{
+ *		const Openshell__V1__GetSandboxPolicyRequest *req = (const void *)m;
+ *		Openshell__V1__GetSandboxPolicyResponse resp =
+ *			OPENSHELL__V1__GET_SANDBOX_POLICY_RESPONSE__INIT;
+ *		if (!known(ud, req->sandbox_id)) {
+ *			osh_rpc_call_fail(call, OSH_RPC_NOT_FOUND, "no sandbox %s",
+ *req->sandbox_id); return;
+ *		}
+ *		... fill resp ...
+ *		osh_rpc_call_reply(call, &resp.base);
+ *	}
+ *	struct osh_rpc_server_opts o = { .service = &openshell__v1__open_shell__descriptor,
+ *					  .listen = "127.0.0.1:0" };
+ *	struct osh_rpc_method m = { .name = "GetSandboxPolicy", .kind = OSH_RPC_UNARY,
+ *				    .unary = get_policy, .ud = state };
+ *	osh_rpc_server_create(&o, &srv); osh_rpc_server_add_method(srv, &m);
+ *	osh_rpc_server_start(srv); osh_rpc_server_spawn(srv); ... osh_rpc_server_destroy(srv);
+ */
+#ifndef OSH_RPC_H
+#define OSH_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "osh_err.h"
+
+/* gRPC status codes (numerically identical to grpc_status_code). */
+enum osh_rpc_code {
+	OSH_RPC_OK = 0,
+	OSH_RPC_CANCELLED = 1,
+	OSH_RPC_UNKNOWN = 2,
+	OSH_RPC_INVALID_ARGUMENT = 3,
+	OSH_RPC_DEADLINE_EXCEEDED = 4,
+	OSH_RPC_NOT_FOUND = 5,
+	OSH_RPC_ALREADY_EXISTS = 6,
+	OSH_RPC_PERMISSION_DENIED = 7,
+	OSH_RPC_RESOURCE_EXHAUSTED = 8,
+	OSH_RPC_FAILED_PRECONDITION = 9,
+	OSH_RPC_ABORTED = 10,
+	OSH_RPC_OUT_OF_RANGE = 11,
+	OSH_RPC_UNIMPLEMENTED = 12,
+	OSH_RPC_INTERNAL = 13,
+	OSH_RPC_UNAVAILABLE = 14,
+	OSH_RPC_DATA_LOSS = 15,
+	OSH_RPC_UNAUTHENTICATED = 16,
+};
+
+/* Upper-case gRPC name of a status code ("NOT_FOUND"); "UNKNOWN_CODE" for a
+ * value outside 0..16. Static string, thread-safe. */
+const char *osh_rpc_status_name(int code);
+
+/* The osh_err a status code maps to: OK -> 0, UNAVAILABLE -> OSH_EUNAVAIL,
+ * DEADLINE_EXCEEDED -> OSH_ETIMEDOUT, NOT_FOUND -> OSH_ENOTFOUND,
+ * ALREADY_EXISTS -> OSH_EEXIST, INVALID_ARGUMENT -> OSH_EINVAL,
+ * PERMISSION_DENIED/UNAUTHENTICATED -> OSH_EPERM, RESOURCE_EXHAUSTED ->
+ * OSH_ETOOBIG, CANCELLED -> OSH_ECLOSED, anything else -> OSH_EPROTO. */
+int osh_rpc_code_to_err(int code);
+
+/* Status of a finished client call. Caller storage, nothing to free. */
+struct osh_rpc_status {
+	/** enum osh_rpc_code; OSH_RPC_OK on success */
+	int code;
+	/** status message from the server (or gRPC), NUL-terminated, truncated to fit */
+	char message[512];
+};
+
+/* Parse a boolean config value: true/false, yes/no, on/off, 1/0, y/n in any
+ * case, surrounding blanks ignored. Returns 0 and sets *out, or OSH_EINVAL
+ * (out untouched). Shared by the CLI and the gateway so both accept the
+ * same words. Thread-safe. */
+int osh_rpc_parse_bool(const char *s, bool *out) OSH_MUST_CHECK;
+
+/* =============================== server =============================== */
+
+struct osh_rpc_server;
+struct osh_rpc_call;
+
+enum osh_rpc_kind {
+	OSH_RPC_UNARY = 0,	   /* one request, one response */
+	OSH_RPC_CLIENT_STREAM = 1, /* many requests, one response */
+	OSH_RPC_SERVER_STREAM = 2, /* one request, many responses */
+};
+
+/* What osh_rpc_call_write does when a server-stream call's queue is full. */
+enum osh_rpc_full_policy {
+	OSH_RPC_FULL_DROP = 0,	/* drop the new message, count it (osh_rpc_call_dropped) */
+	OSH_RPC_FULL_CLOSE = 1, /* end the call with RESOURCE_EXHAUSTED */
+};
+
+/* Unary handler, and the start handler of a server-stream method. `req` is
+ * the unpacked request, owned by the layer and valid only during the call.
+ * The handler must end the call exactly once, during the callback or later
+ * from any thread: unary with osh_rpc_call_reply() or osh_rpc_call_fail();
+ * server stream with osh_rpc_call_finish() or osh_rpc_call_fail() (after any
+ * number of osh_rpc_call_write()). A handler that ends it later must hold a
+ * reference (osh_rpc_call_ref) until then. Runs on the loop thread. */
+typedef void (*osh_rpc_handler_fn)(struct osh_rpc_call *call, const ProtobufCMessage *req,
+				   void *ud);
+
+/* Client-stream message handler: one call per received message (`msg` valid
+ * only during the callback). May end the call early with osh_rpc_call_fail()
+ * (no more messages are then delivered). Runs on the loop thread. */
+typedef void (*osh_rpc_recv_fn)(struct osh_rpc_call *call, const ProtobufCMessage *msg, void *ud);
+
+/* Client-stream end handler: the client half-closed; the handler must end
+ * the call (osh_rpc_call_reply or osh_rpc_call_fail), now or later. Not
+ * called when the call was already failed or the client went away. Note that
+ * the client may still cancel after this point; on_done says how it ended. */
+typedef void (*osh_rpc_end_fn)(struct osh_rpc_call *call, void *ud);
+
+/* Called exactly once per call, on the loop thread, when gRPC reports the call
+ * closed: cancelled=true when the client went away, the deadline passed or
+ * the server shut down before the status was sent. After it, writes return
+ * OSH_ECLOSED. Release per-call state here (osh_rpc_call_data) and drop any
+ * reference a fan-out holds. Optional. */
+typedef void (*osh_rpc_done_fn)(struct osh_rpc_call *call, bool cancelled, void *ud);
+
+/* Periodic hook on the loop thread (timers, signal flags). */
+typedef void (*osh_rpc_tick_fn)(struct osh_rpc_server *srv, void *ud);
+
+/* One method of the service. The struct is copied by osh_rpc_server_add_method. */
+struct osh_rpc_method {
+	/** method name as in the .proto ("PushSandboxLogs"); must exist in the service */
+	const char *name;
+	enum osh_rpc_kind kind;
+	/** UNARY and SERVER_STREAM: the handler */
+	osh_rpc_handler_fn handler;
+	/** CLIENT_STREAM: per message, and at the clean end of the stream */
+	osh_rpc_recv_fn on_message;
+	osh_rpc_end_fn on_end;
+	/** any kind, optional */
+	osh_rpc_done_fn on_done;
+	/** passed to every callback of this method */
+	void *ud;
+	/** SERVER_STREAM: queued messages per call beyond the one in flight; 0 = 256 */
+	size_t queue_max;
+	enum osh_rpc_full_policy full_policy;
+};
+
+struct osh_rpc_server_opts {
+	/** protoc-c service descriptor, e.g. &openshell__v1__open_shell__descriptor (static) */
+	const ProtobufCServiceDescriptor *service;
+	/** "HOST:PORT", port 0 = any free port (see osh_rpc_server_port) */
+	const char *listen;
+	/** largest request accepted, bytes; 0 = 4 MiB. Larger: RESOURCE_EXHAUSTED */
+	size_t max_recv_bytes;
+	/** largest response sent, bytes; 0 = 4 MiB */
+	size_t max_send_bytes;
+	/** tick hook period in ms (0 = 100) and the hook itself (optional) */
+	unsigned tick_ms;
+	osh_rpc_tick_fn tick;
+	void *tick_ud;
+	/** on shutdown, wait this long for open calls before cancelling them; 0 = 1000 ms */
+	unsigned shutdown_grace_ms;
+};
+
+/* Create a server (not yet listening). Calls grpc_init(). opts is copied;
+ * opts->service must outlive the server. Errors: OSH_EINVAL (missing
+ * service/listen), OSH_ENOMEM. Free with osh_rpc_server_destroy(). */
+int osh_rpc_server_create(const struct osh_rpc_server_opts *opts,
+			  struct osh_rpc_server **out) OSH_MUST_CHECK;
+
+/* Register a handler; only before osh_rpc_server_start(). A method of the
+ * service with no handler answers UNIMPLEMENTED. Errors: OSH_ENOTFOUND (name
+ * not in the service), OSH_EEXIST (registered twice), OSH_EINVAL (callbacks
+ * missing for the kind), OSH_ESTATE (already started). Not thread-safe. */
+int osh_rpc_server_add_method(struct osh_rpc_server *srv,
+			      const struct osh_rpc_method *m) OSH_MUST_CHECK;
+
+/* Bind the listen address and start gRPC. After it, osh_rpc_server_port()
+ * tells the bound port. Calls are only served once the loop runs (run or
+ * spawn). Errors: OSH_EIO (cannot bind; message via osh_rpc_server_error),
+ * OSH_ESTATE. */
+int osh_rpc_server_start(struct osh_rpc_server *srv) OSH_MUST_CHECK;
+
+/* Bound port after a successful start, 0 before. Thread-safe. */
+int osh_rpc_server_port(const struct osh_rpc_server *srv);
+
+/* Run the loop on the calling thread until osh_rpc_server_stop(); returns 0
+ * after a clean shutdown (every call ended, on_done run for each). Handlers
+ * and the tick hook run on this thread. Call once. */
+int osh_rpc_server_run(struct osh_rpc_server *srv) OSH_MUST_CHECK;
+
+/* Run the loop on a new thread (joined by osh_rpc_server_destroy). */
+int osh_rpc_server_spawn(struct osh_rpc_server *srv) OSH_MUST_CHECK;
+
+/* Ask the loop to shut down (grace, then cancel open calls). Returns at once.
+ * Thread-safe and async-signal-safe (sets an atomic flag seen within 20 ms). */
+void osh_rpc_server_stop(struct osh_rpc_server *srv);
+
+/* Stop (if running), join a spawned loop, free everything, grpc_shutdown().
+ * If the loop runs in the caller (osh_rpc_server_run), call this after run
+ * returned. NULL is a no-op. Handlers' references must have been released
+ * (on_done is the last moment to do so). */
+void osh_rpc_server_destroy(struct osh_rpc_server *srv);
+
+/* Last error text (bind failure etc.), "" if none. Valid until destroy. */
+const char *osh_rpc_server_error(const struct osh_rpc_server *srv);
+
+/* ---- per call (server side). Any thread, unless noted. ---- */
+
+/* End a unary or client-stream call with OK and this response. `resp` is
+ * packed before return (caller keeps ownership). It must be an instance of
+ * the method's output type, else OSH_EINVAL and the call is failed INTERNAL.
+ * OSH_ECLOSED when the call already ended (client gone, already replied):
+ * harmless. Response larger than max_send_bytes: the call fails
+ * RESOURCE_EXHAUSTED and OSH_ETOOBIG is returned. */
+int osh_rpc_call_reply(struct osh_rpc_call *call, const ProtobufCMessage *resp);
+
+/* End any call with a non-OK status and a printf-formatted message
+ * (truncated at 1 KiB). For a server stream, queued messages are dropped.
+ * OSH_ECLOSED when the call already ended. */
+int osh_rpc_call_fail(struct osh_rpc_call *call, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Server stream: queue one message (packed before return; caller keeps
+ * ownership). Never blocks. 0 = queued or sent; OSH_EFULL = dropped by the
+ * full policy (FULL_CLOSE also ends the call RESOURCE_EXHAUSTED); OSH_ECLOSED
+ * = the call ended (client gone, finished); OSH_EINVAL = wrong type/kind. */
+int osh_rpc_call_write(struct osh_rpc_call *call, const ProtobufCMessage *msg);
+
+/* Server stream: end with OK once every queued message was written. */
+int osh_rpc_call_finish(struct osh_rpc_call *call);
+
+/* Messages dropped by FULL_DROP on this call so far, and the number of
+ * messages queued now (not yet handed to gRPC). */
+uint64_t osh_rpc_call_dropped(const struct osh_rpc_call *call);
+size_t osh_rpc_call_queued(const struct osh_rpc_call *call);
+
+/* true once the call ended (status sent, or client gone). */
+bool osh_rpc_call_closed(const struct osh_rpc_call *call);
+
+/* Keep the call alive beyond the callback (e.g. in a fan-out list). Every
+ * ref needs one unref; the call is freed at the last one. */
+void osh_rpc_call_ref(struct osh_rpc_call *call);
+void osh_rpc_call_unref(struct osh_rpc_call *call);
+
+/* Per-call handler data (NULL at start). Set/get are not locked: use them
+ * from the loop thread (callbacks). The layer never frees it: on_done does. */
+void osh_rpc_call_set_data(struct osh_rpc_call *call, void *data);
+void *osh_rpc_call_data(const struct osh_rpc_call *call);
+
+/* Full method path ("/openshell.v1.OpenShell/GetConfig"); static string. */
+const char *osh_rpc_call_method(const struct osh_rpc_call *call);
+
+/* Client's peer address ("ipv4:127.0.0.1:53422"), owned by the call. */
+const char *osh_rpc_call_peer(const struct osh_rpc_call *call);
+
+/* Value of a request metadata key (lowercase), NUL-terminated copy owned by
+ * the call and valid for its lifetime; NULL when absent. Loop thread only. */
+const char *osh_rpc_call_metadata(struct osh_rpc_call *call, const char *key);
+
+/* Server whose loop runs this call. */
+struct osh_rpc_server *osh_rpc_call_server(const struct osh_rpc_call *call);
+
+/* =============================== client =============================== */
+
+struct osh_rpc_client;
+struct osh_rpc_cstream; /* client-streaming call in progress */
+struct osh_rpc_sstream; /* server-streaming call in progress */
+
+struct osh_rpc_client_opts {
+	/** largest response accepted, bytes; 0 = 4 MiB */
+	size_t max_recv_bytes;
+	/** largest request sent, bytes; 0 = 4 MiB (larger: RESOURCE_EXHAUSTED locally) */
+	size_t max_send_bytes;
+	/** HTTP/2 keepalive ping period in ms; 0 = off */
+	unsigned keepalive_ms;
+};
+
+/* One metadata pair; key lowercase ASCII ("-bin" suffix for binary values). */
+struct osh_rpc_md {
+	const char *key;
+	const char *value;
+};
+
+struct osh_rpc_call_opts {
+	/** whole-call deadline in ms; 0 = unary 30 s, streams none */
+	int64_t timeout_ms;
+	/** wait for the server to come up (until the deadline) instead of failing fast */
+	bool wait_for_ready;
+	/** initial metadata, optional */
+	const struct osh_rpc_md *md;
+	size_t n_md;
+};
+
+/* Channel to `target` ("HOST:PORT", plaintext). Connection is lazy: a dead
+ * server shows up as UNAVAILABLE on the first call. `service` (static) names
+ * methods for the calls below; opts may be NULL. Calls grpc_init(). */
+int osh_rpc_client_create(const char *target, const ProtobufCServiceDescriptor *service,
+			  const struct osh_rpc_client_opts *opts,
+			  struct osh_rpc_client **out) OSH_MUST_CHECK;
+
+/* Close the channel (cancels nothing: finish or destroy streams first),
+ * grpc_shutdown(). NULL is a no-op. */
+void osh_rpc_client_destroy(struct osh_rpc_client *c);
+
+/* Target as given to create. */
+const char *osh_rpc_client_target(const struct osh_rpc_client *c);
+
+/* Unary call of `method` (name as in the .proto). On OK returns 0 and sets
+ * *resp to the unpacked response (free with osh_rpc_msg_free). Otherwise
+ * returns osh_rpc_code_to_err(st->code) (OSH_EINVAL for an unknown method
+ * name or a request of the wrong type, OSH_EPARSE for a response that does
+ * not parse) and *resp is NULL. `st` (required) is always filled. opts may be
+ * NULL. Thread-safe: any number of threads may call on one client. Blocks up
+ * to the deadline. */
+int osh_rpc_client_unary(struct osh_rpc_client *c, const char *method, const ProtobufCMessage *req,
+			 const struct osh_rpc_call_opts *opts, ProtobufCMessage **resp,
+			 struct osh_rpc_status *st) OSH_MUST_CHECK;
+
+/* Unary call with raw bytes on any path (tests, tools): `path` is the full
+ * "/pkg.Service/Method"; the response bytes are returned in *out (malloc'd,
+ * free()) with *out_len, or *out NULL on a non-OK status. */
+int osh_rpc_client_unary_raw(struct osh_rpc_client *c, const char *path, const void *req,
+			     size_t req_len, const struct osh_rpc_call_opts *opts, void **out,
+			     size_t *out_len, struct osh_rpc_status *st) OSH_MUST_CHECK;
+
+/* Free a message returned by this layer (protobuf_c_message_free_unpacked).
+ * NULL is a no-op. */
+void osh_rpc_msg_free(ProtobufCMessage *m);
+
+/* Open a client-streaming call. Errors: OSH_EINVAL (unknown method),
+ * OSH_EUNAVAIL etc. when the call cannot start. The stream belongs to one
+ * thread at a time; free it with finish or destroy. */
+int osh_rpc_cstream_open(struct osh_rpc_client *c, const char *method,
+			 const struct osh_rpc_call_opts *opts,
+			 struct osh_rpc_cstream **out) OSH_MUST_CHECK;
+
+/* Send one message; blocks until gRPC accepted it (flow control) or the call
+ * ended. 0 = sent; OSH_ECLOSED = the call ended (server failed it, peer gone,
+ * deadline): call osh_rpc_cstream_finish to learn the status. */
+int osh_rpc_cstream_send(struct osh_rpc_cstream *s, const ProtobufCMessage *msg) OSH_MUST_CHECK;
+
+/* Half-close, wait for the response and status, free the stream. Returns
+ * like osh_rpc_client_unary (*resp set on OK; free with osh_rpc_msg_free). */
+int osh_rpc_cstream_finish(struct osh_rpc_cstream *s, ProtobufCMessage **resp,
+			   struct osh_rpc_status *st) OSH_MUST_CHECK;
+
+/* Cancel (if not finished) and free. NULL is a no-op. */
+void osh_rpc_cstream_destroy(struct osh_rpc_cstream *s);
+
+/* Open a server-streaming call with its one request. */
+int osh_rpc_sstream_open(struct osh_rpc_client *c, const char *method, const ProtobufCMessage *req,
+			 const struct osh_rpc_call_opts *opts,
+			 struct osh_rpc_sstream **out) OSH_MUST_CHECK;
+
+/* Next message, waiting at most timeout_ms (<0 = until the call deadline).
+ * 0 = *msg set (free with osh_rpc_msg_free). OSH_ETIMEDOUT = nothing yet, the
+ * stream is still open: call again. OSH_ECLOSED = the stream ended; st holds
+ * the final status (OK for a clean end). Other negative = error with st set
+ * (OSH_EPARSE: a message did not parse; the call is cancelled). */
+int osh_rpc_sstream_next(struct osh_rpc_sstream *s, int timeout_ms, ProtobufCMessage **msg,
+			 struct osh_rpc_status *st) OSH_MUST_CHECK;
+
+/* Cancel the call (the server sees the client go away). Safe to call from
+ * another thread while one is blocked in next (which then returns
+ * OSH_ECLOSED with CANCELLED). */
+void osh_rpc_sstream_cancel(struct osh_rpc_sstream *s);
+
+/* Cancel if still open, wait for gRPC to let go, free. NULL is a no-op. */
+void osh_rpc_sstream_destroy(struct osh_rpc_sstream *s);
+
+#endif

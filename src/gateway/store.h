@@ -1,0 +1,175 @@
+/* store.h - the gateway's SQLite store: sandboxes, config state, pushed log lines.
+ *
+ * DESIGN: one SQLite database file in the data dir, opened in WAL mode so readers
+ * (CLI queries) do not block the writer (log push). The schema is versioned with
+ * PRAGMA user_version and upgraded by an ordered table of migrations in store.c;
+ * each migration runs in its own transaction, so a crash leaves a consistent
+ * version. Every statement is prepared once at open and reused. Log retention is a
+ * per-sandbox bound kept exact and cheap: a per-sandbox line counter is updated in
+ * the same transaction as each batch insert, and only the excess (oldest) rows are
+ * deleted, walking the (sandbox_id, seq) index for exactly that many rows.
+ *
+ * Thread-safety: every function takes the store's internal mutex, so one store may
+ * be used from any number of threads. Blocking: every call does disk I/O. */
+#ifndef OSH_GW_STORE_H
+#define OSH_GW_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "osh_err.h"
+
+struct osh_gw_store;
+
+/* The schema version this code migrates to (PRAGMA user_version). */
+#define OSH_GW_STORE_SCHEMA_VERSION 1
+/* Default per-sandbox retention of log lines. */
+#define OSH_GW_STORE_DEFAULT_RETENTION 10000u
+
+struct osh_gw_store_opts {
+	/** Maximum stored log lines per sandbox (oldest dropped). 0 = the default. */
+	size_t log_retention;
+};
+
+/* Lifecycle states of a sandbox record. */
+enum osh_gw_sb_state {
+	OSH_GW_SB_CREATED = 0, /* recorded, no process launched (no command) */
+	OSH_GW_SB_RUNNING = 1, /* supervisor process running (pid valid) */
+	OSH_GW_SB_EXITED = 2,  /* process ended; exit_code or exit_signal set */
+	OSH_GW_SB_FAILED = 3,  /* the launch itself failed */
+	OSH_GW_SB_LOST = 4,    /* found gone after a gateway restart; status unknown */
+};
+
+/* "created", "running", "exited", "failed", "lost". Static strings. */
+const char *osh_gw_sb_state_name(enum osh_gw_sb_state s);
+
+/* One sandbox record. Strings are heap-owned by the struct after a get/list and
+ * released by osh_gw_sandbox_fini; for insert they are borrowed from the caller. */
+struct osh_gw_sandbox {
+	char id[40];  /* uuid-like, 36 chars + NUL */
+	char *name;   /* unique */
+	void *policy; /* packed openshell.v1.SandboxPolicy; NULL = none */
+	size_t policy_len;
+	uint32_t policy_version; /* 0 = no policy */
+	char policy_hash[72];	 /* hex SHA-256 of the packed policy, or "" */
+	char *command;		 /* JSON array of argv strings; may be NULL */
+	char *log_dir;		 /* may be NULL */
+	enum osh_gw_sb_state state;
+	int pid;	 /* > 0 while running */
+	int exit_code;	 /* valid when state == EXITED and exit_signal == 0 */
+	int exit_signal; /* > 0 when killed by a signal */
+	int64_t created_ms;
+};
+
+/* Frees the heap strings of a record filled by a get/list call; NULL-safe. */
+void osh_gw_sandbox_fini(struct osh_gw_sandbox *sb);
+
+/* One log line. Strings are borrowed (input) or valid during a callback (output). */
+struct osh_gw_logline {
+	uint64_t seq; /* store-assigned, increasing; ignored on append */
+	const char *sandbox_id;
+	int64_t ts_ms;
+	const char *level;
+	const char *target;
+	const char *message;
+	const char *source; /* "sandbox" or "gateway" */
+	const char *fields; /* JSON object text, or NULL/"" for none */
+};
+
+/* A log query. Zero values mean "no filter". */
+struct osh_gw_logquery {
+	const char *sandbox_id;	    /* required */
+	size_t tail;		    /* at most the last `tail` matching lines (0 = all) */
+	int64_t since_ms;	    /* ts_ms >= since_ms */
+	const char *min_level;	    /* rank(level) >= rank(min_level); NULL/"" = all */
+	const char *const *sources; /* match any of these sources; NULL = all */
+	size_t n_sources;
+	uint64_t after_seq; /* seq > after_seq (for resumable follow) */
+};
+
+/* Callback per result line, oldest first. Return 0 to continue, non-zero to stop
+ * (the query then returns that value). */
+typedef int (*osh_gw_logline_fn)(void *ud, const struct osh_gw_logline *l);
+
+/* Ranks a line: TRACE 0 < DEBUG 1 < INFO 2 < WARN 3 < ERROR 4 (case-insensitive,
+ * WARNING = WARN); "OCSF" ranks by the shorthand severity tag after the message's
+ * first space ([INFO]/[LOW] -> INFO, [MED] -> WARN, [HIGH]/[CRIT]/[FATAL] -> ERROR,
+ * none -> INFO); unknown labels rank INFO. Delegates to osh_level_rank_line()
+ * (src/emit/osh_level.h) when that library is built. Thread-safe. */
+int osh_gw_level_rank(const char *level, const char *message);
+
+/* Parses a minimum level name (trace..error, warning, ocsf = info) into a rank.
+ * Returns the rank, or -1 for an unknown name. Thread-safe. */
+int osh_gw_level_parse(const char *name);
+
+/* Opens or creates the database at `path`, enables WAL and foreign keys, runs any
+ * pending migrations and prepares statements. A database from a newer version
+ * (user_version above ours) is refused with OSH_ESTATE. On failure *out is NULL and
+ * err says why. The caller owns the store and frees it with osh_gw_store_destroy. */
+OSH_MUST_CHECK int osh_gw_store_create(struct osh_gw_store **out, const char *path,
+				       const struct osh_gw_store_opts *opts, char *err,
+				       size_t errlen);
+
+/* Finalises statements and closes the database. NULL-safe. Not concurrent with
+ * other calls on the same store. */
+void osh_gw_store_destroy(struct osh_gw_store *st);
+
+/* The store's last error message (first-error-wins per call; valid until the next
+ * call on the store from any thread: copy it under your own serialisation). */
+const char *osh_gw_store_errmsg(struct osh_gw_store *st);
+
+/* Reads PRAGMA user_version. */
+OSH_MUST_CHECK int osh_gw_store_schema_version(struct osh_gw_store *st, int *version);
+
+/* Config state: the revision and the canonical snapshot it belongs to.
+ * load: OSH_ENOTFOUND when never saved; *snapshot is heap (caller frees). */
+OSH_MUST_CHECK int osh_gw_store_config_load(struct osh_gw_store *st, uint64_t *revision,
+					    char **snapshot);
+OSH_MUST_CHECK int osh_gw_store_config_save(struct osh_gw_store *st, uint64_t revision,
+					    const char *snapshot);
+
+/* Inserts a sandbox. OSH_EEXIST if the name or id is taken. */
+OSH_MUST_CHECK int osh_gw_store_sandbox_insert(struct osh_gw_store *st,
+					       const struct osh_gw_sandbox *sb);
+
+/* Looks up by id, or by name when by_name. Fills *out (caller finis it).
+ * OSH_ENOTFOUND when absent. */
+OSH_MUST_CHECK int osh_gw_store_sandbox_get(struct osh_gw_store *st, const char *key, bool by_name,
+					    struct osh_gw_sandbox *out);
+
+/* Lists all sandboxes in creation order. *out is a heap array of *n records; free
+ * with osh_gw_sandbox_list_free. */
+OSH_MUST_CHECK int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh_gw_sandbox **out,
+					     size_t *n);
+void osh_gw_sandbox_list_free(struct osh_gw_sandbox *arr, size_t n);
+
+/* Updates the process state of sandbox `id`. OSH_ENOTFOUND when absent. */
+OSH_MUST_CHECK int osh_gw_store_sandbox_set_state(struct osh_gw_store *st, const char *id,
+						  enum osh_gw_sb_state state, int pid,
+						  int exit_code, int exit_signal);
+
+/* Deletes sandbox `id` and all its log lines. OSH_ENOTFOUND when absent. */
+OSH_MUST_CHECK int osh_gw_store_sandbox_delete(struct osh_gw_store *st, const char *id);
+
+/* Appends n lines for sandbox_id in one transaction (each line's own sandbox_id is
+ * ignored: the argument wins), then trims that sandbox to the retention bound.
+ * seqs (may be NULL) receives the assigned seq of each line. Level ranks are
+ * computed here. OSH_ENOTFOUND if the sandbox does not exist. */
+OSH_MUST_CHECK int osh_gw_store_logs_append(struct osh_gw_store *st, const char *sandbox_id,
+					    const struct osh_gw_logline *lines, size_t n,
+					    uint64_t *seqs);
+
+/* Runs a query; calls fn per matching line, oldest first. */
+OSH_MUST_CHECK int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquery *q,
+					   osh_gw_logline_fn fn, void *ud);
+
+/* Number of stored lines for a sandbox. */
+OSH_MUST_CHECK int osh_gw_store_logs_count(struct osh_gw_store *st, const char *sandbox_id,
+					   size_t *n);
+
+/* Whether a log line passes a query's level/source/since filters (the same rules
+ * the SQL applies), for filtering live lines that never went through the store. */
+bool osh_gw_logquery_match(const struct osh_gw_logquery *q, const struct osh_gw_logline *l);
+
+#endif

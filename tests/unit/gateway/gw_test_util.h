@@ -1,0 +1,36 @@
+/* gw_test_util.h - helpers shared by the gateway unit tests: temp dirs, files,
+ * polling a condition with a deadline. Test-only; not thread-safe. */
+#ifndef GW_TEST_UTIL_H
+#define GW_TEST_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Creates a fresh directory under /tmp; returns a static-free heap path. */
+char *gwt_tmpdir(void);
+
+/* Recursively removes a directory created by gwt_tmpdir and frees the path. */
+void gwt_rmdir(char *dir);
+
+/* Joins dir and name into a heap string. */
+char *gwt_path(const char *dir, const char *name);
+
+/* Writes text to path (truncating). Returns 0 or -1. */
+int gwt_write(const char *path, const char *text);
+
+/* Writes text to path via a temp file + rename (atomic replacement). */
+int gwt_write_rename(const char *path, const char *text);
+
+/* Reads a whole file into a heap string (NULL on error). */
+char *gwt_read(const char *path);
+
+/* Milliseconds on the monotonic clock. */
+long long gwt_now_ms(void);
+
+/* Sleeps a few milliseconds (for polling loops only, never as synchronisation). */
+void gwt_nap(void);
+
+/* Number of entries in a directory (excluding . and ..), -1 on error. */
+int gwt_count_entries(const char *dir);
+
+#endif

@@ -1,0 +1,390 @@
+/* test_gw_store.c - SQLite store: migrations, sandboxes, log retention, filters,
+ * persistence across reopen. DESIGN: real database files in a mkdtemp dir. */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "gw_test_util.h"
+#include "store.h"
+
+struct srig {
+	char *dir, *db;
+	struct osh_gw_store *st;
+};
+
+static void sopen(struct srig *r, size_t retention)
+{
+	struct osh_gw_store_opts o = {.log_retention = retention};
+	char err[256];
+
+	cr_assert_eq(osh_gw_store_create(&r->st, r->db, &o, err, sizeof(err)), 0, "%s", err);
+}
+
+static void sinit(struct srig *r, size_t retention)
+{
+	r->dir = gwt_tmpdir();
+	r->db = gwt_path(r->dir, "gateway.db");
+	sopen(r, retention);
+}
+
+static void sfini(struct srig *r)
+{
+	osh_gw_store_destroy(r->st);
+	free(r->db);
+	gwt_rmdir(r->dir);
+}
+
+static void add_sandbox(struct srig *r, const char *id, const char *name)
+{
+	struct osh_gw_sandbox sb;
+	char pol[] = {0x08, 0x01, 0x00, 0x12};
+	char nm[64], cmd[] = "[\"sh\",\"-c\",\"true\"]", ld[] = "/tmp/logs";
+
+	memset(&sb, 0, sizeof(sb));
+	snprintf(sb.id, sizeof(sb.id), "%s", id);
+	snprintf(nm, sizeof(nm), "%s", name);
+	sb.name = nm;
+	sb.policy = pol;
+	sb.policy_len = sizeof(pol);
+	sb.policy_version = 1;
+	snprintf(sb.policy_hash, sizeof(sb.policy_hash), "abc123");
+	sb.command = cmd;
+	sb.log_dir = ld;
+	sb.state = OSH_GW_SB_CREATED;
+	sb.created_ms = 1000;
+	cr_assert_eq(osh_gw_store_sandbox_insert(r->st, &sb), 0, "%s", osh_gw_store_errmsg(r->st));
+}
+
+Test(gw_store, migrates_from_empty_and_reopens)
+{
+	struct srig r;
+	int v = -1;
+	uint64_t rev = 0;
+	char *snap = NULL;
+
+	sinit(&r, 0);
+	cr_assert_eq(osh_gw_store_schema_version(r.st, &v), 0);
+	cr_assert_eq(v, OSH_GW_STORE_SCHEMA_VERSION);
+	cr_assert_eq(osh_gw_store_config_load(r.st, &rev, &snap), OSH_ENOTFOUND);
+	cr_assert_eq(osh_gw_store_config_save(r.st, 7, "k=v\n"), 0);
+	osh_gw_store_destroy(r.st);
+	sopen(&r, 0);
+	cr_assert_eq(osh_gw_store_schema_version(r.st, &v), 0);
+	cr_assert_eq(v, OSH_GW_STORE_SCHEMA_VERSION);
+	cr_assert_eq(osh_gw_store_config_load(r.st, &rev, &snap), 0);
+	cr_assert_eq(rev, 7);
+	cr_assert_str_eq(snap, "k=v\n");
+	free(snap);
+	sfini(&r);
+}
+
+Test(gw_store, refuses_newer_schema)
+{
+	struct srig r;
+	struct osh_gw_store *st2 = NULL;
+	sqlite3 *db;
+	char err[256] = "";
+
+	sinit(&r, 0);
+	osh_gw_store_destroy(r.st);
+	r.st = NULL;
+	cr_assert_eq(sqlite3_open(r.db, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	cr_assert_eq(osh_gw_store_create(&st2, r.db, NULL, err, sizeof(err)), OSH_ESTATE);
+	cr_assert_null(st2);
+	cr_assert(strstr(err, "99") != NULL, "%s", err);
+	sfini(&r);
+}
+
+Test(gw_store, sandboxes_crud)
+{
+	struct srig r;
+	struct osh_gw_sandbox sb, *list = NULL;
+	size_t n = 0;
+
+	sinit(&r, 0);
+	add_sandbox(&r, "id-1", "alpha");
+	add_sandbox(&r, "id-2", "beta");
+	{
+		struct osh_gw_sandbox dup;
+		char alpha[] = "alpha";
+
+		memset(&dup, 0, sizeof(dup));
+		snprintf(dup.id, sizeof(dup.id), "id-3");
+		dup.name = alpha;
+		cr_assert_eq(osh_gw_store_sandbox_insert(r.st, &dup), OSH_EEXIST);
+		cr_assert(strstr(osh_gw_store_errmsg(r.st), "alpha") != NULL);
+	}
+	cr_assert_eq(osh_gw_store_sandbox_get(r.st, "beta", true, &sb), 0);
+	cr_assert_str_eq(sb.id, "id-2");
+	cr_assert_eq(sb.policy_len, 4);
+	cr_assert_eq(((unsigned char *)sb.policy)[3], 0x12);
+	cr_assert_str_eq(sb.command, "[\"sh\",\"-c\",\"true\"]");
+	cr_assert_eq(sb.policy_version, 1);
+	osh_gw_sandbox_fini(&sb);
+	cr_assert_eq(osh_gw_store_sandbox_get(r.st, "nope", false, &sb), OSH_ENOTFOUND);
+
+	cr_assert_eq(osh_gw_store_sandbox_set_state(r.st, "id-1", OSH_GW_SB_EXITED, 0, 3, 0), 0);
+	cr_assert_eq(osh_gw_store_sandbox_set_state(r.st, "zzz", OSH_GW_SB_EXITED, 0, 3, 0),
+		     OSH_ENOTFOUND);
+	cr_assert_eq(osh_gw_store_sandbox_list(r.st, &list, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(list[0].name, "alpha");
+	cr_assert_eq(list[0].state, OSH_GW_SB_EXITED);
+	cr_assert_eq(list[0].exit_code, 3);
+	cr_assert_str_eq(list[1].name, "beta");
+	osh_gw_sandbox_list_free(list, n);
+
+	cr_assert_eq(osh_gw_store_sandbox_delete(r.st, "id-1"), 0);
+	cr_assert_eq(osh_gw_store_sandbox_delete(r.st, "id-1"), OSH_ENOTFOUND);
+	cr_assert_eq(osh_gw_store_sandbox_list(r.st, &list, &n), 0);
+	cr_assert_eq(n, 1);
+	osh_gw_sandbox_list_free(list, n);
+	sfini(&r);
+}
+
+struct collect {
+	size_t n;
+	char msgs[64][64];
+	uint64_t seqs[64];
+};
+
+static int collect_fn(void *ud, const struct osh_gw_logline *l)
+{
+	struct collect *c = ud;
+
+	if (c->n < 64) {
+		snprintf(c->msgs[c->n], sizeof(c->msgs[0]), "%s", l->message);
+		c->seqs[c->n] = l->seq;
+	}
+	c->n++;
+	return 0;
+}
+
+static void append_n(struct srig *r, const char *id, int from, int count, const char *level,
+		     const char *source, int64_t ts)
+{
+	struct osh_gw_logline *lines = calloc((size_t)count, sizeof(*lines));
+	char(*msg)[32] = calloc((size_t)count, sizeof(*msg));
+
+	for (int i = 0; i < count; i++) {
+		snprintf(msg[i], sizeof(msg[i]), "line %d", from + i);
+		lines[i].ts_ms = ts + i;
+		lines[i].level = level;
+		lines[i].target = "t";
+		lines[i].message = msg[i];
+		lines[i].source = source;
+		lines[i].fields = "{\"k\":\"v\"}";
+	}
+	cr_assert_eq(osh_gw_store_logs_append(r->st, id, lines, (size_t)count, NULL), 0, "%s",
+		     osh_gw_store_errmsg(r->st));
+	free(lines);
+	free(msg);
+}
+
+Test(gw_store, retention_bound_per_sandbox)
+{
+	struct srig r;
+	struct collect c;
+	struct osh_gw_logquery q = {.sandbox_id = "a", .tail = 3};
+	size_t n = 0;
+
+	sinit(&r, 100);
+	add_sandbox(&r, "a", "a");
+	add_sandbox(&r, "b", "b");
+	for (int i = 0; i < 250; i += 25)
+		append_n(&r, "a", i, 25, "INFO", "sandbox", 1000 + i);
+	append_n(&r, "b", 0, 40, "INFO", "sandbox", 1);
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
+	cr_assert_eq(n, 100);
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "b", &n), 0);
+	cr_assert_eq(n, 40, "another sandbox's lines are not trimmed");
+
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_fn, &c), 0);
+	cr_assert_eq(c.n, 3);
+	cr_assert_str_eq(c.msgs[0], "line 247");
+	cr_assert_str_eq(c.msgs[2], "line 249");
+	cr_assert_lt(c.seqs[0], c.seqs[1]);
+
+	/* the oldest kept line is exactly line 150 */
+	memset(&c, 0, sizeof(c));
+	q.tail = 0;
+	q.since_ms = 0;
+	q.after_seq = 0;
+	{
+		struct osh_gw_logquery q2 = {.sandbox_id = "a", .tail = 0, .since_ms = 0};
+		struct {
+			size_t n;
+			char first[32];
+		} f = {0, ""};
+
+		cr_assert_eq(osh_gw_store_logs_query(r.st, &q2, collect_fn, &c), 0);
+		cr_assert_eq(c.n, 100);
+		cr_assert_str_eq(c.msgs[0], "line 150");
+		(void)f;
+	}
+	/* one batch bigger than the bound keeps only its newest lines */
+	append_n(&r, "b", 1000, 150, "INFO", "sandbox", 5000);
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "b", &n), 0);
+	cr_assert_eq(n, 100);
+	sfini(&r);
+}
+
+Test(gw_store, filters_level_source_since_tail_after)
+{
+	struct srig r;
+	struct collect c;
+	const char *only_gw[] = {"gateway"};
+	const char *both[] = {"gateway", "sandbox"};
+	struct osh_gw_logline ocsf[3] = {
+	    {.ts_ms = 500,
+	     .level = "OCSF",
+	     .target = "ocsf",
+	     .message = "NET:OPEN [HIGH] DENIED x",
+	     .source = "sandbox"},
+	    {.ts_ms = 501,
+	     .level = "OCSF",
+	     .target = "ocsf",
+	     .message = "NET:OPEN [MED] ALLOWED y",
+	     .source = "sandbox"},
+	    {.ts_ms = 502,
+	     .level = "OCSF",
+	     .target = "ocsf",
+	     .message = "NET:OPEN [INFO] ALLOWED z",
+	     .source = "sandbox"},
+	};
+	uint64_t seqs[3];
+
+	sinit(&r, 0);
+	add_sandbox(&r, "a", "a");
+	append_n(&r, "a", 0, 5, "DEBUG", "sandbox", 100);
+	append_n(&r, "a", 5, 5, "WARN", "gateway", 200);
+	append_n(&r, "a", 10, 5, "error", "sandbox", 300);
+	cr_assert_eq(osh_gw_store_logs_append(r.st, "a", ocsf, 3, seqs), 0);
+	cr_assert_lt(seqs[0], seqs[2]);
+
+	{
+		struct osh_gw_logquery q = {.sandbox_id = "a", .min_level = "warn"};
+
+		memset(&c, 0, sizeof(c));
+		cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_fn, &c), 0);
+		cr_assert_eq(c.n, 12, "5 WARN + 5 error + OCSF HIGH + OCSF MED");
+	}
+	{
+		struct osh_gw_logquery q = {.sandbox_id = "a", .min_level = "ERROR"};
+
+		memset(&c, 0, sizeof(c));
+		cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_fn, &c), 0);
+		cr_assert_eq(c.n, 6);
+		cr_assert_str_eq(c.msgs[5], "NET:OPEN [HIGH] DENIED x");
+	}
+	{
+		struct osh_gw_logquery q = {.sandbox_id = "a", .sources = only_gw, .n_sources = 1};
+
+		memset(&c, 0, sizeof(c));
+		cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_fn, &c), 0);
+		cr_assert_eq(c.n, 5);
+		cr_assert_str_eq(c.msgs[0], "line 5");
+		q.sources = both;
+		q.n_sources = 2;
+		memset(&c, 0, sizeof(c));
+		cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_fn, &c), 0);
+		cr_assert_eq(c.n, 18);
+	}
+	{
+		struct osh_gw_logquery q = {.sandbox_id = "a", .since_ms = 302, .tail = 2};
+
+		memset(&c, 0, sizeof(c));
+		cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_fn, &c), 0);
+		cr_assert_eq(c.n, 2);
+		cr_assert_str_eq(c.msgs[0], "NET:OPEN [MED] ALLOWED y");
+		q.tail = 0;
+		q.after_seq = seqs[1];
+		memset(&c, 0, sizeof(c));
+		cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_fn, &c), 0);
+		cr_assert_eq(c.n, 1);
+		cr_assert_eq(c.seqs[0], seqs[2]);
+	}
+	{
+		struct osh_gw_logquery q = {.sandbox_id = "a", .min_level = "loud"};
+
+		cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_fn, &c), OSH_EINVAL);
+		cr_assert(strstr(osh_gw_store_errmsg(r.st), "loud") != NULL);
+	}
+	/* the in-memory matcher agrees with SQL */
+	{
+		const char *src[] = {"sandbox"};
+		struct osh_gw_logquery q = {
+		    .sandbox_id = "a", .min_level = "WARN", .sources = src, .n_sources = 1};
+
+		cr_assert(osh_gw_logquery_match(&q, &ocsf[0]));
+		cr_assert(osh_gw_logquery_match(&q, &ocsf[1]));
+		cr_assert(!osh_gw_logquery_match(&q, &ocsf[2]));
+		q.since_ms = 501;
+		cr_assert(!osh_gw_logquery_match(&q, &ocsf[0]));
+	}
+	sfini(&r);
+}
+
+Test(gw_store, unknown_sandbox_and_delete_cascade_and_persistence)
+{
+	struct srig r;
+	struct osh_gw_logline l = {
+	    .ts_ms = 1, .level = "INFO", .message = "m", .source = "sandbox"};
+	struct osh_gw_sandbox sb;
+	size_t n = 0;
+
+	sinit(&r, 0);
+	cr_assert_eq(osh_gw_store_logs_append(r.st, "ghost", &l, 1, NULL), OSH_ENOTFOUND);
+	add_sandbox(&r, "a", "a");
+	add_sandbox(&r, "b", "b");
+	append_n(&r, "a", 0, 30, "INFO", "sandbox", 1);
+	append_n(&r, "b", 0, 10, "INFO", "sandbox", 1);
+	cr_assert_eq(osh_gw_store_sandbox_set_state(r.st, "b", OSH_GW_SB_RUNNING, 4242, 0, 0), 0);
+
+	osh_gw_store_destroy(r.st);
+	sopen(&r, 0);
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
+	cr_assert_eq(n, 30);
+	cr_assert_eq(osh_gw_store_sandbox_get(r.st, "b", false, &sb), 0);
+	cr_assert_eq(sb.state, OSH_GW_SB_RUNNING);
+	cr_assert_eq(sb.pid, 4242);
+	osh_gw_sandbox_fini(&sb);
+
+	cr_assert_eq(osh_gw_store_sandbox_delete(r.st, "a"), 0);
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
+	cr_assert_eq(n, 0);
+	{
+		struct collect c;
+		struct osh_gw_logquery q = {.sandbox_id = "a"};
+
+		memset(&c, 0, sizeof(c));
+		cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_fn, &c), 0);
+		cr_assert_eq(c.n, 0, "lines went with the sandbox");
+	}
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "b", &n), 0);
+	cr_assert_eq(n, 10);
+	sfini(&r);
+}
+
+Test(gw_store, level_rank_table)
+{
+	cr_assert_eq(osh_gw_level_rank("TRACE", NULL), 0);
+	cr_assert_eq(osh_gw_level_rank("debug", NULL), 1);
+	cr_assert_eq(osh_gw_level_rank("INFO", NULL), 2);
+	cr_assert_eq(osh_gw_level_rank("Warn", NULL), 3);
+	cr_assert_eq(osh_gw_level_rank("ERROR", NULL), 4);
+	cr_assert_eq(osh_gw_level_rank("OCSF", "PROC:LAUNCH [INFO] sh(1)"), 2);
+	cr_assert_eq(osh_gw_level_rank("OCSF", "FINDING:BLOCKED [CRIT] \"x\""), 4);
+	cr_assert_eq(osh_gw_level_rank("OCSF", "NET:OPEN [MED] ALLOWED"), 3);
+	cr_assert_eq(osh_gw_level_rank("OCSF", "no tag"), 2);
+	cr_assert_eq(osh_gw_level_rank("whatever", NULL), 2);
+	cr_assert_eq(osh_gw_level_parse("warning"), 3);
+	cr_assert_eq(osh_gw_level_parse("nope"), -1);
+}

@@ -1,0 +1,547 @@
+/* ocsf_serialize.c - the one OCSF event serializer: a descriptor walker.
+ *
+ * DESIGN
+ * Generated code carries only data (struct layouts and descriptor tables);
+ * this walker turns any event into JSON by reading those tables. One
+ * serializer means one piece of code to test and fuzz for every class, and a
+ * schema change shows up as a reviewable table diff instead of thousands of
+ * lines of generated writer code. It is fast because it does no lookups by
+ * name on the hot path: it visits descriptor rows in order, tests presence
+ * bits, and writes through the JSON writer's direct-to-buffer primitives.
+ *
+ * Derived values are computed where their descriptor row sits, so output
+ * stays sorted by key:
+ * - class level (flag DERIVED): class_uid, class_name, category_uid,
+ *   category_name, type_uid, type_name - always from the class table, never
+ *   from what the caller may have stored;
+ * - any CAPTION field: the schema caption of its enum sibling's value; for
+ *   99 (Other) the caller's label when set, else the schema's "Other"; for a
+ *   value the enum does not know, the caller's label if any;
+ * - metadata.version (the schema version) and metadata.profiles (profiles
+ *   whose attributes are present anywhere in the tree, sorted by name, left
+ *   out when there are none). A first pass over presence bits computes them.
+ * The event is never modified, so serializing twice gives the same bytes.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ocsf.h"
+#include "ocsf_jsonw.h"
+
+#define MEMBER(o, off, T)     (*(const T *)(const void *)((const unsigned char *)(o) + (off)))
+#define MEMBER_PTR(o, off, T) (*(T *const *)(const void *)((const unsigned char *)(o) + (off)))
+
+struct ser {
+	struct ocsf_jsonw w;
+	const struct ocsf_class *cls;
+	uint64_t profiles[2];
+	int err;
+};
+
+static const uint64_t *presence_of(const void *o, const struct ocsf_object *d)
+{
+	return (const uint64_t *)(const void *)((const unsigned char *)o + d->presence_offset);
+}
+
+static size_t elem_size(uint8_t kind)
+{
+	switch (kind) {
+	case OCSF_K_INT:
+	case OCSF_K_ENUM_INT:
+		return sizeof(int32_t);
+	case OCSF_K_LONG:
+		return sizeof(int64_t);
+	case OCSF_K_FLOAT:
+		return sizeof(double);
+	case OCSF_K_BOOL:
+		return sizeof(bool);
+	case OCSF_K_PORT:
+		return sizeof(uint16_t);
+	case OCSF_K_OPEN_OBJECT:
+		return sizeof(struct ocsf_array);
+	default:
+		return sizeof(void *);
+	}
+}
+
+/* ------------------------------------------------------- profile pass */
+
+static void walk_profiles(struct ser *s, const void *o, const struct ocsf_object *d, int depth)
+{
+	if (depth > OCSF_MAX_DEPTH + 1) {
+		s->err = OSH_EDEPTH;
+		return;
+	}
+	const uint64_t *pr = presence_of(o, d);
+	for (unsigned i = 0; i < d->n_fields && !s->err; i++) {
+		if (!ocsf_present_get(pr, i))
+			continue;
+		const struct ocsf_field *f = &d->fields[i];
+		if (f->profile >= 0)
+			s->profiles[f->profile / 64] |= (uint64_t)1 << (f->profile % 64);
+		if (f->kind != OCSF_K_OBJECT || !f->object)
+			continue;
+		if (f->flags & OCSF_F_ARRAY) {
+			const struct ocsf_array *a = &MEMBER(o, f->offset, struct ocsf_array);
+			for (uint32_t k = 0; k < a->len; k++) {
+				const void *child = ((const void *const *)a->items)[k];
+				if (child)
+					walk_profiles(s, child, f->object, depth + 1);
+			}
+		} else {
+			const void *child = MEMBER_PTR(o, f->offset, const void);
+			if (child)
+				walk_profiles(s, child, f->object, depth + 1);
+		}
+	}
+}
+
+void ocsf_event_profiles(const struct ocsf_event *ev, uint64_t mask[2])
+{
+	struct ser s;
+	memset(&s, 0, sizeof(s));
+	if (ev && ev->hdr.desc)
+		walk_profiles(&s, ev, ev->hdr.desc, 0);
+	mask[0] = s.profiles[0];
+	mask[1] = s.profiles[1];
+}
+
+static void write_profiles(struct ser *s)
+{
+	const char *names[128];
+	unsigned n = 0;
+	for (int i = 0; i < 128; i++) {
+		if (!((s->profiles[i / 64] >> (i % 64)) & 1))
+			continue;
+		const char *nm = ocsf_profile_name(i);
+		if (!nm)
+			continue;
+		/* insertion sort by name */
+		unsigned k = n++;
+		while (k > 0 && strcmp(names[k - 1], nm) > 0) {
+			names[k] = names[k - 1];
+			k--;
+		}
+		names[k] = nm;
+	}
+	ocsf_jsonw_char(&s->w, '[');
+	for (unsigned i = 0; i < n; i++) {
+		if (i)
+			ocsf_jsonw_char(&s->w, ',');
+		ocsf_jsonw_str(&s->w, names[i]);
+	}
+	ocsf_jsonw_char(&s->w, ']');
+}
+
+static bool has_profiles(const struct ser *s)
+{
+	for (int i = 0; i < 128; i++)
+		if (((s->profiles[i / 64] >> (i % 64)) & 1) && ocsf_profile_name(i))
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------- values */
+
+static void write_json_text(struct ser *s, const char *text)
+{
+	size_t n = text ? strlen(text) : 0;
+	if (text && ocsf_json_valid(text, n))
+		ocsf_jsonw_raw(&s->w, text, n);
+	else
+		ocsf_jsonw_strn(&s->w, text, n);
+}
+
+static void write_open(struct ser *s, const struct ocsf_array *a)
+{
+	const struct ocsf_kv *kv = a->items;
+	bool first = true;
+
+	ocsf_jsonw_char(&s->w, '{');
+	for (uint32_t i = 0; i < a->len; i++) {
+		const char *key = kv[i].key ? kv[i].key : "";
+		/* A repeated key: the last one wins, written once. */
+		bool later = false;
+		for (uint32_t j = i + 1; j < a->len && !later; j++)
+			later = strcmp(kv[j].key ? kv[j].key : "", key) == 0;
+		if (later)
+			continue;
+		if (kv[i].type == OCSF_KV_FLOAT && !isfinite(kv[i].v.f))
+			continue;
+		if (!first)
+			ocsf_jsonw_char(&s->w, ',');
+		first = false;
+		ocsf_jsonw_str(&s->w, key);
+		ocsf_jsonw_char(&s->w, ':');
+		switch (kv[i].type) {
+		case OCSF_KV_STRING:
+			ocsf_jsonw_str(&s->w, kv[i].v.s);
+			break;
+		case OCSF_KV_INT:
+			ocsf_jsonw_int(&s->w, kv[i].v.i);
+			break;
+		case OCSF_KV_BOOL:
+			ocsf_jsonw_bool(&s->w, kv[i].v.b);
+			break;
+		case OCSF_KV_FLOAT:
+			ocsf_jsonw_double(&s->w, kv[i].v.f);
+			break;
+		case OCSF_KV_JSON:
+			write_json_text(s, kv[i].v.s);
+			break;
+		default:
+			ocsf_jsonw_raw(&s->w, "null", 4);
+			break;
+		}
+	}
+	ocsf_jsonw_char(&s->w, '}');
+}
+
+static void write_object(struct ser *s, const void *o, const struct ocsf_object *d, int depth,
+			 bool is_metadata);
+
+/* One scalar/object value of kind `kind` stored at p. */
+static void write_value(struct ser *s, const struct ocsf_field *f, const void *p, int depth)
+{
+	switch (f->kind) {
+	case OCSF_K_STRING:
+	case OCSF_K_ENUM_STR:
+		ocsf_jsonw_str(&s->w, *(const char *const *)p);
+		break;
+	case OCSF_K_JSON:
+		write_json_text(s, *(const char *const *)p);
+		break;
+	case OCSF_K_INT:
+	case OCSF_K_ENUM_INT:
+		ocsf_jsonw_int(&s->w, *(const int32_t *)p);
+		break;
+	case OCSF_K_LONG:
+		ocsf_jsonw_int(&s->w, *(const int64_t *)p);
+		break;
+	case OCSF_K_FLOAT:
+		ocsf_jsonw_double(&s->w, *(const double *)p);
+		break;
+	case OCSF_K_BOOL:
+		ocsf_jsonw_bool(&s->w, *(const bool *)p);
+		break;
+	case OCSF_K_PORT:
+		ocsf_jsonw_uint(&s->w, *(const uint16_t *)p);
+		break;
+	case OCSF_K_OBJECT:
+		write_object(s, *(const void *const *)p, f->object, depth + 1, false);
+		break;
+	case OCSF_K_OPEN_OBJECT:
+		write_open(s, (const struct ocsf_array *)p);
+		break;
+	default:
+		ocsf_jsonw_raw(&s->w, "null", 4);
+		break;
+	}
+}
+
+/* Whether field f of o is written at all (present, and not an empty
+ * pointer or a non-finite float). */
+static bool writable(const void *o, const struct ocsf_field *f)
+{
+	if (f->flags & OCSF_F_ARRAY)
+		return true;
+	if (f->kind == OCSF_K_OBJECT)
+		return MEMBER_PTR(o, f->offset, const void) != NULL && f->object;
+	if (f->kind == OCSF_K_FLOAT)
+		return isfinite(MEMBER(o, f->offset, double));
+	return true;
+}
+
+static void write_field(struct ser *s, const void *o, const struct ocsf_field *f, int depth)
+{
+	if (!(f->flags & OCSF_F_ARRAY)) {
+		write_value(s, f, (const unsigned char *)o + f->offset, depth);
+		return;
+	}
+	const struct ocsf_array *a = &MEMBER(o, f->offset, struct ocsf_array);
+	size_t es = elem_size(f->kind);
+	bool first = true;
+	ocsf_jsonw_char(&s->w, '[');
+	for (uint32_t k = 0; k < a->len; k++) {
+		const unsigned char *p = (const unsigned char *)a->items + (size_t)k * es;
+		if (f->kind == OCSF_K_OBJECT && !*(const void *const *)(const void *)p)
+			continue;
+		if (f->kind == OCSF_K_FLOAT && !isfinite(*(const double *)(const void *)p))
+			continue;
+		if (!first)
+			ocsf_jsonw_char(&s->w, ',');
+		first = false;
+		write_value(s, f, p, depth);
+	}
+	ocsf_jsonw_char(&s->w, ']');
+}
+
+/* Caption for enum value v: schema caption, caller label for 99/unknown. */
+static const char *caption_for(const struct ocsf_enum *e, int64_t v, const char *caller)
+{
+	const struct ocsf_enum_item *it = ocsf_enum_find(e, v);
+	if (v == 99 && caller)
+		return caller;
+	if (it)
+		return it->caption;
+	return caller;
+}
+
+/* Caption sibling cf (index ci) of enum field ef. Returns true if written
+ * (the caller has already written the key). */
+static void write_caption(struct ser *s, const void *o, const struct ocsf_field *ef,
+			  const struct ocsf_field *cf, bool cap_present, const struct ocsf_enum *e)
+{
+	if (!(ef->flags & OCSF_F_ARRAY)) {
+		const char *caller = cap_present ? MEMBER_PTR(o, cf->offset, const char) : NULL;
+		int64_t v = ef->kind == OCSF_K_ENUM_INT ? MEMBER(o, ef->offset, int32_t) : 0;
+		if (cf->flags & OCSF_F_ARRAY) {
+			/* Odd shape; write the caller's value as is. */
+			write_field(s, o, cf, 0);
+			return;
+		}
+		ocsf_jsonw_str(&s->w, caption_for(e, v, caller));
+		return;
+	}
+	const struct ocsf_array *ea = &MEMBER(o, ef->offset, struct ocsf_array);
+	const struct ocsf_array *ca = cap_present && (cf->flags & OCSF_F_ARRAY)
+					  ? &MEMBER(o, cf->offset, struct ocsf_array)
+					  : NULL;
+	ocsf_jsonw_char(&s->w, '[');
+	for (uint32_t k = 0; k < ea->len; k++) {
+		int64_t v = ((const int32_t *)ea->items)[k];
+		const char *caller = ca && k < ca->len ? ((const char *const *)ca->items)[k] : NULL;
+		const char *c = caption_for(e, v, caller);
+		if (k)
+			ocsf_jsonw_char(&s->w, ',');
+		ocsf_jsonw_str(&s->w, c ? c : "");
+	}
+	ocsf_jsonw_char(&s->w, ']');
+}
+
+/* Whether a caption field has something to write. */
+static bool caption_available(const void *o, const struct ocsf_field *ef, bool cap_present,
+			      const struct ocsf_enum *e)
+{
+	if (ef->flags & OCSF_F_ARRAY)
+		return true;
+	if (ef->kind != OCSF_K_ENUM_INT)
+		return cap_present;
+	int64_t v = MEMBER(o, ef->offset, int32_t);
+	return cap_present || ocsf_enum_find(e, v) != NULL;
+}
+
+enum derived {
+	D_NONE,
+	D_CLASS_UID,
+	D_CLASS_NAME,
+	D_CATEGORY_UID,
+	D_CATEGORY_NAME,
+	D_TYPE_UID,
+	D_TYPE_NAME,
+};
+
+static enum derived derived_kind(const char *name)
+{
+	switch (name[0]) {
+	case 'c':
+		if (strcmp(name, "class_uid") == 0)
+			return D_CLASS_UID;
+		if (strcmp(name, "class_name") == 0)
+			return D_CLASS_NAME;
+		if (strcmp(name, "category_uid") == 0)
+			return D_CATEGORY_UID;
+		if (strcmp(name, "category_name") == 0)
+			return D_CATEGORY_NAME;
+		break;
+	case 't':
+		if (strcmp(name, "type_uid") == 0)
+			return D_TYPE_UID;
+		if (strcmp(name, "type_name") == 0)
+			return D_TYPE_NAME;
+		break;
+	default:
+		break;
+	}
+	return D_NONE;
+}
+
+/* Class-level derived value; false when there is nothing to write. */
+static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *first,
+			  const struct ocsf_field *f)
+{
+	const struct ocsf_class *c = s->cls;
+	const struct ocsf_object *d = c->object;
+	bool have_act = c->activity_field >= 0 && c->activity_field < d->n_fields &&
+			ocsf_present_get(presence_of(ev, d), (unsigned)c->activity_field);
+	int32_t act = have_act ? MEMBER(ev, d->fields[c->activity_field].offset, int32_t) : 0;
+	const struct ocsf_enum_item *ai = have_act ? ocsf_enum_find(c->activity, act) : NULL;
+
+	if ((k == D_TYPE_UID && !have_act) || (k == D_TYPE_NAME && !ai))
+		return false;
+	if (!*first)
+		ocsf_jsonw_char(&s->w, ',');
+	*first = false;
+	ocsf_jsonw_key(&s->w, f->name, strlen(f->name));
+	switch (k) {
+	case D_CLASS_UID:
+		ocsf_jsonw_int(&s->w, c->class_uid);
+		break;
+	case D_CLASS_NAME:
+		ocsf_jsonw_str(&s->w, c->class_name);
+		break;
+	case D_CATEGORY_UID:
+		ocsf_jsonw_int(&s->w, c->category_uid);
+		break;
+	case D_CATEGORY_NAME:
+		ocsf_jsonw_str(&s->w, c->category_name);
+		break;
+	case D_TYPE_UID:
+		ocsf_jsonw_int(&s->w, (int64_t)c->class_uid * 100 + act);
+		break;
+	case D_TYPE_NAME: {
+		const char *cn = c->class_name ? c->class_name : "";
+		const char *an = ai->caption ? ai->caption : "";
+		ocsf_jsonw_char(&s->w, '"');
+		ocsf_jsonw_strbody(&s->w, cn, strlen(cn));
+		ocsf_jsonw_raw(&s->w, ": ", 2);
+		ocsf_jsonw_strbody(&s->w, an, strlen(an));
+		ocsf_jsonw_char(&s->w, '"');
+		break;
+	}
+	default:
+		break;
+	}
+	return true;
+}
+
+static void write_object(struct ser *s, const void *o, const struct ocsf_object *d, int depth,
+			 bool is_metadata)
+{
+	if (depth > OCSF_MAX_DEPTH + 1) {
+		s->err = OSH_EDEPTH;
+		return;
+	}
+	const uint64_t *pr = presence_of(o, d);
+	bool is_class = depth == 0;
+	bool first = true;
+
+	ocsf_jsonw_char(&s->w, '{');
+	for (unsigned i = 0; i < d->n_fields && !s->err && !s->w.err; i++) {
+		const struct ocsf_field *f = &d->fields[i];
+		bool present = ocsf_present_get(pr, i);
+
+		if (is_class && (f->flags & OCSF_F_DERIVED)) {
+			enum derived k = derived_kind(f->name);
+			if (k != D_NONE) {
+				write_derived(s, o, k, &first, f);
+				continue;
+			}
+		}
+		if (is_metadata && (f->name[0] == 'v' || f->name[0] == 'p')) {
+			if (strcmp(f->name, "version") == 0) {
+				if (!first)
+					ocsf_jsonw_char(&s->w, ',');
+				first = false;
+				ocsf_jsonw_key(&s->w, "version", 7);
+				ocsf_jsonw_str(&s->w, ocsf_schema_version());
+				continue;
+			}
+			if (strcmp(f->name, "profiles") == 0) {
+				if (has_profiles(s)) {
+					if (!first)
+						ocsf_jsonw_char(&s->w, ',');
+					first = false;
+					ocsf_jsonw_key(&s->w, "profiles", 8);
+					write_profiles(s);
+				}
+				continue;
+			}
+		}
+		if ((f->flags & OCSF_F_CAPTION) && f->sibling >= 0 && f->sibling < d->n_fields) {
+			const struct ocsf_field *ef = &d->fields[f->sibling];
+			const struct ocsf_enum *e = ef->enumeration;
+			if (is_class && s->cls->activity_field == f->sibling && s->cls->activity)
+				e = s->cls->activity;
+			if (ocsf_present_get(pr, (unsigned)f->sibling) &&
+			    (ef->kind == OCSF_K_ENUM_INT) && caption_available(o, ef, present, e)) {
+				if (!first)
+					ocsf_jsonw_char(&s->w, ',');
+				first = false;
+				ocsf_jsonw_key(&s->w, f->name, strlen(f->name));
+				write_caption(s, o, ef, f, present, e);
+				continue;
+			}
+		}
+		if (is_class && (int)i == s->cls->metadata_field && f->kind == OCSF_K_OBJECT &&
+		    !(f->flags & OCSF_F_ARRAY)) {
+			const void *m = present ? MEMBER_PTR(o, f->offset, const void) : NULL;
+			if (!first)
+				ocsf_jsonw_char(&s->w, ',');
+			first = false;
+			ocsf_jsonw_key(&s->w, f->name, strlen(f->name));
+			if (m) {
+				write_object(s, m, f->object, depth + 1, true);
+			} else {
+				/* No metadata set: still carry what the schema fixes. */
+				ocsf_jsonw_char(&s->w, '{');
+				if (has_profiles(s)) {
+					ocsf_jsonw_key(&s->w, "profiles", 8);
+					write_profiles(s);
+					ocsf_jsonw_char(&s->w, ',');
+				}
+				ocsf_jsonw_key(&s->w, "version", 7);
+				ocsf_jsonw_str(&s->w, ocsf_schema_version());
+				ocsf_jsonw_char(&s->w, '}');
+			}
+			continue;
+		}
+		if (!present || !writable(o, f))
+			continue;
+		if (!first)
+			ocsf_jsonw_char(&s->w, ',');
+		first = false;
+		ocsf_jsonw_key(&s->w, f->name, strlen(f->name));
+		write_field(s, o, f, depth);
+	}
+	ocsf_jsonw_char(&s->w, '}');
+}
+
+int ocsf_serialize(const struct ocsf_event *ev, char *buf, size_t cap, size_t *len)
+{
+	struct ser s;
+	int rc = OSH_EINVAL;
+
+	if (len)
+		*len = 0;
+	if (!ev || !ev->cls || !ev->cls->object || !buf)
+		goto out;
+	if (ev->arena.err) {
+		rc = ev->arena.err;
+		goto out;
+	}
+	s.cls = ev->cls;
+	s.profiles[0] = s.profiles[1] = 0;
+	s.err = 0;
+	walk_profiles(&s, ev, ev->cls->object, 0);
+	if (s.err) {
+		rc = s.err;
+		goto out;
+	}
+	ocsf_jsonw_init(&s.w, buf, cap);
+	write_object(&s, ev, ev->cls->object, 0, false);
+	if (s.err) {
+		rc = s.err;
+		goto out;
+	}
+	rc = ocsf_jsonw_finish(&s.w, len);
+out:
+	return rc;
+}
+
+int ocsf_event_error(const struct ocsf_event *ev, const char **what)
+{
+	if (what)
+		*what = ev ? ev->arena.err_what : NULL;
+	return ev ? ev->arena.err : OSH_EINVAL;
+}

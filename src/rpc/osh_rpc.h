@@ -67,6 +67,11 @@
 
 #include "osh_err.h"
 
+/* protobuf-c string fields are `char *` although packing never writes to
+ * them; this drops const without tripping -Wcast-qual:
+ * req.sandbox_id = OSH_RPC_STR(id); */
+#define OSH_RPC_STR(s) ((char *)(uintptr_t)(const char *)(s))
+
 /* gRPC status codes (numerically identical to grpc_status_code). */
 enum osh_rpc_code {
 	OSH_RPC_OK = 0,

@@ -1,0 +1,199 @@
+/* emit_escape.c - one-line-safe escaping with UTF-8-aware truncation, and
+ * the UTC timestamp used by the file sinks.
+ *
+ * DESIGN
+ * Every value that reaches a shorthand or plain line passes through
+ * osh_emit_escape(), so no CR, LF or other control character from a hostile
+ * value (a URL path, a process name, a peer's banner) can start a fake log
+ * line (CWE-117). Escapes are reversible and visible (\n, \xHH, \u{2028}).
+ * Invalid UTF-8 is shown byte by byte as \xHH rather than replaced, so the
+ * original bytes stay recoverable. The budget is counted in output bytes; a
+ * cut value ends in "..." and the cut never splits a UTF-8 sequence or an
+ * escape sequence.
+ */
+#include "emit_internal.h"
+
+#include <string.h>
+#include <time.h>
+
+#define MARK	 "..."
+#define MARK_LEN 3
+
+/* Length of a valid UTF-8 sequence at s[0..len) and its code point, or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	size_t n;
+	uint32_t c;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		c = s[0] & 0x1fu;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		c = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		c = s[0] & 0x07u;
+	} else {
+		return 0;
+	}
+	if (n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3fu);
+	}
+	/* Overlongs, surrogates, > U+10FFFF. */
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+static bool needs_unicode_escape(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+}
+
+/* Escaped form of the unit at u[i]: writes it to tmp, returns its length,
+ * sets *adv to the input bytes consumed. */
+static size_t escape_unit(const unsigned char *u, size_t i, size_t len, const char *extra,
+			  char tmp[16], size_t *adv)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t tn = 0;
+	uint32_t cp = 0;
+	unsigned char c = u[i];
+
+	*adv = 1;
+	if (c == '\\') {
+		tmp[tn++] = '\\';
+		tmp[tn++] = '\\';
+	} else if (c == '\n' || c == '\r' || c == '\t') {
+		tmp[tn++] = '\\';
+		tmp[tn++] = c == '\n' ? 'n' : (c == '\r' ? 'r' : 't');
+	} else if (c < 0x20 || c == 0x7f) {
+		tmp[tn++] = '\\';
+		tmp[tn++] = 'x';
+		tmp[tn++] = hex[c >> 4];
+		tmp[tn++] = hex[c & 15];
+	} else if (c < 0x80) {
+		if (extra != NULL && strchr(extra, c) != NULL)
+			tmp[tn++] = '\\';
+		tmp[tn++] = (char)c;
+	} else {
+		*adv = utf8_seq(u + i, len - i, &cp);
+		if (*adv == 0) {
+			*adv = 1;
+			tmp[tn++] = '\\';
+			tmp[tn++] = 'x';
+			tmp[tn++] = hex[c >> 4];
+			tmp[tn++] = hex[c & 15];
+		} else if (needs_unicode_escape(cp)) {
+			tmp[tn++] = '\\';
+			tmp[tn++] = 'u';
+			tmp[tn++] = '{';
+			for (int sh = 12; sh >= 0; sh -= 4)
+				tmp[tn++] = hex[(cp >> sh) & 15];
+			tmp[tn++] = '}';
+		} else {
+			memcpy(tmp, u + i, *adv);
+			tn = *adv;
+		}
+	}
+	return tn;
+}
+
+bool osh_emit_escape(char *out, size_t cap, size_t *pos, const char *s, size_t len, size_t budget,
+		     const char *extra)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, used = 0, p = *pos, full = 0, limit;
+	char tmp[16];
+	size_t tn, adv;
+	bool cut = false;
+
+	if (cap == 0)
+		return len > 0;
+	if (p >= cap)
+		p = cap - 1;
+	if (budget > cap - 1 - p)
+		budget = cap - 1 - p;
+	/* Pass 1: does the whole escaped value fit? */
+	for (i = 0; i < len && full <= budget; i += adv)
+		full += escape_unit(u, i, len, extra, tmp, &adv);
+	cut = full > budget;
+	/* Pass 2: write whole units up to the limit, then the marker if cut. */
+	limit = cut ? (budget >= MARK_LEN ? budget - MARK_LEN : 0) : budget;
+	for (i = 0; i < len; i += adv) {
+		tn = escape_unit(u, i, len, extra, tmp, &adv);
+		if (used + tn > limit)
+			break;
+		memcpy(out + p + used, tmp, tn);
+		used += tn;
+	}
+	if (cut) {
+		size_t m = budget - used < MARK_LEN ? budget - used : MARK_LEN;
+
+		memcpy(out + p + used, MARK, m);
+		used += m;
+	}
+	p += used;
+	out[p] = '\0';
+	*pos = p;
+	return cut;
+}
+
+void osh_emit_format_ts(int64_t ms, char out[25])
+{
+	static const char digits[] = "0123456789";
+	time_t secs = (time_t)(ms / 1000);
+	int msec = (int)(ms % 1000);
+	struct tm tm;
+
+	if (msec < 0) {
+		msec += 1000;
+		secs--;
+	}
+	if (gmtime_r(&secs, &tm) == NULL || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
+		memcpy(out, "0000-00-00T00:00:00.000Z", 25);
+		return;
+	}
+	{
+		int y = tm.tm_year + 1900;
+		char *o = out;
+
+		*o++ = digits[y / 1000];
+		*o++ = digits[y / 100 % 10];
+		*o++ = digits[y / 10 % 10];
+		*o++ = digits[y % 10];
+		*o++ = '-';
+		*o++ = digits[(tm.tm_mon + 1) / 10];
+		*o++ = digits[(tm.tm_mon + 1) % 10];
+		*o++ = '-';
+		*o++ = digits[tm.tm_mday / 10];
+		*o++ = digits[tm.tm_mday % 10];
+		*o++ = 'T';
+		*o++ = digits[tm.tm_hour / 10];
+		*o++ = digits[tm.tm_hour % 10];
+		*o++ = ':';
+		*o++ = digits[tm.tm_min / 10];
+		*o++ = digits[tm.tm_min % 10];
+		*o++ = ':';
+		*o++ = digits[tm.tm_sec / 10];
+		*o++ = digits[tm.tm_sec % 10];
+		*o++ = '.';
+		*o++ = digits[msec / 100];
+		*o++ = digits[msec / 10 % 10];
+		*o++ = digits[msec % 10];
+		*o++ = 'Z';
+		*o = '\0';
+	}
+}

@@ -1,0 +1,240 @@
+/* emit_sink.c - one rotating log file family, owned by the writer thread.
+ *
+ * DESIGN
+ * The writer appends whole lines into a 64 KiB buffer and writes it with one
+ * write() per batch, so the file only ever receives complete lines. If a
+ * write fails part-way (ENOSPC, EFBIG under RLIMIT_FSIZE, EIO) the file is cut
+ * back with ftruncate() to the end of the last complete line written, so a
+ * reader never sees a torn line; the lines that did not make it are counted
+ * in `lost` for the loss report. Rotation renames base.N-1 -> base.N down to
+ * base -> base.1, deleting base.<keep>, and reopens; the families
+ * "openshell.log" and "openshell-ocsf.log" have distinct prefixes so one
+ * family's retention never deletes the other's files. Daily rotation compares
+ * the UTC day of each line's timestamp with the day the file was started, so
+ * a line stamped after midnight never lands in yesterday's file.
+ */
+#include "emit_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+int64_t osh_emit_day_of(int64_t ms)
+{
+	int64_t d = ms / 86400000;
+
+	if (ms < 0 && d * 86400000 != ms)
+		d--;
+	return d;
+}
+
+int osh_sink_init(struct osh_sink *s, const char *dir, const char *base, uint64_t rotate_bytes,
+		  bool rotate_daily, unsigned keep)
+{
+	int rc = 0;
+	int n;
+
+	s->fd = -1;
+	s->size = 0;
+	s->day = -1;
+	s->used = 0;
+	s->lines = 0;
+	s->lost = 0;
+	s->rotations = 0;
+	s->last_errno = 0;
+	s->rotate_bytes = rotate_bytes;
+	s->rotate_daily = rotate_daily;
+	s->keep = keep;
+	n = snprintf(s->path, sizeof(s->path), "%s/%s", dir, base);
+	if (n < 0 || (size_t)n >= sizeof(s->path) - 16)
+		rc = OSH_ETOOBIG;
+	return rc;
+}
+
+static int open_file(struct osh_sink *s, int64_t now_ms)
+{
+	struct stat st;
+	int rc = 0;
+
+	s->fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (s->fd < 0) {
+		s->last_errno = errno;
+		rc = OSH_EIO;
+		goto out;
+	}
+	s->size = 0;
+	s->day = osh_emit_day_of(now_ms);
+	if (fstat(s->fd, &st) == 0) {
+		s->size = (uint64_t)st.st_size;
+		if (st.st_size > 0)
+			s->day = osh_emit_day_of((int64_t)st.st_mtim.tv_sec * 1000 +
+						 st.st_mtim.tv_nsec / 1000000);
+	}
+out:
+	return rc;
+}
+
+int osh_sink_open(struct osh_sink *s, int64_t now_ms)
+{
+	int rc;
+
+	rc = open_file(s, now_ms);
+	if (rc == 0 && s->rotate_daily && s->size > 0 && s->day < osh_emit_day_of(now_ms))
+		rc = osh_sink_rotate(s, now_ms);
+	return rc;
+}
+
+/* Writes the whole buffer; on failure cuts the file back to the last complete
+ * line and counts the lost lines. */
+int osh_sink_flush(struct osh_sink *s)
+{
+	size_t done = 0;
+	int rc = 0;
+
+	if (s->used == 0)
+		goto out;
+	if (s->fd < 0) {
+		rc = OSH_EIO;
+		goto fail;
+	}
+	while (done < s->used) {
+		ssize_t w = write(s->fd, s->buf + done, s->used - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			s->last_errno = w < 0 ? errno : EIO;
+			rc = OSH_EIO;
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (rc == 0) {
+		s->used = 0;
+		s->lines = 0;
+		goto out;
+	}
+	/* Keep the complete lines that reached the file, drop the partial one. */
+	{
+		size_t keep_bytes = done;
+		uint32_t kept_lines = 0;
+
+		while (keep_bytes > 0 && s->buf[keep_bytes - 1] != '\n')
+			keep_bytes--;
+		for (size_t i = 0; i < keep_bytes; i++)
+			kept_lines += s->buf[i] == '\n';
+		if (keep_bytes < done) {
+			uint64_t start = s->size - s->used; /* file size before this flush */
+
+			if (ftruncate(s->fd, (off_t)(start + keep_bytes)) != 0)
+				s->last_errno = errno;
+		}
+		s->size = s->size - s->used + keep_bytes;
+		s->lines -= kept_lines;
+	}
+fail:
+	s->lost += s->lines;
+	if (s->fd < 0)
+		s->size -= s->used <= s->size ? s->used : s->size;
+	s->used = 0;
+	s->lines = 0;
+out:
+	return rc;
+}
+
+void osh_sink_close(struct osh_sink *s)
+{
+	if (s->fd >= 0) {
+		(void)osh_sink_flush(s);
+		close(s->fd);
+		s->fd = -1;
+	}
+}
+
+int osh_sink_rotate(struct osh_sink *s, int64_t now_ms)
+{
+	char from[sizeof(s->path) + 16], to[sizeof(s->path) + 16];
+	int rc;
+
+	(void)osh_sink_flush(s);
+	if (s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	if (s->keep == 0) {
+		(void)unlink(s->path);
+	} else {
+		snprintf(to, sizeof(to), "%s.%u", s->path, s->keep);
+		(void)unlink(to);
+		for (unsigned i = s->keep; i > 1; i--) {
+			snprintf(from, sizeof(from), "%s.%u", s->path, i - 1);
+			snprintf(to, sizeof(to), "%s.%u", s->path, i);
+			(void)rename(from, to);
+		}
+		snprintf(to, sizeof(to), "%s.1", s->path);
+		(void)rename(s->path, to);
+	}
+	s->rotations++;
+	rc = open_file(s, now_ms);
+	if (rc == 0)
+		s->day = osh_emit_day_of(now_ms);
+	return rc;
+}
+
+int osh_sink_append2(struct osh_sink *s, const char *a, size_t a_len, const char *b, size_t b_len,
+		     int64_t ts_ms)
+{
+	size_t len = a_len + b_len;
+	int rc = 0;
+
+	if (s->fd < 0) {
+		s->lost++;
+		rc = OSH_EIO;
+		goto out;
+	}
+	if ((s->rotate_daily && s->day >= 0 && osh_emit_day_of(ts_ms) > s->day) ||
+	    (s->rotate_bytes > 0 && s->size > 0 && s->size + len > s->rotate_bytes)) {
+		rc = osh_sink_rotate(s, ts_ms);
+		if (rc != 0) {
+			s->lost++;
+			goto out;
+		}
+	}
+	if (s->used + len > sizeof(s->buf)) {
+		(void)osh_sink_flush(s);
+		if (len > sizeof(s->buf)) {
+			/* Longer than the buffer: written on its own (all or nothing). */
+			struct iovec iov[2] = {{(void *)(uintptr_t)a, a_len},
+					       {(void *)(uintptr_t)b, b_len}};
+			ssize_t w = writev(s->fd, iov, b_len > 0 ? 2 : 1);
+
+			if (w != (ssize_t)len) {
+				s->last_errno = w < 0 ? errno : EIO;
+				if (w > 0 && ftruncate(s->fd, (off_t)s->size) != 0)
+					s->last_errno = errno;
+				s->lost++;
+				rc = OSH_EIO;
+			} else {
+				s->size += len;
+			}
+			goto out;
+		}
+	}
+	memcpy(s->buf + s->used, a, a_len);
+	if (b_len > 0)
+		memcpy(s->buf + s->used + a_len, b, b_len);
+	s->used += len;
+	s->lines++;
+	s->size += len;
+out:
+	return rc;
+}
+
+int osh_sink_append(struct osh_sink *s, const char *line, size_t len, int64_t ts_ms)
+{
+	return osh_sink_append2(s, line, len, NULL, 0, ts_ms);
+}

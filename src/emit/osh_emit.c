@@ -1,0 +1,1118 @@
+/* osh_emit.c - emission runtime: producers, the writer thread, loss reports.
+ *
+ * DESIGN
+ * Producers (any thread) do all CPU work of a log line themselves: enrich the
+ * event, format the shorthand and, while JSONL is on, the JSON line into
+ * thread-local buffers, then copy one record into the bounded byte ring
+ * (emit_ring.c) and return. They never allocate, never touch a file, and
+ * never wait for the writer: a full ring drops the record and counts it.
+ * The writer thread is the only owner of the files (emit_sink.c): it adds the
+ * timestamp prefix, appends, rotates, reopens on request, opens/closes the
+ * JSONL file as the toggle says, and writes loss reports as events.
+ *
+ * Wake-ups are coalesced: the writer announces it is about to sleep
+ * (writer_sleeping) and re-checks the ring; a producer that committed a
+ * record and sees the flag clears it and writes the eventfd once. A signal
+ * handler can wake the writer the same way (eventfd write is
+ * async-signal-safe).
+ *
+ * JSONL toggle: the flag is read twice by a producer, once before formatting
+ * (to skip JSON work when off) and once under the ring lock when committing
+ * (the decision point). osh_emit_set_jsonl() stores the flag under the same
+ * lock, so every record committed before a disable was decided "on" and every
+ * record committed after it "off". The writer reads the flag before draining
+ * and closes the file only after draining, so no JSON line can arrive after
+ * the close; a JSON record meeting a closed file reopens it (flapping).
+ *
+ * Shutdown: producers announce themselves in `inflight` before checking
+ * `running`; shutdown clears `running` and waits for inflight to reach zero
+ * before stopping the writer, so no producer touches a freed ring.
+ */
+#include "osh_emit.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "emit_internal.h"
+#include "ocsf.h"
+#include "ocsf_gen.h"
+#include "shorthand.h"
+
+#define DEFAULT_LOG_DIR	   "/var/log"
+#define MAIN_BASE	   "openshell.log"
+#define JSONL_BASE	   "openshell-ocsf.log"
+#define REPORT_INTERVAL_MS 1000
+#define IDLE_POLL_MS	   1000
+
+static struct {
+	struct osh_emit_config cfg;
+	char log_dir[3800];
+	struct osh_emit_ring q;
+	struct osh_emit_ring push;
+	pthread_mutex_t push_drain_mu;
+	bool push_on;
+	pthread_t writer;
+	_Atomic int efd;
+	_Atomic bool running;
+	_Atomic int inflight;
+	_Atomic bool stop;
+	_Atomic bool jsonl;
+	_Atomic int stderr_level;
+	_Atomic int writer_sleeping;
+	_Atomic int reopen_req;
+	_Atomic bool stall;
+	pthread_mutex_t prog_mu;
+	pthread_cond_t prog_cv;
+	_Atomic uint64_t flush_req;
+	uint64_t flush_done; /* under prog_mu */
+
+	_Atomic uint64_t emitted, emitted_en, plain, dropped, invalid, push_dropped;
+	_Atomic uint64_t reports, reports_jsonl, write_errors, rotations, reopens;
+	_Atomic bool fallback_flag, jsonl_open_flag;
+
+	/* Writer-owned. */
+	struct osh_sink main, json;
+	bool fallback;
+	unsigned char errbuf[OSH_SINK_BUF];
+	size_t errused;
+	uint64_t rep_dropped, rep_invalid, rep_lost, rep_push_dropped;
+	int64_t last_report_ms;
+	char wline[OSH_EMIT_LINE_MAX + 256];
+	char wshort[OSH_EMIT_LINE_MAX + 1];
+	char wjson[OSH_EMIT_JSON_MAX];
+} rt = {.efd = -1, .stderr_level = OSH_LEVEL_WARN};
+
+/* Producer scratch: per thread, no heap. */
+static _Thread_local char tl_short[OSH_EMIT_LINE_MAX + 1];
+static _Thread_local char tl_json[OSH_EMIT_JSON_MAX];
+static _Thread_local char tl_raw[2 * OSH_EMIT_LINE_MAX];
+static _Thread_local char tl_line[OSH_EMIT_LINE_MAX + 256];
+
+/* ------------------------------------------------------------- helpers */
+
+static int64_t real_clock_ms(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_ms(void)
+{
+	return rt.cfg.clock_ms != NULL ? rt.cfg.clock_ms(rt.cfg.clock_arg) : real_clock_ms(NULL);
+}
+
+static void wake_writer(bool force)
+{
+	int fd = atomic_load(&rt.efd);
+
+	if (fd < 0)
+		return;
+	if (force || (atomic_load(&rt.writer_sleeping) != 0 &&
+		      atomic_exchange(&rt.writer_sleeping, 0) != 0)) {
+		uint64_t one = 1;
+		ssize_t w = write(fd, &one, sizeof(one));
+
+		(void)w;
+	}
+}
+
+static size_t cap_len(const char *s, size_t max)
+{
+	return s == NULL ? 0 : strnlen(s, max);
+}
+
+/* Writes a whole line to stderr, best effort (no runtime / fallback). */
+static void direct_stderr(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* "<ts> OCSF <shorthand>\n" or "<ts> <LEVEL> <module>: <msg>\n" into out. */
+static size_t build_line(char *out, size_t cap, int kind, int level, int64_t ts, const char *a,
+			 size_t a_len, const char *b, size_t b_len)
+{
+	char tsb[25];
+	const char *lv;
+	size_t n = 0, lvn;
+
+	osh_emit_format_ts(ts, tsb);
+	memcpy(out, tsb, 24);
+	n = 24;
+	out[n++] = ' ';
+	if (kind == OSH_REC_EVENT) {
+		memcpy(out + n, "OCSF ", 5);
+		n += 5;
+	} else {
+		lv = osh_level_name((enum osh_level)level);
+		lvn = strlen(lv);
+		memcpy(out + n, lv, lvn);
+		n += lvn;
+		out[n++] = ' ';
+		if (a_len > OSH_EMIT_TARGET_MAX)
+			a_len = OSH_EMIT_TARGET_MAX;
+		memcpy(out + n, a, a_len);
+		n += a_len;
+		out[n++] = ':';
+		out[n++] = ' ';
+	}
+	if (b_len > cap - n - 1)
+		b_len = cap - n - 1;
+	memcpy(out + n, b, b_len);
+	n += b_len;
+	out[n++] = '\n';
+	return n;
+}
+
+/* ------------------------------------------------------------ event uid */
+
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static _Thread_local uint64_t tl_uid_hi, tl_uid_key, tl_uid_ctr;
+static _Thread_local bool tl_uid_ready;
+
+/* UUID (version 4 layout) without heap or syscall per event: the high half is
+ * random per thread (getrandom once), the low half a bijective mix of a
+ * per-thread counter, so ids never repeat within a thread and collide across
+ * threads only if two 64-bit random draws do. */
+static void event_uid(char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[16];
+	uint64_t hi, lo;
+	size_t n = 0;
+
+	if (!tl_uid_ready) {
+		uint64_t seed[2] = {0, 0};
+
+		if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			seed[0] = mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^
+					(uint64_t)(uintptr_t)&tl_uid_ctr);
+			seed[1] = mix64(seed[0] + (uint64_t)ts.tv_sec);
+		}
+		tl_uid_hi = seed[0];
+		tl_uid_key = seed[1];
+		tl_uid_ready = true;
+	}
+	hi = tl_uid_hi;
+	lo = mix64(tl_uid_key + tl_uid_ctr++);
+	for (int i = 0; i < 8; i++) {
+		b[i] = (unsigned char)(hi >> (56 - 8 * i));
+		b[8 + i] = (unsigned char)(lo >> (56 - 8 * i));
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[n++] = '-';
+		out[n++] = hex[b[i] >> 4];
+		out[n++] = hex[b[i] & 15];
+	}
+	out[n] = '\0';
+}
+
+/* ----------------------------------------------------------- enrichment */
+
+static void enrich_metadata(struct ocsf_event *ev, struct ocsf_metadata *md,
+			    const struct osh_ctx_snap *c)
+{
+	struct ocsf_product *pr;
+
+	if (!ocsf_present_get(md->present, OCSF_METADATA_F_UID)) {
+		char *uid = ocsf_arena_alloc(&ev->arena, 37);
+
+		event_uid(uid);
+		ocsf_metadata_set_uid(md, uid);
+	}
+	pr = ocsf_metadata_product(md);
+	if (!ocsf_present_get(pr->present, OCSF_PRODUCT_F_NAME))
+		ocsf_product_set_name(pr, c->product_name);
+	if (!ocsf_present_get(pr->present, OCSF_PRODUCT_F_VENDOR_NAME))
+		ocsf_product_set_vendor_name(pr, c->vendor);
+	if (!ocsf_present_get(pr->present, OCSF_PRODUCT_F_VERSION) && c->version[0] != '\0')
+		ocsf_product_set_version(pr, c->version);
+}
+
+/* device: host profile (hostname, required type_id, os) and, because the
+ * container profile attaches `container` to endpoint-derived objects and to
+ * process (no class of ours has a top-level `container`), device.container. */
+static void enrich_device(struct ocsf_device *dev, const struct osh_ctx_snap *c)
+{
+	if (!ocsf_present_get(dev->present, OCSF_DEVICE_F_HOSTNAME) && c->hostname[0] != '\0')
+		ocsf_device_set_hostname(dev, c->hostname);
+	if (!ocsf_present_get(dev->present, OCSF_DEVICE_F_TYPE_ID))
+		ocsf_device_set_type_id(dev, OCSF_TYPE_ID_SERVER);
+	if (!ocsf_present_get(dev->present, OCSF_DEVICE_F_OS)) {
+		struct ocsf_os *os = ocsf_device_os(dev);
+
+		ocsf_os_set_name(os, "Linux");
+		ocsf_os_set_type_id(os, OCSF_OS_TYPE_ID_LINUX);
+	}
+	if (!ocsf_present_get(dev->present, OCSF_DEVICE_F_CONTAINER) &&
+	    (c->sandbox_id[0] != '\0' || c->sandbox_name[0] != '\0')) {
+		struct ocsf_container *ct = ocsf_device_container(dev);
+
+		if (c->sandbox_name[0] != '\0')
+			ocsf_container_set_name(ct, c->sandbox_name);
+		if (c->sandbox_id[0] != '\0')
+			ocsf_container_set_uid(ct, c->sandbox_id);
+		/* image.uid is required: without it the image is left out. */
+		if (c->image_uid[0] != '\0') {
+			struct ocsf_image *im = ocsf_container_image(ct);
+
+			ocsf_image_set_uid(im, c->image_uid);
+			if (c->image_name[0] != '\0')
+				ocsf_image_set_name(im, c->image_name);
+		}
+	}
+}
+
+static void enrich_proxy(struct ocsf_network_proxy *(*get)(void *), void *e,
+			 const uint64_t *present, unsigned bit, const struct osh_ctx_snap *c)
+{
+	struct ocsf_network_proxy *px;
+
+	if (c->proxy_port == 0 || ocsf_present_get(present, bit))
+		return;
+	px = get(e);
+	if (c->proxy_ip[0] != '\0')
+		ocsf_network_proxy_set_ip(px, c->proxy_ip);
+	ocsf_network_proxy_set_port(px, c->proxy_port);
+}
+
+static struct ocsf_network_proxy *net_proxy(void *e)
+{
+	return ocsf_network_activity_proxy_endpoint(e);
+}
+
+static struct ocsf_network_proxy *http_proxy(void *e)
+{
+	return ocsf_http_activity_proxy_endpoint(e);
+}
+
+#define ENRICH_CASE(cls)                                                                           \
+	do {                                                                                       \
+		struct ocsf_##cls *e = (struct ocsf_##cls *)ev;                                    \
+		enrich_metadata(ev, ocsf_##cls##_metadata(e), c);                                  \
+		enrich_device(ocsf_##cls##_device(e), c);                                          \
+	} while (0)
+
+/* Fills context attributes the site does not set. Returns 0 or OSH_EINVAL for
+ * a class this runtime does not know. */
+static int enrich(struct ocsf_event *ev)
+{
+	const struct osh_ctx_snap *c = osh_ctx_current();
+	int rc = 0;
+
+	switch (ev->cls->class_uid) {
+	case 4001:
+		ENRICH_CASE(network_activity);
+		enrich_proxy(net_proxy, ev, ((struct ocsf_network_activity *)ev)->present,
+			     OCSF_NETWORK_ACTIVITY_F_PROXY_ENDPOINT, c);
+		break;
+	case 4002:
+		ENRICH_CASE(http_activity);
+		enrich_proxy(http_proxy, ev, ((struct ocsf_http_activity *)ev)->present,
+			     OCSF_HTTP_ACTIVITY_F_PROXY_ENDPOINT, c);
+		break;
+	case 4007:
+		ENRICH_CASE(ssh_activity);
+		break;
+	case 1007:
+		ENRICH_CASE(process_activity);
+		break;
+	case 2004:
+		ENRICH_CASE(detection_finding);
+		break;
+	case 6002:
+		ENRICH_CASE(application_lifecycle);
+		break;
+	case 5019:
+		ENRICH_CASE(device_config_state_change);
+		break;
+	case 0:
+		ENRICH_CASE(base_event);
+		break;
+	default:
+		rc = OSH_EINVAL;
+		break;
+	}
+	return rc;
+}
+
+static int event_severity(const struct ocsf_event *ev)
+{
+	const struct ocsf_field *f;
+	int32_t sev = 0;
+
+	if (ev->cls->severity_field >= 0) {
+		f = &ev->cls->object->fields[ev->cls->severity_field];
+		memcpy(&sev, (const char *)ev + f->offset, sizeof(sev));
+	}
+	return sev;
+}
+
+/* ------------------------------------------------------------- producer */
+
+static void json_gate(struct osh_emit_rec *h, struct osh_emit_piece *pieces, void *arg)
+{
+	(void)arg;
+	if ((h->flags & OSH_REC_F_JSON) && !atomic_load(&rt.jsonl)) {
+		h->flags &= (uint8_t)~OSH_REC_F_JSON;
+		h->c_len = 0;
+		pieces[2].n = 0;
+	}
+}
+
+static void push_put(int kind, int level, int64_t ts, const char *target, size_t t_len,
+		     const char *msg, size_t m_len)
+{
+	struct osh_emit_rec h = {.kind = (uint8_t)kind, .level = (uint8_t)level, .ts_ms = ts};
+	struct osh_emit_piece p[2];
+
+	if (!rt.push_on || level < (int)rt.cfg.push_level)
+		return;
+	if (t_len > OSH_EMIT_TARGET_MAX - 1)
+		t_len = OSH_EMIT_TARGET_MAX - 1;
+	h.a_len = (uint32_t)t_len;
+	h.b_len = (uint32_t)m_len;
+	p[0] = (struct osh_emit_piece){target, t_len};
+	p[1] = (struct osh_emit_piece){msg, m_len};
+	if (osh_emit_ring_put(&rt.push, &h, p, 2, NULL, NULL, NULL) != 0)
+		atomic_fetch_add(&rt.push_dropped, 1);
+}
+
+static bool enter(void)
+{
+	atomic_fetch_add(&rt.inflight, 1);
+	if (atomic_load(&rt.running))
+		return true;
+	atomic_fetch_sub(&rt.inflight, 1);
+	return false;
+}
+
+static void leave(void)
+{
+	atomic_fetch_sub(&rt.inflight, 1);
+}
+
+int osh_emit_event(struct ocsf_event *ev)
+{
+	struct osh_emit_rec h = {.kind = OSH_REC_EVENT};
+	struct osh_emit_piece p[3];
+	size_t slen = 0, jlen = 0;
+	bool running, want_json;
+	int rc, sev;
+
+	if (ev == NULL || ev->cls == NULL || ev->cls->object == NULL) {
+		rc = OSH_EINVAL;
+		goto out_noenter;
+	}
+	running = enter();
+	rc = enrich(ev);
+	if (rc == 0)
+		rc = ev->arena.err;
+	if (rc == 0)
+		rc = osh_emit_shorthand(ev, tl_short, sizeof(tl_short), &slen);
+	if (rc != 0) {
+		atomic_fetch_add(&rt.invalid, 1);
+		goto out;
+	}
+	sev = event_severity(ev);
+	h.severity = (uint8_t)(sev < 0 ? 0 : (sev > 255 ? 255 : sev));
+	h.level = (uint8_t)osh_level_of_severity(sev);
+	h.ts_ms = now_ms();
+	if (!running) {
+		size_t n = build_line(tl_line, sizeof(tl_line), OSH_REC_EVENT, 0, h.ts_ms, NULL, 0,
+				      tl_short, slen);
+
+		direct_stderr(STDERR_FILENO, tl_line, n);
+		goto out_noenter;
+	}
+	want_json = atomic_load(&rt.jsonl);
+	if (want_json) {
+		rc = ocsf_serialize(ev, tl_json, sizeof(tl_json), &jlen);
+		if (rc != 0) {
+			/* The shorthand line still goes out; the missing JSON line is
+			 * counted and reported (LOG_INVALID_EVENT). */
+			atomic_fetch_add(&rt.invalid, 1);
+			want_json = false;
+			jlen = 0;
+		}
+	}
+	h.flags = want_json ? OSH_REC_F_JSON : 0;
+	h.b_len = (uint32_t)slen;
+	h.c_len = (uint32_t)jlen;
+	p[0] = (struct osh_emit_piece){NULL, 0};
+	p[1] = (struct osh_emit_piece){tl_short, slen};
+	p[2] = (struct osh_emit_piece){tl_json, jlen};
+	rc = osh_emit_ring_put(&rt.q, &h, p, 3, json_gate, NULL, NULL);
+	if (rc == 0) {
+		atomic_fetch_add(&rt.emitted, 1);
+		if (h.flags & OSH_REC_F_JSON)
+			atomic_fetch_add(&rt.emitted_en, 1);
+		wake_writer(false);
+	} else {
+		atomic_fetch_add(&rt.dropped, 1);
+		rc = OSH_EFULL;
+	}
+	push_put(OSH_REC_EVENT, h.level, h.ts_ms, "ocsf", 4, tl_short, slen);
+out:
+	if (running)
+		leave();
+out_noenter:
+	return rc;
+}
+
+void osh_log(enum osh_level level, const char *module, const char *fmt, ...)
+{
+	struct osh_emit_rec h = {.kind = OSH_REC_PLAIN};
+	struct osh_emit_piece p[2];
+	enum osh_level min;
+	size_t mlen = 0, modlen;
+	va_list ap;
+	int n;
+	bool running = enter();
+
+	if (running) {
+		min = rt.cfg.file_level;
+		if (rt.cfg.stderr_enabled && atomic_load(&rt.stderr_level) < (int)min)
+			min = (enum osh_level)atomic_load(&rt.stderr_level);
+		if (rt.push_on && rt.cfg.push_level < min)
+			min = rt.cfg.push_level;
+	} else {
+		min = OSH_LEVEL_INFO;
+	}
+	if ((int)level < (int)min || (int)level > OSH_LEVEL_ERROR)
+		goto out;
+	if (module == NULL)
+		module = "openshell";
+	va_start(ap, fmt);
+	n = vsnprintf(tl_raw, sizeof(tl_raw), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(tl_raw))
+		n = (int)sizeof(tl_raw) - 1;
+	osh_emit_escape(tl_short, sizeof(tl_short), &mlen, tl_raw, (size_t)n, OSH_EMIT_LINE_MAX,
+			NULL);
+	modlen = cap_len(module, OSH_EMIT_TARGET_MAX - 1);
+	h.level = (uint8_t)level;
+	h.ts_ms = now_ms();
+	if (!running) {
+		size_t ln = build_line(tl_line, sizeof(tl_line), OSH_REC_PLAIN, level, h.ts_ms,
+				       module, modlen, tl_short, mlen);
+
+		direct_stderr(STDERR_FILENO, tl_line, ln);
+		goto out;
+	}
+	h.a_len = (uint32_t)modlen;
+	h.b_len = (uint32_t)mlen;
+	p[0] = (struct osh_emit_piece){module, modlen};
+	p[1] = (struct osh_emit_piece){tl_short, mlen};
+	if (osh_emit_ring_put(&rt.q, &h, p, 2, NULL, NULL, NULL) == 0) {
+		atomic_fetch_add(&rt.plain, 1);
+		wake_writer(false);
+	} else {
+		atomic_fetch_add(&rt.dropped, 1);
+	}
+	push_put(OSH_REC_PLAIN, level, h.ts_ms, module, modlen, tl_short, mlen);
+out:
+	if (running)
+		leave();
+}
+
+void osh_emit_set_jsonl(bool on)
+{
+	/* Under the ring lock: the commit-time decision of every producer is
+	 * ordered against this store (see DESIGN). */
+	if (atomic_load(&rt.running)) {
+		pthread_mutex_lock(&rt.q.mu);
+		atomic_store(&rt.jsonl, on);
+		pthread_mutex_unlock(&rt.q.mu);
+		wake_writer(true);
+	} else {
+		atomic_store(&rt.jsonl, on);
+	}
+}
+
+bool osh_emit_jsonl_enabled(void)
+{
+	return atomic_load(&rt.jsonl);
+}
+
+void osh_emit_set_stderr_level(enum osh_level level)
+{
+	atomic_store(&rt.stderr_level, (int)level);
+}
+
+void osh_emit_request_reopen(void)
+{
+	int fd = atomic_load(&rt.efd);
+
+	atomic_store(&rt.reopen_req, 1);
+	if (fd >= 0) {
+		uint64_t one = 1;
+		ssize_t w = write(fd, &one, sizeof(one));
+
+		(void)w;
+	}
+}
+
+void osh_emit_test_stall_writer(bool on)
+{
+	pthread_mutex_lock(&rt.prog_mu);
+	atomic_store(&rt.stall, on);
+	pthread_cond_broadcast(&rt.prog_cv);
+	pthread_mutex_unlock(&rt.prog_mu);
+}
+
+void osh_emit_stats_get(struct osh_emit_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->emitted = atomic_load(&rt.emitted);
+	out->emitted_while_enabled = atomic_load(&rt.emitted_en);
+	out->plain = atomic_load(&rt.plain);
+	out->dropped = atomic_load(&rt.dropped);
+	out->invalid = atomic_load(&rt.invalid);
+	out->write_errors = atomic_load(&rt.write_errors);
+	out->reports = atomic_load(&rt.reports);
+	out->reports_jsonl = atomic_load(&rt.reports_jsonl);
+	out->push_dropped = atomic_load(&rt.push_dropped);
+	out->rotations = atomic_load(&rt.rotations);
+	out->reopens = atomic_load(&rt.reopens);
+	out->fallback = atomic_load(&rt.fallback_flag);
+	out->jsonl_open = atomic_load(&rt.jsonl_open_flag);
+}
+
+size_t osh_emit_push_drain(struct osh_push_line *out, size_t max)
+{
+	size_t n = 0;
+
+	if (!enter())
+		return 0;
+	if (!rt.push_on)
+		goto out;
+	pthread_mutex_lock(&rt.push_drain_mu);
+	while (n < max) {
+		const struct osh_emit_rec *rec = osh_emit_ring_peek(&rt.push);
+		struct osh_push_line *l = &out[n];
+		const char *lv;
+		size_t tl, ml;
+
+		if (rec == NULL)
+			break;
+		l->timestamp_ms = rec->ts_ms;
+		lv = rec->kind == OSH_REC_EVENT ? OSH_LEVEL_OCSF_LABEL
+						: osh_level_name((enum osh_level)rec->level);
+		snprintf(l->level, sizeof(l->level), "%s", lv);
+		tl = rec->a_len < sizeof(l->target) - 1 ? rec->a_len : sizeof(l->target) - 1;
+		memcpy(l->target, osh_emit_rec_a(rec), tl);
+		l->target[tl] = '\0';
+		ml = rec->b_len < sizeof(l->message) - 1 ? rec->b_len : sizeof(l->message) - 1;
+		memcpy(l->message, osh_emit_rec_b(rec), ml);
+		l->message[ml] = '\0';
+		osh_emit_ring_release(&rt.push, rec);
+		n++;
+	}
+	pthread_mutex_unlock(&rt.push_drain_mu);
+out:
+	leave();
+	return n;
+}
+
+/* --------------------------------------------------------------- writer */
+
+static void err_flush(void)
+{
+	if (rt.errused > 0)
+		direct_stderr(rt.cfg.stderr_fd, (const char *)rt.errbuf, rt.errused);
+	rt.errused = 0;
+}
+
+static void err_append(const char *s, size_t n)
+{
+	if (rt.errused + n > sizeof(rt.errbuf))
+		err_flush();
+	if (n > sizeof(rt.errbuf)) {
+		direct_stderr(rt.cfg.stderr_fd, s, n);
+		return;
+	}
+	memcpy(rt.errbuf + rt.errused, s, n);
+	rt.errused += n;
+}
+
+static void update_flags(void)
+{
+	atomic_store(&rt.fallback_flag, rt.fallback);
+	atomic_store(&rt.jsonl_open_flag, rt.json.fd >= 0);
+	atomic_store(&rt.rotations, rt.main.rotations + rt.json.rotations);
+	atomic_store(&rt.write_errors, rt.main.lost + rt.json.lost);
+}
+
+static void json_open(int64_t ts)
+{
+	if (rt.json.fd < 0)
+		(void)osh_sink_open(&rt.json, ts);
+}
+
+/* Writes one line of kind/level to every sink it belongs to. `json` may be
+ * NULL. Returns true when a JSON line was appended. */
+static bool write_record(int kind, int level, int64_t ts, const char *a, size_t a_len,
+			 const char *b, size_t b_len, const char *json, size_t j_len)
+{
+	size_t n = build_line(rt.wline, sizeof(rt.wline), kind, level, ts, a, a_len, b, b_len);
+	bool to_file = kind == OSH_REC_EVENT || level >= (int)rt.cfg.file_level;
+	bool json_ok = false;
+
+	if (to_file) {
+		if (rt.fallback)
+			err_append(rt.wline, n);
+		else
+			(void)osh_sink_append(&rt.main, rt.wline, n, ts);
+	}
+	if (rt.cfg.stderr_enabled && !(rt.fallback && to_file) &&
+	    level >= atomic_load(&rt.stderr_level))
+		err_append(rt.wline, n);
+	if (json != NULL) {
+		json_open(ts);
+		json_ok = osh_sink_append2(&rt.json, json, j_len, "\n", 1, ts) == 0;
+	}
+	return json_ok;
+}
+
+/* Enriches, formats and writes an event built by the writer itself (loss
+ * reports, fallback notices); it never goes through the queue so it cannot
+ * be dropped. Also feeds the push queue. */
+static void writer_event(struct ocsf_event *ev)
+{
+	size_t slen = 0, jlen = 0;
+	int64_t ts = now_ms();
+	int sev, level;
+	bool with_json = atomic_load(&rt.jsonl) || rt.json.fd >= 0;
+
+	if (enrich(ev) != 0 || ev->arena.err != 0 ||
+	    osh_emit_shorthand(ev, rt.wshort, sizeof(rt.wshort), &slen) != 0)
+		return;
+	if (with_json && atomic_load(&rt.jsonl)) {
+		if (ocsf_serialize(ev, rt.wjson, sizeof(rt.wjson) - 1, &jlen) != 0)
+			jlen = 0;
+	} else {
+		with_json = false;
+	}
+	sev = event_severity(ev);
+	level = (int)osh_level_of_severity(sev);
+	atomic_fetch_add(&rt.reports, 1);
+	if (write_record(OSH_REC_EVENT, level, ts, NULL, 0, rt.wshort, slen,
+			 with_json && jlen > 0 ? rt.wjson : NULL, jlen))
+		atomic_fetch_add(&rt.reports_jsonl, 1);
+	push_put(OSH_REC_EVENT, level, ts, "ocsf", 4, rt.wshort, slen);
+}
+
+static void report_loss(const char *code, const char *what, uint64_t count)
+{
+	struct ocsf_base_event ev;
+	const char *msg;
+
+	ocsf_base_event_init(&ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, code);
+	ocsf_base_event_set_activity_name(&ev, "Log Loss");
+	ocsf_base_event_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
+	ocsf_base_event_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
+	msg = ocsf_arena_printf(&ev.ev.arena, "%llu log records lost: %s",
+				(unsigned long long)count, what);
+	ocsf_base_event_set_message(&ev, msg);
+	ocsf_base_event_add_unmapped_int(&ev, "lost_records", (int64_t)count);
+	ocsf_base_event_add_unmapped_str(&ev, "reason", what);
+	writer_event(&ev.ev);
+}
+
+static void lifecycle_notice(bool failed, const char *msg)
+{
+	struct ocsf_application_lifecycle ev;
+	const struct osh_ctx_snap *c = osh_ctx_current();
+	struct ocsf_product *app;
+
+	ocsf_application_lifecycle_init(&ev,
+					failed ? OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_DISABLE
+					       : OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_ENABLE,
+					failed ? "LOG_FILE_FALLBACK" : "LOG_FILE_RESTORED");
+	ocsf_application_lifecycle_set_severity_id(&ev, failed ? OCSF_SEVERITY_ID_MEDIUM
+							       : OCSF_SEVERITY_ID_INFORMATIONAL);
+	ocsf_application_lifecycle_set_status_id(&ev, failed ? OCSF_STATUS_ID_FAILURE
+							     : OCSF_STATUS_ID_SUCCESS);
+	app = ocsf_application_lifecycle_app(&ev);
+	ocsf_product_set_name(app, ocsf_arena_printf(&ev.ev.arena, "%s log file", c->product_name));
+	ocsf_product_set_vendor_name(app, c->vendor);
+	if (c->version[0] != '\0')
+		ocsf_product_set_version(app, c->version);
+	ocsf_application_lifecycle_set_message(&ev, msg);
+	writer_event(&ev.ev);
+}
+
+static void open_main(int64_t ts, bool announce_restore)
+{
+	char msg[4200];
+
+	if (osh_sink_open(&rt.main, ts) == 0) {
+		if (rt.fallback && announce_restore) {
+			rt.fallback = false;
+			snprintf(msg, sizeof(msg),
+				 "log file %s is writable again; leaving stderr fallback",
+				 rt.main.path);
+			lifecycle_notice(false, msg);
+		}
+		rt.fallback = false;
+		return;
+	}
+	if (!rt.fallback) {
+		rt.fallback = true;
+		snprintf(msg, sizeof(msg),
+			 "cannot open log file %s (%s); writing its lines to stderr", rt.main.path,
+			 strerror(rt.main.last_errno));
+		lifecycle_notice(true, msg);
+	}
+}
+
+static void reopen_all(int64_t ts)
+{
+	bool json_was_open = rt.json.fd >= 0;
+
+	osh_sink_close(&rt.main);
+	osh_sink_close(&rt.json);
+	open_main(ts, true);
+	if (json_was_open || atomic_load(&rt.jsonl))
+		json_open(ts);
+	atomic_fetch_add(&rt.reopens, 1);
+}
+
+static void maybe_report(bool force)
+{
+	int64_t now = now_ms();
+	uint64_t d, inv, lost, pd;
+
+	if (!force && now - rt.last_report_ms < REPORT_INTERVAL_MS)
+		return;
+	d = atomic_load(&rt.dropped) - rt.rep_dropped;
+	inv = atomic_load(&rt.invalid) - rt.rep_invalid;
+	pd = atomic_load(&rt.push_dropped) - rt.rep_push_dropped;
+	lost = rt.main.lost + rt.json.lost - rt.rep_lost;
+	if (d == 0 && inv == 0 && lost == 0 && pd == 0)
+		return;
+	rt.last_report_ms = now;
+	if (d > 0) {
+		report_loss("LOG_DROPPED", "log queue full", d);
+		rt.rep_dropped += d;
+	}
+	if (inv > 0) {
+		report_loss("LOG_INVALID_EVENT", "event could not be built or serialized", inv);
+		rt.rep_invalid += inv;
+	}
+	if (pd > 0) {
+		report_loss("LOG_PUSH_DROPPED", "push feed full", pd);
+		rt.rep_push_dropped += pd;
+	}
+	if (lost > 0) {
+		/* Only counts as reported once the report itself reached the
+		 * file; a report line that fails is not counted as a loss. */
+		uint64_t main_before = rt.main.lost, json_before = rt.json.lost;
+
+		report_loss("LOG_WRITE_FAILED", "log file write failed", lost);
+		(void)osh_sink_flush(&rt.main);
+		(void)osh_sink_flush(&rt.json);
+		if (rt.main.lost == main_before && rt.json.lost == json_before &&
+		    (rt.main.fd >= 0 || rt.fallback)) {
+			rt.rep_lost += lost;
+		} else {
+			rt.main.lost = main_before;
+			rt.json.lost = json_before;
+			atomic_fetch_sub(&rt.reports, 1);
+		}
+	}
+}
+
+static void drain(void)
+{
+	const struct osh_emit_rec *rec;
+
+	while ((rec = osh_emit_ring_peek(&rt.q)) != NULL) {
+		const char *a = osh_emit_rec_a(rec);
+		const char *b = osh_emit_rec_b(rec);
+		const char *c = osh_emit_rec_c(rec);
+		bool has_json = rec->kind == OSH_REC_EVENT && (rec->flags & OSH_REC_F_JSON);
+
+		(void)write_record(rec->kind, rec->level, rec->ts_ms, a, rec->a_len, b, rec->b_len,
+				   has_json ? c : NULL, rec->c_len);
+		osh_emit_ring_release(&rt.q, rec);
+	}
+}
+
+static bool work_pending(uint64_t seen_flush)
+{
+	return atomic_load(&rt.q.pub_head) != atomic_load(&rt.q.tail) ||
+	       atomic_load(&rt.reopen_req) != 0 || atomic_load(&rt.flush_req) != seen_flush ||
+	       atomic_load(&rt.stop) || atomic_load(&rt.jsonl) != (rt.json.fd >= 0);
+}
+
+static void *writer_main(void *arg)
+{
+	int efd = atomic_load(&rt.efd);
+
+	(void)arg;
+	open_main(now_ms(), false);
+	if (atomic_load(&rt.jsonl))
+		json_open(now_ms());
+	for (;;) {
+		uint64_t seen = atomic_load(&rt.flush_req);
+		bool stopping = atomic_load(&rt.stop);
+		bool want_json;
+
+		if (atomic_load(&rt.stall) && !stopping) {
+			pthread_mutex_lock(&rt.prog_mu);
+			while (atomic_load(&rt.stall) && !atomic_load(&rt.stop))
+				pthread_cond_wait(&rt.prog_cv, &rt.prog_mu);
+			pthread_mutex_unlock(&rt.prog_mu);
+			continue;
+		}
+		if (atomic_exchange(&rt.reopen_req, 0) != 0)
+			reopen_all(now_ms());
+		want_json = atomic_load(&rt.jsonl);
+		if (want_json)
+			json_open(now_ms());
+		drain();
+		if (!want_json && rt.json.fd >= 0)
+			osh_sink_close(&rt.json);
+		maybe_report(stopping || seen != rt.flush_done);
+		(void)osh_sink_flush(&rt.main);
+		(void)osh_sink_flush(&rt.json);
+		err_flush();
+		update_flags();
+		if (seen != rt.flush_done) {
+			pthread_mutex_lock(&rt.prog_mu);
+			rt.flush_done = seen;
+			pthread_cond_broadcast(&rt.prog_cv);
+			pthread_mutex_unlock(&rt.prog_mu);
+		}
+		if (stopping && atomic_load(&rt.q.pub_head) == atomic_load(&rt.q.tail))
+			break;
+		atomic_store(&rt.writer_sleeping, 1);
+		if (work_pending(seen)) {
+			atomic_store(&rt.writer_sleeping, 0);
+			continue;
+		}
+		{
+			struct pollfd pfd = {.fd = efd, .events = POLLIN};
+			uint64_t v;
+
+			if (poll(&pfd, 1, IDLE_POLL_MS) > 0) {
+				ssize_t r = read(efd, &v, sizeof(v));
+
+				(void)r;
+			}
+		}
+		atomic_store(&rt.writer_sleeping, 0);
+	}
+	osh_sink_close(&rt.main);
+	osh_sink_close(&rt.json);
+	err_flush();
+	update_flags();
+	return NULL;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+void osh_emit_config_default(struct osh_emit_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->log_dir = DEFAULT_LOG_DIR;
+	cfg->jsonl = false;
+	cfg->stderr_enabled = true;
+	cfg->stderr_level = OSH_LEVEL_WARN;
+	cfg->stderr_fd = STDERR_FILENO;
+	cfg->file_level = OSH_LEVEL_INFO;
+	cfg->queue_bytes = (size_t)8 << 20;
+	cfg->rotate_bytes = (uint64_t)64 << 20;
+	cfg->rotate_daily = true;
+	cfg->keep = 5;
+	cfg->push_bytes = 0;
+	cfg->push_level = OSH_LEVEL_INFO;
+	cfg->clock_ms = NULL;
+	cfg->clock_arg = NULL;
+}
+
+int osh_emit_init(const struct osh_emit_config *cfg)
+{
+	const char *dir;
+	int rc = 0, efd = -1;
+	bool q_ok = false, p_ok = false;
+
+	if (cfg == NULL || cfg->stderr_fd < 0 || cfg->keep > 1000 ||
+	    (int)cfg->file_level < OSH_LEVEL_TRACE || (int)cfg->file_level > OSH_LEVEL_ERROR) {
+		rc = OSH_EINVAL;
+		goto out;
+	}
+	if (atomic_load(&rt.running) || atomic_load(&rt.efd) >= 0) {
+		rc = OSH_ESTATE;
+		goto out;
+	}
+	dir = cfg->log_dir != NULL && cfg->log_dir[0] != '\0' ? cfg->log_dir : DEFAULT_LOG_DIR;
+	if (strlen(dir) >= sizeof(rt.log_dir) - 1) {
+		rc = OSH_ETOOBIG;
+		goto out;
+	}
+	rt.cfg = *cfg;
+	memcpy(rt.log_dir, dir, strlen(dir) + 1);
+	rt.cfg.log_dir = rt.log_dir;
+	rc = osh_sink_init(&rt.main, rt.log_dir, MAIN_BASE, cfg->rotate_bytes, cfg->rotate_daily,
+			   cfg->keep);
+	if (rc == 0)
+		rc = osh_sink_init(&rt.json, rt.log_dir, JSONL_BASE, cfg->rotate_bytes,
+				   cfg->rotate_daily, cfg->keep);
+	if (rc != 0)
+		goto out;
+	rc = osh_emit_ring_init(&rt.q, cfg->queue_bytes);
+	if (rc != 0)
+		goto out;
+	q_ok = true;
+	rt.push_on = cfg->push_bytes > 0;
+	if (rt.push_on) {
+		rc = osh_emit_ring_init(&rt.push, cfg->push_bytes);
+		if (rc != 0)
+			goto out;
+		p_ok = true;
+	}
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0) {
+		rc = OSH_ESYS;
+		goto out;
+	}
+	pthread_mutex_init(&rt.prog_mu, NULL);
+	pthread_cond_init(&rt.prog_cv, NULL);
+	pthread_mutex_init(&rt.push_drain_mu, NULL);
+	rt.fallback = false;
+	rt.errused = 0;
+	rt.rep_dropped = rt.rep_invalid = rt.rep_lost = rt.rep_push_dropped = 0;
+	rt.last_report_ms = 0;
+	rt.flush_done = 0;
+	atomic_store(&rt.flush_req, 0);
+	atomic_store(&rt.stop, false);
+	atomic_store(&rt.stall, false);
+	atomic_store(&rt.reopen_req, 0);
+	atomic_store(&rt.writer_sleeping, 0);
+	atomic_store(&rt.jsonl, cfg->jsonl);
+	atomic_store(&rt.stderr_level, (int)cfg->stderr_level);
+	atomic_store(&rt.emitted, 0);
+	atomic_store(&rt.emitted_en, 0);
+	atomic_store(&rt.plain, 0);
+	atomic_store(&rt.dropped, 0);
+	atomic_store(&rt.invalid, 0);
+	atomic_store(&rt.push_dropped, 0);
+	atomic_store(&rt.reports, 0);
+	atomic_store(&rt.reports_jsonl, 0);
+	atomic_store(&rt.reopens, 0);
+	atomic_store(&rt.efd, efd);
+	if (pthread_create(&rt.writer, NULL, writer_main, NULL) != 0) {
+		atomic_store(&rt.efd, -1);
+		pthread_mutex_destroy(&rt.prog_mu);
+		pthread_cond_destroy(&rt.prog_cv);
+		pthread_mutex_destroy(&rt.push_drain_mu);
+		rc = OSH_ESYS;
+		goto out;
+	}
+	atomic_store(&rt.running, true);
+out:
+	if (rc != 0) {
+		if (efd >= 0)
+			close(efd);
+		if (q_ok)
+			osh_emit_ring_fini(&rt.q);
+		if (p_ok)
+			osh_emit_ring_fini(&rt.push);
+		rt.push_on = false;
+	}
+	return rc;
+}
+
+int osh_emit_flush(int timeout_ms)
+{
+	struct timespec dl;
+	uint64_t my;
+	int rc = 0;
+
+	if (!enter())
+		return OSH_ESTATE;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&rt.prog_mu);
+	my = atomic_fetch_add(&rt.flush_req, 1) + 1;
+	pthread_mutex_unlock(&rt.prog_mu);
+	wake_writer(true);
+	pthread_mutex_lock(&rt.prog_mu);
+	while (rt.flush_done < my && rc == 0) {
+		if (pthread_cond_timedwait(&rt.prog_cv, &rt.prog_mu, &dl) == ETIMEDOUT &&
+		    rt.flush_done < my)
+			rc = OSH_ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&rt.prog_mu);
+	leave();
+	return rc;
+}
+
+void osh_emit_shutdown(void)
+{
+	int efd;
+
+	if (!atomic_exchange(&rt.running, false))
+		return;
+	while (atomic_load(&rt.inflight) > 0)
+		sched_yield();
+	pthread_mutex_lock(&rt.prog_mu);
+	atomic_store(&rt.stop, true);
+	atomic_store(&rt.stall, false);
+	pthread_cond_broadcast(&rt.prog_cv);
+	pthread_mutex_unlock(&rt.prog_mu);
+	wake_writer(true);
+	pthread_join(rt.writer, NULL);
+	efd = atomic_exchange(&rt.efd, -1);
+	if (efd >= 0)
+		close(efd);
+	osh_emit_ring_fini(&rt.q);
+	if (rt.push_on)
+		osh_emit_ring_fini(&rt.push);
+	rt.push_on = false;
+	pthread_mutex_destroy(&rt.prog_mu);
+	pthread_cond_destroy(&rt.prog_cv);
+	pthread_mutex_destroy(&rt.push_drain_mu);
+}

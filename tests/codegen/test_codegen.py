@@ -506,3 +506,44 @@ class TestCommittedOutput(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestFetch(Base):
+    def test_manifest_is_canonical_and_sensitive(self):
+        from codegen import fetch
+        sroot, _ = fixture.write(fixture.tree(), self.tmp)
+        h1, n1 = fetch.manifest_sha256(sroot)
+        self.assertEqual(n1, len([k for k in fixture.BASE if fetch.wanted(k)]))
+        # files outside the pinned set do not count
+        os.makedirs(os.path.join(sroot, "templates"))
+        with open(os.path.join(sroot, "templates", "x.json"), "w") as f:
+            f.write("{}")
+        self.assertEqual(fetch.manifest_sha256(sroot), (h1, n1))
+        with open(os.path.join(sroot, "objects", "endpoint.json"), "a") as f:
+            f.write(" ")
+        self.assertNotEqual(fetch.manifest_sha256(sroot)[0], h1)
+
+    def test_archive_extraction_filters_and_rejects_traversal(self):
+        import io
+        import tarfile
+        from codegen import fetch
+
+        def tar(names):
+            path = os.path.join(self.tmp, "a%d.tgz" % len(names))
+            with tarfile.open(path, "w:gz") as tf:
+                for n in names:
+                    data = b"{}"
+                    ti = tarfile.TarInfo(n)
+                    ti.size = len(data)
+                    tf.addfile(ti, io.BytesIO(data))
+            return path
+
+        dest = os.path.join(self.tmp, "x")
+        os.makedirs(dest)
+        n = fetch.extract(tar(["top/dictionary.json", "top/objects/a.json",
+                               "top/templates/t.json", "top/README.md"]), dest)
+        self.assertEqual(n, 2)
+        self.assertTrue(os.path.exists(os.path.join(dest, "objects", "a.json")))
+        self.assertFalse(os.path.exists(os.path.join(dest, "templates")))
+        with self.assertRaises(SystemExit):
+            fetch.extract(tar(["top/../../evil.json", "top/objects/b.json"]), dest)

@@ -1,0 +1,467 @@
+/* sup_events.c - the supervisor core's OCSF log sites (see sup_events.h).
+ *
+ * DESIGN
+ * One function per site; each builds its event on the stack with the
+ * generated typed builders and emits it. Computed strings go into the event
+ * arena (ocsf_arena_printf), so nothing outlives the call. Class choices:
+ * the supervisor's own life is Application Lifecycle (6002), the command's
+ * life is Process Activity (1007) with the supervisor as actor and the
+ * command as process (name and pid on every event, exit/timeout/kill
+ * included), configuration and policy changes and the config channel's
+ * health are Device Config State Change (5019), heartbeats and delivery
+ * losses are Base Events (0). Severity follows what the operator must do:
+ * Informational for normal operation, Medium for degraded-but-running,
+ * High for the command being killed or the supervisor failing.
+ */
+#include "sup_events.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ocsf_gen.h"
+#include "osh_emit.h"
+
+/* ------------------------------------------------------------- lifecycle */
+
+static void lifecycle(enum ocsf_application_lifecycle_activity_id act, const char *code,
+		      enum ocsf_severity_id sev, enum ocsf_status_id status, const char *msg,
+		      struct ocsf_application_lifecycle *ev)
+{
+	struct ocsf_product *app;
+
+	ocsf_application_lifecycle_init(ev, act, code);
+	ocsf_application_lifecycle_set_severity_id(ev, sev);
+	if (status != OCSF_STATUS_ID_UNKNOWN)
+		ocsf_application_lifecycle_set_status_id(ev, status);
+	ocsf_application_lifecycle_set_message(ev, msg);
+	app = ocsf_application_lifecycle_app(ev);
+	ocsf_product_set_name(app, OSH_SUP_PRODUCT);
+	ocsf_product_set_vendor_name(app, OSH_SUP_VENDOR);
+	ocsf_product_set_version(app, OSH_VERSION);
+	ocsf_application_lifecycle_add_unmapped_int(ev, "supervisor_pid", (int64_t)getpid());
+}
+
+void osh_sup_ev_start(const char *sandbox_id, const char *gateway, const char *log_dir)
+{
+	struct ocsf_application_lifecycle ev;
+
+	lifecycle(OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START, "SUP_START",
+		  OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_UNKNOWN,
+		  gateway ? "openshell-sandbox starting (gateway mode)"
+			  : "openshell-sandbox starting (standalone)",
+		  &ev);
+	if (sandbox_id)
+		ocsf_application_lifecycle_add_unmapped_str(&ev, "sandbox_id", sandbox_id);
+	ocsf_application_lifecycle_add_unmapped_str(&ev, "gateway", gateway ? gateway : "");
+	ocsf_application_lifecycle_add_unmapped_str(&ev, "log_dir", log_dir ? log_dir : "");
+	osh_emit(&ev);
+}
+
+void osh_sup_ev_ready(int child_pid, int64_t startup_ms)
+{
+	struct ocsf_application_lifecycle ev;
+
+	lifecycle(OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START, "SUP_READY",
+		  OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS,
+		  "openshell-sandbox ready: command running, config poll and log push active", &ev);
+	ocsf_application_lifecycle_add_unmapped_int(&ev, "child_pid", child_pid);
+	ocsf_application_lifecycle_add_unmapped_int(&ev, "startup_ms", startup_ms);
+	osh_emit(&ev);
+}
+
+void osh_sup_ev_stop(int exit_code, const char *why)
+{
+	struct ocsf_application_lifecycle ev;
+
+	lifecycle(OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_STOP, "SUP_STOP",
+		  OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS, "", &ev);
+	ocsf_application_lifecycle_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "openshell-sandbox stopping: %s (exit %d)", why,
+				   exit_code));
+	ocsf_application_lifecycle_add_unmapped_int(&ev, "exit_code", exit_code);
+	ocsf_application_lifecycle_add_unmapped_str(&ev, "reason", why);
+	osh_emit(&ev);
+}
+
+void osh_sup_ev_start_failed(const char *why)
+{
+	struct ocsf_application_lifecycle ev;
+
+	lifecycle(OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_STOP, "SUP_START_FAILED",
+		  OCSF_SEVERITY_ID_HIGH, OCSF_STATUS_ID_FAILURE, "", &ev);
+	ocsf_application_lifecycle_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "openshell-sandbox failed to start: %s", why));
+	ocsf_application_lifecycle_set_status_detail(&ev, why);
+	osh_emit(&ev);
+}
+
+void osh_sup_ev_heartbeat(int child_pid, int64_t uptime_ms, uint64_t config_revision)
+{
+	struct ocsf_base_event ev;
+
+	ocsf_base_event_init(&ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "SUP_HEARTBEAT");
+	ocsf_base_event_set_activity_name(&ev, "Heartbeat");
+	ocsf_base_event_set_message(&ev, "openshell-sandbox heartbeat");
+	ocsf_base_event_add_unmapped_int(&ev, "child_pid", child_pid);
+	ocsf_base_event_add_unmapped_int(&ev, "uptime_ms", uptime_ms);
+	ocsf_base_event_add_unmapped_int(&ev, "config_revision", (int64_t)config_revision);
+	ocsf_base_event_add_unmapped_bool(&ev, "jsonl_enabled", osh_emit_jsonl_enabled());
+	osh_emit(&ev);
+}
+
+/* --------------------------------------------------------------- process */
+
+static const char *sig_name(int sig)
+{
+	switch (sig) {
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGINT:
+		return "SIGINT";
+	case SIGKILL:
+		return "SIGKILL";
+	case SIGHUP:
+		return "SIGHUP";
+	case SIGQUIT:
+		return "SIGQUIT";
+	case SIGSEGV:
+		return "SIGSEGV";
+	case SIGABRT:
+		return "SIGABRT";
+	default:
+		return "signal";
+	}
+}
+
+void osh_sup_ev_proc(const struct osh_sup_proc_note *n, int64_t timeout_ms)
+{
+	struct ocsf_process_activity ev;
+	struct ocsf_arena *ar = &ev.ev.arena;
+	struct ocsf_process *p, *me;
+	enum ocsf_process_activity_activity_id act = OCSF_PROCESS_ACTIVITY_ACTIVITY_ID_TERMINATE;
+	const char *code = NULL;
+
+	switch (n->kind) {
+	case OSH_SUP_NOTE_LAUNCH:
+		act = OCSF_PROCESS_ACTIVITY_ACTIVITY_ID_LAUNCH;
+		code = "PROC_LAUNCH";
+		break;
+	case OSH_SUP_NOTE_LAUNCH_FAIL:
+		act = OCSF_PROCESS_ACTIVITY_ACTIVITY_ID_LAUNCH;
+		code = "PROC_LAUNCH_FAILED";
+		break;
+	case OSH_SUP_NOTE_EXIT:
+		code = "PROC_EXIT";
+		break;
+	case OSH_SUP_NOTE_TIMEOUT:
+		code = "PROC_TIMEOUT";
+		break;
+	case OSH_SUP_NOTE_SIGNAL:
+		code = "PROC_SIGNAL_FORWARD";
+		break;
+	case OSH_SUP_NOTE_KILL:
+		code = "PROC_KILL";
+		break;
+	case OSH_SUP_NOTE_KILL_FAIL:
+		code = "PROC_KILL_FAILED";
+		break;
+	case OSH_SUP_NOTE_TICK:
+	case OSH_SUP_NOTE_HUP:
+		return;
+	}
+	ocsf_process_activity_init(&ev, act, code);
+	me = ocsf_actor_process(ocsf_process_activity_actor(&ev));
+	ocsf_process_set_name(me, OSH_SUP_PRODUCT);
+	ocsf_process_set_pid(me, (int32_t)getpid());
+	p = ocsf_process_activity_process(&ev);
+	ocsf_process_set_name(p, n->name ? n->name : "");
+	/* pid 0 only when the command never started (launch failure). */
+	ocsf_process_set_pid(p, (int32_t)n->pid);
+	if (n->cmd_line)
+		ocsf_process_set_cmd_line(p, n->cmd_line);
+	if (n->path && n->path[0] == '/') {
+		struct ocsf_file *f = ocsf_process_file(p);
+		const char *base = strrchr(n->path, '/') + 1;
+
+		ocsf_file_set_name(f, *base ? base : n->path);
+		ocsf_file_set_path(f, n->path);
+		ocsf_file_set_type_id(f, OCSF_FILE_TYPE_ID_REGULAR_FILE);
+	}
+
+	switch (n->kind) {
+	case OSH_SUP_NOTE_LAUNCH:
+		ocsf_process_activity_set_launch_type_id(&ev, OCSF_LAUNCH_TYPE_ID_SPAWN);
+		ocsf_process_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
+		ocsf_process_activity_set_action_id(&ev, OCSF_ACTION_ID_ALLOWED);
+		ocsf_process_activity_set_disposition_id(&ev, OCSF_DISPOSITION_ID_ALLOWED);
+		ocsf_process_activity_set_message(
+		    &ev, ocsf_arena_printf(ar, "launched %s (pid %d)", n->name, (int)n->pid));
+		break;
+	case OSH_SUP_NOTE_LAUNCH_FAIL:
+		ocsf_process_activity_set_launch_type_id(&ev, OCSF_LAUNCH_TYPE_ID_SPAWN);
+		ocsf_process_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_HIGH);
+		ocsf_process_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
+		ocsf_process_activity_set_status_detail(&ev, strerror(n->err_no));
+		ocsf_process_activity_set_message(
+		    &ev,
+		    ocsf_arena_printf(ar, "cannot launch %s: %s", n->name, strerror(n->err_no)));
+		break;
+	case OSH_SUP_NOTE_EXIT:
+		ocsf_process_activity_set_exit_code(&ev, n->exit_code);
+		ocsf_process_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
+		ocsf_process_activity_set_duration(&ev, n->runtime_ms);
+		if (n->signal)
+			ocsf_process_activity_set_status_detail(
+			    &ev, ocsf_arena_printf(ar, "killed by %s (%d)", sig_name(n->signal),
+						   n->signal));
+		else
+			ocsf_process_activity_set_status_detail(
+			    &ev, ocsf_arena_printf(ar, "exited with code %d", n->exit_code));
+		ocsf_process_activity_set_message(
+		    &ev, ocsf_arena_printf(ar, "%s (pid %d) %s, exit code %d%s", n->name,
+					   (int)n->pid, n->signal ? "was killed" : "exited",
+					   n->exit_code, n->timed_out ? " after timeout" : ""));
+		ocsf_process_activity_add_unmapped_bool(&ev, "timed_out", n->timed_out);
+		if (n->signal)
+			ocsf_process_activity_add_unmapped_int(&ev, "signal", n->signal);
+		break;
+	case OSH_SUP_NOTE_TIMEOUT:
+		ocsf_process_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_HIGH);
+		ocsf_process_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
+		ocsf_process_activity_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
+		ocsf_process_activity_set_disposition_id(&ev, OCSF_DISPOSITION_ID_BLOCKED);
+		ocsf_process_activity_set_status_detail(&ev, "timed out");
+		ocsf_process_activity_set_message(
+		    &ev, ocsf_arena_printf(ar,
+					   "%s (pid %d) timed out after %lld ms: sending SIGTERM "
+					   "to its process group",
+					   n->name, (int)n->pid, (long long)timeout_ms));
+		ocsf_process_activity_add_unmapped_int(&ev, "timeout_ms", timeout_ms);
+		break;
+	case OSH_SUP_NOTE_SIGNAL:
+		ocsf_process_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
+		ocsf_process_activity_set_message(
+		    &ev, ocsf_arena_printf(ar,
+					   "supervisor received %s: forwarding it to %s (pid %d) "
+					   "and its process group",
+					   sig_name(n->signal), n->name, (int)n->pid));
+		ocsf_process_activity_add_unmapped_int(&ev, "signal", n->signal);
+		break;
+	case OSH_SUP_NOTE_KILL:
+		ocsf_process_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
+		ocsf_process_activity_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
+		ocsf_process_activity_set_disposition_id(&ev, OCSF_DISPOSITION_ID_BLOCKED);
+		ocsf_process_activity_set_message(
+		    &ev, ocsf_arena_printf(ar,
+					   "%s (pid %d) did not stop within the grace period: "
+					   "sending SIGKILL",
+					   n->name, (int)n->pid));
+		ocsf_process_activity_add_unmapped_int(&ev, "signal", SIGKILL);
+		break;
+	case OSH_SUP_NOTE_KILL_FAIL:
+		ocsf_process_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_HIGH);
+		ocsf_process_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
+		ocsf_process_activity_set_status_detail(&ev, strerror(n->err_no));
+		ocsf_process_activity_set_message(
+		    &ev,
+		    ocsf_arena_printf(ar, "cannot send %s to %s (pid %d): %s", sig_name(n->signal),
+				      n->name, (int)n->pid, strerror(n->err_no)));
+		ocsf_process_activity_add_unmapped_int(&ev, "signal", n->signal);
+		break;
+	case OSH_SUP_NOTE_TICK:
+	case OSH_SUP_NOTE_HUP:
+		break;
+	}
+	osh_emit(&ev);
+}
+
+/* ---------------------------------------------------------------- config */
+
+static void config(struct ocsf_device_config_state_change *ev, const char *code,
+		   enum ocsf_device_config_state_change_state_id state_id, const char *state,
+		   enum ocsf_severity_id sev, enum ocsf_status_id status)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     code);
+	ocsf_device_config_state_change_set_state_id(ev, state_id);
+	/* The label is what the shorthand shows (CONFIG:<LABEL>); in JSON the
+	 * serializer writes the schema caption of state_id unless it is Other. */
+	ocsf_device_config_state_change_set_state(ev, state);
+	ocsf_device_config_state_change_set_severity_id(ev, sev);
+	ocsf_device_config_state_change_set_status_id(ev, status);
+}
+
+void osh_sup_ev_config_updated(const struct osh_sup_poll_actions *a)
+{
+	struct ocsf_device_config_state_change ev;
+
+	config(&ev, "CONFIG_UPDATED",
+	       a->new_enabled ? OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_ENABLED
+			      : OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_DISABLED,
+	       "updated", OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	ocsf_device_config_state_change_set_message(
+	    &ev, ocsf_arena_printf(
+		     &ev.ev.arena, "sandbox config revision %llu applied: OCSF JSONL export %s",
+		     (unsigned long long)a->new_revision, a->new_enabled ? "enabled" : "disabled"));
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "old_config_revision",
+							 (int64_t)a->old_revision);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "new_config_revision",
+							 (int64_t)a->new_revision);
+	ocsf_device_config_state_change_add_unmapped_bool(&ev, "old_ocsf_enabled", a->old_enabled);
+	ocsf_device_config_state_change_add_unmapped_bool(&ev, "new_ocsf_enabled", a->new_enabled);
+	osh_emit(&ev);
+}
+
+void osh_sup_ev_config_stale(const struct osh_sup_poll_actions *a)
+{
+	struct ocsf_device_config_state_change ev;
+
+	config(&ev, "CONFIG_STALE", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "stale",
+	       OCSF_SEVERITY_ID_LOW, OCSF_STATUS_ID_FAILURE);
+	ocsf_device_config_state_change_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena,
+				   "gateway sent config revision %llu, older than the applied "
+				   "%llu: ignored",
+				   (unsigned long long)a->new_revision,
+				   (unsigned long long)a->old_revision));
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "applied_config_revision",
+							 (int64_t)a->old_revision);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "received_config_revision",
+							 (int64_t)a->new_revision);
+	osh_emit(&ev);
+}
+
+void osh_sup_ev_gateway_lost(const char *gateway, const char *detail, bool at_start)
+{
+	struct ocsf_device_config_state_change ev;
+
+	config(&ev, "GATEWAY_UNREACHABLE", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER,
+	       "degraded", OCSF_SEVERITY_ID_MEDIUM, OCSF_STATUS_ID_FAILURE);
+	ocsf_device_config_state_change_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena,
+				   "gateway %s unreachable%s: keeping the current config and "
+				   "policy, retrying with backoff",
+				   gateway, at_start ? " at start-up" : ""));
+	ocsf_device_config_state_change_set_status_detail(&ev, detail ? detail : "");
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "gateway", gateway);
+	osh_emit(&ev);
+}
+
+void osh_sup_ev_gateway_restored(const char *gateway, unsigned failed_polls, int64_t offline_ms)
+{
+	struct ocsf_device_config_state_change ev;
+
+	config(&ev, "GATEWAY_RESTORED", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "restored",
+	       OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	ocsf_device_config_state_change_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "gateway %s reachable again after %u failed polls",
+				   gateway, failed_polls));
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "gateway", gateway);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "failed_polls", failed_polls);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "offline_ms", offline_ms);
+	osh_emit(&ev);
+}
+
+void osh_sup_ev_policy_loaded(const char *source, const char *path, uint32_t version,
+			      const char *hash, unsigned rules, bool reload)
+{
+	struct ocsf_device_config_state_change ev;
+	const char *code =
+	    strcmp(source, "file") == 0 ? "POLICY_LOAD_LOCAL" : "POLICY_LOAD_GATEWAY";
+
+	config(&ev, code, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_ENABLED, "loaded",
+	       OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	ocsf_device_config_state_change_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena,
+				   "policy %s from %s%s%s (version %u, %u network "
+				   "policies)",
+				   reload ? "reloaded" : "loaded", source, path ? " " : "",
+				   path ? path : "", version, rules));
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "policy_source", source);
+	if (path)
+		ocsf_device_config_state_change_add_unmapped_str(&ev, "policy_path", path);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "policy_version", version);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "policy_hash", hash ? hash : "");
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "network_policies", rules);
+	ocsf_device_config_state_change_add_unmapped_bool(&ev, "reload", reload);
+	osh_emit(&ev);
+}
+
+void osh_sup_ev_policy_rejected(const char *source, const char *error, const char *kept_hash)
+{
+	struct ocsf_device_config_state_change ev;
+
+	config(&ev, "POLICY_REJECTED", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "failed",
+	       OCSF_SEVERITY_ID_MEDIUM, OCSF_STATUS_ID_FAILURE);
+	ocsf_device_config_state_change_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena,
+				   "new policy from %s rejected, keeping the current one: %s",
+				   source, error));
+	ocsf_device_config_state_change_set_status_detail(&ev, error);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "policy_source", source);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "kept_policy_hash",
+							 kept_hash ? kept_hash : "");
+	osh_emit(&ev);
+}
+
+void osh_sup_ev_policy_fallback(const char *path, const char *error)
+{
+	struct ocsf_device_config_state_change ev;
+
+	config(&ev, "POLICY_FALLBACK", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "fallback",
+	       OCSF_SEVERITY_ID_MEDIUM, OCSF_STATUS_ID_FAILURE);
+	ocsf_device_config_state_change_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena,
+				   "local policy %s unusable, using the restrictive default "
+				   "(no network access): %s",
+				   path, error));
+	ocsf_device_config_state_change_set_status_detail(&ev, error);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "policy_path", path);
+	osh_emit(&ev);
+}
+
+void osh_sup_ev_policy_default(void)
+{
+	struct ocsf_device_config_state_change ev;
+
+	config(&ev, "POLICY_DEFAULT", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "default",
+	       OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	ocsf_device_config_state_change_set_message(
+	    &ev, "no policy configured (gateway or --policy): using the restrictive default "
+		 "(no network access)");
+	osh_emit(&ev);
+}
+
+void osh_sup_ev_policy_absent(const char *kept_hash)
+{
+	struct ocsf_device_config_state_change ev;
+
+	config(&ev, "POLICY_ABSENT", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "kept",
+	       OCSF_SEVERITY_ID_LOW, OCSF_STATUS_ID_SUCCESS);
+	ocsf_device_config_state_change_set_message(
+	    &ev, "gateway no longer sends a policy: keeping the current one");
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "kept_policy_hash",
+							 kept_hash ? kept_hash : "");
+	osh_emit(&ev);
+}
+
+/* ------------------------------------------------------------------ push */
+
+void osh_sup_ev_push_dropped(uint64_t lines, const char *reason)
+{
+	struct ocsf_base_event ev;
+
+	ocsf_base_event_init(&ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "PUSH_LOGS_DROPPED");
+	ocsf_base_event_set_activity_name(&ev, "Log Push Loss");
+	ocsf_base_event_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
+	ocsf_base_event_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
+	ocsf_base_event_set_message(&ev,
+				    ocsf_arena_printf(&ev.ev.arena,
+						      "%llu log lines were not delivered to the "
+						      "gateway: %s",
+						      (unsigned long long)lines, reason));
+	ocsf_base_event_add_unmapped_int(&ev, "lost_lines", (int64_t)lines);
+	ocsf_base_event_add_unmapped_str(&ev, "reason", reason);
+	osh_emit(&ev);
+}

@@ -168,7 +168,13 @@ class Model:
                                % (p, ", ".join(sorted(known))), self.sel["_path"], "/profiles")
 
     def keep(self, a):
-        return a.profile is None or a.profile in self.profiles
+        return not a.profiles or any(p in self.profiles for p in a.profiles)
+
+    def profile_of(self, a):
+        """The selected profile an attribute belongs to (None: core). With
+        several candidate profiles the first selected one (sorted) is used."""
+        sel = [p for p in a.profiles if p in self.profiles]
+        return sel[0] if sel else None
 
     def _build(self):
         selp = self.sel["_path"]
@@ -245,7 +251,7 @@ class Model:
             if (mi.kind == "class" and an in DERIVED_CLASS) or \
                (mi.kind == "object" and mi.name == "metadata" and an in DERIVED_METADATA):
                 f.flags |= F_DERIVED
-            f.profile = a.profile
+            f.profile = self.profile_of(a)
             f.profile_index = self.profile_index[a.profile] if a.profile else -1
             f.sibling = -1
             f.enum = None

@@ -55,7 +55,7 @@ class Attr:
 
     __slots__ = ("name", "caption", "description", "type", "base", "object_type",
                  "is_array", "enum", "profile", "requirement", "deprecated", "sibling",
-                 "src", "raw", "type_info")
+                 "src", "raw", "type_info", "profiles")
 
     def __repr__(self):
         return "Attr(%s:%s)" % (self.name, self.type)
@@ -131,8 +131,7 @@ class Resolver:
                 raise GenError("attribute entry must be an object", rel, jpath("attributes", k))
             if isinstance(v, dict):
                 if "$include" in v:
-                    raise GenError("attribute-level $include is not supported",
-                                   rel, jpath("attributes", k, "$include"))
+                    v = self._attr_include(rel, k, v)
                 v = dict(v)
                 v["_src"] = rel
             own[k] = v
@@ -170,6 +169,40 @@ class Resolver:
             merged = deep_merge(merged, block)
         return deep_merge(merged, own)
 
+    def _includes(self, rel, inc, where):
+        incs = [inc] if isinstance(inc, str) else inc
+        if not isinstance(incs, list) or not all(isinstance(x, str) for x in incs):
+            raise GenError("$include must be a string or a list of strings", rel, where)
+        return [(x, where + ("" if isinstance(inc, str) else "/%d" % i))
+                for i, x in enumerate(incs)]
+
+    def _attr_include(self, rel, name, attr):
+        """Attribute-level $include (e.g. a shared enum file): the included
+        files' content goes under the attribute's own keys, earlier wins."""
+        where = jpath("attributes", name, "$include")
+        merged = {}
+        for path, w in reversed(self._includes(rel, attr["$include"], where)):
+            d = self.raw.profile(path, rel, w)
+            merged = deep_merge(merged, {k: v for k, v in d.items()
+                                         if k not in ("name", "meta", "$include")})
+        return deep_merge(merged, {k: v for k, v in attr.items() if k != "$include"})
+
+    def _file_include(self, rel, data):
+        """File-level $include: other files' top-level keys and attributes
+        go under the including file's own (earlier includes win)."""
+        inc = data.get("$include")
+        if inc is None:
+            return data
+        merged = {}
+        for path, w in reversed(self._includes(rel, inc, "/$include")):
+            d = self.raw.profile(path, rel, w)
+            d = {k: v for k, v in d.items() if k not in ("name", "meta", "$include")}
+            if "attributes" in d:
+                d["attributes"] = self._expand_includes(path, d["attributes"])
+            merged = deep_merge(merged, d)
+        own = {k: v for k, v in data.items() if k != "$include"}
+        return deep_merge(merged, own)
+
     # ---------------------------------------------------------- extends
     def _table(self, kind):
         return self.raw.events if kind == "class" else self.raw.objects
@@ -188,6 +221,11 @@ class Resolver:
         self._busy.add(key)
         rel, data = table[name]
         attrs = self._expand_includes(rel, data.get("attributes", {}))
+        if "$include" in data:
+            inc = self._file_include(rel, {"$include": data["$include"]})
+            data = deep_merge({k: v for k, v in inc.items() if k != "attributes"},
+                              {k: v for k, v in data.items() if k != "$include"})
+            attrs = deep_merge(inc.get("attributes") or {}, attrs)
         top = {k: v for k, v in data.items() if k != "attributes"}
         chain = [rel]
         parent = data.get("extends")
@@ -317,6 +355,11 @@ class Resolver:
                                "description": v.get("description") or "",
                                "deprecated": v.get("@deprecated")}
         a.profile = f.get("profile")
+        # Newer releases may list several profiles per attribute ("profiles");
+        # the attribute then belongs to any of them.
+        plist = f.get("profiles")
+        a.profiles = [a.profile] if a.profile else \
+            sorted(x for x in plist if isinstance(x, str)) if isinstance(plist, list) else []
         req = f.get("requirement") or "optional"
         if req not in ("required", "recommended", "optional"):
             raise GenError("unknown requirement %r" % req, src, where + "/requirement")

@@ -547,3 +547,40 @@ class TestFetch(Base):
         self.assertFalse(os.path.exists(os.path.join(dest, "templates")))
         with self.assertRaises(SystemExit):
             fetch.extract(tar(["top/../../evil.json", "top/objects/b.json"]), dest)
+
+
+class TestNewerShapes(Base):
+    """Shapes newer OCSF releases use; the generator must take them unchanged."""
+
+    def test_attribute_profiles_list(self):
+        def multi(d):
+            d["attributes"]["score"]["profiles"] = ["nope", "container"]
+        m = self.model({"objects/endpoint.json": multi})
+        self.assertEqual(self.item(m, "endpoint").by_name["score"].profile, "container")
+        m = self.model({"objects/endpoint.json": multi},
+                       selection=dict(fixture.SELECTION, profiles=["host"]))
+        self.assertNotIn("score", self.item(m, "endpoint").by_name)
+
+    def test_attribute_level_enum_include(self):
+        def inc(d):
+            d["attributes"]["status_id"] = {"$include": "enums/status.json",
+                                            "requirement": "optional"}
+        m = self.model({"objects/endpoint.json": inc,
+                        "enums/status.json": {"enum": {"7": {"caption": "Seven"}}}})
+        st = {it[0]: it[2] for it in self.item(m, "endpoint").by_name["status_id"].enum.items}
+        self.assertEqual(st, {0: "Unknown", 1: "Success", 7: "Seven", 99: "Other"})
+
+    def test_file_level_include(self):
+        def inc(d):
+            d["$include"] = "includes/extra.json"
+        m = self.model({"objects/metadata.json": inc,
+                        "includes/extra.json": {"attributes": {"name": {"requirement":
+                                                                        "required"}}}})
+        f = self.item(m, "metadata").by_name["name"]
+        self.assertTrue(f.flags & F_REQUIRED)
+
+    def test_unknown_keys_tolerated(self):
+        def extra(d):
+            d["future_key"] = {"anything": [1, 2]}
+            d["attributes"]["port"]["future_attr_key"] = True
+        self.model({"objects/endpoint.json": extra})

@@ -437,7 +437,11 @@ int osh_emit_event(struct ocsf_event *ev)
 		goto out_noenter;
 	}
 	running = enter();
-	rc = enrich(ev);
+	/* A failed build is refused before enrichment touches the arena (after
+	 * an error the arena hands out one shared scratch object). */
+	rc = ev->arena.err;
+	if (rc == 0)
+		rc = enrich(ev);
 	if (rc == 0)
 		rc = ev->arena.err;
 	if (rc == 0)
@@ -719,7 +723,7 @@ static void writer_event(struct ocsf_event *ev)
 	int sev, level;
 	bool with_json = atomic_load(&rt.jsonl) || rt.json.fd >= 0;
 
-	if (enrich(ev) != 0 || ev->arena.err != 0 ||
+	if (ev->arena.err != 0 || enrich(ev) != 0 || ev->arena.err != 0 ||
 	    osh_emit_shorthand(ev, rt.wshort, sizeof(rt.wshort), &slen) != 0)
 		return;
 	if (with_json && atomic_load(&rt.jsonl)) {
@@ -737,7 +741,7 @@ static void writer_event(struct ocsf_event *ev)
 	push_put(OSH_REC_EVENT, level, ts, "ocsf", 4, rt.wshort, slen);
 }
 
-static void report_loss(const char *code, const char *what, uint64_t count)
+static void report_loss(const char *code, const char *what, const char *reason, uint64_t count)
 {
 	struct ocsf_base_event ev;
 	const char *msg;
@@ -750,7 +754,7 @@ static void report_loss(const char *code, const char *what, uint64_t count)
 				(unsigned long long)count, what);
 	ocsf_base_event_set_message(&ev, msg);
 	ocsf_base_event_add_unmapped_int(&ev, "lost_records", (int64_t)count);
-	ocsf_base_event_add_unmapped_str(&ev, "reason", what);
+	ocsf_base_event_add_unmapped_str(&ev, "reason", reason);
 	writer_event(&ev.ev);
 }
 
@@ -828,15 +832,16 @@ static void maybe_report(bool force)
 		return;
 	rt.last_report_ms = now;
 	if (d > 0) {
-		report_loss("LOG_DROPPED", "log queue full", d);
+		report_loss("LOG_DROPPED", "log queue full", "queue_full", d);
 		rt.rep_dropped += d;
 	}
 	if (inv > 0) {
-		report_loss("LOG_INVALID_EVENT", "event could not be built or serialized", inv);
+		report_loss("LOG_INVALID_EVENT", "event could not be built or serialized",
+			    "invalid_event", inv);
 		rt.rep_invalid += inv;
 	}
 	if (pd > 0) {
-		report_loss("LOG_PUSH_DROPPED", "push feed full", pd);
+		report_loss("LOG_PUSH_DROPPED", "push feed full", "push_full", pd);
 		rt.rep_push_dropped += pd;
 	}
 	if (lost > 0) {
@@ -844,7 +849,7 @@ static void maybe_report(bool force)
 		 * file; a report line that fails is not counted as a loss. */
 		uint64_t main_before = rt.main.lost, json_before = rt.json.lost;
 
-		report_loss("LOG_WRITE_FAILED", "log file write failed", lost);
+		report_loss("LOG_WRITE_FAILED", "log file write failed", "write_failed", lost);
 		(void)osh_sink_flush(&rt.main);
 		(void)osh_sink_flush(&rt.json);
 		if (rt.main.lost == main_before && rt.json.lost == json_before &&

@@ -824,6 +824,10 @@ static void maybe_report(bool force)
 
 	if (!force && now - rt.last_report_ms < REPORT_INTERVAL_MS)
 		return;
+	/* Account for the lines still buffered first, so a failed report below
+	 * only ever concerns its own line. */
+	(void)osh_sink_flush(&rt.main);
+	(void)osh_sink_flush(&rt.json);
 	d = atomic_load(&rt.dropped) - rt.rep_dropped;
 	inv = atomic_load(&rt.invalid) - rt.rep_invalid;
 	pd = atomic_load(&rt.push_dropped) - rt.rep_push_dropped;

@@ -1,0 +1,151 @@
+/* cli_format.c - how one log line looks in `openshell sandbox logs`.
+ *
+ * DESIGN: the layout follows the upstream CLI so people and scripts reading
+ * both see the same columns. Everything printed comes from sandboxes, which
+ * are untrusted: control bytes (ESC, CR, LF, ...) are shown escaped as \n,
+ * \r, \t or \xNN, so a pushed line can neither forge a second line nor drive
+ * the terminal. Colour is added only around our own columns. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "osh_cli.h"
+
+#define C_RESET "\x1b[0m"
+#define C_DIM	"\x1b[2m"
+#define C_RED	"\x1b[31m"
+#define C_GREEN "\x1b[32m"
+#define C_YEL	"\x1b[33m"
+#define C_BLUE	"\x1b[34m"
+#define C_MAG	"\x1b[35m"
+
+struct out {
+	char *buf;
+	size_t cap;
+	size_t len; /* bytes needed so far (may exceed cap) */
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	if (o->len < o->cap) {
+		size_t room = o->cap - o->len;
+		memcpy(o->buf + o->len, s, n < room ? n : room);
+	}
+	o->len += n;
+}
+
+static void puts_raw(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+static void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct out *o, const char *fmt, ...)
+{
+	char tmp[64];
+	va_list ap;
+	int n;
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* Untrusted text with control bytes escaped. */
+static void put_text(struct out *o, const char *s)
+{
+	if (s == NULL)
+		return;
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p >= 0x20 && *p != 0x7f) {
+			put(o, (const char *)p, 1);
+		} else if (*p == '\n') {
+			puts_raw(o, "\\n");
+		} else if (*p == '\r') {
+			puts_raw(o, "\\r");
+		} else if (*p == '\t') {
+			puts_raw(o, "\\t");
+		} else {
+			putf(o, "\\x%02x", *p);
+		}
+	}
+}
+
+static size_t text_width(const char *s)
+{
+	struct out o = {NULL, 0, 0};
+	put_text(&o, s);
+	return o.len;
+}
+
+static const char *level_color(const char *level, const char *message)
+{
+	switch (osh_level_rank_line(level, message)) {
+	case OSH_LEVEL_ERROR:
+		return C_RED;
+	case OSH_LEVEL_WARN:
+		return C_YEL;
+	case OSH_LEVEL_INFO:
+		return C_GREEN;
+	default:
+		return C_DIM;
+	}
+}
+
+size_t osh_cli_format_line(const struct osh_cli_line *l, bool color, char *buf, size_t cap)
+{
+	struct out o = {buf, cap, 0};
+	const char *source = l->source != NULL && *l->source != '\0' ? l->source : "gateway";
+	const char *level = l->level != NULL ? l->level : "";
+	int64_t ts = l->timestamp_ms < 0 ? 0 : l->timestamp_ms;
+	size_t order[64];
+	size_t n = l->n_fields < 64 ? l->n_fields : 64;
+
+	putf(&o, "[%lld.%03lld] ", (long long)(ts / 1000), (long long)(ts % 1000));
+	puts_raw(&o, "[");
+	for (size_t w = text_width(source); w < 7; w++)
+		puts_raw(&o, " ");
+	if (color)
+		puts_raw(&o, strcmp(source, "sandbox") == 0 ? C_MAG : C_BLUE);
+	put_text(&o, source);
+	if (color)
+		puts_raw(&o, C_RESET);
+	puts_raw(&o, "] [");
+	if (color)
+		puts_raw(&o, level_color(level, l->message));
+	put_text(&o, level);
+	if (color)
+		puts_raw(&o, C_RESET);
+	for (size_t w = text_width(level); w < 5; w++)
+		puts_raw(&o, " ");
+	puts_raw(&o, "] [");
+	put_text(&o, l->target);
+	puts_raw(&o, "] ");
+	put_text(&o, l->message);
+
+	/* fields sorted by key (insertion sort: a handful of fields) */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+		order[i] = i;
+		while (j > 0 && strcmp(l->keys[order[j - 1]], l->keys[order[j]]) > 0) {
+			size_t t = order[j - 1];
+			order[j - 1] = order[j];
+			order[j] = t;
+			j--;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		puts_raw(&o, " ");
+		if (color)
+			puts_raw(&o, C_DIM);
+		put_text(&o, l->keys[order[i]]);
+		puts_raw(&o, "=");
+		if (color)
+			puts_raw(&o, C_RESET);
+		put_text(&o, l->values[order[i]]);
+	}
+	if (cap > 0)
+		buf[o.len < cap ? o.len : cap - 1] = '\0';
+	return o.len;
+}

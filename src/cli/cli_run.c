@@ -1,0 +1,558 @@
+/* cli_run.c - execute a parsed `openshell` command against the gateway.
+ *
+ * DESIGN: one function per command, each a few gRPC calls through
+ * src/rpc and plain-text output. Every failure ends in report(): a gateway
+ * that cannot be reached gives exactly one stderr line naming the address
+ * and gRPC's reason (exit 2); an error status from the gateway prints the
+ * gateway's own message (exit 1). --follow polls the stream with a short
+ * timeout so Ctrl-C (a flag set by the signal handler) ends it cleanly. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "osh_cli.h"
+#include "osh_rpc.h"
+#include "sandbox.pb-c.h"
+
+#ifndef OSH_VERSION_STRING
+#define OSH_VERSION_STRING "0"
+#endif
+
+#define SVC	   (&openshell__v1__open_shell__descriptor)
+#define UNARY_MS   15000
+#define LONG_MS	   60000
+#define POLICY_MAX (1u << 20)
+
+struct ctx {
+	const struct osh_cli_args *a;
+	struct osh_rpc_client *c;
+	FILE *out;
+	FILE *err;
+	bool color;
+};
+
+static int report(struct ctx *x, const char *what, const struct osh_rpc_status *st)
+{
+	if (st->code == OSH_RPC_UNAVAILABLE) {
+		fprintf(x->err, "openshell: cannot reach gateway at %s: %s\n", x->a->gateway,
+			st->message);
+		return OSH_CLI_EXIT_UNREACHABLE;
+	}
+	if (st->code == OSH_RPC_DEADLINE_EXCEEDED) {
+		fprintf(x->err, "openshell: gateway at %s did not answer in time (%s)\n",
+			x->a->gateway, what);
+		return OSH_CLI_EXIT_UNREACHABLE;
+	}
+	if (st->code == OSH_RPC_UNIMPLEMENTED)
+		fprintf(x->err, "openshell: %s: the gateway at %s does not support this (%s)\n",
+			what, x->a->gateway, st->message);
+	else
+		fprintf(x->err, "openshell: %s: %s\n", what,
+			st->message[0] != '\0' ? st->message : osh_rpc_status_name(st->code));
+	return OSH_CLI_EXIT_FAIL;
+}
+
+static int call(struct ctx *x, const char *method, const ProtobufCMessage *req, int64_t ms,
+		ProtobufCMessage **resp, struct osh_rpc_status *st)
+{
+	struct osh_rpc_call_opts o = {.timeout_ms = ms};
+	return osh_rpc_client_unary(x->c, method, req, &o, resp, st);
+}
+
+static const char *state_name(Openshell__V1__SandboxState s)
+{
+	switch (s) {
+	case OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_PROVISIONING:
+		return "provisioning";
+	case OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING:
+		return "running";
+	case OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_EXITED:
+		return "exited";
+	case OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_FAILED:
+		return "failed";
+	case OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_DELETING:
+		return "deleting";
+	default:
+		return "unknown";
+	}
+}
+
+static void utc_time(int64_t ms, char *buf, size_t cap)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	if (ms <= 0 || gmtime_r(&t, &tm) == NULL) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---------------------------------------------------------------- config -- */
+
+static void print_entry(struct ctx *x, const Openshell__V1__ConfigEntry *e)
+{
+	fprintf(x->out, "%s = %s (%s, %s)\n", e->key, e->value, e->type[0] ? e->type : "string",
+		e->source[0] ? e->source : "default");
+}
+
+static int config_get(struct ctx *x)
+{
+	Openshell__V1__GetConfigRequest req = OPENSHELL__V1__GET_CONFIG_REQUEST__INIT;
+	Openshell__V1__GetConfigResponse *r;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+
+	req.key = OSH_RPC_STR(x->a->key != NULL ? x->a->key : "");
+	if (call(x, "GetConfig", &req.base, UNARY_MS, &resp, &st) != OSH_OK)
+		return report(x, "config get", &st);
+	r = (Openshell__V1__GetConfigResponse *)resp;
+	for (size_t i = 0; i < r->n_entries; i++)
+		print_entry(x, r->entries[i]);
+	fprintf(x->out, "config_revision = %llu\n", (unsigned long long)r->config_revision);
+	osh_rpc_msg_free(resp);
+	return OSH_CLI_EXIT_OK;
+}
+
+static int config_set(struct ctx *x)
+{
+	Openshell__V1__GetConfigRequest g = OPENSHELL__V1__GET_CONFIG_REQUEST__INIT;
+	Openshell__V1__SetConfigRequest req = OPENSHELL__V1__SET_CONFIG_REQUEST__INIT;
+	Openshell__V1__SetConfigResponse *r;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	const char *value = x->a->value;
+	int rc;
+
+	/* Learn the key's type first so a bad value is reported here, by name. */
+	g.key = OSH_RPC_STR(x->a->key);
+	rc = call(x, "GetConfig", &g.base, UNARY_MS, &resp, &st);
+	if (rc == OSH_OK) {
+		Openshell__V1__GetConfigResponse *gr = (Openshell__V1__GetConfigResponse *)resp;
+		bool b;
+		if (gr->n_entries == 1 && strcmp(gr->entries[0]->type, "bool") == 0) {
+			if (osh_rpc_parse_bool(value, &b) != OSH_OK) {
+				fprintf(
+				    x->err,
+				    "openshell: config set: invalid value '%s' for %s: expected "
+				    "a boolean (true/false, yes/no, on/off, 1/0)\n",
+				    value, x->a->key);
+				osh_rpc_msg_free(resp);
+				return OSH_CLI_EXIT_FAIL;
+			}
+			value = b ? "true" : "false";
+		}
+		osh_rpc_msg_free(resp);
+	} else if (st.code == OSH_RPC_NOT_FOUND) {
+		return report(x, "config set", &st);
+	} else if (st.code != OSH_RPC_UNIMPLEMENTED) {
+		return report(x, "config set", &st);
+	}
+	req.key = OSH_RPC_STR(x->a->key);
+	req.value = OSH_RPC_STR(value);
+	if (call(x, "SetConfig", &req.base, UNARY_MS, &resp, &st) != OSH_OK)
+		return report(x, "config set", &st);
+	r = (Openshell__V1__SetConfigResponse *)resp;
+	if (r->entry != NULL)
+		fprintf(x->out, "%s = %s (config_revision %llu%s)\n", r->entry->key,
+			r->entry->value, (unsigned long long)r->config_revision,
+			r->changed ? "" : ", unchanged");
+	else
+		fprintf(x->out, "%s = %s (config_revision %llu%s)\n", x->a->key, value,
+			(unsigned long long)r->config_revision, r->changed ? "" : ", unchanged");
+	osh_rpc_msg_free(resp);
+	return OSH_CLI_EXIT_OK;
+}
+
+/* -------------------------------------------------------------- sandboxes -- */
+
+static int read_file(const char *path, char **out, char *why, size_t whylen)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0;
+	int rc = OSH_OK;
+
+	*out = NULL;
+	if (f == NULL) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		rc = OSH_EIO;
+		goto out;
+	}
+	buf = malloc(POLICY_MAX + 1);
+	if (buf == NULL) {
+		rc = OSH_ENOMEM;
+		snprintf(why, whylen, "out of memory");
+		goto out;
+	}
+	n = fread(buf, 1, POLICY_MAX + 1, f);
+	if (ferror(f)) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		rc = OSH_EIO;
+		goto out;
+	}
+	if (n > POLICY_MAX) {
+		snprintf(why, whylen, "larger than %u bytes", POLICY_MAX);
+		rc = OSH_ETOOBIG;
+		goto out;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	buf = NULL;
+out:
+	free(buf);
+	if (f != NULL)
+		fclose(f);
+	return rc;
+}
+
+static int sandbox_create(struct ctx *x)
+{
+	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
+	Openshell__V1__CreateSandboxResponse *r;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	char *policy = NULL;
+	char why[128];
+	int rc = OSH_CLI_EXIT_OK;
+
+	req.name = OSH_RPC_STR(x->a->name);
+	if (x->a->policy_file != NULL) {
+		if (read_file(x->a->policy_file, &policy, why, sizeof(why)) != OSH_OK) {
+			fprintf(x->err, "openshell: sandbox create: cannot read policy %s: %s\n",
+				x->a->policy_file, why);
+			return OSH_CLI_EXIT_FAIL;
+		}
+		req.policy_yaml = policy;
+	}
+	req.command = x->a->command;
+	req.n_command = (size_t)x->a->n_command;
+	if (call(x, "CreateSandbox", &req.base, LONG_MS, &resp, &st) != OSH_OK) {
+		rc = report(x, "sandbox create", &st);
+		goto out;
+	}
+	r = (Openshell__V1__CreateSandboxResponse *)resp;
+	if (r->sandbox != NULL)
+		fprintf(x->out, "sandbox %s created (id %s, state %s, pid %d)\n", r->sandbox->name,
+			r->sandbox->id, state_name(r->sandbox->state), r->sandbox->pid);
+	else
+		fprintf(x->out, "sandbox %s created\n", x->a->name);
+	osh_rpc_msg_free(resp);
+out:
+	free(policy);
+	return rc;
+}
+
+static int sandbox_list(struct ctx *x)
+{
+	Openshell__V1__ListSandboxesRequest req = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+	Openshell__V1__ListSandboxesResponse *r;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	int wn = 4, wi = 2;
+
+	if (call(x, "ListSandboxes", &req.base, UNARY_MS, &resp, &st) != OSH_OK)
+		return report(x, "sandbox list", &st);
+	r = (Openshell__V1__ListSandboxesResponse *)resp;
+	for (size_t i = 0; i < r->n_sandboxes; i++) {
+		int n = (int)strlen(r->sandboxes[i]->name), m = (int)strlen(r->sandboxes[i]->id);
+		wn = n > wn ? n : wn;
+		wi = m > wi ? m : wi;
+	}
+	fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, "NAME", wi, "ID", "STATE", "PID",
+		"EXIT", "CREATED");
+	for (size_t i = 0; i < r->n_sandboxes; i++) {
+		const Openshell__V1__Sandbox *s = r->sandboxes[i];
+		char created[32], pid[16], code[16];
+		utc_time(s->created_ms, created, sizeof(created));
+		if (s->pid > 0)
+			snprintf(pid, sizeof(pid), "%d", s->pid);
+		else
+			snprintf(pid, sizeof(pid), "-");
+		if (s->opt_exit_code_case == OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE)
+			snprintf(code, sizeof(code), "%d", s->exit_code);
+		else
+			snprintf(code, sizeof(code), "-");
+		fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, s->name, wi, s->id,
+			state_name(s->state), pid, code, created);
+	}
+	osh_rpc_msg_free(resp);
+	return OSH_CLI_EXIT_OK;
+}
+
+static int sandbox_delete(struct ctx *x)
+{
+	Openshell__V1__DeleteSandboxRequest req = OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+
+	req.name = OSH_RPC_STR(x->a->name);
+	if (call(x, "DeleteSandbox", &req.base, LONG_MS, &resp, &st) != OSH_OK)
+		return report(x, "sandbox delete", &st);
+	fprintf(x->out, "sandbox %s deleted\n", x->a->name);
+	osh_rpc_msg_free(resp);
+	return OSH_CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------- logs -- */
+
+static void print_line(struct ctx *x, const Openshell__V1__SandboxLogLine *l)
+{
+	const char *keys[64], *vals[64];
+	struct osh_cli_line cl = {0};
+	char stack[2048];
+	char *buf = stack;
+	size_t need;
+
+	if (x->a->level_set && !osh_level_line_passes(l->level, l->message, x->a->min_level))
+		return;
+	cl.timestamp_ms = l->timestamp_ms;
+	cl.source = l->source;
+	cl.level = l->level;
+	cl.target = l->target;
+	cl.message = l->message;
+	for (size_t i = 0; i < l->n_fields && i < 64; i++) {
+		keys[i] = l->fields[i]->key;
+		vals[i] = l->fields[i]->value;
+	}
+	cl.keys = keys;
+	cl.values = vals;
+	cl.n_fields = l->n_fields < 64 ? l->n_fields : 64;
+	need = osh_cli_format_line(&cl, x->color, stack, sizeof(stack));
+	if (need >= sizeof(stack)) {
+		buf = malloc(need + 1);
+		if (buf == NULL)
+			buf = stack; /* print the truncated line rather than nothing */
+		else
+			osh_cli_format_line(&cl, x->color, buf, need + 1);
+	}
+	fputs(buf, x->out);
+	fputc('\n', x->out);
+	if (buf != stack)
+		free(buf);
+}
+
+static int logs_once(struct ctx *x)
+{
+	Openshell__V1__GetSandboxLogsRequest req = OPENSHELL__V1__GET_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__GetSandboxLogsResponse *r;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+
+	req.name = OSH_RPC_STR(x->a->name);
+	req.lines = x->a->lines;
+	req.since_ms = x->a->since_ms;
+	req.min_level = OSH_RPC_STR(x->a->level_set ? osh_level_name(x->a->min_level) : "");
+	req.sources = (char **)(uintptr_t)x->a->sources;
+	req.n_sources = x->a->n_sources;
+	if (call(x, "GetSandboxLogs", &req.base, UNARY_MS, &resp, &st) != OSH_OK)
+		return report(x, "sandbox logs", &st);
+	r = (Openshell__V1__GetSandboxLogsResponse *)resp;
+	for (size_t i = 0; i < r->n_logs; i++)
+		print_line(x, r->logs[i]);
+	if (r->total_matching > r->n_logs && x->a->since_ms != 0)
+		fprintf(x->err,
+			"openshell: showing the last %zu of %llu matching lines (use -n to see "
+			"more)\n",
+			r->n_logs, (unsigned long long)r->total_matching);
+	osh_rpc_msg_free(resp);
+	return OSH_CLI_EXIT_OK;
+}
+
+static int logs_follow(struct ctx *x, volatile sig_atomic_t *stop)
+{
+	Openshell__V1__WatchSandboxLogsRequest req =
+	    OPENSHELL__V1__WATCH_SANDBOX_LOGS_REQUEST__INIT;
+	struct osh_rpc_call_opts o = {.timeout_ms = 0};
+	struct osh_rpc_sstream *ss = NULL;
+	struct osh_rpc_status st = {0};
+	ProtobufCMessage *msg = NULL;
+	int rc = OSH_CLI_EXIT_OK, r;
+	bool cancelled = false;
+
+	req.name = OSH_RPC_STR(x->a->name);
+	req.tail_lines = x->a->lines;
+	req.since_ms = x->a->since_ms;
+	req.min_level = OSH_RPC_STR(x->a->level_set ? osh_level_name(x->a->min_level) : "");
+	req.sources = (char **)(uintptr_t)x->a->sources;
+	req.n_sources = x->a->n_sources;
+	if (osh_rpc_sstream_open(x->c, "WatchSandboxLogs", &req.base, &o, &ss) != OSH_OK) {
+		fprintf(x->err, "openshell: sandbox logs: cannot open the log stream\n");
+		return OSH_CLI_EXIT_FAIL;
+	}
+	for (;;) {
+		if (stop != NULL && *stop && !cancelled) {
+			osh_rpc_sstream_cancel(ss);
+			cancelled = true;
+		}
+		r = osh_rpc_sstream_next(ss, 200, &msg, &st);
+		if (r == OSH_ETIMEDOUT)
+			continue;
+		if (r != OSH_OK)
+			break;
+		{
+			Openshell__V1__WatchSandboxLogsResponse *w = (void *)msg;
+			for (size_t i = 0; i < w->n_logs; i++)
+				print_line(x, w->logs[i]);
+			if (w->dropped > 0)
+				fprintf(
+				    x->err,
+				    "openshell: %llu log lines were dropped (reader too slow)\n",
+				    (unsigned long long)w->dropped);
+		}
+		osh_rpc_msg_free(msg);
+		msg = NULL;
+		if (fflush(x->out) != 0 || ferror(x->out)) {
+			/* reader went away (e.g. `| head`): stop quietly */
+			osh_rpc_sstream_cancel(ss);
+			cancelled = true;
+		}
+	}
+	if (st.code == OSH_RPC_OK || (cancelled && st.code == OSH_RPC_CANCELLED))
+		rc = OSH_CLI_EXIT_OK;
+	else
+		rc = report(x, "sandbox logs", &st);
+	osh_rpc_sstream_destroy(ss);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- gateway -- */
+
+static int gateway_start(struct ctx *x, const char *self_exe)
+{
+	char dir[4096], path[4200];
+	char **argv = NULL;
+	bool has_listen = false;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s", self_exe != NULL ? self_exe : ".");
+	snprintf(path, sizeof(path), "%s/openshell-gateway", dirname(dir));
+	for (int i = 0; i < x->a->gw_argc; i++) {
+		if (strcmp(x->a->gw_argv[i], "--listen") == 0 ||
+		    strncmp(x->a->gw_argv[i], "--listen=", 9) == 0)
+			has_listen = true;
+	}
+	argv = calloc((size_t)x->a->gw_argc + 4, sizeof(*argv));
+	if (argv == NULL) {
+		fprintf(x->err, "openshell: gateway start: out of memory\n");
+		return OSH_CLI_EXIT_FAIL;
+	}
+	argv[n++] = path;
+	for (int i = 0; i < x->a->gw_argc; i++)
+		argv[n++] = x->a->gw_argv[i];
+	if (!has_listen) {
+		argv[n++] = OSH_RPC_STR("--listen");
+		argv[n++] = OSH_RPC_STR(x->a->gateway);
+	}
+	argv[n] = NULL;
+	fflush(x->out);
+	fflush(x->err);
+	execv(path, argv);
+	fprintf(x->err, "openshell: gateway start: cannot run %s: %s\n", path, strerror(errno));
+	free(argv);
+	return 127;
+}
+
+int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, FILE *err,
+		volatile sig_atomic_t *stop)
+{
+	struct ctx x = {.a = a, .out = out, .err = err};
+	int rc = OSH_CLI_EXIT_OK;
+
+	switch (a->color) {
+	case OSH_CLI_COLOR_ALWAYS:
+		x.color = true;
+		break;
+	case OSH_CLI_COLOR_NEVER:
+		x.color = false;
+		break;
+	default:
+		x.color = isatty(fileno(out)) && getenv("NO_COLOR") == NULL;
+	}
+	switch (a->cmd) {
+	case OSH_CLI_HELP:
+		osh_cli_help(out, a->help_topic);
+		return OSH_CLI_EXIT_OK;
+	case OSH_CLI_VERSION:
+		fprintf(out, "openshell %s\n", OSH_VERSION_STRING);
+		return OSH_CLI_EXIT_OK;
+	case OSH_CLI_GATEWAY_START:
+		return gateway_start(&x, self_exe);
+	default:
+		break;
+	}
+	if (osh_rpc_client_create(a->gateway, SVC, NULL, &x.c) != OSH_OK) {
+		fprintf(err, "openshell: cannot reach gateway at %s: invalid address\n",
+			a->gateway);
+		return OSH_CLI_EXIT_UNREACHABLE;
+	}
+	switch (a->cmd) {
+	case OSH_CLI_CONFIG_GET:
+		rc = config_get(&x);
+		break;
+	case OSH_CLI_CONFIG_SET:
+		rc = config_set(&x);
+		break;
+	case OSH_CLI_SANDBOX_CREATE:
+		rc = sandbox_create(&x);
+		break;
+	case OSH_CLI_SANDBOX_LIST:
+		rc = sandbox_list(&x);
+		break;
+	case OSH_CLI_SANDBOX_DELETE:
+		rc = sandbox_delete(&x);
+		break;
+	case OSH_CLI_SANDBOX_LOGS:
+		rc = a->follow ? logs_follow(&x, stop) : logs_once(&x);
+		break;
+	default:
+		rc = OSH_CLI_EXIT_USAGE;
+	}
+	osh_rpc_client_destroy(x.c);
+	return rc;
+}
+
+/* ------------------------------------------------------------------- main -- */
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+int osh_cli_main(int argc, char **argv)
+{
+	struct osh_cli_args a;
+	char err[256];
+	char self[4096];
+	ssize_t n;
+	struct timespec ts;
+	struct sigaction sa;
+	int64_t now;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (osh_cli_parse(argc, argv, getenv("OPENSHELL_GATEWAY"), now, &a, err, sizeof(err)) !=
+	    OSH_OK) {
+		fprintf(stderr, "openshell: %s\n", err);
+		return OSH_CLI_EXIT_USAGE;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		n = 0;
+	self[n] = '\0';
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (a.cmd == OSH_CLI_SANDBOX_LOGS && a.follow) {
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return osh_cli_run(&a, self, stdout, stderr, &g_stop);
+}

@@ -1,0 +1,136 @@
+/* osh_cli.h - the `openshell` command line as a library.
+ *
+ * DESIGN: main.c only calls osh_cli_main(). Parsing (osh_cli_parse) is pure:
+ * argv in, a struct out, no I/O, so every flag and error message is unit
+ * tested. Running (osh_cli_run) talks only to the gateway over gRPC
+ * (src/rpc) and writes to the FILE pointers it is given, so tests drive it
+ * against a real server and read what a user would see.
+ *
+ * Exit codes (also in docs/cli.md):
+ *   0  success
+ *   1  the gateway refused or failed the request (unknown sandbox, bad
+ *      value, ...), or a local input file could not be read
+ *   2  the gateway cannot be reached (one line on stderr says where and why)
+ *   64 usage error (unknown command or flag, missing argument)
+ *   gateway start: the exit code of openshell-gateway (127 if it cannot run)
+ *
+ * Thread-safety: none needed; the CLI is single-threaded. */
+#ifndef OSH_CLI_H
+#define OSH_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "osh_err.h"
+#include "osh_level.h"
+
+#define OSH_CLI_DEFAULT_GATEWAY "127.0.0.1:8080"
+#define OSH_CLI_DEFAULT_LINES	200u
+
+enum osh_cli_exit {
+	OSH_CLI_EXIT_OK = 0,
+	OSH_CLI_EXIT_FAIL = 1,
+	OSH_CLI_EXIT_UNREACHABLE = 2,
+	OSH_CLI_EXIT_USAGE = 64,
+};
+
+enum osh_cli_cmd {
+	OSH_CLI_HELP = 0, /* print help for help_topic */
+	OSH_CLI_VERSION,
+	OSH_CLI_GATEWAY_START,
+	OSH_CLI_CONFIG_GET,
+	OSH_CLI_CONFIG_SET,
+	OSH_CLI_SANDBOX_CREATE,
+	OSH_CLI_SANDBOX_LIST,
+	OSH_CLI_SANDBOX_DELETE,
+	OSH_CLI_SANDBOX_LOGS,
+};
+
+enum osh_cli_color {
+	OSH_CLI_COLOR_AUTO = 0, /* colour when stdout is a TTY and NO_COLOR is unset */
+	OSH_CLI_COLOR_ALWAYS,
+	OSH_CLI_COLOR_NEVER,
+};
+
+/* Parsed command line. Strings and arrays borrow from argv. */
+struct osh_cli_args {
+	enum osh_cli_cmd cmd;
+	/** gateway target HOST:PORT (--gateway, else $OPENSHELL_GATEWAY, else default) */
+	const char *gateway;
+	/** true when --gateway or OPENSHELL_GATEWAY chose it */
+	bool gateway_explicit;
+	enum osh_cli_color color;
+	/** HELP: "" (top level), "gateway", "config", "sandbox", or "sandbox logs" etc. */
+	const char *help_topic;
+	char help_buf[48]; /* storage for "help X Y" topics */
+	/** config get/set */
+	const char *key;
+	const char *value;
+	/** sandbox create/delete/logs */
+	const char *name;
+	const char *policy_file;
+	char **command; /* after "--"; n_command entries */
+	int n_command;
+	/** sandbox logs */
+	uint32_t lines;
+	bool lines_set;
+	int64_t since_ms; /* 0 = no bound */
+	bool level_set;
+	enum osh_level min_level;
+	const char *sources[2];
+	size_t n_sources;
+	bool follow;
+	/** gateway start: arguments passed to openshell-gateway */
+	char **gw_argv;
+	int gw_argc;
+};
+
+/* Parse argv (argv[0] is the program). env_gateway is $OPENSHELL_GATEWAY
+ * (NULL when unset); now_ms is the wall clock used for relative --since.
+ * Returns 0, or OSH_EINVAL with a one-line reason in err (the caller prints
+ * "openshell: <err>" and exits 64). */
+int osh_cli_parse(int argc, char **argv, const char *env_gateway, int64_t now_ms,
+		  struct osh_cli_args *out, char *err, size_t errlen) OSH_MUST_CHECK;
+
+/* --since value: "<N>s|m|h|d" (relative to now_ms) or a plain number of ms
+ * since the epoch. Returns 0 and *out, or OSH_EINVAL. */
+int osh_cli_parse_since(const char *s, int64_t now_ms, int64_t *out) OSH_MUST_CHECK;
+
+/* Help text for a topic ("", "gateway", "gateway start", "config", "config get",
+ * "config set", "sandbox", "sandbox create", "sandbox list", "sandbox delete",
+ * "sandbox logs"); unknown topics print the top level. */
+void osh_cli_help(FILE *fp, const char *topic);
+
+/* One log line as `openshell sandbox logs` prints it, without newline:
+ * `[<secs>.<ms>] [<source>] [<LEVEL>] [<target>] <message>[ k=v...]`, source
+ * right-aligned to 7 ("gateway" when empty), level left-aligned to 5, fields
+ * sorted by key. With color, ANSI colours mark level (by rank, so OCSF lines
+ * take their [SEV] colour) and source. Returns the length it needed; output is
+ * truncated (always NUL-terminated) when cap is smaller. */
+struct osh_cli_line {
+	int64_t timestamp_ms;
+	const char *source;
+	const char *level;
+	const char *target;
+	const char *message;
+	const char *const *keys; /* n_fields, any order */
+	const char *const *values;
+	size_t n_fields;
+};
+size_t osh_cli_format_line(const struct osh_cli_line *l, bool color, char *buf, size_t cap);
+
+/* Run a parsed command; output to out, diagnostics to err. Returns the exit
+ * code (enum osh_cli_exit). For OSH_CLI_GATEWAY_START it execs the gateway
+ * found next to self_exe (the path of this program) and only returns on
+ * failure. For --follow it returns when the stream ends, the gateway goes
+ * away, or *stop becomes non-zero (SIGINT; may be NULL). */
+int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, FILE *err,
+		volatile sig_atomic_t *stop);
+
+/* Whole program: parse (with getenv/clock), run, return the exit code. */
+int osh_cli_main(int argc, char **argv);
+
+#endif

@@ -222,4 +222,8 @@ Test(events, every_documented_site_fires_as_a_valid_event)
 	cr_assert(strstr(shorthand, " OCSF CONFIG:DEGRADED [MED] gateway 127.0.0.1:1 unreachable"),
 		  "%s", shorthand);
 	free(shorthand);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/openshell-ocsf.log", dir);
+	unlink(path);
+	cr_assert_eq(rmdir(dir), 0, "unexpected files left in %s", dir);
 }

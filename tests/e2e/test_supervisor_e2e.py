@@ -1,0 +1,456 @@
+#!/usr/bin/python3
+"""End-to-end tests: openshell-gateway + openshell CLI + openshell-sandbox.
+
+DESIGN
+Real binaries on loopback, one fresh temp data dir and a free port (port 0,
+read back from <data-dir>/gateway.addr) per test. Every wait polls a
+condition with a deadline; nothing sleeps to synchronise. The sandbox's
+workload is a shell loop (it only has to stay alive); events that make the
+JSONL file grow come from the supervisor's documented --heartbeat option
+(OPENSHELL_HEARTBEAT in the gateway's environment, inherited by the
+supervisors it launches) and from config toggles. Every JSONL file any test
+produced is checked with tools/ocsf-validate in tearDown.
+
+Binaries come from $OSH_BIN_DIR (set by ctest), the validator from
+$OSH_SOURCE_DIR/tools/ocsf-validate.
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+BIN = os.environ.get("OSH_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+SRC = os.environ.get("OSH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+GATEWAY = os.path.join(BIN, "openshell-gateway")
+CLI = os.path.join(BIN, "openshell")
+SANDBOX = os.path.join(BIN, "openshell-sandbox")
+VALIDATE = os.path.join(SRC, "tools", "ocsf-validate")
+
+POLL = 0.25  # seconds; OPENSHELL_POLL_INTERVAL below
+HEARTBEAT = 0.2
+LOOP = ["sh", "-c", "while :; do echo tick; sleep 0.2; done"]
+TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+def wait_for(cond, timeout, what):
+    """Poll cond() until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(0.02)
+
+
+def read(path):
+    try:
+        with open(path, "r", encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def ocsf_lines(text):
+    """Shorthand bodies of the OCSF lines of openshell.log, in order."""
+    out = []
+    for ln in text.splitlines():
+        m = re.match(r"^" + TS + r" OCSF (.*)$", ln)
+        if m:
+            out.append(m.group(1))
+    return out
+
+
+def jsonl(path):
+    return [json.loads(ln) for ln in read(path).splitlines() if ln.strip()]
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0): look at its state.
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+class Gateway:
+    def __init__(self, data_dir, extra=(), port=0):
+        self.data_dir = data_dir
+        self.extra = list(extra)
+        self.port = port
+        self.proc = None
+        self.addr = None
+
+    def start(self):
+        addr_file = os.path.join(self.data_dir, "gateway.addr")
+        if os.path.exists(addr_file):
+            os.unlink(addr_file)
+        env = dict(os.environ)
+        env["OPENSHELL_POLL_INTERVAL"] = "%dms" % int(POLL * 1000)
+        env["OPENSHELL_HEARTBEAT"] = "%dms" % int(HEARTBEAT * 1000)
+        env.pop("OPENSHELL_OCSF_LOGGING", None)
+        self.out = open(os.path.join(self.data_dir, "gateway-%d.out" % time.monotonic_ns()), "w")
+        self.proc = subprocess.Popen(
+            [GATEWAY, "--listen", "127.0.0.1:%d" % self.port, "--data-dir", self.data_dir,
+             "--sandbox-bin", SANDBOX] + self.extra,
+            stdout=self.out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.addr = wait_for(lambda: read(addr_file).strip(), 15, "gateway.addr")
+        self.port = int(self.addr.rsplit(":", 1)[1])
+        return self
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=20)
+        if self.out:
+            self.out.close()
+            self.out = None
+
+    def cli(self, *args, check=True, timeout=20):
+        r = subprocess.run([CLI, "--gateway", self.addr] + list(args), capture_output=True,
+                           text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError("openshell %s failed (%d): %s %s" %
+                                 (" ".join(args), r.returncode, r.stdout, r.stderr))
+        return r
+
+    def sandbox_row(self, name):
+        for ln in self.cli("sandbox", "list").stdout.splitlines()[1:]:
+            cols = ln.split()
+            if cols and cols[0] == name:
+                return {"name": cols[0], "id": cols[1], "state": cols[2],
+                        "pid": int(cols[3]) if cols[3].isdigit() else 0, "exit": cols[4]}
+        return None
+
+    def logs_dir(self, name):
+        row = self.sandbox_row(name)
+        for cand in (name, row["id"] if row else None):
+            if cand:
+                d = os.path.join(self.data_dir, "sandboxes", cand, "logs")
+                if os.path.isdir(d):
+                    return d
+        found = glob.glob(os.path.join(self.data_dir, "**", "openshell.log"), recursive=True)
+        if len(found) == 1:
+            return os.path.dirname(found[0])
+        raise AssertionError("no log dir for sandbox %s in %s" % (name, self.data_dir))
+
+
+class E2E(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="osh-e2e-")
+        self.gateways = []
+        self.jsonl_files = set()
+
+    def tearDown(self):
+        try:
+            # Validate before deleting: DeleteSandbox removes the log dirs.
+            for f in glob.glob(os.path.join(self.tmp, "**", "openshell-ocsf.log*"),
+                               recursive=True):
+                self.jsonl_files.add(f)
+            self.validate(sorted(self.jsonl_files))
+            for g in self.gateways:
+                if g.proc and g.proc.poll() is None:
+                    for ln in g.cli("sandbox", "list", check=False).stdout.splitlines()[1:]:
+                        if ln.split():
+                            g.cli("sandbox", "delete", ln.split()[0], check=False)
+        finally:
+            for g in self.gateways:
+                g.kill(signal.SIGTERM)
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def validate(self, files):
+        files = [f for f in files if os.path.exists(f) and os.path.getsize(f) > 0]
+        if not files:
+            return
+        r = subprocess.run(["/usr/bin/python3", VALIDATE] + files, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, "ocsf-validate failed:\n%s%s" % (r.stdout, r.stderr))
+
+    def gateway(self, extra=()):
+        g = Gateway(os.path.join(self.tmp, "gw%d" % len(self.gateways)), extra)
+        os.makedirs(g.data_dir)
+        self.gateways.append(g)
+        return g.start()
+
+    def create(self, g, name, cmd=LOOP):
+        g.cli("sandbox", "create", "--name", name, "--", *cmd)
+        d = g.logs_dir(name)
+        log = os.path.join(d, "openshell.log")
+        wait_for(lambda: "LIFECYCLE:START [INFO] openshell-sandbox success" in read(log), 15,
+                 "SUP_READY in %s" % log)
+        return d
+
+    def heartbeats(self, log):
+        return read(log).count("openshell-sandbox heartbeat")
+
+    def wait_heartbeats(self, log, n):
+        base = self.heartbeats(log)
+        wait_for(lambda: self.heartbeats(log) >= base + n, 15, "%d more heartbeats" % n)
+
+    # ---------------------------------------------------------------- tests
+
+    def test_shorthand_only_while_off(self):
+        g = self.gateway()
+        d = self.create(g, "quiet")
+        log = os.path.join(d, "openshell.log")
+        self.wait_heartbeats(log, 3)
+        text = read(log)
+        self.assertIn(" OCSF PROC:LAUNCH [INFO] ALLOWED sh(", text)
+        for ln in text.splitlines():
+            self.assertRegex(ln, r"^" + TS + r" (OCSF [A-Z]+[:A-Z_]* \[|[A-Z]+ +\S+: )", ln)
+            if " OCSF " in ln:
+                self.assertNotIn('{"', ln, "JSON in the shorthand file")
+        self.assertFalse(os.path.exists(os.path.join(d, "openshell-ocsf.log")),
+                         "JSONL file exists while the toggle is off")
+
+    def test_toggle_on_then_off(self):
+        g = self.gateway()
+        d = self.create(g, "toggle")
+        log, jl = os.path.join(d, "openshell.log"), os.path.join(d, "openshell-ocsf.log")
+        pid = g.sandbox_row("toggle")["pid"]
+        t0 = time.monotonic()
+        g.cli("config", "set", "ocsf_logging_enabled", "true")
+        wait_for(lambda: any(e["metadata"]["event_code"] == "CONFIG_UPDATED" and
+                             e["unmapped"]["new_ocsf_enabled"] is True for e in jsonl(jl)),
+                 15, "CONFIG_UPDATED enabled in the JSONL file")
+        self.assertLess(time.monotonic() - t0, 2 * POLL + 1.0, "applied within two intervals")
+        size = os.path.getsize(jl)
+        wait_for(lambda: os.path.getsize(jl) > size, 10, "JSONL file to grow")
+        self.assertEqual(g.sandbox_row("toggle")["pid"], pid, "supervisor restarted")
+        self.assertTrue(pid_alive(pid))
+        self.wait_heartbeats(log, 2)
+
+        g.cli("config", "set", "ocsf_logging_enabled", "false")
+        wait_for(lambda: any(e["metadata"]["event_code"] == "CONFIG_UPDATED" and
+                             e["unmapped"]["new_ocsf_enabled"] is False for e in jsonl(jl)),
+                 15, "CONFIG_UPDATED disabled in the JSONL file")
+        self.wait_heartbeats(log, 1)
+        size = os.path.getsize(jl)
+        self.wait_heartbeats(log, 4)
+        self.assertEqual(os.path.getsize(jl), size, "JSONL grew after the toggle went off")
+        self.assertEqual(g.sandbox_row("toggle")["pid"], pid)
+
+        # One to one over the enabled window: every OCSF shorthand line between
+        # the two CONFIG:UPDATED lines has its JSON line, in the same order.
+        short = ocsf_lines(read(log))
+        on = [i for i, s in enumerate(short)
+              if s.startswith("CONFIG:UPDATED") and "export enabled" in s]
+        off = [i for i, s in enumerate(short)
+               if s.startswith("CONFIG:UPDATED") and "export disabled" in s and on and i > on[-1]]
+        self.assertTrue(on and off, short)
+        window = short[on[-1]:off[0] + 1]
+        events = jsonl(jl)
+        self.assertEqual(len(events), len(window),
+                         "JSONL lines %d vs shorthand lines %d" % (len(events), len(window)))
+        prefix = {0: "EVENT", 1007: "PROC:", 5019: "CONFIG:", 6002: "LIFECYCLE:"}
+        for ev, sh in zip(events, window):
+            self.assertTrue(sh.startswith(prefix[ev["class_uid"]]), (ev, sh))
+            if ev["class_uid"] in (0, 5019) and ev.get("message"):
+                self.assertIn(ev["message"], sh)
+        codes = [e["metadata"]["event_code"] for e in events]
+        self.assertEqual(codes[0], "CONFIG_UPDATED")
+        self.assertEqual(codes[-1], "CONFIG_UPDATED")
+        self.assertIn("SUP_HEARTBEAT", codes)
+        updated = [e for e in events if e["metadata"]["event_code"] == "CONFIG_UPDATED"]
+        self.assertEqual(len(updated), 2, "exactly one event per applied change")
+        self.assertEqual(updated[0]["state_id"], 2)  # Enabled
+        self.assertEqual(updated[1]["state_id"], 1)  # Disabled
+        self.assertLess(updated[0]["unmapped"]["old_config_revision"],
+                        updated[0]["unmapped"]["new_config_revision"])
+
+    def test_startup_events_reach_jsonl_when_enabled(self):
+        g = self.gateway()
+        g.cli("config", "set", "ocsf_logging_enabled", "true")
+        d = self.create(g, "early")
+        jl = os.path.join(d, "openshell-ocsf.log")
+        events = wait_for(lambda: [e for e in jsonl(jl)
+                                   if e["metadata"]["event_code"] == "SUP_READY"] and jsonl(jl),
+                          10, "SUP_READY in JSONL")
+        codes = [e["metadata"]["event_code"] for e in events]
+        for c in ("SUP_START", "CONFIG_UPDATED", "POLICY_DEFAULT", "PROC_LAUNCH", "SUP_READY"):
+            self.assertIn(c, codes)
+        self.assertEqual(codes[0], "SUP_START", "the first event is in the JSONL file")
+        launch = events[codes.index("PROC_LAUNCH")]
+        self.assertEqual(launch["process"]["name"], "sh")
+        self.assertGreater(launch["process"]["pid"], 0)
+        self.assertIn("while :", launch["process"]["cmd_line"])
+        self.assertEqual(launch["actor"]["process"]["name"], "openshell-sandbox")
+
+    def test_logs_and_follow(self):
+        g = self.gateway()
+        self.create(g, "logs")
+        r = wait_for(lambda: (lambda o: o if "PROC:LAUNCH" in o.stdout else None)(
+            g.cli("sandbox", "logs", "logs", "-n", "500")), 10, "pushed PROC:LAUNCH line")
+        self.assertRegex(r.stdout, r"\[sandbox\] \[OCSF *\] \[ocsf\] LIFECYCLE:START \[INFO\] "
+                                   r"openshell-sandbox")
+        self.assertNotIn('{"', r.stdout)
+
+        lines = []
+        f = subprocess.Popen([CLI, "--gateway", g.addr, "sandbox", "logs", "logs", "--follow",
+                              "-n", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        t = threading.Thread(target=lambda: [lines.append(x) for x in f.stdout], daemon=True)
+        t.start()
+        try:
+            wait_for(lambda: lines, 10, "first followed line")
+            g.cli("config", "set", "ocsf_logging_enabled", "true")
+            wait_for(lambda: any("CONFIG:UPDATED" in x and "export enabled" in x for x in lines),
+                     10, "new CONFIG:UPDATED line in --follow output")
+        finally:
+            f.terminate()
+            f.wait(timeout=10)
+            t.join(timeout=10)
+            f.stdout.close()
+            f.stderr.close()
+
+    def test_omitted_sandbox_config_never_toggles(self):
+        g = self.gateway(["--omit-sandbox-config"])
+        d = self.create(g, "old")
+        log = os.path.join(d, "openshell.log")
+        pid = g.sandbox_row("old")["pid"]
+        g.cli("config", "set", "ocsf_logging_enabled", "true")
+        # 8 heartbeats = 1.6 s = more than six poll intervals.
+        self.wait_heartbeats(log, 8)
+        text = read(log)
+        self.assertNotIn("CONFIG:UPDATED", text)
+        self.assertNotIn("CONFIG:DEGRADED", text, "an older gateway is not an outage")
+        self.assertFalse(os.path.exists(os.path.join(d, "openshell-ocsf.log")))
+        self.assertEqual(g.sandbox_row("old")["pid"], pid)
+        self.assertTrue(pid_alive(pid))
+
+    def test_gateway_restart_is_survived(self):
+        g = self.gateway()
+        d = self.create(g, "survivor")
+        log, jl = os.path.join(d, "openshell.log"), os.path.join(d, "openshell-ocsf.log")
+        pid = g.sandbox_row("survivor")["pid"]
+        g.kill(signal.SIGKILL)
+        wait_for(lambda: "OCSF CONFIG:DEGRADED [MED] gateway" in read(log), 10,
+                 "GATEWAY_UNREACHABLE")
+        self.assertTrue(pid_alive(pid), "the supervisor died with the gateway")
+        self.wait_heartbeats(log, 3)
+        self.assertEqual(read(log).count("CONFIG:DEGRADED"), 1, "one event per outage")
+        g.start()  # same data dir, same port
+        wait_for(lambda: "OCSF CONFIG:RESTORED [INFO] gateway" in read(log), 15,
+                 "GATEWAY_RESTORED")
+        g.cli("config", "set", "ocsf_logging_enabled", "true")
+        wait_for(lambda: any(e["metadata"]["event_code"] == "CONFIG_UPDATED" and
+                             e["unmapped"]["new_ocsf_enabled"] for e in jsonl(jl)), 15,
+                 "toggle after restart applied")
+        self.assertTrue(pid_alive(pid))
+        r = wait_for(lambda: (lambda o: o if "CONFIG:RESTORED" in o.stdout else None)(
+            g.cli("sandbox", "logs", "survivor", "-n", "2000")), 10,
+            "lines from the outage pushed after the restart")
+        self.assertIn("CONFIG:DEGRADED", r.stdout)
+
+    def test_exit_code_3_with_process_identity(self):
+        g = self.gateway()
+        g.cli("config", "set", "ocsf_logging_enabled", "true")
+        g.cli("sandbox", "create", "--name", "three", "--", "sh", "-c", "sleep 0.3; exit 3")
+        wait_for(lambda: (g.sandbox_row("three") or {}).get("exit") == "3", 15,
+                 "sandbox exit code 3")
+        d = g.logs_dir("three")
+        events = jsonl(os.path.join(d, "openshell-ocsf.log"))
+        launch = [e for e in events if e["metadata"]["event_code"] == "PROC_LAUNCH"][0]
+        ex = [e for e in events if e["metadata"]["event_code"] == "PROC_EXIT"][0]
+        self.assertEqual(ex["activity_id"], 2)  # Terminate
+        self.assertEqual(ex["exit_code"], 3)
+        self.assertEqual(ex["process"]["name"], "sh")
+        self.assertEqual(ex["process"]["pid"], launch["process"]["pid"])
+        self.assertEqual(ex["actor"]["process"]["name"], "openshell-sandbox")
+        stop = [e for e in events if e["metadata"]["event_code"] == "SUP_STOP"][0]
+        self.assertEqual(stop["unmapped"]["exit_code"], 3)
+        self.assertIn("PROC:TERMINATE [INFO] sh(%d) [exit:3]" % ex["process"]["pid"],
+                      read(os.path.join(d, "openshell.log")))
+
+
+class Standalone(unittest.TestCase):
+    """openshell-sandbox without a gateway: exit codes, timeout, signals."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="osh-sup-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run_sup(self, *args, timeout=30):
+        return subprocess.run([SANDBOX, "--log-dir", self.tmp] + list(args), capture_output=True,
+                              text=True, timeout=timeout)
+
+    def log(self):
+        return read(os.path.join(self.tmp, "openshell.log"))
+
+    def test_exit_code_is_the_childs(self):
+        r = self.run_sup("--", "sh", "-c", "exit 3")
+        self.assertEqual(r.returncode, 3)
+        m = re.search(r"PROC:LAUNCH \[INFO\] ALLOWED sh\((\d+)\)", self.log())
+        self.assertTrue(m, self.log())
+        self.assertIn("PROC:TERMINATE [INFO] sh(%s) [exit:3]" % m.group(1), self.log())
+        self.assertIn("LIFECYCLE:STOP [INFO] openshell-sandbox", self.log())
+        self.assertEqual(r.stdout, "", "the supervisor never writes to stdout")
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "openshell-ocsf.log")))
+
+    def test_timeout_is_124(self):
+        r = self.run_sup("--timeout", "300ms", "--", "sleep", "30")
+        self.assertEqual(r.returncode, 124)
+        self.assertRegex(self.log(), r"PROC:TERMINATE \[HIGH\] DENIED sleep\(\d+\)")
+        self.assertRegex(self.log(), r"PROC:TERMINATE \[INFO\] sleep\(\d+\) \[exit:143\]")
+
+    def test_not_found_is_127(self):
+        r = self.run_sup("--", "no-such-command-osh-e2e")
+        self.assertEqual(r.returncode, 127)
+        self.assertIn("PROC:LAUNCH [HIGH] no-such-command-osh-e2e(0)", self.log())
+
+    def test_bad_flag_is_125_and_named(self):
+        r = self.run_sup("--timeout", "soon", "--", "true")
+        self.assertEqual(r.returncode, 125)
+        self.assertIn("--timeout", r.stderr)
+
+    def test_sigterm_forwards_flushes_and_exits_with_child_code(self):
+        p = subprocess.Popen([SANDBOX, "--log-dir", self.tmp, "--"] + LOOP,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        m = wait_for(lambda: re.search(r"PROC:LAUNCH \[INFO\] ALLOWED sh\((\d+)\)", self.log()),
+                     10, "PROC:LAUNCH")
+        child = int(m.group(1))
+        self.assertTrue(pid_alive(child))
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=20), 128 + signal.SIGTERM)
+        p.stdout.close()
+        p.stderr.close()
+        self.assertFalse(pid_alive(child), "child survived the supervisor")
+        text = self.log()
+        self.assertIn("PROC:TERMINATE [INFO] sh(%d)" % child, text)
+        self.assertTrue(text.rstrip("\n").splitlines()[-1].find("LIFECYCLE:STOP") > 0,
+                        "SUP_STOP is the last line: the log was flushed")
+
+    def test_local_policy_file(self):
+        bad = os.path.join(self.tmp, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write("version: 1\nfilesystem_policy:\n  read_onyl: [/usr]\n")
+        r = self.run_sup("--policy", bad, "--", "true")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("CONFIG:FALLBACK [MED] local policy %s unusable" % bad, self.log())
+        self.assertIn("bad.yaml:3:3: unknown key 'read_onyl'", self.log())
+        good = os.path.join(self.tmp, "good.yaml")
+        with open(good, "w") as f:
+            f.write("version: 2\nnetwork_policies:\n  gh:\n    endpoints:\n"
+                    "      - {host: api.github.com, port: 443}\n")
+        r = self.run_sup("--policy", good, "--", "true")
+        self.assertIn("CONFIG:LOADED [INFO] policy loaded from file %s (version 2, 1 network "
+                      "policies)" % good, self.log())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,637 @@
+/* gateway.c - openshell-gateway lifecycle: options, data dir, store, config,
+ * gRPC server, readiness file, housekeeping tick, supervisor processes.
+ *
+ * DESIGN: the gRPC loop's tick hook (every TICK_MS on the loop thread) does all
+ * periodic work, so nothing here needs its own thread or locks: it publishes the
+ * address file once the loop runs, applies reload requests (SIGHUP flag, inotify
+ * on the YAML file's directory), reaps supervisors with waitpid(WNOHANG), checks
+ * adopted supervisors (started by an earlier gateway run) through /proc, and
+ * escalates pending deletes from SIGTERM to SIGKILL after the grace period. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gw_internal.h"
+#include "gwlog.h"
+#include "sandbox.pb-c.h"
+#include "sandboxes.h"
+
+#define TICK_MS	       50
+#define ADOPT_CHECK_MS 1000
+
+int64_t gw_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t gw_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------ options -- */
+
+void osh_gw_opts_init(struct osh_gw_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->listen = OSH_GW_DEFAULT_LISTEN;
+	o->stop_grace_ms = OSH_GW_DEFAULT_GRACE_MS;
+	osh_gw_layer_init(&o->flag);
+}
+
+static int parse_size(const char *flag, const char *v, size_t *out, char *err, size_t errlen)
+{
+	char *end = NULL;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (!v[0] || *end || errno || v[0] == '-' || n == 0 || n > 100000000ull) {
+		snprintf(err, errlen, "flag %s: '%s' is not a positive integer (max 100000000)",
+			 flag, v);
+		return OSH_EPARSE;
+	}
+	*out = (size_t)n;
+	return 0;
+}
+
+int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	for (int i = 1; rc == 0 && i < argc; i++) {
+		const char *a = argv[i], *v = NULL, *eq;
+		char name[64];
+		bool takes;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			o->help = true;
+			continue;
+		}
+		if (strcmp(a, "--version") == 0) {
+			o->version = true;
+			continue;
+		}
+		if (strcmp(a, "--omit-sandbox-config") == 0) {
+			o->omit_sandbox_config = true;
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			snprintf(err, errlen, "unexpected argument '%s' (see --help)", a);
+			rc = OSH_EINVAL;
+			break;
+		}
+		eq = strchr(a, '=');
+		snprintf(name, sizeof(name), "%.*s", (int)(eq ? eq - a : (long)strlen(a)), a);
+		takes = strcmp(name, "--listen") == 0 || strcmp(name, "--config") == 0 ||
+			strcmp(name, "--data-dir") == 0 || strcmp(name, "--ocsf-logging") == 0 ||
+			strcmp(name, "--log-retention") == 0 ||
+			strcmp(name, "--sandbox-bin") == 0 || strcmp(name, "--stop-grace") == 0;
+		if (!takes) {
+			snprintf(err, errlen, "unknown flag '%s' (see --help)", name);
+			rc = OSH_EINVAL;
+			break;
+		}
+		if (eq) {
+			v = eq + 1;
+		} else if (i + 1 < argc) {
+			v = argv[++i];
+		} else {
+			snprintf(err, errlen, "flag %s needs a value", name);
+			rc = OSH_EINVAL;
+			break;
+		}
+		if (strcmp(name, "--listen") == 0) {
+			if (!strrchr(v, ':')) {
+				snprintf(err, errlen, "flag --listen: '%s' is not HOST:PORT", v);
+				rc = OSH_EPARSE;
+			}
+			o->listen = v;
+		} else if (strcmp(name, "--config") == 0) {
+			o->config_path = v;
+		} else if (strcmp(name, "--data-dir") == 0) {
+			o->data_dir = v;
+		} else if (strcmp(name, "--ocsf-logging") == 0) {
+			rc = osh_gw_layer_set(&o->flag, "ocsf_logging_enabled", v,
+					      "flag --ocsf-logging", err, errlen);
+		} else if (strcmp(name, "--log-retention") == 0) {
+			rc = parse_size(name, v, &o->log_retention, err, errlen);
+		} else if (strcmp(name, "--sandbox-bin") == 0) {
+			o->sandbox_bin = v;
+		} else if (strcmp(name, "--stop-grace") == 0) {
+			size_t ms = 0;
+
+			rc = parse_size(name, v, &ms, err, errlen);
+			o->stop_grace_ms = (unsigned)ms;
+		}
+	}
+	return rc;
+}
+
+void osh_gw_usage(void *fp, const char *prog)
+{
+	FILE *f = fp;
+
+	fprintf(f,
+		"Usage: %s [FLAGS]\n"
+		"The OpenShell gateway: stores sandboxes, policies, operational config and\n"
+		"pushed logs (SQLite), serves them over gRPC, and runs local sandboxes.\n\n"
+		"Flags:\n"
+		"  --listen HOST:PORT      address to serve on (default %s; port 0 = any free\n"
+		"                          port, written to <data-dir>/gateway.addr when ready)\n"
+		"  --data-dir DIR          store, config and sandbox files (default\n"
+		"                          $XDG_STATE_HOME/openshell, else ./openshell-data)\n"
+		"  --config FILE.yaml      YAML config file (default <data-dir>/gateway.yaml);\n"
+		"                          must exist when given; highest priority source\n"
+		"  --ocsf-logging BOOL     ocsf_logging_enabled (below the YAML file)\n"
+		"  --log-retention N       stored log lines kept per sandbox (default %u)\n"
+		"  --sandbox-bin PATH      openshell-sandbox to launch (default: next to this\n"
+		"                          executable)\n"
+		"  --stop-grace MS         DeleteSandbox: SIGTERM -> SIGKILL delay (default %u)\n"
+		"  --omit-sandbox-config   test/compat mode: emulate an older gateway that\n"
+		"                          sends no SandboxConfig in GetSandboxPolicy\n"
+		"  --help, --version\n\n"
+		"Environment:\n"
+		"  OPENSHELL_OCSF_LOGGING  ocsf_logging_enabled (lowest priority source)\n"
+		"  OPENSHELL_GATEWAY_LOG_LEVEL  debug|info|warn|error for stderr (default info)\n\n"
+		"BOOL: true/false, yes/no, on/off, 1/0. Signals: SIGHUP reloads the YAML file\n"
+		"(also reloaded on change); SIGTERM/SIGINT shut down cleanly.\n\n",
+		prog, OSH_GW_DEFAULT_LISTEN, OSH_GW_STORE_DEFAULT_RETENTION,
+		OSH_GW_DEFAULT_GRACE_MS);
+	osh_gw_config_help(f);
+}
+
+int osh_gw_default_data_dir(char *buf, size_t cap)
+{
+	const char *x = getenv("XDG_STATE_HOME");
+	int n;
+
+	if (x && x[0] == '/')
+		n = snprintf(buf, cap, "%s/openshell", x);
+	else
+		n = snprintf(buf, cap, "./openshell-data");
+	return (n < 0 || (size_t)n >= cap) ? OSH_ETOOBIG : 0;
+}
+
+/* ----------------------------------------------------------- children -- */
+
+int gw_child_add(struct osh_gw *gw, pid_t pid, const char *id, bool adopted)
+{
+	struct gw_child *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return OSH_ENOMEM;
+	c->pid = pid;
+	c->adopted = adopted;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	c->next = gw->children;
+	gw->children = c;
+	return 0;
+}
+
+struct gw_child *gw_child_find(struct osh_gw *gw, const char *id)
+{
+	struct gw_child *c = gw->children;
+
+	while (c && strcmp(c->id, id) != 0)
+		c = c->next;
+	return c;
+}
+
+static struct gw_delete *delete_for(struct osh_gw *gw, const char *id)
+{
+	struct gw_delete *d = gw->deletes;
+
+	while (d && strcmp(d->id, id) != 0)
+		d = d->next;
+	return d;
+}
+
+/* A supervisor ended: record it, then finish a pending delete if any. */
+static void child_gone(struct osh_gw *gw, struct gw_child *c, bool has_status, int status)
+{
+	struct gw_child **pp;
+	struct gw_delete *d;
+	int code = 0, sig = 0;
+	enum osh_gw_sb_state st = OSH_GW_SB_LOST;
+
+	if (has_status) {
+		st = OSH_GW_SB_EXITED;
+		if (WIFEXITED(status))
+			code = WEXITSTATUS(status);
+		else if (WIFSIGNALED(status))
+			sig = WTERMSIG(status);
+	}
+	if (osh_gw_store_sandbox_set_state(gw->store, c->id, st, 0, code, sig) == 0) {
+		if (!has_status)
+			gw_note(gw, c->id, "WARN",
+				"supervisor pid %d is gone (exit status unknown: "
+				"started by an earlier gateway run)",
+				(int)c->pid);
+		else if (sig)
+			gw_note(gw, c->id, "WARN", "supervisor pid %d killed by signal %d",
+				(int)c->pid, sig);
+		else
+			gw_note(gw, c->id, code ? "WARN" : "INFO",
+				"supervisor pid %d exited with code %d", (int)c->pid, code);
+	}
+	d = delete_for(gw, c->id);
+	for (pp = &gw->children; *pp && *pp != c; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = c->next;
+	if (d)
+		gw_delete_complete(gw, d, sig ? 128 + sig : code, has_status);
+	free(c);
+}
+
+static void reap(struct osh_gw *gw)
+{
+	for (;;) {
+		int status = 0;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		struct gw_child *c;
+
+		if (pid <= 0)
+			break;
+		for (c = gw->children; c && (c->pid != pid || c->adopted); c = c->next)
+			;
+		if (c)
+			child_gone(gw, c, true, status);
+	}
+}
+
+static void check_adopted(struct osh_gw *gw)
+{
+	struct gw_child *c = gw->children, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (c->adopted && !osh_gw_pid_runs_sandbox(c->pid, c->id))
+			child_gone(gw, c, false, 0);
+	}
+}
+
+static void escalate_deletes(struct osh_gw *gw)
+{
+	int64_t now = gw_mono_ms();
+
+	for (struct gw_delete *d = gw->deletes; d; d = d->next) {
+		if (d->killed || now < d->kill_at_ms || d->pid <= 0)
+			continue;
+		d->killed = true;
+		gw_note(gw, d->id, "WARN",
+			"supervisor pid %d still running %u ms after SIGTERM: SIGKILL", (int)d->pid,
+			gw->stop_grace_ms);
+		kill(d->pid, SIGKILL);
+		kill(-d->pid, SIGKILL); /* its session/process group: the agent too */
+	}
+}
+
+/* After a restart: supervisors recorded as running are adopted when their pid
+ * still runs them, else marked lost. Records a crash left mid-create fail. */
+static int reconcile(struct osh_gw *gw)
+{
+	struct osh_gw_sandbox *arr = NULL;
+	size_t n = 0;
+	int rc = osh_gw_store_sandbox_list(gw->store, &arr, &n);
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct osh_gw_sandbox *sb = &arr[i];
+
+		if (sb->state == OSH_GW_SB_RUNNING) {
+			if (osh_gw_pid_runs_sandbox(sb->pid, sb->id)) {
+				rc = gw_child_add(gw, sb->pid, sb->id, true);
+				osh_gw_log(
+				    OSH_GW_LOG_INFO,
+				    "sandbox %s ('%s'): supervisor pid %d still running, adopted",
+				    sb->id, sb->name, sb->pid);
+			} else {
+				rc = osh_gw_store_sandbox_set_state(gw->store, sb->id,
+								    OSH_GW_SB_LOST, 0, 0, 0);
+				gw_note(
+				    gw, sb->id, "WARN",
+				    "supervisor pid %d is gone after a gateway restart; state lost",
+				    sb->pid);
+			}
+		} else if (sb->state == OSH_GW_SB_CREATED) {
+			rc = osh_gw_store_sandbox_set_state(gw->store, sb->id, OSH_GW_SB_FAILED, 0,
+							    0, 0);
+		}
+	}
+	osh_gw_sandbox_list_free(arr, n);
+	return rc;
+}
+
+/* ------------------------------------------------------- address file -- */
+
+static int write_addr_file(struct osh_gw *gw)
+{
+	char tmp[PATH_MAX + 16], line[160];
+	int fd, n, rc = OSH_EIO;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", gw->addr_path);
+	n = snprintf(line, sizeof(line), "%s\n", gw->addr);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto out;
+	if (write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, gw->addr_path) != 0) {
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		osh_gw_log(OSH_GW_LOG_ERROR, "cannot write %s: %s", gw->addr_path, strerror(errno));
+	return rc;
+}
+
+/* --------------------------------------------------------------- tick -- */
+
+static void log_reload(struct osh_gw *gw, int rc, bool changed, const char *why, const char *err)
+{
+	struct osh_gw_config c;
+	uint64_t rev;
+
+	osh_gw_cfgstate_get(gw->cfg, &c, &rev);
+	if (rc != 0)
+		osh_gw_log(
+		    OSH_GW_LOG_ERROR,
+		    "config reload (%s) failed, keeping the current config (revision %llu): %s",
+		    why, (unsigned long long)rev, err);
+	else if (changed)
+		osh_gw_log(OSH_GW_LOG_INFO,
+			   "config reloaded (%s): ocsf_logging_enabled=%s (%s), revision %llu", why,
+			   c.v.ocsf_logging_enabled ? "true" : "false",
+			   osh_gw_src_name(c.src[OSH_GW_KEY_OCSF_LOGGING_ENABLED]),
+			   (unsigned long long)rev);
+	else
+		osh_gw_log(OSH_GW_LOG_DEBUG, "config reloaded (%s): no effective change", why);
+}
+
+static void tick(struct osh_rpc_server *srv, void *ud)
+{
+	struct osh_gw *gw = ud;
+	char err[512] = "";
+	bool reloaded = false, changed = false;
+	int rc;
+
+	(void)srv;
+	if (!gw->addr_written) {
+		gw->addr_written = write_addr_file(gw) == 0;
+		if (gw->addr_written)
+			osh_gw_log(OSH_GW_LOG_INFO, "listening on %s", gw->addr);
+	}
+	if (atomic_exchange(&gw->reload_req, 0)) {
+		rc = osh_gw_cfgstate_reload(gw->cfg, &changed, err, sizeof(err));
+		log_reload(gw, rc, changed, "SIGHUP", err);
+	}
+	rc = osh_gw_cfgstate_poll(gw->cfg, &reloaded, &changed, err, sizeof(err));
+	if (reloaded)
+		log_reload(gw, rc, changed, "file changed", err);
+	reap(gw);
+	if (gw_mono_ms() >= gw->next_adopt_check_ms) {
+		gw->next_adopt_check_ms = gw_mono_ms() + ADOPT_CHECK_MS;
+		check_adopted(gw);
+	}
+	escalate_deletes(gw);
+}
+
+/* ---------------------------------------------------------- lifecycle -- */
+
+static int path_join(char *out, size_t cap, const char *a, const char *b)
+{
+	int n = snprintf(out, cap, "%s/%s", a, b);
+
+	return (n < 0 || (size_t)n >= cap) ? OSH_ETOOBIG : 0;
+}
+
+/* The address supervisors use: a wildcard bind is reached on loopback. */
+static void sup_addr_of(struct osh_gw *gw, const char *listen, int port)
+{
+	const char *colon = strrchr(listen, ':');
+	int hl = (int)(colon - listen);
+
+	snprintf(gw->addr, sizeof(gw->addr), "%.*s:%d", hl, listen, port);
+	if ((hl == 7 && strncmp(listen, "0.0.0.0", 7) == 0) || hl == 0)
+		snprintf(gw->sup_addr, sizeof(gw->sup_addr), "127.0.0.1:%d", port);
+	else if (hl == 4 && strncmp(listen, "[::]", 4) == 0)
+		snprintf(gw->sup_addr, sizeof(gw->sup_addr), "[::1]:%d", port);
+	else
+		snprintf(gw->sup_addr, sizeof(gw->sup_addr), "%s", gw->addr);
+}
+
+int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, size_t errlen)
+{
+	struct osh_gw *gw = NULL;
+	struct osh_gw_store_opts so = {.log_retention = o->log_retention};
+	struct osh_gw_cfgstate_opts co;
+	struct osh_gw_layer env;
+	struct osh_rpc_server_opts ro;
+	char dbpath[PATH_MAX];
+	int rc = OSH_ENOMEM;
+
+	*out = NULL;
+	gw = calloc(1, sizeof(*gw));
+	if (!gw) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	atomic_init(&gw->reload_req, 0);
+	gw->omit_sandbox_config = o->omit_sandbox_config;
+	gw->stop_grace_ms = o->stop_grace_ms ? o->stop_grace_ms : OSH_GW_DEFAULT_GRACE_MS;
+	if (o->data_dir)
+		rc = snprintf(gw->data_dir, sizeof(gw->data_dir), "%s", o->data_dir) <
+			     (int)sizeof(gw->data_dir)
+			 ? 0
+			 : OSH_ETOOBIG;
+	else
+		rc = osh_gw_default_data_dir(gw->data_dir, sizeof(gw->data_dir));
+	if (rc == 0)
+		rc = path_join(gw->addr_path, sizeof(gw->addr_path), gw->data_dir, "gateway.addr");
+	if (rc == 0)
+		rc = path_join(gw->sandboxes_dir, sizeof(gw->sandboxes_dir), gw->data_dir,
+			       "sandboxes");
+	if (rc == 0)
+		rc = path_join(dbpath, sizeof(dbpath), gw->data_dir, "gateway.db");
+	if (rc == 0 && o->config_path)
+		rc = snprintf(gw->yaml_path, sizeof(gw->yaml_path), "%s", o->config_path) <
+			     (int)sizeof(gw->yaml_path)
+			 ? 0
+			 : OSH_ETOOBIG;
+	else if (rc == 0)
+		rc = path_join(gw->yaml_path, sizeof(gw->yaml_path), gw->data_dir, "gateway.yaml");
+	if (rc == 0 && o->sandbox_bin) {
+		snprintf(gw->sandbox_bin, sizeof(gw->sandbox_bin), "%s", o->sandbox_bin);
+	} else if (rc == 0) {
+		char dir[PATH_MAX];
+
+		rc = osh_gw_exe_dir(dir, sizeof(dir));
+		if (rc == 0)
+			rc = path_join(gw->sandbox_bin, sizeof(gw->sandbox_bin), dir,
+				       "openshell-sandbox");
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "paths: %s", osh_strerror(rc));
+		goto out;
+	}
+	if (osh_gw_mkdirs(gw->data_dir, 0750) != 0 || osh_gw_mkdirs(gw->sandboxes_dir, 0750) != 0) {
+		rc = OSH_ESYS;
+		snprintf(err, errlen, "data dir %s: %s", gw->data_dir, strerror(errno));
+		goto out;
+	}
+	unlink(gw->addr_path); /* a stale address must not look like readiness */
+
+	rc = osh_gw_store_create(&gw->store, dbpath, &so, err, errlen);
+	if (rc != 0)
+		goto out;
+	osh_gw_layer_init(&env);
+	rc = osh_gw_layer_from_env(&env, err, errlen);
+	if (rc != 0)
+		goto out;
+	memset(&co, 0, sizeof(co));
+	co.yaml_path = gw->yaml_path;
+	co.yaml_required = o->config_path != NULL;
+	co.flag = &o->flag;
+	co.env = &env;
+	co.store = gw->store;
+	co.watch = true;
+	rc = osh_gw_cfgstate_create(&gw->cfg, &co, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = reconcile(gw);
+	if (rc != 0) {
+		snprintf(err, errlen, "reconcile sandboxes: %s", osh_gw_store_errmsg(gw->store));
+		goto out;
+	}
+
+	memset(&ro, 0, sizeof(ro));
+	ro.service = &openshell__v1__open_shell__descriptor;
+	ro.listen = o->listen;
+	ro.tick_ms = TICK_MS;
+	ro.tick = tick;
+	ro.tick_ud = gw;
+	rc = osh_rpc_server_create(&ro, &gw->srv);
+	if (rc != 0) {
+		snprintf(err, errlen, "gRPC server: %s", osh_strerror(rc));
+		goto out;
+	}
+	rc = gw_services_register(gw);
+	if (rc != 0) {
+		snprintf(err, errlen, "register services: %s", osh_strerror(rc));
+		goto out;
+	}
+	rc = osh_rpc_server_start(gw->srv);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", o->listen,
+			 osh_rpc_server_error(gw->srv)[0] ? osh_rpc_server_error(gw->srv)
+							  : osh_strerror(rc));
+		goto out;
+	}
+	sup_addr_of(gw, o->listen, osh_rpc_server_port(gw->srv));
+	{
+		struct osh_gw_config c;
+		uint64_t rev;
+
+		osh_gw_cfgstate_get(gw->cfg, &c, &rev);
+		osh_gw_log(
+		    OSH_GW_LOG_INFO,
+		    "data dir %s, config %s, ocsf_logging_enabled=%s (%s), config revision %llu%s",
+		    gw->data_dir, gw->yaml_path, c.v.ocsf_logging_enabled ? "true" : "false",
+		    osh_gw_src_name(c.src[OSH_GW_KEY_OCSF_LOGGING_ENABLED]),
+		    (unsigned long long)rev,
+		    gw->omit_sandbox_config ? " (omitting SandboxConfig: compat test mode)" : "");
+	}
+	*out = gw;
+	gw = NULL;
+	rc = 0;
+out:
+	osh_gw_destroy(gw);
+	return rc;
+}
+
+const char *osh_gw_addr(const struct osh_gw *gw)
+{
+	return gw->addr;
+}
+
+int osh_gw_run(struct osh_gw *gw)
+{
+	return osh_rpc_server_run(gw->srv);
+}
+
+int osh_gw_spawn(struct osh_gw *gw)
+{
+	int rc = osh_rpc_server_spawn(gw->srv);
+
+	gw->spawned = rc == 0;
+	return rc;
+}
+
+void osh_gw_stop(struct osh_gw *gw)
+{
+	if (gw && gw->srv)
+		osh_rpc_server_stop(gw->srv);
+}
+
+void osh_gw_request_reload(struct osh_gw *gw)
+{
+	if (gw)
+		atomic_store(&gw->reload_req, 1);
+}
+
+void osh_gw_destroy(struct osh_gw *gw)
+{
+	if (!gw)
+		return;
+	/* destroy stops and joins the loop; on_done callbacks release every call
+	 * reference held by followers and pending deletes before it returns. */
+	osh_rpc_server_destroy(gw->srv);
+	gw->srv = NULL;
+	if (gw->addr_written)
+		unlink(gw->addr_path);
+	while (gw->followers) {
+		struct gw_follower *f = gw->followers;
+
+		gw->followers = f->next;
+		free(f->min_level);
+		for (size_t i = 0; i < f->n_sources; i++)
+			free(f->sources[i]);
+		free(f->sources);
+		free(f);
+	}
+	while (gw->deletes) {
+		struct gw_delete *d = gw->deletes;
+
+		gw->deletes = d->next;
+		free(d);
+	}
+	while (gw->children) {
+		struct gw_child *c = gw->children;
+
+		gw->children = c->next;
+		free(c);
+	}
+	osh_gw_cfgstate_destroy(gw->cfg);
+	osh_gw_store_destroy(gw->store);
+	free(gw);
+}

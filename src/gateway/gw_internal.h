@@ -1,0 +1,99 @@
+/* gw_internal.h - state shared by gateway.c (lifecycle, tick) and service.c
+ * (gRPC handlers). Not a public header.
+ *
+ * DESIGN: every list below is touched only on the server loop thread (handlers,
+ * on_done callbacks and the tick all run there), so none is locked. */
+#ifndef OSH_GW_INTERNAL_H
+#define OSH_GW_INTERNAL_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cfgstate.h"
+#include "gateway.h"
+#include "osh_rpc.h"
+#include "store.h"
+
+/* A WatchSandboxLogs subscriber. */
+struct gw_follower {
+	struct gw_follower *next;
+	struct osh_rpc_call *call; /* one reference held */
+	char sandbox_id[40];
+	char *min_level; /* heap or NULL */
+	char **sources;	 /* heap array of heap strings */
+	size_t n_sources;
+	int64_t since_ms;
+	uint64_t reported_dropped; /* drops already announced in a message */
+};
+
+/* A supervisor process the gateway watches. */
+struct gw_child {
+	struct gw_child *next;
+	pid_t pid;
+	char id[40];
+	bool adopted; /* started by an earlier gateway run: not our child, no waitpid */
+};
+
+/* A DeleteSandbox waiting for its supervisor to exit. */
+struct gw_delete {
+	struct gw_delete *next;
+	struct osh_rpc_call *call; /* one reference held; NULL once the client went */
+	char id[40];
+	pid_t pid;
+	int64_t kill_at_ms; /* monotonic: SIGKILL after this */
+	bool killed;
+};
+
+struct osh_gw {
+	char data_dir[PATH_MAX];
+	char yaml_path[PATH_MAX];
+	char addr_path[PATH_MAX];
+	char sandboxes_dir[PATH_MAX];
+	char sandbox_bin[PATH_MAX];
+	char addr[128];	    /* bound "<host>:<port>" */
+	char sup_addr[128]; /* address handed to supervisors */
+	bool omit_sandbox_config;
+	unsigned stop_grace_ms;
+	struct osh_gw_store *store;
+	struct osh_gw_cfgstate *cfg;
+	struct osh_rpc_server *srv;
+	bool spawned;
+	bool addr_written;
+	int64_t next_adopt_check_ms;
+	atomic_int reload_req;
+	struct gw_follower *followers;
+	struct gw_child *children;
+	struct gw_delete *deletes;
+};
+
+/* Monotonic and wall clocks in ms. */
+int64_t gw_mono_ms(void);
+int64_t gw_wall_ms(void);
+
+/* Registers every OpenShell method on gw->srv (service.c). */
+OSH_MUST_CHECK int gw_services_register(struct osh_gw *gw);
+
+/* Appends lines for sandbox `id` to the store and fans them out to followers.
+ * Lines' sandbox_id and seq are ignored (set here). Returns the store result. */
+OSH_MUST_CHECK int gw_logs_publish(struct osh_gw *gw, const char *id, struct osh_gw_logline *lines,
+				   size_t n);
+
+/* Records a "gateway"-sourced line about a sandbox (store + followers) and
+ * writes it to stderr too. */
+void gw_note(struct osh_gw *gw, const char *id, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Ends every follower of sandbox `id` (the sandbox is gone). */
+void gw_followers_end(struct osh_gw *gw, const char *id);
+
+/* Child bookkeeping (gateway.c). */
+OSH_MUST_CHECK int gw_child_add(struct osh_gw *gw, pid_t pid, const char *id, bool adopted);
+struct gw_child *gw_child_find(struct osh_gw *gw, const char *id);
+
+/* Finishes a DeleteSandbox whose process is gone (service.c). */
+void gw_delete_complete(struct osh_gw *gw, struct gw_delete *d, int exit_code, bool has_code);
+
+#endif

@@ -1,0 +1,219 @@
+/* sandboxes.c - see sandboxes.h. */
+#include "sandboxes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, size_t errlen)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dflt;
+	const char **argv = NULL;
+	size_t n = 0, cap;
+	bool fa_ok = false, at_ok = false;
+	int rc = OSH_ENOMEM, e;
+
+	if (access(sp->bin, X_OK) != 0) {
+		snprintf(err, errlen, "supervisor binary %s: %s", sp->bin, strerror(errno));
+		rc = OSH_ENOTFOUND;
+		goto out;
+	}
+	cap = 12 + 2 * sp->n_env + sp->n_command + 1;
+	argv = calloc(cap, sizeof(*argv));
+	if (!argv)
+		goto out;
+	argv[n++] = sp->bin;
+	argv[n++] = "--gateway";
+	argv[n++] = sp->gateway;
+	argv[n++] = "--sandbox-id";
+	argv[n++] = sp->id;
+	argv[n++] = "--sandbox-name";
+	argv[n++] = sp->name;
+	argv[n++] = "--log-dir";
+	argv[n++] = sp->log_dir;
+	for (size_t i = 0; i < sp->n_env; i++) {
+		argv[n++] = "--env";
+		argv[n++] = sp->env[i];
+	}
+	argv[n++] = "--";
+	for (size_t i = 0; i < sp->n_command; i++)
+		argv[n++] = sp->command[i];
+	argv[n] = NULL;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		goto out;
+	fa_ok = true;
+	if (posix_spawnattr_init(&at) != 0)
+		goto out;
+	at_ok = true;
+	if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
+	    posix_spawn_file_actions_addopen(&fa, 1, sp->out_path, O_WRONLY | O_CREAT | O_APPEND,
+					     0640) != 0 ||
+	    posix_spawn_file_actions_addopen(&fa, 2, sp->err_path, O_WRONLY | O_CREAT | O_APPEND,
+					     0640) != 0)
+		goto out;
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGHUP);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGCHLD);
+	sigaddset(&dflt, SIGPIPE);
+	sigaddset(&dflt, SIGQUIT);
+	if (posix_spawnattr_setsigmask(&at, &none) != 0 ||
+	    posix_spawnattr_setsigdefault(&at, &dflt) != 0 ||
+	    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+					      POSIX_SPAWN_SETSID) != 0)
+		goto out;
+	/* posix_spawn's argv is char *const[]; the strings are not modified. */
+	e = posix_spawn(pid, sp->bin, &fa, &at, (char *const *)(void *)argv, environ);
+	if (e != 0) {
+		snprintf(err, errlen, "cannot start %s: %s", sp->bin, strerror(e));
+		rc = OSH_ESYS;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == OSH_ENOMEM)
+		snprintf(err, errlen, "out of memory starting the supervisor");
+	if (fa_ok)
+		posix_spawn_file_actions_destroy(&fa);
+	if (at_ok)
+		posix_spawnattr_destroy(&at);
+	free(argv);
+	return rc;
+}
+
+bool osh_gw_pid_runs_sandbox(pid_t pid, const char *id)
+{
+	char path[64], buf[8192];
+	bool found = false;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (ssize_t i = 0; i < n && !found;) {
+		const char *arg = buf + i;
+		size_t len = strlen(arg);
+
+		if (strcmp(arg, "--sandbox-id") == 0 && i + (ssize_t)len + 1 < n)
+			found = strcmp(arg + len + 1, id) == 0;
+		i += (ssize_t)len + 1;
+	}
+	return found;
+}
+
+int osh_gw_exe_dir(char *buf, size_t cap)
+{
+	char *slash;
+	ssize_t n;
+
+	if (cap < 2)
+		return OSH_ETOOBIG;
+	n = readlink("/proc/self/exe", buf, cap - 1);
+	if (n < 0)
+		return OSH_ESYS;
+	if ((size_t)n >= cap - 1)
+		return OSH_ETOOBIG;
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	if (slash)
+		*(slash == buf ? slash + 1 : slash) = '\0';
+	return 0;
+}
+
+int osh_gw_mkdirs(const char *path, unsigned mode)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(path);
+	int rc = 0;
+
+	if (len == 0 || len >= sizeof(tmp))
+		return OSH_ETOOBIG;
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1; rc == 0; p++) {
+		bool end = *p == '\0';
+
+		if (*p != '/' && !end)
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST)
+			rc = OSH_ESYS;
+		if (end)
+			break;
+		*p = '/';
+	}
+	return rc;
+}
+
+int osh_gw_uuid(char out[37])
+{
+	unsigned char b[16];
+	size_t got = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return OSH_ESYS;
+		}
+		got += (size_t)n;
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+	return 0;
+}
+
+bool osh_gw_name_valid(const char *name, char *err, size_t errlen)
+{
+	size_t len = name ? strlen(name) : 0;
+	bool ok = true;
+
+	if (len == 0 || len > 63) {
+		snprintf(err, errlen, "sandbox name must be 1 to 63 characters");
+		ok = false;
+	} else if (name[0] == '.' || name[0] == '-') {
+		snprintf(err, errlen, "sandbox name '%s' must not start with '.' or '-'", name);
+		ok = false;
+	}
+	for (size_t i = 0; ok && i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-')) {
+			snprintf(
+			    err, errlen,
+			    "sandbox name '%s': only letters, digits, '.', '_' and '-' are allowed",
+			    name);
+			ok = false;
+		}
+	}
+	return ok;
+}

@@ -1,0 +1,61 @@
+/* sandboxes.h - launching and watching local openshell-sandbox supervisors.
+ *
+ * DESIGN: the gateway runs gRPC threads, so a child is started with posix_spawn
+ * (no fork of a threaded process). The supervisor gets its own session
+ * (POSIX_SPAWN_SETSID): a Ctrl-C or SIGHUP aimed at the gateway's terminal does
+ * not reach it, and it outlives a gateway restart (supervisors keep polling and
+ * reconnect), which is why the config revision must survive restarts. Signal mask
+ * and dispositions are reset so the child starts clean. stdin is /dev/null,
+ * stdout/stderr go to files in the sandbox's directory.
+ * After a restart the gateway can no longer waitpid() a supervisor it did not
+ * start; osh_gw_pid_runs_sandbox() re-identifies it through /proc/<pid>/cmdline
+ * (the pid alone could have been reused).
+ * All functions are thread-safe (no shared state). */
+#ifndef OSH_GW_SANDBOXES_H
+#define OSH_GW_SANDBOXES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "osh_err.h"
+
+struct osh_gw_spawn {
+	const char *bin;     /* openshell-sandbox executable */
+	const char *gateway; /* HOST:PORT the supervisor connects to */
+	const char *id;
+	const char *name;
+	const char *log_dir;
+	const char *out_path;	    /* supervisor stdout file (appended) */
+	const char *err_path;	    /* supervisor stderr file (appended) */
+	const char *const *command; /* agent argv */
+	size_t n_command;
+	const char *const *env; /* extra "NAME=VALUE" for the agent (--env) */
+	size_t n_env;
+};
+
+/* Starts the supervisor; *pid is its pid. Arguments:
+ *   BIN --gateway G --sandbox-id ID --sandbox-name NAME --log-dir DIR
+ *       [--env NAME=VALUE]... -- COMMAND...
+ * Returns 0, OSH_ENOTFOUND (bin missing or not executable), OSH_ESYS (spawn
+ * failed), OSH_ENOMEM; err says why. */
+OSH_MUST_CHECK int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err,
+					size_t errlen);
+
+/* True when pid is alive and its command line carries "--sandbox-id" `id`. */
+bool osh_gw_pid_runs_sandbox(pid_t pid, const char *id);
+
+/* Directory of the running executable (/proc/self/exe), into buf. */
+OSH_MUST_CHECK int osh_gw_exe_dir(char *buf, size_t cap);
+
+/* mkdir -p with `mode` for created components. 0 or OSH_ESYS (errno kept). */
+OSH_MUST_CHECK int osh_gw_mkdirs(const char *path, unsigned mode);
+
+/* A random RFC 4122 version-4 UUID, lower-case, 36 chars + NUL. */
+OSH_MUST_CHECK int osh_gw_uuid(char out[37]);
+
+/* Sandbox names are path components: 1-63 of [A-Za-z0-9._-], not starting with
+ * '.' or '-'. Returns true, or false with the reason in err. */
+bool osh_gw_name_valid(const char *name, char *err, size_t errlen);
+
+#endif

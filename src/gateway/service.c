@@ -1,0 +1,1243 @@
+/* service.c - the OpenShell gRPC service of the gateway.
+ *
+ * DESIGN: one handler per method of proto/sandbox.proto, all on the server loop
+ * thread. Log lines take one path whatever their origin (supervisor push or the
+ * gateway's own notes): gw_logs_publish stores the batch in one transaction and
+ * then hands the same lines to every matching follower as one stream message.
+ * Followers never block the loop: osh_rpc_call_write queues into a bounded
+ * per-call queue and drops (counting) when it is full; the next message that gets
+ * through carries the number of lines missed in `dropped`, which the CLI prints as
+ * a marker. Pushes are bound to one sandbox per stream: the first message names
+ * it, it must exist, and every line is rewritten with that id and source
+ * "sandbox", so a supervisor cannot write into another sandbox's log or pose as
+ * the gateway. */
+#include <errno.h>
+#include <openssl/sha.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "gw_internal.h"
+#include "gwlog.h"
+#include "sandbox.pb-c.h"
+#include "sandboxes.h"
+
+#define PUSH_BATCH_MAX	   1000		/* lines per push message; more are dropped */
+#define PUSH_LINE_MAX	   (64u * 1024) /* bytes of message per line; longer are dropped */
+#define LOGS_DEFAULT_LINES 200
+#define WATCH_BATCH	   256	/* lines per replay message */
+#define WATCH_QUEUE	   1024 /* queued messages per follower */
+
+/* ------------------------------------------------------------ helpers -- */
+
+/* snprintf into a path buffer; OSH_ETOOBIG instead of a silent truncation. */
+static int pathf(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int pathf(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+	return (n < 0 || (size_t)n >= cap) ? OSH_ETOOBIG : 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const Openshell__V1__ConfigEntry *const *x = a, *const *y = b;
+
+	return strcmp((*x)->key, (*y)->key);
+}
+
+static char *xstrdup(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+/* Builds a SandboxLogLine (all heap) from a stored/published line. */
+static Openshell__V1__SandboxLogLine *line_msg(const char *sandbox_id,
+					       const struct osh_gw_logline *l)
+{
+	Openshell__V1__SandboxLogLine *m = calloc(1, sizeof(*m));
+	cJSON *obj = NULL;
+	bool ok = false;
+
+	if (!m)
+		return NULL;
+	openshell__v1__sandbox_log_line__init(m);
+	m->sandbox_id = xstrdup(sandbox_id);
+	m->timestamp_ms = l->ts_ms;
+	m->level = xstrdup(l->level);
+	m->target = xstrdup(l->target);
+	m->message = xstrdup(l->message);
+	m->source = xstrdup(l->source);
+	if (!m->sandbox_id || !m->level || !m->target || !m->message || !m->source)
+		goto out;
+	if (l->fields && l->fields[0])
+		obj = cJSON_Parse(l->fields);
+	if (obj && cJSON_IsObject(obj)) {
+		size_t n = (size_t)cJSON_GetArraySize(obj), i = 0;
+		const cJSON *it;
+
+		m->fields = calloc(n ? n : 1, sizeof(*m->fields));
+		if (!m->fields)
+			goto out;
+		cJSON_ArrayForEach(it, obj)
+		{
+			Openshell__V1__SandboxLogLine__FieldsEntry *e;
+
+			if (!cJSON_IsString(it) || !it->string)
+				continue;
+			e = calloc(1, sizeof(*e));
+			if (!e)
+				goto out;
+			openshell__v1__sandbox_log_line__fields_entry__init(e);
+			m->fields[i++] = e;
+			m->n_fields = i;
+			e->key = xstrdup(it->string);
+			e->value = xstrdup(it->valuestring);
+			if (!e->key || !e->value)
+				goto out;
+		}
+	}
+	ok = true;
+out:
+	cJSON_Delete(obj);
+	if (!ok) {
+		/* all members are heap or NULL: the generic free handles it */
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+		m = NULL;
+	}
+	return m;
+}
+
+static void lines_free(Openshell__V1__SandboxLogLine **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		if (v[i])
+			protobuf_c_message_free_unpacked(&v[i]->base, NULL);
+	free(v);
+}
+
+/* Fields map -> JSON object text (heap), NULL when empty. */
+static char *fields_json(const Openshell__V1__SandboxLogLine *l)
+{
+	cJSON *o;
+	char *s = NULL;
+
+	if (l->n_fields == 0)
+		return NULL;
+	o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < l->n_fields; i++) {
+		const Openshell__V1__SandboxLogLine__FieldsEntry *e = l->fields[i];
+
+		if (e && e->key)
+			cJSON_AddStringToObject(o, e->key, e->value ? e->value : "");
+	}
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+static Openshell__V1__SandboxState state_pb(enum osh_gw_sb_state s)
+{
+	Openshell__V1__SandboxState p = OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_UNSPECIFIED;
+
+	switch (s) {
+	case OSH_GW_SB_CREATED:
+		p = OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_PROVISIONING;
+		break;
+	case OSH_GW_SB_RUNNING:
+		p = OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING;
+		break;
+	case OSH_GW_SB_EXITED:
+		p = OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_EXITED;
+		break;
+	case OSH_GW_SB_FAILED:
+		p = OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_FAILED;
+		break;
+	case OSH_GW_SB_LOST:
+		p = OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_EXITED;
+		break;
+	}
+	return p;
+}
+
+static bool delete_pending(struct osh_gw *gw, const char *id)
+{
+	for (struct gw_delete *d = gw->deletes; d; d = d->next)
+		if (strcmp(d->id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Sandbox record -> message (all heap; free with protobuf_c_message_free_unpacked). */
+static Openshell__V1__Sandbox *sandbox_msg(struct osh_gw *gw, const struct osh_gw_sandbox *sb)
+{
+	Openshell__V1__Sandbox *m = calloc(1, sizeof(*m));
+	cJSON *cmd = NULL;
+	bool ok = false;
+
+	if (!m)
+		return NULL;
+	openshell__v1__sandbox__init(m);
+	m->id = xstrdup(sb->id);
+	m->name = xstrdup(sb->name);
+	m->log_dir = xstrdup(sb->log_dir);
+	if (!m->id || !m->name || !m->log_dir)
+		goto out;
+	m->state = state_pb(sb->state);
+	if (gw && delete_pending(gw, sb->id))
+		m->state = OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_DELETING;
+	m->pid = sb->state == OSH_GW_SB_RUNNING ? sb->pid : 0;
+	if (sb->state == OSH_GW_SB_EXITED) {
+		m->opt_exit_code_case = OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE;
+		m->exit_code = sb->exit_signal > 0 ? 128 + sb->exit_signal : sb->exit_code;
+	}
+	m->created_ms = sb->created_ms;
+	m->policy_version = sb->policy_version;
+	if (sb->command)
+		cmd = cJSON_Parse(sb->command);
+	if (cmd && cJSON_IsArray(cmd)) {
+		size_t n = (size_t)cJSON_GetArraySize(cmd);
+		const cJSON *it;
+
+		m->command = calloc(n ? n : 1, sizeof(char *));
+		if (!m->command)
+			goto out;
+		cJSON_ArrayForEach(it, cmd)
+		{
+			if (!cJSON_IsString(it))
+				continue;
+			m->command[m->n_command] = xstrdup(it->valuestring);
+			if (!m->command[m->n_command])
+				goto out;
+			m->n_command++;
+		}
+	}
+	ok = true;
+out:
+	cJSON_Delete(cmd);
+	if (!ok) {
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+		m = NULL;
+	}
+	return m;
+}
+
+/* Looks a sandbox up by id (preferred when non-empty) or name. Fails the call
+ * (NOT_FOUND / INVALID_ARGUMENT / INTERNAL) and returns non-zero when absent. */
+static int resolve(struct osh_gw *gw, struct osh_rpc_call *call, const char *id, const char *name,
+		   struct osh_gw_sandbox *sb)
+{
+	bool by_name = !(id && id[0]);
+	const char *key = by_name ? name : id;
+	int rc;
+
+	if (!key || !key[0]) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"sandbox_id or name is required");
+		return OSH_EINVAL;
+	}
+	rc = osh_gw_store_sandbox_get(gw->store, key, by_name, sb);
+	if (rc == OSH_ENOTFOUND)
+		(void)osh_rpc_call_fail(call, OSH_RPC_NOT_FOUND, "no sandbox with %s '%s'",
+					by_name ? "name" : "id", key);
+	else if (rc != 0)
+		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "store: %s",
+					osh_gw_store_errmsg(gw->store));
+	return rc;
+}
+
+/* ------------------------------------------------------- log fan-out -- */
+
+static void follower_free(struct gw_follower *f)
+{
+	if (!f)
+		return;
+	free(f->min_level);
+	for (size_t i = 0; i < f->n_sources; i++)
+		free(f->sources[i]);
+	free(f->sources);
+	free(f);
+}
+
+static void follower_query(const struct gw_follower *f, struct osh_gw_logquery *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->sandbox_id = f->sandbox_id;
+	q->since_ms = f->since_ms;
+	q->min_level = f->min_level;
+	q->sources = (const char *const *)f->sources;
+	q->n_sources = f->n_sources;
+}
+
+/* Sends lines to one follower as one message; the drop marker rides along. */
+static void follower_send(struct gw_follower *f, Openshell__V1__SandboxLogLine **v, size_t n)
+{
+	Openshell__V1__WatchSandboxLogsResponse r =
+	    OPENSHELL__V1__WATCH_SANDBOX_LOGS_RESPONSE__INIT;
+	uint64_t dropped_msgs = osh_rpc_call_dropped(f->call);
+
+	r.logs = v;
+	r.n_logs = n;
+	r.dropped = dropped_msgs - f->reported_dropped;
+	if (osh_rpc_call_write(f->call, &r.base) == 0)
+		f->reported_dropped = dropped_msgs;
+}
+
+int gw_logs_publish(struct osh_gw *gw, const char *id, struct osh_gw_logline *lines, size_t n)
+{
+	uint64_t *seqs = NULL;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	seqs = calloc(n, sizeof(*seqs));
+	if (!seqs)
+		return OSH_ENOMEM;
+	rc = osh_gw_store_logs_append(gw->store, id, lines, n, seqs);
+	if (rc != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		lines[i].seq = seqs[i];
+		lines[i].sandbox_id = id;
+	}
+	for (struct gw_follower *f = gw->followers; f; f = f->next) {
+		Openshell__V1__SandboxLogLine **v;
+		struct osh_gw_logquery q;
+		size_t k = 0;
+
+		if (strcmp(f->sandbox_id, id) != 0)
+			continue;
+		follower_query(f, &q);
+		v = calloc(n, sizeof(*v));
+		if (!v)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			if (!osh_gw_logquery_match(&q, &lines[i]))
+				continue;
+			v[k] = line_msg(id, &lines[i]);
+			if (v[k])
+				k++;
+		}
+		if (k > 0)
+			follower_send(f, v, k);
+		lines_free(v, k);
+	}
+out:
+	free(seqs);
+	return rc;
+}
+
+void gw_note(struct osh_gw *gw, const char *id, const char *level, const char *fmt, ...)
+{
+	struct osh_gw_logline l;
+	char msg[1024];
+	va_list ap;
+	enum osh_gw_loglevel ll = OSH_GW_LOG_INFO;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (strcmp(level, "WARN") == 0)
+		ll = OSH_GW_LOG_WARN;
+	else if (strcmp(level, "ERROR") == 0)
+		ll = OSH_GW_LOG_ERROR;
+	osh_gw_log(ll, "sandbox %s: %s", id, msg);
+	memset(&l, 0, sizeof(l));
+	l.ts_ms = gw_wall_ms();
+	l.level = level;
+	l.target = "openshell_gateway";
+	l.message = msg;
+	l.source = "gateway";
+	if (gw_logs_publish(gw, id, &l, 1) != 0 && strcmp(osh_gw_store_errmsg(gw->store), "") != 0)
+		osh_gw_log(OSH_GW_LOG_DEBUG, "sandbox %s: note not stored: %s", id,
+			   osh_gw_store_errmsg(gw->store));
+}
+
+void gw_followers_end(struct osh_gw *gw, const char *id)
+{
+	for (struct gw_follower *f = gw->followers; f; f = f->next)
+		if (strcmp(f->sandbox_id, id) == 0)
+			(void)osh_rpc_call_finish(f->call);
+}
+
+/* --------------------------------------------------- GetSandboxPolicy -- */
+
+static void h_get_policy(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
+{
+	const Openshell__V1__GetSandboxPolicyRequest *req = (const void *)m;
+	Openshell__V1__GetSandboxPolicyResponse r =
+	    OPENSHELL__V1__GET_SANDBOX_POLICY_RESPONSE__INIT;
+	Openshell__V1__SandboxConfig sc = OPENSHELL__V1__SANDBOX_CONFIG__INIT;
+	Openshell__V1__LoggingConfig lc = OPENSHELL__V1__LOGGING_CONFIG__INIT;
+	struct osh_gw *gw = ud;
+	struct osh_gw_sandbox sb;
+	struct osh_gw_config cfg;
+	uint64_t rev = 0;
+
+	memset(&sb, 0, sizeof(sb));
+	if (!req->sandbox_id || !req->sandbox_id[0]) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "sandbox_id is required");
+		return;
+	}
+	if (resolve(gw, call, req->sandbox_id, NULL, &sb) != 0)
+		return;
+	if (sb.policy && sb.policy_len > 0) {
+		r.policy = openshell__v1__sandbox_policy__unpack(NULL, sb.policy_len, sb.policy);
+		if (!r.policy) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL,
+						"stored policy of sandbox %s does not decode",
+						sb.id);
+			goto out;
+		}
+		r.version = sb.policy_version;
+		r.policy_hash = sb.policy_hash;
+	}
+	if (!gw->omit_sandbox_config) {
+		osh_gw_cfgstate_get(gw->cfg, &cfg, &rev);
+		lc.ocsf_enabled = cfg.v.ocsf_logging_enabled;
+		sc.config_revision = rev;
+		sc.logging = &lc;
+		r.sandbox_config = &sc;
+	}
+	(void)osh_rpc_call_reply(call, &r.base);
+out:
+	if (r.policy)
+		openshell__v1__sandbox_policy__free_unpacked(r.policy, NULL);
+	osh_gw_sandbox_fini(&sb);
+}
+
+/* ---------------------------------------------------- PushSandboxLogs -- */
+
+struct push_state {
+	char sandbox_id[40];
+	uint64_t accepted;
+	uint64_t dropped;
+};
+
+static void h_push_msg(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
+{
+	const Openshell__V1__PushSandboxLogsRequest *req = (const void *)m;
+	struct push_state *ps = osh_rpc_call_data(call);
+	struct osh_gw *gw = ud;
+	struct osh_gw_logline *lines = NULL;
+	char **fjson = NULL;
+	size_t n = 0, take;
+	int rc;
+
+	if (!ps) {
+		struct osh_gw_sandbox sb;
+
+		if (!req->sandbox_id || !req->sandbox_id[0]) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+						"sandbox_id is required on the first message");
+			return;
+		}
+		if (strlen(req->sandbox_id) >= sizeof(ps->sandbox_id)) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_NOT_FOUND,
+						"no sandbox with id '%.64s'", req->sandbox_id);
+			return;
+		}
+		memset(&sb, 0, sizeof(sb));
+		if (resolve(gw, call, req->sandbox_id, NULL, &sb) != 0)
+			return;
+		osh_gw_sandbox_fini(&sb);
+		ps = calloc(1, sizeof(*ps));
+		if (!ps) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+			return;
+		}
+		snprintf(ps->sandbox_id, sizeof(ps->sandbox_id), "%s", req->sandbox_id);
+		osh_rpc_call_set_data(call, ps);
+	} else if (req->sandbox_id && req->sandbox_id[0] &&
+		   strcmp(req->sandbox_id, ps->sandbox_id) != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"this stream pushes for sandbox %s, not %s", ps->sandbox_id,
+					req->sandbox_id);
+		return;
+	}
+	take = req->n_logs > PUSH_BATCH_MAX ? PUSH_BATCH_MAX : req->n_logs;
+	ps->dropped += req->n_logs - take;
+	lines = calloc(take ? take : 1, sizeof(*lines));
+	fjson = calloc(take ? take : 1, sizeof(*fjson));
+	if (!lines || !fjson) {
+		ps->dropped += take;
+		goto out;
+	}
+	for (size_t i = 0; i < take; i++) {
+		const Openshell__V1__SandboxLogLine *in = req->logs[i];
+
+		if (!in || (in->message && strlen(in->message) > PUSH_LINE_MAX)) {
+			ps->dropped++;
+			continue;
+		}
+		fjson[n] = fields_json(in);
+		lines[n].ts_ms = in->timestamp_ms ? in->timestamp_ms : gw_wall_ms();
+		lines[n].level = in->level && in->level[0] ? in->level : "INFO";
+		lines[n].target = in->target ? in->target : "";
+		lines[n].message = in->message ? in->message : "";
+		lines[n].source = "sandbox"; /* forced: no impersonation of the gateway */
+		lines[n].fields = fjson[n];
+		n++;
+	}
+	rc = gw_logs_publish(gw, ps->sandbox_id, lines, n);
+	if (rc == OSH_ENOTFOUND) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_NOT_FOUND, "sandbox %s was deleted",
+					ps->sandbox_id);
+	} else if (rc != 0) {
+		ps->dropped += n;
+		osh_gw_log(OSH_GW_LOG_WARN, "sandbox %s: %zu pushed lines not stored: %s",
+			   ps->sandbox_id, n, osh_gw_store_errmsg(gw->store));
+	} else {
+		ps->accepted += n;
+	}
+out:
+	for (size_t i = 0; fjson && i < n; i++)
+		cJSON_free(fjson[i]);
+	free(fjson);
+	free(lines);
+}
+
+static void h_push_end(struct osh_rpc_call *call, void *ud)
+{
+	Openshell__V1__PushSandboxLogsResponse r = OPENSHELL__V1__PUSH_SANDBOX_LOGS_RESPONSE__INIT;
+	struct push_state *ps = osh_rpc_call_data(call);
+
+	(void)ud;
+	if (ps) {
+		r.accepted = ps->accepted;
+		r.dropped = ps->dropped;
+	}
+	(void)osh_rpc_call_reply(call, &r.base);
+}
+
+static void h_push_done(struct osh_rpc_call *call, bool cancelled, void *ud)
+{
+	(void)cancelled;
+	(void)ud;
+	free(osh_rpc_call_data(call));
+	osh_rpc_call_set_data(call, NULL);
+}
+
+/* ----------------------------------------------------- GetSandboxLogs -- */
+
+/* Collects the last `cap` lines of a query (ring) and counts all matches. */
+struct ring {
+	Openshell__V1__SandboxLogLine **v;
+	size_t cap, total;
+	const char *id;
+	bool oom;
+};
+
+static int ring_add(void *ud, const struct osh_gw_logline *l)
+{
+	struct ring *r = ud;
+	size_t slot = r->total % r->cap;
+	Openshell__V1__SandboxLogLine *m = line_msg(r->id, l);
+
+	if (!m) {
+		r->oom = true;
+		return OSH_ENOMEM;
+	}
+	if (r->v[slot])
+		protobuf_c_message_free_unpacked(&r->v[slot]->base, NULL);
+	r->v[slot] = m;
+	r->total++;
+	return 0;
+}
+
+/* Rotates the ring into oldest-first order; returns the number of lines. */
+static size_t ring_linear(struct ring *r)
+{
+	size_t n = r->total < r->cap ? r->total : r->cap;
+
+	if (r->total > r->cap) {
+		size_t start = r->total % r->cap;
+		Openshell__V1__SandboxLogLine **t = calloc(r->cap, sizeof(*t));
+
+		if (t) {
+			for (size_t i = 0; i < r->cap; i++)
+				t[i] = r->v[(start + i) % r->cap];
+			memcpy(r->v, t, r->cap * sizeof(*t));
+			free(t);
+		}
+	}
+	return n;
+}
+
+static int query_fail(struct osh_gw *gw, struct osh_rpc_call *call, int rc)
+{
+	if (rc == OSH_EINVAL)
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "%s",
+					osh_gw_store_errmsg(gw->store));
+	else
+		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "log query: %s",
+					osh_gw_store_errmsg(gw->store));
+	return rc;
+}
+
+static void h_get_logs(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
+{
+	const Openshell__V1__GetSandboxLogsRequest *req = (const void *)m;
+	Openshell__V1__GetSandboxLogsResponse r = OPENSHELL__V1__GET_SANDBOX_LOGS_RESPONSE__INIT;
+	struct osh_gw *gw = ud;
+	struct osh_gw_sandbox sb;
+	struct osh_gw_logquery q;
+	struct ring ring = {0};
+	int rc;
+
+	memset(&sb, 0, sizeof(sb));
+	if (req->min_level && req->min_level[0] && osh_gw_level_parse(req->min_level) < 0) {
+		(void)osh_rpc_call_fail(
+		    call, OSH_RPC_INVALID_ARGUMENT,
+		    "unknown level '%s' (expected TRACE, DEBUG, INFO, WARN, ERROR)",
+		    req->min_level);
+		return;
+	}
+	if (resolve(gw, call, req->sandbox_id, req->name, &sb) != 0)
+		return;
+	ring.cap = req->lines ? req->lines : LOGS_DEFAULT_LINES;
+	ring.id = sb.id;
+	ring.v = calloc(ring.cap, sizeof(*ring.v));
+	if (!ring.v) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	memset(&q, 0, sizeof(q));
+	q.sandbox_id = sb.id;
+	q.since_ms = req->since_ms;
+	q.min_level = req->min_level;
+	q.sources = (const char *const *)req->sources;
+	q.n_sources = req->n_sources;
+	rc = osh_gw_store_logs_query(gw->store, &q, ring_add, &ring);
+	if (rc != 0) {
+		if (ring.oom)
+			(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		else
+			(void)query_fail(gw, call, rc);
+		goto out;
+	}
+	r.n_logs = ring_linear(&ring);
+	r.logs = ring.v;
+	r.total_matching = ring.total;
+	(void)osh_rpc_call_reply(call, &r.base);
+out:
+	lines_free(ring.v, ring.cap);
+	osh_gw_sandbox_fini(&sb);
+}
+
+/* --------------------------------------------------- WatchSandboxLogs -- */
+
+static void h_watch_done(struct osh_rpc_call *call, bool cancelled, void *ud)
+{
+	struct osh_gw *gw = ud;
+	struct gw_follower **pp = &gw->followers;
+
+	(void)cancelled;
+	while (*pp) {
+		struct gw_follower *f = *pp;
+
+		if (f->call == call) {
+			*pp = f->next;
+			osh_rpc_call_unref(f->call);
+			follower_free(f);
+			break;
+		}
+		pp = &f->next;
+	}
+}
+
+static void h_watch(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
+{
+	const Openshell__V1__WatchSandboxLogsRequest *req = (const void *)m;
+	struct osh_gw *gw = ud;
+	struct osh_gw_sandbox sb;
+	struct gw_follower *f = NULL;
+	struct osh_gw_logquery q;
+	struct ring ring = {0};
+	int rc;
+
+	memset(&sb, 0, sizeof(sb));
+	if (req->min_level && req->min_level[0] && osh_gw_level_parse(req->min_level) < 0) {
+		(void)osh_rpc_call_fail(
+		    call, OSH_RPC_INVALID_ARGUMENT,
+		    "unknown level '%s' (expected TRACE, DEBUG, INFO, WARN, ERROR)",
+		    req->min_level);
+		return;
+	}
+	if (resolve(gw, call, req->sandbox_id, req->name, &sb) != 0)
+		return;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		goto oom;
+	snprintf(f->sandbox_id, sizeof(f->sandbox_id), "%s", sb.id);
+	f->since_ms = req->since_ms;
+	if (req->min_level && req->min_level[0] && !(f->min_level = strdup(req->min_level)))
+		goto oom;
+	if (req->n_sources) {
+		f->sources = calloc(req->n_sources, sizeof(char *));
+		if (!f->sources)
+			goto oom;
+		for (size_t i = 0; i < req->n_sources; i++) {
+			f->sources[i] = xstrdup(req->sources[i]);
+			if (!f->sources[i])
+				goto oom;
+			f->n_sources = i + 1;
+		}
+	}
+	f->call = call;
+	/* Replay the tail first; the loop thread also runs every push, so no line
+	 * can slip between the replay and the registration below. */
+	if (req->tail_lines > 0) {
+		size_t n;
+
+		ring.cap = req->tail_lines;
+		ring.id = sb.id;
+		ring.v = calloc(ring.cap, sizeof(*ring.v));
+		if (!ring.v)
+			goto oom;
+		follower_query(f, &q);
+		rc = osh_gw_store_logs_query(gw->store, &q, ring_add, &ring);
+		if (rc != 0) {
+			if (ring.oom)
+				goto oom;
+			(void)query_fail(gw, call, rc);
+			follower_free(f);
+			f = NULL;
+			goto out;
+		}
+		n = ring_linear(&ring);
+		for (size_t i = 0; i < n; i += WATCH_BATCH)
+			follower_send(f, ring.v + i, n - i < WATCH_BATCH ? n - i : WATCH_BATCH);
+	}
+	osh_rpc_call_ref(call);
+	f->next = gw->followers;
+	gw->followers = f;
+	f = NULL;
+	goto out;
+oom:
+	(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+out:
+	follower_free(f);
+	lines_free(ring.v, ring.cap);
+	osh_gw_sandbox_fini(&sb);
+}
+
+/* ------------------------------------------------- GetConfig/SetConfig -- */
+
+/* Proto source names: the YAML file is "file". */
+static const char *src_pb(enum osh_gw_src s)
+{
+	return s == OSH_GW_SRC_YAML ? "file" : osh_gw_src_name(s);
+}
+
+static const char *type_pb(enum osh_gw_type t)
+{
+	const char *n = "string";
+
+	switch (t) {
+	case OSH_GW_TYPE_BOOL:
+		n = "bool";
+		break;
+	}
+	return n;
+}
+
+/* Fills an entry with pointers into `val` (caller storage). */
+static void entry_fill(Openshell__V1__ConfigEntry *e, const struct osh_gw_config *c,
+		       enum osh_gw_key k, char *val, size_t cap)
+{
+	const struct osh_gw_keyinfo *ki = osh_gw_key_info(k);
+
+	openshell__v1__config_entry__init(e);
+	if (osh_gw_value_text(&c->v, k, val, cap) != 0)
+		val[0] = '\0';
+	e->key = (char *)(uintptr_t)ki->name;
+	e->value = val;
+	e->type = (char *)(uintptr_t)type_pb(ki->type);
+	e->source = (char *)(uintptr_t)src_pb(c->src[k]);
+}
+
+static void h_get_config(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
+{
+	const Openshell__V1__GetConfigRequest *req = (const void *)m;
+	Openshell__V1__GetConfigResponse r = OPENSHELL__V1__GET_CONFIG_RESPONSE__INIT;
+	Openshell__V1__ConfigEntry ents[OSH_GW_KEY_COUNT];
+	Openshell__V1__ConfigEntry *ptrs[OSH_GW_KEY_COUNT];
+	char vals[OSH_GW_KEY_COUNT][64];
+	struct osh_gw *gw = ud;
+	struct osh_gw_config c;
+	uint64_t rev;
+	enum osh_gw_key only = OSH_GW_KEY_COUNT;
+
+	if (req->key && req->key[0] && osh_gw_key_lookup(req->key, &only) != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_NOT_FOUND, "unknown config key '%s'",
+					req->key);
+		return;
+	}
+	osh_gw_cfgstate_get(gw->cfg, &c, &rev);
+	/* table order is alphabetical today; keep the proto's "sorted by key" if a key
+	 * is added out of order by sorting here. */
+	for (int k = 0; k < OSH_GW_KEY_COUNT; k++) {
+		if (only != OSH_GW_KEY_COUNT && (enum osh_gw_key)k != only)
+			continue;
+		entry_fill(&ents[r.n_entries], &c, (enum osh_gw_key)k, vals[r.n_entries],
+			   sizeof(vals[0]));
+		ptrs[r.n_entries] = &ents[r.n_entries];
+		r.n_entries++;
+	}
+	qsort(ptrs, r.n_entries, sizeof(ptrs[0]), entry_cmp);
+	r.entries = ptrs;
+	r.config_revision = rev;
+	(void)osh_rpc_call_reply(call, &r.base);
+}
+
+static void h_set_config(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
+{
+	const Openshell__V1__SetConfigRequest *req = (const void *)m;
+	Openshell__V1__SetConfigResponse r = OPENSHELL__V1__SET_CONFIG_RESPONSE__INIT;
+	Openshell__V1__ConfigEntry e;
+	struct osh_gw *gw = ud;
+	struct osh_gw_layer scratch;
+	struct osh_gw_config c;
+	enum osh_gw_key k;
+	char err[512], val[64];
+	bool changed = false;
+	uint64_t rev;
+	int rc;
+
+	if (!req->key || !req->key[0] || osh_gw_key_lookup(req->key, &k) != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_NOT_FOUND, "unknown config key '%s'",
+					req->key ? req->key : "");
+		return;
+	}
+	osh_gw_layer_init(&scratch);
+	if (osh_gw_layer_set(&scratch, req->key, req->value, "value", err, sizeof(err)) != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "%s", err);
+		return;
+	}
+	rc = osh_gw_cfgstate_set(gw->cfg, req->key, req->value, &changed, err, sizeof(err));
+	if (rc != 0) {
+		osh_gw_log(OSH_GW_LOG_WARN, "SetConfig %s=%s refused: %s", req->key, req->value,
+			   err);
+		(void)osh_rpc_call_fail(
+		    call, rc == OSH_EPARSE ? OSH_RPC_FAILED_PRECONDITION : OSH_RPC_INTERNAL, "%s",
+		    err);
+		return;
+	}
+	osh_gw_cfgstate_get(gw->cfg, &c, &rev);
+	osh_gw_log(OSH_GW_LOG_INFO,
+		   "config set %s=%s via SetConfig (written to %s): %s, revision %llu", req->key,
+		   req->value, osh_gw_cfgstate_path(gw->cfg), changed ? "changed" : "unchanged",
+		   (unsigned long long)rev);
+	entry_fill(&e, &c, k, val, sizeof(val));
+	r.config_revision = rev;
+	r.changed = changed;
+	r.entry = &e;
+	(void)osh_rpc_call_reply(call, &r.base);
+}
+
+/* ------------------------------------------------------ CreateSandbox -- */
+
+static int policy_pack(struct osh_rpc_call *call, const Openshell__V1__SandboxPolicy *p,
+		       struct osh_gw_sandbox *sb)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	size_t len = openshell__v1__sandbox_policy__get_packed_size(p);
+
+	sb->policy = malloc(len ? len : 1);
+	if (!sb->policy) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		return OSH_ENOMEM;
+	}
+	sb->policy_len = openshell__v1__sandbox_policy__pack(p, sb->policy);
+	SHA256(sb->policy, sb->policy_len, md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(sb->policy_hash + 2 * i, 3, "%02x", md[i]);
+	sb->policy_version = 1;
+	return 0;
+}
+
+static char *command_json(const char *const *argv, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+	char *s = NULL;
+
+	if (!a)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(argv[i]));
+	s = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	return s;
+}
+
+static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
+{
+	static const char *const default_cmd[] = {"sleep", "infinity"};
+	const Openshell__V1__CreateSandboxRequest *req = (const void *)m;
+	Openshell__V1__CreateSandboxResponse r = OPENSHELL__V1__CREATE_SANDBOX_RESPONSE__INIT;
+	struct osh_gw *gw = ud;
+	struct osh_gw_sandbox sb;
+	struct osh_gw_spawn sp;
+	char err[512], sbdir[PATH_MAX], logdir[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX];
+	const char *const *cmd = default_cmd;
+	size_t ncmd = 2;
+	char **envv = NULL;
+	bool inserted = false;
+	pid_t pid = 0;
+	int rc;
+
+	memset(&sb, 0, sizeof(sb));
+	if (!osh_gw_name_valid(req->name, err, sizeof(err))) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "%s", err);
+		return;
+	}
+	if (req->policy_yaml && req->policy_yaml[0] && req->policy) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"give either policy_yaml or policy, not both");
+		return;
+	}
+	if (req->policy_yaml && req->policy_yaml[0]) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"this gateway takes the policy as a SandboxPolicy message "
+					"(field policy); policy_yaml is not parsed gateway-side");
+		return;
+	}
+	if (req->log_dir && req->log_dir[0] && req->log_dir[0] != '/') {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"log_dir must be an absolute path, got '%s'", req->log_dir);
+		return;
+	}
+	for (size_t i = 0; i < req->n_command; i++) {
+		if (!req->command[i]) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "empty command");
+			return;
+		}
+	}
+	if (req->n_command > 0) {
+		cmd = (const char *const *)req->command;
+		ncmd = req->n_command;
+	}
+	rc = osh_gw_store_sandbox_get(gw->store, req->name, true, &sb);
+	osh_gw_sandbox_fini(&sb);
+	if (rc == 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_ALREADY_EXISTS,
+					"a sandbox named '%s' exists already", req->name);
+		return;
+	}
+	memset(&sb, 0, sizeof(sb));
+	if (osh_gw_uuid(sb.id) != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "cannot generate an id: %s",
+					strerror(errno));
+		return;
+	}
+	if (req->policy && policy_pack(call, req->policy, &sb) != 0)
+		goto out;
+	if (pathf(sbdir, sizeof(sbdir), "%s/%s", gw->sandboxes_dir, req->name) != 0 ||
+	    (req->log_dir && req->log_dir[0]
+		 ? pathf(logdir, sizeof(logdir), "%s", req->log_dir)
+		 : pathf(logdir, sizeof(logdir), "%s/logs", sbdir)) != 0 ||
+	    pathf(outp, sizeof(outp), "%s/supervisor.stdout", sbdir) != 0 ||
+	    pathf(errp, sizeof(errp), "%s/supervisor.stderr", sbdir) != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "path too long");
+		goto out;
+	}
+	sb.name = req->name;
+	sb.log_dir = logdir;
+	sb.command = command_json(cmd, ncmd);
+	sb.state = OSH_GW_SB_CREATED;
+	sb.created_ms = gw_wall_ms();
+	if (!sb.command) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	if (osh_gw_mkdirs(sbdir, 0750) != 0 || osh_gw_mkdirs(logdir, 0750) != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "cannot create %s: %s", logdir,
+					strerror(errno));
+		goto out;
+	}
+	rc = osh_gw_store_sandbox_insert(gw->store, &sb);
+	if (rc != 0) {
+		(void)osh_rpc_call_fail(
+		    call, rc == OSH_EEXIST ? OSH_RPC_ALREADY_EXISTS : OSH_RPC_INTERNAL, "%s",
+		    osh_gw_store_errmsg(gw->store));
+		goto out;
+	}
+	inserted = true;
+	envv = calloc(req->n_env + 1, sizeof(*envv));
+	if (!envv) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < req->n_env; i++) {
+		const char *k = req->env[i]->key ? req->env[i]->key : "";
+		const char *v = req->env[i]->value ? req->env[i]->value : "";
+		size_t len = strlen(k) + strlen(v) + 2;
+
+		if (!k[0] || strchr(k, '=')) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+						"invalid environment variable name '%s'", k);
+			goto out;
+		}
+		envv[i] = malloc(len);
+		if (!envv[i]) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+			goto out;
+		}
+		snprintf(envv[i], len, "%s=%s", k, v);
+	}
+	memset(&sp, 0, sizeof(sp));
+	sp.bin = gw->sandbox_bin;
+	sp.gateway = gw->sup_addr;
+	sp.id = sb.id;
+	sp.name = req->name;
+	sp.log_dir = logdir;
+	sp.out_path = outp;
+	sp.err_path = errp;
+	sp.command = cmd;
+	sp.n_command = ncmd;
+	sp.env = (const char *const *)envv;
+	sp.n_env = req->n_env;
+	rc = osh_gw_spawn_sandbox(&sp, &pid, err, sizeof(err));
+	if (rc != 0) {
+		osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s (%s): %s", req->name, sb.id, err);
+		(void)osh_rpc_call_fail(
+		    call, rc == OSH_ENOTFOUND ? OSH_RPC_FAILED_PRECONDITION : OSH_RPC_INTERNAL,
+		    "cannot start the sandbox supervisor: %s", err);
+		goto out;
+	}
+	if (gw_child_add(gw, pid, sb.id, false) != 0 ||
+	    osh_gw_store_sandbox_set_state(gw->store, sb.id, OSH_GW_SB_RUNNING, pid, 0, 0) != 0) {
+		/* The process runs but cannot be tracked: stop it rather than leak it. */
+		kill(pid, SIGKILL);
+		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "cannot record the supervisor: %s",
+					osh_gw_store_errmsg(gw->store));
+		goto out;
+	}
+	sb.state = OSH_GW_SB_RUNNING;
+	sb.pid = pid;
+	inserted = false; /* keep it */
+	gw_note(gw, sb.id, "INFO", "sandbox '%s' created; supervisor pid %d started (%s)",
+		req->name, (int)pid, sb.command);
+	r.sandbox = sandbox_msg(gw, &sb);
+	if (!r.sandbox)
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+	else
+		(void)osh_rpc_call_reply(call, &r.base);
+out:
+	if (inserted && osh_gw_store_sandbox_delete(gw->store, sb.id) != 0)
+		osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s: cannot undo the record: %s", sb.id,
+			   osh_gw_store_errmsg(gw->store));
+	if (r.sandbox)
+		protobuf_c_message_free_unpacked(&r.sandbox->base, NULL);
+	for (size_t i = 0; envv && i < req->n_env; i++)
+		free(envv[i]);
+	free(envv);
+	free(sb.command);
+	free(sb.policy);
+}
+
+/* ------------------------------------------------------ ListSandboxes -- */
+
+static void h_list(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
+{
+	Openshell__V1__ListSandboxesResponse r = OPENSHELL__V1__LIST_SANDBOXES_RESPONSE__INIT;
+	struct osh_gw *gw = ud;
+	struct osh_gw_sandbox *arr = NULL;
+	size_t n = 0;
+
+	(void)m;
+	if (osh_gw_store_sandbox_list(gw->store, &arr, &n) != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "store: %s",
+					osh_gw_store_errmsg(gw->store));
+		return;
+	}
+	r.sandboxes = calloc(n ? n : 1, sizeof(*r.sandboxes));
+	if (!r.sandboxes) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r.sandboxes[i] = sandbox_msg(gw, &arr[i]);
+		if (!r.sandboxes[i]) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+			goto out;
+		}
+		r.n_sandboxes = i + 1;
+	}
+	(void)osh_rpc_call_reply(call, &r.base);
+out:
+	for (size_t i = 0; i < r.n_sandboxes; i++)
+		protobuf_c_message_free_unpacked(&r.sandboxes[i]->base, NULL);
+	free(r.sandboxes);
+	osh_gw_sandbox_list_free(arr, n);
+}
+
+/* ------------------------------------------------------ DeleteSandbox -- */
+
+/* Moves <sandboxes>/<name> to <sandboxes>/.deleted/<name>.<id> so the logs stay
+ * readable after the record is gone and the name can be reused at once. */
+static void archive_dir(struct osh_gw *gw, const struct osh_gw_sandbox *sb)
+{
+	char from[PATH_MAX], to[PATH_MAX], arch[PATH_MAX];
+	struct stat st;
+
+	if (pathf(from, sizeof(from), "%s/%s", gw->sandboxes_dir, sb->name) != 0 ||
+	    stat(from, &st) != 0)
+		return;
+	if (pathf(arch, sizeof(arch), "%s/.deleted", gw->sandboxes_dir) != 0 ||
+	    pathf(to, sizeof(to), "%s/%s.%s", arch, sb->name, sb->id) != 0 ||
+	    osh_gw_mkdirs(arch, 0750) != 0 || rename(from, to) != 0)
+		osh_gw_log(OSH_GW_LOG_WARN, "sandbox %s: cannot archive %s: %s", sb->id, from,
+			   strerror(errno));
+	else
+		osh_gw_log(OSH_GW_LOG_INFO, "sandbox %s: files archived to %s", sb->id, to);
+}
+
+void gw_delete_complete(struct osh_gw *gw, struct gw_delete *d, int exit_code, bool has_code)
+{
+	Openshell__V1__DeleteSandboxResponse r = OPENSHELL__V1__DELETE_SANDBOX_RESPONSE__INIT;
+	struct osh_gw_sandbox sb;
+	struct gw_delete **pp;
+
+	memset(&sb, 0, sizeof(sb));
+	for (pp = &gw->deletes; *pp && *pp != d; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = d->next; /* unlink first so sandbox_msg does not say DELETING */
+	if (osh_gw_store_sandbox_get(gw->store, d->id, false, &sb) == 0) {
+		if (has_code) {
+			sb.state = OSH_GW_SB_EXITED;
+			sb.exit_code = exit_code;
+		}
+		r.sandbox = sandbox_msg(NULL, &sb);
+		gw_followers_end(gw, sb.id);
+		if (osh_gw_store_sandbox_delete(gw->store, sb.id) != 0)
+			osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s: delete failed: %s", sb.id,
+				   osh_gw_store_errmsg(gw->store));
+		archive_dir(gw, &sb);
+		osh_gw_log(OSH_GW_LOG_INFO, "sandbox %s ('%s') deleted", sb.id, sb.name);
+	}
+	if (d->call) {
+		if (r.sandbox)
+			(void)osh_rpc_call_reply(d->call, &r.base);
+		else
+			(void)osh_rpc_call_fail(d->call, OSH_RPC_NOT_FOUND, "sandbox %s vanished",
+						d->id);
+		osh_rpc_call_unref(d->call);
+	}
+	if (r.sandbox)
+		protobuf_c_message_free_unpacked(&r.sandbox->base, NULL);
+	osh_gw_sandbox_fini(&sb);
+	free(d);
+}
+
+static void h_delete_done(struct osh_rpc_call *call, bool cancelled, void *ud)
+{
+	struct osh_gw *gw = ud;
+
+	(void)cancelled;
+	for (struct gw_delete *d = gw->deletes; d; d = d->next) {
+		if (d->call == call) {
+			/* The client went away: finish the delete anyway, without a reply. */
+			osh_rpc_call_unref(call);
+			d->call = NULL;
+		}
+	}
+}
+
+static void h_delete(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
+{
+	const Openshell__V1__DeleteSandboxRequest *req = (const void *)m;
+	struct osh_gw *gw = ud;
+	struct osh_gw_sandbox sb;
+	struct gw_delete *d;
+	struct gw_child *c;
+
+	memset(&sb, 0, sizeof(sb));
+	if (resolve(gw, call, req->sandbox_id, req->name, &sb) != 0)
+		return;
+	if (delete_pending(gw, sb.id)) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_FAILED_PRECONDITION,
+					"sandbox '%s' is already being deleted", sb.name);
+		goto out;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	snprintf(d->id, sizeof(d->id), "%s", sb.id);
+	d->call = call;
+	osh_rpc_call_ref(call);
+	c = gw_child_find(gw, sb.id);
+	if (!c || sb.state != OSH_GW_SB_RUNNING) {
+		/* Nothing runs: delete right away. */
+		d->next = gw->deletes;
+		gw->deletes = d;
+		gw_delete_complete(gw, d, 0, false);
+		goto out;
+	}
+	d->pid = c->pid;
+	d->kill_at_ms = gw_mono_ms() + gw->stop_grace_ms;
+	d->next = gw->deletes;
+	gw->deletes = d;
+	gw_note(gw, sb.id, "INFO", "deleting sandbox '%s': SIGTERM to supervisor pid %d", sb.name,
+		(int)c->pid);
+	if (kill(c->pid, SIGTERM) != 0 && errno != ESRCH)
+		osh_gw_log(OSH_GW_LOG_WARN, "sandbox %s: SIGTERM to %d: %s", sb.id, (int)c->pid,
+			   strerror(errno));
+out:
+	osh_gw_sandbox_fini(&sb);
+}
+
+/* ----------------------------------------------------------- register -- */
+
+int gw_services_register(struct osh_gw *gw)
+{
+	const struct osh_rpc_method methods[] = {
+	    {.name = "GetSandboxPolicy", .kind = OSH_RPC_UNARY, .handler = h_get_policy},
+	    {.name = "PushSandboxLogs",
+	     .kind = OSH_RPC_CLIENT_STREAM,
+	     .on_message = h_push_msg,
+	     .on_end = h_push_end,
+	     .on_done = h_push_done},
+	    {.name = "GetSandboxLogs", .kind = OSH_RPC_UNARY, .handler = h_get_logs},
+	    {.name = "WatchSandboxLogs",
+	     .kind = OSH_RPC_SERVER_STREAM,
+	     .handler = h_watch,
+	     .on_done = h_watch_done,
+	     .queue_max = WATCH_QUEUE,
+	     .full_policy = OSH_RPC_FULL_DROP},
+	    {.name = "GetConfig", .kind = OSH_RPC_UNARY, .handler = h_get_config},
+	    {.name = "SetConfig", .kind = OSH_RPC_UNARY, .handler = h_set_config},
+	    {.name = "CreateSandbox", .kind = OSH_RPC_UNARY, .handler = h_create},
+	    {.name = "ListSandboxes", .kind = OSH_RPC_UNARY, .handler = h_list},
+	    {.name = "DeleteSandbox",
+	     .kind = OSH_RPC_UNARY,
+	     .handler = h_delete,
+	     .on_done = h_delete_done},
+	};
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < sizeof(methods) / sizeof(methods[0]); i++) {
+		struct osh_rpc_method mm = methods[i];
+
+		mm.ud = gw;
+		rc = osh_rpc_server_add_method(gw->srv, &mm);
+	}
+	return rc;
+}

@@ -1,0 +1,872 @@
+/* test_gw_service.c - the gateway's gRPC services, in-process on port 0, driven by
+ * the real osh_rpc client: config get/set, sandbox create/list/delete with a real
+ * child process, policy + SandboxConfig, log push (no impersonation), queries,
+ * watch with replay and follow, restart adoption, readiness file, and the
+ * openshell-gateway binary's flags, signals and exit codes.
+ *
+ * DESIGN: the supervisor binary is replaced by a small shell script (--sandbox-bin)
+ * so these tests do not depend on openshell-sandbox; it records its argv, and
+ * either sleeps (dies on SIGTERM) or ignores SIGTERM (to exercise SIGKILL). Every
+ * wait polls a condition with a deadline. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gateway.h"
+#include "gw_test_util.h"
+#include "osh_rpc.h"
+#include "sandbox.pb-c.h"
+
+#define SVC (&openshell__v1__open_shell__descriptor)
+
+struct grig {
+	char *dir;
+	char *bin;
+	struct osh_gw *gw;
+	struct osh_rpc_client *c;
+};
+
+static const char fake_sleep[] =
+    "#!/bin/sh\n"
+    "# stand-in for openshell-sandbox: records argv, then idles\n"
+    "d=$(dirname \"$0\")\n"
+    "for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$d/args.$$\"\n"
+    "while :; do sleep 0.05; done\n"; /* no exec: /proc cmdline keeps --sandbox-id */
+
+static const char fake_stubborn[] =
+    "#!/bin/sh\n"
+    "trap '' TERM\n"
+    "d=$(dirname \"$0\")\n"
+    "for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$d/args.$$\"\n"
+    "while :; do sleep 0.05; done\n";
+
+static void write_fake(struct grig *r, const char *script)
+{
+	r->bin = gwt_path(r->dir, "fake-sandbox");
+	cr_assert_eq(gwt_write(r->bin, script), 0);
+	cr_assert_eq(chmod(r->bin, 0755), 0);
+}
+
+static void gw_up(struct grig *r, const char *extra_flag)
+{
+	struct osh_gw_opts o;
+	char *argv[8];
+	int argc = 0;
+	char err[512] = "";
+
+	osh_gw_opts_init(&o);
+	argv[argc++] = (char *)(uintptr_t) "gw";
+	if (extra_flag)
+		argv[argc++] = (char *)(uintptr_t)extra_flag;
+	argv[argc] = NULL;
+	cr_assert_eq(osh_gw_opts_parse(&o, argc, argv, err, sizeof(err)), 0, "%s", err);
+	o.listen = "127.0.0.1:0";
+	o.data_dir = r->dir;
+	o.sandbox_bin = r->bin;
+	o.stop_grace_ms = 300;
+	cr_assert_eq(osh_gw_create(&r->gw, &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(osh_gw_spawn(r->gw), 0);
+	cr_assert_eq(osh_rpc_client_create(osh_gw_addr(r->gw), SVC, NULL, &r->c), 0);
+}
+
+static void gw_down(struct grig *r)
+{
+	osh_rpc_client_destroy(r->c);
+	r->c = NULL;
+	osh_gw_destroy(r->gw);
+	r->gw = NULL;
+}
+
+static void rig_up(struct grig *r, const char *script, const char *flag)
+{
+	memset(r, 0, sizeof(*r));
+	unsetenv("OPENSHELL_OCSF_LOGGING");
+	r->dir = gwt_tmpdir();
+	cr_assert_not_null(r->dir);
+	write_fake(r, script);
+	gw_up(r, flag);
+}
+
+static void rig_down(struct grig *r)
+{
+	gw_down(r);
+	free(r->bin);
+	gwt_rmdir(r->dir);
+}
+
+static int call(struct grig *r, const char *method, const ProtobufCMessage *req,
+		ProtobufCMessage **resp, struct osh_rpc_status *st)
+{
+	struct osh_rpc_call_opts co = {.timeout_ms = 10000};
+
+	return osh_rpc_client_unary(r->c, method, req, &co, resp, st);
+}
+
+static Openshell__V1__Sandbox *create(struct grig *r, const char *name, bool with_policy, int *code)
+{
+	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
+	Openshell__V1__SandboxPolicy pol = OPENSHELL__V1__SANDBOX_POLICY__INIT;
+	Openshell__V1__ProcessPolicy pp = OPENSHELL__V1__PROCESS_POLICY__INIT;
+	Openshell__V1__CreateSandboxRequest__EnvEntry env =
+	    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__ENV_ENTRY__INIT;
+	Openshell__V1__CreateSandboxRequest__EnvEntry *envp[1] = {&env};
+	char *cmd[] = {(char *)(uintptr_t) "sh", (char *)(uintptr_t) "-c",
+		       (char *)(uintptr_t) "echo hi"};
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	Openshell__V1__Sandbox *sb = NULL;
+
+	req.name = (char *)(uintptr_t)name;
+	req.command = cmd;
+	req.n_command = 3;
+	env.key = (char *)(uintptr_t) "AGENT_MODE";
+	env.value = (char *)(uintptr_t) "test";
+	req.env = envp;
+	req.n_env = 1;
+	if (with_policy) {
+		pol.version = 1;
+		pp.run_as_user = (char *)(uintptr_t) "sandbox";
+		pol.process = &pp;
+		req.policy = &pol;
+	}
+	(void)call(r, "CreateSandbox", &req.base, &resp, &st);
+	*code = st.code;
+	if (resp) {
+		Openshell__V1__CreateSandboxResponse *cr = (void *)resp;
+
+		sb = cr->sandbox;
+		cr->sandbox = NULL;
+		osh_rpc_msg_free(resp);
+	}
+	return sb;
+}
+
+static bool pid_alive(pid_t pid)
+{
+	return kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+static Openshell__V1__ListSandboxesResponse *list(struct grig *r)
+{
+	Openshell__V1__ListSandboxesRequest req = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+
+	cr_assert_eq(call(r, "ListSandboxes", &req.base, &resp, &st), 0, "%s", st.message);
+	return (void *)resp;
+}
+
+/* ------------------------------------------------------------ config -- */
+
+Test(gw_service, config_get_set_and_revision, .timeout = 30)
+{
+	struct grig r;
+	Openshell__V1__GetConfigRequest g = OPENSHELL__V1__GET_CONFIG_REQUEST__INIT;
+	Openshell__V1__SetConfigRequest s = OPENSHELL__V1__SET_CONFIG_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	char *yaml_path, *text;
+
+	rig_up(&r, fake_sleep, "--ocsf-logging=false");
+	cr_assert_eq(call(&r, "GetConfig", &g.base, &resp, &st), 0, "%s", st.message);
+	{
+		Openshell__V1__GetConfigResponse *gr = (void *)resp;
+
+		cr_assert_eq(gr->config_revision, 1);
+		cr_assert_eq(gr->n_entries, 1);
+		cr_assert_str_eq(gr->entries[0]->key, "ocsf_logging_enabled");
+		cr_assert_str_eq(gr->entries[0]->value, "false");
+		cr_assert_str_eq(gr->entries[0]->source, "flag");
+		cr_assert_str_eq(gr->entries[0]->type, "bool");
+	}
+	osh_rpc_msg_free(resp);
+
+	s.key = (char *)(uintptr_t) "ocsf_logging_enabled";
+	s.value = (char *)(uintptr_t) "ON";
+	cr_assert_eq(call(&r, "SetConfig", &s.base, &resp, &st), 0, "%s", st.message);
+	{
+		Openshell__V1__SetConfigResponse *sr = (void *)resp;
+
+		cr_assert(sr->changed);
+		cr_assert_eq(sr->config_revision, 2);
+		cr_assert_str_eq(sr->entry->value, "true");
+		cr_assert_str_eq(sr->entry->source, "file");
+	}
+	osh_rpc_msg_free(resp);
+	yaml_path = gwt_path(r.dir, "gateway.yaml");
+	text = gwt_read(yaml_path);
+	cr_assert_str_eq(text, "ocsf_logging_enabled: true\n");
+	free(text);
+
+	s.value = (char *)(uintptr_t) "yes";
+	cr_assert_eq(call(&r, "SetConfig", &s.base, &resp, &st), 0, "%s", st.message);
+	cr_assert(!((Openshell__V1__SetConfigResponse *)(void *)resp)->changed);
+	cr_assert_eq(((Openshell__V1__SetConfigResponse *)(void *)resp)->config_revision, 2);
+	osh_rpc_msg_free(resp);
+
+	s.value = (char *)(uintptr_t) "maybe";
+	cr_assert_neq(call(&r, "SetConfig", &s.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "maybe") != NULL, "%s", st.message);
+	s.key = (char *)(uintptr_t) "bogus";
+	cr_assert_neq(call(&r, "SetConfig", &s.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND);
+	g.key = (char *)(uintptr_t) "bogus";
+	cr_assert_neq(call(&r, "GetConfig", &g.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND);
+
+	/* An operator edit of the file is picked up by the watch (no RPC). */
+	cr_assert_eq(gwt_write_rename(yaml_path, "ocsf_logging_enabled: off\n"), 0);
+	g.key = NULL;
+	{
+		long long end = gwt_now_ms() + 10000;
+		uint64_t rev = 0;
+
+		while (gwt_now_ms() < end && rev != 3) {
+			cr_assert_eq(call(&r, "GetConfig", &g.base, &resp, &st), 0);
+			rev = ((Openshell__V1__GetConfigResponse *)(void *)resp)->config_revision;
+			osh_rpc_msg_free(resp);
+			gwt_nap();
+		}
+		cr_assert_eq(rev, 3, "file edit not applied");
+	}
+	/* An invalid edit keeps revision and value. */
+	cr_assert_eq(gwt_write_rename(yaml_path, "ocsf_logging_enabled: off\nnot_a_key: 1\n"), 0);
+	{
+		long long end = gwt_now_ms() + 300;
+
+		while (gwt_now_ms() < end)
+			gwt_nap(); /* give the watcher a chance to (wrongly) act */
+	}
+	cr_assert_eq(call(&r, "GetConfig", &g.base, &resp, &st), 0);
+	cr_assert_eq(((Openshell__V1__GetConfigResponse *)(void *)resp)->config_revision, 3);
+	osh_rpc_msg_free(resp);
+	free(yaml_path);
+	rig_down(&r);
+}
+
+/* ------------------------------------------------ sandboxes + policy -- */
+
+static char *find_args_file(const char *dir)
+{
+	char cmd[512];
+	FILE *p;
+	char line[512] = "";
+
+	snprintf(cmd, sizeof(cmd), "ls %s | grep '^args\\.' | head -n1", dir);
+	p = popen(cmd, "r");
+	if (!p)
+		return NULL;
+	if (!fgets(line, sizeof(line), p))
+		line[0] = '\0';
+	pclose(p);
+	line[strcspn(line, "\n")] = '\0';
+	return line[0] ? gwt_path(dir, line) : NULL;
+}
+
+Test(gw_service, create_policy_list_delete, .timeout = 60)
+{
+	struct grig r;
+	Openshell__V1__Sandbox *sb;
+	Openshell__V1__GetSandboxPolicyRequest pq = OPENSHELL__V1__GET_SANDBOX_POLICY_REQUEST__INIT;
+	Openshell__V1__DeleteSandboxRequest dq = OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
+	Openshell__V1__ListSandboxesResponse *lr;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	char *args_file = NULL, *args = NULL, want[512];
+	int code = -1;
+	pid_t pid;
+
+	rig_up(&r, fake_sleep, NULL);
+	sb = create(&r, "demo", true, &code);
+	cr_assert_eq(code, OSH_RPC_OK);
+	cr_assert_not_null(sb);
+	cr_assert_eq(sb->state, OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING);
+	cr_assert_gt(sb->pid, 0);
+	cr_assert_eq(strlen(sb->id), 36);
+	cr_assert_eq(sb->policy_version, 1);
+	cr_assert_eq(sb->n_command, 3);
+	pid = sb->pid;
+
+	/* the supervisor got the documented argv */
+	{
+		long long end = gwt_now_ms() + 10000;
+
+		while (gwt_now_ms() < end && !(args_file = find_args_file(r.dir)))
+			gwt_nap();
+		cr_assert_not_null(args_file);
+		while (gwt_now_ms() < end) {
+			free(args);
+			args = gwt_read(args_file);
+			if (args && strstr(args, "echo hi\n"))
+				break;
+			gwt_nap();
+		}
+	}
+	snprintf(want, sizeof(want),
+		 "--gateway\n%s\n--sandbox-id\n%s\n--sandbox-name\ndemo\n--log-dir\n%s/sandboxes/"
+		 "demo/logs\n"
+		 "--env\nAGENT_MODE=test\n--\nsh\n-c\necho hi\n",
+		 osh_gw_addr(r.gw), sb->id, r.dir);
+	cr_assert_str_eq(args, want);
+	free(args);
+	free(args_file);
+
+	/* duplicate name, bad name */
+	cr_assert_null(create(&r, "demo", false, &code));
+	cr_assert_eq(code, OSH_RPC_ALREADY_EXISTS);
+	cr_assert_null(create(&r, "../evil", false, &code));
+	cr_assert_eq(code, OSH_RPC_INVALID_ARGUMENT);
+
+	/* policy + SandboxConfig */
+	pq.sandbox_id = sb->id;
+	cr_assert_eq(call(&r, "GetSandboxPolicy", &pq.base, &resp, &st), 0, "%s", st.message);
+	{
+		Openshell__V1__GetSandboxPolicyResponse *pr = (void *)resp;
+
+		cr_assert_not_null(pr->policy);
+		cr_assert_str_eq(pr->policy->process->run_as_user, "sandbox");
+		cr_assert_eq(pr->version, 1);
+		cr_assert_eq(strlen(pr->policy_hash), 64);
+		cr_assert_not_null(pr->sandbox_config);
+		cr_assert_eq(pr->sandbox_config->config_revision, 1);
+		cr_assert_not_null(pr->sandbox_config->logging);
+		cr_assert(!pr->sandbox_config->logging->ocsf_enabled);
+	}
+	osh_rpc_msg_free(resp);
+	pq.sandbox_id = (char *)(uintptr_t) "00000000-0000-4000-8000-000000000000";
+	cr_assert_neq(call(&r, "GetSandboxPolicy", &pq.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND);
+
+	lr = list(&r);
+	cr_assert_eq(lr->n_sandboxes, 1);
+	cr_assert_str_eq(lr->sandboxes[0]->name, "demo");
+	cr_assert_eq(lr->sandboxes[0]->pid, pid);
+	osh_rpc_msg_free(&lr->base);
+
+	/* delete: SIGTERM stops the supervisor, the record and the process are gone */
+	dq.name = (char *)(uintptr_t) "demo";
+	cr_assert_eq(call(&r, "DeleteSandbox", &dq.base, &resp, &st), 0, "%s", st.message);
+	{
+		Openshell__V1__DeleteSandboxResponse *dr = (void *)resp;
+
+		cr_assert_str_eq(dr->sandbox->name, "demo");
+		cr_assert_eq(dr->sandbox->state,
+			     OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_EXITED);
+		cr_assert_eq(dr->sandbox->opt_exit_code_case,
+			     OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE);
+		cr_assert_eq(dr->sandbox->exit_code, 128 + SIGTERM);
+	}
+	osh_rpc_msg_free(resp);
+	cr_assert(!pid_alive(pid), "supervisor still there");
+	lr = list(&r);
+	cr_assert_eq(lr->n_sandboxes, 0);
+	osh_rpc_msg_free(&lr->base);
+	cr_assert_neq(call(&r, "DeleteSandbox", &dq.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND);
+	/* the name is free again at once */
+	{
+		Openshell__V1__Sandbox *again = create(&r, "demo", false, &code);
+
+		cr_assert_eq(code, OSH_RPC_OK);
+		protobuf_c_message_free_unpacked(&again->base, NULL);
+	}
+	protobuf_c_message_free_unpacked(&sb->base, NULL);
+	rig_down(&r);
+}
+
+Test(gw_service, delete_escalates_to_sigkill, .timeout = 60)
+{
+	struct grig r;
+	Openshell__V1__Sandbox *sb;
+	Openshell__V1__DeleteSandboxRequest dq = OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	int code;
+	pid_t pid;
+	long long t0;
+
+	rig_up(&r, fake_stubborn, NULL);
+	sb = create(&r, "stubborn", false, &code);
+	cr_assert_eq(code, OSH_RPC_OK);
+	pid = sb->pid;
+	{
+		/* let the script install its trap before the SIGTERM */
+		long long end = gwt_now_ms() + 10000;
+		char *f = NULL;
+
+		while (gwt_now_ms() < end && !(f = find_args_file(r.dir)))
+			gwt_nap();
+		cr_assert_not_null(f);
+		free(f);
+	}
+	t0 = gwt_now_ms();
+	dq.sandbox_id = sb->id;
+	cr_assert_eq(call(&r, "DeleteSandbox", &dq.base, &resp, &st), 0, "%s", st.message);
+	cr_assert_geq(gwt_now_ms() - t0, 250, "SIGKILL came before the grace period");
+	cr_assert_eq(((Openshell__V1__DeleteSandboxResponse *)(void *)resp)->sandbox->exit_code,
+		     128 + SIGKILL);
+	osh_rpc_msg_free(resp);
+	cr_assert(!pid_alive(pid));
+	protobuf_c_message_free_unpacked(&sb->base, NULL);
+	rig_down(&r);
+}
+
+Test(gw_service, omit_sandbox_config_mode, .timeout = 30)
+{
+	struct grig r;
+	Openshell__V1__Sandbox *sb;
+	Openshell__V1__GetSandboxPolicyRequest pq = OPENSHELL__V1__GET_SANDBOX_POLICY_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	int code;
+
+	rig_up(&r, fake_sleep, "--omit-sandbox-config");
+	sb = create(&r, "old", false, &code);
+	cr_assert_eq(code, OSH_RPC_OK);
+	pq.sandbox_id = sb->id;
+	cr_assert_eq(call(&r, "GetSandboxPolicy", &pq.base, &resp, &st), 0, "%s", st.message);
+	cr_assert_null(((Openshell__V1__GetSandboxPolicyResponse *)(void *)resp)->sandbox_config);
+	cr_assert_null(((Openshell__V1__GetSandboxPolicyResponse *)(void *)resp)->policy);
+	cr_assert_eq(((Openshell__V1__GetSandboxPolicyResponse *)(void *)resp)->version, 0);
+	osh_rpc_msg_free(resp);
+	protobuf_c_message_free_unpacked(&sb->base, NULL);
+	rig_down(&r);
+}
+
+/* --------------------------------------------------------------- logs -- */
+
+static int push(struct grig *r, const char *stream_id, const char *line_id, int from, int n,
+		const char *level, const char *source, uint64_t *accepted,
+		struct osh_rpc_status *st)
+{
+	Openshell__V1__PushSandboxLogsRequest req = OPENSHELL__V1__PUSH_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__SandboxLogLine *lines = calloc((size_t)n, sizeof(*lines));
+	Openshell__V1__SandboxLogLine **lp = calloc((size_t)n, sizeof(*lp));
+	Openshell__V1__SandboxLogLine__FieldsEntry fe =
+	    OPENSHELL__V1__SANDBOX_LOG_LINE__FIELDS_ENTRY__INIT;
+	Openshell__V1__SandboxLogLine__FieldsEntry *fep[1] = {&fe};
+	char(*msgs)[32] = calloc((size_t)n, sizeof(*msgs));
+	struct osh_rpc_cstream *cs = NULL;
+	ProtobufCMessage *resp = NULL;
+	int rc;
+
+	fe.key = (char *)(uintptr_t) "k";
+	fe.value = (char *)(uintptr_t) "v";
+	for (int i = 0; i < n; i++) {
+		openshell__v1__sandbox_log_line__init(&lines[i]);
+		snprintf(msgs[i], sizeof(msgs[i]), "msg %d", from + i);
+		lines[i].sandbox_id = (char *)(uintptr_t)line_id;
+		lines[i].timestamp_ms = 1000 + from + i;
+		lines[i].level = (char *)(uintptr_t)level;
+		lines[i].target = (char *)(uintptr_t) "test";
+		lines[i].message = msgs[i];
+		lines[i].source = (char *)(uintptr_t)source;
+		lines[i].fields = fep;
+		lines[i].n_fields = 1;
+		lp[i] = &lines[i];
+	}
+	req.sandbox_id = (char *)(uintptr_t)stream_id;
+	req.logs = lp;
+	req.n_logs = (size_t)n;
+	rc = osh_rpc_cstream_open(r->c, "PushSandboxLogs", NULL, &cs);
+	if (rc == 0) {
+		int src = osh_rpc_cstream_send(cs, &req.base);
+
+		rc = osh_rpc_cstream_finish(cs, &resp, st);
+		if (rc == 0 && src != 0)
+			rc = src;
+	}
+	if (resp && accepted)
+		*accepted = ((Openshell__V1__PushSandboxLogsResponse *)(void *)resp)->accepted;
+	osh_rpc_msg_free(resp);
+	free(lines);
+	free(lp);
+	free(msgs);
+	return rc;
+}
+
+static Openshell__V1__GetSandboxLogsResponse *get_logs(struct grig *r, const char *name,
+						       unsigned lines, const char *min_level,
+						       const char *source)
+{
+	Openshell__V1__GetSandboxLogsRequest q = OPENSHELL__V1__GET_SANDBOX_LOGS_REQUEST__INIT;
+	char *srcs[1] = {(char *)(uintptr_t)source};
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+
+	q.name = (char *)(uintptr_t)name;
+	q.lines = lines;
+	q.min_level = (char *)(uintptr_t)min_level;
+	if (source) {
+		q.sources = srcs;
+		q.n_sources = 1;
+	}
+	cr_assert_eq(call(r, "GetSandboxLogs", &q.base, &resp, &st), 0, "%s", st.message);
+	return (void *)resp;
+}
+
+Test(gw_service, push_forces_identity_and_queries_filter, .timeout = 60)
+{
+	struct grig r;
+	Openshell__V1__Sandbox *a, *b;
+	Openshell__V1__GetSandboxLogsResponse *lr;
+	struct osh_rpc_status st;
+	uint64_t acc = 0;
+	int code;
+
+	rig_up(&r, fake_sleep, NULL);
+	a = create(&r, "a", false, &code);
+	cr_assert_eq(code, 0);
+	b = create(&r, "b", false, &code);
+	cr_assert_eq(code, 0);
+
+	/* lines claiming sandbox b and source gateway, pushed on a's stream */
+	cr_assert_eq(push(&r, a->id, b->id, 0, 5, "INFO", "gateway", &acc, &st), 0, "%s",
+		     st.message);
+	cr_assert_eq(acc, 5);
+	cr_assert_eq(push(&r, a->id, a->id, 5, 3, "ERROR", "sandbox", &acc, &st), 0);
+
+	lr = get_logs(&r, "a", 0, NULL, "sandbox");
+	cr_assert_eq(lr->n_logs, 8);
+	cr_assert_eq(lr->total_matching, 8);
+	for (size_t i = 0; i < lr->n_logs; i++) {
+		cr_assert_str_eq(lr->logs[i]->sandbox_id, a->id);
+		cr_assert_str_eq(lr->logs[i]->source, "sandbox");
+	}
+	cr_assert_str_eq(lr->logs[0]->message, "msg 0");
+	cr_assert_eq(lr->logs[0]->n_fields, 1);
+	cr_assert_str_eq(lr->logs[0]->fields[0]->key, "k");
+	cr_assert_str_eq(lr->logs[0]->fields[0]->value, "v");
+	osh_rpc_msg_free(&lr->base);
+
+	/* b got nothing from a's stream, only the gateway's own note */
+	lr = get_logs(&r, "b", 0, NULL, "sandbox");
+	cr_assert_eq(lr->n_logs, 0);
+	osh_rpc_msg_free(&lr->base);
+	lr = get_logs(&r, "b", 0, NULL, "gateway");
+	cr_assert_geq(lr->n_logs, 1);
+	cr_assert(strstr(lr->logs[0]->message, "created") != NULL, "%s", lr->logs[0]->message);
+	osh_rpc_msg_free(&lr->base);
+
+	/* tail + level */
+	lr = get_logs(&r, "a", 2, "error", NULL);
+	cr_assert_eq(lr->n_logs, 2);
+	cr_assert_eq(lr->total_matching, 3);
+	cr_assert_str_eq(lr->logs[0]->message, "msg 6");
+	cr_assert_str_eq(lr->logs[1]->message, "msg 7");
+	osh_rpc_msg_free(&lr->base);
+
+	/* unknown sandbox and bad level */
+	cr_assert_neq(push(&r, "nope", "nope", 0, 1, "INFO", "sandbox", NULL, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND, "%d %s", st.code, st.message);
+	{
+		Openshell__V1__GetSandboxLogsRequest q =
+		    OPENSHELL__V1__GET_SANDBOX_LOGS_REQUEST__INIT;
+		ProtobufCMessage *resp = NULL;
+
+		q.name = (char *)(uintptr_t) "a";
+		q.min_level = (char *)(uintptr_t) "loud";
+		cr_assert_neq(call(&r, "GetSandboxLogs", &q.base, &resp, &st), 0);
+		cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+		q.name = (char *)(uintptr_t) "zzz";
+		q.min_level = NULL;
+		cr_assert_neq(call(&r, "GetSandboxLogs", &q.base, &resp, &st), 0);
+		cr_assert_eq(st.code, OSH_RPC_NOT_FOUND);
+	}
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+	protobuf_c_message_free_unpacked(&b->base, NULL);
+	rig_down(&r);
+}
+
+/* Reads watch messages until `want` lines arrived or the deadline passes. */
+static size_t watch_read(struct osh_rpc_sstream *ws, size_t want, char last[64])
+{
+	struct osh_rpc_status st;
+	long long end = gwt_now_ms() + 10000;
+	size_t got = 0;
+
+	while (got < want && gwt_now_ms() < end) {
+		ProtobufCMessage *m = NULL;
+		int rc = osh_rpc_sstream_next(ws, 200, &m, &st);
+
+		if (rc == OSH_ETIMEDOUT)
+			continue;
+		cr_assert_eq(rc, 0, "stream ended: %d %s", st.code, st.message);
+		{
+			Openshell__V1__WatchSandboxLogsResponse *w = (void *)m;
+
+			for (size_t i = 0; i < w->n_logs; i++)
+				snprintf(last, 64, "%s", w->logs[i]->message);
+			got += w->n_logs;
+		}
+		osh_rpc_msg_free(m);
+	}
+	return got;
+}
+
+Test(gw_service, watch_replays_tail_then_follows, .timeout = 60)
+{
+	struct grig r;
+	Openshell__V1__Sandbox *a;
+	Openshell__V1__WatchSandboxLogsRequest wq = OPENSHELL__V1__WATCH_SANDBOX_LOGS_REQUEST__INIT;
+	struct osh_rpc_sstream *ws = NULL;
+	struct osh_rpc_status st;
+	char *src[1] = {(char *)(uintptr_t) "sandbox"};
+	char last[64] = "";
+	int code;
+
+	rig_up(&r, fake_sleep, NULL);
+	a = create(&r, "w", false, &code);
+	cr_assert_eq(code, 0);
+	cr_assert_eq(push(&r, a->id, a->id, 0, 10, "INFO", "sandbox", NULL, &st), 0);
+
+	wq.name = (char *)(uintptr_t) "w";
+	wq.tail_lines = 3;
+	wq.sources = src;
+	wq.n_sources = 1;
+	wq.min_level = (char *)(uintptr_t) "INFO";
+	cr_assert_eq(osh_rpc_sstream_open(r.c, "WatchSandboxLogs", &wq.base, NULL, &ws), 0);
+	cr_assert_eq(watch_read(ws, 3, last), 3);
+	cr_assert_str_eq(last, "msg 9");
+
+	/* DEBUG lines are filtered out of the follow, INFO ones arrive */
+	cr_assert_eq(push(&r, a->id, a->id, 10, 4, "DEBUG", "sandbox", NULL, &st), 0);
+	cr_assert_eq(push(&r, a->id, a->id, 20, 2, "WARN", "sandbox", NULL, &st), 0);
+	cr_assert_eq(watch_read(ws, 2, last), 2);
+	cr_assert_str_eq(last, "msg 21");
+
+	/* deleting the sandbox ends the stream cleanly */
+	{
+		Openshell__V1__DeleteSandboxRequest dq =
+		    OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
+		ProtobufCMessage *resp = NULL, *m = NULL;
+		long long end = gwt_now_ms() + 10000;
+		int rc = 0;
+
+		dq.name = (char *)(uintptr_t) "w";
+		cr_assert_eq(call(&r, "DeleteSandbox", &dq.base, &resp, &st), 0, "%s", st.message);
+		osh_rpc_msg_free(resp);
+		while (gwt_now_ms() < end) {
+			rc = osh_rpc_sstream_next(ws, 200, &m, &st);
+			if (rc == 0) {
+				osh_rpc_msg_free(m);
+				continue;
+			}
+			if (rc != OSH_ETIMEDOUT)
+				break;
+		}
+		cr_assert_eq(rc, OSH_ECLOSED);
+		cr_assert_eq(st.code, OSH_RPC_OK, "%s", st.message);
+	}
+	osh_rpc_sstream_destroy(ws);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+	rig_down(&r);
+}
+
+/* ------------------------------------------------------------ restart -- */
+
+Test(gw_service, restart_adopts_running_supervisors_and_keeps_revision, .timeout = 60)
+{
+	struct grig r;
+	Openshell__V1__Sandbox *a;
+	Openshell__V1__SetConfigRequest s = OPENSHELL__V1__SET_CONFIG_REQUEST__INIT;
+	Openshell__V1__GetSandboxPolicyRequest pq = OPENSHELL__V1__GET_SANDBOX_POLICY_REQUEST__INIT;
+	Openshell__V1__ListSandboxesResponse *lr;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	char id[40];
+	int code;
+	pid_t pid;
+
+	rig_up(&r, fake_sleep, NULL);
+	a = create(&r, "keep", false, &code);
+	cr_assert_eq(code, 0);
+	pid = a->pid;
+	snprintf(id, sizeof(id), "%s", a->id);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+	s.key = (char *)(uintptr_t) "ocsf_logging_enabled";
+	s.value = (char *)(uintptr_t) "true";
+	cr_assert_eq(call(&r, "SetConfig", &s.base, &resp, &st), 0);
+	osh_rpc_msg_free(resp);
+
+	gw_down(&r);
+	cr_assert(pid_alive(pid), "the supervisor must outlive the gateway");
+	gw_up(&r, NULL);
+
+	lr = list(&r);
+	cr_assert_eq(lr->n_sandboxes, 1);
+	cr_assert_eq(lr->sandboxes[0]->state, OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING);
+	cr_assert_eq(lr->sandboxes[0]->pid, pid);
+	osh_rpc_msg_free(&lr->base);
+	pq.sandbox_id = id;
+	cr_assert_eq(call(&r, "GetSandboxPolicy", &pq.base, &resp, &st), 0);
+	cr_assert_eq(((Openshell__V1__GetSandboxPolicyResponse *)(void *)resp)
+			 ->sandbox_config->config_revision,
+		     2, "revision went backwards across a restart");
+	cr_assert(((Openshell__V1__GetSandboxPolicyResponse *)(void *)resp)
+		      ->sandbox_config->logging->ocsf_enabled);
+	osh_rpc_msg_free(resp);
+
+	/* the adopted supervisor dies: the gateway notices through /proc */
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	{
+		long long end = gwt_now_ms() + 15000;
+		Openshell__V1__SandboxState state = 0;
+
+		while (gwt_now_ms() < end) {
+			lr = list(&r);
+			state = lr->sandboxes[0]->state;
+			cr_assert_eq(lr->sandboxes[0]->opt_exit_code_case,
+				     OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE__NOT_SET);
+			osh_rpc_msg_free(&lr->base);
+			if (state == OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_EXITED)
+				break;
+			gwt_nap();
+		}
+		cr_assert_eq(state, OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_EXITED);
+	}
+	rig_down(&r);
+}
+
+/* ------------------------------------------------------------- binary -- */
+
+static pid_t run_bin(const char *dir, const char *const *extra, const char *errfile)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		const char *argv[16];
+		int n = 0;
+		FILE *e = freopen(errfile, "w", stderr);
+
+		(void)e;
+		argv[n++] = OSH_GW_BIN;
+		argv[n++] = "--listen";
+		argv[n++] = "127.0.0.1:0";
+		argv[n++] = "--data-dir";
+		argv[n++] = dir;
+		for (; extra && *extra; extra++)
+			argv[n++] = *extra;
+		argv[n] = NULL;
+		execv(OSH_GW_BIN, (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status = 0;
+
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "killed by signal %d", WTERMSIG(status));
+	return WEXITSTATUS(status);
+}
+
+Test(gw_binary, readiness_file_sighup_and_clean_sigterm, .timeout = 60)
+{
+	char *dir = gwt_tmpdir();
+	char *addr_path = gwt_path(dir, "gateway.addr");
+	char *errf = gwt_path(dir, "stderr.txt");
+	char *yaml = gwt_path(dir, "gateway.yaml");
+	char *addr = NULL, *log = NULL;
+	long long end = gwt_now_ms() + 20000;
+	pid_t pid = run_bin(dir, NULL, errf);
+	char want[160];
+
+	cr_assert_gt(pid, 0);
+	while (gwt_now_ms() < end && !(addr = gwt_read(addr_path)))
+		gwt_nap();
+	cr_assert_not_null(addr, "gateway.addr never appeared");
+	cr_assert(strncmp(addr, "127.0.0.1:", 10) == 0, "%s", addr);
+	cr_assert_eq(addr[strlen(addr) - 1], '\n');
+	addr[strlen(addr) - 1] = '\0';
+	cr_assert_gt(strtol(addr + 10, NULL, 10), 0);
+	snprintf(want, sizeof(want), "listening on %s", addr);
+	log = gwt_read(errf);
+	cr_assert(log && strstr(log, want), "stderr lacks '%s': %s", want, log ? log : "");
+	free(log);
+
+	/* a real client reaches it at that address */
+	{
+		struct osh_rpc_client *c = NULL;
+		Openshell__V1__GetConfigRequest g = OPENSHELL__V1__GET_CONFIG_REQUEST__INIT;
+		ProtobufCMessage *resp = NULL;
+		struct osh_rpc_status st;
+
+		cr_assert_eq(osh_rpc_client_create(addr, SVC, NULL, &c), 0);
+		cr_assert_eq(osh_rpc_client_unary(c, "GetConfig", &g.base, NULL, &resp, &st), 0,
+			     "%s", st.message);
+		osh_rpc_msg_free(resp);
+		osh_rpc_client_destroy(c);
+	}
+
+	/* SIGHUP with an invalid file: logged with file:line:key, gateway keeps running */
+	cr_assert_eq(gwt_write(yaml, "ocsf_logging_enabled: true\nwho: me\n"), 0);
+	cr_assert_eq(kill(pid, SIGHUP), 0);
+	end = gwt_now_ms() + 10000;
+	while (gwt_now_ms() < end) {
+		log = gwt_read(errf);
+		if (log && strstr(log, "gateway.yaml:2:who"))
+			break;
+		free(log);
+		log = NULL;
+		gwt_nap();
+	}
+	cr_assert_not_null(log, "reload error not logged");
+	free(log);
+
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(wait_exit(pid), 0);
+	cr_assert_null(gwt_read(addr_path), "gateway.addr left after shutdown");
+	free(addr);
+	free(addr_path);
+	free(errf);
+	free(yaml);
+	gwt_rmdir(dir);
+}
+
+Test(gw_binary, startup_errors_name_their_source, .timeout = 60)
+{
+	char *dir = gwt_tmpdir();
+	char *errf = gwt_path(dir, "stderr.txt");
+	char *yaml = gwt_path(dir, "bad.yaml");
+	char *log;
+	const char *bad_flag[] = {"--ocsf-logging", "perhaps", NULL};
+	const char *bad_yaml[] = {"--config", yaml, NULL};
+	const char *unknown[] = {"--frobnicate", NULL};
+
+	cr_assert_eq(wait_exit(run_bin(dir, bad_flag, errf)), 2);
+	log = gwt_read(errf);
+	cr_assert(strstr(log, "flag --ocsf-logging") && strstr(log, "perhaps"), "%s", log);
+	free(log);
+
+	cr_assert_eq(gwt_write(yaml, "# x\nocsf_logging_enabled: [1]\n"), 0);
+	cr_assert_eq(wait_exit(run_bin(dir, bad_yaml, errf)), 2);
+	log = gwt_read(errf);
+	cr_assert(strstr(log, "bad.yaml:2:ocsf_logging_enabled"), "%s", log);
+	free(log);
+
+	setenv("OPENSHELL_OCSF_LOGGING", "sure", 1);
+	cr_assert_eq(wait_exit(run_bin(dir, NULL, errf)), 2);
+	log = gwt_read(errf);
+	cr_assert(strstr(log, "env OPENSHELL_OCSF_LOGGING"), "%s", log);
+	free(log);
+	unsetenv("OPENSHELL_OCSF_LOGGING");
+
+	cr_assert_eq(wait_exit(run_bin(dir, unknown, errf)), 2);
+	log = gwt_read(errf);
+	cr_assert(strstr(log, "--frobnicate"), "%s", log);
+	free(log);
+	free(errf);
+	free(yaml);
+	gwt_rmdir(dir);
+}

@@ -61,8 +61,8 @@ def find_schema_dir(repo_root, version, env=None):
 
 
 class Validator:
-    """Metaschema validation with a local $ref store (jsonschema 4.10 API:
-    RefResolver + store; newer releases also accept it)."""
+    """Metaschema validation with a local $ref store: RefResolver + store on
+    jsonschema 4.10 (Debian 12), a `referencing` registry when available."""
 
     def __init__(self, root):
         import jsonschema
@@ -90,15 +90,27 @@ class Validator:
             self.schemas[name] = s
         self.store = store
 
+    def _validator(self, schema):
+        js = self.jsonschema
+        try:
+            # jsonschema >= 4.18 resolves through `referencing` (RefResolver
+            # is deprecated there); Debian 12 ships 4.10, which has only
+            # RefResolver.
+            from referencing import Registry, Resource
+        except ImportError:
+            resolver = js.RefResolver(base_uri=schema.get("$id", ""), referrer=schema,
+                                      store=self.store)
+            return js.Draft202012Validator(schema, resolver=resolver)
+        reg = Registry().with_resources(
+            [(uri, Resource.from_contents(s)) for uri, s in sorted(self.store.items())])
+        return js.Draft202012Validator(schema, registry=reg)
+
     def validate(self, kind, data, rel):
         name = METASCHEMA_FOR[kind]
         schema = self.schemas.get(name)
         if schema is None:
             raise GenError("metaschema/%s not found" % name, rel)
-        js = self.jsonschema
-        with_ref = js.RefResolver(base_uri=schema.get("$id", ""), referrer=schema,
-                                  store=self.store)
-        v = js.Draft202012Validator(schema, resolver=with_ref)
+        v = self._validator(schema)
         errs = sorted(v.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
         if errs:
             e = errs[0]

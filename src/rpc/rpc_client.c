@@ -334,9 +334,13 @@ int osh_rpc_client_unary(struct osh_rpc_client *c, const char *method, const Pro
 	int rc = OSH_OK;
 
 	*resp = NULL;
-	if (md == NULL || req == NULL || req->descriptor != md->input) {
-		status_set(st, OSH_RPC_INVALID_ARGUMENT,
-			   md == NULL ? "unknown method" : "request has the wrong message type");
+	if (md == NULL) {
+		status_set(st, OSH_RPC_INVALID_ARGUMENT, "unknown method");
+		rc = OSH_EINVAL;
+		goto out;
+	}
+	if (req == NULL || req->descriptor != md->input) {
+		status_set(st, OSH_RPC_INVALID_ARGUMENT, "request has the wrong message type");
 		rc = OSH_EINVAL;
 		goto out;
 	}

@@ -27,6 +27,9 @@
 #include "gwlog.h"
 #include "sandbox.pb-c.h"
 #include "sandboxes.h"
+#ifdef OSH_GW_HAVE_SUP_POLICY
+#include "sup_policy.h"
+#endif
 
 #define PUSH_BATCH_MAX	   1000		/* lines per push message; more are dropped */
 #define PUSH_LINE_MAX	   (64u * 1024) /* bytes of message per line; longer are dropped */
@@ -870,6 +873,50 @@ static int policy_pack(struct osh_rpc_call *call, const Openshell__V1__SandboxPo
 	return 0;
 }
 
+/* The request's policy (message or YAML) -> validated, packed, hashed in sb.
+ * Fails the call and returns non-zero on a bad policy. */
+static int policy_from_request(struct osh_rpc_call *call,
+			       const Openshell__V1__CreateSandboxRequest *req,
+			       struct osh_gw_sandbox *sb)
+{
+	Openshell__V1__SandboxPolicy *parsed = NULL;
+	const Openshell__V1__SandboxPolicy *p = req->policy;
+	char err[512];
+	int rc = 0;
+
+	if (req->policy_yaml && req->policy_yaml[0]) {
+#ifdef OSH_GW_HAVE_SUP_POLICY
+		rc = osh_sup_policy_parse_yaml(req->policy_yaml, strlen(req->policy_yaml),
+					       "policy_yaml", &parsed, err, sizeof(err));
+		if (rc != 0) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "%s", err);
+			goto out;
+		}
+		p = parsed;
+#else
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"this gateway build cannot parse policy_yaml; send policy");
+		rc = OSH_EINVAL;
+		goto out;
+#endif
+	}
+	if (!p)
+		goto out;
+#ifdef OSH_GW_HAVE_SUP_POLICY
+	rc = osh_sup_policy_validate(p, err, sizeof(err));
+	if (rc != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "policy: %s", err);
+		goto out;
+	}
+#endif
+	rc = policy_pack(call, p, sb);
+out:
+	if (parsed)
+		protobuf_c_message_free_unpacked(&parsed->base, NULL);
+	(void)err;
+	return rc;
+}
+
 static char *command_json(const char *const *argv, size_t n)
 {
 	cJSON *a = cJSON_CreateArray();
@@ -910,12 +957,6 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 					"give either policy_yaml or policy, not both");
 		return;
 	}
-	if (req->policy_yaml && req->policy_yaml[0]) {
-		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
-					"this gateway takes the policy as a SandboxPolicy message "
-					"(field policy); policy_yaml is not parsed gateway-side");
-		return;
-	}
 	if (req->log_dir && req->log_dir[0] && req->log_dir[0] != '/') {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
 					"log_dir must be an absolute path, got '%s'", req->log_dir);
@@ -944,7 +985,7 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 					strerror(errno));
 		return;
 	}
-	if (req->policy && policy_pack(call, req->policy, &sb) != 0)
+	if (policy_from_request(call, req, &sb) != 0)
 		goto out;
 	if (pathf(sbdir, sizeof(sbdir), "%s/%s", gw->sandboxes_dir, req->name) != 0 ||
 	    (req->log_dir && req->log_dir[0]

@@ -870,3 +870,44 @@ Test(gw_binary, startup_errors_name_their_source, .timeout = 60)
 	free(yaml);
 	gwt_rmdir(dir);
 }
+
+Test(gw_service, create_with_policy_yaml, .timeout = 30)
+{
+	struct grig r;
+	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
+	Openshell__V1__GetSandboxPolicyRequest pq = OPENSHELL__V1__GET_SANDBOX_POLICY_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	char id[40];
+
+	rig_up(&r, fake_sleep, NULL);
+	req.name = (char *)(uintptr_t) "bad";
+	req.policy_yaml =
+	    (char *)(uintptr_t) "version: 1\nfilesystem_policy:\n  read_onyl: [/usr]\n";
+	cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "policy_yaml:3") && strstr(st.message, "read_onyl"), "%s",
+		  st.message);
+
+	req.name = (char *)(uintptr_t) "good";
+	req.policy_yaml =
+	    (char *)(uintptr_t) "version: 2\nnetwork_policies:\n  gh:\n    endpoints:\n"
+				"      - {host: api.github.com, port: 443}\n";
+	cr_assert_eq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0, "%s", st.message);
+	snprintf(id, sizeof(id), "%s",
+		 ((Openshell__V1__CreateSandboxResponse *)(void *)resp)->sandbox->id);
+	osh_rpc_msg_free(resp);
+	pq.sandbox_id = id;
+	cr_assert_eq(call(&r, "GetSandboxPolicy", &pq.base, &resp, &st), 0, "%s", st.message);
+	{
+		Openshell__V1__GetSandboxPolicyResponse *pr = (void *)resp;
+
+		cr_assert_not_null(pr->policy);
+		cr_assert_eq(pr->policy->version, 2);
+		cr_assert_eq(pr->policy->n_network_policies, 1);
+		cr_assert_str_eq(pr->policy->network_policies[0]->key, "gh");
+		cr_assert_eq(pr->version, 1);
+	}
+	osh_rpc_msg_free(resp);
+	rig_down(&r);
+}

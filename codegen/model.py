@@ -40,9 +40,6 @@ DERIVED_CLASS = {"class_uid", "class_name", "category_uid", "category_name", "ty
 # metadata attributes the runtime fills.
 DERIVED_METADATA = {"version", "profiles"}
 
-K = {"STRING": 0, "INT": 1, "LONG": 2, "FLOAT": 3, "BOOL": 4, "PORT": 5, "JSON": 6,
-     "ENUM_INT": 7, "ENUM_STR": 8, "OBJECT": 9, "OPEN_OBJECT": 10}
-
 F_ARRAY, F_REQUIRED, F_RECOMMENDED, F_DEPRECATED, F_CAPTION, F_DERIVED = 1, 2, 4, 8, 16, 32
 
 
@@ -317,8 +314,7 @@ class Model:
                           key=lambda kv: (-len(kv[1]), min(m.name for m, _, _ in kv[1])))[0][0]
             for sig, users in sorted(sets.items(), key=lambda kv: min(m.name for m, _, _ in kv[1])):
                 if sig == best:
-                    e = Enum(attr, attr, users[0][2] is not None and users[0][1].kind == "ENUM_STR",
-                             users[0][2])
+                    e = Enum(attr, attr, users[0][1].kind == "ENUM_STR", users[0][2])
                     e.c_enum = True
                     for mi, f, _ in users:
                         f.enum = e

@@ -1,0 +1,216 @@
+"""Shared helpers for the gateway + CLI integration tests.
+
+DESIGN: every test talks to real binaries on loopback: openshell-gateway
+started on port 0 with a fresh --data-dir (the bound address is read from
+<data-dir>/gateway.addr, then readiness is a GetConfig call that succeeds),
+the openshell CLI run as a subprocess, and a second gRPC stack (Python
+grpcio with stubs generated from proto/sandbox.proto at test time by
+grpc_tools) for the calls the CLI does not make. Every wait polls a
+condition with a deadline; nothing sleeps for a fixed time.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import queue
+
+BIN_DIR = os.environ.get("OSH_BIN_DIR", "")
+PROTO_DIR = os.environ.get("OSH_PROTO_DIR", "")
+CLI = os.path.join(BIN_DIR, "openshell")
+GATEWAY = os.path.join(BIN_DIR, "openshell-gateway")
+
+_stub_dir = None
+
+
+def stubs():
+    """Generate (once per process) and import the Python stubs."""
+    global _stub_dir
+    if _stub_dir is None:
+        _stub_dir = tempfile.mkdtemp(prefix="osh-pystubs-")
+        from grpc_tools import protoc  # python3-grpc-tools
+
+        rc = protoc.main(
+            [
+                "grpc_tools.protoc",
+                "-I" + PROTO_DIR,
+                "--python_out=" + _stub_dir,
+                "--grpc_python_out=" + _stub_dir,
+                os.path.join(PROTO_DIR, "sandbox.proto"),
+            ]
+        )
+        if rc != 0:
+            raise RuntimeError("grpc_tools.protoc failed on sandbox.proto: %d" % rc)
+        sys.path.insert(0, _stub_dir)
+    import sandbox_pb2
+    import sandbox_pb2_grpc
+
+    return sandbox_pb2, sandbox_pb2_grpc
+
+
+def wait_until(pred, timeout=20.0, what="condition"):
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= end:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(0.02)
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+class Gateway:
+    """One openshell-gateway process on 127.0.0.1:<free port>."""
+
+    def __init__(self, data_dir=None, extra=()):
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="osh-gw-")
+        self.extra = list(extra)
+        self.proc = None
+        self.addr = None
+        self.log_path = os.path.join(self.data_dir, "gateway.stderr")
+        self.channel = None
+        self.stub = None
+
+    def start(self):
+        import grpc
+
+        pb, pbg = stubs()
+        addr_file = os.path.join(self.data_dir, "gateway.addr")
+        if os.path.exists(addr_file):
+            os.unlink(addr_file)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [GATEWAY, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir] + self.extra,
+            stdout=self._log,
+            stderr=self._log,
+        )
+
+        def addr_ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("gateway exited early (%d): %s" % (self.proc.returncode, self.log()))
+            try:
+                with open(addr_file) as f:
+                    a = f.read().strip()
+                return a or None
+            except FileNotFoundError:
+                return None
+
+        self.addr = wait_until(addr_ready, 20, "gateway.addr")
+        self.channel = grpc.insecure_channel(self.addr)
+        self.stub = pbg.OpenShellStub(self.channel)
+
+        def serving():
+            try:
+                self.stub.GetConfig(pb.GetConfigRequest(), timeout=2)
+                return True
+            except grpc.RpcError:
+                return False
+
+        wait_until(serving, 20, "GetConfig to succeed")
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=20):
+        """SIGTERM and wait; returns the exit code."""
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("gateway did not stop within %ds" % timeout)
+        self._log.close()
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+    def cli(self, *args, timeout=30, check=None):
+        r = subprocess.run(
+            [CLI, "--gateway", self.addr, "--color=never"] + list(args),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check is not None and r.returncode != check:
+            raise AssertionError(
+                "openshell %s: exit %d (want %d)\nstdout: %s\nstderr: %s"
+                % (" ".join(args), r.returncode, check, r.stdout, r.stderr)
+            )
+        return r
+
+    def kill_supervisors(self):
+        """Delete every sandbox (stops the supervisors this gateway started)."""
+        if not self.alive():
+            return
+        pb, _ = stubs()
+        try:
+            lst = self.stub.ListSandboxes(pb.ListSandboxesRequest(), timeout=10)
+        except Exception:
+            return
+        for s in lst.sandboxes:
+            try:
+                self.stub.DeleteSandbox(pb.DeleteSandboxRequest(sandbox_id=s.id), timeout=30)
+            except Exception:
+                pass
+
+
+class LineReader:
+    """Collects a subprocess's stdout lines on a thread."""
+
+    def __init__(self, stream):
+        self.q = queue.Queue()
+        self.lines = []
+        self.t = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self.t.start()
+
+    def _run(self, stream):
+        for line in stream:
+            self.q.put(line.rstrip("\n"))
+        self.q.put(None)
+
+    def wait_for(self, needle, timeout=20):
+        end = time.monotonic() + timeout
+        for l in self.lines:
+            if needle in l:
+                return l
+        while time.monotonic() < end:
+            try:
+                l = self.q.get(timeout=max(0.01, end - time.monotonic()))
+            except queue.Empty:
+                break
+            if l is None:
+                break
+            self.lines.append(l)
+            if needle in l:
+                return l
+        raise AssertionError("no line containing %r; got %r" % (needle, self.lines))
+
+
+def fmt_line(ts_ms, source, level, target, message, fields=None):
+    """The CLI's expected rendering of one line (docs/cli.md)."""
+    s = "[%d.%03d] [%7s] [%-5s] [%s] %s" % (ts_ms // 1000, ts_ms % 1000, source, level, target, message)
+    for k in sorted(fields or {}):
+        s += " %s=%s" % (k, fields[k])
+    return s

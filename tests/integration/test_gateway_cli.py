@@ -1,0 +1,339 @@
+"""Integration: openshell-gateway + openshell CLI + a Python gRPC client.
+
+Run by ctest (tests/integration/CMakeLists.txt) with OSH_BIN_DIR and
+OSH_PROTO_DIR set. See osh_itest.py for the harness.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import osh_itest as it  # noqa: E402
+
+import grpc  # noqa: E402
+
+POLICY_YAML = """version: 1
+filesystem_policy: {include_workdir: true, read_only: [/usr, /lib], read_write: [/tmp]}
+landlock: {compatibility: best_effort}
+network_policies:
+  github:
+    endpoints:
+      - host: api.github.com
+        port: 443
+    binaries: [{path: /usr/bin/curl}]
+"""
+
+
+def create_sandbox(gw, name, policy=True):
+    args = ["sandbox", "create", "--name", name]
+    if policy:
+        path = os.path.join(gw.data_dir, name + "-policy.yaml")
+        with open(path, "w") as f:
+            f.write(POLICY_YAML)
+        args += ["--policy", path]
+    args += ["--", "sleep", "600"]
+    r = gw.cli(*args, check=0)
+    assert r.stdout.startswith("sandbox %s created (id " % name), r.stdout
+    sid = r.stdout.split("(id ", 1)[1].split(",", 1)[0]
+    return sid
+
+
+def revision_of(gw):
+    r = gw.cli("config", "get", check=0)
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith("config_revision = "), r.stdout
+    return int(last.split("=", 1)[1])
+
+
+class GatewayCli(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pb, cls.pbg = it.stubs()
+        cls.gw = it.Gateway().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.kill_supervisors()
+        rc = cls.gw.stop()
+        assert rc == 0, "gateway exit %r: %s" % (rc, cls.gw.log())
+
+    def test_config_set_moves_revision(self):
+        gw = self.gw
+        r0 = revision_of(gw)
+        r = gw.cli("config", "get", "ocsf_logging_enabled", check=0)
+        self.assertIn("ocsf_logging_enabled = ", r.stdout)
+        want = "false" if "= true" in r.stdout else "true"
+        word = {"true": "YES", "false": "off"}[want]
+        r = gw.cli("config", "set", "ocsf_logging_enabled", word, check=0)
+        self.assertEqual(r.stdout, "ocsf_logging_enabled = %s (config_revision %d)\n" % (want, r0 + 1))
+        self.assertEqual(revision_of(gw), r0 + 1)
+        # same value again: no change, revision stays
+        r = gw.cli("config", "set", "ocsf_logging_enabled", want, check=0)
+        self.assertIn("unchanged", r.stdout)
+        self.assertEqual(revision_of(gw), r0 + 1)
+        # bad values are refused with a clear line, revision untouched
+        r = gw.cli("config", "set", "ocsf_logging_enabled", "maybe", check=1)
+        self.assertIn("invalid value 'maybe' for ocsf_logging_enabled", r.stderr)
+        r = gw.cli("config", "set", "no_such_key", "1", check=1)
+        self.assertIn("no_such_key", r.stderr)
+        self.assertEqual(revision_of(gw), r0 + 1)
+        # the supervisor-facing view agrees
+        sid = create_sandbox(gw, "cfgview")
+        resp = gw.stub.GetSandboxPolicy(self.pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10)
+        self.assertTrue(resp.HasField("sandbox_config"))
+        self.assertEqual(resp.sandbox_config.config_revision, r0 + 1)
+        self.assertEqual(resp.sandbox_config.logging.ocsf_enabled, want == "true")
+
+    def test_create_list_policy_delete(self):
+        gw = self.gw
+        sid = create_sandbox(gw, "box1")
+        r = gw.cli("sandbox", "list", check=0)
+        rows = [l.split() for l in r.stdout.splitlines()]
+        self.assertEqual(rows[0], ["NAME", "ID", "STATE", "PID", "EXIT", "CREATED"])
+        self.assertIn(sid, [row[1] for row in rows if row[0] == "box1"])
+        # same name twice: refused
+        r = gw.cli("sandbox", "create", "--name", "box1", "--", "sleep", "1", check=1)
+        self.assertIn("box1", r.stderr)
+        # policy through a second gRPC stack (Python), with the sandbox_config
+        resp = gw.stub.GetSandboxPolicy(self.pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10)
+        self.assertTrue(resp.HasField("policy"))
+        self.assertEqual(list(resp.policy.filesystem.read_only), ["/usr", "/lib"])
+        self.assertEqual(resp.policy.landlock.compatibility, "best_effort")
+        ep = resp.policy.network_policies["github"].endpoints[0]
+        self.assertEqual((ep.host, ep.port), ("api.github.com", 443))
+        self.assertGreaterEqual(resp.version, 1)
+        self.assertTrue(resp.policy_hash)
+        self.assertTrue(resp.HasField("sandbox_config"))
+        self.assertGreaterEqual(resp.sandbox_config.config_revision, 1)
+        # unknown sandbox: NOT_FOUND
+        with self.assertRaises(grpc.RpcError) as cm:
+            gw.stub.GetSandboxPolicy(self.pb.GetSandboxPolicyRequest(sandbox_id="nope"), timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        # a policy that fails validation is refused, naming the problem
+        bad = os.path.join(gw.data_dir, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write("version: 1\nfilesystem_policy: {read_write: [relative/path]}\n")
+        r = gw.cli("sandbox", "create", "--name", "badpol", "--policy", bad, check=1)
+        self.assertIn("relative/path", r.stderr)
+        r = gw.cli("sandbox", "delete", "box1", check=0)
+        self.assertEqual(r.stdout, "sandbox box1 deleted\n")
+        r = gw.cli("sandbox", "list", check=0)
+        self.assertNotIn("box1", r.stdout)
+        r = gw.cli("sandbox", "delete", "box1", check=1)
+        self.assertIn("box1", r.stderr)
+
+    def _push(self, sid, batches, name=None):
+        pb = self.pb
+
+        def gen():
+            for b in batches:
+                yield pb.PushSandboxLogsRequest(sandbox_id=sid, logs=b)
+
+        return self.gw.stub.PushSandboxLogs(gen(), timeout=20)
+
+    def test_push_then_read_with_cli(self):
+        gw, pb = self.gw, self.pb
+        sid = create_sandbox(gw, "logbox")
+        t = it.now_ms()
+        lines = [
+            pb.SandboxLogLine(sandbox_id=sid, timestamp_ms=t, level="OCSF", target="ocsf",
+                              message="NET:OPEN [MED] DENIED curl(9) -> x.test:443 itest-med", source="sandbox"),
+            pb.SandboxLogLine(sandbox_id=sid, timestamp_ms=t + 1, level="INFO", target="sup",
+                              message="itest-info", source="sandbox", fields={"zz": "2", "aa": "1"}),
+            pb.SandboxLogLine(sandbox_id=sid, timestamp_ms=t + 2, level="OCSF", target="ocsf",
+                              message="FINDING:BLOCKED [HIGH] \"itest-high\"", source="sandbox"),
+        ]
+        resp = self._push(sid, [lines[:2], lines[2:]])
+        self.assertEqual(resp.accepted, 3)
+        r = gw.cli("sandbox", "logs", "logbox", check=0)
+        out = r.stdout.splitlines()
+        self.assertIn(it.fmt_line(t, "sandbox", "OCSF", "ocsf", lines[0].message), out)
+        self.assertIn(it.fmt_line(t + 1, "sandbox", "INFO", "sup", "itest-info", {"aa": "1", "zz": "2"}), out)
+        self.assertIn(it.fmt_line(t + 2, "sandbox", "OCSF", "ocsf", lines[2].message), out)
+        # order: oldest first
+        self.assertLess(out.index(it.fmt_line(t, "sandbox", "OCSF", "ocsf", lines[0].message)),
+                        out.index(it.fmt_line(t + 2, "sandbox", "OCSF", "ocsf", lines[2].message)))
+        # level filter ranks OCSF by its [SEV] tag
+        r = gw.cli("sandbox", "logs", "logbox", "--level", "warn", check=0)
+        self.assertIn("itest-med", r.stdout)
+        self.assertIn("itest-high", r.stdout)
+        self.assertNotIn("itest-info", r.stdout)
+        r = gw.cli("sandbox", "logs", "logbox", "--level", "error", check=0)
+        self.assertNotIn("itest-med", r.stdout)
+        self.assertIn("itest-high", r.stdout)
+        # source filter: pushed lines are always source=sandbox
+        r = gw.cli("sandbox", "logs", "logbox", "--source", "gateway", check=0)
+        self.assertNotIn("itest-", r.stdout)
+        # -n and --since
+        r = gw.cli("sandbox", "logs", "logbox", "--since", str(t + 2), check=0)
+        self.assertIn("itest-high", r.stdout)
+        self.assertNotIn("itest-med", r.stdout)
+        # unknown sandbox: NOT_FOUND for push (Python) and logs (CLI, exit 1)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self._push("no-such-id", [lines[:1]])
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        r = gw.cli("sandbox", "logs", "no-such-box", check=1)
+        self.assertIn("no-such-box", r.stderr)
+
+    def test_follow_prints_new_lines_and_stops_on_sigint(self):
+        gw, pb = self.gw, self.pb
+        sid = create_sandbox(gw, "followbox")
+        p = subprocess.Popen(
+            [it.CLI, "--gateway", gw.addr, "--color=never", "sandbox", "logs", "followbox", "--follow",
+             "--source", "sandbox", "--level", "info"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        rd = it.LineReader(p.stdout)
+        try:
+            # The stream has no "ready" signal: push probe lines until one shows.
+            def probe_seen():
+                self._push(sid, [[pb.SandboxLogLine(timestamp_ms=it.now_ms(), level="INFO", target="t",
+                                                    message="itest-probe")]])
+                try:
+                    rd.wait_for("itest-probe", timeout=0.3)
+                    return True
+                except AssertionError:
+                    return False
+
+            it.wait_until(probe_seen, 20, "follow stream to show a pushed line")
+            t = it.now_ms()
+            self._push(sid, [[pb.SandboxLogLine(timestamp_ms=t, level="OCSF", target="ocsf",
+                                                message="NET:OPEN [INFO] ALLOWED itest-live")],
+                             [pb.SandboxLogLine(timestamp_ms=t + 1, level="DEBUG", target="t",
+                                                message="itest-debug-hidden")],
+                             [pb.SandboxLogLine(timestamp_ms=t + 2, level="WARN", target="t",
+                                                message="itest-after")]])
+            line = rd.wait_for("itest-live")
+            self.assertEqual(line, it.fmt_line(t, "sandbox", "OCSF", "ocsf", "NET:OPEN [INFO] ALLOWED itest-live"))
+            rd.wait_for("itest-after")
+            self.assertFalse(any("itest-debug-hidden" in l for l in rd.lines), rd.lines)
+            p.send_signal(signal.SIGINT)
+            self.assertEqual(p.wait(10), 0, p.stderr.read())
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+
+    def test_bad_input_never_hurts_the_gateway(self):
+        gw, pb = self.gw, self.pb
+        ch = gw.channel
+        raw = ch.unary_unary("/openshell.v1.OpenShell/GetSandboxPolicy")
+        with self.assertRaises(grpc.RpcError) as cm:
+            raw(b"\xff\xff\xff\xff\x0f\x01", timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        raw = ch.unary_unary("/openshell.v1.OpenShell/SetConfig")
+        with self.assertRaises(grpc.RpcError) as cm:
+            raw(b"\x0a\x40abc", timeout=10)  # length runs past the end
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        # unknown method: UNIMPLEMENTED at once, not at the deadline
+        t0 = time.monotonic()
+        with self.assertRaises(grpc.RpcError) as cm:
+            ch.unary_unary("/openshell.v1.OpenShell/Nope")(b"", timeout=20)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+        self.assertLess(time.monotonic() - t0, 10)
+        # oversize: 5 MiB over a 4 MiB limit
+        with self.assertRaises(grpc.RpcError) as cm:
+            gw.stub.SetConfig(pb.SetConfigRequest(key="ocsf_logging_enabled", value="x" * (5 << 20)), timeout=20)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        # garbage inside a client stream
+        sid = create_sandbox(gw, "badbox", policy=False)
+        stream = ch.stream_unary("/openshell.v1.OpenShell/PushSandboxLogs")
+        with self.assertRaises(grpc.RpcError) as cm:
+            stream(iter([b"\xff\xff\xff\xff"]), timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        # a pushing client killed mid-stream (SIGKILL): gateway keeps serving
+        script = (
+            "import sys, time\n"
+            "sys.path.insert(0, %r)\n"
+            "import grpc, sandbox_pb2 as pb, sandbox_pb2_grpc as pbg\n"
+            "st = pbg.OpenShellStub(grpc.insecure_channel(%r))\n"
+            "def gen():\n"
+            "    i = 0\n"
+            "    while True:\n"
+            "        i += 1\n"
+            "        yield pb.PushSandboxLogsRequest(sandbox_id=%r, logs=[pb.SandboxLogLine("
+            "timestamp_ms=int(time.time()*1000), level='INFO', target='t', message='itest-killed-%%d' %% i)])\n"
+            "        time.sleep(0.01)\n"
+            "st.PushSandboxLogs(gen())\n" % (it._stub_dir, gw.addr, sid))
+        killed = subprocess.Popen([sys.executable, "-c", script])
+        try:
+            def some_stored():
+                r = gw.cli("sandbox", "logs", "badbox", check=0)
+                return "itest-killed-" in r.stdout
+            it.wait_until(some_stored, 20, "lines from the doomed client")
+        finally:
+            killed.kill()
+            killed.wait()
+        # a follower killed mid-stream too
+        f = subprocess.Popen([it.CLI, "--gateway", gw.addr, "sandbox", "logs", "badbox", "--follow"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        rd = it.LineReader(f.stdout)
+        rd.wait_for("itest-killed-")
+        f.kill()
+        f.wait()
+        f.stdout.close()
+        self.assertTrue(gw.alive(), gw.log())
+        self.assertGreaterEqual(revision_of(gw), 1)
+        resp = self._push(sid, [[pb.SandboxLogLine(timestamp_ms=it.now_ms(), level="INFO", target="t",
+                                                   message="itest-after-kill")]])
+        self.assertEqual(resp.accepted, 1)
+        r = gw.cli("sandbox", "logs", "badbox", check=0)
+        self.assertIn("itest-after-kill", r.stdout)
+
+
+class Restart(unittest.TestCase):
+    def test_revision_and_logs_survive_a_restart(self):
+        pb, _ = it.stubs()
+        gw = it.Gateway().start()
+        try:
+            sid = create_sandbox(gw, "persist")
+            gw.cli("config", "set", "ocsf_logging_enabled", "on", check=0)
+            rev = revision_of(gw)
+            t = it.now_ms()
+            gw.stub.PushSandboxLogs(iter([pb.PushSandboxLogsRequest(sandbox_id=sid, logs=[
+                pb.SandboxLogLine(timestamp_ms=t, level="WARN", target="t", message="itest-persisted")])]),
+                timeout=10)
+        finally:
+            rc = gw.stop()
+        self.assertEqual(rc, 0, gw.log())
+        gw2 = it.Gateway(data_dir=gw.data_dir).start()
+        try:
+            self.assertGreaterEqual(revision_of(gw2), rev, "revision never goes backwards")
+            self.assertEqual(revision_of(gw2), rev)
+            r = gw2.cli("config", "get", "ocsf_logging_enabled", check=0)
+            self.assertIn("ocsf_logging_enabled = true", r.stdout)
+            r = gw2.cli("sandbox", "logs", "persist", check=0)
+            self.assertIn(it.fmt_line(t, "sandbox", "WARN", "t", "itest-persisted"), r.stdout.splitlines())
+            resp = gw2.stub.GetSandboxPolicy(pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10)
+            self.assertEqual(resp.sandbox_config.config_revision, rev)
+            self.assertTrue(resp.sandbox_config.logging.ocsf_enabled)
+        finally:
+            gw2.kill_supervisors()
+            self.assertEqual(gw2.stop(), 0, gw2.log())
+
+
+class Unreachable(unittest.TestCase):
+    def test_cli_exit_2_with_one_line(self):
+        gw = it.Gateway().start()
+        addr = gw.addr
+        self.assertEqual(gw.stop(), 0)
+        r = subprocess.run([it.CLI, "--gateway", addr, "sandbox", "list"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertTrue(r.stderr.startswith("openshell: cannot reach gateway at %s: " % addr), r.stderr)
+        self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+        self.assertEqual(r.stdout, "")
+        env = dict(os.environ, OPENSHELL_GATEWAY=addr)
+        r = subprocess.run([it.CLI, "config", "get"], capture_output=True, text=True, timeout=30, env=env)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(addr, r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -104,6 +104,33 @@ void ocsf_jsonw_key(struct ocsf_jsonw *w, const char *key, size_t keylen)
 	p[keylen + 2] = ':';
 }
 
+void ocsf_jsonw_key_cstr(struct ocsf_jsonw *w, const char *key)
+{
+	/* Descriptor keys are short: copy bytes while there is room rather
+	 * than strlen + memcpy. */
+	char *p = w->buf + w->len;
+	char *end = w->buf + w->cap;
+	if (w->err)
+		return;
+	if (p < end)
+		*p++ = '"';
+	else
+		goto full;
+	for (const char *k = key; *k; k++) {
+		if (p == end)
+			goto full;
+		*p++ = *k;
+	}
+	if (end - p < 2)
+		goto full;
+	*p++ = '"';
+	*p++ = ':';
+	w->len = (size_t)(p - w->buf);
+	return;
+full:
+	w->err = OSH_ETOOBIG;
+}
+
 static void put_escape(struct ocsf_jsonw *w, unsigned char c)
 {
 	char tmp[6];
@@ -185,6 +212,22 @@ static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
 	return 0;
 }
 
+/* Whether any of the 8 bytes at s is not plain printable ASCII (control,
+ * '"', '\\', DEL or >= 0x80): the classic "has byte less than / equal to"
+ * word tricks; exact for "any", which is all the caller asks. */
+static inline bool needs_care(const unsigned char *s)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t v;
+	memcpy(&v, s, 8);
+	uint64_t lt20 = (v - ones * 0x20) & ~v;
+	uint64_t q = v ^ (ones * '"');
+	uint64_t b = v ^ (ones * '\\');
+	uint64_t d = v ^ (ones * 0x7f);
+	uint64_t eq = ((q - ones) & ~q) | ((b - ones) & ~b) | ((d - ones) & ~d);
+	return ((lt20 | eq) & highs) != 0 || (v & highs) != 0;
+}
+
 void ocsf_jsonw_strbody(struct ocsf_jsonw *w, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -192,6 +235,8 @@ void ocsf_jsonw_strbody(struct ocsf_jsonw *w, const char *str, size_t n)
 
 	while (s < end && !w->err) {
 		const unsigned char *run = s;
+		while (end - s >= 8 && !needs_care(s))
+			s += 8;
 		while (s < end && cls_tab[*s] == C_OK)
 			s++;
 		if (s > run)
@@ -223,14 +268,50 @@ void ocsf_jsonw_strbody(struct ocsf_jsonw *w, const char *str, size_t n)
 
 void ocsf_jsonw_strn(struct ocsf_jsonw *w, const char *s, size_t n)
 {
+	/* Fast path: a string of >= 8 bytes that is plain printable ASCII is
+	 * checked a word at a time (the last word overlapping) and copied
+	 * with one memcpy. */
+	if (n >= 8 && !w->err && n + 2 <= w->cap - w->len) {
+		const unsigned char *u = (const unsigned char *)s;
+		size_t i = 0;
+		bool care = false;
+		for (; i + 8 <= n && !care; i += 8)
+			care = needs_care(u + i);
+		if (!care)
+			care = needs_care(u + n - 8);
+		if (!care) {
+			char *p = w->buf + w->len;
+			p[0] = '"';
+			memcpy(p + 1, s, n);
+			p[n + 1] = '"';
+			w->len += n + 2;
+			return;
+		}
+	} else if (n < 8 && !w->err && n + 2 <= w->cap - w->len) {
+		const unsigned char *u = (const unsigned char *)s;
+		unsigned char any = 0;
+		for (size_t i = 0; i < n; i++)
+			any |= cls_tab[u[i]];
+		bool care = any != 0;
+		if (!care) {
+			char *p = w->buf + w->len;
+			p[0] = '"';
+			memcpy(p + 1, s, n);
+			p[n + 1] = '"';
+			w->len += n + 2;
+			return;
+		}
+	}
 	ocsf_jsonw_char(w, '"');
 	ocsf_jsonw_strbody(w, s, n);
 	ocsf_jsonw_char(w, '"');
 }
 
-void ocsf_jsonw_str(struct ocsf_jsonw *w, const char *s)
+void ocsf_jsonw_str(struct ocsf_jsonw *w, const char *str)
 {
-	ocsf_jsonw_strn(w, s ? s : "", s ? strlen(s) : 0);
+	const char *s = str ? str : "";
+	size_t n = strlen(s);
+	ocsf_jsonw_strn(w, s, n);
 }
 
 /* Writes the decimal digits of v ending at `end`; returns the start. */

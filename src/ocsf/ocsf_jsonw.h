@@ -77,6 +77,9 @@ void ocsf_jsonw_str(struct ocsf_jsonw *w, const char *s);
  * names: ASCII letters, digits, '_'). */
 void ocsf_jsonw_key(struct ocsf_jsonw *w, const char *key, size_t keylen);
 
+/* Same for a NUL-terminated key (no strlen pass). */
+void ocsf_jsonw_key_cstr(struct ocsf_jsonw *w, const char *key);
+
 /* Exact decimal integers. */
 void ocsf_jsonw_int(struct ocsf_jsonw *w, int64_t v);
 void ocsf_jsonw_uint(struct ocsf_jsonw *w, uint64_t v);

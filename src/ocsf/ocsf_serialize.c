@@ -35,6 +35,8 @@ struct ser {
 	struct ocsf_jsonw w;
 	const struct ocsf_class *cls;
 	uint64_t profiles[2];
+	const char *pnames[128]; /* names of the used profiles, sorted */
+	unsigned n_pnames;
 	int err;
 };
 
@@ -66,6 +68,8 @@ static size_t elem_size(uint8_t kind)
 
 /* ------------------------------------------------------- profile pass */
 
+static void walk_field(struct ser *s, const void *o, const struct ocsf_field *f, int depth);
+
 static void walk_profiles(struct ser *s, const void *o, const struct ocsf_object *d, int depth)
 {
 	if (depth > OCSF_MAX_DEPTH + 1) {
@@ -73,26 +77,33 @@ static void walk_profiles(struct ser *s, const void *o, const struct ocsf_object
 		return;
 	}
 	const uint64_t *pr = presence_of(o, d);
-	for (unsigned i = 0; i < d->n_fields && !s->err; i++) {
-		if (!ocsf_present_get(pr, i))
-			continue;
-		const struct ocsf_field *f = &d->fields[i];
-		if (f->profile >= 0)
-			s->profiles[f->profile / 64] |= (uint64_t)1 << (f->profile % 64);
-		if (f->kind != OCSF_K_OBJECT || !f->object)
-			continue;
-		if (f->flags & OCSF_F_ARRAY) {
-			const struct ocsf_array *a = &MEMBER(o, f->offset, struct ocsf_array);
-			for (uint32_t k = 0; k < a->len; k++) {
-				const void *child = ((const void *const *)a->items)[k];
-				if (child)
-					walk_profiles(s, child, f->object, depth + 1);
-			}
-		} else {
-			const void *child = MEMBER_PTR(o, f->offset, const void);
+	unsigned words = ((unsigned)d->n_fields + 63) / 64;
+	for (unsigned k = 0; k < words; k++) {
+		for (uint64_t m = pr[k]; m && !s->err; m &= m - 1) {
+			unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
+			if (i < d->n_fields)
+				walk_field(s, o, &d->fields[i], depth);
+		}
+	}
+}
+
+static void walk_field(struct ser *s, const void *o, const struct ocsf_field *f, int depth)
+{
+	if (f->profile >= 0)
+		s->profiles[f->profile / 64] |= (uint64_t)1 << (f->profile % 64);
+	if (f->kind != OCSF_K_OBJECT || !f->object)
+		return;
+	if (f->flags & OCSF_F_ARRAY) {
+		const struct ocsf_array *a = &MEMBER(o, f->offset, struct ocsf_array);
+		for (uint32_t k = 0; k < a->len; k++) {
+			const void *child = ((const void *const *)a->items)[k];
 			if (child)
 				walk_profiles(s, child, f->object, depth + 1);
 		}
+	} else {
+		const void *child = MEMBER_PTR(o, f->offset, const void);
+		if (child)
+			walk_profiles(s, child, f->object, depth + 1);
 	}
 }
 
@@ -106,39 +117,40 @@ void ocsf_event_profiles(const struct ocsf_event *ev, uint64_t mask[2])
 	mask[1] = s.profiles[1];
 }
 
+/* Sorted names of the profiles in s->profiles (once per serialization). */
+static void collect_profiles(struct ser *s)
+{
+	s->n_pnames = 0;
+	for (int w = 0; w < 2; w++) {
+		for (uint64_t m = s->profiles[w]; m; m &= m - 1) {
+			int i = w * 64 + __builtin_ctzll(m);
+			const char *nm = ocsf_profile_name(i);
+			if (!nm)
+				continue;
+			unsigned k = s->n_pnames++;
+			while (k > 0 && strcmp(s->pnames[k - 1], nm) > 0) {
+				s->pnames[k] = s->pnames[k - 1];
+				k--;
+			}
+			s->pnames[k] = nm;
+		}
+	}
+}
+
 static void write_profiles(struct ser *s)
 {
-	const char *names[128];
-	unsigned n = 0;
-	for (int i = 0; i < 128; i++) {
-		if (!((s->profiles[i / 64] >> (i % 64)) & 1))
-			continue;
-		const char *nm = ocsf_profile_name(i);
-		if (!nm)
-			continue;
-		/* insertion sort by name */
-		unsigned k = n++;
-		while (k > 0 && strcmp(names[k - 1], nm) > 0) {
-			names[k] = names[k - 1];
-			k--;
-		}
-		names[k] = nm;
-	}
 	ocsf_jsonw_char(&s->w, '[');
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < s->n_pnames; i++) {
 		if (i)
 			ocsf_jsonw_char(&s->w, ',');
-		ocsf_jsonw_str(&s->w, names[i]);
+		ocsf_jsonw_str(&s->w, s->pnames[i]);
 	}
 	ocsf_jsonw_char(&s->w, ']');
 }
 
 static bool has_profiles(const struct ser *s)
 {
-	for (int i = 0; i < 128; i++)
-		if (((s->profiles[i / 64] >> (i % 64)) & 1) && ocsf_profile_name(i))
-			return true;
-	return false;
+	return s->n_pnames > 0;
 }
 
 /* ------------------------------------------------------------- values */
@@ -415,94 +427,148 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
 	return true;
 }
 
+/* Fields to visit: the present ones, the caption of every present enum,
+ * and (class and metadata only) the DERIVED rows, plus the metadata row.
+ * Visiting set bits keeps the cost proportional to what the event carries
+ * rather than to the schema's size. Returns false if d is too wide. */
+#define MAX_WORDS 16
+
+static bool visit_mask(const struct ser *s, const void *o, const struct ocsf_object *d,
+		       bool is_class, bool is_metadata, uint64_t want[MAX_WORDS])
+{
+	const uint64_t *pr = presence_of(o, d);
+	unsigned words = ((unsigned)d->n_fields + 63) / 64;
+
+	if (words > MAX_WORDS)
+		return false;
+	for (unsigned k = 0; k < words; k++)
+		want[k] = pr[k];
+	for (unsigned k = 0; k < words; k++) {
+		for (uint64_t m = pr[k]; m; m &= m - 1) {
+			unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
+			const struct ocsf_field *f = &d->fields[i];
+			if (i < d->n_fields && f->kind == OCSF_K_ENUM_INT && f->sibling >= 0 &&
+			    f->sibling < d->n_fields)
+				want[f->sibling / 64] |= (uint64_t)1 << (f->sibling % 64);
+		}
+	}
+	if (is_class || is_metadata) {
+		for (unsigned i = 0; i < d->n_fields; i++)
+			if (d->fields[i].flags & OCSF_F_DERIVED)
+				want[i / 64] |= (uint64_t)1 << (i % 64);
+	}
+	if (is_class && s->cls->metadata_field >= 0 && s->cls->metadata_field < d->n_fields)
+		want[s->cls->metadata_field / 64] |= (uint64_t)1 << (s->cls->metadata_field % 64);
+	return true;
+}
+
+static inline void comma(struct ser *s, bool *first)
+{
+	if (!*first)
+		ocsf_jsonw_char(&s->w, ',');
+	*first = false;
+}
+
+static void write_metadata_fixed(struct ser *s, bool *first)
+{
+	if (has_profiles(s)) {
+		comma(s, first);
+		ocsf_jsonw_key(&s->w, "profiles", 8);
+		write_profiles(s);
+	}
+	comma(s, first);
+	ocsf_jsonw_key(&s->w, "version", 7);
+	ocsf_jsonw_str(&s->w, ocsf_schema_version());
+}
+
 static void write_object(struct ser *s, const void *o, const struct ocsf_object *d, int depth,
 			 bool is_metadata)
 {
+	const uint64_t *pr = presence_of(o, d);
+	bool is_class = depth == 0;
+	bool first = true;
+	uint64_t want[MAX_WORDS];
+
 	if (depth > OCSF_MAX_DEPTH + 1) {
 		s->err = OSH_EDEPTH;
 		return;
 	}
-	const uint64_t *pr = presence_of(o, d);
-	bool is_class = depth == 0;
-	bool first = true;
-
+	if (!visit_mask(s, o, d, is_class, is_metadata, want)) {
+		s->err = OSH_EINVAL;
+		return;
+	}
+	unsigned words = ((unsigned)d->n_fields + 63) / 64;
 	ocsf_jsonw_char(&s->w, '{');
-	for (unsigned i = 0; i < d->n_fields && !s->err && !s->w.err; i++) {
-		const struct ocsf_field *f = &d->fields[i];
-		bool present = ocsf_present_get(pr, i);
+	for (unsigned k = 0; k < words; k++) {
+		for (uint64_t m = want[k]; m && !s->err && !s->w.err; m &= m - 1) {
+			unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
+			if (i >= d->n_fields)
+				break;
+			const struct ocsf_field *f = &d->fields[i];
+			bool present = ocsf_present_get(pr, i);
 
-		if (is_class && (f->flags & OCSF_F_DERIVED)) {
-			enum derived k = derived_kind(f->name);
-			if (k != D_NONE) {
-				write_derived(s, o, k, &first, f);
-				continue;
-			}
-		}
-		if (is_metadata && (f->name[0] == 'v' || f->name[0] == 'p')) {
-			if (strcmp(f->name, "version") == 0) {
-				if (!first)
-					ocsf_jsonw_char(&s->w, ',');
-				first = false;
-				ocsf_jsonw_key(&s->w, "version", 7);
-				ocsf_jsonw_str(&s->w, ocsf_schema_version());
-				continue;
-			}
-			if (strcmp(f->name, "profiles") == 0) {
-				if (has_profiles(s)) {
-					if (!first)
-						ocsf_jsonw_char(&s->w, ',');
-					first = false;
-					ocsf_jsonw_key(&s->w, "profiles", 8);
-					write_profiles(s);
+			if (is_class && (f->flags & OCSF_F_DERIVED)) {
+				enum derived dk = derived_kind(f->name);
+				if (dk != D_NONE) {
+					write_derived(s, o, dk, &first, f);
+					continue;
 				}
-				continue;
 			}
-		}
-		if ((f->flags & OCSF_F_CAPTION) && f->sibling >= 0 && f->sibling < d->n_fields) {
-			const struct ocsf_field *ef = &d->fields[f->sibling];
-			const struct ocsf_enum *e = ef->enumeration;
-			if (is_class && s->cls->activity_field == f->sibling && s->cls->activity)
-				e = s->cls->activity;
-			if (ocsf_present_get(pr, (unsigned)f->sibling) &&
-			    (ef->kind == OCSF_K_ENUM_INT) && caption_available(o, ef, present, e)) {
-				if (!first)
-					ocsf_jsonw_char(&s->w, ',');
-				first = false;
+			if (is_metadata && (f->flags & OCSF_F_DERIVED)) {
+				if (strcmp(f->name, "version") == 0) {
+					comma(s, &first);
+					ocsf_jsonw_key(&s->w, "version", 7);
+					ocsf_jsonw_str(&s->w, ocsf_schema_version());
+					continue;
+				}
+				if (strcmp(f->name, "profiles") == 0) {
+					if (has_profiles(s)) {
+						comma(s, &first);
+						ocsf_jsonw_key(&s->w, "profiles", 8);
+						write_profiles(s);
+					}
+					continue;
+				}
+			}
+			if ((f->flags & OCSF_F_CAPTION) && f->sibling >= 0 &&
+			    f->sibling < d->n_fields) {
+				const struct ocsf_field *ef = &d->fields[f->sibling];
+				const struct ocsf_enum *e = ef->enumeration;
+				if (is_class && s->cls->activity_field == f->sibling &&
+				    s->cls->activity)
+					e = s->cls->activity;
+				if (ocsf_present_get(pr, (unsigned)f->sibling) &&
+				    ef->kind == OCSF_K_ENUM_INT &&
+				    caption_available(o, ef, present, e)) {
+					comma(s, &first);
+					ocsf_jsonw_key(&s->w, f->name, strlen(f->name));
+					write_caption(s, o, ef, f, present, e);
+					continue;
+				}
+			}
+			if (is_class && (int)i == s->cls->metadata_field &&
+			    f->kind == OCSF_K_OBJECT && !(f->flags & OCSF_F_ARRAY)) {
+				const void *md =
+				    present ? MEMBER_PTR(o, f->offset, const void) : NULL;
+				comma(s, &first);
 				ocsf_jsonw_key(&s->w, f->name, strlen(f->name));
-				write_caption(s, o, ef, f, present, e);
+				if (md) {
+					write_object(s, md, f->object, depth + 1, true);
+				} else {
+					/* No metadata set: still carry what the schema fixes. */
+					bool mfirst = true;
+					ocsf_jsonw_char(&s->w, '{');
+					write_metadata_fixed(s, &mfirst);
+					ocsf_jsonw_char(&s->w, '}');
+				}
 				continue;
 			}
-		}
-		if (is_class && (int)i == s->cls->metadata_field && f->kind == OCSF_K_OBJECT &&
-		    !(f->flags & OCSF_F_ARRAY)) {
-			const void *m = present ? MEMBER_PTR(o, f->offset, const void) : NULL;
-			if (!first)
-				ocsf_jsonw_char(&s->w, ',');
-			first = false;
+			if (!present || !writable(o, f))
+				continue;
+			comma(s, &first);
 			ocsf_jsonw_key(&s->w, f->name, strlen(f->name));
-			if (m) {
-				write_object(s, m, f->object, depth + 1, true);
-			} else {
-				/* No metadata set: still carry what the schema fixes. */
-				ocsf_jsonw_char(&s->w, '{');
-				if (has_profiles(s)) {
-					ocsf_jsonw_key(&s->w, "profiles", 8);
-					write_profiles(s);
-					ocsf_jsonw_char(&s->w, ',');
-				}
-				ocsf_jsonw_key(&s->w, "version", 7);
-				ocsf_jsonw_str(&s->w, ocsf_schema_version());
-				ocsf_jsonw_char(&s->w, '}');
-			}
-			continue;
+			write_field(s, o, f, depth);
 		}
-		if (!present || !writable(o, f))
-			continue;
-		if (!first)
-			ocsf_jsonw_char(&s->w, ',');
-		first = false;
-		ocsf_jsonw_key(&s->w, f->name, strlen(f->name));
-		write_field(s, o, f, depth);
 	}
 	ocsf_jsonw_char(&s->w, '}');
 }
@@ -524,6 +590,7 @@ int ocsf_serialize(const struct ocsf_event *ev, char *buf, size_t cap, size_t *l
 	s.profiles[0] = s.profiles[1] = 0;
 	s.err = 0;
 	walk_profiles(&s, ev, ev->cls->object, 0);
+	collect_profiles(&s);
 	if (s.err) {
 		rc = s.err;
 		goto out;

@@ -68,42 +68,42 @@
 
 enum ocsf_kind {
 	OCSF_K_STRING = 0,  /* string_t and string subtypes: const char *      */
-	OCSF_K_INT,	    /* integer_t: int32_t                               */
-	OCSF_K_LONG,	    /* long_t, timestamp_t: int64_t                     */
-	OCSF_K_FLOAT,	    /* float_t: double (never NaN/Inf in output)        */
-	OCSF_K_BOOL,	    /* boolean_t: bool                                  */
-	OCSF_K_PORT,	    /* port_t: uint16_t                                 */
-	OCSF_K_JSON,	    /* json_t: const char * with valid JSON text        */
+	OCSF_K_INT,         /* integer_t: int32_t                               */
+	OCSF_K_LONG,        /* long_t, timestamp_t: int64_t                     */
+	OCSF_K_FLOAT,       /* float_t: double (never NaN/Inf in output)        */
+	OCSF_K_BOOL,        /* boolean_t: bool                                  */
+	OCSF_K_PORT,        /* port_t: uint16_t                                 */
+	OCSF_K_JSON,        /* json_t: const char * with valid JSON text        */
 	OCSF_K_ENUM_INT,    /* integer enum (_id attributes): int32_t           */
 	OCSF_K_ENUM_STR,    /* string enum (http_method): const char *          */
-	OCSF_K_OBJECT,	    /* struct pointer, allocated in the arena           */
+	OCSF_K_OBJECT,      /* struct pointer, allocated in the arena           */
 	OCSF_K_OPEN_OBJECT, /* OCSF `object` type: struct ocsf_array of ocsf_kv  */
 };
 
 /* Field flags. */
 enum {
-	OCSF_F_ARRAY = 1u << 0,	      /* member is struct ocsf_array                 */
+	OCSF_F_ARRAY = 1u << 0,       /* member is struct ocsf_array                 */
 	OCSF_F_REQUIRED = 1u << 1,    /* requirement: required                       */
 	OCSF_F_RECOMMENDED = 1u << 2, /* requirement: recommended                    */
 	OCSF_F_DEPRECATED = 1u << 3,  /* @deprecated in the schema                   */
 	OCSF_F_CAPTION = 1u << 4,     /* caption sibling of an enum: filled at output */
 	OCSF_F_DERIVED = 1u << 5,     /* class-level value the runtime fills
-					 (class_name, category_*, type_*, version) */
+	                                 (class_name, category_*, type_*, version) */
 };
 
 /* A growable array living in the event arena. Appending may move `items`
  * (never the objects the items point to). */
 struct ocsf_array {
-	void *items;  /* element array: the kind's member type */
-	uint32_t len; /* elements in use */
-	uint32_t cap; /* elements allocated */
+	void *items;   /* element array: the kind's member type */
+	uint32_t len;  /* elements in use */
+	uint32_t cap;  /* elements allocated */
 };
 
 /* One member of an open object (OCSF type `object`). */
 enum ocsf_kv_type { OCSF_KV_STRING, OCSF_KV_INT, OCSF_KV_BOOL, OCSF_KV_FLOAT, OCSF_KV_JSON };
 struct ocsf_kv {
-	const char *key; /* borrowed */
-	uint8_t type;	 /* enum ocsf_kv_type */
+	const char *key;   /* borrowed */
+	uint8_t type;      /* enum ocsf_kv_type */
 	union {
 		const char *s; /* STRING (borrowed) or JSON (valid JSON text, borrowed) */
 		int64_t i;
@@ -131,35 +131,35 @@ struct ocsf_enum {
 struct ocsf_object;
 
 struct ocsf_field {
-	const char *name;		     /* JSON key                               */
-	uint32_t offset;		     /* offsetof(struct, member)               */
-	uint8_t kind;			     /* enum ocsf_kind                          */
-	uint8_t flags;			     /* OCSF_F_*                               */
-	int8_t profile;			     /* index into ocsf_profile_names, -1 core */
-	int16_t sibling;		     /* enum field: index of its caption field;
-						caption field: index of its enum; -1  */
-	const struct ocsf_object *object;    /* kind OBJECT: the object's descriptor   */
+	const char *name;                 /* JSON key                               */
+	uint32_t offset;                  /* offsetof(struct, member)               */
+	uint8_t kind;                     /* enum ocsf_kind                          */
+	uint8_t flags;                    /* OCSF_F_*                               */
+	int8_t profile;                   /* index into ocsf_profile_names, -1 core */
+	int16_t sibling;                  /* enum field: index of its caption field;
+	                                     caption field: index of its enum; -1  */
+	const struct ocsf_object *object; /* kind OBJECT: the object's descriptor   */
 	const struct ocsf_enum *enumeration; /* ENUM_INT / ENUM_STR                 */
-	double min, max;		     /* numeric range when has_range           */
-	bool has_range;			     /* e.g. port_t 0..65535                   */
+	double min, max;                  /* numeric range when has_range           */
+	bool has_range;                   /* e.g. port_t 0..65535                   */
 };
 
 /* Constraint groups: lists of field indexes, terminated by -1. */
 struct ocsf_constraint {
-	bool just_one;	       /* false: at_least_one; true: just_one */
-	const int16_t *fields; /* -1 terminated */
+	bool just_one;             /* false: at_least_one; true: just_one */
+	const int16_t *fields;     /* -1 terminated */
 };
 
 struct ocsf_object {
-	const char *name;	  /* schema name, e.g. "network_endpoint" */
-	const char *caption;	  /* e.g. "Network Endpoint"              */
-	uint32_t size;		  /* sizeof(struct)                       */
-	uint32_t presence_offset; /* offsetof(struct, present)            */
+	const char *name;          /* schema name, e.g. "network_endpoint" */
+	const char *caption;       /* e.g. "Network Endpoint"              */
+	uint32_t size;             /* sizeof(struct)                       */
+	uint32_t presence_offset;  /* offsetof(struct, present)            */
 	uint16_t n_fields;
 	uint16_t n_constraints;
 	const struct ocsf_field *fields;
 	const struct ocsf_constraint *constraints;
-	bool recursive; /* can (transitively) contain itself    */
+	bool recursive;            /* can (transitively) contain itself    */
 };
 
 /* Per-class identity. class_uid/category are fixed by the schema; type_uid is
@@ -167,23 +167,23 @@ struct ocsf_object {
 struct ocsf_class {
 	const struct ocsf_object *object; /* the class's attribute table */
 	int32_t class_uid;
-	const char *class_name; /* caption, e.g. "Network Activity" */
+	const char *class_name;           /* caption, e.g. "Network Activity" */
 	int32_t category_uid;
-	const char *category_name;	  /* e.g. "Network Activity"          */
+	const char *category_name;        /* e.g. "Network Activity"          */
 	const struct ocsf_enum *activity; /* activity_id enum of this class   */
-	int16_t activity_field;		  /* index of activity_id in object   */
-	int16_t severity_field;		  /* index of severity_id             */
-	int16_t metadata_field;		  /* index of metadata                */
-	int16_t time_field;		  /* index of time                    */
+	int16_t activity_field;           /* index of activity_id in object   */
+	int16_t severity_field;           /* index of severity_id             */
+	int16_t metadata_field;           /* index of metadata                */
+	int16_t time_field;               /* index of time                    */
 };
 
 /* ------------------------------------------------------------------ arena */
 
 struct ocsf_arena {
 	unsigned char *base;  /* storage (embedded buffer or caller's)   */
-	size_t cap;	      /* bytes usable for allocations            */
-	size_t used;	      /* bytes handed out                        */
-	int err;	      /* first error (enum osh_err), 0 if none   */
+	size_t cap;           /* bytes usable for allocations            */
+	size_t used;          /* bytes handed out                        */
+	int err;              /* first error (enum osh_err), 0 if none   */
 	const char *err_what; /* static text naming what failed          */
 	/* Zeroed fallback handed out after a failure; large enough for the
 	 * biggest generated struct (OCSF_MAX_OBJECT_SIZE in the generated
@@ -194,9 +194,9 @@ struct ocsf_arena {
 
 /* Header at offset 0 of every generated struct. */
 struct ocsf_hdr {
-	struct ocsf_arena *arena;	/* owning event's arena               */
-	const struct ocsf_object *desc; /* descriptor of this struct          */
-	uint16_t depth;			/* 0 for the event, parent+1 below    */
+	struct ocsf_arena *arena;         /* owning event's arena               */
+	const struct ocsf_object *desc;   /* descriptor of this struct          */
+	uint16_t depth;                   /* 0 for the event, parent+1 below    */
 };
 
 /* Common head of every class struct (its first member). */
@@ -232,7 +232,7 @@ const char *ocsf_arena_strdup(struct ocsf_arena *a, const char *s);
 
 /* printf into the arena; on failure records the error and returns "". */
 const char *ocsf_arena_printf(struct ocsf_arena *a, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 
 /* Sub-object accessor behind every generated `<obj>_<field>(o)`:
  * returns *slot if the field is present, else allocates a zeroed struct of

@@ -1,0 +1,418 @@
+/* osh-rpc-bench - gRPC throughput of the gateway, with an in-process baseline.
+ *
+ * DESIGN: absolute numbers depend on the machine, so every figure comes with
+ * a baseline measured in the same run and a ratio:
+ *  - PushSandboxLogs ingestion: S concurrent client streams of B-line batches
+ *    into the real gateway, vs the same load into an in-process osh_rpc
+ *    server whose handler only counts (the cost of the transport alone);
+ *  - GetSandboxPolicy round trips, vs GetConfig round trips on the same
+ *    gateway (the cheapest unary call it serves).
+ * Output: one `name value unit` line per figure on stdout.
+ *
+ * Usage: osh-rpc-bench --gateway HOST:PORT --sandbox NAME
+ *            [--streams 8] [--lines 20000] [--batch 50] [--calls 3000]
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "osh_rpc.h"
+#include "sandbox.pb-c.h"
+
+#define SVC    (&openshell__v1__open_shell__descriptor)
+#define ROUNDS 3
+
+struct opts {
+	const char *gateway;
+	const char *sandbox;
+	int streams;
+	int lines;
+	int batch;
+	int calls;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------- pushing -- */
+
+struct push_job {
+	struct osh_rpc_client *c;
+	const char *sid;
+	int lines;
+	int batch;
+	int idx;
+	uint64_t accepted;
+	int rc;
+	char err[600];
+};
+
+static void *push_worker(void *arg)
+{
+	struct push_job *j = arg;
+	Openshell__V1__PushSandboxLogsRequest req = OPENSHELL__V1__PUSH_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__SandboxLogLine *lines = calloc((size_t)j->batch, sizeof(*lines));
+	Openshell__V1__SandboxLogLine **lp = calloc((size_t)j->batch, sizeof(*lp));
+	char(*msgs)[128] = calloc((size_t)j->batch, sizeof(*msgs));
+	struct osh_rpc_cstream *cs = NULL;
+	struct osh_rpc_status st = {0};
+	ProtobufCMessage *resp = NULL;
+	int sent = 0;
+
+	j->rc = OSH_ENOMEM;
+	if (lines == NULL || lp == NULL || msgs == NULL)
+		goto out;
+	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", NULL, &cs);
+	if (j->rc != OSH_OK) {
+		snprintf(j->err, sizeof(j->err), "open: %s", osh_strerror(j->rc));
+		goto out;
+	}
+	req.sandbox_id = OSH_RPC_STR(j->sid);
+	req.logs = lp;
+	while (sent < j->lines) {
+		int n = j->lines - sent < j->batch ? j->lines - sent : j->batch;
+		int64_t ts = wall_ms();
+		for (int i = 0; i < n; i++) {
+			openshell__v1__sandbox_log_line__init(&lines[i]);
+			snprintf(msgs[i], sizeof(msgs[i]),
+				 "NET:OPEN [INFO] ALLOWED python3(42) -> api.example.com:443 "
+				 "[policy:default-egress engine:opa] s%d n%d",
+				 j->idx, sent + i);
+			lines[i].timestamp_ms = ts;
+			lines[i].level = OSH_RPC_STR("OCSF");
+			lines[i].target = OSH_RPC_STR("ocsf");
+			lines[i].source = OSH_RPC_STR("sandbox");
+			lines[i].message = msgs[i];
+			lp[i] = &lines[i];
+		}
+		req.n_logs = (size_t)n;
+		j->rc = osh_rpc_cstream_send(cs, &req.base);
+		if (j->rc != OSH_OK)
+			break;
+		sent += n;
+	}
+	j->rc = osh_rpc_cstream_finish(cs, &resp, &st);
+	cs = NULL;
+	if (j->rc != OSH_OK) {
+		snprintf(j->err, sizeof(j->err), "%s: %s", osh_rpc_status_name(st.code),
+			 st.message);
+		goto out;
+	}
+	j->accepted = ((Openshell__V1__PushSandboxLogsResponse *)resp)->accepted;
+	osh_rpc_msg_free(resp);
+out:
+	osh_rpc_cstream_destroy(cs);
+	free(lines);
+	free(lp);
+	free(msgs);
+	return NULL;
+}
+
+/* Returns lines/s, or -1 on failure (message on stderr). */
+static double push_run(const char *target, const char *sid, const struct opts *o, uint64_t *acc)
+{
+	struct osh_rpc_client *c = NULL;
+	struct push_job *jobs = calloc((size_t)o->streams, sizeof(*jobs));
+	pthread_t *th = calloc((size_t)o->streams, sizeof(*th));
+	double t0, dt, res = -1;
+
+	*acc = 0;
+	if (jobs == NULL || th == NULL || osh_rpc_client_create(target, SVC, NULL, &c) != OSH_OK)
+		goto out;
+	t0 = now_s();
+	for (int i = 0; i < o->streams; i++) {
+		jobs[i] = (struct push_job){
+		    .c = c, .sid = sid, .lines = o->lines, .batch = o->batch, .idx = i};
+		pthread_create(&th[i], NULL, push_worker, &jobs[i]);
+	}
+	for (int i = 0; i < o->streams; i++)
+		pthread_join(th[i], NULL);
+	dt = now_s() - t0;
+	for (int i = 0; i < o->streams; i++) {
+		if (jobs[i].rc != OSH_OK) {
+			fprintf(stderr, "osh-rpc-bench: push stream %d to %s failed: %s\n", i,
+				target, jobs[i].err);
+			goto out;
+		}
+		*acc += jobs[i].accepted;
+	}
+	res = (double)*acc / dt;
+out:
+	osh_rpc_client_destroy(c);
+	free(jobs);
+	free(th);
+	return res;
+}
+
+/* In-process baseline server: counts lines, stores nothing. */
+static atomic_ullong base_lines;
+
+static void base_msg(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
+{
+	const Openshell__V1__PushSandboxLogsRequest *r = (const void *)m;
+	uint64_t *n = osh_rpc_call_data(call);
+	(void)ud;
+	if (n == NULL) {
+		n = calloc(1, sizeof(*n));
+		osh_rpc_call_set_data(call, n);
+	}
+	if (n != NULL)
+		*n += r->n_logs;
+	atomic_fetch_add(&base_lines, r->n_logs);
+}
+
+static void base_end(struct osh_rpc_call *call, void *ud)
+{
+	Openshell__V1__PushSandboxLogsResponse r = OPENSHELL__V1__PUSH_SANDBOX_LOGS_RESPONSE__INIT;
+	uint64_t *n = osh_rpc_call_data(call);
+	(void)ud;
+	r.accepted = n != NULL ? *n : 0;
+	osh_rpc_call_reply(call, &r.base);
+}
+
+static void base_done(struct osh_rpc_call *call, bool cancelled, void *ud)
+{
+	(void)cancelled;
+	(void)ud;
+	free(osh_rpc_call_data(call));
+	osh_rpc_call_set_data(call, NULL);
+}
+
+/* --------------------------------------------------------------- unary -- */
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* calls/s of `method`; p50/p99 latency in µs. -1 on failure. */
+static double unary_run(struct osh_rpc_client *c, const char *method, const ProtobufCMessage *req,
+			int calls, double *p50, double *p99)
+{
+	double *lat = calloc((size_t)calls, sizeof(*lat));
+	double t0, res = -1;
+	struct osh_rpc_status st;
+
+	if (lat == NULL)
+		return -1;
+	t0 = now_s();
+	for (int i = 0; i < calls; i++) {
+		ProtobufCMessage *resp = NULL;
+		double a = now_s();
+		if (osh_rpc_client_unary(c, method, req, NULL, &resp, &st) != OSH_OK) {
+			fprintf(stderr, "osh-rpc-bench: %s failed: %s: %s\n", method,
+				osh_rpc_status_name(st.code), st.message);
+			goto out;
+		}
+		lat[i] = (now_s() - a) * 1e6;
+		osh_rpc_msg_free(resp);
+	}
+	res = (double)calls / (now_s() - t0);
+	qsort(lat, (size_t)calls, sizeof(*lat), cmp_d);
+	*p50 = lat[calls / 2];
+	*p99 = lat[(calls * 99) / 100];
+out:
+	free(lat);
+	return res;
+}
+
+static int find_sandbox(struct osh_rpc_client *c, const char *name, char *id, size_t cap)
+{
+	Openshell__V1__ListSandboxesRequest req = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	int rc = osh_rpc_client_unary(c, "ListSandboxes", &req.base, NULL, &resp, &st);
+	if (rc != OSH_OK) {
+		fprintf(stderr, "osh-rpc-bench: ListSandboxes: %s: %s\n",
+			osh_rpc_status_name(st.code), st.message);
+		return rc;
+	}
+	rc = OSH_ENOTFOUND;
+	{
+		Openshell__V1__ListSandboxesResponse *l = (void *)resp;
+		for (size_t i = 0; i < l->n_sandboxes; i++) {
+			if (strcmp(l->sandboxes[i]->name, name) == 0) {
+				snprintf(id, cap, "%s", l->sandboxes[i]->id);
+				rc = OSH_OK;
+			}
+		}
+	}
+	osh_rpc_msg_free(resp);
+	if (rc != OSH_OK)
+		fprintf(stderr, "osh-rpc-bench: no sandbox named '%s'\n", name);
+	return rc;
+}
+
+static int int_arg(const char *s, int *out)
+{
+	char *end = NULL;
+	long v;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v <= 0 || v > 100000000)
+		return OSH_EINVAL;
+	*out = (int)v;
+	return OSH_OK;
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	*o = (struct opts){.streams = 8, .lines = 20000, .batch = 50, .calls = 3000};
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int rc = OSH_OK;
+		if (v == NULL)
+			goto bad;
+		if (strcmp(a, "--gateway") == 0)
+			o->gateway = v;
+		else if (strcmp(a, "--sandbox") == 0)
+			o->sandbox = v;
+		else if (strcmp(a, "--streams") == 0)
+			rc = int_arg(v, &o->streams);
+		else if (strcmp(a, "--lines") == 0)
+			rc = int_arg(v, &o->lines);
+		else if (strcmp(a, "--batch") == 0)
+			rc = int_arg(v, &o->batch);
+		else if (strcmp(a, "--calls") == 0)
+			rc = int_arg(v, &o->calls);
+		else
+			goto bad;
+		if (rc != OSH_OK)
+			goto bad;
+		i++;
+		continue;
+	bad:
+		fprintf(stderr, "osh-rpc-bench: bad argument '%s'\n", a);
+		return OSH_EINVAL;
+	}
+	if (o->gateway == NULL || o->sandbox == NULL) {
+		fprintf(stderr, "usage: osh-rpc-bench --gateway HOST:PORT --sandbox NAME "
+				"[--streams N] [--lines N] [--batch N] [--calls N]\n");
+		return OSH_EINVAL;
+	}
+	return OSH_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	struct osh_rpc_client *c = NULL;
+	struct osh_rpc_server *srv = NULL;
+	char sid[128], base_target[64];
+	double gw_push, base_push, pol, cfg, p50, p99, c50, c99;
+	uint64_t acc = 0, base_acc = 0, want;
+	int rc = 1;
+	Openshell__V1__GetSandboxPolicyRequest preq =
+	    OPENSHELL__V1__GET_SANDBOX_POLICY_REQUEST__INIT;
+	Openshell__V1__GetConfigRequest creq = OPENSHELL__V1__GET_CONFIG_REQUEST__INIT;
+	struct osh_rpc_server_opts so = {.service = SVC, .listen = "127.0.0.1:0"};
+	struct osh_rpc_method bm = {.name = "PushSandboxLogs",
+				    .kind = OSH_RPC_CLIENT_STREAM,
+				    .on_message = base_msg,
+				    .on_end = base_end,
+				    .on_done = base_done};
+
+	if (parse(argc, argv, &o) != OSH_OK)
+		return 64;
+	if (osh_rpc_client_create(o.gateway, SVC, NULL, &c) != OSH_OK ||
+	    find_sandbox(c, o.sandbox, sid, sizeof(sid)) != OSH_OK)
+		goto out;
+
+	/* baseline: the same push load into a counting in-process server */
+	if (osh_rpc_server_create(&so, &srv) != OSH_OK || osh_rpc_server_add_method(srv, &bm) ||
+	    osh_rpc_server_start(srv) != OSH_OK || osh_rpc_server_spawn(srv) != OSH_OK) {
+		fprintf(stderr, "osh-rpc-bench: baseline server failed\n");
+		goto out;
+	}
+	snprintf(base_target, sizeof(base_target), "127.0.0.1:%d", osh_rpc_server_port(srv));
+
+	/* The machine may be shared: interleave baseline and subject in ROUNDS
+	 * rounds so a burst of outside load hits both, and sum the times. */
+	{
+		struct opts ro = o;
+		double tb = 0, tg = 0, tc = 0, tp = 0;
+		double lp50[ROUNDS], lp99[ROUNDS], lc50[ROUNDS], lc99[ROUNDS];
+		ro.lines = o.lines / ROUNDS > 0 ? o.lines / ROUNDS : 1;
+		ro.calls = o.calls / ROUNDS > 0 ? o.calls / ROUNDS : 1;
+		want = (uint64_t)ro.streams * (uint64_t)ro.lines * ROUNDS;
+		preq.sandbox_id = sid;
+		creq.key = OSH_RPC_STR("");
+		for (int r = 0; r < ROUNDS; r++) {
+			uint64_t a = 0, b = 0;
+			double x;
+			x = push_run(base_target, "baseline", &ro, &b);
+			if (x <= 0)
+				goto out;
+			tb += (double)b / x;
+			base_acc += b;
+			x = push_run(o.gateway, sid, &ro, &a);
+			if (x <= 0)
+				goto out;
+			tg += (double)a / x;
+			acc += a;
+			x = unary_run(c, "GetConfig", &creq.base, ro.calls, &lc50[r], &lc99[r]);
+			if (x <= 0)
+				goto out;
+			tc += ro.calls / x;
+			x = unary_run(c, "GetSandboxPolicy", &preq.base, ro.calls, &lp50[r],
+				      &lp99[r]);
+			if (x <= 0)
+				goto out;
+			tp += ro.calls / x;
+		}
+		base_push = (double)base_acc / tb;
+		gw_push = (double)acc / tg;
+		cfg = (double)ro.calls * ROUNDS / tc;
+		pol = (double)ro.calls * ROUNDS / tp;
+		qsort(lp50, ROUNDS, sizeof(double), cmp_d);
+		qsort(lp99, ROUNDS, sizeof(double), cmp_d);
+		qsort(lc50, ROUNDS, sizeof(double), cmp_d);
+		qsort(lc99, ROUNDS, sizeof(double), cmp_d);
+		p50 = lp50[ROUNDS / 2];
+		p99 = lp99[ROUNDS / 2];
+		c50 = lc50[ROUNDS / 2];
+		c99 = lc99[ROUNDS / 2];
+	}
+	osh_rpc_server_destroy(srv);
+	srv = NULL;
+
+	printf("rpc_push_streams %d streams\n", o.streams);
+	printf("rpc_push_batch %d lines\n", o.batch);
+	printf("rpc_push_gateway %.0f lines/s\n", gw_push);
+	printf("rpc_push_gateway_accepted %llu lines\n", (unsigned long long)acc);
+	printf("rpc_push_gateway_sent %llu lines\n", (unsigned long long)want);
+	printf("rpc_push_baseline %.0f lines/s\n", base_push);
+	printf("rpc_push_gateway_vs_baseline %.3f ratio\n", gw_push / base_push);
+	printf("rpc_policy_gateway %.0f calls/s\n", pol);
+	printf("rpc_policy_p50 %.0f us\n", p50);
+	printf("rpc_policy_p99 %.0f us\n", p99);
+	printf("rpc_getconfig_baseline %.0f calls/s\n", cfg);
+	printf("rpc_getconfig_p50 %.0f us\n", c50);
+	printf("rpc_getconfig_p99 %.0f us\n", c99);
+	printf("rpc_policy_vs_getconfig %.3f ratio\n", pol / cfg);
+	rc = base_acc == want ? 0 : 1;
+	if (base_acc != want)
+		fprintf(stderr, "osh-rpc-bench: baseline accepted %llu of %llu lines\n",
+			(unsigned long long)base_acc, (unsigned long long)want);
+out:
+	osh_rpc_server_destroy(srv);
+	osh_rpc_client_destroy(c);
+	return rc;
+}

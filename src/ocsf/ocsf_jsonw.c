@@ -14,6 +14,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "osh_err.h"
 
@@ -93,15 +96,10 @@ void ocsf_jsonw_raw(struct ocsf_jsonw *w, const char *s, size_t n)
 		memcpy(p, s, n);
 }
 
-void ocsf_jsonw_key(struct ocsf_jsonw *w, const char *key, size_t keylen)
+void ocsf_jsonw_overflow(struct ocsf_jsonw *w)
 {
-	char *p = reserve(w, keylen + 3);
-	if (!p)
-		return;
-	p[0] = '"';
-	memcpy(p + 1, key, keylen);
-	p[keylen + 1] = '"';
-	p[keylen + 2] = ':';
+	if (!w->err)
+		w->err = OSH_ETOOBIG;
 }
 
 void ocsf_jsonw_key_cstr(struct ocsf_jsonw *w, const char *key)
@@ -215,17 +213,32 @@ static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
 /* Whether any of the 8 bytes at s is not plain printable ASCII (control,
  * '"', '\\', DEL or >= 0x80): the classic "has byte less than / equal to"
  * word tricks; exact for "any", which is all the caller asks. */
-static inline bool needs_care(const unsigned char *s)
+static inline bool word_needs_care(uint64_t v)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-	uint64_t v;
-	memcpy(&v, s, 8);
 	uint64_t lt20 = (v - ones * 0x20) & ~v;
 	uint64_t q = v ^ (ones * '"');
 	uint64_t b = v ^ (ones * '\\');
 	uint64_t d = v ^ (ones * 0x7f);
 	uint64_t eq = ((q - ones) & ~q) | ((b - ones) & ~b) | ((d - ones) & ~d);
 	return ((lt20 | eq) & highs) != 0 || (v & highs) != 0;
+}
+
+static inline bool needs_care(const unsigned char *s)
+{
+	uint64_t v;
+	memcpy(&v, s, 8);
+	return word_needs_care(v);
+}
+
+/* needs_care() over every word of s[0..n), n >= 8 (last word overlaps). */
+static bool plain_ascii_words(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		if (needs_care(s + i))
+			return false;
+	return !needs_care(s + n - 8);
 }
 
 void ocsf_jsonw_strbody(struct ocsf_jsonw *w, const char *str, size_t n)
@@ -266,37 +279,66 @@ void ocsf_jsonw_strbody(struct ocsf_jsonw *w, const char *str, size_t n)
 	}
 }
 
+/* Copies s[0..n) to d while checking it is plain printable ASCII (no byte
+ * needs escaping or UTF-8 checking); returns false as soon as a block is
+ * not (d then holds a partial copy the caller overwrites). Reads and writes
+ * only inside [s, s+n) and [d, d+n): the last block overlaps the previous
+ * one instead of running past the end. */
+static inline bool copy_plain(char *d, const unsigned char *s, size_t n)
+{
+#if defined(__SSE2__)
+	if (n >= 16) {
+		const __m128i lim = _mm_set1_epi8(0x20), q = _mm_set1_epi8('"');
+		const __m128i bs = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7f);
+		size_t i = 0;
+		for (;;) {
+			if (i + 16 > n)
+				i = n - 16;
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+			/* signed compare: < 0x20 and >= 0x80 (negative) both hit */
+			__m128i bad = _mm_or_si128(
+			    _mm_or_si128(_mm_cmplt_epi8(v, lim), _mm_cmpeq_epi8(v, q)),
+			    _mm_or_si128(_mm_cmpeq_epi8(v, bs), _mm_cmpeq_epi8(v, del)));
+			if (_mm_movemask_epi8(bad))
+				return false;
+			_mm_storeu_si128((__m128i *)(void *)(d + i), v);
+			if (i + 16 >= n)
+				return true;
+			i += 16;
+		}
+	}
+#endif
+	if (n >= 8 && n <= 16) {
+		uint64_t a, b;
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		if (word_needs_care(a) || word_needs_care(b))
+			return false;
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+		return true;
+	}
+	if (n > 16) {
+		if (!plain_ascii_words(s, n))
+			return false;
+		memcpy(d, s, n);
+		return true;
+	}
+	unsigned char any = 0;
+	for (size_t i = 0; i < n; i++) {
+		any |= cls_tab[s[i]];
+		d[i] = (char)s[i];
+	}
+	return any == 0;
+}
+
 void ocsf_jsonw_strn(struct ocsf_jsonw *w, const char *s, size_t n)
 {
-	/* Fast path: a string of >= 8 bytes that is plain printable ASCII is
-	 * checked a word at a time (the last word overlapping) and copied
-	 * with one memcpy. */
-	if (n >= 8 && !w->err && n + 2 <= w->cap - w->len) {
-		const unsigned char *u = (const unsigned char *)s;
-		size_t i = 0;
-		bool care = false;
-		for (; i + 8 <= n && !care; i += 8)
-			care = needs_care(u + i);
-		if (!care)
-			care = needs_care(u + n - 8);
-		if (!care) {
-			char *p = w->buf + w->len;
+	/* Fast path: plain ASCII that fits is checked and copied in one pass. */
+	if (!w->err && n + 2 <= w->cap - w->len) {
+		char *p = w->buf + w->len;
+		if (copy_plain(p + 1, (const unsigned char *)s, n)) {
 			p[0] = '"';
-			memcpy(p + 1, s, n);
-			p[n + 1] = '"';
-			w->len += n + 2;
-			return;
-		}
-	} else if (n < 8 && !w->err && n + 2 <= w->cap - w->len) {
-		const unsigned char *u = (const unsigned char *)s;
-		unsigned char any = 0;
-		for (size_t i = 0; i < n; i++)
-			any |= cls_tab[u[i]];
-		bool care = any != 0;
-		if (!care) {
-			char *p = w->buf + w->len;
-			p[0] = '"';
-			memcpy(p + 1, s, n);
 			p[n + 1] = '"';
 			w->len += n + 2;
 			return;

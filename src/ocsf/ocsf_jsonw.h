@@ -73,9 +73,39 @@ void ocsf_jsonw_strbody(struct ocsf_jsonw *w, const char *s, size_t n);
 /* Same as ocsf_jsonw_strn for a NUL-terminated string; NULL is written as "". */
 void ocsf_jsonw_str(struct ocsf_jsonw *w, const char *s);
 
+/* Records OSH_ETOOBIG (the out-of-line half of the inline appenders). */
+void ocsf_jsonw_overflow(struct ocsf_jsonw *w);
+
 /* Append `"key":` for a key the caller knows needs no escaping (descriptor
- * names: ASCII letters, digits, '_'). */
-void ocsf_jsonw_key(struct ocsf_jsonw *w, const char *key, size_t keylen);
+ * names: ASCII letters, digits, '_'). Inline: it runs once per field. */
+static inline void ocsf_jsonw_key(struct ocsf_jsonw *w, const char *key, size_t keylen)
+{
+	if (w->err || keylen + 3 > w->cap - w->len) {
+		ocsf_jsonw_overflow(w);
+		return;
+	}
+	char *p = w->buf + w->len;
+	p[0] = '"';
+	/* Keys are short: fixed-size overlapping moves instead of a call. */
+	if (keylen >= 8 && keylen <= 16) {
+		uint64_t a, b;
+		memcpy(&a, key, 8);
+		memcpy(&b, key + keylen - 8, 8);
+		memcpy(p + 1, &a, 8);
+		memcpy(p + 1 + keylen - 8, &b, 8);
+	} else if (keylen >= 4 && keylen < 8) {
+		uint32_t a, b;
+		memcpy(&a, key, 4);
+		memcpy(&b, key + keylen - 4, 4);
+		memcpy(p + 1, &a, 4);
+		memcpy(p + 1 + keylen - 4, &b, 4);
+	} else {
+		memcpy(p + 1, key, keylen);
+	}
+	p[keylen + 1] = '"';
+	p[keylen + 2] = ':';
+	w->len += keylen + 3;
+}
 
 /* Same for a NUL-terminated key (no strlen pass). */
 void ocsf_jsonw_key_cstr(struct ocsf_jsonw *w, const char *key);

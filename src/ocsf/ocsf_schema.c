@@ -71,6 +71,9 @@ const struct ocsf_enum_item *ocsf_enum_find(const struct ocsf_enum *e, int64_t v
 {
 	if (!e)
 		return NULL;
+	/* Most enums are dense from 0: try the direct slot first. */
+	if (value >= 0 && (uint64_t)value < e->count && e->items[value].value == value)
+		return &e->items[value];
 	/* Items are sorted by value: binary search. */
 	uint32_t lo = 0, hi = e->count;
 	while (lo < hi) {

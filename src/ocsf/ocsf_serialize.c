@@ -37,8 +37,39 @@ struct ser {
 	uint64_t profiles[2];
 	const char *pnames[128]; /* names of the used profiles, sorted */
 	unsigned n_pnames;
+	size_t prof_at;	  /* output offset where metadata.profiles goes */
+	bool prof_first;  /* it would be the first key of metadata */
+	bool prof_wanted; /* metadata was written (with a profiles slot) */
 	int err;
 };
+
+/* ------------------------------------------------------ key lengths
+ * Descriptor names are static strings; their lengths are cached in a small
+ * direct-mapped table keyed by the field's address, so the hot path does
+ * not strlen every key. Each entry is one 64-bit word (address << 8 |
+ * length), read and written with relaxed atomics: concurrent serializers
+ * see either a whole entry or a miss, never a torn one. */
+#define KEYCACHE_SIZE 4096
+
+static uint64_t keycache[KEYCACHE_SIZE];
+
+static inline size_t key_len(const struct ocsf_field *f)
+{
+	uintptr_t a = (uintptr_t)f;
+	size_t slot = (a / sizeof(*f)) & (KEYCACHE_SIZE - 1);
+	uint64_t e = __atomic_load_n(&keycache[slot], __ATOMIC_RELAXED);
+	if ((e >> 8) == (uint64_t)a && a < ((uint64_t)1 << 56))
+		return (size_t)(e & 0xff);
+	size_t n = strlen(f->name);
+	if (n < 256 && a < ((uint64_t)1 << 56))
+		__atomic_store_n(&keycache[slot], ((uint64_t)a << 8) | n, __ATOMIC_RELAXED);
+	return n;
+}
+
+static inline void write_key(struct ser *s, const struct ocsf_field *f)
+{
+	ocsf_jsonw_key(&s->w, f->name, key_len(f));
+}
 
 static const uint64_t *presence_of(const void *o, const struct ocsf_object *d)
 {
@@ -148,11 +179,6 @@ static void write_profiles(struct ser *s)
 	ocsf_jsonw_char(&s->w, ']');
 }
 
-static bool has_profiles(const struct ser *s)
-{
-	return s->n_pnames > 0;
-}
-
 /* ------------------------------------------------------------- values */
 
 static void write_json_text(struct ser *s, const char *text)
@@ -212,8 +238,9 @@ static void write_open(struct ser *s, const struct ocsf_array *a)
 static void write_object(struct ser *s, const void *o, const struct ocsf_object *d, int depth,
 			 bool is_metadata);
 
-/* One scalar/object value of kind `kind` stored at p. */
-static void write_value(struct ser *s, const struct ocsf_field *f, const void *p, int depth)
+/* One value of field f stored at p (an element for arrays). Scalars are
+ * written inline; objects recurse. */
+static inline void write_value(struct ser *s, const struct ocsf_field *f, const void *p, int depth)
 {
 	switch (f->kind) {
 	case OCSF_K_STRING:
@@ -253,7 +280,7 @@ static void write_value(struct ser *s, const struct ocsf_field *f, const void *p
 
 /* Whether field f of o is written at all (present, and not an empty
  * pointer or a non-finite float). */
-static bool writable(const void *o, const struct ocsf_field *f)
+static inline bool writable(const void *o, const struct ocsf_field *f)
 {
 	if (f->flags & OCSF_F_ARRAY)
 		return true;
@@ -264,12 +291,8 @@ static bool writable(const void *o, const struct ocsf_field *f)
 	return true;
 }
 
-static void write_field(struct ser *s, const void *o, const struct ocsf_field *f, int depth)
+static void write_array(struct ser *s, const void *o, const struct ocsf_field *f, int depth)
 {
-	if (!(f->flags & OCSF_F_ARRAY)) {
-		write_value(s, f, (const unsigned char *)o + f->offset, depth);
-		return;
-	}
 	const struct ocsf_array *a = &MEMBER(o, f->offset, struct ocsf_array);
 	size_t es = elem_size(f->kind);
 	bool first = true;
@@ -286,6 +309,16 @@ static void write_field(struct ser *s, const void *o, const struct ocsf_field *f
 		write_value(s, f, p, depth);
 	}
 	ocsf_jsonw_char(&s->w, ']');
+}
+
+static inline void write_field(struct ser *s, const void *o, const struct ocsf_field *f, int depth)
+{
+	if (f->profile >= 0)
+		s->profiles[f->profile / 64] |= (uint64_t)1 << (f->profile % 64);
+	if (f->flags & OCSF_F_ARRAY)
+		write_array(s, o, f, depth);
+	else
+		write_value(s, f, (const unsigned char *)o + f->offset, depth);
 }
 
 /* Caption for enum value v: schema caption, caller label for 99/unknown. */
@@ -394,7 +427,7 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
 	if (!*first)
 		ocsf_jsonw_char(&s->w, ',');
 	*first = false;
-	ocsf_jsonw_key(&s->w, f->name, strlen(f->name));
+	write_key(s, f);
 	switch (k) {
 	case D_CLASS_UID:
 		ocsf_jsonw_int(&s->w, c->class_uid);
@@ -433,6 +466,33 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
  * rather than to the schema's size. Returns false if d is too wide. */
 #define MAX_WORDS 16
 
+/* DERIVED rows of a class or metadata descriptor, as a bitmask. Computed
+ * once per thread and descriptor: a few entries of thread-local cache (no
+ * locking, no sharing) replace a scan of every row on every event. */
+#define DCACHE_SIZE 8
+
+struct dcache_entry {
+	const struct ocsf_object *d;
+	uint64_t mask[MAX_WORDS];
+};
+
+static _Thread_local struct dcache_entry dcache[DCACHE_SIZE];
+static _Thread_local unsigned dcache_next;
+
+static const uint64_t *derived_mask(const struct ocsf_object *d)
+{
+	for (unsigned k = 0; k < DCACHE_SIZE; k++)
+		if (dcache[k].d == d)
+			return dcache[k].mask;
+	struct dcache_entry *e = &dcache[dcache_next++ % DCACHE_SIZE];
+	memset(e->mask, 0, sizeof(e->mask));
+	for (unsigned i = 0; i < d->n_fields && i < 64 * MAX_WORDS; i++)
+		if (d->fields[i].flags & OCSF_F_DERIVED)
+			e->mask[i / 64] |= (uint64_t)1 << (i % 64);
+	e->d = d;
+	return e->mask;
+}
+
 static bool visit_mask(const struct ser *s, const void *o, const struct ocsf_object *d,
 		       bool is_class, bool is_metadata, uint64_t want[MAX_WORDS])
 {
@@ -453,9 +513,9 @@ static bool visit_mask(const struct ser *s, const void *o, const struct ocsf_obj
 		}
 	}
 	if (is_class || is_metadata) {
-		for (unsigned i = 0; i < d->n_fields; i++)
-			if (d->fields[i].flags & OCSF_F_DERIVED)
-				want[i / 64] |= (uint64_t)1 << (i % 64);
+		const uint64_t *dm = derived_mask(d);
+		for (unsigned k = 0; k < words; k++)
+			want[k] |= dm[k];
 	}
 	if (is_class && s->cls->metadata_field >= 0 && s->cls->metadata_field < d->n_fields)
 		want[s->cls->metadata_field / 64] |= (uint64_t)1 << (s->cls->metadata_field % 64);
@@ -469,16 +529,70 @@ static inline void comma(struct ser *s, bool *first)
 	*first = false;
 }
 
+/* Marks where metadata.profiles goes; the list is inserted there once the
+ * whole event has been written and the profiles in use are known. */
+static void mark_profiles(struct ser *s, bool first)
+{
+	s->prof_at = s->w.len;
+	s->prof_first = first;
+	s->prof_wanted = true;
+}
+
 static void write_metadata_fixed(struct ser *s, bool *first)
 {
-	if (has_profiles(s)) {
-		comma(s, first);
-		ocsf_jsonw_key(&s->w, "profiles", 8);
-		write_profiles(s);
-	}
+	mark_profiles(s, *first);
 	comma(s, first);
 	ocsf_jsonw_key(&s->w, "version", 7);
 	ocsf_jsonw_str(&s->w, ocsf_schema_version());
+}
+
+/* An ordinary object (not the class, not metadata): present fields plus
+ * the captions of present enums, nothing derived. */
+static void write_plain(struct ser *s, const void *o, const struct ocsf_object *d, int depth)
+{
+	const uint64_t *pr = presence_of(o, d);
+	unsigned words = ((unsigned)d->n_fields + 63) / 64;
+	uint64_t want[MAX_WORDS];
+	bool first = true;
+
+	if (!visit_mask(s, o, d, false, false, want)) {
+		s->err = OSH_EINVAL;
+		return;
+	}
+	ocsf_jsonw_char(&s->w, '{');
+	for (unsigned k = 0; k < words; k++) {
+		for (uint64_t m = want[k]; m; m &= m - 1) {
+			unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
+			if (i >= d->n_fields)
+				break;
+			const struct ocsf_field *f = &d->fields[i];
+			if (f->flags & OCSF_F_CAPTION) {
+				bool present = ocsf_present_get(pr, i);
+				if (f->sibling >= 0 && f->sibling < d->n_fields) {
+					const struct ocsf_field *ef = &d->fields[f->sibling];
+					if (ocsf_present_get(pr, (unsigned)f->sibling) &&
+					    ef->kind == OCSF_K_ENUM_INT &&
+					    caption_available(o, ef, present, ef->enumeration)) {
+						comma(s, &first);
+						write_key(s, f);
+						write_caption(s, o, ef, f, present,
+							      ef->enumeration);
+						continue;
+					}
+				}
+				if (!present)
+					continue;
+			}
+			if (!writable(o, f))
+				continue;
+			comma(s, &first);
+			write_key(s, f);
+			write_field(s, o, f, depth);
+		}
+		if (s->err || s->w.err)
+			break;
+	}
+	ocsf_jsonw_char(&s->w, '}');
 }
 
 static void write_object(struct ser *s, const void *o, const struct ocsf_object *d, int depth,
@@ -491,6 +605,10 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 
 	if (depth > OCSF_MAX_DEPTH + 1) {
 		s->err = OSH_EDEPTH;
+		return;
+	}
+	if (!is_class && !is_metadata) {
+		write_plain(s, o, d, depth);
 		return;
 	}
 	if (!visit_mask(s, o, d, is_class, is_metadata, want)) {
@@ -522,11 +640,7 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 					continue;
 				}
 				if (strcmp(f->name, "profiles") == 0) {
-					if (has_profiles(s)) {
-						comma(s, &first);
-						ocsf_jsonw_key(&s->w, "profiles", 8);
-						write_profiles(s);
-					}
+					mark_profiles(s, first);
 					continue;
 				}
 			}
@@ -541,7 +655,7 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 				    ef->kind == OCSF_K_ENUM_INT &&
 				    caption_available(o, ef, present, e)) {
 					comma(s, &first);
-					ocsf_jsonw_key(&s->w, f->name, strlen(f->name));
+					write_key(s, f);
 					write_caption(s, o, ef, f, present, e);
 					continue;
 				}
@@ -551,7 +665,7 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 				const void *md =
 				    present ? MEMBER_PTR(o, f->offset, const void) : NULL;
 				comma(s, &first);
-				ocsf_jsonw_key(&s->w, f->name, strlen(f->name));
+				write_key(s, f);
 				if (md) {
 					write_object(s, md, f->object, depth + 1, true);
 				} else {
@@ -566,11 +680,42 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 			if (!present || !writable(o, f))
 				continue;
 			comma(s, &first);
-			ocsf_jsonw_key(&s->w, f->name, strlen(f->name));
+			write_key(s, f);
 			write_field(s, o, f, depth);
 		}
 	}
 	ocsf_jsonw_char(&s->w, '}');
+}
+
+/* Inserts `"profiles":[...]` at the mark left in metadata. */
+static void insert_profiles(struct ser *s)
+{
+	char tmp[4096];
+	struct ocsf_jsonw w = s->w;
+	size_t n;
+
+	collect_profiles(s);
+	if (!s->prof_wanted || !s->n_pnames || s->w.err)
+		return;
+	s->w.buf = tmp;
+	s->w.cap = sizeof(tmp);
+	s->w.len = 0;
+	if (!s->prof_first)
+		ocsf_jsonw_char(&s->w, ',');
+	ocsf_jsonw_key(&s->w, "profiles", 8);
+	write_profiles(s);
+	if (s->prof_first) /* "version" always follows */
+		ocsf_jsonw_char(&s->w, ',');
+	n = s->w.len;
+	int err = s->w.err;
+	s->w = w;
+	if (err || n > s->w.cap - s->w.len) {
+		s->w.err = OSH_ETOOBIG;
+		return;
+	}
+	memmove(s->w.buf + s->prof_at + n, s->w.buf + s->prof_at, s->w.len - s->prof_at);
+	memcpy(s->w.buf + s->prof_at, tmp, n);
+	s->w.len += n;
 }
 
 int ocsf_serialize(const struct ocsf_event *ev, char *buf, size_t cap, size_t *len)
@@ -588,19 +733,16 @@ int ocsf_serialize(const struct ocsf_event *ev, char *buf, size_t cap, size_t *l
 	}
 	s.cls = ev->cls;
 	s.profiles[0] = s.profiles[1] = 0;
+	s.n_pnames = 0;
+	s.prof_wanted = false;
 	s.err = 0;
-	walk_profiles(&s, ev, ev->cls->object, 0);
-	collect_profiles(&s);
-	if (s.err) {
-		rc = s.err;
-		goto out;
-	}
 	ocsf_jsonw_init(&s.w, buf, cap);
 	write_object(&s, ev, ev->cls->object, 0, false);
 	if (s.err) {
 		rc = s.err;
 		goto out;
 	}
+	insert_profiles(&s);
 	rc = ocsf_jsonw_finish(&s.w, len);
 out:
 	return rc;

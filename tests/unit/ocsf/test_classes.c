@@ -288,3 +288,23 @@ Test(classes, parent_chain_depth_limit)
 	size_t len;
 	cr_assert_eq(ocsf_serialize(&ev.ev, out, sizeof(out), &len), OSH_EDEPTH);
 }
+
+Test(classes, every_too_small_cap_fails_cleanly)
+{
+	static struct ocsf_network_activity ev;
+	static char small[4096];
+	ocsf_bench_event_build(&ev, OCSF_BENCH_TIME_MS);
+	size_t need;
+	cr_assert_eq(ocsf_serialize(&ev.ev, out, sizeof(out), &need), 0);
+	for (size_t cap = 0; cap < need; cap++) {
+		size_t len = 5;
+		memset(small, 0x55, sizeof(small));
+		cr_assert_eq(ocsf_serialize(&ev.ev, small, cap, &len), OSH_ETOOBIG, "cap %zu", cap);
+		cr_assert_eq(len, 0);
+		for (size_t k = cap; k < sizeof(small); k++)
+			cr_assert_eq((unsigned char)small[k], 0x55, "wrote past cap %zu", cap);
+	}
+	size_t len;
+	cr_assert_eq(ocsf_serialize(&ev.ev, small, need, &len), 0);
+	cr_assert_eq(memcmp(small, out, need), 0);
+}

@@ -57,8 +57,9 @@ void osh_sup_poll_step(struct osh_sup_cfg_state *st, const struct osh_sup_poll_r
 			act->new_enabled = r->ocsf_enabled;
 			st->revision = r->revision;
 			st->ocsf_enabled = r->ocsf_enabled;
-		} else if (r->revision < st->revision) {
+		} else if (r->revision < st->revision && r->revision != st->stale_seen) {
 			act->stale_config = true;
+			st->stale_seen = r->revision;
 			act->old_revision = st->revision;
 			act->new_revision = r->revision;
 		}

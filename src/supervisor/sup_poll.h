@@ -12,7 +12,8 @@
  *  - The very first response (at start-up, before the command runs) goes
  *    through the same step, so its config is applied (revision 0 -> N).
  *  - A config is applied only when its revision is newer than the applied
- *    one; equal or older revisions change nothing. An absent sandbox_config
+ *    one; equal or older revisions change nothing (an older one is reported
+ *    once per distinct revision, not on every poll). An absent sandbox_config
  *    (older gateway) keeps the current config and is not an error.
  *  - A failed poll never ends the loop: the first failure after a success
  *    (or at start) reports "lost" once, later failures stay quiet and back
@@ -37,6 +38,7 @@ struct osh_sup_cfg_state {
 	bool polled;	      /* at least one poll happened                  */
 	unsigned failures;    /* consecutive failed polls                    */
 	char policy_hash[72]; /* hash of the last policy seen ("" = none)    */
+	uint64_t stale_seen;  /* older revision last reported (once each) */
 };
 
 /* One poll outcome. Strings are borrowed for the duration of the step. */

@@ -65,6 +65,8 @@ Test(poll, newer_equal_older)
 	osh_sup_poll_step(&st, &r, IV, &a);
 	cr_assert_not(a.apply_config, "older revision is ignored");
 	cr_assert(a.stale_config);
+	osh_sup_poll_step(&st, &r, IV, &a);
+	cr_assert_not(a.stale_config, "the same stale revision is reported once");
 	cr_assert_eq(st.revision, 4);
 	cr_assert(st.ocsf_enabled, "the applied state is kept");
 	r = ok_cfg(5, true);

@@ -25,6 +25,7 @@
 
 #define A(s) ((char[]){s})
 
+static char h1[] = "h1", h2[] = "h2", h3[] = "h3";
 static _Atomic int calls;
 static _Atomic int pushed;
 static osh_sup_policy_pb *pol_a, *pol_bad, *pol_c;
@@ -59,14 +60,14 @@ static void get_policy(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 		resp.sandbox_config = &sc;
 		resp.policy = pol_a;
 		resp.version = 1;
-		resp.policy_hash = A("h1");
+		resp.policy_hash = h1;
 		break;
 	case 3: /* revision 2 off + an invalid policy: rejected, A kept */
 		sc.config_revision = 2;
 		resp.sandbox_config = &sc;
 		resp.policy = pol_bad;
 		resp.version = 2;
-		resp.policy_hash = A("h2");
+		resp.policy_hash = h2;
 		break;
 	case 4: /* outage */
 	case 5:
@@ -79,7 +80,7 @@ static void get_policy(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 		resp.sandbox_config = &sc;
 		resp.policy = pol_c;
 		resp.version = 3;
-		resp.policy_hash = A("h3");
+		resp.policy_hash = h3;
 		break;
 	case 8: /* an older gateway: no sandbox_config, no policy */
 		break;

@@ -1,0 +1,332 @@
+/* osh-emit-bench - throughput and latency of the emission runtime, with the
+ * raw write() ceiling measured in the same run.
+ *
+ *   osh-emit-bench --dir DIR [--events 200000] [--latency-events 20000]
+ *
+ * Prints `name value unit` lines (see docs/logging.md "Bench"):
+ *   sustained_both_eps        events/s, JSONL on, producer + writer pinned to
+ *                             one CPU, producer retries on a full queue
+ *   sustained_shorthand_eps   same with JSONL off
+ *   sustained_both_mbps       bytes of both files per second in that run
+ *   raw_ceiling_mbps          the same bytes appended with 64 KiB write()s
+ *   sustained_ceiling_ratio   sustained_both_mbps / raw_ceiling_mbps
+ *   sink_drain_mbps           writer alone: records queued while the writer
+ *                             was stalled, then drained to both files
+ *   sink_ceiling_ratio        sink_drain_mbps / raw_ceiling_mbps
+ *   emit_p50/p99_{healthy,stalled}_ns  osh_emit() latency per call (event
+ *                             already built) with the writer running / stalled
+ *   stalled_p99_ratio         emit_p99_stalled_ns / emit_p99_healthy_ns
+ *
+ * DESIGN: every phase starts a fresh runtime in its own sub-directory, so the
+ * phases do not share queue state or page-cache residue of the same file.
+ * Latency samples are taken with a queue large enough that no sample hits a
+ * full queue in either mode, so the two distributions compare the same work.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "emit_samples.h"
+#include "ocsf_gen.h"
+#include "osh_emit.h"
+
+static const char *base_dir;
+static unsigned long n_events = 200000;
+static unsigned long n_lat = 20000;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void phase_dir(const char *name, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%s", base_dir, name);
+	if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "osh-emit-bench: mkdir %s: %s\n", out, strerror(errno));
+		exit(1);
+	}
+}
+
+static off_t fsize(const char *dir, const char *file)
+{
+	char p[4200];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, file);
+	return stat(p, &st) == 0 ? st.st_size : 0;
+}
+
+static void start(const char *dir, bool jsonl, size_t queue)
+{
+	struct osh_emit_config cfg;
+
+	osh_emit_config_default(&cfg);
+	cfg.log_dir = dir;
+	cfg.jsonl = jsonl;
+	cfg.stderr_enabled = false;
+	cfg.rotate_bytes = 0;
+	cfg.rotate_daily = false;
+	cfg.queue_bytes = queue;
+	if (osh_emit_init(&cfg) != 0) {
+		fprintf(stderr, "osh-emit-bench: init failed\n");
+		exit(1);
+	}
+}
+
+static void finish(void)
+{
+	if (osh_emit_flush(120000) != 0)
+		fprintf(stderr, "osh-emit-bench: flush timed out\n");
+	osh_emit_shutdown();
+}
+
+/* Emits n samples, retrying on a full queue (sustained = nothing dropped). */
+static void pump(unsigned long n)
+{
+	for (unsigned long i = 0; i < n; i++) {
+		while (osh_emit_sample((unsigned)i, false) == OSH_EFULL)
+			sched_yield();
+	}
+}
+
+/* Returns the elapsed seconds of a sustained run; *bytes = both files. */
+static double sustained(const char *name, bool jsonl, double *bytes)
+{
+	char dir[4096];
+	double t0, t1;
+
+	phase_dir(name, dir, sizeof(dir));
+	start(dir, jsonl, (size_t)8 << 20);
+	t0 = now_s();
+	pump(n_events);
+	finish();
+	t1 = now_s();
+	*bytes = (double)(fsize(dir, "openshell.log") + fsize(dir, "openshell-ocsf.log"));
+	return t1 - t0;
+}
+
+/* Appends the bytes of `src` files to fresh files with 64 KiB writes. */
+static double raw_ceiling(const char *src_dir, double *bytes)
+{
+	static const char *files[] = {"openshell.log", "openshell-ocsf.log"};
+	char dir[4096], p[4200];
+	char *data[2] = {NULL, NULL};
+	size_t len[2] = {0, 0};
+	double t0, t1;
+
+	phase_dir("raw", dir, sizeof(dir));
+	for (int f = 0; f < 2; f++) {
+		FILE *in;
+
+		snprintf(p, sizeof(p), "%s/%s", src_dir, files[f]);
+		in = fopen(p, "rb");
+		if (in == NULL)
+			continue;
+		fseek(in, 0, SEEK_END);
+		len[f] = (size_t)ftell(in);
+		fseek(in, 0, SEEK_SET);
+		data[f] = malloc(len[f] + 1);
+		if (data[f] == NULL || fread(data[f], 1, len[f], in) != len[f])
+			exit(1);
+		fclose(in);
+	}
+	t0 = now_s();
+	for (int f = 0; f < 2; f++) {
+		int fd;
+
+		snprintf(p, sizeof(p), "%s/%s", dir, files[f]);
+		fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0640);
+		if (fd < 0)
+			exit(1);
+		for (size_t off = 0; off < len[f];) {
+			size_t n = len[f] - off < 65536 ? len[f] - off : 65536;
+			ssize_t w = write(fd, data[f] + off, n);
+
+			if (w <= 0)
+				exit(1);
+			off += (size_t)w;
+		}
+		close(fd);
+	}
+	t1 = now_s();
+	*bytes = (double)(len[0] + len[1]);
+	free(data[0]);
+	free(data[1]);
+	return t1 - t0;
+}
+
+/* Writer alone: queue everything while stalled, then time the drain. */
+static double sink_drain(double *bytes)
+{
+	char dir[4096];
+	unsigned long n = n_events / 2;
+	double t0, t1;
+
+	phase_dir("drain", dir, sizeof(dir));
+	start(dir, true, (size_t)1 << 30);
+	osh_emit_test_stall_writer(true);
+	for (unsigned long i = 0; i < n; i++) {
+		if (osh_emit_sample((unsigned)i, false) != 0) {
+			fprintf(stderr, "osh-emit-bench: drain phase queue too small\n");
+			exit(1);
+		}
+	}
+	t0 = now_s();
+	osh_emit_test_stall_writer(false);
+	finish();
+	t1 = now_s();
+	*bytes = (double)(fsize(dir, "openshell.log") + fsize(dir, "openshell-ocsf.log"));
+	return t1 - t0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* osh_emit() latency of n_lat calls; writer healthy or stalled. */
+static void latency(bool stalled, int64_t *p50, int64_t *p99)
+{
+	char dir[4096];
+	int64_t *lat = calloc(n_lat, sizeof(*lat));
+	struct timespec gap = {0, 20000};
+
+	if (lat == NULL)
+		exit(1);
+	phase_dir(stalled ? "lat-stalled" : "lat-healthy", dir, sizeof(dir));
+	start(dir, true, (size_t)1 << 30);
+	if (stalled)
+		osh_emit_test_stall_writer(true);
+	for (unsigned long i = 0; i < n_lat; i++) {
+		struct ocsf_network_activity ev;
+		struct ocsf_network_endpoint *dst;
+		int64_t t0;
+
+		ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN, "LAT");
+		ocsf_network_activity_set_action_id(&ev, OCSF_ACTION_ID_ALLOWED);
+		ocsf_process_set_name(ocsf_actor_process(ocsf_network_activity_actor(&ev)), "curl");
+		ocsf_process_set_pid(ocsf_actor_process(ocsf_network_activity_actor(&ev)), 42);
+		dst = ocsf_network_activity_dst_endpoint(&ev);
+		ocsf_network_endpoint_set_domain(dst, "api.github.com");
+		ocsf_network_endpoint_set_port(dst, 443);
+		ocsf_firewall_rule_set_name(ocsf_network_activity_firewall_rule(&ev), "github");
+		t0 = now_ns();
+		if (osh_emit(&ev) != 0) {
+			fprintf(stderr, "osh-emit-bench: latency sample dropped\n");
+			exit(1);
+		}
+		lat[i] = now_ns() - t0;
+		/* A steady, realistic rate (not a flood): the healthy writer keeps
+		 * up and sleeps between events, so wake-ups are part of the cost. */
+		nanosleep(&gap, NULL);
+	}
+	if (stalled)
+		osh_emit_test_stall_writer(false);
+	finish();
+	qsort(lat, n_lat, sizeof(*lat), cmp_i64);
+	*p50 = lat[n_lat / 2];
+	*p99 = lat[(n_lat * 99) / 100];
+	free(lat);
+}
+
+static int parse(int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc; i += 2) {
+		char *end = NULL;
+
+		if (strcmp(argv[i], "--dir") == 0) {
+			base_dir = argv[i + 1];
+			continue;
+		}
+		errno = 0;
+		unsigned long v = strtoul(argv[i + 1], &end, 10);
+
+		if (errno != 0 || *end != '\0' || v < 100) {
+			fprintf(stderr, "osh-emit-bench: bad value for %s\n", argv[i]);
+			return -1;
+		}
+		if (strcmp(argv[i], "--events") == 0)
+			n_events = v;
+		else if (strcmp(argv[i], "--latency-events") == 0)
+			n_lat = v;
+		else
+			return -1;
+	}
+	if (base_dir == NULL || argc % 2 == 0) {
+		fprintf(stderr,
+			"usage: osh-emit-bench --dir DIR [--events N] [--latency-events N]\n");
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	cpu_set_t all, one;
+	double t_both, b_both, t_short, b_short, t_raw, b_raw, t_drain, b_drain;
+	int64_t h50, h99, s50, s99;
+	char both_dir[4096];
+
+	if (parse(argc, argv) != 0)
+		return 2;
+	if (osh_ctx_set_sandbox("bench-id", "bench") != 0 ||
+	    osh_ctx_set_image("openshell/bench", "sha256:bench") != 0 ||
+	    osh_ctx_set_proxy("127.0.0.1", 3128) != 0)
+		return 1;
+	/* Throughput phases on one core: producer and writer share it. */
+	sched_getaffinity(0, sizeof(all), &all);
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (CPU_ISSET(c, &all)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	}
+	sched_setaffinity(0, sizeof(one), &one);
+	t_both = sustained("both", true, &b_both);
+	t_short = sustained("shorthand", false, &b_short);
+	snprintf(both_dir, sizeof(both_dir), "%s/both", base_dir);
+	t_raw = raw_ceiling(both_dir, &b_raw);
+	t_drain = sink_drain(&b_drain);
+	sched_setaffinity(0, sizeof(all), &all);
+	latency(false, &h50, &h99);
+	latency(true, &s50, &s99);
+
+	printf("events %lu count\n", n_events);
+	printf("sustained_both_eps %.0f events/s\n", (double)n_events / t_both);
+	printf("sustained_shorthand_eps %.0f events/s\n", (double)n_events / t_short);
+	printf("jsonl_on_off_ratio %.3f ratio\n", t_short / t_both);
+	printf("sustained_both_mbps %.1f MB/s\n", b_both / t_both / 1e6);
+	printf("bytes_per_event %.0f bytes\n", b_both / (double)n_events);
+	printf("raw_ceiling_mbps %.1f MB/s\n", b_raw / t_raw / 1e6);
+	printf("sustained_ceiling_ratio %.3f ratio\n", (b_both / t_both) / (b_raw / t_raw));
+	printf("sink_drain_mbps %.1f MB/s\n", b_drain / t_drain / 1e6);
+	printf("sink_ceiling_ratio %.3f ratio\n", (b_drain / t_drain) / (b_raw / t_raw));
+	printf("emit_p50_healthy_ns %lld ns\n", (long long)h50);
+	printf("emit_p99_healthy_ns %lld ns\n", (long long)h99);
+	printf("emit_p50_stalled_ns %lld ns\n", (long long)s50);
+	printf("emit_p99_stalled_ns %lld ns\n", (long long)s99);
+	printf("stalled_p99_ratio %.3f ratio\n", (double)s99 / (double)(h99 > 0 ? h99 : 1));
+	osh_ctx_reset();
+	return 0;
+}

@@ -160,7 +160,7 @@ Test(jsonw, integers_match_printf)
 {
 	/* Every magnitude, both signs. */
 	int64_t v = 1;
-	for (int i = 0; i < 19; i++, v *= 10) {
+	for (int i = 0; i < 19; i++, v = i < 19 ? v * 10 : v) {
 		for (int64_t d = -1; d <= 1; d++) {
 			int64_t x = v + d;
 			for (int sign = 0; sign < 2; sign++) {

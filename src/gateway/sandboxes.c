@@ -62,7 +62,8 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 	    posix_spawn_file_actions_addopen(&fa, 1, sp->out_path, O_WRONLY | O_CREAT | O_APPEND,
 					     0640) != 0 ||
 	    posix_spawn_file_actions_addopen(&fa, 2, sp->err_path, O_WRONLY | O_CREAT | O_APPEND,
-					     0640) != 0)
+					     0640) != 0 ||
+	    posix_spawn_file_actions_addclosefrom_np(&fa, 3) != 0)
 		goto out;
 	sigemptyset(&none);
 	sigemptyset(&dflt);

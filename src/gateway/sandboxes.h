@@ -5,7 +5,9 @@
  * (POSIX_SPAWN_SETSID): a Ctrl-C or SIGHUP aimed at the gateway's terminal does
  * not reach it, and it outlives a gateway restart (supervisors keep polling and
  * reconnect), which is why the config revision must survive restarts. Signal mask
- * and dispositions are reset so the child starts clean. stdin is /dev/null,
+ * and dispositions are reset and every descriptor above 2 is closed (a leaked
+ * listening socket would keep the gateway's port bound after it exits), so the
+ * child starts clean. stdin is /dev/null,
  * stdout/stderr go to files in the sandbox's directory.
  * After a restart the gateway can no longer waitpid() a supervisor it did not
  * start; osh_gw_pid_runs_sandbox() re-identifies it through /proc/<pid>/cmdline

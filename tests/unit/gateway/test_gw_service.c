@@ -33,19 +33,23 @@ struct grig {
 	struct osh_rpc_client *c;
 };
 
-static const char fake_sleep[] =
-    "#!/bin/sh\n"
-    "# stand-in for openshell-sandbox: records argv, then idles\n"
-    "d=$(dirname \"$0\")\n"
-    "for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$d/args.$$\"\n"
-    "while :; do sleep 0.05; done\n"; /* no exec: /proc cmdline keeps --sandbox-id */
+/* Stand-ins for openshell-sandbox. Python, not sh: a shell loop's `sleep`
+ * children would be orphaned when the shell is killed. The interpreter keeps the
+ * script's argv in /proc/<pid>/cmdline, which restart adoption relies on. */
+static const char fake_sleep[] = "#!/usr/bin/python3\n"
+				 "import os, sys, time\n"
+				 "d = os.path.dirname(sys.argv[0])\n"
+				 "with open('%s/args.%d' % (d, os.getpid()), 'w') as f:\n"
+				 "    f.write(''.join(a + '\\n' for a in sys.argv[1:]))\n"
+				 "time.sleep(1000)\n";
 
-static const char fake_stubborn[] =
-    "#!/bin/sh\n"
-    "trap '' TERM\n"
-    "d=$(dirname \"$0\")\n"
-    "for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$d/args.$$\"\n"
-    "while :; do sleep 0.05; done\n";
+static const char fake_stubborn[] = "#!/usr/bin/python3\n"
+				    "import os, signal, sys, time\n"
+				    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+				    "d = os.path.dirname(sys.argv[0])\n"
+				    "with open('%s/args.%d' % (d, os.getpid()), 'w') as f:\n"
+				    "    f.write(''.join(a + '\\n' for a in sys.argv[1:]))\n"
+				    "time.sleep(1000)\n";
 
 static void write_fake(struct grig *r, const char *script)
 {
@@ -94,8 +98,33 @@ static void rig_up(struct grig *r, const char *script, const char *flag)
 	gw_up(r, flag);
 }
 
+/* Deletes every sandbox so no stand-in supervisor outlives the test. */
+static void delete_all(struct grig *r)
+{
+	Openshell__V1__ListSandboxesRequest lq = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+	struct osh_rpc_call_opts co = {.timeout_ms = 10000};
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	Openshell__V1__ListSandboxesResponse *lr;
+
+	if (osh_rpc_client_unary(r->c, "ListSandboxes", &lq.base, &co, &resp, &st) != 0)
+		return;
+	lr = (void *)resp;
+	for (size_t i = 0; i < lr->n_sandboxes; i++) {
+		Openshell__V1__DeleteSandboxRequest dq =
+		    OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
+		ProtobufCMessage *dr = NULL;
+
+		dq.sandbox_id = lr->sandboxes[i]->id;
+		if (osh_rpc_client_unary(r->c, "DeleteSandbox", &dq.base, &co, &dr, &st) == 0)
+			osh_rpc_msg_free(dr);
+	}
+	osh_rpc_msg_free(resp);
+}
+
 static void rig_down(struct grig *r)
 {
+	delete_all(r);
 	gw_down(r);
 	free(r->bin);
 	gwt_rmdir(r->dir);
@@ -165,7 +194,7 @@ static Openshell__V1__ListSandboxesResponse *list(struct grig *r)
 
 /* ------------------------------------------------------------ config -- */
 
-Test(gw_service, config_get_set_and_revision, .timeout = 30)
+Test(gw_service, config_get_set_and_revision, .timeout = 120)
 {
 	struct grig r;
 	Openshell__V1__GetConfigRequest g = OPENSHELL__V1__GET_CONFIG_REQUEST__INIT;
@@ -271,7 +300,7 @@ static char *find_args_file(const char *dir)
 	return line[0] ? gwt_path(dir, line) : NULL;
 }
 
-Test(gw_service, create_policy_list_delete, .timeout = 60)
+Test(gw_service, create_policy_list_delete, .timeout = 120)
 {
 	struct grig r;
 	Openshell__V1__Sandbox *sb;
@@ -382,7 +411,7 @@ Test(gw_service, create_policy_list_delete, .timeout = 60)
 	rig_down(&r);
 }
 
-Test(gw_service, delete_escalates_to_sigkill, .timeout = 60)
+Test(gw_service, delete_escalates_to_sigkill, .timeout = 120)
 {
 	struct grig r;
 	Openshell__V1__Sandbox *sb;
@@ -419,7 +448,7 @@ Test(gw_service, delete_escalates_to_sigkill, .timeout = 60)
 	rig_down(&r);
 }
 
-Test(gw_service, omit_sandbox_config_mode, .timeout = 30)
+Test(gw_service, omit_sandbox_config_mode, .timeout = 120)
 {
 	struct grig r;
 	Openshell__V1__Sandbox *sb;
@@ -513,7 +542,7 @@ static Openshell__V1__GetSandboxLogsResponse *get_logs(struct grig *r, const cha
 	return (void *)resp;
 }
 
-Test(gw_service, push_forces_identity_and_queries_filter, .timeout = 60)
+Test(gw_service, push_forces_identity_and_queries_filter, .timeout = 120)
 {
 	struct grig r;
 	Openshell__V1__Sandbox *a, *b;
@@ -612,7 +641,7 @@ static size_t watch_read(struct osh_rpc_sstream *ws, size_t want, char last[64])
 	return got;
 }
 
-Test(gw_service, watch_replays_tail_then_follows, .timeout = 60)
+Test(gw_service, watch_replays_tail_then_follows, .timeout = 120)
 {
 	struct grig r;
 	Openshell__V1__Sandbox *a;
@@ -673,7 +702,7 @@ Test(gw_service, watch_replays_tail_then_follows, .timeout = 60)
 
 /* ------------------------------------------------------------ restart -- */
 
-Test(gw_service, restart_adopts_running_supervisors_and_keeps_revision, .timeout = 60)
+Test(gw_service, restart_adopts_running_supervisors_and_keeps_revision, .timeout = 120)
 {
 	struct grig r;
 	Openshell__V1__Sandbox *a;
@@ -771,7 +800,7 @@ static int wait_exit(pid_t pid)
 	return WEXITSTATUS(status);
 }
 
-Test(gw_binary, readiness_file_sighup_and_clean_sigterm, .timeout = 60)
+Test(gw_binary, readiness_file_sighup_and_clean_sigterm, .timeout = 120)
 {
 	char *dir = gwt_tmpdir();
 	char *addr_path = gwt_path(dir, "gateway.addr");
@@ -834,7 +863,7 @@ Test(gw_binary, readiness_file_sighup_and_clean_sigterm, .timeout = 60)
 	gwt_rmdir(dir);
 }
 
-Test(gw_binary, startup_errors_name_their_source, .timeout = 60)
+Test(gw_binary, startup_errors_name_their_source, .timeout = 120)
 {
 	char *dir = gwt_tmpdir();
 	char *errf = gwt_path(dir, "stderr.txt");
@@ -871,7 +900,7 @@ Test(gw_binary, startup_errors_name_their_source, .timeout = 60)
 	gwt_rmdir(dir);
 }
 
-Test(gw_service, create_with_policy_yaml, .timeout = 30)
+Test(gw_service, create_with_policy_yaml, .timeout = 120)
 {
 	struct grig r;
 	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;

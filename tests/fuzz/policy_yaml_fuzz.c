@@ -1,0 +1,161 @@
+/* policy_yaml_fuzz.c - libFuzzer target for the sandbox policy YAML reader
+ * (osh_sup_policy_parse_yaml + osh_sup_policy_validate, src/supervisor/
+ * sup_policy.c).
+ *
+ * DESIGN: a policy YAML reaches this code from a local file of the
+ * supervisor and, through CreateSandbox.policy_yaml, from any gRPC client of
+ * the gateway, which parses it in the daemon. So arbitrary text must give a
+ * policy or an error, never a crash, a leak or unbounded work. The input is
+ * passed without a terminating NUL (private heap copy of exactly `size`
+ * bytes) so ASan catches reads past `len`. Invariants (abort = finding):
+ *   - parse returns 0 or OSH_EPARSE; *out is NULL on error, non-NULL on
+ *     success; err is NUL-terminated and starts with "fuzz.yaml:";
+ *   - a tiny err buffer (8 bytes) gives the same verdict and writes nothing
+ *     past its 8 bytes;
+ *   - on success: every string in the message is valid UTF-8 (proto3
+ *     requires it; other-language peers reject the message otherwise);
+ *     validate returns 0 or OSH_EINVAL with a non-empty one-line reason;
+ *     copy + hash agree with the original (pack/unpack is lossless); the
+ *     rule count equals n_network_policies.
+ * Memory is bounded by -rss_limit_mb (the ctest uses 1024 MB) and time by
+ * -timeout: an alias bomb that expands exponentially is reported as an OOM
+ * or a timeout by libFuzzer. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "osh_err.h"
+#include "sup_policy.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool utf8_ok(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t len;
+		uint32_t v;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			len = 2;
+			v = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			len = 3;
+			v = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			len = 4;
+			v = c & 0x07;
+		} else {
+			return false;
+		}
+		if (i + len > n)
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			v = (v << 6) | (s[i + k] & 0x3f);
+		}
+		if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) ||
+		    (len == 4 && v < 0x10000) || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* Every string field of `m` (recursively) is valid UTF-8. */
+static bool strings_ok(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m + f->offset;
+		size_t n = 1;
+		const void *const *vals = (const void *const *)(const void *)base;
+
+		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)(const void *)((const char *)m + f->quantifier_offset);
+			vals = *(const void *const *const *)(const void *)base;
+		}
+		for (size_t k = 0; k < n; k++) {
+			const void *v = vals ? vals[k] : NULL;
+
+			if (!v)
+				continue;
+			if (f->type == PROTOBUF_C_TYPE_STRING) {
+				if (!utf8_ok(v, strlen(v)))
+					return false;
+			} else if (!strings_ok(v)) {
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	osh_sup_policy_pb *p = NULL, *p2 = NULL, *c = NULL;
+	char err[512], tiny[16];
+	char *text = malloc(size ? size : 1);
+	int rc, rc2;
+
+	if (!text)
+		abort();
+	memcpy(text, data, size);
+	memset(err, 'X', sizeof(err));
+	rc = osh_sup_policy_parse_yaml(text, size, "fuzz.yaml", &p, err, sizeof(err));
+	if (rc != 0 && rc != OSH_EPARSE)
+		abort();
+	if ((rc == 0) != (p != NULL))
+		abort();
+	if (rc != 0 && (memchr(err, '\0', sizeof(err)) == NULL ||
+			strncmp(err, "fuzz.yaml:", 10) != 0))
+		abort(); /* error that does not name the file */
+
+	memset(tiny, 'G', sizeof(tiny));
+	rc2 = osh_sup_policy_parse_yaml(text, size, "fuzz.yaml", &p2, tiny, 8);
+	if (rc2 != rc || (rc2 != 0 && memchr(tiny, '\0', 8) == NULL))
+		abort();
+	for (size_t i = 8; i < sizeof(tiny); i++)
+		if (tiny[i] != 'G')
+			abort(); /* wrote past errlen */
+
+	if (p) {
+		char h1[65], h2[65], h3[65], why[256];
+
+		if (!strings_ok(&p->base))
+			abort(); /* not valid proto3 */
+		memset(why, 'X', sizeof(why));
+		rc = osh_sup_policy_validate(p, why, sizeof(why));
+		if (rc != 0 && rc != OSH_EINVAL)
+			abort();
+		if (rc != 0 && (memchr(why, '\0', sizeof(why)) == NULL || why[0] == '\0'))
+			abort();
+		if (osh_sup_policy_hash(p, h1) != 0 || osh_sup_policy_hash(p2, h2) != 0)
+			abort();
+		if (strcmp(h1, h2) != 0)
+			abort(); /* parse is not deterministic */
+		if (osh_sup_policy_copy(p, &c) != 0 || osh_sup_policy_hash(c, h3) != 0 ||
+		    strcmp(h1, h3) != 0)
+			abort(); /* pack/unpack lost something */
+		if (osh_sup_policy_rule_count(p) != p->n_network_policies)
+			abort();
+		if (osh_sup_policy_validate(c, why, sizeof(why)) != rc)
+			abort();
+	}
+	osh_sup_policy_free(c);
+	osh_sup_policy_free(p2);
+	osh_sup_policy_free(p);
+	free(text);
+	return 0;
+}

@@ -55,37 +55,38 @@
 
 static struct {
 	struct osh_emit_config cfg;
-	char log_dir[3800];
 	struct osh_emit_ring q;
 	struct osh_emit_ring push;
 	pthread_mutex_t push_drain_mu;
-	bool push_on;
+	pthread_mutex_t prog_mu;
+	pthread_cond_t prog_cv;
 	pthread_t writer;
+	_Atomic uint64_t flush_req;
+	uint64_t flush_done; /* under prog_mu */
+	_Atomic uint64_t emitted, emitted_en, plain, dropped, invalid, push_dropped;
+	_Atomic uint64_t reports, reports_jsonl, write_errors, rotations, reopens;
 	_Atomic int efd;
-	_Atomic bool running;
 	_Atomic int inflight;
-	_Atomic bool stop;
-	_Atomic bool jsonl;
 	_Atomic int stderr_level;
 	_Atomic int writer_sleeping;
 	_Atomic int reopen_req;
+	_Atomic bool running;
+	_Atomic bool stop;
+	_Atomic bool jsonl;
 	_Atomic bool stall;
-	pthread_mutex_t prog_mu;
-	pthread_cond_t prog_cv;
-	_Atomic uint64_t flush_req;
-	uint64_t flush_done; /* under prog_mu */
-
-	_Atomic uint64_t emitted, emitted_en, plain, dropped, invalid, push_dropped;
-	_Atomic uint64_t reports, reports_jsonl, write_errors, rotations, reopens;
 	_Atomic bool fallback_flag, jsonl_open_flag;
+	bool push_on;
 
 	/* Writer-owned. */
-	struct osh_sink main, json;
 	bool fallback;
-	unsigned char errbuf[OSH_SINK_BUF];
-	size_t errused;
+	bool json_applied;     /* JSONL state the writer last acted on */
+	bool json_open_failed; /* an open failed in this cycle: no retry per line */
 	uint64_t rep_dropped, rep_invalid, rep_lost, rep_push_dropped;
 	int64_t last_report_ms;
+	size_t errused;
+	struct osh_sink main, json;
+	char log_dir[3800];
+	unsigned char errbuf[OSH_SINK_BUF];
 	char wline[OSH_EMIT_LINE_MAX + 256];
 	char wshort[OSH_EMIT_LINE_MAX + 1];
 	char wjson[OSH_EMIT_JSON_MAX];
@@ -157,12 +158,12 @@ static size_t build_line(char *out, size_t cap, int kind, int level, int64_t ts,
 	size_t n = 0, lvn;
 
 	osh_emit_format_ts(ts, tsb);
-	memcpy(out, tsb, 24);
-	n = 24;
+	for (n = 0; n < 24; n++)
+		out[n] = tsb[n];
 	out[n++] = ' ';
 	if (kind == OSH_REC_EVENT) {
-		memcpy(out + n, "OCSF ", 5);
-		n += 5;
+		for (const char *t = "OCSF "; *t != '\0'; t++)
+			out[n++] = *t;
 	} else {
 		lv = osh_level_name((enum osh_level)level);
 		lvn = strlen(lv);
@@ -496,13 +497,12 @@ out_noenter:
 	return rc;
 }
 
-void osh_log(enum osh_level level, const char *module, const char *fmt, ...)
+static void log_v(enum osh_level level, const char *module, const char *fmt, va_list ap)
 {
 	struct osh_emit_rec h = {.kind = OSH_REC_PLAIN};
 	struct osh_emit_piece p[2];
 	enum osh_level min;
 	size_t mlen = 0, modlen;
-	va_list ap;
 	int n;
 	bool running = enter();
 
@@ -519,9 +519,9 @@ void osh_log(enum osh_level level, const char *module, const char *fmt, ...)
 		goto out;
 	if (module == NULL)
 		module = "openshell";
-	va_start(ap, fmt);
-	n = vsnprintf(tl_raw, sizeof(tl_raw), fmt, ap);
-	va_end(ap);
+	/* ap was started by osh_log(). */
+	n = vsnprintf(tl_raw, sizeof(tl_raw), fmt,
+		      ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(tl_raw))
@@ -552,6 +552,15 @@ void osh_log(enum osh_level level, const char *module, const char *fmt, ...)
 out:
 	if (running)
 		leave();
+}
+
+void osh_log(enum osh_level level, const char *module, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_v(level, module, fmt, ap);
+	va_end(ap);
 }
 
 void osh_emit_set_jsonl(bool on)
@@ -593,10 +602,13 @@ void osh_emit_request_reopen(void)
 
 void osh_emit_test_stall_writer(bool on)
 {
+	if (!enter())
+		return;
 	pthread_mutex_lock(&rt.prog_mu);
 	atomic_store(&rt.stall, on);
 	pthread_cond_broadcast(&rt.prog_cv);
 	pthread_mutex_unlock(&rt.prog_mu);
+	leave();
 }
 
 void osh_emit_stats_get(struct osh_emit_stats *out)
@@ -684,8 +696,8 @@ static void update_flags(void)
 
 static void json_open(int64_t ts)
 {
-	if (rt.json.fd < 0)
-		(void)osh_sink_open(&rt.json, ts);
+	if (rt.json.fd < 0 && !rt.json_open_failed && osh_sink_open(&rt.json, ts) != 0)
+		rt.json_open_failed = true;
 }
 
 /* Writes one line of kind/level to every sink it belongs to. `json` may be
@@ -856,12 +868,14 @@ static void maybe_report(bool force)
 		report_loss("LOG_WRITE_FAILED", "log file write failed", "write_failed", lost);
 		(void)osh_sink_flush(&rt.main);
 		(void)osh_sink_flush(&rt.json);
-		if (rt.main.lost == main_before && rt.json.lost == json_before &&
-		    (rt.main.fd >= 0 || rt.fallback)) {
+		/* The report's own JSON line is never counted as a loss; the
+		 * report is delivered once its shorthand line reached the file
+		 * (or stderr in fallback). */
+		rt.json.lost = json_before;
+		if (rt.main.lost == main_before && (rt.main.fd >= 0 || rt.fallback)) {
 			rt.rep_lost += lost;
 		} else {
 			rt.main.lost = main_before;
-			rt.json.lost = json_before;
 			atomic_fetch_sub(&rt.reports, 1);
 		}
 	}
@@ -887,7 +901,7 @@ static bool work_pending(uint64_t seen_flush)
 {
 	return atomic_load(&rt.q.pub_head) != atomic_load(&rt.q.tail) ||
 	       atomic_load(&rt.reopen_req) != 0 || atomic_load(&rt.flush_req) != seen_flush ||
-	       atomic_load(&rt.stop) || atomic_load(&rt.jsonl) != (rt.json.fd >= 0);
+	       atomic_load(&rt.stop) || atomic_load(&rt.jsonl) != rt.json_applied;
 }
 
 static void *writer_main(void *arg)
@@ -910,9 +924,11 @@ static void *writer_main(void *arg)
 			pthread_mutex_unlock(&rt.prog_mu);
 			continue;
 		}
+		rt.json_open_failed = false;
 		if (atomic_exchange(&rt.reopen_req, 0) != 0)
 			reopen_all(now_ms());
 		want_json = atomic_load(&rt.jsonl);
+		rt.json_applied = want_json;
 		if (want_json)
 			json_open(now_ms());
 		drain();
@@ -1026,6 +1042,8 @@ int osh_emit_init(const struct osh_emit_config *cfg)
 	pthread_cond_init(&rt.prog_cv, NULL);
 	pthread_mutex_init(&rt.push_drain_mu, NULL);
 	rt.fallback = false;
+	rt.json_applied = false;
+	rt.json_open_failed = false;
 	rt.errused = 0;
 	rt.rep_dropped = rt.rep_invalid = rt.rep_lost = rt.rep_push_dropped = 0;
 	rt.last_report_ms = 0;

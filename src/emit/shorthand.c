@@ -97,27 +97,27 @@ static const char *caption(const struct ocsf_object *desc, int field, int64_t va
 struct view {
 	const struct ocsf_event *ev;
 	const struct ocsf_object *desc;
-	int32_t class_uid;
-	int32_t activity_id;
 	const char *activity_label; /* caller label (activity 99) or NULL */
-	int32_t severity_id;
-	bool has_action;
-	int32_t action_id;
 	const char *action_label;
-	int action_field;
-	bool has_disposition;
-	int32_t disposition_id;
 	const char *disposition_label;
-	int disposition_field;
-	bool has_status;
-	int32_t status_id;
 	const char *status_label;
-	int status_field;
 	const char *status_detail;
 	const char *message;
 	const struct ocsf_actor *actor;
 	const struct ocsf_firewall_rule *rule;
 	const struct ocsf_array *unmapped;
+	int32_t class_uid;
+	int32_t activity_id;
+	int32_t severity_id;
+	int32_t action_id;
+	int32_t disposition_id;
+	int32_t status_id;
+	int action_field;
+	int disposition_field;
+	int status_field;
+	bool has_action;
+	bool has_disposition;
+	bool has_status;
 	bool reason_used_message;
 };
 
@@ -581,7 +581,7 @@ static void fmt_finding(struct out *o, struct view *v)
 			char low[32];
 			size_t n = 0;
 
-			for (; conf[n] != '\0' && n < sizeof(low) - 1; n++)
+			for (; n < sizeof(low) - 1 && conf[n] != '\0'; n++)
 				low[n] = (char)tolower((unsigned char)conf[n]);
 			low[n] = '\0';
 			put(o, has_type ? " confidence:" : "confidence:");
@@ -616,7 +616,7 @@ static void fmt_lifecycle(struct out *o, struct view *v)
 			char low[32];
 			size_t n = 0;
 
-			for (; st[n] != '\0' && n < sizeof(low) - 1; n++)
+			for (; n < sizeof(low) - 1 && st[n] != '\0'; n++)
 				low[n] = (char)tolower((unsigned char)st[n]);
 			low[n] = '\0';
 			put(o, " ");

@@ -674,3 +674,32 @@ Test(emit, context_setters_validate)
 	osh_ctx_reset();
 	cr_assert_eq(osh_ctx_current()->proxy_port, 0);
 }
+
+Test(emit, jsonl_unopenable_is_counted_and_writer_stays_idle)
+{
+	struct osh_emit_config cfg;
+	struct osh_emit_stats st;
+	struct timespec window = {0, 300000000};
+	clock_t c0, c1;
+
+	base_cfg(&cfg);
+	cfg.log_dir = "/proc/osh-no-such-dir";
+	cfg.jsonl = true;
+	start(&cfg);
+	for (int i = 0; i < 10; i++)
+		emit_net("nowhere.example", OCSF_SEVERITY_ID_INFORMATIONAL);
+	flush();
+	osh_emit_stats_get(&st);
+	cr_assert(st.fallback);
+	cr_assert(!st.jsonl_open);
+	/* 10 events + the fallback notice: their JSON lines found no file. */
+	cr_assert_eq(st.write_errors, 11, "got %llu", (unsigned long long)st.write_errors);
+	cr_assert_eq(count_substr(path_err, "11 log records lost: log file write failed"), 1);
+	/* A JSONL file that cannot be opened must not make the writer spin:
+	 * measure this process's CPU over an idle window. */
+	c0 = clock();
+	nanosleep(&window, NULL);
+	c1 = clock();
+	cr_assert_lt((double)(c1 - c0) / CLOCKS_PER_SEC, 0.1, "writer busy while idle");
+	osh_emit_shutdown();
+}

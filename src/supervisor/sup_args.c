@@ -18,44 +18,45 @@
 enum opt_kind { K_STR, K_DUR, K_LIST, K_BOOL };
 
 struct opt {
-	const char *flag; /* long flag without the leading "--"         */
-	char short_flag;  /* 0 when none                                  */
-	const char *env;  /* environment twin or NULL                     */
+	const char *flag; /* long flag without the leading "--"     */
+	const char *env;  /* environment twin or NULL                 */
+	const char *help; /* one line for --help                      */
+	size_t off;	  /* offsetof in struct osh_sup_args          */
+	size_t count_off; /* K_LIST: offset of the count              */
 	enum opt_kind kind;
-	size_t off;	  /* offsetof in struct osh_sup_args             */
-	size_t count_off; /* K_LIST: offset of the count                  */
-	const char *help;
+	char short_flag; /* 0 when none                              */
 };
 
 #define OFF(m) offsetof(struct osh_sup_args, m)
 
 static const struct opt opts[] = {
-    {"gateway", 'g', "OPENSHELL_GATEWAY", K_STR, OFF(gateway), 0,
-     "HOST:PORT of openshell-gateway (absent: standalone mode)"},
-    {"sandbox-id", 0, "OPENSHELL_SANDBOX_ID", K_STR, OFF(sandbox_id), 0,
-     "sandbox id (required with --gateway)"},
-    {"sandbox-name", 0, "OPENSHELL_SANDBOX_NAME", K_STR, OFF(sandbox_name), 0,
-     "sandbox name (log context)"},
-    {"log-dir", 0, "OPENSHELL_LOG_DIR", K_STR, OFF(log_dir), 0,
-     "directory of openshell.log / openshell-ocsf.log (default /var/log)"},
-    {"policy", 0, "OPENSHELL_POLICY_FILE", K_STR, OFF(policy_file), 0,
-     "local YAML policy, used when the gateway has none"},
-    {"workdir", 'w', "OPENSHELL_WORKDIR", K_STR, OFF(workdir), 0,
-     "working directory of the command"},
-    {"poll-interval", 0, "OPENSHELL_POLL_INTERVAL", K_DUR, OFF(poll_ms), 0,
-     "config poll interval (default 10s)"},
-    {"timeout", 't', "OPENSHELL_TIMEOUT", K_DUR, OFF(timeout_ms), 0,
-     "stop the command after this long, exit 124 (default: none)"},
-    {"kill-grace", 0, "OPENSHELL_KILL_GRACE", K_DUR, OFF(grace_ms), 0,
-     "SIGTERM -> SIGKILL grace period (default 5s)"},
-    {"heartbeat", 0, "OPENSHELL_HEARTBEAT", K_DUR, OFF(heartbeat_ms), 0,
-     "emit a SUP-HEARTBEAT event at this interval (default: off)"},
-    {"env", 'e', NULL, K_LIST, OFF(extra_env), OFF(n_extra_env),
-     "NAME=VALUE added to the command's environment (repeatable)"},
-    {"pass-env", 0, NULL, K_LIST, OFF(pass_env), OFF(n_pass_env),
-     "pass NAME from the supervisor's environment to the command (repeatable)"},
-    {"help", 'h', NULL, K_BOOL, OFF(help), 0, "show this help"},
-    {"version", 0, NULL, K_BOOL, OFF(version), 0, "show the version"},
+    {"gateway", "OPENSHELL_GATEWAY", "HOST:PORT of openshell-gateway (absent: standalone mode)",
+     OFF(gateway), 0, K_STR, 'g'},
+    {"sandbox-id", "OPENSHELL_SANDBOX_ID", "sandbox id (required with --gateway)", OFF(sandbox_id),
+     0, K_STR, 0},
+    {"sandbox-name", "OPENSHELL_SANDBOX_NAME", "sandbox name (log context)", OFF(sandbox_name), 0,
+     K_STR, 0},
+    {"log-dir", "OPENSHELL_LOG_DIR",
+     "directory of openshell.log / openshell-ocsf.log (default /var/log)", OFF(log_dir), 0, K_STR,
+     0},
+    {"policy", "OPENSHELL_POLICY_FILE", "local YAML policy, used when the gateway has none",
+     OFF(policy_file), 0, K_STR, 0},
+    {"workdir", "OPENSHELL_WORKDIR", "working directory of the command", OFF(workdir), 0, K_STR,
+     'w'},
+    {"poll-interval", "OPENSHELL_POLL_INTERVAL", "config poll interval (default 10s)", OFF(poll_ms),
+     0, K_DUR, 0},
+    {"timeout", "OPENSHELL_TIMEOUT", "stop the command after this long, exit 124 (default: none)",
+     OFF(timeout_ms), 0, K_DUR, 't'},
+    {"kill-grace", "OPENSHELL_KILL_GRACE", "SIGTERM -> SIGKILL grace period (default 5s)",
+     OFF(grace_ms), 0, K_DUR, 0},
+    {"heartbeat", "OPENSHELL_HEARTBEAT",
+     "emit a SUP_HEARTBEAT event at this interval (default: off)", OFF(heartbeat_ms), 0, K_DUR, 0},
+    {"env", NULL, "NAME=VALUE added to the command's environment (repeatable)", OFF(extra_env),
+     OFF(n_extra_env), K_LIST, 'e'},
+    {"pass-env", NULL, "pass NAME from the supervisor's environment to the command (repeatable)",
+     OFF(pass_env), OFF(n_pass_env), K_LIST, 0},
+    {"help", NULL, "show this help", OFF(help), 0, K_BOOL, 'h'},
+    {"version", NULL, "show the version", OFF(version), 0, K_BOOL, 0},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))

@@ -30,8 +30,10 @@ struct ywalk {
 	int rc;
 };
 
-__attribute__((format(printf, 3, 4))) static void yerr(struct ywalk *w, const yaml_node_t *n,
-						       const char *fmt, ...)
+static void yerr(struct ywalk *w, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void yerr(struct ywalk *w, const yaml_node_t *n, const char *fmt, ...)
 {
 	va_list ap;
 	int k;
@@ -45,7 +47,8 @@ __attribute__((format(printf, 3, 4))) static void yerr(struct ywalk *w, const ya
 	if (k < 0 || (size_t)k >= w->errlen)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(w->err + k, w->errlen - (size_t)k, fmt, ap);
+	vsnprintf(w->err + k, w->errlen - (size_t)k, fmt,
+		  ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
 	va_end(ap);
 }
 
@@ -430,7 +433,9 @@ struct vctx {
 	int rc;
 };
 
-__attribute__((format(printf, 2, 3))) static void verr(struct vctx *v, const char *fmt, ...)
+static void verr(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void verr(struct vctx *v, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -438,7 +443,7 @@ __attribute__((format(printf, 2, 3))) static void verr(struct vctx *v, const cha
 		return;
 	v->rc = OSH_EINVAL;
 	va_start(ap, fmt);
-	vsnprintf(v->err, v->errlen, fmt, ap);
+	vsnprintf(v->err, v->errlen, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
 	va_end(ap);
 }
 
@@ -519,7 +524,7 @@ static void check_endpoint(struct vctx *v, const char *rule, size_t i,
 	if (!strcmp(h, "*") || !strcmp(h, "**"))
 		verr(v, "network_policies.%s.endpoints[%zu].host: '%s' matches every host", rule, i,
 		     h);
-	else if (star && strncmp(h, "*.", 2) && strncmp(h, "**.", 3))
+	else if (star && strncmp(h, "*.", 2) != 0 && strncmp(h, "**.", 3) != 0)
 		verr(v,
 		     "network_policies.%s.endpoints[%zu].host: a glob must start with '*.' or "
 		     "'**.', got '%s'",
@@ -675,7 +680,7 @@ int osh_sup_policy_hash(const osh_sup_policy_pb *p, char out[65])
 		goto out;
 	}
 	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+		snprintf(out + (size_t)2 * i, 3, "%02x", md[i]);
 	rc = 0;
 out:
 	free(buf);

@@ -216,17 +216,20 @@ static void fail(struct chk *c, const char *fmt, ...) __attribute__((format(prin
 
 static void fail(struct chk *c, const char *fmt, ...)
 {
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
 	if (c->rc)
-		return;
+		goto out;
 	c->rc = OSH_EINVAL;
 	if (!c->why || !c->whylen)
-		return;
-	int n = snprintf(c->why, c->whylen, "%s%s", c->path, c->path[0] ? ": " : "");
+		goto out;
+	n = snprintf(c->why, c->whylen, "%s%s", c->path, c->path[0] ? ": " : "");
 	if (n < 0 || (size_t)n >= c->whylen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
+		goto out;
 	vsnprintf(c->why + n, c->whylen - (size_t)n, fmt, ap);
+out:
 	va_end(ap);
 }
 

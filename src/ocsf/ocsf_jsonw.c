@@ -610,9 +610,9 @@ static bool jv_value(struct jv *v)
 
 bool ocsf_json_valid(const char *s, size_t n)
 {
-	struct jv v = {(const unsigned char *)s, (const unsigned char *)s + n, 0};
 	if (!s)
 		return false;
+	struct jv v = {(const unsigned char *)s, (const unsigned char *)s + n, 0};
 	if (!jv_value(&v))
 		return false;
 	jv_ws(&v);

@@ -90,15 +90,15 @@ static inline void ocsf_jsonw_key(struct ocsf_jsonw *w, const char *key, size_t 
 	if (keylen >= 8 && keylen <= 16) {
 		uint64_t a, b;
 		memcpy(&a, key, 8);
-		memcpy(&b, key + keylen - 8, 8);
+		memcpy(&b, key + (keylen - 8), 8);
 		memcpy(p + 1, &a, 8);
-		memcpy(p + 1 + keylen - 8, &b, 8);
+		memcpy(p + 1 + (keylen - 8), &b, 8);
 	} else if (keylen >= 4 && keylen < 8) {
 		uint32_t a, b;
 		memcpy(&a, key, 4);
-		memcpy(&b, key + keylen - 4, 4);
+		memcpy(&b, key + (keylen - 4), 4);
 		memcpy(p + 1, &a, 4);
-		memcpy(p + 1 + keylen - 4, &b, 4);
+		memcpy(p + 1 + (keylen - 4), &b, 4);
 	} else {
 		memcpy(p + 1, key, keylen);
 	}

@@ -47,8 +47,8 @@ static void yerr(struct ywalk *w, const yaml_node_t *n, const char *fmt, ...)
 	if (k < 0 || (size_t)k >= w->errlen)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(w->err + k, w->errlen - (size_t)k, fmt,
-		  ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start above */
+	vsnprintf(w->err + k, w->errlen - (size_t)k, fmt, ap);
 	va_end(ap);
 }
 

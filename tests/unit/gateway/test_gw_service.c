@@ -940,3 +940,86 @@ Test(gw_service, create_with_policy_yaml, .timeout = 120)
 	osh_rpc_msg_free(resp);
 	rig_down(&r);
 }
+
+/* A follower that does not read must not stall pushes or other calls; once it
+ * reads again it sees the loss as `dropped` instead of the missing lines. */
+Test(gw_service, slow_follower_loses_lines_with_marker, .timeout = 120)
+{
+	enum { N = 6000, LINE = 4096 };
+	struct grig r;
+	Openshell__V1__Sandbox *a;
+	Openshell__V1__WatchSandboxLogsRequest wq = OPENSHELL__V1__WATCH_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__PushSandboxLogsRequest req = OPENSHELL__V1__PUSH_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__SandboxLogLine line = OPENSHELL__V1__SANDBOX_LOG_LINE__INIT;
+	Openshell__V1__SandboxLogLine *lp[1] = {&line};
+	Openshell__V1__GetConfigRequest g = OPENSHELL__V1__GET_CONFIG_REQUEST__INIT;
+	struct osh_rpc_sstream *ws = NULL;
+	struct osh_rpc_cstream *cs = NULL;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	uint64_t dropped = 0, got = 0;
+	char *big = malloc(LINE + 1);
+	long long t0;
+	int code;
+
+	rig_up(&r, fake_sleep, NULL);
+	a = create(&r, "slow", false, &code);
+	cr_assert_eq(code, 0);
+	wq.sandbox_id = a->id;
+	cr_assert_eq(osh_rpc_sstream_open(r.c, "WatchSandboxLogs", &wq.base, NULL, &ws), 0);
+	/* make sure the follower is registered before pushing: one line, read */
+	cr_assert_eq(push(&r, a->id, a->id, 0, 1, "INFO", "sandbox", NULL, &st), 0);
+	{
+		char last[64];
+
+		cr_assert_eq(watch_read(ws, 1, last), 1);
+	}
+	memset(big, 'x', LINE);
+	big[LINE] = '\0';
+	line.level = (char *)(uintptr_t) "INFO";
+	line.target = (char *)(uintptr_t) "bulk";
+	line.message = big;
+	req.sandbox_id = a->id;
+	req.logs = lp;
+	req.n_logs = 1;
+	t0 = gwt_now_ms();
+	cr_assert_eq(osh_rpc_cstream_open(r.c, "PushSandboxLogs", NULL, &cs), 0);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(osh_rpc_cstream_send(cs, &req.base), 0, "push %d", i);
+	cr_assert_eq(osh_rpc_cstream_finish(cs, &resp, &st), 0, "%s", st.message);
+	cr_assert_eq(((Openshell__V1__PushSandboxLogsResponse *)(void *)resp)->accepted, N);
+	osh_rpc_msg_free(resp);
+	cr_log_info("pushed %d x %d bytes past a stalled follower in %lld ms", N, LINE,
+		    gwt_now_ms() - t0);
+	/* the gateway still answers */
+	cr_assert_eq(call(&r, "GetConfig", &g.base, &resp, &st), 0, "%s", st.message);
+	osh_rpc_msg_free(resp);
+
+	/* drain: every line is either delivered or counted as dropped */
+	{
+		long long end = gwt_now_ms() + 60000;
+
+		while (gwt_now_ms() < end && got + dropped < N) {
+			ProtobufCMessage *m = NULL;
+			int rc = osh_rpc_sstream_next(ws, 500, &m, &st);
+
+			if (rc == OSH_ETIMEDOUT) {
+				/* drops are reported on the next delivered message */
+				cr_assert_eq(
+				    push(&r, a->id, a->id, 0, 1, "INFO", "sandbox", NULL, &st), 0);
+				continue;
+			}
+			cr_assert_eq(rc, 0, "%s", st.message);
+			got += ((Openshell__V1__WatchSandboxLogsResponse *)(void *)m)->n_logs;
+			dropped += ((Openshell__V1__WatchSandboxLogsResponse *)(void *)m)->dropped;
+			osh_rpc_msg_free(m);
+		}
+	}
+	cr_assert_gt(dropped, 0, "nothing was dropped: the test did not overflow the queue");
+	cr_assert_geq(got + dropped, N, "got %llu dropped %llu", (unsigned long long)got,
+		      (unsigned long long)dropped);
+	osh_rpc_sstream_destroy(ws);
+	free(big);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+	rig_down(&r);
+}

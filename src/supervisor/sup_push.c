@@ -320,8 +320,14 @@ static void *push_main(void *arg)
 		}
 		round_trip(p, false);
 	}
-	if (p->count)
+	if (p->count) {
 		atomic_fetch_add(&p->dropped, p->count);
+		p->pending_loss += p->count;
+	}
+	if (p->pending_loss)
+		/* Cannot reach the gateway any more, but openshell.log (and the
+		 * JSONL file) still say what it never received. */
+		osh_sup_ev_push_dropped(p->pending_loss, "gateway unreachable at shutdown");
 	close_stream(p, true);
 	osh_rpc_client_destroy(p->client);
 	p->client = NULL;

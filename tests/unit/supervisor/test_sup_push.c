@@ -229,3 +229,36 @@ Test(push, survives_an_absent_gateway_and_reports_losses)
 	osh_rpc_server_destroy(srv);
 	stop_emit();
 }
+
+Test(push, undelivered_lines_are_reported_at_stop)
+{
+	char target[64], path[128];
+	struct osh_sup_push *p = NULL;
+	struct osh_sup_push_stats st;
+	FILE *f;
+	char line[4096];
+	bool reported = false;
+
+	start_emit();
+	snprintf(target, sizeof(target), "127.0.0.1:%d", free_port());
+	cr_assert_eq(osh_sup_push_create(target, "sb-push", &p), 0);
+	cr_assert_eq(osh_sup_push_start(p), 0);
+	for (int i = 0; i < 5; i++)
+		osh_log(OSH_LEVEL_INFO, "pushtest", "never delivered %d", i);
+	osh_sup_push_stop(p, 200);
+	osh_sup_push_stats_get(p, &st);
+	cr_assert_geq(st.dropped, 5);
+	cr_assert_eq(st.sent, 0);
+	osh_sup_push_destroy(p);
+	cr_assert_eq(osh_emit_flush(5000), 0);
+	snprintf(path, sizeof(path), "%s/openshell.log", logdir);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		reported |= strstr(line, "OCSF EVENT [MED] ") &&
+			    strstr(line, "log lines were not delivered to the gateway: gateway "
+					 "unreachable at shutdown");
+	fclose(f);
+	cr_assert(reported, "PUSH_LOGS_DROPPED at stop is in openshell.log");
+	stop_emit();
+}

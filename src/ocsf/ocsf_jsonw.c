@@ -332,7 +332,7 @@ static inline bool copy_plain(char *d, const unsigned char *s, size_t n)
 	return any == 0;
 }
 
-void ocsf_jsonw_strn(struct ocsf_jsonw *w, const char *s, size_t n)
+static inline void strn_impl(struct ocsf_jsonw *w, const char *s, size_t n)
 {
 	/* Fast path: plain ASCII that fits is checked and copied in one pass. */
 	if (!w->err && n + 2 <= w->cap - w->len) {
@@ -349,11 +349,15 @@ void ocsf_jsonw_strn(struct ocsf_jsonw *w, const char *s, size_t n)
 	ocsf_jsonw_char(w, '"');
 }
 
+void ocsf_jsonw_strn(struct ocsf_jsonw *w, const char *s, size_t n)
+{
+	strn_impl(w, s, n);
+}
+
 void ocsf_jsonw_str(struct ocsf_jsonw *w, const char *str)
 {
 	const char *s = str ? str : "";
-	size_t n = strlen(s);
-	ocsf_jsonw_strn(w, s, n);
+	strn_impl(w, s, strlen(s));
 }
 
 /* Writes the decimal digits of v ending at `end`; returns the start. */

@@ -76,15 +76,20 @@ void ocsf_jsonw_str(struct ocsf_jsonw *w, const char *s);
 /* Records OSH_ETOOBIG (the out-of-line half of the inline appenders). */
 void ocsf_jsonw_overflow(struct ocsf_jsonw *w);
 
-/* Append `"key":` for a key the caller knows needs no escaping (descriptor
- * names: ASCII letters, digits, '_'). Inline: it runs once per field. */
-static inline void ocsf_jsonw_key(struct ocsf_jsonw *w, const char *key, size_t keylen)
+/* Append `,"key":` (comma when `comma` is true) for a key the caller knows
+ * needs no escaping (descriptor names: ASCII letters, digits, '_'). Inline
+ * with a single capacity check: it runs once per field. */
+static inline void ocsf_jsonw_member(struct ocsf_jsonw *w, bool comma, const char *key,
+				     size_t keylen)
 {
-	if (w->err || keylen + 3 > w->cap - w->len) {
+	size_t c = comma ? 1 : 0;
+	if (w->err || keylen + 3 + c > w->cap - w->len) {
 		ocsf_jsonw_overflow(w);
 		return;
 	}
 	char *p = w->buf + w->len;
+	p[0] = ',';
+	p += c;
 	p[0] = '"';
 	/* Keys are short: fixed-size overlapping moves instead of a call. */
 	if (keylen >= 8 && keylen <= 16) {
@@ -104,7 +109,13 @@ static inline void ocsf_jsonw_key(struct ocsf_jsonw *w, const char *key, size_t 
 	}
 	p[keylen + 1] = '"';
 	p[keylen + 2] = ':';
-	w->len += keylen + 3;
+	w->len += keylen + 3 + c;
+}
+
+/* Append `"key":` (see ocsf_jsonw_member). */
+static inline void ocsf_jsonw_key(struct ocsf_jsonw *w, const char *key, size_t keylen)
+{
+	ocsf_jsonw_member(w, false, key, keylen);
 }
 
 /* Same for a NUL-terminated key (no strlen pass). */

@@ -71,6 +71,13 @@ static inline void write_key(struct ser *s, const struct ocsf_field *f)
 	ocsf_jsonw_key(&s->w, f->name, key_len(f));
 }
 
+/* `,"key":` for the next member of an object; clears *first. */
+static inline void write_member(struct ser *s, bool *first, const struct ocsf_field *f)
+{
+	ocsf_jsonw_member(&s->w, !*first, f->name, key_len(f));
+	*first = false;
+}
+
 static const uint64_t *presence_of(const void *o, const struct ocsf_object *d)
 {
 	return (const uint64_t *)(const void *)((const unsigned char *)o + d->presence_offset);
@@ -585,8 +592,7 @@ static void write_plain(struct ser *s, const void *o, const struct ocsf_object *
 			}
 			if (!writable(o, f))
 				continue;
-			comma(s, &first);
-			write_key(s, f);
+			write_member(s, &first, f);
 			write_field(s, o, f, depth);
 		}
 		if (s->err || s->w.err)
@@ -679,8 +685,7 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 			}
 			if (!present || !writable(o, f))
 				continue;
-			comma(s, &first);
-			write_key(s, f);
+			write_member(s, &first, f);
 			write_field(s, o, f, depth);
 		}
 	}

@@ -11,7 +11,7 @@
  *     limit; never anything else, never a crash, never a leak;
  *   - on error the layer is untouched (still the sentinel we filled in) and
  *     err is NUL-terminated and reads "fuzz.yaml:<line>:..." with
- *     1 <= line <= lines in the input + 1 (OSH_ETOOBIG: "fuzz.yaml: ...");
+ *     1 <= line <= line breaks in the input + 2 (OSH_ETOOBIG: "fuzz.yaml: ...");
  *   - a tiny err buffer (8 bytes) gives the same result and stays
  *     NUL-terminated inside its 8 bytes (snprintf-style truncation);
  *   - on success every set key has a 1-based line within the input, and
@@ -56,8 +56,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!text)
 		abort();
 	memcpy(text, data, size);
+	/* Upper bound of the lines libyaml can count: CR, LF, and the YAML 1.1
+	 * breaks NEL (C2 85), LS (E2 80 A8), PS (E2 80 A9); plus one because a
+	 * problem at end of input is reported on the line after the last. */
 	for (size_t i = 0; i < size; i++)
-		lines += data[i] == '\n' || data[i] == '\r';
+		lines += data[i] == '\n' || data[i] == '\r' ||
+			 (data[i] == 0xc2 && i + 1 < size && data[i + 1] == 0x85) ||
+			 (data[i] == 0xe2 && i + 2 < size && data[i + 1] == 0x80 &&
+			  (data[i + 2] == 0xa8 || data[i + 2] == 0xa9));
+	lines++;
 
 	memset(&l, 0xa5, sizeof(l));
 	memset(err, 'X', sizeof(err));

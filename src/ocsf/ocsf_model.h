@@ -224,7 +224,8 @@ int ocsf_event_use_buffer(struct ocsf_event *ev, void *buf, size_t len);
 
 /* Allocate `size` zeroed bytes, 16-byte aligned, from the arena. On
  * exhaustion records OSH_ENOMEM and returns the zeroed scratch area (never
- * NULL). */
+ * NULL for size <= the largest generated object, OCSF_MAX_OBJECT_SIZE;
+ * a larger request that fails returns NULL). */
 void *ocsf_arena_alloc(struct ocsf_arena *a, size_t size);
 
 /* Copy a string into the arena; on failure records the error and returns "". */

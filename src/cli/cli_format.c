@@ -39,8 +39,7 @@ static void puts_raw(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
-static void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(struct out *o, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void putf(struct out *o, const char *fmt, ...)
 {
 	char tmp[64];
 	va_list ap;

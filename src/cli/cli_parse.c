@@ -12,9 +12,8 @@
 
 #include "osh_cli.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+						      ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -69,11 +68,11 @@ int osh_cli_parse_since(const char *s, int64_t now_ms, int64_t *out)
 	else if (strcmp(end, "s") == 0)
 		mult = 1000;
 	else if (strcmp(end, "m") == 0)
-		mult = 60 * 1000;
+		mult = (int64_t)60 * 1000;
 	else if (strcmp(end, "h") == 0)
-		mult = 3600 * 1000;
+		mult = (int64_t)3600 * 1000;
 	else if (strcmp(end, "d") == 0)
-		mult = 86400 * 1000;
+		mult = (int64_t)86400 * 1000;
 	else
 		goto out;
 	if (v > (long long)(now_ms / mult))

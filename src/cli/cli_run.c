@@ -146,9 +146,9 @@ static int config_set(struct ctx *x)
 			value = b ? "true" : "false";
 		}
 		osh_rpc_msg_free(resp);
-	} else if (st.code == OSH_RPC_NOT_FOUND) {
-		return report(x, "config set", &st);
 	} else if (st.code != OSH_RPC_UNIMPLEMENTED) {
+		/* unknown key (NOT_FOUND), unreachable, ...; an older gateway
+		 * without GetConfig gets the value as typed */
 		return report(x, "config set", &st);
 	}
 	req.key = OSH_RPC_STR(x->a->key);

@@ -118,7 +118,7 @@ static void free_md(grpc_metadata *md, const struct osh_rpc_call_opts *o)
 static void init_md_op(grpc_op *op, grpc_metadata *md, const struct osh_rpc_call_opts *o)
 {
 	op->op = GRPC_OP_SEND_INITIAL_METADATA;
-	op->data.send_initial_metadata.count = md != NULL ? o->n_md : 0;
+	op->data.send_initial_metadata.count = md != NULL && o != NULL ? o->n_md : 0;
 	op->data.send_initial_metadata.metadata = md;
 	if (o != NULL && o->wait_for_ready)
 		op->flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY |

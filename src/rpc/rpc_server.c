@@ -130,9 +130,8 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void set_err(struct osh_rpc_server *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void set_err(struct osh_rpc_server *s, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void set_err(struct osh_rpc_server *s, const char *fmt,
+							  ...)
 {
 	va_list ap;
 	if (s->err[0] != '\0')
@@ -341,9 +340,8 @@ int osh_rpc_call_fail(struct osh_rpc_call *call, int code, const char *fmt, ...)
 	return rc;
 }
 
-static void fail_internal(struct osh_rpc_call *c, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail_internal(struct osh_rpc_call *c, int code, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void fail_internal(struct osh_rpc_call *c, int code,
+								const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -993,7 +991,7 @@ int osh_rpc_server_start(struct osh_rpc_server *srv)
 	}
 	grpc_server_start(srv->gs);
 	srv->started = true;
-	srv->slots = calloc(srv->n_methods + 1, sizeof(*srv->slots));
+	srv->slots = calloc(srv->n_methods + 1, sizeof(struct slot *));
 	if (srv->slots == NULL) {
 		rc = OSH_ENOMEM;
 		goto out;

@@ -67,7 +67,8 @@ static void *push_worker(void *arg)
 	struct push_job *j = arg;
 	Openshell__V1__PushSandboxLogsRequest req = OPENSHELL__V1__PUSH_SANDBOX_LOGS_REQUEST__INIT;
 	Openshell__V1__SandboxLogLine *lines = calloc((size_t)j->batch, sizeof(*lines));
-	Openshell__V1__SandboxLogLine **lp = calloc((size_t)j->batch, sizeof(*lp));
+	Openshell__V1__SandboxLogLine **lp =
+	    calloc((size_t)j->batch, sizeof(Openshell__V1__SandboxLogLine *));
 	char(*msgs)[128] = calloc((size_t)j->batch, sizeof(*msgs));
 	struct osh_rpc_cstream *cs = NULL;
 	struct osh_rpc_status st = {0};

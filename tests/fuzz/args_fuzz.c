@@ -30,6 +30,8 @@
  *                             line must also be valid UTF-8 without C1
  *                             controls or bidi/line-separator characters
  *                             (the rule the emit escaper applies).
+ *   7 osh_gw_name_valid       oracle: 1..63 of [A-Za-z0-9._-], not starting
+ *                             with '.' or '-' (names reach paths and logs)
  * No state survives a run: every parse result is finished/freed. */
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,6 +43,7 @@
 #include "gateway.h"
 #include "osh_cli.h"
 #include "osh_err.h"
+#include "sandboxes.h"
 #include "sup_args.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -256,6 +259,22 @@ static void fuzz_gw_opts(char **w, int nw)
 		abort();
 }
 
+static void fuzz_name(const char *s)
+{
+	size_t n = strlen(s);
+	bool want = n >= 1 && n <= 63 && s[0] != '.' && s[0] != '-';
+	char err[128];
+
+	for (size_t i = 0; want && i < n; i++)
+		want = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		       (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-';
+	err[0] = '\0';
+	if (osh_gw_name_valid(s, err, sizeof(err)) != want)
+		abort();
+	if (!want && (err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL))
+		abort();
+}
+
 static bool strict_mode(void)
 {
 	const char *e = getenv("OSH_FUZZ_STRICT");
@@ -375,7 +394,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		w[nw++] = copy + pos;
 		pos += strlen(copy + pos) + 1;
 	}
-	switch (data[0] % 7) {
+	switch (data[0] % 8) {
 	case 0:
 		fuzz_duration(nw ? w[0] : "");
 		break;
@@ -398,6 +417,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* any timestamp, negative ones included */
 		fuzz_format(w, nw, (int64_t)((uint64_t)data[1] << 56 | (uint64_t)data[2] << 8),
 			    (data[2] & 1) != 0);
+		break;
+	case 7:
+		fuzz_name(nw ? w[0] : "");
 		break;
 	}
 	free(copy);

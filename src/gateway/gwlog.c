@@ -54,7 +54,8 @@ void osh_gw_log(enum osh_gw_loglevel level, const char *fmt, ...)
 		     ts.tv_nsec / 1000000, name_of(level));
 	n = k > 0 ? (size_t)k : 0;
 	va_start(ap, fmt);
-	k = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	k = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt,
+		      ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
 	va_end(ap);
 	if (k > 0)
 		n += (size_t)k < sizeof(buf) - n - 1 ? (size_t)k : sizeof(buf) - n - 2;

@@ -147,7 +147,8 @@ static void seterr(struct osh_gw_store *st, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(st->err, sizeof(st->err), fmt, ap);
+	vsnprintf(st->err, sizeof(st->err), fmt,
+		  ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
 	va_end(ap);
 }
 

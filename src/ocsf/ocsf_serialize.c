@@ -37,9 +37,12 @@ struct ser {
 	uint64_t profiles[2];
 	const char *pnames[128]; /* names of the used profiles, sorted */
 	unsigned n_pnames;
-	size_t prof_at;	  /* output offset where metadata.profiles goes */
-	bool prof_first;  /* it would be the first key of metadata */
-	bool prof_wanted; /* metadata was written (with a profiles slot) */
+	bool have_act;			       /* activity_id is set */
+	int32_t act;			       /* its value */
+	const struct ocsf_enum_item *act_item; /* its enum item, or NULL */
+	size_t prof_at;			       /* output offset where metadata.profiles goes */
+	bool prof_first;		       /* it would be the first key of metadata */
+	bool prof_wanted;		       /* metadata was written (with a profiles slot) */
 	int err;
 };
 
@@ -391,6 +394,8 @@ enum derived {
 	D_CATEGORY_NAME,
 	D_TYPE_UID,
 	D_TYPE_NAME,
+	D_VERSION,  /* metadata.version */
+	D_PROFILES, /* metadata.profiles */
 };
 
 static enum derived derived_kind(const char *name)
@@ -412,6 +417,14 @@ static enum derived derived_kind(const char *name)
 		if (strcmp(name, "type_name") == 0)
 			return D_TYPE_NAME;
 		break;
+	case 'v':
+		if (strcmp(name, "version") == 0)
+			return D_VERSION;
+		break;
+	case 'p':
+		if (strcmp(name, "profiles") == 0)
+			return D_PROFILES;
+		break;
 	default:
 		break;
 	}
@@ -423,11 +436,10 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
 			  const struct ocsf_field *f)
 {
 	const struct ocsf_class *c = s->cls;
-	const struct ocsf_object *d = c->object;
-	bool have_act = c->activity_field >= 0 && c->activity_field < d->n_fields &&
-			ocsf_present_get(presence_of(ev, d), (unsigned)c->activity_field);
-	int32_t act = have_act ? MEMBER(ev, d->fields[c->activity_field].offset, int32_t) : 0;
-	const struct ocsf_enum_item *ai = have_act ? ocsf_enum_find(c->activity, act) : NULL;
+	bool have_act = s->have_act;
+	int32_t act = s->act;
+	const struct ocsf_enum_item *ai = s->act_item;
+	(void)ev;
 
 	if ((k == D_TYPE_UID && !have_act) || (k == D_TYPE_NAME && !ai))
 		return false;
@@ -478,26 +490,48 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
  * locking, no sharing) replace a scan of every row on every event. */
 #define DCACHE_SIZE 8
 
+#define DCACHE_KINDS 16
+
 struct dcache_entry {
 	const struct ocsf_object *d;
 	uint64_t mask[MAX_WORDS];
+	uint16_t idx[DCACHE_KINDS]; /* DERIVED rows ... */
+	uint8_t kind[DCACHE_KINDS]; /* ... and their enum derived */
+	unsigned n;
 };
 
 static _Thread_local struct dcache_entry dcache[DCACHE_SIZE];
 static _Thread_local unsigned dcache_next;
 
-static const uint64_t *derived_mask(const struct ocsf_object *d)
+static const struct dcache_entry *derived_info(const struct ocsf_object *d)
 {
 	for (unsigned k = 0; k < DCACHE_SIZE; k++)
 		if (dcache[k].d == d)
-			return dcache[k].mask;
+			return &dcache[k];
 	struct dcache_entry *e = &dcache[dcache_next++ % DCACHE_SIZE];
-	memset(e->mask, 0, sizeof(e->mask));
-	for (unsigned i = 0; i < d->n_fields && i < 64 * MAX_WORDS; i++)
-		if (d->fields[i].flags & OCSF_F_DERIVED)
-			e->mask[i / 64] |= (uint64_t)1 << (i % 64);
+	memset(e, 0, sizeof(*e));
+	for (unsigned i = 0; i < d->n_fields && i < 64 * MAX_WORDS; i++) {
+		if (!(d->fields[i].flags & OCSF_F_DERIVED))
+			continue;
+		e->mask[i / 64] |= (uint64_t)1 << (i % 64);
+		if (e->n < DCACHE_KINDS) {
+			e->idx[e->n] = (uint16_t)i;
+			e->kind[e->n] = (uint8_t)derived_kind(d->fields[i].name);
+			e->n++;
+		}
+	}
 	e->d = d;
-	return e->mask;
+	return e;
+}
+
+/* Derived kind of row i of d (D_NONE if it is not DERIVED). */
+static enum derived derived_kind_at(const struct ocsf_object *d, unsigned i)
+{
+	const struct dcache_entry *e = derived_info(d);
+	for (unsigned k = 0; k < e->n; k++)
+		if (e->idx[k] == i)
+			return (enum derived)e->kind[k];
+	return i < d->n_fields ? derived_kind(d->fields[i].name) : D_NONE;
 }
 
 static bool visit_mask(const struct ser *s, const void *o, const struct ocsf_object *d,
@@ -520,7 +554,7 @@ static bool visit_mask(const struct ser *s, const void *o, const struct ocsf_obj
 		}
 	}
 	if (is_class || is_metadata) {
-		const uint64_t *dm = derived_mask(d);
+		const uint64_t *dm = derived_info(d)->mask;
 		for (unsigned k = 0; k < words; k++)
 			want[k] |= dm[k];
 	}
@@ -631,21 +665,18 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 			const struct ocsf_field *f = &d->fields[i];
 			bool present = ocsf_present_get(pr, i);
 
-			if (is_class && (f->flags & OCSF_F_DERIVED)) {
-				enum derived dk = derived_kind(f->name);
-				if (dk != D_NONE) {
+			if (f->flags & OCSF_F_DERIVED) {
+				enum derived dk = derived_kind_at(d, i);
+				if (is_class && dk >= D_CLASS_UID && dk <= D_TYPE_NAME) {
 					write_derived(s, o, dk, &first, f);
 					continue;
 				}
-			}
-			if (is_metadata && (f->flags & OCSF_F_DERIVED)) {
-				if (strcmp(f->name, "version") == 0) {
-					comma(s, &first);
-					ocsf_jsonw_key(&s->w, "version", 7);
+				if (is_metadata && dk == D_VERSION) {
+					write_member(s, &first, f);
 					ocsf_jsonw_str(&s->w, ocsf_schema_version());
 					continue;
 				}
-				if (strcmp(f->name, "profiles") == 0) {
+				if (is_metadata && dk == D_PROFILES) {
 					mark_profiles(s, first);
 					continue;
 				}
@@ -737,6 +768,12 @@ int ocsf_serialize(const struct ocsf_event *ev, char *buf, size_t cap, size_t *l
 		goto out;
 	}
 	s.cls = ev->cls;
+	const struct ocsf_object *cd = ev->cls->object;
+	int af = ev->cls->activity_field;
+	s.have_act =
+	    af >= 0 && af < cd->n_fields && ocsf_present_get(presence_of(ev, cd), (unsigned)af);
+	s.act = s.have_act ? MEMBER(ev, cd->fields[af].offset, int32_t) : 0;
+	s.act_item = s.have_act ? ocsf_enum_find(ev->cls->activity, s.act) : NULL;
 	s.profiles[0] = s.profiles[1] = 0;
 	s.n_pnames = 0;
 	s.prof_wanted = false;

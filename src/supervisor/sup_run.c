@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -397,6 +398,24 @@ int osh_sup_main(int argc, char **argv, char **envp)
 	}
 	/* 7. */
 	policy_local(&s);
+
+	if (a.workdir) {
+		struct stat wd;
+		const char *bad = NULL;
+
+		if (stat(a.workdir, &wd) != 0)
+			bad = strerror(errno);
+		else if (!S_ISDIR(wd.st_mode))
+			bad = "not a directory";
+		if (bad) {
+			char why[600];
+
+			snprintf(why, sizeof(why), "--workdir %s: %s", a.workdir, bad);
+			fprintf(stderr, "openshell-sandbox: %s\n", why);
+			osh_sup_ev_start_failed(why);
+			goto out;
+		}
+	}
 
 	if (osh_sup_env_build(envp, a.pass_env, a.n_pass_env, a.extra_env, a.n_extra_env,
 			      a.sandbox_id, a.sandbox_name, &child_env) != 0) {

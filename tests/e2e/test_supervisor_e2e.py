@@ -428,6 +428,13 @@ class Standalone(unittest.TestCase):
         self.assertEqual(r.returncode, 125)
         self.assertIn("--timeout", r.stderr)
 
+    def test_bad_workdir_is_125_with_start_failed_event(self):
+        r = self.run_sup("--workdir", os.path.join(self.tmp, "missing"), "--", "true")
+        self.assertEqual(r.returncode, 125)
+        self.assertIn("--workdir", r.stderr)
+        self.assertIn("LIFECYCLE:STOP [HIGH] openshell-sandbox failure", self.log())
+        self.assertNotIn("PROC:LAUNCH", self.log())
+
     def test_sigterm_forwards_flushes_and_exits_with_child_code(self):
         p = subprocess.Popen([SANDBOX, "--log-dir", self.tmp, "--"] + LOOP,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)

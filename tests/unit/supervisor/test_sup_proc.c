@@ -262,3 +262,23 @@ Test(resolve, finds_on_path_and_reports_missing)
 	cr_assert_eq(osh_sup_resolve("/no/such/file", NULL, out, sizeof(out)), OSH_ENOTFOUND);
 	cr_assert_eq(osh_sup_resolve("", NULL, out, sizeof(out)), OSH_ENOTFOUND);
 }
+
+Test(proc, workdir_is_the_childs_cwd)
+{
+	char dir[] = "/tmp/osh-wd-XXXXXX";
+	char script[160];
+	char *argv[] = {A("sh"), A("-c"), script, NULL};
+	struct osh_sup_proc_opts o = {
+	    .argv = argv,
+	    .env = default_env,
+	    .workdir = dir,
+	    .grace_ms = 1000,
+	    .note = record,
+	};
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(script, sizeof(script), "test \"$(pwd -P)\" = \"%s\"", dir);
+	cr_assert_eq(osh_sup_signals_block(), 0);
+	cr_assert_eq(osh_sup_proc_run(&o), 0, "child did not start in %s", dir);
+	rmdir(dir);
+}

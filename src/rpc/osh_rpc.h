@@ -291,7 +291,8 @@ void *osh_rpc_call_data(const struct osh_rpc_call *call);
 /* Full method path ("/openshell.v1.OpenShell/GetConfig"); static string. */
 const char *osh_rpc_call_method(const struct osh_rpc_call *call);
 
-/* Client's peer address ("ipv4:127.0.0.1:53422"), owned by the call. */
+/* Client's peer address ("ipv4:127.0.0.1:53422"), owned by the call, cached
+ * on first use: call it from the loop thread (callbacks). */
 const char *osh_rpc_call_peer(const struct osh_rpc_call *call);
 
 /* Value of a request metadata key (lowercase), NUL-terminated copy owned by
@@ -312,7 +313,9 @@ struct osh_rpc_client_opts {
 	size_t max_recv_bytes;
 	/** largest request sent, bytes; 0 = 4 MiB (larger: RESOURCE_EXHAUSTED locally) */
 	size_t max_send_bytes;
-	/** HTTP/2 keepalive ping period in ms; 0 = off */
+	/** HTTP/2 keepalive ping period in ms (>= 5000: osh_rpc servers refuse
+	 * faster pings), also on idle streams, so a dead peer ends a long-lived
+	 * stream instead of hanging it; 0 = off */
 	unsigned keepalive_ms;
 };
 

@@ -27,6 +27,7 @@ static char k_max_recv[] = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
 static char k_max_send[] = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
 static char k_keepalive[] = GRPC_ARG_KEEPALIVE_TIME_MS;
 static char k_keepalive_permit[] = GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
+static char k_pings_no_data[] = GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA;
 
 struct osh_rpc_client {
 	grpc_channel *ch;
@@ -159,7 +160,7 @@ int osh_rpc_client_create(const char *target, const ProtobufCServiceDescriptor *
 {
 	struct osh_rpc_client *c = NULL;
 	grpc_channel_credentials *creds;
-	grpc_arg args[4];
+	grpc_arg args[5];
 	grpc_channel_args ca;
 	int rc = OSH_OK;
 	size_t na = 0;
@@ -208,6 +209,10 @@ int osh_rpc_client_create(const char *target, const ProtobufCServiceDescriptor *
 		args[na].type = GRPC_ARG_INTEGER;
 		args[na].key = k_keepalive_permit;
 		args[na++].value.integer = 1;
+		/* keep pinging an idle stream (default: stop after 2) */
+		args[na].type = GRPC_ARG_INTEGER;
+		args[na].key = k_pings_no_data;
+		args[na++].value.integer = 0;
 	}
 	ca.num_args = na;
 	ca.args = args;

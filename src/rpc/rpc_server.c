@@ -36,6 +36,8 @@
 static char k_max_recv[] = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
 static char k_max_send[] = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
 static char k_reuseport[] = GRPC_ARG_ALLOW_REUSEPORT;
+static char k_min_ping[] = GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS;
+static char k_permit_idle[] = GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
 
 enum tag_kind { TAG_NEW, TAG_CLOSE, TAG_SEND, TAG_RECV, TAG_SHUTDOWN };
 
@@ -940,7 +942,7 @@ out:
 
 int osh_rpc_server_start(struct osh_rpc_server *srv)
 {
-	grpc_arg args[3];
+	grpc_arg args[5];
 	grpc_channel_args ca;
 	grpc_server_credentials *creds = NULL;
 	int rc = OSH_OK;
@@ -961,7 +963,16 @@ int osh_rpc_server_start(struct osh_rpc_server *srv)
 	args[2].type = GRPC_ARG_INTEGER;
 	args[2].key = k_reuseport;
 	args[2].value.integer = 0;
-	ca.num_args = 3;
+	/* Clients may keep idle streams alive with pings every >= 5 s
+	 * (osh_rpc_client_opts.keepalive_ms); gRPC's default would answer
+	 * pings more often than every 5 min with GOAWAY "too_many_pings". */
+	args[3].type = GRPC_ARG_INTEGER;
+	args[3].key = k_min_ping;
+	args[3].value.integer = 5000;
+	args[4].type = GRPC_ARG_INTEGER;
+	args[4].key = k_permit_idle;
+	args[4].value.integer = 1;
+	ca.num_args = 5;
 	ca.args = args;
 	srv->gs = grpc_server_create(&ca, NULL);
 	srv->cq = grpc_completion_queue_create_for_next(NULL);

@@ -21,6 +21,11 @@
  *   whose attributes are present anywhere in the tree, sorted by name, left
  *   out when there are none). A first pass over presence bits computes them.
  * The event is never modified, so serializing twice gives the same bytes.
+ *
+ * Caches: key lengths (by field address, lock-free) and the DERIVED rows of
+ * class/metadata descriptors (thread-local). Both assume descriptor tables
+ * are immutable static data, as generated ones are: a table must not be
+ * rewritten at the same address after it has been serialized once.
  */
 #include <math.h>
 #include <string.h>

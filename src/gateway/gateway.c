@@ -459,6 +459,7 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 	atomic_init(&gw->reload_req, 0);
 	gw->omit_sandbox_config = o->omit_sandbox_config;
 	gw->stop_grace_ms = o->stop_grace_ms ? o->stop_grace_ms : OSH_GW_DEFAULT_GRACE_MS;
+	gw->log_retention = o->log_retention ? o->log_retention : OSH_GW_STORE_DEFAULT_RETENTION;
 	if (o->data_dir)
 		rc = snprintf(gw->data_dir, sizeof(gw->data_dir), "%s", o->data_dir) <
 			     (int)sizeof(gw->data_dir)

@@ -57,6 +57,7 @@ struct osh_gw {
 	char sup_addr[128]; /* address handed to supervisors */
 	bool omit_sandbox_config;
 	unsigned stop_grace_ms;
+	size_t log_retention; /* lines kept per sandbox: no query can return more */
 	struct osh_gw_store *store;
 	struct osh_gw_cfgstate *cfg;
 	struct osh_rpc_server *srv;

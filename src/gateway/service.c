@@ -622,6 +622,8 @@ static void h_get_logs(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 	if (resolve(gw, call, req->sandbox_id, req->name, &sb) != 0)
 		return;
 	ring.cap = req->lines ? req->lines : LOGS_DEFAULT_LINES;
+	if (ring.cap > gw->log_retention)
+		ring.cap = gw->log_retention; /* the store never holds more */
 	ring.id = sb.id;
 	ring.v = ptr_array(ring.cap);
 	if (!ring.v) {
@@ -717,6 +719,8 @@ static void h_watch(struct osh_rpc_call *call, const ProtobufCMessage *m, void *
 		size_t n;
 
 		ring.cap = req->tail_lines;
+		if (ring.cap > gw->log_retention)
+			ring.cap = gw->log_retention;
 		ring.id = sb.id;
 		ring.v = ptr_array(ring.cap);
 		if (!ring.v)

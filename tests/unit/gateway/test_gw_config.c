@@ -4,6 +4,9 @@
  * files; Criterion forks each test, so setenv stays local to the test. */
 #include <criterion/criterion.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -468,7 +471,7 @@ static bool wait_reload(struct rig *r, long long ms)
 	return false;
 }
 
-Test(gw_revision, inotify_sees_in_place_write_and_atomic_rename, .timeout = 20)
+Test(gw_revision, inotify_sees_in_place_write_and_atomic_rename, .timeout = 60)
 {
 	struct rig r;
 	char err[256];
@@ -499,4 +502,65 @@ Test(gw_revision, inotify_sees_in_place_write_and_atomic_rename, .timeout = 20)
 	cr_assert(!changed);
 	cr_assert_eq(rev_of(&r, NULL), 3);
 	rig_fini(&r);
+}
+
+/* A reader racing SetConfig edits sees the old or the new file, never a torn or
+ * empty one: every read parses and sets the key. */
+struct race {
+	const char *path;
+	atomic_bool stop;
+	int reads;
+	int bad;
+	char why[512];
+};
+
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		struct osh_gw_layer l;
+		char err[256];
+		int rc = osh_gw_layer_from_yaml_file(&l, r->path, err, sizeof(err));
+
+		r->reads++;
+		if (rc != 0 || !l.set[K]) {
+			if (r->bad++ == 0)
+				snprintf(r->why, sizeof(r->why), "rc %d: %s", rc, err);
+		}
+	}
+	return NULL;
+}
+
+Test(gw_config, yaml_set_is_atomic_for_concurrent_readers, .timeout = 60)
+{
+	char *dir = gwt_tmpdir();
+	char *yp = gwt_path(dir, "gateway.yaml");
+	struct race r = {.path = yp};
+	pthread_t th;
+	char err[256];
+
+	/* a long file, so a torn write would be visible */
+	{
+		char *big = malloc(64 * 1024);
+		size_t n = 0;
+
+		for (int i = 0; i < 1000; i++)
+			n += (size_t)snprintf(big + n, 64 * 1024 - n, "# padding line %d\n", i);
+		snprintf(big + n, 64 * 1024 - n, KEY ": false\n");
+		cr_assert_eq(gwt_write(yp, big), 0);
+		free(big);
+	}
+	cr_assert_eq(pthread_create(&th, NULL, race_reader, &r), 0);
+	for (int i = 0; i < 300; i++)
+		cr_assert_eq(
+		    osh_gw_yaml_set(yp, KEY, (i & 1) ? "false" : "true", NULL, err, sizeof(err)), 0,
+		    "%s", err);
+	atomic_store(&r.stop, true);
+	pthread_join(th, NULL);
+	cr_assert_gt(r.reads, 0);
+	cr_assert_eq(r.bad, 0, "%d of %d reads saw a broken file: %s", r.bad, r.reads, r.why);
+	cr_assert_eq(gwt_count_entries(dir), 1, "temp files left behind");
+	free(yp);
+	gwt_rmdir(dir);
 }

@@ -13,11 +13,17 @@
  *   3. text ocsf_json_valid() accepts is inserted raw by the serializer, so
  *      acceptance must imply it is well-formed; we re-check by embedding it
  *      as an array element and validating the whole document.
+ *   4. numbers: the first 8 input bytes as an int64, a uint64 and a double
+ *      are written exactly (integers read back with strtoll/strtoull;
+ *      finite doubles read back bit-identical with strtod and carry a '.'
+ *      or an exponent; NaN/Inf are `null`), each a valid JSON value.
  * Built by tests/fuzz/CMakeLists.txt (OSH_FUZZ=ON, clang) against osh_ocsf.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +127,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!utf8_ok(data, size))
 			abort();
 		free(doc);
+	}
+	/* 4. numbers */
+	if (size >= 8) {
+		char num[64], *end = NULL;
+		int64_t iv;
+		uint64_t uv;
+		double dv;
+		size_t nl = 0;
+
+		memcpy(&iv, data, 8);
+		memcpy(&uv, data, 8);
+		memcpy(&dv, data, 8);
+		ocsf_jsonw_init(&w, num, sizeof(num) - 1);
+		ocsf_jsonw_int(&w, iv);
+		if (ocsf_jsonw_finish(&w, &nl) != 0 || !ocsf_json_valid(num, nl))
+			abort();
+		num[nl] = '\0';
+		if (strtoll(num, &end, 10) != iv || *end != '\0')
+			abort();
+		ocsf_jsonw_init(&w, num, sizeof(num) - 1);
+		ocsf_jsonw_uint(&w, uv);
+		if (ocsf_jsonw_finish(&w, &nl) != 0 || !ocsf_json_valid(num, nl))
+			abort();
+		num[nl] = '\0';
+		if (strtoull(num, &end, 10) != uv || *end != '\0')
+			abort();
+		ocsf_jsonw_init(&w, num, sizeof(num) - 1);
+		ocsf_jsonw_double(&w, dv);
+		if (ocsf_jsonw_finish(&w, &nl) != 0 || !ocsf_json_valid(num, nl))
+			abort();
+		num[nl] = '\0';
+		if (!isfinite(dv)) {
+			if (strcmp(num, "null") != 0)
+				abort();
+		} else {
+			double back = strtod(num, &end);
+
+			if (*end != '\0' || memcmp(&back, &dv, 8) != 0)
+				abort(); /* not the same double (sign of zero included) */
+			if (!strpbrk(num, ".eE"))
+				abort(); /* would read as an integer */
+		}
 	}
 	free(out);
 	free(small);

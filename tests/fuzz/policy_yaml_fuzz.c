@@ -118,8 +118,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if ((rc == 0) != (p != NULL))
 		abort();
-	if (rc != 0 && (memchr(err, '\0', sizeof(err)) == NULL ||
-			strncmp(err, "fuzz.yaml:", 10) != 0))
+	if (rc != 0 &&
+	    (memchr(err, '\0', sizeof(err)) == NULL || strncmp(err, "fuzz.yaml:", 10) != 0))
 		abort(); /* error that does not name the file */
 
 	memset(tiny, 'G', sizeof(tiny));

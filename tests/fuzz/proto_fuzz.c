@@ -151,8 +151,8 @@ static void check_set_config(const Openshell__V1__SetConfigRequest *r)
 	rc = osh_gw_layer_set(&l, r->key, r->value, "SetConfig", err, sizeof(err));
 	if (rc != 0 && rc != OSH_ENOTFOUND && rc != OSH_EPARSE)
 		abort();
-	if (rc != 0 && (memchr(err, '\0', sizeof(err)) == NULL ||
-			strncmp(err, "SetConfig", 9) != 0))
+	if (rc != 0 &&
+	    (memchr(err, '\0', sizeof(err)) == NULL || strncmp(err, "SetConfig", 9) != 0))
 		abort(); /* error that does not name its source */
 	if (rc == 0) {
 		bool b;
@@ -234,11 +234,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r->logs[i])
 				check_line(r->logs[i]);
 	} else if (d == &openshell__v1__get_sandbox_logs_request__descriptor) {
-		check_level_name(((const Openshell__V1__GetSandboxLogsRequest *)(const void *)m)
-				     ->min_level);
+		check_level_name(
+		    ((const Openshell__V1__GetSandboxLogsRequest *)(const void *)m)->min_level);
 	} else if (d == &openshell__v1__watch_sandbox_logs_request__descriptor) {
-		check_level_name(((const Openshell__V1__WatchSandboxLogsRequest *)(const void *)m)
-				     ->min_level);
+		check_level_name(
+		    ((const Openshell__V1__WatchSandboxLogsRequest *)(const void *)m)->min_level);
 	} else if (d == &openshell__v1__set_config_request__descriptor) {
 		check_set_config((const void *)m);
 	} else if (d == &openshell__v1__create_sandbox_request__descriptor) {

@@ -15,7 +15,8 @@
  *   shorthand (osh_emit_shorthand, cap OSH_EMIT_LINE_MAX + 1 and cap 512):
  *     returns 0; exactly one line: no CR, LF, other C0 byte or DEL; valid
  *     UTF-8 (RFC 3629) without C1 controls, U+2028/2029, bidi overrides or
- *     BOM (the escaper's promise); strlen == *len < cap; len bounded by
+ *     BOM (the escaper's promise); the line starts "<TOKEN> [<SEV>]" with
+ *     a known severity tag; strlen == *len < cap; len bounded by
  *     OSH_EMIT_LINE_MAX; the bytes past the NUL untouched (ASan checks the
  *     buffer is never overrun: each is malloc'd with exactly cap bytes).
  *   JSON (ocsf_serialize, cap OCSF_JSON_MAX): returns 0; cJSON parses it as
@@ -23,11 +24,17 @@
  *     the input bytes when they are valid UTF-8 (U+FFFD-repaired otherwise,
  *     still valid UTF-8); the same event at a smaller cap is refused
  *     (OSH_ETOOBIG, *len 0), never truncated.
+ * With OSH_FUZZ_STRICT=1 in the environment, also: unescaped '[' and ']'
+ * (a backslash escapes the next byte) pair up without nesting, so no value
+ * outside the documented free-text bodies (CONFIG/EVENT messages, quoted
+ * finding titles) can open, close or forge a bracketed piece. This rule is
+ * opt-in until the process-name finding (docs/security.md) is fixed.
  * No global state: every run builds a fresh stack event and frees what it
  * allocates. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,25 +104,80 @@ static bool utf8_ok(const char *s, size_t n)
 	return true;
 }
 
+/* Prints the offending line (escaped) and stops: the finding's evidence. */
+static void bad(const char *buf, int line)
+{
+	fprintf(stderr, "shorthand_fuzz: invariant at line %d violated by: ", line);
+	for (const unsigned char *p = (const unsigned char *)buf; *p; p++)
+		fprintf(stderr, *p >= 0x20 && *p < 0x7f ? "%c" : "\\x%02x", *p);
+	fputc('\n', stderr);
+	abort();
+}
+
 /* The one-line invariant of a shorthand line. */
-static void check_line(const char *buf, size_t len, size_t cap)
+static int check_line(const char *buf, size_t len, size_t cap, bool brackets)
 {
 	const unsigned char *u = (const unsigned char *)buf;
 	uint32_t cp;
+	int nopen = -1; /* unescaped '[' in the line; -1 when not checked */
 
 	if (len >= cap || len > OSH_EMIT_LINE_MAX || strlen(buf) != len)
-		abort();
+		bad(buf, __LINE__);
 	for (size_t i = 0, k; i < len; i += k) {
 		k = utf8_dec(u + i, len - i, &cp);
 		if (k == 0)
-			abort(); /* invalid UTF-8 reached the line */
+			bad(buf, __LINE__); /* invalid UTF-8 reached the line */
 		if (cp < 0x20 || cp == 0x7f)
-			abort(); /* CR, LF or another control byte: line injection */
+			bad(buf, __LINE__); /* CR, LF or another control byte: line injection */
 		if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
 		    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
 		    cp == 0xfeff)
-			abort(); /* invisible line/paragraph separator or bidi override */
+			bad(buf,
+			    __LINE__); /* invisible line/paragraph separator or bidi override */
 	}
+	/* Brackets: only the grammar's own, paired and flat. */
+	if (brackets) {
+		bool open = false;
+
+		nopen = 0;
+
+		for (size_t i = 0; i < len; i++) {
+			if (buf[i] == '\\') {
+				i++;
+			} else if (buf[i] == '[') {
+				nopen++;
+				if (open)
+					bad(buf, __LINE__); /* nested: a value opened a bracket */
+				open = true;
+			} else if (buf[i] == ']') {
+				if (!open)
+					bad(buf, __LINE__); /* a value closed a bracket */
+				open = false;
+			}
+		}
+		if (open)
+			bad(buf, __LINE__);
+	}
+	/* "<TOKEN> [<SEV>]" prefix. */
+	{
+		static const char *const tags[] = {"[INFO]", "[LOW]",  "[MED]",
+						   "[HIGH]", "[CRIT]", "[FATAL]"};
+		const char *sp = strchr(buf, ' ');
+		bool ok = false;
+
+		if (!sp || sp == buf)
+			bad(buf, __LINE__);
+		for (size_t k = 0; k < sizeof(tags) / sizeof(tags[0]); k++) {
+			size_t tl = strlen(tags[k]);
+
+			if (strncmp(sp + 1, tags[k], tl) == 0 &&
+			    (sp[1 + tl] == ' ' || sp[1 + tl] == '\0'))
+				ok = true;
+		}
+		if (!ok)
+			bad(buf, __LINE__);
+	}
+	return nopen;
 }
 
 static const enum ocsf_severity_id sevs[] = {
@@ -152,13 +214,27 @@ static void proc_obj(struct ocsf_process *p, const struct in *in, int base)
 	ocsf_process_set_pid(p, (int32_t)(in->bits * 131 + in->act));
 }
 
+static bool strict_mode(void)
+{
+	const char *e = getenv("OSH_FUZZ_STRICT");
+
+	return e != NULL && strcmp(e, "1") == 0;
+}
+
+/* Free text that docs/logging.md lets keep its brackets (CONFIG/EVENT
+ * message bodies, quoted finding titles): the bracket rule cannot apply. */
+static bool no_brackets(const char *s)
+{
+	return s == NULL || strpbrk(s, "[]\"") == NULL;
+}
+
 /* Formats and serializes one built event; checks every invariant. */
-static void check_event(const struct ocsf_event *ev, const char *message)
+static void check_event(const struct ocsf_event *ev, const char *message, bool brackets, int *count)
 {
 	size_t caps[2] = {OSH_EMIT_LINE_MAX + 1, 512};
 	size_t len = 0;
 	char *json;
-	int rc;
+	int rc, n;
 
 	for (int k = 0; k < 2; k++) {
 		char *buf = malloc(caps[k]);
@@ -169,7 +245,9 @@ static void check_event(const struct ocsf_event *ev, const char *message)
 		rc = osh_emit_shorthand(ev, buf, caps[k], &len);
 		if (rc != 0)
 			abort();
-		check_line(buf, len, caps[k]);
+		n = check_line(buf, len, caps[k], brackets && strict_mode());
+		if (k == 0)
+			*count = n;
 		free(buf);
 	}
 
@@ -219,8 +297,9 @@ static void check_event(const struct ocsf_event *ev, const char *message)
 	free(json);
 }
 
-static void build_net(const struct in *in)
+static int build_net(const struct in *in)
 {
+	int count = -1;
 	struct ocsf_network_activity ev;
 	struct ocsf_network_endpoint *dst, *src;
 
@@ -245,11 +324,13 @@ static void build_net(const struct in *in)
 	SET(ocsf_network_activity_set_message, &ev, 11);
 	if (S(12) && S(13))
 		ocsf_network_activity_add_unmapped_str(&ev, S(12), S(13));
-	check_event(&ev.ev, S(11));
+	check_event(&ev.ev, S(11), true, &count);
+	return count;
 }
 
-static void build_http(const struct in *in)
+static int build_http(const struct in *in)
 {
+	int count = -1;
 	struct ocsf_http_activity ev;
 	struct ocsf_http_request *rq;
 	struct ocsf_url *u;
@@ -278,11 +359,13 @@ static void build_http(const struct in *in)
 	SET(ocsf_firewall_rule_set_name, ocsf_http_activity_firewall_rule(&ev), 12);
 	SET(ocsf_http_activity_set_status_detail, &ev, 13);
 	SET(ocsf_http_activity_set_message, &ev, 11);
-	check_event(&ev.ev, S(11));
+	check_event(&ev.ev, S(11), true, &count);
+	return count;
 }
 
-static void build_ssh(const struct in *in)
+static int build_ssh(const struct in *in)
 {
+	int count = -1;
 	struct ocsf_ssh_activity ev;
 	struct ocsf_network_endpoint *src;
 
@@ -302,11 +385,13 @@ static void build_ssh(const struct in *in)
 	SET(ocsf_ssh_activity_set_protocol_ver, &ev, 5);
 	SET(ocsf_ssh_activity_set_status_detail, &ev, 10);
 	SET(ocsf_ssh_activity_set_message, &ev, 11);
-	check_event(&ev.ev, S(11));
+	check_event(&ev.ev, S(11), true, &count);
+	return count;
 }
 
-static void build_proc(const struct in *in)
+static int build_proc(const struct in *in)
 {
+	int count = -1;
 	struct ocsf_process_activity ev;
 
 	ocsf_process_activity_init(&ev, (enum ocsf_process_activity_activity_id)ACTV(in),
@@ -321,11 +406,13 @@ static void build_proc(const struct in *in)
 		ocsf_process_activity_set_exit_code(&ev, (int32_t)in->act - 128);
 	SET(ocsf_process_activity_set_status_detail, &ev, 10);
 	SET(ocsf_process_activity_set_message, &ev, 11);
-	check_event(&ev.ev, S(11));
+	check_event(&ev.ev, S(11), true, &count);
+	return count;
 }
 
-static void build_finding(const struct in *in)
+static int build_finding(const struct in *in)
 {
+	int count = -1;
 	struct ocsf_detection_finding ev;
 	struct ocsf_finding_info *fi;
 
@@ -334,8 +421,8 @@ static void build_finding(const struct in *in)
 	ocsf_detection_finding_set_severity_id(&ev, SEV(in));
 	ocsf_detection_finding_set_action_id(&ev, ACT(in));
 	ocsf_detection_finding_set_disposition_id(&ev, DISP(in));
-	ocsf_detection_finding_set_status_id(
-	    &ev, (enum ocsf_detection_finding_status_id)((in->bits & 3) == 3 ? 99 : (in->bits & 3)));
+	ocsf_detection_finding_set_status_id(&ev, (enum ocsf_detection_finding_status_id)(
+						      (in->bits & 3) == 3 ? 99 : (in->bits & 3)));
 	ocsf_detection_finding_set_is_alert(&ev, (in->bits & 0x40) != 0);
 	SET(ocsf_detection_finding_set_activity_name, &ev, 1);
 	fi = ocsf_detection_finding_finding_info(&ev);
@@ -344,15 +431,16 @@ static void build_finding(const struct in *in)
 	SET(ocsf_finding_info_set_desc, fi, 4);
 	SET(ocsf_detection_finding_set_status_detail, &ev, 10);
 	SET(ocsf_detection_finding_set_message, &ev, 11);
-	check_event(&ev.ev, S(11));
+	check_event(&ev.ev, S(11), no_brackets(S(3)), &count);
+	return count;
 }
 
-static void build_lifecycle(const struct in *in)
+static int build_lifecycle(const struct in *in)
 {
+	int count = -1;
 	struct ocsf_application_lifecycle ev;
 
-	ocsf_application_lifecycle_init(&ev,
-					(enum ocsf_application_lifecycle_activity_id)ACTV(in),
+	ocsf_application_lifecycle_init(&ev, (enum ocsf_application_lifecycle_activity_id)ACTV(in),
 					S(0) ? S(0) : "SSH_READY");
 	ocsf_application_lifecycle_set_severity_id(&ev, SEV(in));
 	ocsf_application_lifecycle_set_status_id(&ev, STAT(in));
@@ -362,11 +450,13 @@ static void build_lifecycle(const struct in *in)
 	SET(ocsf_product_set_version, ocsf_application_lifecycle_app(&ev), 4);
 	SET(ocsf_application_lifecycle_set_status_detail, &ev, 10);
 	SET(ocsf_application_lifecycle_set_message, &ev, 11);
-	check_event(&ev.ev, S(11));
+	check_event(&ev.ev, S(11), true, &count);
+	return count;
 }
 
-static void build_config(const struct in *in)
+static int build_config(const struct in *in)
 {
+	int count = -1;
 	struct ocsf_device_config_state_change ev;
 
 	ocsf_device_config_state_change_init(
@@ -384,11 +474,13 @@ static void build_config(const struct in *in)
 		ocsf_device_config_state_change_add_unmapped_str(&ev, S(12), S(13));
 	if (S(14))
 		ocsf_device_config_state_change_add_unmapped_int(&ev, S(14), (int64_t)in->act);
-	check_event(&ev.ev, S(11));
+	check_event(&ev.ev, S(11), no_brackets(S(11)), &count);
+	return count;
 }
 
-static void build_base(const struct in *in)
+static int build_base(const struct in *in)
 {
+	int count = -1;
 	struct ocsf_base_event ev;
 
 	ocsf_base_event_init(&ev, (enum ocsf_base_event_activity_id)ACTV(in),
@@ -405,18 +497,20 @@ static void build_base(const struct in *in)
 		ocsf_base_event_add_unmapped_bool(&ev, S(12), (in->bits & 1) != 0);
 	if (S(13))
 		ocsf_base_event_add_unmapped_json(&ev, S(13), S(14) ? S(14) : "{}");
-	check_event(&ev.ev, S(11));
+	check_event(&ev.ev, S(11), no_brackets(S(11)), &count);
+	return count;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static void (*const builders[8])(const struct in *) = {
+	static int (*const builders[8])(const struct in *) = {
 	    build_net,	   build_http,	    build_ssh,	  build_proc,
 	    build_finding, build_lifecycle, build_config, build_base,
 	};
-	struct in in;
-	char *copy;
+	struct in in, twin;
+	char *copy, *copy2;
 	size_t pos = 4;
+	int n1, n2;
 
 	if (size < 4)
 		return 0;
@@ -427,7 +521,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in.act = data[3];
 	/* One private NUL-terminated copy; strings point into it. */
 	copy = malloc(size + 1);
-	if (!copy)
+	copy2 = malloc(size + 1);
+	if (!copy || !copy2)
 		abort();
 	memcpy(copy, data, size);
 	copy[size] = '\0';
@@ -435,7 +530,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		in.s[k] = copy + pos;
 		pos += strlen(copy + pos) + 1;
 	}
-	builders[in.cls % 8](&in);
+	n1 = builders[in.cls % 8](&in);
+	if (n1 >= 0) {
+		/* Differential bracket check (strict mode only, n1 < 0 otherwise):
+		 * the same event with every '[' and ']' of the values replaced
+		 * by '\\' (escaped to two bytes like "\\[", so budgets cut at
+		 * the same places) must show as many unescaped '[': a value's
+		 * bracket never becomes a bracket of the line, even balanced. */
+		twin = in;
+		for (size_t i = 0; i < size; i++)
+			copy2[i] = (copy[i] == '[' || copy[i] == ']') ? '\\' : copy[i];
+		copy2[size] = '\0';
+		for (int k = 0; k < NSTR; k++)
+			twin.s[k] = in.s[k] ? copy2 + (in.s[k] - copy) : NULL;
+		n2 = builders[in.cls % 8](&twin);
+		if (n2 >= 0 && n1 != n2) {
+			fprintf(stderr,
+				"shorthand_fuzz: a value's bracket reached the line "
+				"(%d unescaped '[' vs %d without value brackets)\n",
+				n1, n2);
+			abort();
+		}
+	}
+	free(copy2);
 	free(copy);
 	return 0;
 }

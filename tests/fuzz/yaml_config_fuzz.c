@@ -97,8 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (cfg.src[OSH_GW_KEY_OCSF_LOGGING_ENABLED] != OSH_GW_SRC_YAML ||
 		     cfg.v.ocsf_logging_enabled != l.v.ocsf_logging_enabled))
 			abort();
-		if (strstr(snap, cfg.v.ocsf_logging_enabled ? "ocsf_logging_enabled=true\n"
-							       : "ocsf_logging_enabled=false\n") == NULL)
+		if (strstr(snap, cfg.v.ocsf_logging_enabled
+				     ? "ocsf_logging_enabled=true\n"
+				     : "ocsf_logging_enabled=false\n") == NULL)
 			abort();
 	}
 

@@ -31,11 +31,12 @@
 #include "sup_policy.h"
 #endif
 
-#define PUSH_BATCH_MAX	   1000		/* lines per push message; more are dropped */
-#define PUSH_LINE_MAX	   (64u * 1024) /* bytes of message per line; longer are dropped */
+#define PUSH_BATCH_MAX	   1000		       /* lines per push message; more are dropped */
+#define PUSH_LINE_MAX	   ((size_t)64 * 1024) /* bytes of message per line; longer are dropped */
 #define LOGS_DEFAULT_LINES 200
-#define WATCH_BATCH	   256	/* lines per replay message */
-#define WATCH_QUEUE	   1024 /* queued messages per follower */
+#define WATCH_BATCH	   256		     /* lines per replay message */
+#define WATCH_QUEUE	   1024		     /* queued messages per follower */
+#define MSG_BYTES_MAX	   ((size_t)3 << 20) /* under gRPC's 4 MiB message limit */
 
 /* ------------------------------------------------------------ helpers -- */
 
@@ -304,6 +305,13 @@ static void follower_send(struct gw_follower *f, Openshell__V1__SandboxLogLine *
 	r.logs = v;
 	r.n_logs = n;
 	r.dropped = dropped_msgs - f->reported_dropped;
+	if (n > 1 &&
+	    openshell__v1__watch_sandbox_logs_response__get_packed_size(&r) > MSG_BYTES_MAX) {
+		/* Too big for one gRPC message: halve until each part fits. */
+		follower_send(f, v, n / 2);
+		follower_send(f, v + n / 2, n - n / 2);
+		return;
+	}
 	if (osh_rpc_call_write(f->call, &r.base) == 0)
 		f->reported_dropped = dropped_msgs;
 }
@@ -647,6 +655,14 @@ static void h_get_logs(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 	r.n_logs = ring_linear(&ring);
 	r.logs = ring.v;
 	r.total_matching = ring.total;
+	/* Keep the newest lines that fit in one gRPC message. */
+	while (r.n_logs > 1 &&
+	       openshell__v1__get_sandbox_logs_response__get_packed_size(&r) > MSG_BYTES_MAX) {
+		size_t cut = r.n_logs / 8 ? r.n_logs / 8 : 1;
+
+		r.logs += cut;
+		r.n_logs -= cut;
+	}
 	(void)osh_rpc_call_reply(call, &r.base);
 out:
 	lines_free(ring.v, ring.cap);

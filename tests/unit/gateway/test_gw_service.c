@@ -1023,3 +1023,62 @@ Test(gw_service, slow_follower_loses_lines_with_marker, .timeout = 120)
 	protobuf_c_message_free_unpacked(&a->base, NULL);
 	rig_down(&r);
 }
+
+/* Answers larger than one gRPC message: GetSandboxLogs keeps the newest lines
+ * that fit, a watch replay is split over several messages and loses nothing. */
+Test(gw_service, big_answers_fit_grpc_limits, .timeout = 120)
+{
+	enum { LINES = 200, PER_MSG = 50, LINE = 60 * 1024 };
+	struct grig r;
+	Openshell__V1__Sandbox *a;
+	Openshell__V1__PushSandboxLogsRequest req = OPENSHELL__V1__PUSH_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__SandboxLogLine lines[PER_MSG];
+	Openshell__V1__SandboxLogLine *lp[PER_MSG];
+	Openshell__V1__GetSandboxLogsResponse *lr;
+	Openshell__V1__WatchSandboxLogsRequest wq = OPENSHELL__V1__WATCH_SANDBOX_LOGS_REQUEST__INIT;
+	struct osh_rpc_sstream *ws = NULL;
+	struct osh_rpc_cstream *cs = NULL;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	char *big = malloc(LINE + 1);
+	char last[64] = "";
+	int code;
+
+	rig_up(&r, fake_sleep, NULL);
+	a = create(&r, "big", false, &code);
+	cr_assert_eq(code, 0);
+	memset(big, 'y', LINE);
+	big[LINE] = '\0';
+	for (int i = 0; i < PER_MSG; i++) {
+		openshell__v1__sandbox_log_line__init(&lines[i]);
+		lines[i].level = (char *)(uintptr_t) "INFO";
+		lines[i].message = big;
+		lp[i] = &lines[i];
+	}
+	req.sandbox_id = a->id;
+	req.logs = lp;
+	req.n_logs = PER_MSG;
+	cr_assert_eq(osh_rpc_cstream_open(r.c, "PushSandboxLogs", NULL, &cs), 0);
+	for (int m = 0; m < LINES / PER_MSG; m++)
+		cr_assert_eq(osh_rpc_cstream_send(cs, &req.base), 0);
+	cr_assert_eq(osh_rpc_cstream_finish(cs, &resp, &st), 0, "%s", st.message);
+	osh_rpc_msg_free(resp);
+
+	lr = get_logs(&r, "big", LINES, NULL, "sandbox");
+	cr_assert_eq(lr->total_matching, LINES);
+	cr_assert_gt(lr->n_logs, 10);
+	cr_assert_lt(lr->n_logs, LINES, "12 MB cannot fit one message");
+	cr_assert_eq(strlen(lr->logs[lr->n_logs - 1]->message), LINE);
+	osh_rpc_msg_free(&lr->base);
+
+	wq.name = (char *)(uintptr_t) "big";
+	wq.tail_lines = LINES;
+	wq.sources = (char *[]){(char *)(uintptr_t) "sandbox"};
+	wq.n_sources = 1;
+	cr_assert_eq(osh_rpc_sstream_open(r.c, "WatchSandboxLogs", &wq.base, NULL, &ws), 0);
+	cr_assert_eq(watch_read(ws, LINES, last), LINES);
+	osh_rpc_sstream_destroy(ws);
+	free(big);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+	rig_down(&r);
+}

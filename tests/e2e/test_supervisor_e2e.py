@@ -156,20 +156,36 @@ class E2E(unittest.TestCase):
         self.jsonl_files = set()
 
     def tearDown(self):
+        pids = set()
         try:
+            for g in self.gateways:
+                if g.proc and g.proc.poll() is None:
+                    for ln in g.cli("sandbox", "list", check=False).stdout.splitlines()[1:]:
+                        cols = ln.split()
+                        if len(cols) > 3 and cols[3].isdigit():
+                            pids.add(int(cols[3]))
             # Validate before deleting: DeleteSandbox removes the log dirs.
             for f in glob.glob(os.path.join(self.tmp, "**", "openshell-ocsf.log*"),
                                recursive=True):
                 self.jsonl_files.add(f)
             self.validate(sorted(self.jsonl_files))
+        finally:
             for g in self.gateways:
                 if g.proc and g.proc.poll() is None:
                     for ln in g.cli("sandbox", "list", check=False).stdout.splitlines()[1:]:
                         if ln.split():
                             g.cli("sandbox", "delete", ln.split()[0], check=False)
-        finally:
-            for g in self.gateways:
                 g.kill(signal.SIGTERM)
+            # Whatever a failed test left running (supervisors adopted across a
+            # gateway restart, say) is stopped here, never leaked.
+            for pid in pids:
+                if pid_alive(pid):
+                    os.kill(pid, signal.SIGTERM)
+            for pid in pids:
+                try:
+                    wait_for(lambda: not pid_alive(pid), 15, "supervisor %d to stop" % pid)
+                except AssertionError:
+                    os.kill(pid, signal.SIGKILL)
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def validate(self, files):
@@ -438,14 +454,19 @@ class Standalone(unittest.TestCase):
     def test_sigterm_forwards_flushes_and_exits_with_child_code(self):
         p = subprocess.Popen([SANDBOX, "--log-dir", self.tmp, "--"] + LOOP,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        m = wait_for(lambda: re.search(r"PROC:LAUNCH \[INFO\] ALLOWED sh\((\d+)\)", self.log()),
-                     10, "PROC:LAUNCH")
-        child = int(m.group(1))
-        self.assertTrue(pid_alive(child))
-        p.send_signal(signal.SIGTERM)
-        self.assertEqual(p.wait(timeout=20), 128 + signal.SIGTERM)
-        p.stdout.close()
-        p.stderr.close()
+        try:
+            m = wait_for(lambda: re.search(r"PROC:LAUNCH \[INFO\] ALLOWED sh\((\d+)\)",
+                                           self.log()), 10, "PROC:LAUNCH")
+            child = int(m.group(1))
+            self.assertTrue(pid_alive(child))
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=20), 128 + signal.SIGTERM)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
         self.assertFalse(pid_alive(child), "child survived the supervisor")
         text = self.log()
         self.assertIn("PROC:TERMINATE [INFO] sh(%d)" % child, text)

@@ -444,6 +444,18 @@ class Standalone(unittest.TestCase):
         self.assertEqual(r.returncode, 125)
         self.assertIn("--timeout", r.stderr)
 
+    def test_unusable_log_dir_falls_back_to_stderr(self):
+        notadir = os.path.join(self.tmp, "file")
+        with open(notadir, "w") as f:
+            f.write("x")
+        r = subprocess.run([SANDBOX, "--log-dir", notadir, "--", "sh", "-c", "exit 4"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 4)
+        self.assertRegex(r.stderr, r"OCSF LIFECYCLE:DISABLE \[MED\] .*log file")
+        self.assertIn("LIFECYCLE:START [INFO] openshell-sandbox", r.stderr)
+        self.assertRegex(r.stderr, r"PROC:TERMINATE \[INFO\] sh\(\d+\) \[exit:4\]")
+        self.assertEqual(r.stdout, "")
+
     def test_bad_workdir_is_125_with_start_failed_event(self):
         r = self.run_sup("--workdir", os.path.join(self.tmp, "missing"), "--", "true")
         self.assertEqual(r.returncode, 125)

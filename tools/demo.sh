@@ -34,7 +34,9 @@ wait_for() {
 
 echo "== gateway (data dir $data)"
 rm -f "$data/gateway.addr"
-"$bin/openshell-gateway" --listen 127.0.0.1:0 --data-dir "$data" 2>"$data/gateway.stderr" &
+# Supervisors the gateway starts inherit its environment: poll config every second.
+OPENSHELL_POLL_INTERVAL=1s \
+  "$bin/openshell-gateway" --listen 127.0.0.1:0 --data-dir "$data" 2>"$data/gateway.stderr" &
 gw_pid=$!
 wait_for "the gateway to listen" 20 test -s "$data/gateway.addr"
 export OPENSHELL_GATEWAY=$(cat "$data/gateway.addr")

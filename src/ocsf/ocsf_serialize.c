@@ -490,38 +490,44 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
  * rather than to the schema's size. Returns false if d is too wide. */
 #define MAX_WORDS 16
 
-/* DERIVED rows of a class or metadata descriptor, as a bitmask. Computed
- * once per thread and descriptor: a few entries of thread-local cache (no
- * locking, no sharing) replace a scan of every row on every event. */
-#define DCACHE_SIZE 8
+/* Per-descriptor facts the walk needs on every event, computed once per
+ * thread and descriptor into a small direct-mapped thread-local cache (no
+ * locking, no sharing): the DERIVED rows with their kinds, and the enum rows
+ * that have a caption sibling. Descriptors wider than DI_WORDS * 64 fields
+ * (none generated today) take the uncached path. */
+#define DI_WORDS 2
+#define DI_SIZE	 64
+#define DI_KINDS 16
 
-#define DCACHE_KINDS 16
-
-struct dcache_entry {
+struct dinfo {
 	const struct ocsf_object *d;
-	uint64_t mask[MAX_WORDS];
-	uint16_t idx[DCACHE_KINDS]; /* DERIVED rows ... */
-	uint8_t kind[DCACHE_KINDS]; /* ... and their enum derived */
+	uint64_t derived[DI_WORDS]; /* DERIVED rows */
+	uint64_t enums[DI_WORDS];   /* ENUM_INT rows with a sibling */
+	uint16_t idx[DI_KINDS];	    /* DERIVED rows ... */
+	uint8_t kind[DI_KINDS];	    /* ... and their enum derived */
 	unsigned n;
 };
 
-static _Thread_local struct dcache_entry dcache[DCACHE_SIZE];
-static _Thread_local unsigned dcache_next;
+static _Thread_local struct dinfo dinfo_cache[DI_SIZE];
 
-static const struct dcache_entry *derived_info(const struct ocsf_object *d)
+static const struct dinfo *desc_info(const struct ocsf_object *d)
 {
-	for (unsigned k = 0; k < DCACHE_SIZE; k++)
-		if (dcache[k].d == d)
-			return &dcache[k];
-	struct dcache_entry *e = &dcache[dcache_next++ % DCACHE_SIZE];
+	if (d->n_fields > 64 * DI_WORDS)
+		return NULL;
+	struct dinfo *e = &dinfo_cache[((uintptr_t)d / sizeof(*d)) % DI_SIZE];
+	if (e->d == d)
+		return e;
 	memset(e, 0, sizeof(*e));
-	for (unsigned i = 0; i < d->n_fields && i < 64 * MAX_WORDS; i++) {
-		if (!(d->fields[i].flags & OCSF_F_DERIVED))
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const struct ocsf_field *f = &d->fields[i];
+		if (f->kind == OCSF_K_ENUM_INT && f->sibling >= 0 && f->sibling < d->n_fields)
+			e->enums[i / 64] |= (uint64_t)1 << (i % 64);
+		if (!(f->flags & OCSF_F_DERIVED))
 			continue;
-		e->mask[i / 64] |= (uint64_t)1 << (i % 64);
-		if (e->n < DCACHE_KINDS) {
+		e->derived[i / 64] |= (uint64_t)1 << (i % 64);
+		if (e->n < DI_KINDS) {
 			e->idx[e->n] = (uint16_t)i;
-			e->kind[e->n] = (uint8_t)derived_kind(d->fields[i].name);
+			e->kind[e->n] = (uint8_t)derived_kind(f->name);
 			e->n++;
 		}
 	}
@@ -532,8 +538,8 @@ static const struct dcache_entry *derived_info(const struct ocsf_object *d)
 /* Derived kind of row i of d (D_NONE if it is not DERIVED). */
 static enum derived derived_kind_at(const struct ocsf_object *d, unsigned i)
 {
-	const struct dcache_entry *e = derived_info(d);
-	for (unsigned k = 0; k < e->n; k++)
+	const struct dinfo *e = desc_info(d);
+	for (unsigned k = 0; e && k < e->n; k++)
 		if (e->idx[k] == i)
 			return (enum derived)e->kind[k];
 	return i < d->n_fields ? derived_kind(d->fields[i].name) : D_NONE;
@@ -544,24 +550,32 @@ static bool visit_mask(const struct ser *s, const void *o, const struct ocsf_obj
 {
 	const uint64_t *pr = presence_of(o, d);
 	unsigned words = ((unsigned)d->n_fields + 63) / 64;
+	const struct dinfo *di = desc_info(d);
+	bool derived = is_class || is_metadata;
 
 	if (words > MAX_WORDS)
 		return false;
-	for (unsigned k = 0; k < words; k++)
-		want[k] = pr[k];
-	for (unsigned k = 0; k < words; k++) {
-		for (uint64_t m = pr[k]; m; m &= m - 1) {
-			unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
+	if (di) {
+		for (unsigned k = 0; k < words; k++)
+			want[k] = pr[k] | (derived ? di->derived[k] : 0);
+		for (unsigned k = 0; k < words; k++) {
+			for (uint64_t m = pr[k] & di->enums[k]; m; m &= m - 1) {
+				unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
+				int16_t sib = d->fields[i].sibling;
+				want[sib / 64] |= (uint64_t)1 << (sib % 64);
+			}
+		}
+	} else {
+		for (unsigned k = 0; k < words; k++)
+			want[k] = pr[k];
+		for (unsigned i = 0; i < d->n_fields; i++) {
 			const struct ocsf_field *f = &d->fields[i];
-			if (i < d->n_fields && f->kind == OCSF_K_ENUM_INT && f->sibling >= 0 &&
-			    f->sibling < d->n_fields)
+			if (derived && (f->flags & OCSF_F_DERIVED))
+				want[i / 64] |= (uint64_t)1 << (i % 64);
+			if (ocsf_present_get(pr, i) && f->kind == OCSF_K_ENUM_INT &&
+			    f->sibling >= 0 && f->sibling < d->n_fields)
 				want[f->sibling / 64] |= (uint64_t)1 << (f->sibling % 64);
 		}
-	}
-	if (is_class || is_metadata) {
-		const uint64_t *dm = derived_info(d)->mask;
-		for (unsigned k = 0; k < words; k++)
-			want[k] |= dm[k];
 	}
 	if (is_class && s->cls->metadata_field >= 0 && s->cls->metadata_field < d->n_fields)
 		want[s->cls->metadata_field / 64] |= (uint64_t)1 << (s->cls->metadata_field % 64);

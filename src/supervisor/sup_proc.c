@@ -5,15 +5,15 @@
  * the nearest of: the --timeout deadline, the SIGTERM->SIGKILL deadline, the
  * post-exit group clean-up deadline and the next heartbeat tick. Every wake
  * reaps with waitpid(-1, WNOHANG) until nothing is left, so one coalesced
- * SIGCHLD for several children loses nothing. posix_spawn (not fork) because
- * gRPC and the log writer run threads in this process: nothing of ours runs
- * in the child before exec.
+ * SIGCHLD for several children loses nothing. The child is started with fork
+ * and an immediate exec (see spawn()): gRPC and the log writer run threads in
+ * this process, so the child only makes async-signal-safe system calls
+ * before exec.
  */
 #include "sup_proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,30 +303,73 @@ static bool group_alive(pid_t pgid)
 	return kill(-pgid, 0) == 0 || errno == EPERM;
 }
 
+/* fork + immediate exec, so the child can ask for SIGKILL when the
+ * supervisor dies (PR_SET_PDEATHSIG: an agent must never outlive its
+ * supervisor), which posix_spawn cannot do. Between fork and execve the child
+ * only makes async-signal-safe system calls (no malloc, no locks: other
+ * threads' state is not valid in the child). An exec failure comes back
+ * through a close-on-exec pipe as the child's errno. Returns 0 or an errno. */
 static int spawn(struct run *r, const char *exe)
 {
-	int rc;
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_t fa;
-	sigset_t empty, all;
+	int rc = 0;
+	int pfd[2];
+	int child_err = 0;
+	ssize_t n;
+	pid_t pid;
+	pid_t parent = getpid();
+	struct sigaction dfl;
+	sigset_t empty;
 
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_init(&fa);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&empty);
-	sigfillset(&all);
-	sigdelset(&all, SIGKILL);
-	sigdelset(&all, SIGSTOP);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-					    POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigmask(&attr, &empty);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	if (r->o->workdir)
-		posix_spawn_file_actions_addchdir_np(&fa, r->o->workdir);
-	rc = posix_spawn(&r->pid, exe, &fa, &attr, r->o->argv, r->o->env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return rc; /* an errno value or 0 */
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return errno;
+	pid = fork();
+	if (pid < 0) {
+		rc = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return rc;
+	}
+	if (pid == 0) {
+		int e;
+
+		close(pfd[0]);
+		setpgid(0, 0);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
+			e = errno;
+			goto fail;
+		}
+		if (getppid() != parent) /* the supervisor died already */
+			_exit(OSH_SUP_EXIT_INTERNAL);
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				sigaction(sig, &dfl, NULL); /* glibc-internal ones: EINVAL */
+		sigprocmask(SIG_SETMASK, &empty, NULL);
+		if (r->o->workdir && chdir(r->o->workdir) != 0) {
+			e = errno;
+			goto fail;
+		}
+		execve(exe, r->o->argv, r->o->env);
+		e = errno;
+	fail:
+		if (write(pfd[1], &e, sizeof(e)) < 0)
+			_exit(OSH_SUP_EXIT_NOTFOUND);
+		_exit(OSH_SUP_EXIT_NOTFOUND);
+	}
+	close(pfd[1]);
+	setpgid(pid, pid); /* also here: no window where the group does not exist */
+	do
+		n = read(pfd[0], &child_err, sizeof(child_err));
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof(child_err)) {
+		waitpid(pid, NULL, 0);
+		return child_err ? child_err : ENOEXEC;
+	}
+	r->pid = pid;
+	return 0;
 }
 
 static int64_t min_deadline(int64_t a, int64_t b)

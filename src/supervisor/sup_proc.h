@@ -2,9 +2,10 @@
  *
  * DESIGN
  * The supervisor is multi-threaded (gRPC, writer, poll and push threads), so
- * the child is started with posix_spawn (vfork-style, no code of ours runs
- * between fork and exec) in its own process group, with every signal reset
- * to default and an empty signal mask. The supervisor blocks SIGCHLD,
+ * the child is started with fork and an immediate exec (only async-signal-safe
+ * system calls in between) in its own process group, with every signal reset
+ * to default, an empty signal mask and PR_SET_PDEATHSIG = SIGKILL, so the
+ * command cannot outlive a supervisor that is killed outright. The supervisor blocks SIGCHLD,
  * SIGTERM, SIGINT and SIGHUP in every thread (osh_sup_signals_block() must run
  * before the first thread starts) and the main thread takes them
  * synchronously with sigtimedwait(), so there is no async-signal handler and

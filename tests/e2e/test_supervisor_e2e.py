@@ -485,6 +485,21 @@ class Standalone(unittest.TestCase):
         self.assertTrue(text.rstrip("\n").splitlines()[-1].find("LIFECYCLE:STOP") > 0,
                         "SUP_STOP is the last line: the log was flushed")
 
+    def test_command_dies_with_a_killed_supervisor(self):
+        p = subprocess.Popen([SANDBOX, "--log-dir", self.tmp, "--"] + LOOP,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            m = wait_for(lambda: re.search(r"PROC:LAUNCH \[INFO\] ALLOWED sh\((\d+)\)",
+                                           self.log()), 10, "PROC:LAUNCH")
+            child = int(m.group(1))
+            p.kill()  # SIGKILL: no chance to forward anything
+            p.wait(timeout=10)
+            wait_for(lambda: not pid_alive(child), 10, "the command to die with its supervisor")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
     def test_local_policy_file(self):
         bad = os.path.join(self.tmp, "bad.yaml")
         with open(bad, "w") as f:

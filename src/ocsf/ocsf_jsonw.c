@@ -354,10 +354,63 @@ void ocsf_jsonw_strn(struct ocsf_jsonw *w, const char *s, size_t n)
 	strn_impl(w, s, n);
 }
 
+#if defined(__SSE2__)
+/* Length of the NUL-terminated s and whether all of it is plain printable
+ * ASCII, in one pass of aligned 16-byte loads (like strlen itself: an
+ * aligned load never crosses a page, so reading the rest of the block that
+ * holds the terminator is safe; AddressSanitizer cannot know that, hence the
+ * attribute). Returns the length; *plain says whether the fast path holds. */
+__attribute__((no_sanitize_address)) static size_t scan_cstr(const char *s, bool *plain)
+{
+	const __m128i zero = _mm_setzero_si128(), lim = _mm_set1_epi8(0x20);
+	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+	const __m128i del = _mm_set1_epi8(0x7f);
+	uintptr_t addr = (uintptr_t)s;
+	const char *blk = (const char *)(addr & ~(uintptr_t)15);
+	unsigned skip = (unsigned)(addr & 15);
+	unsigned first_mask = 0xffffu << skip; /* bytes at or after s */
+
+	for (;;) {
+		__m128i v = _mm_load_si128((const __m128i *)(const void *)blk);
+		unsigned nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)) & first_mask;
+		__m128i badv =
+		    _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, lim), _mm_cmpeq_epi8(v, q)),
+				 _mm_or_si128(_mm_cmpeq_epi8(v, bs), _mm_cmpeq_epi8(v, del)));
+		unsigned bad = (unsigned)_mm_movemask_epi8(badv) & first_mask;
+		if (nul) {
+			unsigned at = (unsigned)__builtin_ctz(nul);
+			/* bytes before the terminator only (NUL itself is "bad") */
+			*plain = (bad & ((1u << at) - 1)) == 0;
+			return (size_t)(blk + at - s);
+		}
+		if (bad) {
+			*plain = false;
+			return strlen(s);
+		}
+		blk += 16;
+		first_mask = 0xffffu;
+	}
+}
+#endif
+
 void ocsf_jsonw_str(struct ocsf_jsonw *w, const char *str)
 {
 	const char *s = str ? str : "";
+#if defined(__SSE2__)
+	bool plain;
+	size_t n = scan_cstr(s, &plain);
+	if (plain && !w->err && n + 2 <= w->cap - w->len) {
+		char *p = w->buf + w->len;
+		p[0] = '"';
+		memcpy(p + 1, s, n);
+		p[n + 1] = '"';
+		w->len += n + 2;
+		return;
+	}
+	strn_impl(w, s, n);
+#else
 	strn_impl(w, s, strlen(s));
+#endif
 }
 
 /* Writes the decimal digits of v ending at `end`; returns the start. */

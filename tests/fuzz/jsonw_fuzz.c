@@ -10,6 +10,7 @@
  *      RFC 3629 ranges) with no raw control bytes;
  *   2. a smaller cap never yields a truncated string: either the same bytes
  *      or OSH_ETOOBIG with no length;
+ *   2b. the NUL-terminated writer agrees with the length-based one;
  *   3. text ocsf_json_valid() accepts is inserted raw by the serializer, so
  *      acceptance must imply it is well-formed; we re-check by embedding it
  *      as an array element and validating the whole document.
@@ -107,6 +108,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (caps[k] == len && (rc != 0 || l2 != len || memcmp(small, out, len) != 0))
 			abort();
 	}
+
+	/* 2b. the NUL-terminated path (aligned block scan) agrees with the
+	 * length-based one on the prefix up to the first NUL */
+	char *cstr = malloc(size + 1);
+	if (!cstr)
+		abort();
+	memcpy(cstr, data, size);
+	cstr[size] = '\0';
+	size_t plen = strlen(cstr), l3 = 0, l4 = 0;
+	ocsf_jsonw_init(&w, out, cap);
+	ocsf_jsonw_str(&w, cstr);
+	if (ocsf_jsonw_finish(&w, &l3) != 0)
+		abort();
+	ocsf_jsonw_init(&w, small, cap);
+	ocsf_jsonw_strn(&w, cstr, plen);
+	if (ocsf_jsonw_finish(&w, &l4) != 0 || l3 != l4 || memcmp(out, small, l3) != 0)
+		abort();
+	free(cstr);
 
 	/* 3. the json_t syntax check: accepted text must embed validly */
 	size_t opens = 0;

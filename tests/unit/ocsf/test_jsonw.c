@@ -298,3 +298,35 @@ Test(jsonw, random_bytes_always_valid_utf8_json)
 		cr_assert(ocsf_json_valid(buf, len), "iteration %d", iter);
 	}
 }
+
+/* The NUL-terminated fast path (aligned block scan) must agree with the
+ * length-based one for every alignment, length and bad-byte position. */
+Test(jsonw, cstr_matches_strn_at_every_alignment)
+{
+	static char src[128];
+	static char a[1024], b[1024];
+	const unsigned char specials[] = {'"', '\\', 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xff, 'x'};
+	for (size_t align = 0; align < 16; align++) {
+		for (size_t len = 0; len < 70; len++) {
+			for (size_t sp = 0; sp < sizeof(specials); sp++) {
+				char *s = src + align;
+				for (size_t i = 0; i < len; i++)
+					s[i] = (char)('a' + (i % 26));
+				if (len)
+					s[(len * 7 + sp) % len] = (char)specials[sp];
+				s[len] = '\0';
+				size_t n = strlen(s);
+				struct ocsf_jsonw wa, wb;
+				size_t la, lb;
+				ocsf_jsonw_init(&wa, a, sizeof(a));
+				ocsf_jsonw_init(&wb, b, sizeof(b));
+				ocsf_jsonw_str(&wa, s);
+				ocsf_jsonw_strn(&wb, s, n);
+				cr_assert_eq(ocsf_jsonw_finish(&wa, &la), 0);
+				cr_assert_eq(ocsf_jsonw_finish(&wb, &lb), 0);
+				cr_assert_eq(la, lb, "align %zu len %zu sp %zu", align, len, sp);
+				cr_assert_eq(memcmp(a, b, la), 0, "align %zu len %zu", align, len);
+			}
+		}
+	}
+}

@@ -315,6 +315,27 @@ class E2E(unittest.TestCase):
         self.assertIn("while :", launch["process"]["cmd_line"])
         self.assertEqual(launch["actor"]["process"]["name"], "openshell-sandbox")
 
+    def test_gateway_policy_is_loaded(self):
+        g = self.gateway()
+        pol = os.path.join(self.tmp, "policy.yaml")
+        with open(pol, "w") as f:
+            f.write("version: 1\n"
+                    "filesystem_policy: {read_only: [/usr], read_write: [/tmp]}\n"
+                    "network_policies:\n"
+                    "  github:\n"
+                    "    endpoints: [{host: api.github.com, port: 443}]\n"
+                    "    binaries: [{path: /usr/bin/curl}]\n")
+        g.cli("sandbox", "create", "--name", "withpol", "--policy", pol, "--", *LOOP)
+        log = os.path.join(g.logs_dir("withpol"), "openshell.log")
+        wait_for(lambda: "LIFECYCLE:START [INFO] openshell-sandbox success" in read(log), 15,
+                 "SUP_READY")
+        text = read(log)
+        self.assertRegex(text, r"CONFIG:LOADED \[INFO\] policy loaded from gateway \(version "
+                               r"\d+, 1 network policies\)")
+        self.assertNotIn("CONFIG:DEFAULT", text, "the gateway's policy replaces the default")
+        loaded = text.index("CONFIG:LOADED")
+        self.assertLess(loaded, text.index("PROC:LAUNCH"), "policy before the command starts")
+
     def test_logs_and_follow(self):
         g = self.gateway()
         self.create(g, "logs")

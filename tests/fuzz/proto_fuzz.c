@@ -18,7 +18,7 @@
  *   GetSandboxPolicyResponse -> osh_sup_poll_step (twice) + policy checks
  * Invariants (abort = finding): no crash/leak/UB anywhere; pack(unpack(x))
  * decodes and is a fixed point (repacking the re-unpacked message gives the
- * same bytes; "decodes" only with OSH_FUZZ_STRICT=1 while finding 7 is open);
+ * same bytes; "decodes" only with OSH_FUZZ_STRICT=1 while finding 5 is open);
  * return codes are within each function's contract; ranks are in 0..4 and
  * agree between the gateway's and the emit library's tables; errors are
  * NUL-terminated and name their source; a policy copy hashes like the
@@ -82,7 +82,7 @@ static void check_repack(const ProtobufCMessage *m)
 	if (!m2) {
 		/* Our own bytes do not decode: protobuf-c 1.4 accepts an unknown
 		 * field numbered 0 when its tag is a non-canonical varint (80 00)
-		 * but refuses the canonical 00 it packs back (finding 7 of
+		 * but refuses the canonical 00 it packs back (finding 5 of
 		 * docs/security.md). Strict-only while that finding is open. */
 		if (strict_mode())
 			abort();
@@ -120,7 +120,7 @@ static void check_policy(const Openshell__V1__SandboxPolicy *p)
 		abort();
 	if (osh_sup_policy_copy(p, &c) != 0) {
 		if (strict_mode())
-			abort(); /* finding 7: the packed copy does not decode */
+			abort(); /* finding 5: the packed copy does not decode */
 		return;
 	}
 	if (osh_sup_policy_hash(c, h2) != 0 || strcmp(h1, h2) != 0)

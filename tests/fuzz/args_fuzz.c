@@ -200,12 +200,15 @@ static void fuzz_sup_args(char **w, int nw, unsigned split)
 		abort();
 	if (memchr(err, '\0', sizeof(err)) == NULL)
 		abort();
-	if (rc == 0) {
+	/* --help / --version print and exit before the cross-checks run. */
+	if (rc == 0 && !a.help && !a.version) {
 		if (a.poll_ms < OSH_SUP_MIN_POLL_MS || a.timeout_ms < 0 || a.grace_ms < 0 ||
 		    a.heartbeat_ms < 0)
 			abort();
 		if (a.gateway && (!a.sandbox_id || !a.sandbox_id[0]))
 			abort(); /* documented: sandbox id required with a gateway */
+	}
+	if (rc == 0) {
 		for (int i = 0; i < a.n_command; i++)
 			if (!in_argv(a.command[i], argv, argc))
 				abort();

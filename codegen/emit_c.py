@@ -290,15 +290,19 @@ def emit_init(L, m, mi):
     act = mi.by_name["activity_id"]
     sev = mi.by_name.get("severity_id")
     meta = mi.by_name.get("metadata")
-    w("/* Initialise a %s event: zeroes it, sets class, activity_id, time (now,\n"
-      " * epoch ms), severity_id Informational and, when event_code is not NULL,\n"
-      " * metadata.event_code (borrowed). */" % mi.name)
-    w("static inline void ocsf_%s_init(struct ocsf_%s *ev, enum ocsf_%s act, "
-      "const char *event_code)\n{" % (mi.name, mi.name, act.enum.cname))
+    w("/* Initialise a %s event at time `time_ms` (epoch ms): zeroes its members\n"
+      " * (not the arena), sets class, activity_id, time, severity_id Informational\n"
+      " * and, when event_code is not NULL, metadata.event_code (borrowed). For a\n"
+      " * site that already holds the event's time: no clock read. */" % mi.name)
+    w("static inline void ocsf_%s_init_at(struct ocsf_%s *ev, enum ocsf_%s act,\n"
+      "\t\t\t\t\tconst char *event_code, int64_t time_ms)\n{"
+      % (mi.name, mi.name, act.enum.cname))
     w("\tocsf_event_init(&ev->ev, sizeof(*ev), &ocsf_%s_class);" % mi.name)
     w("\tocsf_%s_set_activity_id(ev, act);" % mi.name)
     if "time" in mi.by_name:
-        w("\tocsf_%s_set_time(ev, ocsf_now_ms());" % mi.name)
+        w("\tocsf_%s_set_time(ev, time_ms);" % mi.name)
+    else:
+        w("\t(void)time_ms;")
     if sev is not None:
         w("\tocsf_%s_set_severity_id(ev, %s);" % (mi.name, enum_const(sev, 1)))
     if meta is not None:
@@ -306,6 +310,12 @@ def emit_init(L, m, mi):
         w("\t\tocsf_metadata_set_event_code(ocsf_%s_metadata(ev), event_code);" % mi.name)
     else:
         w("\t(void)event_code;")
+    w("}\n")
+    w("/* Initialise a %s event: ocsf_%s_init_at() with time now\n"
+      " * (ocsf_now_ms(), CLOCK_REALTIME). */" % (mi.name, mi.name))
+    w("static inline void ocsf_%s_init(struct ocsf_%s *ev, enum ocsf_%s act, "
+      "const char *event_code)\n{" % (mi.name, mi.name, act.enum.cname))
+    w("\tocsf_%s_init_at(ev, act, event_code, ocsf_now_ms());" % mi.name)
     w("}\n")
 
 

@@ -19657,126 +19657,208 @@ static inline void ocsf_whois_set_subnet(struct ocsf_whois *o, const char *v)
 
 /* ---------------------------------------------------------- class init */
 
-/* Initialise a application_lifecycle event: zeroes it, sets class, activity_id, time (now,
- * epoch ms), severity_id Informational and, when event_code is not NULL,
- * metadata.event_code (borrowed). */
-static inline void ocsf_application_lifecycle_init(struct ocsf_application_lifecycle *ev,
-						   enum ocsf_application_lifecycle_activity_id act,
-						   const char *event_code)
+/* Initialise a application_lifecycle event at time `time_ms` (epoch ms): zeroes its members
+ * (not the arena), sets class, activity_id, time, severity_id Informational
+ * and, when event_code is not NULL, metadata.event_code (borrowed). For a
+ * site that already holds the event's time: no clock read. */
+static inline void
+ocsf_application_lifecycle_init_at(struct ocsf_application_lifecycle *ev,
+				   enum ocsf_application_lifecycle_activity_id act,
+				   const char *event_code, int64_t time_ms)
 {
 	ocsf_event_init(&ev->ev, sizeof(*ev), &ocsf_application_lifecycle_class);
 	ocsf_application_lifecycle_set_activity_id(ev, act);
-	ocsf_application_lifecycle_set_time(ev, ocsf_now_ms());
+	ocsf_application_lifecycle_set_time(ev, time_ms);
 	ocsf_application_lifecycle_set_severity_id(ev, OCSF_SEVERITY_ID_INFORMATIONAL);
 	if (event_code != NULL)
 		ocsf_metadata_set_event_code(ocsf_application_lifecycle_metadata(ev), event_code);
 }
 
-/* Initialise a base_event event: zeroes it, sets class, activity_id, time (now,
- * epoch ms), severity_id Informational and, when event_code is not NULL,
- * metadata.event_code (borrowed). */
-static inline void ocsf_base_event_init(struct ocsf_base_event *ev,
-					enum ocsf_base_event_activity_id act,
-					const char *event_code)
+/* Initialise a application_lifecycle event: ocsf_application_lifecycle_init_at() with time now
+ * (ocsf_now_ms(), CLOCK_REALTIME). */
+static inline void ocsf_application_lifecycle_init(struct ocsf_application_lifecycle *ev,
+						   enum ocsf_application_lifecycle_activity_id act,
+						   const char *event_code)
+{
+	ocsf_application_lifecycle_init_at(ev, act, event_code, ocsf_now_ms());
+}
+
+/* Initialise a base_event event at time `time_ms` (epoch ms): zeroes its members
+ * (not the arena), sets class, activity_id, time, severity_id Informational
+ * and, when event_code is not NULL, metadata.event_code (borrowed). For a
+ * site that already holds the event's time: no clock read. */
+static inline void ocsf_base_event_init_at(struct ocsf_base_event *ev,
+					   enum ocsf_base_event_activity_id act,
+					   const char *event_code, int64_t time_ms)
 {
 	ocsf_event_init(&ev->ev, sizeof(*ev), &ocsf_base_event_class);
 	ocsf_base_event_set_activity_id(ev, act);
-	ocsf_base_event_set_time(ev, ocsf_now_ms());
+	ocsf_base_event_set_time(ev, time_ms);
 	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_INFORMATIONAL);
 	if (event_code != NULL)
 		ocsf_metadata_set_event_code(ocsf_base_event_metadata(ev), event_code);
 }
 
-/* Initialise a detection_finding event: zeroes it, sets class, activity_id, time (now,
- * epoch ms), severity_id Informational and, when event_code is not NULL,
- * metadata.event_code (borrowed). */
-static inline void ocsf_detection_finding_init(struct ocsf_detection_finding *ev,
-					       enum ocsf_detection_finding_activity_id act,
-					       const char *event_code)
+/* Initialise a base_event event: ocsf_base_event_init_at() with time now
+ * (ocsf_now_ms(), CLOCK_REALTIME). */
+static inline void ocsf_base_event_init(struct ocsf_base_event *ev,
+					enum ocsf_base_event_activity_id act,
+					const char *event_code)
+{
+	ocsf_base_event_init_at(ev, act, event_code, ocsf_now_ms());
+}
+
+/* Initialise a detection_finding event at time `time_ms` (epoch ms): zeroes its members
+ * (not the arena), sets class, activity_id, time, severity_id Informational
+ * and, when event_code is not NULL, metadata.event_code (borrowed). For a
+ * site that already holds the event's time: no clock read. */
+static inline void ocsf_detection_finding_init_at(struct ocsf_detection_finding *ev,
+						  enum ocsf_detection_finding_activity_id act,
+						  const char *event_code, int64_t time_ms)
 {
 	ocsf_event_init(&ev->ev, sizeof(*ev), &ocsf_detection_finding_class);
 	ocsf_detection_finding_set_activity_id(ev, act);
-	ocsf_detection_finding_set_time(ev, ocsf_now_ms());
+	ocsf_detection_finding_set_time(ev, time_ms);
 	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_INFORMATIONAL);
 	if (event_code != NULL)
 		ocsf_metadata_set_event_code(ocsf_detection_finding_metadata(ev), event_code);
 }
 
-/* Initialise a device_config_state_change event: zeroes it, sets class, activity_id, time (now,
- * epoch ms), severity_id Informational and, when event_code is not NULL,
- * metadata.event_code (borrowed). */
+/* Initialise a detection_finding event: ocsf_detection_finding_init_at() with time now
+ * (ocsf_now_ms(), CLOCK_REALTIME). */
+static inline void ocsf_detection_finding_init(struct ocsf_detection_finding *ev,
+					       enum ocsf_detection_finding_activity_id act,
+					       const char *event_code)
+{
+	ocsf_detection_finding_init_at(ev, act, event_code, ocsf_now_ms());
+}
+
+/* Initialise a device_config_state_change event at time `time_ms` (epoch ms): zeroes its members
+ * (not the arena), sets class, activity_id, time, severity_id Informational
+ * and, when event_code is not NULL, metadata.event_code (borrowed). For a
+ * site that already holds the event's time: no clock read. */
 static inline void
-ocsf_device_config_state_change_init(struct ocsf_device_config_state_change *ev,
-				     enum ocsf_device_config_state_change_activity_id act,
-				     const char *event_code)
+ocsf_device_config_state_change_init_at(struct ocsf_device_config_state_change *ev,
+					enum ocsf_device_config_state_change_activity_id act,
+					const char *event_code, int64_t time_ms)
 {
 	ocsf_event_init(&ev->ev, sizeof(*ev), &ocsf_device_config_state_change_class);
 	ocsf_device_config_state_change_set_activity_id(ev, act);
-	ocsf_device_config_state_change_set_time(ev, ocsf_now_ms());
+	ocsf_device_config_state_change_set_time(ev, time_ms);
 	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_INFORMATIONAL);
 	if (event_code != NULL)
 		ocsf_metadata_set_event_code(ocsf_device_config_state_change_metadata(ev),
 					     event_code);
 }
 
-/* Initialise a http_activity event: zeroes it, sets class, activity_id, time (now,
- * epoch ms), severity_id Informational and, when event_code is not NULL,
- * metadata.event_code (borrowed). */
-static inline void ocsf_http_activity_init(struct ocsf_http_activity *ev,
-					   enum ocsf_http_activity_activity_id act,
-					   const char *event_code)
+/* Initialise a device_config_state_change event: ocsf_device_config_state_change_init_at() with
+ * time now (ocsf_now_ms(), CLOCK_REALTIME). */
+static inline void
+ocsf_device_config_state_change_init(struct ocsf_device_config_state_change *ev,
+				     enum ocsf_device_config_state_change_activity_id act,
+				     const char *event_code)
+{
+	ocsf_device_config_state_change_init_at(ev, act, event_code, ocsf_now_ms());
+}
+
+/* Initialise a http_activity event at time `time_ms` (epoch ms): zeroes its members
+ * (not the arena), sets class, activity_id, time, severity_id Informational
+ * and, when event_code is not NULL, metadata.event_code (borrowed). For a
+ * site that already holds the event's time: no clock read. */
+static inline void ocsf_http_activity_init_at(struct ocsf_http_activity *ev,
+					      enum ocsf_http_activity_activity_id act,
+					      const char *event_code, int64_t time_ms)
 {
 	ocsf_event_init(&ev->ev, sizeof(*ev), &ocsf_http_activity_class);
 	ocsf_http_activity_set_activity_id(ev, act);
-	ocsf_http_activity_set_time(ev, ocsf_now_ms());
+	ocsf_http_activity_set_time(ev, time_ms);
 	ocsf_http_activity_set_severity_id(ev, OCSF_SEVERITY_ID_INFORMATIONAL);
 	if (event_code != NULL)
 		ocsf_metadata_set_event_code(ocsf_http_activity_metadata(ev), event_code);
 }
 
-/* Initialise a network_activity event: zeroes it, sets class, activity_id, time (now,
- * epoch ms), severity_id Informational and, when event_code is not NULL,
- * metadata.event_code (borrowed). */
-static inline void ocsf_network_activity_init(struct ocsf_network_activity *ev,
-					      enum ocsf_network_activity_activity_id act,
-					      const char *event_code)
+/* Initialise a http_activity event: ocsf_http_activity_init_at() with time now
+ * (ocsf_now_ms(), CLOCK_REALTIME). */
+static inline void ocsf_http_activity_init(struct ocsf_http_activity *ev,
+					   enum ocsf_http_activity_activity_id act,
+					   const char *event_code)
+{
+	ocsf_http_activity_init_at(ev, act, event_code, ocsf_now_ms());
+}
+
+/* Initialise a network_activity event at time `time_ms` (epoch ms): zeroes its members
+ * (not the arena), sets class, activity_id, time, severity_id Informational
+ * and, when event_code is not NULL, metadata.event_code (borrowed). For a
+ * site that already holds the event's time: no clock read. */
+static inline void ocsf_network_activity_init_at(struct ocsf_network_activity *ev,
+						 enum ocsf_network_activity_activity_id act,
+						 const char *event_code, int64_t time_ms)
 {
 	ocsf_event_init(&ev->ev, sizeof(*ev), &ocsf_network_activity_class);
 	ocsf_network_activity_set_activity_id(ev, act);
-	ocsf_network_activity_set_time(ev, ocsf_now_ms());
+	ocsf_network_activity_set_time(ev, time_ms);
 	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_INFORMATIONAL);
 	if (event_code != NULL)
 		ocsf_metadata_set_event_code(ocsf_network_activity_metadata(ev), event_code);
 }
 
-/* Initialise a process_activity event: zeroes it, sets class, activity_id, time (now,
- * epoch ms), severity_id Informational and, when event_code is not NULL,
- * metadata.event_code (borrowed). */
-static inline void ocsf_process_activity_init(struct ocsf_process_activity *ev,
-					      enum ocsf_process_activity_activity_id act,
+/* Initialise a network_activity event: ocsf_network_activity_init_at() with time now
+ * (ocsf_now_ms(), CLOCK_REALTIME). */
+static inline void ocsf_network_activity_init(struct ocsf_network_activity *ev,
+					      enum ocsf_network_activity_activity_id act,
 					      const char *event_code)
+{
+	ocsf_network_activity_init_at(ev, act, event_code, ocsf_now_ms());
+}
+
+/* Initialise a process_activity event at time `time_ms` (epoch ms): zeroes its members
+ * (not the arena), sets class, activity_id, time, severity_id Informational
+ * and, when event_code is not NULL, metadata.event_code (borrowed). For a
+ * site that already holds the event's time: no clock read. */
+static inline void ocsf_process_activity_init_at(struct ocsf_process_activity *ev,
+						 enum ocsf_process_activity_activity_id act,
+						 const char *event_code, int64_t time_ms)
 {
 	ocsf_event_init(&ev->ev, sizeof(*ev), &ocsf_process_activity_class);
 	ocsf_process_activity_set_activity_id(ev, act);
-	ocsf_process_activity_set_time(ev, ocsf_now_ms());
+	ocsf_process_activity_set_time(ev, time_ms);
 	ocsf_process_activity_set_severity_id(ev, OCSF_SEVERITY_ID_INFORMATIONAL);
 	if (event_code != NULL)
 		ocsf_metadata_set_event_code(ocsf_process_activity_metadata(ev), event_code);
 }
 
-/* Initialise a ssh_activity event: zeroes it, sets class, activity_id, time (now,
- * epoch ms), severity_id Informational and, when event_code is not NULL,
- * metadata.event_code (borrowed). */
+/* Initialise a process_activity event: ocsf_process_activity_init_at() with time now
+ * (ocsf_now_ms(), CLOCK_REALTIME). */
+static inline void ocsf_process_activity_init(struct ocsf_process_activity *ev,
+					      enum ocsf_process_activity_activity_id act,
+					      const char *event_code)
+{
+	ocsf_process_activity_init_at(ev, act, event_code, ocsf_now_ms());
+}
+
+/* Initialise a ssh_activity event at time `time_ms` (epoch ms): zeroes its members
+ * (not the arena), sets class, activity_id, time, severity_id Informational
+ * and, when event_code is not NULL, metadata.event_code (borrowed). For a
+ * site that already holds the event's time: no clock read. */
+static inline void ocsf_ssh_activity_init_at(struct ocsf_ssh_activity *ev,
+					     enum ocsf_ssh_activity_activity_id act,
+					     const char *event_code, int64_t time_ms)
+{
+	ocsf_event_init(&ev->ev, sizeof(*ev), &ocsf_ssh_activity_class);
+	ocsf_ssh_activity_set_activity_id(ev, act);
+	ocsf_ssh_activity_set_time(ev, time_ms);
+	ocsf_ssh_activity_set_severity_id(ev, OCSF_SEVERITY_ID_INFORMATIONAL);
+	if (event_code != NULL)
+		ocsf_metadata_set_event_code(ocsf_ssh_activity_metadata(ev), event_code);
+}
+
+/* Initialise a ssh_activity event: ocsf_ssh_activity_init_at() with time now
+ * (ocsf_now_ms(), CLOCK_REALTIME). */
 static inline void ocsf_ssh_activity_init(struct ocsf_ssh_activity *ev,
 					  enum ocsf_ssh_activity_activity_id act,
 					  const char *event_code)
 {
-	ocsf_event_init(&ev->ev, sizeof(*ev), &ocsf_ssh_activity_class);
-	ocsf_ssh_activity_set_activity_id(ev, act);
-	ocsf_ssh_activity_set_time(ev, ocsf_now_ms());
-	ocsf_ssh_activity_set_severity_id(ev, OCSF_SEVERITY_ID_INFORMATIONAL);
-	if (event_code != NULL)
-		ocsf_metadata_set_event_code(ocsf_ssh_activity_metadata(ev), event_code);
+	ocsf_ssh_activity_init_at(ev, act, event_code, ocsf_now_ms());
 }
 
 #endif

@@ -241,6 +241,25 @@ static bool plain_ascii_words(const unsigned char *s, size_t n)
 	return !needs_care(s + n - 8);
 }
 
+#if defined(__SSE2__)
+/* Bit i set when byte i of the 16 at s (unaligned, all readable) is not
+ * plain printable ASCII: below 0x20 or at/above 0x80 (one signed compare),
+ * '"', '\\' or DEL. */
+static inline unsigned care_mask_v(__m128i v)
+{
+	const __m128i lim = _mm_set1_epi8(0x20), q = _mm_set1_epi8('"');
+	const __m128i bs = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7f);
+	__m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, lim), _mm_cmpeq_epi8(v, q)),
+				   _mm_or_si128(_mm_cmpeq_epi8(v, bs), _mm_cmpeq_epi8(v, del)));
+	return (unsigned)_mm_movemask_epi8(bad);
+}
+
+static inline unsigned care_mask16(const unsigned char *s)
+{
+	return care_mask_v(_mm_loadu_si128((const __m128i *)(const void *)s));
+}
+#endif
+
 void ocsf_jsonw_strbody(struct ocsf_jsonw *w, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -248,6 +267,17 @@ void ocsf_jsonw_strbody(struct ocsf_jsonw *w, const char *str, size_t n)
 
 	while (s < end && !w->err) {
 		const unsigned char *run = s;
+#if defined(__SSE2__)
+		/* 16 bytes at a time: the first byte needing care ends the run. */
+		while (end - s >= 16) {
+			unsigned bad = care_mask16(s);
+			if (bad) {
+				s += __builtin_ctz(bad);
+				break;
+			}
+			s += 16;
+		}
+#endif
 		while (end - s >= 8 && !needs_care(s))
 			s += 8;
 		while (s < end && cls_tab[*s] == C_OK)
@@ -354,41 +384,66 @@ void ocsf_jsonw_strn(struct ocsf_jsonw *w, const char *s, size_t n)
 	strn_impl(w, s, n);
 }
 
+/* memcpy(d, s, n) for the short strings events carry: two overlapping
+ * fixed-size moves inside [s, s+n) and [d, d+n) instead of a library call
+ * up to 32 bytes. */
+static inline void copy_short(char *d, const char *s, size_t n)
+{
+	if (n >= 16 && n <= 32) {
+		unsigned char a[16], b[16];
+		memcpy(a, s, 16);
+		memcpy(b, s + n - 16, 16);
+		memcpy(d, a, 16);
+		memcpy(d + n - 16, b, 16);
+	} else if (n >= 8 && n < 16) {
+		uint64_t a, b;
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t a, b;
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else if (n < 4) {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	} else {
+		memcpy(d, s, n);
+	}
+}
+
 #if defined(__SSE2__)
 /* Length of the NUL-terminated s and whether all of it is plain printable
  * ASCII, in one pass of aligned 16-byte loads (like strlen itself: an
  * aligned load never crosses a page, so reading the rest of the block that
  * holds the terminator is safe; AddressSanitizer cannot know that, hence the
- * attribute). Returns the length; *plain says whether the fast path holds. */
-__attribute__((no_sanitize_address)) static size_t scan_cstr(const char *s, bool *plain)
+ * attribute). The NUL is itself a byte "needing care", so one mask finds
+ * both the end and any byte that needs escaping: the string is plain iff
+ * its first such byte is the terminator. Returns the length; *plain says
+ * whether the fast path holds. */
+__attribute__((no_sanitize_address)) static inline size_t scan_cstr(const char *s, bool *plain)
 {
-	const __m128i zero = _mm_setzero_si128(), lim = _mm_set1_epi8(0x20);
-	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-	const __m128i del = _mm_set1_epi8(0x7f);
 	uintptr_t addr = (uintptr_t)s;
 	const char *blk = (const char *)(addr & ~(uintptr_t)15);
-	unsigned skip = (unsigned)(addr & 15);
-	unsigned first_mask = 0xffffu << skip; /* bytes at or after s */
+	unsigned mask = 0xffffu << (unsigned)(addr & 15); /* bytes at or after s */
 
 	for (;;) {
 		__m128i v = _mm_load_si128((const __m128i *)(const void *)blk);
-		unsigned nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)) & first_mask;
-		__m128i badv =
-		    _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, lim), _mm_cmpeq_epi8(v, q)),
-				 _mm_or_si128(_mm_cmpeq_epi8(v, bs), _mm_cmpeq_epi8(v, del)));
-		unsigned bad = (unsigned)_mm_movemask_epi8(badv) & first_mask;
-		if (nul) {
-			unsigned at = (unsigned)__builtin_ctz(nul);
-			/* bytes before the terminator only (NUL itself is "bad") */
-			*plain = (bad & ((1u << at) - 1)) == 0;
-			return (size_t)(blk + at - s);
-		}
+		unsigned bad = care_mask_v(v) & mask;
 		if (bad) {
+			unsigned at = (unsigned)__builtin_ctz(bad);
+			if (blk[at] == '\0') {
+				*plain = true;
+				return (size_t)(blk + at - s);
+			}
 			*plain = false;
 			return strlen(s);
 		}
 		blk += 16;
-		first_mask = 0xffffu;
+		mask = 0xffffu;
 	}
 }
 #endif
@@ -402,7 +457,7 @@ void ocsf_jsonw_str(struct ocsf_jsonw *w, const char *str)
 	if (plain && !w->err && n + 2 <= w->cap - w->len) {
 		char *p = w->buf + w->len;
 		p[0] = '"';
-		memcpy(p + 1, s, n);
+		copy_short(p + 1, s, n);
 		p[n + 1] = '"';
 		w->len += n + 2;
 		return;
@@ -414,7 +469,7 @@ void ocsf_jsonw_str(struct ocsf_jsonw *w, const char *str)
 }
 
 /* Writes the decimal digits of v ending at `end`; returns the start. */
-static char *u64_digits(char *end, uint64_t v)
+static inline char *u64_digits(char *end, uint64_t v)
 {
 	char *p = end;
 	while (v >= 100) {
@@ -435,24 +490,48 @@ static char *u64_digits(char *end, uint64_t v)
 	return p;
 }
 
+/* Number of decimal digits of v (1..20). */
+static inline size_t u64_ndigits(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 10000) {
+		v /= 10000;
+		n += 4;
+	}
+	if (v >= 10)
+		n++;
+	if (v >= 100)
+		n++;
+	if (v >= 1000)
+		n++;
+	return n;
+}
+
+/* Digits (with a leading '-' when neg) written straight into the buffer
+ * when it has room: no staging copy. */
+static inline void put_u64(struct ocsf_jsonw *w, uint64_t u, bool neg)
+{
+	size_t n = u64_ndigits(u) + (neg ? 1 : 0);
+	if (!w->err && n <= w->cap - w->len) {
+		char *p = u64_digits(w->buf + w->len + n, u);
+		if (neg)
+			p[-1] = '-';
+		w->len += n;
+		return;
+	}
+	ocsf_jsonw_overflow(w);
+}
+
 void ocsf_jsonw_uint(struct ocsf_jsonw *w, uint64_t v)
 {
-	char tmp[24];
-	char *end = tmp + sizeof(tmp);
-	char *p = u64_digits(end, v);
-	ocsf_jsonw_raw(w, p, (size_t)(end - p));
+	put_u64(w, v, false);
 }
 
 void ocsf_jsonw_int(struct ocsf_jsonw *w, int64_t v)
 {
-	char tmp[24];
-	char *end = tmp + sizeof(tmp);
 	/* Negate in unsigned arithmetic so INT64_MIN is exact. */
 	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	char *p = u64_digits(end, u);
-	if (v < 0)
-		*--p = '-';
-	ocsf_jsonw_raw(w, p, (size_t)(end - p));
+	put_u64(w, u, v < 0);
 }
 
 void ocsf_jsonw_bool(struct ocsf_jsonw *w, bool v)

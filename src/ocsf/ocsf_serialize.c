@@ -40,7 +40,7 @@ struct ser {
 	struct ocsf_jsonw w;
 	const struct ocsf_class *cls;
 	uint64_t profiles[2];
-	const char *pnames[128]; /* names of the used profiles, sorted */
+	uint8_t pidx[128]; /* indexes of the used profiles, by name */
 	unsigned n_pnames;
 	bool have_act;			       /* activity_id is set */
 	int32_t act;			       /* its value */
@@ -163,33 +163,74 @@ void ocsf_event_profiles(const struct ocsf_event *ev, uint64_t mask[2])
 	mask[1] = s.profiles[1];
 }
 
-/* Sorted names of the profiles in s->profiles (once per serialization). */
-static void collect_profiles(struct ser *s)
+/* Profile indexes sorted by name, built once (profile names are static
+ * generated data): writing metadata.profiles is then a walk of this order
+ * testing bits, with no sorting per event. */
+static uint8_t prof_order[128];
+static uint8_t prof_len[128]; /* strlen of each profile name, by index */
+static unsigned prof_n;
+static bool prof_ready; /* published with release after the tables */
+static bool prof_lock;	/* spin flag for the one-time build */
+
+static void prof_build(void)
 {
-	s->n_pnames = 0;
-	for (int w = 0; w < 2; w++) {
-		for (uint64_t m = s->profiles[w]; m; m &= m - 1) {
-			int i = w * 64 + __builtin_ctzll(m);
+	while (__atomic_test_and_set(&prof_lock, __ATOMIC_ACQUIRE))
+		;
+	if (!__atomic_load_n(&prof_ready, __ATOMIC_ACQUIRE)) {
+		unsigned n = 0;
+		for (int i = 0; i < 128; i++) {
 			const char *nm = ocsf_profile_name(i);
 			if (!nm)
 				continue;
-			unsigned k = s->n_pnames++;
-			while (k > 0 && strcmp(s->pnames[k - 1], nm) > 0) {
-				s->pnames[k] = s->pnames[k - 1];
+			size_t l = strlen(nm);
+			bool plain = l < 255;
+			for (size_t c = 0; c < l && plain; c++)
+				plain =
+				    nm[c] > 0x20 && nm[c] < 0x7f && nm[c] != '"' && nm[c] != '\\';
+			prof_len[i] = (uint8_t)(plain ? l : 255);
+			unsigned k = n++;
+			while (k > 0 && strcmp(ocsf_profile_name(prof_order[k - 1]), nm) > 0) {
+				prof_order[k] = prof_order[k - 1];
 				k--;
 			}
-			s->pnames[k] = nm;
+			prof_order[k] = (uint8_t)i;
 		}
+		prof_n = n;
+		__atomic_store_n(&prof_ready, true, __ATOMIC_RELEASE);
+	}
+	__atomic_clear(&prof_lock, __ATOMIC_RELEASE);
+}
+
+/* Sorted names of the profiles in s->profiles (once per serialization). */
+static void collect_profiles(struct ser *s)
+{
+	if (!__atomic_load_n(&prof_ready, __ATOMIC_ACQUIRE))
+		prof_build();
+	s->n_pnames = 0;
+	if (!s->profiles[0] && !s->profiles[1])
+		return;
+	for (unsigned k = 0; k < prof_n; k++) {
+		unsigned i = prof_order[k];
+		if ((s->profiles[i / 64] >> (i % 64)) & 1u)
+			s->pidx[s->n_pnames++] = (uint8_t)i;
 	}
 }
 
 static void write_profiles(struct ser *s)
 {
 	ocsf_jsonw_char(&s->w, '[');
-	for (unsigned i = 0; i < s->n_pnames; i++) {
-		if (i)
+	for (unsigned k = 0; k < s->n_pnames; k++) {
+		unsigned i = s->pidx[k];
+		const char *nm = ocsf_profile_name((int)i);
+		if (k)
 			ocsf_jsonw_char(&s->w, ',');
-		ocsf_jsonw_str(&s->w, s->pnames[i]);
+		if (prof_len[i] < 255) { /* names are identifiers: no escaping */
+			ocsf_jsonw_char(&s->w, '"');
+			ocsf_jsonw_raw(&s->w, nm, prof_len[i]);
+			ocsf_jsonw_char(&s->w, '"');
+		} else {
+			ocsf_jsonw_str(&s->w, nm);
+		}
 	}
 	ocsf_jsonw_char(&s->w, ']');
 }
@@ -490,36 +531,117 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
  * rather than to the schema's size. Returns false if d is too wide. */
 #define MAX_WORDS 16
 
-/* Per-descriptor facts the walk needs on every event, computed once per
- * thread and descriptor into a small direct-mapped thread-local cache (no
- * locking, no sharing): the DERIVED rows with their kinds, and the enum rows
- * that have a caption sibling. Descriptors wider than DI_WORDS * 64 fields
- * (none generated today) take the uncached path. */
-#define DI_WORDS 2
-#define DI_SIZE	 64
-#define DI_KINDS 16
+/* ------------------------------------------------------------ plans
+ * Per-descriptor facts the walk needs on every event, computed once per
+ * descriptor (lazily, on its first serialization) into a process-wide
+ * store of static storage: the DERIVED rows with their kinds, the enum rows
+ * that have a caption sibling, and one row per field with everything the
+ * hot loop reads - the member's offset, an opcode folding kind and flags
+ * into one switch, and the pre-quoted `,"key":` text so a key is one fixed
+ * 32-byte move. Readers are lock-free (the descriptor pointer of a slot is
+ * published with release after the rest of the slot is written); builders
+ * serialize on a spin flag, which is taken at most once per descriptor.
+ * A descriptor wider than PLAN_WORDS * 64 fields, or one that finds the
+ * store full, takes the uncached path (same output, slower). */
+#define PLAN_WORDS 2
+#define PLAN_SLOTS 512
+#define PLAN_ROWS  4096
+#define PLAN_PROBE 16
+#define DI_KINDS   16
+#define KEY_ROOM   40
 
-struct dinfo {
-	const struct ocsf_object *d;
-	uint64_t derived[DI_WORDS]; /* DERIVED rows */
-	uint64_t enums[DI_WORDS];   /* ENUM_INT rows with a sibling */
-	uint16_t idx[DI_KINDS];	    /* DERIVED rows ... */
-	uint8_t kind[DI_KINDS];	    /* ... and their enum derived */
+enum op {
+	OP_GENERIC = 0, /* anything not below: the descriptor-driven path */
+	OP_STR,		/* STRING / ENUM_STR scalar */
+	OP_I32,		/* INT scalar */
+	OP_ENUM,	/* ENUM_INT scalar */
+	OP_I64,		/* LONG scalar */
+	OP_PORT,	/* PORT scalar */
+	OP_BOOL,	/* BOOL scalar */
+	OP_OBJ,		/* OBJECT scalar with a descriptor */
+	OP_CAPTION,	/* caption sibling of an enum */
+};
+
+struct prow {
+	char key[KEY_ROOM]; /* `,"name":` then zero padding */
+	uint8_t klen;	    /* bytes of `,"name":`; 0 when the name is too long */
+	uint8_t op;	    /* enum op */
+	int8_t profile;	    /* the field's profile index, -1 core */
+	uint32_t offset;    /* member offset */
+	const struct ocsf_field *f;
+};
+
+struct plan {
+	const struct ocsf_object *d;  /* published last (release) */
+	const struct prow *rows;      /* n_fields rows */
+	uint64_t derived[PLAN_WORDS]; /* DERIVED rows */
+	uint64_t enums[PLAN_WORDS];   /* ENUM_INT rows with a sibling */
+	uint16_t idx[DI_KINDS];	      /* DERIVED rows ... */
+	uint8_t kind[DI_KINDS];	      /* ... and their enum derived */
 	unsigned n;
 };
 
-static _Thread_local struct dinfo dinfo_cache[DI_SIZE];
+static struct plan plans[PLAN_SLOTS];
+static struct prow plan_rows[PLAN_ROWS];
+static size_t plan_rows_used; /* under plan_lock */
+static bool plan_lock;	      /* spin flag (atomic test-and-set) */
 
-static const struct dinfo *desc_info(const struct ocsf_object *d)
+static enum op op_of(const struct ocsf_field *f)
 {
-	if (d->n_fields > 64 * DI_WORDS)
-		return NULL;
-	struct dinfo *e = &dinfo_cache[((uintptr_t)d / sizeof(*d)) % DI_SIZE];
-	if (e->d == d)
-		return e;
-	memset(e, 0, sizeof(*e));
+	if (f->flags & OCSF_F_CAPTION)
+		return OP_CAPTION;
+	if (f->flags & (OCSF_F_ARRAY | OCSF_F_DERIVED))
+		return OP_GENERIC;
+	switch (f->kind) {
+	case OCSF_K_STRING:
+	case OCSF_K_ENUM_STR:
+		return OP_STR;
+	case OCSF_K_INT:
+		return OP_I32;
+	case OCSF_K_ENUM_INT:
+		return OP_ENUM;
+	case OCSF_K_LONG:
+		return OP_I64;
+	case OCSF_K_PORT:
+		return OP_PORT;
+	case OCSF_K_BOOL:
+		return OP_BOOL;
+	case OCSF_K_OBJECT:
+		return f->object ? OP_OBJ : OP_GENERIC;
+	default:
+		return OP_GENERIC;
+	}
+}
+
+/* Fills slot e for d from the row pool; false if the pool is full. Called
+ * with plan_lock held. */
+static bool plan_build(struct plan *e, const struct ocsf_object *d)
+{
+	if (d->n_fields > PLAN_ROWS - plan_rows_used)
+		return false;
+	struct prow *rows = &plan_rows[plan_rows_used];
+	memset(e->derived, 0, sizeof(e->derived));
+	memset(e->enums, 0, sizeof(e->enums));
+	e->n = 0;
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const struct ocsf_field *f = &d->fields[i];
+		struct prow *r = &rows[i];
+		size_t n = strlen(f->name);
+		memset(r, 0, sizeof(*r));
+		r->f = f;
+		r->offset = f->offset;
+		r->profile = f->profile;
+		r->op = (uint8_t)op_of(f);
+		if (r->op == OP_CAPTION && (f->sibling < 0 || f->sibling >= d->n_fields))
+			r->op = OP_GENERIC;
+		if (n + 4 <= KEY_ROOM - 8) {
+			r->key[0] = ',';
+			r->key[1] = '"';
+			memcpy(r->key + 2, f->name, n);
+			r->key[n + 2] = '"';
+			r->key[n + 3] = ':';
+			r->klen = (uint8_t)(n + 4);
+		}
 		if (f->kind == OCSF_K_ENUM_INT && f->sibling >= 0 && f->sibling < d->n_fields)
 			e->enums[i / 64] |= (uint64_t)1 << (i % 64);
 		if (!(f->flags & OCSF_F_DERIVED))
@@ -531,26 +653,67 @@ static const struct dinfo *desc_info(const struct ocsf_object *d)
 			e->n++;
 		}
 	}
-	e->d = d;
-	return e;
+	plan_rows_used += d->n_fields;
+	e->rows = rows;
+	return true;
+}
+
+static const struct plan *plan_slow(const struct ocsf_object *d, size_t h)
+{
+	const struct plan *res = NULL;
+	while (__atomic_test_and_set(&plan_lock, __ATOMIC_ACQUIRE))
+		;
+	for (unsigned k = 0; k < PLAN_PROBE; k++) {
+		struct plan *e = &plans[(h + k) % PLAN_SLOTS];
+		const struct ocsf_object *cur = __atomic_load_n(&e->d, __ATOMIC_ACQUIRE);
+		if (cur == d) {
+			res = e;
+			break;
+		}
+		if (cur)
+			continue;
+		if (plan_build(e, d)) {
+			__atomic_store_n(&e->d, d, __ATOMIC_RELEASE);
+			res = e;
+		}
+		break;
+	}
+	__atomic_clear(&plan_lock, __ATOMIC_RELEASE);
+	return res;
+}
+
+/* The plan of d, or NULL when d takes the uncached path. */
+static inline const struct plan *plan_of(const struct ocsf_object *d)
+{
+	if (d->n_fields > 64 * PLAN_WORDS)
+		return NULL;
+	size_t h = ((uintptr_t)d / sizeof(*d)) * 0x9e3779b97f4a7c15ull >> 40;
+	for (unsigned k = 0; k < PLAN_PROBE; k++) {
+		const struct plan *e = &plans[(h + k) % PLAN_SLOTS];
+		const struct ocsf_object *cur = __atomic_load_n(&e->d, __ATOMIC_ACQUIRE);
+		if (cur == d)
+			return e;
+		if (!cur)
+			break;
+	}
+	return plan_slow(d, h);
 }
 
 /* Derived kind of row i of d (D_NONE if it is not DERIVED). */
-static enum derived derived_kind_at(const struct ocsf_object *d, unsigned i)
+static enum derived derived_kind_at(const struct ocsf_object *d, const struct plan *e, unsigned i)
 {
-	const struct dinfo *e = desc_info(d);
 	for (unsigned k = 0; e && k < e->n; k++)
 		if (e->idx[k] == i)
 			return (enum derived)e->kind[k];
 	return i < d->n_fields ? derived_kind(d->fields[i].name) : D_NONE;
 }
 
-static bool visit_mask(const struct ser *s, const void *o, const struct ocsf_object *d,
-		       bool is_class, bool is_metadata, uint64_t want[MAX_WORDS])
+__attribute__((always_inline)) static inline bool
+visit_mask(const struct ser *s, const void *o, const struct ocsf_object *d, const struct plan *di,
+	   bool is_class, bool is_metadata, uint64_t want[MAX_WORDS])
 {
 	const uint64_t *pr = presence_of(o, d);
 	unsigned words = ((unsigned)d->n_fields + 63) / 64;
-	const struct dinfo *di = desc_info(d);
 	bool derived = is_class || is_metadata;
 
 	if (words > MAX_WORDS)
@@ -606,20 +769,159 @@ static void write_metadata_fixed(struct ser *s, bool *first)
 	ocsf_jsonw_str(&s->w, ocsf_schema_version());
 }
 
+/* The caption row r (index i) of o: written when its enum sibling is
+ * present with a caption to show, else the caller's own value if it set
+ * one. `e` is the enum to caption with. */
+static void write_caption_row(struct ser *s, const void *o, const struct ocsf_object *d, unsigned i,
+			      const struct ocsf_enum *e, bool *first, int depth)
+{
+	const uint64_t *pr = presence_of(o, d);
+	const struct ocsf_field *f = &d->fields[i];
+	bool present = ocsf_present_get(pr, i);
+
+	if (f->sibling >= 0 && f->sibling < d->n_fields) {
+		const struct ocsf_field *ef = &d->fields[f->sibling];
+		if (ocsf_present_get(pr, (unsigned)f->sibling) && ef->kind == OCSF_K_ENUM_INT &&
+		    caption_available(o, ef, present, e)) {
+			comma(s, first);
+			write_key(s, f);
+			write_caption(s, o, ef, f, present, e);
+			return;
+		}
+	}
+	if (!present || !writable(o, f))
+		return;
+	write_member(s, first, f);
+	write_field(s, o, f, depth);
+}
+
+/* `,"key":` of row r (without the comma for the first member): one fixed
+ * 32-byte move when the buffer has room, the checked writer otherwise. */
+__attribute__((always_inline)) static inline void put_key(struct ser *s, const struct prow *r,
+							  bool *first)
+{
+	struct ocsf_jsonw *w = &s->w;
+	size_t skip = *first ? 1 : 0;
+	*first = false;
+	if (r->klen && !w->err && w->cap - w->len >= 32) {
+		memcpy(w->buf + w->len, r->key + skip, 32);
+		w->len += r->klen - skip;
+		return;
+	}
+	ocsf_jsonw_member(w, skip == 0, r->f->name, key_len(r->f));
+}
+
+/* Caption row i of a planned object when its enum sibling is a present
+ * scalar ENUM_INT (the usual shape): one enum lookup, the key in one move.
+ * Returns false when the shape is another one or there is nothing to
+ * caption, leaving the row to write_caption_row(). Same output. */
+static inline bool caption_fast(struct ser *s, const void *o, const struct ocsf_object *d,
+				const struct prow *rows, unsigned i, const struct ocsf_enum *e,
+				bool *first)
+{
+	const struct ocsf_field *f = rows[i].f;
+	const struct ocsf_field *ef = &d->fields[f->sibling];
+	const uint64_t *pr = presence_of(o, d);
+
+	if (((ef->flags | f->flags) & OCSF_F_ARRAY) || ef->kind != OCSF_K_ENUM_INT ||
+	    !ocsf_present_get(pr, (unsigned)f->sibling))
+		return false;
+	bool present = ocsf_present_get(pr, i);
+	const char *caller = present ? MEMBER_PTR(o, f->offset, const char) : NULL;
+	int64_t v = MEMBER(o, ef->offset, int32_t);
+	const struct ocsf_enum_item *it = ocsf_enum_find(e, v);
+	if (!present && !it)
+		return false;
+	put_key(s, &rows[i], first);
+	ocsf_jsonw_str(&s->w, (v == 99 && caller) ? caller : it ? it->caption : caller);
+	return true;
+}
+
+/* One present row of a planned object. Profiles are noted here too. */
+__attribute__((always_inline)) static inline void write_row(struct ser *s, const void *o,
+							    const struct ocsf_object *d,
+							    const struct prow *r, unsigned i,
+							    bool *first, int depth)
+{
+	const unsigned char *m = (const unsigned char *)o + r->offset;
+
+	if (r->profile >= 0)
+		s->profiles[r->profile / 64] |= (uint64_t)1 << (r->profile % 64);
+	switch ((enum op)r->op) {
+	case OP_STR:
+		put_key(s, r, first);
+		ocsf_jsonw_str(&s->w, *(const char *const *)(const void *)m);
+		return;
+	case OP_I32:
+	case OP_ENUM:
+		put_key(s, r, first);
+		ocsf_jsonw_int(&s->w, *(const int32_t *)(const void *)m);
+		return;
+	case OP_I64:
+		put_key(s, r, first);
+		ocsf_jsonw_int(&s->w, *(const int64_t *)(const void *)m);
+		return;
+	case OP_PORT:
+		put_key(s, r, first);
+		ocsf_jsonw_uint(&s->w, *(const uint16_t *)(const void *)m);
+		return;
+	case OP_BOOL:
+		put_key(s, r, first);
+		ocsf_jsonw_bool(&s->w, *(const bool *)(const void *)m);
+		return;
+	case OP_OBJ: {
+		const void *child = *(const void *const *)(const void *)m;
+		if (!child)
+			return;
+		put_key(s, r, first);
+		write_object(s, child, r->f->object, depth + 1, false);
+		return;
+	}
+	case OP_CAPTION: {
+		const struct ocsf_enum *e = d->fields[r->f->sibling].enumeration;
+		if (!caption_fast(s, o, d, r - i, i, e, first))
+			write_caption_row(s, o, d, i, e, first, depth);
+		return;
+	}
+	case OP_GENERIC:
+	default:
+		if (!writable(o, r->f))
+			return;
+		write_member(s, first, r->f);
+		write_field(s, o, r->f, depth);
+		return;
+	}
+}
+
 /* An ordinary object (not the class, not metadata): present fields plus
  * the captions of present enums, nothing derived. */
 static void write_plain(struct ser *s, const void *o, const struct ocsf_object *d, int depth)
 {
 	const uint64_t *pr = presence_of(o, d);
 	unsigned words = ((unsigned)d->n_fields + 63) / 64;
+	const struct plan *pl = plan_of(d);
 	uint64_t want[MAX_WORDS];
 	bool first = true;
 
-	if (!visit_mask(s, o, d, false, false, want)) {
+	if (!visit_mask(s, o, d, pl, false, false, want)) {
 		s->err = OSH_EINVAL;
 		return;
 	}
 	ocsf_jsonw_char(&s->w, '{');
+	if (pl) {
+		for (unsigned k = 0; k < words; k++) {
+			for (uint64_t m = want[k]; m; m &= m - 1) {
+				unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
+				if (i >= d->n_fields)
+					break;
+				write_row(s, o, d, &pl->rows[i], i, &first, depth);
+			}
+			if (s->err || s->w.err)
+				break;
+		}
+		ocsf_jsonw_char(&s->w, '}');
+		return;
+	}
 	for (unsigned k = 0; k < words; k++) {
 		for (uint64_t m = want[k]; m; m &= m - 1) {
 			unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
@@ -627,23 +929,14 @@ static void write_plain(struct ser *s, const void *o, const struct ocsf_object *
 				break;
 			const struct ocsf_field *f = &d->fields[i];
 			if (f->flags & OCSF_F_CAPTION) {
-				bool present = ocsf_present_get(pr, i);
-				if (f->sibling >= 0 && f->sibling < d->n_fields) {
-					const struct ocsf_field *ef = &d->fields[f->sibling];
-					if (ocsf_present_get(pr, (unsigned)f->sibling) &&
-					    ef->kind == OCSF_K_ENUM_INT &&
-					    caption_available(o, ef, present, ef->enumeration)) {
-						comma(s, &first);
-						write_key(s, f);
-						write_caption(s, o, ef, f, present,
-							      ef->enumeration);
-						continue;
-					}
-				}
-				if (!present)
-					continue;
+				write_caption_row(s, o, d, i,
+						  f->sibling >= 0 && f->sibling < d->n_fields
+						      ? d->fields[f->sibling].enumeration
+						      : NULL,
+						  &first, depth);
+				continue;
 			}
-			if (!writable(o, f))
+			if (!ocsf_present_get(pr, i) || !writable(o, f))
 				continue;
 			write_member(s, &first, f);
 			write_field(s, o, f, depth);
@@ -670,7 +963,8 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 		write_plain(s, o, d, depth);
 		return;
 	}
-	if (!visit_mask(s, o, d, is_class, is_metadata, want)) {
+	const struct plan *pl = plan_of(d);
+	if (!visit_mask(s, o, d, pl, is_class, is_metadata, want)) {
 		s->err = OSH_EINVAL;
 		return;
 	}
@@ -685,7 +979,7 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 			bool present = ocsf_present_get(pr, i);
 
 			if (f->flags & OCSF_F_DERIVED) {
-				enum derived dk = derived_kind_at(d, i);
+				enum derived dk = derived_kind_at(d, pl, i);
 				if (is_class && dk >= D_CLASS_UID && dk <= D_TYPE_NAME) {
 					write_derived(s, o, dk, &first, f);
 					continue;
@@ -707,6 +1001,9 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 				if (is_class && s->cls->activity_field == f->sibling &&
 				    s->cls->activity)
 					e = s->cls->activity;
+				if (pl && pl->rows[i].op == OP_CAPTION &&
+				    caption_fast(s, o, d, pl->rows, i, e, &first))
+					continue;
 				if (ocsf_present_get(pr, (unsigned)f->sibling) &&
 				    ef->kind == OCSF_K_ENUM_INT &&
 				    caption_available(o, ef, present, e)) {
@@ -733,7 +1030,13 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 				}
 				continue;
 			}
-			if (!present || !writable(o, f))
+			if (!present)
+				continue;
+			if (pl && pl->rows[i].op != OP_CAPTION) {
+				write_row(s, o, d, &pl->rows[i], i, &first, depth);
+				continue;
+			}
+			if (!writable(o, f))
 				continue;
 			write_member(s, &first, f);
 			write_field(s, o, f, depth);

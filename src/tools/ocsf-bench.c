@@ -209,7 +209,7 @@ static char buf[OCSF_JSON_MAX];
 #define ROUNDS 5
 
 /* One timed round of each contender; returns ns/event, adds output bytes. */
-static double round_ours(long n, size_t *total, bool *ok)
+__attribute__((noinline)) static double round_ours(long n, size_t *total, bool *ok)
 {
 	double t0 = now_ns();
 	for (long i = 0; i < n; i++) {
@@ -222,7 +222,7 @@ static double round_ours(long n, size_t *total, bool *ok)
 	return (now_ns() - t0) / (double)n;
 }
 
-static double round_serialize_only(long n, size_t *total, bool *ok)
+__attribute__((noinline)) static double round_serialize_only(long n, size_t *total, bool *ok)
 {
 	ocsf_bench_event_build(&ev, OCSF_BENCH_TIME_MS);
 	double t0 = now_ns();
@@ -235,7 +235,7 @@ static double round_serialize_only(long n, size_t *total, bool *ok)
 	return (now_ns() - t0) / (double)n;
 }
 
-static double round_cjson(long n, size_t *total, bool *ok)
+__attribute__((noinline)) static double round_cjson(long n, size_t *total, bool *ok)
 {
 	double t0 = now_ns();
 	for (long i = 0; i < n; i++) {

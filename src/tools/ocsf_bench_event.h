@@ -16,8 +16,9 @@
 /* Fill `ev` (caller storage); `time_ms` is stored as the event time. */
 static inline void ocsf_bench_event_build(struct ocsf_network_activity *ev, int64_t time_ms)
 {
-	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN, "CONNECT_ALLOW");
-	ocsf_network_activity_set_time(ev, time_ms);
+	/* The site knows the time: init_at stores it (no clock read). */
+	ocsf_network_activity_init_at(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN, "CONNECT_ALLOW",
+				      time_ms);
 	ocsf_network_activity_set_action_id(ev, OCSF_ACTION_ID_ALLOWED);
 	ocsf_network_activity_set_disposition_id(ev, OCSF_DISPOSITION_ID_ALLOWED);
 	ocsf_network_activity_set_message(

@@ -20,9 +20,11 @@
  * both when the producer started formatting and when it committed the record
  * under the queue lock); the tool only reads the counters. Producers stop once
  * the toggler has finished AND each produced at least --min-events attempts,
- * so the toggles overlap real traffic. */
+ * so the toggles overlap real traffic; each toggle waits for TOGGLE_STRIDE
+ * more events. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,16 @@ struct opts {
 static _Atomic bool toggles_done;
 static struct opts o = {NULL, 4, 1000, 20000, (size_t)8 << 20, 5};
 
+/* Pacing between producers and the toggler (not synchronisation of the
+ * runtime under test): every toggle waits until TOGGLE_STRIDE more events
+ * were attempted, and producers never run more than 2 strides ahead of the
+ * toggler, so each on/off window overlaps real traffic and a starved toggler
+ * cannot let the run grow without bound on a busy machine. */
+#define TOGGLE_STRIDE 40
+
+static _Atomic uint64_t attempted;
+static _Atomic uint64_t last_toggle_at; /* `attempted` at the last toggle */
+
 static void *producer(void *arg)
 {
 	unsigned id = (unsigned)(uintptr_t)arg;
@@ -52,7 +64,11 @@ static void *producer(void *arg)
 	while (n < o.min_events || !atomic_load(&toggles_done)) {
 		unsigned i = (unsigned)(n * o.threads + id);
 
+		while (!atomic_load(&toggles_done) &&
+		       atomic_load(&attempted) >= atomic_load(&last_toggle_at) + 2 * TOGGLE_STRIDE)
+			sched_yield();
 		(void)osh_emit_sample(i, o.hostile_every > 0 && i % o.hostile_every == 0);
+		atomic_fetch_add(&attempted, 1);
 		n++;
 	}
 	return NULL;
@@ -60,12 +76,15 @@ static void *producer(void *arg)
 
 static void *toggler(void *arg)
 {
-	struct timespec pause = {0, 200000}; /* pacing only: spreads toggles over traffic */
+	uint64_t last = 0;
 
 	(void)arg;
 	for (unsigned t = 0; t < o.toggles; t++) {
+		while (atomic_load(&attempted) < last + TOGGLE_STRIDE)
+			sched_yield();
+		last = atomic_load(&attempted);
 		osh_emit_set_jsonl(t % 2 == 0);
-		nanosleep(&pause, NULL);
+		atomic_store(&last_toggle_at, last);
 	}
 	osh_emit_set_jsonl(false);
 	atomic_store(&toggles_done, true);

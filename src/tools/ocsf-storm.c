@@ -19,9 +19,8 @@
  * DESIGN: "emitted while enabled" is the runtime's own definition (JSONL on
  * both when the producer started formatting and when it committed the record
  * under the queue lock); the tool only reads the counters. Producers stop once
- * the toggler has finished AND each produced at least --min-events attempts,
- * so the toggles overlap real traffic; each toggle waits for TOGGLE_STRIDE
- * more events. */
+ * the toggler has finished AND each produced at least --min-events attempts;
+ * pacing by event counts (below) makes every toggle window overlap traffic. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>

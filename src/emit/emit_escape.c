@@ -85,7 +85,11 @@ static size_t escape_unit(const unsigned char *u, size_t i, size_t len, const ch
 		tmp[tn++] = hex[c >> 4];
 		tmp[tn++] = hex[c & 15];
 	} else if (c < 0x80) {
-		if (extra != NULL && strchr(extra, c) != NULL)
+		/* Letters and digits are never in `extra` (punctuation only):
+		 * skip the lookup for them. */
+		bool alnum = ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9');
+
+		if (!alnum && extra != NULL && strchr(extra, c) != NULL)
 			tmp[tn++] = '\\';
 		tmp[tn++] = (char)c;
 	} else {
@@ -126,18 +130,27 @@ bool osh_emit_escape(char *out, size_t cap, size_t *pos, const char *s, size_t l
 		p = cap - 1;
 	if (budget > cap - 1 - p)
 		budget = cap - 1 - p;
-	/* Pass 1: does the whole escaped value fit? */
-	for (i = 0; i < len && full <= budget; i += adv)
-		full += escape_unit(u, i, len, extra, tmp, &adv);
-	cut = full > budget;
-	/* Pass 2: write whole units up to the limit, then the marker if cut. */
-	limit = cut ? (budget >= MARK_LEN ? budget - MARK_LEN : 0) : budget;
+	/* Pass 1 writes while it fits; only a value over budget is written
+	 * again (pass 2) with room kept for the marker. */
 	for (i = 0; i < len; i += adv) {
 		tn = escape_unit(u, i, len, extra, tmp, &adv);
-		if (used + tn > limit)
+		if (full + tn > budget) {
+			cut = true;
 			break;
-		memcpy(out + p + used, tmp, tn);
-		used += tn;
+		}
+		memcpy(out + p + full, tmp, tn);
+		full += tn;
+	}
+	used = full;
+	if (cut) {
+		limit = budget >= MARK_LEN ? budget - MARK_LEN : 0;
+		used = 0;
+		for (i = 0; i < len; i += adv) {
+			tn = escape_unit(u, i, len, extra, tmp, &adv);
+			if (used + tn > limit)
+				break;
+			used += tn; /* already in place from pass 1 */
+		}
 	}
 	if (cut) {
 		size_t m = budget - used < MARK_LEN ? budget - used : MARK_LEN;

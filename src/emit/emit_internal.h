@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "osh_err.h"
 
@@ -123,6 +124,8 @@ int osh_sink_open(struct osh_sink *s, int64_t now_ms);
  * would pass rotate_bytes or its day differs from the file's. When the sink
  * is closed the line is counted lost. Returns 0 or OSH_EIO (line lost). */
 int osh_sink_append(struct osh_sink *s, const char *line, size_t len, int64_t ts_ms);
+/* Same, for one line given as `n` parts (the last ending in '\n'). */
+int osh_sink_appendv(struct osh_sink *s, const struct iovec *iov, int n, int64_t ts_ms);
 /* Same, for a line given in two parts (a then b; b may be empty). */
 int osh_sink_append2(struct osh_sink *s, const char *a, size_t a_len, const char *b, size_t b_len,
 		     int64_t ts_ms);

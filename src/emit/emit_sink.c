@@ -185,12 +185,13 @@ int osh_sink_rotate(struct osh_sink *s, int64_t now_ms)
 	return rc;
 }
 
-int osh_sink_append2(struct osh_sink *s, const char *a, size_t a_len, const char *b, size_t b_len,
-		     int64_t ts_ms)
+int osh_sink_appendv(struct osh_sink *s, const struct iovec *iov, int n, int64_t ts_ms)
 {
-	size_t len = a_len + b_len;
+	size_t len = 0;
 	int rc = 0;
 
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
 	if (s->fd < 0) {
 		s->lost++;
 		rc = OSH_EIO;
@@ -208,9 +209,7 @@ int osh_sink_append2(struct osh_sink *s, const char *a, size_t a_len, const char
 		(void)osh_sink_flush(s);
 		if (len > sizeof(s->buf)) {
 			/* Longer than the buffer: written on its own (all or nothing). */
-			struct iovec iov[2] = {{(void *)(uintptr_t)a, a_len},
-					       {(void *)(uintptr_t)b, b_len}};
-			ssize_t w = writev(s->fd, iov, b_len > 0 ? 2 : 1);
+			ssize_t w = writev(s->fd, iov, n);
 
 			if (w != (ssize_t)len) {
 				s->last_errno = w < 0 ? errno : EIO;
@@ -224,14 +223,23 @@ int osh_sink_append2(struct osh_sink *s, const char *a, size_t a_len, const char
 			goto out;
 		}
 	}
-	memcpy(s->buf + s->used, a, a_len);
-	if (b_len > 0)
-		memcpy(s->buf + s->used + a_len, b, b_len);
-	s->used += len;
+	for (int i = 0; i < n; i++) {
+		if (iov[i].iov_len > 0)
+			memcpy(s->buf + s->used, iov[i].iov_base, iov[i].iov_len);
+		s->used += iov[i].iov_len;
+	}
 	s->lines++;
 	s->size += len;
 out:
 	return rc;
+}
+
+int osh_sink_append2(struct osh_sink *s, const char *a, size_t a_len, const char *b, size_t b_len,
+		     int64_t ts_ms)
+{
+	struct iovec iov[2] = {{(void *)(uintptr_t)a, a_len}, {(void *)(uintptr_t)b, b_len}};
+
+	return osh_sink_appendv(s, iov, b_len > 0 ? 2 : 1, ts_ms);
 }
 
 int osh_sink_append(struct osh_sink *s, const char *line, size_t len, int64_t ts_ms)

@@ -702,22 +702,79 @@ static void json_open(int64_t ts)
 
 /* Writes one line of kind/level to every sink it belongs to. `json` may be
  * NULL. Returns true when a JSON line was appended. */
+/* Writer's timestamp text, cached: lines of one batch mostly share the same
+ * second (patch the milliseconds) or even the same millisecond. */
+static const char *writer_ts(int64_t ts)
+{
+	static char cached[25];
+	static int64_t cached_ms = INT64_MIN;
+
+	if (ts != cached_ms) {
+		int64_t ms = ts % 1000;
+
+		if (cached_ms != INT64_MIN && ts / 1000 == cached_ms / 1000 && ts >= 0 &&
+		    cached_ms >= 0) {
+			cached[20] = (char)('0' + ms / 100);
+			cached[21] = (char)('0' + ms / 10 % 10);
+			cached[22] = (char)('0' + ms % 10);
+		} else {
+			osh_emit_format_ts(ts, cached);
+		}
+		cached_ms = ts;
+	}
+	return cached;
+}
+
+/* Writes one line of kind/level to every sink it belongs to, copying the
+ * record's text straight from the queue into the sink buffers. `json` may be
+ * NULL. Returns true when a JSON line was appended. */
 static bool write_record(int kind, int level, int64_t ts, const char *a, size_t a_len,
 			 const char *b, size_t b_len, const char *json, size_t j_len)
 {
-	size_t n = build_line(rt.wline, sizeof(rt.wline), kind, level, ts, a, a_len, b, b_len);
+	char pre[24 + 8 + OSH_EMIT_TARGET_MAX + 8];
+	size_t pn = 24;
+	struct iovec iov[3];
 	bool to_file = kind == OSH_REC_EVENT || level >= (int)rt.cfg.file_level;
+	bool to_err = rt.cfg.stderr_enabled && !(rt.fallback && to_file) &&
+		      level >= atomic_load(&rt.stderr_level);
 	bool json_ok = false;
 
-	if (to_file) {
-		if (rt.fallback)
-			err_append(rt.wline, n);
-		else
-			(void)osh_sink_append(&rt.main, rt.wline, n, ts);
+	memcpy(pre, writer_ts(ts), 24);
+	pre[pn++] = ' ';
+	if (kind == OSH_REC_EVENT) {
+		memcpy(pre + pn, "OCSF ", 5);
+		pn += 5;
+	} else {
+		const char *lv = osh_level_name((enum osh_level)level);
+		size_t lvn = strlen(lv);
+
+		if (a_len > OSH_EMIT_TARGET_MAX)
+			a_len = OSH_EMIT_TARGET_MAX;
+		memcpy(pre + pn, lv, lvn);
+		pn += lvn;
+		pre[pn++] = ' ';
+		memcpy(pre + pn, a, a_len);
+		pn += a_len;
+		pre[pn++] = ':';
+		pre[pn++] = ' ';
 	}
-	if (rt.cfg.stderr_enabled && !(rt.fallback && to_file) &&
-	    level >= atomic_load(&rt.stderr_level))
-		err_append(rt.wline, n);
+	if (b_len > OSH_EMIT_LINE_MAX)
+		b_len = OSH_EMIT_LINE_MAX;
+	iov[0] = (struct iovec){pre, pn};
+	iov[1] = (struct iovec){(void *)(uintptr_t)b, b_len};
+	iov[2] = (struct iovec){(void *)(uintptr_t) "\n", 1};
+	if (to_file) {
+		if (rt.fallback) {
+			for (int i = 0; i < 3; i++)
+				err_append(iov[i].iov_base, iov[i].iov_len);
+		} else {
+			(void)osh_sink_appendv(&rt.main, iov, 3, ts);
+		}
+	}
+	if (to_err) {
+		for (int i = 0; i < 3; i++)
+			err_append(iov[i].iov_base, iov[i].iov_len);
+	}
 	if (json != NULL) {
 		json_open(ts);
 		json_ok = osh_sink_append2(&rt.json, json, j_len, "\n", 1, ts) == 0;

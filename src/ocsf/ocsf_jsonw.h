@@ -33,6 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 struct ocsf_jsonw {
 	char *buf;  /* caller's buffer (borrowed for the writer's life) */
@@ -72,6 +75,107 @@ void ocsf_jsonw_strbody(struct ocsf_jsonw *w, const char *s, size_t n);
 
 /* Same as ocsf_jsonw_strn for a NUL-terminated string; NULL is written as "". */
 void ocsf_jsonw_str(struct ocsf_jsonw *w, const char *s);
+
+/* Out-of-line half of ocsf_jsonw_str_inline(): the n bytes at s (which
+ * need escaping or UTF-8 checking, or do not fit) as a JSON string. */
+void ocsf_jsonw_str_slow(struct ocsf_jsonw *w, const char *s, size_t n);
+
+#if defined(__SSE2__)
+/* Bit i set when byte i of v is not plain printable ASCII: below 0x20 or
+ * at/above 0x80 (one signed compare), '"', '\\' or DEL. */
+static inline unsigned ocsf_jsonw_care_mask(__m128i v)
+{
+	const __m128i lim = _mm_set1_epi8(0x20), q = _mm_set1_epi8('"');
+	const __m128i bs = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7f);
+	__m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, lim), _mm_cmpeq_epi8(v, q)),
+				   _mm_or_si128(_mm_cmpeq_epi8(v, bs), _mm_cmpeq_epi8(v, del)));
+	return (unsigned)_mm_movemask_epi8(bad);
+}
+
+/* Length of the NUL-terminated s and whether all of it is plain printable
+ * ASCII, in one pass of aligned 16-byte loads (like strlen itself: an
+ * aligned load never crosses a page, so reading the rest of the block that
+ * holds the terminator is safe; AddressSanitizer cannot know that, hence the
+ * attribute). The NUL is itself a byte "needing care", so one mask finds
+ * both the end and any byte that needs escaping: the string is plain iff
+ * its first such byte is the terminator. */
+__attribute__((no_sanitize_address)) static inline size_t ocsf_jsonw_scan(const char *s,
+									  bool *plain)
+{
+	uintptr_t addr = (uintptr_t)s;
+	const char *blk = (const char *)(addr & ~(uintptr_t)15);
+	unsigned mask = 0xffffu << (unsigned)(addr & 15); /* bytes at or after s */
+
+	for (;;) {
+		__m128i v = _mm_load_si128((const __m128i *)(const void *)blk);
+		unsigned bad = ocsf_jsonw_care_mask(v) & mask;
+		if (bad) {
+			unsigned at = (unsigned)__builtin_ctz(bad);
+			if (blk[at] == '\0') {
+				*plain = true;
+				return (size_t)(blk + at - s);
+			}
+			*plain = false;
+			return strlen(s);
+		}
+		blk += 16;
+		mask = 0xffffu;
+	}
+}
+#endif
+
+/* memcpy(d, s, n) for the short strings events carry: two overlapping
+ * fixed-size moves inside [s, s+n) and [d, d+n) instead of a library call
+ * up to 32 bytes. */
+static inline void ocsf_jsonw_copy_short(char *d, const char *s, size_t n)
+{
+	if (n >= 16 && n <= 32) {
+		unsigned char a[16], b[16];
+		memcpy(a, s, 16);
+		memcpy(b, s + n - 16, 16);
+		memcpy(d, a, 16);
+		memcpy(d + n - 16, b, 16);
+	} else if (n >= 8 && n < 16) {
+		uint64_t a, b;
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t a, b;
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else if (n < 4) {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	} else {
+		memcpy(d, s, n);
+	}
+}
+
+/* ocsf_jsonw_str() with its common case (plain ASCII that fits) inline:
+ * for the serializer's hot loop. Same output. */
+static inline void ocsf_jsonw_str_inline(struct ocsf_jsonw *w, const char *str)
+{
+	const char *s = str ? str : "";
+#if defined(__SSE2__)
+	bool plain;
+	size_t n = ocsf_jsonw_scan(s, &plain);
+	if (plain && !w->err && n + 2 <= w->cap - w->len) {
+		char *p = w->buf + w->len;
+		p[0] = '"';
+		ocsf_jsonw_copy_short(p + 1, s, n);
+		p[n + 1] = '"';
+		w->len += n + 2;
+		return;
+	}
+	ocsf_jsonw_str_slow(w, s, n);
+#else
+	ocsf_jsonw_str_slow(w, s, strlen(s));
+#endif
+}
 
 /* Records OSH_ETOOBIG (the out-of-line half of the inline appenders). */
 void ocsf_jsonw_overflow(struct ocsf_jsonw *w);

@@ -547,7 +547,6 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
 #define PLAN_SLOTS 512
 #define PLAN_ROWS  4096
 #define PLAN_PROBE 16
-#define DI_KINDS   16
 #define KEY_ROOM   40
 
 enum op {
@@ -562,23 +561,24 @@ enum op {
 	OP_CAPTION,	/* caption sibling of an enum */
 };
 
+struct plan;
+
 struct prow {
-	char key[KEY_ROOM]; /* `,"name":` then zero padding */
-	uint8_t klen;	    /* bytes of `,"name":`; 0 when the name is too long */
-	uint8_t op;	    /* enum op */
-	int8_t profile;	    /* the field's profile index, -1 core */
-	uint32_t offset;    /* member offset */
+	char key[KEY_ROOM];	  /* `,"name":` then zero padding */
+	uint8_t klen;		  /* bytes of `,"name":`; 0 when the name is too long */
+	uint8_t op;		  /* enum op */
+	uint8_t dkind;		  /* enum derived of a DERIVED row, else D_NONE */
+	int8_t profile;		  /* the field's profile index, -1 core */
+	const struct plan *child; /* OP_OBJ: plan of f->object, set on first use */
+	uint32_t offset;	  /* member offset */
 	const struct ocsf_field *f;
 };
 
 struct plan {
 	const struct ocsf_object *d;  /* published last (release) */
-	const struct prow *rows;      /* n_fields rows */
+	struct prow *rows;	      /* n_fields rows */
 	uint64_t derived[PLAN_WORDS]; /* DERIVED rows */
 	uint64_t enums[PLAN_WORDS];   /* ENUM_INT rows with a sibling */
-	uint16_t idx[DI_KINDS];	      /* DERIVED rows ... */
-	uint8_t kind[DI_KINDS];	      /* ... and their enum derived */
-	unsigned n;
 };
 
 static struct plan plans[PLAN_SLOTS];
@@ -622,7 +622,6 @@ static bool plan_build(struct plan *e, const struct ocsf_object *d)
 	struct prow *rows = &plan_rows[plan_rows_used];
 	memset(e->derived, 0, sizeof(e->derived));
 	memset(e->enums, 0, sizeof(e->enums));
-	e->n = 0;
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const struct ocsf_field *f = &d->fields[i];
 		struct prow *r = &rows[i];
@@ -646,12 +645,8 @@ static bool plan_build(struct plan *e, const struct ocsf_object *d)
 			e->enums[i / 64] |= (uint64_t)1 << (i % 64);
 		if (!(f->flags & OCSF_F_DERIVED))
 			continue;
+		r->dkind = (uint8_t)derived_kind(f->name);
 		e->derived[i / 64] |= (uint64_t)1 << (i % 64);
-		if (e->n < DI_KINDS) {
-			e->idx[e->n] = (uint16_t)i;
-			e->kind[e->n] = (uint8_t)derived_kind(f->name);
-			e->n++;
-		}
 	}
 	plan_rows_used += d->n_fields;
 	e->rows = rows;
@@ -702,9 +697,8 @@ static inline const struct plan *plan_of(const struct ocsf_object *d)
 /* Derived kind of row i of d (D_NONE if it is not DERIVED). */
 static enum derived derived_kind_at(const struct ocsf_object *d, const struct plan *e, unsigned i)
 {
-	for (unsigned k = 0; e && k < e->n; k++)
-		if (e->idx[k] == i)
-			return (enum derived)e->kind[k];
+	if (e)
+		return (enum derived)e->rows[i].dkind;
 	return i < d->n_fields ? derived_kind(d->fields[i].name) : D_NONE;
 }
 
@@ -833,15 +827,18 @@ static inline bool caption_fast(struct ser *s, const void *o, const struct ocsf_
 	if (!present && !it)
 		return false;
 	put_key(s, &rows[i], first);
-	ocsf_jsonw_str(&s->w, (v == 99 && caller) ? caller : it ? it->caption : caller);
+	ocsf_jsonw_str_inline(&s->w, (v == 99 && caller) ? caller : it ? it->caption : caller);
 	return true;
 }
+
+static void write_plain_pl(struct ser *s, const void *o, const struct ocsf_object *d,
+			   const struct plan *pl, int depth);
 
 /* One present row of a planned object. Profiles are noted here too. */
 __attribute__((always_inline)) static inline void write_row(struct ser *s, const void *o,
 							    const struct ocsf_object *d,
-							    const struct prow *r, unsigned i,
-							    bool *first, int depth)
+							    struct prow *r, unsigned i, bool *first,
+							    int depth)
 {
 	const unsigned char *m = (const unsigned char *)o + r->offset;
 
@@ -850,7 +847,7 @@ __attribute__((always_inline)) static inline void write_row(struct ser *s, const
 	switch ((enum op)r->op) {
 	case OP_STR:
 		put_key(s, r, first);
-		ocsf_jsonw_str(&s->w, *(const char *const *)(const void *)m);
+		ocsf_jsonw_str_inline(&s->w, *(const char *const *)(const void *)m);
 		return;
 	case OP_I32:
 	case OP_ENUM:
@@ -874,7 +871,17 @@ __attribute__((always_inline)) static inline void write_row(struct ser *s, const
 		if (!child)
 			return;
 		put_key(s, r, first);
-		write_object(s, child, r->f->object, depth + 1, false);
+		const struct plan *cp = __atomic_load_n(&r->child, __ATOMIC_ACQUIRE);
+		if (!cp) {
+			cp = plan_of(r->f->object);
+			if (cp)
+				__atomic_store_n(&r->child, cp, __ATOMIC_RELEASE);
+		}
+		if (depth + 1 > OCSF_MAX_DEPTH + 1) {
+			s->err = OSH_EDEPTH;
+			return;
+		}
+		write_plain_pl(s, child, r->f->object, cp, depth + 1);
 		return;
 	}
 	case OP_CAPTION: {
@@ -895,11 +902,11 @@ __attribute__((always_inline)) static inline void write_row(struct ser *s, const
 
 /* An ordinary object (not the class, not metadata): present fields plus
  * the captions of present enums, nothing derived. */
-static void write_plain(struct ser *s, const void *o, const struct ocsf_object *d, int depth)
+static void write_plain_pl(struct ser *s, const void *o, const struct ocsf_object *d,
+			   const struct plan *pl, int depth)
 {
 	const uint64_t *pr = presence_of(o, d);
 	unsigned words = ((unsigned)d->n_fields + 63) / 64;
-	const struct plan *pl = plan_of(d);
 	uint64_t want[MAX_WORDS];
 	bool first = true;
 
@@ -960,7 +967,7 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 		return;
 	}
 	if (!is_class && !is_metadata) {
-		write_plain(s, o, d, depth);
+		write_plain_pl(s, o, d, plan_of(d), depth);
 		return;
 	}
 	const struct plan *pl = plan_of(d);
@@ -1055,6 +1062,40 @@ static void insert_profiles(struct ser *s)
 	collect_profiles(s);
 	if (!s->prof_wanted || !s->n_pnames || s->w.err)
 		return;
+	/* Common case: every name is plain, so the exact size is known; open
+	 * the gap once and write the list straight into it. */
+	n = 1 + 12 + 1 + (s->n_pnames - 1); /* one comma, `"profiles":[`, `]`, separators */
+	bool plain = true;
+	for (unsigned k = 0; k < s->n_pnames && plain; k++) {
+		plain = prof_len[s->pidx[k]] < 255;
+		n += (size_t)prof_len[s->pidx[k]] + 2;
+	}
+	if (plain) {
+		if (n > s->w.cap - s->w.len) {
+			s->w.err = OSH_ETOOBIG;
+			return;
+		}
+		char *p = s->w.buf + s->prof_at;
+		memmove(p + n, p, s->w.len - s->prof_at);
+		if (!s->prof_first)
+			*p++ = ',';
+		memcpy(p, "\"profiles\":[", 12);
+		p += 12;
+		for (unsigned k = 0; k < s->n_pnames; k++) {
+			unsigned i = s->pidx[k];
+			if (k)
+				*p++ = ',';
+			*p++ = '"';
+			memcpy(p, ocsf_profile_name((int)i), prof_len[i]);
+			p += prof_len[i];
+			*p++ = '"';
+		}
+		*p++ = ']';
+		if (s->prof_first) /* "version" always follows */
+			*p++ = ',';
+		s->w.len += n;
+		return;
+	}
 	s->w.buf = tmp;
 	s->w.cap = sizeof(tmp);
 	s->w.len = 0;

@@ -95,7 +95,7 @@ static inline const char *osh_emit_rec_c(const struct osh_emit_rec *rec)
  * reopen, and no torn line on a failed write (a partial append is cut back to
  * the last complete line with ftruncate). */
 
-#define OSH_SINK_BUF 65536
+#define OSH_SINK_BUF (256 * 1024)
 
 struct osh_sink {
 	char path[4096]; /* <dir>/<base> */

@@ -9,6 +9,7 @@
  *   sustained_shorthand_eps   same with JSONL off
  *   sustained_both_mbps       bytes of both files per second in that run
  *   raw_ceiling_mbps          the same bytes appended with 64 KiB write()s
+ *                             (best of 3, like sink_drain_mbps; sync before)
  *   sustained_ceiling_ratio   sustained_both_mbps / raw_ceiling_mbps
  *   sink_drain_mbps           writer alone: records queued while the writer
  *                             was stalled, then drained to both files
@@ -134,6 +135,10 @@ static double raw_ceiling(const char *src_dir, double *bytes)
 
 	phase_dir("raw", dir, sizeof(dir));
 	for (int f = 0; f < 2; f++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, files[f]);
+		(void)unlink(p);
+	}
+	for (int f = 0; f < 2; f++) {
 		FILE *in;
 
 		snprintf(p, sizeof(p), "%s/%s", src_dir, files[f]);
@@ -181,6 +186,14 @@ static double sink_drain(double *bytes)
 	double t0, t1;
 
 	phase_dir("drain", dir, sizeof(dir));
+	{
+		char p[4200];
+
+		snprintf(p, sizeof(p), "%s/openshell.log", dir);
+		(void)unlink(p);
+		snprintf(p, sizeof(p), "%s/openshell-ocsf.log", dir);
+		(void)unlink(p);
+	}
 	start(dir, true, (size_t)1 << 30);
 	osh_emit_test_stall_writer(true);
 	for (unsigned long i = 0; i < n; i++) {
@@ -283,7 +296,7 @@ static int parse(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	cpu_set_t all, one;
-	double t_both, b_both, t_short, b_short, t_raw, b_raw, t_drain, b_drain;
+	double t_both, b_both, t_short, b_short, t_raw, b_raw = 0, t_drain, b_drain = 0;
 	int64_t h50, h99, s50, s99;
 	char both_dir[4096];
 
@@ -306,8 +319,26 @@ int main(int argc, char **argv)
 	t_both = sustained("both", true, &b_both);
 	t_short = sustained("shorthand", false, &b_short);
 	snprintf(both_dir, sizeof(both_dir), "%s/both", base_dir);
-	t_raw = raw_ceiling(both_dir, &b_raw);
-	t_drain = sink_drain(&b_drain);
+	/* The file phases are at the mercy of dirty-page writeback on a shared
+	 * machine: sync before each timed run and keep the best of three, for
+	 * the ceiling and the writer drain alike. */
+	t_raw = t_drain = 1e9;
+	for (int rep = 0; rep < 3; rep++) {
+		double t, b;
+
+		sync();
+		t = raw_ceiling(both_dir, &b);
+		if (t < t_raw) {
+			t_raw = t;
+			b_raw = b;
+		}
+		sync();
+		t = sink_drain(&b);
+		if (t < t_drain) {
+			t_drain = t;
+			b_drain = b;
+		}
+	}
 	sched_setaffinity(0, sizeof(all), &all);
 	latency(false, &h50, &h99);
 	latency(true, &s50, &s99);

@@ -142,9 +142,15 @@ static int apply(struct osh_sup_args *a, const struct opt *o, const char *v, con
 		break;
 	case K_DUR:
 		rc = osh_sup_duration_parse(v, (int64_t *)(void *)(base + o->off));
-		if (rc)
+		if (rc == OSH_ETOOBIG) {
+			/* The header promises EINVAL/EPARSE: an overflow is a
+			 * parse error of this flag, named as such. */
+			snprintf(err, errlen, "%s: duration '%s' out of range", src, v);
+			rc = OSH_EPARSE;
+		} else if (rc) {
 			snprintf(err, errlen,
 				 "%s: invalid duration '%s' (use e.g. 500ms, 2s, 5m, 1h)", src, v);
+		}
 		break;
 	case K_LIST:
 		rc = list_push(a, o, v);

@@ -54,8 +54,10 @@ OSH_MUST_CHECK int osh_sup_duration_parse(const char *s, int64_t *out_ms);
 
 /* Parse argv (argv[0] is the program) with envp (NULL-terminated
  * "NAME=VALUE" list, may be NULL) supplying OPENSHELL_* defaults.
- * On error returns OSH_EINVAL/OSH_EPARSE and writes a one-line message
- * naming the bad flag or variable into err (always NUL-terminated).
+ * On error returns OSH_EINVAL/OSH_EPARSE (a duration that overflows is
+ * OSH_EPARSE, "<flag>: duration '...' out of range") or OSH_ENOMEM and
+ * writes a one-line message naming the bad flag or variable into err
+ * (always NUL-terminated).
  * `a` must be osh_sup_args_fini()'d whether or not this succeeds.
  * Strings in `a` borrow from argv/envp, which must outlive `a`. */
 OSH_MUST_CHECK int osh_sup_args_parse(struct osh_sup_args *a, int argc, char **argv,

@@ -8,6 +8,10 @@
  * integers with range checks. Every string and array is malloc'd so the
  * result can be released by protobuf_c_message_free_unpacked(). The first
  * error wins and names file, line and column (libyaml marks are 0-based).
+ * Untrusted text (policy_yaml arrives from any gateway client) is bounded
+ * before the document is built: at most OSH_SUP_POLICY_MAX_BYTES, no aliases,
+ * at most OSH_SUP_POLICY_MAX_NODES nodes (yaml_prescan), so time and memory
+ * are linear in the text.
  */
 #include "sup_policy.h"
 
@@ -319,6 +323,57 @@ static int default_rule_names(osh_sup_policy_pb *p)
 	return 0;
 }
 
+/* Event pass before the document is built: refuses aliases (libyaml's
+ * document API shares the anchored node, and the walk above would expand it
+ * once per reference: exponential in the nesting depth) and counts nodes, so
+ * the walk that follows is linear in the text and bounded. Syntax errors are
+ * left to yaml_parser_load(), which reports them with the same marks. */
+static int yaml_prescan(const char *text, size_t len, const char *name, char *err,
+			size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	size_t nodes = 0;
+	int rc = 0;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&parser))
+		return OSH_ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!done && rc == 0) {
+		if (!yaml_parser_parse(&parser, &ev))
+			break; /* syntax error: yaml_parser_load() reports it */
+		switch (ev.type) {
+		case YAML_ALIAS_EVENT:
+			snprintf(err, errlen,
+				 "%s:%lu:%lu: YAML aliases (*name) are not allowed in a policy",
+				 name, (unsigned long)ev.start_mark.line + 1,
+				 (unsigned long)ev.start_mark.column + 1);
+			rc = OSH_EPARSE;
+			break;
+		case YAML_SCALAR_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++nodes > OSH_SUP_POLICY_MAX_NODES) {
+				snprintf(err, errlen, "%s:%lu:%lu: more than %u YAML nodes", name,
+					 (unsigned long)ev.start_mark.line + 1,
+					 (unsigned long)ev.start_mark.column + 1,
+					 (unsigned)OSH_SUP_POLICY_MAX_NODES);
+				rc = OSH_ETOOBIG;
+			}
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 int osh_sup_policy_parse_yaml(const char *text, size_t len, const char *name,
 			      osh_sup_policy_pb **out, char *err, size_t errlen)
 {
@@ -332,6 +387,15 @@ int osh_sup_policy_parse_yaml(const char *text, size_t len, const char *name,
 	*out = NULL;
 	if (errlen)
 		err[0] = '\0';
+	if (len > OSH_SUP_POLICY_MAX_BYTES) {
+		snprintf(err, errlen, "%s: policy text of %zu bytes is larger than %u bytes (1 MiB)",
+			 name, len, (unsigned)OSH_SUP_POLICY_MAX_BYTES);
+		w.rc = OSH_ETOOBIG;
+		goto out;
+	}
+	w.rc = yaml_prescan(text, len, name, err, errlen);
+	if (w.rc)
+		goto out;
 	if (!yaml_parser_initialize(&parser)) {
 		w.rc = OSH_ENOMEM;
 		goto out;
@@ -395,8 +459,8 @@ int osh_sup_policy_load_file(const char *path, osh_sup_policy_pb **out, char *er
 		if (len + 4096 > cap) {
 			char *g;
 
-			if (cap >= 16u << 20) {
-				snprintf(err, errlen, "%s: larger than 16 MiB", path);
+			if (cap > OSH_SUP_POLICY_MAX_BYTES) {
+				snprintf(err, errlen, "%s: larger than 1 MiB", path);
 				rc = OSH_ETOOBIG;
 				goto out;
 			}

@@ -26,15 +26,23 @@
 
 typedef Openshell__V1__SandboxPolicy osh_sup_policy_pb; /* protoc-c type name */
 
+/* Limits on policy text (it can come from any gateway client). */
+#define OSH_SUP_POLICY_MAX_BYTES (1u << 20) /* 1 MiB of YAML */
+#define OSH_SUP_POLICY_MAX_NODES 20000u	    /* scalars + sequences + mappings */
+
 /* Parse a YAML policy document (`text`, `len` bytes; `name` is used in error
  * messages, e.g. the file path). On success *out is a new message. On error
- * returns OSH_EPARSE (syntax, unknown key, wrong type) and err holds
- * "name:line:col: reason". Thread-safe. */
+ * returns OSH_EPARSE (syntax, unknown key, wrong type, any YAML alias) and
+ * err holds "name:line:col: reason", or OSH_ETOOBIG (text over
+ * OSH_SUP_POLICY_MAX_BYTES, more than OSH_SUP_POLICY_MAX_NODES nodes; err
+ * names the limit), or OSH_ENOMEM. Time and memory are linear in len.
+ * Thread-safe. */
 OSH_MUST_CHECK int osh_sup_policy_parse_yaml(const char *text, size_t len, const char *name,
 					     osh_sup_policy_pb **out, char *err, size_t errlen);
 
 /* Read and parse a policy file. OSH_EIO when it cannot be read (err says
- * why), else as osh_sup_policy_parse_yaml. */
+ * why), OSH_ETOOBIG when larger than 1 MiB, else as
+ * osh_sup_policy_parse_yaml. */
 OSH_MUST_CHECK int osh_sup_policy_load_file(const char *path, osh_sup_policy_pb **out, char *err,
 					    size_t errlen);
 

@@ -5,7 +5,6 @@
  */
 #include "sup_poll.h"
 
-#include <stdio.h>
 #include <string.h>
 
 void osh_sup_poll_state_init(struct osh_sup_cfg_state *st)
@@ -64,11 +63,35 @@ void osh_sup_poll_step(struct osh_sup_cfg_state *st, const struct osh_sup_poll_r
 			act->new_revision = r->revision;
 		}
 	}
+	if (!osh_sup_poll_hash_valid(hash)) {
+		/* Not a hash the gateway makes: the policy part of the response
+		 * is ignored (current policy and hash kept), reported once until
+		 * a valid hash arrives. Comparing a truncated copy would make
+		 * every poll a reload. */
+		if (!st->bad_hash)
+			act->bad_policy_hash = true;
+		st->bad_hash = true;
+		return;
+	}
+	st->bad_hash = false;
 	if (strcmp(hash, st->policy_hash) != 0) {
 		if (r->has_policy && *hash)
 			act->reload_policy = true;
 		else
 			act->policy_absent = true;
-		snprintf(st->policy_hash, sizeof(st->policy_hash), "%s", hash);
+		memcpy(st->policy_hash, hash, strlen(hash) + 1); /* <= 64 + NUL */
 	}
+}
+
+bool osh_sup_poll_hash_valid(const char *hash)
+{
+	size_t n = 0;
+
+	for (; hash[n] != '\0'; n++) {
+		char c = hash[n];
+
+		if (n >= OSH_SUP_POLICY_HASH_LEN || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return n == 0 || n == OSH_SUP_POLICY_HASH_LEN;
 }

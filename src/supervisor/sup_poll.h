@@ -21,6 +21,10 @@
  *  - A changed policy_hash with a policy asks for a reload; the hash is
  *    adopted whatever the reload's outcome, so a bad policy is reported once
  *    and not retried every poll.
+ *  - A policy_hash that is neither "" nor 64 lowercase hex digits (the
+ *    gateway's hex SHA-256) is an invalid response: its policy is ignored,
+ *    the current policy and hash are kept, and bad_policy_hash is asked
+ *    for once until a valid hash arrives. Hashes are compared whole.
  */
 #ifndef OSH_SUP_POLL_H
 #define OSH_SUP_POLL_H
@@ -31,14 +35,18 @@
 /* Backoff ceiling after failures: max(interval, this). */
 #define OSH_SUP_POLL_BACKOFF_CAP_MS 5000
 
+/* Length of a policy hash: hex SHA-256. */
+#define OSH_SUP_POLICY_HASH_LEN 64
+
 struct osh_sup_cfg_state {
 	uint64_t revision;    /* applied config revision, 0 = none yet      */
 	bool ocsf_enabled;    /* applied JSONL state                         */
 	bool reachable;	      /* last poll reached the gateway               */
 	bool polled;	      /* at least one poll happened                  */
 	unsigned failures;    /* consecutive failed polls                    */
-	char policy_hash[72]; /* hash of the last policy seen ("" = none)    */
-	uint64_t stale_seen;  /* older revision last reported (once each) */
+	char policy_hash[OSH_SUP_POLICY_HASH_LEN + 1]; /* last policy seen ("" = none) */
+	uint64_t stale_seen; /* older revision last reported (once each) */
+	bool bad_hash;	     /* last response had an ill-formed policy_hash  */
 };
 
 /* One poll outcome. Strings are borrowed for the duration of the step. */
@@ -61,8 +69,13 @@ struct osh_sup_poll_actions {
 	unsigned failures;     /* with restored: how many polls failed         */
 	bool reload_policy;    /* policy_hash changed and a policy is present  */
 	bool policy_absent;    /* policy_hash changed to none: keep current    */
+	bool bad_policy_hash;  /* ill-formed policy_hash: report, keep current */
 	int64_t next_delay_ms; /* wait before the next poll                    */
 };
+
+/* True for "" or exactly OSH_SUP_POLICY_HASH_LEN lowercase hex digits.
+ * hash must be NUL-terminated. Pure; thread-safe. */
+bool osh_sup_poll_hash_valid(const char *hash);
 
 /* Initialise the state for a supervisor that applied nothing yet. */
 void osh_sup_poll_state_init(struct osh_sup_cfg_state *st);

@@ -196,3 +196,24 @@ Test(args, command_may_start_with_dash_after_separator)
 	cr_assert_eq(a.n_command, 2);
 	osh_sup_args_fini(&a);
 }
+
+/* finding 6 of docs/security.md: an overflowing duration is OSH_EPARSE (the
+ * header's contract), and the message names the flag and "out of range". */
+Test(args, overflowing_duration_is_a_parse_error)
+{
+	char *argv[] = {A("openshell-sandbox"), A("--poll-interval=118446744073709551615"), A("--"),
+			A("true"), NULL};
+	char *envp[] = {A("OPENSHELL_POLL_INTERVAL=9223372036854775807h"), NULL};
+	char *argv2[] = {A("openshell-sandbox"), A("--"), A("true"), NULL};
+	struct osh_sup_args a;
+	char err[256];
+
+	cr_assert_eq(osh_sup_args_parse(&a, ARGC(argv), argv, NULL, err, sizeof(err)), OSH_EPARSE);
+	cr_assert(strstr(err, "--poll-interval") && strstr(err, "out of range"), "%s", err);
+	osh_sup_args_fini(&a);
+	cr_assert_eq(osh_sup_args_parse(&a, ARGC(argv2), argv2, envp, err, sizeof(err)),
+		     OSH_EPARSE);
+	cr_assert(strstr(err, "OPENSHELL_POLL_INTERVAL") && strstr(err, "out of range"), "%s",
+		  err);
+	osh_sup_args_fini(&a);
+}

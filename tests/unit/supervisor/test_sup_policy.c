@@ -3,6 +3,7 @@
  * file:line:col and the key they must name. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -205,4 +206,70 @@ Test(policy, load_file)
 	osh_sup_policy_free(p);
 	unlink(path);
 	rmdir(dir);
+}
+
+/* finding 1 of docs/security.md: aliases used to be expanded per reference
+ * (exponential); now any alias is refused where it stands. */
+Test(policy, aliases_are_refused_with_position)
+{
+	parse_fails("version: 1\nfilesystem: &fs\n  read_only: [/usr]\nx: *fs\n",
+		    "t.yaml:4:4: YAML aliases");
+	parse_fails("version: 1\nlandlock: {compatibility: &c best_effort}\n"
+		    "process: {run_as_user: *c}\n",
+		    "aliases (*name) are not allowed");
+}
+
+Test(policy, alias_bomb_is_refused_fast)
+{
+	/* 30 nested levels of 2 references each: 2^30 expansions if walked. */
+	char text[4096];
+	size_t n = 0;
+	osh_sup_policy_pb *p = NULL;
+	char err[512];
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "version: 1\nx0: &a0 [a]\n");
+	for (int i = 1; i <= 30; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "x%d: &a%d [*a%d, *a%d]\n", i, i,
+				      i - 1, i - 1);
+	cr_assert_lt(n, sizeof(text));
+	cr_assert_eq(osh_sup_policy_parse_yaml(text, n, "bomb.yaml", &p, err, sizeof(err)),
+		     OSH_EPARSE);
+	cr_assert_null(p);
+	cr_assert(strstr(err, "bomb.yaml:3:") && strstr(err, "aliases"), "%s", err);
+}
+
+Test(policy, size_and_node_limits)
+{
+	size_t big = OSH_SUP_POLICY_MAX_BYTES + 1, n = 0;
+	char *text = malloc(big + 1);
+	osh_sup_policy_pb *p = NULL;
+	char err[512];
+
+	cr_assert_not_null(text);
+	memset(text, '#', big); /* a comment: valid YAML, only too long */
+	text[big] = '\0';
+	cr_assert_eq(osh_sup_policy_parse_yaml(text, big, "big.yaml", &p, err, sizeof(err)),
+		     OSH_ETOOBIG);
+	cr_assert_null(p);
+	cr_assert(strstr(err, "big.yaml:") && strstr(err, "1 MiB"), "%s", err);
+
+	/* Under the byte cap but over the node cap: a flat list of scalars. */
+	n += (size_t)snprintf(text, big, "version: 1\nfilesystem: {read_only: [");
+	for (unsigned i = 0; i <= OSH_SUP_POLICY_MAX_NODES; i++)
+		n += (size_t)snprintf(text + n, big - n, "/a,");
+	n += (size_t)snprintf(text + n, big - n, "/a]}\n");
+	cr_assert_lt(n, OSH_SUP_POLICY_MAX_BYTES);
+	cr_assert_eq(osh_sup_policy_parse_yaml(text, n, "many.yaml", &p, err, sizeof(err)),
+		     OSH_ETOOBIG);
+	cr_assert_null(p);
+	cr_assert(strstr(err, "many.yaml:2:") && strstr(err, "YAML nodes"), "%s", err);
+	free(text);
+}
+
+Test(policy, anchors_without_aliases_still_parse)
+{
+	osh_sup_policy_pb *p = parse_ok("version: 2\nfilesystem: &fs {read_only: [/usr]}\n");
+
+	cr_assert_eq(p->version, 2);
+	osh_sup_policy_free(p);
 }

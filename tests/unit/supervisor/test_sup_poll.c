@@ -2,11 +2,16 @@
  * DESIGN: osh_sup_poll_step is pure; each test feeds responses/failures and
  * checks the actions and the state. */
 #include <criterion/criterion.h>
+#include <string.h>
 
 #include "osh_err.h"
 #include "sup_poll.h"
 
 #define IV 1000
+
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HASH_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define HASH_C "cafecafecafecafecafecafecafecafecafecafecafecafecafecafecafecafe"
 
 static struct osh_sup_poll_result ok_cfg(uint64_t rev, bool on)
 {
@@ -173,12 +178,12 @@ Test(poll, policy_hash_changes)
 	cr_assert_not(a.reload_policy, "no policy, no hash: nothing to load");
 	cr_assert_not(a.policy_absent);
 	r.has_policy = true;
-	r.policy_hash = "aaaa";
+	r.policy_hash = HASH_A;
 	osh_sup_poll_step(&st, &r, IV, &a);
 	cr_assert(a.reload_policy);
 	osh_sup_poll_step(&st, &r, IV, &a);
 	cr_assert_not(a.reload_policy, "same hash: no reload");
-	r.policy_hash = "bbbb";
+	r.policy_hash = HASH_B;
 	osh_sup_poll_step(&st, &r, IV, &a);
 	cr_assert(a.reload_policy);
 	cr_assert_not(a.apply_config, "policy change alone is not a config change");
@@ -196,9 +201,74 @@ Test(poll, config_and_policy_in_one_response)
 	struct osh_sup_poll_result r = ok_cfg(9, true);
 
 	r.has_policy = true;
-	r.policy_hash = "cafe";
+	r.policy_hash = HASH_C;
 	osh_sup_poll_state_init(&st);
 	osh_sup_poll_step(&st, &r, IV, &a);
 	cr_assert(a.apply_config && a.reload_policy,
 		  "a policy change must not skip the toggle (upstream bug b)");
+}
+
+Test(poll, long_hash_is_an_invalid_response_reported_once)
+{
+	struct osh_sup_cfg_state st;
+	struct osh_sup_poll_actions a;
+	struct osh_sup_poll_result r = ok_cfg(1, false);
+	char big[101];
+
+	/* finding 2 of docs/security.md: 100 hex digits used to be truncated
+	 * into the state, so the same response reloaded on every poll. */
+	memset(big, 'a', 100);
+	big[100] = '\0';
+	osh_sup_poll_state_init(&st);
+	r.has_policy = true;
+	r.policy_hash = HASH_A;
+	osh_sup_poll_step(&st, &r, IV, &a);
+	cr_assert(a.reload_policy);
+	r.policy_hash = big;
+	for (int i = 0; i < 5; i++) {
+		osh_sup_poll_step(&st, &r, IV, &a);
+		cr_assert_not(a.reload_policy, "poll %d: an ill-formed hash must not reload", i);
+		cr_assert_not(a.policy_absent);
+		cr_assert_eq(a.bad_policy_hash, i == 0, "poll %d: reported once, not every poll", i);
+		cr_assert_str_eq(st.policy_hash, HASH_A, "the current hash is kept");
+	}
+	/* Back to the current hash: nothing to do; a new valid one reloads. */
+	r.policy_hash = HASH_A;
+	osh_sup_poll_step(&st, &r, IV, &a);
+	cr_assert_not(a.reload_policy || a.bad_policy_hash || a.policy_absent);
+	r.policy_hash = "zz";
+	osh_sup_poll_step(&st, &r, IV, &a);
+	cr_assert(a.bad_policy_hash, "a second bad spell is reported again");
+	r.policy_hash = HASH_B;
+	osh_sup_poll_step(&st, &r, IV, &a);
+	cr_assert(a.reload_policy);
+	cr_assert_not(a.bad_policy_hash);
+}
+
+Test(poll, bad_hash_does_not_block_config)
+{
+	struct osh_sup_cfg_state st;
+	struct osh_sup_poll_actions a;
+	struct osh_sup_poll_result r = ok_cfg(4, true);
+
+	osh_sup_poll_state_init(&st);
+	r.has_policy = true;
+	r.policy_hash = HASH_A "0"; /* 65 digits */
+	osh_sup_poll_step(&st, &r, IV, &a);
+	cr_assert(a.apply_config, "the config part of the response still applies");
+	cr_assert(a.bad_policy_hash);
+	cr_assert_not(a.reload_policy);
+	cr_assert_str_eq(st.policy_hash, "");
+}
+
+Test(poll, hash_shape)
+{
+	cr_assert(osh_sup_poll_hash_valid(""));
+	cr_assert(osh_sup_poll_hash_valid(HASH_C));
+	cr_assert_not(osh_sup_poll_hash_valid(HASH_A "a"));
+	cr_assert_not(osh_sup_poll_hash_valid("abc123"));
+	cr_assert_not(osh_sup_poll_hash_valid(
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+	cr_assert_not(osh_sup_poll_hash_valid(
+	    "gaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 }

@@ -25,7 +25,10 @@
 
 #define A(s) ((char[]){s})
 
-static char h1[] = "h1", h2[] = "h2", h3[] = "h3";
+/* Hex SHA-256 shaped, as the gateway sends them (other shapes are refused). */
+static char h1[] = "1111111111111111111111111111111111111111111111111111111111111111",
+	    h2[] = "2222222222222222222222222222222222222222222222222222222222222222",
+	    h3[] = "3333333333333333333333333333333333333333333333333333333333333333";
 static _Atomic int calls;
 static _Atomic int pushed;
 static osh_sup_policy_pb *pol_a, *pol_bad, *pol_c;

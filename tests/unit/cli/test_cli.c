@@ -819,3 +819,28 @@ Test(cli_run, gateway_start_execs_the_gateway_next_to_the_cli)
 	unlink(script);
 	rmdir(dir);
 }
+
+/* finding 3 of docs/security.md: C1 controls, bidi overrides/isolates,
+ * separators, BOM and ill-formed UTF-8 are shown escaped, valid text kept. */
+Test(cli_format, c1_bidi_and_invalid_utf8_are_escaped)
+{
+	char buf[512];
+	struct osh_cli_line l = {.timestamp_ms = 1000,
+				 .source = "sandbox",
+				 .level = "INFO",
+				 .target = "t",
+				 .message = "a\xc2\x9b"
+					    "31m b\xe2\x80\xae"
+					    "evil\xe2\x81\xa6x\xe2\x80\xa8y\xef\xbb\xbf"
+					    "z \xff\xc3 \xe0\x80\x80 \xed\xa0\x80 caf\xc3\xa9 \xf0\x9f\x98\x80"};
+	const char *keys[] = {"k\xe2\x80\xad"};
+	const char *vals[] = {"v\xc2\x85"};
+
+	l.keys = keys;
+	l.values = vals;
+	l.n_fields = 1;
+	osh_cli_format_line(&l, false, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "[1.000] [sandbox] [INFO ] [t] a\\u{009b}31m b\\u{202e}evil"
+			      "\\u{2066}x\\u{2028}y\\u{feff}z \\xff\\xc3 \\xe0\\x80\\x80 "
+			      "\\xed\\xa0\\x80 caf\xc3\xa9 \xf0\x9f\x98\x80 k\\u{202d}=v\\u{0085}");
+}

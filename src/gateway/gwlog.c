@@ -1,9 +1,17 @@
-/* gwlog.c - see gwlog.h. DESIGN: format into a stack buffer, one write(2). */
+/* gwlog.c - see gwlog.h.
+ *
+ * DESIGN: format the message into a stack buffer, escape it into the line
+ * buffer (messages can carry client-chosen text: names, paths, YAML keys;
+ * CWE-117), one write(2). The escaping rules are those of src/emit's
+ * escaper, kept here so the gateway needs no emission runtime. */
 #include "gwlog.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,9 +43,90 @@ static const char *name_of(enum osh_gw_loglevel l)
 	return n;
 }
 
+/* Length of the valid UTF-8 sequence at s[0..len) and its code point, or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	size_t n = 0;
+	uint32_t c = 0;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		c = s[0] & 0x1fu;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		c = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		c = s[0] & 0x07u;
+	}
+	if (n == 0 || n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3fu);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+size_t osh_gw_log_escape(char *out, size_t cap, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t o = 0;
+
+	if (cap == 0)
+		return 0;
+	for (size_t i = 0, adv = 1; i < len; i += adv) {
+		char tmp[12];
+		size_t tn = 0;
+		uint32_t cp = 0;
+		unsigned char c = u[i];
+
+		adv = 1;
+		if (c == '\\') {
+			tmp[tn++] = '\\';
+			tmp[tn++] = '\\';
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			tmp[tn++] = '\\';
+			tmp[tn++] = c == '\n' ? 'n' : (c == '\r' ? 'r' : 't');
+		} else if (c >= 0x20 && c < 0x7f) {
+			tmp[tn++] = (char)c;
+		} else if (c < 0x80 || (adv = utf8_seq(u + i, len - i, &cp)) == 0) {
+			adv = 1;
+			tmp[tn++] = '\\';
+			tmp[tn++] = 'x';
+			tmp[tn++] = hex[c >> 4];
+			tmp[tn++] = hex[c & 15];
+		} else if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+			   (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+			   cp == 0xfeff) {
+			tmp[tn++] = '\\';
+			tmp[tn++] = 'u';
+			tmp[tn++] = '{';
+			for (int sh = 12; sh >= 0; sh -= 4)
+				tmp[tn++] = hex[(cp >> sh) & 15];
+			tmp[tn++] = '}';
+		} else {
+			memcpy(tmp, u + i, adv);
+			tn = adv;
+		}
+		if (o + tn > cap - 1)
+			break; /* never split an escape or a character */
+		memcpy(out + o, tmp, tn);
+		o += tn;
+	}
+	out[o] = '\0';
+	return o;
+}
+
 void osh_gw_log(enum osh_gw_loglevel level, const char *fmt, ...)
 {
-	char buf[2048];
+	char buf[2048], msg[2048];
 	struct timespec ts;
 	struct tm tm;
 	va_list ap;
@@ -52,13 +141,14 @@ void osh_gw_log(enum osh_gw_loglevel level, const char *fmt, ...)
 		     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s openshell-gateway: ",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		     ts.tv_nsec / 1000000, name_of(level));
-	n = k > 0 ? (size_t)k : 0;
+	n = k > 0 && (size_t)k < sizeof(buf) ? (size_t)k : 0;
 	va_start(ap, fmt);
-	k = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt,
+	k = vsnprintf(msg, sizeof(msg), fmt,
 		      ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
 	va_end(ap);
 	if (k > 0)
-		n += (size_t)k < sizeof(buf) - n - 1 ? (size_t)k : sizeof(buf) - n - 2;
+		n += osh_gw_log_escape(buf + n, sizeof(buf) - n - 1, msg,
+				       (size_t)k < sizeof(msg) ? (size_t)k : sizeof(msg) - 1);
 	buf[n++] = '\n';
 	(void)!write(STDERR_FILENO, buf, n);
 }

@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cfgstate.h"
 #include "config.h"
 #include "gw_test_util.h"
+#include "gwlog.h"
 #include "store.h"
 
 #define KEY "ocsf_logging_enabled"
@@ -563,4 +565,44 @@ Test(gw_config, yaml_set_is_atomic_for_concurrent_readers, .timeout = 60)
 	cr_assert_eq(gwt_count_entries(dir), 1, "temp files left behind");
 	free(yp);
 	gwt_rmdir(dir);
+}
+
+/* finding 7 of docs/security.md: the gateway's stderr log escapes client text
+ * (CWE-117) with the emit escaper's rules. */
+Test(gw_log, escape_rules)
+{
+	char out[256];
+	const char in[] = "a\nFAKE\r\t\x1b[31m\\ \xc2\x9b \xe2\x80\xae \xff caf\xc3\xa9";
+	size_t n = osh_gw_log_escape(out, sizeof(out), in, sizeof(in) - 1);
+
+	cr_assert_str_eq(out, "a\\nFAKE\\r\\t\\x1b[31m\\\\ \\u{009b} \\u{202e} \\xff caf\xc3\xa9");
+	cr_assert_eq(n, strlen(out));
+	/* A small buffer stops before an escape that does not fit. */
+	n = osh_gw_log_escape(out, 4, "ab\x01", 3);
+	cr_assert_str_eq(out, "ab");
+	cr_assert_eq(n, 2);
+}
+
+Test(gw_log, line_on_stderr_is_escaped)
+{
+	char path[] = "/tmp/osh-gwlog-XXXXXX", got[512];
+	int fd = mkstemp(path);
+	FILE *f;
+	size_t n;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_geq(dup2(fd, STDERR_FILENO), 0);
+	osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s: cannot create %s", "demo",
+		   "/x\n2026-01-01T00:00:00.000Z INFO  openshell-gateway: forged\xe2\x80\xae");
+	f = fdopen(fd, "r");
+	cr_assert_not_null(f);
+	rewind(f);
+	n = fread(got, 1, sizeof(got) - 1, f);
+	got[n] = '\0';
+	fclose(f);
+	unlink(path);
+	cr_assert_eq(strchr(got, '\n'), got + n - 1, "exactly one line: %s", got);
+	cr_assert(strstr(got, "ERROR openshell-gateway: sandbox demo: cannot create /x\\n2026-"),
+		  "%s", got);
+	cr_assert(strstr(got, "forged\\u{202e}\n"), "%s", got);
 }

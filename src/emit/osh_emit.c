@@ -742,16 +742,13 @@ static bool write_record(int kind, int level, int64_t ts, const char *a, size_t 
 	memcpy(pre, writer_ts(ts), 24);
 	pre[pn++] = ' ';
 	if (kind == OSH_REC_EVENT) {
-		memcpy(pre + pn, "OCSF ", 5);
-		pn += 5;
+		for (const char *t = "OCSF "; *t != '\0'; t++)
+			pre[pn++] = *t;
 	} else {
-		const char *lv = osh_level_name((enum osh_level)level);
-		size_t lvn = strlen(lv);
-
 		if (a_len > OSH_EMIT_TARGET_MAX)
 			a_len = OSH_EMIT_TARGET_MAX;
-		memcpy(pre + pn, lv, lvn);
-		pn += lvn;
+		for (const char *t = osh_level_name((enum osh_level)level); *t != '\0'; t++)
+			pre[pn++] = *t;
 		pre[pn++] = ' ';
 		memcpy(pre + pn, a, a_len);
 		pn += a_len;

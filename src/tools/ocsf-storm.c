@@ -50,7 +50,7 @@ static struct opts o = {NULL, 4, 1000, 20000, (size_t)8 << 20, 5};
  * were attempted, and producers never run more than 2 strides ahead of the
  * toggler, so each on/off window overlaps real traffic and a starved toggler
  * cannot let the run grow without bound on a busy machine. */
-#define TOGGLE_STRIDE 40
+#define TOGGLE_STRIDE 40u
 
 static _Atomic uint64_t attempted;
 static _Atomic uint64_t last_toggle_at; /* `attempted` at the last toggle */
@@ -64,7 +64,8 @@ static void *producer(void *arg)
 		unsigned i = (unsigned)(n * o.threads + id);
 
 		while (!atomic_load(&toggles_done) &&
-		       atomic_load(&attempted) >= atomic_load(&last_toggle_at) + 2 * TOGGLE_STRIDE)
+		       atomic_load(&attempted) >=
+			   atomic_load(&last_toggle_at) + (uint64_t)2 * TOGGLE_STRIDE)
 			sched_yield();
 		(void)osh_emit_sample(i, o.hostile_every > 0 && i % o.hostile_every == 0);
 		atomic_fetch_add(&attempted, 1);

@@ -97,6 +97,7 @@ static _Thread_local char tl_short[OSH_EMIT_LINE_MAX + 1];
 static _Thread_local char tl_json[OSH_EMIT_JSON_MAX];
 static _Thread_local char tl_raw[2 * OSH_EMIT_LINE_MAX];
 static _Thread_local char tl_line[OSH_EMIT_LINE_MAX + 256];
+static _Thread_local char tl_mod[OSH_EMIT_TARGET_MAX];
 
 /* ------------------------------------------------------------- helpers */
 
@@ -528,7 +529,11 @@ static void log_v(enum osh_level level, const char *module, const char *fmt, va_
 		n = (int)sizeof(tl_raw) - 1;
 	osh_emit_escape(tl_short, sizeof(tl_short), &mlen, tl_raw, (size_t)n, OSH_EMIT_LINE_MAX,
 			NULL);
-	modlen = cap_len(module, OSH_EMIT_TARGET_MAX - 1);
+	/* The module name is escaped too (one word: spaces and ':' as well). */
+	modlen = 0;
+	osh_emit_escape(tl_mod, sizeof(tl_mod), &modlen, module, cap_len(module, 256),
+			OSH_EMIT_TARGET_MAX - 1, " :");
+	module = tl_mod;
 	h.level = (uint8_t)level;
 	h.ts_ms = now_ms();
 	if (!running) {

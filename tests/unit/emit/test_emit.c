@@ -190,6 +190,7 @@ Test(emit, file_lines_have_timestamp_and_prefix)
 	emit_net("api.github.com", OCSF_SEVERITY_ID_INFORMATIONAL);
 	osh_log(OSH_LEVEL_INFO, "supervisor", "child %d started\nfake line", 42);
 	osh_log(OSH_LEVEL_DEBUG, "supervisor", "debug is filtered");
+	osh_log(OSH_LEVEL_WARN, "bad\nmod ule", "module names are escaped");
 	flush();
 	b = slurp(path_main, NULL);
 	cr_assert_not_null(b);
@@ -199,8 +200,9 @@ Test(emit, file_lines_have_timestamp_and_prefix)
 		  b);
 	cr_assert(strstr(b, "Z INFO supervisor: child 42 started\\nfake line\n") != NULL, "%s", b);
 	cr_assert_null(strstr(b, "debug is filtered"));
+	cr_assert(strstr(b, "Z WARN bad\\nmod\\ ule: module names are escaped\n") != NULL, "%s", b);
 	free(b);
-	cr_assert_eq(count_lines(path_main), 2);
+	cr_assert_eq(count_lines(path_main), 3);
 	cr_assert_eq(access(path_json, F_OK), -1, "JSONL file exists while disabled");
 	osh_emit_shutdown();
 }

@@ -218,3 +218,180 @@ bool osh_gw_name_valid(const char *name, char *err, size_t errlen)
 	}
 	return ok;
 }
+
+/* Append "<sep><name>[<idx>]" to path (truncating quietly: it is a message). */
+static void path_push(char *path, size_t cap, const char *name, bool indexed, size_t idx)
+{
+	size_t n = strlen(path);
+
+	if (n >= cap)
+		return;
+	if (indexed)
+		snprintf(path + n, cap - n, "%s%s[%zu]", n ? "." : "", name, idx);
+	else
+		snprintf(path + n, cap - n, "%s%s", n ? "." : "", name);
+}
+
+static bool unknown_walk(const ProtobufCMessage *m, char *where, size_t wlen)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	size_t mark = strlen(where);
+
+	if (m->n_unknown_fields > 0) {
+		size_t n = strlen(where);
+
+		if (n < wlen)
+			snprintf(where + n, wlen - n, "%sfield number %u (wire type %d)",
+				 n ? ": " : "", (unsigned)m->unknown_fields[0].tag,
+				 (int)m->unknown_fields[0].wire_type);
+		return true;
+	}
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m;
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t cnt = *(const size_t *)(const void *)(base + f->quantifier_offset);
+			const ProtobufCMessage *const *arr =
+			    *(const ProtobufCMessage *const *const *)(const void *)(base + f->offset);
+
+			for (size_t k = 0; k < cnt; k++) {
+				if (!arr[k])
+					continue;
+				path_push(where, wlen, f->name, true, k);
+				if (unknown_walk(arr[k], where, wlen))
+					return true;
+				where[mark < wlen ? mark : wlen - 1] = '\0';
+			}
+		} else {
+			const ProtobufCMessage *sub =
+			    *(const ProtobufCMessage *const *)(const void *)(base + f->offset);
+
+			if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+			    *(const uint32_t *)(const void *)(base + f->quantifier_offset) != f->id)
+				continue; /* another member of the oneof is set */
+			if (!sub)
+				continue;
+			path_push(where, wlen, f->name, false, 0);
+			if (unknown_walk(sub, where, wlen))
+				return true;
+			where[mark < wlen ? mark : wlen - 1] = '\0';
+		}
+	}
+	return false;
+}
+
+bool osh_gw_msg_unknown_field(const ProtobufCMessage *m, char *where, size_t wlen)
+{
+	char tmp[8];
+
+	if (wlen == 0) {
+		where = tmp;
+		wlen = sizeof(tmp);
+	}
+	snprintf(where, wlen, "%s", m->descriptor->short_name);
+	return unknown_walk(m, where, wlen);
+}
+
+/* True when some component of the absolute path p is "." or "..". */
+static bool has_dot_component(const char *p)
+{
+	for (const char *c = p; *c;) {
+		const char *e;
+		size_t n;
+
+		while (*c == '/')
+			c++;
+		e = strchr(c, '/');
+		n = e ? (size_t)(e - c) : strlen(c);
+		if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return true;
+		c += n;
+	}
+	return false;
+}
+
+int osh_gw_log_dir_resolve(const char *sandboxes_dir, const char *name, const char *req,
+			   char *out, size_t cap, char *err, size_t errlen)
+{
+	char base[PATH_MAX], head[PATH_MAX], real[PATH_MAX];
+	const char *rule = "log_dir must be empty or a directory under <data-dir>/sandboxes/<name>/";
+	size_t len = strlen(req), cut;
+	int rc = OSH_EINVAL;
+
+	if (req[0] != '/') {
+		snprintf(err, errlen, "%s; got the relative path '%s'", rule, req);
+		goto out;
+	}
+	if (has_dot_component(req)) {
+		snprintf(err, errlen, "%s; '%s' has a '.' or '..' component", rule, req);
+		goto out;
+	}
+	if (len >= sizeof(head)) {
+		snprintf(err, errlen, "log_dir is longer than %d bytes", PATH_MAX - 1);
+		goto out;
+	}
+	if (!realpath(sandboxes_dir, base) ||
+	    snprintf(real, sizeof(real), "%s/%s", base, name) >= (int)sizeof(real)) {
+		snprintf(err, errlen, "cannot resolve the sandboxes directory %s: %s", sandboxes_dir,
+			 strerror(errno));
+		rc = OSH_ESYS;
+		goto out;
+	}
+	memcpy(base, real, strlen(real) + 1); /* base = <canonical sandboxes>/<name> */
+	/* Canonicalise the deepest existing ancestor (resolving every symlink
+	 * in it); the rest does not exist yet, so it holds no symlink and, by
+	 * the check above, no '..'. */
+	memcpy(head, req, len + 1);
+	cut = len;
+	for (;;) {
+		if (realpath(head, real))
+			break;
+		if (errno != ENOENT && errno != ENOTDIR) {
+			snprintf(err, errlen, "log_dir '%s': %s", req, strerror(errno));
+			goto out;
+		}
+		while (cut > 0 && head[cut - 1] == '/')
+			cut--;
+		while (cut > 0 && head[cut - 1] != '/')
+			cut--;
+		if (cut <= 1) {
+			memcpy(head, "/", 2);
+			cut = 1;
+		} else {
+			head[cut - 1] = '\0';
+		}
+	}
+	{
+		size_t rl = strlen(real), bl = strlen(base);
+		const char *rest = req + cut;
+
+		while (*rest == '/')
+			rest++;
+		if (snprintf(out, cap, "%s%s%s", real, (*rest && real[rl - 1] != '/') ? "/" : "",
+			     rest) >= (int)cap) {
+			snprintf(err, errlen, "log_dir is too long once resolved");
+			goto out;
+		}
+		/* collapse duplicate slashes in the part that does not exist yet */
+		for (char *r = out, *w = out;; r++) {
+			if (!(*r == '/' && w > out && w[-1] == '/'))
+				*w++ = *r;
+			if (!*r)
+				break;
+		}
+		rl = strlen(out);
+		while (rl > 1 && out[rl - 1] == '/')
+			out[--rl] = '\0';
+		if (strncmp(out, base, bl) != 0 || (out[bl] != '\0' && out[bl] != '/')) {
+			snprintf(err, errlen, "%s; '%s' resolves to '%s'", rule, req, out);
+			out[0] = '\0';
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	return rc;
+}

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "osh_err.h"
 
 struct osh_gw_spawn {
@@ -59,5 +61,24 @@ OSH_MUST_CHECK int osh_gw_uuid(char out[37]);
 /* Sandbox names are path components: 1-63 of [A-Za-z0-9._-], not starting with
  * '.' or '-'. Returns true, or false with the reason in err. */
 bool osh_gw_name_valid(const char *name, char *err, size_t errlen);
+
+/* True when m or any message nested in it (singular, repeated, map entries,
+ * the set member of a oneof) carries unknown fields, which protobuf-c keeps
+ * and packs back as they came (protobuf-c 1.4 can pack bytes it then
+ * refuses to unpack). where gets the path of the first one, e.g.
+ * "SandboxPolicy.network_policies[0].value: field number 0 (wire type 0)". Pure;
+ * thread-safe. */
+bool osh_gw_msg_unknown_field(const ProtobufCMessage *m, char *where, size_t wlen);
+
+/* The log directory a CreateSandbox request may ask for: req (non-empty)
+ * must be absolute, without '.' or '..' components, and resolve (deepest
+ * existing ancestor canonicalised with realpath, so symlinks are followed)
+ * to <sandboxes_dir>/<name> or below. On success out holds the resolved path
+ * and 0 is returned; else OSH_EINVAL with err naming the rule (or OSH_ESYS
+ * when sandboxes_dir cannot be resolved). name must be a valid sandbox
+ * name. Thread-safe (reads the file system; the check is as of the call). */
+OSH_MUST_CHECK int osh_gw_log_dir_resolve(const char *sandboxes_dir, const char *name,
+					  const char *req, char *out, size_t cap, char *err,
+					  size_t errlen);
 
 #endif

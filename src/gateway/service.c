@@ -896,6 +896,22 @@ static int policy_pack(struct osh_rpc_call *call, const Openshell__V1__SandboxPo
 		return OSH_ENOMEM;
 	}
 	sb->policy_len = openshell__v1__sandbox_policy__pack(p, sb->policy);
+	/* Store only bytes that read back: GetSandboxPolicy unpacks them later
+	 * (protobuf-c can pack what it then refuses, finding 5). */
+	{
+		Openshell__V1__SandboxPolicy *back =
+		    openshell__v1__sandbox_policy__unpack(NULL, sb->policy_len, sb->policy);
+
+		if (!back) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+						"policy: does not decode once packed");
+			free(sb->policy);
+			sb->policy = NULL;
+			sb->policy_len = 0;
+			return OSH_EINVAL;
+		}
+		openshell__v1__sandbox_policy__free_unpacked(back, NULL);
+	}
 	SHA256(sb->policy, sb->policy_len, md);
 	for (size_t i = 0; i < sizeof(md); i++)
 		snprintf(sb->policy_hash + 2 * i, 3, "%02x", md[i]);
@@ -932,6 +948,16 @@ static int policy_from_request(struct osh_rpc_call *call,
 	}
 	if (!p)
 		goto out;
+	if (osh_gw_msg_unknown_field(&p->base, err, sizeof(err))) {
+		/* Fields this gateway does not know would be stored and sent to
+		 * supervisors unchecked (and protobuf-c may not read them back). */
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"policy: unknown field in %s (this gateway refuses "
+					"fields it does not know)",
+					err);
+		rc = OSH_EINVAL;
+		goto out;
+	}
 #ifdef OSH_GW_HAVE_SUP_POLICY
 	rc = osh_sup_policy_validate(p, err, sizeof(err));
 	if (rc != 0) {
@@ -987,10 +1013,18 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 					"give either policy_yaml or policy, not both");
 		return;
 	}
-	if (req->log_dir && req->log_dir[0] && req->log_dir[0] != '/') {
-		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
-					"log_dir must be an absolute path, got '%s'", req->log_dir);
-		return;
+	if (req->log_dir && req->log_dir[0]) {
+		/* Any client can send this: only a directory of this sandbox
+		 * (no '..', symlinks resolved) is accepted. */
+		rc = osh_gw_log_dir_resolve(gw->sandboxes_dir, req->name, req->log_dir, logdir,
+					    sizeof(logdir), err, sizeof(err));
+		if (rc != 0) {
+			(void)osh_rpc_call_fail(call,
+						rc == OSH_EINVAL ? OSH_RPC_INVALID_ARGUMENT
+								 : OSH_RPC_INTERNAL,
+						"%s", err);
+			return;
+		}
 	}
 	for (size_t i = 0; i < req->n_command; i++) {
 		if (!req->command[i]) {
@@ -1018,9 +1052,8 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	if (policy_from_request(call, req, &sb) != 0)
 		goto out;
 	if (pathf(sbdir, sizeof(sbdir), "%s/%s", gw->sandboxes_dir, req->name) != 0 ||
-	    (req->log_dir && req->log_dir[0]
-		 ? pathf(logdir, sizeof(logdir), "%s", req->log_dir)
-		 : pathf(logdir, sizeof(logdir), "%s/logs", sbdir)) != 0 ||
+	    (!(req->log_dir && req->log_dir[0]) &&
+	     pathf(logdir, sizeof(logdir), "%s/logs", sbdir) != 0) ||
 	    pathf(outp, sizeof(outp), "%s/supervisor.stdout", sbdir) != 0 ||
 	    pathf(errp, sizeof(errp), "%s/supervisor.stderr", sbdir) != 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "path too long");

@@ -1082,3 +1082,138 @@ Test(gw_service, big_answers_fit_grpc_limits, .timeout = 120)
 	protobuf_c_message_free_unpacked(&a->base, NULL);
 	rig_down(&r);
 }
+
+static size_t sandbox_count(struct grig *r)
+{
+	Openshell__V1__ListSandboxesResponse *lr = list(r);
+	size_t n = lr->n_sandboxes;
+
+	osh_rpc_msg_free(&lr->base);
+	return n;
+}
+
+/* finding 5 of docs/security.md: a policy with fields this gateway does not
+ * know is refused (protobuf-c 1.4 would store bytes it cannot read back). */
+Test(gw_service, create_refuses_unknown_policy_fields, .timeout = 120)
+{
+	struct grig r;
+	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
+	Openshell__V1__SandboxPolicy pol = OPENSHELL__V1__SANDBOX_POLICY__INIT;
+	Openshell__V1__ProcessPolicy pp = OPENSHELL__V1__PROCESS_POLICY__INIT;
+	/* The reproducer: field 3 (policy) = 80 00 00, a field-0 tag written as
+	 * a non-canonical varint; sent as an unknown field of the request so
+	 * the client packs the bytes verbatim (length prefix included). */
+	uint8_t repro[] = {0x03, 0x80, 0x00, 0x00};
+	uint8_t one[] = {0x01};
+	ProtobufCMessageUnknownField uf = {.tag = 3,
+					   .wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
+					   .len = sizeof(repro),
+					   .data = repro};
+	ProtobufCMessageUnknownField nested = {
+	    .tag = 99, .wire_type = PROTOBUF_C_WIRE_TYPE_VARINT, .len = 1, .data = one};
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+
+	rig_up(&r, fake_sleep, NULL);
+	req.name = (char *)(uintptr_t) "repro";
+	req.base.n_unknown_fields = 1;
+	req.base.unknown_fields = &uf;
+	cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT, "%d %s", st.code, st.message);
+	cr_assert(strstr(st.message, "unknown field in SandboxPolicy: field number 0"), "%s",
+		  st.message);
+
+	req.base.n_unknown_fields = 0;
+	req.base.unknown_fields = NULL;
+	req.name = (char *)(uintptr_t) "nested";
+	pol.version = 1;
+	pp.run_as_user = (char *)(uintptr_t) "sandbox";
+	pp.base.n_unknown_fields = 1;
+	pp.base.unknown_fields = &nested;
+	pol.process = &pp;
+	req.policy = &pol;
+	cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "SandboxPolicy.process: field number 99"), "%s",
+		  st.message);
+	cr_assert_eq(sandbox_count(&r), 0, "nothing stored");
+
+	/* Without the unknown field the same policy is accepted and reads back. */
+	pp.base.n_unknown_fields = 0;
+	pp.base.unknown_fields = NULL;
+	cr_assert_eq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0, "%s", st.message);
+	osh_rpc_msg_free(resp);
+	rig_down(&r);
+}
+
+static int create_in(struct grig *r, const char *name, const char *log_dir,
+		     struct osh_rpc_status *st, char *got, size_t gotlen)
+{
+	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	int rc;
+
+	req.name = (char *)(uintptr_t)name;
+	req.log_dir = (char *)(uintptr_t)log_dir;
+	rc = call(r, "CreateSandbox", &req.base, &resp, st);
+	if (rc == 0 && got)
+		snprintf(got, gotlen, "%s",
+			 ((Openshell__V1__CreateSandboxResponse *)(void *)resp)->sandbox->log_dir);
+	osh_rpc_msg_free(resp);
+	return rc;
+}
+
+/* finding 8 of docs/security.md: log_dir is empty or a directory of this
+ * sandbox under <data-dir>/sandboxes/<name>/; no '..' or symlink escape. */
+Test(gw_service, log_dir_stays_in_the_sandbox_dir, .timeout = 120)
+{
+	struct grig r;
+	struct osh_rpc_status st;
+	char p[1024], real[1024], got[1024], want[1200];
+	struct stat sbuf;
+
+	rig_up(&r, fake_sleep, NULL);
+	snprintf(p, sizeof(p), "%s/outside", r.dir);
+	cr_assert_neq(create_in(&r, "a1", p, &st, NULL, 0), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "under <data-dir>/sandboxes/<name>/"), "%s", st.message);
+	cr_assert_neq(stat(p, &sbuf), 0, "nothing created outside");
+
+	cr_assert_neq(create_in(&r, "a2", "logs", &st, NULL, 0), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "relative"), "%s", st.message);
+
+	snprintf(p, sizeof(p), "%s/sandboxes/a3/../../outside", r.dir);
+	cr_assert_neq(create_in(&r, "a3", p, &st, NULL, 0), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "'..'"), "%s", st.message);
+
+	snprintf(p, sizeof(p), "%s/sandboxes/other/logs", r.dir);
+	cr_assert_neq(create_in(&r, "a4", p, &st, NULL, 0), 0, "another sandbox's directory");
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+
+	/* A symlink inside the sandbox's directory pointing outside. */
+	snprintf(p, sizeof(p), "%s/sandboxes/a5", r.dir);
+	cr_assert_eq(mkdir(p, 0750), 0);
+	snprintf(p, sizeof(p), "%s/target", r.dir);
+	cr_assert_eq(mkdir(p, 0750), 0);
+	snprintf(want, sizeof(want), "%s/sandboxes/a5/link", r.dir);
+	cr_assert_eq(symlink(p, want), 0);
+	snprintf(p, sizeof(p), "%s/sandboxes/a5/link/logs", r.dir);
+	cr_assert_neq(create_in(&r, "a5", p, &st, NULL, 0), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "resolves to"), "%s", st.message);
+	snprintf(p, sizeof(p), "%s/target/logs", r.dir);
+	cr_assert_neq(stat(p, &sbuf), 0, "nothing created through the symlink");
+	cr_assert_eq(sandbox_count(&r), 0);
+
+	/* Accepted: a directory of the sandbox, stored resolved. */
+	snprintf(p, sizeof(p), "%s/sandboxes/ok//custom/logs/", r.dir);
+	cr_assert_eq(create_in(&r, "ok", p, &st, got, sizeof(got)), 0, "%s", st.message);
+	cr_assert_not_null(realpath(r.dir, real));
+	snprintf(want, sizeof(want), "%s/sandboxes/ok/custom/logs", real);
+	cr_assert_str_eq(got, want);
+	cr_assert_eq(stat(want, &sbuf), 0);
+	cr_assert(S_ISDIR(sbuf.st_mode));
+	rig_down(&r);
+}

@@ -498,7 +498,8 @@ out_noenter:
 	return rc;
 }
 
-static void log_v(enum osh_level level, const char *module, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_v(enum osh_level level, const char *module,
+							const char *fmt, va_list ap)
 {
 	struct osh_emit_rec h = {.kind = OSH_REC_PLAIN};
 	struct osh_emit_piece p[2];

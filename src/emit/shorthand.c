@@ -226,7 +226,10 @@ static void put_action(struct out *o, const struct view *v)
 	}
 }
 
-/* "<name>(<pid>)" of a process; name falls back to path, then "unknown". */
+/* "<name>(<pid>)" of a process; name falls back to path, then "unknown".
+ * The name sits outside any bracketed piece, so '[' and ']' are escaped as
+ * well as '(' and ')': a binary named "curl [policy:x]" must not forge a
+ * policy piece. */
 static void put_process(struct out *o, const struct ocsf_process *p)
 {
 	const char *name = NULL;
@@ -235,7 +238,7 @@ static void put_process(struct out *o, const struct ocsf_process *p)
 		name = p->name;
 	else if (ocsf_present_get(p->present, OCSF_PROCESS_F_PATH))
 		name = p->path;
-	put_esc(o, name != NULL && name[0] != '\0' ? name : "unknown", OSH_SH_NAME_BUDGET, "()");
+	put_esc(o, name != NULL && name[0] != '\0' ? name : "unknown", OSH_SH_NAME_BUDGET, "()" BR);
 	if (ocsf_present_get(p->present, OCSF_PROCESS_F_PID)) {
 		put(o, "(");
 		put_int(o, p->pid);

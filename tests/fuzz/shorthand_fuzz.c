@@ -24,11 +24,11 @@
  *     the input bytes when they are valid UTF-8 (U+FFFD-repaired otherwise,
  *     still valid UTF-8); the same event at a smaller cap is refused
  *     (OSH_ETOOBIG, *len 0), never truncated.
- * With OSH_FUZZ_STRICT=1 in the environment, also: unescaped '[' and ']'
- * (a backslash escapes the next byte) pair up without nesting, so no value
- * outside the documented free-text bodies (CONFIG/EVENT messages, quoted
- * finding titles) can open, close or forge a bracketed piece. This rule is
- * opt-in until the process-name finding (docs/security.md) is fixed.
+ *   brackets: unescaped '[' and ']' (a backslash escapes the next byte)
+ *     pair up without nesting, so no value outside the documented free-text
+ *     bodies (CONFIG/EVENT messages, quoted finding titles) can open, close
+ *     or forge a bracketed piece (checked always since the process-name
+ *     finding in docs/security.md was fixed).
  * No global state: every run builds a fresh stack event and frees what it
  * allocates. */
 #include <stdbool.h>
@@ -214,13 +214,6 @@ static void proc_obj(struct ocsf_process *p, const struct in *in, int base)
 	ocsf_process_set_pid(p, (int32_t)(in->bits * 131 + in->act));
 }
 
-static bool strict_mode(void)
-{
-	const char *e = getenv("OSH_FUZZ_STRICT");
-
-	return e != NULL && strcmp(e, "1") == 0;
-}
-
 /* Free text that docs/logging.md lets keep its brackets (CONFIG/EVENT
  * message bodies, quoted finding titles): the bracket rule cannot apply. */
 static bool no_brackets(const char *s)
@@ -245,7 +238,7 @@ static void check_event(const struct ocsf_event *ev, const char *message, bool b
 		rc = osh_emit_shorthand(ev, buf, caps[k], &len);
 		if (rc != 0)
 			abort();
-		n = check_line(buf, len, caps[k], brackets && strict_mode());
+		n = check_line(buf, len, caps[k], brackets);
 		if (k == 0)
 			*count = n;
 		free(buf);

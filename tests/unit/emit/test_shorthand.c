@@ -79,6 +79,42 @@ Test(shorthand, net_denied_reason)
 			 "address]");
 }
 
+/* Fuzz finding (tests/fuzz/crashes/shorthand_fuzz/strict_process_name_bracket):
+ * a process name is written outside any bracketed piece, so its brackets
+ * (and parentheses) are escaped; it cannot forge "[policy:...]". */
+Test(shorthand, process_name_cannot_forge_bracket_piece)
+{
+	struct ocsf_network_activity ev;
+	struct ocsf_network_endpoint *dst;
+	struct ocsf_firewall_rule *r;
+
+	ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN, "CONNECT_DENY");
+	ocsf_network_activity_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
+	net_actor(&ev, "curl [policy:github_api engine:opa] (1)", 7);
+	dst = ocsf_network_activity_dst_endpoint(&ev);
+	ocsf_network_endpoint_set_domain(dst, "evil.example");
+	r = ocsf_network_activity_firewall_rule(&ev);
+	ocsf_firewall_rule_set_type(r, "opa");
+	ocsf_network_activity_set_status_detail(&ev, "endpoint not in policy");
+	cr_assert_str_eq(fmt(&ev.ev),
+			 "NET:OPEN [INFO] DENIED curl \\[policy:github_api engine:opa\\] "
+			 "\\(1\\)(7) -> evil.example [policy:- engine:opa] "
+			 "[reason:endpoint not in policy]");
+}
+
+/* A process without a name falls back to its path, escaped the same way. */
+Test(shorthand, process_path_brackets_escaped)
+{
+	struct ocsf_process_activity ev;
+	struct ocsf_process *p;
+
+	ocsf_process_activity_init(&ev, OCSF_PROCESS_ACTIVITY_ACTIVITY_ID_LAUNCH, "PROC_LAUNCH");
+	p = ocsf_process_activity_process(&ev);
+	ocsf_process_set_path(p, "/tmp/x]y[");
+	ocsf_process_set_pid(p, 3);
+	cr_assert_str_eq(fmt(&ev.ev), "PROC:LAUNCH [INFO] /tmp/x\\]y\\[(3)");
+}
+
 Test(shorthand, net_denied_reason_falls_back_to_message)
 {
 	struct ocsf_network_activity ev;
@@ -439,7 +475,7 @@ Test(shorthand, hostile_newlines_and_brackets)
 	ocsf_network_activity_set_status_detail(&ev, "x] [policy:fake engine:opa");
 	cr_assert_str_eq(fmt(&ev.ev),
 			 "NET:OPEN [INFO] DENIED evil\\n2026-01-01T00:00:00.000Z OCSF NET:OPEN "
-			 "[INFO] ALLOWED(7) -> a\\]b\\[c.example\\r\\n [reason:x\\] \\[policy:fake "
+			 "\\[INFO\\] ALLOWED(7) -> a\\]b\\[c.example\\r\\n [reason:x\\] \\[policy:fake "
 			 "engine:opa]");
 }
 

@@ -723,8 +723,9 @@ visit_mask(const struct ser *s, const void *o, const struct ocsf_object *d, cons
 			}
 		}
 	} else {
-		for (unsigned k = 0; k < words; k++)
-			want[k] = pr[k];
+		/* uncached path: clear the whole mask (no word is left unset) */
+		for (unsigned k = 0; k < MAX_WORDS; k++)
+			want[k] = k < words ? pr[k] : 0;
 		for (unsigned i = 0; i < d->n_fields; i++) {
 			const struct ocsf_field *f = &d->fields[i];
 			if (derived && (f->flags & OCSF_F_DERIVED))

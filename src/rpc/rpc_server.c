@@ -314,6 +314,9 @@ static void end_locked(struct osh_rpc_call *c, int code, const char *msg)
 }
 
 static int vfail(struct osh_rpc_call *c, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static int vfail(struct osh_rpc_call *c, int code, const char *fmt, va_list ap)
 {
 	char buf[1024];
 	int rc = OSH_OK;

@@ -18,13 +18,14 @@
  *   GetSandboxPolicyResponse -> osh_sup_poll_step (twice) + policy checks
  * Invariants (abort = finding): no crash/leak/UB anywhere; pack(unpack(x))
  * decodes and is a fixed point (repacking the re-unpacked message gives the
- * same bytes; "decodes" only with OSH_FUZZ_STRICT=1 while finding 5 is open);
+ * same bytes; a message that does not decode once packed must carry unknown
+ * fields, which the gateway refuses: finding 5, fixed);
  * return codes are within each function's contract; ranks are in 0..4 and
  * agree between the gateway's and the emit library's tables; errors are
  * NUL-terminated and name their source; a policy copy hashes like the
  * original; the same poll response applied twice asks for nothing the second
- * time (a policy is reloaded and reported once, not on every poll; this
- * part only with OSH_FUZZ_STRICT=1 until the open finding is fixed).
+ * time (a policy is reloaded and reported once, not on every poll; an
+ * ill-formed hash is reported once: finding 2, fixed).
  * The gateway handlers themselves (static in service.c, bound to a live
  * osh_rpc_call and the SQLite store) are not reachable from here; their
  * inline checks (sandbox_id required/length, PUSH_LINE_MAX, batch cap) are
@@ -39,6 +40,7 @@
 #include "osh_err.h"
 #include "osh_level.h"
 #include "sandbox.pb-c.h"
+#include "sandboxes.h"
 #include "store.h"
 #include "sup_policy.h"
 #include "sup_poll.h"
@@ -60,13 +62,6 @@ static const ProtobufCMessageDescriptor *const descs[] = {
 };
 #define NDESC (sizeof(descs) / sizeof(descs[0]))
 
-static bool strict_mode(void)
-{
-	const char *e = getenv("OSH_FUZZ_STRICT");
-
-	return e != NULL && strcmp(e, "1") == 0;
-}
-
 /* pack(m) -> unpack -> pack must give the same bytes. */
 static void check_repack(const ProtobufCMessage *m)
 {
@@ -83,8 +78,10 @@ static void check_repack(const ProtobufCMessage *m)
 		/* Our own bytes do not decode: protobuf-c 1.4 accepts an unknown
 		 * field numbered 0 when its tag is a non-canonical varint (80 00)
 		 * but refuses the canonical 00 it packs back (finding 5 of
-		 * docs/security.md). Strict-only while that finding is open. */
-		if (strict_mode())
+		 * docs/security.md). That is the library's; what we hold is that
+		 * it only happens with unknown fields, which the gateway refuses
+		 * (osh_gw_msg_unknown_field) before packing anything it stores. */
+		if (!osh_gw_msg_unknown_field(m, NULL, 0))
 			abort();
 		free(a);
 		return;
@@ -119,8 +116,11 @@ static void check_policy(const Openshell__V1__SandboxPolicy *p)
 	if (osh_sup_policy_rule_count(p) != p->n_network_policies)
 		abort();
 	if (osh_sup_policy_copy(p, &c) != 0) {
-		if (strict_mode())
-			abort(); /* finding 5: the packed copy does not decode */
+		/* finding 5: only a policy with unknown fields (refused by the
+		 * gateway, see check_repack) may fail to copy. */
+		if (!osh_gw_msg_unknown_field(&p->base, why, sizeof(why)) ||
+		    strncmp(why, "SandboxPolicy", 13) != 0)
+			abort();
 		return;
 	}
 	if (osh_sup_policy_hash(c, h2) != 0 || strcmp(h1, h2) != 0)
@@ -194,7 +194,7 @@ static void check_create(const Openshell__V1__CreateSandboxRequest *r)
 		int rc = osh_sup_policy_parse_yaml(r->policy_yaml, strlen(r->policy_yaml),
 						   "policy_yaml", &p, err, sizeof(err));
 
-		if (rc != 0 && rc != OSH_EPARSE)
+		if (rc != 0 && rc != OSH_EPARSE && rc != OSH_ETOOBIG)
 			abort();
 		if ((rc == 0) != (p != NULL))
 			abort();
@@ -229,13 +229,14 @@ static void check_poll(const Openshell__V1__GetSandboxPolicyResponse *resp)
 	if (a1.next_delay_ms <= 0)
 		abort();
 	osh_sup_poll_step(&st, &r, 1000, &a2);
-	/* The same answer again: nothing to apply, reload or report. The
-	 * policy-hash part is strict-only while finding 2 of docs/security.md
-	 * (hashes over 71 bytes) is open. */
+	/* The same answer again: nothing to apply, reload or report (finding 2
+	 * of docs/security.md, fixed: an ill-formed hash is reported once). */
 	if (a2.apply_config || a2.lost || a2.restored)
 		abort();
-	if ((a2.reload_policy || a2.policy_absent) && strict_mode())
+	if (a2.reload_policy || a2.policy_absent || a2.bad_policy_hash)
 		abort();
+	if (a1.bad_policy_hash == osh_sup_poll_hash_valid(resp->policy_hash ? resp->policy_hash : ""))
+		abort(); /* reported iff the hash is ill-formed */
 	if (a2.next_delay_ms <= 0)
 		abort();
 }

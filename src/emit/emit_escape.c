@@ -115,14 +115,79 @@ static size_t escape_unit(const unsigned char *u, size_t i, size_t len, const ch
 	return tn;
 }
 
+/* Bytes written as themselves: printable ASCII except backslash, minus the
+ * caller's `extra` set. A 128-bit map (ASCII only) built once per call. */
+struct plain_map {
+	uint64_t w[2];
+};
+
+static void plain_map_init(struct plain_map *m, const char *extra)
+{
+	m->w[0] = ~(uint64_t)0xffffffffu; /* 0x20..0x3f */
+	m->w[1] = ~(((uint64_t)1 << ('\\' - 64)) | ((uint64_t)1 << (0x7f - 64)));
+	for (const char *e = extra; e != NULL && *e != '\0'; e++) {
+		unsigned char c = (unsigned char)*e;
+
+		if (c < 0x80)
+			m->w[c >> 6] &= ~((uint64_t)1 << (c & 63));
+	}
+}
+
+static inline bool is_plain(const struct plain_map *m, unsigned char c)
+{
+	return c < 0x80 && ((m->w[c >> 6] >> (c & 63)) & 1u) != 0;
+}
+
+/* Escapes u[0..len) into out (when non-NULL) while the output stays within
+ * `limit` bytes; returns the bytes produced and sets *cut when a unit did not
+ * fit. Runs of plain bytes are copied with one memcpy. */
+static size_t escape_run(char *out, const unsigned char *u, size_t len, size_t limit,
+			 const struct plain_map *m, const char *extra, bool *cut)
+{
+	size_t i = 0, used = 0, tn, adv;
+	char tmp[16];
+
+	*cut = false;
+	while (i < len) {
+		size_t j = i, room = limit - used;
+
+		while (j < len && is_plain(m, u[j]))
+			j++;
+		if (j > i) {
+			size_t n = j - i;
+
+			if (n > room) {
+				n = room;
+				*cut = true;
+			}
+			if (out != NULL)
+				memcpy(out + used, u + i, n);
+			used += n;
+			if (*cut)
+				break;
+			i = j;
+			continue;
+		}
+		tn = escape_unit(u, i, len, extra, tmp, &adv);
+		if (tn > room) {
+			*cut = true;
+			break;
+		}
+		if (out != NULL)
+			memcpy(out + used, tmp, tn);
+		used += tn;
+		i += adv;
+	}
+	return used;
+}
+
 bool osh_emit_escape(char *out, size_t cap, size_t *pos, const char *s, size_t len, size_t budget,
 		     const char *extra)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, used = 0, p = *pos, full = 0, limit;
-	char tmp[16];
-	size_t tn, adv;
-	bool cut = false;
+	size_t used, p = *pos, limit;
+	struct plain_map m;
+	bool cut = false, cut2;
 
 	if (cap == 0)
 		return len > 0;
@@ -130,33 +195,20 @@ bool osh_emit_escape(char *out, size_t cap, size_t *pos, const char *s, size_t l
 		p = cap - 1;
 	if (budget > cap - 1 - p)
 		budget = cap - 1 - p;
-	/* Pass 1 writes while it fits; only a value over budget is written
-	 * again (pass 2) with room kept for the marker. */
-	for (i = 0; i < len; i += adv) {
-		tn = escape_unit(u, i, len, extra, tmp, &adv);
-		if (full + tn > budget) {
-			cut = true;
-			break;
-		}
-		memcpy(out + p + full, tmp, tn);
-		full += tn;
-	}
-	used = full;
+	plain_map_init(&m, extra);
+	/* Pass 1 writes while it fits; only a value over budget is measured
+	 * again (pass 2, no writes: the bytes are already in place) with room
+	 * kept for the marker. */
+	used = escape_run(out + p, u, len, budget, &m, extra, &cut);
 	if (cut) {
 		limit = budget >= MARK_LEN ? budget - MARK_LEN : 0;
-		used = 0;
-		for (i = 0; i < len; i += adv) {
-			tn = escape_unit(u, i, len, extra, tmp, &adv);
-			if (used + tn > limit)
-				break;
-			used += tn; /* already in place from pass 1 */
-		}
-	}
-	if (cut) {
-		size_t m = budget - used < MARK_LEN ? budget - used : MARK_LEN;
+		used = escape_run(NULL, u, len, limit, &m, extra, &cut2);
+		{
+			size_t mk = budget - used < MARK_LEN ? budget - used : MARK_LEN;
 
-		memcpy(out + p + used, MARK, m);
-		used += m;
+			memcpy(out + p + used, MARK, mk);
+			used += mk;
+		}
 	}
 	p += used;
 	out[p] = '\0';

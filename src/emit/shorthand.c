@@ -18,7 +18,7 @@
 #include "shorthand.h"
 
 #include <ctype.h>
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +34,8 @@ struct out {
 	char *buf;
 	size_t cap;
 	size_t pos;
+	size_t open_at; /* offset of the grammar's open '[', valid when open */
+	bool open;	/* a bracketed piece is open (grammar literals only) */
 };
 
 static void put_raw(struct out *o, const char *s, size_t n)
@@ -45,9 +47,52 @@ static void put_raw(struct out *o, const char *s, size_t n)
 	o->buf[o->pos] = '\0';
 }
 
+/* Grammar literal: also tracks the line's own bracket state, so a line cut
+ * at the cap can close the piece it was in (close_cut_line). */
 static void put(struct out *o, const char *s)
 {
+	size_t start = o->pos;
+
 	put_raw(o, s, strlen(s));
+	for (size_t i = start; i < o->pos; i++) {
+		if (o->buf[i] == '[') {
+			o->open = true;
+			o->open_at = i;
+		} else if (o->buf[i] == ']') {
+			o->open = false;
+		}
+	}
+}
+
+/* A line that reached the cap inside a bracketed piece ends in "...]"
+ * instead, cut on a UTF-8 character boundary, so no piece is left open for a
+ * reader (or the next line) to complete. */
+static void close_cut_line(struct out *o)
+{
+	size_t end;
+
+	if (!o->open)
+		return;
+	end = o->cap - 1 >= 4 ? o->cap - 1 - 4 : 0;
+	if (end > o->pos)
+		end = o->pos;
+	while (end > 0 && ((unsigned char)o->buf[end] & 0xc0u) == 0x80u)
+		end--;
+	if (end <= o->open_at) {
+		/* The opening itself would be cut: drop it (and mark the cut
+		 * when there is room). */
+		end = o->open_at;
+		o->pos = end;
+		if (end + 3 <= o->cap - 1) {
+			memcpy(o->buf + end, "...", 3);
+			o->pos = end + 3;
+		}
+	} else {
+		memcpy(o->buf + end, "...]", 4);
+		o->pos = end + 4;
+	}
+	o->buf[o->pos] = '\0';
+	o->open = false;
 }
 
 static void put_esc(struct out *o, const char *s, size_t budget, const char *extra)
@@ -69,18 +114,30 @@ static void put_token(struct out *o, const char *s)
 	for (; *s != '\0' && n < sizeof(tmp) - 1; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		tmp[n++] = c == ' ' ? '_' : (char)toupper(c);
+		if (c == ' ')
+			c = '_';
+		else if (c >= 'a' && c <= 'z')
+			c = (unsigned char)(c - 'a' + 'A');
+		tmp[n++] = (char)c;
 	}
 	tmp[n] = '\0';
 	osh_emit_escape(o->buf, o->cap, &o->pos, tmp, n, OSH_SH_NAME_BUDGET / 2, BR);
 }
 
+/* Decimal digits without snprintf (called several times per line). */
 static void put_int(struct out *o, int64_t v)
 {
 	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+	size_t n = sizeof(tmp);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 
-	put_raw(o, tmp, (size_t)n);
+	do {
+		tmp[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		tmp[--n] = '-';
+	put_raw(o, tmp + n, sizeof(tmp) - n);
 }
 
 static const char *caption(const struct ocsf_object *desc, int field, int64_t value)
@@ -728,7 +785,7 @@ static void fmt_base(struct out *o, struct view *v)
 
 int osh_emit_shorthand(const struct ocsf_event *ev, char *buf, size_t cap, size_t *len)
 {
-	struct out o = {buf, cap, 0};
+	struct out o = {buf, cap, 0, 0, false};
 	struct view v;
 	int rc = 0;
 
@@ -772,6 +829,7 @@ int osh_emit_shorthand(const struct ocsf_event *ev, char *buf, size_t cap, size_
 		fmt_base(&o, &v);
 		break;
 	}
+	close_cut_line(&o);
 	*len = o.pos;
 out:
 	return rc;

@@ -255,6 +255,47 @@ Test(shorthand, http_nondefault_port_shown_and_denied_reason)
 	cr_assert_str_eq(fmt(&ev.ev), "HTTP:GET [INFO] GET http://httpbin.org:443/anything");
 }
 
+/* Fuzz finding: a line that reaches a small cap inside a bracketed piece
+ * ends in "...]", so the piece is closed (never left open) and the cut is on
+ * a UTF-8 boundary. */
+Test(shorthand, line_cut_at_cap_closes_bracket)
+{
+	struct ocsf_http_activity ev;
+	struct ocsf_url *u;
+	char host[121], path[241], rule[121], small[512];
+	size_t len = 0;
+	int open = 0;
+
+	memset(host, 'h', sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	memset(rule, 'r', sizeof(rule) - 1);
+	rule[sizeof(rule) - 1] = '\0';
+	ocsf_http_activity_init(&ev, OCSF_HTTP_ACTIVITY_ACTIVITY_ID_GET, "L7_DENY");
+	ocsf_http_activity_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
+	u = http_req(&ev, "GET");
+	ocsf_url_set_scheme(u, "https");
+	ocsf_url_set_hostname(u, host);
+	ocsf_url_set_path(u, path);
+	ocsf_firewall_rule_set_name(ocsf_http_activity_firewall_rule(&ev), rule);
+	cr_assert_eq(osh_emit_shorthand(&ev.ev, small, sizeof(small), &len), 0);
+	cr_assert_eq(len, strlen(small));
+	cr_assert_lt(len, sizeof(small));
+	cr_assert_geq(len, sizeof(small) - 8, "cut close to the cap, got %zu", len);
+	cr_assert_str_eq(small + len - 4, "...]", "line: %s", small);
+	for (size_t i = 0; i < len; i++) {
+		if (small[i] == '[')
+			open++;
+		else if (small[i] == ']')
+			open--;
+		cr_assert(open == 0 || open == 1, "line: %s", small);
+	}
+	cr_assert_eq(open, 0, "line: %s", small);
+	cr_assert_not_null(strstr(small, " [policy:rrrr"), "line: %s", small);
+}
+
 Test(shorthand, http_without_request_uses_endpoint_and_message)
 {
 	struct ocsf_http_activity ev;
@@ -473,10 +514,11 @@ Test(shorthand, hostile_newlines_and_brackets)
 	dst = ocsf_network_activity_dst_endpoint(&ev);
 	ocsf_network_endpoint_set_domain(dst, "a]b[c.example\r\n");
 	ocsf_network_activity_set_status_detail(&ev, "x] [policy:fake engine:opa");
-	cr_assert_str_eq(fmt(&ev.ev),
-			 "NET:OPEN [INFO] DENIED evil\\n2026-01-01T00:00:00.000Z OCSF NET:OPEN "
-			 "\\[INFO\\] ALLOWED(7) -> a\\]b\\[c.example\\r\\n [reason:x\\] \\[policy:fake "
-			 "engine:opa]");
+	cr_assert_str_eq(
+	    fmt(&ev.ev),
+	    "NET:OPEN [INFO] DENIED evil\\n2026-01-01T00:00:00.000Z OCSF NET:OPEN "
+	    "\\[INFO\\] ALLOWED(7) -> a\\]b\\[c.example\\r\\n [reason:x\\] \\[policy:fake "
+	    "engine:opa]");
 }
 
 Test(shorthand, hostile_control_and_invalid_utf8)

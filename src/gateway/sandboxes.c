@@ -254,8 +254,8 @@ static bool unknown_walk(const ProtobufCMessage *m, char *where, size_t wlen)
 			continue;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t cnt = *(const size_t *)(const void *)(base + f->quantifier_offset);
-			const ProtobufCMessage *const *arr =
-			    *(const ProtobufCMessage *const *const *)(const void *)(base + f->offset);
+			const ProtobufCMessage *const *arr = *(
+			    const ProtobufCMessage *const *const *)(const void *)(base + f->offset);
 
 			for (size_t k = 0; k < cnt; k++) {
 				if (!arr[k])
@@ -313,11 +313,12 @@ static bool has_dot_component(const char *p)
 	return false;
 }
 
-int osh_gw_log_dir_resolve(const char *sandboxes_dir, const char *name, const char *req,
-			   char *out, size_t cap, char *err, size_t errlen)
+int osh_gw_log_dir_resolve(const char *sandboxes_dir, const char *name, const char *req, char *out,
+			   size_t cap, char *err, size_t errlen)
 {
 	char base[PATH_MAX], head[PATH_MAX], real[PATH_MAX];
-	const char *rule = "log_dir must be empty or a directory under <data-dir>/sandboxes/<name>/";
+	const char *rule =
+	    "log_dir must be empty or a directory under <data-dir>/sandboxes/<name>/";
 	size_t len = strlen(req), cut;
 	int rc = OSH_EINVAL;
 
@@ -335,8 +336,8 @@ int osh_gw_log_dir_resolve(const char *sandboxes_dir, const char *name, const ch
 	}
 	if (!realpath(sandboxes_dir, base) ||
 	    snprintf(real, sizeof(real), "%s/%s", base, name) >= (int)sizeof(real)) {
-		snprintf(err, errlen, "cannot resolve the sandboxes directory %s: %s", sandboxes_dir,
-			 strerror(errno));
+		snprintf(err, errlen, "cannot resolve the sandboxes directory %s: %s",
+			 sandboxes_dir, strerror(errno));
 		rc = OSH_ESYS;
 		goto out;
 	}

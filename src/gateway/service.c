@@ -1019,10 +1019,9 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		rc = osh_gw_log_dir_resolve(gw->sandboxes_dir, req->name, req->log_dir, logdir,
 					    sizeof(logdir), err, sizeof(err));
 		if (rc != 0) {
-			(void)osh_rpc_call_fail(call,
-						rc == OSH_EINVAL ? OSH_RPC_INVALID_ARGUMENT
-								 : OSH_RPC_INTERNAL,
-						"%s", err);
+			(void)osh_rpc_call_fail(
+			    call, rc == OSH_EINVAL ? OSH_RPC_INVALID_ARGUMENT : OSH_RPC_INTERNAL,
+			    "%s", err);
 			return;
 		}
 	}

@@ -328,8 +328,7 @@ static int default_rule_names(osh_sup_policy_pb *p)
  * once per reference: exponential in the nesting depth) and counts nodes, so
  * the walk that follows is linear in the text and bounded. Syntax errors are
  * left to yaml_parser_load(), which reports them with the same marks. */
-static int yaml_prescan(const char *text, size_t len, const char *name, char *err,
-			size_t errlen)
+static int yaml_prescan(const char *text, size_t len, const char *name, char *err, size_t errlen)
 {
 	yaml_parser_t parser;
 	yaml_event_t ev;
@@ -388,8 +387,9 @@ int osh_sup_policy_parse_yaml(const char *text, size_t len, const char *name,
 	if (errlen)
 		err[0] = '\0';
 	if (len > OSH_SUP_POLICY_MAX_BYTES) {
-		snprintf(err, errlen, "%s: policy text of %zu bytes is larger than %u bytes (1 MiB)",
-			 name, len, (unsigned)OSH_SUP_POLICY_MAX_BYTES);
+		snprintf(err, errlen,
+			 "%s: policy text of %zu bytes is larger than %u bytes (1 MiB)", name, len,
+			 (unsigned)OSH_SUP_POLICY_MAX_BYTES);
 		w.rc = OSH_ETOOBIG;
 		goto out;
 	}

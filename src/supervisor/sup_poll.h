@@ -39,11 +39,11 @@
 #define OSH_SUP_POLICY_HASH_LEN 64
 
 struct osh_sup_cfg_state {
-	uint64_t revision;    /* applied config revision, 0 = none yet      */
-	bool ocsf_enabled;    /* applied JSONL state                         */
-	bool reachable;	      /* last poll reached the gateway               */
-	bool polled;	      /* at least one poll happened                  */
-	unsigned failures;    /* consecutive failed polls                    */
+	uint64_t revision; /* applied config revision, 0 = none yet      */
+	bool ocsf_enabled; /* applied JSONL state                         */
+	bool reachable;	   /* last poll reached the gateway               */
+	bool polled;	   /* at least one poll happened                  */
+	unsigned failures; /* consecutive failed polls                    */
 	char policy_hash[OSH_SUP_POLICY_HASH_LEN + 1]; /* last policy seen ("" = none) */
 	uint64_t stale_seen; /* older revision last reported (once each) */
 	bool bad_hash;	     /* last response had an ill-formed policy_hash  */

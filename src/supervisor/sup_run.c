@@ -217,10 +217,11 @@ static void perform(struct sup *s, const struct osh_sup_poll_actions *act,
 		pthread_mutex_lock(&s->mu);
 		snprintf(h, sizeof(h), "%s", s->policy_hash);
 		pthread_mutex_unlock(&s->mu);
-		snprintf(why, sizeof(why),
-			 "invalid response: policy_hash of %zu bytes is not %d lowercase hex digits",
-			 resp && resp->policy_hash ? strlen(resp->policy_hash) : (size_t)0,
-			 OSH_SUP_POLICY_HASH_LEN);
+		snprintf(
+		    why, sizeof(why),
+		    "invalid response: policy_hash of %zu bytes is not %d lowercase hex digits",
+		    resp && resp->policy_hash ? strlen(resp->policy_hash) : (size_t)0,
+		    OSH_SUP_POLICY_HASH_LEN);
 		osh_sup_ev_policy_rejected("gateway", why, h);
 	}
 	if (act->reload_policy && resp && resp->policy)

@@ -235,7 +235,8 @@ static void check_poll(const Openshell__V1__GetSandboxPolicyResponse *resp)
 		abort();
 	if (a2.reload_policy || a2.policy_absent || a2.bad_policy_hash)
 		abort();
-	if (a1.bad_policy_hash == osh_sup_poll_hash_valid(resp->policy_hash ? resp->policy_hash : ""))
+	if (a1.bad_policy_hash ==
+	    osh_sup_poll_hash_valid(resp->policy_hash ? resp->policy_hash : ""))
 		abort(); /* reported iff the hash is ill-formed */
 	if (a2.next_delay_ms <= 0)
 		abort();

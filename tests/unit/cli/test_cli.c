@@ -825,14 +825,15 @@ Test(cli_run, gateway_start_execs_the_gateway_next_to_the_cli)
 Test(cli_format, c1_bidi_and_invalid_utf8_are_escaped)
 {
 	char buf[512];
-	struct osh_cli_line l = {.timestamp_ms = 1000,
-				 .source = "sandbox",
-				 .level = "INFO",
-				 .target = "t",
-				 .message = "a\xc2\x9b"
-					    "31m b\xe2\x80\xae"
-					    "evil\xe2\x81\xa6x\xe2\x80\xa8y\xef\xbb\xbf"
-					    "z \xff\xc3 \xe0\x80\x80 \xed\xa0\x80 caf\xc3\xa9 \xf0\x9f\x98\x80"};
+	struct osh_cli_line l = {
+	    .timestamp_ms = 1000,
+	    .source = "sandbox",
+	    .level = "INFO",
+	    .target = "t",
+	    .message = "a\xc2\x9b"
+		       "31m b\xe2\x80\xae"
+		       "evil\xe2\x81\xa6x\xe2\x80\xa8y\xef\xbb\xbf"
+		       "z \xff\xc3 \xe0\x80\x80 \xed\xa0\x80 caf\xc3\xa9 \xf0\x9f\x98\x80"};
 	const char *keys[] = {"k\xe2\x80\xad"};
 	const char *vals[] = {"v\xc2\x85"};
 

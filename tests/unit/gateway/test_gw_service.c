@@ -1134,8 +1134,7 @@ Test(gw_service, create_refuses_unknown_policy_fields, .timeout = 120)
 	req.policy = &pol;
 	cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
-	cr_assert(strstr(st.message, "SandboxPolicy.process: field number 99"), "%s",
-		  st.message);
+	cr_assert(strstr(st.message, "SandboxPolicy.process: field number 99"), "%s", st.message);
 	cr_assert_eq(sandbox_count(&r), 0, "nothing stored");
 
 	/* Without the unknown field the same policy is accepted and reads back. */

@@ -213,7 +213,6 @@ Test(args, overflowing_duration_is_a_parse_error)
 	osh_sup_args_fini(&a);
 	cr_assert_eq(osh_sup_args_parse(&a, ARGC(argv2), argv2, envp, err, sizeof(err)),
 		     OSH_EPARSE);
-	cr_assert(strstr(err, "OPENSHELL_POLL_INTERVAL") && strstr(err, "out of range"), "%s",
-		  err);
+	cr_assert(strstr(err, "OPENSHELL_POLL_INTERVAL") && strstr(err, "out of range"), "%s", err);
 	osh_sup_args_fini(&a);
 }

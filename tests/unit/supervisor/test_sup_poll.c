@@ -229,7 +229,8 @@ Test(poll, long_hash_is_an_invalid_response_reported_once)
 		osh_sup_poll_step(&st, &r, IV, &a);
 		cr_assert_not(a.reload_policy, "poll %d: an ill-formed hash must not reload", i);
 		cr_assert_not(a.policy_absent);
-		cr_assert_eq(a.bad_policy_hash, i == 0, "poll %d: reported once, not every poll", i);
+		cr_assert_eq(a.bad_policy_hash, i == 0, "poll %d: reported once, not every poll",
+			     i);
 		cr_assert_str_eq(st.policy_hash, HASH_A, "the current hash is kept");
 	}
 	/* Back to the current hash: nothing to do; a new valid one reloads. */

@@ -47,16 +47,16 @@ static const unsigned char cls_tab[256] = {
 };
 /* clang-format on */
 
-static const char digits2[201] = "00010203040506070809"
-				 "10111213141516171819"
-				 "20212223242526272829"
-				 "30313233343536373839"
-				 "40414243444546474849"
-				 "50515253545556575859"
-				 "60616263646566676869"
-				 "70717273747576777879"
-				 "80818283848586878889"
-				 "90919293949596979899";
+const char ocsf_jsonw_digits2[201] = "00010203040506070809"
+				     "10111213141516171819"
+				     "20212223242526272829"
+				     "30313233343536373839"
+				     "40414243444546474849"
+				     "50515253545556575859"
+				     "60616263646566676869"
+				     "70717273747576777879"
+				     "80818283848586878889"
+				     "90919293949596979899";
 
 static const char hexdig[16] = "0123456789abcdef";
 
@@ -382,70 +382,16 @@ void ocsf_jsonw_str(struct ocsf_jsonw *w, const char *str)
 	ocsf_jsonw_str_inline(w, str);
 }
 
-/* Writes the decimal digits of v ending at `end`; returns the start. */
-static inline char *u64_digits(char *end, uint64_t v)
-{
-	char *p = end;
-	while (v >= 100) {
-		unsigned i = (unsigned)(v % 100) * 2;
-		v /= 100;
-		p -= 2;
-		p[0] = digits2[i];
-		p[1] = digits2[i + 1];
-	}
-	if (v >= 10) {
-		unsigned i = (unsigned)v * 2;
-		p -= 2;
-		p[0] = digits2[i];
-		p[1] = digits2[i + 1];
-	} else {
-		*--p = (char)('0' + v);
-	}
-	return p;
-}
-
-/* Number of decimal digits of v (1..20). */
-static inline size_t u64_ndigits(uint64_t v)
-{
-	size_t n = 1;
-	while (v >= 10000) {
-		v /= 10000;
-		n += 4;
-	}
-	if (v >= 10)
-		n++;
-	if (v >= 100)
-		n++;
-	if (v >= 1000)
-		n++;
-	return n;
-}
-
-/* Digits (with a leading '-' when neg) written straight into the buffer
- * when it has room: no staging copy. */
-static inline void put_u64(struct ocsf_jsonw *w, uint64_t u, bool neg)
-{
-	size_t n = u64_ndigits(u) + (neg ? 1 : 0);
-	if (!w->err && n <= w->cap - w->len) {
-		char *p = u64_digits(w->buf + w->len + n, u);
-		if (neg)
-			p[-1] = '-';
-		w->len += n;
-		return;
-	}
-	ocsf_jsonw_overflow(w);
-}
-
 void ocsf_jsonw_uint(struct ocsf_jsonw *w, uint64_t v)
 {
-	put_u64(w, v, false);
+	ocsf_jsonw_put_u64(w, v, false);
 }
 
 void ocsf_jsonw_int(struct ocsf_jsonw *w, int64_t v)
 {
 	/* Negate in unsigned arithmetic so INT64_MIN is exact. */
 	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	put_u64(w, u, v < 0);
+	ocsf_jsonw_put_u64(w, u, v < 0);
 }
 
 void ocsf_jsonw_bool(struct ocsf_jsonw *w, bool v)

@@ -155,12 +155,39 @@ static inline void ocsf_jsonw_copy_short(char *d, const char *s, size_t n)
 	}
 }
 
+#if defined(__SSE2__)
+/* The 16 bytes at s, unaligned; the caller has checked they do not cross
+ * a page boundary, so the load cannot fault even past the terminator
+ * (AddressSanitizer cannot know that, hence the attribute). */
+__attribute__((no_sanitize_address)) static inline __m128i ocsf_jsonw_load16(const char *s)
+{
+	return _mm_loadu_si128((const __m128i *)(const void *)s);
+}
+#endif
+
 /* ocsf_jsonw_str() with its common case (plain ASCII that fits) inline:
- * for the serializer's hot loop. Same output. */
+ * for the serializer's hot loop. Same output. A string shorter than 16
+ * bytes whose 16-byte window stays inside its page is checked and copied
+ * with one load and one store. */
 static inline void ocsf_jsonw_str_inline(struct ocsf_jsonw *w, const char *str)
 {
 	const char *s = str ? str : "";
 #if defined(__SSE2__)
+	if (((uintptr_t)s & 4095) <= 4096 - 16 && !w->err && w->cap - w->len >= 18) {
+		__m128i v = ocsf_jsonw_load16(s);
+		unsigned bad = ocsf_jsonw_care_mask(v);
+		if (bad) {
+			unsigned at = (unsigned)__builtin_ctz(bad);
+			if (s[at] == '\0') {
+				char *p = w->buf + w->len;
+				p[0] = '"';
+				_mm_storeu_si128((__m128i *)(void *)(p + 1), v);
+				p[at + 1] = '"';
+				w->len += at + 2;
+				return;
+			}
+		}
+	}
 	bool plain;
 	size_t n = ocsf_jsonw_scan(s, &plain);
 	if (plain && !w->err && n + 2 <= w->cap - w->len) {
@@ -228,6 +255,71 @@ void ocsf_jsonw_key_cstr(struct ocsf_jsonw *w, const char *key);
 /* Exact decimal integers. */
 void ocsf_jsonw_int(struct ocsf_jsonw *w, int64_t v);
 void ocsf_jsonw_uint(struct ocsf_jsonw *w, uint64_t v);
+
+/* "00" "01" ... "99": two digits at a time. */
+extern const char ocsf_jsonw_digits2[201];
+
+/* Writes the decimal digits of v ending at `end`; returns the start. */
+static inline char *ocsf_jsonw_u64_digits(char *end, uint64_t v)
+{
+	char *p = end;
+	while (v >= 100) {
+		unsigned i = (unsigned)(v % 100) * 2;
+		v /= 100;
+		p -= 2;
+		p[0] = ocsf_jsonw_digits2[i];
+		p[1] = ocsf_jsonw_digits2[i + 1];
+	}
+	if (v >= 10) {
+		unsigned i = (unsigned)v * 2;
+		p -= 2;
+		p[0] = ocsf_jsonw_digits2[i];
+		p[1] = ocsf_jsonw_digits2[i + 1];
+	} else {
+		*--p = (char)('0' + v);
+	}
+	return p;
+}
+
+/* Number of decimal digits of v (1..20). */
+static inline size_t ocsf_jsonw_u64_ndigits(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 10000) {
+		v /= 10000;
+		n += 4;
+	}
+	if (v >= 10)
+		n++;
+	if (v >= 100)
+		n++;
+	if (v >= 1000)
+		n++;
+	return n;
+}
+
+/* Digits of u (with a leading '-' when neg) written straight into the
+ * buffer when it has room: no staging copy. Inline for the serializer. */
+static inline void ocsf_jsonw_put_u64(struct ocsf_jsonw *w, uint64_t u, bool neg)
+{
+	size_t n = ocsf_jsonw_u64_ndigits(u) + (neg ? 1 : 0);
+	if (!w->err && n <= w->cap - w->len) {
+		char *p = ocsf_jsonw_u64_digits(w->buf + w->len + n, u);
+		if (neg)
+			p[-1] = '-';
+		w->len += n;
+		return;
+	}
+	ocsf_jsonw_overflow(w);
+}
+
+/* ocsf_jsonw_int() inline. */
+static inline void ocsf_jsonw_int_inline(struct ocsf_jsonw *w, int64_t v)
+{
+	/* Negate in unsigned arithmetic so INT64_MIN is exact. */
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	ocsf_jsonw_put_u64(w, u, v < 0);
+}
 
 /* true / false. */
 void ocsf_jsonw_bool(struct ocsf_jsonw *w, bool v);

@@ -977,12 +977,20 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 		return;
 	}
 	unsigned words = ((unsigned)d->n_fields + 63) / 64;
+	int md_idx = is_class ? s->cls->metadata_field : -1;
 	ocsf_jsonw_char(&s->w, '{');
 	for (unsigned k = 0; k < words; k++) {
 		for (uint64_t m = want[k]; m && !s->err && !s->w.err; m &= m - 1) {
 			unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
 			if (i >= d->n_fields)
 				break;
+			/* Ordinary rows straight to the row writer. */
+			if (pl && !pl->rows[i].dkind && pl->rows[i].op != OP_CAPTION &&
+			    (int)i != md_idx) {
+				if (ocsf_present_get(pr, i))
+					write_row(s, o, d, &pl->rows[i], i, &first, depth);
+				continue;
+			}
 			const struct ocsf_field *f = &d->fields[i];
 			bool present = ocsf_present_get(pr, i);
 
@@ -993,8 +1001,11 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 					continue;
 				}
 				if (is_metadata && dk == D_VERSION) {
-					write_member(s, &first, f);
-					ocsf_jsonw_str(&s->w, ocsf_schema_version());
+					if (pl)
+						put_key(s, &pl->rows[i], &first);
+					else
+						write_member(s, &first, f);
+					ocsf_jsonw_str_inline(&s->w, ocsf_schema_version());
 					continue;
 				}
 				if (is_metadata && dk == D_PROFILES) {

@@ -116,21 +116,54 @@ static size_t escape_unit(const unsigned char *u, size_t i, size_t len, const ch
 }
 
 /* Bytes written as themselves: printable ASCII except backslash, minus the
- * caller's `extra` set. A 128-bit map (ASCII only) built once per call. */
+ * caller's `extra` set. A 128-bit map (ASCII only) built once per call, plus
+ * the extra bytes broadcast to 64-bit words for the 8-bytes-at-a-time scan. */
+#define PLAIN_MAX_EX 8
+#define ONES	     0x0101010101010101ull
+#define HIGHS	     0x8080808080808080ull
+#define BASE_W0	     (~(uint64_t)0xffffffffu)
+#define BASE_W1	     (~(((uint64_t)1 << ('\\' - 64)) | ((uint64_t)1 << (0x7f - 64))))
+
 struct plain_map {
 	uint64_t w[2];
+	uint64_t ex[PLAIN_MAX_EX];
+	int n_ex; /* -1: too many extras, scan byte by byte */
 };
 
 static void plain_map_init(struct plain_map *m, const char *extra)
 {
-	m->w[0] = ~(uint64_t)0xffffffffu; /* 0x20..0x3f */
-	m->w[1] = ~(((uint64_t)1 << ('\\' - 64)) | ((uint64_t)1 << (0x7f - 64)));
+	m->w[0] = BASE_W0; /* 0x20..0x3f */
+	m->w[1] = BASE_W1; /* 0x40..0x7e except backslash */
+	m->n_ex = 0;
 	for (const char *e = extra; e != NULL && *e != '\0'; e++) {
 		unsigned char c = (unsigned char)*e;
 
-		if (c < 0x80)
-			m->w[c >> 6] &= ~((uint64_t)1 << (c & 63));
+		if (c >= 0x80)
+			continue;
+		m->w[c >> 6] &= ~((uint64_t)1 << (c & 63));
+		if (m->n_ex >= 0 && m->n_ex < PLAIN_MAX_EX)
+			m->ex[m->n_ex++] = ONES * c;
+		else
+			m->n_ex = -1;
 	}
+}
+
+/* The two most common sets, ready-made: no extra, and "[]" (every value
+ * inside a bracketed piece). */
+static const struct plain_map map_none = {{BASE_W0, BASE_W1}, {0}, 0};
+static const struct plain_map map_br = {
+    {BASE_W0, BASE_W1 & ~((uint64_t)1 << ('[' - 64)) & ~((uint64_t)1 << (']' - 64))},
+    {ONES * (uint64_t)'[', ONES *(uint64_t)']'},
+    2};
+
+static const struct plain_map *plain_map_get(struct plain_map *m, const char *extra)
+{
+	if (extra == NULL || extra[0] == '\0')
+		return &map_none;
+	if (extra[0] == '[' && extra[1] == ']' && extra[2] == '\0')
+		return &map_br;
+	plain_map_init(m, extra);
+	return m;
 }
 
 static inline bool is_plain(const struct plain_map *m, unsigned char c)
@@ -138,9 +171,29 @@ static inline bool is_plain(const struct plain_map *m, unsigned char c)
 	return c < 0x80 && ((m->w[c >> 6] >> (c & 63)) & 1u) != 0;
 }
 
+/* Nonzero iff some byte of v is zero (exact: a borrow can only flag bytes
+ * above a byte that really is zero). */
+static inline uint64_t has_zero(uint64_t v)
+{
+	return (v - ONES) & ~v & HIGHS;
+}
+
+/* True when all 8 bytes of w are plain. */
+static inline bool word_plain(const struct plain_map *m, uint64_t w)
+{
+	uint64_t bad = w & HIGHS;		      /* non-ASCII */
+	bad |= (w - ONES * 0x20) & ~w & HIGHS;	      /* C0 controls (< 0x20) */
+	bad |= has_zero(w ^ (ONES * 0x7f));	      /* DEL */
+	bad |= has_zero(w ^ (ONES * (uint64_t)'\\')); /* backslash */
+	for (int k = 0; k < m->n_ex; k++)
+		bad |= has_zero(w ^ m->ex[k]);
+	return bad == 0;
+}
+
 /* Escapes u[0..len) into out (when non-NULL) while the output stays within
  * `limit` bytes; returns the bytes produced and sets *cut when a unit did not
- * fit. Runs of plain bytes are copied with one memcpy. */
+ * fit. Runs of plain bytes are found 8 bytes at a time and copied with one
+ * memcpy. */
 static size_t escape_run(char *out, const unsigned char *u, size_t len, size_t limit,
 			 const struct plain_map *m, const char *extra, bool *cut)
 {
@@ -149,9 +202,22 @@ static size_t escape_run(char *out, const unsigned char *u, size_t len, size_t l
 
 	*cut = false;
 	while (i < len) {
-		size_t j = i, room = limit - used;
+		size_t room = limit - used;
+		/* Scanning room + 1 bytes is enough to know a run does not fit. */
+		size_t lim = len - i > room ? i + room + 1 : len;
+		size_t j = i;
 
-		while (j < len && is_plain(m, u[j]))
+		if (m->n_ex >= 0) {
+			while (lim - j >= 8) {
+				uint64_t w;
+
+				memcpy(&w, u + j, 8);
+				if (!word_plain(m, w))
+					break;
+				j += 8;
+			}
+		}
+		while (j < lim && is_plain(m, u[j]))
 			j++;
 		if (j > i) {
 			size_t n = j - i;
@@ -186,7 +252,8 @@ bool osh_emit_escape(char *out, size_t cap, size_t *pos, const char *s, size_t l
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t used, p = *pos, limit;
-	struct plain_map m;
+	struct plain_map mbuf;
+	const struct plain_map *m;
 	bool cut = false, cut2;
 
 	if (cap == 0)
@@ -195,14 +262,14 @@ bool osh_emit_escape(char *out, size_t cap, size_t *pos, const char *s, size_t l
 		p = cap - 1;
 	if (budget > cap - 1 - p)
 		budget = cap - 1 - p;
-	plain_map_init(&m, extra);
+	m = plain_map_get(&mbuf, extra);
 	/* Pass 1 writes while it fits; only a value over budget is measured
 	 * again (pass 2, no writes: the bytes are already in place) with room
 	 * kept for the marker. */
-	used = escape_run(out + p, u, len, budget, &m, extra, &cut);
+	used = escape_run(out + p, u, len, budget, m, extra, &cut);
 	if (cut) {
 		limit = budget >= MARK_LEN ? budget - MARK_LEN : 0;
-		used = escape_run(NULL, u, len, limit, &m, extra, &cut2);
+		used = escape_run(NULL, u, len, limit, m, extra, &cut2);
 		{
 			size_t mk = budget - used < MARK_LEN ? budget - used : MARK_LEN;
 

@@ -38,7 +38,7 @@ struct out {
 	bool open;	/* a bracketed piece is open (grammar literals only) */
 };
 
-static void put_raw(struct out *o, const char *s, size_t n)
+static inline void put_raw(struct out *o, const char *s, size_t n)
 {
 	if (o->pos + n > o->cap - 1)
 		n = o->cap - 1 - o->pos;
@@ -48,19 +48,21 @@ static void put_raw(struct out *o, const char *s, size_t n)
 }
 
 /* Grammar literal: also tracks the line's own bracket state, so a line cut
- * at the cap can close the piece it was in (close_cut_line). */
-static void put(struct out *o, const char *s)
+ * at the cap can close the piece it was in (close_cut_line). Every literal
+ * that opens a piece starts with " [" and the only closing literal is "]";
+ * no other literal holds a bracket, so two byte compares suffice. */
+static inline __attribute__((always_inline)) void put(struct out *o, const char *s)
 {
 	size_t start = o->pos;
 
 	put_raw(o, s, strlen(s));
-	for (size_t i = start; i < o->pos; i++) {
-		if (o->buf[i] == '[') {
+	if (s[0] == ' ' && s[1] == '[') {
+		if (o->pos > start + 1) {
 			o->open = true;
-			o->open_at = i;
-		} else if (o->buf[i] == ']') {
-			o->open = false;
+			o->open_at = start + 1;
 		}
+	} else if (s[0] == ']' && o->pos > start) {
+		o->open = false;
 	}
 }
 

@@ -49,6 +49,16 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU seconds used by the whole process (all threads, user + system): the
+ * work a phase cost, whatever else the machine was running. */
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -96,13 +106,15 @@ static void start(const char *dir, bool jsonl, size_t queue)
  * buffers with write()); returns that moment. The runtime is shut down
  * after it: tearing down the queue (unmapping up to 1 GiB) is not sink
  * work, so no phase counts it. */
-static double finish(void)
+static double finish(double *cpu)
 {
 	double t;
 
 	if (osh_emit_flush(120000) != 0)
 		fprintf(stderr, "osh-emit-bench: flush timed out\n");
 	t = now_s();
+	if (cpu != NULL)
+		*cpu = cpu_s();
 	osh_emit_shutdown();
 	return t;
 }
@@ -116,29 +128,32 @@ static void pump(unsigned long n)
 	}
 }
 
-/* Returns the elapsed seconds of a sustained run; *bytes = both files. */
-static double sustained(const char *name, bool jsonl, double *bytes)
+/* Returns the elapsed seconds of a sustained run; *bytes = both files,
+ * *cpu = CPU seconds of producer and writer together. */
+static double sustained(const char *name, bool jsonl, double *bytes, double *cpu)
 {
 	char dir[4096];
-	double t0, t1;
+	double t0, t1, c0, c1;
 
 	phase_dir(name, dir, sizeof(dir));
 	start(dir, jsonl, (size_t)8 << 20);
 	t0 = now_s();
+	c0 = cpu_s();
 	pump(n_events);
-	t1 = finish();
+	t1 = finish(&c1);
+	*cpu = c1 - c0;
 	*bytes = (double)(fsize(dir, "openshell.log") + fsize(dir, "openshell-ocsf.log"));
 	return t1 - t0;
 }
 
 /* Appends the bytes of `src` files to fresh files with 64 KiB writes. */
-static double raw_ceiling(const char *src_dir, double *bytes)
+static double raw_ceiling(const char *src_dir, double *bytes, double *cpu)
 {
 	static const char *files[] = {"openshell.log", "openshell-ocsf.log"};
 	char dir[4096], p[4200];
 	char *data[2] = {NULL, NULL};
 	size_t len[2] = {0, 0};
-	double t0, t1;
+	double t0, t1, c0;
 
 	phase_dir("raw", dir, sizeof(dir));
 	for (int f = 0; f < 2; f++) {
@@ -161,6 +176,7 @@ static double raw_ceiling(const char *src_dir, double *bytes)
 		fclose(in);
 	}
 	t0 = now_s();
+	c0 = cpu_s();
 	for (int f = 0; f < 2; f++) {
 		int fd;
 
@@ -179,6 +195,7 @@ static double raw_ceiling(const char *src_dir, double *bytes)
 		close(fd);
 	}
 	t1 = now_s();
+	*cpu = cpu_s() - c0;
 	*bytes = (double)(len[0] + len[1]);
 	free(data[0]);
 	free(data[1]);
@@ -211,7 +228,7 @@ static double sink_drain(double *bytes)
 	}
 	t0 = now_s();
 	osh_emit_test_stall_writer(false);
-	t1 = finish();
+	t1 = finish(NULL);
 	*bytes = (double)(fsize(dir, "openshell.log") + fsize(dir, "openshell-ocsf.log"));
 	return t1 - t0;
 }
@@ -261,7 +278,7 @@ static void latency(bool stalled, int64_t *p50, int64_t *p99)
 	}
 	if (stalled)
 		osh_emit_test_stall_writer(false);
-	(void)finish();
+	(void)finish(NULL);
 	qsort(lat, n_lat, sizeof(*lat), cmp_i64);
 	*p50 = lat[n_lat / 2];
 	*p99 = lat[(n_lat * 99) / 100];
@@ -303,6 +320,7 @@ int main(int argc, char **argv)
 {
 	cpu_set_t all, one;
 	double t_both, b_both, t_short, b_short, t_raw, b_raw = 0, t_drain, b_drain = 0;
+	double c_both, c_short, c_raw = 1e9;
 	int64_t h50, h99, s50, s99;
 	char both_dir[4096];
 
@@ -322,22 +340,24 @@ int main(int argc, char **argv)
 		}
 	}
 	sched_setaffinity(0, sizeof(one), &one);
-	t_both = sustained("both", true, &b_both);
-	t_short = sustained("shorthand", false, &b_short);
+	t_both = sustained("both", true, &b_both, &c_both);
+	t_short = sustained("shorthand", false, &b_short, &c_short);
 	snprintf(both_dir, sizeof(both_dir), "%s/both", base_dir);
 	/* The file phases are at the mercy of dirty-page writeback on a shared
 	 * machine: sync before each timed run and keep the best of three, for
 	 * the ceiling and the writer drain alike. */
 	t_raw = t_drain = 1e9;
 	for (int rep = 0; rep < 3; rep++) {
-		double t, b;
+		double t, b, c;
 
 		sync();
-		t = raw_ceiling(both_dir, &b);
+		t = raw_ceiling(both_dir, &b, &c);
 		if (t < t_raw) {
 			t_raw = t;
 			b_raw = b;
 		}
+		if (c < c_raw)
+			c_raw = c;
 		sync();
 		t = sink_drain(&b);
 		if (t < t_drain) {
@@ -357,6 +377,11 @@ int main(int argc, char **argv)
 	printf("bytes_per_event %.0f bytes\n", b_both / (double)n_events);
 	printf("raw_ceiling_mbps %.1f MB/s\n", b_raw / t_raw / 1e6);
 	printf("sustained_ceiling_ratio %.3f ratio\n", (b_both / t_both) / (b_raw / t_raw));
+	printf("sustained_both_cpu_eps %.0f events/s\n", (double)n_events / c_both);
+	printf("sustained_shorthand_cpu_eps %.0f events/s\n", (double)n_events / c_short);
+	printf("cpu_us_per_event_both %.3f us\n", c_both / (double)n_events * 1e6);
+	printf("raw_ceiling_cpu_mbps %.1f MB/s\n", b_raw / c_raw / 1e6);
+	printf("sustained_ceiling_cpu_ratio %.3f ratio\n", (b_both / c_both) / (b_raw / c_raw));
 	printf("sink_drain_mbps %.1f MB/s\n", b_drain / t_drain / 1e6);
 	printf("sink_ceiling_ratio %.3f ratio\n", (b_drain / t_drain) / (b_raw / t_raw));
 	printf("emit_p50_healthy_ns %lld ns\n", (long long)h50);

@@ -64,7 +64,9 @@ int ocsf_object_field_index(const struct ocsf_object *desc, const char *name);
  * plus the derived values. A json_t value (and an open-object JSON member)
  * that is not valid JSON text is written as a JSON string instead, so the
  * line stays valid JSON. A float field holding NaN or +-Inf is left out.
- * Does not modify the event; no heap allocation. */
+ * Bytes of buf past *len (up to cap) may be overwritten: keys and short
+ * strings are stored with fixed-size moves. Does not modify the event; no
+ * heap allocation. */
 int ocsf_serialize(const struct ocsf_event *ev, char *buf, size_t cap, size_t *len) OSH_MUST_CHECK;
 
 /* Bitmask of profiles (bit i = profile index i) whose attributes are present

@@ -195,8 +195,11 @@ static uint64_t mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-static _Thread_local uint64_t tl_uid_hi, tl_uid_key, tl_uid_ctr;
+static _Thread_local uint64_t tl_uid_key, tl_uid_ctr;
 static _Thread_local bool tl_uid_ready;
+/* The high half is fixed per thread: its text ("xxxxxxxx-xxxx-4xxx-") is
+ * formatted once. */
+static _Thread_local char tl_uid_prefix[20];
 
 /* UUID (version 4 layout) without heap or syscall per event: the high half is
  * random per thread (getrandom once), the low half a bijective mix of a
@@ -220,20 +223,28 @@ static void event_uid(char out[37])
 					(uint64_t)(uintptr_t)&tl_uid_ctr);
 			seed[1] = mix64(seed[0] + (uint64_t)ts.tv_sec);
 		}
-		tl_uid_hi = seed[0];
+		hi = seed[0];
 		tl_uid_key = seed[1];
+		for (int i = 0; i < 8; i++)
+			b[i] = (unsigned char)(hi >> (56 - 8 * i));
+		b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+		for (int i = 0; i < 8; i++) {
+			if (i == 4 || i == 6)
+				tl_uid_prefix[n++] = '-';
+			tl_uid_prefix[n++] = hex[b[i] >> 4];
+			tl_uid_prefix[n++] = hex[b[i] & 15];
+		}
+		tl_uid_prefix[n++] = '-';
 		tl_uid_ready = true;
 	}
-	hi = tl_uid_hi;
+	memcpy(out, tl_uid_prefix, 19);
+	n = 19;
 	lo = mix64(tl_uid_key + tl_uid_ctr++);
-	for (int i = 0; i < 8; i++) {
-		b[i] = (unsigned char)(hi >> (56 - 8 * i));
+	for (int i = 0; i < 8; i++)
 		b[8 + i] = (unsigned char)(lo >> (56 - 8 * i));
-	}
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
+	for (int i = 8; i < 16; i++) {
+		if (i == 10)
 			out[n++] = '-';
 		out[n++] = hex[b[i] >> 4];
 		out[n++] = hex[b[i] & 15];

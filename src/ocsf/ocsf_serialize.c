@@ -167,7 +167,8 @@ void ocsf_event_profiles(const struct ocsf_event *ev, uint64_t mask[2])
  * generated data): writing metadata.profiles is then a walk of this order
  * testing bits, with no sorting per event. */
 static uint8_t prof_order[128];
-static uint8_t prof_len[128]; /* strlen of each profile name, by index */
+static uint8_t prof_len[128];  /* strlen of each profile name, by index */
+static uint8_t prof_rank[128]; /* position of each profile in prof_order, 255 unnamed */
 static unsigned prof_n;
 static bool prof_ready; /* published with release after the tables */
 static bool prof_lock;	/* spin flag for the one-time build */
@@ -196,6 +197,9 @@ static void prof_build(void)
 			prof_order[k] = (uint8_t)i;
 		}
 		prof_n = n;
+		memset(prof_rank, 255, sizeof(prof_rank));
+		for (unsigned k = 0; k < n; k++)
+			prof_rank[prof_order[k]] = (uint8_t)k;
 		__atomic_store_n(&prof_ready, true, __ATOMIC_RELEASE);
 	}
 	__atomic_clear(&prof_lock, __ATOMIC_RELEASE);
@@ -209,11 +213,19 @@ static void collect_profiles(struct ser *s)
 	s->n_pnames = 0;
 	if (!s->profiles[0] && !s->profiles[1])
 		return;
-	for (unsigned k = 0; k < prof_n; k++) {
-		unsigned i = prof_order[k];
-		if ((s->profiles[i / 64] >> (i % 64)) & 1u)
-			s->pidx[s->n_pnames++] = (uint8_t)i;
+	/* Re-index the used profiles by name rank, then read them back in
+	 * rank order: proportional to the profiles used, not to all of them. */
+	uint64_t by_rank[2] = {0, 0};
+	for (unsigned k = 0; k < 2; k++) {
+		for (uint64_t m = s->profiles[k]; m; m &= m - 1) {
+			unsigned r = prof_rank[k * 64 + (unsigned)__builtin_ctzll(m)];
+			if (r < 128)
+				by_rank[r / 64] |= (uint64_t)1 << (r % 64);
+		}
 	}
+	for (unsigned k = 0; k < 2; k++)
+		for (uint64_t m = by_rank[k]; m; m &= m - 1)
+			s->pidx[s->n_pnames++] = prof_order[k * 64 + (unsigned)__builtin_ctzll(m)];
 }
 
 static void write_profiles(struct ser *s)
@@ -477,6 +489,24 @@ static enum derived derived_kind(const char *name)
 	return D_NONE;
 }
 
+/* Length of s; *plain tells whether it is printable ASCII needing no
+ * escape (one SIMD pass where available). */
+static size_t scan_plain(const char *s, bool *plain)
+{
+#if defined(__SSE2__)
+	return ocsf_jsonw_scan(s, plain);
+#else
+	size_t n = strlen(s);
+	bool ok = true;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		ok = ok && c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+	}
+	*plain = ok;
+	return n;
+#endif
+}
+
 /* Class-level derived value; false when there is nothing to write. */
 static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *first,
 			  const struct ocsf_field *f)
@@ -498,13 +528,13 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
 		ocsf_jsonw_int(&s->w, c->class_uid);
 		break;
 	case D_CLASS_NAME:
-		ocsf_jsonw_str(&s->w, c->class_name);
+		ocsf_jsonw_str_inline(&s->w, c->class_name);
 		break;
 	case D_CATEGORY_UID:
 		ocsf_jsonw_int(&s->w, c->category_uid);
 		break;
 	case D_CATEGORY_NAME:
-		ocsf_jsonw_str(&s->w, c->category_name);
+		ocsf_jsonw_str_inline(&s->w, c->category_name);
 		break;
 	case D_TYPE_UID:
 		ocsf_jsonw_int(&s->w, (int64_t)c->class_uid * 100 + act);
@@ -512,11 +542,25 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
 	case D_TYPE_NAME: {
 		const char *cn = c->class_name ? c->class_name : "";
 		const char *an = ai->caption ? ai->caption : "";
-		ocsf_jsonw_char(&s->w, '"');
-		ocsf_jsonw_strbody(&s->w, cn, strlen(cn));
-		ocsf_jsonw_raw(&s->w, ": ", 2);
-		ocsf_jsonw_strbody(&s->w, an, strlen(an));
-		ocsf_jsonw_char(&s->w, '"');
+		struct ocsf_jsonw *w = &s->w;
+		bool pc, pa;
+		size_t nc = scan_plain(cn, &pc), na = scan_plain(an, &pa);
+		/* Schema captions are plain text: copy both straight in. */
+		if (pc && pa && !w->err && nc + na + 4 <= w->cap - w->len) {
+			char *p = w->buf + w->len;
+			p[0] = '"';
+			memcpy(p + 1, cn, nc);
+			memcpy(p + 1 + nc, ": ", 2);
+			memcpy(p + 3 + nc, an, na);
+			p[3 + nc + na] = '"';
+			w->len += nc + na + 4;
+			break;
+		}
+		ocsf_jsonw_char(w, '"');
+		ocsf_jsonw_strbody(w, cn, nc);
+		ocsf_jsonw_raw(w, ": ", 2);
+		ocsf_jsonw_strbody(w, an, na);
+		ocsf_jsonw_char(w, '"');
 		break;
 	}
 	default:
@@ -575,10 +619,13 @@ struct prow {
 };
 
 struct plan {
-	const struct ocsf_object *d;  /* published last (release) */
-	struct prow *rows;	      /* n_fields rows */
-	uint64_t derived[PLAN_WORDS]; /* DERIVED rows */
-	uint64_t enums[PLAN_WORDS];   /* ENUM_INT rows with a sibling */
+	const struct ocsf_object *d;   /* published last (release) */
+	struct prow *rows;	       /* n_fields rows */
+	uint64_t derived[PLAN_WORDS];  /* DERIVED rows */
+	uint64_t enums[PLAN_WORDS];    /* ENUM_INT rows with a sibling */
+	uint64_t special[PLAN_WORDS];  /* DERIVED or CAPTION rows (class/metadata walk) */
+	uint64_t profrows[PLAN_WORDS]; /* rows with a profile */
+	uint64_t valid[PLAN_WORDS];    /* rows 0..n_fields-1 */
 };
 
 static struct plan plans[PLAN_SLOTS];
@@ -622,6 +669,9 @@ static bool plan_build(struct plan *e, const struct ocsf_object *d)
 	struct prow *rows = &plan_rows[plan_rows_used];
 	memset(e->derived, 0, sizeof(e->derived));
 	memset(e->enums, 0, sizeof(e->enums));
+	memset(e->special, 0, sizeof(e->special));
+	memset(e->profrows, 0, sizeof(e->profrows));
+	memset(e->valid, 0, sizeof(e->valid));
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const struct ocsf_field *f = &d->fields[i];
 		struct prow *r = &rows[i];
@@ -643,6 +693,11 @@ static bool plan_build(struct plan *e, const struct ocsf_object *d)
 		}
 		if (f->kind == OCSF_K_ENUM_INT && f->sibling >= 0 && f->sibling < d->n_fields)
 			e->enums[i / 64] |= (uint64_t)1 << (i % 64);
+		e->valid[i / 64] |= (uint64_t)1 << (i % 64);
+		if (f->profile >= 0)
+			e->profrows[i / 64] |= (uint64_t)1 << (i % 64);
+		if (f->flags & (OCSF_F_DERIVED | OCSF_F_CAPTION))
+			e->special[i / 64] |= (uint64_t)1 << (i % 64);
 		if (!(f->flags & OCSF_F_DERIVED))
 			continue;
 		r->dkind = (uint8_t)derived_kind(f->name);
@@ -793,12 +848,13 @@ static void write_caption_row(struct ser *s, const void *o, const struct ocsf_ob
 /* `,"key":` of row r (without the comma for the first member): one fixed
  * 32-byte move when the buffer has room, the checked writer otherwise. */
 __attribute__((always_inline)) static inline void put_key(struct ser *s, const struct prow *r,
-							  bool *first)
+							  bool *first, bool plain)
 {
 	struct ocsf_jsonw *w = &s->w;
-	size_t skip = *first ? 1 : 0;
-	*first = false;
-	if (r->klen && !w->err && w->cap - w->len >= 32) {
+	size_t skip = plain ? 0 : (*first ? 1 : 0);
+	if (!plain)
+		*first = false;
+	if (r->klen && w->cap - w->len >= 32) {
 		memcpy(w->buf + w->len, r->key + skip, 32);
 		w->len += r->klen - skip;
 		return;
@@ -827,7 +883,7 @@ static inline bool caption_fast(struct ser *s, const void *o, const struct ocsf_
 	const struct ocsf_enum_item *it = ocsf_enum_find(e, v);
 	if (!present && !it)
 		return false;
-	put_key(s, &rows[i], first);
+	put_key(s, &rows[i], first, false);
 	ocsf_jsonw_str_inline(&s->w, (v == 99 && caller) ? caller : it ? it->caption : caller);
 	return true;
 }
@@ -835,43 +891,151 @@ static inline bool caption_fast(struct ser *s, const void *o, const struct ocsf_
 static void write_plain_pl(struct ser *s, const void *o, const struct ocsf_object *d,
 			   const struct plan *pl, int depth);
 
-/* One present row of a planned object. Profiles are noted here too. */
+/* Room for any one fast row: its 32-byte key move, then up to 21 integer
+ * bytes or a quoted string of up to 64 bytes (1 + 64 + 1). */
+#define ROW_ROOM 128
+
+/* Decimal digits of u at p; returns how many. Values under 10 000 (ports,
+ * ids, pids) take one or two table moves with no loop. */
+static inline size_t put_uint(char *p, uint64_t u)
+{
+	const char *d2 = ocsf_jsonw_digits2;
+	if (u < 100) {
+		if (u < 10) {
+			p[0] = (char)('0' + u);
+			return 1;
+		}
+		memcpy(p, d2 + 2 * u, 2);
+		return 2;
+	}
+	if (u < 10000) {
+		unsigned hi = (unsigned)u / 100, lo = (unsigned)u % 100;
+		if (u < 1000) {
+			p[0] = (char)('0' + hi);
+			memcpy(p + 1, d2 + 2 * lo, 2);
+			return 3;
+		}
+		memcpy(p, d2 + 2 * hi, 2);
+		memcpy(p + 2, d2 + 2 * lo, 2);
+		return 4;
+	}
+	size_t n = ocsf_jsonw_u64_ndigits(u);
+	ocsf_jsonw_u64_digits(p + n, u);
+	return n;
+}
+
+static inline size_t put_int(char *p, int64_t v)
+{
+	if (v >= 0)
+		return put_uint(p, (uint64_t)v);
+	/* Negate in unsigned arithmetic so INT64_MIN is exact. */
+	p[0] = '-';
+	return 1 + put_uint(p + 1, (uint64_t)0 - (uint64_t)v);
+}
+
+/* The quoted JSON string of str at p when it is plain printable ASCII of
+ * at most 64 bytes whose 16-byte blocks stay inside their pages (each
+ * block is checked and copied with one load and one store); returns the
+ * bytes written, or 0 when the string needs the general writer (which then
+ * rewrites from the same place). p has room for 66 bytes. */
+static inline size_t str_fast(char *p, const char *str)
+{
+#if defined(__SSE2__)
+	const char *s = str ? str : "";
+	for (unsigned k = 0; k < 64; k += 16) {
+		const char *q = s + k;
+		if (((uintptr_t)q & 4095) > 4096 - 16)
+			return 0;
+		__m128i v = ocsf_jsonw_load16(q);
+		unsigned bad = ocsf_jsonw_care_mask(v);
+		_mm_storeu_si128((__m128i *)(void *)(p + 1 + k), v);
+		if (bad) {
+			unsigned at = (unsigned)__builtin_ctz(bad);
+			if (q[at] != '\0')
+				return 0;
+			p[0] = '"';
+			p[k + at + 1] = '"';
+			return k + at + 2;
+		}
+	}
+	return 0;
+#else
+	(void)p;
+	(void)str;
+	return 0;
+#endif
+}
+
+/* One present row of a planned object. In a plain object (`plain`) every
+ * member is written with its leading comma (the object's first comma is
+ * turned into the '{' when it closes) and profiles are noted per word by
+ * the caller; otherwise *first says whether to leave the comma out and the
+ * row notes its profile. Scalars take one capacity check for key and value
+ * together. */
 __attribute__((always_inline)) static inline void write_row(struct ser *s, const void *o,
 							    const struct ocsf_object *d,
 							    struct prow *r, unsigned i, bool *first,
-							    int depth)
+							    int depth, bool plain)
 {
+	struct ocsf_jsonw *w = &s->w;
 	const unsigned char *m = (const unsigned char *)o + r->offset;
+	size_t skip = plain ? 0 : (*first ? 1 : 0);
+	/* After an overflow the output is discarded, so writing on inside cap
+	 * is harmless: the fast paths test room only, not w->err. */
+	bool room = r->klen && w->cap - w->len >= ROW_ROOM;
+	char *p = w->buf + w->len;
+	int64_t iv;
 
-	if (r->profile >= 0)
+	if (!plain && r->profile >= 0)
 		s->profiles[r->profile / 64] |= (uint64_t)1 << (r->profile % 64);
 	switch ((enum op)r->op) {
-	case OP_STR:
-		put_key(s, r, first);
-		ocsf_jsonw_str_inline(&s->w, *(const char *const *)(const void *)m);
+	case OP_STR: {
+		const char *v = *(const char *const *)(const void *)m;
+		if (room) {
+			memcpy(p, r->key + skip, 32);
+			size_t kl = r->klen - skip;
+			size_t n = str_fast(p + kl, v);
+			if (!plain)
+				*first = false;
+			w->len += kl + n;
+			if (!n)
+				ocsf_jsonw_str_inline(w, v);
+			return;
+		}
+		put_key(s, r, first, plain);
+		ocsf_jsonw_str_inline(w, v);
 		return;
+	}
 	case OP_I32:
 	case OP_ENUM:
-		put_key(s, r, first);
-		ocsf_jsonw_int(&s->w, *(const int32_t *)(const void *)m);
-		return;
+		iv = *(const int32_t *)(const void *)m;
+		goto integer;
 	case OP_I64:
-		put_key(s, r, first);
-		ocsf_jsonw_int(&s->w, *(const int64_t *)(const void *)m);
-		return;
+		iv = *(const int64_t *)(const void *)m;
+		goto integer;
 	case OP_PORT:
-		put_key(s, r, first);
-		ocsf_jsonw_uint(&s->w, *(const uint16_t *)(const void *)m);
+		iv = *(const uint16_t *)(const void *)m;
+		goto integer;
+	case OP_BOOL: {
+		bool b = *(const bool *)(const void *)m;
+		if (room) {
+			memcpy(p, r->key + skip, 32);
+			size_t kl = r->klen - skip;
+			memcpy(p + kl, b ? "true" : "false", 5);
+			w->len += kl + (b ? 4 : 5);
+			if (!plain)
+				*first = false;
+			return;
+		}
+		put_key(s, r, first, plain);
+		ocsf_jsonw_bool(w, b);
 		return;
-	case OP_BOOL:
-		put_key(s, r, first);
-		ocsf_jsonw_bool(&s->w, *(const bool *)(const void *)m);
-		return;
+	}
 	case OP_OBJ: {
 		const void *child = *(const void *const *)(const void *)m;
 		if (!child)
 			return;
-		put_key(s, r, first);
+		put_key(s, r, first, plain);
 		const struct plan *cp = __atomic_load_n(&r->child, __ATOMIC_ACQUIRE);
 		if (!cp) {
 			cp = plan_of(r->f->object);
@@ -899,6 +1063,17 @@ __attribute__((always_inline)) static inline void write_row(struct ser *s, const
 		write_field(s, o, r->f, depth);
 		return;
 	}
+integer:
+	if (room) {
+		memcpy(p, r->key + skip, 32);
+		size_t kl = r->klen - skip;
+		w->len += kl + put_int(p + kl, iv);
+		if (!plain)
+			*first = false;
+		return;
+	}
+	put_key(s, r, first, plain);
+	ocsf_jsonw_int(w, iv);
 }
 
 /* An ordinary object (not the class, not metadata): present fields plus
@@ -915,21 +1090,34 @@ static void write_plain_pl(struct ser *s, const void *o, const struct ocsf_objec
 		s->err = OSH_EINVAL;
 		return;
 	}
-	ocsf_jsonw_char(&s->w, '{');
 	if (pl) {
+		/* Every member goes out as `,"key":value`; the first comma
+		 * becomes the '{' at the end (or '{' is written if there was no
+		 * member). Generic paths see first == false, so they write
+		 * their comma too. */
+		size_t start = s->w.len;
+		first = false;
 		for (unsigned k = 0; k < words; k++) {
-			for (uint64_t m = want[k]; m; m &= m - 1) {
+			uint64_t wk = want[k] & pl->valid[k];
+			for (uint64_t m = wk & pl->profrows[k]; m; m &= m - 1) {
+				int pf = pl->rows[k * 64 + (unsigned)__builtin_ctzll(m)].profile;
+				s->profiles[pf / 64] |= (uint64_t)1 << (pf % 64);
+			}
+			for (uint64_t m = wk; m; m &= m - 1) {
 				unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
-				if (i >= d->n_fields)
-					break;
-				write_row(s, o, d, &pl->rows[i], i, &first, depth);
+				write_row(s, o, d, &pl->rows[i], i, &first, depth, true);
 			}
 			if (s->err || s->w.err)
 				break;
 		}
+		if (s->w.len == start)
+			ocsf_jsonw_char(&s->w, '{');
+		else
+			s->w.buf[start] = '{';
 		ocsf_jsonw_char(&s->w, '}');
 		return;
 	}
+	ocsf_jsonw_char(&s->w, '{');
 	for (unsigned k = 0; k < words; k++) {
 		for (uint64_t m = want[k]; m; m &= m - 1) {
 			unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
@@ -985,10 +1173,9 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 			if (i >= d->n_fields)
 				break;
 			/* Ordinary rows straight to the row writer. */
-			if (pl && !pl->rows[i].dkind && pl->rows[i].op != OP_CAPTION &&
-			    (int)i != md_idx) {
+			if (pl && !((pl->special[k] >> (i % 64)) & 1) && (int)i != md_idx) {
 				if (ocsf_present_get(pr, i))
-					write_row(s, o, d, &pl->rows[i], i, &first, depth);
+					write_row(s, o, d, &pl->rows[i], i, &first, depth, false);
 				continue;
 			}
 			const struct ocsf_field *f = &d->fields[i];
@@ -1002,7 +1189,7 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 				}
 				if (is_metadata && dk == D_VERSION) {
 					if (pl)
-						put_key(s, &pl->rows[i], &first);
+						put_key(s, &pl->rows[i], &first, false);
 					else
 						write_member(s, &first, f);
 					ocsf_jsonw_str_inline(&s->w, ocsf_schema_version());
@@ -1052,7 +1239,7 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 			if (!present)
 				continue;
 			if (pl && pl->rows[i].op != OP_CAPTION) {
-				write_row(s, o, d, &pl->rows[i], i, &first, depth);
+				write_row(s, o, d, &pl->rows[i], i, &first, depth, false);
 				continue;
 			}
 			if (!writable(o, f))

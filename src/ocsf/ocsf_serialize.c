@@ -489,6 +489,53 @@ static enum derived derived_kind(const char *name)
 	return D_NONE;
 }
 
+/* Decimal digits of u at p; returns how many. Values under 10 000 (ports,
+ * ids, pids) take one or two table moves with no loop. */
+static inline size_t put_uint(char *p, uint64_t u)
+{
+	const char *d2 = ocsf_jsonw_digits2;
+	if (u < 100) {
+		if (u < 10) {
+			p[0] = (char)('0' + u);
+			return 1;
+		}
+		memcpy(p, d2 + 2 * u, 2);
+		return 2;
+	}
+	if (u < 10000) {
+		unsigned hi = (unsigned)u / 100, lo = (unsigned)u % 100;
+		if (u < 1000) {
+			p[0] = (char)('0' + hi);
+			memcpy(p + 1, d2 + 2 * lo, 2);
+			return 3;
+		}
+		memcpy(p, d2 + 2 * hi, 2);
+		memcpy(p + 2, d2 + 2 * lo, 2);
+		return 4;
+	}
+	size_t n = ocsf_jsonw_u64_ndigits(u);
+	ocsf_jsonw_u64_digits(p + n, u);
+	return n;
+}
+
+static inline size_t put_int(char *p, int64_t v)
+{
+	if (v >= 0)
+		return put_uint(p, (uint64_t)v);
+	/* Negate in unsigned arithmetic so INT64_MIN is exact. */
+	p[0] = '-';
+	return 1 + put_uint(p + 1, (uint64_t)0 - (uint64_t)v);
+}
+
+/* put_int() with its own capacity check (derived class-level numbers). */
+static inline void put_int_checked(struct ocsf_jsonw *w, int64_t v)
+{
+	if (w->cap - w->len >= 24)
+		w->len += put_int(w->buf + w->len, v);
+	else
+		ocsf_jsonw_int(w, v);
+}
+
 /* Length of s; *plain tells whether it is printable ASCII needing no
  * escape (one SIMD pass where available). */
 static size_t scan_plain(const char *s, bool *plain)
@@ -525,19 +572,19 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
 	write_key(s, f);
 	switch (k) {
 	case D_CLASS_UID:
-		ocsf_jsonw_int(&s->w, c->class_uid);
+		put_int_checked(&s->w, c->class_uid);
 		break;
 	case D_CLASS_NAME:
 		ocsf_jsonw_str_inline(&s->w, c->class_name);
 		break;
 	case D_CATEGORY_UID:
-		ocsf_jsonw_int(&s->w, c->category_uid);
+		put_int_checked(&s->w, c->category_uid);
 		break;
 	case D_CATEGORY_NAME:
 		ocsf_jsonw_str_inline(&s->w, c->category_name);
 		break;
 	case D_TYPE_UID:
-		ocsf_jsonw_int(&s->w, (int64_t)c->class_uid * 100 + act);
+		put_int_checked(&s->w, (int64_t)c->class_uid * 100 + act);
 		break;
 	case D_TYPE_NAME: {
 		const char *cn = c->class_name ? c->class_name : "";
@@ -613,19 +660,22 @@ struct prow {
 	uint8_t op;		  /* enum op */
 	uint8_t dkind;		  /* enum derived of a DERIVED row, else D_NONE */
 	int8_t profile;		  /* the field's profile index, -1 core */
+	uint8_t capfast;	  /* OP_CAPTION whose sibling is a scalar ENUM_INT */
 	const struct plan *child; /* OP_OBJ: plan of f->object, set on first use */
 	uint32_t offset;	  /* member offset */
 	const struct ocsf_field *f;
 };
 
 struct plan {
-	const struct ocsf_object *d;   /* published last (release) */
-	struct prow *rows;	       /* n_fields rows */
-	uint64_t derived[PLAN_WORDS];  /* DERIVED rows */
-	uint64_t enums[PLAN_WORDS];    /* ENUM_INT rows with a sibling */
-	uint64_t special[PLAN_WORDS];  /* DERIVED or CAPTION rows (class/metadata walk) */
-	uint64_t profrows[PLAN_WORDS]; /* rows with a profile */
-	uint64_t valid[PLAN_WORDS];    /* rows 0..n_fields-1 */
+	const struct ocsf_object *d;	 /* published last (release) */
+	struct prow *rows;		 /* n_fields rows */
+	uint64_t derived[PLAN_WORDS];	 /* DERIVED rows */
+	uint64_t enums[PLAN_WORDS];	 /* ENUM_INT rows with a sibling elsewhere */
+	uint64_t enums_prev[PLAN_WORDS]; /* ... whose sibling is the row before (same word) */
+	uint64_t enums_next[PLAN_WORDS]; /* ... whose sibling is the row after (same word) */
+	uint64_t special[PLAN_WORDS];	 /* DERIVED or CAPTION rows (class/metadata walk) */
+	uint64_t profrows[PLAN_WORDS];	 /* rows with a profile */
+	uint64_t valid[PLAN_WORDS];	 /* rows 0..n_fields-1 */
 };
 
 static struct plan plans[PLAN_SLOTS];
@@ -669,6 +719,8 @@ static bool plan_build(struct plan *e, const struct ocsf_object *d)
 	struct prow *rows = &plan_rows[plan_rows_used];
 	memset(e->derived, 0, sizeof(e->derived));
 	memset(e->enums, 0, sizeof(e->enums));
+	memset(e->enums_prev, 0, sizeof(e->enums_prev));
+	memset(e->enums_next, 0, sizeof(e->enums_next));
 	memset(e->special, 0, sizeof(e->special));
 	memset(e->profrows, 0, sizeof(e->profrows));
 	memset(e->valid, 0, sizeof(e->valid));
@@ -691,8 +743,23 @@ static bool plan_build(struct plan *e, const struct ocsf_object *d)
 			r->key[n + 3] = ':';
 			r->klen = (uint8_t)(n + 4);
 		}
-		if (f->kind == OCSF_K_ENUM_INT && f->sibling >= 0 && f->sibling < d->n_fields)
-			e->enums[i / 64] |= (uint64_t)1 << (i % 64);
+		/* The scalar fast paths rely on the pre-quoted key. */
+		if (!r->klen && r->op >= OP_STR && r->op <= OP_BOOL)
+			r->op = OP_GENERIC;
+		if (r->op == OP_CAPTION) {
+			const struct ocsf_field *ef = &d->fields[f->sibling];
+			r->capfast =
+			    !((ef->flags | f->flags) & OCSF_F_ARRAY) && ef->kind == OCSF_K_ENUM_INT;
+		}
+		if (f->kind == OCSF_K_ENUM_INT && f->sibling >= 0 && f->sibling < d->n_fields) {
+			uint64_t bit = (uint64_t)1 << (i % 64);
+			if ((unsigned)f->sibling + 1 == i && i % 64 != 0)
+				e->enums_prev[i / 64] |= bit;
+			else if ((unsigned)f->sibling == i + 1 && i % 64 != 63)
+				e->enums_next[i / 64] |= bit;
+			else
+				e->enums[i / 64] |= bit;
+		}
 		e->valid[i / 64] |= (uint64_t)1 << (i % 64);
 		if (f->profile >= 0)
 			e->profrows[i / 64] |= (uint64_t)1 << (i % 64);
@@ -769,7 +836,9 @@ visit_mask(const struct ser *s, const void *o, const struct ocsf_object *d, cons
 		return false;
 	if (di) {
 		for (unsigned k = 0; k < words; k++)
-			want[k] = pr[k] | (derived ? di->derived[k] : 0);
+			want[k] = pr[k] | (derived ? di->derived[k] : 0) |
+				  ((pr[k] & di->enums_prev[k]) >> 1) |
+				  ((pr[k] & di->enums_next[k]) << 1);
 		for (unsigned k = 0; k < words; k++) {
 			for (uint64_t m = pr[k] & di->enums[k]; m; m &= m - 1) {
 				unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
@@ -874,13 +943,17 @@ static inline bool caption_fast(struct ser *s, const void *o, const struct ocsf_
 	const struct ocsf_field *ef = &d->fields[f->sibling];
 	const uint64_t *pr = presence_of(o, d);
 
-	if (((ef->flags | f->flags) & OCSF_F_ARRAY) || ef->kind != OCSF_K_ENUM_INT ||
-	    !ocsf_present_get(pr, (unsigned)f->sibling))
+	if (!rows[i].capfast || !ocsf_present_get(pr, (unsigned)f->sibling))
 		return false;
 	bool present = ocsf_present_get(pr, i);
 	const char *caller = present ? MEMBER_PTR(o, f->offset, const char) : NULL;
 	int64_t v = MEMBER(o, ef->offset, int32_t);
-	const struct ocsf_enum_item *it = ocsf_enum_find(e, v);
+	const struct ocsf_enum_item *it;
+	/* Most enums are dense from 0: the direct slot, else the search. */
+	if (e && v >= 0 && (uint64_t)v < e->count && e->items[v].value == v)
+		it = &e->items[v];
+	else
+		it = ocsf_enum_find(e, v);
 	if (!present && !it)
 		return false;
 	put_key(s, &rows[i], first, false);
@@ -895,57 +968,19 @@ static void write_plain_pl(struct ser *s, const void *o, const struct ocsf_objec
  * bytes or a quoted string of up to 64 bytes (1 + 64 + 1). */
 #define ROW_ROOM 128
 
-/* Decimal digits of u at p; returns how many. Values under 10 000 (ports,
- * ids, pids) take one or two table moves with no loop. */
-static inline size_t put_uint(char *p, uint64_t u)
-{
-	const char *d2 = ocsf_jsonw_digits2;
-	if (u < 100) {
-		if (u < 10) {
-			p[0] = (char)('0' + u);
-			return 1;
-		}
-		memcpy(p, d2 + 2 * u, 2);
-		return 2;
-	}
-	if (u < 10000) {
-		unsigned hi = (unsigned)u / 100, lo = (unsigned)u % 100;
-		if (u < 1000) {
-			p[0] = (char)('0' + hi);
-			memcpy(p + 1, d2 + 2 * lo, 2);
-			return 3;
-		}
-		memcpy(p, d2 + 2 * hi, 2);
-		memcpy(p + 2, d2 + 2 * lo, 2);
-		return 4;
-	}
-	size_t n = ocsf_jsonw_u64_ndigits(u);
-	ocsf_jsonw_u64_digits(p + n, u);
-	return n;
-}
-
-static inline size_t put_int(char *p, int64_t v)
-{
-	if (v >= 0)
-		return put_uint(p, (uint64_t)v);
-	/* Negate in unsigned arithmetic so INT64_MIN is exact. */
-	p[0] = '-';
-	return 1 + put_uint(p + 1, (uint64_t)0 - (uint64_t)v);
-}
-
 /* The quoted JSON string of str at p when it is plain printable ASCII of
- * at most 64 bytes whose 16-byte blocks stay inside their pages (each
- * block is checked and copied with one load and one store); returns the
+ * at most 63 bytes whose 64-byte window stays inside its page (each
+ * 16-byte block is checked and copied with one load and one store); returns the
  * bytes written, or 0 when the string needs the general writer (which then
  * rewrites from the same place). p has room for 66 bytes. */
 static inline size_t str_fast(char *p, const char *str)
 {
 #if defined(__SSE2__)
 	const char *s = str ? str : "";
+	if (((uintptr_t)s & 4095) > 4096 - 64)
+		return 0; /* the four windows may reach the next page */
 	for (unsigned k = 0; k < 64; k += 16) {
 		const char *q = s + k;
-		if (((uintptr_t)q & 4095) > 4096 - 16)
-			return 0;
 		__m128i v = ocsf_jsonw_load16(q);
 		unsigned bad = ocsf_jsonw_care_mask(v);
 		_mm_storeu_si128((__m128i *)(void *)(p + 1 + k), v);
@@ -982,7 +1017,7 @@ __attribute__((always_inline)) static inline void write_row(struct ser *s, const
 	size_t skip = plain ? 0 : (*first ? 1 : 0);
 	/* After an overflow the output is discarded, so writing on inside cap
 	 * is harmless: the fast paths test room only, not w->err. */
-	bool room = r->klen && w->cap - w->len >= ROW_ROOM;
+	bool room = w->cap - w->len >= ROW_ROOM; /* scalar ops have a key (plan_build) */
 	char *p = w->buf + w->len;
 	int64_t iv;
 
@@ -1168,14 +1203,17 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 	int md_idx = is_class ? s->cls->metadata_field : -1;
 	ocsf_jsonw_char(&s->w, '{');
 	for (unsigned k = 0; k < words; k++) {
+		/* Ordinary rows (present, not derived/caption/metadata) go
+		 * straight to the row writer. */
+		uint64_t ord = pl ? pr[k] & ~pl->special[k] & pl->valid[k] : 0;
+		if (md_idx >= 0 && (unsigned)md_idx / 64 == k)
+			ord &= ~((uint64_t)1 << (md_idx % 64));
 		for (uint64_t m = want[k]; m && !s->err && !s->w.err; m &= m - 1) {
 			unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
 			if (i >= d->n_fields)
 				break;
-			/* Ordinary rows straight to the row writer. */
-			if (pl && !((pl->special[k] >> (i % 64)) & 1) && (int)i != md_idx) {
-				if (ocsf_present_get(pr, i))
-					write_row(s, o, d, &pl->rows[i], i, &first, depth, false);
+			if ((ord >> (i % 64)) & 1) {
+				write_row(s, o, d, &pl->rows[i], i, &first, depth, false);
 				continue;
 			}
 			const struct ocsf_field *f = &d->fields[i];

@@ -133,6 +133,12 @@ static void put_escape(struct ocsf_jsonw *w, unsigned char c)
 {
 	char tmp[6];
 	size_t n = 2;
+	if ((c == '"' || c == '\\') && !w->err && w->cap - w->len >= 2) {
+		w->buf[w->len] = '\\';
+		w->buf[w->len + 1] = (char)c;
+		w->len += 2;
+		return;
+	}
 	tmp[0] = '\\';
 	switch (c) {
 	case '"':
@@ -256,6 +262,20 @@ void ocsf_jsonw_strbody(struct ocsf_jsonw *w, const char *str, size_t n)
 	while (s < end && !w->err) {
 		const unsigned char *run = s;
 #if defined(__SSE2__)
+		/* With 16 bytes of room: copy while checking, one load and one
+		 * store per 16 bytes (bytes stored past the run are overwritten
+		 * next, and stay inside cap). */
+		while (end - s >= 16 && w->cap - w->len >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+			unsigned bad = ocsf_jsonw_care_mask(v);
+			_mm_storeu_si128((__m128i *)(void *)(w->buf + w->len), v);
+			unsigned adv = bad ? (unsigned)__builtin_ctz(bad) : 16;
+			s += adv;
+			w->len += adv;
+			if (bad)
+				break;
+		}
+		run = s;
 		/* 16 bytes at a time: the first byte needing care ends the run. */
 		while (end - s >= 16) {
 			unsigned bad = care_mask16(s);

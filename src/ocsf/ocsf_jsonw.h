@@ -116,7 +116,17 @@ __attribute__((no_sanitize_address)) static inline size_t ocsf_jsonw_scan(const 
 				return (size_t)(blk + at - s);
 			}
 			*plain = false;
-			return strlen(s);
+			/* Go on looking for the terminator only. */
+			unsigned z =
+			    (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())) &
+			    mask;
+			while (!z) {
+				blk += 16;
+				v = _mm_load_si128((const __m128i *)(const void *)blk);
+				z = (unsigned)_mm_movemask_epi8(
+				    _mm_cmpeq_epi8(v, _mm_setzero_si128()));
+			}
+			return (size_t)(blk + __builtin_ctz(z) - s);
 		}
 		blk += 16;
 		mask = 0xffffu;

@@ -554,68 +554,6 @@ static size_t scan_plain(const char *s, bool *plain)
 #endif
 }
 
-/* Class-level derived value; false when there is nothing to write. */
-static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *first,
-			  const struct ocsf_field *f)
-{
-	const struct ocsf_class *c = s->cls;
-	bool have_act = s->have_act;
-	int32_t act = s->act;
-	const struct ocsf_enum_item *ai = s->act_item;
-	(void)ev;
-
-	if ((k == D_TYPE_UID && !have_act) || (k == D_TYPE_NAME && !ai))
-		return false;
-	if (!*first)
-		ocsf_jsonw_char(&s->w, ',');
-	*first = false;
-	write_key(s, f);
-	switch (k) {
-	case D_CLASS_UID:
-		put_int_checked(&s->w, c->class_uid);
-		break;
-	case D_CLASS_NAME:
-		ocsf_jsonw_str_inline(&s->w, c->class_name);
-		break;
-	case D_CATEGORY_UID:
-		put_int_checked(&s->w, c->category_uid);
-		break;
-	case D_CATEGORY_NAME:
-		ocsf_jsonw_str_inline(&s->w, c->category_name);
-		break;
-	case D_TYPE_UID:
-		put_int_checked(&s->w, (int64_t)c->class_uid * 100 + act);
-		break;
-	case D_TYPE_NAME: {
-		const char *cn = c->class_name ? c->class_name : "";
-		const char *an = ai->caption ? ai->caption : "";
-		struct ocsf_jsonw *w = &s->w;
-		bool pc, pa;
-		size_t nc = scan_plain(cn, &pc), na = scan_plain(an, &pa);
-		/* Schema captions are plain text: copy both straight in. */
-		if (pc && pa && !w->err && nc + na + 4 <= w->cap - w->len) {
-			char *p = w->buf + w->len;
-			p[0] = '"';
-			memcpy(p + 1, cn, nc);
-			memcpy(p + 1 + nc, ": ", 2);
-			memcpy(p + 3 + nc, an, na);
-			p[3 + nc + na] = '"';
-			w->len += nc + na + 4;
-			break;
-		}
-		ocsf_jsonw_char(w, '"');
-		ocsf_jsonw_strbody(w, cn, nc);
-		ocsf_jsonw_raw(w, ": ", 2);
-		ocsf_jsonw_strbody(w, an, na);
-		ocsf_jsonw_char(w, '"');
-		break;
-	}
-	default:
-		break;
-	}
-	return true;
-}
-
 /* Fields to visit: the present ones, the caption of every present enum,
  * and (class and metadata only) the DERIVED rows, plus the metadata row.
  * Visiting set bits keeps the cost proportional to what the event carries
@@ -931,6 +869,54 @@ __attribute__((always_inline)) static inline void put_key(struct ser *s, const s
 	ocsf_jsonw_member(w, skip == 0, r->f->name, key_len(r->f));
 }
 
+/* The quoted JSON string of str at p when it is plain printable ASCII of
+ * at most 63 bytes (each 16-byte block, read only while it stays inside
+ * the string's page, is checked and copied with one load and one store); returns the
+ * bytes written, or 0 when the string needs the general writer (which then
+ * rewrites from the same place). p has room for 66 bytes. */
+static inline size_t str_fast(char *p, const char *str)
+{
+#if defined(__SSE2__)
+	const char *s = str ? str : "";
+	size_t in_page = 4096 - ((uintptr_t)s & 4095); /* readable bytes for sure */
+	for (unsigned k = 0; k < 64; k += 16) {
+		const char *q = s + k;
+		if (k + 16 > in_page)
+			return 0;
+		__m128i v = ocsf_jsonw_load16(q);
+		unsigned bad = ocsf_jsonw_care_mask(v);
+		_mm_storeu_si128((__m128i *)(void *)(p + 1 + k), v);
+		if (bad) {
+			unsigned at = (unsigned)__builtin_ctz(bad);
+			if (q[at] != '\0')
+				return 0;
+			p[0] = '"';
+			p[k + at + 1] = '"';
+			return k + at + 2;
+		}
+	}
+	return 0;
+#else
+	(void)p;
+	(void)str;
+	return 0;
+#endif
+}
+
+/* A JSON string through str_fast() when the buffer has room, else the
+ * general inline writer. Same output. */
+static inline void put_str(struct ocsf_jsonw *w, const char *str)
+{
+	if (w->cap - w->len >= 66) {
+		size_t n = str_fast(w->buf + w->len, str);
+		if (n) {
+			w->len += n;
+			return;
+		}
+	}
+	ocsf_jsonw_str_inline(w, str);
+}
+
 /* Caption row i of a planned object when its enum sibling is a present
  * scalar ENUM_INT (the usual shape): one enum lookup, the key in one move.
  * Returns false when the shape is another one or there is nothing to
@@ -957,7 +943,7 @@ static inline bool caption_fast(struct ser *s, const void *o, const struct ocsf_
 	if (!present && !it)
 		return false;
 	put_key(s, &rows[i], first, false);
-	ocsf_jsonw_str_inline(&s->w, (v == 99 && caller) ? caller : it ? it->caption : caller);
+	put_str(&s->w, (v == 99 && caller) ? caller : it ? it->caption : caller);
 	return true;
 }
 
@@ -967,39 +953,6 @@ static void write_plain_pl(struct ser *s, const void *o, const struct ocsf_objec
 /* Room for any one fast row: its 32-byte key move, then up to 21 integer
  * bytes or a quoted string of up to 64 bytes (1 + 64 + 1). */
 #define ROW_ROOM 128
-
-/* The quoted JSON string of str at p when it is plain printable ASCII of
- * at most 63 bytes whose 64-byte window stays inside its page (each
- * 16-byte block is checked and copied with one load and one store); returns the
- * bytes written, or 0 when the string needs the general writer (which then
- * rewrites from the same place). p has room for 66 bytes. */
-static inline size_t str_fast(char *p, const char *str)
-{
-#if defined(__SSE2__)
-	const char *s = str ? str : "";
-	if (((uintptr_t)s & 4095) > 4096 - 64)
-		return 0; /* the four windows may reach the next page */
-	for (unsigned k = 0; k < 64; k += 16) {
-		const char *q = s + k;
-		__m128i v = ocsf_jsonw_load16(q);
-		unsigned bad = ocsf_jsonw_care_mask(v);
-		_mm_storeu_si128((__m128i *)(void *)(p + 1 + k), v);
-		if (bad) {
-			unsigned at = (unsigned)__builtin_ctz(bad);
-			if (q[at] != '\0')
-				return 0;
-			p[0] = '"';
-			p[k + at + 1] = '"';
-			return k + at + 2;
-		}
-	}
-	return 0;
-#else
-	(void)p;
-	(void)str;
-	return 0;
-#endif
-}
 
 /* One present row of a planned object. In a plain object (`plain`) every
  * member is written with its leading comma (the object's first comma is
@@ -1178,6 +1131,72 @@ static void write_plain_pl(struct ser *s, const void *o, const struct ocsf_objec
 	ocsf_jsonw_char(&s->w, '}');
 }
 
+/* Class-level derived value; false when there is nothing to write. */
+static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *first,
+			  const struct ocsf_field *f, const struct prow *r)
+{
+	const struct ocsf_class *c = s->cls;
+	bool have_act = s->have_act;
+	int32_t act = s->act;
+	const struct ocsf_enum_item *ai = s->act_item;
+	(void)ev;
+
+	if ((k == D_TYPE_UID && !have_act) || (k == D_TYPE_NAME && !ai))
+		return false;
+	if (r) {
+		put_key(s, r, first, false);
+	} else {
+		if (!*first)
+			ocsf_jsonw_char(&s->w, ',');
+		*first = false;
+		write_key(s, f);
+	}
+	switch (k) {
+	case D_CLASS_UID:
+		put_int_checked(&s->w, c->class_uid);
+		break;
+	case D_CLASS_NAME:
+		put_str(&s->w, c->class_name);
+		break;
+	case D_CATEGORY_UID:
+		put_int_checked(&s->w, c->category_uid);
+		break;
+	case D_CATEGORY_NAME:
+		put_str(&s->w, c->category_name);
+		break;
+	case D_TYPE_UID:
+		put_int_checked(&s->w, (int64_t)c->class_uid * 100 + act);
+		break;
+	case D_TYPE_NAME: {
+		const char *cn = c->class_name ? c->class_name : "";
+		const char *an = ai->caption ? ai->caption : "";
+		struct ocsf_jsonw *w = &s->w;
+		bool pc, pa;
+		size_t nc = scan_plain(cn, &pc), na = scan_plain(an, &pa);
+		/* Schema captions are plain text: copy both straight in. */
+		if (pc && pa && !w->err && nc + na + 4 <= w->cap - w->len) {
+			char *p = w->buf + w->len;
+			p[0] = '"';
+			memcpy(p + 1, cn, nc);
+			memcpy(p + 1 + nc, ": ", 2);
+			memcpy(p + 3 + nc, an, na);
+			p[3 + nc + na] = '"';
+			w->len += nc + na + 4;
+			break;
+		}
+		ocsf_jsonw_char(w, '"');
+		ocsf_jsonw_strbody(w, cn, nc);
+		ocsf_jsonw_raw(w, ": ", 2);
+		ocsf_jsonw_strbody(w, an, na);
+		ocsf_jsonw_char(w, '"');
+		break;
+	}
+	default:
+		break;
+	}
+	return true;
+}
+
 static void write_object(struct ser *s, const void *o, const struct ocsf_object *d, int depth,
 			 bool is_metadata)
 {
@@ -1206,12 +1225,17 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 		/* Ordinary rows (present, not derived/caption/metadata) go
 		 * straight to the row writer. */
 		uint64_t ord = pl ? pr[k] & ~pl->special[k] & pl->valid[k] : 0;
+		uint64_t valid = ~(uint64_t)0;
 		if (md_idx >= 0 && (unsigned)md_idx / 64 == k)
 			ord &= ~((uint64_t)1 << (md_idx % 64));
-		for (uint64_t m = want[k]; m && !s->err && !s->w.err; m &= m - 1) {
+		if (k == words - 1 && d->n_fields % 64)
+			valid = ((uint64_t)1 << (d->n_fields % 64)) - 1;
+		/* Errors are checked once per word: what is written after one
+		 * stays inside cap and is discarded. */
+		if (s->err || s->w.err)
+			break;
+		for (uint64_t m = want[k] & valid; m; m &= m - 1) {
 			unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
-			if (i >= d->n_fields)
-				break;
 			if ((ord >> (i % 64)) & 1) {
 				write_row(s, o, d, &pl->rows[i], i, &first, depth, false);
 				continue;
@@ -1222,7 +1246,8 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 			if (f->flags & OCSF_F_DERIVED) {
 				enum derived dk = derived_kind_at(d, pl, i);
 				if (is_class && dk >= D_CLASS_UID && dk <= D_TYPE_NAME) {
-					write_derived(s, o, dk, &first, f);
+					write_derived(s, o, dk, &first, f,
+						      pl ? &pl->rows[i] : NULL);
 					continue;
 				}
 				if (is_metadata && dk == D_VERSION) {
@@ -1230,7 +1255,7 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 						put_key(s, &pl->rows[i], &first, false);
 					else
 						write_member(s, &first, f);
-					ocsf_jsonw_str_inline(&s->w, ocsf_schema_version());
+					put_str(&s->w, ocsf_schema_version());
 					continue;
 				}
 				if (is_metadata && dk == D_PROFILES) {
@@ -1323,7 +1348,7 @@ static void insert_profiles(struct ser *s)
 			if (k)
 				*p++ = ',';
 			*p++ = '"';
-			memcpy(p, ocsf_profile_name((int)i), prof_len[i]);
+			ocsf_jsonw_copy_short(p, ocsf_profile_name((int)i), prof_len[i]);
 			p += prof_len[i];
 			*p++ = '"';
 		}

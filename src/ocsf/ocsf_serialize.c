@@ -1131,7 +1131,8 @@ static void write_plain_pl(struct ser *s, const void *o, const struct ocsf_objec
 	ocsf_jsonw_char(&s->w, '}');
 }
 
-/* Class-level derived value; false when there is nothing to write. */
+/* Class-level derived value, with its key from row r, else field f, else
+ * none; false when there is nothing to write. */
 static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *first,
 			  const struct ocsf_field *f, const struct prow *r)
 {
@@ -1145,7 +1146,7 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
 		return false;
 	if (r) {
 		put_key(s, r, first, false);
-	} else {
+	} else if (f) { /* NULL f: the value only (dcache_fill) */
 		if (!*first)
 			ocsf_jsonw_char(&s->w, ',');
 		*first = false;
@@ -1194,6 +1195,82 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
 	default:
 		break;
 	}
+	return true;
+}
+
+/* The class-level derived members depend only on the class and the
+ * activity, which repeat from event to event at a site: the last pair's
+ * `"key":value` texts are kept per thread and copied in. */
+#define DCACHE_ROOM 512
+#define DCACHE_NONE 0xffffu /* text did not fit: take write_derived() */
+
+struct dcache {
+	const struct ocsf_class *cls;
+	const struct ocsf_enum_item *ai;
+	int32_t act;
+	bool have_act;
+	uint16_t at[D_TYPE_NAME + 1];  /* start of each kind's text in buf */
+	uint16_t len[D_TYPE_NAME + 1]; /* its length; 0 nothing to write */
+	char buf[DCACHE_ROOM];
+};
+
+static _Thread_local struct dcache dcache;
+
+static void dcache_fill(const struct ser *s)
+{
+	static const char *const names[D_TYPE_NAME + 1] = {
+	    [D_CLASS_UID] = "class_uid",       [D_CLASS_NAME] = "class_name",
+	    [D_CATEGORY_UID] = "category_uid", [D_CATEGORY_NAME] = "category_name",
+	    [D_TYPE_UID] = "type_uid",	       [D_TYPE_NAME] = "type_name",
+	};
+	struct dcache *c = &dcache;
+	size_t pos = 0;
+
+	for (int k = D_CLASS_UID; k <= D_TYPE_NAME; k++) {
+		struct ser t = *s;
+		bool first = true;
+		ocsf_jsonw_init(&t.w, c->buf + pos, DCACHE_ROOM - pos);
+		ocsf_jsonw_key(&t.w, names[k], strlen(names[k]));
+		bool wrote = write_derived(&t, NULL, (enum derived)k, &first, NULL, NULL);
+		size_t n = 0;
+		if (ocsf_jsonw_finish(&t.w, &n) != 0) {
+			c->at[k] = DCACHE_NONE;
+			c->len[k] = 0;
+			continue;
+		}
+		c->at[k] = (uint16_t)pos;
+		c->len[k] = wrote ? (uint16_t)n : 0;
+		pos += c->len[k];
+	}
+	c->cls = s->cls;
+	c->ai = s->act_item;
+	c->act = s->act;
+	c->have_act = s->have_act;
+}
+
+/* Derived member k from the cache; false when it must be written by
+ * write_derived() instead. */
+static inline bool derived_cached(struct ser *s, enum derived k, bool *first)
+{
+	struct dcache *c = &dcache;
+	struct ocsf_jsonw *w = &s->w;
+
+	if (c->cls != s->cls || c->ai != s->act_item || c->act != s->act ||
+	    c->have_act != s->have_act)
+		dcache_fill(s);
+	if (c->at[k] == DCACHE_NONE)
+		return false;
+	size_t n = c->len[k];
+	if (!n)
+		return true;
+	if (n + 1 > w->cap - w->len)
+		return false;
+	char *p = w->buf + w->len;
+	if (!*first)
+		*p++ = ',';
+	ocsf_jsonw_copy_short(p, c->buf + c->at[k], n);
+	w->len += n + (*first ? 0 : 1);
+	*first = false;
 	return true;
 }
 
@@ -1246,8 +1323,9 @@ static void write_object(struct ser *s, const void *o, const struct ocsf_object 
 			if (f->flags & OCSF_F_DERIVED) {
 				enum derived dk = derived_kind_at(d, pl, i);
 				if (is_class && dk >= D_CLASS_UID && dk <= D_TYPE_NAME) {
-					write_derived(s, o, dk, &first, f,
-						      pl ? &pl->rows[i] : NULL);
+					if (!derived_cached(s, dk, &first))
+						write_derived(s, o, dk, &first, f,
+							      pl ? &pl->rows[i] : NULL);
 					continue;
 				}
 				if (is_metadata && dk == D_VERSION) {

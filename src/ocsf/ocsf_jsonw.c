@@ -260,7 +260,7 @@ void ocsf_jsonw_strbody(struct ocsf_jsonw *w, const char *str, size_t n)
 	const unsigned char *end = s + n;
 
 	while (s < end && !w->err) {
-		const unsigned char *run = s;
+		const unsigned char *run;
 #if defined(__SSE2__)
 		/* With 16 bytes of room: copy while checking, one load and one
 		 * store per 16 bytes (bytes stored past the run are overwritten
@@ -285,6 +285,8 @@ void ocsf_jsonw_strbody(struct ocsf_jsonw *w, const char *str, size_t n)
 			}
 			s += 16;
 		}
+#else
+		run = s;
 #endif
 		while (end - s >= 8 && !needs_care(s))
 			s += 8;

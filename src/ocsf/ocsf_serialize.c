@@ -491,7 +491,7 @@ static enum derived derived_kind(const char *name)
 
 /* Decimal digits of u at p; returns how many. Values under 10 000 (ports,
  * ids, pids) take one or two table moves with no loop. */
-static inline size_t put_uint(char *p, uint64_t u)
+__attribute__((always_inline)) static inline size_t put_uint(char *p, uint64_t u)
 {
 	const char *d2 = ocsf_jsonw_digits2;
 	if (u < 100) {
@@ -503,7 +503,7 @@ static inline size_t put_uint(char *p, uint64_t u)
 		return 2;
 	}
 	if (u < 10000) {
-		unsigned hi = (unsigned)u / 100, lo = (unsigned)u % 100;
+		size_t hi = (size_t)u / 100, lo = (size_t)u % 100;
 		if (u < 1000) {
 			p[0] = (char)('0' + hi);
 			memcpy(p + 1, d2 + 2 * lo, 2);
@@ -518,7 +518,7 @@ static inline size_t put_uint(char *p, uint64_t u)
 	return n;
 }
 
-static inline size_t put_int(char *p, int64_t v)
+__attribute__((always_inline)) static inline size_t put_int(char *p, int64_t v)
 {
 	if (v >= 0)
 		return put_uint(p, (uint64_t)v);
@@ -1088,7 +1088,9 @@ static void write_plain_pl(struct ser *s, const void *o, const struct ocsf_objec
 		for (unsigned k = 0; k < words; k++) {
 			uint64_t wk = want[k] & pl->valid[k];
 			for (uint64_t m = wk & pl->profrows[k]; m; m &= m - 1) {
-				int pf = pl->rows[k * 64 + (unsigned)__builtin_ctzll(m)].profile;
+				unsigned pf =
+				    (uint8_t)pl->rows[k * 64 + (unsigned)__builtin_ctzll(m)]
+					.profile;
 				s->profiles[pf / 64] |= (uint64_t)1 << (pf % 64);
 			}
 			for (uint64_t m = wk; m; m &= m - 1) {
@@ -1179,7 +1181,8 @@ static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *f
 			char *p = w->buf + w->len;
 			p[0] = '"';
 			memcpy(p + 1, cn, nc);
-			memcpy(p + 1 + nc, ": ", 2);
+			p[1 + nc] = ':';
+			p[2 + nc] = ' ';
 			memcpy(p + 3 + nc, an, na);
 			p[3 + nc + na] = '"';
 			w->len += nc + na + 4;

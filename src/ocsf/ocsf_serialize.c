@@ -503,14 +503,14 @@ __attribute__((always_inline)) static inline size_t put_uint(char *p, uint64_t u
 		return 2;
 	}
 	if (u < 10000) {
-		size_t hi = (size_t)u / 100, lo = (size_t)u % 100;
+		unsigned hi = (unsigned)u / 100, lo = (unsigned)u % 100;
 		if (u < 1000) {
 			p[0] = (char)('0' + hi);
-			memcpy(p + 1, d2 + 2 * lo, 2);
+			memcpy(p + 1, d2 + 2 * (size_t)lo, 2);
 			return 3;
 		}
-		memcpy(p, d2 + 2 * hi, 2);
-		memcpy(p + 2, d2 + 2 * lo, 2);
+		memcpy(p, d2 + 2 * (size_t)hi, 2);
+		memcpy(p + 2, d2 + 2 * (size_t)lo, 2);
 		return 4;
 	}
 	size_t n = ocsf_jsonw_u64_ndigits(u);
@@ -921,9 +921,9 @@ static inline void put_str(struct ocsf_jsonw *w, const char *str)
  * scalar ENUM_INT (the usual shape): one enum lookup, the key in one move.
  * Returns false when the shape is another one or there is nothing to
  * caption, leaving the row to write_caption_row(). Same output. */
-static inline bool caption_fast(struct ser *s, const void *o, const struct ocsf_object *d,
-				const struct prow *rows, unsigned i, const struct ocsf_enum *e,
-				bool *first)
+__attribute__((always_inline)) static inline bool
+caption_fast(struct ser *s, const void *o, const struct ocsf_object *d, const struct prow *rows,
+	     unsigned i, const struct ocsf_enum *e, bool *first)
 {
 	const struct ocsf_field *f = rows[i].f;
 	const struct ocsf_field *ef = &d->fields[f->sibling];

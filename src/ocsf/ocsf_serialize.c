@@ -22,10 +22,16 @@
  *   out when there are none). A first pass over presence bits computes them.
  * The event is never modified, so serializing twice gives the same bytes.
  *
- * Caches: key lengths (by field address, lock-free) and the DERIVED rows of
- * class/metadata descriptors (thread-local). Both assume descriptor tables
- * are immutable static data, as generated ones are: a table must not be
- * rewritten at the same address after it has been serialized once.
+ * Caches: key lengths (by field address, lock-free), per-descriptor plans
+ * (process-wide, lock-free readers) and the rendered class-level derived
+ * members of the last (class, activity) pair (thread-local). All assume
+ * descriptor and class tables are immutable static data, as generated ones
+ * are: a table must not be rewritten at the same address after it has been
+ * serialized once.
+ *
+ * Speed: scalar rows take one capacity check for key and value; the fast
+ * paths do not test the writer's sticky error (what is written after an
+ * overflow stays inside cap and is discarded by ocsf_jsonw_finish).
  */
 #include <math.h>
 #include <string.h>

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "osh_cli.h"
+#include "osh_utf8.h"
 
 #define C_RESET "\x1b[0m"
 #define C_DIM	"\x1b[2m"
@@ -56,45 +57,6 @@ __attribute__((format(printf, 2, 3))) static void putf(struct out *o, const char
 		put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* Length of the valid UTF-8 sequence at s (NUL-terminated) and its code
- * point, or 0 when ill-formed (bad lead or continuation byte, truncated,
- * overlong, surrogate, above U+10FFFF). s[0] >= 0x80. */
-static size_t utf8_seq(const unsigned char *s, uint32_t *cp)
-{
-	size_t n = 0;
-	uint32_t c = 0;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		c = s[0] & 0x1fu;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		c = s[0] & 0x0fu;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		c = s[0] & 0x07u;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
-			return 0;
-		c = (c << 6) | (s[i] & 0x3fu);
-	}
-	if (n == 0 || (n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-/* Code points a terminal acts on or that change what the reader sees: C1
- * controls (U+0080..U+009F, e.g. 8-bit CSI), line/paragraph separators,
- * bidi embeddings/overrides/isolates, BOM. Same set as src/emit's escaper. */
-static bool invisible_or_control(uint32_t cp)
-{
-	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
-	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
-}
-
 /* Untrusted text, escaped so it can neither forge a line nor drive or
  * reorder the terminal: \n \r \t, other C0 and DEL as \xNN, ill-formed
  * UTF-8 byte by byte as \xNN, the code points above as \u{XXXX}. Backslash
@@ -116,9 +78,10 @@ static void put_text(struct out *o, const char *s)
 			puts_raw(o, "\\r");
 		} else if (*p == '\t') {
 			puts_raw(o, "\\t");
-		} else if (*p < 0x80 || (n = utf8_seq(p, &cp)) == 0) {
+		} else if (*p < 0x80 ||
+			   (n = osh_utf8_decode(p, strnlen((const char *)p, 4), &cp)) == 0) {
 			putf(o, "\\x%02x", *p);
-		} else if (invisible_or_control(cp)) {
+		} else if (osh_utf8_is_invisible(cp)) {
 			putf(o, "\\u{%04x}", (unsigned)cp);
 			p += n - 1;
 		} else {

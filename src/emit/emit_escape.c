@@ -14,53 +14,12 @@
 #include "emit_internal.h"
 
 #include <string.h>
+
+#include "osh_utf8.h"
 #include <time.h>
 
 #define MARK	 "..."
 #define MARK_LEN 3
-
-/* Length of a valid UTF-8 sequence at s[0..len) and its code point, or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n;
-	uint32_t c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		c = s[0] & 0x1fu;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		c = s[0] & 0x0fu;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		c = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	if (n > len)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3fu);
-	}
-	/* Overlongs, surrogates, > U+10FFFF. */
-	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-static bool needs_unicode_escape(uint32_t cp)
-{
-	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
-	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
-}
 
 /* Escaped form of the unit at u[i]: writes it to tmp, returns its length,
  * sets *adv to the input bytes consumed. */
@@ -93,14 +52,14 @@ static size_t escape_unit(const unsigned char *u, size_t i, size_t len, const ch
 			tmp[tn++] = '\\';
 		tmp[tn++] = (char)c;
 	} else {
-		*adv = utf8_seq(u + i, len - i, &cp);
+		*adv = osh_utf8_decode(u + i, len - i, &cp);
 		if (*adv == 0) {
 			*adv = 1;
 			tmp[tn++] = '\\';
 			tmp[tn++] = 'x';
 			tmp[tn++] = hex[c >> 4];
 			tmp[tn++] = hex[c & 15];
-		} else if (needs_unicode_escape(cp)) {
+		} else if (osh_utf8_is_invisible(cp)) {
 			tmp[tn++] = '\\';
 			tmp[tn++] = 'u';
 			tmp[tn++] = '{';

@@ -5,6 +5,7 @@
  * CWE-117), one write(2). The escaping rules are those of src/emit's
  * escaper, kept here so the gateway needs no emission runtime. */
 #include "gwlog.h"
+#include "osh_utf8.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -43,36 +44,6 @@ static const char *name_of(enum osh_gw_loglevel l)
 	return n;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..len) and its code point, or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n = 0;
-	uint32_t c = 0;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		c = s[0] & 0x1fu;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		c = s[0] & 0x0fu;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		c = s[0] & 0x07u;
-	}
-	if (n == 0 || n > len)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3fu);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
 size_t osh_gw_log_escape(char *out, size_t cap, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -96,15 +67,13 @@ size_t osh_gw_log_escape(char *out, size_t cap, const char *s, size_t len)
 			tmp[tn++] = c == '\n' ? 'n' : (c == '\r' ? 'r' : 't');
 		} else if (c >= 0x20 && c < 0x7f) {
 			tmp[tn++] = (char)c;
-		} else if (c < 0x80 || (adv = utf8_seq(u + i, len - i, &cp)) == 0) {
+		} else if (c < 0x80 || (adv = osh_utf8_decode(u + i, len - i, &cp)) == 0) {
 			adv = 1;
 			tmp[tn++] = '\\';
 			tmp[tn++] = 'x';
 			tmp[tn++] = hex[c >> 4];
 			tmp[tn++] = hex[c & 15];
-		} else if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
-			   (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
-			   cp == 0xfeff) {
+		} else if (osh_utf8_is_invisible(cp)) {
 			tmp[tn++] = '\\';
 			tmp[tn++] = 'u';
 			tmp[tn++] = '{';

@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 tools/deps.sh
 bdir=${OSH_BUILD_DIR:-build}
-cmake -S . -B "$bdir" -G Ninja -DOSH_TESTS=OFF >/dev/null
-cmake --build "$bdir" -j"$(nproc)" >/dev/null
+[ -f "$bdir/CMakeCache.txt" ] || cmake -S . -B "$bdir" -G Ninja >/dev/null
+cmake --build "$bdir" -j"$(nproc)" --target openshell openshell-gateway openshell-sandbox >/dev/null
 bin=$root/$bdir/bin
 
 data=${1:-$(mktemp -d /tmp/openshell-demo.XXXXXX)}

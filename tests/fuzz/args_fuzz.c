@@ -48,6 +48,7 @@
 #include "osh_err.h"
 #include "sandboxes.h"
 #include "sup_args.h"
+#include "fuzz_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -295,41 +296,14 @@ static void check_cli_line(const char *s, size_t n, bool strict)
 			abort(); /* raw control byte from a sandbox reaches the terminal */
 	if (!strict)
 		return;
-	for (size_t i = 0; i < n;) {
-		unsigned char c = u[i];
-		size_t len;
+	for (size_t i = 0, len; i < n; i += len) {
 		uint32_t v;
 
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			len = 2;
-			v = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-			v = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4;
-			v = c & 0x07;
-		} else {
+		if ((len = fuzz_utf8_dec(u + i, n - i, &v)) == 0)
 			abort(); /* invalid UTF-8 */
-		}
-		if (i + len > n)
-			abort();
-		for (size_t k = 1; k < len; k++) {
-			if ((u[i + k] & 0xc0) != 0x80)
-				abort();
-			v = (v << 6) | (u[i + k] & 0x3f);
-		}
-		if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) ||
-		    (len == 4 && v < 0x10000) || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-			abort();
 		if ((v >= 0x80 && v <= 0x9f) || v == 0x2028 || v == 0x2029 ||
 		    (v >= 0x202a && v <= 0x202e) || (v >= 0x2066 && v <= 0x2069))
 			abort(); /* C1 (8-bit CSI), line separator or bidi override */
-		i += len;
 	}
 }
 

@@ -30,46 +30,9 @@
 
 #include "ocsf_jsonw.h"
 #include "osh_err.h"
+#include "fuzz_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Independent UTF-8 check (not the writer's decoder). */
-static bool utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = s[i];
-		uint32_t cp;
-		size_t len;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			cp = c & 0x1f;
-			len = 2;
-		} else if ((c & 0xf0) == 0xe0) {
-			cp = c & 0x0f;
-			len = 3;
-		} else if ((c & 0xf8) == 0xf0) {
-			cp = c & 0x07;
-			len = 4;
-		} else {
-			return false;
-		}
-		if (i + len > n)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-		    (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -90,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (!ocsf_json_valid(out, len))
 		abort();
-	if (!utf8_ok((const unsigned char *)out, len))
+	if (!fuzz_utf8_ok((const unsigned char *)out, len))
 		abort();
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
@@ -143,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!ocsf_json_valid(doc, n))
 			abort();
 		/* valid JSON is valid UTF-8 */
-		if (!utf8_ok(data, size))
+		if (!fuzz_utf8_ok(data, size))
 			abort();
 		free(doc);
 	}

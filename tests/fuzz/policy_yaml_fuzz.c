@@ -30,46 +30,9 @@
 
 #include "osh_err.h"
 #include "sup_policy.h"
+#include "fuzz_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static bool utf8_ok(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		size_t len;
-		uint32_t v;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			len = 2;
-			v = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-			v = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4;
-			v = c & 0x07;
-		} else {
-			return false;
-		}
-		if (i + len > n)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			v = (v << 6) | (s[i + k] & 0x3f);
-		}
-		if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) ||
-		    (len == 4 && v < 0x10000) || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
-}
 
 /* Every string field of `m` (recursively) is valid UTF-8. */
 static bool strings_ok(const ProtobufCMessage *m)
@@ -94,7 +57,7 @@ static bool strings_ok(const ProtobufCMessage *m)
 			if (!v)
 				continue;
 			if (f->type == PROTOBUF_C_TYPE_STRING) {
-				if (!utf8_ok(v, strlen(v)))
+				if (!fuzz_utf8_ok(v, strlen(v)))
 					return false;
 			} else if (!strings_ok(v)) {
 				return false;

@@ -46,6 +46,7 @@
 #include "osh_emit.h"
 #include "osh_err.h"
 #include "shorthand.h"
+#include "fuzz_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -55,54 +56,6 @@ struct in {
 	const char *s[NSTR]; /* NULL when the input ran out */
 	uint8_t cls, sev, bits, act;
 };
-
-/* Decodes one UTF-8 sequence at s[0..n); 0 when ill-formed. */
-static size_t utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t v;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if ((c & 0xe0) == 0xc0) {
-		len = 2;
-		v = c & 0x1f;
-	} else if ((c & 0xf0) == 0xe0) {
-		len = 3;
-		v = c & 0x0f;
-	} else if ((c & 0xf8) == 0xf0) {
-		len = 4;
-		v = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t k = 1; k < len; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[k] & 0x3f);
-	}
-	if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) || (len == 4 && v < 0x10000) ||
-	    v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return len;
-}
-
-static bool utf8_ok(const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	uint32_t cp;
-
-	for (size_t i = 0, k; i < n; i += k)
-		if ((k = utf8_dec(u + i, n - i, &cp)) == 0)
-			return false;
-	return true;
-}
 
 /* Prints the offending line (escaped) and stops: the finding's evidence. */
 static void bad(const char *buf, int line)
@@ -124,7 +77,7 @@ static int check_line(const char *buf, size_t len, size_t cap, bool brackets)
 	if (len >= cap || len > OSH_EMIT_LINE_MAX || strlen(buf) != len)
 		bad(buf, __LINE__);
 	for (size_t i = 0, k; i < len; i += k) {
-		k = utf8_dec(u + i, len - i, &cp);
+		k = fuzz_utf8_dec(u + i, len - i, &cp);
 		if (k == 0)
 			bad(buf, __LINE__); /* invalid UTF-8 reached the line */
 		if (cp < 0x20 || cp == 0x7f)
@@ -251,7 +204,7 @@ static void check_event(const struct ocsf_event *ev, const char *message, bool b
 	rc = ocsf_serialize(ev, json, OCSF_JSON_MAX, &len);
 	if (rc != 0 || len == 0 || len >= OCSF_JSON_MAX)
 		abort();
-	if (!utf8_ok(json, len) || !ocsf_json_valid(json, len))
+	if (!fuzz_utf8_ok(json, len) || !ocsf_json_valid(json, len))
 		abort();
 	{
 		const char *end = NULL;
@@ -267,10 +220,10 @@ static void check_event(const struct ocsf_event *ev, const char *message, bool b
 		if (message) {
 			if (!cJSON_IsString(msg))
 				abort();
-			if (utf8_ok(message, strlen(message)) &&
+			if (fuzz_utf8_ok(message, strlen(message)) &&
 			    strcmp(msg->valuestring, message) != 0)
 				abort(); /* valid text must survive escaping unchanged */
-			if (!utf8_ok(msg->valuestring, strlen(msg->valuestring)))
+			if (!fuzz_utf8_ok(msg->valuestring, strlen(msg->valuestring)))
 				abort();
 		}
 		cJSON_Delete(root);

@@ -287,7 +287,9 @@ static void on_note(void *ud, const struct osh_sup_proc_note *n)
 		return;
 	case OSH_SUP_NOTE_HUP:
 		osh_emit_request_reopen();
-		osh_log(OSH_LEVEL_INFO, "supervisor", "SIGHUP: reopening log files");
+		osh_log(OSH_LEVEL_INFO, "supervisor",
+			"SIGHUP: reopening log files (%u signal%s since the last reopen)", n->hups,
+			n->hups == 1 ? "" : "s");
 		return;
 	case OSH_SUP_NOTE_LAUNCH:
 		s->child_pid = n->pid;

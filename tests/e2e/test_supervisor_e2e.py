@@ -484,6 +484,37 @@ class Standalone(unittest.TestCase):
         self.assertIn("LIFECYCLE:STOP [HIGH] openshell-sandbox failure", self.log())
         self.assertNotIn("PROC:LAUNCH", self.log())
 
+    def test_sighup_storm_is_coalesced(self):
+        # F22: the agent (same uid) can send SIGHUP storms; each reopen burst
+        # gives one line, at most one per second, so the log cannot be flooded.
+        p = subprocess.Popen([SANDBOX, "--log-dir", self.tmp, "--", "sleep", "30"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: "PROC:LAUNCH [INFO]" in self.log(), 10, "PROC:LAUNCH")
+            sent, t0 = 0, time.monotonic()
+            while time.monotonic() - t0 < 2.5 and sent < 200000:
+                p.send_signal(signal.SIGHUP)
+                sent += 1
+            wait_for(lambda: "signals since the last reopen" in self.log(), 5,
+                     "the coalesced reopen line")
+            wait_for(lambda: len(re.findall(r"SIGHUP: reopening log files \((\d+) signals? ",
+                                            self.log())) >= 2, 5, "the last burst's line")
+            counts = [int(c) for c in re.findall(
+                r"SIGHUP: reopening log files \((\d+) signals? ", self.log())]
+            elapsed = time.monotonic() - t0
+            self.assertGreater(sent, 1000)
+            self.assertLessEqual(len(counts), int(elapsed) + 2,
+                                 "%d reopen lines for %d signals in %.1fs" %
+                                 (len(counts), sent, elapsed))
+            self.assertGreater(max(counts), 1, "signals were coalesced")
+            self.assertLessEqual(sum(counts), sent)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=20), 128 + signal.SIGTERM)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
     def test_sigterm_forwards_flushes_and_exits_with_child_code(self):
         p = subprocess.Popen([SANDBOX, "--log-dir", self.tmp, "--"] + LOOP,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)

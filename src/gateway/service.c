@@ -25,6 +25,7 @@
 
 #include "gw_internal.h"
 #include "gwlog.h"
+#include "osh_utf8.h"
 #include "sandbox.pb-c.h"
 #include "sandboxes.h"
 #ifdef OSH_GW_HAVE_SUP_POLICY
@@ -376,12 +377,15 @@ void gw_note(struct osh_gw *gw, const char *id, const char *level, const char *f
 	struct osh_gw_logline l;
 	char msg[1024];
 	va_list ap;
+	int n;
 	enum osh_gw_loglevel ll = OSH_GW_LOG_INFO;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt,
-		  ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
+	n = vsnprintf(msg, sizeof(msg), fmt,
+		      ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
 	va_end(ap);
+	if (n >= (int)sizeof(msg)) /* cut: never in the middle of a character (F2) */
+		msg[osh_utf8_cut(msg, sizeof(msg) - 1)] = '\0';
 	if (strcmp(level, "WARN") == 0)
 		ll = OSH_GW_LOG_WARN;
 	else if (strcmp(level, "ERROR") == 0)

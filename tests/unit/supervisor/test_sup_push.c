@@ -33,7 +33,7 @@ static char logdir[64];
  * received and whether it is "stored"; how the stream end is answered. */
 enum end_mode { END_LEGACY, END_ACK, END_LOSE_ACK, END_HANG };
 static enum end_mode end_mode = END_LEGACY;
-static int lose_acks;	  /* END_LOSE_ACK: fail this many stream ends after storing */
+static int lose_acks; /* END_LOSE_ACK: fail this many stream ends after storing */
 static unsigned char stored[MAXL];
 static int received_seq[MAXL];
 static uint64_t high_seq;

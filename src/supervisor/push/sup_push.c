@@ -24,7 +24,7 @@
 #include "osh_emit.h"
 #include "osh_rpc.h"
 #include "sandbox.pb-c.h"
-#include "sup_events.h"
+#include "push_sites.h"
 
 /* How much longer than flush_ms stop waits for the thread to join. */
 #define JOIN_SLACK_MS 1000

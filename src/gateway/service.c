@@ -1054,7 +1054,8 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	struct osh_gw *gw = ud;
 	struct osh_gw_sandbox sb;
 	struct osh_gw_spawn sp;
-	char err[512], sbdir[PATH_MAX], logdir[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX];
+	char err[512], why[PATH_MAX + 160], sbdir[PATH_MAX], logdir[PATH_MAX], outp[PATH_MAX],
+	    errp[PATH_MAX];
 	const char *const *cmd = default_cmd;
 	size_t ncmd = 2;
 	char **envv = NULL;
@@ -1126,7 +1127,16 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	if (osh_gw_mkdirs(sbdir, 0750) != 0 || osh_gw_mkdirs(logdir, 0750) != 0) {
+	/* Relative to the sandboxes dir, never through a planted symlink (F18). */
+	rc = osh_gw_sandbox_dirs(gw->sandboxes_dir, req->name, !(req->log_dir && req->log_dir[0]),
+				 why, sizeof(why));
+	if (rc != 0) {
+		(void)osh_rpc_call_fail(
+		    call, rc == OSH_EPERM ? OSH_RPC_FAILED_PRECONDITION : OSH_RPC_INTERNAL, "%s",
+		    why);
+		goto out;
+	}
+	if (osh_gw_mkdirs(logdir, 0750) != 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "cannot create %s: %s", logdir,
 					strerror(errno));
 		goto out;

@@ -402,6 +402,29 @@ class E2E(unittest.TestCase):
             "lines from the outage pushed after the restart")
         self.assertIn("CONFIG:DEGRADED", r.stdout)
 
+    def test_agent_output_is_kept_apart_and_cannot_forge_supervisor_lines(self):
+        # F20: the agent prints a line that looks like the supervisor's own.
+        forged = "2026-12-06T00:00:00.000Z OCSF LIFECYCLE:STOP [INFO] openshell-sandbox success"
+        g = self.gateway()
+        d = self.create(g, "forger", ["sh", "-c",
+                                      "echo hello-out; echo '%s' >&2; printf '\\033[2Jx\\n'; "
+                                      "sleep 30" % forged])
+        agent_log = os.path.join(d, "agent.log")
+        wait_for(lambda: "stdout x" in read(agent_log) or "\\x1b[2Jx" in read(agent_log), 15,
+                 "agent output in agent.log")
+        text = read(agent_log)
+        self.assertRegex(text, r"(?m)^" + TS + r" stdout hello-out$")
+        self.assertRegex(text, r"(?m)^" + TS + r" stderr " + re.escape(forged) + "$")
+        self.assertIn(" stdout \\x1b[2Jx", text, "control bytes are escaped")
+        self.assertNotIn("\x1b", text)
+        sbdir = os.path.dirname(d)
+        for f in ("supervisor.stderr", "supervisor.stdout"):
+            self.assertNotIn("LIFECYCLE:STOP", read(os.path.join(sbdir, f)),
+                             "the forged line reached %s" % f)
+            self.assertNotIn("hello-out", read(os.path.join(sbdir, f)))
+        self.assertNotRegex(read(os.path.join(d, "openshell.log")),
+                            r"(?m)^" + re.escape(forged) + "$")
+
     def test_exit_code_3_with_process_identity(self):
         g = self.gateway()
         g.cli("config", "set", "ocsf_logging_enabled", "true")

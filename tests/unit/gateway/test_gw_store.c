@@ -394,7 +394,7 @@ static int count_cb(void *ud, const struct osh_gw_logline *l)
 	char *seen = ud;
 
 	/* messages are "m<N>": record each N once per stored copy */
-	seen[atoi(l->message + 1)]++;
+	seen[strtol(l->message + 1, NULL, 10)]++;
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* test_sup_events.c - every supervisor log site fires, with its documented code.
  *
- * DESIGN: the site list is read from docs/log-sites.md (supervisor rows) and
- * from the string literals of src/supervisor/sup_events.c; both must agree.
+ * DESIGN: the site list is read from the registry (generated osh_sites[],
+ * rows of subsystem supervisor/...) and from the string literals of
+ * src/supervisor/sup_events.c; both must agree.
  * Then every osh_sup_ev_* function runs once against the real emit runtime
  * with JSONL on; the JSONL file must hold one parseable event per code with
  * the documented class, and openshell.log the matching shorthand lines. */
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "osh_emit.h"
+#include "osh_sites.h"
 #include "sup_events.h"
 
 #ifndef OSH_SOURCE_DIR
@@ -53,28 +55,18 @@ static int find(const struct codes *c, const char *name)
 	return -1;
 }
 
-/* Rows "| `CODE` | <class name> <uid> | ... | src/supervisor/..." */
-static void doc_codes(struct codes *c)
+/* The supervisor's sites in the registry (schema/sites.yaml, generated
+ * table osh_sites[]): every row whose subsystem is under supervisor/. */
+static void registry_codes(struct codes *c)
 {
-	char *doc = slurp(OSH_SOURCE_DIR "/docs/log-sites.md");
-	regex_t re;
-	regmatch_t m[3];
-	const char *p = doc;
-
-	cr_assert_eq(regcomp(&re,
-			     "^\\| `([A-Z_]+)` \\| [A-Za-z ]+ ([0-9]+) \\|[^\n]*src/supervisor/",
-			     REG_EXTENDED | REG_NEWLINE),
-		     0);
-	while (regexec(&re, p, 3, m, 0) == 0) {
+	for (int i = 0; i < OSH_SITE_COUNT; i++) {
+		if (strncmp(osh_sites[i].subsystem, "supervisor/", 11) != 0)
+			continue;
 		cr_assert_lt(c->n, MAXC);
-		snprintf(c->name[c->n], sizeof(c->name[0]), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
-			 p + m[1].rm_so);
-		c->cls[c->n] = (int)strtol(p + m[2].rm_so, NULL, 10);
+		snprintf(c->name[c->n], sizeof(c->name[0]), "%s", osh_sites[i].code);
+		c->cls[c->n] = osh_sites[i].class_uid;
 		c->n++;
-		p += m[0].rm_eo;
 	}
-	regfree(&re);
-	free(doc);
 }
 
 /* Event codes in the source: literals of the form "SUP_...", "PROC_..." etc. */
@@ -154,14 +146,14 @@ Test(events, every_documented_site_fires_as_a_valid_event)
 	int seen[MAXC] = {0};
 	char *shorthand;
 
-	doc_codes(&doc);
+	registry_codes(&doc);
 	source_codes(&src);
-	cr_assert_geq(doc.n, 20, "docs/log-sites.md lists the supervisor sites");
+	cr_assert_geq(doc.n, 20, "the registry lists the supervisor sites");
 	for (int i = 0; i < src.n; i++)
-		cr_assert_geq(find(&doc, src.name[i]), 0, "%s is emitted but not documented",
+		cr_assert_geq(find(&doc, src.name[i]), 0, "%s is emitted but not registered",
 			      src.name[i]);
 	for (int i = 0; i < doc.n; i++)
-		cr_assert_geq(find(&src, doc.name[i]), 0, "%s is documented but not emitted",
+		cr_assert_geq(find(&src, doc.name[i]), 0, "%s is registered but not emitted",
 			      doc.name[i]);
 
 	cr_assert_not_null(mkdtemp(dir));
@@ -191,8 +183,8 @@ Test(events, every_documented_site_fires_as_a_valid_event)
 		cls = cJSON_GetObjectItem(j, "class_uid");
 		cr_assert(cJSON_IsString(code), "no metadata.event_code: %s", line);
 		at = find(&doc, code->valuestring);
-		cr_assert_geq(at, 0, "undocumented code %s", code->valuestring);
-		cr_assert_eq(cls->valueint, doc.cls[at], "%s: class %d, documented %d",
+		cr_assert_geq(at, 0, "unregistered code %s", code->valuestring);
+		cr_assert_eq(cls->valueint, doc.cls[at], "%s: class %d, registered %d",
 			     code->valuestring, cls->valueint, doc.cls[at]);
 		cr_assert_not_null(cJSON_GetObjectItem(j, "device"), "device context missing");
 		if (doc.cls[at] == 1007) {

@@ -19,17 +19,17 @@ an outcome polls a condition with a deadline.
 """
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import osh_testdir  # noqa: E402
 from test_supervisor_e2e import CLI, GATEWAY, SANDBOX, pid_alive, read, wait_for  # noqa: E402
 
 N_SANDBOXES = 8
@@ -55,7 +55,8 @@ def local_lines(path):
 
 class PushAccounting(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="osh-push-e2e-")
+        self.dir = osh_testdir.TestDir("push-e2e")
+        self.tmp = self.dir.path
         self.data = os.path.join(self.tmp, "data")
         os.makedirs(self.data)
         self.gw = None
@@ -71,7 +72,8 @@ class PushAccounting(unittest.TestCase):
         if self.gw and self.gw.poll() is None:
             self.gw.terminate()
             self.gw.wait(timeout=20)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        # JSONL validated, logs archived for the site census, directory removed.
+        self.dir.finish()
 
     def start_gateway(self):
         addr_file = os.path.join(self.data, "gateway.addr")

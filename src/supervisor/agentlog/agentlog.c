@@ -39,17 +39,18 @@ size_t osh_agentlog_escape(const char *s, size_t len, char *out, size_t cap)
 		return 0;
 	for (size_t i = 0; i < len;) {
 		char tmp[16];
-		size_t n = 0, k;
+		size_t n = 0, k = 1;
 		uint32_t cp = 0;
 
+		/* a byte shown as \xNN: C0, DEL, or not the start of well-formed UTF-8 */
+		bool raw_byte =
+		    u[i] < 0x20 || u[i] == 0x7f || (k = osh_utf8_decode(u + i, len - i, &cp)) == 0;
+
 		if (u[i] == '\\') {
-			memcpy(tmp, "\\\\", 2);
+			tmp[0] = tmp[1] = '\\';
 			n = 2;
 			k = 1;
-		} else if (u[i] < 0x20 || u[i] == 0x7f) {
-			n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", u[i]);
-			k = 1;
-		} else if ((k = osh_utf8_decode(u + i, len - i, &cp)) == 0) {
+		} else if (raw_byte) {
 			n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", u[i]);
 			k = 1;
 		} else if (osh_utf8_is_invisible(cp)) {

@@ -19,8 +19,8 @@
  * found at once. While the gateway is away the buffer keeps the newest lines
  * (oldest dropped and counted), except that a line already sent but not
  * acknowledged is never dropped (a hung gateway may still store it): while
- * the oldest buffered line is such a line, new lines are dropped instead; lines lost anywhere (buffer overflow, feed
- * full, refused by the gateway) are reported as one PUSH_LOGS_DROPPED event
+ * the oldest buffered line is such a line, new lines are dropped instead; lines lost anywhere
+ * (buffer overflow, feed full, refused by the gateway) are reported as one PUSH_LOGS_DROPPED event
  * once delivery works again, and at stop in the local files (that report
  * counts itself, since it cannot be delivered either). So: lines in
  * openshell.log == lines stored by the gateway + lines reported lost.

@@ -186,6 +186,58 @@ int osh_gw_default_data_dir(char *buf, size_t cap)
 	return (n < 0 || (size_t)n >= cap) ? OSH_ETOOBIG : 0;
 }
 
+/* ------------------------------------------------- per-thread stores -- */
+
+/* Worker threads of the rpc pool: enough for a slow query, a push storm and
+ * a watch replay at once on a small machine. */
+#define GW_WORKERS 4
+
+static atomic_uint_fast64_t gw_serials;
+
+/* The calling thread's connection for the gateway with this serial. */
+static _Thread_local struct {
+	uint64_t serial;
+	struct osh_gw_store *st;
+} tls_store;
+
+struct osh_gw_store *gw_store(struct osh_gw *gw)
+{
+	struct gw_tstore *t = NULL;
+	struct osh_gw_store *st = NULL;
+	char err[256];
+
+	if (tls_store.serial == gw->serial && tls_store.st)
+		return tls_store.st;
+	t = calloc(1, sizeof(*t));
+	if (!t || osh_gw_store_create(&st, gw->db_path, &gw->store_opts, err, sizeof(err)) != 0) {
+		osh_gw_log(OSH_GW_LOG_WARN, "cannot open a store connection for this thread: %s",
+			   t ? err : "out of memory");
+		free(t);
+		return gw->store;
+	}
+	t->st = st;
+	pthread_mutex_lock(&gw->tstore_mu);
+	t->next = gw->tstores;
+	gw->tstores = t;
+	pthread_mutex_unlock(&gw->tstore_mu);
+	tls_store.serial = gw->serial;
+	tls_store.st = st;
+	return st;
+}
+
+void gw_tstores_close(struct osh_gw *gw)
+{
+	pthread_mutex_lock(&gw->tstore_mu);
+	while (gw->tstores) {
+		struct gw_tstore *t = gw->tstores;
+
+		gw->tstores = t->next;
+		osh_gw_store_destroy(t->st);
+		free(t);
+	}
+	pthread_mutex_unlock(&gw->tstore_mu);
+}
+
 /* ----------------------------------------------------------- children -- */
 
 int gw_child_add(struct osh_gw *gw, pid_t pid, const char *id, bool adopted)
@@ -457,6 +509,11 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 		goto out;
 	}
 	atomic_init(&gw->reload_req, 0);
+	pthread_mutex_init(&gw->pub_mu, NULL);
+	pthread_mutex_init(&gw->fol_mu, NULL);
+	pthread_mutex_init(&gw->del_mu, NULL);
+	pthread_mutex_init(&gw->tstore_mu, NULL);
+	gw->serial = atomic_fetch_add(&gw_serials, 1) + 1;
 	gw->omit_sandbox_config = o->omit_sandbox_config;
 	gw->stop_grace_ms = o->stop_grace_ms ? o->stop_grace_ms : OSH_GW_DEFAULT_GRACE_MS;
 	gw->log_retention = o->log_retention ? o->log_retention : OSH_GW_STORE_DEFAULT_RETENTION;
@@ -502,6 +559,8 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 	}
 	unlink(gw->addr_path); /* a stale address must not look like readiness */
 
+	snprintf(gw->db_path, sizeof(gw->db_path), "%s", dbpath);
+	gw->store_opts = so;
 	rc = osh_gw_store_create(&gw->store, dbpath, &so, err, errlen);
 	if (rc != 0)
 		goto out;
@@ -527,6 +586,7 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 
 	memset(&ro, 0, sizeof(ro));
 	ro.service = &openshell__v1__open_shell__descriptor;
+	ro.workers = GW_WORKERS;
 	ro.listen = o->listen;
 	ro.tick_ms = TICK_MS;
 	ro.tick = tick;
@@ -633,6 +693,11 @@ void osh_gw_destroy(struct osh_gw *gw)
 		free(c);
 	}
 	osh_gw_cfgstate_destroy(gw->cfg);
+	gw_tstores_close(gw);
 	osh_gw_store_destroy(gw->store);
+	pthread_mutex_destroy(&gw->pub_mu);
+	pthread_mutex_destroy(&gw->fol_mu);
+	pthread_mutex_destroy(&gw->del_mu);
+	pthread_mutex_destroy(&gw->tstore_mu);
 	free(gw);
 }

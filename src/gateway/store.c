@@ -80,9 +80,19 @@ enum stmt_id {
 	S_LOG_TRIM,
 	S_LOG_COUNT_SUB,
 	S_LOG_QUERY,
+	S_LOG_QUERY_DESC,
+	S_LOG_MATCHING,
+	S_SB_PAGE,
 	S_LOG_COUNT,
 	S_COUNT
 };
+
+/* The filters of a log query: ?1 sandbox, ?2 after_seq, ?3 since_ms (0 = no
+ * bound, so a line with a negative timestamp is still shown), ?4 rank, ?5
+ * ",src,src," or NULL. */
+#define LOG_WHERE                                                                                  \
+	"sandbox_id = ?1 AND seq > ?2 AND (?3 = 0 OR ts_ms >= ?3) AND level_rank >= ?4"            \
+	" AND (?5 IS NULL OR instr(?5, ',' || source || ',') > 0)"
 
 #define SB_COLS                                                                                    \
 	"id, name, policy, policy_version, policy_hash, command, log_dir, state, pid, exit_code, " \
@@ -116,10 +126,17 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LOG_COUNT_SUB] = "UPDATE log_counts SET n = n - ?2 WHERE sandbox_id = ?1",
     [S_LOG_QUERY] = "SELECT seq, ts_ms, level, target, message, source, fields FROM ("
 		    " SELECT seq, ts_ms, level, target, message, source, fields"
-		    " FROM log_lines WHERE sandbox_id = ?1 AND seq > ?2 AND ts_ms >= ?3"
-		    " AND level_rank >= ?4"
-		    " AND (?5 IS NULL OR instr(?5, ',' || source || ',') > 0)"
-		    " ORDER BY seq DESC LIMIT ?6) ORDER BY seq ASC",
+		    " FROM log_lines WHERE " LOG_WHERE " ORDER BY seq DESC LIMIT ?6)"
+		    " ORDER BY seq ASC",
+    /* Newest first: the caller stops as soon as it has what it can return,
+     * so only those rows are read (walks the (sandbox_id, seq) index). */
+    [S_LOG_QUERY_DESC] = "SELECT seq, ts_ms, level, target, message, source, fields"
+			 " FROM log_lines WHERE " LOG_WHERE " ORDER BY seq DESC LIMIT ?6",
+    /* Counts without reading message/fields (they sit after the filter columns,
+     * in overflow pages for big lines). */
+    [S_LOG_MATCHING] = "SELECT count(*) FROM log_lines WHERE " LOG_WHERE,
+    [S_SB_PAGE] = "SELECT " SB_COLS ", rowid FROM sandboxes WHERE rowid > ?1"
+		  " ORDER BY rowid LIMIT ?2",
     [S_LOG_COUNT] = "SELECT n FROM log_counts WHERE sandbox_id = ?1",
 };
 
@@ -562,7 +579,9 @@ int osh_gw_store_sandbox_get(struct osh_gw_store *st, const char *key, bool by_n
 	return rc;
 }
 
-int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh_gw_sandbox **out, size_t *n)
+/* Collects the rows of a prepared sandbox statement (list or page). */
+static int list_rows(struct osh_gw_store *st, enum stmt_id id, int64_t after, int64_t limit,
+		     struct osh_gw_sandbox **out, size_t *n)
 {
 	struct osh_gw_sandbox *arr = NULL;
 	size_t cnt = 0, cap = 0;
@@ -570,7 +589,11 @@ int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh_gw_sandbox **o
 	int rc = 0, r;
 
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, S_SB_LIST);
+	s = stmt(st, id);
+	if (id == S_SB_PAGE) {
+		sqlite3_bind_int64(s, 1, after);
+		sqlite3_bind_int64(s, 2, limit);
+	}
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		if (cnt == cap) {
 			struct osh_gw_sandbox *na;
@@ -586,6 +609,7 @@ int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh_gw_sandbox **o
 		rc = row_to_sandbox(s, &arr[cnt]);
 		if (rc != 0)
 			goto out;
+		arr[cnt].rowid = id == S_SB_PAGE ? sqlite3_column_int64(s, 12) : 0;
 		cnt++;
 	}
 	if (r != SQLITE_DONE)
@@ -601,6 +625,17 @@ out:
 	*out = arr;
 	*n = cnt;
 	return rc;
+}
+
+int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh_gw_sandbox **out, size_t *n)
+{
+	return list_rows(st, S_SB_LIST, 0, 0, out, n);
+}
+
+int osh_gw_store_sandbox_page(struct osh_gw_store *st, int64_t after, size_t limit,
+			      struct osh_gw_sandbox **out, size_t *n)
+{
+	return list_rows(st, S_SB_PAGE, after, (int64_t)limit, out, n);
 }
 
 int osh_gw_store_sandbox_set_state(struct osh_gw_store *st, const char *id,
@@ -756,6 +791,18 @@ static char *source_list(const struct osh_gw_logquery *q)
 	return buf;
 }
 
+/* Binds ?1..?5 of LOG_WHERE. */
+static void bind_filters(sqlite3_stmt *s, const struct osh_gw_logquery *q, int min_rank,
+			 const char *srcs)
+{
+	sqlite3_bind_text(s, 1, q->sandbox_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)q->after_seq);
+	sqlite3_bind_int64(s, 3, q->since_ms);
+	sqlite3_bind_int(s, 4, min_rank);
+	if (srcs)
+		sqlite3_bind_text(s, 5, srcs, -1, SQLITE_STATIC);
+}
+
 int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquery *q,
 			    osh_gw_logline_fn fn, void *ud)
 {
@@ -777,13 +824,8 @@ int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquer
 	if (q->sources && q->n_sources && !srcs)
 		return OSH_ENOMEM;
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, S_LOG_QUERY);
-	sqlite3_bind_text(s, 1, q->sandbox_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)q->after_seq);
-	sqlite3_bind_int64(s, 3, q->since_ms);
-	sqlite3_bind_int(s, 4, min_rank);
-	if (srcs)
-		sqlite3_bind_text(s, 5, srcs, -1, SQLITE_STATIC);
+	s = stmt(st, q->newest_first ? S_LOG_QUERY_DESC : S_LOG_QUERY);
+	bind_filters(s, q, min_rank, srcs);
 	sqlite3_bind_int64(s, 6, q->tail ? (sqlite3_int64)q->tail : -1);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		struct osh_gw_logline l = {
@@ -803,6 +845,36 @@ int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquer
 	}
 	if (rc == 0 && r != SQLITE_DONE)
 		rc = dberr(st, r, "query log lines");
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->mu);
+	free(srcs);
+	return rc;
+}
+
+int osh_gw_store_logs_matching(struct osh_gw_store *st, const struct osh_gw_logquery *q,
+			       uint64_t *n)
+{
+	sqlite3_stmt *s;
+	char *srcs = NULL;
+	int rc = 0, r, min_rank = 0;
+
+	*n = 0;
+	if (q->min_level && q->min_level[0]) {
+		min_rank = osh_gw_level_parse(q->min_level);
+		if (min_rank < 0)
+			return OSH_EINVAL;
+	}
+	srcs = source_list(q);
+	if (q->sources && q->n_sources && !srcs)
+		return OSH_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	s = stmt(st, S_LOG_MATCHING);
+	bind_filters(s, q, min_rank, srcs);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(s, 0);
+	else
+		rc = dberr(st, r, "count matching log lines");
 	sqlite3_reset(s);
 	pthread_mutex_unlock(&st->mu);
 	free(srcs);
@@ -835,7 +907,7 @@ bool osh_gw_logquery_match(const struct osh_gw_logquery *q, const struct osh_gw_
 
 	if (l->seq <= q->after_seq && q->after_seq)
 		ok = false;
-	if (ok && l->ts_ms < q->since_ms)
+	if (ok && q->since_ms != 0 && l->ts_ms < q->since_ms)
 		ok = false;
 	if (ok && q->min_level && q->min_level[0] &&
 	    osh_gw_level_rank(l->level, l->message) < osh_gw_level_parse(q->min_level))

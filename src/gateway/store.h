@@ -60,6 +60,7 @@ struct osh_gw_sandbox {
 	int exit_code;	 /* valid when state == EXITED and exit_signal == 0 */
 	int exit_signal; /* > 0 when killed by a signal */
 	int64_t created_ms;
+	int64_t rowid; /* creation-order key, set by osh_gw_store_sandbox_page only */
 };
 
 /* Frees the heap strings of a record filled by a get/list call; NULL-safe. */
@@ -81,15 +82,16 @@ struct osh_gw_logline {
 struct osh_gw_logquery {
 	const char *sandbox_id;	    /* required */
 	size_t tail;		    /* at most the last `tail` matching lines (0 = all) */
-	int64_t since_ms;	    /* ts_ms >= since_ms */
+	int64_t since_ms;	    /* ts_ms >= since_ms; 0 = no bound (negative ts included) */
 	const char *min_level;	    /* rank(level) >= rank(min_level); NULL/"" = all */
 	const char *const *sources; /* match any of these sources; NULL = all */
 	size_t n_sources;
 	uint64_t after_seq; /* seq > after_seq (for resumable follow) */
+	bool newest_first;  /* callback order newest first (stop early to read less) */
 };
 
-/* Callback per result line, oldest first. Return 0 to continue, non-zero to stop
- * (the query then returns that value). */
+/* Callback per result line, oldest first (newest first with q->newest_first).
+ * Return 0 to continue, non-zero to stop (the query then returns that value). */
 typedef int (*osh_gw_logline_fn)(void *ud, const struct osh_gw_logline *l);
 
 /* Ranks a line: TRACE 0 < DEBUG 1 < INFO 2 < WARN 3 < ERROR 4 (case-insensitive,
@@ -144,6 +146,13 @@ OSH_MUST_CHECK int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh
 					     size_t *n);
 void osh_gw_sandbox_list_free(struct osh_gw_sandbox *arr, size_t n);
 
+/* One page of sandboxes in creation order: at most `limit` records whose
+ * rowid is above `after` (0 = from the start); each record's rowid is set, so
+ * the last one's is the `after` of the next page. Free like a list. Reads only
+ * the returned rows. */
+OSH_MUST_CHECK int osh_gw_store_sandbox_page(struct osh_gw_store *st, int64_t after, size_t limit,
+					     struct osh_gw_sandbox **out, size_t *n);
+
 /* Updates the process state of sandbox `id`. OSH_ENOTFOUND when absent. */
 OSH_MUST_CHECK int osh_gw_store_sandbox_set_state(struct osh_gw_store *st, const char *id,
 						  enum osh_gw_sb_state state, int pid,
@@ -163,6 +172,11 @@ OSH_MUST_CHECK int osh_gw_store_logs_append(struct osh_gw_store *st, const char 
 /* Runs a query; calls fn per matching line, oldest first. */
 OSH_MUST_CHECK int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquery *q,
 					   osh_gw_logline_fn fn, void *ud);
+
+/* Number of lines a query matches (its filters; `tail` ignored), counted on
+ * the filter columns only. */
+OSH_MUST_CHECK int osh_gw_store_logs_matching(struct osh_gw_store *st,
+					      const struct osh_gw_logquery *q, uint64_t *n);
 
 /* Number of stored lines for a sandbox. */
 OSH_MUST_CHECK int osh_gw_store_logs_count(struct osh_gw_store *st, const char *sandbox_id,

@@ -276,8 +276,9 @@ static int list_all(struct ctx *x, Openshell__V1__ListSandboxesResponse ***pages
 		}
 		v = grown;
 		v[n++] = (Openshell__V1__ListSandboxesResponse *)resp;
-		if (strlen(v[n - 1]->next_page_token) >= sizeof(token) ||
-		    strcmp(v[n - 1]->next_page_token, token) == 0) {
+		if (v[n - 1]->next_page_token[0] &&
+		    (strlen(v[n - 1]->next_page_token) >= sizeof(token) ||
+		     strcmp(v[n - 1]->next_page_token, token) == 0)) {
 			rc = OSH_EPROTO; /* a token that does not advance would loop */
 			st->code = OSH_RPC_INTERNAL;
 			snprintf(st->message, sizeof(st->message),

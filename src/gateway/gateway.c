@@ -99,6 +99,7 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 		takes = strcmp(name, "--listen") == 0 || strcmp(name, "--config") == 0 ||
 			strcmp(name, "--data-dir") == 0 || strcmp(name, "--ocsf-logging") == 0 ||
 			strcmp(name, "--log-retention") == 0 ||
+			strcmp(name, "--log-retention-mib") == 0 ||
 			strcmp(name, "--sandbox-bin") == 0 || strcmp(name, "--stop-grace") == 0;
 		if (!takes) {
 			snprintf(err, errlen, "unknown flag '%s' (see --help)", name);
@@ -129,6 +130,8 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 					      "flag --ocsf-logging", err, errlen);
 		} else if (strcmp(name, "--log-retention") == 0) {
 			rc = parse_size(name, v, &o->log_retention, err, errlen);
+		} else if (strcmp(name, "--log-retention-mib") == 0) {
+			rc = parse_size(name, v, &o->log_retention_mib, err, errlen);
 		} else if (strcmp(name, "--sandbox-bin") == 0) {
 			o->sandbox_bin = v;
 		} else if (strcmp(name, "--stop-grace") == 0) {
@@ -158,6 +161,8 @@ void osh_gw_usage(void *fp, const char *prog)
 		"                          must exist when given; highest priority source\n"
 		"  --ocsf-logging BOOL     ocsf_logging_enabled (below the YAML file)\n"
 		"  --log-retention N       stored log lines kept per sandbox (default %u)\n"
+		"  --log-retention-mib N   stored log bytes kept per sandbox, MiB (default %llu;\n"
+		"                          a line costs its text + 64 bytes; oldest go first)\n"
 		"  --sandbox-bin PATH      openshell-sandbox to launch (default: next to this\n"
 		"                          executable)\n"
 		"  --stop-grace MS         DeleteSandbox: SIGTERM -> SIGKILL delay (default %u)\n"
@@ -170,6 +175,7 @@ void osh_gw_usage(void *fp, const char *prog)
 		"BOOL: true/false, yes/no, on/off, 1/0. Signals: SIGHUP reloads the YAML file\n"
 		"(also reloaded on change); SIGTERM/SIGINT shut down cleanly.\n\n",
 		prog, OSH_GW_DEFAULT_LISTEN, OSH_GW_STORE_DEFAULT_RETENTION,
+		(unsigned long long)(OSH_GW_STORE_DEFAULT_RETENTION_BYTES >> 20),
 		OSH_GW_DEFAULT_GRACE_MS);
 	osh_gw_config_help(f);
 }
@@ -495,7 +501,8 @@ static void sup_addr_of(struct osh_gw *gw, const char *listen, int port)
 int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, size_t errlen)
 {
 	struct osh_gw *gw = NULL;
-	struct osh_gw_store_opts so = {.log_retention = o->log_retention};
+	struct osh_gw_store_opts so = {.log_retention = o->log_retention,
+				       .log_retention_bytes = (uint64_t)o->log_retention_mib << 20};
 	struct osh_gw_cfgstate_opts co;
 	struct osh_gw_layer env;
 	struct osh_rpc_server_opts ro;

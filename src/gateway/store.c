@@ -5,8 +5,11 @@
  * Statements live in an enum-indexed table prepared at open, so the hot paths
  * (log append, query) never re-parse SQL. log_lines.seq is AUTOINCREMENT so a seq
  * is never reused after retention deletes: followers can resume "after seq N".
- * The per-sandbox counter (log_counts) makes the retention check O(1) and the trim
- * O(excess). A single connection guarded by one mutex keeps statement reuse safe. */
+ * The per-sandbox counters (log_counts: lines and bytes) make the retention check
+ * O(1) and the trim O(excess): it walks the (sandbox_id, seq, bytes) index, which
+ * covers it, and deletes one seq range. One store is one connection guarded by
+ * one mutex (statement reuse stays safe); a program that wants concurrent
+ * readers opens one store per thread on the same file (WAL). */
 #include "store.h"
 
 #include <pthread.h>
@@ -20,6 +23,10 @@
 #include <sqlite3.h>
 
 #include "osh_level.h"
+
+/* Bytes a stored line costs beyond its text (row header, numbers, index). */
+#define LINE_OVERHEAD	  64
+#define LINE_OVERHEAD_SQL "64"
 
 static const char *const migrations[] = {
     /* 0 -> 1: the initial schema. */
@@ -55,6 +62,18 @@ static const char *const migrations[] = {
     "CREATE TABLE log_counts ("
     " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
     " n INTEGER NOT NULL);",
+    /* 1 -> 2: per-line and per-sandbox byte counts, for byte retention. The
+     * index carries `bytes` so the trim walk never reads a row (big lines sit
+     * in overflow pages). */
+    "ALTER TABLE log_lines ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE log_lines SET bytes = " LINE_OVERHEAD_SQL " + length(CAST(level AS BLOB))"
+    " + length(CAST(target AS BLOB)) + length(CAST(message AS BLOB))"
+    " + length(CAST(source AS BLOB)) + coalesce(length(CAST(fields AS BLOB)), 0);"
+    "DROP INDEX log_lines_sandbox_seq;"
+    "CREATE INDEX log_lines_sandbox_seq ON log_lines(sandbox_id, seq, bytes);"
+    "ALTER TABLE log_counts ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
+    " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == OSH_GW_STORE_SCHEMA_VERSION,
@@ -75,6 +94,7 @@ enum stmt_id {
 	S_SB_EXISTS,
 	S_LOG_INSERT,
 	S_LOG_COUNT_ADD,
+	S_LOG_OLDEST,
 	S_LOG_TRIM,
 	S_LOG_COUNT_SUB,
 	S_LOG_QUERY,
@@ -115,13 +135,16 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SB_DELETE] = "DELETE FROM sandboxes WHERE id = ?1",
     [S_SB_EXISTS] = "SELECT 1 FROM sandboxes WHERE id = ?1",
     [S_LOG_INSERT] = "INSERT INTO log_lines(sandbox_id, ts_ms, level, level_rank, target,"
-		     " message, source, fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [S_LOG_COUNT_ADD] = "INSERT INTO log_counts(sandbox_id, n) VALUES (?1, ?2)"
-			" ON CONFLICT(sandbox_id) DO UPDATE SET n = n + excluded.n"
-			" RETURNING n",
-    [S_LOG_TRIM] = "DELETE FROM log_lines WHERE seq IN (SELECT seq FROM log_lines"
-		   " WHERE sandbox_id = ?1 ORDER BY seq ASC LIMIT ?2)",
-    [S_LOG_COUNT_SUB] = "UPDATE log_counts SET n = n - ?2 WHERE sandbox_id = ?1",
+		     " message, source, fields, bytes)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_LOG_COUNT_ADD] = "INSERT INTO log_counts(sandbox_id, n, bytes) VALUES (?1, ?2, ?3)"
+			" ON CONFLICT(sandbox_id) DO UPDATE SET n = n + excluded.n,"
+			" bytes = bytes + excluded.bytes RETURNING n, bytes",
+    /* Oldest first, from the covering index only. */
+    [S_LOG_OLDEST] = "SELECT seq, bytes FROM log_lines WHERE sandbox_id = ?1 ORDER BY seq ASC",
+    [S_LOG_TRIM] = "DELETE FROM log_lines WHERE sandbox_id = ?1 AND seq <= ?2",
+    [S_LOG_COUNT_SUB] = "UPDATE log_counts SET n = n - ?2, bytes = bytes - ?3"
+			" WHERE sandbox_id = ?1",
     [S_LOG_QUERY] = "SELECT seq, ts_ms, level, target, message, source, fields FROM ("
 		    " SELECT seq, ts_ms, level, target, message, source, fields"
 		    " FROM log_lines WHERE " LOG_WHERE " ORDER BY seq DESC LIMIT ?6)"
@@ -143,6 +166,7 @@ struct osh_gw_store {
 	sqlite3_stmt *st[S_COUNT];
 	pthread_mutex_t mu;
 	size_t retention;
+	uint64_t retention_bytes;
 	char err[512];
 };
 
@@ -319,6 +343,9 @@ int osh_gw_store_create(struct osh_gw_store **out, const char *path,
 	pthread_mutex_init(&st->mu, NULL);
 	st->retention =
 	    (opts && opts->log_retention) ? opts->log_retention : OSH_GW_STORE_DEFAULT_RETENTION;
+	st->retention_bytes = (opts && opts->log_retention_bytes)
+				  ? opts->log_retention_bytes
+				  : OSH_GW_STORE_DEFAULT_RETENTION_BYTES;
 	if (sqlite3_open_v2(path, &st->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
@@ -626,12 +653,53 @@ int osh_gw_store_sandbox_delete(struct osh_gw_store *st, const char *id)
 	return rc;
 }
 
+static uint64_t line_bytes(const struct osh_gw_logline *l)
+{
+	return LINE_OVERHEAD + (l->level ? strlen(l->level) : 0) +
+	       (l->target ? strlen(l->target) : 0) + (l->message ? strlen(l->message) : 0) +
+	       (l->source ? strlen(l->source) : 0) + (l->fields ? strlen(l->fields) : 0);
+}
+
+/* Deletes the oldest lines of a sandbox until at least `lines` lines and
+ * `bytes` bytes are gone (either may be <= 0), inside the caller's
+ * transaction: one walk of the covering index, one range delete. */
+static int trim(struct osh_gw_store *st, const char *sandbox_id, int64_t lines, int64_t bytes)
+{
+	sqlite3_stmt *s = stmt(st, S_LOG_OLDEST);
+	int64_t k = 0, freed = 0, last = -1;
+	int rc = 0;
+
+	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
+	while ((k < lines || freed < bytes) && sqlite3_step(s) == SQLITE_ROW) {
+		last = sqlite3_column_int64(s, 0);
+		freed += sqlite3_column_int64(s, 1);
+		k++;
+	}
+	sqlite3_reset(s);
+	if (last < 0)
+		goto out;
+	s = stmt(st, S_LOG_TRIM);
+	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, last);
+	rc = step_done(st, s, "trim log lines");
+	if (rc != 0)
+		goto out;
+	s = stmt(st, S_LOG_COUNT_SUB);
+	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, k);
+	sqlite3_bind_int64(s, 3, freed);
+	rc = step_done(st, s, "count log lines");
+out:
+	return rc;
+}
+
 int osh_gw_store_logs_append(struct osh_gw_store *st, const char *sandbox_id,
 			     const struct osh_gw_logline *lines, size_t n, uint64_t *seqs)
 {
 	sqlite3_stmt *s;
 	bool in_tx = false;
-	int64_t total = 0;
+	int64_t total = 0, total_bytes = 0;
+	uint64_t added_bytes = 0;
 	int rc = 0, r;
 
 	pthread_mutex_lock(&st->mu);
@@ -667,6 +735,8 @@ int osh_gw_store_logs_append(struct osh_gw_store *st, const char *sandbox_id,
 		sqlite3_bind_text(s, 7, l->source ? l->source : "", -1, SQLITE_STATIC);
 		if (l->fields && l->fields[0])
 			sqlite3_bind_text(s, 8, l->fields, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 9, (sqlite3_int64)line_bytes(l));
+		added_bytes += line_bytes(l);
 		rc = step_done(st, s, "insert log line");
 		if (rc != 0)
 			goto out;
@@ -676,6 +746,7 @@ int osh_gw_store_logs_append(struct osh_gw_store *st, const char *sandbox_id,
 	s = stmt(st, S_LOG_COUNT_ADD);
 	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)added_bytes);
 	r = sqlite3_step(s);
 	if (r != SQLITE_ROW) {
 		rc = dberr(st, r, "count log lines");
@@ -683,25 +754,13 @@ int osh_gw_store_logs_append(struct osh_gw_store *st, const char *sandbox_id,
 		goto out;
 	}
 	total = sqlite3_column_int64(s, 0);
+	total_bytes = sqlite3_column_int64(s, 1);
 	sqlite3_reset(s);
-	if (total > (int64_t)st->retention) {
-		int64_t excess = total - (int64_t)st->retention;
-		int gone;
-
-		s = stmt(st, S_LOG_TRIM);
-		sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, excess);
-		rc = step_done(st, s, "trim log lines");
-		if (rc != 0)
-			goto out;
-		gone = sqlite3_changes(st->db);
-		s = stmt(st, S_LOG_COUNT_SUB);
-		sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, gone);
-		rc = step_done(st, s, "count log lines");
-		if (rc != 0)
-			goto out;
-	}
+	if (total > (int64_t)st->retention || total_bytes > (int64_t)st->retention_bytes)
+		rc = trim(st, sandbox_id, total - (int64_t)st->retention,
+			  total_bytes - (int64_t)st->retention_bytes);
+	if (rc != 0)
+		goto out;
 	s = stmt(st, S_COMMIT);
 	rc = step_done(st, s, "commit");
 	if (rc == 0)

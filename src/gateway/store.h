@@ -5,12 +5,18 @@
  * PRAGMA user_version and upgraded by an ordered table of migrations in store.c;
  * each migration runs in its own transaction, so a crash leaves a consistent
  * version. Every statement is prepared once at open and reused. Log retention is a
- * per-sandbox bound kept exact and cheap: a per-sandbox line counter is updated in
- * the same transaction as each batch insert, and only the excess (oldest) rows are
- * deleted, walking the (sandbox_id, seq) index for exactly that many rows.
+ * per-sandbox bound in lines and in bytes, kept exact and cheap: per-sandbox line
+ * and byte counters are updated in the same transaction as each batch insert, and
+ * only the excess (oldest) rows are deleted, walking the (sandbox_id, seq, bytes)
+ * index (which covers the walk: no row is read) for exactly those rows. A byte
+ * bound matters because lines differ in size by orders of magnitude: 10,000
+ * lines may be 1 MB or 1 GB. Queries read newest first and can stop early, so a
+ * caller reads only the rows it returns.
  *
  * Thread-safety: every function takes the store's internal mutex, so one store may
- * be used from any number of threads. Blocking: every call does disk I/O. */
+ * be used from any number of threads; it is one SQLite connection, so calls on it
+ * are serialised. For concurrent readers open one store per thread on the same
+ * file (WAL: readers never wait for the writer). Blocking: every call does disk I/O. */
 #ifndef OSH_GW_STORE_H
 #define OSH_GW_STORE_H
 
@@ -23,13 +29,18 @@
 struct osh_gw_store;
 
 /* The schema version this code migrates to (PRAGMA user_version). */
-#define OSH_GW_STORE_SCHEMA_VERSION 1
+#define OSH_GW_STORE_SCHEMA_VERSION 2
 /* Default per-sandbox retention of log lines. */
 #define OSH_GW_STORE_DEFAULT_RETENTION 10000u
+/* Default per-sandbox retention in bytes (line text + 64 per line). */
+#define OSH_GW_STORE_DEFAULT_RETENTION_BYTES ((uint64_t)64 << 20)
 
 struct osh_gw_store_opts {
 	/** Maximum stored log lines per sandbox (oldest dropped). 0 = the default. */
 	size_t log_retention;
+	/** Maximum stored bytes per sandbox (oldest lines dropped until under it;
+	 * a line costs its text plus 64). 0 = the default. */
+	uint64_t log_retention_bytes;
 };
 
 /* Lifecycle states of a sandbox record. */

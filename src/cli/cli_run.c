@@ -249,17 +249,17 @@ out:
 /* Every page of ListSandboxes (the gateway pages so each answer fits one
  * message): the responses are kept in *pages (free each with osh_rpc_msg_free
  * and the array with free) so the table can be sized over all rows. */
-static int list_all(struct ctx *x, Openshell__V1__ListSandboxesResponse ***pages, size_t *n_pages,
-		    struct osh_rpc_status *st)
+static int list_all(struct ctx *x, void ***pages, size_t *n_pages, struct osh_rpc_status *st)
 {
 	Openshell__V1__ListSandboxesRequest req = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
-	Openshell__V1__ListSandboxesResponse **v = NULL;
+	void **v = NULL; /* Openshell__V1__ListSandboxesResponse * each */
+	const Openshell__V1__ListSandboxesResponse *last;
 	char token[64] = "";
 	size_t n = 0;
 	int rc = OSH_OK;
 
 	do {
-		Openshell__V1__ListSandboxesResponse **grown;
+		void **grown;
 		ProtobufCMessage *resp = NULL;
 
 		req.page_token = token;
@@ -275,26 +275,31 @@ static int list_all(struct ctx *x, Openshell__V1__ListSandboxesResponse ***pages
 			break;
 		}
 		v = grown;
-		v[n++] = (Openshell__V1__ListSandboxesResponse *)resp;
-		if (v[n - 1]->next_page_token[0] &&
-		    (strlen(v[n - 1]->next_page_token) >= sizeof(token) ||
-		     strcmp(v[n - 1]->next_page_token, token) == 0)) {
+		v[n++] = resp;
+		last = (const Openshell__V1__ListSandboxesResponse *)resp;
+		if (last->next_page_token[0] && (strlen(last->next_page_token) >= sizeof(token) ||
+						 strcmp(last->next_page_token, token) == 0)) {
 			rc = OSH_EPROTO; /* a token that does not advance would loop */
 			st->code = OSH_RPC_INTERNAL;
 			snprintf(st->message, sizeof(st->message),
 				 "the gateway returned a bad page token");
 			break;
 		}
-		snprintf(token, sizeof(token), "%s", v[n - 1]->next_page_token);
+		snprintf(token, sizeof(token), "%s", last->next_page_token);
 	} while (token[0]);
 	*pages = v;
 	*n_pages = n;
 	return rc;
 }
 
+static const Openshell__V1__ListSandboxesResponse *page_at(void **pages, size_t i)
+{
+	return pages[i];
+}
+
 static int sandbox_list(struct ctx *x)
 {
-	Openshell__V1__ListSandboxesResponse **pages = NULL;
+	void **pages = NULL; /* Openshell__V1__ListSandboxesResponse * each */
 	size_t n_pages = 0;
 	struct osh_rpc_status st;
 	int wn = 4, wi = 2, ret = OSH_CLI_EXIT_OK;
@@ -305,17 +310,17 @@ static int sandbox_list(struct ctx *x)
 		goto out;
 	}
 	for (size_t p = 0; p < n_pages; p++)
-		for (size_t i = 0; i < pages[p]->n_sandboxes; i++) {
-			int n = (int)strlen(pages[p]->sandboxes[i]->name),
-			    m = (int)strlen(pages[p]->sandboxes[i]->id);
+		for (size_t i = 0; i < page_at(pages, p)->n_sandboxes; i++) {
+			int n = (int)strlen(page_at(pages, p)->sandboxes[i]->name),
+			    m = (int)strlen(page_at(pages, p)->sandboxes[i]->id);
 			wn = n > wn ? n : wn;
 			wi = m > wi ? m : wi;
 		}
 	fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, "NAME", wi, "ID", "STATE", "PID",
 		"EXIT", "CREATED");
 	for (size_t p = 0; p < n_pages; p++)
-		for (size_t i = 0; i < pages[p]->n_sandboxes; i++) {
-			const Openshell__V1__Sandbox *s = pages[p]->sandboxes[i];
+		for (size_t i = 0; i < page_at(pages, p)->n_sandboxes; i++) {
+			const Openshell__V1__Sandbox *s = page_at(pages, p)->sandboxes[i];
 			char created[32], pid[16], code[16];
 			utc_time(s->created_ms, created, sizeof(created));
 			if (s->pid > 0)
@@ -332,7 +337,7 @@ static int sandbox_list(struct ctx *x)
 		}
 out:
 	for (size_t p = 0; p < n_pages; p++)
-		osh_rpc_msg_free(&pages[p]->base);
+		osh_rpc_msg_free(pages[p]);
 	free(pages);
 	return ret;
 }

@@ -322,7 +322,7 @@ static void follower_free(struct gw_follower *f)
 	if (!f)
 		return;
 	free(f->min_level);
-	for (size_t i = 0; i < f->n_sources; i++)
+	for (size_t i = 0; f->sources && i < f->n_sources; i++)
 		free(f->sources[i]);
 	free(f->sources);
 	free(f);

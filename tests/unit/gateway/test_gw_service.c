@@ -98,28 +98,39 @@ static void rig_up(struct grig *r, const char *script, const char *flag)
 	gw_up(r, flag);
 }
 
-/* Deletes every sandbox so no stand-in supervisor outlives the test. */
+/* Deletes every sandbox so no stand-in supervisor outlives the test (every
+ * page of the list: a test may create more than one page of sandboxes). */
 static void delete_all(struct grig *r)
 {
-	Openshell__V1__ListSandboxesRequest lq = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
 	struct osh_rpc_call_opts co = {.timeout_ms = 10000};
-	ProtobufCMessage *resp = NULL;
 	struct osh_rpc_status st;
-	Openshell__V1__ListSandboxesResponse *lr;
 
-	if (osh_rpc_client_unary(r->c, "ListSandboxes", &lq.base, &co, &resp, &st) != 0)
-		return;
-	lr = (void *)resp;
-	for (size_t i = 0; i < lr->n_sandboxes; i++) {
-		Openshell__V1__DeleteSandboxRequest dq =
-		    OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
-		ProtobufCMessage *dr = NULL;
+	for (int round = 0; round < 100; round++) {
+		Openshell__V1__ListSandboxesRequest lq =
+		    OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+		ProtobufCMessage *resp = NULL;
+		Openshell__V1__ListSandboxesResponse *lr;
+		size_t n;
 
-		dq.sandbox_id = lr->sandboxes[i]->id;
-		if (osh_rpc_client_unary(r->c, "DeleteSandbox", &dq.base, &co, &dr, &st) == 0)
-			osh_rpc_msg_free(dr);
+		/* always the first page: what was deleted is gone from it */
+		if (osh_rpc_client_unary(r->c, "ListSandboxes", &lq.base, &co, &resp, &st) != 0)
+			return;
+		lr = (void *)resp;
+		n = lr->n_sandboxes;
+		for (size_t i = 0; i < n; i++) {
+			Openshell__V1__DeleteSandboxRequest dq =
+			    OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
+			ProtobufCMessage *dr = NULL;
+
+			dq.sandbox_id = lr->sandboxes[i]->id;
+			if (osh_rpc_client_unary(r->c, "DeleteSandbox", &dq.base, &co, &dr, &st) ==
+			    0)
+				osh_rpc_msg_free(dr);
+		}
+		osh_rpc_msg_free(resp);
+		if (n == 0)
+			return;
 	}
-	osh_rpc_msg_free(resp);
 }
 
 static void rig_down(struct grig *r)

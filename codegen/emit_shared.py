@@ -144,7 +144,7 @@ enum {
 /* Row index by class_uid %% OCSF_SHARED_HASH_K (-1: no class); distinct for
  * the generated uids, so a lookup is one modulo and one pointer compare. */
 #define OCSF_SHARED_HASH_K %(k)d
-extern const int8_t ocsf_shared_hash[OCSF_SHARED_HASH_K];
+extern const int16_t ocsf_shared_hash[OCSF_SHARED_HASH_K];
 
 /* Resolves the shared attributes of any class descriptor by name and kind
  * into *out (what ocsf_shared_of does for a class not generated here). */
@@ -269,7 +269,7 @@ def emit_source(m):
     slots = ["-1"] * k
     for i, mi in enumerate(sorted(m.classes, key=lambda c: c.item.class_uid)):
         slots[mi.item.class_uid % k] = "OCSF_SHARED_ROW_%s" % mi.upper
-    w("const int8_t ocsf_shared_hash[OCSF_SHARED_HASH_K] = {%s};\n" % ", ".join(slots))
+    w("const int16_t ocsf_shared_hash[OCSF_SHARED_HASH_K] = {%s};\n" % ", ".join(slots))
     w("/* Slot of attribute `name` of kind `kind` (and object `obj`) in `o`, by name. */")
     w("""static struct ocsf_shared_slot by_name(const struct ocsf_object *o, const char *name,
 				       uint8_t kind, const struct ocsf_object *obj)

@@ -655,19 +655,19 @@ const struct ocsf_shared ocsf_shared_all[OCSF_GEN_N_CLASSES] = {
      .fail_activity = -1},
 };
 
-const int8_t ocsf_shared_hash[OCSF_SHARED_HASH_K] = {OCSF_SHARED_ROW_BASE_EVENT,
-						     OCSF_SHARED_ROW_DEVICE_CONFIG_STATE_CHANGE,
-						     OCSF_SHARED_ROW_DETECTION_FINDING,
-						     OCSF_SHARED_ROW_SSH_ACTIVITY,
-						     -1,
-						     -1,
-						     OCSF_SHARED_ROW_PROCESS_ACTIVITY,
-						     -1,
-						     -1,
-						     OCSF_SHARED_ROW_APPLICATION_LIFECYCLE,
-						     OCSF_SHARED_ROW_NETWORK_ACTIVITY,
-						     OCSF_SHARED_ROW_HTTP_ACTIVITY,
-						     -1};
+const int16_t ocsf_shared_hash[OCSF_SHARED_HASH_K] = {OCSF_SHARED_ROW_BASE_EVENT,
+						      OCSF_SHARED_ROW_DEVICE_CONFIG_STATE_CHANGE,
+						      OCSF_SHARED_ROW_DETECTION_FINDING,
+						      OCSF_SHARED_ROW_SSH_ACTIVITY,
+						      -1,
+						      -1,
+						      OCSF_SHARED_ROW_PROCESS_ACTIVITY,
+						      -1,
+						      -1,
+						      OCSF_SHARED_ROW_APPLICATION_LIFECYCLE,
+						      OCSF_SHARED_ROW_NETWORK_ACTIVITY,
+						      OCSF_SHARED_ROW_HTTP_ACTIVITY,
+						      -1};
 
 /* Slot of attribute `name` of kind `kind` (and object `obj`) in `o`, by name. */
 static struct ocsf_shared_slot by_name(const struct ocsf_object *o, const char *name, uint8_t kind,

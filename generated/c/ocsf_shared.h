@@ -94,7 +94,7 @@ enum {
 /* Row index by class_uid % OCSF_SHARED_HASH_K (-1: no class); distinct for
  * the generated uids, so a lookup is one modulo and one pointer compare. */
 #define OCSF_SHARED_HASH_K 13
-extern const int8_t ocsf_shared_hash[OCSF_SHARED_HASH_K];
+extern const int16_t ocsf_shared_hash[OCSF_SHARED_HASH_K];
 
 /* Resolves the shared attributes of any class descriptor by name and kind
  * into *out (what ocsf_shared_of does for a class not generated here). */

@@ -218,8 +218,9 @@ static inline void osh_site_init_gateway_restored(struct ocsf_device_config_stat
 }
 
 /* POLICY_LOAD_GATEWAY: policy from GetSandboxPolicy validated and made current (start-up or reload
- * on policy_hash change); state_id Enabled "loaded". unmapped: policy_source, policy_version,
- * policy_hash, network_policies, reload */
+ * on policy_hash change); state_id Enabled "loaded". unmapped: enforced (the protections in force
+ * now; the message names those that are not), policy_source, policy_version, policy_hash,
+ * network_policies, reload */
 static inline void osh_site_init_policy_load_gateway(struct ocsf_device_config_state_change *ev)
 {
 	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
@@ -244,7 +245,8 @@ static inline void osh_site_init_policy_rejected(struct ocsf_device_config_state
 }
 
 /* POLICY_FALLBACK: `--policy` file unreadable, malformed (file:line:col) or invalid (state Other
- * "fallback"): restrictive default used */
+ * "fallback"): no policy applies; unmapped.enforced lists the protections in force, the message
+ * names those that are not */
 static inline void osh_site_init_policy_fallback(struct ocsf_device_config_state_change *ev)
 {
 	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
@@ -252,8 +254,9 @@ static inline void osh_site_init_policy_fallback(struct ocsf_device_config_state
 	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
-/* POLICY_DEFAULT: no policy from the gateway and no `--policy` (state Other "default"): restrictive
- * default */
+/* POLICY_DEFAULT: no policy from the gateway and no `--policy` (state Other "default"): the policy
+ * grants nothing; unmapped.enforced lists the protections in force, the message names those that
+ * are not */
 static inline void osh_site_init_policy_default(struct ocsf_device_config_state_change *ev)
 {
 	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
@@ -269,9 +272,10 @@ static inline void osh_site_init_policy_absent(struct ocsf_device_config_state_c
 	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
 }
 
-/* PUSH_LOGS_DROPPED: lines that never reached the gateway (local buffer full while it was away, or
- * the push feed overflowed); activity_name "Log Push Loss"; reported once delivery works again, or
- * at stop when it never did. unmapped: lost_lines, reason */
+/* PUSH_LOGS_DROPPED: lines that never reached the gateway's store (local buffer full while it was
+ * away or hung, the push feed overflowed, or lines the gateway refused); activity_name "Log Push
+ * Loss"; reported once delivery works again, or at stop when it never did (that report counts
+ * itself). openshell.log lines == s... */
 static inline void osh_site_init_push_logs_dropped(struct ocsf_base_event *ev)
 {
 	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "PUSH_LOGS_DROPPED");

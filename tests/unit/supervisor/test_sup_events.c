@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "osh_emit.h"
+#include "push_sites.h"
 #include "osh_sites.h"
 #include "sup_events.h"
 

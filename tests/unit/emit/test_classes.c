@@ -7,7 +7,11 @@
  * (ocsf_sample.h), so the test needs no per-class code and covers a class
  * added to schema/ocsf.yaml without edits. Criterion forks every test; each
  * owns the process-wide runtime and a fresh mkdtemp dir. Waiting is
- * osh_emit_flush() (a condition), never a sleep. */
+ * osh_emit_flush() (a condition), never a sleep. The dirs are not from
+ * tests/support/osh_testdir on purpose: these events carry no registered
+ * event code (the site census would refuse them) and the unknown class's
+ * JSON is outside the schema by design; the every-class test runs
+ * tools/ocsf-validate on its JSONL itself. */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -45,6 +45,7 @@
 #include "emit_internal.h"
 #include "ocsf.h"
 #include "ocsf_gen.h"
+#include "ocsf_shared.h"
 #include "osh_sites.h"
 #include "shorthand.h"
 
@@ -309,77 +310,36 @@ static void enrich_device(struct ocsf_device *dev, const struct osh_ctx_snap *c)
 	}
 }
 
-static void enrich_proxy(struct ocsf_network_proxy *(*get)(void *), void *e,
-			 const uint64_t *present, unsigned bit, const struct osh_ctx_snap *c)
+/* Classes whose traffic passes the supervisor's proxy: their events carry
+ * proxy_endpoint (network_proxy profile) once osh_ctx_set_proxy() ran. */
+static bool proxied(const struct ocsf_class *cls)
 {
-	struct ocsf_network_proxy *px;
-
-	if (c->proxy_port == 0 || ocsf_present_get(present, bit))
-		return;
-	px = get(e);
-	if (c->proxy_ip[0] != '\0')
-		ocsf_network_proxy_set_ip(px, c->proxy_ip);
-	ocsf_network_proxy_set_port(px, c->proxy_port);
+	return cls == &ocsf_network_activity_class || cls == &ocsf_http_activity_class;
 }
 
-static struct ocsf_network_proxy *net_proxy(void *e)
-{
-	return ocsf_network_activity_proxy_endpoint(e);
-}
-
-static struct ocsf_network_proxy *http_proxy(void *e)
-{
-	return ocsf_http_activity_proxy_endpoint(e);
-}
-
-#define ENRICH_CASE(cls)                                                                           \
-	do {                                                                                       \
-		struct ocsf_##cls *e = (struct ocsf_##cls *)ev;                                    \
-		enrich_metadata(ev, ocsf_##cls##_metadata(e), c);                                  \
-		enrich_device(ocsf_##cls##_device(e), c);                                          \
-	} while (0)
-
-/* Fills context attributes the site does not set. Returns 0 or OSH_EINVAL for
- * a class this runtime does not know. */
-static int enrich(struct ocsf_event *ev)
+/* Fills context attributes the site does not set, for any class: the
+ * generated shared-attribute row `sh` of the event's class (ocsf_shared.h)
+ * says where metadata, device and proxy_endpoint live; a class without one
+ * of them is left alone. Returns 0. */
+static int enrich(struct ocsf_event *ev, const struct ocsf_shared *sh)
 {
 	const struct osh_ctx_snap *c = osh_ctx_current();
-	int rc = 0;
 
-	switch (ev->cls->class_uid) {
-	case 4001:
-		ENRICH_CASE(network_activity);
-		enrich_proxy(net_proxy, ev, ((struct ocsf_network_activity *)ev)->present,
-			     OCSF_NETWORK_ACTIVITY_F_PROXY_ENDPOINT, c);
-		break;
-	case 4002:
-		ENRICH_CASE(http_activity);
-		enrich_proxy(http_proxy, ev, ((struct ocsf_http_activity *)ev)->present,
-			     OCSF_HTTP_ACTIVITY_F_PROXY_ENDPOINT, c);
-		break;
-	case 4007:
-		ENRICH_CASE(ssh_activity);
-		break;
-	case 1007:
-		ENRICH_CASE(process_activity);
-		break;
-	case 2004:
-		ENRICH_CASE(detection_finding);
-		break;
-	case 6002:
-		ENRICH_CASE(application_lifecycle);
-		break;
-	case 5019:
-		ENRICH_CASE(device_config_state_change);
-		break;
-	case 0:
-		ENRICH_CASE(base_event);
-		break;
-	default:
-		rc = OSH_EINVAL;
-		break;
+	if (sh->metadata.idx >= 0)
+		enrich_metadata(ev, ocsf_shared_object_get(ev, sh->metadata, &ocsf_metadata_desc),
+				c);
+	if (sh->device.idx >= 0)
+		enrich_device(ocsf_shared_object_get(ev, sh->device, &ocsf_device_desc), c);
+	if (c->proxy_port != 0 && sh->proxy_endpoint.idx >= 0 && proxied(ev->cls) &&
+	    !ocsf_shared_present(ev, sh, sh->proxy_endpoint)) {
+		struct ocsf_network_proxy *px =
+		    ocsf_shared_object_get(ev, sh->proxy_endpoint, &ocsf_network_proxy_desc);
+
+		if (c->proxy_ip[0] != '\0')
+			ocsf_network_proxy_set_ip(px, c->proxy_ip);
+		ocsf_network_proxy_set_port(px, c->proxy_port);
 	}
-	return rc;
+	return 0;
 }
 
 static int event_severity(const struct ocsf_event *ev)
@@ -442,6 +402,8 @@ int osh_emit_event(struct ocsf_event *ev)
 {
 	struct osh_emit_rec h = {.kind = OSH_REC_EVENT};
 	struct osh_emit_piece p[3];
+	struct ocsf_shared scratch;
+	const struct ocsf_shared *sh = NULL;
 	size_t slen = 0, jlen = 0;
 	bool running, want_json;
 	int rc, sev;
@@ -454,12 +416,16 @@ int osh_emit_event(struct ocsf_event *ev)
 	/* A failed build is refused before enrichment touches the arena (after
 	 * an error the arena hands out one shared scratch object). */
 	rc = ev->arena.err;
-	if (rc == 0)
-		rc = enrich(ev);
+	if (rc == 0) {
+		/* One lookup serves enrichment and the shorthand; a class not
+		 * generated here is resolved by name into `scratch`. */
+		sh = ocsf_shared_of(ev->cls, &scratch);
+		rc = enrich(ev, sh);
+	}
 	if (rc == 0)
 		rc = ev->arena.err;
 	if (rc == 0)
-		rc = osh_emit_shorthand(ev, tl_short, sizeof(tl_short), &slen);
+		rc = osh_emit_shorthand_with(ev, sh, tl_short, sizeof(tl_short), &slen);
 	if (rc != 0) {
 		atomic_fetch_add(&rt.invalid, 1);
 		goto out;
@@ -806,9 +772,11 @@ static void writer_event(struct ocsf_event *ev)
 	int64_t ts = now_ms();
 	int sev, level;
 	bool with_json = atomic_load(&rt.jsonl) || rt.json.fd >= 0;
+	const struct ocsf_shared *sh = ocsf_shared_find(ev->cls);
 
-	if (ev->arena.err != 0 || enrich(ev) != 0 || ev->arena.err != 0 ||
-	    osh_emit_shorthand(ev, rt.wshort, sizeof(rt.wshort), &slen) != 0)
+	/* Only the runtime's own (generated) classes come here. */
+	if (sh == NULL || ev->arena.err != 0 || enrich(ev, sh) != 0 || ev->arena.err != 0 ||
+	    osh_emit_shorthand_with(ev, sh, rt.wshort, sizeof(rt.wshort), &slen) != 0)
 		return;
 	if (with_json && atomic_load(&rt.jsonl)) {
 		if (ocsf_serialize(ev, rt.wjson, sizeof(rt.wjson) - 1, &jlen) != 0)

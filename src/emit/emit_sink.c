@@ -1,17 +1,20 @@
 /* emit_sink.c - one rotating log file family, owned by the writer thread.
  *
  * DESIGN
- * The writer appends whole lines into a 64 KiB buffer and writes it with one
- * write() per batch, so the file only ever receives complete lines. If a
- * write fails part-way (ENOSPC, EFBIG under RLIMIT_FSIZE, EIO) the file is cut
- * back with ftruncate() to the end of the last complete line written, so a
- * reader never sees a torn line; the lines that did not make it are counted
- * in `lost` for the loss report. Rotation renames base.N-1 -> base.N down to
- * base -> base.1, deleting base.<keep>, and reopens; the families
- * "openshell.log" and "openshell-ocsf.log" have distinct prefixes so one
- * family's retention never deletes the other's files. Daily rotation compares
- * the UTC day of each line's timestamp with the day the file was started, so
- * a line stamped after midnight never lands in yesterday's file.
+ * The writer gathers whole lines as an iovec batch and writes the batch with
+ * writev(), so the file only ever receives complete lines. Lines of the
+ * queue are not copied again: their iovecs point into the queue records,
+ * which the writer releases only after the flush (no second copy between the
+ * queue and the page cache). Lines the writer makes itself (loss reports,
+ * notices) are copied into the sink's buffer first. If a write fails
+ * part-way (ENOSPC, EFBIG under RLIMIT_FSIZE, EIO) the file is cut back with
+ * ftruncate() to the end of the last complete line written (every iovec is
+ * one whole line), so a reader never sees a torn line; the lines that did
+ * not make it are counted in `lost` for the loss report. Rotation renames base.N-1 -> base.N down
+ * to base -> base.1, deleting base.<keep>, and reopens; the families "openshell.log" and
+ * "openshell-ocsf.log" have distinct prefixes so one family's retention never deletes the other's
+ * files. Daily rotation compares the UTC day of each line's timestamp with the day the file was
+ * started, so a line stamped after midnight never lands in yesterday's file.
  */
 #include "emit_internal.h"
 
@@ -43,6 +46,7 @@ int osh_sink_init(struct osh_sink *s, const char *dir, const char *base, uint64_
 	s->day = -1;
 	s->used = 0;
 	s->lines = 0;
+	s->copied = 0;
 	s->lost = 0;
 	s->rotations = 0;
 	s->last_errno = 0;
@@ -88,22 +92,31 @@ int osh_sink_open(struct osh_sink *s, int64_t now_ms)
 	return rc;
 }
 
-/* Writes the whole buffer; on failure cuts the file back to the last complete
- * line and counts the lost lines. */
+/* Writes the pending lines; on failure cuts the file back to the last
+ * complete line and counts the lost lines. */
 int osh_sink_flush(struct osh_sink *s)
 {
-	size_t done = 0;
+	uint32_t k = 0;	    /* first iovec not yet fully written */
+	size_t full = 0;    /* bytes of the lines fully written */
+	size_t partial = 0; /* bytes written of line k */
 	int rc = 0;
 
-	if (s->used == 0)
+	if (s->lines == 0)
 		goto out;
 	if (s->fd < 0) {
 		rc = OSH_EIO;
 		goto fail;
 	}
-	while (done < s->used) {
-		ssize_t w = write(s->fd, s->buf + done, s->used - done);
+	while (k < s->lines) {
+		struct iovec *v = &s->iov[k];
+		ssize_t w;
 
+		/* Resume inside line k after a short write. */
+		v->iov_base = (char *)v->iov_base + partial;
+		v->iov_len -= partial;
+		w = writev(s->fd, v, (int)(s->lines - k));
+		v->iov_base = (char *)v->iov_base - partial;
+		v->iov_len += partial;
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
@@ -111,37 +124,32 @@ int osh_sink_flush(struct osh_sink *s)
 			rc = OSH_EIO;
 			break;
 		}
-		done += (size_t)w;
-	}
-	if (rc == 0) {
-		s->used = 0;
-		s->lines = 0;
-		goto out;
-	}
-	/* Keep the complete lines that reached the file, drop the partial one. */
-	{
-		size_t keep_bytes = done;
-		uint32_t kept_lines = 0;
-
-		while (keep_bytes > 0 && s->buf[keep_bytes - 1] != '\n')
-			keep_bytes--;
-		for (size_t i = 0; i < keep_bytes; i++)
-			kept_lines += s->buf[i] == '\n';
-		if (keep_bytes < done) {
-			uint64_t start = s->size - s->used; /* file size before this flush */
-
-			if (ftruncate(s->fd, (off_t)(start + keep_bytes)) != 0)
-				s->last_errno = errno;
+		partial += (size_t)w;
+		while (k < s->lines && partial >= s->iov[k].iov_len) {
+			partial -= s->iov[k].iov_len;
+			full += s->iov[k].iov_len;
+			k++;
 		}
-		s->size = s->size - s->used + keep_bytes;
-		s->lines -= kept_lines;
 	}
+	if (rc == 0)
+		goto done;
+	/* Keep the complete lines that reached the file, drop the partial one. */
+	if (partial > 0) {
+		uint64_t start = s->size - s->used; /* file size before this flush */
+
+		if (ftruncate(s->fd, (off_t)(start + full)) != 0)
+			s->last_errno = errno;
+	}
+	s->size = s->size - s->used + full;
+	s->lines -= k;
 fail:
 	s->lost += s->lines;
 	if (s->fd < 0)
 		s->size -= s->used <= s->size ? s->used : s->size;
+done:
 	s->used = 0;
 	s->lines = 0;
+	s->copied = 0;
 out:
 	return rc;
 }
@@ -185,27 +193,54 @@ int osh_sink_rotate(struct osh_sink *s, int64_t now_ms)
 	return rc;
 }
 
+/* Rotation before a line of `len` bytes stamped ts_ms; false when the
+ * line is lost (sink closed or the rotation failed). */
+static bool make_room(struct osh_sink *s, size_t len, int64_t ts_ms)
+{
+	if (s->fd < 0) {
+		s->lost++;
+		return false;
+	}
+	if ((s->rotate_daily && s->day >= 0 && osh_emit_day_of(ts_ms) > s->day) ||
+	    (s->rotate_bytes > 0 && s->size > 0 && s->size + len > s->rotate_bytes)) {
+		if (osh_sink_rotate(s, ts_ms) != 0) {
+			s->lost++;
+			return false;
+		}
+	}
+	if (s->lines == OSH_SINK_IOV)
+		(void)osh_sink_flush(s);
+	return true;
+}
+
+int osh_sink_append_ref(struct osh_sink *s, const char *line, size_t len, int64_t ts_ms)
+{
+	int rc = 0;
+
+	if (!make_room(s, len, ts_ms)) {
+		rc = OSH_EIO;
+		goto out;
+	}
+	s->iov[s->lines++] = (struct iovec){(void *)(uintptr_t)line, len};
+	s->used += len;
+	s->size += len;
+out:
+	return rc;
+}
+
 int osh_sink_appendv(struct osh_sink *s, const struct iovec *iov, int n, int64_t ts_ms)
 {
 	size_t len = 0;
+	unsigned char *dst;
 	int rc = 0;
 
 	for (int i = 0; i < n; i++)
 		len += iov[i].iov_len;
-	if (s->fd < 0) {
-		s->lost++;
+	if (!make_room(s, len, ts_ms)) {
 		rc = OSH_EIO;
 		goto out;
 	}
-	if ((s->rotate_daily && s->day >= 0 && osh_emit_day_of(ts_ms) > s->day) ||
-	    (s->rotate_bytes > 0 && s->size > 0 && s->size + len > s->rotate_bytes)) {
-		rc = osh_sink_rotate(s, ts_ms);
-		if (rc != 0) {
-			s->lost++;
-			goto out;
-		}
-	}
-	if (s->used + len > sizeof(s->buf)) {
+	if (s->copied + len > sizeof(s->buf)) {
 		(void)osh_sink_flush(s);
 		if (len > sizeof(s->buf)) {
 			/* Longer than the buffer: written on its own (all or nothing). */
@@ -223,12 +258,14 @@ int osh_sink_appendv(struct osh_sink *s, const struct iovec *iov, int n, int64_t
 			goto out;
 		}
 	}
+	dst = s->buf + s->copied;
 	for (int i = 0; i < n; i++) {
 		if (iov[i].iov_len > 0)
-			memcpy(s->buf + s->used, iov[i].iov_base, iov[i].iov_len);
-		s->used += iov[i].iov_len;
+			memcpy(s->buf + s->copied, iov[i].iov_base, iov[i].iov_len);
+		s->copied += iov[i].iov_len;
 	}
-	s->lines++;
+	s->iov[s->lines++] = (struct iovec){dst, len};
+	s->used += len;
 	s->size += len;
 out:
 	return rc;

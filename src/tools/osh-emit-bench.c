@@ -17,11 +17,18 @@
  *   emit_p50/p99_{healthy,stalled}_ns  osh_emit() latency per call (event
  *                             already built) with the writer running / stalled
  *   stalled_p99_ratio         emit_p99_stalled_ns / emit_p99_healthy_ns
+ *   emit_sparse_p50/p99_ns    one whole log site (build the 1.3 KB CONNECT
+ *                             event + osh_emit(), JSONL on) every 100 us,
+ *                             writer healthy, queue pre-faulted
+ *   emit_burst_p50/p99_ns     the same site back to back (bursts of 1,000)
+ *   sparse_burst_ratio        emit_sparse_p50_ns / emit_burst_p50_ns
  *
  * DESIGN: every phase starts a fresh runtime in its own sub-directory, so the
  * phases do not share queue state or page-cache residue of the same file.
  * Latency samples are taken with a queue large enough that no sample hits a
- * full queue in either mode, so the two distributions compare the same work.
+ * full queue in either mode, so the two distributions compare the same work,
+ * and every page of that queue is touched before the first sample (a fresh
+ * queue's first-touch page faults are start-up cost, not emit cost).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +41,7 @@
 #include <unistd.h>
 
 #include "emit_samples.h"
+#include "ocsf_bench_event.h"
 #include "ocsf_gen.h"
 #include "osh_emit.h"
 
@@ -233,11 +241,40 @@ static double sink_drain(double *bytes)
 	return t1 - t0;
 }
 
+/* Touches every page of a fresh queue: fills it while the writer is held
+ * (until the first refused record), then lets the writer drain it. */
+static void prefault(void)
+{
+	osh_emit_test_stall_writer(true);
+	for (unsigned i = 0; osh_emit_sample(i, false) == 0; i++)
+		;
+	osh_emit_test_stall_writer(false);
+	if (osh_emit_flush(120000) != 0) {
+		fprintf(stderr, "osh-emit-bench: prefault flush timed out\n");
+		exit(1);
+	}
+}
+
+static uint64_t dropped_now(void)
+{
+	struct osh_emit_stats st;
+
+	osh_emit_stats_get(&st);
+	return st.dropped + st.invalid;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+static void percentiles(int64_t *lat, unsigned long n, int64_t *p50, int64_t *p99)
+{
+	qsort(lat, n, sizeof(*lat), cmp_i64);
+	*p50 = lat[n / 2];
+	*p99 = lat[(n * 99) / 100];
 }
 
 /* osh_emit() latency of n_lat calls; writer healthy or stalled. */
@@ -250,7 +287,8 @@ static void latency(bool stalled, int64_t *p50, int64_t *p99)
 	if (lat == NULL)
 		exit(1);
 	phase_dir(stalled ? "lat-stalled" : "lat-healthy", dir, sizeof(dir));
-	start(dir, true, (size_t)1 << 30);
+	start(dir, true, (size_t)64 << 20);
+	prefault();
 	if (stalled)
 		osh_emit_test_stall_writer(true);
 	for (unsigned long i = 0; i < n_lat; i++) {
@@ -279,9 +317,60 @@ static void latency(bool stalled, int64_t *p50, int64_t *p99)
 	if (stalled)
 		osh_emit_test_stall_writer(false);
 	(void)finish(NULL);
-	qsort(lat, n_lat, sizeof(*lat), cmp_i64);
-	*p50 = lat[n_lat / 2];
-	*p99 = lat[(n_lat * 99) / 100];
+	percentiles(lat, n_lat, p50, p99);
+	free(lat);
+}
+
+/* A whole log site at the rate real sites fire: build the representative
+ * CONNECT event and emit it (JSONL on), one event every 100 us (sparse) or
+ * back to back in bursts of 1,000 (burst), with a healthy writer and the
+ * supervisor's default 8 MiB queue, pre-faulted. Each sample is one site:
+ * build + osh_emit(). */
+static void site_latency(bool sparse, int64_t *p50, int64_t *p99)
+{
+	static struct ocsf_network_activity ev;
+	char dir[4096];
+	int64_t *lat = calloc(n_lat, sizeof(*lat));
+	struct timespec next;
+	uint64_t lost0;
+
+	if (lat == NULL)
+		exit(1);
+	phase_dir(sparse ? "site-sparse" : "site-burst", dir, sizeof(dir));
+	start(dir, true, (size_t)8 << 20);
+	prefault();
+	lost0 = dropped_now();
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (unsigned long i = 0; i < n_lat; i++) {
+		int64_t t0;
+
+		if (sparse) {
+			next.tv_nsec += 100000;
+			if (next.tv_nsec >= 1000000000L) {
+				next.tv_sec++;
+				next.tv_nsec -= 1000000000L;
+			}
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) ==
+			       EINTR)
+				;
+		} else if (i % 1000 == 0 && osh_emit_flush(120000) != 0) {
+			fprintf(stderr, "osh-emit-bench: flush timed out\n");
+			exit(1);
+		}
+		t0 = now_ns();
+		ocsf_bench_event_build(&ev, OCSF_BENCH_TIME_MS);
+		if (osh_emit(&ev) != 0) {
+			fprintf(stderr, "osh-emit-bench: site sample dropped\n");
+			exit(1);
+		}
+		lat[i] = now_ns() - t0;
+	}
+	if (dropped_now() != lost0) {
+		fprintf(stderr, "osh-emit-bench: site phase lost events\n");
+		exit(1);
+	}
+	(void)finish(NULL);
+	percentiles(lat, n_lat, p50, p99);
 	free(lat);
 }
 
@@ -321,7 +410,7 @@ int main(int argc, char **argv)
 	cpu_set_t all, one;
 	double t_both, b_both, t_short, b_short, t_raw, b_raw = 0, t_drain, b_drain = 0;
 	double c_both, c_short, c_raw = 1e9;
-	int64_t h50, h99, s50, s99;
+	int64_t h50, h99, s50, s99, sp50, sp99, b50, b99;
 	char both_dir[4096];
 
 	if (parse(argc, argv) != 0)
@@ -368,6 +457,9 @@ int main(int argc, char **argv)
 	sched_setaffinity(0, sizeof(all), &all);
 	latency(false, &h50, &h99);
 	latency(true, &s50, &s99);
+	/* Interleaved so both see the same machine weather. */
+	site_latency(false, &b50, &b99);
+	site_latency(true, &sp50, &sp99);
 
 	printf("events %lu count\n", n_events);
 	printf("sustained_both_eps %.0f events/s\n", (double)n_events / t_both);
@@ -389,6 +481,11 @@ int main(int argc, char **argv)
 	printf("emit_p50_stalled_ns %lld ns\n", (long long)s50);
 	printf("emit_p99_stalled_ns %lld ns\n", (long long)s99);
 	printf("stalled_p99_ratio %.3f ratio\n", (double)s99 / (double)(h99 > 0 ? h99 : 1));
+	printf("emit_sparse_p50_ns %lld ns\n", (long long)sp50);
+	printf("emit_sparse_p99_ns %lld ns\n", (long long)sp99);
+	printf("emit_burst_p50_ns %lld ns\n", (long long)b50);
+	printf("emit_burst_p99_ns %lld ns\n", (long long)b99);
+	printf("sparse_burst_ratio %.3f ratio\n", (double)sp50 / (double)(b50 > 0 ? b50 : 1));
 	osh_ctx_reset();
 	return 0;
 }

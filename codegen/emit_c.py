@@ -412,13 +412,19 @@ def emit_plan(L, m, mi):
     if mi.kind == "class":
         act = mi.by_name["activity_id"]
         it = mi.item
+        # Texts per activity item, each led by its length byte.
+        def counted(text):
+            n = len(text.encode("utf-8"))
+            if n > 255:
+                raise ValueError("%s: derived text too long" % mi.name)
+            return '"\\%03o' % n + cstr(text)[1:]
         w("static const char *const ocsf_%s_type_uid_texts[] = {" % mi.name)
         for value, key, cap, dep, const in act.enum.items:
-            w("\t%s," % cstr(member_text("type_uid", it.class_uid * 100 + value)))
+            w("\t%s," % counted(member_text("type_uid", it.class_uid * 100 + value)))
         w("};")
         w("static const char *const ocsf_%s_type_name_texts[] = {" % mi.name)
         for value, key, cap, dep, const in act.enum.items:
-            w("\t%s," % cstr(member_text("type_name", "%s: %s" % (it.caption, cap))))
+            w("\t%s," % counted(member_text("type_name", "%s: %s" % (it.caption, cap))))
         w("};")
     always, prev, nxt, far, prof = [], [], [], [], []
     w("static const struct ocsf_plan_row ocsf_%s_rows[] = {" % mi.name)

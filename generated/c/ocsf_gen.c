@@ -3563,21 +3563,22 @@ const struct ocsf_object ocsf_application_lifecycle_desc = {
 };
 
 static const char *const ocsf_application_lifecycle_type_uid_texts[] = {
-    ",\"type_uid\":600200", ",\"type_uid\":600201", ",\"type_uid\":600202", ",\"type_uid\":600203",
-    ",\"type_uid\":600204", ",\"type_uid\":600205", ",\"type_uid\":600206", ",\"type_uid\":600207",
-    ",\"type_uid\":600208", ",\"type_uid\":600299",
+    "\022,\"type_uid\":600200", "\022,\"type_uid\":600201", "\022,\"type_uid\":600202",
+    "\022,\"type_uid\":600203", "\022,\"type_uid\":600204", "\022,\"type_uid\":600205",
+    "\022,\"type_uid\":600206", "\022,\"type_uid\":600207", "\022,\"type_uid\":600208",
+    "\022,\"type_uid\":600299",
 };
 static const char *const ocsf_application_lifecycle_type_name_texts[] = {
-    ",\"type_name\":\"Application Lifecycle: Unknown\"",
-    ",\"type_name\":\"Application Lifecycle: Install\"",
-    ",\"type_name\":\"Application Lifecycle: Remove\"",
-    ",\"type_name\":\"Application Lifecycle: Start\"",
-    ",\"type_name\":\"Application Lifecycle: Stop\"",
-    ",\"type_name\":\"Application Lifecycle: Restart\"",
-    ",\"type_name\":\"Application Lifecycle: Enable\"",
-    ",\"type_name\":\"Application Lifecycle: Disable\"",
-    ",\"type_name\":\"Application Lifecycle: Update\"",
-    ",\"type_name\":\"Application Lifecycle: Other\"",
+    "\055,\"type_name\":\"Application Lifecycle: Unknown\"",
+    "\055,\"type_name\":\"Application Lifecycle: Install\"",
+    "\054,\"type_name\":\"Application Lifecycle: Remove\"",
+    "\053,\"type_name\":\"Application Lifecycle: Start\"",
+    "\052,\"type_name\":\"Application Lifecycle: Stop\"",
+    "\055,\"type_name\":\"Application Lifecycle: Restart\"",
+    "\054,\"type_name\":\"Application Lifecycle: Enable\"",
+    "\055,\"type_name\":\"Application Lifecycle: Disable\"",
+    "\054,\"type_name\":\"Application Lifecycle: Update\"",
+    "\053,\"type_name\":\"Application Lifecycle: Other\"",
 };
 static const struct ocsf_plan_row ocsf_application_lifecycle_rows[] = {
     {.key = ",\"action\":",
@@ -4642,12 +4643,12 @@ const struct ocsf_object ocsf_base_event_desc = {
 };
 
 static const char *const ocsf_base_event_type_uid_texts[] = {
-    ",\"type_uid\":0",
-    ",\"type_uid\":99",
+    "\015,\"type_uid\":0",
+    "\016,\"type_uid\":99",
 };
 static const char *const ocsf_base_event_type_name_texts[] = {
-    ",\"type_name\":\"Base Event: Unknown\"",
-    ",\"type_name\":\"Base Event: Other\"",
+    "\042,\"type_name\":\"Base Event: Unknown\"",
+    "\040,\"type_name\":\"Base Event: Other\"",
 };
 static const struct ocsf_plan_row ocsf_base_event_rows[] = {
     {.key = ",\"action\":",
@@ -7615,13 +7616,15 @@ const struct ocsf_object ocsf_detection_finding_desc = {
 };
 
 static const char *const ocsf_detection_finding_type_uid_texts[] = {
-    ",\"type_uid\":200400", ",\"type_uid\":200401", ",\"type_uid\":200402",
-    ",\"type_uid\":200403", ",\"type_uid\":200499",
+    "\022,\"type_uid\":200400", "\022,\"type_uid\":200401", "\022,\"type_uid\":200402",
+    "\022,\"type_uid\":200403", "\022,\"type_uid\":200499",
 };
 static const char *const ocsf_detection_finding_type_name_texts[] = {
-    ",\"type_name\":\"Detection Finding: Unknown\"", ",\"type_name\":\"Detection Finding: Create\"",
-    ",\"type_name\":\"Detection Finding: Update\"",  ",\"type_name\":\"Detection Finding: Close\"",
-    ",\"type_name\":\"Detection Finding: Other\"",
+    "\051,\"type_name\":\"Detection Finding: Unknown\"",
+    "\050,\"type_name\":\"Detection Finding: Create\"",
+    "\050,\"type_name\":\"Detection Finding: Update\"",
+    "\047,\"type_name\":\"Detection Finding: Close\"",
+    "\047,\"type_name\":\"Detection Finding: Other\"",
 };
 static const struct ocsf_plan_row ocsf_detection_finding_rows[] = {
     {.key = ",\"action\":",
@@ -9250,16 +9253,16 @@ const struct ocsf_object ocsf_device_config_state_change_desc = {
 };
 
 static const char *const ocsf_device_config_state_change_type_uid_texts[] = {
-    ",\"type_uid\":501900",
-    ",\"type_uid\":501901",
-    ",\"type_uid\":501902",
-    ",\"type_uid\":501999",
+    "\022,\"type_uid\":501900",
+    "\022,\"type_uid\":501901",
+    "\022,\"type_uid\":501902",
+    "\022,\"type_uid\":501999",
 };
 static const char *const ocsf_device_config_state_change_type_name_texts[] = {
-    ",\"type_name\":\"Device Config State Change: Unknown\"",
-    ",\"type_name\":\"Device Config State Change: Log\"",
-    ",\"type_name\":\"Device Config State Change: Collect\"",
-    ",\"type_name\":\"Device Config State Change: Other\"",
+    "\062,\"type_name\":\"Device Config State Change: Unknown\"",
+    "\056,\"type_name\":\"Device Config State Change: Log\"",
+    "\062,\"type_name\":\"Device Config State Change: Collect\"",
+    "\060,\"type_name\":\"Device Config State Change: Other\"",
 };
 static const struct ocsf_plan_row ocsf_device_config_state_change_rows[] = {
     {.key = ",\"action\":",
@@ -14153,17 +14156,23 @@ const struct ocsf_object ocsf_http_activity_desc = {
 };
 
 static const char *const ocsf_http_activity_type_uid_texts[] = {
-    ",\"type_uid\":400200", ",\"type_uid\":400201", ",\"type_uid\":400202", ",\"type_uid\":400203",
-    ",\"type_uid\":400204", ",\"type_uid\":400205", ",\"type_uid\":400206", ",\"type_uid\":400207",
-    ",\"type_uid\":400208", ",\"type_uid\":400209", ",\"type_uid\":400299",
+    "\022,\"type_uid\":400200", "\022,\"type_uid\":400201", "\022,\"type_uid\":400202",
+    "\022,\"type_uid\":400203", "\022,\"type_uid\":400204", "\022,\"type_uid\":400205",
+    "\022,\"type_uid\":400206", "\022,\"type_uid\":400207", "\022,\"type_uid\":400208",
+    "\022,\"type_uid\":400209", "\022,\"type_uid\":400299",
 };
 static const char *const ocsf_http_activity_type_name_texts[] = {
-    ",\"type_name\":\"HTTP Activity: Unknown\"", ",\"type_name\":\"HTTP Activity: Connect\"",
-    ",\"type_name\":\"HTTP Activity: Delete\"",	 ",\"type_name\":\"HTTP Activity: Get\"",
-    ",\"type_name\":\"HTTP Activity: Head\"",	 ",\"type_name\":\"HTTP Activity: Options\"",
-    ",\"type_name\":\"HTTP Activity: Post\"",	 ",\"type_name\":\"HTTP Activity: Put\"",
-    ",\"type_name\":\"HTTP Activity: Trace\"",	 ",\"type_name\":\"HTTP Activity: Patch\"",
-    ",\"type_name\":\"HTTP Activity: Other\"",
+    "\045,\"type_name\":\"HTTP Activity: Unknown\"",
+    "\045,\"type_name\":\"HTTP Activity: Connect\"",
+    "\044,\"type_name\":\"HTTP Activity: Delete\"",
+    "\041,\"type_name\":\"HTTP Activity: Get\"",
+    "\042,\"type_name\":\"HTTP Activity: Head\"",
+    "\045,\"type_name\":\"HTTP Activity: Options\"",
+    "\042,\"type_name\":\"HTTP Activity: Post\"",
+    "\041,\"type_name\":\"HTTP Activity: Put\"",
+    "\043,\"type_name\":\"HTTP Activity: Trace\"",
+    "\043,\"type_name\":\"HTTP Activity: Patch\"",
+    "\043,\"type_name\":\"HTTP Activity: Other\"",
 };
 static const struct ocsf_plan_row ocsf_http_activity_rows[] = {
     {.key = ",\"action\":",
@@ -18700,16 +18709,20 @@ const struct ocsf_object ocsf_network_activity_desc = {
 };
 
 static const char *const ocsf_network_activity_type_uid_texts[] = {
-    ",\"type_uid\":400100", ",\"type_uid\":400101", ",\"type_uid\":400102",
-    ",\"type_uid\":400103", ",\"type_uid\":400104", ",\"type_uid\":400105",
-    ",\"type_uid\":400106", ",\"type_uid\":400107", ",\"type_uid\":400199",
+    "\022,\"type_uid\":400100", "\022,\"type_uid\":400101", "\022,\"type_uid\":400102",
+    "\022,\"type_uid\":400103", "\022,\"type_uid\":400104", "\022,\"type_uid\":400105",
+    "\022,\"type_uid\":400106", "\022,\"type_uid\":400107", "\022,\"type_uid\":400199",
 };
 static const char *const ocsf_network_activity_type_name_texts[] = {
-    ",\"type_name\":\"Network Activity: Unknown\"", ",\"type_name\":\"Network Activity: Open\"",
-    ",\"type_name\":\"Network Activity: Close\"",   ",\"type_name\":\"Network Activity: Reset\"",
-    ",\"type_name\":\"Network Activity: Fail\"",    ",\"type_name\":\"Network Activity: Refuse\"",
-    ",\"type_name\":\"Network Activity: Traffic\"", ",\"type_name\":\"Network Activity: Listen\"",
-    ",\"type_name\":\"Network Activity: Other\"",
+    "\050,\"type_name\":\"Network Activity: Unknown\"",
+    "\045,\"type_name\":\"Network Activity: Open\"",
+    "\046,\"type_name\":\"Network Activity: Close\"",
+    "\046,\"type_name\":\"Network Activity: Reset\"",
+    "\045,\"type_name\":\"Network Activity: Fail\"",
+    "\047,\"type_name\":\"Network Activity: Refuse\"",
+    "\050,\"type_name\":\"Network Activity: Traffic\"",
+    "\047,\"type_name\":\"Network Activity: Listen\"",
+    "\046,\"type_name\":\"Network Activity: Other\"",
 };
 static const struct ocsf_plan_row ocsf_network_activity_rows[] = {
     {.key = ",\"action\":",
@@ -23149,17 +23162,18 @@ const struct ocsf_object ocsf_process_activity_desc = {
 };
 
 static const char *const ocsf_process_activity_type_uid_texts[] = {
-    ",\"type_uid\":100700", ",\"type_uid\":100701", ",\"type_uid\":100702", ",\"type_uid\":100703",
-    ",\"type_uid\":100704", ",\"type_uid\":100705", ",\"type_uid\":100799",
+    "\022,\"type_uid\":100700", "\022,\"type_uid\":100701", "\022,\"type_uid\":100702",
+    "\022,\"type_uid\":100703", "\022,\"type_uid\":100704", "\022,\"type_uid\":100705",
+    "\022,\"type_uid\":100799",
 };
 static const char *const ocsf_process_activity_type_name_texts[] = {
-    ",\"type_name\":\"Process Activity: Unknown\"",
-    ",\"type_name\":\"Process Activity: Launch\"",
-    ",\"type_name\":\"Process Activity: Terminate\"",
-    ",\"type_name\":\"Process Activity: Open\"",
-    ",\"type_name\":\"Process Activity: Inject\"",
-    ",\"type_name\":\"Process Activity: Set User ID\"",
-    ",\"type_name\":\"Process Activity: Other\"",
+    "\050,\"type_name\":\"Process Activity: Unknown\"",
+    "\047,\"type_name\":\"Process Activity: Launch\"",
+    "\052,\"type_name\":\"Process Activity: Terminate\"",
+    "\045,\"type_name\":\"Process Activity: Open\"",
+    "\047,\"type_name\":\"Process Activity: Inject\"",
+    "\054,\"type_name\":\"Process Activity: Set User ID\"",
+    "\046,\"type_name\":\"Process Activity: Other\"",
 };
 static const struct ocsf_plan_row ocsf_process_activity_rows[] = {
     {.key = ",\"action\":",
@@ -26569,16 +26583,16 @@ const struct ocsf_object ocsf_ssh_activity_desc = {
 };
 
 static const char *const ocsf_ssh_activity_type_uid_texts[] = {
-    ",\"type_uid\":400700", ",\"type_uid\":400701", ",\"type_uid\":400702",
-    ",\"type_uid\":400703", ",\"type_uid\":400704", ",\"type_uid\":400705",
-    ",\"type_uid\":400706", ",\"type_uid\":400707", ",\"type_uid\":400799",
+    "\022,\"type_uid\":400700", "\022,\"type_uid\":400701", "\022,\"type_uid\":400702",
+    "\022,\"type_uid\":400703", "\022,\"type_uid\":400704", "\022,\"type_uid\":400705",
+    "\022,\"type_uid\":400706", "\022,\"type_uid\":400707", "\022,\"type_uid\":400799",
 };
 static const char *const ocsf_ssh_activity_type_name_texts[] = {
-    ",\"type_name\":\"SSH Activity: Unknown\"", ",\"type_name\":\"SSH Activity: Open\"",
-    ",\"type_name\":\"SSH Activity: Close\"",	",\"type_name\":\"SSH Activity: Reset\"",
-    ",\"type_name\":\"SSH Activity: Fail\"",	",\"type_name\":\"SSH Activity: Refuse\"",
-    ",\"type_name\":\"SSH Activity: Traffic\"", ",\"type_name\":\"SSH Activity: Listen\"",
-    ",\"type_name\":\"SSH Activity: Other\"",
+    "\044,\"type_name\":\"SSH Activity: Unknown\"", "\041,\"type_name\":\"SSH Activity: Open\"",
+    "\042,\"type_name\":\"SSH Activity: Close\"",   "\042,\"type_name\":\"SSH Activity: Reset\"",
+    "\041,\"type_name\":\"SSH Activity: Fail\"",    "\043,\"type_name\":\"SSH Activity: Refuse\"",
+    "\044,\"type_name\":\"SSH Activity: Traffic\"", "\043,\"type_name\":\"SSH Activity: Listen\"",
+    "\042,\"type_name\":\"SSH Activity: Other\"",
 };
 static const struct ocsf_plan_row ocsf_ssh_activity_rows[] = {
     {.key = ",\"action\":",

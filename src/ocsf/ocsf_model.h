@@ -198,8 +198,9 @@ enum ocsf_op {
 	OCSF_OP_CAPTION_ANY, /* caption row of another shape (arrays, string enum) */
 	OCSF_OP_CONST,       /* derived member with a fixed text: ref = the whole
 	                        `,"key":value` (klen bytes)                         */
-	OCSF_OP_TYPE_UID,    /* class type_uid; ref = texts per activity enum item  */
-	OCSF_OP_TYPE_NAME,   /* class type_name; ref = texts per activity enum item */
+	OCSF_OP_TYPE_UID,    /* class type_uid; ref = texts per activity enum item,
+	                        each `<length byte>,"type_uid":<n>`                 */
+	OCSF_OP_TYPE_NAME,   /* class type_name; same shape                        */
 	OCSF_OP_PROFILES,    /* metadata.profiles: filled in once the tree is known */
 	OCSF_OP_METADATA,    /* the class's metadata object; ref = its plan        */
 };

@@ -431,7 +431,7 @@ __attribute__((always_inline)) static inline void key_move(char *p, const struct
 }
 
 /* `,"key":` of row r, checked. */
-static void put_key(struct ocsf_jsonw *w, const struct ocsf_plan_row *r)
+static inline void put_key(struct ocsf_jsonw *w, const struct ocsf_plan_row *r)
 {
 	if (w->cap - w->len >= OCSF_PLAN_KEY) {
 		key_move(w->buf + w->len, r);
@@ -442,7 +442,7 @@ static void put_key(struct ocsf_jsonw *w, const struct ocsf_plan_row *r)
 }
 
 /* n bytes of generated text (derived members), checked. */
-static void put_text(struct ocsf_jsonw *w, const char *t, size_t n)
+static inline void put_text(struct ocsf_jsonw *w, const char *t, size_t n)
 {
 	if (w->cap - w->len >= n + 32) {
 		ocsf_jsonw_copy_short(w->buf + w->len, t, n);
@@ -478,8 +478,19 @@ __attribute__((always_inline)) static inline void write_caption_fast(struct ser 
 	}
 	if (!caller)
 		return;
-	put_key(&s->w, r);
-	put_str(&s->w, caller);
+	struct ocsf_jsonw *w = &s->w;
+	if (w->cap - w->len >= OCSF_PLAN_KEY + 66) {
+		char *p = w->buf + w->len;
+		key_move(p, r);
+		size_t n = str_fast(p + r->klen, caller);
+		w->len += r->klen + n;
+		if (n)
+			return;
+		ocsf_jsonw_str_inline(w, caller);
+		return;
+	}
+	put_key(w, r);
+	put_str(w, caller);
 }
 
 /* Caption row i of another shape (op OCSF_OP_CAPTION_ANY), from the
@@ -517,8 +528,9 @@ static void write_type(struct ser *s, const struct ocsf_plan_row *r, bool is_uid
 	if (!s->have_act || (!is_uid && !s->act_item))
 		return;
 	if (s->act_item && texts && ae) {
+		/* Generated texts start with their length byte. */
 		const char *t = texts[s->act_item - ae->items];
-		put_text(&s->w, t, strlen(t));
+		put_text(&s->w, t + 1, (unsigned char)t[0]);
 		return;
 	}
 	put_key(&s->w, r);
@@ -680,7 +692,7 @@ static void write_obj(struct ser *s, const void *o, const struct ocsf_object *d,
 		s->err = OSH_EDEPTH;
 		return;
 	}
-	if (!pl || pl->desc != d || pl->words > OCSF_PLAN_WORDS) {
+	if (!pl || pl->words > OCSF_PLAN_WORDS) {
 		s->err = OSH_EINVAL;
 		return;
 	}

@@ -226,7 +226,8 @@ static void check_plan(const struct ocsf_object *o, const struct ocsf_class *c)
 				else
 					snprintf(want, sizeof(want), ",\"type_name\":\"%s: %s\"",
 						 c->class_name, it->caption);
-				cr_assert_str_eq(t, want);
+				cr_assert_eq((unsigned char)t[0], strlen(want), "%s", want);
+				cr_assert_str_eq(t + 1, want);
 			}
 			break;
 		default:

@@ -253,12 +253,13 @@ static const struct ocsf_object t_event_desc = {
     .plan = &ev_plan,
 };
 
-/* Per activity enum item (Unknown, Open, Close, Other). */
-static const char *const ev_type_uids[] = {",\"type_uid\":990100", ",\"type_uid\":990101",
-					   ",\"type_uid\":990102", ",\"type_uid\":990199"};
+/* Per activity enum item (Unknown, Open, Close, Other), each led by its
+ * length byte (octal). */
+static const char *const ev_type_uids[] = {"\022,\"type_uid\":990100", "\022,\"type_uid\":990101",
+					   "\022,\"type_uid\":990102", "\022,\"type_uid\":990199"};
 static const char *const ev_type_names[] = {
-    ",\"type_name\":\"Test Event: Unknown\"", ",\"type_name\":\"Test Event: Open\"",
-    ",\"type_name\":\"Test Event: Close\"", ",\"type_name\":\"Test Event: Other\""};
+    "\042,\"type_name\":\"Test Event: Unknown\"", "\037,\"type_name\":\"Test Event: Open\"",
+    "\040,\"type_name\":\"Test Event: Close\"", "\040,\"type_name\":\"Test Event: Other\""};
 
 #define EVROW(nm, op_, sib, mem, ref_) ROW(nm, op_, sib, struct t_event, mem, ref_)
 static const struct ocsf_plan_row ev_rows[] = {

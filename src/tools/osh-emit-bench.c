@@ -16,11 +16,13 @@
  *   sink_ceiling_ratio        sink_drain_mbps / raw_ceiling_mbps
  *   emit_p50/p99_{healthy,stalled}_ns  osh_emit() latency per call (event
  *                             already built) with the writer running / stalled
+ *                             (alternating blocks of 250 calls, 20 us apart)
  *   stalled_p99_ratio         emit_p99_stalled_ns / emit_p99_healthy_ns
  *   emit_sparse_p50/p99_ns    one whole log site (build the 1.3 KB CONNECT
  *                             event + osh_emit(), JSONL on) every 100 us,
  *                             writer healthy, queue pre-faulted
- *   emit_burst_p50/p99_ns     the same site back to back (bursts of 1,000)
+ *   emit_burst_p50/p99_ns     the same site back to back (blocks of 500
+ *                             sparse and 500 burst samples alternate)
  *   sparse_burst_ratio        emit_sparse_p50_ns / emit_burst_p50_ns
  *
  * DESIGN: every phase starts a fresh runtime in its own sub-directory, so the
@@ -277,25 +279,32 @@ static void percentiles(int64_t *lat, unsigned long n, int64_t *p50, int64_t *p9
 	*p99 = lat[(n * 99) / 100];
 }
 
-/* osh_emit() latency of n_lat calls; writer healthy or stalled. */
-static void latency(bool stalled, int64_t *p50, int64_t *p99)
+/* osh_emit() latency of n_lat calls with the writer healthy and n_lat with
+ * it stalled, in alternating blocks of 250 on one runtime, so both
+ * distributions see the same machine (a shared VM's noise comes in bursts
+ * longer than a phase). After a stalled block the writer drains what piled
+ * up while the next healthy block runs. */
+#define LAT_BLOCK 250
+static void latency(int64_t *h50, int64_t *h99, int64_t *s50, int64_t *s99)
 {
 	char dir[4096];
-	int64_t *lat = calloc(n_lat, sizeof(*lat));
+	int64_t *lat[2] = {calloc(n_lat, sizeof(int64_t)), calloc(n_lat, sizeof(int64_t))};
+	unsigned long n[2] = {0, 0};
 	struct timespec gap = {0, 20000};
 
-	if (lat == NULL)
+	if (lat[0] == NULL || lat[1] == NULL)
 		exit(1);
-	phase_dir(stalled ? "lat-stalled" : "lat-healthy", dir, sizeof(dir));
+	phase_dir("lat", dir, sizeof(dir));
 	start(dir, true, (size_t)64 << 20);
 	prefault();
-	if (stalled)
-		osh_emit_test_stall_writer(true);
-	for (unsigned long i = 0; i < n_lat; i++) {
+	for (unsigned long i = 0; i < 2 * n_lat; i++) {
 		struct ocsf_network_activity ev;
 		struct ocsf_network_endpoint *dst;
+		int stalled = (int)(i / LAT_BLOCK % 2);
 		int64_t t0;
 
+		if (i % LAT_BLOCK == 0)
+			osh_emit_test_stall_writer(stalled != 0);
 		ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN, "LAT");
 		ocsf_network_activity_set_action_id(&ev, OCSF_ACTION_ID_ALLOWED);
 		ocsf_process_set_name(ocsf_actor_process(ocsf_network_activity_actor(&ev)), "curl");
@@ -309,41 +318,53 @@ static void latency(bool stalled, int64_t *p50, int64_t *p99)
 			fprintf(stderr, "osh-emit-bench: latency sample dropped\n");
 			exit(1);
 		}
-		lat[i] = now_ns() - t0;
-		/* A steady, realistic rate (not a flood): the healthy writer keeps
-		 * up and sleeps between events, so wake-ups are part of the cost. */
+		if (n[stalled] < n_lat)
+			lat[stalled][n[stalled]++] = now_ns() - t0;
+		/* A steady, realistic rate (not a flood). */
 		nanosleep(&gap, NULL);
 	}
-	if (stalled)
-		osh_emit_test_stall_writer(false);
+	osh_emit_test_stall_writer(false);
 	(void)finish(NULL);
-	percentiles(lat, n_lat, p50, p99);
-	free(lat);
+	percentiles(lat[0], n[0], h50, h99);
+	percentiles(lat[1], n[1], s50, s99);
+	free(lat[0]);
+	free(lat[1]);
 }
 
 /* A whole log site at the rate real sites fire: build the representative
  * CONNECT event and emit it (JSONL on), one event every 100 us (sparse) or
- * back to back in bursts of 1,000 (burst), with a healthy writer and the
- * supervisor's default 8 MiB queue, pre-faulted. Each sample is one site:
- * build + osh_emit(). */
-static void site_latency(bool sparse, int64_t *p50, int64_t *p99)
+ * back to back (burst), with a healthy writer and the supervisor's default
+ * 8 MiB queue, pre-faulted. Each sample is one site: build + osh_emit().
+ * Sparse and burst blocks of SITE_BLOCK samples alternate on one runtime
+ * (each block starts from a drained queue, the drain outside the timing),
+ * so both see the same machine. */
+#define SITE_BLOCK 500
+static void site_latency(int64_t *sp50, int64_t *sp99, int64_t *b50, int64_t *b99)
 {
 	static struct ocsf_network_activity ev;
 	char dir[4096];
-	int64_t *lat = calloc(n_lat, sizeof(*lat));
+	int64_t *lat[2] = {calloc(n_lat, sizeof(int64_t)), calloc(n_lat, sizeof(int64_t))};
+	unsigned long n[2] = {0, 0};
 	struct timespec next;
 	uint64_t lost0;
 
-	if (lat == NULL)
+	if (lat[0] == NULL || lat[1] == NULL)
 		exit(1);
-	phase_dir(sparse ? "site-sparse" : "site-burst", dir, sizeof(dir));
+	phase_dir("site", dir, sizeof(dir));
 	start(dir, true, (size_t)8 << 20);
 	prefault();
 	lost0 = dropped_now();
-	clock_gettime(CLOCK_MONOTONIC, &next);
-	for (unsigned long i = 0; i < n_lat; i++) {
+	for (unsigned long i = 0; i < 2 * n_lat; i++) {
+		int sparse = (int)(i / SITE_BLOCK % 2);
 		int64_t t0;
 
+		if (i % SITE_BLOCK == 0) {
+			if (osh_emit_flush(120000) != 0) {
+				fprintf(stderr, "osh-emit-bench: flush timed out\n");
+				exit(1);
+			}
+			clock_gettime(CLOCK_MONOTONIC, &next);
+		}
 		if (sparse) {
 			next.tv_nsec += 100000;
 			if (next.tv_nsec >= 1000000000L) {
@@ -353,9 +374,6 @@ static void site_latency(bool sparse, int64_t *p50, int64_t *p99)
 			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) ==
 			       EINTR)
 				;
-		} else if (i % 1000 == 0 && osh_emit_flush(120000) != 0) {
-			fprintf(stderr, "osh-emit-bench: flush timed out\n");
-			exit(1);
 		}
 		t0 = now_ns();
 		ocsf_bench_event_build(&ev, OCSF_BENCH_TIME_MS);
@@ -363,15 +381,18 @@ static void site_latency(bool sparse, int64_t *p50, int64_t *p99)
 			fprintf(stderr, "osh-emit-bench: site sample dropped\n");
 			exit(1);
 		}
-		lat[i] = now_ns() - t0;
+		if (n[sparse] < n_lat)
+			lat[sparse][n[sparse]++] = now_ns() - t0;
 	}
 	if (dropped_now() != lost0) {
 		fprintf(stderr, "osh-emit-bench: site phase lost events\n");
 		exit(1);
 	}
 	(void)finish(NULL);
-	percentiles(lat, n_lat, p50, p99);
-	free(lat);
+	percentiles(lat[1], n[1], sp50, sp99);
+	percentiles(lat[0], n[0], b50, b99);
+	free(lat[0]);
+	free(lat[1]);
 }
 
 static int parse(int argc, char **argv)
@@ -455,11 +476,8 @@ int main(int argc, char **argv)
 		}
 	}
 	sched_setaffinity(0, sizeof(all), &all);
-	latency(false, &h50, &h99);
-	latency(true, &s50, &s99);
-	/* Interleaved so both see the same machine weather. */
-	site_latency(false, &b50, &b99);
-	site_latency(true, &sp50, &sp99);
+	latency(&h50, &h99, &s50, &s99);
+	site_latency(&sp50, &sp99, &b50, &b99);
 
 	printf("events %lu count\n", n_events);
 	printf("sustained_both_eps %.0f events/s\n", (double)n_events / t_both);

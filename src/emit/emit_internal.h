@@ -106,10 +106,14 @@ static inline const char *osh_emit_rec_c(const struct osh_emit_rec *rec)
  * write (a partial append is cut back to the last complete line with
  * ftruncate). A line is either borrowed (osh_sink_append_ref: the caller
  * keeps its bytes unchanged until the next flush, e.g. a queue record not
- * yet released) or copied into the sink's own buffer (osh_sink_append*). */
+ * yet released) or copied into the sink's own buffer (osh_sink_append*, and
+ * borrowed lines shorter than OSH_SINK_SMALL, which cost the kernel more as
+ * an iovec of their own than as a copy); consecutive copied lines share one
+ * iovec. */
 
-#define OSH_SINK_BUF 65536 /* bytes of copied lines */
-#define OSH_SINK_IOV 1024  /* lines per writev (IOV_MAX on Linux) */
+#define OSH_SINK_BUF   262144 /* bytes of copied lines */
+#define OSH_SINK_IOV   1024   /* iovecs per writev (IOV_MAX on Linux) */
+#define OSH_SINK_SMALL 512    /* borrowed lines shorter than this are copied */
 
 struct osh_sink {
 	char path[4096]; /* <dir>/<base> */
@@ -119,8 +123,9 @@ struct osh_sink {
 	uint64_t rotate_bytes;
 	bool rotate_daily;
 	unsigned keep;
-	struct iovec iov[OSH_SINK_IOV]; /* pending lines, one iovec each */
-	uint32_t lines;			/* pending lines (iovecs in use) */
+	struct iovec iov[OSH_SINK_IOV]; /* pending bytes: borrowed lines, runs of copied ones */
+	uint32_t niov;			/* iovecs in use */
+	uint32_t lines;			/* pending lines */
 	size_t used;			/* pending bytes */
 	unsigned char buf[OSH_SINK_BUF];
 	size_t copied; /* bytes of buf in use by pending copied lines */

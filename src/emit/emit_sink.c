@@ -5,16 +5,19 @@
  * writev(), so the file only ever receives complete lines. Lines of the
  * queue are not copied again: their iovecs point into the queue records,
  * which the writer releases only after the flush (no second copy between the
- * queue and the page cache). Lines the writer makes itself (loss reports,
- * notices) are copied into the sink's buffer first. If a write fails
- * part-way (ENOSPC, EFBIG under RLIMIT_FSIZE, EIO) the file is cut back with
- * ftruncate() to the end of the last complete line written (every iovec is
- * one whole line), so a reader never sees a torn line; the lines that did
- * not make it are counted in `lost` for the loss report. Rotation renames base.N-1 -> base.N down
- * to base -> base.1, deleting base.<keep>, and reopens; the families "openshell.log" and
- * "openshell-ocsf.log" have distinct prefixes so one family's retention never deletes the other's
- * files. Daily rotation compares the UTC day of each line's timestamp with the day the file was
- * started, so a line stamped after midnight never lands in yesterday's file.
+ * queue and the page cache). Short lines (under OSH_SINK_SMALL: shorthand
+ * lines, mostly) are the exception: the kernel's cost per iovec is more than
+ * a copy of a few hundred bytes, so they are copied into the sink's buffer,
+ * where consecutive ones share an iovec; the JSON lines, most of the bytes,
+ * go out from the queue. Lines the writer makes itself (loss reports,
+ * notices) are copied too. If a write fails part-way (ENOSPC, EFBIG under
+ * RLIMIT_FSIZE, EIO) the file is cut back with ftruncate() to the end of
+ * the last complete line written, so a reader never sees a torn line; the
+ * lines that did not make it are counted in `lost` for the loss report. Rotation renames base.N-1
+ * -> base.N down to base -> base.1, deleting base.<keep>, and reopens; the families "openshell.log"
+ * and "openshell-ocsf.log" have distinct prefixes so one family's retention never deletes the
+ * other's files. Daily rotation compares the UTC day of each line's timestamp with the day the file
+ * was started, so a line stamped after midnight never lands in yesterday's file.
  */
 #include "emit_internal.h"
 
@@ -45,6 +48,7 @@ int osh_sink_init(struct osh_sink *s, const char *dir, const char *base, uint64_
 	s->size = 0;
 	s->day = -1;
 	s->used = 0;
+	s->niov = 0;
 	s->lines = 0;
 	s->copied = 0;
 	s->lost = 0;
@@ -92,13 +96,36 @@ int osh_sink_open(struct osh_sink *s, int64_t now_ms)
 	return rc;
 }
 
+/* Complete lines in the first `n` pending bytes, and the length of the
+ * longest prefix of them that ends a line. */
+static uint32_t lines_in(const struct osh_sink *s, size_t n, size_t *keep)
+{
+	uint32_t count = 0;
+	size_t off = 0;
+
+	*keep = 0;
+	for (uint32_t k = 0; k < s->niov && off < n; k++) {
+		const char *b = s->iov[k].iov_base;
+		size_t m = s->iov[k].iov_len < n - off ? s->iov[k].iov_len : n - off;
+
+		for (size_t i = 0; i < m; i++) {
+			if (b[i] == '\n') {
+				count++;
+				*keep = off + i + 1;
+			}
+		}
+		off += m;
+	}
+	return count;
+}
+
 /* Writes the pending lines; on failure cuts the file back to the last
  * complete line and counts the lost lines. */
 int osh_sink_flush(struct osh_sink *s)
 {
 	uint32_t k = 0;	    /* first iovec not yet fully written */
-	size_t full = 0;    /* bytes of the lines fully written */
-	size_t partial = 0; /* bytes written of line k */
+	size_t done = 0;    /* bytes written */
+	size_t partial = 0; /* bytes written of iovec k */
 	int rc = 0;
 
 	if (s->lines == 0)
@@ -107,14 +134,14 @@ int osh_sink_flush(struct osh_sink *s)
 		rc = OSH_EIO;
 		goto fail;
 	}
-	while (k < s->lines) {
+	while (k < s->niov) {
 		struct iovec *v = &s->iov[k];
 		ssize_t w;
 
-		/* Resume inside line k after a short write. */
+		/* Resume inside iovec k after a short write. */
 		v->iov_base = (char *)v->iov_base + partial;
 		v->iov_len -= partial;
-		w = writev(s->fd, v, (int)(s->lines - k));
+		w = writev(s->fd, v, (int)(s->niov - k));
 		v->iov_base = (char *)v->iov_base - partial;
 		v->iov_len += partial;
 		if (w < 0 && errno == EINTR)
@@ -124,30 +151,36 @@ int osh_sink_flush(struct osh_sink *s)
 			rc = OSH_EIO;
 			break;
 		}
+		done += (size_t)w;
 		partial += (size_t)w;
-		while (k < s->lines && partial >= s->iov[k].iov_len) {
+		while (k < s->niov && partial >= s->iov[k].iov_len) {
 			partial -= s->iov[k].iov_len;
-			full += s->iov[k].iov_len;
 			k++;
 		}
 	}
 	if (rc == 0)
 		goto done;
 	/* Keep the complete lines that reached the file, drop the partial one. */
-	if (partial > 0) {
-		uint64_t start = s->size - s->used; /* file size before this flush */
+	{
+		size_t keep = 0;
+		uint32_t kept = lines_in(s, done, &keep);
 
-		if (ftruncate(s->fd, (off_t)(start + full)) != 0)
-			s->last_errno = errno;
+		if (keep < done) {
+			uint64_t start = s->size - s->used; /* file size before this flush */
+
+			if (ftruncate(s->fd, (off_t)(start + keep)) != 0)
+				s->last_errno = errno;
+		}
+		s->size = s->size - s->used + keep;
+		s->lines -= kept;
 	}
-	s->size = s->size - s->used + full;
-	s->lines -= k;
 fail:
 	s->lost += s->lines;
 	if (s->fd < 0)
 		s->size -= s->used <= s->size ? s->used : s->size;
 done:
 	s->used = 0;
+	s->niov = 0;
 	s->lines = 0;
 	s->copied = 0;
 out:
@@ -208,9 +241,30 @@ static bool make_room(struct osh_sink *s, size_t len, int64_t ts_ms)
 			return false;
 		}
 	}
-	if (s->lines == OSH_SINK_IOV)
+	if (s->niov == OSH_SINK_IOV)
 		(void)osh_sink_flush(s);
 	return true;
+}
+
+/* Appends len bytes to the copy buffer (room checked by the caller), as a
+ * new iovec or, when the last one ends where the copy starts, extending it. */
+static void copy_in(struct osh_sink *s, const struct iovec *iov, int n, size_t len)
+{
+	unsigned char *dst = s->buf + s->copied;
+	struct iovec *last = s->niov > 0 ? &s->iov[s->niov - 1] : NULL;
+
+	for (int i = 0; i < n; i++) {
+		if (iov[i].iov_len > 0)
+			memcpy(s->buf + s->copied, iov[i].iov_base, iov[i].iov_len);
+		s->copied += iov[i].iov_len;
+	}
+	if (last != NULL && (unsigned char *)last->iov_base + last->iov_len == dst)
+		last->iov_len += len;
+	else
+		s->iov[s->niov++] = (struct iovec){dst, len};
+	s->lines++;
+	s->used += len;
+	s->size += len;
 }
 
 int osh_sink_append_ref(struct osh_sink *s, const char *line, size_t len, int64_t ts_ms)
@@ -221,7 +275,14 @@ int osh_sink_append_ref(struct osh_sink *s, const char *line, size_t len, int64_
 		rc = OSH_EIO;
 		goto out;
 	}
-	s->iov[s->lines++] = (struct iovec){(void *)(uintptr_t)line, len};
+	if (len < OSH_SINK_SMALL && s->copied + len <= sizeof(s->buf)) {
+		struct iovec one = {(void *)(uintptr_t)line, len};
+
+		copy_in(s, &one, 1, len);
+		goto out;
+	}
+	s->iov[s->niov++] = (struct iovec){(void *)(uintptr_t)line, len};
+	s->lines++;
 	s->used += len;
 	s->size += len;
 out:
@@ -231,7 +292,6 @@ out:
 int osh_sink_appendv(struct osh_sink *s, const struct iovec *iov, int n, int64_t ts_ms)
 {
 	size_t len = 0;
-	unsigned char *dst;
 	int rc = 0;
 
 	for (int i = 0; i < n; i++)
@@ -258,15 +318,7 @@ int osh_sink_appendv(struct osh_sink *s, const struct iovec *iov, int n, int64_t
 			goto out;
 		}
 	}
-	dst = s->buf + s->copied;
-	for (int i = 0; i < n; i++) {
-		if (iov[i].iov_len > 0)
-			memcpy(s->buf + s->copied, iov[i].iov_base, iov[i].iov_len);
-		s->copied += iov[i].iov_len;
-	}
-	s->iov[s->lines++] = (struct iovec){dst, len};
-	s->used += len;
-	s->size += len;
+	copy_in(s, iov, n, len);
 out:
 	return rc;
 }

@@ -277,14 +277,17 @@ Test(sink, failed_write_leaves_no_torn_line)
 }
 
 /* Lines appended by reference (the writer's path for queued records) are
- * written from the caller's memory in one writev; a write failing inside
- * the third line cuts the file back to the end of the second. */
+ * written from the caller's memory in one writev, one iovec each; short
+ * lines are copied and share an iovec. A write failing inside a line cuts
+ * the file back to the end of the last whole line. */
 Test(sink, by_reference_lines_and_torn_write)
 {
 	static struct osh_sink s;
-	static char lines[8][100];
+	static char lines[8][OSH_SINK_SMALL + 88];
+	const size_t L = sizeof(lines[0]);
 	struct rlimit lim;
-	char p[300], got[1000];
+	char p[300];
+	static char got[8 * sizeof(lines[0])];
 	FILE *f;
 	size_t n;
 
@@ -293,29 +296,37 @@ Test(sink, by_reference_lines_and_torn_write)
 	cr_assert_eq(osh_sink_init(&s, sdir, "z.log", 0, false, 1), 0);
 	cr_assert_eq(osh_sink_open(&s, 0), 0);
 	for (int i = 0; i < 8; i++) {
-		memset(lines[i], 'a' + i, sizeof(lines[i]));
-		lines[i][sizeof(lines[i]) - 1] = '\n';
+		memset(lines[i], 'a' + i, L);
+		lines[i][L - 1] = '\n';
 	}
 	for (int i = 0; i < 3; i++)
-		cr_assert_eq(osh_sink_append_ref(&s, lines[i], 100, 0), 0);
+		cr_assert_eq(osh_sink_append_ref(&s, lines[i], L, 0), 0);
 	cr_assert_eq(s.lines, 3);
+	cr_assert_eq(s.niov, 3);
+	cr_assert_eq(s.copied, 0, "long lines are borrowed, not copied");
+	/* Two short lines: copied, one iovec between them. */
+	cr_assert_eq(osh_sink_append_ref(&s, "short one\n", 10, 0), 0);
+	cr_assert_eq(osh_sink_append(&s, "short two\n", 10, 0), 0);
+	cr_assert_eq(s.lines, 5);
+	cr_assert_eq(s.niov, 4);
 	cr_assert_eq(osh_sink_flush(&s), 0);
 	snprintf(p, sizeof(p), "%s/z.log", sdir);
 	f = fopen(p, "rb");
 	cr_assert_not_null(f);
 	n = fread(got, 1, sizeof(got), f);
 	fclose(f);
-	cr_assert_eq(n, 300);
+	cr_assert_eq(n, 3 * L + 20);
 	for (int i = 0; i < 3; i++)
-		cr_assert_eq(memcmp(got + 100 * i, lines[i], 100), 0, "line %d", i);
+		cr_assert_eq(memcmp(got + L * (size_t)i, lines[i], L), 0, "line %d", i);
+	cr_assert_eq(memcmp(got + 3 * L, "short one\nshort two\n", 20), 0);
 	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
-	lim.rlim_cur = 550; /* 2.5 more lines fit */
+	lim.rlim_cur = 3 * L + 20 + 2 * L + L / 2; /* 2.5 more lines fit */
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	for (int i = 3; i < 8; i++)
-		cr_assert_eq(osh_sink_append_ref(&s, lines[i], 100, 0), 0);
+		cr_assert_eq(osh_sink_append_ref(&s, lines[i], L, 0), 0);
 	cr_assert_eq(osh_sink_flush(&s), OSH_EIO);
-	cr_assert_eq(file_size(p), 500, "partial line must be cut back");
+	cr_assert_eq(file_size(p), 5 * L + 20, "partial line must be cut back");
 	cr_assert_eq(s.lost, 3);
-	cr_assert_eq(s.size, 500);
+	cr_assert_eq(s.size, 5 * L + 20);
 	osh_sink_close(&s);
 }

@@ -14,6 +14,7 @@
 #include "confine_internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,7 @@ int osh_confine_child(const struct osh_confine *c, const char **step)
 {
 	int e = 0;
 	uid_t r, ef, s;
+	pid_t parent = getppid();
 
 	if (c->sum.switch_ids) {
 		*step = "setgroups";
@@ -99,6 +101,15 @@ int osh_confine_child(const struct osh_confine *c, const char **step)
 		if (r != c->sum.uid || ef != c->sum.uid || s != c->sum.uid ||
 		    syscall(SYS_setresuid, 0, 0, 0) == 0 || syscall(SYS_setresgid, 0, 0, 0) == 0) {
 			e = ENOTRECOVERABLE; /* root could be regained: never exec */
+			goto out;
+		}
+		/* The kernel clears the parent-death signal on a credential
+		 * change: ask again, and make sure the supervisor is still there. */
+		*step = "pdeathsig";
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+			goto fail;
+		if (getppid() != parent) {
+			e = ESRCH;
 			goto out;
 		}
 	}

@@ -189,7 +189,9 @@ const struct osh_confine_summary *osh_confine_summary(const struct osh_confine *
 /* In the forked child, before execve: apply c. Async-signal-safe (raw
  * system calls only, no allocation). Returns 0, or an errno value with
  * *step naming the step that failed ("setgroups", "setgid", "setuid",
- * "verify-root-drop", "no_new_privs", "landlock", "seccomp"). Never call it
+ * "verify-root-drop", "pdeathsig", "no_new_privs", "landlock", "seccomp").
+ * The parent-death signal (cleared by the kernel on a credential change) is
+ * set again to SIGKILL after the id switch. Never call it
  * in the supervisor itself: it is irreversible. */
 int osh_confine_child(const struct osh_confine *c, const char **step);
 

@@ -234,9 +234,7 @@ void osh_confine_ev_unsafe(const struct osh_confine_issue *is, size_t n, size_t 
 		w += (size_t)k;
 	}
 	ocsf_detection_finding_set_message(
-	    &ev, ocsf_arena_printf(ar,
-				   "%s policy from %s is unsafe and applied as written (%zu "
-				   "issue%s): %s",
+	    &ev, ocsf_arena_printf(ar, "%s policy from %s is unsafe (%zu issue%s): %s",
 				   reload ? "reloaded" : "loaded", source, total,
 				   total == 1 ? "" : "s", text));
 	ocsf_finding_info_set_desc(ocsf_detection_finding_finding_info(&ev), text);

@@ -1,15 +1,14 @@
 /* confine_unsafe.c - settings that weaken the sandbox ("unsafe policy").
  *
  * DESIGN
- * A policy is still applied as written when it is unsafe (the operator may
- * mean it); the supervisor reports every reason as a Detection Finding at
- * load and at each reload, so the choice is visible in the SIEM. Checked:
- * write access to a sensitive system path (the path itself, anything below
- * it, or any ancestor of one: "/", "/var"), with a short list of devices an
- * agent legitimately writes (/dev/null, /dev/zero, /dev/full, /dev/tty,
- * /dev/pts, /dev/shm); a run-as user or group that is root (by name or id
- * 0); a read-write workdir that is itself sensitive. Pure logic apart from
- * the user/group look-ups.
+ * Unsafe filesystem grants are applied as written (the operator may mean
+ * them); a root run-as user or group is refused at preparation (the
+ * command never runs as root). Either way the supervisor reports every reason as a Detection
+ * Finding at load and at each reload, so the choice is visible in the SIEM. Checked: write access
+ * to a sensitive system path (the path itself, anything below it, or any ancestor of one: "/",
+ * "/var"), with a short list of devices an agent legitimately writes (/dev/null, /dev/zero,
+ * /dev/full, /dev/tty, /dev/pts, /dev/shm); a run-as user or group that is root (by name or id 0);
+ * a read-write workdir that is itself sensitive. Pure logic apart from the user/group look-ups.
  */
 #include "confine_internal.h"
 
@@ -117,16 +116,16 @@ size_t osh_confine_unsafe_check(const Openshell__V1__SandboxPolicy *p, const cha
 	if (p->process && p->process->run_as_user && *p->process->run_as_user &&
 	    user_is_root(p->process->run_as_user)) {
 		snprintf(reason, sizeof(reason),
-			 "run_as_user %.64s is root: the agent keeps full privileges "
-			 "(Landlock and seccomp still apply)",
+			 "run_as_user %.64s is root: refused, the command never runs as root "
+			 "(the sandbox does not start with this policy)",
 			 p->process->run_as_user);
 		n = add(out, max, n, "process.run_as_user", reason);
 	}
 	if (p->process && p->process->run_as_group && *p->process->run_as_group &&
 	    group_is_root(p->process->run_as_group)) {
 		snprintf(reason, sizeof(reason),
-			 "run_as_group %.64s is root's group: root-group files become "
-			 "accessible",
+			 "run_as_group %.64s is root's group: refused, the command never "
+			 "runs with gid 0 (the sandbox does not start with this policy)",
 			 p->process->run_as_group);
 		n = add(out, max, n, "process.run_as_group", reason);
 	}

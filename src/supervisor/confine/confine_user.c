@@ -8,11 +8,11 @@
  * useradd fails and the account is looked up again). Only that default name
  * is ever created: a name the policy spells must exist, so a typo cannot
  * silently produce a new account. The command never stays root: a root
- * supervisor always switches ids. A non-root supervisor cannot switch, so it
- * runs the command as itself when the policy names nobody (or names the
- * supervisor's own user) and refuses otherwise. Names are resolved with the
- * reentrant getpwnam_r/getgrnam_r and the supplementary groups with
- * getgrouplist here in the parent; the child only copies arrays into
+ * supervisor always switches ids, never to uid or gid 0 (a policy asking
+ * for root is refused: root could not be verified as dropped). A non-root supervisor cannot switch,
+ * so it runs the command as itself when the policy names nobody (or names the supervisor's own
+ * user) and refuses otherwise. Names are resolved with the reentrant getpwnam_r/getgrnam_r and the
+ * supplementary groups with getgrouplist here in the parent; the child only copies arrays into
  * system calls.
  */
 #include "confine_internal.h"
@@ -171,6 +171,10 @@ int osh_confine_user_prepare(const struct osh_confine_opts *o, struct osh_confin
 	}
 	if (rc)
 		return osh_confine_fail(rc, err, errlen, "user: sandbox user not found: %s", user);
+	if (uid == 0)
+		return osh_confine_fail(OSH_EPERM, err, errlen,
+					"user: %s is root (uid 0): the command never runs as root",
+					user);
 	snprintf(c->user, sizeof(c->user), "%s", user);
 	if (want_group) {
 		if (strlen(want_group) >= sizeof(c->group))
@@ -190,6 +194,11 @@ int osh_confine_user_prepare(const struct osh_confine_opts *o, struct osh_confin
 			snprintf(c->group, sizeof(c->group), "%u", (unsigned)gid);
 		free(buf);
 	}
+	if (gid == 0)
+		return osh_confine_fail(OSH_EPERM, err, errlen,
+					"group: %s is root's group (gid 0): the command never runs "
+					"with it",
+					c->group);
 	/* Supplementary groups of the account (primary group first). */
 	c->n_groups = OSH_CONFINE_MAX_GROUPS;
 	if (getgrouplist(c->user, gid, c->groups, &c->n_groups) < 0)

@@ -538,3 +538,23 @@ Test(confine, missing_read_only_path_best_effort_and_hard)
 	cr_assert_eq(osh_confine_prepare(&o, &c, err, sizeof(err)), OSH_ESYS);
 	cr_assert(strstr(err, "/osh-no-such-dir/x"), "%s", err);
 }
+
+Test(confine, root_is_never_the_run_as_user)
+{
+	struct pol x;
+	struct osh_confine_opts o = {.policy = &x.p, .note = record, .no_seccomp = true};
+	struct osh_confine *c = NULL;
+	char err[256];
+
+	need_root();
+	pol_init(&x);
+	x.p.process = &x.pr;
+	x.pr.run_as_user = (char *)(uintptr_t)("root");
+	cr_assert_eq(osh_confine_prepare(&o, &c, err, sizeof(err)), OSH_EPERM);
+	cr_assert_null(c);
+	cr_assert(strstr(err, "never runs as root"), "%s", err);
+	x.pr.run_as_user = (char *)(uintptr_t)("nobody");
+	x.pr.run_as_group = (char *)(uintptr_t)("root");
+	cr_assert_eq(osh_confine_prepare(&o, &c, err, sizeof(err)), OSH_EPERM);
+	cr_assert(strstr(err, "gid 0"), "%s", err);
+}

@@ -177,6 +177,31 @@ out:
 	return rc;
 }
 
+/* OPENSHELL_LANDLOCK_ABI_MAX=N: behave as if the kernel's Landlock ABI were
+ * at most N (0: as if Landlock were absent). For trying out, and testing,
+ * what a sandbox does on an older kernel. */
+static int abi_cap(int *cap, char *err, size_t errlen)
+{
+	const char *v = getenv("OPENSHELL_LANDLOCK_ABI_MAX");
+	char *end = NULL;
+	long n;
+	int rc = 0;
+
+	if (!v || !*v)
+		goto out;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || !end || *end || n < 0 || n > 64) {
+		rc = OSH_EINVAL;
+		snprintf(err, errlen, "OPENSHELL_LANDLOCK_ABI_MAX=%.32s: not a number from 0 to 64",
+			 v);
+		goto out;
+	}
+	*cap = n == 0 ? -1 : (int)n;
+out:
+	return rc;
+}
+
 static void confine_fini(void *state);
 
 static int confine_init(struct osh_sup_host *host, void **state)
@@ -213,7 +238,9 @@ static int confine_init(struct osh_sup_host *host, void **state)
 		    .note_ud = st,
 		};
 
-		rc = osh_confine_prepare(&o, &st->c, err, sizeof(err));
+		rc = abi_cap(&o.landlock_abi_cap, err, sizeof(err));
+		if (!rc)
+			rc = osh_confine_prepare(&o, &st->c, err, sizeof(err));
 	}
 	if (rc)
 		goto out;

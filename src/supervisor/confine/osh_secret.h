@@ -31,11 +31,9 @@
 #include <stddef.h>
 
 #include "osh_err.h"
+#include "osh_secret_check.h"
 
 #define OSH_SECRET_PREFIX    "openshell:resolve:env:"
-#define OSH_SECRET_MAX	     64		 /* secrets per sandbox                       */
-#define OSH_SECRET_NAME_MAX  128	 /* bytes of a name                           */
-#define OSH_SECRET_VALUE_MAX 8192	 /* bytes of a value                          */
 #define OSH_SECRET_TEXT_MAX  (60 * 1024) /* transfer text (fits one pipe buffer)  */
 #define OSH_SECRET_BLOCK_MAX (64 * 1024) /* header block osh_secret_substitute takes */
 
@@ -47,13 +45,8 @@ OSH_MUST_CHECK int osh_secret_store_new(struct osh_secret_store **out);
 /* Wipe and free. NULL ok. */
 void osh_secret_store_free(struct osh_secret_store *s);
 
-/* Is name a valid secret name ([A-Za-z_][A-Za-z0-9_]*, at most
- * OSH_SECRET_NAME_MAX bytes)? */
-int osh_secret_name_ok(const char *name);
-
-/* Check a value (vlen bytes): 0, or OSH_EINVAL when it contains CR, LF or
- * NUL, or OSH_ETOOBIG. err names the problem without quoting the value. */
-OSH_MUST_CHECK int osh_secret_value_check(const char *value, size_t vlen, char *err, size_t errlen);
+/* Name and value rules: osh_secret_check.h (shared with the CLI and the
+ * gateway). */
 
 /* Add NAME with a value of vlen bytes. OSH_EINVAL (bad name, CR/LF/NUL in
  * the value), OSH_EEXIST (duplicate name), OSH_ETOOBIG (more than

@@ -76,43 +76,6 @@ static bool name_char(int c)
 	return isalnum(c) || c == '_';
 }
 
-int osh_secret_name_ok(const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n > OSH_SECRET_NAME_MAX || isdigit((unsigned char)name[0]))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!name_char((unsigned char)name[i]) || (unsigned char)name[i] > 127)
-			return 0;
-	return 1;
-}
-
-int osh_secret_value_check(const char *value, size_t vlen, char *err, size_t errlen)
-{
-	int rc = 0;
-
-	if (vlen > OSH_SECRET_VALUE_MAX) {
-		rc = fail(OSH_ETOOBIG, err, errlen, "value longer than %d bytes",
-			  OSH_SECRET_VALUE_MAX);
-		goto out;
-	}
-	for (size_t i = 0; i < vlen; i++) {
-		if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0') {
-			rc = fail(OSH_EINVAL, err, errlen,
-				  "value contains %s at byte %zu (refused: it could split an HTTP "
-				  "header)",
-				  value[i] == '\r'   ? "CR"
-				  : value[i] == '\n' ? "LF"
-						     : "NUL",
-				  i);
-			goto out;
-		}
-	}
-out:
-	return rc;
-}
-
 static const struct secret *find(const struct osh_secret_store *s, const char *name, size_t nlen)
 {
 	for (size_t i = 0; s && i < s->n; i++)

@@ -121,6 +121,25 @@ const char *const osh_confine_seccomp_denied[] = {
     NULL,
 };
 
+/* Argument `arg` equals v in its low 32 bits (int arguments: the upper half
+ * of the register is not defined by the ABI, so it is masked off). */
+static struct scmp_arg_cmp arg32(unsigned arg, uint32_t v)
+{
+	struct scmp_arg_cmp a = {
+	    .arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0xffffffffu, .datum_b = v};
+
+	return a;
+}
+
+/* Argument `arg` has every bit of flag set. */
+static struct scmp_arg_cmp argmask(unsigned arg, uint64_t flag)
+{
+	struct scmp_arg_cmp a = {
+	    .arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = flag, .datum_b = flag};
+
+	return a;
+}
+
 static int rule(scmp_filter_ctx ctx, uint32_t act, const char *name, unsigned *n, unsigned arg_cnt,
 		const struct scmp_arg_cmp *cmp)
 {
@@ -159,14 +178,13 @@ int osh_confine_seccomp_prepare(struct osh_confine *c, char *err, size_t errlen)
 
 		what = "socket";
 		for (size_t i = 0; i < 3 && !r; i++) {
-			struct scmp_arg_cmp a = SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)families[i]);
+			struct scmp_arg_cmp a = arg32(0, (uint32_t)families[i]);
 
 			r = rule(ctx, deny, "socket", &n, 1, &a);
 		}
 	}
 	if (!r) {
-		struct scmp_arg_cmp a =
-		    SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER);
+		struct scmp_arg_cmp a = argmask(0, CLONE_NEWUSER);
 
 		what = "unshare";
 		r = rule(ctx, deny, "unshare", &n, 1, &a);
@@ -179,20 +197,19 @@ int osh_confine_seccomp_prepare(struct osh_confine *c, char *err, size_t errlen)
 		r = rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", &n, 0, NULL);
 	}
 	if (!r) {
-		struct scmp_arg_cmp a =
-		    SCMP_A4_64(SCMP_CMP_MASKED_EQ, OSH_AT_EMPTY_PATH, OSH_AT_EMPTY_PATH);
+		struct scmp_arg_cmp a = argmask(4, OSH_AT_EMPTY_PATH);
 
 		what = "execveat";
 		r = rule(ctx, deny, "execveat", &n, 1, &a);
 	}
 	if (!r) {
-		struct scmp_arg_cmp a = SCMP_A1_64(SCMP_CMP_EQ, TIOCSTI);
+		struct scmp_arg_cmp a = arg32(1, TIOCSTI);
 
 		what = "ioctl";
 		r = rule(ctx, deny, "ioctl", &n, 1, &a);
 	}
 	if (!r) {
-		struct scmp_arg_cmp a = SCMP_A0_32(SCMP_CMP_EQ, OSH_SECCOMP_SET_MODE_FILTER);
+		struct scmp_arg_cmp a = arg32(0, OSH_SECCOMP_SET_MODE_FILTER);
 
 		what = "seccomp";
 		r = rule(ctx, deny, "seccomp", &n, 1, &a);

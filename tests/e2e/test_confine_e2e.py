@@ -134,9 +134,15 @@ class Standalone(unittest.TestCase):
         out = self.probe_run("ptrace", "mount", "bpf", "unshare-user", "clone-user", "io_uring")
         for p in ("ptrace", "mount", "bpf", "unshare-user", "clone-user", "io_uring"):
             self.assertEqual(out[p], "EPERM", p)
+        # ... and each is reported, naming the call and the process.
+        for call in ("ptrace", "mount", "bpf", "unshare", "clone", "io_uring_setup"):
+            self.assertRegex(self.log, r'FINDING:BLOCKED \[MED\] "System call denied" '
+                                       r'\[type:syscall-denied confidence:high\] \[reason:seccomp '
+                                       r'denied %s to confine_probe \(pid \d+\): EPERM\]' % call)
         r = self.run_sb(["unshare", "-U", "true"])
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("Operation not permitted", r.stderr)
+        self.assertIn("seccomp denied unshare to unshare (pid", self.log)
 
     def test_unsafe_policy_is_a_finding(self):
         pol = self.policy("version: 1\nfilesystem_policy: {read_write: [/tmp, /etc]}\n")
@@ -255,6 +261,7 @@ class UnderGateway(unittest.TestCase):
             for c in ("CONFINE_SECRETS", "CONFINE_UNSAFE_POLICY", "CONFINE_USER",
                       "CONFINE_LANDLOCK", "CONFINE_SECCOMP"):
                 self.assertIn(c, codes)
+            self.assertTrue(events[codes.index("CONFINE_SECCOMP")]["unmapped"]["denials_reported"])
             sec = events[codes.index("CONFINE_SECRETS")]
             self.assertEqual(sorted(sec["unmapped"]["names"]), ["API_KEY", "GH_TOKEN"])
             user = events[codes.index("CONFINE_USER")]

@@ -22,6 +22,7 @@ struct osh_confine {
 	int ruleset_fd; /* -1: no Landlock */
 	struct sock_filter *bpf;
 	unsigned short bpf_len;
+	int notify_sock[2]; /* seccomp_notify: [0] supervisor, [1] child; -1 else */
 };
 
 /* Error text helper: "step: what: strerror" into err. Always returns rc. */
@@ -41,6 +42,7 @@ OSH_MUST_CHECK int osh_confine_fs_prepare(const struct osh_confine_opts *o, stru
 					  char *err, size_t errlen);
 
 /* confine_seccomp.c: compile and export the filter into c->bpf. */
-OSH_MUST_CHECK int osh_confine_seccomp_prepare(struct osh_confine *c, char *err, size_t errlen);
+OSH_MUST_CHECK int osh_confine_seccomp_prepare(struct osh_confine *c, bool notify, char *err,
+					       size_t errlen);
 
 #endif

@@ -20,13 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef SYS_landlock_restrict_self
 #define SYS_landlock_restrict_self 446
 #endif
-#define OSH_SECCOMP_SET_MODE_FILTER 1
+#define OSH_SECCOMP_SET_MODE_FILTER	     1
+#define OSH_SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
 
 int osh_confine_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
 {
@@ -60,11 +62,12 @@ int osh_confine_prepare(const struct osh_confine_opts *o, struct osh_confine **o
 		goto out;
 	}
 	c->ruleset_fd = -1;
+	c->notify_sock[0] = c->notify_sock[1] = -1;
 	rc = osh_confine_user_prepare(o, c, err, errlen);
 	if (!rc)
 		rc = osh_confine_fs_prepare(o, c, err, errlen);
 	if (!rc && !o->no_seccomp)
-		rc = osh_confine_seccomp_prepare(c, err, errlen);
+		rc = osh_confine_seccomp_prepare(c, o->seccomp_notify, err, errlen);
 	if (!rc) {
 		*out = c;
 		c = NULL;
@@ -77,6 +80,31 @@ out:
 const struct osh_confine_summary *osh_confine_summary(const struct osh_confine *c)
 {
 	return &c->sum;
+}
+
+/* Hand fd to the supervisor over the socketpair (SCM_RIGHTS). sendmsg is
+ * async-signal-safe; the buffers are on the stack. 0 or an errno. */
+static int send_fd(int sock, int fd)
+{
+	char byte = 'L';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = u.buf,
+			   .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *h;
+
+	memset(&u, 0, sizeof(u));
+	h = CMSG_FIRSTHDR(&m);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &fd, sizeof(int));
+	return sendmsg(sock, &m, MSG_NOSIGNAL) == 1 ? 0 : errno;
 }
 
 int osh_confine_child(const struct osh_confine *c, const char **step)
@@ -124,10 +152,21 @@ int osh_confine_child(const struct osh_confine *c, const char **step)
 	}
 	if (c->bpf) {
 		struct sock_fprog prog = {.len = c->bpf_len, .filter = c->bpf};
+		long lfd;
 
 		*step = "seccomp";
-		if (syscall(SYS_seccomp, OSH_SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+		lfd = syscall(SYS_seccomp, OSH_SECCOMP_SET_MODE_FILTER,
+			      c->sum.seccomp_notify ? OSH_SECCOMP_FILTER_FLAG_NEW_LISTENER : 0UL,
+			      &prog);
+		if (lfd < 0)
 			goto fail;
+		if (c->sum.seccomp_notify) {
+			*step = "seccomp-listener";
+			e = send_fd(c->notify_sock[1], (int)lfd);
+			close((int)lfd);
+			if (e)
+				goto out;
+		}
 	}
 	*step = NULL;
 	goto out;
@@ -143,6 +182,9 @@ void osh_confine_free(struct osh_confine *c)
 		return;
 	if (c->ruleset_fd >= 0)
 		close(c->ruleset_fd);
+	for (int i = 0; i < 2; i++)
+		if (c->notify_sock[i] >= 0)
+			close(c->notify_sock[i]);
 	free(c->bpf);
 	free(c);
 }

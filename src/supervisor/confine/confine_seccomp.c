@@ -16,6 +16,11 @@
  * checked. Calls from another ABI (x32, i386) hit libseccomp's bad-arch
  * action and kill the process.
  *
+ * With seccomp_notify the denials are SCMP_ACT_NOTIFY instead of an errno:
+ * the child loads the filter with a listener fd and passes it to the
+ * supervisor over a socketpair (confine_notify.c), which answers EPERM and
+ * reports the call; the command sees the same EPERM.
+ *
  * libseccomp 2.5 only exports to an fd, so the program goes through a
  * memfd into a heap buffer; the child loads it with one seccomp(2) call
  * (no libseccomp, no allocation after fork). Failing to build or load it is
@@ -154,10 +159,23 @@ static int rule(scmp_filter_ctx ctx, uint32_t act, const char *name, unsigned *n
 	return r;
 }
 
-int osh_confine_seccomp_prepare(struct osh_confine *c, char *err, size_t errlen)
+void osh_confine_syscall_name(int nr, char *out, size_t cap)
+{
+	char *n = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+
+	if (n)
+		snprintf(out, cap, "%s", n);
+	else
+		snprintf(out, cap, "syscall_%d", nr);
+	free(n);
+}
+
+int osh_confine_seccomp_prepare(struct osh_confine *c, bool notify, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
+	/* User notification needs API level 5 (kernel 5.0, libseccomp 2.5). */
+	bool use_notify = notify && seccomp_api_get() >= 5;
+	const uint32_t deny = use_notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(EPERM);
 	unsigned n = 0;
 	int r = 0;
 	int rc = 0;
@@ -243,6 +261,13 @@ int osh_confine_seccomp_prepare(struct osh_confine *c, char *err, size_t errlen)
 				      strerror(errno));
 		goto out;
 	}
+	if (use_notify &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->notify_sock) != 0) {
+		rc = osh_confine_fail(OSH_ESYS, err, errlen, "seccomp: socketpair: %s",
+				      strerror(errno));
+		goto out;
+	}
+	c->sum.seccomp_notify = use_notify;
 	c->bpf_len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
 	c->sum.seccomp = true;
 	c->sum.seccomp_rules = n;

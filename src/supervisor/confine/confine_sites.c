@@ -116,8 +116,12 @@ void osh_confine_ev_seccomp(const struct osh_confine_summary *s, pid_t pid)
 	    &ev, ocsf_arena_printf(ar,
 				   "seccomp filter loaded in pid %d: %u rules, %u BPF "
 				   "instructions; ptrace, bpf, mount, io_uring, user namespaces "
-				   "and more fail with EPERM",
-				   (int)pid, s->seccomp_rules, s->seccomp_insns));
+				   "and more fail with EPERM%s",
+				   (int)pid, s->seccomp_rules, s->seccomp_insns,
+				   s->seccomp_notify ? " and are reported"
+						     : " (not reported: no user notification)"));
+	ocsf_device_config_state_change_add_unmapped_bool(&ev, "denials_reported",
+							  s->seccomp_notify);
 	ocsf_device_config_state_change_add_unmapped_int(&ev, "rules", s->seccomp_rules);
 	ocsf_device_config_state_change_add_unmapped_int(&ev, "bpf_instructions", s->seccomp_insns);
 	ocsf_device_config_state_change_add_unmapped_json(&ev, "denied", json);
@@ -280,6 +284,35 @@ void osh_confine_ev_secrets(const char *const *names, size_t n)
 				   "placeholders (openshell:resolve:env:NAME)",
 				   n, n == 1 ? "" : "s"));
 	ocsf_device_config_state_change_add_unmapped_json(&ev, "names", json);
+	osh_emit(&ev);
+}
+
+void osh_confine_ev_denied(const struct osh_confine_denial *d, uint64_t suppressed)
+{
+	struct ocsf_detection_finding ev;
+	struct ocsf_arena *ar = &ev.ev.arena;
+
+	finding(&ev, "CONFINE_SYSCALL_DENIED", "syscall-denied", "System call denied",
+		OCSF_SEVERITY_ID_MEDIUM);
+	ocsf_detection_finding_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
+	ocsf_detection_finding_set_disposition_id(&ev, OCSF_DISPOSITION_ID_BLOCKED);
+	if (d) {
+		ocsf_detection_finding_set_message(
+		    &ev, ocsf_arena_printf(ar, "seccomp denied %s to %s (pid %d): EPERM%s",
+					   d->syscall, d->comm[0] ? d->comm : "?", (int)d->pid,
+					   suppressed ? " (more denials were not reported)" : ""));
+		ocsf_detection_finding_add_unmapped_str(&ev, "syscall", d->syscall);
+		ocsf_detection_finding_add_unmapped_int(&ev, "syscall_nr", d->nr);
+		ocsf_detection_finding_add_unmapped_int(&ev, "pid", (int64_t)d->pid);
+		ocsf_detection_finding_add_unmapped_str(&ev, "comm", d->comm);
+	} else {
+		ocsf_detection_finding_set_message(
+		    &ev, ocsf_arena_printf(ar,
+					   "seccomp denied %llu more system calls (not "
+					   "reported one by one)",
+					   (unsigned long long)suppressed));
+	}
+	ocsf_detection_finding_add_unmapped_int(&ev, "suppressed", (int64_t)suppressed);
 	osh_emit(&ev);
 }
 

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "osh_confine.h"
@@ -45,6 +46,11 @@ void osh_confine_ev_failed(const char *error);
 /* Device Config State Change CONFINE_SECRETS: n secrets loaded (names only),
  * exposed to the command as placeholders. */
 void osh_confine_ev_secrets(const char *const *names, size_t n);
+
+/* Detection Finding CONFINE_SYSCALL_DENIED: seccomp refused d->syscall to
+ * the command (EPERM). suppressed = denials not reported since the last
+ * event (rate limit); d NULL = only a count of suppressed ones. */
+void osh_confine_ev_denied(const struct osh_confine_denial *d, uint64_t suppressed);
 
 /* Device Config State Change CONFINE_RELOAD_DEFERRED: the new policy changes
  * filesystem/landlock/process settings that cannot change under a running

@@ -11,13 +11,19 @@
  * what was applied: the exec happened, so every child step held. on_policy
  * re-checks a reloaded policy for unsafe settings and says when it changes
  * filesystem, landlock or process settings, which a running command cannot
- * shed (Landlock and the ids are one-way). The secret store is published
+ * shed (Landlock and the ids are one-way). start runs the thread that
+ * answers the seccomp filter's user notifications (EPERM) and reports each
+ * denied call (CONFINE_SYSCALL_DENIED, at most DENY_BURST a second); stop
+ * ends and joins it. The secret store is published
  * through osh_confine_secrets() for the proxy: one pointer, written once
  * in init before any thread that reads it starts, cleared in fini.
  */
 #include "confine_subsys.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +32,7 @@
 #include <unistd.h>
 
 #include "confine_sites.h"
+#include "osh_emit.h"
 #include "osh_confine.h"
 #include "osh_policy_store.h"
 #include "osh_secret.h"
@@ -36,8 +43,20 @@ struct shape {
 	size_t n[3];
 };
 
+/* Rate limit of CONFINE_SYSCALL_DENIED: at most DENY_BURST events per
+ * second; the rest are counted and the count rides on the next event (and
+ * one summary at stop). */
+#define DENY_BURST 20
+
 struct confine {
 	struct osh_sup_host *host;
+	/* denied-call reporting (seccomp user notification) */
+	pthread_t notify_th;
+	bool notify_started;
+	int stop_pipe[2];
+	int64_t window_ms;
+	unsigned in_window;
+	uint64_t suppressed;
 	struct osh_confine *c;
 	struct osh_secret_store *secrets;
 	char mode[24];
@@ -222,6 +241,7 @@ static int confine_init(struct osh_sup_host *host, void **state)
 		goto out;
 	}
 	st->host = host;
+	st->stop_pipe[0] = st->stop_pipe[1] = -1;
 	snprintf(st->name, sizeof(st->name), "%s", slash ? slash + 1 : cmd0);
 	snprintf(st->mode, sizeof(st->mode), "%s",
 		 p && p->landlock && p->landlock->compatibility &&
@@ -236,6 +256,7 @@ static int confine_init(struct osh_sup_host *host, void **state)
 		    .workdir = host->args->workdir,
 		    .note = on_note,
 		    .note_ud = st,
+		    .seccomp_notify = true,
 		};
 
 		rc = abi_cap(&o.landlock_abi_cap, err, sizeof(err));
@@ -263,6 +284,68 @@ out:
 		osh_confine_ev_failed(err);
 	osh_policy_snap_release(snap);
 	confine_fini(st);
+	return rc;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* On the notify thread only: report one denial, rate-limited. */
+static void on_denial(void *ud, const struct osh_confine_denial *d)
+{
+	struct confine *st = ud;
+	int64_t now = mono_ms();
+
+	if (now - st->window_ms >= 1000) {
+		st->window_ms = now;
+		st->in_window = 0;
+	}
+	if (st->in_window >= DENY_BURST) {
+		st->suppressed++;
+		return;
+	}
+	st->in_window++;
+	osh_confine_ev_denied(d, st->suppressed);
+	st->suppressed = 0;
+}
+
+static void *notify_main(void *p)
+{
+	struct confine *st = p;
+
+	if (osh_confine_notify_run(st->c, st->stop_pipe[0], on_denial, st) != 0)
+		osh_log(OSH_LEVEL_WARN, "confine",
+			"seccomp notification loop failed: %s; denied calls now fail with "
+			"ENOSYS, unreported",
+			strerror(errno));
+	if (st->suppressed)
+		osh_confine_ev_denied(NULL, st->suppressed);
+	st->suppressed = 0;
+	return NULL;
+}
+
+static int confine_start(void *state)
+{
+	struct confine *st = state;
+	int rc = 0;
+
+	if (!osh_confine_summary(st->c)->seccomp_notify)
+		goto out;
+	if (pipe2(st->stop_pipe, O_CLOEXEC) != 0) {
+		rc = OSH_ESYS;
+		goto out;
+	}
+	if (pthread_create(&st->notify_th, NULL, notify_main, st) != 0) {
+		rc = OSH_ESYS;
+		goto out;
+	}
+	st->notify_started = true;
+out:
 	return rc;
 }
 
@@ -313,7 +396,15 @@ static void confine_on_policy(void *state, uint64_t generation)
 
 static void confine_stop(void *state)
 {
-	(void)state;
+	struct confine *st = state;
+
+	if (st->notify_started) {
+		if (write(st->stop_pipe[1], "s", 1) != 1)
+			osh_log(OSH_LEVEL_WARN, "confine", "cannot stop the notify thread: %s",
+				strerror(errno));
+		pthread_join(st->notify_th, NULL);
+		st->notify_started = false;
+	}
 	/* The command is gone: nothing of ours is enforced any more. */
 	osh_sup_enforce_set("process", false);
 	osh_sup_enforce_set("filesystem", false);
@@ -328,6 +419,9 @@ static void confine_fini(void *state)
 		return;
 	if (atomic_load(&g_secrets) == st->secrets)
 		atomic_store(&g_secrets, NULL);
+	for (int i = 0; i < 2; i++)
+		if (st->stop_pipe[i] >= 0)
+			close(st->stop_pipe[i]);
 	osh_secret_store_free(st->secrets);
 	osh_confine_free(st->c);
 	shape_free(&st->applied);
@@ -337,6 +431,7 @@ static void confine_fini(void *state)
 const struct osh_sup_subsys osh_sup_confine_subsys = {
     .name = "confine",
     .init = confine_init,
+    .start = confine_start,
     .child_setup = confine_child_setup,
     .on_child = confine_on_child,
     .on_policy = confine_on_policy,

@@ -147,6 +147,10 @@ struct osh_confine_opts {
 	int landlock_abi_cap;	  /* 0: use the kernel's; >0: use min(kernel, cap);
 				     <0: behave as if Landlock were absent (tests)   */
 	bool no_seccomp;	  /* tests of the other steps only                 */
+	bool seccomp_notify;	  /* report denied calls: the filter hands them to the
+				     supervisor (osh_confine_notify_run), which answers
+				     EPERM; a plain EPERM filter when the kernel lacks
+				     user notification                               */
 	osh_confine_note_fn note; /* may be NULL                                   */
 	void *note_ud;
 };
@@ -167,6 +171,7 @@ struct osh_confine_summary {
 	bool seccomp;		     /* a filter will be loaded                       */
 	unsigned seccomp_rules;	     /* syscall rules in the filter                   */
 	unsigned seccomp_insns;	     /* BPF instructions                              */
+	bool seccomp_notify;	     /* denials go through osh_confine_notify_run     */
 };
 
 struct osh_confine;
@@ -189,11 +194,40 @@ const struct osh_confine_summary *osh_confine_summary(const struct osh_confine *
 /* In the forked child, before execve: apply c. Async-signal-safe (raw
  * system calls only, no allocation). Returns 0, or an errno value with
  * *step naming the step that failed ("setgroups", "setgid", "setuid",
- * "verify-root-drop", "pdeathsig", "no_new_privs", "landlock", "seccomp").
+ * "verify-root-drop", "pdeathsig", "no_new_privs", "landlock", "seccomp",
+ * "seccomp-listener").
  * The parent-death signal (cleared by the kernel on a credential change) is
  * set again to SIGKILL after the id switch. Never call it
  * in the supervisor itself: it is irreversible. */
 int osh_confine_child(const struct osh_confine *c, const char **step);
+
+/* One system call the filter refused (seccomp_notify). Strings borrowed
+ * for the callback. */
+struct osh_confine_denial {
+	pid_t pid;	     /* the calling task (supervisor's pid namespace) */
+	int nr;		     /* system call number (native ABI)              */
+	const char *syscall; /* its name, or "syscall_<nr>"                  */
+	const char *comm;    /* /proc/<pid>/comm, "" when gone               */
+	uint64_t args[6];
+};
+
+typedef void (*osh_confine_denial_fn)(void *ud, const struct osh_confine_denial *d);
+
+/* Serve the denied-call notifications of the command confined by c (built
+ * with seccomp_notify): wait until the child hands over its listener
+ * (osh_confine_child does, right after loading the filter), then answer
+ * every notification with EPERM first and report it to fn second, until
+ * stop_fd becomes readable or no task uses the filter any more (the
+ * command and all its descendants are gone). Blocking: run it on its own
+ * thread, started before the command. Returns 0 (stopped or done) or
+ * OSH_ESYS. A command that makes a denied call waits for this loop's
+ * answer; once the loop has ended, denied calls fail with ENOSYS. */
+OSH_MUST_CHECK int osh_confine_notify_run(const struct osh_confine *c, int stop_fd,
+					  osh_confine_denial_fn fn, void *ud);
+
+/* Name of system call nr of the native ABI into out ("syscall_<nr>" when
+ * unknown). Thread-safe. */
+void osh_confine_syscall_name(int nr, char *out, size_t cap);
 
 /* Free (closes the ruleset fd). NULL ok. */
 void osh_confine_free(struct osh_confine *c);

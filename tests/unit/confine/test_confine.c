@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -557,4 +558,104 @@ Test(confine, root_is_never_the_run_as_user)
 	x.pr.run_as_group = (char *)(uintptr_t)("root");
 	cr_assert_eq(osh_confine_prepare(&o, &c, err, sizeof(err)), OSH_EPERM);
 	cr_assert(strstr(err, "gid 0"), "%s", err);
+}
+
+/* ------------------------------------------------ reported denials (notify) */
+
+static struct {
+	char syscall[32];
+	char comm[32];
+	pid_t pid;
+} denials[16];
+static int n_denials;
+
+static void on_denial(void *ud, const struct osh_confine_denial *d)
+{
+	(void)ud;
+	if (n_denials < 16) {
+		snprintf(denials[n_denials].syscall, sizeof(denials[0].syscall), "%s", d->syscall);
+		snprintf(denials[n_denials].comm, sizeof(denials[0].comm), "%s", d->comm);
+		denials[n_denials].pid = d->pid;
+		n_denials++;
+	}
+}
+
+struct notify_arg {
+	const struct osh_confine *c;
+	int stop;
+	int rc;
+};
+
+static void *notify_main(void *p)
+{
+	struct notify_arg *a = p;
+
+	a->rc = osh_confine_notify_run(a->c, a->stop, on_denial, NULL);
+	return NULL;
+}
+
+Test(confine, denied_calls_are_answered_eperm_and_reported)
+{
+	struct osh_confine_opts o = {.note = record, .seccomp_notify = true};
+	struct osh_confine *c = NULL;
+	char err[256], out[2048], step[64];
+	char *args[] = {A("ptrace"), A("bpf"), A("unshare-user"), A("id"), NULL};
+	int stop[2];
+	pthread_t th;
+	struct notify_arg na;
+	int found = 0;
+
+	need_root();
+	cr_assert_eq(osh_confine_prepare(&o, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert(osh_confine_summary(c)->seccomp_notify, "kernel with user notification");
+	cr_assert_eq(pipe(stop), 0);
+	na.c = c;
+	na.stop = stop[0];
+	na.rc = -1;
+	cr_assert_eq(pthread_create(&th, NULL, notify_main, &na), 0);
+	cr_assert_eq(run_probe(c, args, out, sizeof(out), step, sizeof(step)), 0, "step %s", step);
+	ASSERT_LINE(out, "ptrace=EPERM");
+	ASSERT_LINE(out, "bpf=EPERM");
+	ASSERT_LINE(out, "unshare-user=EPERM");
+	/* The probe has exited: no task uses the filter, the loop ends by
+	 * itself (POLLHUP), no stop needed. */
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_eq(na.rc, 0);
+	cr_assert_eq(n_denials, 3, "one report per denied call, got %d", n_denials);
+	for (int i = 0; i < n_denials; i++) {
+		found |= strcmp(denials[i].syscall, "ptrace") == 0 ? 1 : 0;
+		found |= strcmp(denials[i].syscall, "bpf") == 0 ? 2 : 0;
+		found |= strcmp(denials[i].syscall, "unshare") == 0 ? 4 : 0;
+		cr_assert_gt(denials[i].pid, 0);
+	}
+	cr_assert_eq(found, 7, "ptrace, bpf and unshare reported");
+	cr_assert(strncmp(denials[0].comm, "osh-confine-pro", 15) == 0, "comm %s", denials[0].comm);
+	close(stop[0]);
+	close(stop[1]);
+	osh_confine_free(c);
+}
+
+Test(confine, notify_loop_stops_on_request)
+{
+	struct osh_confine_opts o = {.note = record, .seccomp_notify = true, .no_switch_ids = true};
+	struct osh_confine *c = NULL;
+	char err[256];
+	int stop[2];
+	pthread_t th;
+	struct notify_arg na;
+
+	need_root();
+	cr_assert_eq(osh_confine_prepare(&o, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pipe(stop), 0);
+	na.c = c;
+	na.stop = stop[0];
+	na.rc = -1;
+	cr_assert_eq(pthread_create(&th, NULL, notify_main, &na), 0);
+	/* No child ever hands over a listener: the stop fd ends the wait. */
+	cr_assert_eq(write(stop[1], "x", 1), 1);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_eq(na.rc, 0);
+	close(stop[0]);
+	close(stop[1]);
+	osh_confine_free(c);
 }

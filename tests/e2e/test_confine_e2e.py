@@ -50,6 +50,7 @@ class Standalone(unittest.TestCase):
         os.chmod(self.var, 0o777)
 
     def tearDown(self):
+        base.keep_logs(self.tmp, self.id())  # for the site census
         shutil.rmtree(self.tmp, ignore_errors=True)
         shutil.rmtree(self.var, ignore_errors=True)
 
@@ -161,7 +162,7 @@ class Standalone(unittest.TestCase):
             r = self.run_sb([self.probe, "id"], policy=pol)
             self.assertEqual(r.returncode, 125, r.stderr)
             self.assertNotIn("id=", r.stdout, "the command never ran")
-            self.assertRegex(self.log, r"CONFIG:FAILED \[HIGH\] confinement cannot be prepared, "
+            self.assertRegex(self.log, r"CONFIG:REFUSED \[HIGH\] confinement cannot be prepared, "
                                        r"the command is not started: user: .*" + re.escape(why))
             self.assertIn("LIFECYCLE:STOP [HIGH] openshell-sandbox failure", self.log)
         self.assertIn('"Unsafe Policy Content"', self.log, "root is also a finding")

@@ -23,18 +23,17 @@
 #include "ocsf_gen.h"
 #include "osh_emit.h"
 #include "osh_secret.h"
+#include "osh_sites.h"
 
 #define SUP_NAME "openshell-sandbox"
 
-static void config(struct ocsf_device_config_state_change *ev, const char *code,
+/* State and status of a config event started by its osh_site_init_*(). */
+static void config(struct ocsf_device_config_state_change *ev,
 		   enum ocsf_device_config_state_change_state_id state_id, const char *state,
-		   enum ocsf_severity_id sev, enum ocsf_status_id status)
+		   enum ocsf_status_id status)
 {
-	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
-					     code);
 	ocsf_device_config_state_change_set_state_id(ev, state_id);
 	ocsf_device_config_state_change_set_state(ev, state);
-	ocsf_device_config_state_change_set_severity_id(ev, sev);
 	ocsf_device_config_state_change_set_status_id(ev, status);
 }
 
@@ -45,8 +44,7 @@ void osh_confine_ev_user(const struct osh_confine_summary *s, pid_t pid, const c
 	struct ocsf_process *p, *me;
 	struct ocsf_user *u;
 
-	ocsf_process_activity_init(&ev, OCSF_PROCESS_ACTIVITY_ACTIVITY_ID_SET_USER_ID,
-				   "CONFINE_USER");
+	osh_site_init_confine_user(&ev);
 	ocsf_process_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_process_activity_set_action_id(&ev, OCSF_ACTION_ID_ALLOWED);
 	me = ocsf_actor_process(ocsf_process_activity_actor(&ev));
@@ -75,8 +73,9 @@ void osh_confine_ev_landlock(const struct osh_confine_summary *s, pid_t pid)
 	struct ocsf_device_config_state_change ev;
 	struct ocsf_arena *ar = &ev.ev.arena;
 
-	config(&ev, "CONFINE_LANDLOCK", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_ENABLED, "enabled",
-	       OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_confine_landlock(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_ENABLED, "enabled",
+	       OCSF_STATUS_ID_SUCCESS);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(ar,
 				   "Landlock ABI %d applied to pid %d (%s): %u read-only and %u "
@@ -104,8 +103,9 @@ void osh_confine_ev_seccomp(const struct osh_confine_summary *s, pid_t pid)
 	char json[1536];
 	size_t n = 0;
 
-	config(&ev, "CONFINE_SECCOMP", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_ENABLED, "enabled",
-	       OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_confine_seccomp(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_ENABLED, "enabled",
+	       OCSF_STATUS_ID_SUCCESS);
 	json[n++] = '[';
 	for (size_t i = 0; osh_confine_seccomp_denied[i] && n + 64 < sizeof(json); i++)
 		n += (size_t)snprintf(json + n, sizeof(json) - n, "%s\"%s\"", i ? "," : "",
@@ -129,13 +129,11 @@ void osh_confine_ev_seccomp(const struct osh_confine_summary *s, pid_t pid)
 	osh_emit(&ev);
 }
 
-static void finding(struct ocsf_detection_finding *ev, const char *code, const char *uid,
-		    const char *title, enum ocsf_severity_id sev)
+/* Finding fields common to the sites below (after their osh_site_init_*). */
+static void finding(struct ocsf_detection_finding *ev, const char *uid, const char *title)
 {
 	struct ocsf_finding_info *fi;
 
-	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE, code);
-	ocsf_detection_finding_set_severity_id(ev, sev);
 	ocsf_detection_finding_set_confidence_id(ev, OCSF_CONFIDENCE_ID_HIGH);
 	ocsf_detection_finding_set_is_alert(ev, true);
 	fi = ocsf_detection_finding_finding_info(ev);
@@ -149,8 +147,9 @@ void osh_confine_ev_note(const struct osh_confine_note *n, const char *mode)
 	case OSH_CONFINE_NOTE_USER_CREATED: {
 		struct ocsf_device_config_state_change ev;
 
-		config(&ev, "CONFINE_USER_CREATED", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER,
-		       "created", OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+		osh_site_init_confine_user_created(&ev);
+		config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "created",
+		       OCSF_STATUS_ID_SUCCESS);
 		ocsf_device_config_state_change_set_message(
 		    &ev, ocsf_arena_printf(&ev.ev.arena,
 					   "sandbox user %s created (uid %u, gid %u, no login "
@@ -164,8 +163,9 @@ void osh_confine_ev_note(const struct osh_confine_note *n, const char *mode)
 	case OSH_CONFINE_NOTE_DIR_CREATED: {
 		struct ocsf_device_config_state_change ev;
 
-		config(&ev, "CONFINE_DIR_CREATED", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER,
-		       "created", OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+		osh_site_init_confine_dir_created(&ev);
+		config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "created",
+		       OCSF_STATUS_ID_SUCCESS);
 		ocsf_device_config_state_change_set_message(
 		    &ev, ocsf_arena_printf(&ev.ev.arena,
 					   "read-write directory %s created, owned by uid %u gid "
@@ -178,8 +178,9 @@ void osh_confine_ev_note(const struct osh_confine_note *n, const char *mode)
 	case OSH_CONFINE_NOTE_PATH_SKIPPED: {
 		struct ocsf_device_config_state_change ev;
 
-		config(&ev, "CONFINE_PATH_SKIPPED", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER,
-		       "skipped", OCSF_SEVERITY_ID_LOW, OCSF_STATUS_ID_FAILURE);
+		osh_site_init_confine_path_skipped(&ev);
+		config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "skipped",
+		       OCSF_STATUS_ID_FAILURE);
 		ocsf_device_config_state_change_set_message(
 		    &ev, ocsf_arena_printf(&ev.ev.arena,
 					   "best_effort: %s path %s left out of the Landlock "
@@ -195,8 +196,8 @@ void osh_confine_ev_note(const struct osh_confine_note *n, const char *mode)
 	case OSH_CONFINE_NOTE_LANDLOCK_UNAVAILABLE: {
 		struct ocsf_detection_finding ev;
 
-		finding(&ev, "CONFINE_LANDLOCK_UNAVAILABLE", "landlock-unavailable",
-			"Landlock unavailable", OCSF_SEVERITY_ID_HIGH);
+		osh_site_init_confine_landlock_unavailable(&ev);
+		finding(&ev, "landlock-unavailable", "Landlock unavailable");
 		ocsf_detection_finding_set_message(
 		    &ev, ocsf_arena_printf(&ev.ev.arena, "%s (%s)", n->detail, mode));
 		ocsf_detection_finding_add_unmapped_str(&ev, "compatibility", mode);
@@ -206,8 +207,8 @@ void osh_confine_ev_note(const struct osh_confine_note *n, const char *mode)
 	case OSH_CONFINE_NOTE_LANDLOCK_WEAK: {
 		struct ocsf_detection_finding ev;
 
-		finding(&ev, "CONFINE_LANDLOCK_WEAK", "landlock-weak", "Landlock weaker than asked",
-			OCSF_SEVERITY_ID_MEDIUM);
+		osh_site_init_confine_landlock_weak(&ev);
+		finding(&ev, "landlock-weak", "Landlock weaker than asked");
 		ocsf_detection_finding_set_message(
 		    &ev, ocsf_arena_printf(&ev.ev.arena, "kernel Landlock ABI %d: %s", n->abi,
 					   n->detail));
@@ -226,8 +227,8 @@ void osh_confine_ev_unsafe(const struct osh_confine_issue *is, size_t n, size_t 
 	char text[2048];
 	size_t w = 0;
 
-	finding(&ev, "CONFINE_UNSAFE_POLICY", "unsafe-policy", "Unsafe Policy Content",
-		OCSF_SEVERITY_ID_HIGH);
+	osh_site_init_confine_unsafe_policy(&ev);
+	finding(&ev, "unsafe-policy", "Unsafe Policy Content");
 	text[0] = '\0';
 	for (size_t i = 0; i < n && w + 8 < sizeof(text); i++) {
 		int k = snprintf(text + w, sizeof(text) - w, "%s%s: %s", i ? "; " : "", is[i].field,
@@ -254,8 +255,9 @@ void osh_confine_ev_failed(const char *error)
 {
 	struct ocsf_device_config_state_change ev;
 
-	config(&ev, "CONFINE_FAILED", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "failed",
-	       OCSF_SEVERITY_ID_HIGH, OCSF_STATUS_ID_FAILURE);
+	osh_site_init_confine_failed(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "refused",
+	       OCSF_STATUS_ID_FAILURE);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "confinement cannot be prepared, the command is not started: %s",
@@ -270,8 +272,9 @@ void osh_confine_ev_secrets(const char *const *names, size_t n)
 	char json[OSH_SECRET_MAX * (OSH_SECRET_NAME_MAX + 3) + 8];
 	size_t w = 0;
 
-	config(&ev, "CONFINE_SECRETS", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_ENABLED, "loaded",
-	       OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_confine_secrets(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_ENABLED, "loaded",
+	       OCSF_STATUS_ID_SUCCESS);
 	json[w++] = '[';
 	for (size_t i = 0; i < n && w + 160 < sizeof(json); i++)
 		w += (size_t)snprintf(json + w, sizeof(json) - w, "%s\"%s\"", i ? "," : "",
@@ -292,8 +295,8 @@ void osh_confine_ev_denied(const struct osh_confine_denial *d, uint64_t suppress
 	struct ocsf_detection_finding ev;
 	struct ocsf_arena *ar = &ev.ev.arena;
 
-	finding(&ev, "CONFINE_SYSCALL_DENIED", "syscall-denied", "System call denied",
-		OCSF_SEVERITY_ID_MEDIUM);
+	osh_site_init_confine_syscall_denied(&ev);
+	finding(&ev, "syscall-denied", "System call denied");
 	ocsf_detection_finding_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
 	ocsf_detection_finding_set_disposition_id(&ev, OCSF_DISPOSITION_ID_BLOCKED);
 	if (d) {
@@ -320,8 +323,9 @@ void osh_confine_ev_reload_deferred(const char *what)
 {
 	struct ocsf_device_config_state_change ev;
 
-	config(&ev, "CONFINE_RELOAD_DEFERRED", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER,
-	       "deferred", OCSF_SEVERITY_ID_LOW, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_confine_reload_deferred(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "deferred",
+	       OCSF_STATUS_ID_SUCCESS);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "new policy changes %s: the running command keeps the "

@@ -7,9 +7,9 @@
  * unsafe one), the real supervisor polls it every 30 ms and runs a real,
  * confined child; the last step sends SIGTERM to this process. The JSONL
  * export is on from the first answer, so every event is checked in JSON
- * (codes, unmapped fields, the enforced list) and the file is run through
- * tools/ocsf-validate. The real gateway has no policy-update RPC yet, so a
- * reload can only be scripted here. Needs root (CI runs as root). */
+ * (codes, unmapped fields, the enforced list) and the directory ends with
+ * osh_testdir_finish (ocsf-validate, logs kept for the site census). The real gateway has no
+ * policy-update RPC yet, so a reload can only be scripted here. Needs root (CI runs as root). */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -21,6 +21,7 @@
 #include "osh_policy.h"
 #include "osh_rpc.h"
 #include "osh_sup.h"
+#include "osh_testdir.h"
 #include "sandbox.pb-c.h"
 #include "sup_proc.h"
 
@@ -117,8 +118,8 @@ Test(confine_run, unsafe_at_load_and_reload_and_what_the_command_got, .timeout =
 	struct osh_rpc_method gm = {
 	    .name = "GetSandboxPolicy", .kind = OSH_RPC_UNARY, .handler = get_policy};
 	struct osh_rpc_server *srv = NULL;
-	char dir[] = "/tmp/osh-confine-run-XXXXXX";
-	char gw[64], path[160], cmd[512];
+	char *dir = NULL;
+	char gw[64], path[160];
 	char *envp[] = {A("PATH=/usr/bin:/bin"), NULL};
 	char *argv[] = {A("openshell-sandbox"),
 			A("--gateway"),
@@ -126,7 +127,7 @@ Test(confine_run, unsafe_at_load_and_reload_and_what_the_command_got, .timeout =
 			A("--sandbox-id"),
 			A("sb-confine"),
 			A("--log-dir"),
-			dir,
+			NULL, /* dir, below */
 			A("--poll-interval"),
 			A("30ms"),
 			A("--"),
@@ -146,12 +147,13 @@ Test(confine_run, unsafe_at_load_and_reload_and_what_the_command_got, .timeout =
 			"process: {run_as_user: nobody}\n");
 	pol_unsafe = yaml("version: 2\nfilesystem_policy: {read_write: [/tmp, /etc]}\n"
 			  "process: {run_as_user: nobody}\n");
-	cr_assert_not_null(mkdtemp(dir));
+	dir = osh_testdir_new("confine-run");
 	cr_assert_eq(osh_rpc_server_create(&so, &srv), 0);
 	cr_assert_eq(osh_rpc_server_add_method(srv, &gm), 0);
 	cr_assert_eq(osh_rpc_server_start(srv), 0);
 	cr_assert_eq(osh_rpc_server_spawn(srv), 0);
 	snprintf(gw, sizeof(gw), "127.0.0.1:%d", osh_rpc_server_port(srv));
+	argv[6] = dir;
 
 	code = osh_sup_main((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv, envp);
 	cr_assert_eq(code, 128 + SIGTERM, "exit %d", code);
@@ -197,15 +199,10 @@ Test(confine_run, unsafe_at_load_and_reload_and_what_the_command_got, .timeout =
 	}
 	free(l);
 	free(json);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tools/ocsf-validate %s >&2", OSH_SOURCE_DIR,
-		 path);
-	cr_assert_eq(system(cmd), 0, "ocsf-validate %s", path);
-
 	osh_rpc_server_destroy(srv);
 	osh_policy_free(pol_safe);
 	osh_policy_free(pol_unsafe);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/openshell.log", dir);
-	unlink(path);
-	rmdir(dir);
+	/* Validates the JSONL (ocsf-validate), keeps the logs for the site
+	 * census, removes the directory. */
+	osh_testdir_finish(dir);
 }

@@ -197,6 +197,17 @@ Test(confine_run, unsafe_at_load_and_reload_and_what_the_command_got, .timeout =
 			      !strstr(list, "seccomp"),
 			  "confinement claimed not enforced: %s", l);
 	}
+	{
+		const char *en = strstr(l, "\"enforced\":[");
+		const char *end = en ? strchr(en, ']') : NULL;
+		char arr[160] = "";
+
+		cr_assert_not_null(end, "unmapped.enforced is an array: %s", l);
+		snprintf(arr, sizeof(arr), "%.*s", (int)(end - en), en);
+		cr_assert(strstr(arr, "\"filesystem\"") && strstr(arr, "\"process\"") &&
+			      strstr(arr, "\"seccomp\""),
+			  "%s", arr);
+	}
 	free(l);
 	free(json);
 	osh_rpc_server_destroy(srv);

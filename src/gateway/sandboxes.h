@@ -44,7 +44,7 @@ struct osh_gw_spawn {
 };
 
 /* Largest secrets text: fits a pipe buffer, so writing it never blocks. */
-#define OSH_GW_SECRETS_MAX (60 * 1024)
+#define OSH_GW_SECRETS_MAX 61440 /* 60 KiB */
 
 /* Starts the supervisor; *pid is its pid. Arguments:
  *   BIN --gateway G --sandbox-id ID --sandbox-name NAME --log-dir DIR

@@ -206,9 +206,10 @@ int osh_confine_seccomp_prepare(struct osh_confine *c, bool notify, char *err, s
 
 		what = "unshare";
 		r = rule(ctx, deny, "unshare", &n, 1, &a);
-		what = "clone";
-		if (!r)
+		if (!r) {
+			what = "clone";
 			r = rule(ctx, deny, "clone", &n, 1, &a);
+		}
 	}
 	if (!r) {
 		what = "clone3";

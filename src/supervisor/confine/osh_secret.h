@@ -34,8 +34,8 @@
 #include "osh_secret_check.h"
 
 #define OSH_SECRET_PREFIX    "openshell:resolve:env:"
-#define OSH_SECRET_TEXT_MAX  (60 * 1024) /* transfer text (fits one pipe buffer)  */
-#define OSH_SECRET_BLOCK_MAX (64 * 1024) /* header block osh_secret_substitute takes */
+#define OSH_SECRET_TEXT_MAX  61440 /* transfer text (fits one pipe buffer)  */
+#define OSH_SECRET_BLOCK_MAX 65536 /* header block osh_secret_substitute takes */
 
 struct osh_secret_store;
 

@@ -239,9 +239,9 @@ struct buf {
 
 static void put(struct buf *b, const void *s, size_t n)
 {
-	if (b->oom)
+	if (b->oom || n == 0)
 		return;
-	if (b->n + n + 1 > b->cap) {
+	if (!b->p || b->n + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
 		char *np;
 
@@ -455,9 +455,9 @@ static void header_line(struct sub *x, struct buf *b, const char *s, size_t n)
 			tok++;
 			tn--;
 		}
-		if (!b64_decode(&dec, tok, tn)) {
-			put(b, s, n); /* not ours to judge; raw placeholders are still caught */
-		} else if (dec.p && find_prefix(dec.p, dec.n)) {
+		/* Invalid base64, or no placeholder inside: not ours to judge,
+		 * copied as is (raw placeholders are still caught later). */
+		if (b64_decode(&dec, tok, tn) && dec.p && find_prefix(dec.p, dec.n)) {
 			subst(x, &rep, dec.p, dec.n, RAW);
 			if (rep.p && find_prefix(rep.p, rep.n) && !x->rc)
 				x->rc = fail(OSH_EPERM, x->err, x->errlen,

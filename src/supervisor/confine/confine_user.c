@@ -87,35 +87,80 @@ static int create_user(const char *name, char *err, size_t errlen)
 	pid_t pid;
 	int st = 0;
 	int e;
+	int rc = 0;
 	uid_t uid;
 	gid_t gid;
 
 	for (int i = 0; tools[i] && !tool; i++)
 		if (access(tools[i], X_OK) == 0)
 			tool = tools[i];
-	if (!tool)
-		return osh_confine_fail(OSH_ENOTFOUND, err, errlen,
-					"user: %s does not exist and useradd is not installed",
-					name);
+	if (!tool) {
+		rc = osh_confine_fail(OSH_ENOTFOUND, err, errlen,
+				      "user: %s does not exist and useradd is not installed", name);
+		goto out;
+	}
 	argv[0] = (char *)(uintptr_t)tool;
 	e = posix_spawn(&pid, tool, NULL, NULL, argv, environ);
-	if (e != 0)
-		return osh_confine_fail(OSH_ESYS, err, errlen, "user: cannot run %s: %s", tool,
-					strerror(e));
+	if (e != 0) {
+		rc = osh_confine_fail(OSH_ESYS, err, errlen, "user: cannot run %s: %s", tool,
+				      strerror(e));
+		goto out;
+	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	/* Exit 9 = "already exists": another supervisor won the race. */
 	if (lookup_user(name, &uid, &gid) != 0)
-		return osh_confine_fail(OSH_ESYS, err, errlen,
-					"user: %s %s failed (status %d) and the account does not "
-					"exist",
-					tool, name, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	return 0;
+		rc = osh_confine_fail(
+		    OSH_ESYS, err, errlen,
+		    "user: %s %s failed (status %d) and the account does not exist", tool, name,
+		    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+out:
+	return rc;
 }
 
 static const char *nonempty(const char *s)
 {
 	return s && *s ? s : NULL;
+}
+
+/* Not root (or told not to switch): the command runs as the supervisor,
+ * which is fine only when the policy asks for nobody else. */
+static int keep_ids(const char *user, const char *group, struct osh_confine *c, char *err,
+		    size_t errlen)
+{
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int rc = 0;
+
+	if (user && (lookup_user(user, &uid, &gid) != 0 || uid != geteuid()))
+		rc = osh_confine_fail(OSH_EPERM, err, errlen,
+				      "user: the policy asks for user %s but the supervisor is not "
+				      "root and cannot switch to it",
+				      user);
+	else if (group && (lookup_group(group, &gid) != 0 || gid != getegid()))
+		rc = osh_confine_fail(OSH_EPERM, err, errlen,
+				      "user: the policy asks for group %s but the supervisor is "
+				      "not root and cannot switch to it",
+				      group);
+	c->sum.switch_ids = false;
+	c->sum.uid = geteuid();
+	c->sum.gid = getegid();
+	snprintf(c->user, sizeof(c->user), "%s", user ? user : "");
+	snprintf(c->group, sizeof(c->group), "%s", group ? group : "");
+	return rc;
+}
+
+/* The name of group gid (or the number) into out. */
+static void group_name(gid_t gid, char *out, size_t cap)
+{
+	struct group gr, *res = NULL;
+	char *buf = malloc(PWBUF);
+
+	if (buf && getgrgid_r(gid, &gr, buf, PWBUF, &res) == 0 && res)
+		snprintf(out, cap, "%s", res->gr_name);
+	else
+		snprintf(out, cap, "%u", (unsigned)gid);
+	free(buf);
 }
 
 int osh_confine_user_prepare(const struct osh_confine_opts *o, struct osh_confine *c, char *err,
@@ -125,40 +170,27 @@ int osh_confine_user_prepare(const struct osh_confine_opts *o, struct osh_confin
 	const char *want_user = p && p->process ? nonempty(p->process->run_as_user) : NULL;
 	const char *want_group = p && p->process ? nonempty(p->process->run_as_group) : NULL;
 	const char *user = want_user;
-	bool root = geteuid() == 0;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	int rc = 0;
 
-	if (!root || o->no_switch_ids) {
-		/* Cannot switch: fine when nothing (or ourselves) is asked. */
-		if (user && (lookup_user(user, &uid, &gid) != 0 || uid != geteuid()))
-			return osh_confine_fail(OSH_EPERM, err, errlen,
-						"user: the policy asks for user %s but the "
-						"supervisor is not root and cannot switch to it",
-						user);
-		if (want_group && (lookup_group(want_group, &gid) != 0 || gid != getegid()))
-			return osh_confine_fail(OSH_EPERM, err, errlen,
-						"user: the policy asks for group %s but the "
-						"supervisor is not root and cannot switch to it",
-						want_group);
-		c->sum.switch_ids = false;
-		c->sum.uid = geteuid();
-		c->sum.gid = getegid();
-		snprintf(c->user, sizeof(c->user), "%s", user ? user : "");
-		snprintf(c->group, sizeof(c->group), "%s", want_group ? want_group : "");
-		goto done;
+	if (geteuid() != 0 || o->no_switch_ids) {
+		rc = keep_ids(want_user, want_group, c, err, errlen);
+		goto out;
 	}
 	if (!user)
 		user = o->default_user ? o->default_user : OSH_CONFINE_DEFAULT_USER;
-	if (strlen(user) >= sizeof(c->user))
-		return osh_confine_fail(OSH_EINVAL, err, errlen, "user: name %.40s... too long",
-					user);
+	if (strlen(user) >= sizeof(c->user) ||
+	    (want_group && strlen(want_group) >= sizeof(c->group))) {
+		rc = osh_confine_fail(OSH_EINVAL, err, errlen, "user: name %.40s... too long",
+				      strlen(user) >= sizeof(c->user) ? user : want_group);
+		goto out;
+	}
 	rc = lookup_user(user, &uid, &gid);
 	if (rc == OSH_ENOTFOUND && !want_user && !o->no_create_user) {
 		rc = create_user(user, err, errlen);
 		if (rc)
-			return rc;
+			goto out;
 		rc = lookup_user(user, &uid, &gid);
 		if (!rc) {
 			struct osh_confine_note n = {.kind = OSH_CONFINE_NOTE_USER_CREATED,
@@ -169,48 +201,47 @@ int osh_confine_user_prepare(const struct osh_confine_opts *o, struct osh_confin
 			osh_confine_report(o, &n);
 		}
 	}
-	if (rc)
-		return osh_confine_fail(rc, err, errlen, "user: sandbox user not found: %s", user);
-	if (uid == 0)
-		return osh_confine_fail(OSH_EPERM, err, errlen,
-					"user: %s is root (uid 0): the command never runs as root",
-					user);
-	snprintf(c->user, sizeof(c->user), "%s", user);
-	if (want_group) {
-		if (strlen(want_group) >= sizeof(c->group))
-			return osh_confine_fail(OSH_EINVAL, err, errlen,
-						"group: name %.40s... too long", want_group);
-		if (lookup_group(want_group, &gid) != 0)
-			return osh_confine_fail(OSH_ENOTFOUND, err, errlen,
-						"group: sandbox group not found: %s", want_group);
-		snprintf(c->group, sizeof(c->group), "%s", want_group);
-	} else {
-		struct group gr, *res = NULL;
-		char *buf = malloc(PWBUF);
-
-		if (buf && getgrgid_r(gid, &gr, buf, PWBUF, &res) == 0 && res)
-			snprintf(c->group, sizeof(c->group), "%s", res->gr_name);
-		else
-			snprintf(c->group, sizeof(c->group), "%u", (unsigned)gid);
-		free(buf);
+	if (rc) {
+		rc = osh_confine_fail(rc, err, errlen, "user: sandbox user not found: %s", user);
+		goto out;
 	}
-	if (gid == 0)
-		return osh_confine_fail(OSH_EPERM, err, errlen,
-					"group: %s is root's group (gid 0): the command never runs "
-					"with it",
-					c->group);
+	if (uid == 0) {
+		rc = osh_confine_fail(OSH_EPERM, err, errlen,
+				      "user: %s is root (uid 0): the command never runs as root",
+				      user);
+		goto out;
+	}
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	if (want_group && lookup_group(want_group, &gid) != 0) {
+		rc = osh_confine_fail(OSH_ENOTFOUND, err, errlen,
+				      "group: sandbox group not found: %s", want_group);
+		goto out;
+	}
+	if (want_group)
+		snprintf(c->group, sizeof(c->group), "%s", want_group);
+	else
+		group_name(gid, c->group, sizeof(c->group));
+	if (gid == 0) {
+		rc = osh_confine_fail(OSH_EPERM, err, errlen,
+				      "group: %s is root's group (gid 0): the command never runs "
+				      "with it",
+				      c->group);
+		goto out;
+	}
 	/* Supplementary groups of the account (primary group first). */
 	c->n_groups = OSH_CONFINE_MAX_GROUPS;
-	if (getgrouplist(c->user, gid, c->groups, &c->n_groups) < 0)
-		return osh_confine_fail(OSH_ETOOBIG, err, errlen,
-					"user: %s is in more than %d groups", c->user,
-					OSH_CONFINE_MAX_GROUPS);
+	if (getgrouplist(c->user, gid, c->groups, &c->n_groups) < 0) {
+		rc =
+		    osh_confine_fail(OSH_ETOOBIG, err, errlen, "user: %s is in more than %d groups",
+				     c->user, OSH_CONFINE_MAX_GROUPS);
+		goto out;
+	}
 	c->sum.switch_ids = true;
 	c->sum.uid = uid;
 	c->sum.gid = gid;
 	c->sum.n_groups = c->n_groups;
-done:
+out:
 	c->sum.user = c->user;
 	c->sum.group = c->group;
-	return 0;
+	return rc;
 }

@@ -14,9 +14,9 @@
  * shed (Landlock and the ids are one-way). start runs the thread that
  * answers the seccomp filter's user notifications (EPERM) and reports each
  * denied call (CONFINE_SYSCALL_DENIED, at most DENY_BURST a second); stop
- * ends and joins it. The secret store is published
- * through osh_confine_secrets() for the proxy: one pointer, written once
- * in init before any thread that reads it starts, cleared in fini.
+ * ends and joins it. The secret store is published as host->secrets for
+ * the proxy: written once in init, before any thread that reads it starts
+ * (subsystem threads start after every init), cleared in fini.
  */
 #include "confine_subsys.h"
 
@@ -24,7 +24,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <time.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,13 +62,6 @@ struct confine {
 	char name[64]; /* the command's basename */
 	struct shape applied;
 };
-
-static _Atomic(const struct osh_secret_store *) g_secrets;
-
-const struct osh_secret_store *osh_confine_secrets(void)
-{
-	return atomic_load(&g_secrets);
-}
 
 static void on_note(void *ud, const struct osh_confine_note *n)
 {
@@ -276,7 +268,7 @@ static int confine_init(struct osh_sup_host *host, void **state)
 	osh_sup_enforce_set("process", s->switch_ids);
 	osh_sup_enforce_set("filesystem", s->landlock);
 	osh_sup_enforce_set("seccomp", s->seccomp);
-	atomic_store(&g_secrets, st->secrets);
+	host->secrets = st->secrets;
 	*state = st;
 	st = NULL;
 out:
@@ -417,8 +409,8 @@ static void confine_fini(void *state)
 
 	if (!st)
 		return;
-	if (atomic_load(&g_secrets) == st->secrets)
-		atomic_store(&g_secrets, NULL);
+	if (st->host && st->host->secrets == st->secrets)
+		st->host->secrets = NULL;
 	for (int i = 0; i < 2; i++)
 		if (st->stop_pipe[i] >= 0)
 			close(st->stop_pipe[i]);

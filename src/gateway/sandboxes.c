@@ -62,8 +62,6 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 		goto out;
 	at_ok = true;
 	if (sp->secrets && sp->secrets_len) {
-		size_t ne = 0;
-
 		if (sp->secrets_len > OSH_GW_SECRETS_MAX) {
 			snprintf(err, errlen, "secrets: more than %d bytes", OSH_GW_SECRETS_MAX);
 			rc = OSH_ETOOBIG;
@@ -79,17 +77,22 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 		}
 		close(sp_pipe[1]);
 		sp_pipe[1] = -1;
+	}
+	/* OPENSHELL_SECRETS_FD is ours to set: never inherited from the
+	 * gateway's own environment (it would name a descriptor closed below). */
+	if (sp_pipe[0] >= 0 || getenv("OPENSHELL_SECRETS_FD")) {
+		size_t ne = 0, j = 0;
+
 		while (environ[ne])
 			ne++;
 		own_env = calloc(ne + 2, sizeof(*own_env));
 		if (!own_env)
 			goto out;
-		for (size_t i = 0, j = 0; i < ne; i++)
+		for (size_t i = 0; i < ne; i++)
 			if (strncmp(environ[i], "OPENSHELL_SECRETS_FD=", 21) != 0)
 				own_env[j++] = environ[i];
-		for (ne = 0; own_env[ne]; ne++)
-			;
-		own_env[ne] = (char *)(uintptr_t) "OPENSHELL_SECRETS_FD=3";
+		if (sp_pipe[0] >= 0)
+			own_env[j] = (char *)(uintptr_t) "OPENSHELL_SECRETS_FD=3";
 		envp = own_env;
 	}
 	if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||

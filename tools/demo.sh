@@ -59,8 +59,8 @@ echo "== JSONL export on, live (no restart)"
 wait_for "the JSONL file" 30 test -s "$logdir/openshell-ocsf.log"
 wait_for "the sandbox to finish" 30 sh -c "'$bin/openshell' sandbox list | grep -q exited"
 
-echo "== what the agent saw ($data/sandboxes/demo/supervisor.stdout)"
-grep -E '^(agent runs|allowed|denied)' "$data/sandboxes/demo/supervisor.stdout" || true
+echo "== what the agent saw ($logdir/agent.log)"
+grep -E ' stdout (agent runs|allowed|denied)' "$logdir/agent.log" | sed 's/^[^ ]* stdout //' || true
 
 echo "== openshell sandbox logs demo"
 "$bin/openshell" sandbox logs demo -n 40

@@ -1656,6 +1656,8 @@ Test(gw_service, list_pages_and_fits, .timeout = 180)
 	cr_assert_eq(seen, 8);
 	cr_assert_geq(pages, 2, "4.5 MB of sandboxes in one page");
 	free(arg);
+	rig_down(&r);
+}
 
 /* A stand-in supervisor that records what arrived on OPENSHELL_SECRETS_FD. */
 static const char fake_secrets[] =

@@ -15,6 +15,7 @@
 
 #include "osh_cli.h"
 #include "osh_rpc.h"
+#include "osh_secret_check.h"
 #include "sandbox.pb-c.h"
 
 #ifndef OSH_VERSION_STRING
@@ -209,6 +210,58 @@ out:
 	return rc;
 }
 
+/* --secret NAME=VALUE / NAME (value from the environment) into map entries;
+ * names and values checked with the gateway's rule, errors name the secret
+ * and never print its value. */
+static int secrets_build(struct ctx *x, Openshell__V1__CreateSandboxRequest__SecretsEntry **out,
+			 Openshell__V1__CreateSandboxRequest__SecretsEntry *ents,
+			 char (*names)[OSH_SECRET_NAME_MAX + 1], size_t *n)
+{
+	int rc = OSH_OK;
+	char why[128];
+
+	*n = 0;
+	for (int i = 0; i < x->a->n_secrets && rc == OSH_OK; i++) {
+		const char *a = x->a->secrets[i];
+		const char *eq = strchr(a, '=');
+		size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+		const char *v;
+		Openshell__V1__CreateSandboxRequest__SecretsEntry e =
+		    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__SECRETS_ENTRY__INIT;
+
+		snprintf(names[i], OSH_SECRET_NAME_MAX + 1, "%.*s", (int)nl, a);
+		if (nl > OSH_SECRET_NAME_MAX || !osh_secret_name_ok(names[i])) {
+			fprintf(x->err,
+				"openshell: sandbox create: --secret: name '%.64s' is invalid "
+				"(letters, digits, '_', not starting with a digit)\n",
+				names[i]);
+			rc = OSH_EINVAL;
+			break;
+		}
+		v = eq ? eq + 1 : getenv(names[i]);
+		if (!v) {
+			fprintf(x->err,
+				"openshell: sandbox create: --secret %s: no =VALUE and no "
+				"environment variable %s\n",
+				names[i], names[i]);
+			rc = OSH_EINVAL;
+			break;
+		}
+		if (osh_secret_value_check(v, strlen(v), why, sizeof(why)) != 0) {
+			fprintf(x->err, "openshell: sandbox create: --secret %s: %s\n", names[i],
+				why);
+			rc = OSH_EINVAL;
+			break;
+		}
+		e.key = names[i];
+		e.value = (char *)(uintptr_t)v;
+		ents[i] = e;
+		out[i] = &ents[i];
+		(*n)++;
+	}
+	return rc;
+}
+
 static int sandbox_create(struct ctx *x)
 {
 	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
@@ -218,6 +271,9 @@ static int sandbox_create(struct ctx *x)
 	char *policy = NULL;
 	char why[128];
 	int rc = OSH_CLI_EXIT_OK;
+	Openshell__V1__CreateSandboxRequest__SecretsEntry ents[64];
+	Openshell__V1__CreateSandboxRequest__SecretsEntry *secrets[64];
+	char names[64][OSH_SECRET_NAME_MAX + 1];
 
 	req.name = OSH_RPC_STR(x->a->name);
 	if (x->a->policy_file != NULL) {
@@ -230,6 +286,11 @@ static int sandbox_create(struct ctx *x)
 	}
 	req.command = x->a->command;
 	req.n_command = (size_t)x->a->n_command;
+	if (secrets_build(x, secrets, ents, names, &req.n_secrets) != OSH_OK) {
+		rc = OSH_CLI_EXIT_USAGE;
+		goto out;
+	}
+	req.secrets = req.n_secrets ? secrets : NULL;
 	if (call(x, "CreateSandbox", &req.base, LONG_MS, &resp, &st) != OSH_OK) {
 		rc = report(x, "sandbox create", &st);
 		goto out;

@@ -39,6 +39,7 @@
 #include "sup_events.h"
 #include "osh_policy.h"
 #include "osh_policy_store.h"
+#include "confine_subsys.h"
 #include "agentlog_subsys.h"
 #include "push_subsys.h"
 #include "sup_poll.h"
@@ -52,6 +53,7 @@
 static const struct osh_sup_subsys *const subsystems[] = {
     &osh_sup_push_subsys,
     &osh_sup_agentlog_subsys,
+    &osh_sup_confine_subsys, /* last: ids, Landlock, seccomp right before exec */
 };
 #define N_SUBSYS (sizeof(subsystems) / sizeof(subsystems[0]))
 

@@ -9,7 +9,9 @@ workload is a shell loop (it only has to stay alive); events that make the
 JSONL file grow come from the supervisor's documented --heartbeat option
 (OPENSHELL_HEARTBEAT in the gateway's environment, inherited by the
 supervisors it launches) and from config toggles. Every JSONL file any test
-produced is checked with tools/ocsf-validate in tearDown.
+produced is checked with tools/ocsf-validate in tearDown, and, when
+$OSH_TEST_LOG_DIR is set (ctest sets it), every log file is copied there
+before the temp dir goes, for tools/site-census.
 
 Binaries come from $OSH_BIN_DIR (set by ctest), the validator from
 $OSH_SOURCE_DIR/tools/ocsf-validate.
@@ -68,6 +70,19 @@ def ocsf_lines(text):
         if m:
             out.append(m.group(1))
     return out
+
+
+def keep_logs(root, label):
+    """Copy every openshell*.log* file under root into $OSH_TEST_LOG_DIR/<label>/
+    (same relative paths) so tools/site-census can count the sites they carry."""
+    dest = os.environ.get("OSH_TEST_LOG_DIR")
+    if not dest:
+        return
+    for f in glob.glob(os.path.join(root, "**", "openshell*.log*"), recursive=True):
+        if os.path.isfile(f):
+            to = os.path.join(dest, label, os.path.relpath(f, root))
+            os.makedirs(os.path.dirname(to), exist_ok=True)
+            shutil.copyfile(f, to)
 
 
 def jsonl(path):
@@ -164,7 +179,9 @@ class E2E(unittest.TestCase):
                         cols = ln.split()
                         if len(cols) > 3 and cols[3].isdigit():
                             pids.add(int(cols[3]))
-            # Validate before deleting: DeleteSandbox removes the log dirs.
+            # Validate (and keep) before deleting: DeleteSandbox removes the
+            # log dirs.
+            keep_logs(self.tmp, self.id())
             for f in glob.glob(os.path.join(self.tmp, "**", "openshell-ocsf.log*"),
                                recursive=True):
                 self.jsonl_files.add(f)
@@ -430,6 +447,7 @@ class Standalone(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="osh-sup-")
 
     def tearDown(self):
+        keep_logs(self.tmp, self.id())
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def run_sup(self, *args, timeout=30):

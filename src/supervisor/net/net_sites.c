@@ -2,15 +2,14 @@
  *
  * DESIGN
  * One function per site, built on the stack with the generated builders.
- * The namespace's own life (ready, rules installed, unavailable, failed,
- * torn down, leftovers removed, monitor started/unavailable) is Application
- * Lifecycle (6002) with the app `openshell-sandbox/net`; each message says
- * plainly whether network policy is enforced, so no event claims a
- * protection that is not in place. A bypass attempt is the dual emit of
- * one Network Activity (6001 here 4001, Refuse, observed at the source: the
- * rules run in the sandbox's own OUTPUT hook) and one Detection Finding
- * (2004, MITRE ATT&CK T1090.003 under TA0011) carrying the same attempt
- * uid, the endpoints and the process when it was resolved.
+ * Each site starts with its registry init (generated/c/osh_sites.h: class,
+ * activity, code, default severity). The namespace's own life (ready, rules installed, unavailable,
+ * failed, torn down, leftovers removed, monitor started/unavailable) is Application Lifecycle
+ * (6002) with the app `openshell-sandbox/net`; each message says plainly whether network policy is
+ * enforced, so no event claims a protection that is not in place. A bypass attempt is the dual emit
+ * of one Network Activity (4001, Refuse, observed at the source: the rules run in the sandbox's own
+ * OUTPUT hook) and one Detection Finding (2004, MITRE ATT&CK T1090.003 under TA0011) carrying the
+ * same attempt uid, the endpoints and the process when it was resolved.
  */
 #include "net_internal.h"
 
@@ -20,6 +19,7 @@
 
 #include "ocsf_gen.h"
 #include "osh_emit.h"
+#include "osh_sites.h"
 
 #ifndef OSH_VERSION
 #define OSH_VERSION "0.0.0"
@@ -27,14 +27,11 @@
 
 #define APP_NAME "openshell-sandbox/net"
 
-static void lifecycle(struct ocsf_application_lifecycle *ev,
-		      enum ocsf_application_lifecycle_activity_id act, const char *code,
-		      enum ocsf_severity_id sev, enum ocsf_status_id status)
+/* The common part of every lifecycle site, after its registry init. */
+static void lifecycle(struct ocsf_application_lifecycle *ev, enum ocsf_status_id status)
 {
 	struct ocsf_product *app;
 
-	ocsf_application_lifecycle_init(ev, act, code);
-	ocsf_application_lifecycle_set_severity_id(ev, sev);
 	if (status != OCSF_STATUS_ID_UNKNOWN)
 		ocsf_application_lifecycle_set_status_id(ev, status);
 	app = ocsf_application_lifecycle_app(ev);
@@ -55,8 +52,8 @@ void net_ev_ready(const struct net_info *i)
 {
 	struct ocsf_application_lifecycle ev;
 
-	lifecycle(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START, "NETNS_READY",
-		  OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_netns_ready(&ev);
+	lifecycle(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "network namespace ready: sandbox %s/30 on %s, host end %s "
@@ -72,9 +69,10 @@ void net_ev_unavailable(const char *why, bool off_by_operator)
 {
 	struct ocsf_application_lifecycle ev;
 
-	lifecycle(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_DISABLE, "NETNS_UNAVAILABLE",
-		  off_by_operator ? OCSF_SEVERITY_ID_LOW : OCSF_SEVERITY_ID_MEDIUM,
-		  off_by_operator ? OCSF_STATUS_ID_UNKNOWN : OCSF_STATUS_ID_FAILURE);
+	osh_site_init_netns_unavailable(&ev);
+	ocsf_application_lifecycle_set_severity_id(&ev, off_by_operator ? OCSF_SEVERITY_ID_LOW
+									: OCSF_SEVERITY_ID_MEDIUM);
+	lifecycle(&ev, off_by_operator ? OCSF_STATUS_ID_UNKNOWN : OCSF_STATUS_ID_FAILURE);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "network namespace unavailable: %s; the command uses the host "
@@ -89,8 +87,8 @@ void net_ev_failed(const char *step, const char *why)
 {
 	struct ocsf_application_lifecycle ev;
 
-	lifecycle(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START, "NETNS_FAILED",
-		  OCSF_SEVERITY_ID_HIGH, OCSF_STATUS_ID_FAILURE);
+	osh_site_init_netns_failed(&ev);
+	lifecycle(&ev, OCSF_STATUS_ID_FAILURE);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena, "network namespace set-up failed at %s: %s", step,
 				   why));
@@ -104,8 +102,8 @@ void net_ev_stale_cleaned(int count, const char *what)
 {
 	struct ocsf_application_lifecycle ev;
 
-	lifecycle(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_REMOVE, "NETNS_STALE_CLEANED",
-		  OCSF_SEVERITY_ID_LOW, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_netns_stale_cleaned(&ev);
+	lifecycle(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena, "removed %d leftover(s) of dead supervisors: %s",
 				   count, what));
@@ -118,8 +116,8 @@ void net_ev_rules_installed(const struct net_info *i, uint16_t proxy_port, int64
 {
 	struct ocsf_application_lifecycle ev;
 
-	lifecycle(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_ENABLE, "NET_RULES_INSTALLED",
-		  OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_net_rules_installed(&ev);
+	lifecycle(&ev, OCSF_STATUS_ID_SUCCESS);
 	if (proxy_port)
 		ocsf_application_lifecycle_set_message(
 		    &ev, ocsf_arena_printf(&ev.ev.arena,
@@ -142,8 +140,8 @@ void net_ev_rules_failed(const struct net_info *i, const char *why)
 {
 	struct ocsf_application_lifecycle ev;
 
-	lifecycle(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_ENABLE, "NET_RULES_FAILED",
-		  OCSF_SEVERITY_ID_HIGH, OCSF_STATUS_ID_FAILURE);
+	osh_site_init_net_rules_failed(&ev);
+	lifecycle(&ev, OCSF_STATUS_ID_FAILURE);
 	ocsf_application_lifecycle_set_message(
 	    &ev,
 	    ocsf_arena_printf(&ev.ev.arena,
@@ -160,8 +158,8 @@ void net_ev_monitor_start(const char *prefix)
 {
 	struct ocsf_application_lifecycle ev;
 
-	lifecycle(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START, "BYPASS_MONITOR_START",
-		  OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_bypass_monitor_start(&ev);
+	lifecycle(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_application_lifecycle_set_message(
 	    &ev,
 	    ocsf_arena_printf(&ev.ev.arena, "bypass monitor reading /dev/kmsg for \"%s\"", prefix));
@@ -173,8 +171,8 @@ void net_ev_monitor_unavailable(const char *why)
 {
 	struct ocsf_application_lifecycle ev;
 
-	lifecycle(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_DISABLE, "BYPASS_MONITOR_UNAVAILABLE",
-		  OCSF_SEVERITY_ID_MEDIUM, OCSF_STATUS_ID_FAILURE);
+	osh_site_init_bypass_monitor_unavailable(&ev);
+	lifecycle(&ev, OCSF_STATUS_ID_FAILURE);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "bypass monitor unavailable: %s; direct connections are still "
@@ -190,9 +188,10 @@ void net_ev_teardown(const struct net_info *i, const struct osh_net_stats *st, i
 	struct ocsf_application_lifecycle ev;
 	bool ok = !problems || !*problems;
 
-	lifecycle(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_STOP, "NETNS_TEARDOWN",
-		  ok ? OCSF_SEVERITY_ID_INFORMATIONAL : OCSF_SEVERITY_ID_MEDIUM,
-		  ok ? OCSF_STATUS_ID_SUCCESS : OCSF_STATUS_ID_FAILURE);
+	osh_site_init_netns_teardown(&ev);
+	ocsf_application_lifecycle_set_severity_id(&ev, ok ? OCSF_SEVERITY_ID_INFORMATIONAL
+							   : OCSF_SEVERITY_ID_MEDIUM);
+	lifecycle(&ev, ok ? OCSF_STATUS_ID_SUCCESS : OCSF_STATUS_ID_FAILURE);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "network namespace torn down: %s removed, %llu bypass "
@@ -277,8 +276,7 @@ void net_ev_bypass(const struct net_kmsg_rec *r, const struct net_ident *id, uin
 	snprintf(msg, sizeof(msg), "BYPASS_DETECT %s:%u proto=%s binary=%s action=reject", r->dst,
 		 (unsigned)r->dport, r->proto, who);
 
-	ocsf_network_activity_init(&na, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE, "BYPASS_DETECT");
-	ocsf_network_activity_set_severity_id(&na, OCSF_SEVERITY_ID_MEDIUM);
+	osh_site_init_bypass_detect(&na);
 	ocsf_network_activity_set_action_id(&na, OCSF_ACTION_ID_DENIED);
 	ocsf_network_activity_set_disposition_id(&na, OCSF_DISPOSITION_ID_BLOCKED);
 	ocsf_network_activity_set_status_id(&na, OCSF_STATUS_ID_FAILURE);
@@ -308,9 +306,7 @@ void net_ev_bypass(const struct net_kmsg_rec *r, const struct net_ident *id, uin
 	ocsf_network_activity_add_unmapped_int(&na, "kmsg_seq", (int64_t)r->seq);
 	osh_emit(&na);
 
-	ocsf_detection_finding_init(&df, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
-				    "BYPASS_DETECT_FINDING");
-	ocsf_detection_finding_set_severity_id(&df, OCSF_SEVERITY_ID_MEDIUM);
+	osh_site_init_bypass_detect_finding(&df);
 	ocsf_detection_finding_set_action_id(&df, OCSF_ACTION_ID_DENIED);
 	ocsf_detection_finding_set_disposition_id(&df, OCSF_DISPOSITION_ID_BLOCKED);
 	ocsf_detection_finding_set_is_alert(&df, true);

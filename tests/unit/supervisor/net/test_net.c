@@ -37,6 +37,8 @@
 
 #include "net_internal.h"
 #include "osh_emit.h"
+#include "osh_sites.h"
+#include "osh_testdir.h"
 
 static int64_t now_ms(void)
 {
@@ -190,7 +192,7 @@ Test(net_cfg, environment)
 
 /* ------------------------------------------------------------ real kernel */
 
-static char g_dir[] = "/tmp/osh-net-test-XXXXXX";
+static char *g_dir;
 
 static void ensure_nf_log(void)
 {
@@ -202,11 +204,24 @@ static void ensure_nf_log(void)
 	close(fd);
 }
 
-static void emit_up(void)
+static bool g_archived;
+
+/* The emit runtime on a fresh directory. archived: an osh_testdir (logs go
+ * to the site census); else a plain one, for the site test whose builders
+ * fire every site artificially (the census must count only real paths). */
+static void emit_up_in(bool archived)
 {
 	struct osh_emit_config cfg;
+	static char plain[64];
 
-	cr_assert_not_null(mkdtemp(g_dir));
+	g_archived = archived;
+	if (archived) {
+		g_dir = osh_testdir_new("net");
+	} else {
+		snprintf(plain, sizeof(plain), "/tmp/osh-netsites-XXXXXX");
+		g_dir = mkdtemp(plain);
+		cr_assert_not_null(g_dir);
+	}
 	osh_emit_config_default(&cfg);
 	cfg.log_dir = g_dir;
 	cfg.jsonl = true;
@@ -216,10 +231,15 @@ static void emit_up(void)
 	cr_assert_eq(osh_emit_init(&cfg), 0);
 }
 
+static void emit_up(void)
+{
+	emit_up_in(true);
+}
+
 /* JSONL lines of the run whose metadata.event_code is `code`. */
 static int count_code(const char *code, cJSON **first)
 {
-	char path[128], line[65536];
+	char path[512], line[65536];
 	FILE *f;
 	int n = 0;
 
@@ -244,15 +264,22 @@ static int count_code(const char *code, cJSON **first)
 	return n;
 }
 
+/* Every JSONL line schema-valid (tools/ocsf-validate), logs to the census. */
 static void validate_jsonl(void)
 {
 	char cmd[512];
 
-	snprintf(cmd, sizeof(cmd),
-		 "/usr/bin/python3 %s/tools/ocsf-validate --quiet %s/openshell-ocsf.log "
-		 ">/dev/null",
-		 OSH_SOURCE_DIR, g_dir);
-	cr_assert_eq(system(cmd), 0, "ocsf-validate failed on %s/openshell-ocsf.log", g_dir);
+	if (g_archived) {
+		osh_testdir_finish(g_dir);
+	} else {
+		snprintf(cmd, sizeof(cmd),
+			 "/usr/bin/python3 %s/tools/ocsf-validate --quiet %s/openshell-ocsf.log "
+			 ">/dev/null && rm -rf %s",
+			 OSH_SOURCE_DIR, g_dir, g_dir);
+		cr_assert_eq(system(cmd), 0, "ocsf-validate failed on %s/openshell-ocsf.log",
+			     g_dir);
+	}
+	g_dir = NULL;
 }
 
 static int listen_on(const char *ip, uint16_t *port)
@@ -503,4 +530,62 @@ Test(net_real, sigkilled_supervisor_leftovers_cleaned, .timeout = 60, .fini = ki
 	cr_assert_eq(if_nametoindex(host_if), 0, "%s removed (%s)", host_if, what);
 	cr_assert_neq(access(lock, F_OK), 0, "%s removed", lock);
 	cr_assert_eq(kill(orphan, SIGKILL), 0);
+}
+
+/* Every supervisor/net row of the registry fires as a valid event with its
+ * registered class, activity and default severity (the site builders
+ * directly, with representative arguments). */
+Test(net_sites, every_registered_site_fires)
+{
+	struct net_info i = {.host_ip = "10.200.0.1",
+			     .sandbox_ip = "10.200.0.2",
+			     .host_if = "osh-0",
+			     .prefix = PFX,
+			     .range = "10.200.0.0/16",
+			     .slot = 0,
+			     .setup_us = 1500};
+	struct osh_net_stats st = {.reported = 1};
+	struct net_kmsg_rec r = {.src = "10.200.0.2",
+				 .dst = "10.200.0.1",
+				 .proto = "udp",
+				 .proto_num = 17,
+				 .sport = 5353,
+				 .dport = 53,
+				 .has_dport = true,
+				 .uid = 0};
+	struct net_ident id = {.pid = 42, .exe = "/usr/bin/dig", .name = "dig", .uid = 0};
+	int n = 0;
+
+	emit_up_in(false);
+	net_ev_ready(&i);
+	net_ev_unavailable("unshare: Operation not permitted", false);
+	net_ev_failed("veth pair", "create veth pair: File exists");
+	net_ev_stale_cleaned(2, "osh-3 slot-3.lock");
+	net_ev_rules_installed(&i, 3128, 9000);
+	net_ev_rules_failed(&i, "nftables: Could not process rule");
+	net_ev_monitor_start(PFX);
+	net_ev_monitor_unavailable("net.netfilter.nf_log_all_netns is 0");
+	net_ev_teardown(&i, &st, 2000, "");
+	net_ev_bypass(&r, &id, 1);
+	cr_assert_eq(osh_emit_flush(5000), 0);
+	osh_emit_shutdown();
+	for (int k = 0; k < OSH_SITE_COUNT; k++) {
+		cJSON *j = NULL;
+
+		if (strcmp(osh_sites[k].subsystem, "supervisor/net") != 0)
+			continue;
+		n++;
+		cr_assert_eq(count_code(osh_sites[k].code, &j), 1, "%s fires once",
+			     osh_sites[k].code);
+		cr_assert_eq(cJSON_GetObjectItem(j, "class_uid")->valueint, osh_sites[k].class_uid,
+			     "%s class", osh_sites[k].code);
+		cr_assert_eq(cJSON_GetObjectItem(j, "severity_id")->valueint,
+			     osh_sites[k].severity_id, "%s severity", osh_sites[k].code);
+		if (osh_sites[k].activity_id >= 0)
+			cr_assert_eq(cJSON_GetObjectItem(j, "activity_id")->valueint,
+				     osh_sites[k].activity_id, "%s activity", osh_sites[k].code);
+		cJSON_Delete(j);
+	}
+	cr_assert_eq(n, 11, "the registry's supervisor/net rows");
+	validate_jsonl();
 }

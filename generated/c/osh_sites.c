@@ -193,7 +193,7 @@ const struct osh_site_info osh_sites[OSH_SITE_COUNT] = {
 			       .class_uid = 6002,
 			       .activity_id = 3,
 			       .severity_id = 4,
-			       .fired_by_tests = false},
+			       .fired_by_tests = true},
     [OSH_SITE_NETNS_STALE_CLEANED] = {.code = "NETNS_STALE_CLEANED",
 				      .subsystem = "supervisor/net",
 				      .class_name = "application_lifecycle",

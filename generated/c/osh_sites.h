@@ -310,7 +310,8 @@ static inline void osh_site_init_netns_unavailable(struct ocsf_application_lifec
 	ocsf_application_lifecycle_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
-/* NETNS_FAILED: namespace set-up failed at a named step (everything done so far undone); fatal with
+/* NETNS_FAILED: namespace set-up failed at a named step (everything done so far undone) or its
+ * configuration is invalid (step `configuration`, fatal: exit 125); fatal with
  * OPENSHELL_NETNS=require, else the command runs unconfined and the message says so. unmapped:
  * step, network_enforced=false */
 static inline void osh_site_init_netns_failed(struct ocsf_application_lifecycle *ev)

@@ -192,9 +192,13 @@ static void undo(struct osh_net *n)
 	n->slot.lock_fd = -1;
 }
 
+/* The set-up steps in order; stops at the first failure with *step naming
+ * it, msg the reason and *err_no the errno when a system call failed. The
+ * caller undoes what was done (undo()). */
 static int setup(struct osh_net *n, const struct osh_net_cfg *cfg, const char **step, char *msg,
 		 size_t mlen, int *err_no)
 {
+	const char *range = cfg->range ? cfg->range : OSH_NET_RANGE;
 	struct net_range r;
 	struct ns_work w = {0};
 	uint32_t nonce = 0;
@@ -202,56 +206,59 @@ static int setup(struct osh_net *n, const struct osh_net_cfg *cfg, const char **
 	int rc;
 
 	*step = "address range";
-	rc = net_range_parse(cfg->range ? cfg->range : OSH_NET_RANGE, &r);
-	if (rc) {
-		snprintf(msg, mlen, "bad range %s", cfg->range ? cfg->range : OSH_NET_RANGE);
-		return rc;
+	rc = net_range_parse(range, &r);
+	if (rc)
+		snprintf(msg, mlen, "bad range %s", range);
+	snprintf(n->range, sizeof(n->range), "%s", range);
+	if (rc == 0) {
+		*step = "slot";
+		rc = net_slot_take(cfg->run_dir ? cfg->run_dir : OSH_NET_RUN_DIR, &r,
+				   cfg->sandbox_id, &n->slot, msg, mlen);
+		*err_no = rc ? errno : 0;
 	}
-	snprintf(n->range, sizeof(n->range), "%s", cfg->range ? cfg->range : OSH_NET_RANGE);
-	*step = "slot";
-	rc = net_slot_take(cfg->run_dir ? cfg->run_dir : OSH_NET_RUN_DIR, &r, cfg->sandbox_id,
-			   &n->slot, msg, mlen);
-	if (rc) {
-		*err_no = errno;
-		return rc;
-	}
-	*step = "network namespace";
-	rc = net_ns_create(&n->nsfd, ns_lo_up, &w, err_no);
-	if (rc) {
-		snprintf(msg, mlen, "%s", w.msg[0] ? w.msg : strerror(*err_no));
-		if (w.msg[0])
+	if (rc == 0) {
+		*step = "network namespace";
+		rc = net_ns_create(&n->nsfd, ns_lo_up, &w, err_no);
+		if (rc && w.msg[0])
 			*step = w.step;
-		return rc;
-	}
-	n->ns_ino = fstat(n->nsfd, &st) == 0 ? (unsigned long)st.st_ino : 0;
-	*step = "veth pair";
-	rc = net_link_veth_create(n->slot.host_if, NET_SANDBOX_IF, n->nsfd, msg, mlen);
-	if (rc == 0) {
-		*step = "host address";
-		rc = net_link_addr4(n->slot.host_if, n->slot.net + 1, 30, msg, mlen);
+		if (rc)
+			snprintf(msg, mlen, "%s", w.msg[0] ? w.msg : strerror(*err_no));
 	}
 	if (rc == 0) {
-		*step = "host link up";
-		rc = net_link_up(n->slot.host_if, msg, mlen);
+		n->ns_ino = fstat(n->nsfd, &st) == 0 ? (unsigned long)st.st_ino : 0;
+		*step = "veth pair";
+		rc = net_link_veth_create(n->slot.host_if, NET_SANDBOX_IF, n->nsfd, msg, mlen);
+		if (rc == 0) {
+			*step = "host address";
+			rc = net_link_addr4(n->slot.host_if, n->slot.net + 1, 30, msg, mlen);
+		}
+		if (rc == 0) {
+			*step = "host link up";
+			rc = net_link_up(n->slot.host_if, msg, mlen);
+		}
+		if (rc) {
+			*err_no = -rc;
+			rc = OSH_ESYS;
+		}
 	}
-	if (rc) {
-		*err_no = -rc;
-		return OSH_ESYS;
+	if (rc == 0) {
+		w.addr = n->slot.net + 2;
+		w.gw = n->slot.net + 1;
+		rc = net_ns_run(n->nsfd, ns_sandbox_end, &w, err_no);
+		if (rc) {
+			*step = w.step ? w.step : "enter namespace";
+			snprintf(msg, mlen, "%s", w.msg[0] ? w.msg : strerror(*err_no));
+		}
 	}
-	w.addr = n->slot.net + 2;
-	w.gw = n->slot.net + 1;
-	rc = net_ns_run(n->nsfd, ns_sandbox_end, &w, err_no);
-	if (rc) {
-		*step = w.step ? w.step : "enter namespace";
-		snprintf(msg, mlen, "%s", w.msg[0] ? w.msg : strerror(*err_no));
-		return rc;
+	if (rc == 0) {
+		ip_text(n->slot.net + 1, n->host_ip);
+		ip_text(n->slot.net + 2, n->sandbox_ip);
+		if (getrandom(&nonce, sizeof(nonce), GRND_NONBLOCK) != sizeof(nonce))
+			nonce = (uint32_t)mono_us() ^ (uint32_t)getpid();
+		snprintf(n->prefix, sizeof(n->prefix), "osh-bypass:%u:%08x: ", n->slot.index,
+			 nonce);
 	}
-	ip_text(n->slot.net + 1, n->host_ip);
-	ip_text(n->slot.net + 2, n->sandbox_ip);
-	if (getrandom(&nonce, sizeof(nonce), GRND_NONBLOCK) != sizeof(nonce))
-		nonce = (uint32_t)mono_us() ^ (uint32_t)getpid();
-	snprintf(n->prefix, sizeof(n->prefix), "osh-bypass:%u:%08x: ", n->slot.index, nonce);
-	return 0;
+	return rc;
 }
 
 static struct net_info info_of(const struct osh_net *n)
@@ -269,40 +276,41 @@ static struct net_info info_of(const struct osh_net *n)
 int osh_net_create(const struct osh_net_cfg *cfg, struct osh_net **out)
 {
 	struct osh_net *n = calloc(1, sizeof(*n));
-	char msg[320] = "", what[512];
+	char msg[320] = "", what[512], why[400];
 	const char *step = "";
 	int64_t t0 = mono_us();
 	int rc = 0, err_no = 0, stale;
 	struct net_info info;
 
 	*out = n;
-	if (!n)
-		return OSH_ENOMEM;
-	n->nsfd = -1;
-	n->slot.lock_fd = -1;
-	n->mode = cfg->mode;
-	n->monitor_wanted = cfg->monitor;
-	if (cfg->mode == OSH_NET_MODE_OFF) {
-		net_ev_unavailable("switched off (OPENSHELL_NETNS=off)", true);
-		return 0;
+	if (!n) {
+		rc = OSH_ENOMEM;
+	} else {
+		n->nsfd = -1;
+		n->slot.lock_fd = -1;
+		n->mode = cfg->mode;
+		n->monitor_wanted = cfg->monitor;
 	}
-	stale = osh_net_clean_stale(cfg->run_dir, what, sizeof(what));
-	if (stale > 0)
-		net_ev_stale_cleaned(stale, what);
-	rc = setup(n, cfg, &step, msg, sizeof(msg), &err_no);
-	if (rc) {
+	if (n && cfg->mode == OSH_NET_MODE_OFF)
+		net_ev_unavailable("switched off (OPENSHELL_NETNS=off)", true);
+	if (n && cfg->mode != OSH_NET_MODE_OFF) {
+		stale = osh_net_clean_stale(cfg->run_dir, what, sizeof(what));
+		if (stale > 0)
+			net_ev_stale_cleaned(stale, what);
+		rc = setup(n, cfg, &step, msg, sizeof(msg), &err_no);
+	}
+	if (n && rc) {
 		undo(n);
 		if (cfg->mode != OSH_NET_MODE_REQUIRE && rc == OSH_ESYS && is_unavailable(err_no)) {
-			char why[400];
-
 			snprintf(why, sizeof(why),
 				 "%s: %s (needs root: CAP_SYS_ADMIN, CAP_NET_ADMIN)", step, msg);
 			net_ev_unavailable(why, false);
 		} else {
 			net_ev_failed(step, msg);
 		}
-		rc = cfg->mode == OSH_NET_MODE_REQUIRE ? (rc ? rc : OSH_ESYS) : 0;
-	} else {
+		if (cfg->mode != OSH_NET_MODE_REQUIRE)
+			rc = 0; /* runs on in the host namespace; nothing claimed */
+	} else if (n && cfg->mode != OSH_NET_MODE_OFF) {
 		n->active = true;
 		n->setup_us = mono_us() - t0;
 		info = info_of(n);
@@ -344,25 +352,25 @@ int osh_net_install(struct osh_net *n, uint16_t proxy_port)
 	struct net_info info;
 	int rc = 0, e = 0;
 
-	if (!osh_net_active(n))
-		return 0;
-	info = info_of(n);
-	rc = net_rules_text(text, sizeof(text), n->slot.net + 1, proxy_port, n->prefix);
-	if (rc >= 0) {
-		w.rules = text;
-		rc = net_ns_run(n->nsfd, ns_rules, &w, &e);
-		if (rc)
-			snprintf(msg, sizeof(msg), "%s", w.msg[0] ? w.msg : strerror(e));
-	} else {
-		snprintf(msg, sizeof(msg), "ruleset text too long");
+	if (osh_net_active(n)) {
+		info = info_of(n);
+		rc = net_rules_text(text, sizeof(text), n->slot.net + 1, proxy_port, n->prefix);
+		if (rc >= 0) {
+			w.rules = text;
+			rc = net_ns_run(n->nsfd, ns_rules, &w, &e);
+			if (rc)
+				snprintf(msg, sizeof(msg), "%s", w.msg[0] ? w.msg : strerror(e));
+		} else {
+			snprintf(msg, sizeof(msg), "ruleset text too long");
+		}
+		if (rc) {
+			net_ev_rules_failed(&info, msg);
+		} else {
+			atomic_store(&g_enforced, true);
+			net_ev_rules_installed(&info, proxy_port, mono_us() - t0);
+		}
 	}
-	if (rc) {
-		net_ev_rules_failed(&info, msg);
-	} else {
-		atomic_store(&g_enforced, true);
-		net_ev_rules_installed(&info, proxy_port, mono_us() - t0);
-	}
-	if (rc == 0 && n->monitor_wanted) {
+	if (osh_net_active(n) && rc == 0 && n->monitor_wanted) {
 		struct net_monitor_cfg mc = {.prefix = n->prefix,
 					     .nsfd = n->nsfd,
 					     .ns_ino = n->ns_ino,
@@ -385,7 +393,7 @@ int osh_net_proxy_env(const struct osh_net *n, uint16_t proxy_port, char vars[][
 	int k = 0;
 
 	if (!osh_net_active(n) || proxy_port == 0)
-		return 0;
+		max = 0; /* nothing to point the command at */
 	for (size_t i = 0; i < 4 && k < max; i++)
 		snprintf(vars[k++], 160, "%s=http://%s:%u", names[i], n->host_ip,
 			 (unsigned)proxy_port);
@@ -420,22 +428,22 @@ void osh_net_stop(struct osh_net *n)
 	struct net_info info;
 	int rc;
 
-	if (!osh_net_active(n))
-		return;
-	atomic_store(&g_enforced, false);
-	net_monitor_stop(n->mon, &n->stats);
-	n->mon = NULL;
-	rc = net_link_delete(n->slot.host_if);
-	/* ENODEV: the namespace died with its last process and took the pair */
-	if (rc && rc != -ENODEV)
-		snprintf(problems, sizeof(problems), "delete %s: %s", n->slot.host_if,
-			 strerror(-rc));
-	close(n->nsfd);
-	n->nsfd = -1;
-	info = info_of(n);
-	net_slot_release(&n->slot);
-	n->active = false;
-	net_ev_teardown(&info, &n->stats, mono_us() - t0, problems);
+	if (osh_net_active(n)) {
+		atomic_store(&g_enforced, false);
+		net_monitor_stop(n->mon, &n->stats);
+		n->mon = NULL;
+		rc = net_link_delete(n->slot.host_if);
+		/* ENODEV: the namespace died with its last process and took the pair */
+		if (rc && rc != -ENODEV)
+			snprintf(problems, sizeof(problems), "delete %s: %s", n->slot.host_if,
+				 strerror(-rc));
+		close(n->nsfd);
+		n->nsfd = -1;
+		info = info_of(n);
+		net_slot_release(&n->slot);
+		n->active = false;
+		net_ev_teardown(&info, &n->stats, mono_us() - t0, problems);
+	}
 }
 
 void osh_net_destroy(struct osh_net *n)

@@ -88,9 +88,7 @@ static unsigned long inode_from(int fd, uint16_t sport)
 	ssize_t n = 1;
 	unsigned long inode = 0;
 
-	if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0)
-		return 0;
-	buf = malloc(PROC_NET_MAX);
+	buf = (fd >= 0 && lseek(fd, 0, SEEK_SET) == 0) ? malloc(PROC_NET_MAX) : NULL;
 	while (buf && n > 0 && len < PROC_NET_MAX) {
 		n = read(fd, buf + len, PROC_NET_MAX - len);
 		if (n > 0)

@@ -160,7 +160,7 @@ int net_kmsg_parse(const char *buf, size_t len, const char *prefix, struct net_k
 	r->uid = -1;
 	r->proto_num = -1;
 	if (!semi)
-		return OSH_EPARSE;
+		semi = end; /* no header/text separator: refused below */
 	/* header: prio,seq,usec,flags */
 	c1 = memchr(buf, ',', (size_t)(semi - buf));
 	c2 = c1 ? memchr(c1 + 1, ',', (size_t)(semi - c1 - 1)) : NULL;
@@ -172,7 +172,9 @@ int net_kmsg_parse(const char *buf, size_t len, const char *prefix, struct net_k
 		if (!num(c2 + 1, c3 ? c3 : semi, UINT64_MAX, &r->usec))
 			rc = OSH_EPARSE;
 	}
-	text = semi + 1;
+	if (semi == end)
+		rc = OSH_EPARSE;
+	text = semi < end ? semi + 1 : end;
 	text_end = memchr(text, '\n', (size_t)(end - text));
 	if (!text_end)
 		text_end = end;

@@ -131,18 +131,18 @@ int net_link_up(const char *ifname, char *msg, size_t mlen)
 	return talk(nlh, "set link up", msg, mlen);
 }
 
+/* The interface's index, or -errno (msg says which interface). */
 static int index_of(const char *ifname, const char *what, char *msg, size_t mlen)
 {
 	unsigned idx = if_nametoindex(ifname);
+	int rc = (int)idx;
 
 	if (idx == 0) {
-		int e = errno ? errno : ENODEV;
-
+		rc = -(errno ? errno : ENODEV);
 		if (msg)
-			snprintf(msg, mlen, "%s: no interface %s: %s", what, ifname, strerror(e));
-		return -e;
+			snprintf(msg, mlen, "%s: no interface %s: %s", what, ifname, strerror(-rc));
 	}
-	return (int)idx;
+	return rc;
 }
 
 int net_link_addr4(const char *ifname, uint32_t addr, unsigned prefix, char *msg, size_t mlen)
@@ -152,18 +152,20 @@ int net_link_addr4(const char *ifname, uint32_t addr, unsigned prefix, char *msg
 	struct ifaddrmsg *ifa;
 	int idx = index_of(ifname, "add address", msg, mlen);
 	uint32_t be = htonl(addr);
+	int rc = idx;
 
-	if (idx < 0)
-		return idx;
-	nlh = req(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = AF_INET;
-	ifa->ifa_prefixlen = (unsigned char)prefix;
-	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	ifa->ifa_index = (unsigned)idx;
-	mnl_attr_put_u32(nlh, IFA_LOCAL, be);
-	mnl_attr_put_u32(nlh, IFA_ADDRESS, be);
-	return talk(nlh, "add address", msg, mlen);
+	if (idx > 0) {
+		nlh = req(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+		ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+		ifa->ifa_family = AF_INET;
+		ifa->ifa_prefixlen = (unsigned char)prefix;
+		ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+		ifa->ifa_index = (unsigned)idx;
+		mnl_attr_put_u32(nlh, IFA_LOCAL, be);
+		mnl_attr_put_u32(nlh, IFA_ADDRESS, be);
+		rc = talk(nlh, "add address", msg, mlen);
+	}
+	return rc;
 }
 
 int net_link_route4_default(const char *ifname, uint32_t gw, char *msg, size_t mlen)
@@ -172,18 +174,20 @@ int net_link_route4_default(const char *ifname, uint32_t gw, char *msg, size_t m
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 	int idx = index_of(ifname, "add default route", msg, mlen);
+	int rc = idx;
 
-	if (idx < 0)
-		return idx;
-	nlh = req(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
-	rtm->rtm_dst_len = 0;
-	rtm->rtm_table = RT_TABLE_MAIN;
-	rtm->rtm_protocol = RTPROT_BOOT;
-	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-	rtm->rtm_type = RTN_UNICAST;
-	mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gw));
-	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)idx);
-	return talk(nlh, "add default route", msg, mlen);
+	if (idx > 0) {
+		nlh = req(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+		rtm->rtm_family = AF_INET;
+		rtm->rtm_dst_len = 0;
+		rtm->rtm_table = RT_TABLE_MAIN;
+		rtm->rtm_protocol = RTPROT_BOOT;
+		rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+		rtm->rtm_type = RTN_UNICAST;
+		mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gw));
+		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)idx);
+		rc = talk(nlh, "add default route", msg, mlen);
+	}
+	return rc;
 }

@@ -180,8 +180,11 @@ int net_monitor_start(const struct net_monitor_cfg *cfg, struct net_monitor **ou
 	int rc = 0, e, fd;
 
 	*out = NULL;
-	if (!m)
-		return OSH_ENOMEM;
+	if (!m) {
+		snprintf(msg, mlen, "out of memory");
+		rc = OSH_ENOMEM;
+		goto out;
+	}
 	m->kfd = m->stop_pipe[0] = m->stop_pipe[1] = -1;
 	m->tcp = m->udp = m->tcp6 = m->udp6 = -1;
 	snprintf(m->prefix, sizeof(m->prefix), "%s", cfg->prefix);
@@ -227,32 +230,33 @@ int net_monitor_start(const struct net_monitor_cfg *cfg, struct net_monitor **ou
 	} else {
 		*out = m;
 	}
+out:
 	return rc;
 }
 
 void net_monitor_stop(struct net_monitor *m, struct osh_net_stats *final)
 {
-	if (!m)
-		return;
-	while (write(m->stop_pipe[1], "x", 1) < 0 && errno == EINTR)
-		;
-	pthread_join(m->th, NULL);
-	if (final)
-		net_monitor_stats(m, final);
-	close_fds(m);
-	free(m);
+	if (m) {
+		while (write(m->stop_pipe[1], "x", 1) < 0 && errno == EINTR)
+			;
+		pthread_join(m->th, NULL);
+		if (final)
+			net_monitor_stats(m, final);
+		close_fds(m);
+		free(m);
+	}
 }
 
 void net_monitor_stats(const struct net_monitor *m, struct osh_net_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (!m)
-		return;
-	out->records = atomic_load(&m->records);
-	out->matched = atomic_load(&m->matched);
-	out->reported = atomic_load(&m->reported);
-	out->duplicates = atomic_load(&m->duplicates);
-	out->resolved = atomic_load(&m->resolved);
-	out->overruns = atomic_load(&m->overruns);
-	out->malformed = atomic_load(&m->malformed);
+	if (m) {
+		out->records = atomic_load(&m->records);
+		out->matched = atomic_load(&m->matched);
+		out->reported = atomic_load(&m->reported);
+		out->duplicates = atomic_load(&m->duplicates);
+		out->resolved = atomic_load(&m->resolved);
+		out->overruns = atomic_load(&m->overruns);
+		out->malformed = atomic_load(&m->malformed);
+	}
 }

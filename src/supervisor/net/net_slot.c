@@ -66,7 +66,7 @@ bool net_addr_collides(uint32_t net, char *who, size_t wlen)
 	bool hit = false;
 
 	if (getifaddrs(&ifa) != 0)
-		return false;
+		ifa = NULL; /* nothing to compare with */
 	for (i = ifa; i && !hit; i = i->ifa_next) {
 		uint32_t a, m;
 
@@ -82,7 +82,8 @@ bool net_addr_collides(uint32_t net, char *who, size_t wlen)
 			snprintf(who, wlen, "%s", i->ifa_name);
 		}
 	}
-	freeifaddrs(ifa);
+	if (ifa)
+		freeifaddrs(ifa);
 	return hit;
 }
 
@@ -126,8 +127,8 @@ static int mkdir_p(const char *dir)
 	int rc = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
-		return OSH_ETOOBIG;
-	for (char *p = tmp + 1; *p && rc == 0; p++) {
+		rc = OSH_ETOOBIG;
+	for (char *p = tmp + 1; rc == 0 && *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
@@ -157,9 +158,9 @@ int net_slot_take(const char *run_dir, const struct net_range *r, const char *sa
 	s->lock_fd = -1;
 	if (mkdir_p(run_dir) != 0) {
 		snprintf(msg, mlen, "cannot create %s: %s", run_dir, strerror(errno));
-		return OSH_EIO;
+		rc = OSH_EIO;
 	}
-	for (unsigned k = 0; k < r->nslots && rc == OSH_EFULL; k++) {
+	for (unsigned k = 0; rc == OSH_EFULL && k < r->nslots; k++) {
 		unsigned i = (start + k) % r->nslots;
 		uint32_t net = r->base + 4 * i;
 		char path[256], name[IF_NAMESIZE];

@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Parse a decimal number in [p, e) into *v (<= max). */
@@ -132,7 +133,7 @@ static int fields(const char *p, const char *e, struct net_kmsg_rec *r)
 	if (rc == 0) {
 		r->v6 = src6;
 		if (!have_proto)
-			strcpy(r->proto, "unknown");
+			snprintf(r->proto, sizeof(r->proto), "unknown");
 		if (strcmp(r->proto, "tcp") == 0)
 			r->proto_num = 6;
 		else if (strcmp(r->proto, "udp") == 0)

@@ -248,7 +248,7 @@ static void fill_process(struct ocsf_process *p, const struct net_ident *id)
 	ocsf_process_set_name(p, id->name[0] ? id->name : (base ? base + 1 : "?"));
 	if (id->cmd_line[0])
 		ocsf_process_set_cmd_line(p, id->cmd_line);
-	if (id->exe[0] == '/') {
+	if (base && id->exe[0] == '/') {
 		struct ocsf_file *f = ocsf_process_file(p);
 
 		ocsf_file_set_name(f, base[1] ? base + 1 : id->exe);

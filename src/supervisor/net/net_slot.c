@@ -206,10 +206,8 @@ int net_slot_take(const char *run_dir, const struct net_range *r, const char *sa
 	if (rc == OSH_EFULL)
 		snprintf(
 		    msg, mlen,
-		    "no free /30 in the range: %u slots in use, %u overlap host interfaces%s%s",
-		    busy, skipped_addr, *who ? " (e.g. " : "", *who ? who : "");
-	if (rc == OSH_EFULL && *who)
-		strncat(msg, ")", mlen - strlen(msg) - 1);
+		    "no free /30 in the range: %u slots in use, %u overlap host interfaces%s%s%s",
+		    busy, skipped_addr, *who ? " (e.g. " : "", who, *who ? ")" : "");
 	return rc;
 }
 

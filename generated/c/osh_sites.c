@@ -172,7 +172,7 @@ const struct osh_site_info osh_sites[OSH_SITE_COUNT] = {
 				    .class_uid = 0,
 				    .activity_id = 99,
 				    .severity_id = 3,
-				    .fired_by_tests = false},
+				    .fired_by_tests = true},
     [OSH_SITE_NETNS_READY] = {.code = "NETNS_READY",
 			      .subsystem = "supervisor/net",
 			      .class_name = "application_lifecycle",

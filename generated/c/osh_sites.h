@@ -283,9 +283,10 @@ static inline void osh_site_init_policy_absent(struct ocsf_device_config_state_c
 	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
 }
 
-/* PUSH_LOGS_DROPPED: lines that never reached the gateway (local buffer full while it was away, or
- * the push feed overflowed); activity_name "Log Push Loss"; reported once delivery works again, or
- * at stop when it never did. unmapped: lost_lines, reason */
+/* PUSH_LOGS_DROPPED: lines that never reached the gateway's store (local buffer full while it was
+ * away or hung, the push feed overflowed, or lines the gateway refused); activity_name "Log Push
+ * Loss"; reported once delivery works again, or at stop when it never did (that report counts
+ * itself). openshell.log lines == s... */
 static inline void osh_site_init_push_logs_dropped(struct ocsf_base_event *ev)
 {
 	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "PUSH_LOGS_DROPPED");

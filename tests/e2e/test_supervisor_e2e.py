@@ -419,6 +419,29 @@ class E2E(unittest.TestCase):
             "lines from the outage pushed after the restart")
         self.assertIn("CONFIG:DEGRADED", r.stdout)
 
+    def test_agent_output_is_kept_apart_and_cannot_forge_supervisor_lines(self):
+        # F20: the agent prints a line that looks like the supervisor's own.
+        forged = "2026-12-06T00:00:00.000Z OCSF LIFECYCLE:STOP [INFO] openshell-sandbox success"
+        g = self.gateway()
+        d = self.create(g, "forger", ["sh", "-c",
+                                      "echo hello-out; echo '%s' >&2; printf '\\033[2Jx\\n'; "
+                                      "sleep 30" % forged])
+        agent_log = os.path.join(d, "agent.log")
+        wait_for(lambda: "stdout x" in read(agent_log) or "\\x1b[2Jx" in read(agent_log), 15,
+                 "agent output in agent.log")
+        text = read(agent_log)
+        self.assertRegex(text, r"(?m)^" + TS + r" stdout hello-out$")
+        self.assertRegex(text, r"(?m)^" + TS + r" stderr " + re.escape(forged) + "$")
+        self.assertIn(" stdout \\x1b[2Jx", text, "control bytes are escaped")
+        self.assertNotIn("\x1b", text)
+        sbdir = os.path.dirname(d)
+        for f in ("supervisor.stderr", "supervisor.stdout"):
+            self.assertNotIn("LIFECYCLE:STOP", read(os.path.join(sbdir, f)),
+                             "the forged line reached %s" % f)
+            self.assertNotIn("hello-out", read(os.path.join(sbdir, f)))
+        self.assertNotRegex(read(os.path.join(d, "openshell.log")),
+                            r"(?m)^" + re.escape(forged) + "$")
+
     def test_exit_code_3_with_process_identity(self):
         g = self.gateway()
         g.cli("config", "set", "ocsf_logging_enabled", "true")
@@ -501,6 +524,37 @@ class Standalone(unittest.TestCase):
         self.assertIn("--workdir", r.stderr)
         self.assertIn("LIFECYCLE:STOP [HIGH] openshell-sandbox failure", self.log())
         self.assertNotIn("PROC:LAUNCH", self.log())
+
+    def test_sighup_storm_is_coalesced(self):
+        # F22: the agent (same uid) can send SIGHUP storms; each reopen burst
+        # gives one line, at most one per second, so the log cannot be flooded.
+        p = subprocess.Popen([SANDBOX, "--log-dir", self.tmp, "--", "sleep", "30"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: "PROC:LAUNCH [INFO]" in self.log(), 10, "PROC:LAUNCH")
+            sent, t0 = 0, time.monotonic()
+            while time.monotonic() - t0 < 2.5 and sent < 200000:
+                p.send_signal(signal.SIGHUP)
+                sent += 1
+            wait_for(lambda: "signals since the last reopen" in self.log(), 5,
+                     "the coalesced reopen line")
+            wait_for(lambda: len(re.findall(r"SIGHUP: reopening log files \((\d+) signals? ",
+                                            self.log())) >= 2, 5, "the last burst's line")
+            counts = [int(c) for c in re.findall(
+                r"SIGHUP: reopening log files \((\d+) signals? ", self.log())]
+            elapsed = time.monotonic() - t0
+            self.assertGreater(sent, 1000)
+            self.assertLessEqual(len(counts), int(elapsed) + 2,
+                                 "%d reopen lines for %d signals in %.1fs" %
+                                 (len(counts), sent, elapsed))
+            self.assertGreater(max(counts), 1, "signals were coalesced")
+            self.assertLessEqual(sum(counts), sent)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=20), 128 + signal.SIGTERM)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
     def test_sigterm_forwards_flushes_and_exits_with_child_code(self):
         p = subprocess.Popen([SANDBOX, "--log-dir", self.tmp, "--"] + LOOP,

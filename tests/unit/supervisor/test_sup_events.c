@@ -244,6 +244,8 @@ Test(events, every_documented_site_fires_as_a_valid_event)
 	int seen[MAXC] = {0};
 	char *shorthand;
 
+	/* the core and push sites; supervisor/net fires its own in
+	 * tests/unit/supervisor/net/test_net.c */
 	registry_codes("supervisor/", &doc);
 	cr_assert_geq(doc.n, 20, "the registry lists the supervisor sites");
 

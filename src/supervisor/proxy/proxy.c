@@ -654,13 +654,13 @@ static void do_accept(struct osh_proxy *px)
 			char ip[INET6_ADDRSTRLEN];
 			uint16_t port;
 
+			count(&px->st.limited, 1); /* before the client can see the answer */
 			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 				/* best effort: the client may be gone already */
 			}
 			close(fd);
 			addr_of(&peer, ip, sizeof(ip), &port);
 			osh_proxy_ev_conn_limit(ip, port, px->cfg.max_conns);
-			count(&px->st.limited, 1);
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

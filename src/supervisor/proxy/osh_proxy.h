@@ -82,7 +82,9 @@ uint64_t osh_proxy_generation(struct osh_proxy *px);
 void osh_proxy_set_root(struct osh_proxy *px, pid_t root);
 
 /* Stops accepting, waits for the workers' current jobs, closes every
- * connection, emits PROXY_STOP. Idempotent. */
+ * connection. Idempotent. No event: in the supervisor SUP_STOP (emitted
+ * before the subsystems stop) is the last line of a run; the standalone
+ * osh-proxy emits PROXY_STOP itself. */
 void osh_proxy_stop(struct osh_proxy *px);
 
 void osh_proxy_destroy(struct osh_proxy *px); /* stops first; NULL ok */

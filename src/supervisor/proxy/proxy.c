@@ -1121,7 +1121,6 @@ void osh_proxy_stop(struct osh_proxy *px)
 	while (px->all)
 		conn_free(px, px->all);
 	bury(px);
-	osh_proxy_ev_stop(px->ip, px->port, px->st.accepted);
 }
 
 void osh_proxy_destroy(struct osh_proxy *px)

@@ -30,7 +30,8 @@ struct tofu {
 };
 
 struct osh_proxy_ident {
-	int nl; /* NETLINK_SOCK_DIAG socket in the clients' namespace */
+	int nl;	      /* NETLINK_SOCK_DIAG socket in the clients' namespace */
+	ino_t ns_ino; /* that namespace's inode (to follow the root's) */
 	pthread_mutex_t nl_lock;
 	uint32_t seq;
 	pid_t root; /* atomic */
@@ -65,19 +66,14 @@ static void *open_in_ns(void *p)
 	return NULL;
 }
 
-int osh_proxy_ident_create(int netns_fd, struct osh_proxy_ident **out, char *err, size_t errlen)
+/* A sock_diag socket in the namespace of netns_fd (-1: ours), created on a
+ * throw-away thread so no caller thread ever changes namespace. */
+static int open_nl(int netns_fd, int *nl, ino_t *ino, char *err, size_t errlen)
 {
-	struct osh_proxy_ident *id = calloc(1, sizeof(*id));
 	struct nsarg a = {.netns_fd = netns_fd, .nl = -1};
+	struct stat st;
 	pthread_t t;
-	int rc = 0;
 
-	*out = NULL;
-	if (!id) {
-		snprintf(err, errlen, "out of memory");
-		return OSH_ENOMEM;
-	}
-	/* setns on a throw-away thread: the caller's thread keeps its namespace */
 	if (netns_fd >= 0) {
 		if (pthread_create(&t, NULL, open_in_ns, &a) != 0) {
 			a.err = EAGAIN;
@@ -90,15 +86,59 @@ int osh_proxy_ident_create(int netns_fd, struct osh_proxy_ident **out, char *err
 	}
 	if (a.nl < 0) {
 		snprintf(err, errlen, "peer identity unavailable: %s: %s", a.what, strerror(a.err));
-		rc = OSH_ESYS;
+		return OSH_ESYS;
+	}
+	*nl = a.nl;
+	*ino = 0;
+	if (netns_fd >= 0 ? fstat(netns_fd, &st) == 0 : stat("/proc/self/ns/net", &st) == 0)
+		*ino = st.st_ino;
+	return 0;
+}
+
+int osh_proxy_ident_create(int netns_fd, struct osh_proxy_ident **out, char *err, size_t errlen)
+{
+	struct osh_proxy_ident *id = calloc(1, sizeof(*id));
+	int rc;
+
+	*out = NULL;
+	if (!id) {
+		snprintf(err, errlen, "out of memory");
+		return OSH_ENOMEM;
+	}
+	rc = open_nl(netns_fd, &id->nl, &id->ns_ino, err, errlen);
+	if (rc != 0) {
 		free(id);
 		return rc;
 	}
-	id->nl = a.nl;
 	pthread_mutex_init(&id->nl_lock, NULL);
 	pthread_mutex_init(&id->tofu_lock, NULL);
 	*out = id;
 	return 0;
+}
+
+/* The sandbox command may enter its own network namespace after the proxy
+ * started (its child set-up runs after fork): follow the root's namespace
+ * whenever it differs from the one the netlink socket lives in. */
+static void follow_root_ns(struct osh_proxy_ident *id, pid_t root)
+{
+	char path[64], err[128];
+	struct stat st;
+	ino_t ino;
+	int fd, nl;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)root);
+	if (stat(path, &st) != 0)
+		return;
+	pthread_mutex_lock(&id->nl_lock);
+	if (st.st_ino != id->ns_ino && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (open_nl(fd, &nl, &ino, err, sizeof(err)) == 0) {
+			close(id->nl);
+			id->nl = nl;
+			id->ns_ino = ino;
+		}
+		close(fd);
+	}
+	pthread_mutex_unlock(&id->nl_lock);
 }
 
 void osh_proxy_ident_set_root(struct osh_proxy_ident *id, pid_t root)
@@ -500,6 +540,8 @@ int osh_proxy_ident_lookup(struct osh_proxy_ident *id, const struct sockaddr_sto
 	int rc;
 
 	memset(out, 0, offsetof(struct osh_proxy_peer, store));
+	if (root > 0)
+		follow_root_ns(id, root);
 	rc = diag_lookup(id, peer, local, &out->inode, &out->uid);
 	if (rc != 0) {
 		snprintf(reason, rlen,

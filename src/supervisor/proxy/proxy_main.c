@@ -26,7 +26,8 @@
 
 #include "osh_emit.h"
 #include "osh_proxy.h"
-#include "sup_policy.h"
+#include "proxy_sites.h"
+#include "osh_policy.h"
 
 struct opts {
 	const char *policy;
@@ -126,16 +127,16 @@ static int parse(int argc, char **argv, struct opts *o)
 /* Loads the policy file as `gen`; a refusal keeps the current policy. */
 static int load(struct osh_proxy *px, const char *path, uint64_t gen)
 {
-	osh_sup_policy_pb *p = NULL;
+	osh_policy_pb *p = NULL;
 	char err[512];
 	int rc;
 
-	rc = osh_sup_policy_load_file(path, &p, err, sizeof(err));
+	rc = osh_policy_load_file(path, &p, err, sizeof(err));
 	if (rc == 0)
 		rc = osh_proxy_set_policy(px, p, gen, err, sizeof(err));
 	if (rc != 0)
 		fprintf(stderr, "osh-proxy: policy %s refused: %s\n", path, err);
-	osh_sup_policy_free(p);
+	osh_policy_free(p);
 	return rc;
 }
 
@@ -185,6 +186,13 @@ int main(int argc, char **argv)
 			gen++;
 	}
 out:
+	if (px && rc == 0) {
+		struct osh_proxy_stats st;
+
+		osh_proxy_stop(px);
+		osh_proxy_stats_get(px, &st);
+		osh_proxy_ev_stop(osh_proxy_ip(px), osh_proxy_port(px), st.accepted);
+	}
 	osh_proxy_destroy(px);
 	osh_emit_shutdown();
 	return rc == 0 ? 0 : 1;

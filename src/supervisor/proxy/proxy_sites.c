@@ -353,13 +353,12 @@ void osh_proxy_ev_policy(uint64_t generation, unsigned rules, bool applied, cons
 	    &ev, applied ? OCSF_SEVERITY_ID_INFORMATIONAL : OCSF_SEVERITY_ID_HIGH);
 	ocsf_device_config_state_change_set_state_id(
 	    &ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER);
-	ocsf_device_config_state_change_set_state(&ev, applied ? "enforced" : "rejected");
+	ocsf_device_config_state_change_set_state(&ev, applied ? "applied" : "rejected");
 	ocsf_device_config_state_change_set_status_id(&ev, applied ? OCSF_STATUS_ID_SUCCESS
 								   : OCSF_STATUS_ID_FAILURE);
 	ocsf_device_config_state_change_add_unmapped_int(&ev, "policy_generation",
 							 (int64_t)generation);
 	ocsf_device_config_state_change_add_unmapped_int(&ev, "network_rules", rules);
-	ocsf_device_config_state_change_add_unmapped_str(&ev, "enforced", "network");
 	if (!applied) {
 		ocsf_device_config_state_change_set_status_detail(&ev, error ? error : "-");
 		ocsf_device_config_state_change_add_unmapped_int(&ev, "kept_generation",
@@ -368,8 +367,8 @@ void osh_proxy_ev_policy(uint64_t generation, unsigned rules, bool applied, cons
 	ocsf_device_config_state_change_set_message(
 	    &ev, applied
 		     ? ocsf_arena_printf(&ev.ev.arena,
-					 "network policy generation %llu enforced by the "
-					 "proxy (%u rules)",
+					 "network policy generation %llu applied to "
+					 "connections through the proxy (%u rules)",
 					 (unsigned long long)generation, rules)
 		     : ocsf_arena_printf(&ev.ev.arena,
 					 "network policy generation %llu refused by the "

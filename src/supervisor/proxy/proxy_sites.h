@@ -61,7 +61,9 @@ void osh_proxy_ev_conn_limit(const char *src_ip, uint16_t src_port, unsigned lim
 /* PROXY_HEAD_TIMEOUT: the client did not send a complete head in time. */
 void osh_proxy_ev_head_timeout(const char *src_ip, uint16_t src_port, unsigned ms,
 			       unsigned long bytes);
-/* PROXY_POLICY_APPLIED / PROXY_POLICY_REJECTED */
+/* PROXY_POLICY_APPLIED / PROXY_POLICY_REJECTED: what the proxy decides with.
+ * Whether that is enforcement depends on the namespace (the supervisor's
+ * policy events carry the enforced set). */
 void osh_proxy_ev_policy(uint64_t generation, unsigned rules, bool applied, const char *error,
 			 uint64_t kept_generation);
 

@@ -20,7 +20,7 @@
 
 #include "osh_emit.h"
 #include "osh_proxy.h"
-#include "sup_policy.h"
+#include "osh_policy.h"
 
 static char logdir[64];
 static char self_exe[512];
@@ -81,13 +81,13 @@ static pid_t echo_server(int family, const char *ip, uint16_t *port)
 
 static void apply(const char *yaml, uint64_t gen)
 {
-	osh_sup_policy_pb *p = NULL;
+	osh_policy_pb *p = NULL;
 	char err[512];
 
-	cr_assert_eq(osh_sup_policy_parse_yaml(yaml, strlen(yaml), "test", &p, err, sizeof(err)), 0,
+	cr_assert_eq(osh_policy_parse_yaml(yaml, strlen(yaml), "test", &p, err, sizeof(err)), 0,
 		     "%s", err);
 	cr_assert_eq(osh_proxy_set_policy(px, p, gen, err, sizeof(err)), 0, "%s", err);
-	osh_sup_policy_free(p);
+	osh_policy_free(p);
 }
 
 /* The policy of most tests: this binary may reach localhost and ::1 on the
@@ -501,7 +501,7 @@ Test(proxy_live, live_policy_change_turns_deny_into_allow)
 {
 	char req[256], resp[4096];
 	char err[256];
-	osh_sup_policy_pb *bad = NULL;
+	osh_policy_pb *bad = NULL;
 	static const char bad_yaml[] =
 	    "network_policies:\n  p:\n    endpoints: [{host: \"*\", port: 1}]\n";
 
@@ -519,11 +519,11 @@ Test(proxy_live, live_policy_change_turns_deny_into_allow)
 	cr_assert_str_eq(resp, "HTTP/1.1 200 Connection Established\r\n\r\nX");
 
 	/* a policy the engine cannot apply is refused; generation 2 stays */
-	cr_assert_eq(osh_sup_policy_parse_yaml(bad_yaml, sizeof(bad_yaml) - 1, "bad", &bad, err,
-					       sizeof(err)),
-		     0);
+	cr_assert_eq(
+	    osh_policy_parse_yaml(bad_yaml, sizeof(bad_yaml) - 1, "bad", &bad, err, sizeof(err)),
+	    0);
 	cr_assert_eq(osh_proxy_set_policy(px, bad, 3, err, sizeof(err)), OSH_EINVAL);
-	osh_sup_policy_free(bad);
+	osh_policy_free(bad);
 	cr_assert(strstr(err, "would match every host"), "%s", err);
 	cr_assert_eq(osh_proxy_generation(px), 2);
 	exchange(req, resp, sizeof(resp));
@@ -577,4 +577,22 @@ Test(proxy_live_cfg, connection_limit_is_503)
 	cr_assert_eq(st.limited, 1, "limited %llu accepted %llu open %llu",
 		     (unsigned long long)st.limited, (unsigned long long)st.accepted,
 		     (unsigned long long)st.open);
+}
+
+Test(proxy_live, listen_failure_is_reported)
+{
+	struct osh_proxy_config cfg;
+	struct osh_proxy *other = NULL;
+	char err[256];
+
+	osh_proxy_config_default(&cfg);
+	cfg.port = osh_proxy_port(px); /* taken by the running proxy */
+	cr_assert_eq(osh_proxy_create(&cfg, &other, err, sizeof(err)), OSH_ESYS);
+	cr_assert_null(other);
+	cr_assert(strstr(err, "bind 127.0.0.1:") && strstr(err, "Address already in use"), "%s",
+		  err);
+	cfg.bind_ip = "not-an-ip";
+	cr_assert_eq(osh_proxy_create(&cfg, &other, err, sizeof(err)), OSH_EINVAL);
+	cr_assert(strstr(err, "'not-an-ip' is not an IP literal"), "%s", err);
+	cr_assert(jsonl_has("\"event_code\":\"PROXY_LISTEN_FAILED\"", "Address already in use"));
 }

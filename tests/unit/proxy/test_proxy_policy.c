@@ -6,35 +6,35 @@
 #include <string.h>
 
 #include "proxy_policy.h"
-#include "sup_policy.h"
+#include "osh_policy.h"
 
 /* YAML -> compiled engine (asserts success). */
 static struct osh_proxy_engine *engine(const char *yaml, uint64_t gen)
 {
-	osh_sup_policy_pb *p = NULL;
+	osh_policy_pb *p = NULL;
 	struct osh_proxy_engine *e = NULL;
 	char err[512];
 
-	cr_assert_eq(osh_sup_policy_parse_yaml(yaml, strlen(yaml), "test", &p, err, sizeof(err)), 0,
+	cr_assert_eq(osh_policy_parse_yaml(yaml, strlen(yaml), "test", &p, err, sizeof(err)), 0,
 		     "%s", err);
 	cr_assert_eq(osh_proxy_engine_compile(p, gen, &e, err, sizeof(err)), 0, "%s", err);
-	osh_sup_policy_free(p);
+	osh_policy_free(p);
 	return e;
 }
 
 /* YAML that parses but must not compile; returns the error. */
 static void refused(const char *yaml, const char *frag)
 {
-	osh_sup_policy_pb *p = NULL;
+	osh_policy_pb *p = NULL;
 	struct osh_proxy_engine *e = NULL;
 	char err[512];
 
-	cr_assert_eq(osh_sup_policy_parse_yaml(yaml, strlen(yaml), "test", &p, err, sizeof(err)), 0,
+	cr_assert_eq(osh_policy_parse_yaml(yaml, strlen(yaml), "test", &p, err, sizeof(err)), 0,
 		     "%s", err);
 	cr_assert_eq(osh_proxy_engine_compile(p, 1, &e, err, sizeof(err)), OSH_EINVAL);
 	cr_assert_null(e);
 	cr_assert(strstr(err, frag), "'%s' lacks '%s'", err, frag);
-	osh_sup_policy_free(p);
+	osh_policy_free(p);
 }
 
 static const char *const no_anc[1];

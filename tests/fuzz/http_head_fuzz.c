@@ -87,7 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t k = 0; k < h->name_len; k++)
 				CHECK(tchar((unsigned char)h->name[k]));
 			for (size_t k = 0; k < h->value_len; k++)
-				CHECK(h->value[k] != '\r' && h->value[k] != '\n' && h->value[k] != 0);
+				CHECK(h->value[k] != '\r' && h->value[k] != '\n' &&
+				      h->value[k] != 0);
 			if (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0) {
 				n_cl++;
 				for (size_t k = 0; k < h->value_len; k++)

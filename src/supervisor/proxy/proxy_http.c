@@ -347,7 +347,9 @@ static int parse_hostport(const char *s, size_t len, bool port_required, uint16_
 		}
 		memcpy(tmp, s + 1, hlen);
 		tmp[hlen] = '\0';
-		if (inet_pton(AF_INET6, tmp, &a6) != 1) {
+		/* inet_pton stops at a NUL: only hex digits, ':' and '.' may come */
+		if (strspn(tmp, "0123456789abcdefABCDEF:.") != hlen ||
+		    inet_pton(AF_INET6, tmp, &a6) != 1) {
 			*reason = "malformed IPv6 literal";
 			return OSH_EPARSE;
 		}

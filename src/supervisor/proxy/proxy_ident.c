@@ -540,6 +540,7 @@ int osh_proxy_ident_lookup(struct osh_proxy_ident *id, const struct sockaddr_sto
 	int rc;
 
 	memset(out, 0, offsetof(struct osh_proxy_peer, store));
+	out->used = 0;
 	if (root > 0)
 		follow_root_ns(id, root);
 	rc = diag_lookup(id, peer, local, &out->inode, &out->uid);

@@ -3,9 +3,13 @@
  *
  *   osh-proxy --policy FILE [--listen IP:PORT] [--log-dir DIR] [--jsonl]
  *             [--root PID] [--max-conns N] [--head-timeout-ms N]
- *             [--workers N]
+ *             [--workers N] [--exec CMD [ARGS...]]
  *
  * Prints "listening <ip> <port>" on stdout once it accepts connections.
+ * With --exec (last option), CMD runs as a child with HTTP_PROXY,
+ * HTTPS_PROXY, http_proxy and https_proxy pointing at the proxy and roots
+ * the peer-identity search (like the sandbox command under the
+ * supervisor); osh-proxy exits with CMD's status when it ends.
  * SIGHUP re-reads the policy file as the next generation (a file that does
  * not parse or compile is refused and the current policy stays); SIGTERM
  * or SIGINT stop it (exit 0). Exit 2 on bad arguments, 1 when it cannot
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "osh_emit.h"
@@ -36,6 +41,7 @@ struct opts {
 	const char *log_dir;
 	bool jsonl;
 	long root;
+	char **exec; /* NULL-terminated argv after --exec, or NULL */
 	struct osh_proxy_config cfg;
 };
 
@@ -43,7 +49,8 @@ static int usage(const char *why)
 {
 	fprintf(stderr,
 		"osh-proxy: %s\nusage: osh-proxy --policy FILE [--listen IP:PORT] [--log-dir DIR] "
-		"[--jsonl] [--root PID] [--max-conns N] [--head-timeout-ms N] [--workers N]\n",
+		"[--jsonl] [--root PID] [--max-conns N] [--head-timeout-ms N] [--workers N] "
+		"[--exec CMD [ARGS...]]\n",
 		why);
 	return 2;
 }
@@ -96,6 +103,12 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->jsonl = true;
 			continue;
 		}
+		if (strcmp(a, "--exec") == 0) {
+			if (!v)
+				return usage("--exec needs a command");
+			o->exec = argv + i + 1;
+			break;
+		}
 		if (!v)
 			return usage("an option is missing its value");
 		i++;
@@ -140,6 +153,32 @@ static int load(struct osh_proxy *px, const char *path, uint64_t gen)
 	return rc;
 }
 
+/* Starts the --exec command with the proxy variables set and signals
+ * unblocked; returns its pid or -1. */
+static pid_t spawn(char **cmd, const char *ip, uint16_t port)
+{
+	static const char *const names[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+					    "https_proxy"};
+	char url[96];
+	sigset_t none;
+	pid_t pid;
+
+	snprintf(url, sizeof(url), "http://%s:%u", ip, port);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		setenv(names[i], url, 1);
+	unsetenv("NO_PROXY");
+	unsetenv("no_proxy");
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	execvp(cmd[0], cmd);
+	fprintf(stderr, "osh-proxy: --exec %s: %s\n", cmd[0], strerror(errno));
+	_exit(127);
+}
+
 int main(int argc, char **argv)
 {
 	struct osh_emit_config ecfg;
@@ -148,7 +187,8 @@ int main(int argc, char **argv)
 	char err[512];
 	uint64_t gen = 1;
 	sigset_t set;
-	int rc, sig;
+	pid_t child = -1;
+	int rc, sig, status = 0, exit_code = 0;
 
 	rc = parse(argc, argv, &o);
 	if (rc != 0)
@@ -157,6 +197,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -181,9 +222,22 @@ int main(int argc, char **argv)
 		goto out;
 	printf("listening %s %u\n", osh_proxy_ip(px), osh_proxy_port(px));
 	fflush(stdout);
+	if (o.exec) {
+		child = spawn(o.exec, osh_proxy_ip(px), osh_proxy_port(px));
+		if (child < 0) {
+			rc = OSH_ESYS;
+			goto out;
+		}
+		osh_proxy_set_root(px, child);
+	}
 	while ((sig = sigwaitinfo(&set, NULL)) != SIGTERM && sig != SIGINT) {
 		if (sig == SIGHUP && load(px, o.policy, gen + 1) == 0)
 			gen++;
+		if (sig == SIGCHLD && child > 0 && waitpid(child, &status, WNOHANG) == child) {
+			exit_code =
+			    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			break;
+		}
 	}
 out:
 	if (px && rc == 0) {
@@ -195,5 +249,5 @@ out:
 	}
 	osh_proxy_destroy(px);
 	osh_emit_shutdown();
-	return rc == 0 ? 0 : 1;
+	return rc == 0 ? exit_code : 1;
 }

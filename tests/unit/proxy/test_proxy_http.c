@@ -220,6 +220,16 @@ Test(connect_target, invalid_forms)
 	target_bad("[zz::1]:443", "IPv6");
 	target_bad("[fe80::1%eth0]:443", "IPv6");
 	target_bad("[]:443", "IPv6");
+	/* found by connect_target_fuzz: inet_pton stopped at the NUL */
+	{
+		static const char nul[] = "[001:db8::\0001\033]:8443";
+		struct osh_http_target t;
+		const char *why = NULL;
+
+		cr_assert_eq(osh_http_parse_connect_target(nul, sizeof(nul) - 1, &t, &why),
+			     OSH_EPARSE);
+		cr_assert(strstr(why, "IPv6"), "%s", why);
+	}
 	target_bad("::1:443", "empty host");
 	target_bad(":443", "empty host");
 	target_bad("a..b:443", "empty label");

@@ -596,3 +596,24 @@ Test(proxy_live, listen_failure_is_reported)
 	cr_assert(strstr(err, "'not-an-ip' is not an IP literal"), "%s", err);
 	cr_assert(jsonl_has("\"event_code\":\"PROXY_LISTEN_FAILED\"", "Address already in use"));
 }
+
+/* Regression: a worker's identity scratch space was not reset between
+ * requests, so after a few dozen requests every client was "unknown".
+ * Bounded loop: 300 sequential requests on 2 workers all succeed. */
+Test(proxy_live, many_sequential_requests_all_decided)
+{
+	char req[256], resp[512];
+	struct osh_proxy_stats st;
+
+	allow_self(1);
+	snprintf(req, sizeof(req), "CONNECT localhost:%u HTTP/1.1\r\nHost: x\r\n\r\nZ",
+		 origin_port);
+	for (int i = 0; i < 300; i++) {
+		exchange(req, resp, sizeof(resp));
+		cr_assert_str_eq(resp, "HTTP/1.1 200 Connection Established\r\n\r\nZ",
+				 "request %d: %s", i, resp);
+	}
+	osh_proxy_stats_get(px, &st);
+	cr_assert_eq(st.allowed, 300);
+	cr_assert_eq(st.denied, 0);
+}

@@ -428,10 +428,15 @@ static void decide(struct osh_proxy *px, struct conn *c, struct job *j)
 		who.n_ancestors = j->peer.n_anc;
 		who.cmdline = j->peer.cmd;
 		who.n_cmdline = j->peer.n_cmd;
-		/* 3. policy */
+		/* 3. policy (argv paths are read only for a deny reason) */
 		osh_proxy_engine_decide(eng, j->t.host, j->t.port, &who, &j->v);
-		if (!j->v.allow)
+		if (!j->v.allow) {
+			osh_proxy_ident_cmdline(&j->peer);
+			who.cmdline = j->peer.cmd;
+			who.n_cmdline = j->peer.n_cmd;
+			osh_proxy_engine_decide(eng, j->t.host, j->t.port, &who, &j->v);
 			snprintf(j->reason, sizeof(j->reason), "%s", j->v.reason);
+		}
 	}
 	if (rc != 0 || !j->v.allow) {
 		j->in.reason = j->reason;

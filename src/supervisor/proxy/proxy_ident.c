@@ -117,28 +117,32 @@ int osh_proxy_ident_create(int netns_fd, struct osh_proxy_ident **out, char *err
 }
 
 /* The sandbox command may enter its own network namespace after the proxy
- * started (its child set-up runs after fork): follow the root's namespace
- * whenever it differs from the one the netlink socket lives in. */
-static void follow_root_ns(struct osh_proxy_ident *id, pid_t root)
+ * started (its child set-up runs after fork): when a lookup misses, follow
+ * the root's namespace if it differs from the netlink socket's (returns
+ * true when it moved, so the lookup is worth repeating). */
+static bool follow_root_ns(struct osh_proxy_ident *id, pid_t root)
 {
 	char path[64], err[128];
+	bool moved = false;
 	struct stat st;
 	ino_t ino;
 	int fd, nl;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)root);
 	if (stat(path, &st) != 0)
-		return;
+		return false;
 	pthread_mutex_lock(&id->nl_lock);
 	if (st.st_ino != id->ns_ino && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
 		if (open_nl(fd, &nl, &ino, err, sizeof(err)) == 0) {
 			close(id->nl);
 			id->nl = nl;
 			id->ns_ino = ino;
+			moved = true;
 		}
 		close(fd);
 	}
 	pthread_mutex_unlock(&id->nl_lock);
+	return moved;
 }
 
 void osh_proxy_ident_set_root(struct osh_proxy_ident *id, pid_t root)
@@ -224,9 +228,20 @@ static int diag_lookup(struct osh_proxy_ident *id, const struct sockaddr_storage
 		    resp.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
 			const struct inet_diag_msg *m = NLMSG_DATA(&resp.nlh);
 
-			*inode = m->idiag_inode;
-			*uid = m->idiag_uid;
-			rc = m->idiag_inode ? 0 : OSH_ENOTFOUND;
+			/* The kernel's exact lookup falls back to a listener on the
+			 * client's port: only a connected socket with this very
+			 * 4-tuple is the client (else: wrong namespace). */
+			if (m->idiag_inode && m->idiag_state != 10 /* TCP_LISTEN */ &&
+			    m->id.idiag_sport == req.r.id.idiag_sport &&
+			    m->id.idiag_dport == req.r.id.idiag_dport &&
+			    memcmp(m->id.idiag_src, req.r.id.idiag_src, sizeof(m->id.idiag_src)) ==
+				0 &&
+			    memcmp(m->id.idiag_dst, req.r.id.idiag_dst, sizeof(m->id.idiag_dst)) ==
+				0) {
+				*inode = m->idiag_inode;
+				*uid = m->idiag_uid;
+				rc = 0;
+			}
 		}
 		break;
 	}
@@ -473,21 +488,20 @@ static void set_print(struct tofu *t, const struct stat *st)
 	t->ctime = st->st_ctim;
 }
 
-/* Checks the image of pid (known as `path`) against the first-use hash. */
+/* Checks the image of pid (known as `path`) against the first-use hash.
+ * stat() of /proc/<pid>/exe describes the running image; it is opened (and
+ * hashed) only when its fingerprint is new. */
 static int tofu_check(struct osh_proxy_ident *id, pid_t pid, const char *path, char *reason,
 		      size_t rlen)
 {
 	char exe[64], hex[65];
 	struct tofu *t = NULL;
 	struct stat st;
-	int fd, rc = 0;
+	int fd = -1, rc = 0;
 
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
-	fd = open(exe, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		snprintf(reason, rlen, "cannot open %s for %s: %s", exe, path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (stat(exe, &st) != 0) {
+		snprintf(reason, rlen, "cannot stat %s for %s: %s", exe, path, strerror(errno));
 		return OSH_EIO;
 	}
 	pthread_mutex_lock(&id->tofu_lock);
@@ -496,9 +510,9 @@ static int tofu_check(struct osh_proxy_ident *id, pid_t pid, const char *path, c
 			t = &id->tofu[i];
 	if (t && same_print(t, &st))
 		goto out; /* unchanged since hashed */
-	/* hash outside the lock would let two threads hash the same file; the
-	 * lock keeps the cache simple and first use is rare */
-	if (osh_proxy_sha256_fd(fd, hex) != 0) {
+	/* hashing under the lock keeps the cache simple; first use is rare */
+	fd = open(exe, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || osh_proxy_sha256_fd(fd, hex) != 0) {
 		snprintf(reason, rlen, "cannot hash %s", path);
 		rc = OSH_EIO;
 		goto out;
@@ -524,7 +538,8 @@ static int tofu_check(struct osh_proxy_ident *id, pid_t pid, const char *path, c
 	}
 out:
 	pthread_mutex_unlock(&id->tofu_lock);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 
@@ -541,9 +556,9 @@ int osh_proxy_ident_lookup(struct osh_proxy_ident *id, const struct sockaddr_sto
 
 	memset(out, 0, offsetof(struct osh_proxy_peer, store));
 	out->used = 0;
-	if (root > 0)
-		follow_root_ns(id, root);
 	rc = diag_lookup(id, peer, local, &out->inode, &out->uid);
+	if (rc != 0 && root > 0 && follow_root_ns(id, root))
+		rc = diag_lookup(id, peer, local, &out->inode, &out->uid);
 	if (rc != 0) {
 		snprintf(reason, rlen,
 			 "failed to resolve peer binary: client socket not found in the sandbox "
@@ -594,8 +609,14 @@ int osh_proxy_ident_lookup(struct osh_proxy_ident *id, const struct sockaddr_sto
 		out->anc_pid[out->n_anc] = p;
 		out->anc[out->n_anc++] = e;
 	}
-	add_cmdline(out, pid);
-	for (size_t i = 0; i < out->n_anc; i++)
-		add_cmdline(out, out->anc_pid[i]);
 	return 0;
+}
+
+void osh_proxy_ident_cmdline(struct osh_proxy_peer *pe)
+{
+	if (pe->n_cmd > 0 || pe->pid <= 0)
+		return;
+	add_cmdline(pe, pe->pid);
+	for (size_t i = 0; i < pe->n_anc; i++)
+		add_cmdline(pe, pe->anc_pid[i]);
 }

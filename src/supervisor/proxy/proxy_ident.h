@@ -52,7 +52,7 @@ struct osh_proxy_peer {
 	const char *anc[OSH_PROXY_ANC_MAX]; /* nearest parent first */
 	pid_t anc_pid[OSH_PROXY_ANC_MAX];
 	size_t n_anc;
-	const char *cmd[OSH_PROXY_CMD_MAX]; /* absolute argv paths, deduped */
+	const char *cmd[OSH_PROXY_CMD_MAX]; /* see osh_proxy_ident_cmdline */
 	size_t n_cmd;
 	char store[8192];
 	size_t used;
@@ -82,6 +82,11 @@ OSH_MUST_CHECK int osh_proxy_ident_lookup(struct osh_proxy_ident *id,
 					  const struct sockaddr_storage *peer,
 					  const struct sockaddr_storage *local,
 					  struct osh_proxy_peer *out, char *reason, size_t rlen);
+
+/* Fills pe->cmd (absolute argv paths of the process and its ancestors,
+ * deduped, without the executables) for a deny reason; lookups leave it
+ * empty because an allowed request never needs it. Blocking (/proc). */
+void osh_proxy_ident_cmdline(struct osh_proxy_peer *pe);
 
 /* Hex SHA-256 of the file behind an open fd (from its start). For tests.
  * Returns 0 or OSH_EIO. */

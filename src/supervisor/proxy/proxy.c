@@ -288,7 +288,7 @@ struct out {
 
 static void put(struct out *o, const char *s, size_t n)
 {
-	if (o->len + n <= o->cap) {
+	if (s && n > 0 && o->len + n <= o->cap) {
 		memcpy(o->p + o->len, s, n);
 		o->len += n;
 	}
@@ -643,12 +643,13 @@ static void do_accept(struct osh_proxy *px)
 	for (;;) {
 		struct sockaddr_storage peer;
 		socklen_t pl = sizeof(peer), ll;
-		int fd =
-		    accept4(px->lfd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct conn *c;
-		int one = 1;
+		int one = 1, fd;
 
-		if (fd < 0)
+		memset(&peer, 0, sizeof(peer));
+		fd = accept4(px->lfd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0 || pl > sizeof(peer))
 			break; /* EAGAIN, or a transient error: next event retries */
 		count(&px->st.accepted, 1);
 		if (px->n_conns >= px->cfg.max_conns || !(c = calloc(1, sizeof(*c)))) {
@@ -961,6 +962,7 @@ int osh_proxy_create(const struct osh_proxy_config *cfg_in, struct osh_proxy **o
 	int one = 1, rc = 0;
 
 	*out = NULL;
+	memset(&ss, 0, sizeof(ss));
 	osh_proxy_config_default(&defaults);
 	if (!px) {
 		snprintf(err, errlen, "out of memory");

@@ -212,7 +212,8 @@ int main(int argc, char **argv)
 		return origin(threads);
 	if (!proxy_port && getenv("HTTP_PROXY")) {
 		/* under osh-proxy --exec: the proxy's port from the environment */
-		const char *c = strrchr(getenv("HTTP_PROXY"), ':');
+		const char *env = getenv("HTTP_PROXY");
+		const char *c = env ? strrchr(env, ':') : NULL;
 
 		proxy_port = c ? (unsigned)strtoul(c + 1, NULL, 10) : 0;
 	}

@@ -466,7 +466,7 @@ int osh_proxy_sha256_fd(int fd, char hex[65])
 		goto out;
 	}
 	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		snprintf(hex + (size_t)2 * i, 3, "%02x", md[i]);
 out:
 	EVP_MD_CTX_free(ctx);
 	return rc;

@@ -95,7 +95,7 @@ bool osh_proxy_glob_match(const char *pattern, const char *s, char sep)
 {
 	struct segs P, S;
 	/* m[i][j]: pattern segments [i..) match subject segments [j..) */
-	bool m[GLOB_SEGS + 1][GLOB_SEGS + 1];
+	bool m[GLOB_SEGS + 1][GLOB_SEGS + 1] = {{false}};
 
 	if (!split(pattern, sep, &P) || !split(s, sep, &S))
 		return false;

@@ -24,7 +24,10 @@ function(osh_add_criterion_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-  target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CRITERION)
+  target_link_libraries(${name} PRIVATE ${T_LIBS} osh_testsupport PkgConfig::CRITERION)
   add_test(NAME ${name} COMMAND ${name} --jobs 2)
-  set_tests_properties(${name} PROPERTIES TIMEOUT 300)
+  # Logs of every test directory go to the site census (tests/CMakeLists.txt,
+  # fixture site_logs; tests/support/osh_testdir.h).
+  set_tests_properties(${name} PROPERTIES TIMEOUT 300 FIXTURES_REQUIRED site_logs
+                       ENVIRONMENT "OSH_TEST_LOG_DIR=${CMAKE_BINARY_DIR}/test-logs/${name}")
 endfunction()

@@ -20,21 +20,22 @@ lives with the net subsystem's tests.
 import http.server
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
+import sys
 import threading
 import time
 import unittest
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import osh_testdir  # noqa: E402  (validates every JSONL line, archives logs for the census)
+
 BIN = os.environ.get("OSH_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 SRC = os.environ.get("OSH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
 PROXY = os.path.join(BIN, "osh-proxy")
 SANDBOX = os.path.join(BIN, "openshell-sandbox")
-VALIDATE = os.path.join(SRC, "tools", "ocsf-validate")
 CURL = "/usr/bin/curl"
 BODY = b"hello from the loopback origin\n"
 
@@ -75,7 +76,8 @@ def events(path):
 
 class ProxyCase(unittest.TestCase):
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="osh-proxy-e2e-")
+        self.tdir = osh_testdir.TestDir("proxy-e2e")
+        self.dir = self.tdir.path
         self.origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
         self.oport = self.origin.server_address[1]
         threading.Thread(target=self.origin.serve_forever, daemon=True).start()
@@ -90,17 +92,7 @@ class ProxyCase(unittest.TestCase):
             p.stderr.close()
         self.origin.shutdown()
         self.origin.server_close()
-        jsonl = os.path.join(self.dir, "openshell-ocsf.log")
-        if os.path.exists(jsonl):
-            r = subprocess.run([VALIDATE, jsonl], capture_output=True, text=True)
-            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-            self.assertRegex(r.stdout, r" 0 invalid")
-        keep = os.environ.get("OSH_TEST_LOG_DIR")
-        if keep:
-            dst = os.path.join(keep, self.id().split(".")[-1])
-            shutil.rmtree(dst, ignore_errors=True)
-            shutil.copytree(self.dir, dst)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.tdir.finish()  # raises on any schema-invalid JSONL line
 
     # ------------------------------------------------------------ helpers
     def policy(self, extra_binaries=()):

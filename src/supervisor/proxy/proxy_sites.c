@@ -14,6 +14,7 @@
 
 #include "ocsf_gen.h"
 #include "osh_emit.h"
+#include "osh_sites.h"
 
 #define RULE_TYPE "network_policy"
 
@@ -95,12 +96,10 @@ void osh_proxy_ev_connect(const struct osh_proxy_evinfo *in, bool allow)
 	struct ocsf_network_activity ev;
 	struct ocsf_firewall_rule *r;
 
-	ocsf_network_activity_init(&ev,
-				   allow ? OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN
-					 : OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE,
-				   allow ? "CONNECT_ALLOW" : "CONNECT_DENY");
-	ocsf_network_activity_set_severity_id(&ev, allow ? OCSF_SEVERITY_ID_INFORMATIONAL
-							 : OCSF_SEVERITY_ID_MEDIUM);
+	if (allow)
+		osh_site_init_connect_allow(&ev);
+	else
+		osh_site_init_connect_deny(&ev);
 	decided(&ev, allow);
 	net_common(&ev, in);
 	r = ocsf_network_activity_firewall_rule(&ev);
@@ -119,9 +118,7 @@ void osh_proxy_ev_upstream_fail(const struct osh_proxy_evinfo *in)
 {
 	struct ocsf_network_activity ev;
 
-	ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_FAIL,
-				   "PROXY_UPSTREAM_FAIL");
-	ocsf_network_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_LOW);
+	osh_site_init_proxy_upstream_fail(&ev);
 	ocsf_network_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
 	net_common(&ev, in);
 	if (in->policy)
@@ -136,9 +133,7 @@ void osh_proxy_ev_bad_request(const struct osh_proxy_evinfo *in)
 {
 	struct ocsf_network_activity ev;
 
-	ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE,
-				   "PROXY_BAD_REQUEST");
-	ocsf_network_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_LOW);
+	osh_site_init_proxy_bad_request(&ev);
 	decided(&ev, false);
 	net_common(&ev, in);
 	ocsf_network_activity_set_message(
@@ -151,9 +146,7 @@ void osh_proxy_ev_conn_limit(const char *src_ip, uint16_t src_port, unsigned lim
 {
 	struct ocsf_network_activity ev;
 
-	ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE,
-				   "PROXY_CONN_LIMIT");
-	ocsf_network_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
+	osh_site_init_proxy_conn_limit(&ev);
 	decided(&ev, false);
 	endpoint(ocsf_network_activity_src_endpoint(&ev), NULL, src_ip, src_port);
 	ocsf_network_activity_set_status_detail(&ev, "proxy connection limit reached");
@@ -168,9 +161,7 @@ void osh_proxy_ev_head_timeout(const char *src_ip, uint16_t src_port, unsigned m
 {
 	struct ocsf_network_activity ev;
 
-	ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_CLOSE,
-				   "PROXY_HEAD_TIMEOUT");
-	ocsf_network_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_LOW);
+	osh_site_init_proxy_head_timeout(&ev);
 	ocsf_network_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
 	endpoint(ocsf_network_activity_src_endpoint(&ev), NULL, src_ip, src_port);
 	ocsf_network_activity_set_status_detail(&ev, "request head not received in time");
@@ -183,22 +174,18 @@ void osh_proxy_ev_head_timeout(const char *src_ip, uint16_t src_port, unsigned m
 	osh_emit(&ev);
 }
 
-static void listener(enum ocsf_network_activity_activity_id act, const char *code,
-		     enum ocsf_severity_id sev, const char *ip, uint16_t port, const char *msg,
-		     struct ocsf_network_activity *ev)
+/* The listener's own address is the destination clients connect to. */
+static void listener(const char *ip, uint16_t port, struct ocsf_network_activity *ev)
 {
-	ocsf_network_activity_init(ev, act, code);
-	ocsf_network_activity_set_severity_id(ev, sev);
 	endpoint(ocsf_network_activity_dst_endpoint(ev), NULL, ip, port);
-	ocsf_network_activity_set_message(ev, msg);
 }
 
 void osh_proxy_ev_listen(const char *ip, uint16_t port, unsigned max_conns)
 {
 	struct ocsf_network_activity ev;
 
-	listener(OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_LISTEN, "PROXY_LISTEN",
-		 OCSF_SEVERITY_ID_INFORMATIONAL, ip, port, "", &ev);
+	osh_site_init_proxy_listen(&ev);
+	listener(ip, port, &ev);
 	ocsf_network_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_network_activity_add_unmapped_int(&ev, "max_connections", max_conns);
 	ocsf_network_activity_set_message(
@@ -210,8 +197,8 @@ void osh_proxy_ev_listen_failed(const char *ip, uint16_t port, const char *why)
 {
 	struct ocsf_network_activity ev;
 
-	listener(OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_FAIL, "PROXY_LISTEN_FAILED",
-		 OCSF_SEVERITY_ID_HIGH, ip, port, "", &ev);
+	osh_site_init_proxy_listen_failed(&ev);
+	listener(ip, port, &ev);
 	ocsf_network_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
 	ocsf_network_activity_set_status_detail(&ev, why);
 	ocsf_network_activity_set_message(
@@ -224,8 +211,8 @@ void osh_proxy_ev_stop(const char *ip, uint16_t port, uint64_t served)
 {
 	struct ocsf_network_activity ev;
 
-	listener(OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_CLOSE, "PROXY_STOP",
-		 OCSF_SEVERITY_ID_INFORMATIONAL, ip, port, "", &ev);
+	osh_site_init_proxy_stop(&ev);
+	listener(ip, port, &ev);
 	ocsf_network_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_network_activity_add_unmapped_int(&ev, "connections_served", (int64_t)served);
 	ocsf_network_activity_set_message(
@@ -266,11 +253,12 @@ void osh_proxy_ev_forward(const struct osh_proxy_evinfo *in, bool allow)
 	struct ocsf_url *u;
 	struct ocsf_firewall_rule *r;
 
-	ocsf_http_activity_init(&ev, act, allow ? "FORWARD_ALLOW" : "FORWARD_DENY");
+	if (allow)
+		osh_site_init_forward_allow(&ev, act);
+	else
+		osh_site_init_forward_deny(&ev, act);
 	if (act == OCSF_HTTP_ACTIVITY_ACTIVITY_ID_OTHER)
 		ocsf_http_activity_set_activity_name(&ev, in->method ? in->method : "-");
-	ocsf_http_activity_set_severity_id(&ev, allow ? OCSF_SEVERITY_ID_INFORMATIONAL
-						      : OCSF_SEVERITY_ID_MEDIUM);
 	ocsf_http_activity_set_action_id(&ev,
 					 allow ? OCSF_ACTION_ID_ALLOWED : OCSF_ACTION_ID_DENIED);
 	ocsf_http_activity_set_disposition_id(&ev, allow ? OCSF_DISPOSITION_ID_ALLOWED
@@ -316,8 +304,7 @@ void osh_proxy_ev_ssrf(const struct osh_proxy_evinfo *in, enum osh_addr_class cl
 	struct ocsf_detection_finding ev;
 	struct ocsf_finding_info *fi;
 
-	ocsf_detection_finding_init(&ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE, "SSRF_BLOCK");
-	ocsf_detection_finding_set_severity_id(&ev, OCSF_SEVERITY_ID_HIGH);
+	osh_site_init_ssrf_block(&ev);
 	ocsf_detection_finding_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
 	ocsf_detection_finding_set_disposition_id(&ev, OCSF_DISPOSITION_ID_BLOCKED);
 	ocsf_detection_finding_set_confidence_id(&ev, OCSF_CONFIDENCE_ID_HIGH);
@@ -346,11 +333,10 @@ void osh_proxy_ev_policy(uint64_t generation, unsigned rules, bool applied, cons
 {
 	struct ocsf_device_config_state_change ev;
 
-	ocsf_device_config_state_change_init(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
-					     applied ? "PROXY_POLICY_APPLIED"
-						     : "PROXY_POLICY_REJECTED");
-	ocsf_device_config_state_change_set_severity_id(
-	    &ev, applied ? OCSF_SEVERITY_ID_INFORMATIONAL : OCSF_SEVERITY_ID_HIGH);
+	if (applied)
+		osh_site_init_proxy_policy_applied(&ev);
+	else
+		osh_site_init_proxy_policy_rejected(&ev);
 	ocsf_device_config_state_change_set_state_id(
 	    &ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER);
 	ocsf_device_config_state_change_set_state(&ev, applied ? "applied" : "rejected");

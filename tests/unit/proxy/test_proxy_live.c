@@ -20,9 +20,10 @@
 
 #include "osh_emit.h"
 #include "osh_proxy.h"
+#include "osh_testdir.h"
 #include "osh_policy.h"
 
-static char logdir[64];
+static char *logdir; /* osh_testdir: validated, archived, removed */
 static char self_exe[512];
 static pid_t origin_pid = -1, origin6_pid = -1;
 static uint16_t origin_port, origin6_port, closed_port;
@@ -123,8 +124,7 @@ static void start(unsigned head_timeout_ms, unsigned max_conns)
 	socklen_t sl = sizeof(sa);
 
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(logdir, sizeof(logdir), "/tmp/osh-proxy-test-XXXXXX");
-	cr_assert_not_null(mkdtemp(logdir));
+	logdir = osh_testdir_new("proxy-live");
 	osh_emit_config_default(&ec);
 	ec.log_dir = logdir;
 	ec.jsonl = true;
@@ -162,6 +162,8 @@ static void teardown(void)
 	osh_proxy_destroy(px);
 	px = NULL;
 	osh_emit_shutdown();
+	osh_testdir_finish(logdir); /* every JSONL line schema-valid */
+	logdir = NULL;
 	if (origin_pid > 0)
 		kill(origin_pid, SIGKILL);
 	if (origin6_pid > 0)

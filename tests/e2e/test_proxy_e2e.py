@@ -270,8 +270,9 @@ class ProxyCase(unittest.TestCase):
                "http://localhost:%d/; "
                "%s -sS -m 10 --noproxy '' -o /dev/null -w 'denied=%%{http_code}\\n' "
                "http://denied.invalid/; env | grep '^HTTP_PROXY='" % (CURL, self.oport, CURL))
+        env = dict(os.environ, OPENSHELL_NETNS="off")  # the namespace case: e2e_network_proxy
         r = subprocess.run([SANDBOX, "--log-dir", self.dir, "--policy", pol, "--", "sh", "-c",
-                            cmd], capture_output=True, text=True, timeout=60)
+                            cmd], capture_output=True, text=True, timeout=60, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("allowed=200", r.stdout)
         self.assertIn("denied=403", r.stdout)

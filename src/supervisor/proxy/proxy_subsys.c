@@ -16,10 +16,10 @@
  *   on_policy compile the store's new generation; on failure the last good
  *             engine stays (PROXY_POLICY_REJECTED says so).
  *   stop/fini stop and free.
- * The "network" protection is marked enforced only while the proxy runs
- * AND the command is in its own namespace (without one the command can
- * simply not use the proxy: the policy is then advisory, and the policy
- * events say "network" is not enforced).
+ * The "network" protection is marked enforced by the net subsystem once its
+ * rules are in the kernel (the proxy alone enforces nothing: without the
+ * namespace a command can simply not use it, and the policy events then say
+ * "network" is not enforced).
  */
 #include "proxy_subsys.h"
 
@@ -29,7 +29,6 @@
 #include "osh_emit.h"
 #include "osh_policy_store.h"
 #include "osh_proxy.h"
-#include "sup_enforce.h"
 
 struct proxy_state {
 	struct osh_sup_host *host;
@@ -106,11 +105,8 @@ fail:
 static int proxy_start(void *state)
 {
 	struct proxy_state *s = state;
-	int rc = osh_proxy_start(s->px);
 
-	if (rc == 0 && s->netns)
-		osh_sup_enforce_set("network", true);
-	return rc;
+	return osh_proxy_start(s->px);
 }
 
 static void proxy_on_child(void *state, pid_t pid)
@@ -130,7 +126,6 @@ static void proxy_stop(void *state)
 {
 	struct proxy_state *s = state;
 
-	osh_sup_enforce_set("network", false);
 	osh_proxy_stop(s->px);
 }
 

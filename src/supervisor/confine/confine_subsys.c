@@ -299,11 +299,11 @@ static void on_denial(void *ud, const struct osh_confine_denial *d)
 	}
 	if (st->in_window >= DENY_BURST) {
 		st->suppressed++;
-		return;
+	} else {
+		st->in_window++;
+		osh_confine_ev_denied(d, st->suppressed);
+		st->suppressed = 0;
 	}
-	st->in_window++;
-	osh_confine_ev_denied(d, st->suppressed);
-	st->suppressed = 0;
 }
 
 static void *notify_main(void *p)

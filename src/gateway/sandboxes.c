@@ -24,6 +24,9 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 	size_t n = 0, cap;
 	bool fa_ok = false, at_ok = false;
 	int rc = OSH_ENOMEM, e;
+	int boot[2] = {-1, -1};
+	char bootstrap[PATH_MAX + 160];
+	int bn;
 
 	if (access(sp->bin, X_OK) != 0) {
 		snprintf(err, errlen, "supervisor binary %s: %s", sp->bin, strerror(errno));
@@ -34,9 +37,22 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 	argv = calloc(cap, sizeof(*argv));
 	if (!argv)
 		goto out;
+	/* The gateway address and the sandbox credential travel on an inherited
+	 * pipe (fd 3, read once and closed by the supervisor), never in argv
+	 * (/proc/PID/cmdline is world-readable) or the environment. */
+	bn = snprintf(bootstrap, sizeof(bootstrap), "gateway=%s\ncredential=%s\n", sp->gateway,
+		      sp->secret ? sp->secret : "");
+	if (bn < 0 || (size_t)bn >= sizeof(bootstrap) || pipe2(boot, O_CLOEXEC) != 0 ||
+	    write(boot[1], bootstrap, (size_t)bn) != bn) {
+		snprintf(err, errlen, "cannot hand over the bootstrap: %s", strerror(errno));
+		rc = OSH_ESYS;
+		goto out;
+	}
+	close(boot[1]);
+	boot[1] = -1;
 	argv[n++] = sp->bin;
-	argv[n++] = "--gateway";
-	argv[n++] = sp->gateway;
+	argv[n++] = "--bootstrap-fd";
+	argv[n++] = "3";
 	argv[n++] = "--sandbox-id";
 	argv[n++] = sp->id;
 	argv[n++] = "--sandbox-name";
@@ -63,7 +79,8 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 					     0640) != 0 ||
 	    posix_spawn_file_actions_addopen(&fa, 2, sp->err_path, O_WRONLY | O_CREAT | O_APPEND,
 					     0640) != 0 ||
-	    posix_spawn_file_actions_addclosefrom_np(&fa, 3) != 0)
+	    posix_spawn_file_actions_adddup2(&fa, boot[0], 3) != 0 ||
+	    posix_spawn_file_actions_addclosefrom_np(&fa, 4) != 0)
 		goto out;
 	sigemptyset(&none);
 	sigemptyset(&dflt);
@@ -94,6 +111,11 @@ out:
 	if (at_ok)
 		posix_spawnattr_destroy(&at);
 	free(argv);
+	if (boot[0] >= 0)
+		close(boot[0]);
+	if (boot[1] >= 0)
+		close(boot[1]);
+	explicit_bzero(bootstrap, sizeof(bootstrap));
 	return rc;
 }
 

@@ -223,6 +223,9 @@ struct osh_rpc_server_opts {
 	 * "unix:PATH": a socket this layer binds and accepts on itself (peer
 	 * check, connection cap, survives fd exhaustion; see rpc_listen.c) */
 	const char *listen;
+	/** optional second address of either form (at most one "unix:" in all):
+	 * e.g. the gateway's Unix socket plus a TLS TCP port */
+	const char *also_listen;
 	/** unix: socket file mode (0 = 0660) and group (when socket_set_gid) */
 	unsigned socket_mode;
 	bool socket_set_gid;
@@ -280,7 +283,8 @@ int osh_rpc_server_add_method(struct osh_rpc_server *srv,
  * OSH_ESTATE. */
 int osh_rpc_server_start(struct osh_rpc_server *srv) OSH_MUST_CHECK;
 
-/* Bound port after a successful start, 0 before. Thread-safe. */
+/* Bound TCP port after a successful start (0 before, or when only a
+ * "unix:" address is served). Thread-safe. */
 int osh_rpc_server_port(const struct osh_rpc_server *srv);
 
 /* Run the loop on the calling thread until osh_rpc_server_stop(); returns 0
@@ -392,6 +396,10 @@ struct osh_rpc_client_opts {
 	const char *tls_cert_pem;
 	const char *tls_key_pem;
 };
+
+/* Metadata key of a sandbox's credential: the gateway makes one per sandbox
+ * and hands it to its supervisor, which sends it with every call. */
+#define OSH_RPC_MD_SANDBOX_CREDENTIAL "x-openshell-sandbox-credential"
 
 /* Process-wide identity metadata added to every call of every client of
  * this process (a supervisor's sandbox credential): one pair, copied;

@@ -977,11 +977,11 @@ static grpc_server_credentials *tcp_creds(struct osh_rpc_server *srv)
 	    GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
 }
 
-static int bind_listener(struct osh_rpc_server *srv)
+static int bind_listener(struct osh_rpc_server *srv, const char *addr)
 {
 	int rc = OSH_OK;
 
-	if (strncmp(srv->listen, "unix:", 5) == 0) {
+	if (strncmp(addr, "unix:", 5) == 0) {
 		struct osh_rpc_listen_opts lo = {
 		    .mode = srv->opts.socket_mode,
 		    .set_gid = srv->opts.socket_set_gid,
@@ -993,7 +993,12 @@ static int bind_listener(struct osh_rpc_server *srv)
 		};
 		char err[256] = "";
 
-		rc = osh_rpc_listener_open(srv->listen + 5, &lo, &srv->listener, err, sizeof(err));
+		if (srv->listener != NULL) {
+			set_err(srv, "only one unix: address per server");
+			rc = OSH_EINVAL;
+			goto out;
+		}
+		rc = osh_rpc_listener_open(addr + 5, &lo, &srv->listener, err, sizeof(err));
 		if (rc != OSH_OK) {
 			set_err(srv, "%s", err);
 			rc = OSH_EIO;
@@ -1006,13 +1011,13 @@ static int bind_listener(struct osh_rpc_server *srv)
 			rc = OSH_EINVAL;
 			goto out;
 		}
-		srv->port = grpc_server_add_http2_port(srv->gs, srv->listen, creds);
+		srv->port = grpc_server_add_http2_port(srv->gs, addr, creds);
 		grpc_server_credentials_release(creds);
 		if (srv->port == 0) {
 			set_err(srv,
 				"cannot listen on %s (address in use, invalid, or bad TLS "
 				"certificate/key)",
-				srv->listen);
+				addr);
 			rc = OSH_EIO;
 		}
 	}
@@ -1083,7 +1088,9 @@ int osh_rpc_server_start(struct osh_rpc_server *srv)
 			goto out;
 		}
 	}
-	rc = bind_listener(srv);
+	rc = bind_listener(srv, srv->listen);
+	if (rc == OSH_OK && srv->opts.also_listen != NULL && srv->opts.also_listen[0] != '\0')
+		rc = bind_listener(srv, srv->opts.also_listen);
 	if (rc != OSH_OK)
 		goto out;
 	grpc_server_start(srv->gs);

@@ -175,7 +175,8 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 				 "TLS needs --tls-cert, --tls-key and --client-ca together");
 			rc = OSH_EINVAL;
 		} else if (any_tls && !o->listen) {
-			snprintf(err, errlen, "--tls-cert/--tls-key/--client-ca need --listen HOST:PORT");
+			snprintf(err, errlen,
+				 "--tls-cert/--tls-key/--client-ca need --listen HOST:PORT");
 			rc = OSH_EINVAL;
 		} else if (o->listen && !all_tls && !o->insecure_tcp) {
 			snprintf(err, errlen,
@@ -235,8 +236,7 @@ void osh_gw_usage(void *fp, const char *prog)
 		"  OPENSHELL_GATEWAY_LOG_LEVEL  debug|info|warn|error for stderr (default info)\n\n"
 		"BOOL: true/false, yes/no, on/off, 1/0. Signals: SIGHUP reloads the YAML file\n"
 		"(also reloaded on change); SIGTERM/SIGINT shut down cleanly.\n\n",
-		prog, OSH_GW_STORE_DEFAULT_RETENTION,
-		OSH_GW_DEFAULT_GRACE_MS);
+		prog, OSH_GW_STORE_DEFAULT_RETENTION, OSH_GW_DEFAULT_GRACE_MS);
 	osh_gw_config_help(f);
 }
 
@@ -743,6 +743,13 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 	rc = gw_auth_create(&gw->auth, gw->data_dir, group, err, errlen);
 	if (rc != 0)
 		goto out;
+	if (o->listen && !o->insecure_tcp && !(o->tls_cert && o->tls_key && o->client_ca)) {
+		rc = OSH_EINVAL;
+		snprintf(err, errlen,
+			 "--listen %s: TCP needs TLS with client certificates or --insecure-tcp",
+			 o->listen);
+		goto out;
+	}
 	if (o->listen && !o->insecure_tcp) {
 		cert = read_pem(o->tls_cert, "--tls-cert", err, errlen);
 		key = cert ? read_pem(o->tls_key, "--tls-key", err, errlen) : NULL;

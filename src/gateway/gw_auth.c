@@ -306,7 +306,8 @@ void gw_auth_revoke(struct gw_auth *a, const char *id)
 static bool credential_matches(struct gw_auth *a, const char *id, const char *secret)
 {
 	unsigned char dig[SHA256_DIGEST_LENGTH];
-	char path[4200], want[2 * SHA256_DIGEST_LENGTH + 8] = "", have[2 * SHA256_DIGEST_LENGTH + 1];
+	char path[4200], want[2 * SHA256_DIGEST_LENGTH + 8] = "",
+							 have[2 * SHA256_DIGEST_LENGTH + 1];
 	ssize_t n;
 	int fd;
 
@@ -329,9 +330,16 @@ static bool credential_matches(struct gw_auth *a, const char *id, const char *se
 
 const char *gw_auth_who(struct osh_rpc_call *call)
 {
-	const char *p = osh_rpc_call_peer(call);
+	static __thread char buf[96];
+	struct osh_rpc_peer p;
+	const char *s;
 
-	return p != NULL && *p != '\0' ? p : "unknown peer";
+	if (osh_rpc_call_peer_cred(call, &p)) {
+		snprintf(buf, sizeof(buf), "uid %d pid %d", (int)p.uid, (int)p.pid);
+		return buf;
+	}
+	s = osh_rpc_call_peer(call);
+	return s != NULL && *s != '\0' ? s : "unknown peer";
 }
 
 static bool is_sandbox_method(const char *path)
@@ -390,7 +398,7 @@ int gw_auth_authz(struct osh_rpc_call *call, const ProtobufCMessage *msg, void *
 				 "%s: a sandbox credential may call only GetSandboxPolicy and "
 				 "PushSandboxLogs for its own sandbox",
 				 method);
-			snprintf(who, sizeof(who), "sandbox credential via %s", gw_auth_who(call));
+			snprintf(who, sizeof(who), "%s", gw_auth_who(call));
 		}
 		goto out;
 	}
@@ -411,7 +419,6 @@ int gw_auth_authz(struct osh_rpc_call *call, const ProtobufCMessage *msg, void *
 		code = OSH_RPC_PERMISSION_DENIED;
 		snprintf(reason, sizeof(reason),
 			 "%s: the credential does not belong to sandbox '%.64s'", method, id);
-		snprintf(who, sizeof(who), "sandbox credential via %s", gw_auth_who(call));
 	}
 out:
 	if (code != OSH_RPC_OK) {

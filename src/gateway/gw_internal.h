@@ -54,8 +54,8 @@ struct osh_gw {
 	char addr_path[PATH_MAX];
 	char sandboxes_dir[PATH_MAX];
 	char sandbox_bin[PATH_MAX];
-	char addr[PATH_MAX + 8]; /* "unix:/abs/gateway.sock": clients and gateway.addr */
-	char tcp_addr[128];	 /* bound "<host>:<port>" of --listen, "" when none */
+	char addr[PATH_MAX + 8];     /* "unix:/abs/gateway.sock": clients and gateway.addr */
+	char tcp_addr[128];	     /* bound "<host>:<port>" of --listen, "" when none */
 	char sup_addr[PATH_MAX + 8]; /* address handed to supervisors (the socket) */
 	struct gw_auth *auth;	     /* credentials, peer admission, refusal events */
 	bool sites_owned;	     /* this gateway started the emission runtime */

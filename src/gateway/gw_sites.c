@@ -146,8 +146,8 @@ void gw_ev_sandbox_create(const char *id, const char *name, int pid, const char 
 	sandbox_event(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_INSTALL, "GW_SANDBOX_CREATE",
 		      OCSF_SEVERITY_ID_INFORMATIONAL, id, pid);
 	ocsf_application_lifecycle_set_message(
-	    &ev, ocsf_arena_printf(&ev.ev.arena, "sandbox '%s' created (supervisor pid %d)", name,
-				   pid));
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena, "sandbox '%s' created (supervisor pid %d)", name, pid));
 	ocsf_application_lifecycle_add_unmapped_str(&ev, "sandbox_name", name);
 	ocsf_application_lifecycle_add_unmapped_str(&ev, "requested_by", requested_by);
 	osh_emit(&ev);
@@ -178,11 +178,11 @@ void gw_ev_sandbox_exit(const char *id, int pid, int code, int sig, bool lost)
 		msg = ocsf_arena_printf(&ev.ev.arena,
 					"supervisor pid %d is gone (exit status unknown)", pid);
 	else if (sig != 0)
-		msg = ocsf_arena_printf(&ev.ev.arena, "supervisor pid %d killed by signal %d",
-					pid, sig);
+		msg = ocsf_arena_printf(&ev.ev.arena, "supervisor pid %d killed by signal %d", pid,
+					sig);
 	else
-		msg = ocsf_arena_printf(&ev.ev.arena, "supervisor pid %d exited with code %d",
-					pid, code);
+		msg = ocsf_arena_printf(&ev.ev.arena, "supervisor pid %d exited with code %d", pid,
+					code);
 	ocsf_application_lifecycle_set_message(&ev, msg);
 	if (!lost) {
 		ocsf_application_lifecycle_add_unmapped_int(&ev, "exit_code", code);
@@ -203,14 +203,13 @@ void gw_ev_config_change(const char *key, const char *old_value, const char *new
 	ocsf_device_config_state_change_set_severity_id(&ev, OCSF_SEVERITY_ID_INFORMATIONAL);
 	ocsf_device_config_state_change_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_device_config_state_change_set_message(
-	    &ev, ocsf_arena_printf(&ev.ev.arena, "config %s: %s -> %s (revision %llu, from %s)",
-				   key, old_value, new_value, (unsigned long long)revision,
-				   source));
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena, "config %s: %s -> %s (revision %llu, from %s)", key,
+			      old_value, new_value, (unsigned long long)revision, source));
 	ocsf_device_config_state_change_add_unmapped_str(&ev, "key", key);
 	ocsf_device_config_state_change_add_unmapped_str(&ev, "old_value", old_value);
 	ocsf_device_config_state_change_add_unmapped_str(&ev, "new_value", new_value);
-	ocsf_device_config_state_change_add_unmapped_int(&ev, "config_revision",
-							 (int64_t)revision);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "config_revision", (int64_t)revision);
 	ocsf_device_config_state_change_add_unmapped_str(&ev, "source", source);
 	osh_emit(&ev);
 }
@@ -230,8 +229,8 @@ void gw_ev_auth_refused(const char *principal, const char *what, const char *sta
 	ocsf_network_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
 	ocsf_network_activity_set_status_detail(&ev, status);
 	ocsf_network_activity_set_message(
-	    &ev, ocsf_arena_printf(&ev.ev.arena, "refused %s from %s: %s", what, principal,
-				   reason));
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena, "refused %s from %s: %s", what, principal, reason));
 	ocsf_network_activity_add_unmapped_str(&ev, "principal", principal);
 	ocsf_network_activity_add_unmapped_str(&ev, "request", what);
 	if (suppressed > 0)
@@ -255,9 +254,9 @@ void gw_ev_auth_repeated(const char *principal, unsigned count, unsigned window_
 	fi = ocsf_detection_finding_finding_info(&ev);
 	ocsf_finding_info_set_uid(fi, "gateway-auth-repeated");
 	ocsf_finding_info_set_title(fi, "Repeated gateway authentication refusals");
-	ocsf_finding_info_set_desc(
-	    fi, ocsf_arena_printf(&ev.ev.arena, "%u refusals of %s within %u s; last: %s", count,
-				  principal, window_s, last_reason));
+	ocsf_finding_info_set_desc(fi, ocsf_arena_printf(&ev.ev.arena,
+							 "%u refusals of %s within %u s; last: %s",
+							 count, principal, window_s, last_reason));
 	ocsf_detection_finding_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena, "%u refused requests from %s in %u s", count,
 				   principal, window_s));

@@ -358,6 +358,11 @@ const char *osh_rpc_call_method(const struct osh_rpc_call *call);
  * on first use: call it from the loop thread (callbacks). */
 const char *osh_rpc_call_peer(const struct osh_rpc_call *call);
 
+/* The kernel's credentials of the peer of a call that came in on the
+ * "unix:" listener (SO_PEERCRED at accept); false for TCP or when unknown.
+ * Loop thread only (callbacks). */
+bool osh_rpc_call_peer_cred(struct osh_rpc_call *call, struct osh_rpc_peer *out);
+
 /* Value of a request metadata key (lowercase), NUL-terminated copy owned by
  * the call and valid for its lifetime; NULL when absent. Loop thread only. */
 const char *osh_rpc_call_metadata(struct osh_rpc_call *call, const char *key);

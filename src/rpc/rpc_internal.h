@@ -43,6 +43,8 @@ int osh_rpc_listener_start(struct osh_rpc_listener *l, grpc_server *gs);
 void osh_rpc_listener_stop(struct osh_rpc_listener *l);
 /* Stop, close and unlink the socket, free. NULL is a no-op. */
 void osh_rpc_listener_close(struct osh_rpc_listener *l);
+/* The peer recorded at accept for connection fd (still the same socket). */
+bool osh_rpc_listener_peer(struct osh_rpc_listener *l, int fd, struct osh_rpc_peer *out);
 void osh_rpc_listener_stats(struct osh_rpc_listener *l, struct osh_rpc_listen_stats *st);
 
 #endif

@@ -44,6 +44,7 @@ struct conn {
 	int fd;
 	dev_t dev;
 	ino_t ino;
+	struct osh_rpc_peer peer;
 };
 
 struct osh_rpc_listener {
@@ -53,6 +54,7 @@ struct osh_rpc_listener {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	grpc_server *gs;
 	struct osh_rpc_listen_opts o;
+	pthread_mutex_t mu; /* conns: written by the listener, read by osh_rpc_listener_peer */
 	struct conn *conns;
 	size_t n_conns;
 	pthread_t thread;
@@ -71,6 +73,7 @@ static void prune(struct osh_rpc_listener *l)
 {
 	size_t w = 0;
 
+	pthread_mutex_lock(&l->mu);
 	for (size_t i = 0; i < l->n_conns; i++) {
 		struct stat st;
 		struct conn *c = &l->conns[i];
@@ -79,28 +82,50 @@ static void prune(struct osh_rpc_listener *l)
 			l->conns[w++] = *c;
 	}
 	l->n_conns = w;
+	pthread_mutex_unlock(&l->mu);
 }
 
-static void track(struct osh_rpc_listener *l, int fd)
+static void track(struct osh_rpc_listener *l, int fd, const struct osh_rpc_peer *peer)
 {
 	struct stat st;
+	struct conn *c = NULL;
 
 	if (fstat(fd, &st) != 0)
 		return;
+	pthread_mutex_lock(&l->mu);
 	/* The same fd number may come back after gRPC closed it: replace. */
-	for (size_t i = 0; i < l->n_conns; i++) {
-		if (l->conns[i].fd == fd) {
-			l->conns[i].dev = st.st_dev;
-			l->conns[i].ino = st.st_ino;
-			return;
+	for (size_t i = 0; i < l->n_conns && c == NULL; i++) {
+		if (l->conns[i].fd == fd)
+			c = &l->conns[i];
+	}
+	if (c == NULL && l->n_conns < l->o.max_conns)
+		c = &l->conns[l->n_conns++];
+	if (c != NULL) {
+		c->fd = fd;
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+		c->peer = *peer;
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+bool osh_rpc_listener_peer(struct osh_rpc_listener *l, int fd, struct osh_rpc_peer *out)
+{
+	struct stat st;
+	bool found = false;
+
+	if (fstat(fd, &st) != 0)
+		return false;
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; i < l->n_conns && !found; i++) {
+		if (l->conns[i].fd == fd && l->conns[i].dev == st.st_dev &&
+		    l->conns[i].ino == st.st_ino) {
+			*out = l->conns[i].peer;
+			found = true;
 		}
 	}
-	if (l->n_conns < l->o.max_conns) {
-		l->conns[l->n_conns].fd = fd;
-		l->conns[l->n_conns].dev = st.st_dev;
-		l->conns[l->n_conns].ino = st.st_ino;
-		l->n_conns++;
-	}
+	pthread_mutex_unlock(&l->mu);
+	return found;
 }
 
 static void accept_one(struct osh_rpc_listener *l)
@@ -145,7 +170,7 @@ static void accept_one(struct osh_rpc_listener *l)
 		report(l, &peer, OSH_RPC_REFUSE_CONN_LIMIT);
 		return;
 	}
-	track(l, fd);
+	track(l, fd, &peer);
 	atomic_fetch_add(&l->accepted, 1);
 	creds = grpc_insecure_server_credentials_create();
 	grpc_server_add_channel_from_fd(l->gs, fd, creds); /* gRPC owns fd now */
@@ -187,6 +212,7 @@ int osh_rpc_listener_open(const char *path, const struct osh_rpc_listen_opts *o,
 		goto out;
 	}
 	l->lfd = l->reserve_fd = l->wake[0] = l->wake[1] = -1;
+	pthread_mutex_init(&l->mu, NULL);
 	l->o = *o;
 	if (l->o.max_conns == 0)
 		l->o.max_conns = 256;
@@ -278,6 +304,7 @@ void osh_rpc_listener_close(struct osh_rpc_listener *l)
 	if (l->wake[1] >= 0)
 		close(l->wake[1]);
 	free(l->conns);
+	pthread_mutex_destroy(&l->mu);
 	free(l);
 }
 

@@ -1132,6 +1132,20 @@ int osh_rpc_server_port(const struct osh_rpc_server *srv)
 	return srv->port;
 }
 
+bool osh_rpc_call_peer_cred(struct osh_rpc_call *call, struct osh_rpc_peer *out)
+{
+	const char *p = osh_rpc_call_peer(call);
+	char *end = NULL;
+	long fd;
+
+	if (call->srv->listener == NULL || p == NULL || strncmp(p, "fd:", 3) != 0)
+		return false;
+	fd = strtol(p + 3, &end, 10);
+	if (end == p + 3 || *end != '\0' || fd < 0 || fd > 1 << 24)
+		return false;
+	return osh_rpc_listener_peer(call->srv->listener, (int)fd, out);
+}
+
 void osh_rpc_server_listen_stats(const struct osh_rpc_server *srv, struct osh_rpc_listen_stats *st)
 {
 	memset(st, 0, sizeof(*st));

@@ -32,8 +32,8 @@ struct opt {
 
 static const struct opt opts[] = {
     {"gateway", "OPENSHELL_GATEWAY",
-     "HOST:PORT or unix:PATH of openshell-gateway (absent: standalone mode)",
-     OFF(gateway), 0, K_STR, 'g'},
+     "HOST:PORT or unix:PATH of openshell-gateway (absent: standalone mode)", OFF(gateway), 0,
+     K_STR, 'g'},
     {"bootstrap-fd", NULL,
      "read gateway=ADDR and credential=SECRET lines from this fd, then close it "
      "(how the gateway hands them over: never in argv or the environment)",
@@ -221,8 +221,9 @@ static int read_bootstrap(struct osh_sup_args *a, char *err, size_t errlen)
 		goto out;
 	}
 	if (a->gateway != NULL) {
-		snprintf(err, errlen, "--bootstrap-fd and --gateway/OPENSHELL_GATEWAY exclude each "
-				      "other");
+		snprintf(err, errlen,
+			 "--bootstrap-fd and --gateway/OPENSHELL_GATEWAY exclude each "
+			 "other");
 		goto out;
 	}
 	a->boot_buf = calloc(1, 4097);

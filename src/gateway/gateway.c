@@ -492,7 +492,10 @@ static void tick(struct osh_rpc_server *srv, void *ud)
 	(void)srv;
 	if (!gw->addr_written) {
 		gw->addr_written = write_addr_file(gw) == 0;
-		if (gw->addr_written)
+		if (gw->addr_written && gw->tcp_addr[0])
+			osh_gw_log(OSH_GW_LOG_INFO, "listening on %s and on TCP %s", gw->addr,
+				   gw->tcp_addr);
+		else if (gw->addr_written)
 			osh_gw_log(OSH_GW_LOG_INFO, "listening on %s", gw->addr);
 	}
 	if (atomic_exchange(&gw->reload_req, 0)) {

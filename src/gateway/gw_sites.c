@@ -224,10 +224,10 @@ void gw_ev_auth_refused(const char *principal, const char *what, const char *sta
 	ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE,
 				   "GW_AUTH_REFUSED");
 	ocsf_network_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
-	ocsf_network_activity_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
-	ocsf_network_activity_set_disposition_id(&ev, OCSF_DISPOSITION_ID_BLOCKED);
 	ocsf_network_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
 	ocsf_network_activity_set_status_detail(&ev, status);
+	/* Network Activity needs an endpoint: the refused peer, by name. */
+	ocsf_network_endpoint_set_name(ocsf_network_activity_src_endpoint(&ev), principal);
 	ocsf_network_activity_set_message(
 	    &ev,
 	    ocsf_arena_printf(&ev.ev.arena, "refused %s from %s: %s", what, principal, reason));
@@ -272,8 +272,9 @@ void gw_ev_listen_limit(const char *reason, uint64_t count)
 	ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE,
 				   "GW_LISTEN_LIMIT");
 	ocsf_network_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
-	ocsf_network_activity_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
 	ocsf_network_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
+	ocsf_network_endpoint_set_name(ocsf_network_activity_src_endpoint(&ev),
+				       "unknown (refused at accept)");
 	ocsf_network_activity_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena, "%llu connections refused: %s",
 				   (unsigned long long)count, reason));

@@ -288,8 +288,60 @@ class Resolver:
                                    jpath("constraints", ck))
         if kind == "class":
             self._class_identity(it, m)
+        if kind == "object" and name == "observable" and "type_id" in it.attrs:
+            self._observable_types(it.attrs["type_id"])
         self._final[key] = it
         return it
+
+    # ------------------------------------------------------- observables
+    def _observable_types(self, attr):
+        """The observable object's type_id enum, as the schema defines it: the
+        raw file lists only 0 and 99; every other value is declared where it
+        applies by an `observable` number on a data type, a dictionary
+        attribute, an object, an attribute of an object or class, or a class's
+        `observables` map. Captions: the type's, the attribute's, the
+        object's, "<Object>: <Attribute>" for an attribute of an object (the
+        schema browser's form) and "<Class>: <path>" for a class path. A
+        number given twice keeps its first source in that order."""
+        found = {}
+
+        def add(num, caption, src, where):
+            if not isinstance(num, int) or isinstance(num, bool):
+                raise GenError("\"observable\" must be an integer", src, where)
+            found.setdefault(num, caption)
+
+        for tn in sorted(self.types):
+            t = self.types[tn]
+            if "observable" in t:
+                add(t["observable"], t.get("caption") or tn, "dictionary.json",
+                    jpath("types", "attributes", tn, "observable"))
+        for an in sorted(self.dict_attrs):
+            d = self.dict_attrs[an]
+            if isinstance(d, dict) and "observable" in d:
+                add(d["observable"], d.get("caption") or an, "dictionary.json",
+                    jpath("attributes", an, "observable"))
+        for kind in ("object", "class"):
+            table = self._table(kind)
+            for n in sorted(table):
+                rel, data = table[n]
+                cap = data.get("caption") or n
+                if kind == "object" and "observable" in data:
+                    add(data["observable"], cap, rel, "/observable")
+                for an in sorted(data.get("attributes") or {}):
+                    av = data["attributes"][an]
+                    if isinstance(av, dict) and "observable" in av:
+                        acap = av.get("caption") or \
+                            (self.dict_attrs.get(an) or {}).get("caption") or an
+                        add(av["observable"], "%s: %s" % (cap, acap), rel,
+                            jpath("attributes", an, "observable"))
+                for path, num in sorted((data.get("observables") or {}).items()):
+                    add(num, "%s: %s" % (cap, path), rel, jpath("observables", path))
+        if attr.enum is None:
+            attr.enum = {}
+        for num in sorted(found):
+            if num not in attr.enum:
+                attr.enum[num] = {"caption": found[num], "description": "", "deprecated": None}
+        attr.enum = dict(sorted(attr.enum.items()))
 
     def _final_attr(self, it, an, ia):
         src = ia.get("_src", it.rel)

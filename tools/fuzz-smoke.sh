@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 bdir=${1:-build-fuzz}
 cmake -S . -B "$bdir" -G Ninja -DCMAKE_C_COMPILER=clang -DOSH_FUZZ=ON -DOSH_TESTS=ON >/dev/null
 cmake --build "$bdir" --target fuzz_all -j"$(nproc)"
-ctest --test-dir "$bdir" -R '^fuzz_' --output-on-failure -j"$(nproc)"
+ctest --test-dir "$bdir" -R '^fuzz_' --no-tests=error --output-on-failure -j"$(nproc)"

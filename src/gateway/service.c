@@ -31,9 +31,7 @@
 #include "gwlog.h"
 #include "sandbox.pb-c.h"
 #include "sandboxes.h"
-#ifdef OSH_GW_HAVE_SUP_POLICY
-#include "sup_policy.h"
-#endif
+#include "osh_policy.h"
 
 #define PUSH_BATCH_MAX	   1000		       /* lines per push message; more are dropped */
 #define PUSH_LINE_MAX	   ((size_t)64 * 1024) /* bytes of message per line; longer are dropped */
@@ -935,20 +933,13 @@ static int policy_from_request(struct osh_rpc_call *call,
 	int rc = 0;
 
 	if (req->policy_yaml && req->policy_yaml[0]) {
-#ifdef OSH_GW_HAVE_SUP_POLICY
-		rc = osh_sup_policy_parse_yaml(req->policy_yaml, strlen(req->policy_yaml),
-					       "policy_yaml", &parsed, err, sizeof(err));
+		rc = osh_policy_parse_yaml(req->policy_yaml, strlen(req->policy_yaml),
+					   "policy_yaml", &parsed, err, sizeof(err));
 		if (rc != 0) {
 			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "%s", err);
 			goto out;
 		}
 		p = parsed;
-#else
-		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
-					"this gateway build cannot parse policy_yaml; send policy");
-		rc = OSH_EINVAL;
-		goto out;
-#endif
 	}
 	if (!p)
 		goto out;
@@ -962,13 +953,11 @@ static int policy_from_request(struct osh_rpc_call *call,
 		rc = OSH_EINVAL;
 		goto out;
 	}
-#ifdef OSH_GW_HAVE_SUP_POLICY
-	rc = osh_sup_policy_validate(p, err, sizeof(err));
+	rc = osh_policy_validate(p, err, sizeof(err));
 	if (rc != 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "policy: %s", err);
 		goto out;
 	}
-#endif
 	rc = policy_pack(call, p, sb);
 out:
 	if (parsed)

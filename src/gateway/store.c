@@ -19,9 +19,7 @@
 
 #include <sqlite3.h>
 
-#ifdef OSH_GW_HAVE_OSH_LEVEL
 #include "osh_level.h"
-#endif
 
 static const char *const migrations[] = {
     /* 0 -> 1: the initial schema. */
@@ -189,7 +187,6 @@ const char *osh_gw_sb_state_name(enum osh_gw_sb_state s)
 	return n;
 }
 
-#ifdef OSH_GW_HAVE_OSH_LEVEL
 int osh_gw_level_rank(const char *level, const char *message)
 {
 	return osh_level_rank_line(level, message);
@@ -201,55 +198,6 @@ int osh_gw_level_parse(const char *name)
 
 	return osh_level_parse(name, &l) == 0 ? osh_level_rank(l) : -1;
 }
-#else
-/* Local twin of src/emit/osh_level.c, used only when that library is absent. */
-int osh_gw_level_parse(const char *name)
-{
-	static const struct {
-		const char *name;
-		int rank;
-	} ranks[] = {{"TRACE", 0}, {"DEBUG", 1},   {"INFO", 2}, {"OCSF", 2},
-		     {"WARN", 3},  {"WARNING", 3}, {"ERROR", 4}};
-	int r = -1;
-
-	for (size_t i = 0; name && i < sizeof(ranks) / sizeof(ranks[0]); i++) {
-		if (strcasecmp(name, ranks[i].name) == 0) {
-			r = ranks[i].rank;
-			break;
-		}
-	}
-	return r;
-}
-
-int osh_gw_level_rank(const char *level, const char *message)
-{
-	static const struct {
-		const char *tag;
-		int rank;
-	} sev[] = {{"[INFO]", 2}, {"[LOW]", 2},	 {"[MED]", 3},
-		   {"[HIGH]", 4}, {"[CRIT]", 4}, {"[FATAL]", 4}};
-	int r = 2;
-
-	if (level && strcasecmp(level, "OCSF") == 0) {
-		const char *sp = message ? strchr(message, ' ') : NULL;
-
-		for (size_t i = 0; sp && i < sizeof(sev) / sizeof(sev[0]); i++) {
-			size_t n = strlen(sev[i].tag);
-
-			if (strncmp(sp + 1, sev[i].tag, n) == 0 &&
-			    (sp[1 + n] == ' ' || sp[1 + n] == '\0')) {
-				r = sev[i].rank;
-				break;
-			}
-		}
-	} else {
-		r = osh_gw_level_parse(level);
-		if (r < 0)
-			r = 2;
-	}
-	return r;
-}
-#endif
 
 void osh_gw_sandbox_fini(struct osh_gw_sandbox *sb)
 {

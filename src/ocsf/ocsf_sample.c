@@ -131,6 +131,19 @@ static const struct ocsf_enum_item *pick_enum(const struct ocsf_enum *e)
 
 static void fill(struct sb *b, struct ocsf_hdr *o, bool full, bool is_class);
 
+/* An observable points at an attribute of the same event: its name is that
+ * attribute's path, its type_id fits the attribute's type and its value is
+ * the attribute's value. Every class carries device (host profile) and the
+ * builder sets device.hostname to ocsf_sample_string("hostname"), a
+ * hostname_t: observable type 1, Hostname. */
+#define SAMPLE_OBSERVABLE_PATH	  "device.hostname"
+#define SAMPLE_OBSERVABLE_TYPE_ID 1
+
+static bool is_observable(const struct ocsf_hdr *o)
+{
+	return strcmp(o->desc->name, "observable") == 0;
+}
+
 static int set_one(struct sb *b, struct ocsf_hdr *o, unsigned i, bool full)
 {
 	const struct ocsf_field *f = &o->desc->fields[i];
@@ -139,6 +152,11 @@ static int set_one(struct sb *b, struct ocsf_hdr *o, unsigned i, bool full)
 	switch (f->kind) {
 	case OCSF_K_STRING: {
 		const char *s = ocsf_sample_string(f->name);
+
+		if (is_observable(o) && strcmp(f->name, "name") == 0)
+			s = SAMPLE_OBSERVABLE_PATH;
+		else if (is_observable(o) && strcmp(f->name, "value") == 0)
+			s = ocsf_sample_string("hostname");
 		rc = ocsf_field_set_str(o, i, s ? s : f->name);
 		break;
 	}
@@ -152,7 +170,11 @@ static int set_one(struct sb *b, struct ocsf_hdr *o, unsigned i, bool full)
 	}
 	case OCSF_K_ENUM_INT: {
 		const struct ocsf_enum_item *it = pick_enum(f->enumeration);
-		rc = ocsf_field_set_int(o, i, it ? it->value : 0);
+
+		if (is_observable(o) && strcmp(f->name, "type_id") == 0)
+			rc = ocsf_field_set_int(o, i, SAMPLE_OBSERVABLE_TYPE_ID);
+		else
+			rc = ocsf_field_set_int(o, i, it ? it->value : 0);
 		break;
 	}
 	case OCSF_K_INT:
@@ -249,7 +271,9 @@ static void fill(struct sb *b, struct ocsf_hdr *o, bool full, bool is_class)
 		if (full && b->mode == OCSF_SAMPLE_MAXIMAL)
 			want = true;
 		else
-			want = plan[i] == 1 || ((f->flags & OCSF_F_REQUIRED) && f->profile < 0);
+			want = plan[i] == 1 || ((f->flags & OCSF_F_REQUIRED) && f->profile < 0) ||
+			       (is_observable(o) &&
+				(strcmp(f->name, "name") == 0 || strcmp(f->name, "value") == 0));
 		if (!want)
 			continue;
 		int rc = set_one(b, o, i, full);

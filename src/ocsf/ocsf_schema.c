@@ -1,38 +1,21 @@
 /* ocsf_schema.c - schema-wide facts the runtime needs from the generated model.
  *
  * DESIGN
- * The runtime library compiles before, and independently of, the generated
- * code (generated/c/ may be empty while the generator is being written). This
- * file is the one place that reads the generated header: when it exists, the
- * profile list, schema version and largest object size come from it; when it
- * does not, the values below describe the project's selection (schema/ocsf.yaml:
- * OCSF 1.7.0, profiles container, host, network_proxy, security_control,
- * sorted) so that hand-written descriptor tables in tests work the same way.
+ * The one place of the hand-written runtime that reads the generated header
+ * (generated/c/ocsf_gen.h, committed): the profile list, schema version and
+ * largest object size come from it, so the runtime never carries a second copy
+ * of facts the generator owns.
  */
 #include <string.h>
 
 #include "ocsf.h"
 
-#if __has_include("ocsf_gen.h")
 #include "ocsf_gen.h"
-#define HAVE_GEN 1
-#else
-#define HAVE_GEN 0
-#endif
 
-#if HAVE_GEN
 #define PROFILE_NAMES	ocsf_profile_names
 #define PROFILE_COUNT	OCSF_GEN_N_PROFILES
 #define SCHEMA_VERSION	OCSF_GEN_SCHEMA_VERSION
 #define MAX_OBJECT_SIZE OCSF_MAX_OBJECT_SIZE
-#else
-static const char *const fallback_profiles[] = {"container", "host", "network_proxy",
-						"security_control"};
-#define PROFILE_NAMES	fallback_profiles
-#define PROFILE_COUNT	(sizeof(fallback_profiles) / sizeof(fallback_profiles[0]))
-#define SCHEMA_VERSION	"1.7.0"
-#define MAX_OBJECT_SIZE 2048
-#endif
 
 _Static_assert(MAX_OBJECT_SIZE + 64 + 4096 <= OCSF_EVENT_ARENA_SIZE,
 	       "the embedded event arena must hold the scratch area and leave room");

@@ -32,6 +32,7 @@
 
 #include "emit_samples.h"
 #include "osh_emit.h"
+#include "osh_parse.h"
 
 struct opts {
 	const char *dir;
@@ -93,19 +94,24 @@ static void *toggler(void *arg)
 
 static int parse_ul(const char *name, const char *s, unsigned long max, unsigned long *out)
 {
-	char *end = NULL;
-	unsigned long v;
+	uint64_t v = 0;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v > max) {
-		fprintf(stderr, "ocsf-storm: bad value for %s: '%s'\n", name, s);
+	if (osh_parse_u64(s, 0, max, &v) != 0) {
+		fprintf(stderr, "ocsf-storm: bad value for %s: '%s' (a number from 0 to %lu)\n",
+			name, s, max);
 		return -1;
 	}
-	*out = v;
+	*out = (unsigned long)v;
 	return 0;
 }
 
+static const char usage[] =
+    "usage: ocsf-storm --dir DIR [--threads 4] [--toggles 1000] [--min-events 20000]\n"
+    "                  [--queue-bytes N] [--hostile-every 5]\n"
+    "Emits events from --threads producers while toggling JSONL --toggles times,\n"
+    "then prints the emission counters as JSON (see docs/logging.md).\n";
+
+/* Returns 0 to run, 1 for --help (usage printed), -1 on a bad argument. */
 static int parse_args(int argc, char **argv)
 {
 	unsigned long v;
@@ -113,6 +119,10 @@ static int parse_args(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage, stdout);
+			return 1;
+		}
 		if (i + 1 >= argc) {
 			fprintf(stderr, "ocsf-storm: %s needs a value\n", a);
 			return -1;
@@ -145,8 +155,7 @@ static int parse_args(int argc, char **argv)
 		}
 	}
 	if (o.dir == NULL) {
-		fprintf(stderr, "usage: ocsf-storm --dir DIR [--threads 4] [--toggles 1000] "
-				"[--min-events 20000] [--queue-bytes N] [--hostile-every 5]\n");
+		fprintf(stderr, "ocsf-storm: --dir is required\n%s", usage);
 		return -1;
 	}
 	return 0;
@@ -159,8 +168,16 @@ int main(int argc, char **argv)
 	pthread_t *th = NULL, tog;
 	int rc = 1;
 
-	if (parse_args(argc, argv) != 0)
+	switch (parse_args(argc, argv)) {
+	case 0:
+		break;
+	case 1:
+		rc = 0;
 		goto out;
+	default:
+		rc = 2;
+		goto out;
+	}
 	th = calloc(o.threads, sizeof(*th));
 	if (th == NULL)
 		goto out;

@@ -6,7 +6,7 @@
  * strings (argv words, environment entries, field values). Where the format
  * is simple enough an independent oracle written here decides the expected
  * verdict and value, so a wrong answer is a finding, not only a crash:
- *   0 osh_sup_duration_parse  oracle: ^[0-9]+(ms|s|m|h)?$, exact value,
+ *   0 osh_parse_duration_ms  oracle: ^[0-9]+(ms|s|m|h|d)?$, exact value,
  *                             OSH_ETOOBIG iff the ms value exceeds INT64_MAX
  *                             (digits that overflow before a bad unit may
  *                             give either error)
@@ -43,6 +43,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "osh_parse.h"
 #include "gateway.h"
 #include "osh_cli.h"
 #include "osh_err.h"
@@ -77,10 +78,11 @@ static void fuzz_duration(const char *s)
 	static const struct {
 		const char *unit;
 		uint64_t mult;
-	} units[] = {{"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60000}, {"h", 3600000}};
+	} units[] = {{"", 1000},   {"s", 1000},	   {"ms", 1},
+		     {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
 	size_t n = strlen(s), dn = 0;
 	int64_t out = -7;
-	int rc = osh_sup_duration_parse(s, &out);
+	int rc = osh_parse_duration_ms(s, &out);
 	int want = OSH_EPARSE;
 	uint64_t v = 0, mult = 0;
 	bool big = false;

@@ -1,6 +1,6 @@
 /* policy_yaml_fuzz.c - libFuzzer target for the sandbox policy YAML reader
- * (osh_sup_policy_parse_yaml + osh_sup_policy_validate, src/supervisor/
- * sup_policy.c).
+ * (osh_policy_parse_yaml + osh_policy_validate, src/supervisor/
+ * osh_policy.c).
  *
  * DESIGN: a policy YAML reaches this code from a local file of the
  * supervisor and, through CreateSandbox.policy_yaml, from any gRPC client of
@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "osh_err.h"
-#include "sup_policy.h"
+#include "osh_policy.h"
 #include "fuzz_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -69,7 +69,7 @@ static bool strings_ok(const ProtobufCMessage *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	osh_sup_policy_pb *p = NULL, *p2 = NULL, *c = NULL;
+	osh_policy_pb *p = NULL, *p2 = NULL, *c = NULL;
 	char err[512], tiny[16];
 	char *text = malloc(size ? size : 1);
 	int rc, rc2;
@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(text, data, size);
 	memset(err, 'X', sizeof(err));
-	rc = osh_sup_policy_parse_yaml(text, size, "fuzz.yaml", &p, err, sizeof(err));
+	rc = osh_policy_parse_yaml(text, size, "fuzz.yaml", &p, err, sizeof(err));
 	if (rc != 0 && rc != OSH_EPARSE && rc != OSH_ETOOBIG)
 		abort();
 	if ((rc == 0) != (p != NULL))
@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* error that does not name the file */
 
 	memset(tiny, 'G', sizeof(tiny));
-	rc2 = osh_sup_policy_parse_yaml(text, size, "fuzz.yaml", &p2, tiny, 8);
+	rc2 = osh_policy_parse_yaml(text, size, "fuzz.yaml", &p2, tiny, 8);
 	if (rc2 != rc || (rc2 != 0 && memchr(tiny, '\0', 8) == NULL))
 		abort();
 	for (size_t i = 8; i < sizeof(tiny); i++)
@@ -101,26 +101,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!strings_ok(&p->base))
 			abort(); /* not valid proto3 */
 		memset(why, 'X', sizeof(why));
-		rc = osh_sup_policy_validate(p, why, sizeof(why));
+		rc = osh_policy_validate(p, why, sizeof(why));
 		if (rc != 0 && rc != OSH_EINVAL)
 			abort();
 		if (rc != 0 && (memchr(why, '\0', sizeof(why)) == NULL || why[0] == '\0'))
 			abort();
-		if (osh_sup_policy_hash(p, h1) != 0 || osh_sup_policy_hash(p2, h2) != 0)
+		if (osh_policy_hash(p, h1) != 0 || osh_policy_hash(p2, h2) != 0)
 			abort();
 		if (strcmp(h1, h2) != 0)
 			abort(); /* parse is not deterministic */
-		if (osh_sup_policy_copy(p, &c) != 0 || osh_sup_policy_hash(c, h3) != 0 ||
+		if (osh_policy_copy(p, &c) != 0 || osh_policy_hash(c, h3) != 0 ||
 		    strcmp(h1, h3) != 0)
 			abort(); /* pack/unpack lost something */
-		if (osh_sup_policy_rule_count(p) != p->n_network_policies)
+		if (osh_policy_rule_count(p) != p->n_network_policies)
 			abort();
-		if (osh_sup_policy_validate(c, why, sizeof(why)) != rc)
+		if (osh_policy_validate(c, why, sizeof(why)) != rc)
 			abort();
 	}
-	osh_sup_policy_free(c);
-	osh_sup_policy_free(p2);
-	osh_sup_policy_free(p);
+	osh_policy_free(c);
+	osh_policy_free(p2);
+	osh_policy_free(p);
 	free(text);
 	return 0;
 }

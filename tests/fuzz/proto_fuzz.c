@@ -9,8 +9,8 @@
  * After a successful unpack the target runs the pure functions that judge
  * those fields, the same ones the handlers in src/gateway/service.c and the
  * poll loop in src/supervisor/sup_run.c call:
- *   CreateSandboxRequest   policy -> osh_sup_policy_validate, hash, copy;
- *                          policy_yaml -> osh_sup_policy_parse_yaml + validate
+ *   CreateSandboxRequest   policy -> osh_policy_validate, hash, copy;
+ *                          policy_yaml -> osh_policy_parse_yaml + validate
  *   SetConfigRequest       key/value -> osh_gw_key_lookup, osh_gw_layer_set
  *   Get/WatchSandboxLogs   min_level -> osh_gw_level_parse, osh_level_parse
  *   PushSandboxLogsRequest each line's level/message -> osh_gw_level_rank,
@@ -42,7 +42,7 @@
 #include "sandbox.pb-c.h"
 #include "sandboxes.h"
 #include "store.h"
-#include "sup_policy.h"
+#include "osh_policy.h"
 #include "sup_poll.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -101,21 +101,21 @@ static void check_repack(const ProtobufCMessage *m)
 
 static void check_policy(const Openshell__V1__SandboxPolicy *p)
 {
-	osh_sup_policy_pb *c = NULL;
+	osh_policy_pb *c = NULL;
 	char why[256], h1[65], h2[65];
 	int rc;
 
 	memset(why, 'X', sizeof(why));
-	rc = osh_sup_policy_validate(p, why, sizeof(why));
+	rc = osh_policy_validate(p, why, sizeof(why));
 	if (rc != 0 && rc != OSH_EINVAL)
 		abort();
 	if (rc != 0 && (memchr(why, '\0', sizeof(why)) == NULL || why[0] == '\0'))
 		abort();
-	if (osh_sup_policy_hash(p, h1) != 0 || strlen(h1) != 64)
+	if (osh_policy_hash(p, h1) != 0 || strlen(h1) != 64)
 		abort();
-	if (osh_sup_policy_rule_count(p) != p->n_network_policies)
+	if (osh_policy_rule_count(p) != p->n_network_policies)
 		abort();
-	if (osh_sup_policy_copy(p, &c) != 0) {
+	if (osh_policy_copy(p, &c) != 0) {
 		/* finding 5: only a policy with unknown fields (refused by the
 		 * gateway, see check_repack) may fail to copy. */
 		if (!osh_gw_msg_unknown_field(&p->base, why, sizeof(why)) ||
@@ -123,11 +123,11 @@ static void check_policy(const Openshell__V1__SandboxPolicy *p)
 			abort();
 		return;
 	}
-	if (osh_sup_policy_hash(c, h2) != 0 || strcmp(h1, h2) != 0)
+	if (osh_policy_hash(c, h2) != 0 || strcmp(h1, h2) != 0)
 		abort();
-	if (osh_sup_policy_validate(c, why, sizeof(why)) != rc)
+	if (osh_policy_validate(c, why, sizeof(why)) != rc)
 		abort();
-	osh_sup_policy_free(c);
+	osh_policy_free(c);
 }
 
 static void check_level_name(const char *name)
@@ -189,9 +189,9 @@ static void check_create(const Openshell__V1__CreateSandboxRequest *r)
 	if (r->policy)
 		check_policy(r->policy);
 	if (r->policy_yaml && r->policy_yaml[0]) {
-		osh_sup_policy_pb *p = NULL;
+		osh_policy_pb *p = NULL;
 		char err[512];
-		int rc = osh_sup_policy_parse_yaml(r->policy_yaml, strlen(r->policy_yaml),
+		int rc = osh_policy_parse_yaml(r->policy_yaml, strlen(r->policy_yaml),
 						   "policy_yaml", &p, err, sizeof(err));
 
 		if (rc != 0 && rc != OSH_EPARSE && rc != OSH_ETOOBIG)
@@ -202,7 +202,7 @@ static void check_create(const Openshell__V1__CreateSandboxRequest *r)
 			abort();
 		if (p)
 			check_policy(p);
-		osh_sup_policy_free(p);
+		osh_policy_free(p);
 	}
 }
 

@@ -26,8 +26,10 @@ static struct ocsf_event *new_event(const struct ocsf_class *cls)
 /* Whether out has `"key":value` followed by ',' or '}'. */
 static bool has_kv(const char *key, const char *value)
 {
-	char pat[256];
-	snprintf(pat, sizeof(pat), "\"%s\":%s", key, value);
+	char pat[600];
+	int n = snprintf(pat, sizeof(pat), "\"%s\":%s", key, value);
+
+	cr_assert(n > 0 && (size_t)n < sizeof(pat), "pattern for %s fits", key);
 	for (const char *p = strstr(out, pat); p; p = strstr(p + 1, pat)) {
 		char next = p[strlen(pat)];
 		if (next == ',' || next == '}')

@@ -6,6 +6,7 @@
 /* A mutable string literal for argv/envp arrays (-Wwrite-strings). */
 #define A(s) ((char[]){s})
 
+#include "osh_parse.h"
 #include "sup_args.h"
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])) - 1)
@@ -14,17 +15,17 @@ Test(duration, units)
 {
 	int64_t ms = -1;
 
-	cr_assert_eq(osh_sup_duration_parse("500ms", &ms), 0);
+	cr_assert_eq(osh_parse_duration_ms("500ms", &ms), 0);
 	cr_assert_eq(ms, 500);
-	cr_assert_eq(osh_sup_duration_parse("2s", &ms), 0);
+	cr_assert_eq(osh_parse_duration_ms("2s", &ms), 0);
 	cr_assert_eq(ms, 2000);
-	cr_assert_eq(osh_sup_duration_parse("5m", &ms), 0);
+	cr_assert_eq(osh_parse_duration_ms("5m", &ms), 0);
 	cr_assert_eq(ms, 300000);
-	cr_assert_eq(osh_sup_duration_parse("1h", &ms), 0);
+	cr_assert_eq(osh_parse_duration_ms("1h", &ms), 0);
 	cr_assert_eq(ms, 3600000);
-	cr_assert_eq(osh_sup_duration_parse("30", &ms), 0);
+	cr_assert_eq(osh_parse_duration_ms("30", &ms), 0);
 	cr_assert_eq(ms, 30000);
-	cr_assert_eq(osh_sup_duration_parse("0", &ms), 0);
+	cr_assert_eq(osh_parse_duration_ms("0", &ms), 0);
 	cr_assert_eq(ms, 0);
 }
 
@@ -32,15 +33,15 @@ Test(duration, rejects)
 {
 	int64_t ms = 7;
 
-	cr_assert_eq(osh_sup_duration_parse("", &ms), OSH_EPARSE);
-	cr_assert_eq(osh_sup_duration_parse(NULL, &ms), OSH_EPARSE);
-	cr_assert_eq(osh_sup_duration_parse("-1s", &ms), OSH_EPARSE);
-	cr_assert_eq(osh_sup_duration_parse("s", &ms), OSH_EPARSE);
-	cr_assert_eq(osh_sup_duration_parse("2x", &ms), OSH_EPARSE);
-	cr_assert_eq(osh_sup_duration_parse("2 s", &ms), OSH_EPARSE);
-	cr_assert_eq(osh_sup_duration_parse("1.5s", &ms), OSH_EPARSE);
-	cr_assert_eq(osh_sup_duration_parse("99999999999999999999", &ms), OSH_ETOOBIG);
-	cr_assert_eq(osh_sup_duration_parse("9223372036854775h", &ms), OSH_ETOOBIG);
+	cr_assert_eq(osh_parse_duration_ms("", &ms), OSH_EPARSE);
+	cr_assert_eq(osh_parse_duration_ms(NULL, &ms), OSH_EPARSE);
+	cr_assert_eq(osh_parse_duration_ms("-1s", &ms), OSH_EPARSE);
+	cr_assert_eq(osh_parse_duration_ms("s", &ms), OSH_EPARSE);
+	cr_assert_eq(osh_parse_duration_ms("2x", &ms), OSH_EPARSE);
+	cr_assert_eq(osh_parse_duration_ms("2 s", &ms), OSH_EPARSE);
+	cr_assert_eq(osh_parse_duration_ms("1.5s", &ms), OSH_EPARSE);
+	cr_assert_eq(osh_parse_duration_ms("99999999999999999999", &ms), OSH_ETOOBIG);
+	cr_assert_eq(osh_parse_duration_ms("9223372036854775h", &ms), OSH_ETOOBIG);
 	cr_assert_eq(ms, 7, "failed parses leave the output alone");
 }
 

@@ -1,10 +1,10 @@
 /* test_sup_events.c - every supervisor log site fires, with its documented code.
  *
  * DESIGN: the site list is read from docs/log-sites.md (supervisor rows) and
- * from the string literals of src/supervisor/sup_events.c; both must agree.
- * Then every osh_sup_ev_* function runs once against the real emit runtime
- * with JSONL on; the JSONL file must hold one parseable event per code with
- * the documented class, and openshell.log the matching shorthand lines. */
+ * from the string literals of src/supervisor/core/sup_events.c and push/push_sites.c; both must
+ * agree. Then every osh_sup_ev_* function runs once against the real emit runtime with JSONL on;
+ * the JSONL file must hold one parseable event per code with the documented class, and
+ * openshell.log the matching shorthand lines. */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <regex.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "osh_emit.h"
+#include "push_sites.h"
 #include "sup_events.h"
 
 #ifndef OSH_SOURCE_DIR
@@ -78,9 +79,9 @@ static void doc_codes(struct codes *c)
 }
 
 /* Event codes in the source: literals of the form "SUP_...", "PROC_..." etc. */
-static void source_codes(struct codes *c)
+static void source_codes_of(struct codes *c, const char *path)
 {
-	char *src = slurp(OSH_SOURCE_DIR "/src/supervisor/sup_events.c");
+	char *src = slurp(path);
 	regex_t re;
 	regmatch_t m[2];
 	const char *p = src;
@@ -100,6 +101,12 @@ static void source_codes(struct codes *c)
 	}
 	regfree(&re);
 	free(src);
+}
+
+static void source_codes(struct codes *c)
+{
+	source_codes_of(c, OSH_SOURCE_DIR "/src/supervisor/core/sup_events.c");
+	source_codes_of(c, OSH_SOURCE_DIR "/src/supervisor/push/push_sites.c");
 }
 
 static void fire_all(void)

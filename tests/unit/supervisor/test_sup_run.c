@@ -20,7 +20,7 @@
 #include "osh_rpc.h"
 #include "osh_sup.h"
 #include "sandbox.pb-c.h"
-#include "sup_policy.h"
+#include "osh_policy.h"
 #include "sup_proc.h"
 
 #define A(s) ((char[]){s})
@@ -31,14 +31,14 @@ static char h1[] = "111111111111111111111111111111111111111111111111111111111111
 	    h3[] = "3333333333333333333333333333333333333333333333333333333333333333";
 static _Atomic int calls;
 static _Atomic int pushed;
-static osh_sup_policy_pb *pol_a, *pol_bad, *pol_c;
+static osh_policy_pb *pol_a, *pol_bad, *pol_c;
 
-static osh_sup_policy_pb *yaml(const char *t)
+static osh_policy_pb *yaml(const char *t)
 {
-	osh_sup_policy_pb *p = NULL;
+	osh_policy_pb *p = NULL;
 	char err[256];
 
-	cr_assert_eq(osh_sup_policy_parse_yaml(t, strlen(t), "t", &p, err, sizeof(err)), 0, "%s",
+	cr_assert_eq(osh_policy_parse_yaml(t, strlen(t), "t", &p, err, sizeof(err)), 0, "%s",
 		     err);
 	return p;
 }
@@ -232,9 +232,9 @@ Test(run, poll_loop_follows_the_gateway_script, .timeout = 60)
 	free(json);
 
 	osh_rpc_server_destroy(srv);
-	osh_sup_policy_free(pol_a);
-	osh_sup_policy_free(pol_bad);
-	osh_sup_policy_free(pol_c);
+	osh_policy_free(pol_a);
+	osh_policy_free(pol_bad);
+	osh_policy_free(pol_c);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/openshell.log", dir);
 	unlink(path);

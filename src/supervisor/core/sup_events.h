@@ -15,7 +15,8 @@
  *   PROC_KILL PROC_KILL_FAILED
  *   CONFIG_UPDATED CONFIG_STALE GATEWAY_UNREACHABLE GATEWAY_RESTORED
  *   POLICY_LOAD_GATEWAY POLICY_LOAD_LOCAL POLICY_REJECTED POLICY_FALLBACK
- *   POLICY_DEFAULT POLICY_ABSENT PUSH_LOGS_DROPPED
+ *   POLICY_DEFAULT POLICY_ABSENT
+ * (PUSH_LOGS_DROPPED belongs to the push subsystem: push/push_sites.h.)
  */
 #ifndef OSH_SUP_EVENTS_H
 #define OSH_SUP_EVENTS_H
@@ -68,8 +69,5 @@ void osh_sup_ev_policy_fallback(const char *path, const char *error);
 void osh_sup_ev_policy_default(void);
 /* The gateway stopped sending a policy: the current one stays. */
 void osh_sup_ev_policy_absent(const char *kept_hash);
-
-/* Base Event: log lines that never reached the gateway. */
-void osh_sup_ev_push_dropped(uint64_t lines, const char *reason);
 
 #endif

@@ -73,11 +73,18 @@ struct osh_sup_proc_note {
 	int exit_code;	      /* EXIT: code or 128+signal                 */
 	int signal;	      /* EXIT: terminating signal or 0; SIGNAL/KILL_FAIL: the signal */
 	int err_no;	      /* LAUNCH_FAIL / KILL_FAIL                  */
+	const char *step;     /* LAUNCH_FAIL: the set-up step that failed
+				 ("exec" when execve itself failed)       */
 	bool timed_out;	      /* EXIT after a timeout                     */
 	int64_t runtime_ms;   /* EXIT: wall time since launch             */
 };
 
 typedef void (*osh_sup_note_fn)(void *ud, const struct osh_sup_proc_note *note);
+
+/* Runs in the forked child before execve (after the process group, death
+ * signal, signal reset and workdir): only async-signal-safe system calls.
+ * Returns 0 or an errno and points *step at a static name of what failed. */
+typedef int (*osh_sup_child_fn)(void *ud, const char **step);
 
 struct osh_sup_proc_opts {
 	char *const *argv;    /* command, NULL-terminated (borrowed)      */
@@ -88,6 +95,8 @@ struct osh_sup_proc_opts {
 	int64_t tick_ms;      /* 0: no TICK notes                         */
 	osh_sup_note_fn note; /* may be NULL                              */
 	void *note_ud;
+	osh_sup_child_fn child_setup; /* may be NULL                      */
+	void *child_ud;
 };
 
 /* Block SIGCHLD, SIGTERM, SIGINT, SIGHUP and ignore SIGPIPE in the calling

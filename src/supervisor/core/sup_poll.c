@@ -90,9 +90,8 @@ bool osh_sup_poll_hash_valid(const char *hash)
 	for (; hash[n] != '\0'; n++) {
 		char c = hash[n];
 
-		if (n >= OSH_SUP_POLICY_HASH_LEN ||
-		    !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+		if (n >= OSH_POLICY_HASH_LEN || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
 			return false;
 	}
-	return n == 0 || n == OSH_SUP_POLICY_HASH_LEN;
+	return n == 0 || n == OSH_POLICY_HASH_LEN;
 }

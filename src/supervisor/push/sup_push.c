@@ -22,7 +22,7 @@
 #include "osh_emit.h"
 #include "osh_rpc.h"
 #include "sandbox.pb-c.h"
-#include "sup_events.h"
+#include "push_sites.h"
 
 struct pline {
 	int64_t ts;

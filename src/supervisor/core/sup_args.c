@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "osh_parse.h"
+
 enum opt_kind { K_STR, K_DUR, K_LIST, K_BOOL };
 
 struct opt {
@@ -67,45 +69,6 @@ static const struct opt opts[] = {
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
-int osh_sup_duration_parse(const char *s, int64_t *out_ms)
-{
-	int rc = OSH_EPARSE;
-	uint64_t v = 0;
-	uint64_t mult;
-	const char *p = s;
-
-	if (!s || !*s)
-		goto out;
-	while (*p >= '0' && *p <= '9') {
-		if (v > (uint64_t)INT64_MAX / 10) {
-			rc = OSH_ETOOBIG;
-			goto out;
-		}
-		v = v * 10 + (uint64_t)(*p - '0');
-		p++;
-	}
-	if (p == s)
-		goto out;
-	if (*p == '\0' || strcmp(p, "s") == 0)
-		mult = 1000;
-	else if (strcmp(p, "ms") == 0)
-		mult = 1;
-	else if (strcmp(p, "m") == 0)
-		mult = 60000;
-	else if (strcmp(p, "h") == 0)
-		mult = 3600000;
-	else
-		goto out;
-	if (v > (uint64_t)INT64_MAX / mult) {
-		rc = OSH_ETOOBIG;
-		goto out;
-	}
-	*out_ms = (int64_t)(v * mult);
-	rc = 0;
-out:
-	return rc;
-}
-
 const char *osh_sup_env_lookup(char *const *envp, const char *name)
 {
 	size_t n = strlen(name);
@@ -147,7 +110,7 @@ static int apply(struct osh_sup_args *a, const struct opt *o, const char *v, con
 		*(const char **)(void *)(base + o->off) = v;
 		break;
 	case K_DUR:
-		rc = osh_sup_duration_parse(v, (int64_t *)(void *)(base + o->off));
+		rc = osh_parse_duration_ms(v, (int64_t *)(void *)(base + o->off));
 		if (rc == OSH_ETOOBIG) {
 			/* The header promises EINVAL/EPARSE: an overflow is a
 			 * parse error of this flag, named as such. */
@@ -189,19 +152,12 @@ static const struct opt *find_short(char c)
 /* HOST:PORT with a decimal port 1..65535; HOST may be [v6]; or unix:/PATH. */
 static bool valid_hostport(const char *s)
 {
-	const char *colon = strrchr(s, ':');
-	char *end = NULL;
-	long port;
+	char host[256];
+	uint16_t port;
 
 	if (strncmp(s, "unix:/", 6) == 0)
 		return s[6] != '\0';
-	if (!colon || colon == s)
-		return false;
-	if (s[0] == '[' && colon[-1] != ']')
-		return false;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	return colon[1] != '\0' && errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
+	return osh_parse_hostport(s, false, host, sizeof(host), &port) == 0;
 }
 
 /* --bootstrap-fd N: "gateway=ADDR\ncredential=HEX\n" until EOF (at most

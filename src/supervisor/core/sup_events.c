@@ -21,6 +21,7 @@
 
 #include "ocsf_gen.h"
 #include "osh_emit.h"
+#include "sup_enforce.h"
 
 /* ------------------------------------------------------------- lifecycle */
 
@@ -202,10 +203,13 @@ void osh_sup_ev_proc(const struct osh_sup_proc_note *n, int64_t timeout_ms)
 		ocsf_process_activity_set_launch_type_id(&ev, OCSF_LAUNCH_TYPE_ID_SPAWN);
 		ocsf_process_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_HIGH);
 		ocsf_process_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
-		ocsf_process_activity_set_status_detail(&ev, strerror(n->err_no));
+		ocsf_process_activity_set_status_detail(
+		    &ev, ocsf_arena_printf(ar, "%s: %s", n->step ? n->step : "exec",
+					   strerror(n->err_no)));
 		ocsf_process_activity_set_message(
-		    &ev,
-		    ocsf_arena_printf(ar, "cannot launch %s: %s", n->name, strerror(n->err_no)));
+		    &ev, ocsf_arena_printf(ar, "cannot launch %s: %s failed: %s", n->name,
+					   n->step ? n->step : "exec", strerror(n->err_no)));
+		ocsf_process_activity_add_unmapped_str(&ev, "step", n->step ? n->step : "exec");
 		break;
 	case OSH_SUP_NOTE_EXIT:
 		ocsf_process_activity_set_exit_code(&ev, n->exit_code);
@@ -363,6 +367,20 @@ void osh_sup_ev_gateway_restored(const char *gateway, unsigned failed_polls, int
 	osh_emit(&ev);
 }
 
+/* Adds unmapped.enforced (the protections in force now, a JSON array) and
+ * returns the sentence the message ends with, naming what is not enforced, so
+ * no policy event claims a protection that is not applied. */
+static const char *enforced_note(struct ocsf_device_config_state_change *ev)
+{
+	char json[128], missing[128];
+
+	osh_sup_enforce_describe(json, sizeof(json), missing, sizeof(missing));
+	ocsf_device_config_state_change_add_unmapped_json(ev, "enforced", json);
+	if (!missing[0])
+		return "every protection is enforced";
+	return ocsf_arena_printf(&ev->ev.arena, "not enforced: %s", missing);
+}
+
 void osh_sup_ev_policy_loaded(const char *source, const char *path, uint32_t version,
 			      const char *hash, unsigned rules, bool reload)
 {
@@ -375,9 +393,9 @@ void osh_sup_ev_policy_loaded(const char *source, const char *path, uint32_t ver
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "policy %s from %s%s%s (version %u, %u network "
-				   "policies)",
+				   "policies); %s",
 				   reload ? "reloaded" : "loaded", source, path ? " " : "",
-				   path ? path : "", version, rules));
+				   path ? path : "", version, rules, enforced_note(&ev)));
 	ocsf_device_config_state_change_add_unmapped_str(&ev, "policy_source", source);
 	if (path)
 		ocsf_device_config_state_change_add_unmapped_str(&ev, "policy_path", path);
@@ -413,9 +431,9 @@ void osh_sup_ev_policy_fallback(const char *path, const char *error)
 	       OCSF_SEVERITY_ID_MEDIUM, OCSF_STATUS_ID_FAILURE);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
-				   "local policy %s unusable, using the restrictive default "
-				   "(no network access): %s",
-				   path, error));
+				   "local policy %s unusable (%s): no policy applies, so the "
+				   "policy grants nothing; %s",
+				   path, error, enforced_note(&ev)));
 	ocsf_device_config_state_change_set_status_detail(&ev, error);
 	ocsf_device_config_state_change_add_unmapped_str(&ev, "policy_path", path);
 	osh_emit(&ev);
@@ -428,8 +446,10 @@ void osh_sup_ev_policy_default(void)
 	config(&ev, "POLICY_DEFAULT", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "default",
 	       OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
 	ocsf_device_config_state_change_set_message(
-	    &ev, "no policy configured (gateway or --policy): using the restrictive default "
-		 "(no network access)");
+	    &ev, ocsf_arena_printf(&ev.ev.arena,
+				   "no policy configured (gateway or --policy): the policy "
+				   "grants nothing; %s",
+				   enforced_note(&ev)));
 	osh_emit(&ev);
 }
 
@@ -443,25 +463,5 @@ void osh_sup_ev_policy_absent(const char *kept_hash)
 	    &ev, "gateway no longer sends a policy: keeping the current one");
 	ocsf_device_config_state_change_add_unmapped_str(&ev, "kept_policy_hash",
 							 kept_hash ? kept_hash : "");
-	osh_emit(&ev);
-}
-
-/* ------------------------------------------------------------------ push */
-
-void osh_sup_ev_push_dropped(uint64_t lines, const char *reason)
-{
-	struct ocsf_base_event ev;
-
-	ocsf_base_event_init(&ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "PUSH_LOGS_DROPPED");
-	ocsf_base_event_set_activity_name(&ev, "Log Push Loss");
-	ocsf_base_event_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
-	ocsf_base_event_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
-	ocsf_base_event_set_message(&ev,
-				    ocsf_arena_printf(&ev.ev.arena,
-						      "%llu log lines were not delivered to the "
-						      "gateway: %s",
-						      (unsigned long long)lines, reason));
-	ocsf_base_event_add_unmapped_int(&ev, "lost_lines", (int64_t)lines);
-	ocsf_base_event_add_unmapped_str(&ev, "reason", reason);
 	osh_emit(&ev);
 }

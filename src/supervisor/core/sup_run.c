@@ -7,9 +7,17 @@
  * machine (sup_poll.c) and performs the actions. After a failed poll the
  * channel is dropped and a new one made for the next try: gRPC's internal
  * reconnect backoff can grow to minutes, ours is bounded (sup_poll.h), so a
- * restarted gateway is picked up at the next poll. The current policy is one
- * pointer under a mutex: a reload validates the new policy off to the side
- * and swaps it in only when valid (last known good otherwise).
+ * restarted gateway is picked up at the next poll. The current policy lives
+ * in the policy store (src/policy/osh_policy_store.h): a reload validates the
+ * new policy off to the side, publishes it only when valid (last known good
+ * otherwise) and tells every subsystem (on_policy) to re-read the store.
+ *
+ * Subsystems (sup_subsys.h) are one table below: adding the proxy, the
+ * namespace, confinement or SSH is one row. They are initialised and started
+ * in table order before the command launches, their child_setup hooks run in
+ * table order in the forked child, and they are stopped in reverse order on
+ * every exit path. The first policy event is emitted after they started, so
+ * its `enforced` list says what is really in force when the command runs.
  */
 #include "osh_sup.h"
 
@@ -24,27 +32,53 @@
 #include <unistd.h>
 
 #include "osh_emit.h"
+#include "osh_time.h"
 #include "osh_rpc.h"
 #include "sandbox.pb-c.h"
 #include "sup_args.h"
 #include "sup_events.h"
-#include "sup_policy.h"
+#include "osh_policy.h"
+#include "osh_policy_store.h"
+#include "push_subsys.h"
 #include "sup_poll.h"
 #include "sup_proc.h"
-#include "sup_push.h"
+#include "sup_subsys.h"
 
 #define RPC_TIMEOUT_MS	3000
-#define PUSH_FLUSH_MS	3000
 #define PUSH_FEED_BYTES (1u << 20)
+
+/* The subsystems, in start-up and child set-up order (see sup_subsys.h). */
+static const struct osh_sup_subsys *const subsystems[] = {
+    &osh_sup_push_subsys,
+};
+#define N_SUBSYS (sizeof(subsystems) / sizeof(subsystems[0]))
+
+/* A policy event held back until the subsystems have started (start-up). */
+struct policy_note {
+	bool pending;
+	char source[16];
+	char path[512];
+	uint32_t version;
+	char hash[72];
+	unsigned rules;
+	bool reload;
+};
 
 struct sup {
 	const struct osh_sup_args *a;
 	int64_t started_ms;
 
-	/* policy (any thread, under mu) */
+	/* policy: the store (thread-safe) and the held-back first event */
 	pthread_mutex_t mu;
-	osh_sup_policy_pb *policy;
-	char policy_hash[72];
+	struct osh_policy_store *policy;
+	struct policy_note first_note;
+	bool subsys_running; /* after start: notify on_policy, emit at once */
+
+	/* subsystems */
+	struct osh_sup_host host;
+	void *subsys_state[N_SUBSYS];
+	bool subsys_inited[N_SUBSYS];
+	bool subsys_started[N_SUBSYS];
 
 	/* poll thread */
 	struct osh_rpc_client *client;
@@ -61,85 +95,122 @@ struct sup {
 	char why[160];
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---------------------------------------------------------------- policy */
 
-static void policy_adopt(struct sup *s, const osh_sup_policy_pb *pb, uint32_t version,
-			 const char *hash, const char *source, const char *path)
+/* Hash of the current policy ("" when none) into out[72]. */
+static void current_hash(struct sup *s, char *out, size_t cap)
 {
-	char err[512];
-	osh_sup_policy_pb *copy = NULL;
-	osh_sup_policy_pb *old;
-	char h[72];
-	bool reload;
+	const struct osh_policy_snap *snap = osh_policy_store_get(s->policy);
 
-	if (osh_sup_policy_validate(pb, err, sizeof(err)) != 0) {
-		pthread_mutex_lock(&s->mu);
-		snprintf(h, sizeof(h), "%s", s->policy_hash);
-		pthread_mutex_unlock(&s->mu);
-		osh_sup_ev_policy_rejected(source, err, h);
-		return;
-	}
-	if (osh_sup_policy_copy(pb, &copy) != 0) {
-		osh_sup_ev_policy_rejected(source, "out of memory copying the policy", "");
-		return;
-	}
-	if (!hash || !*hash) {
-		if (osh_sup_policy_hash(copy, h) != 0)
-			h[0] = '\0';
-		hash = h;
-	}
-	pthread_mutex_lock(&s->mu);
-	old = s->policy;
-	reload = old != NULL;
-	s->policy = copy;
-	snprintf(s->policy_hash, sizeof(s->policy_hash), "%s", hash);
-	pthread_mutex_unlock(&s->mu);
-	osh_sup_policy_free(old);
-	osh_sup_ev_policy_loaded(source, path, version ? version : copy->version, hash,
-				 (unsigned)osh_sup_policy_rule_count(copy), reload);
+	snprintf(out, cap, "%s", snap->hash);
+	osh_policy_snap_release(snap);
 }
 
 static bool have_policy(struct sup *s)
 {
-	bool r;
+	const struct osh_policy_snap *snap = osh_policy_store_get(s->policy);
+	bool r = snap->policy != NULL;
+
+	osh_policy_snap_release(snap);
+	return r;
+}
+
+/* Tells every running subsystem that the store holds generation `gen`. */
+static void notify_policy(struct sup *s, uint64_t gen)
+{
+	for (size_t i = 0; i < N_SUBSYS; i++)
+		if (s->subsys_started[i] && subsystems[i]->on_policy)
+			subsystems[i]->on_policy(s->subsys_state[i], gen);
+}
+
+static void policy_adopt(struct sup *s, const osh_policy_pb *pb, uint32_t version, const char *hash,
+			 const char *source, const char *path)
+{
+	char err[512];
+	osh_policy_pb *copy = NULL;
+	char h[72];
+	unsigned rules;
+	uint64_t gen = 0;
+	bool reload, running;
+
+	if (osh_policy_validate(pb, err, sizeof(err)) != 0) {
+		current_hash(s, h, sizeof(h));
+		osh_sup_ev_policy_rejected(source, err, h);
+		return;
+	}
+	if (osh_policy_copy(pb, &copy) != 0) {
+		osh_sup_ev_policy_rejected(source, "out of memory copying the policy", "");
+		return;
+	}
+	if (!version)
+		version = copy->version;
+	rules = (unsigned)osh_policy_rule_count(copy);
+	reload = have_policy(s);
+	if (osh_policy_store_put(s->policy, copy, source, &gen) != 0) {
+		osh_sup_ev_policy_rejected(source, "out of memory publishing the policy", "");
+		return;
+	}
+	if (!hash || !*hash) {
+		current_hash(s, h, sizeof(h));
+		hash = h;
+	}
+	pthread_mutex_lock(&s->mu);
+	running = s->subsys_running;
+	if (!running) {
+		struct policy_note *n = &s->first_note;
+
+		n->pending = true;
+		snprintf(n->source, sizeof(n->source), "%s", source);
+		snprintf(n->path, sizeof(n->path), "%s", path ? path : "");
+		n->version = version;
+		snprintf(n->hash, sizeof(n->hash), "%s", hash);
+		n->rules = rules;
+		n->reload = reload;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (running) {
+		notify_policy(s, gen);
+		osh_sup_ev_policy_loaded(source, path, version, hash, rules, reload);
+	}
+}
+
+/* Emits the policy event held back during start-up (after the subsystems
+ * started, so its enforced list is true when the command runs). */
+static void policy_announce(struct sup *s)
+{
+	struct policy_note n;
 
 	pthread_mutex_lock(&s->mu);
-	r = s->policy != NULL;
+	n = s->first_note;
+	s->first_note.pending = false;
+	s->subsys_running = true;
 	pthread_mutex_unlock(&s->mu);
-	return r;
+	if (n.pending)
+		osh_sup_ev_policy_loaded(n.source, n.path[0] ? n.path : NULL, n.version, n.hash,
+					 n.rules, n.reload);
+	else if (!have_policy(s) && !s->a->policy_file)
+		osh_sup_ev_policy_default();
 }
 
 static void policy_local(struct sup *s)
 {
 	const char *path = s->a->policy_file;
-	osh_sup_policy_pb *pb = NULL;
+	osh_policy_pb *pb = NULL;
 	char err[512];
 
-	if (have_policy(s))
+	if (have_policy(s) || !path)
 		return;
-	if (!path) {
-		osh_sup_ev_policy_default();
-		return;
-	}
-	if (osh_sup_policy_load_file(path, &pb, err, sizeof(err)) != 0) {
+	if (osh_policy_load_file(path, &pb, err, sizeof(err)) != 0) {
 		osh_sup_ev_policy_fallback(path, err);
 		return;
 	}
-	if (osh_sup_policy_validate(pb, err, sizeof(err)) != 0) {
+	if (osh_policy_validate(pb, err, sizeof(err)) != 0) {
 		osh_sup_ev_policy_fallback(path, err);
-		osh_sup_policy_free(pb);
+		osh_policy_free(pb);
 		return;
 	}
 	policy_adopt(s, pb, pb->version, NULL, "file", path);
-	osh_sup_policy_free(pb);
+	osh_policy_free(pb);
 }
 
 /* ------------------------------------------------------------------ poll */
@@ -191,7 +262,7 @@ static void perform(struct sup *s, const struct osh_sup_poll_actions *act,
 		    const Openshell__V1__GetSandboxPolicyResponse *resp, const char *detail,
 		    bool at_start)
 {
-	int64_t now = mono_ms();
+	int64_t now = osh_time_mono_ms();
 
 	if (act->lost) {
 		s->lost_at_ms = now;
@@ -214,14 +285,12 @@ static void perform(struct sup *s, const struct osh_sup_poll_actions *act,
 	if (act->bad_policy_hash) {
 		char h[72], why[128];
 
-		pthread_mutex_lock(&s->mu);
-		snprintf(h, sizeof(h), "%s", s->policy_hash);
-		pthread_mutex_unlock(&s->mu);
+		current_hash(s, h, sizeof(h));
 		snprintf(
 		    why, sizeof(why),
 		    "invalid response: policy_hash of %zu bytes is not %d lowercase hex digits",
 		    resp && resp->policy_hash ? strlen(resp->policy_hash) : (size_t)0,
-		    OSH_SUP_POLICY_HASH_LEN);
+		    OSH_POLICY_HASH_LEN);
 		osh_sup_ev_policy_rejected("gateway", why, h);
 	}
 	if (act->reload_policy && resp && resp->policy)
@@ -229,9 +298,7 @@ static void perform(struct sup *s, const struct osh_sup_poll_actions *act,
 	if (act->policy_absent && have_policy(s)) {
 		char h[72];
 
-		pthread_mutex_lock(&s->mu);
-		snprintf(h, sizeof(h), "%s", s->policy_hash);
-		pthread_mutex_unlock(&s->mu);
+		current_hash(s, h, sizeof(h));
 		osh_sup_ev_policy_absent(h);
 	}
 }
@@ -276,13 +343,20 @@ static void *poll_main(void *arg)
 
 /* ----------------------------------------------------------- supervision */
 
+static void on_child_all(struct sup *s, pid_t pid)
+{
+	for (size_t i = 0; i < N_SUBSYS; i++)
+		if (s->subsys_started[i] && subsystems[i]->on_child)
+			subsystems[i]->on_child(s->subsys_state[i], pid);
+}
+
 static void on_note(void *ud, const struct osh_sup_proc_note *n)
 {
 	struct sup *s = ud;
 
 	switch (n->kind) {
 	case OSH_SUP_NOTE_TICK:
-		osh_sup_ev_heartbeat(s->child_pid, mono_ms() - s->started_ms,
+		osh_sup_ev_heartbeat(s->child_pid, osh_time_mono_ms() - s->started_ms,
 				     atomic_load(&s->applied_revision));
 		return;
 	case OSH_SUP_NOTE_HUP:
@@ -291,8 +365,9 @@ static void on_note(void *ud, const struct osh_sup_proc_note *n)
 		return;
 	case OSH_SUP_NOTE_LAUNCH:
 		s->child_pid = n->pid;
+		on_child_all(s, n->pid);
 		osh_sup_ev_proc(n, s->a->timeout_ms);
-		osh_sup_ev_ready(n->pid, mono_ms() - s->started_ms);
+		osh_sup_ev_ready(n->pid, osh_time_mono_ms() - s->started_ms);
 		return;
 	case OSH_SUP_NOTE_LAUNCH_FAIL:
 		snprintf(s->why, sizeof(s->why), "command could not be launched: %s",
@@ -344,6 +419,65 @@ static int start_sinks(const struct osh_sup_args *a)
 	return osh_emit_init(&cfg);
 }
 
+/* --------------------------------------------------------- subsystems */
+
+/* In the forked child: every subsystem's set-up, in table order. */
+static int child_setup_all(void *ud, const char **step)
+{
+	struct sup *s = ud;
+	int e = 0;
+
+	for (size_t i = 0; i < N_SUBSYS && !e; i++)
+		if (s->subsys_started[i] && subsystems[i]->child_setup)
+			e = subsystems[i]->child_setup(s->subsys_state[i], step);
+	return e;
+}
+
+/* init then start every subsystem; on failure *why names it. */
+static int subsys_start_all(struct sup *s, char *why, size_t cap)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < N_SUBSYS && !rc; i++) {
+		rc = subsystems[i]->init(&s->host, &s->subsys_state[i]);
+		if (rc)
+			snprintf(why, cap, "subsystem %s: init failed: %s", subsystems[i]->name,
+				 osh_strerror(rc));
+		else
+			s->subsys_inited[i] = s->subsys_state[i] != NULL;
+	}
+	for (size_t i = 0; i < N_SUBSYS && !rc; i++) {
+		if (!s->subsys_inited[i])
+			continue;
+		if (subsystems[i]->start)
+			rc = subsystems[i]->start(s->subsys_state[i]);
+		if (rc)
+			snprintf(why, cap, "subsystem %s: start failed: %s", subsystems[i]->name,
+				 osh_strerror(rc));
+		else
+			s->subsys_started[i] = true;
+	}
+	return rc;
+}
+
+static void subsys_stop_all(struct sup *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->subsys_running = false;
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = N_SUBSYS; i-- > 0;) {
+		if (s->subsys_started[i] && subsystems[i]->stop)
+			subsystems[i]->stop(s->subsys_state[i]);
+		s->subsys_started[i] = false;
+	}
+	for (size_t i = N_SUBSYS; i-- > 0;) {
+		if (s->subsys_inited[i] && subsystems[i]->fini)
+			subsystems[i]->fini(s->subsys_state[i]);
+		s->subsys_inited[i] = false;
+		s->subsys_state[i] = NULL;
+	}
+}
+
 int osh_sup_main(int argc, char **argv, char **envp)
 {
 	int code = OSH_SUP_EXIT_INTERNAL;
@@ -352,7 +486,6 @@ int osh_sup_main(int argc, char **argv, char **envp)
 	char err[512];
 	char **child_env = NULL;
 	char **cmd = NULL;
-	struct osh_sup_push *push = NULL;
 	bool sinks = false;
 	int rc;
 
@@ -360,8 +493,12 @@ int osh_sup_main(int argc, char **argv, char **envp)
 	memset(&a, 0, sizeof(a));
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.cv, NULL);
-	s.started_ms = mono_ms();
+	s.started_ms = osh_time_mono_ms();
 	osh_sup_poll_state_init(&s.cfg);
+	if (osh_policy_store_new(&s.policy) != 0) {
+		fprintf(stderr, "openshell-sandbox: out of memory\n");
+		goto out_args;
+	}
 
 	/* 1. signals first: every thread created later inherits the mask. */
 	if (osh_sup_signals_block() != 0) {
@@ -389,6 +526,22 @@ int osh_sup_main(int argc, char **argv, char **envp)
 			printf("openshell-sandbox %s\n", OSH_VERSION);
 		code = 0;
 		goto out_args;
+	}
+	s.host.args = &a;
+	s.host.policy = s.policy;
+	s.host.sandbox_id = a.sandbox_id ? a.sandbox_id : "";
+	s.host.sandbox_name = a.sandbox_name ? a.sandbox_name : "";
+	s.host.log_dir = a.log_dir ? a.log_dir : "";
+	/* The operator's --env first; subsystems' variables override them. */
+	for (int i = 0; i < a.n_extra_env; i++) {
+		const char *eq = strchr(a.extra_env[i], '=');
+		char name[256];
+
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - a.extra_env[i]), a.extra_env[i]);
+		if (osh_sup_host_setenv(&s.host, name, eq + 1) != 0) {
+			fprintf(stderr, "openshell-sandbox: --env %s: cannot add it\n", name);
+			goto out_args;
+		}
 	}
 	/* 3. context, 4. sinks */
 	if (setup_context(&a) != 0 || start_sinks(&a) != 0) {
@@ -436,8 +589,27 @@ int osh_sup_main(int argc, char **argv, char **envp)
 		}
 	}
 
-	if (osh_sup_env_build(envp, a.pass_env, a.n_pass_env, a.extra_env, a.n_extra_env,
-			      a.sandbox_id, a.sandbox_name, &child_env) != 0) {
+	/* 8. subsystems (push, ...), then the config poll thread. */
+	{
+		char why[256];
+
+		if (subsys_start_all(&s, why, sizeof(why)) != 0) {
+			fprintf(stderr, "openshell-sandbox: %s\n", why);
+			osh_sup_ev_start_failed(why);
+			goto out;
+		}
+	}
+	policy_announce(&s);
+	if (a.gateway) {
+		if (pthread_create(&s.poll_th, NULL, poll_main, &s) != 0) {
+			osh_sup_ev_start_failed("cannot start the config poll thread");
+			goto out;
+		}
+		s.poll_started = true;
+	}
+
+	if (osh_sup_env_build(envp, a.pass_env, a.n_pass_env, (const char *const *)s.host.env_extra,
+			      s.host.n_env_extra, a.sandbox_id, a.sandbox_name, &child_env) != 0) {
 		osh_sup_ev_start_failed("cannot build the command's environment");
 		goto out;
 	}
@@ -448,19 +620,6 @@ int osh_sup_main(int argc, char **argv, char **envp)
 	}
 	memcpy(cmd, a.command, sizeof(*cmd) * (size_t)a.n_command);
 
-	/* 8. */
-	if (a.gateway) {
-		if (osh_sup_push_create(a.gateway, a.sandbox_id, &push) != 0 ||
-		    osh_sup_push_start(push) != 0) {
-			osh_sup_ev_start_failed("cannot start the log push thread");
-			goto out;
-		}
-		if (pthread_create(&s.poll_th, NULL, poll_main, &s) != 0) {
-			osh_sup_ev_start_failed("cannot start the config poll thread");
-			goto out;
-		}
-		s.poll_started = true;
-	}
 	/* 9. */
 	{
 		struct osh_sup_proc_opts po = {
@@ -472,6 +631,8 @@ int osh_sup_main(int argc, char **argv, char **envp)
 		    .tick_ms = a.heartbeat_ms,
 		    .note = on_note,
 		    .note_ud = &s,
+		    .child_setup = child_setup_all,
+		    .child_ud = &s,
 		};
 
 		snprintf(s.why, sizeof(s.why), "command finished");
@@ -488,16 +649,14 @@ out:
 		pthread_join(s.poll_th, NULL);
 	}
 	osh_rpc_client_destroy(s.client);
-	if (push) {
-		osh_sup_push_stop(push, PUSH_FLUSH_MS);
-		osh_sup_push_destroy(push);
-	}
+	subsys_stop_all(&s);
 	if (sinks)
 		osh_emit_shutdown();
 	osh_sup_env_free(child_env);
 	free(cmd);
-	osh_sup_policy_free(s.policy);
 out_args:
+	osh_sup_host_fini(&s.host);
+	osh_policy_store_free(s.policy);
 	osh_sup_args_fini(&a);
 	pthread_cond_destroy(&s.cv);
 	pthread_mutex_destroy(&s.mu);

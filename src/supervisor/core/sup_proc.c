@@ -12,6 +12,8 @@
  */
 #include "sup_proc.h"
 
+#include "osh_time.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -249,14 +251,6 @@ out:
 
 /* ------------------------------------------------------------------- run */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct run {
 	const struct osh_sup_proc_opts *o;
 	struct osh_sup_proc_note base; /* pid, name, path, cmd_line */
@@ -303,23 +297,32 @@ static bool group_alive(pid_t pgid)
 	return kill(-pgid, 0) == 0 || errno == EPERM;
 }
 
+/* What a failed child reports through the close-on-exec pipe. */
+struct child_fail {
+	int err;
+	char step[48];
+};
+
 /* fork + immediate exec, so the child can ask for SIGKILL when the
  * supervisor dies (PR_SET_PDEATHSIG: an agent must never outlive its
- * supervisor), which posix_spawn cannot do. Between fork and execve the child
- * only makes async-signal-safe system calls (no malloc, no locks: other
- * threads' state is not valid in the child). An exec failure comes back
- * through a close-on-exec pipe as the child's errno. Returns 0 or an errno. */
-static int spawn(struct run *r, const char *exe)
+ * supervisor), which posix_spawn cannot do, and so subsystems can confine it
+ * (namespaces, ids, Landlock, seccomp: o->child_setup) between fork and
+ * execve. In between the child only makes async-signal-safe system calls (no
+ * malloc, no locks: other threads' state is not valid in the child). A
+ * failure comes back through a close-on-exec pipe as the child's errno and
+ * the name of the step. Returns 0 or an errno (*step set to the step). */
+static int spawn(struct run *r, const char *exe, const char **step, char *step_buf, size_t step_cap)
 {
 	int rc = 0;
 	int pfd[2];
-	int child_err = 0;
+	struct child_fail cf;
 	ssize_t n;
 	pid_t pid;
 	pid_t parent = getpid();
 	struct sigaction dfl;
 	sigset_t empty;
 
+	*step = "exec";
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&empty);
@@ -333,12 +336,14 @@ static int spawn(struct run *r, const char *exe)
 		return rc;
 	}
 	if (pid == 0) {
-		int e;
+		const char *what = "exec";
+		struct child_fail f;
 
 		close(pfd[0]);
 		setpgid(0, 0);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
-			e = errno;
+			f.err = errno;
+			what = "death signal";
 			goto fail;
 		}
 		if (getppid() != parent) /* the supervisor died already */
@@ -348,25 +353,43 @@ static int spawn(struct run *r, const char *exe)
 				sigaction(sig, &dfl, NULL); /* glibc-internal ones: EINVAL */
 		sigprocmask(SIG_SETMASK, &empty, NULL);
 		if (r->o->workdir && chdir(r->o->workdir) != 0) {
-			e = errno;
+			f.err = errno;
+			what = "workdir";
 			goto fail;
 		}
+		if (r->o->child_setup) {
+			f.err = r->o->child_setup(r->o->child_ud, &what);
+			if (f.err)
+				goto fail;
+			what = "exec";
+		}
 		execve(exe, r->o->argv, r->o->env);
-		e = errno;
+		f.err = errno;
 	fail:
-		if (write(pfd[1], &e, sizeof(e)) < 0)
+		/* Copy the step name byte by byte: async-signal-safe, bounded. */
+		{
+			size_t i = 0;
+
+			for (; what && what[i] && i + 1 < sizeof(f.step); i++)
+				f.step[i] = what[i];
+			f.step[i] = '\0';
+		}
+		if (write(pfd[1], &f, sizeof(f)) < 0)
 			_exit(OSH_SUP_EXIT_NOTFOUND);
 		_exit(OSH_SUP_EXIT_NOTFOUND);
 	}
 	close(pfd[1]);
 	setpgid(pid, pid); /* also here: no window where the group does not exist */
 	do
-		n = read(pfd[0], &child_err, sizeof(child_err));
+		n = read(pfd[0], &cf, sizeof(cf));
 	while (n < 0 && errno == EINTR);
 	close(pfd[0]);
-	if (n == (ssize_t)sizeof(child_err)) {
+	if (n == (ssize_t)sizeof(cf)) {
 		waitpid(pid, NULL, 0);
-		return child_err ? child_err : ENOEXEC;
+		cf.step[sizeof(cf.step) - 1] = '\0';
+		snprintf(step_buf, step_cap, "%s", cf.step);
+		*step = step_buf;
+		return cf.err ? cf.err : ENOEXEC;
 	}
 	r->pid = pid;
 	return 0;
@@ -386,6 +409,8 @@ int osh_sup_proc_run(const struct osh_sup_proc_opts *o)
 	int code = OSH_SUP_EXIT_INTERNAL;
 	struct run r = {.o = o};
 	char exe[4096];
+	char step_buf[48];
+	const char *step = "exec";
 	char *cmd_line = osh_sup_cmdline(o->argv);
 	const char *slash;
 	int e;
@@ -406,13 +431,17 @@ int osh_sup_proc_run(const struct osh_sup_proc_opts *o)
 		goto out;
 	}
 	r.base.path = exe;
-	e = spawn(&r, exe);
+	e = spawn(&r, exe, &step, step_buf, sizeof(step_buf));
 	if (e) {
+		r.base.step = step;
 		note(&r, OSH_SUP_NOTE_LAUNCH_FAIL, 0, e);
-		code = e == ENOENT ? OSH_SUP_EXIT_NOTFOUND : OSH_SUP_EXIT_NOEXEC;
+		if (strcmp(step, "exec") != 0)
+			code = OSH_SUP_EXIT_INTERNAL; /* a set-up step, not the command */
+		else
+			code = e == ENOENT ? OSH_SUP_EXIT_NOTFOUND : OSH_SUP_EXIT_NOEXEC;
 		goto out;
 	}
-	r.started = now_ms();
+	r.started = osh_time_mono_ms();
 	r.base.pid = r.pid;
 	note(&r, OSH_SUP_NOTE_LAUNCH, 0, 0);
 	if (o->timeout_ms > 0)
@@ -421,7 +450,7 @@ int osh_sup_proc_run(const struct osh_sup_proc_opts *o)
 		tick_at = r.started + o->tick_ms;
 
 	for (;;) {
-		int64_t now = now_ms();
+		int64_t now = osh_time_mono_ms();
 		int64_t wake = -1;
 		struct timespec ts;
 		siginfo_t si;
@@ -440,7 +469,7 @@ int osh_sup_proc_run(const struct osh_sup_proc_opts *o)
 		ts.tv_sec = (wake - now) / 1000;
 		ts.tv_nsec = ((wake - now) % 1000) * 1000000;
 		sig = sigtimedwait(&set, &si, &ts);
-		now = now_ms();
+		now = osh_time_mono_ms();
 		if (sig == SIGTERM || sig == SIGINT) {
 			if (!r.exited) {
 				note(&r, OSH_SUP_NOTE_SIGNAL, sig, 0);

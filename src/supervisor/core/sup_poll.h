@@ -36,17 +36,17 @@
 #define OSH_SUP_POLL_BACKOFF_CAP_MS 5000
 
 /* Length of a policy hash: hex SHA-256. */
-#define OSH_SUP_POLICY_HASH_LEN 64
+#define OSH_POLICY_HASH_LEN 64
 
 struct osh_sup_cfg_state {
-	uint64_t revision; /* applied config revision, 0 = none yet      */
-	bool ocsf_enabled; /* applied JSONL state                         */
-	bool reachable;	   /* last poll reached the gateway               */
-	bool polled;	   /* at least one poll happened                  */
-	unsigned failures; /* consecutive failed polls                    */
-	char policy_hash[OSH_SUP_POLICY_HASH_LEN + 1]; /* last policy seen ("" = none) */
-	uint64_t stale_seen; /* older revision last reported (once each) */
-	bool bad_hash;	     /* last response had an ill-formed policy_hash  */
+	uint64_t revision;			   /* applied config revision, 0 = none yet      */
+	bool ocsf_enabled;			   /* applied JSONL state                         */
+	bool reachable;				   /* last poll reached the gateway               */
+	bool polled;				   /* at least one poll happened                  */
+	unsigned failures;			   /* consecutive failed polls                    */
+	char policy_hash[OSH_POLICY_HASH_LEN + 1]; /* last policy seen ("" = none) */
+	uint64_t stale_seen;			   /* older revision last reported (once each) */
+	bool bad_hash; /* last response had an ill-formed policy_hash  */
 };
 
 /* One poll outcome. Strings are borrowed for the duration of the step. */
@@ -73,7 +73,7 @@ struct osh_sup_poll_actions {
 	int64_t next_delay_ms; /* wait before the next poll                    */
 };
 
-/* True for "" or exactly OSH_SUP_POLICY_HASH_LEN lowercase hex digits.
+/* True for "" or exactly OSH_POLICY_HASH_LEN lowercase hex digits.
  * hash must be NUL-terminated. Pure; thread-safe. */
 bool osh_sup_poll_hash_valid(const char *hash);
 

@@ -1,7 +1,7 @@
-/* sup_policy.c - YAML -> SandboxPolicy message, validation, copy, hash.
+/* osh_policy.c - YAML -> SandboxPolicy message, validation, copy, hash.
  *
  * DESIGN
- * See sup_policy.h. The YAML walker is descriptor driven: a mapping node
+ * See osh_policy.h. The YAML walker is descriptor driven: a mapping node
  * fills a message (each key must name a field of the message's descriptor),
  * a sequence fills a repeated field, a mapping fills a proto map (repeated
  * *Entry messages with key/value), scalars fill strings, bools and unsigned
@@ -9,11 +9,11 @@
  * result can be released by protobuf_c_message_free_unpacked(). The first
  * error wins and names file, line and column (libyaml marks are 0-based).
  * Untrusted text (policy_yaml arrives from any gateway client) is bounded
- * before the document is built: at most OSH_SUP_POLICY_MAX_BYTES, no aliases,
- * at most OSH_SUP_POLICY_MAX_NODES nodes (yaml_prescan), so time and memory
+ * before the document is built: at most OSH_POLICY_MAX_BYTES, no aliases,
+ * at most OSH_POLICY_MAX_NODES nodes (yaml_prescan), so time and memory
  * are linear in the text.
  */
-#include "sup_policy.h"
+#include "osh_policy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -307,7 +307,7 @@ static void fill_message(struct ywalk *w, yaml_node_t *n, const ProtobufCMessage
 }
 
 /* NetworkPolicyRule.name defaults to its map key. */
-static int default_rule_names(osh_sup_policy_pb *p)
+static int default_rule_names(osh_policy_pb *p)
 {
 	for (size_t i = 0; i < p->n_network_policies; i++) {
 		Openshell__V1__SandboxPolicy__NetworkPoliciesEntry *e = p->network_policies[i];
@@ -353,11 +353,11 @@ static int yaml_prescan(const char *text, size_t len, const char *name, char *er
 		case YAML_SCALAR_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
-			if (++nodes > OSH_SUP_POLICY_MAX_NODES) {
+			if (++nodes > OSH_POLICY_MAX_NODES) {
 				snprintf(err, errlen, "%s:%lu:%lu: more than %u YAML nodes", name,
 					 (unsigned long)ev.start_mark.line + 1,
 					 (unsigned long)ev.start_mark.column + 1,
-					 (unsigned)OSH_SUP_POLICY_MAX_NODES);
+					 (unsigned)OSH_POLICY_MAX_NODES);
 				rc = OSH_ETOOBIG;
 			}
 			break;
@@ -373,23 +373,23 @@ static int yaml_prescan(const char *text, size_t len, const char *name, char *er
 	return rc;
 }
 
-int osh_sup_policy_parse_yaml(const char *text, size_t len, const char *name,
-			      osh_sup_policy_pb **out, char *err, size_t errlen)
+int osh_policy_parse_yaml(const char *text, size_t len, const char *name, osh_policy_pb **out,
+			  char *err, size_t errlen)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	bool have_doc = false;
 	struct ywalk w = {.doc = &doc, .name = name, .err = err, .errlen = errlen};
-	osh_sup_policy_pb *p = NULL;
+	osh_policy_pb *p = NULL;
 	yaml_node_t *root;
 
 	*out = NULL;
 	if (errlen)
 		err[0] = '\0';
-	if (len > OSH_SUP_POLICY_MAX_BYTES) {
+	if (len > OSH_POLICY_MAX_BYTES) {
 		snprintf(err, errlen,
 			 "%s: policy text of %zu bytes is larger than %u bytes (1 MiB)", name, len,
-			 (unsigned)OSH_SUP_POLICY_MAX_BYTES);
+			 (unsigned)OSH_POLICY_MAX_BYTES);
 		w.rc = OSH_ETOOBIG;
 		goto out;
 	}
@@ -420,7 +420,7 @@ int osh_sup_policy_parse_yaml(const char *text, size_t len, const char *name,
 		yerr(&w, root, "a policy must be a mapping");
 		goto out_parser;
 	}
-	p = (osh_sup_policy_pb *)new_message(&openshell__v1__sandbox_policy__descriptor);
+	p = (osh_policy_pb *)new_message(&openshell__v1__sandbox_policy__descriptor);
 	if (!p) {
 		w.rc = OSH_ENOMEM;
 		goto out_parser;
@@ -434,14 +434,14 @@ out_parser:
 	yaml_parser_delete(&parser);
 out:
 	if (w.rc) {
-		osh_sup_policy_free(p);
+		osh_policy_free(p);
 		p = NULL;
 	}
 	*out = p;
 	return w.rc;
 }
 
-int osh_sup_policy_load_file(const char *path, osh_sup_policy_pb **out, char *err, size_t errlen)
+int osh_policy_load_file(const char *path, osh_policy_pb **out, char *err, size_t errlen)
 {
 	int rc = OSH_EIO;
 	FILE *f = fopen(path, "rb");
@@ -459,7 +459,7 @@ int osh_sup_policy_load_file(const char *path, osh_sup_policy_pb **out, char *er
 		if (len + 4096 > cap) {
 			char *g;
 
-			if (cap > OSH_SUP_POLICY_MAX_BYTES) {
+			if (cap > OSH_POLICY_MAX_BYTES) {
 				snprintf(err, errlen, "%s: larger than 1 MiB", path);
 				rc = OSH_ETOOBIG;
 				goto out;
@@ -481,7 +481,7 @@ int osh_sup_policy_load_file(const char *path, osh_sup_policy_pb **out, char *er
 		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
 		goto out;
 	}
-	rc = osh_sup_policy_parse_yaml(buf, len, path, out, err, errlen);
+	rc = osh_policy_parse_yaml(buf, len, path, out, err, errlen);
 out:
 	if (f)
 		fclose(f);
@@ -665,7 +665,7 @@ static void check_endpoint(struct vctx *v, const char *rule, size_t i,
 	}
 }
 
-int osh_sup_policy_validate(const osh_sup_policy_pb *p, char *err, size_t errlen)
+int osh_policy_validate(const osh_policy_pb *p, char *err, size_t errlen)
 {
 	static const char *const compat[] = {"", "best_effort", "hard_requirement", NULL};
 	struct vctx v = {.err = err, .errlen = errlen};
@@ -711,7 +711,7 @@ out:
 
 /* ------------------------------------------------------- copy, hash, free */
 
-int osh_sup_policy_copy(const osh_sup_policy_pb *src, osh_sup_policy_pb **out)
+int osh_policy_copy(const osh_policy_pb *src, osh_policy_pb **out)
 {
 	int rc = OSH_ENOMEM;
 	size_t n = protobuf_c_message_get_packed_size(&src->base);
@@ -728,7 +728,7 @@ out:
 	return rc;
 }
 
-int osh_sup_policy_hash(const osh_sup_policy_pb *p, char out[65])
+int osh_policy_hash(const osh_policy_pb *p, char out[65])
 {
 	int rc = OSH_ENOMEM;
 	size_t n = protobuf_c_message_get_packed_size(&p->base);
@@ -751,12 +751,12 @@ out:
 	return rc;
 }
 
-size_t osh_sup_policy_rule_count(const osh_sup_policy_pb *p)
+size_t osh_policy_rule_count(const osh_policy_pb *p)
 {
 	return p ? p->n_network_policies : 0;
 }
 
-void osh_sup_policy_free(osh_sup_policy_pb *p)
+void osh_policy_free(osh_policy_pb *p)
 {
 	if (p)
 		protobuf_c_message_free_unpacked(&p->base, NULL);

@@ -49,12 +49,6 @@ struct osh_sup_args {
 	int n_pass_env;
 };
 
-/* Parse a duration: a non-negative integer followed by ms, s, m or h, or a
- * bare integer meaning seconds ("500ms", "2s", "5m", "1h", "30").
- * Returns 0 and *out_ms, or OSH_EPARSE (empty, sign, unknown unit, trailing
- * garbage) / OSH_ETOOBIG (overflow). Thread-safe. */
-OSH_MUST_CHECK int osh_sup_duration_parse(const char *s, int64_t *out_ms);
-
 /* Parse argv (argv[0] is the program) with envp (NULL-terminated
  * "NAME=VALUE" list, may be NULL) supplying OPENSHELL_* defaults.
  * On error returns OSH_EINVAL/OSH_EPARSE (a duration that overflows is

@@ -1,4 +1,4 @@
-/* test_sup_policy.c - YAML policy reader, validation, copy and hash.
+/* test_osh_policy.c - YAML policy reader, validation, copy and hash.
  * DESIGN: policies as inline YAML texts; errors are checked for the
  * file:line:col and the key they must name. */
 #include <criterion/criterion.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sup_policy.h"
+#include "osh_policy.h"
 
 static const char full[] = "version: 3\n"
 			   "filesystem_policy:\n"
@@ -45,22 +45,22 @@ static const char full[] = "version: 3\n"
 			   "        port: 5432\n"
 			   "    binaries: [{path: /usr/bin/psql}]\n";
 
-static osh_sup_policy_pb *parse_ok(const char *text)
+static osh_policy_pb *parse_ok(const char *text)
 {
-	osh_sup_policy_pb *p = NULL;
+	osh_policy_pb *p = NULL;
 	char err[512];
 
-	cr_assert_eq(osh_sup_policy_parse_yaml(text, strlen(text), "t.yaml", &p, err, sizeof(err)),
-		     0, "%s", err);
+	cr_assert_eq(osh_policy_parse_yaml(text, strlen(text), "t.yaml", &p, err, sizeof(err)), 0,
+		     "%s", err);
 	cr_assert_not_null(p);
 	return p;
 }
 
 static void parse_fails(const char *text, const char *needle)
 {
-	osh_sup_policy_pb *p = (osh_sup_policy_pb *)1;
+	osh_policy_pb *p = (osh_policy_pb *)1;
 	char err[512];
-	int rc = osh_sup_policy_parse_yaml(text, strlen(text), "t.yaml", &p, err, sizeof(err));
+	int rc = osh_policy_parse_yaml(text, strlen(text), "t.yaml", &p, err, sizeof(err));
 
 	cr_assert_eq(rc, OSH_EPARSE, "'%s' parsed", text);
 	cr_assert_null(p);
@@ -69,17 +69,17 @@ static void parse_fails(const char *text, const char *needle)
 
 static void invalid(const char *text, const char *needle)
 {
-	osh_sup_policy_pb *p = parse_ok(text);
+	osh_policy_pb *p = parse_ok(text);
 	char err[512];
 
-	cr_assert_eq(osh_sup_policy_validate(p, err, sizeof(err)), OSH_EINVAL, "'%s' valid", text);
+	cr_assert_eq(osh_policy_validate(p, err, sizeof(err)), OSH_EINVAL, "'%s' valid", text);
 	cr_assert(strstr(err, needle), "error '%s' lacks '%s'", err, needle);
-	osh_sup_policy_free(p);
+	osh_policy_free(p);
 }
 
 Test(policy, full_document_maps_onto_the_proto)
 {
-	osh_sup_policy_pb *p = parse_ok(full);
+	osh_policy_pb *p = parse_ok(full);
 	char err[256];
 	const Openshell__V1__NetworkPolicyRule *gh, *in;
 	const Openshell__V1__L7Allow *allow;
@@ -107,9 +107,9 @@ Test(policy, full_document_maps_onto_the_proto)
 	in = p->network_policies[1]->value;
 	cr_assert_str_eq(in->name, "corp-net", "an explicit name is kept");
 	cr_assert_eq(in->endpoints[0]->n_allowed_ips, 2);
-	cr_assert_eq(osh_sup_policy_validate(p, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(osh_sup_policy_rule_count(p), 2);
-	osh_sup_policy_free(p);
+	cr_assert_eq(osh_policy_validate(p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(osh_policy_rule_count(p), 2);
+	osh_policy_free(p);
 }
 
 Test(policy, unknown_keys_are_rejected_with_position)
@@ -170,20 +170,20 @@ Test(policy, validation_names_the_problem)
 
 Test(policy, copy_and_hash_are_stable)
 {
-	osh_sup_policy_pb *p = parse_ok(full);
-	osh_sup_policy_pb *c = NULL;
+	osh_policy_pb *p = parse_ok(full);
+	osh_policy_pb *c = NULL;
 	char h1[65], h2[65];
 
-	cr_assert_eq(osh_sup_policy_copy(p, &c), 0);
-	cr_assert_eq(osh_sup_policy_hash(p, h1), 0);
-	cr_assert_eq(osh_sup_policy_hash(c, h2), 0);
+	cr_assert_eq(osh_policy_copy(p, &c), 0);
+	cr_assert_eq(osh_policy_hash(p, h1), 0);
+	cr_assert_eq(osh_policy_hash(c, h2), 0);
 	cr_assert_str_eq(h1, h2);
 	cr_assert_eq(strlen(h1), 64);
 	c->version = 4;
-	cr_assert_eq(osh_sup_policy_hash(c, h2), 0);
+	cr_assert_eq(osh_policy_hash(c, h2), 0);
 	cr_assert_str_neq(h1, h2);
-	osh_sup_policy_free(p);
-	osh_sup_policy_free(c);
+	osh_policy_free(p);
+	osh_policy_free(c);
 }
 
 Test(policy, load_file)
@@ -191,19 +191,19 @@ Test(policy, load_file)
 	char dir[] = "/tmp/osh-pol-XXXXXX";
 	char path[128];
 	FILE *f;
-	osh_sup_policy_pb *p = NULL;
+	osh_policy_pb *p = NULL;
 	char err[256];
 
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
-	cr_assert_eq(osh_sup_policy_load_file(path, &p, err, sizeof(err)), OSH_EIO);
+	cr_assert_eq(osh_policy_load_file(path, &p, err, sizeof(err)), OSH_EIO);
 	cr_assert(strstr(err, "cannot open"), "%s", err);
 	f = fopen(path, "w");
 	fputs(full, f);
 	fclose(f);
-	cr_assert_eq(osh_sup_policy_load_file(path, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(osh_policy_load_file(path, &p, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(p->version, 3);
-	osh_sup_policy_free(p);
+	osh_policy_free(p);
 	unlink(path);
 	rmdir(dir);
 }
@@ -224,7 +224,7 @@ Test(policy, alias_bomb_is_refused_fast)
 	/* 30 nested levels of 2 references each: 2^30 expansions if walked. */
 	char text[4096];
 	size_t n = 0;
-	osh_sup_policy_pb *p = NULL;
+	osh_policy_pb *p = NULL;
 	char err[512];
 
 	n += (size_t)snprintf(text + n, sizeof(text) - n, "version: 1\nx0: &a0 [a]\n");
@@ -232,34 +232,33 @@ Test(policy, alias_bomb_is_refused_fast)
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "x%d: &a%d [*a%d, *a%d]\n", i, i,
 				      i - 1, i - 1);
 	cr_assert_lt(n, sizeof(text));
-	cr_assert_eq(osh_sup_policy_parse_yaml(text, n, "bomb.yaml", &p, err, sizeof(err)),
-		     OSH_EPARSE);
+	cr_assert_eq(osh_policy_parse_yaml(text, n, "bomb.yaml", &p, err, sizeof(err)), OSH_EPARSE);
 	cr_assert_null(p);
 	cr_assert(strstr(err, "bomb.yaml:3:") && strstr(err, "aliases"), "%s", err);
 }
 
 Test(policy, size_and_node_limits)
 {
-	size_t big = OSH_SUP_POLICY_MAX_BYTES + 1, n = 0;
+	size_t big = OSH_POLICY_MAX_BYTES + 1, n = 0;
 	char *text = malloc(big + 1);
-	osh_sup_policy_pb *p = NULL;
+	osh_policy_pb *p = NULL;
 	char err[512];
 
 	cr_assert_not_null(text);
 	memset(text, '#', big); /* a comment: valid YAML, only too long */
 	text[big] = '\0';
-	cr_assert_eq(osh_sup_policy_parse_yaml(text, big, "big.yaml", &p, err, sizeof(err)),
+	cr_assert_eq(osh_policy_parse_yaml(text, big, "big.yaml", &p, err, sizeof(err)),
 		     OSH_ETOOBIG);
 	cr_assert_null(p);
 	cr_assert(strstr(err, "big.yaml:") && strstr(err, "1 MiB"), "%s", err);
 
 	/* Under the byte cap but over the node cap: a flat list of scalars. */
 	n += (size_t)snprintf(text, big, "version: 1\nfilesystem: {read_only: [");
-	for (unsigned i = 0; i <= OSH_SUP_POLICY_MAX_NODES; i++)
+	for (unsigned i = 0; i <= OSH_POLICY_MAX_NODES; i++)
 		n += (size_t)snprintf(text + n, big - n, "/a,");
 	n += (size_t)snprintf(text + n, big - n, "/a]}\n");
-	cr_assert_lt(n, OSH_SUP_POLICY_MAX_BYTES);
-	cr_assert_eq(osh_sup_policy_parse_yaml(text, n, "many.yaml", &p, err, sizeof(err)),
+	cr_assert_lt(n, OSH_POLICY_MAX_BYTES);
+	cr_assert_eq(osh_policy_parse_yaml(text, n, "many.yaml", &p, err, sizeof(err)),
 		     OSH_ETOOBIG);
 	cr_assert_null(p);
 	cr_assert(strstr(err, "many.yaml:2:") && strstr(err, "YAML nodes"), "%s", err);
@@ -268,8 +267,8 @@ Test(policy, size_and_node_limits)
 
 Test(policy, anchors_without_aliases_still_parse)
 {
-	osh_sup_policy_pb *p = parse_ok("version: 2\nfilesystem: &fs {read_only: [/usr]}\n");
+	osh_policy_pb *p = parse_ok("version: 2\nfilesystem: &fs {read_only: [/usr]}\n");
 
 	cr_assert_eq(p->version, 2);
-	osh_sup_policy_free(p);
+	osh_policy_free(p);
 }

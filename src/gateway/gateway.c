@@ -105,13 +105,14 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 		}
 		eq = strchr(a, '=');
 		snprintf(name, sizeof(name), "%.*s", (int)(eq ? eq - a : (long)strlen(a)), a);
-		takes = strcmp(name, "--listen") == 0 || strcmp(name, "--config") == 0 ||
-			strcmp(name, "--data-dir") == 0 || strcmp(name, "--ocsf-logging") == 0 ||
-			strcmp(name, "--log-retention") == 0 ||
-			strcmp(name, "--sandbox-bin") == 0 || strcmp(name, "--stop-grace") == 0 ||
-			strcmp(name, "--socket") == 0 || strcmp(name, "--socket-group") == 0 ||
-			strcmp(name, "--tls-cert") == 0 || strcmp(name, "--tls-key") == 0 ||
-			strcmp(name, "--client-ca") == 0 || strcmp(name, "--max-connections") == 0;
+		takes =
+		    strcmp(name, "--listen") == 0 || strcmp(name, "--config") == 0 ||
+		    strcmp(name, "--data-dir") == 0 || strcmp(name, "--ocsf-logging") == 0 ||
+		    strcmp(name, "--log-retention") == 0 || strcmp(name, "--sandbox-bin") == 0 ||
+		    strcmp(name, "--stop-grace") == 0 || strcmp(name, "--socket") == 0 ||
+		    strcmp(name, "--socket-group") == 0 || strcmp(name, "--tls-cert") == 0 ||
+		    strcmp(name, "--tls-key") == 0 || strcmp(name, "--client-ca") == 0 ||
+		    strcmp(name, "--max-connections") == 0 || strcmp(name, "--log-rotation") == 0;
 		if (!takes) {
 			snprintf(err, errlen, "unknown flag '%s' (see --help)", name);
 			rc = OSH_EINVAL;
@@ -148,6 +149,16 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 			o->client_ca = v;
 		} else if (strcmp(name, "--max-connections") == 0) {
 			rc = parse_size(name, v, &o->max_conns, err, errlen);
+		} else if (strcmp(name, "--log-rotation") == 0) {
+			if (strcmp(v, "builtin") == 0) {
+				o->external_rotation = false;
+			} else if (strcmp(v, "external") == 0) {
+				o->external_rotation = true;
+			} else {
+				snprintf(err, errlen,
+					 "flag --log-rotation: '%s' is not builtin or external", v);
+				rc = OSH_EPARSE;
+			}
 		} else if (strcmp(name, "--config") == 0) {
 			o->config_path = v;
 		} else if (strcmp(name, "--data-dir") == 0) {
@@ -219,6 +230,9 @@ void osh_gw_usage(void *fp, const char *prog)
 		"                          clients without one are refused\n"
 		"  --insecure-tcp          allow --listen without TLS: no authentication at all\n"
 		"                          (logged as a High GW_INSECURE_TCP event every start)\n"
+		"  --log-rotation MODE     builtin (default: openshell-gateway.log rotates at\n"
+		"                          64 MiB and daily, 5 kept) or external (logrotate;\n"
+		"                          SIGHUP reopens)\n"
 		"  --data-dir DIR          store, config and sandbox files (default\n"
 		"                          $XDG_STATE_HOME/openshell, else ./openshell-data)\n"
 		"  --config FILE.yaml      YAML config file (default <data-dir>/gateway.yaml);\n"
@@ -728,7 +742,7 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 		osh_gw_cfgstate_get(gw->cfg, &c0, NULL);
 		gw->ev_ocsf = c0.v.ocsf_logging_enabled;
 	}
-	rc = gw_sites_init(gw->data_dir, gw->ev_ocsf, &gw->sites_owned);
+	rc = gw_sites_init(gw->data_dir, gw->ev_ocsf, !o->external_rotation, &gw->sites_owned);
 	if (rc != 0 && rc != OSH_ESTATE) {
 		snprintf(err, errlen, "event log in %s: %s", gw->data_dir, osh_strerror(rc));
 		goto out;
@@ -872,8 +886,11 @@ void osh_gw_stop(struct osh_gw *gw)
 
 void osh_gw_request_reload(struct osh_gw *gw)
 {
-	if (gw)
+	if (gw) {
 		atomic_store(&gw->reload_req, 1);
+		/* external logrotate: reopen the event logs (async-signal-safe) */
+		osh_emit_request_reopen();
+	}
 }
 
 void osh_gw_destroy(struct osh_gw *gw)

@@ -31,6 +31,7 @@ struct osh_gw_opts {
 	const char *client_ca;	  /* --client-ca FILE: CA of accepted client certificates */
 	bool insecure_tcp;	  /* --insecure-tcp: plain TCP without authentication */
 	size_t max_conns;	  /* --max-connections N on the socket; 0 = from RLIMIT_NOFILE */
+	bool external_rotation;	  /* --log-rotation external: no built-in rotation */
 	const char *config_path;  /* --config FILE.yaml; NULL = <data-dir>/gateway.yaml */
 	const char *data_dir;	  /* --data-dir DIR; NULL = default (see osh_gw_default_data_dir) */
 	struct osh_gw_layer flag; /* --ocsf-logging and future config flags */

@@ -24,7 +24,7 @@
 #define GW_PRODUCT "openshell-gateway"
 #define GW_VENDOR  "OpenShell"
 
-int gw_sites_init(const char *data_dir, bool jsonl, bool *owned)
+int gw_sites_init(const char *data_dir, bool jsonl, bool rotate, bool *owned)
 {
 	struct osh_emit_config cfg;
 	char host[256] = "";
@@ -36,6 +36,10 @@ int gw_sites_init(const char *data_dir, bool jsonl, bool *owned)
 	cfg.file_stem = "openshell-gateway";
 	cfg.jsonl = jsonl;
 	cfg.stderr_level = OSH_LEVEL_WARN;
+	if (!rotate) {
+		cfg.rotate_bytes = 0;
+		cfg.rotate_daily = false;
+	}
 	rc = osh_ctx_set_product(GW_PRODUCT, GW_VENDOR, OSH_VERSION);
 	if (rc == 0 && gethostname(host, sizeof(host) - 1) == 0)
 		rc = osh_ctx_set_hostname(host);

@@ -21,10 +21,11 @@
 #include "osh_err.h"
 
 /* Starts the runtime for the gateway: files in data_dir, JSONL as given,
- * stderr at WARN. Returns 0, or the runtime's error; OSH_ESTATE when a
- * runtime already runs in this process (an in-process test gateway next to
+ * stderr at WARN, built-in rotation (64 MiB, daily, 5 kept) unless
+ * `rotate` is false (external logrotate + SIGHUP reopen). Returns 0, or the runtime's error;
+ * OSH_ESTATE when a runtime already runs in this process (an in-process test gateway next to
  * another one): the events then go to that runtime, *owned stays false. */
-OSH_MUST_CHECK int gw_sites_init(const char *data_dir, bool jsonl, bool *owned);
+OSH_MUST_CHECK int gw_sites_init(const char *data_dir, bool jsonl, bool rotate, bool *owned);
 /* Flushes and stops the runtime when `owned`. */
 void gw_sites_fini(bool owned);
 

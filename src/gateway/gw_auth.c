@@ -25,6 +25,7 @@
 
 #define REFUSE_SLOTS	  32
 #define REFUSE_WINDOW_S	  60
+#define DIGEST_HEX	  ((size_t)SHA256_DIGEST_LENGTH * 2u)
 #define REFUSE_REPORT_MAX 5
 #define LIMIT_REPORT_MS	  10000
 
@@ -128,7 +129,7 @@ static void refused(struct gw_auth *a, const char *who, const char *what, const 
 		snprintf(r->who, sizeof(r->who), "%s", who);
 		r->window_start_ms = now;
 	}
-	if (now - r->window_start_ms >= REFUSE_WINDOW_S * 1000) {
+	if (now - r->window_start_ms >= (int64_t)REFUSE_WINDOW_S * 1000) {
 		r->window_start_ms = now;
 		r->count = 0;
 	}
@@ -266,8 +267,8 @@ int gw_auth_issue(struct gw_auth *a, const char *id, char secret[GW_AUTH_SECRET_
 	hex(raw, sizeof(raw), secret);
 	SHA256((const unsigned char *)secret, GW_AUTH_SECRET_HEX, dig);
 	hex(dig, sizeof(dig), dhex);
-	dhex[2 * SHA256_DIGEST_LENGTH] = '\n';
-	dhex[2 * SHA256_DIGEST_LENGTH + 1] = '\0';
+	dhex[DIGEST_HEX] = '\n';
+	dhex[DIGEST_HEX + 1] = '\0';
 	snprintf(path, sizeof(path), "%s/%s", a->dir, id);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.new", a->dir, id);
 	unlink(tmp);
@@ -319,11 +320,11 @@ static bool credential_matches(struct gw_auth *a, const char *id, const char *se
 		return false;
 	n = read(fd, want, sizeof(want) - 1);
 	close(fd);
-	if (n < 2 * SHA256_DIGEST_LENGTH)
+	if (n < (ssize_t)DIGEST_HEX)
 		return false;
 	SHA256((const unsigned char *)secret, strlen(secret), dig);
 	hex(dig, sizeof(dig), have);
-	return CRYPTO_memcmp(have, want, 2 * SHA256_DIGEST_LENGTH) == 0;
+	return CRYPTO_memcmp(have, want, DIGEST_HEX) == 0;
 }
 
 /* --------------------------------------------------------------- authz -- */

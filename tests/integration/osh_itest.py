@@ -3,7 +3,7 @@
 DESIGN: every test talks to real binaries: openshell-gateway started with a
 fresh --data-dir on its default Unix socket (the address unix:PATH is read
 from <data-dir>/gateway.addr, then readiness is a GetConfig call that
-succeeds); its supervisors run behind sandbox_tap.sh, which keeps a copy of
+succeeds); its supervisors run behind tools/sandbox-tap.sh, which keeps a copy of
 each sandbox's credential so a test can call as that sandbox's supervisor
 (Gateway.md(sid)),
 the openshell CLI run as a subprocess, and a second gRPC stack (Python
@@ -26,7 +26,7 @@ PROTO_DIR = os.environ.get("OSH_PROTO_DIR", "")
 CLI = os.path.join(BIN_DIR, "openshell")
 GATEWAY = os.path.join(BIN_DIR, "openshell-gateway")
 SANDBOX = os.path.join(BIN_DIR, "openshell-sandbox")
-TAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_tap.sh")
+TAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "sandbox-tap.sh")
 CRED_KEY = "x-openshell-sandbox-credential"
 
 _stub_dir = None

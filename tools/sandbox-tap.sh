@@ -1,5 +1,5 @@
 #!/bin/sh
-# sandbox_tap.sh - test-only stand-in in front of openshell-sandbox.
+# sandbox-tap.sh - test/bench-only stand-in in front of openshell-sandbox.
 #
 # DESIGN: the gateway hands each supervisor its address and per-sandbox
 # credential on fd 3 (--bootstrap-fd 3). Tests that act as a sandbox's

@@ -518,18 +518,18 @@ void osh_cli_discover_gateway(char *buf, size_t cap)
 {
 	const char *x = getenv("XDG_STATE_HOME");
 	char path[4200];
-	const char *cands[3];
-	size_t nc = 0;
+	const char *cands[2];
+	bool found = false;
 
 	if (x != NULL && x[0] == '/') {
 		snprintf(path, sizeof(path), "%s/openshell/gateway.addr", x);
-		cands[nc++] = path;
+		cands[0] = path;
 	} else {
-		cands[nc++] = "./openshell-data/gateway.addr";
+		cands[0] = "./openshell-data/gateway.addr";
 	}
-	cands[nc++] = "/var/lib/openshell/gateway.addr";
+	cands[1] = "/var/lib/openshell/gateway.addr";
 	snprintf(buf, cap, "%s", OSH_CLI_DEFAULT_GATEWAY);
-	for (size_t i = 0; i < nc; i++) {
+	for (size_t i = 0; i < 2 && !found; i++) {
 		FILE *f = fopen(cands[i], "re");
 		char line[4200] = "";
 
@@ -537,11 +537,9 @@ void osh_cli_discover_gateway(char *buf, size_t cap)
 			continue;
 		if (fgets(line, sizeof(line), f) != NULL) {
 			line[strcspn(line, "\r\n")] = '\0';
-			if (line[0] != '\0' && strlen(line) < cap) {
+			found = line[0] != '\0' && strlen(line) < cap;
+			if (found)
 				snprintf(buf, cap, "%s", line);
-				fclose(f);
-				return;
-			}
 		}
 		fclose(f);
 	}

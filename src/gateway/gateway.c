@@ -580,25 +580,26 @@ out:
 static int resolve_group(const char *g, gid_t *out, char *err, size_t errlen)
 {
 	char *end = NULL;
-	unsigned long v;
+	unsigned long v = 0;
 	struct group *gr;
+	int rc = 0;
 
 	*out = getegid();
-	if (g == NULL)
-		return 0;
-	errno = 0;
-	v = strtoul(g, &end, 10);
-	if (g[0] != '\0' && *end == '\0' && errno == 0 && v < 0x7fffffff) {
+	if (g != NULL) {
+		errno = 0;
+		v = strtoul(g, &end, 10);
+	}
+	if (g == NULL) {
+		/* default: this process's group */
+	} else if (g[0] != '\0' && *end == '\0' && errno == 0 && v < 0x7fffffff) {
 		*out = (gid_t)v;
-		return 0;
-	}
-	gr = getgrnam(g);
-	if (gr == NULL) {
+	} else if ((gr = getgrnam(g)) != NULL) {
+		*out = gr->gr_gid;
+	} else {
 		snprintf(err, errlen, "--socket-group: no group named '%s'", g);
-		return OSH_ENOTFOUND;
+		rc = OSH_ENOTFOUND;
 	}
-	*out = gr->gr_gid;
-	return 0;
+	return rc;
 }
 
 /* F17: serve as many connections as the hard limit allows, and size the
@@ -606,16 +607,16 @@ static int resolve_group(const char *g, gid_t *out, char *err, size_t errlen)
 static size_t raise_fd_limit(size_t want)
 {
 	struct rlimit rl;
-	size_t cap;
+	size_t cap = 256;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return want ? want : 256;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		cap = rl.rlim_cur == RLIM_INFINITY ? 4096 : (size_t)rl.rlim_cur / 2;
 	}
-	cap = rl.rlim_cur == RLIM_INFINITY ? 4096 : (size_t)rl.rlim_cur / 2;
 	if (cap > 4096)
 		cap = 4096;
 	if (cap < 8)

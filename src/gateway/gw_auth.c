@@ -155,33 +155,30 @@ static bool pid_in_group(pid_t pid, gid_t g)
 {
 	char path[64], buf[4096];
 	bool found = false;
-	ssize_t n;
-	int fd;
-	const char *p;
+	ssize_t n = -1;
+	int fd = -1;
+	const char *p = NULL;
 
-	if (pid <= 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strstr(buf, "\nGroups:");
-	if (p == NULL)
-		return false;
-	p += 8;
-	while (!found && *p != '\n' && *p != '\0') {
+	if (pid > 0) {
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n > 0) {
+		buf[n] = '\0';
+		p = strstr(buf, "\nGroups:");
+	}
+	if (p != NULL)
+		p += 8;
+	while (p != NULL && !found && *p != '\n' && *p != '\0') {
 		char *end;
 		unsigned long v = strtoul(p, &end, 10);
 
-		if (end == p)
-			break;
-		found = (gid_t)v == g;
-		p = end;
+		found = end != p && (gid_t)v == g;
+		p = end != p ? end : NULL;
 	}
 	return found;
 }
@@ -229,15 +226,12 @@ void gw_auth_on_refuse(const struct osh_rpc_peer *peer, int why, void *ud)
 static bool plain_id(const char *id)
 {
 	size_t n = strlen(id);
+	bool ok = n > 0 && n <= 64 && id[0] != '.';
 
-	if (n == 0 || n > 64 || id[0] == '.')
-		return false;
-	for (const char *p = id; *p; p++) {
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
-			return false;
-	}
-	return true;
+	for (const char *p = id; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.';
+	return ok;
 }
 
 static void hex(const unsigned char *b, size_t n, char *out)
@@ -373,12 +367,11 @@ static const char *sandbox_id_of(const ProtobufCMessage *msg)
 static bool well_formed(const char *s)
 {
 	size_t n = 0;
+	bool hexok = true;
 
-	for (; s[n] != '\0'; n++) {
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-			return false;
-	}
-	return n == GW_AUTH_SECRET_HEX;
+	for (; s[n] != '\0'; n++)
+		hexok = hexok && ((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f'));
+	return hexok && n == GW_AUTH_SECRET_HEX;
 }
 
 int gw_auth_authz(struct osh_rpc_call *call, const ProtobufCMessage *msg, void *ud)

@@ -91,7 +91,7 @@ static void track(struct osh_rpc_listener *l, int fd, const struct osh_rpc_peer 
 	struct conn *c = NULL;
 
 	if (fstat(fd, &st) != 0)
-		return;
+		st.st_ino = 0; /* untracked: never matches a live socket */
 	pthread_mutex_lock(&l->mu);
 	/* The same fd number may come back after gRPC closed it: replace. */
 	for (size_t i = 0; i < l->n_conns && c == NULL; i++) {
@@ -113,11 +113,10 @@ bool osh_rpc_listener_peer(struct osh_rpc_listener *l, int fd, struct osh_rpc_pe
 {
 	struct stat st;
 	bool found = false;
+	bool ok = fstat(fd, &st) == 0;
 
-	if (fstat(fd, &st) != 0)
-		return false;
 	pthread_mutex_lock(&l->mu);
-	for (size_t i = 0; i < l->n_conns && !found; i++) {
+	for (size_t i = 0; ok && i < l->n_conns && !found; i++) {
 		if (l->conns[i].fd == fd && l->conns[i].dev == st.st_dev &&
 		    l->conns[i].ino == st.st_ino) {
 			*out = l->conns[i].peer;
@@ -134,6 +133,7 @@ static void accept_one(struct osh_rpc_listener *l)
 	struct ucred cr;
 	socklen_t crlen = sizeof(cr);
 	grpc_server_credentials *creds;
+	int why = 0;
 	int fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0) {
@@ -149,7 +149,7 @@ static void accept_one(struct osh_rpc_listener *l)
 			atomic_fetch_add(&l->refused, 1);
 			report(l, &peer, OSH_RPC_REFUSE_NO_FDS);
 		}
-		return;
+		goto out;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0) {
 		peer.pid = cr.pid;
@@ -157,24 +157,28 @@ static void accept_one(struct osh_rpc_listener *l)
 		peer.gid = cr.gid;
 	}
 	if (l->o.check != NULL && !l->o.check(&peer, l->o.ud)) {
-		close(fd);
+		why = OSH_RPC_REFUSE_PEER;
 		atomic_fetch_add(&l->refused, 1);
-		report(l, &peer, OSH_RPC_REFUSE_PEER);
-		return;
+	} else {
+		if (l->n_conns >= l->o.max_conns)
+			prune(l);
+		if (l->n_conns >= l->o.max_conns) {
+			why = OSH_RPC_REFUSE_CONN_LIMIT;
+			atomic_fetch_add(&l->overflowed, 1);
+		}
 	}
-	if (l->n_conns >= l->o.max_conns)
-		prune(l);
-	if (l->n_conns >= l->o.max_conns) {
+	if (why != 0) {
 		close(fd);
-		atomic_fetch_add(&l->overflowed, 1);
-		report(l, &peer, OSH_RPC_REFUSE_CONN_LIMIT);
-		return;
+		report(l, &peer, why);
+		goto out;
 	}
 	track(l, fd, &peer);
 	atomic_fetch_add(&l->accepted, 1);
 	creds = grpc_insecure_server_credentials_create();
 	grpc_server_add_channel_from_fd(l->gs, fd, creds); /* gRPC owns fd now */
 	grpc_server_credentials_release(creds);
+out:
+	return;
 }
 
 static void *listen_main(void *arg)
@@ -270,11 +274,14 @@ out:
 
 int osh_rpc_listener_start(struct osh_rpc_listener *l, grpc_server *gs)
 {
+	int rc = OSH_ESYS;
+
 	l->gs = gs;
-	if (pthread_create(&l->thread, NULL, listen_main, l) != 0)
-		return OSH_ESYS;
-	l->running = true;
-	return 0;
+	if (pthread_create(&l->thread, NULL, listen_main, l) == 0) {
+		l->running = true;
+		rc = 0;
+	}
+	return rc;
 }
 
 void osh_rpc_listener_stop(struct osh_rpc_listener *l)

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1239,7 +1240,7 @@ Test(gw_service, log_dir_stays_in_the_sandbox_dir, .timeout = 120)
 {
 	struct grig r;
 	struct osh_rpc_status st;
-	char p[1024], real[1024], got[1024], want[1200];
+	char p[1024], real[PATH_MAX], got[1024], want[PATH_MAX + 64];
 	struct stat sbuf;
 
 	rig_up(&r, fake_sleep, NULL);

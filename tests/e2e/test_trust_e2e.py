@@ -343,6 +343,30 @@ class Trust(unittest.TestCase):
         plain = read(os.path.join(g.data_dir, "openshell-gateway.log"))
         self.assertIn("OCSF LIFECYCLE:START", plain)
 
+    def test_oversized_or_malformed_credentials_are_refused(self):
+        import grpc
+        g = self.gateway(["--ocsf-logging", "true"])
+        ch = grpc.insecure_channel(g.addr)
+        push = ch.stream_unary("/openshell.v1.OpenShell/PushSandboxLogs")
+        key = "x-openshell-sandbox-credential"
+        # over the 8 KiB metadata cap: refused by gRPC before any handler
+        with self.assertRaises(grpc.RpcError) as cm:
+            push(iter([b"\x0a\x01x"]), timeout=10, metadata=[(key, "a" * 20000)])
+        self.assertIn(cm.exception.code(), (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE))
+        ch.close()
+        ch = grpc.insecure_channel(g.addr)
+        push = ch.stream_unary("/openshell.v1.OpenShell/PushSandboxLogs")
+        # not 64 hex digits: UNAUTHENTICATED with an event
+        with self.assertRaises(grpc.RpcError) as cm:
+            push(iter([b"\x0a\x01x"]), timeout=10, metadata=[(key, "A" * 64)])
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        self.assertIn("malformed", cm.exception.details())
+        ch.close()
+        self.assertEqual(g.cli("config", "get").returncode, 0, "the gateway keeps serving")
+        log = os.path.join(g.data_dir, "openshell-gateway-ocsf.log")
+        wait_for(lambda: any(e["metadata"]["event_code"] == "GW_AUTH_REFUSED" and "malformed" in e["message"]
+                             for e in jsonl(log)), 10, "the refusal event")
+
     # ------------------------------------------------------------------ F17
 
     def test_listener_survives_fd_exhaustion(self):

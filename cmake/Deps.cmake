@@ -26,6 +26,8 @@ function(osh_add_criterion_test name)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${T_LIBS} osh_testsupport PkgConfig::CRITERION)
   add_test(NAME ${name} COMMAND ${name} --jobs 2)
-  set_tests_properties(${name} PROPERTIES TIMEOUT 300
-                       ENVIRONMENT "OSH_TEST_LOGS=${CMAKE_BINARY_DIR}/test-logs")
+  # Logs of every test directory go to the site census (tests/CMakeLists.txt,
+  # fixture site_logs; tests/support/osh_testdir.h).
+  set_tests_properties(${name} PROPERTIES TIMEOUT 300 FIXTURES_REQUIRED site_logs
+                       ENVIRONMENT "OSH_TEST_LOG_DIR=${CMAKE_BINARY_DIR}/test-logs/${name}")
 endfunction()

@@ -46,11 +46,14 @@ def _clang_format_once(text, assume, clang):
     return p.stdout.decode()
 
 
-def generate(root, selection, schema_dir=None, validate=True, clang="clang-format"):
-    """Return {relative output path: text}."""
-    from . import emit_c, emit_schema
+def generate(root, selection, schema_dir=None, validate=True, clang="clang-format",
+             sites=None):
+    """Return ({path relative to generated/: text}, {path relative to docs/: text},
+    model). `sites` is the site registry (None: no registry outputs)."""
+    from . import emit_c, emit_schema, emit_sites
     from .loader import RawSchema, find_schema_dir
     from .model import Model, load_selection
+    from .sites import load_registry
     from .resolve import Resolver
 
     sel = load_selection(selection)
@@ -63,7 +66,16 @@ def generate(root, selection, schema_dir=None, validate=True, clang="clang-forma
                        ("c/ocsf_gen.c", emit_c.emit_source(model))):
         out[name] = clang_format(text, os.path.join(root, "generated", name), clang)
     out.update(emit_schema.emit_all(model))
-    return out, model
+    docs = {}
+    if sites is not None:
+        rel = os.path.relpath(sites, root)
+        reg = load_registry(sites, model, rel if not rel.startswith("..") else sites)
+        for name, text in (("c/osh_sites.h", emit_sites.emit_header(reg)),
+                           ("c/osh_sites.c", emit_sites.emit_source(reg))):
+            out[name] = clang_format(text, os.path.join(root, "generated", name), clang)
+        out["sites.json"] = emit_sites.emit_json(reg)
+        docs["log-sites.md"] = emit_sites.emit_docs(reg)
+    return out, docs, model
 
 
 def write_tree(outdir, files):
@@ -84,7 +96,7 @@ def write_tree(outdir, files):
                     os.remove(os.path.join(d, fn))
 
 
-def compare(outdir, files):
+def compare(outdir, files, own_dirs=("c", "schema")):
     diffs = []
     for rel in sorted(files):
         path = os.path.join(outdir, rel)
@@ -96,7 +108,7 @@ def compare(outdir, files):
             continue
         if cur != files[rel]:
             diffs.append("differs: " + rel)
-    for sub in ("c", "schema"):
+    for sub in own_dirs:
         d = os.path.join(outdir, sub)
         if os.path.isdir(d):
             for fn in sorted(os.listdir(d)):
@@ -114,35 +126,55 @@ def main(argv=None):
     ap.add_argument("--schema-dir", help="raw OCSF source (default: search, see docs)")
     ap.add_argument("--out", default=os.path.join(root, "generated"),
                     help="output directory (default: generated/ in the source tree)")
+    ap.add_argument("--sites", help="site registry (default: schema/sites.yaml when "
+                    "--selection is the default one; otherwise none)")
+    ap.add_argument("--docs-out", default=os.path.join(root, "docs"),
+                    help="where the generated docs pages go (default: docs/)")
     ap.add_argument("--check", metavar="DIR",
                     help="generate into --out, then compare with DIR (exit 4 on drift)")
+    ap.add_argument("--check-docs", metavar="DIR", default=os.path.join(root, "docs"),
+                    help="with --check: compare the generated docs pages with DIR "
+                    "(default: docs/)")
     ap.add_argument("--no-validate", action="store_true",
                     help="skip metaschema validation (debugging only)")
     ap.add_argument("--clang-format", default=os.environ.get("CLANG_FORMAT", "clang-format"))
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    sites = args.sites
+    if sites is None and os.path.abspath(args.selection) == os.path.join(root, "schema",
+                                                                          "ocsf.yaml"):
+        sites = os.path.join(root, "schema", "sites.yaml")
     try:
-        files, model = generate(root, args.selection, args.schema_dir, not args.no_validate,
-                                args.clang_format)
+        files, docs, model = generate(root, args.selection, args.schema_dir,
+                                      not args.no_validate, args.clang_format, sites)
     except GenError as e:
         print("codegen: error: %s" % e.format(), file=sys.stderr)
         return EXIT_NO_SCHEMA if e.msg.startswith("no OCSF") else EXIT_ERROR
     write_tree(args.out, files)
+    if docs:
+        write_tree(args.docs_out, docs)
     if not args.quiet:
         print("codegen: OCSF %s: %d classes, %d objects, %d enums -> %s"
               % (model.version, len(model.classes), len(model.objects), len(model.enums),
                  args.out))
     if args.check:
         diffs = compare(args.check, files)
+        diffs += ["docs " + d for d in compare(args.check_docs, docs, own_dirs=())]
         if diffs:
             print("codegen: generated output differs from %s:\n  %s\n"
                   "run the regen target (cmake --build <dir> --target regen) and commit"
                   % (args.check, "\n  ".join(diffs)), file=sys.stderr)
-            for rel in sorted(files):
-                a = os.path.join(args.check, rel)
+            pairs = [(os.path.join(args.check, r), os.path.join(args.out, r), files[r])
+                     for r in sorted(files)]
+            pairs += [(os.path.join(args.check_docs, r), os.path.join(args.docs_out, r),
+                       docs[r]) for r in sorted(docs)]
+            for a, b, text in pairs:
+                cur = None
                 if os.path.exists(a):
-                    subprocess.run(["diff", "-u", a, os.path.join(args.out, rel)],
-                                   stdout=sys.stderr, check=False)
+                    with open(a, "r", encoding="utf-8") as f:
+                        cur = f.read()
+                if cur is not None and cur != text:
+                    subprocess.run(["diff", "-u", a, b], stdout=sys.stderr, check=False)
                     break
             return EXIT_DIFF
     return 0

@@ -63,4 +63,21 @@ static inline bool osh_utf8_is_invisible(uint32_t cp)
 	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
 }
 
+/* Length of s[0..len) without a trailing incomplete sequence: where a buffer
+ * cut a multi-byte character (snprintf truncation), the cut moves back to the
+ * character's first byte, so the prefix never ends mid-character. Bytes
+ * before the last (up to 3) continuation bytes are not looked at. */
+static inline size_t osh_utf8_cut(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = len, need;
+
+	while (i > 0 && len - i < 4 && (u[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0 || u[i - 1] < 0xc0)
+		return len; /* ends on ASCII, or stray continuation bytes: left as is */
+	need = u[i - 1] >= 0xf0 ? 4 : u[i - 1] >= 0xe0 ? 3 : 2;
+	return len - (i - 1) < need ? i - 1 : len;
+}
+
 #endif

@@ -4,13 +4,16 @@
  * DESIGN: each sample mirrors a real OpenShell log site (CONNECT allow/deny,
  * FORWARD L7 decision, SSH handshake, process exit, bypass finding, SSH
  * server lifecycle, policy reload, namespace notice), so throughput and
- * latency figures reflect the event sizes the supervisor produces. With
+ * latency figures reflect the event sizes the supervisor produces. Their
+ * codes are registered as SAMPLE_* sites (schema/sites.yaml), distinct from
+ * the real sites they mirror, so a sample line is never mistaken for one. With
  * `hostile` set, attacker-controlled values carry CR/LF, brackets, quotes,
  * control bytes, invalid UTF-8 and a long tail, as a proxied request could. */
 #include "emit_samples.h"
 
 #include "ocsf_gen.h"
 #include "osh_emit.h"
+#include "osh_sites.h"
 
 static const char hostile_host[] = "evil.example\r\n2026-01-01T00:00:00.000Z OCSF NET:OPEN "
 				   "[INFO] ALLOWED fake";
@@ -37,10 +40,10 @@ static int net(unsigned i, bool hostile)
 	struct ocsf_firewall_rule *r;
 	bool deny = (i / 8) % 2 == 1;
 
-	ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN,
-				   deny ? "CONNECT_DENY" : "CONNECT_ALLOW");
-	ocsf_network_activity_set_severity_id(&ev, deny ? OCSF_SEVERITY_ID_MEDIUM
-							: OCSF_SEVERITY_ID_INFORMATIONAL);
+	if (deny)
+		osh_site_init_sample_net_deny(&ev);
+	else
+		osh_site_init_sample_net_allow(&ev);
 	ocsf_network_activity_set_action_id(&ev,
 					    deny ? OCSF_ACTION_ID_DENIED : OCSF_ACTION_ID_ALLOWED);
 	ocsf_network_activity_set_disposition_id(&ev, deny ? OCSF_DISPOSITION_ID_BLOCKED
@@ -72,7 +75,7 @@ static int http(unsigned i, bool hostile)
 	struct ocsf_http_request *rq;
 	struct ocsf_url *u;
 
-	ocsf_http_activity_init(&ev, OCSF_HTTP_ACTIVITY_ACTIVITY_ID_GET, "FORWARD_ALLOW");
+	osh_site_init_sample_http(&ev);
 	ocsf_http_activity_set_action_id(&ev, OCSF_ACTION_ID_ALLOWED);
 	ocsf_http_activity_set_disposition_id(&ev, OCSF_DISPOSITION_ID_ALLOWED);
 	ocsf_http_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
@@ -97,7 +100,7 @@ static int ssh(unsigned i, bool hostile)
 	struct ocsf_ssh_activity ev;
 	struct ocsf_network_endpoint *src;
 
-	ocsf_ssh_activity_init(&ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_OPEN, "SSH_HANDSHAKE_OK");
+	osh_site_init_sample_ssh(&ev);
 	ocsf_ssh_activity_set_action_id(&ev, OCSF_ACTION_ID_ALLOWED);
 	ocsf_ssh_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
 	src = ocsf_ssh_activity_src_endpoint(&ev);
@@ -114,7 +117,7 @@ static int proc(unsigned i, bool hostile)
 	struct ocsf_process_activity ev;
 	struct ocsf_process *p;
 
-	ocsf_process_activity_init(&ev, OCSF_PROCESS_ACTIVITY_ACTIVITY_ID_TERMINATE, "PROC_EXIT");
+	osh_site_init_sample_proc(&ev);
 	ocsf_process_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
 	p = ocsf_process_activity_process(&ev);
 	ocsf_process_set_name(p, hostile ? hostile_host : "python3");
@@ -135,9 +138,7 @@ static int finding(unsigned i, bool hostile)
 	struct ocsf_finding_info *fi;
 
 	(void)i;
-	ocsf_detection_finding_init(&ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
-				    "BYPASS_FINDING");
-	ocsf_detection_finding_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
+	osh_site_init_sample_finding(&ev);
 	ocsf_detection_finding_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
 	ocsf_detection_finding_set_disposition_id(&ev, OCSF_DISPOSITION_ID_BLOCKED);
 	ocsf_detection_finding_set_confidence_id(&ev, OCSF_CONFIDENCE_ID_HIGH);
@@ -155,8 +156,7 @@ static int lifecycle(unsigned i, bool hostile)
 	struct ocsf_application_lifecycle ev;
 
 	(void)i;
-	ocsf_application_lifecycle_init(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,
-					"SSH_READY");
+	osh_site_init_sample_lifecycle(&ev);
 	ocsf_application_lifecycle_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_product_set_name(ocsf_application_lifecycle_app(&ev), "OpenShell Sandbox Supervisor");
 	ocsf_product_set_vendor_name(ocsf_application_lifecycle_app(&ev), "OpenShell");
@@ -169,8 +169,7 @@ static int config(unsigned i, bool hostile)
 {
 	struct ocsf_device_config_state_change ev;
 
-	ocsf_device_config_state_change_init(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
-					     "POLICY_RELOADED");
+	osh_site_init_sample_config(&ev);
 	ocsf_device_config_state_change_set_state_id(
 	    &ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER);
 	ocsf_device_config_state_change_set_state(&ev, "loaded");
@@ -187,7 +186,7 @@ static int base(unsigned i, bool hostile)
 {
 	struct ocsf_base_event ev;
 
-	ocsf_base_event_init(&ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "NETNS_NOTICE");
+	osh_site_init_sample_event(&ev);
 	ocsf_base_event_set_message(&ev, hostile ? hostile_msg : "Network namespace created");
 	ocsf_base_event_add_unmapped_str(&ev, "ns",
 					 hostile ? hostile_host : "openshell-sandbox-abc");

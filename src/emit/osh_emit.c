@@ -45,6 +45,7 @@
 #include "emit_internal.h"
 #include "ocsf.h"
 #include "ocsf_gen.h"
+#include "osh_sites.h"
 #include "shorthand.h"
 
 #define DEFAULT_LOG_DIR	   "/var/log"
@@ -824,14 +825,15 @@ static void writer_event(struct ocsf_event *ev)
 	push_put(OSH_REC_EVENT, level, ts, "ocsf", 4, rt.wshort, slen);
 }
 
-static void report_loss(const char *code, const char *what, const char *reason, uint64_t count)
+/* `init` is the loss site's generated init (LOG_DROPPED, ...). */
+static void report_loss(void (*init)(struct ocsf_base_event *), const char *what,
+			const char *reason, uint64_t count)
 {
 	struct ocsf_base_event ev;
 	const char *msg;
 
-	ocsf_base_event_init(&ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, code);
+	init(&ev);
 	ocsf_base_event_set_activity_name(&ev, "Log Loss");
-	ocsf_base_event_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
 	ocsf_base_event_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
 	msg = ocsf_arena_printf(&ev.ev.arena, "%llu log records lost: %s",
 				(unsigned long long)count, what);
@@ -847,12 +849,10 @@ static void lifecycle_notice(bool failed, const char *msg)
 	const struct osh_ctx_snap *c = osh_ctx_current();
 	struct ocsf_product *app;
 
-	ocsf_application_lifecycle_init(&ev,
-					failed ? OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_DISABLE
-					       : OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_ENABLE,
-					failed ? "LOG_FILE_FALLBACK" : "LOG_FILE_RESTORED");
-	ocsf_application_lifecycle_set_severity_id(&ev, failed ? OCSF_SEVERITY_ID_MEDIUM
-							       : OCSF_SEVERITY_ID_INFORMATIONAL);
+	if (failed)
+		osh_site_init_log_file_fallback(&ev);
+	else
+		osh_site_init_log_file_restored(&ev);
 	ocsf_application_lifecycle_set_status_id(&ev, failed ? OCSF_STATUS_ID_FAILURE
 							     : OCSF_STATUS_ID_SUCCESS);
 	app = ocsf_application_lifecycle_app(&ev);
@@ -919,16 +919,16 @@ static void maybe_report(bool force)
 		return;
 	rt.last_report_ms = now;
 	if (d > 0) {
-		report_loss("LOG_DROPPED", "log queue full", "queue_full", d);
+		report_loss(osh_site_init_log_dropped, "log queue full", "queue_full", d);
 		rt.rep_dropped += d;
 	}
 	if (inv > 0) {
-		report_loss("LOG_INVALID_EVENT", "event could not be built or serialized",
-			    "invalid_event", inv);
+		report_loss(osh_site_init_log_invalid_event,
+			    "event could not be built or serialized", "invalid_event", inv);
 		rt.rep_invalid += inv;
 	}
 	if (pd > 0) {
-		report_loss("LOG_PUSH_DROPPED", "push feed full", "push_full", pd);
+		report_loss(osh_site_init_log_push_dropped, "push feed full", "push_full", pd);
 		rt.rep_push_dropped += pd;
 	}
 	if (lost > 0) {
@@ -936,7 +936,8 @@ static void maybe_report(bool force)
 		 * file; a report line that fails is not counted as a loss. */
 		uint64_t main_before = rt.main.lost, json_before = rt.json.lost;
 
-		report_loss("LOG_WRITE_FAILED", "log file write failed", "write_failed", lost);
+		report_loss(osh_site_init_log_write_failed, "log file write failed", "write_failed",
+			    lost);
 		(void)osh_sink_flush(&rt.main);
 		(void)osh_sink_flush(&rt.json);
 		/* The report's own JSON line is never counted as a loss; the

@@ -3,8 +3,8 @@
  * DESIGN
  * One call per log site hands a fully built OCSF event to this runtime:
  *
- *   struct ocsf_network_activity ev;
- *   ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN, "CONNECT_ALLOW");
+ *   struct ocsf_process_activity ev;
+ *   osh_site_init_proc_launch(&ev);  (generated from schema/sites.yaml)
  *   ... setters ...
  *   osh_emit(&ev);
  *

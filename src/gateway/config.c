@@ -7,6 +7,7 @@
  * layout. Writes go through a temp file + fsync + rename + directory fsync so a
  * concurrent reader (our own reload, an editor) never sees a torn file. */
 #include "config.h"
+#include "gwfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -337,61 +338,10 @@ int osh_gw_layer_from_yaml_text(struct osh_gw_layer *l, const char *path, const 
 	return yaml_scan(l, spans, path, text, len, err, errlen);
 }
 
-/* Reads a whole file into a NUL-terminated heap buffer (caller frees). */
+/* Reads a whole config file (regular files only, never blocking: F13). */
 static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
-	FILE *f = NULL;
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	int rc = OSH_EIO;
-
-	f = fopen(path, "re");
-	if (!f) {
-		rc = errno == ENOENT ? OSH_ENOTFOUND : OSH_EIO;
-		errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		goto out;
-	}
-	for (;;) {
-		size_t got;
-
-		if (n + 4096 + 1 > cap) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 8192;
-			if (cap > YAML_MAX_BYTES + 8192) {
-				rc = OSH_ETOOBIG;
-				errf(err, errlen, "%s: file larger than %u bytes", path,
-				     YAML_MAX_BYTES);
-				goto out;
-			}
-			nb = realloc(buf, cap);
-			if (!nb) {
-				rc = OSH_ENOMEM;
-				errf(err, errlen, "%s: out of memory", path);
-				goto out;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f)) {
-				errf(err, errlen, "%s: read error: %s", path, strerror(errno));
-				goto out;
-			}
-			break;
-		}
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	buf = NULL;
-	rc = 0;
-out:
-	free(buf);
-	if (f)
-		fclose(f);
-	return rc;
+	return osh_gw_file_read(path, YAML_MAX_BYTES, out, len, err, errlen);
 }
 
 int osh_gw_layer_from_yaml_file(struct osh_gw_layer *l, const char *path, char *err, size_t errlen)
@@ -494,73 +444,12 @@ int osh_gw_config_snapshot(const struct osh_gw_config *c, char *buf, size_t cap)
 	return rc;
 }
 
-/* Writes `len` bytes to path atomically (temp + fsync + rename + dir fsync). */
+/* Replaces the config file atomically: exclusive temp file with an
+ * unpredictable name, rename over the file a symlinked path points to (F14,
+ * F15). */
 static int write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen)
 {
-	char tmp[4096], dir[4096];
-	const char *slash;
-	int fd = -1, dfd = -1, rc = OSH_EIO;
-	size_t off = 0;
-	bool created = false;
-	struct stat st;
-	mode_t mode = 0644;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-		rc = OSH_ETOOBIG;
-		errf(err, errlen, "%s: path too long", path);
-		goto out;
-	}
-	if (stat(path, &st) == 0)
-		mode = st.st_mode & 07777;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0) {
-		errf(err, errlen, "%s: cannot create temp file: %s", tmp, strerror(errno));
-		goto out;
-	}
-	created = true;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			errf(err, errlen, "%s: write: %s", tmp, strerror(errno));
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0) {
-		errf(err, errlen, "%s: fsync: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		errf(err, errlen, "%s: close: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		errf(err, errlen, "%s: rename over %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	created = false;
-	slash = strrchr(path, '/');
-	if (slash)
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path);
-	else
-		snprintf(dir, sizeof(dir), ".");
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		(void)fsync(dfd); /* best effort: the rename is already visible */
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	if (created)
-		unlink(tmp);
-	return rc;
+	return osh_gw_file_replace(path, data, len, 0644, true, err, errlen);
 }
 
 int osh_gw_yaml_set(const char *path, const char *name, const char *value, bool *changed, char *err,

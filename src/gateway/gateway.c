@@ -24,6 +24,7 @@
 #include "gw_auth.h"
 #include "gw_internal.h"
 #include "gw_sites.h"
+#include "gwfile.h"
 #include "gwlog.h"
 #include "osh_emit.h"
 #include "sandbox.pb-c.h"
@@ -421,28 +422,14 @@ static int reconcile(struct osh_gw *gw)
 
 static int write_addr_file(struct osh_gw *gw)
 {
-	char tmp[PATH_MAX + 16], line[160];
-	int fd, n, rc = OSH_EIO;
+	char line[160], err[PATH_MAX + 128];
+	int n, rc;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", gw->addr_path);
 	n = snprintf(line, sizeof(line), "%s\n", gw->addr);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		goto out;
-	if (write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp, gw->addr_path) != 0) {
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
-out:
+	/* Exclusive temp name, never through a planted symlink (F15). */
+	rc = osh_gw_file_replace(gw->addr_path, line, (size_t)n, 0644, false, err, sizeof(err));
 	if (rc != 0)
-		osh_gw_log(OSH_GW_LOG_ERROR, "cannot write %s: %s", gw->addr_path, strerror(errno));
+		osh_gw_log(OSH_GW_LOG_ERROR, "cannot write %s: %s", gw->addr_path, err);
 	return rc;
 }
 
@@ -644,6 +631,7 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	gw->lock_fd = -1;
 	atomic_init(&gw->reload_req, 0);
 	gw->omit_sandbox_config = o->omit_sandbox_config;
 	gw->stop_grace_ms = o->stop_grace_ms ? o->stop_grace_ms : OSH_GW_DEFAULT_GRACE_MS;
@@ -683,9 +671,19 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 		snprintf(err, errlen, "paths: %s", osh_strerror(rc));
 		goto out;
 	}
-	if (osh_gw_mkdirs(gw->data_dir, 0750) != 0 || osh_gw_mkdirs(gw->sandboxes_dir, 0750) != 0) {
+	if (osh_gw_mkdirs(gw->data_dir, 0750) != 0) {
 		rc = OSH_ESYS;
 		snprintf(err, errlen, "data dir %s: %s", gw->data_dir, strerror(errno));
+		goto out;
+	}
+	/* One gateway per data dir (F16): a second one stops here, before it
+	 * touches anything of the first one's (gateway.addr, store, sandboxes). */
+	rc = osh_gw_file_lock_dir(gw->data_dir, &gw->lock_fd, err, errlen);
+	if (rc != 0)
+		goto out;
+	if (osh_gw_mkdirs(gw->sandboxes_dir, 0750) != 0) {
+		rc = OSH_ESYS;
+		snprintf(err, errlen, "data dir %s: %s", gw->sandboxes_dir, strerror(errno));
 		goto out;
 	}
 	unlink(gw->addr_path); /* a stale address must not look like readiness */
@@ -932,5 +930,7 @@ void osh_gw_destroy(struct osh_gw *gw)
 	osh_gw_store_destroy(gw->store);
 	gw_auth_destroy(gw->auth);
 	gw_sites_fini(gw->sites_owned);
+	if (gw->lock_fd >= 0)
+		close(gw->lock_fd); /* releases the data dir (last: after every file) */
 	free(gw);
 }

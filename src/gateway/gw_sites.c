@@ -8,7 +8,9 @@
  * carries its facts as typed fields where OCSF has one (app, status,
  * actor.user.uid, finding_info) and as `unmapped` pairs otherwise
  * (sandbox_id, revision, old/new values), so a SIEM can filter on them.
- * Codes are registered in schema/sites.yaml (subsystem `gateway`). */
+ * Every site starts from its generated init (generated/c/osh_sites.h, from
+ * schema/sites.yaml, subsystem `gateway`): activity, code and default
+ * severity come from the registry row. */
 #include "gw_sites.h"
 
 #include <stdio.h>
@@ -17,6 +19,7 @@
 
 #include "ocsf_gen.h"
 #include "osh_emit.h"
+#include "osh_sites.h"
 
 #ifndef OSH_VERSION
 #define OSH_VERSION "0.0.0"
@@ -58,14 +61,12 @@ void gw_sites_fini(bool owned)
 
 /* ------------------------------------------------------------ lifecycle */
 
-static void app_event(struct ocsf_application_lifecycle *ev,
-		      enum ocsf_application_lifecycle_activity_id act, const char *code,
-		      enum ocsf_severity_id sev, enum ocsf_status_id status)
+/* Common part of the gateway's Application Lifecycle events, after the
+ * site's generated init (activity, code, default severity). */
+static void app_event(struct ocsf_application_lifecycle *ev, enum ocsf_status_id status)
 {
 	struct ocsf_product *app;
 
-	ocsf_application_lifecycle_init(ev, act, code);
-	ocsf_application_lifecycle_set_severity_id(ev, sev);
 	if (status != OCSF_STATUS_ID_UNKNOWN)
 		ocsf_application_lifecycle_set_status_id(ev, status);
 	app = ocsf_application_lifecycle_app(ev);
@@ -79,8 +80,8 @@ void gw_ev_start(const char *addrs, const char *data_dir, uint64_t config_revisi
 {
 	struct ocsf_application_lifecycle ev;
 
-	app_event(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START, "GW_START",
-		  OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_gw_start(&ev);
+	app_event(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena, "openshell-gateway listening on %s", addrs));
 	ocsf_application_lifecycle_add_unmapped_str(&ev, "listen", addrs);
@@ -94,8 +95,8 @@ void gw_ev_stop(const char *why)
 {
 	struct ocsf_application_lifecycle ev;
 
-	app_event(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_STOP, "GW_STOP",
-		  OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_gw_stop(&ev);
+	app_event(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena, "openshell-gateway stopping: %s", why));
 	osh_emit(&ev);
@@ -105,8 +106,8 @@ void gw_ev_insecure_tcp(const char *addr)
 {
 	struct ocsf_application_lifecycle ev;
 
-	app_event(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START, "GW_INSECURE_TCP",
-		  OCSF_SEVERITY_ID_HIGH, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_gw_insecure_tcp(&ev);
+	app_event(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "plain TCP on %s (--insecure-tcp): no authentication and no "
@@ -120,8 +121,8 @@ void gw_ev_tls_tcp(const char *addr)
 {
 	struct ocsf_application_lifecycle ev;
 
-	app_event(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START, "GW_TLS_TCP",
-		  OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_gw_tls_tcp(&ev);
+	app_event(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "TCP on %s with TLS; clients must present a certificate signed "
@@ -133,11 +134,9 @@ void gw_ev_tls_tcp(const char *addr)
 
 /* ------------------------------------------------------------ sandboxes */
 
-static void sandbox_event(struct ocsf_application_lifecycle *ev,
-			  enum ocsf_application_lifecycle_activity_id act, const char *code,
-			  enum ocsf_severity_id sev, const char *id, int pid)
+static void sandbox_event(struct ocsf_application_lifecycle *ev, const char *id, int pid)
 {
-	app_event(ev, act, code, sev, OCSF_STATUS_ID_SUCCESS);
+	app_event(ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_application_lifecycle_add_unmapped_str(ev, "sandbox_id", id);
 	if (pid > 0)
 		ocsf_application_lifecycle_add_unmapped_int(ev, "supervisor_pid", pid);
@@ -147,8 +146,8 @@ void gw_ev_sandbox_create(const char *id, const char *name, int pid, const char 
 {
 	struct ocsf_application_lifecycle ev;
 
-	sandbox_event(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_INSTALL, "GW_SANDBOX_CREATE",
-		      OCSF_SEVERITY_ID_INFORMATIONAL, id, pid);
+	osh_site_init_gw_sandbox_create(&ev);
+	sandbox_event(&ev, id, pid);
 	ocsf_application_lifecycle_set_message(
 	    &ev,
 	    ocsf_arena_printf(&ev.ev.arena, "sandbox '%s' created (supervisor pid %d)", name, pid));
@@ -161,8 +160,8 @@ void gw_ev_sandbox_delete(const char *id, const char *name, int pid, const char 
 {
 	struct ocsf_application_lifecycle ev;
 
-	sandbox_event(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_REMOVE, "GW_SANDBOX_DELETE",
-		      OCSF_SEVERITY_ID_INFORMATIONAL, id, pid);
+	osh_site_init_gw_sandbox_delete(&ev);
+	sandbox_event(&ev, id, pid);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena, "sandbox '%s' deleted", name));
 	ocsf_application_lifecycle_add_unmapped_str(&ev, "sandbox_name", name);
@@ -176,8 +175,10 @@ void gw_ev_sandbox_exit(const char *id, int pid, int code, int sig, bool lost)
 	bool clean = !lost && sig == 0 && code == 0;
 	const char *msg;
 
-	sandbox_event(&ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_STOP, "GW_SANDBOX_EXIT",
-		      clean ? OCSF_SEVERITY_ID_INFORMATIONAL : OCSF_SEVERITY_ID_MEDIUM, id, pid);
+	osh_site_init_gw_sandbox_exit(&ev);
+	if (!clean)
+		ocsf_application_lifecycle_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
+	sandbox_event(&ev, id, pid);
 	if (lost)
 		msg = ocsf_arena_printf(&ev.ev.arena,
 					"supervisor pid %d is gone (exit status unknown)", pid);
@@ -202,9 +203,7 @@ void gw_ev_config_change(const char *key, const char *old_value, const char *new
 {
 	struct ocsf_device_config_state_change ev;
 
-	ocsf_device_config_state_change_init(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
-					     "GW_CONFIG_CHANGE");
-	ocsf_device_config_state_change_set_severity_id(&ev, OCSF_SEVERITY_ID_INFORMATIONAL);
+	osh_site_init_gw_config_change(&ev);
 	ocsf_device_config_state_change_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_device_config_state_change_set_message(
 	    &ev,
@@ -225,9 +224,7 @@ void gw_ev_auth_refused(const char *principal, const char *what, const char *sta
 {
 	struct ocsf_network_activity ev;
 
-	ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE,
-				   "GW_AUTH_REFUSED");
-	ocsf_network_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
+	osh_site_init_gw_auth_refused(&ev);
 	ocsf_network_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
 	ocsf_network_activity_set_status_detail(&ev, status);
 	/* Network Activity needs an endpoint: the refused peer, by name. */
@@ -249,9 +246,7 @@ void gw_ev_auth_repeated(const char *principal, unsigned count, unsigned window_
 	struct ocsf_detection_finding ev;
 	struct ocsf_finding_info *fi;
 
-	ocsf_detection_finding_init(&ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
-				    "GW_AUTH_REPEATED");
-	ocsf_detection_finding_set_severity_id(&ev, OCSF_SEVERITY_ID_HIGH);
+	osh_site_init_gw_auth_repeated(&ev);
 	ocsf_detection_finding_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
 	ocsf_detection_finding_set_disposition_id(&ev, OCSF_DISPOSITION_ID_BLOCKED);
 	ocsf_detection_finding_set_is_alert(&ev, true);
@@ -273,9 +268,7 @@ void gw_ev_listen_limit(const char *reason, uint64_t count)
 {
 	struct ocsf_network_activity ev;
 
-	ocsf_network_activity_init(&ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE,
-				   "GW_LISTEN_LIMIT");
-	ocsf_network_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
+	osh_site_init_gw_listen_limit(&ev);
 	ocsf_network_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
 	ocsf_network_endpoint_set_name(ocsf_network_activity_src_endpoint(&ev),
 				       "unknown (refused at accept)");

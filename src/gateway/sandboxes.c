@@ -75,10 +75,10 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 		goto out;
 	at_ok = true;
 	if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
-	    posix_spawn_file_actions_addopen(&fa, 1, sp->out_path, O_WRONLY | O_CREAT | O_APPEND,
-					     0640) != 0 ||
-	    posix_spawn_file_actions_addopen(&fa, 2, sp->err_path, O_WRONLY | O_CREAT | O_APPEND,
-					     0640) != 0 ||
+	    posix_spawn_file_actions_addopen(
+		&fa, 1, sp->out_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0640) != 0 ||
+	    posix_spawn_file_actions_addopen(
+		&fa, 2, sp->err_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0640) != 0 ||
 	    posix_spawn_file_actions_adddup2(&fa, boot[0], 3) != 0 ||
 	    posix_spawn_file_actions_addclosefrom_np(&fa, 4) != 0)
 		goto out;
@@ -188,6 +188,70 @@ int osh_gw_mkdirs(const char *path, unsigned mode)
 			break;
 		*p = '/';
 	}
+	return rc;
+}
+
+/* mkdir name under dirfd `at` (existing is fine) and open it, refusing a
+ * symlink or a non-directory in its place. */
+static int subdir(int at, const char *shown, const char *name, int *out, char *err, size_t errlen)
+{
+	int fd;
+
+	*out = -1;
+	if (mkdirat(at, name, 0750) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", shown, strerror(errno));
+		return OSH_ESYS;
+	}
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+		snprintf(err, errlen, "%s is a symlink or not a directory: refused", shown);
+		return OSH_EPERM;
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", shown, strerror(errno));
+		return OSH_ESYS;
+	}
+	*out = fd;
+	return 0;
+}
+
+int osh_gw_sandbox_dirs(const char *sandboxes_dir, const char *name, bool logs, char *err,
+			size_t errlen)
+{
+	static const char *const files[] = {"supervisor.stdout", "supervisor.stderr"};
+	char shown[PATH_MAX + 96];
+	int base, sd = -1, ld = -1, rc = OSH_ESYS;
+
+	base = open(sandboxes_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (base < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", sandboxes_dir, strerror(errno));
+		goto out;
+	}
+	snprintf(shown, sizeof(shown), "%s/%s", sandboxes_dir, name);
+	rc = subdir(base, shown, name, &sd, err, errlen);
+	if (rc == 0 && logs) {
+		snprintf(shown, sizeof(shown), "%s/%s/logs", sandboxes_dir, name);
+		rc = subdir(sd, shown, "logs", &ld, err, errlen);
+	}
+	for (size_t i = 0; rc == 0 && i < sizeof(files) / sizeof(files[0]); i++) {
+		int fd = openat(sd, files[i],
+				O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+
+		if (fd < 0) {
+			snprintf(err, errlen, "%s/%s/%s: %s", sandboxes_dir, name, files[i],
+				 errno == ELOOP ? "is a symlink: refused" : strerror(errno));
+			rc = errno == ELOOP ? OSH_EPERM : OSH_ESYS;
+		} else {
+			close(fd);
+		}
+	}
+out:
+	if (ld >= 0)
+		close(ld);
+	if (sd >= 0)
+		close(sd);
+	if (base >= 0)
+		close(base);
 	return rc;
 }
 

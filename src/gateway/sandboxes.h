@@ -57,6 +57,16 @@ OSH_MUST_CHECK int osh_gw_exe_dir(char *buf, size_t cap);
 /* mkdir -p with `mode` for created components. 0 or OSH_ESYS (errno kept). */
 OSH_MUST_CHECK int osh_gw_mkdirs(const char *path, unsigned mode);
 
+/* Creates <sandboxes_dir>/<name> (and its logs/ when `logs`) and its
+ * supervisor.stdout/.stderr relative to the open sandboxes directory
+ * (mkdirat/openat with O_NOFOLLOW), so a symlink planted at any of those names
+ * (F18: by an agent, which runs with the gateway's uid) is refused instead of
+ * followed out of the data dir. Existing real directories and files are
+ * reused. 0, OSH_EPERM (a symlink or non-directory in the way) or OSH_ESYS,
+ * with err naming the path. */
+OSH_MUST_CHECK int osh_gw_sandbox_dirs(const char *sandboxes_dir, const char *name, bool logs,
+				       char *err, size_t errlen);
+
 /* A random RFC 4122 version-4 UUID, lower-case, 36 chars + NUL. */
 OSH_MUST_CHECK int osh_gw_uuid(char out[37]);
 

@@ -29,6 +29,7 @@
 #include "gw_internal.h"
 #include "gw_sites.h"
 #include "gwlog.h"
+#include "osh_utf8.h"
 #include "sandbox.pb-c.h"
 #include "sandboxes.h"
 #include "osh_policy.h"
@@ -318,17 +319,23 @@ static void follower_send(struct gw_follower *f, Openshell__V1__SandboxLogLine *
 		f->reported_dropped = dropped_msgs;
 }
 
-int gw_logs_publish(struct osh_gw *gw, const char *id, struct osh_gw_logline *lines, size_t n)
+/* Stores lines (acknowledged push when res is set), then fans out the lines
+ * that were inserted (a duplicate of a resent push has seq 0 and is skipped). */
+static int publish(struct osh_gw *gw, const char *id, struct osh_gw_logline *lines, size_t n,
+		   uint64_t last_seq, struct osh_gw_push_result *res)
 {
 	uint64_t *seqs = NULL;
 	int rc;
 
-	if (n == 0)
+	if (n == 0 && !res)
 		return 0;
-	seqs = calloc(n, sizeof(*seqs));
+	seqs = calloc(n ? n : 1, sizeof(*seqs));
 	if (!seqs)
 		return OSH_ENOMEM;
-	rc = osh_gw_store_logs_append(gw->store, id, lines, n, seqs);
+	if (res)
+		rc = osh_gw_store_logs_push(gw->store, id, lines, n, last_seq, seqs, res);
+	else
+		rc = osh_gw_store_logs_append(gw->store, id, lines, n, seqs);
 	if (rc != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -347,7 +354,7 @@ int gw_logs_publish(struct osh_gw *gw, const char *id, struct osh_gw_logline *li
 		if (!v)
 			break;
 		for (size_t i = 0; i < n; i++) {
-			if (!osh_gw_logquery_match(&q, &lines[i]))
+			if (lines[i].seq == 0 || !osh_gw_logquery_match(&q, &lines[i]))
 				continue;
 			v[k] = line_msg(id, &lines[i]);
 			if (v[k])
@@ -362,17 +369,25 @@ out:
 	return rc;
 }
 
+int gw_logs_publish(struct osh_gw *gw, const char *id, struct osh_gw_logline *lines, size_t n)
+{
+	return publish(gw, id, lines, n, 0, NULL);
+}
+
 void gw_note(struct osh_gw *gw, const char *id, const char *level, const char *fmt, ...)
 {
 	struct osh_gw_logline l;
 	char msg[1024];
 	va_list ap;
+	int n;
 	enum osh_gw_loglevel ll = OSH_GW_LOG_INFO;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt,
-		  ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
+	n = vsnprintf(msg, sizeof(msg), fmt,
+		      ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
 	va_end(ap);
+	if (n >= (int)sizeof(msg)) /* cut: never in the middle of a character (F2) */
+		msg[osh_utf8_cut(msg, sizeof(msg) - 1)] = '\0';
 	if (strcmp(level, "WARN") == 0)
 		ll = OSH_GW_LOG_WARN;
 	else if (strcmp(level, "ERROR") == 0)
@@ -448,62 +463,99 @@ struct push_state {
 	char sandbox_id[40];
 	uint64_t accepted;
 	uint64_t dropped;
+	uint64_t duplicates;
+	uint64_t acked_seq;
 };
 
+/* Binds the stream to the sandbox its first message names. 0, or the call
+ * was failed. */
+static int push_bind(struct osh_gw *gw, struct osh_rpc_call *call,
+		     const Openshell__V1__PushSandboxLogsRequest *req, struct push_state **out)
+{
+	struct push_state *ps = osh_rpc_call_data(call);
+	struct osh_gw_sandbox sb;
+	int rc = -1;
+
+	*out = ps;
+	if (ps) {
+		if (req->sandbox_id && req->sandbox_id[0] &&
+		    strcmp(req->sandbox_id, ps->sandbox_id) != 0)
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+						"this stream pushes for sandbox %s, not %s",
+						ps->sandbox_id, req->sandbox_id);
+		else
+			rc = 0;
+		goto out;
+	}
+	if (!req->sandbox_id || !req->sandbox_id[0]) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"sandbox_id is required on the first message");
+		goto out;
+	}
+	if (strlen(req->sandbox_id) >= sizeof(ps->sandbox_id)) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_NOT_FOUND, "no sandbox with id '%.64s'",
+					req->sandbox_id);
+		goto out;
+	}
+	memset(&sb, 0, sizeof(sb));
+	if (resolve(gw, call, req->sandbox_id, NULL, &sb) != 0)
+		goto out;
+	osh_gw_sandbox_fini(&sb);
+	ps = calloc(1, sizeof(*ps));
+	if (!ps) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	snprintf(ps->sandbox_id, sizeof(ps->sandbox_id), "%s", req->sandbox_id);
+	osh_rpc_call_set_data(call, ps);
+	*out = ps;
+	rc = 0;
+out:
+	return rc;
+}
+
+/* One stream message. Numbered batches (first_seq > 0) are acknowledged: the
+ * store skips lines it already holds and moves the sandbox's push mark in the
+ * same transaction, and a store failure fails the call (the supervisor keeps
+ * the lines and resends) instead of losing them. Lines refused here (batch
+ * cap, oversize) are counted in `dropped` and covered by the mark. */
 static void h_push_msg(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
 {
 	const Openshell__V1__PushSandboxLogsRequest *req = (const void *)m;
-	struct push_state *ps = osh_rpc_call_data(call);
+	struct push_state *ps = NULL;
 	struct osh_gw *gw = ud;
 	struct osh_gw_logline *lines = NULL;
+	struct osh_gw_push_result res;
 	char **fjson = NULL;
 	size_t n = 0, take;
+	uint64_t refused = 0, last_seq = 0;
+	bool numbered = req->first_seq != 0;
 	int rc;
 
-	if (!ps) {
-		struct osh_gw_sandbox sb;
-
-		if (!req->sandbox_id || !req->sandbox_id[0]) {
-			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
-						"sandbox_id is required on the first message");
-			return;
-		}
-		if (strlen(req->sandbox_id) >= sizeof(ps->sandbox_id)) {
-			(void)osh_rpc_call_fail(call, OSH_RPC_NOT_FOUND,
-						"no sandbox with id '%.64s'", req->sandbox_id);
-			return;
-		}
-		memset(&sb, 0, sizeof(sb));
-		if (resolve(gw, call, req->sandbox_id, NULL, &sb) != 0)
-			return;
-		osh_gw_sandbox_fini(&sb);
-		ps = calloc(1, sizeof(*ps));
-		if (!ps) {
-			(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
-			return;
-		}
-		snprintf(ps->sandbox_id, sizeof(ps->sandbox_id), "%s", req->sandbox_id);
-		osh_rpc_call_set_data(call, ps);
-	} else if (req->sandbox_id && req->sandbox_id[0] &&
-		   strcmp(req->sandbox_id, ps->sandbox_id) != 0) {
-		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
-					"this stream pushes for sandbox %s, not %s", ps->sandbox_id,
-					req->sandbox_id);
+	if (push_bind(gw, call, req, &ps) != 0)
 		return;
+	if (numbered && req->n_logs > 0) {
+		if (req->first_seq > UINT64_MAX - req->n_logs) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+						"first_seq %llu + %zu lines overflows",
+						(unsigned long long)req->first_seq, req->n_logs);
+			return;
+		}
+		last_seq = req->first_seq + req->n_logs - 1;
 	}
 	take = req->n_logs > PUSH_BATCH_MAX ? PUSH_BATCH_MAX : req->n_logs;
-	ps->dropped += req->n_logs - take;
 	lines = calloc(take ? take : 1, sizeof(*lines));
 	fjson = calloc(take ? take : 1, sizeof(*fjson));
 	if (!lines || !fjson) {
-		ps->dropped += take;
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < take; i++) {
+	for (size_t i = 0; i < req->n_logs; i++) {
 		const Openshell__V1__SandboxLogLine *in = req->logs[i];
 
-		if (!in || (in->message && strlen(in->message) > PUSH_LINE_MAX)) {
-			ps->dropped++;
+		if (i >= PUSH_BATCH_MAX || !in ||
+		    (in->message && strlen(in->message) > PUSH_LINE_MAX)) {
+			refused++;
 			continue;
 		}
 		fjson[n] = fields_json(in);
@@ -513,18 +565,34 @@ static void h_push_msg(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 		lines[n].message = in->message ? in->message : "";
 		lines[n].source = "sandbox"; /* forced: no impersonation of the gateway */
 		lines[n].fields = fjson[n];
+		lines[n].push_seq = numbered ? req->first_seq + i : 0;
 		n++;
 	}
-	rc = gw_logs_publish(gw, ps->sandbox_id, lines, n);
+	if (numbered) {
+		rc = publish(gw, ps->sandbox_id, lines, n, last_seq, &res);
+	} else {
+		memset(&res, 0, sizeof(res));
+		rc = publish(gw, ps->sandbox_id, lines, n, 0, NULL);
+		res.stored = n;
+	}
 	if (rc == OSH_ENOTFOUND) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_NOT_FOUND, "sandbox %s was deleted",
 					ps->sandbox_id);
+	} else if (rc != 0 && numbered) {
+		osh_gw_log(OSH_GW_LOG_WARN, "sandbox %s: %zu pushed lines not stored: %s",
+			   ps->sandbox_id, n, osh_gw_store_errmsg(gw->store));
+		(void)osh_rpc_call_fail(call, OSH_RPC_UNAVAILABLE,
+					"log store failed; the lines were not stored: resend");
 	} else if (rc != 0) {
-		ps->dropped += n;
+		ps->dropped += n + refused;
 		osh_gw_log(OSH_GW_LOG_WARN, "sandbox %s: %zu pushed lines not stored: %s",
 			   ps->sandbox_id, n, osh_gw_store_errmsg(gw->store));
 	} else {
-		ps->accepted += n;
+		ps->accepted += res.stored;
+		ps->duplicates += res.duplicates;
+		ps->dropped += refused;
+		if (res.acked_seq > ps->acked_seq)
+			ps->acked_seq = res.acked_seq;
 	}
 out:
 	for (size_t i = 0; fjson && i < n; i++)
@@ -542,6 +610,8 @@ static void h_push_end(struct osh_rpc_call *call, void *ud)
 	if (ps) {
 		r.accepted = ps->accepted;
 		r.dropped = ps->dropped;
+		r.duplicates = ps->duplicates;
+		r.acked_seq = ps->acked_seq;
 	}
 	(void)osh_rpc_call_reply(call, &r.base);
 }
@@ -988,7 +1058,8 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	struct osh_gw *gw = ud;
 	struct osh_gw_sandbox sb;
 	struct osh_gw_spawn sp;
-	char err[512], sbdir[PATH_MAX], logdir[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX];
+	char err[512], why[PATH_MAX + 160], sbdir[PATH_MAX], logdir[PATH_MAX], outp[PATH_MAX],
+	    errp[PATH_MAX];
 	char secret[GW_AUTH_SECRET_HEX + 1] = "";
 	const char *const *cmd = default_cmd;
 	size_t ncmd = 2;
@@ -1061,7 +1132,16 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	if (osh_gw_mkdirs(sbdir, 0750) != 0 || osh_gw_mkdirs(logdir, 0750) != 0) {
+	/* Relative to the sandboxes dir, never through a planted symlink (F18). */
+	rc = osh_gw_sandbox_dirs(gw->sandboxes_dir, req->name, !(req->log_dir && req->log_dir[0]),
+				 why, sizeof(why));
+	if (rc != 0) {
+		(void)osh_rpc_call_fail(
+		    call, rc == OSH_EPERM ? OSH_RPC_FAILED_PRECONDITION : OSH_RPC_INTERNAL, "%s",
+		    why);
+		goto out;
+	}
+	if (osh_gw_mkdirs(logdir, 0750) != 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "cannot create %s: %s", logdir,
 					strerror(errno));
 		goto out;

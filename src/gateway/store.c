@@ -55,6 +55,12 @@ static const char *const migrations[] = {
     "CREATE TABLE log_counts ("
     " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
     " n INTEGER NOT NULL);",
+    /* 1 -> 2: acknowledged log push. The highest supervisor push sequence
+     * dealt with per sandbox, written in the same transaction as the lines,
+     * so a resent line is recognised as a duplicate after any crash. */
+    "CREATE TABLE push_marks ("
+    " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == OSH_GW_STORE_SCHEMA_VERSION,
@@ -79,6 +85,8 @@ enum stmt_id {
 	S_LOG_COUNT_SUB,
 	S_LOG_QUERY,
 	S_LOG_COUNT,
+	S_PUSH_MARK_GET,
+	S_PUSH_MARK_SET,
 	S_COUNT
 };
 
@@ -119,6 +127,9 @@ static const char *const stmt_sql[S_COUNT] = {
 		    " AND (?5 IS NULL OR instr(?5, ',' || source || ',') > 0)"
 		    " ORDER BY seq DESC LIMIT ?6) ORDER BY seq ASC",
     [S_LOG_COUNT] = "SELECT n FROM log_counts WHERE sandbox_id = ?1",
+    [S_PUSH_MARK_GET] = "SELECT seq FROM push_marks WHERE sandbox_id = ?1",
+    [S_PUSH_MARK_SET] = "INSERT INTO push_marks(sandbox_id, seq) VALUES (?1, ?2)"
+			" ON CONFLICT(sandbox_id) DO UPDATE SET seq = max(seq, excluded.seq)",
 };
 
 struct osh_gw_store {
@@ -591,17 +602,37 @@ int osh_gw_store_sandbox_delete(struct osh_gw_store *st, const char *id)
 	return rc;
 }
 
-int osh_gw_store_logs_append(struct osh_gw_store *st, const char *sandbox_id,
-			     const struct osh_gw_logline *lines, size_t n, uint64_t *seqs)
+/* Reads the push mark of sandbox_id (0 when none) into *mark; mutex held. */
+static int push_mark_get(struct osh_gw_store *st, const char *sandbox_id, uint64_t *mark)
+{
+	sqlite3_stmt *s = stmt(st, S_PUSH_MARK_GET);
+	int rc = 0, r;
+
+	*mark = 0;
+	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*mark = (uint64_t)sqlite3_column_int64(s, 0);
+	else if (r != SQLITE_DONE)
+		rc = dberr(st, r, "read push mark");
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Inserts the lines not yet held, raises the push mark to max(mark, last_seq,
+ * every inserted push_seq) and trims to retention, all in one transaction.
+ * Mutex held by the caller. */
+static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
+			 const struct osh_gw_logline *lines, size_t n, uint64_t last_seq,
+			 uint64_t *seqs, struct osh_gw_push_result *res)
 {
 	sqlite3_stmt *s;
 	bool in_tx = false;
 	int64_t total = 0;
+	uint64_t mark = 0, new_mark;
+	size_t stored = 0;
 	int rc = 0, r;
 
-	pthread_mutex_lock(&st->mu);
-	if (n == 0)
-		goto out;
 	s = stmt(st, S_BEGIN);
 	rc = step_done(st, s, "begin");
 	if (rc != 0)
@@ -619,9 +650,20 @@ int osh_gw_store_logs_append(struct osh_gw_store *st, const char *sandbox_id,
 		rc = dberr(st, r, "check sandbox");
 		goto out;
 	}
+	rc = push_mark_get(st, sandbox_id, &mark);
+	if (rc != 0)
+		goto out;
+	new_mark = mark > last_seq ? mark : last_seq;
 	for (size_t i = 0; i < n; i++) {
 		const struct osh_gw_logline *l = &lines[i];
 
+		if (seqs)
+			seqs[i] = 0;
+		if (l->push_seq != 0 && l->push_seq <= mark) {
+			if (res)
+				res->duplicates++;
+			continue;
+		}
 		s = stmt(st, S_LOG_INSERT);
 		sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, l->ts_ms);
@@ -637,18 +679,31 @@ int osh_gw_store_logs_append(struct osh_gw_store *st, const char *sandbox_id,
 			goto out;
 		if (seqs)
 			seqs[i] = (uint64_t)sqlite3_last_insert_rowid(st->db);
+		if (l->push_seq > new_mark)
+			new_mark = l->push_seq;
+		stored++;
 	}
-	s = stmt(st, S_LOG_COUNT_ADD);
-	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
-	r = sqlite3_step(s);
-	if (r != SQLITE_ROW) {
-		rc = dberr(st, r, "count log lines");
+	if (new_mark > mark) {
+		s = stmt(st, S_PUSH_MARK_SET);
+		sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)new_mark);
+		rc = step_done(st, s, "write push mark");
+		if (rc != 0)
+			goto out;
+	}
+	if (stored) {
+		s = stmt(st, S_LOG_COUNT_ADD);
+		sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)stored);
+		r = sqlite3_step(s);
+		if (r != SQLITE_ROW) {
+			rc = dberr(st, r, "count log lines");
+			sqlite3_reset(s);
+			goto out;
+		}
+		total = sqlite3_column_int64(s, 0);
 		sqlite3_reset(s);
-		goto out;
 	}
-	total = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
 	if (total > (int64_t)st->retention) {
 		int64_t excess = total - (int64_t)st->retention;
 		int gone;
@@ -669,11 +724,50 @@ int osh_gw_store_logs_append(struct osh_gw_store *st, const char *sandbox_id,
 	}
 	s = stmt(st, S_COMMIT);
 	rc = step_done(st, s, "commit");
-	if (rc == 0)
+	if (rc == 0) {
 		in_tx = false;
+		if (res) {
+			res->stored = stored;
+			res->acked_seq = new_mark;
+		}
+	}
 out:
 	if (in_tx)
 		(void)step_done(st, stmt(st, S_ROLLBACK), "rollback");
+	return rc;
+}
+
+int osh_gw_store_logs_append(struct osh_gw_store *st, const char *sandbox_id,
+			     const struct osh_gw_logline *lines, size_t n, uint64_t *seqs)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&st->mu);
+	if (n > 0)
+		rc = append_locked(st, sandbox_id, lines, n, 0, seqs, NULL);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int osh_gw_store_logs_push(struct osh_gw_store *st, const char *sandbox_id,
+			   const struct osh_gw_logline *lines, size_t n, uint64_t last_seq,
+			   uint64_t *seqs, struct osh_gw_push_result *res)
+{
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	pthread_mutex_lock(&st->mu);
+	rc = append_locked(st, sandbox_id, lines, n, last_seq, seqs, res);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int osh_gw_store_push_mark(struct osh_gw_store *st, const char *sandbox_id, uint64_t *mark)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = push_mark_get(st, sandbox_id, mark);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

@@ -23,7 +23,7 @@
 struct osh_gw_store;
 
 /* The schema version this code migrates to (PRAGMA user_version). */
-#define OSH_GW_STORE_SCHEMA_VERSION 1
+#define OSH_GW_STORE_SCHEMA_VERSION 2
 /* Default per-sandbox retention of log lines. */
 #define OSH_GW_STORE_DEFAULT_RETENTION 10000u
 
@@ -75,6 +75,7 @@ struct osh_gw_logline {
 	const char *message;
 	const char *source; /* "sandbox" or "gateway" */
 	const char *fields; /* JSON object text, or NULL/"" for none */
+	uint64_t push_seq;  /* supervisor push sequence; 0 = unnumbered (never a duplicate) */
 };
 
 /* A log query. Zero values mean "no filter". */
@@ -159,6 +160,29 @@ OSH_MUST_CHECK int osh_gw_store_sandbox_delete(struct osh_gw_store *st, const ch
 OSH_MUST_CHECK int osh_gw_store_logs_append(struct osh_gw_store *st, const char *sandbox_id,
 					    const struct osh_gw_logline *lines, size_t n,
 					    uint64_t *seqs);
+
+/* Outcome of osh_gw_store_logs_push. */
+struct osh_gw_push_result {
+	size_t stored;	    /* lines inserted                                  */
+	size_t duplicates;  /* numbered lines skipped: push_seq <= the old mark */
+	uint64_t acked_seq; /* the sandbox's push mark after the call          */
+};
+
+/* Acknowledged push: like osh_gw_store_logs_append, but a line whose push_seq is
+ * non-zero and at or below the sandbox's push mark is a duplicate (skipped,
+ * seqs[i] = 0), and the mark is raised, in the same transaction, to the
+ * highest of its old value, last_seq (numbered lines refused before the store,
+ * which must not come back) and every inserted push_seq. n may be 0 (only the
+ * mark moves). *res is always written (zero on error). OSH_ENOTFOUND if the
+ * sandbox does not exist. */
+OSH_MUST_CHECK int osh_gw_store_logs_push(struct osh_gw_store *st, const char *sandbox_id,
+					  const struct osh_gw_logline *lines, size_t n,
+					  uint64_t last_seq, uint64_t *seqs,
+					  struct osh_gw_push_result *res);
+
+/* The sandbox's push mark (0 when it never received a numbered line). */
+OSH_MUST_CHECK int osh_gw_store_push_mark(struct osh_gw_store *st, const char *sandbox_id,
+					  uint64_t *mark);
 
 /* Runs a query; calls fn per matching line, oldest first. */
 OSH_MUST_CHECK int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquery *q,

@@ -103,6 +103,17 @@ static const char *alias(const ProtobufCMessageDescriptor *d, const char *key)
 static void fill_message(struct ywalk *w, yaml_node_t *n, const ProtobufCMessageDescriptor *d,
 			 ProtobufCMessage *m);
 
+/* Stores an owned submessage in a slot, freeing what the slot held: no path
+ * overwrites (and so leaks) an earlier value. */
+static void slot_set_message(void *slot, ProtobufCMessage *m)
+{
+	ProtobufCMessage **s = slot;
+
+	if (*s)
+		protobuf_c_message_free_unpacked(*s, NULL);
+	*s = m;
+}
+
 /* Parse one scalar value of field f into *slot (a member or an array item). */
 static void fill_scalar(struct ywalk *w, yaml_node_t *n, const ProtobufCFieldDescriptor *f,
 			void *slot)
@@ -127,7 +138,7 @@ static void fill_scalar(struct ywalk *w, yaml_node_t *n, const ProtobufCFieldDes
 				return;
 			}
 			qm->glob = g;
-			*(ProtobufCMessage **)slot = &qm->base;
+			slot_set_message(slot, &qm->base);
 			return;
 		}
 		if (n->type != YAML_MAPPING_NODE) {
@@ -139,7 +150,7 @@ static void fill_scalar(struct ywalk *w, yaml_node_t *n, const ProtobufCFieldDes
 			yerr(w, n, "out of memory");
 			return;
 		}
-		*(ProtobufCMessage **)slot = sub;
+		slot_set_message(slot, sub);
 		fill_message(w, n, fdesc(f), sub);
 		return;
 	}
@@ -155,6 +166,10 @@ static void fill_scalar(struct ywalk *w, yaml_node_t *n, const ProtobufCFieldDes
 			yerr(w, n, "out of memory");
 			return;
 		}
+		/* never overwrite (leak) an owned string; the init value is
+		 * protobuf-c's static empty string */
+		if (*(char **)slot != protobuf_c_empty_string)
+			free(*(char **)slot);
 		*(char **)slot = c;
 		break;
 	}
@@ -289,11 +304,20 @@ static void fill_message(struct ywalk *w, yaml_node_t *n, const ProtobufCMessage
 			yerr(w, k, "keys must be scalars");
 			return;
 		}
-		for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++)
-			if (!strcmp(scalar(yaml_document_get_node(w->doc, q->key)), ks)) {
+		/* Keys are compared by the field they name, so a field given
+		 * twice under its alias (filesystem + filesystem_policy) is a
+		 * duplicate too, not a silent overwrite (F23). */
+		for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+			const char *qs = scalar(yaml_document_get_node(w->doc, q->key));
+
+			if (strcmp(alias(d, qs), alias(d, ks)) != 0)
+				continue;
+			if (strcmp(qs, ks) == 0)
 				yerr(w, k, "duplicate key '%s'", ks);
-				return;
-			}
+			else
+				yerr(w, k, "duplicate key '%s': '%s' sets the same field", ks, qs);
+			return;
+		}
 		f = protobuf_c_message_descriptor_get_field_by_name(d, alias(d, ks));
 		if (!f) {
 			yerr(w, k, "unknown key '%s' in %s", ks, d->short_name);

@@ -413,7 +413,7 @@ int osh_rpc_client_unary(struct osh_rpc_client *c, const char *method, const Pro
 	rc = unary_bb(c, path, bb, opts, &out_bb, st);
 	if (rc != OSH_OK)
 		goto out;
-	*resp = osh_rpc_unpack(md->output, out_bb);
+	*resp = osh_rpc_unpack(md->output, out_bb, NULL, 0);
 	if (*resp == NULL) {
 		status_set(st, OSH_RPC_INTERNAL, "response is not a valid message");
 		rc = OSH_EPARSE;
@@ -614,7 +614,7 @@ int osh_rpc_cstream_finish(struct osh_rpc_cstream *cs, ProtobufCMessage **resp,
 	cs->finished = true;
 	rc = stream_status(&cs->s, st);
 	if (rc == OSH_OK) {
-		*resp = bb != NULL ? osh_rpc_unpack(cs->s.md->output, bb) : NULL;
+		*resp = bb != NULL ? osh_rpc_unpack(cs->s.md->output, bb, NULL, 0) : NULL;
 		if (*resp == NULL) {
 			status_set(st, OSH_RPC_INTERNAL, "no valid response message");
 			rc = OSH_EPARSE;
@@ -727,7 +727,7 @@ int osh_rpc_sstream_next(struct osh_rpc_sstream *ss, int timeout_ms, ProtobufCMe
 		ss->ended = true;
 		goto ended;
 	}
-	*msg = osh_rpc_unpack(ss->s.md->output, ss->recv_bb);
+	*msg = osh_rpc_unpack(ss->s.md->output, ss->recv_bb, NULL, 0);
 	grpc_byte_buffer_destroy(ss->recv_bb);
 	ss->recv_bb = NULL;
 	if (*msg == NULL) {

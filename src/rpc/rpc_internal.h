@@ -14,8 +14,12 @@
  * when the packed size exceeds max (0 = no limit). */
 grpc_byte_buffer *osh_rpc_pack(const ProtobufCMessage *m, size_t max, int *rc);
 
-/* Unpack bb as d; NULL when the bytes do not parse. bb is not consumed. */
-ProtobufCMessage *osh_rpc_unpack(const ProtobufCMessageDescriptor *d, grpc_byte_buffer *bb);
+/* Unpack bb as d; NULL when the bytes do not parse. bb is not consumed.
+ * With err (server side: every request), a message that parses is also put
+ * through osh_rpc_check_strings: NULL when a string field is not valid UTF-8
+ * or holds a NUL, err saying which ("" when the bytes did not parse). */
+ProtobufCMessage *osh_rpc_unpack(const ProtobufCMessageDescriptor *d, grpc_byte_buffer *bb,
+				 char *err, size_t errlen);
 
 /* "/<svc->name>/<method>" (malloc'd), NULL on OOM. */
 char *osh_rpc_path(const ProtobufCServiceDescriptor *svc, const char *method);

@@ -30,6 +30,7 @@
 #include <grpc/support/time.h>
 
 #include "osh_rpc.h"
+#include "osh_rpc_check.h"
 #include "rpc_internal.h"
 
 /* grpc_arg keys are non-const char *. */
@@ -168,17 +169,26 @@ out:
 	return bb;
 }
 
-ProtobufCMessage *osh_rpc_unpack(const ProtobufCMessageDescriptor *d, grpc_byte_buffer *bb)
+ProtobufCMessage *osh_rpc_unpack(const ProtobufCMessageDescriptor *d, grpc_byte_buffer *bb,
+				 char *err, size_t errlen)
 {
 	grpc_byte_buffer_reader r;
 	grpc_slice sl;
 	ProtobufCMessage *m = NULL;
 
+	if (err && errlen)
+		err[0] = '\0';
 	if (!grpc_byte_buffer_reader_init(&r, bb))
 		goto out;
 	sl = grpc_byte_buffer_reader_readall(&r);
 	grpc_byte_buffer_reader_destroy(&r);
 	m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(sl), GRPC_SLICE_START_PTR(sl));
+	if (m && err &&
+	    osh_rpc_check_strings(d, GRPC_SLICE_START_PTR(sl), GRPC_SLICE_LENGTH(sl), err,
+				  errlen) != 0) {
+		protobuf_c_message_free_unpacked(m, NULL);
+		m = NULL;
+	}
 	grpc_slice_unref(sl);
 out:
 	return m;
@@ -610,6 +620,7 @@ static void dispatch_new(struct osh_rpc_server *s, struct method_entry *me, grpc
 			 grpc_metadata_array *md, grpc_byte_buffer *payload, char *unknown_path)
 {
 	struct osh_rpc_call *c = calloc(1, sizeof(*c));
+	char why[320];
 	grpc_op op;
 	ProtobufCMessage *req = NULL;
 
@@ -662,8 +673,11 @@ static void dispatch_new(struct osh_rpc_server *s, struct method_entry *me, grpc
 				      method_name(c));
 			goto out;
 		}
-		req = osh_rpc_unpack(me->desc->input, payload);
-		if (req == NULL) {
+		req = osh_rpc_unpack(me->desc->input, payload, why, sizeof(why));
+		if (req == NULL && why[0]) {
+			fail_internal(c, OSH_RPC_INVALID_ARGUMENT, "%s: %s", method_name(c), why);
+			goto out;
+		} else if (req == NULL) {
 			fail_internal(c, OSH_RPC_INVALID_ARGUMENT,
 				      "%s: request is not a valid %s message", method_name(c),
 				      me->desc->input->name);
@@ -799,6 +813,7 @@ static void on_recv(struct osh_rpc_call *c, int success)
 {
 	grpc_byte_buffer *bb = c->recv_bb;
 	ProtobufCMessage *msg = NULL;
+	char why[320];
 
 	c->recv_bb = NULL;
 	if (!success || bb == NULL) {
@@ -809,8 +824,11 @@ static void on_recv(struct osh_rpc_call *c, int success)
 	}
 	if (call_ended(c))
 		goto out;
-	msg = osh_rpc_unpack(c->me->desc->input, bb);
-	if (msg == NULL) {
+	msg = osh_rpc_unpack(c->me->desc->input, bb, why, sizeof(why));
+	if (msg == NULL && why[0]) {
+		fail_internal(c, OSH_RPC_INVALID_ARGUMENT, "%s: %s", method_name(c), why);
+		goto out;
+	} else if (msg == NULL) {
 		fail_internal(c, OSH_RPC_INVALID_ARGUMENT, "%s: stream message is not a valid %s",
 			      method_name(c), c->me->desc->input->name);
 		goto out;

@@ -22,13 +22,14 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
 import fixture  # noqa: E402
-from codegen import emit_c, emit_schema  # noqa: E402
+from codegen import emit_c, emit_schema, emit_sites  # noqa: E402
 from codegen.__main__ import compare, main as codegen_main  # noqa: E402
 from codegen.errors import GenError  # noqa: E402
 from codegen.loader import RawSchema, find_schema_dir  # noqa: E402
 from codegen.model import (F_CAPTION, F_DEPRECATED, F_DERIVED, F_RECOMMENDED,  # noqa: E402
                            F_REQUIRED, Model, load_selection)
 from codegen.resolve import Resolver, deep_merge  # noqa: E402
+from codegen.sites import load_registry  # noqa: E402
 
 WARN = ["-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wformat=2", "-Wstrict-prototypes",
         "-Wmissing-prototypes", "-Wold-style-definition", "-Wpointer-arith", "-Wcast-qual",
@@ -451,6 +452,109 @@ class TestEmit(Base):
         diffs = compare(d1, {"c/ocsf_gen.h": "new\n", "c/ocsf_gen.c": "y\n"})
         self.assertEqual(diffs, ["missing: c/ocsf_gen.c", "differs: c/ocsf_gen.h",
                                  "stale (not generated any more): c/stale.c"])
+
+
+SITE_ROW = """  - code: NET_OPEN
+    class: net_activity
+    activity: open
+    severity: informational
+    subsystem: net
+    shorthand: "NET:OPEN [INFO] a"
+    meaning: "opened"
+    fired_by_tests: true
+    match: 'NET:OPEN '
+"""
+
+
+class TestSites(Base):
+    """schema/sites.yaml rules, on the fixture model (net_activity, base_event)."""
+
+    def registry(self, rows=SITE_ROW, subsystems="  net: \"Network\"\n"):
+        path = os.path.join(self.tmp, "sites.yaml")
+        with open(path, "w") as f:
+            f.write("subsystems:\n" + subsystems + "sites:\n" + rows)
+        return load_registry(path, self.model(), "sites.yaml")
+
+    def bad(self, rows, subsystems="  net: \"Network\"\n"):
+        with self.assertRaises(GenError) as cm:
+            self.registry(rows, subsystems)
+        return str(cm.exception)
+
+    def test_good_row_generates_typed_init_table_json_docs(self):
+        reg = self.registry(SITE_ROW + SITE_ROW.replace("NET_OPEN", "EV_ANY").replace(
+            "class: net_activity", "class: base_event").replace("activity: open",
+                                                                  "activity: any").replace(
+            "match: 'NET:OPEN '", "match: 'EVENT '").replace("NET:OPEN [INFO] a",
+                                                             "EVENT [INFO] a"))
+        h = emit_sites.emit_header(reg)
+        self.assertIn("static inline void osh_site_init_net_open(struct ocsf_net_activity *ev)", h)
+        self.assertIn('ocsf_net_activity_init(ev, OCSF_NET_ACTIVITY_ACTIVITY_ID_OPEN, "NET_OPEN");',
+                      h)
+        self.assertIn("osh_site_init_ev_any(struct ocsf_base_event *ev, "
+                      "enum ocsf_base_event_activity_id act)", h)
+        c = emit_sites.emit_source(reg)
+        self.assertIn(".code = \"NET_OPEN\"", c)
+        self.assertIn(".activity_id = -1", c)
+        j = json.loads(emit_sites.emit_json(reg))
+        self.assertEqual([r["code"] for r in j["sites"]], ["NET_OPEN", "EV_ANY"])
+        self.assertEqual(j["sites"][0]["class_uid"], 4001)
+        self.assertIn("| `NET_OPEN` | Net Activity 4001 | Open | Informational |",
+                      emit_sites.emit_docs(reg))
+
+    def test_errors_name_file_line_and_key(self):
+        cases = [
+            (SITE_ROW.replace("net_activity", "nope_activity"), ":5: sites[0] (NET_OPEN).class",
+             "unknown class 'nope_activity'"),
+            (SITE_ROW.replace("activity: open", "activity: listen"), ":6:",
+             "not an activity of net_activity (known: unknown, open, close, other, or any)"),
+            (SITE_ROW.replace("informational", "loud"), ":7: sites[0] (NET_OPEN).severity",
+             "unknown severity 'loud'"),
+            (SITE_ROW.replace("code: NET_OPEN", "code: net-open"), ":4: sites[0]",
+             "not an event code"),
+            (SITE_ROW + SITE_ROW, ":13: sites[1] (NET_OPEN).code",
+             "duplicate code NET_OPEN (first at line 4)"),
+            (SITE_ROW.replace("subsystem: net", "subsystem: ssh"), ".subsystem",
+             "'ssh' is not listed under `subsystems`"),
+            (SITE_ROW.replace("fired_by_tests: true", "fired_by_tests: false"), ".why_not",
+             "needs why_not"),
+            (SITE_ROW.replace("    meaning: \"opened\"\n", ""), ".meaning",
+             "missing required key"),
+            (SITE_ROW.replace("match: 'NET:OPEN '", "match: 'NET:CLOSE'"), ".match",
+             "does not match the row's own shorthand example"),
+            (SITE_ROW + "    colour: red\n", ".colour", "unknown key"),
+        ]
+        for rows, where, what in cases:
+            msg = self.bad(rows)
+            self.assertIn("sites.yaml", msg)
+            self.assertIn(where, msg)
+            self.assertIn(what, msg)
+
+    def test_overlapping_patterns_are_refused(self):
+        other = SITE_ROW.replace("NET_OPEN", "NET_OPEN_TOO").replace("match: 'NET:OPEN '",
+                                                                     "match: 'NET:'")
+        msg = self.bad(SITE_ROW + other)
+        self.assertIn("NET_OPEN_TOO", msg)
+        self.assertIn("also matches the shorthand example of NET_OPEN", msg)
+
+    def test_bad_registry_exits_non_zero_and_writes_nothing(self):
+        sroot, selp = fixture.write(fixture.tree(), self.tmp)
+        reg = os.path.join(self.tmp, "sites.yaml")
+        with open(reg, "w") as f:
+            f.write("subsystems:\n  net: \"Network\"\nsites:\n" +
+                    SITE_ROW.replace("informational", "loud"))
+        out = os.path.join(self.tmp, "out")
+        old = os.environ.get("OCSF_SCHEMA_DIR")
+        os.environ["OCSF_SCHEMA_DIR"] = sroot
+        try:
+            rc = codegen_main(["--selection", selp, "--sites", reg, "--out", out,
+                               "--docs-out", os.path.join(self.tmp, "docs"), "--quiet"])
+        finally:
+            if old is None:
+                os.environ.pop("OCSF_SCHEMA_DIR")
+            else:
+                os.environ["OCSF_SCHEMA_DIR"] = old
+        self.assertEqual(rc, 1)
+        self.assertFalse(os.path.exists(out))
 
 
 class TestCommittedOutput(unittest.TestCase):

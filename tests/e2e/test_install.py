@@ -190,7 +190,7 @@ class Install(unittest.TestCase):
             r = subprocess.run([cli, "sandbox", "create", "--name", "inst", "--", "echo", "installed"],
                                capture_output=True, text=True, env=env, timeout=30)
             self.assertEqual(r.returncode, 0, r.stderr)
-            out = os.path.join(data, "sandboxes", "inst", "supervisor.stdout")
+            out = os.path.join(data, "sandboxes", "inst", "logs", "agent.log")
             wait_for(lambda: os.path.exists(out) and "installed" in open(out).read(), 15, "the agent's output")
             r = subprocess.run([cli, "sandbox", "delete", "inst"], capture_output=True, text=True, env=env,
                                timeout=30)

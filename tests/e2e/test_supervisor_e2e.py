@@ -10,7 +10,9 @@ workload is a shell loop (it only has to stay alive); events that make the
 JSONL file grow come from the supervisor's documented --heartbeat option
 (OPENSHELL_HEARTBEAT in the gateway's environment, inherited by the
 supervisors it launches) and from config toggles. Every JSONL file any test
-produced is checked with tools/ocsf-validate in tearDown.
+produced is checked with tools/ocsf-validate in tearDown, and, when
+$OSH_TEST_LOG_DIR is set (ctest sets it), every log file is copied there
+before the temp dir goes, for tools/site-census.
 
 Binaries come from $OSH_BIN_DIR (set by ctest), the validator from
 $OSH_SOURCE_DIR/tools/ocsf-validate.
@@ -69,6 +71,19 @@ def ocsf_lines(text):
         if m:
             out.append(m.group(1))
     return out
+
+
+def keep_logs(root, label):
+    """Copy every openshell*.log* file under root into $OSH_TEST_LOG_DIR/<label>/
+    (same relative paths) so tools/site-census can count the sites they carry."""
+    dest = os.environ.get("OSH_TEST_LOG_DIR")
+    if not dest:
+        return
+    for f in glob.glob(os.path.join(root, "**", "openshell*.log*"), recursive=True):
+        if os.path.isfile(f):
+            to = os.path.join(dest, label, os.path.relpath(f, root))
+            os.makedirs(os.path.dirname(to), exist_ok=True)
+            shutil.copyfile(f, to)
 
 
 def jsonl(path):
@@ -162,7 +177,9 @@ class E2E(unittest.TestCase):
                         cols = ln.split()
                         if len(cols) > 3 and cols[3].isdigit():
                             pids.add(int(cols[3]))
-            # Validate before deleting: DeleteSandbox removes the log dirs.
+            # Validate (and keep) before deleting: DeleteSandbox removes the
+            # log dirs.
+            keep_logs(self.tmp, self.id())
             for pat in ("openshell-ocsf.log*", "openshell-gateway-ocsf.log*"):
                 for f in glob.glob(os.path.join(self.tmp, "**", pat), recursive=True):
                     self.jsonl_files.add(f)
@@ -400,6 +417,29 @@ class E2E(unittest.TestCase):
             "lines from the outage pushed after the restart")
         self.assertIn("CONFIG:DEGRADED", r.stdout)
 
+    def test_agent_output_is_kept_apart_and_cannot_forge_supervisor_lines(self):
+        # F20: the agent prints a line that looks like the supervisor's own.
+        forged = "2026-12-06T00:00:00.000Z OCSF LIFECYCLE:STOP [INFO] openshell-sandbox success"
+        g = self.gateway()
+        d = self.create(g, "forger", ["sh", "-c",
+                                      "echo hello-out; echo '%s' >&2; printf '\\033[2Jx\\n'; "
+                                      "sleep 30" % forged])
+        agent_log = os.path.join(d, "agent.log")
+        wait_for(lambda: "stdout x" in read(agent_log) or "\\x1b[2Jx" in read(agent_log), 15,
+                 "agent output in agent.log")
+        text = read(agent_log)
+        self.assertRegex(text, r"(?m)^" + TS + r" stdout hello-out$")
+        self.assertRegex(text, r"(?m)^" + TS + r" stderr " + re.escape(forged) + "$")
+        self.assertIn(" stdout \\x1b[2Jx", text, "control bytes are escaped")
+        self.assertNotIn("\x1b", text)
+        sbdir = os.path.dirname(d)
+        for f in ("supervisor.stderr", "supervisor.stdout"):
+            self.assertNotIn("LIFECYCLE:STOP", read(os.path.join(sbdir, f)),
+                             "the forged line reached %s" % f)
+            self.assertNotIn("hello-out", read(os.path.join(sbdir, f)))
+        self.assertNotRegex(read(os.path.join(d, "openshell.log")),
+                            r"(?m)^" + re.escape(forged) + "$")
+
     def test_exit_code_3_with_process_identity(self):
         g = self.gateway()
         g.cli("config", "set", "ocsf_logging_enabled", "true")
@@ -428,6 +468,7 @@ class Standalone(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="osh-sup-")
 
     def tearDown(self):
+        keep_logs(self.tmp, self.id())
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def run_sup(self, *args, timeout=30):
@@ -481,6 +522,37 @@ class Standalone(unittest.TestCase):
         self.assertIn("--workdir", r.stderr)
         self.assertIn("LIFECYCLE:STOP [HIGH] openshell-sandbox failure", self.log())
         self.assertNotIn("PROC:LAUNCH", self.log())
+
+    def test_sighup_storm_is_coalesced(self):
+        # F22: the agent (same uid) can send SIGHUP storms; each reopen burst
+        # gives one line, at most one per second, so the log cannot be flooded.
+        p = subprocess.Popen([SANDBOX, "--log-dir", self.tmp, "--", "sleep", "30"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: "PROC:LAUNCH [INFO]" in self.log(), 10, "PROC:LAUNCH")
+            sent, t0 = 0, time.monotonic()
+            while time.monotonic() - t0 < 2.5 and sent < 200000:
+                p.send_signal(signal.SIGHUP)
+                sent += 1
+            wait_for(lambda: "signals since the last reopen" in self.log(), 5,
+                     "the coalesced reopen line")
+            wait_for(lambda: len(re.findall(r"SIGHUP: reopening log files \((\d+) signals? ",
+                                            self.log())) >= 2, 5, "the last burst's line")
+            counts = [int(c) for c in re.findall(
+                r"SIGHUP: reopening log files \((\d+) signals? ", self.log())]
+            elapsed = time.monotonic() - t0
+            self.assertGreater(sent, 1000)
+            self.assertLessEqual(len(counts), int(elapsed) + 2,
+                                 "%d reopen lines for %d signals in %.1fs" %
+                                 (len(counts), sent, elapsed))
+            self.assertGreater(max(counts), 1, "signals were coalesced")
+            self.assertLessEqual(sum(counts), sent)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=20), 128 + signal.SIGTERM)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
     def test_sigterm_forwards_flushes_and_exits_with_child_code(self):
         p = subprocess.Popen([SANDBOX, "--log-dir", self.tmp, "--"] + LOOP,

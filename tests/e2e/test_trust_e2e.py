@@ -11,24 +11,26 @@ Real binaries, real users and certificates made by the test itself:
 - fd exhaustion is the reliability report's F17 scenario against the real
   gateway under a low RLIMIT_NOFILE (soft = hard, so the gateway cannot
   raise it).
-Every wait polls with a deadline. Every JSONL file the gateway wrote is
-checked with tools/ocsf-validate. Network use is the gateway's Unix socket
+Every wait polls with a deadline. The test directory is the shared fixture
+(tests/support/osh_testdir.py): every JSONL file is checked with
+tools/ocsf-validate and every log kept for the site census. Network use is the gateway's Unix socket
 and 127.0.0.1 only.
 """
-import glob
 import json
 import os
 import pwd
 import grp
 import re
 import resource
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
+import sys
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import osh_testdir  # noqa: E402
 
 BIN = os.environ.get("OSH_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 SRC = os.environ.get("OSH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
@@ -122,7 +124,8 @@ class Gw:
 class Trust(unittest.TestCase):
     def setUp(self):
         # A traversable parent: the socket's group members must reach the data dir.
-        self.tmp = tempfile.mkdtemp(prefix="osh-trust-", dir=os.environ.get("TMPDIR", "/tmp"))
+        self.td = osh_testdir.TestDir("trust")
+        self.tmp = self.td.path
         os.chmod(self.tmp, 0o755)
         self.gws = []
         self.users = []
@@ -138,17 +141,12 @@ class Trust(unittest.TestCase):
                             g.cli("sandbox", "delete", ln.split()[0])
                 rc = g.stop()
                 self.assertIn(rc, (0, None), read(g.err_path))
-            files = glob.glob(os.path.join(self.tmp, "**", "*ocsf.log*"), recursive=True)
-            files = [f for f in files if os.path.getsize(f) > 0]
-            if files:
-                r = subprocess.run(["/usr/bin/python3", VALIDATE] + files, capture_output=True, text=True)
-                self.assertEqual(r.returncode, 0, "ocsf-validate:\n%s%s" % (r.stdout, r.stderr))
         finally:
             for u in self.users:
                 subprocess.run(["userdel", u], capture_output=True)
             for g in self.groups:
                 subprocess.run(["groupdel", g], capture_output=True)
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.td.finish()  # validates every JSONL file, keeps the logs, removes the dir
 
     def gateway(self, extra=(), limit=None, wait=True):
         d = os.path.join(self.tmp, "gw%d" % len(self.gws))
@@ -283,8 +281,10 @@ class Trust(unittest.TestCase):
         r = g.cli("sandbox", "create", "--name", "peek", "--", "sh", "-c",
                   "cat /proc/$PPID/cmdline | tr '\\0' ' '; echo; env; ls /proc/self/fd; sleep 30")
         self.assertEqual(r.returncode, 0, r.stderr)
-        out = os.path.join(g.data_dir, "sandboxes", "peek", "supervisor.stdout")
-        text = wait_for(lambda: read(out) if "PATH=" in read(out) else None, 15, "the agent's output")
+        # the agent's output: <sandbox>/logs/agent.log, "<ts> stdout <text>" per line
+        out = os.path.join(g.data_dir, "sandboxes", "peek", "logs", "agent.log")
+        raw = wait_for(lambda: read(out) if "PATH=" in read(out) else None, 15, "the agent's output")
+        text = "\n".join(ln.split(" ", 2)[2] for ln in raw.splitlines() if ln.count(" ") >= 2)
         cmdline = text.splitlines()[0]
         self.assertIn("--bootstrap-fd 3", cmdline)
         self.assertNotIn("--gateway", cmdline)
@@ -370,7 +370,7 @@ class Trust(unittest.TestCase):
     # ------------------------------------------------------------------ F17
 
     def test_listener_survives_fd_exhaustion(self):
-        g = self.gateway(limit=64)
+        g = self.gateway(["--ocsf-logging", "true"], limit=64)
         sock = g.addr[5:]
         self.assertEqual(g.cli("config", "get").returncode, 0)
         held = []

@@ -12,7 +12,9 @@ grpc_tools) for the calls the CLI does not make. Every wait polls a
 condition with a deadline; nothing sleeps for a fixed time.
 """
 
+import glob
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,6 +68,19 @@ def wait_until(pred, timeout=20.0, what="condition"):
         if time.monotonic() >= end:
             raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
         time.sleep(0.02)
+
+
+def keep_logs(root, label):
+    """Copy every openshell*.log* file under root into $OSH_TEST_LOG_DIR/<label>/
+    (same relative paths) for tools/site-census; no-op when the variable is unset."""
+    dest = os.environ.get("OSH_TEST_LOG_DIR")
+    if not dest:
+        return
+    for f in glob.glob(os.path.join(root, "**", "openshell*.log*"), recursive=True):
+        if os.path.isfile(f):
+            to = os.path.join(dest, label, os.path.relpath(f, root))
+            os.makedirs(os.path.dirname(to), exist_ok=True)
+            shutil.copyfile(f, to)
 
 
 def now_ms():

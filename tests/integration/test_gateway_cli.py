@@ -58,6 +58,7 @@ class GatewayCli(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        it.keep_logs(cls.gw.data_dir, "integration")  # before DeleteSandbox removes them
         cls.gw.kill_supervisors()
         rc = cls.gw.stop()
         assert rc == 0, "gateway exit %r: %s" % (rc, cls.gw.log())

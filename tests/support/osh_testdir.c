@@ -135,17 +135,33 @@ static void copy_file(const char *from, const char *to)
 		close(out);
 }
 
+/* mkdir -p */
+static void make_dirs(const char *path)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *q = p + 1; *q; q++) {
+		if (*q == '/') {
+			*q = '\0';
+			(void)mkdir(p, 0755);
+			*q = '/';
+		}
+	}
+	(void)mkdir(p, 0755);
+}
+
 static void archive(const char *dir)
 {
 	static _Atomic unsigned seq;
-	const char *root = getenv("OSH_TEST_LOGS");
+	const char *root = getenv("OSH_TEST_LOG_DIR");
 	const char *base = strrchr(dir, '/');
 	char dest[PATH_MAX];
 	size_t dl = strlen(dir);
 
 	if (!root || !*root || found.n_logs == 0)
 		return;
-	(void)mkdir(root, 0755);
+	make_dirs(root);
 	snprintf(dest, sizeof(dest), "%s/%s-%d-%u", root, base ? base + 1 : dir, (int)getpid(),
 		 atomic_fetch_add(&seq, 1));
 	if (mkdir(dest, 0755) != 0 && errno != EEXIST)

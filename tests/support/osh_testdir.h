@@ -6,7 +6,7 @@
  * directory from osh_testdir_new() and ends with osh_testdir_finish(), which
  * (1) validates every JSONL log under it against the generated schema with
  * tools/ocsf-validate and fails the test on any invalid line, (2) copies
- * every log file to $OSH_TEST_LOGS (set by ctest to <build>/test-logs) for
+ * every log file to $OSH_TEST_LOG_DIR (set by ctest to <build>/test-logs) for
  * the site census, and (3) removes the directory, so nothing is left in
  * $TMPDIR. The Python tests use the twin tests/support/osh_testdir.py with
  * the same rules. Directories are made under $TMPDIR (default /tmp).

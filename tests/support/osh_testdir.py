@@ -3,7 +3,7 @@ directory (twin of tests/support/osh_testdir.h; same rules).
 
 DESIGN
 Every JSONL log a test writes is validated against the generated schema
-before the directory goes away, every log file is copied to $OSH_TEST_LOGS
+before the directory goes away, every log file is copied to $OSH_TEST_LOG_DIR
 for the site census, and nothing is left in $TMPDIR. Use it as a context
 manager or call finish() from tearDown:
 
@@ -55,7 +55,7 @@ class TestDir:
         return len(jsonl)
 
     def archive(self):
-        root = os.environ.get("OSH_TEST_LOGS")
+        root = os.environ.get("OSH_TEST_LOG_DIR")
         logs = self.files(is_log)
         if not root or not logs:
             return

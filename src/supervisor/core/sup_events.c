@@ -1,8 +1,10 @@
 /* sup_events.c - the supervisor core's OCSF log sites (see sup_events.h).
  *
  * DESIGN
- * One function per site; each builds its event on the stack with the
- * generated typed builders and emits it. Computed strings go into the event
+ * One function per site; each starts its event on the stack with the
+ * site's generated init (osh_sites.h: class, activity, event code, default
+ * severity from schema/sites.yaml), fills it with the typed builders and
+ * emits it. Computed strings go into the event
  * arena (ocsf_arena_printf), so nothing outlives the call. Class choices:
  * the supervisor's own life is Application Lifecycle (6002), the command's
  * life is Process Activity (1007) with the supervisor as actor and the
@@ -22,17 +24,17 @@
 #include "ocsf_gen.h"
 #include "osh_emit.h"
 #include "sup_enforce.h"
+#include "osh_sites.h"
 
 /* ------------------------------------------------------------- lifecycle */
 
-static void lifecycle(enum ocsf_application_lifecycle_activity_id act, const char *code,
-		      enum ocsf_severity_id sev, enum ocsf_status_id status, const char *msg,
+/* Fills what every supervisor lifecycle event carries; `ev` was started
+ * with its site's init. */
+static void lifecycle(enum ocsf_status_id status, const char *msg,
 		      struct ocsf_application_lifecycle *ev)
 {
 	struct ocsf_product *app;
 
-	ocsf_application_lifecycle_init(ev, act, code);
-	ocsf_application_lifecycle_set_severity_id(ev, sev);
 	if (status != OCSF_STATUS_ID_UNKNOWN)
 		ocsf_application_lifecycle_set_status_id(ev, status);
 	ocsf_application_lifecycle_set_message(ev, msg);
@@ -47,8 +49,8 @@ void osh_sup_ev_start(const char *sandbox_id, const char *gateway, const char *l
 {
 	struct ocsf_application_lifecycle ev;
 
-	lifecycle(OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START, "SUP_START",
-		  OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_UNKNOWN,
+	osh_site_init_sup_start(&ev);
+	lifecycle(OCSF_STATUS_ID_UNKNOWN,
 		  gateway ? "openshell-sandbox starting (gateway mode)"
 			  : "openshell-sandbox starting (standalone)",
 		  &ev);
@@ -63,8 +65,8 @@ void osh_sup_ev_ready(int child_pid, int64_t startup_ms)
 {
 	struct ocsf_application_lifecycle ev;
 
-	lifecycle(OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START, "SUP_READY",
-		  OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS,
+	osh_site_init_sup_ready(&ev);
+	lifecycle(OCSF_STATUS_ID_SUCCESS,
 		  "openshell-sandbox ready: command running, config poll and log push active", &ev);
 	ocsf_application_lifecycle_add_unmapped_int(&ev, "child_pid", child_pid);
 	ocsf_application_lifecycle_add_unmapped_int(&ev, "startup_ms", startup_ms);
@@ -75,8 +77,8 @@ void osh_sup_ev_stop(int exit_code, const char *why)
 {
 	struct ocsf_application_lifecycle ev;
 
-	lifecycle(OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_STOP, "SUP_STOP",
-		  OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS, "", &ev);
+	osh_site_init_sup_stop(&ev);
+	lifecycle(OCSF_STATUS_ID_SUCCESS, "", &ev);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena, "openshell-sandbox stopping: %s (exit %d)", why,
 				   exit_code));
@@ -89,8 +91,8 @@ void osh_sup_ev_start_failed(const char *why)
 {
 	struct ocsf_application_lifecycle ev;
 
-	lifecycle(OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_STOP, "SUP_START_FAILED",
-		  OCSF_SEVERITY_ID_HIGH, OCSF_STATUS_ID_FAILURE, "", &ev);
+	osh_site_init_sup_start_failed(&ev);
+	lifecycle(OCSF_STATUS_ID_FAILURE, "", &ev);
 	ocsf_application_lifecycle_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena, "openshell-sandbox failed to start: %s", why));
 	ocsf_application_lifecycle_set_status_detail(&ev, why);
@@ -101,7 +103,7 @@ void osh_sup_ev_heartbeat(int child_pid, int64_t uptime_ms, uint64_t config_revi
 {
 	struct ocsf_base_event ev;
 
-	ocsf_base_event_init(&ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "SUP_HEARTBEAT");
+	osh_site_init_sup_heartbeat(&ev);
 	ocsf_base_event_set_activity_name(&ev, "Heartbeat");
 	ocsf_base_event_set_message(&ev, "openshell-sandbox heartbeat");
 	ocsf_base_event_add_unmapped_int(&ev, "child_pid", child_pid);
@@ -140,38 +142,35 @@ void osh_sup_ev_proc(const struct osh_sup_proc_note *n, int64_t timeout_ms)
 	struct ocsf_process_activity ev;
 	struct ocsf_arena *ar = &ev.ev.arena;
 	struct ocsf_process *p, *me;
-	enum ocsf_process_activity_activity_id act = OCSF_PROCESS_ACTIVITY_ACTIVITY_ID_TERMINATE;
-	const char *code = NULL;
 
+	/* Each note kind is one registered site (class, activity, code and
+	 * default severity come from its init). */
 	switch (n->kind) {
 	case OSH_SUP_NOTE_LAUNCH:
-		act = OCSF_PROCESS_ACTIVITY_ACTIVITY_ID_LAUNCH;
-		code = "PROC_LAUNCH";
+		osh_site_init_proc_launch(&ev);
 		break;
 	case OSH_SUP_NOTE_LAUNCH_FAIL:
-		act = OCSF_PROCESS_ACTIVITY_ACTIVITY_ID_LAUNCH;
-		code = "PROC_LAUNCH_FAILED";
+		osh_site_init_proc_launch_failed(&ev);
 		break;
 	case OSH_SUP_NOTE_EXIT:
-		code = "PROC_EXIT";
+		osh_site_init_proc_exit(&ev);
 		break;
 	case OSH_SUP_NOTE_TIMEOUT:
-		code = "PROC_TIMEOUT";
+		osh_site_init_proc_timeout(&ev);
 		break;
 	case OSH_SUP_NOTE_SIGNAL:
-		code = "PROC_SIGNAL_FORWARD";
+		osh_site_init_proc_signal_forward(&ev);
 		break;
 	case OSH_SUP_NOTE_KILL:
-		code = "PROC_KILL";
+		osh_site_init_proc_kill(&ev);
 		break;
 	case OSH_SUP_NOTE_KILL_FAIL:
-		code = "PROC_KILL_FAILED";
+		osh_site_init_proc_kill_failed(&ev);
 		break;
 	case OSH_SUP_NOTE_TICK:
 	case OSH_SUP_NOTE_HUP:
 		return;
 	}
-	ocsf_process_activity_init(&ev, act, code);
 	me = ocsf_actor_process(ocsf_process_activity_actor(&ev));
 	ocsf_process_set_name(me, OSH_SUP_PRODUCT);
 	ocsf_process_set_pid(me, (int32_t)getpid());
@@ -201,7 +200,6 @@ void osh_sup_ev_proc(const struct osh_sup_proc_note *n, int64_t timeout_ms)
 		break;
 	case OSH_SUP_NOTE_LAUNCH_FAIL:
 		ocsf_process_activity_set_launch_type_id(&ev, OCSF_LAUNCH_TYPE_ID_SPAWN);
-		ocsf_process_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_HIGH);
 		ocsf_process_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
 		ocsf_process_activity_set_status_detail(
 		    &ev, ocsf_arena_printf(ar, "%s: %s", n->step ? n->step : "exec",
@@ -231,7 +229,6 @@ void osh_sup_ev_proc(const struct osh_sup_proc_note *n, int64_t timeout_ms)
 			ocsf_process_activity_add_unmapped_int(&ev, "signal", n->signal);
 		break;
 	case OSH_SUP_NOTE_TIMEOUT:
-		ocsf_process_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_HIGH);
 		ocsf_process_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
 		ocsf_process_activity_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
 		ocsf_process_activity_set_disposition_id(&ev, OCSF_DISPOSITION_ID_BLOCKED);
@@ -253,7 +250,6 @@ void osh_sup_ev_proc(const struct osh_sup_proc_note *n, int64_t timeout_ms)
 		ocsf_process_activity_add_unmapped_int(&ev, "signal", n->signal);
 		break;
 	case OSH_SUP_NOTE_KILL:
-		ocsf_process_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
 		ocsf_process_activity_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
 		ocsf_process_activity_set_disposition_id(&ev, OCSF_DISPOSITION_ID_BLOCKED);
 		ocsf_process_activity_set_message(
@@ -264,7 +260,6 @@ void osh_sup_ev_proc(const struct osh_sup_proc_note *n, int64_t timeout_ms)
 		ocsf_process_activity_add_unmapped_int(&ev, "signal", SIGKILL);
 		break;
 	case OSH_SUP_NOTE_KILL_FAIL:
-		ocsf_process_activity_set_severity_id(&ev, OCSF_SEVERITY_ID_HIGH);
 		ocsf_process_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
 		ocsf_process_activity_set_status_detail(&ev, strerror(n->err_no));
 		ocsf_process_activity_set_message(
@@ -282,17 +277,16 @@ void osh_sup_ev_proc(const struct osh_sup_proc_note *n, int64_t timeout_ms)
 
 /* ---------------------------------------------------------------- config */
 
-static void config(struct ocsf_device_config_state_change *ev, const char *code,
+/* Fills what every config event carries; `ev` was started with its site's
+ * init. */
+static void config(struct ocsf_device_config_state_change *ev,
 		   enum ocsf_device_config_state_change_state_id state_id, const char *state,
-		   enum ocsf_severity_id sev, enum ocsf_status_id status)
+		   enum ocsf_status_id status)
 {
-	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
-					     code);
 	ocsf_device_config_state_change_set_state_id(ev, state_id);
 	/* The label is what the shorthand shows (CONFIG:<LABEL>); in JSON the
 	 * serializer writes the schema caption of state_id unless it is Other. */
 	ocsf_device_config_state_change_set_state(ev, state);
-	ocsf_device_config_state_change_set_severity_id(ev, sev);
 	ocsf_device_config_state_change_set_status_id(ev, status);
 }
 
@@ -300,10 +294,11 @@ void osh_sup_ev_config_updated(const struct osh_sup_poll_actions *a)
 {
 	struct ocsf_device_config_state_change ev;
 
-	config(&ev, "CONFIG_UPDATED",
+	osh_site_init_config_updated(&ev);
+	config(&ev,
 	       a->new_enabled ? OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_ENABLED
 			      : OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_DISABLED,
-	       "updated", OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	       "updated", OCSF_STATUS_ID_SUCCESS);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(
 		     &ev.ev.arena, "sandbox config revision %llu applied: OCSF JSONL export %s",
@@ -321,8 +316,9 @@ void osh_sup_ev_config_stale(const struct osh_sup_poll_actions *a)
 {
 	struct ocsf_device_config_state_change ev;
 
-	config(&ev, "CONFIG_STALE", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "stale",
-	       OCSF_SEVERITY_ID_LOW, OCSF_STATUS_ID_FAILURE);
+	osh_site_init_config_stale(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "stale",
+	       OCSF_STATUS_ID_FAILURE);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "gateway sent config revision %llu, older than the applied "
@@ -340,8 +336,9 @@ void osh_sup_ev_gateway_lost(const char *gateway, const char *detail, bool at_st
 {
 	struct ocsf_device_config_state_change ev;
 
-	config(&ev, "GATEWAY_UNREACHABLE", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER,
-	       "degraded", OCSF_SEVERITY_ID_MEDIUM, OCSF_STATUS_ID_FAILURE);
+	osh_site_init_gateway_unreachable(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "degraded",
+	       OCSF_STATUS_ID_FAILURE);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "gateway %s unreachable%s: keeping the current config and "
@@ -356,8 +353,9 @@ void osh_sup_ev_gateway_restored(const char *gateway, unsigned failed_polls, int
 {
 	struct ocsf_device_config_state_change ev;
 
-	config(&ev, "GATEWAY_RESTORED", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "restored",
-	       OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_gateway_restored(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "restored",
+	       OCSF_STATUS_ID_SUCCESS);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena, "gateway %s reachable again after %u failed polls",
 				   gateway, failed_polls));
@@ -387,11 +385,13 @@ void osh_sup_ev_policy_loaded(const char *source, const char *path, uint32_t ver
 			      const char *hash, unsigned rules, bool reload)
 {
 	struct ocsf_device_config_state_change ev;
-	const char *code =
-	    strcmp(source, "file") == 0 ? "POLICY_LOAD_LOCAL" : "POLICY_LOAD_GATEWAY";
 
-	config(&ev, code, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_ENABLED, "loaded",
-	       OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	if (strcmp(source, "file") == 0)
+		osh_site_init_policy_load_local(&ev);
+	else
+		osh_site_init_policy_load_gateway(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_ENABLED, "loaded",
+	       OCSF_STATUS_ID_SUCCESS);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "policy %s from %s%s%s (version %u, %u network "
@@ -412,8 +412,9 @@ void osh_sup_ev_policy_rejected(const char *source, const char *error, const cha
 {
 	struct ocsf_device_config_state_change ev;
 
-	config(&ev, "POLICY_REJECTED", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "failed",
-	       OCSF_SEVERITY_ID_MEDIUM, OCSF_STATUS_ID_FAILURE);
+	osh_site_init_policy_rejected(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "failed",
+	       OCSF_STATUS_ID_FAILURE);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "new policy from %s rejected, keeping the current one: %s",
@@ -429,8 +430,9 @@ void osh_sup_ev_policy_fallback(const char *path, const char *error)
 {
 	struct ocsf_device_config_state_change ev;
 
-	config(&ev, "POLICY_FALLBACK", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "fallback",
-	       OCSF_SEVERITY_ID_MEDIUM, OCSF_STATUS_ID_FAILURE);
+	osh_site_init_policy_fallback(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "fallback",
+	       OCSF_STATUS_ID_FAILURE);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "local policy %s unusable (%s): no policy applies, so the "
@@ -445,8 +447,9 @@ void osh_sup_ev_policy_default(void)
 {
 	struct ocsf_device_config_state_change ev;
 
-	config(&ev, "POLICY_DEFAULT", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "default",
-	       OCSF_SEVERITY_ID_INFORMATIONAL, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_policy_default(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "default",
+	       OCSF_STATUS_ID_SUCCESS);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(&ev.ev.arena,
 				   "no policy configured (gateway or --policy): the policy "
@@ -459,8 +462,8 @@ void osh_sup_ev_policy_absent(const char *kept_hash)
 {
 	struct ocsf_device_config_state_change ev;
 
-	config(&ev, "POLICY_ABSENT", OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "kept",
-	       OCSF_SEVERITY_ID_LOW, OCSF_STATUS_ID_SUCCESS);
+	osh_site_init_policy_absent(&ev);
+	config(&ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER, "kept", OCSF_STATUS_ID_SUCCESS);
 	ocsf_device_config_state_change_set_message(
 	    &ev, "gateway no longer sends a policy: keeping the current one");
 	ocsf_device_config_state_change_add_unmapped_str(&ev, "kept_policy_hash",

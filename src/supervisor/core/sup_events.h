@@ -3,20 +3,16 @@
  * DESIGN
  * Each function builds one typed event with the generated builders
  * (generated/c/ocsf_gen.h), sets its stable event code and hands it to
- * osh_emit(). Keeping the sites together makes docs/log-sites.md easy to
- * check against the code (the site test greps both) and keeps OCSF details
+ * osh_emit(). Keeping the sites together makes the registry easy to check
+ * against the code (test_sup_events compares both) and keeps OCSF details
  * (class, activity, severity, required objects) out of the process and poll
  * logic. All functions are thread-safe (osh_emit is), never block, and
  * borrow their string arguments only for the duration of the call.
  *
- * Stable event codes (docs/log-sites.md):
- *   SUP_START SUP_READY SUP_STOP SUP_START_FAILED SUP_HEARTBEAT
- *   PROC_LAUNCH PROC_LAUNCH_FAILED PROC_EXIT PROC_TIMEOUT PROC_SIGNAL_FORWARD
- *   PROC_KILL PROC_KILL_FAILED
- *   CONFIG_UPDATED CONFIG_STALE GATEWAY_UNREACHABLE GATEWAY_RESTORED
- *   POLICY_LOAD_GATEWAY POLICY_LOAD_LOCAL POLICY_REJECTED POLICY_FALLBACK
- *   POLICY_DEFAULT POLICY_ABSENT
- * (PUSH_LOGS_DROPPED belongs to the push subsystem: push/push_sites.h.)
+ * Every site is a row of schema/sites.yaml (subsystem supervisor/core) and
+ * starts its event with the generated
+ * osh_site_init_<code>() of generated/c/osh_sites.h; no event code string
+ * is written here. docs/log-sites.md is generated from the same rows.
  */
 #ifndef OSH_SUP_EVENTS_H
 #define OSH_SUP_EVENTS_H

@@ -416,6 +416,8 @@ int osh_sup_proc_run(const struct osh_sup_proc_opts *o)
 	int e;
 	sigset_t set;
 	int64_t deadline = -1, kill_at = -1, group_at = -1, tick_at = -1;
+	int64_t hup_at = -1, hup_last = -1;
+	unsigned hups = 0;
 	bool timed_out = false, killed = false, group_term = false;
 
 	wait_set(&set);
@@ -462,6 +464,7 @@ int osh_sup_proc_run(const struct osh_sup_proc_opts *o)
 			wake = min_deadline(wake, kill_at);
 		wake = min_deadline(wake, group_at);
 		wake = min_deadline(wake, tick_at);
+		wake = min_deadline(wake, hup_at);
 		if (wake < 0)
 			wake = now + 1000; /* reap orphans at least once a second */
 		if (wake < now)
@@ -478,7 +481,23 @@ int osh_sup_proc_run(const struct osh_sup_proc_opts *o)
 					kill_at = now + o->grace_ms;
 			}
 		} else if (sig == SIGHUP) {
-			note(&r, OSH_SUP_NOTE_HUP, SIGHUP, 0);
+			/* Coalesced: at most one reopen (and one line) per
+			 * OSH_SUP_HUP_MIN_MS, however many signals arrive. */
+			hups++;
+			if (hup_at < 0)
+				hup_at = hup_last < 0 ? now : hup_last + OSH_SUP_HUP_MIN_MS;
+		}
+		if (hup_at >= 0 && now >= hup_at) {
+			struct osh_sup_proc_note n = r.base;
+
+			n.kind = OSH_SUP_NOTE_HUP;
+			n.signal = SIGHUP;
+			n.hups = hups;
+			if (o->note)
+				o->note(o->note_ud, &n);
+			hups = 0;
+			hup_last = now;
+			hup_at = -1;
 		}
 		reap(&r);
 		if (r.exited && !group_term) {

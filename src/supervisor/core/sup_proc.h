@@ -61,7 +61,7 @@ enum osh_sup_note_kind {
 	OSH_SUP_NOTE_KILL,	  /* grace passed: SIGKILL sent to the group     */
 	OSH_SUP_NOTE_KILL_FAIL,	  /* kill() failed: signal, err_no               */
 	OSH_SUP_NOTE_TICK,	  /* heartbeat interval passed                   */
-	OSH_SUP_NOTE_HUP,	  /* SIGHUP received (log reopen)                */
+	OSH_SUP_NOTE_HUP,	  /* SIGHUP(s) received: reopen the logs (hups)  */
 };
 
 struct osh_sup_proc_note {
@@ -77,7 +77,13 @@ struct osh_sup_proc_note {
 				 ("exec" when execve itself failed)       */
 	bool timed_out;	      /* EXIT after a timeout                     */
 	int64_t runtime_ms;   /* EXIT: wall time since launch             */
+	unsigned hups;	      /* HUP: signals coalesced into this note (>= 1) */
 };
+
+/* SIGHUP notes are coalesced: the first after a quiet period is reported at
+ * once, the rest at most once per this many ms (one log reopen, one line),
+ * so a SIGHUP storm (the agent can send them) cannot flood the logs. */
+#define OSH_SUP_HUP_MIN_MS 1000
 
 typedef void (*osh_sup_note_fn)(void *ud, const struct osh_sup_proc_note *note);
 

@@ -39,6 +39,7 @@
 #include "sup_events.h"
 #include "osh_policy.h"
 #include "osh_policy_store.h"
+#include "agentlog_subsys.h"
 #include "push_subsys.h"
 #include "sup_poll.h"
 #include "sup_proc.h"
@@ -50,6 +51,7 @@
 /* The subsystems, in start-up and child set-up order (see sup_subsys.h). */
 static const struct osh_sup_subsys *const subsystems[] = {
     &osh_sup_push_subsys,
+    &osh_sup_agentlog_subsys,
 };
 #define N_SUBSYS (sizeof(subsystems) / sizeof(subsystems[0]))
 
@@ -361,7 +363,9 @@ static void on_note(void *ud, const struct osh_sup_proc_note *n)
 		return;
 	case OSH_SUP_NOTE_HUP:
 		osh_emit_request_reopen();
-		osh_log(OSH_LEVEL_INFO, "supervisor", "SIGHUP: reopening log files");
+		osh_log(OSH_LEVEL_INFO, "supervisor",
+			"SIGHUP: reopening log files (%u signal%s since the last reopen)", n->hups,
+			n->hups == 1 ? "" : "s");
 		return;
 	case OSH_SUP_NOTE_LAUNCH:
 		s->child_pid = n->pid;

@@ -9,14 +9,14 @@
 
 #include "ocsf_gen.h"
 #include "osh_emit.h"
+#include "osh_sites.h"
 
 void osh_sup_ev_push_dropped(uint64_t lines, const char *reason)
 {
 	struct ocsf_base_event ev;
 
-	ocsf_base_event_init(&ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "PUSH_LOGS_DROPPED");
+	osh_site_init_push_logs_dropped(&ev);
 	ocsf_base_event_set_activity_name(&ev, "Log Push Loss");
-	ocsf_base_event_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
 	ocsf_base_event_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
 	ocsf_base_event_set_message(&ev,
 				    ocsf_arena_printf(&ev.ev.arena,

@@ -3,10 +3,12 @@
  * DESIGN
  * All gRPC work happens on the push thread; other threads only set the stop
  * flag (under the mutex) and read counters (atomics). The local buffer is a
- * ring of heap-copied lines owned by the push thread. A batch is removed from
- * the ring only after cstream_send returned 0, so a failed send keeps its
- * lines for the next stream (a send that "succeeded" into a connection that
- * died a moment later can still lose lines: gRPC does not tell).
+ * ring of heap-copied, numbered lines owned by the push thread, in sequence
+ * order. A round sends the whole ring on one fresh stream and finishes it;
+ * only the response's acked_seq removes lines, so a send that "succeeded"
+ * into a connection that died a moment later costs a resend, never a line.
+ * An older gateway that answers without acked_seq (0) gets the previous
+ * at-most-once behaviour: a finished round counts as delivered.
  */
 #include "sup_push.h"
 
@@ -24,7 +26,11 @@
 #include "sandbox.pb-c.h"
 #include "push_sites.h"
 
+/* How much longer than flush_ms stop waits for the thread to join. */
+#define JOIN_SLACK_MS 1000
+
 struct pline {
+	uint64_t seq;
 	int64_t ts;
 	char level[8];
 	char target[OSH_EMIT_TARGET_MAX];
@@ -41,21 +47,22 @@ struct osh_sup_push {
 	pthread_cond_t cv;
 	bool stopping;
 	int flush_ms;
+	int64_t stop_at; /* monotonic time stop was asked */
 
 	/* push thread only */
 	struct pline ring[OSH_SUP_PUSH_BUFFER];
 	size_t head, count;
-	int64_t oldest_ms; /* monotonic time the oldest buffered line arrived */
+	uint64_t next_seq;  /* sequence of the next line that enters the ring */
+	uint64_t sent_upto; /* highest sequence ever handed to gRPC */
+	int64_t oldest_ms;  /* monotonic time the oldest buffered line arrived */
 	struct osh_rpc_client *client;
-	struct osh_rpc_cstream *stream;
-	int64_t stream_opened;
 	int64_t next_try;
 	int64_t backoff;
 	uint64_t pending_loss;
 	uint64_t feed_dropped_seen;
 	struct osh_push_line *scratch;
 
-	_Atomic uint64_t sent, batches, dropped, failures, streams, accepted;
+	_Atomic uint64_t sent, batches, dropped, failures, streams, accepted, acked, resent;
 };
 
 static int64_t mono_ms(void)
@@ -84,6 +91,7 @@ int osh_sup_push_create(const char *gateway, const char *sandbox_id, struct osh_
 	p->scratch = calloc(OSH_SUP_PUSH_BATCH, sizeof(*p->scratch));
 	if (!p->gateway || !p->sandbox_id || !p->scratch)
 		goto out;
+	p->next_seq = 1;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	*out = p;
@@ -101,6 +109,19 @@ out:
 
 /* ------------------------------------------------------------ ring buffer */
 
+static struct pline *ring_at(struct osh_sup_push *p, size_t i)
+{
+	return &p->ring[(p->head + i) % OSH_SUP_PUSH_BUFFER];
+}
+
+static void ring_drop_oldest(struct osh_sup_push *p)
+{
+	free(p->ring[p->head].msg);
+	p->ring[p->head].msg = NULL;
+	p->head = (p->head + 1) % OSH_SUP_PUSH_BUFFER;
+	p->count--;
+}
+
 static void ring_push(struct osh_sup_push *p, const struct osh_push_line *l, int64_t now)
 {
 	struct pline *slot;
@@ -113,16 +134,14 @@ static void ring_push(struct osh_sup_push *p, const struct osh_push_line *l, int
 	}
 	if (p->count == OSH_SUP_PUSH_BUFFER) {
 		/* Full while the gateway is away: keep the newest lines. */
-		free(p->ring[p->head].msg);
-		p->ring[p->head].msg = NULL;
-		p->head = (p->head + 1) % OSH_SUP_PUSH_BUFFER;
-		p->count--;
+		ring_drop_oldest(p);
 		p->pending_loss++;
 		atomic_fetch_add(&p->dropped, 1);
 	}
 	if (p->count == 0)
 		p->oldest_ms = now;
-	slot = &p->ring[(p->head + p->count) % OSH_SUP_PUSH_BUFFER];
+	slot = ring_at(p, p->count);
+	slot->seq = p->next_seq++;
 	slot->ts = l->timestamp_ms;
 	snprintf(slot->level, sizeof(slot->level), "%s", l->level);
 	snprintf(slot->target, sizeof(slot->target), "%s", l->target);
@@ -130,16 +149,18 @@ static void ring_push(struct osh_sup_push *p, const struct osh_push_line *l, int
 	p->count++;
 }
 
-static void ring_pop(struct osh_sup_push *p, size_t n, int64_t now)
+/* Forgets every line up to and including sequence `upto`. */
+static void ring_ack(struct osh_sup_push *p, uint64_t upto, int64_t now)
 {
-	for (size_t i = 0; i < n && p->count; i++) {
-		free(p->ring[p->head].msg);
-		p->ring[p->head].msg = NULL;
-		p->head = (p->head + 1) % OSH_SUP_PUSH_BUFFER;
-		p->count--;
+	uint64_t n = 0;
+
+	while (p->count && p->ring[p->head].seq <= upto) {
+		ring_drop_oldest(p);
+		n++;
 	}
+	atomic_fetch_add(&p->acked, n);
 	if (p->count)
-		p->oldest_ms = now; /* the remainder is sent on the next round */
+		p->oldest_ms = now;
 }
 
 static void drain_feed(struct osh_sup_push *p)
@@ -161,29 +182,10 @@ static void drain_feed(struct osh_sup_push *p)
 	}
 }
 
-/* ----------------------------------------------------------------- stream */
-
-static void close_stream(struct osh_sup_push *p, bool finish)
-{
-	if (p->stream && finish) {
-		ProtobufCMessage *resp = NULL;
-		struct osh_rpc_status st;
-
-		if (osh_rpc_cstream_finish(p->stream, &resp, &st) == 0 && resp) {
-			const Openshell__V1__PushSandboxLogsResponse *r = (const void *)resp;
-
-			atomic_fetch_add(&p->accepted, r->accepted);
-		}
-		osh_rpc_msg_free(resp);
-	} else if (p->stream) {
-		osh_rpc_cstream_destroy(p->stream);
-	}
-	p->stream = NULL;
-}
+/* ------------------------------------------------------------------ round */
 
 static void failed(struct osh_sup_push *p, int64_t now)
 {
-	close_stream(p, false);
 	/* A fresh channel per retry: gRPC's own reconnect backoff can grow to
 	 * minutes, ours is bounded at 30 s. */
 	osh_rpc_client_destroy(p->client);
@@ -195,34 +197,17 @@ static void failed(struct osh_sup_push *p, int64_t now)
 	atomic_fetch_add(&p->failures, 1);
 }
 
-static int open_stream(struct osh_sup_push *p)
-{
-	int rc = 0;
-	struct osh_rpc_call_opts o = {.timeout_ms = OSH_SUP_PUSH_STREAM_MS + 10000};
-
-	if (!p->client)
-		rc = osh_rpc_client_create(p->gateway, &openshell__v1__open_shell__descriptor, NULL,
-					   &p->client);
-	if (!rc)
-		rc = osh_rpc_cstream_open(p->client, "PushSandboxLogs", &o, &p->stream);
-	if (!rc) {
-		p->stream_opened = mono_ms();
-		atomic_fetch_add(&p->streams, 1);
-	}
-	return rc;
-}
-
-/* Send one batch (up to OSH_SUP_PUSH_BATCH oldest lines). */
-static int send_batch(struct osh_sup_push *p)
+/* Sends ring lines [from, from + n) as one numbered message. */
+static int send_batch(struct osh_sup_push *p, struct osh_rpc_cstream *s, size_t from, size_t n)
 {
 	Openshell__V1__SandboxLogLine lines[OSH_SUP_PUSH_BATCH];
 	Openshell__V1__SandboxLogLine *ptrs[OSH_SUP_PUSH_BATCH];
 	Openshell__V1__PushSandboxLogsRequest req = OPENSHELL__V1__PUSH_SANDBOX_LOGS_REQUEST__INIT;
-	size_t n = p->count < OSH_SUP_PUSH_BATCH ? p->count : OSH_SUP_PUSH_BATCH;
+	uint64_t resent = 0;
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
-		struct pline *l = &p->ring[(p->head + i) % OSH_SUP_PUSH_BUFFER];
+		struct pline *l = ring_at(p, from + i);
 
 		openshell__v1__sandbox_log_line__init(&lines[i]);
 		lines[i].sandbox_id = p->sandbox_id;
@@ -230,18 +215,72 @@ static int send_batch(struct osh_sup_push *p)
 		lines[i].level = l->level;
 		lines[i].target = l->target;
 		lines[i].message = l->msg;
-		lines[i].source = (char *)(uintptr_t) "sandbox";
+		lines[i].source = OSH_RPC_STR("sandbox");
 		ptrs[i] = &lines[i];
+		if (l->seq <= p->sent_upto)
+			resent++;
 	}
 	req.sandbox_id = p->sandbox_id;
 	req.n_logs = n;
 	req.logs = ptrs;
-	rc = osh_rpc_cstream_send(p->stream, &req.base);
+	req.first_seq = ring_at(p, from)->seq;
+	rc = osh_rpc_cstream_send(s, &req.base);
 	if (rc == 0) {
-		ring_pop(p, n, mono_ms());
+		uint64_t last = ring_at(p, from + n - 1)->seq;
+
+		if (last > p->sent_upto)
+			p->sent_upto = last;
 		atomic_fetch_add(&p->sent, n);
 		atomic_fetch_add(&p->batches, 1);
+		atomic_fetch_add(&p->resent, resent);
 	}
+	return rc;
+}
+
+/* One round: a stream carrying every buffered line, finished within
+ * budget_ms; acknowledged lines leave the ring. 0, or an error (lines kept). */
+static int round_once(struct osh_sup_push *p, int64_t budget_ms)
+{
+	struct osh_rpc_call_opts o = {.timeout_ms = budget_ms};
+	struct osh_rpc_cstream *s = NULL;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	size_t total = p->count;
+	uint64_t last;
+	int rc = 0;
+
+	if (total == 0)
+		goto out;
+	last = ring_at(p, total - 1)->seq;
+	if (!p->client)
+		rc = osh_rpc_client_create(p->gateway, &openshell__v1__open_shell__descriptor, NULL,
+					   &p->client);
+	if (!rc)
+		rc = osh_rpc_cstream_open(p->client, "PushSandboxLogs", &o, &s);
+	if (rc)
+		goto out;
+	atomic_fetch_add(&p->streams, 1);
+	for (size_t off = 0; off < total && rc == 0; off += OSH_SUP_PUSH_BATCH)
+		rc = send_batch(
+		    p, s, off, total - off < OSH_SUP_PUSH_BATCH ? total - off : OSH_SUP_PUSH_BATCH);
+	/* Finish even after a failed send: it reaps the call and its status. */
+	if (osh_rpc_cstream_finish(s, &resp, &st) != 0 && rc == 0)
+		rc = OSH_EUNAVAIL;
+	s = NULL;
+	if (rc == 0 && resp) {
+		const Openshell__V1__PushSandboxLogsResponse *r = (const void *)resp;
+
+		atomic_fetch_add(&p->accepted, r->accepted);
+		if (r->dropped) {
+			/* Refused by the gateway (caps): they will not come back. */
+			p->pending_loss += r->dropped;
+			atomic_fetch_add(&p->dropped, r->dropped);
+		}
+		ring_ack(p, r->acked_seq ? r->acked_seq : last, mono_ms());
+	}
+out:
+	osh_rpc_cstream_destroy(s);
+	osh_rpc_msg_free(resp);
 	return rc;
 }
 
@@ -253,46 +292,42 @@ static bool due(struct osh_sup_push *p, int64_t now, bool stopping)
 	       now - p->oldest_ms >= OSH_SUP_PUSH_LINGER_MS;
 }
 
-static void round_trip(struct osh_sup_push *p, bool stopping)
+/* A round if one is due; budget_ms bounds it. */
+static void tick(struct osh_sup_push *p, bool stopping, int64_t budget_ms)
 {
 	int64_t now = mono_ms();
 
-	while (due(p, now, stopping)) {
-		if (!p->stream && open_stream(p) != 0) {
-			failed(p, now);
-			return;
-		}
-		if (send_batch(p) != 0) {
-			failed(p, now);
-			return;
-		}
-		p->backoff = 0;
-		if (p->pending_loss) {
-			/* Delivery works again: say how much never arrived. The
-			 * report itself goes through the feed like any event. */
-			osh_sup_ev_push_dropped(p->pending_loss,
-						"gateway unreachable or log feed full");
-			p->pending_loss = 0;
-		}
-		now = mono_ms();
-		if (!stopping && p->count < OSH_SUP_PUSH_BATCH)
-			break;
+	if (!due(p, now, stopping))
+		return;
+	if (round_once(p, budget_ms) != 0) {
+		failed(p, now);
+		return;
 	}
-	if (p->stream && mono_ms() - p->stream_opened >= OSH_SUP_PUSH_STREAM_MS)
-		close_stream(p, true);
+	p->backoff = 0;
+	if (p->pending_loss) {
+		/* Delivery works again: say how much never arrived. The report
+		 * itself goes through the feed like any event. */
+		osh_sup_ev_push_dropped(p->pending_loss,
+					"gateway unreachable, log feed full or lines refused");
+		p->pending_loss = 0;
+	}
 }
 
 static void *push_main(void *arg)
 {
 	struct osh_sup_push *p = arg;
 	int64_t deadline = -1;
+	bool last_try = false;
 
 	for (;;) {
 		bool stopping;
 		struct timespec ts;
+		int64_t now;
 
 		pthread_mutex_lock(&p->mu);
 		stopping = p->stopping;
+		if (stopping && deadline < 0)
+			deadline = p->stop_at + p->flush_ms;
 		if (!stopping) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += 50 * 1000000L;
@@ -302,33 +337,52 @@ static void *push_main(void *arg)
 			}
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 			stopping = p->stopping;
+			if (stopping)
+				deadline = p->stop_at + p->flush_ms;
 		}
 		pthread_mutex_unlock(&p->mu);
 
 		drain_feed(p);
-		if (stopping) {
-			if (deadline < 0) {
-				deadline = mono_ms() + p->flush_ms;
-				p->next_try = 0; /* one last try at once */
-			}
-			round_trip(p, true);
-			if (p->count == 0 || mono_ms() >= deadline)
-				break;
-			if (p->next_try > deadline)
-				break;
+		if (!stopping) {
+			tick(p, false, OSH_SUP_PUSH_ROUND_MS);
 			continue;
 		}
-		round_trip(p, false);
+		now = mono_ms();
+		if (!last_try) {
+			last_try = true;
+			p->next_try = 0; /* one last try at once */
+		}
+		if (p->count == 0 && p->pending_loss && p->backoff == 0 && now < deadline) {
+			/* Losses from the feed with nothing buffered: the gateway
+			 * still answers, so deliver the report like any line. */
+			osh_sup_ev_push_dropped(p->pending_loss, "log feed full");
+			p->pending_loss = 0;
+			drain_feed(p);
+		}
+		if (p->count == 0 || now >= deadline || p->next_try > deadline)
+			break;
+		if (now < p->next_try) {
+			struct timespec nap = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+
+			nanosleep(&nap, NULL); /* backing off until next_try */
+			continue;
+		}
+		tick(p, true, deadline - now);
+		/* The loss report of a successful round is in the feed now. */
+		drain_feed(p);
 	}
 	if (p->count) {
 		atomic_fetch_add(&p->dropped, p->count);
 		p->pending_loss += p->count;
 	}
-	if (p->pending_loss)
+	if (p->pending_loss) {
 		/* Cannot reach the gateway any more, but openshell.log (and the
-		 * JSONL file) still say what it never received. */
-		osh_sup_ev_push_dropped(p->pending_loss, "gateway unreachable at shutdown");
-	close_stream(p, true);
+		 * JSONL file) still say what it never received, this report
+		 * included (it cannot be delivered either). */
+		atomic_fetch_add(&p->dropped, 1);
+		osh_sup_ev_push_dropped(p->pending_loss + 1,
+					"gateway unreachable at shutdown (this report included)");
+	}
 	osh_rpc_client_destroy(p->client);
 	p->client = NULL;
 	return NULL;
@@ -347,18 +401,28 @@ int osh_sup_push_start(struct osh_sup_push *p)
 void osh_sup_push_stop(struct osh_sup_push *p, int flush_ms)
 {
 	struct timespec ts;
+	int64_t wait_ms;
 
 	if (!p || !p->started || p->joined)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->stopping = true;
 	p->flush_ms = flush_ms;
+	p->stop_at = mono_ms();
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	/* A send stuck on a hung gateway ends at the stream deadline at the
-	 * latest; do not hold the supervisor's exit hostage for longer. */
+	/* The flush deadline counts from now. A round already running when stop
+	 * came ends within OSH_SUP_PUSH_ROUND_MS (< flush_ms), later rounds get
+	 * only what is left of flush_ms; the slack covers thread wake-ups. A
+	 * thread still inside gRPC after that is left to process exit. */
+	wait_ms = (int64_t)flush_ms + JOIN_SLACK_MS;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += flush_ms / 1000 + OSH_SUP_PUSH_STREAM_MS / 1000 + 10;
+	ts.tv_sec += wait_ms / 1000;
+	ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
 	if (pthread_timedjoin_np(p->th, NULL, &ts) == 0)
 		p->joined = true;
 }
@@ -371,6 +435,8 @@ void osh_sup_push_stats_get(struct osh_sup_push *p, struct osh_sup_push_stats *o
 	out->failures = atomic_load(&p->failures);
 	out->streams = atomic_load(&p->streams);
 	out->accepted = atomic_load(&p->accepted);
+	out->acked = atomic_load(&p->acked);
+	out->resent = atomic_load(&p->resent);
 }
 
 void osh_sup_push_destroy(struct osh_sup_push *p)
@@ -381,7 +447,7 @@ void osh_sup_push_destroy(struct osh_sup_push *p)
 	if (p->started && !p->joined)
 		return; /* thread still inside gRPC: leave it to process exit */
 	for (size_t i = 0; i < p->count; i++)
-		free(p->ring[(p->head + i) % OSH_SUP_PUSH_BUFFER].msg);
+		free(ring_at(p, i)->msg);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	free(p->gateway);

@@ -1,18 +1,27 @@
-/* sup_push.h - log push client: emit push feed -> PushSandboxLogs streams.
+/* sup_push.h - log push client: emit push feed -> acknowledged PushSandboxLogs.
  *
  * DESIGN
  * One thread drains the emit runtime's push feed (osh_emit_push_drain, never
  * blocks emitters: the feed drops and counts when full) into a bounded local
- * buffer, and sends batches (50 lines, or whatever waited 500 ms) over one
- * long-lived client-streaming PushSandboxLogs call. While the gateway is away
- * the buffer keeps the newest lines (oldest dropped and counted); failures
- * and lost streams back off 1 s -> 30 s (doubling) and a fresh channel is
- * made for every retry, so a restarted gateway is found at once. Streams are
- * rotated after OSH_SUP_PUSH_STREAM_MS so a stalled send is bounded by the
- * stream deadline. Lines lost anywhere (local buffer, feed overflow) are
- * reported as one PUSH_LOGS_DROPPED event once delivery works again (and at
- * stop). Diagnostics of the push path are never pushed themselves except
- * that one loss report.
+ * buffer and numbers every line (push sequence 1, 2, ...). A line leaves the
+ * buffer only when the gateway acknowledged it: lines go out in rounds (when
+ * 50 wait, or the oldest waited 500 ms), each round one client stream that
+ * carries every buffered line in batches of 50 (first_seq set) and is then
+ * finished; the response's acked_seq says up to which sequence the gateway's
+ * store holds the lines (written in the same transaction as the lines).
+ * Anything not acknowledged (gateway killed, hung, stream lost, deadline) is
+ * resent in the next round, and the gateway skips what it already holds, so
+ * every line is stored exactly once. Every round has a deadline
+ * (OSH_SUP_PUSH_ROUND_MS, and at stop what is left of the flush budget
+ * counted from the stop request), so a hung gateway never holds the thread
+ * longer and stop keeps its bound. Failed rounds back off 1 s ->
+ * 30 s (doubling) with a fresh channel each time, so a restarted gateway is
+ * found at once. While the gateway is away the buffer keeps the newest lines
+ * (oldest dropped and counted); lines lost anywhere (buffer overflow, feed
+ * full, refused by the gateway) are reported as one PUSH_LOGS_DROPPED event
+ * once delivery works again, and at stop in the local files (that report
+ * counts itself, since it cannot be delivered either). So: lines in
+ * openshell.log == lines stored by the gateway + lines reported lost.
  */
 #ifndef OSH_SUP_PUSH_H
 #define OSH_SUP_PUSH_H
@@ -26,7 +35,7 @@
 #define OSH_SUP_PUSH_BUFFER	 2000
 #define OSH_SUP_PUSH_BACKOFF_MIN 1000
 #define OSH_SUP_PUSH_BACKOFF_MAX 30000
-#define OSH_SUP_PUSH_STREAM_MS	 20000
+#define OSH_SUP_PUSH_ROUND_MS	 2000
 
 struct osh_sup_push;
 
@@ -35,8 +44,10 @@ struct osh_sup_push_stats {
 	uint64_t batches;  /* PushSandboxLogsRequest messages sent       */
 	uint64_t dropped;  /* lines lost (buffer overflow + feed full)   */
 	uint64_t failures; /* failed opens / sends / finishes            */
-	uint64_t streams;  /* streams opened                             */
-	uint64_t accepted; /* lines the gateway acknowledged (finish)    */
+	uint64_t streams;  /* streams (rounds) opened                    */
+	uint64_t accepted; /* lines the gateway stored (responses)       */
+	uint64_t acked;	   /* lines removed from the buffer as acknowledged */
+	uint64_t resent;   /* lines sent again after an unacknowledged round */
 };
 
 /* Create (not started). gateway "HOST:PORT" and sandbox_id are copied.
@@ -47,8 +58,10 @@ OSH_MUST_CHECK int osh_sup_push_create(const char *gateway, const char *sandbox_
 /* Start the push thread. Call after osh_emit_init() with a push feed. */
 OSH_MUST_CHECK int osh_sup_push_start(struct osh_sup_push *p);
 
-/* Stop: send what is buffered (waiting at most flush_ms for the gateway),
- * finish the stream, join the thread. Idempotent. */
+/* Stop: send what is buffered, waiting at most flush_ms for the gateway
+ * (every gRPC call of the last round has a deadline inside that budget), then
+ * report what was not acknowledged and join the thread; returns within
+ * flush_ms + 1 s whatever the gateway does. Idempotent. */
 void osh_sup_push_stop(struct osh_sup_push *p, int flush_ms);
 
 /* Counters; thread-safe. */

@@ -388,3 +388,78 @@ Test(gw_store, level_rank_table)
 	cr_assert_eq(osh_gw_level_parse("warning"), 3);
 	cr_assert_eq(osh_gw_level_parse("nope"), -1);
 }
+
+static int count_cb(void *ud, const struct osh_gw_logline *l)
+{
+	char *seen = ud;
+
+	/* messages are "m<N>": record each N once per stored copy */
+	seen[strtol(l->message + 1, NULL, 10)]++;
+	return 0;
+}
+
+/* F11: numbered lines at or below the push mark are duplicates; the mark moves
+ * in the same transaction as the lines and survives a reopen (a kill -9). */
+Test(gw_store, acknowledged_push_skips_duplicates_across_reopen)
+{
+	struct srig r;
+	struct osh_gw_logline l[8];
+	struct osh_gw_push_result res;
+	char msgs[8][8], seen[32];
+	uint64_t seqs[8], mark = 99;
+	struct osh_gw_logquery q = {.sandbox_id = "p1"};
+
+	sinit(&r, 1000);
+	add_sandbox(&r, "p1", "push1");
+	cr_assert_eq(osh_gw_store_push_mark(r.st, "p1", &mark), 0);
+	cr_assert_eq(mark, 0, "no numbered line yet");
+	memset(l, 0, sizeof(l));
+	for (int i = 0; i < 8; i++) {
+		l[i].ts_ms = 5;
+		l[i].level = "INFO";
+		l[i].target = "t";
+		l[i].source = "sandbox";
+	}
+	/* seqs 1..5 */
+	for (int i = 0; i < 5; i++) {
+		snprintf(msgs[i], sizeof(msgs[i]), "m%d", i + 1);
+		l[i].message = msgs[i];
+		l[i].push_seq = (uint64_t)i + 1;
+	}
+	cr_assert_eq(osh_gw_store_logs_push(r.st, "p1", l, 5, 5, seqs, &res), 0);
+	cr_assert_eq(res.stored, 5);
+	cr_assert_eq(res.duplicates, 0);
+	cr_assert_eq(res.acked_seq, 5);
+	/* reopen, then resend 3..8 (3 duplicates) */
+	osh_gw_store_destroy(r.st);
+	sopen(&r, 1000);
+	for (int i = 0; i < 6; i++) {
+		snprintf(msgs[i], sizeof(msgs[i]), "m%d", i + 3);
+		l[i].message = msgs[i];
+		l[i].push_seq = (uint64_t)i + 3;
+	}
+	cr_assert_eq(osh_gw_store_logs_push(r.st, "p1", l, 6, 8, seqs, &res), 0);
+	cr_assert_eq(res.stored, 3);
+	cr_assert_eq(res.duplicates, 3);
+	cr_assert_eq(res.acked_seq, 8);
+	cr_assert_eq(seqs[0], 0, "a duplicate gets no store seq");
+	cr_assert_neq(seqs[5], 0);
+	/* refused lines (only the mark moves) and unnumbered lines (never
+	 * duplicates) */
+	cr_assert_eq(osh_gw_store_logs_push(r.st, "p1", l, 0, 12, NULL, &res), 0);
+	cr_assert_eq(res.acked_seq, 12);
+	l[0].push_seq = 0;
+	snprintf(msgs[0], sizeof(msgs[0]), "m20");
+	cr_assert_eq(osh_gw_store_logs_append(r.st, "p1", l, 1, NULL), 0);
+	cr_assert_eq(osh_gw_store_logs_append(r.st, "p1", l, 1, NULL), 0);
+	memset(seen, 0, sizeof(seen));
+	cr_assert_eq(osh_gw_store_logs_query(r.st, &q, count_cb, seen), 0);
+	for (int i = 1; i <= 8; i++)
+		cr_assert_eq(seen[i], 1, "line m%d stored %d times", i, seen[i]);
+	cr_assert_eq(seen[20], 2);
+	cr_assert_eq(osh_gw_store_push_mark(r.st, "p1", &mark), 0);
+	cr_assert_eq(mark, 12);
+	/* unknown sandbox */
+	cr_assert_eq(osh_gw_store_logs_push(r.st, "nope", l, 1, 1, NULL, &res), OSH_ENOTFOUND);
+	sfini(&r);
+}

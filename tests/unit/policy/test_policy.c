@@ -136,6 +136,21 @@ Test(policy, wrong_types_and_syntax)
 	parse_fails("", "empty policy");
 }
 
+/* F23: a field given twice under its alias was an overwrite (the first
+ * value leaked, the second silently won); it is a duplicate key now. Under
+ * ASan/LSan (the sanitizer CI pass) these also prove the error paths free. */
+Test(policy, a_field_given_twice_under_its_alias_is_a_duplicate)
+{
+	parse_fails(
+	    "filesystem:\n  read_write: [/tmp/a]\nfilesystem_policy:\n  read_only: [/usr]\n",
+	    "t.yaml:3:1: duplicate key 'filesystem_policy': 'filesystem' sets the same field");
+	parse_fails(
+	    "filesystem_policy: {read_only: [/usr]}\nfilesystem: {include_workdir: true}\n",
+	    "t.yaml:2:1: duplicate key 'filesystem': 'filesystem_policy' sets the same field");
+	parse_fails("filesystem: {read_only: [/a]}\nversion: 1\nfilesystem: {read_only: [/b]}\n",
+		    "t.yaml:3:1: duplicate key 'filesystem'");
+}
+
 Test(policy, validation_names_the_problem)
 {
 	invalid("filesystem_policy: {read_only: [usr]}\n", "filesystem.read_only[0]");

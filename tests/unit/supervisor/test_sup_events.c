@@ -1,21 +1,28 @@
-/* test_sup_events.c - every supervisor log site fires, with its documented code.
+/* test_sup_events.c - every supervisor log site fires, with its registered code.
  *
- * DESIGN: the site list is read from docs/log-sites.md (supervisor rows) and
- * from the string literals of src/supervisor/core/sup_events.c and push/push_sites.c; both must
- * agree. Then every osh_sup_ev_* function runs once against the real emit runtime with JSONL on;
- * the JSONL file must hold one parseable event per code with the documented class, and
- * openshell.log the matching shorthand lines. */
+ * DESIGN: the registry (generated osh_sites[] from schema/sites.yaml), the
+ * sources and the emitted JSONL must agree. The sources of src/supervisor
+ * and src/emit (every .c file, subsystem folders included) start events only
+ * through osh_site_init_<code>(), and the set of sites they start equals the
+ * registry's rows for supervisor/... and emit.
+ * Then every osh_sup_ev_* function runs once against the real emit runtime
+ * with JSONL on; the JSONL file must hold one parseable event per registered
+ * supervisor code with the registered class, activity and default severity,
+ * and openshell.log the matching shorthand lines. */
 #include <criterion/criterion.h>
+#include <ftw.h>
 #include <cjson/cJSON.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "osh_emit.h"
 #include "push_sites.h"
+#include "osh_sites.h"
 #include "sup_events.h"
 
 #ifndef OSH_SOURCE_DIR
@@ -54,59 +61,88 @@ static int find(const struct codes *c, const char *name)
 	return -1;
 }
 
-/* Rows "| `CODE` | <class name> <uid> | ... | src/supervisor/..." */
-static void doc_codes(struct codes *c)
+/* Sites in the registry (schema/sites.yaml, generated table osh_sites[])
+ * whose subsystem starts with `prefix`. */
+static void registry_codes(const char *prefix, struct codes *c)
 {
-	char *doc = slurp(OSH_SOURCE_DIR "/docs/log-sites.md");
-	regex_t re;
-	regmatch_t m[3];
-	const char *p = doc;
-
-	cr_assert_eq(regcomp(&re,
-			     "^\\| `([A-Z_]+)` \\| [A-Za-z ]+ ([0-9]+) \\|[^\n]*src/supervisor/",
-			     REG_EXTENDED | REG_NEWLINE),
-		     0);
-	while (regexec(&re, p, 3, m, 0) == 0) {
+	for (int i = 0; i < OSH_SITE_COUNT; i++) {
+		if (strncmp(osh_sites[i].subsystem, prefix, strlen(prefix)) != 0)
+			continue;
 		cr_assert_lt(c->n, MAXC);
-		snprintf(c->name[c->n], sizeof(c->name[0]), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
-			 p + m[1].rm_so);
-		c->cls[c->n] = (int)strtol(p + m[2].rm_so, NULL, 10);
+		snprintf(c->name[c->n], sizeof(c->name[0]), "%s", osh_sites[i].code);
+		c->cls[c->n] = osh_sites[i].class_uid;
 		c->n++;
-		p += m[0].rm_eo;
 	}
-	regfree(&re);
-	free(doc);
 }
 
-/* Event codes in the source: literals of the form "SUP_...", "PROC_..." etc. */
-static void source_codes_of(struct codes *c, const char *path)
+/* Site inits used in the sources: every "osh_site_init_<code>" (a call or
+ * a function pointer) in the
+ * .c files under src/<dir> (recursive: subsystem folders), upper-cased. A
+ * direct "ocsf_<class>_init(" / "_init_at(" there would start an event
+ * without the registry, so it fails the test. */
+static struct codes *walk_into;
+
+static void scan_file(const char *path)
 {
 	char *src = slurp(path);
-	regex_t re;
+	regex_t re, raw;
 	regmatch_t m[2];
 	const char *p = src;
 
-	cr_assert_eq(
-	    regcomp(&re, "\"((SUP|PROC|CONFIG|GATEWAY|POLICY|PUSH)_[A-Z_]+)\"", REG_EXTENDED), 0);
+	cr_assert_eq(regcomp(&re, "osh_site_init_([a-z0-9_]+)[^a-z0-9_]", REG_EXTENDED), 0);
+	cr_assert_eq(regcomp(&raw, "ocsf_[a-z_]+_init(_at)?\\(", REG_EXTENDED), 0);
+	cr_assert_neq(regexec(&raw, src, 0, NULL, 0), 0,
+		      "%s starts an event without its registered site init", path);
 	while (regexec(&re, p, 2, m, 0) == 0) {
 		char name[48];
+		size_t n = 0;
 
-		snprintf(name, sizeof(name), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
-			 p + m[1].rm_so);
-		if (find(c, name) < 0) {
-			cr_assert_lt(c->n, MAXC);
-			snprintf(c->name[c->n++], sizeof(c->name[0]), "%s", name);
+		for (regoff_t i = m[1].rm_so; i < m[1].rm_eo && n < sizeof(name) - 1; i++)
+			name[n++] = (char)(p[i] >= 'a' && p[i] <= 'z' ? p[i] - 'a' + 'A' : p[i]);
+		name[n] = '\0';
+		if (find(walk_into, name) < 0) {
+			cr_assert_lt(walk_into->n, MAXC);
+			snprintf(walk_into->name[walk_into->n++], sizeof(walk_into->name[0]), "%s",
+				 name);
 		}
 		p += m[0].rm_eo;
 	}
 	regfree(&re);
+	regfree(&raw);
 	free(src);
 }
 
-static void source_codes(struct codes *c)
+static int scan_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-	source_codes_of(c, OSH_SOURCE_DIR "/src/supervisor/core/sup_events.c");
-	source_codes_of(c, OSH_SOURCE_DIR "/src/supervisor/push/push_sites.c");
+	size_t n = strlen(path);
+
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_F && n > 2 && strcmp(path + n - 2, ".c") == 0)
+		scan_file(path);
+	return 0;
+}
+
+static void source_codes(const char *dir, struct codes *c)
+{
+	walk_into = c;
+	cr_assert_eq(nftw(dir, scan_entry, 8, FTW_PHYS), 0, "cannot walk %s", dir);
+}
+
+/* Registry rows of `prefix` and the sources of `dir` name the same sites. */
+static void same_sites(const char *prefix, const char *dir)
+{
+	struct codes reg = {0}, src = {0};
+
+	registry_codes(prefix, &reg);
+	source_codes(dir, &src);
+	cr_assert_gt(reg.n, 0, "the registry lists no %s site", prefix);
+	for (int i = 0; i < src.n; i++)
+		cr_assert_geq(find(&reg, src.name[i]), 0, "%s (in %s) is not a %s site",
+			      src.name[i], dir, prefix);
+	for (int i = 0; i < reg.n; i++)
+		cr_assert_geq(find(&src, reg.name[i]), 0, "%s is registered but %s never starts it",
+			      reg.name[i], dir);
 }
 
 static void fire_all(void)
@@ -152,7 +188,7 @@ static void fire_all(void)
 
 Test(events, every_documented_site_fires_as_a_valid_event)
 {
-	struct codes doc = {0}, src = {0};
+	struct codes doc = {0};
 	char dir[] = "/tmp/osh-ev-XXXXXX";
 	char path[256];
 	struct osh_emit_config cfg;
@@ -161,15 +197,8 @@ Test(events, every_documented_site_fires_as_a_valid_event)
 	int seen[MAXC] = {0};
 	char *shorthand;
 
-	doc_codes(&doc);
-	source_codes(&src);
-	cr_assert_geq(doc.n, 20, "docs/log-sites.md lists the supervisor sites");
-	for (int i = 0; i < src.n; i++)
-		cr_assert_geq(find(&doc, src.name[i]), 0, "%s is emitted but not documented",
-			      src.name[i]);
-	for (int i = 0; i < doc.n; i++)
-		cr_assert_geq(find(&src, doc.name[i]), 0, "%s is documented but not emitted",
-			      doc.name[i]);
+	registry_codes("supervisor/", &doc);
+	cr_assert_geq(doc.n, 20, "the registry lists the supervisor sites");
 
 	cr_assert_not_null(mkdtemp(dir));
 	osh_emit_config_default(&cfg);
@@ -190,6 +219,7 @@ Test(events, every_documented_site_fires_as_a_valid_event)
 	while (fgets(line, sizeof(line), f)) {
 		cJSON *j = cJSON_Parse(line);
 		cJSON *md, *code, *cls;
+		const struct osh_site_info *site;
 		int at;
 
 		cr_assert_not_null(j, "not JSON: %s", line);
@@ -198,9 +228,19 @@ Test(events, every_documented_site_fires_as_a_valid_event)
 		cls = cJSON_GetObjectItem(j, "class_uid");
 		cr_assert(cJSON_IsString(code), "no metadata.event_code: %s", line);
 		at = find(&doc, code->valuestring);
-		cr_assert_geq(at, 0, "undocumented code %s", code->valuestring);
-		cr_assert_eq(cls->valueint, doc.cls[at], "%s: class %d, documented %d",
+		cr_assert_geq(at, 0, "unregistered code %s", code->valuestring);
+		cr_assert_eq(cls->valueint, doc.cls[at], "%s: class %d, registered %d",
 			     code->valuestring, cls->valueint, doc.cls[at]);
+		site = osh_site_by_code(code->valuestring);
+		cr_assert_not_null(site);
+		if (site->activity_id >= 0)
+			cr_assert_eq(
+			    cJSON_GetObjectItem(j, "activity_id")->valueint, site->activity_id,
+			    "%s: activity %d, registered %d", code->valuestring,
+			    cJSON_GetObjectItem(j, "activity_id")->valueint, site->activity_id);
+		cr_assert_eq(cJSON_GetObjectItem(j, "severity_id")->valueint, site->severity_id,
+			     "%s: severity %d, registered default %d", code->valuestring,
+			     cJSON_GetObjectItem(j, "severity_id")->valueint, site->severity_id);
 		cr_assert_not_null(cJSON_GetObjectItem(j, "device"), "device context missing");
 		if (doc.cls[at] == 1007) {
 			cJSON *proc = cJSON_GetObjectItem(j, "process");
@@ -233,4 +273,25 @@ Test(events, every_documented_site_fires_as_a_valid_event)
 	snprintf(path, sizeof(path), "%s/openshell-ocsf.log", dir);
 	unlink(path);
 	cr_assert_eq(rmdir(dir), 0, "unexpected files left in %s", dir);
+}
+
+Test(events, registry_and_sources_name_the_same_sites)
+{
+	same_sites("supervisor/", OSH_SOURCE_DIR "/src/supervisor");
+	same_sites("emit", OSH_SOURCE_DIR "/src/emit");
+}
+
+Test(events, lookup_by_code)
+{
+	const struct osh_site_info *s = osh_site_by_code("PROC_LAUNCH");
+
+	cr_assert_not_null(s);
+	cr_assert_eq(s, &osh_sites[OSH_SITE_PROC_LAUNCH]);
+	cr_assert_eq(s->class_uid, 1007);
+	for (int i = 0; i < OSH_SITE_COUNT; i++)
+		cr_assert_eq(osh_site_by_code(osh_sites[i].code), &osh_sites[i], "%s",
+			     osh_sites[i].code);
+	cr_assert_null(osh_site_by_code("NO_SUCH_SITE"));
+	cr_assert_null(osh_site_by_code(""));
+	cr_assert_null(osh_site_by_code(NULL));
 }

@@ -29,6 +29,15 @@ static int max_batch;
 static int bad_ids;
 static char logdir[64];
 
+/* Acknowledging server (F11/F12 tests): per push sequence, how often it was
+ * received and whether it is "stored"; how the stream end is answered. */
+enum end_mode { END_LEGACY, END_ACK, END_LOSE_ACK, END_HANG };
+static enum end_mode end_mode = END_LEGACY;
+static int lose_acks; /* END_LOSE_ACK: fail this many stream ends after storing */
+static unsigned char stored[MAXL];
+static int received_seq[MAXL];
+static uint64_t high_seq;
+
 static void on_message(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
 {
 	const Openshell__V1__PushSandboxLogsRequest *r = (const void *)m;
@@ -41,8 +50,18 @@ static void on_message(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 	if (strcmp(r->sandbox_id, "sb-push") != 0)
 		bad_ids++;
 	for (size_t i = 0; i < r->n_logs && n_got < MAXL; i++) {
+		uint64_t seq = r->first_seq ? r->first_seq + i : 0;
+
 		if (strcmp(r->logs[i]->source, "sandbox") != 0 || r->logs[i]->timestamp_ms <= 0)
 			bad_ids++;
+		if (seq && seq < MAXL) {
+			received_seq[seq]++;
+			if (stored[seq])
+				continue; /* duplicate: the gateway skips it */
+			stored[seq] = 1;
+			if (seq > high_seq)
+				high_seq = seq;
+		}
 		got[n_got++] = strdup(r->logs[i]->message);
 	}
 	pthread_mutex_unlock(&mu);
@@ -54,6 +73,18 @@ static void on_end(struct osh_rpc_call *call, void *ud)
 	    OPENSHELL__V1__PUSH_SANDBOX_LOGS_RESPONSE__INIT;
 
 	(void)ud;
+	pthread_mutex_lock(&mu);
+	resp.acked_seq = end_mode == END_LEGACY ? 0 : high_seq;
+	if (end_mode == END_LOSE_ACK && lose_acks > 0) {
+		lose_acks--;
+		pthread_mutex_unlock(&mu);
+		/* stored, but the acknowledgement never arrives (gateway died) */
+		osh_rpc_call_fail(call, OSH_RPC_UNAVAILABLE, "lost before the answer");
+		return;
+	}
+	pthread_mutex_unlock(&mu);
+	if (end_mode == END_HANG)
+		return; /* never answers: the client's deadline ends the call */
 	osh_rpc_call_reply(call, &resp.base);
 }
 
@@ -137,6 +168,11 @@ static void stop_emit(void)
 	rmdir(logdir);
 	for (int i = 0; i < n_got; i++)
 		free(got[i]);
+	n_got = 0;
+	end_mode = END_LEGACY;
+	high_seq = 0;
+	memset(stored, 0, sizeof(stored));
+	memset(received_seq, 0, sizeof(received_seq));
 }
 
 static int free_port(void)
@@ -260,5 +296,102 @@ Test(push, undelivered_lines_are_reported_at_stop)
 					 "unreachable at shutdown");
 	fclose(f);
 	cr_assert(reported, "PUSH_LOGS_DROPPED at stop is in openshell.log");
+	stop_emit();
+}
+
+/* F11: the gateway stored a round but its answer was lost (twice): the
+ * supervisor resends, the gateway skips what it holds, every line is stored
+ * exactly once and none is reported lost. */
+Test(push, unacknowledged_rounds_are_resent_and_stored_once)
+{
+	struct osh_rpc_server *srv;
+	char target[64];
+	struct osh_sup_push *p = NULL;
+	struct osh_sup_push_stats st;
+	int resent = 0;
+
+	end_mode = END_LOSE_ACK;
+	lose_acks = 2;
+	srv = serve("127.0.0.1:0");
+	start_emit();
+	snprintf(target, sizeof(target), "127.0.0.1:%d", osh_rpc_server_port(srv));
+	cr_assert_eq(osh_sup_push_create(target, "sb-push", &p), 0);
+	cr_assert_eq(osh_sup_push_start(p), 0);
+	for (int i = 0; i < 300; i++)
+		osh_log(OSH_LEVEL_INFO, "pushtest", "acked %03d", i);
+	WAIT_FOR(received_exact("acked 299") &&
+		     (osh_sup_push_stats_get(p, &st), st.acked >= 300 && st.failures >= 2),
+		 20000, "300 lines acknowledged after two lost answers");
+	osh_sup_push_stop(p, 3000);
+	osh_sup_push_stats_get(p, &st);
+	pthread_mutex_lock(&mu);
+	for (uint64_t q = 1; q <= high_seq; q++) {
+		cr_assert_eq(stored[q], 1, "sequence %llu stored", (unsigned long long)q);
+		resent += received_seq[q] > 1;
+	}
+	cr_assert_geq(high_seq, 300);
+	for (int i = 0; i < 300; i++) {
+		char want[32];
+		int copies = 0;
+
+		snprintf(want, sizeof(want), "acked %03d", i);
+		for (int k = 0; k < n_got; k++)
+			copies += strcmp(got[k], want) == 0;
+		cr_assert_eq(copies, 1, "'%s' stored %d times", want, copies);
+	}
+	pthread_mutex_unlock(&mu);
+	cr_assert_gt(resent, 0, "lines of the unacknowledged rounds were sent again");
+	cr_assert_gt(st.resent, 0);
+	cr_assert_eq(st.dropped, 0, "nothing was lost, nothing reported");
+	cr_assert_not(received_text("were not delivered"));
+	osh_sup_push_destroy(p);
+	osh_rpc_server_destroy(srv);
+	stop_emit();
+}
+
+/* F12: a gateway that takes the lines but never answers (SIGSTOP) does not
+ * hold stop beyond flush_ms + 1 s, and what was not acknowledged is reported
+ * in openshell.log, the report counting itself. */
+Test(push, stop_is_bounded_when_the_gateway_hangs)
+{
+	struct osh_rpc_server *srv;
+	char target[64], path[128], line[4096];
+	struct osh_sup_push *p = NULL;
+	struct osh_sup_push_stats st;
+	int64_t t0, took;
+	FILE *f;
+	long lost = -1;
+
+	end_mode = END_HANG;
+	srv = serve("127.0.0.1:0");
+	start_emit();
+	snprintf(target, sizeof(target), "127.0.0.1:%d", osh_rpc_server_port(srv));
+	cr_assert_eq(osh_sup_push_create(target, "sb-push", &p), 0);
+	cr_assert_eq(osh_sup_push_start(p), 0);
+	for (int i = 0; i < 60; i++)
+		osh_log(OSH_LEVEL_INFO, "pushtest", "hung %d", i);
+	WAIT_FOR(received_exact("hung 59"), 10000, "the lines to reach the hung gateway");
+	t0 = now_ms();
+	osh_sup_push_stop(p, 1500);
+	took = now_ms() - t0;
+	cr_assert_lt(took, 1500 + 1200, "stop took %lld ms", (long long)took);
+	osh_sup_push_stats_get(p, &st);
+	cr_assert_eq(st.acked, 0);
+	cr_assert_geq(st.dropped, 61);
+	osh_sup_push_destroy(p);
+	cr_assert_eq(osh_emit_flush(5000), 0);
+	snprintf(path, sizeof(path), "%s/openshell.log", logdir);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		const char *m = strstr(line, "OCSF EVENT [MED] ");
+
+		if (m && strstr(line, "gateway unreachable at shutdown (this report included)"))
+			lost = strtol(m + strlen("OCSF EVENT [MED] "), NULL, 10);
+	}
+	fclose(f);
+	cr_assert_eq(lost, (long)st.dropped, "report says %ld, counters %llu", lost,
+		     (unsigned long long)st.dropped);
+	osh_rpc_server_destroy(srv);
 	stop_emit();
 }

@@ -246,41 +246,95 @@ out:
 	return rc;
 }
 
-static int sandbox_list(struct ctx *x)
+/* Every page of ListSandboxes (the gateway pages so each answer fits one
+ * message): the responses are kept in *pages (free each with osh_rpc_msg_free
+ * and the array with free) so the table can be sized over all rows. */
+static int list_all(struct ctx *x, Openshell__V1__ListSandboxesResponse ***pages, size_t *n_pages,
+		    struct osh_rpc_status *st)
 {
 	Openshell__V1__ListSandboxesRequest req = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
-	Openshell__V1__ListSandboxesResponse *r;
-	ProtobufCMessage *resp = NULL;
-	struct osh_rpc_status st;
-	int wn = 4, wi = 2;
+	Openshell__V1__ListSandboxesResponse **v = NULL;
+	char token[64] = "";
+	size_t n = 0;
+	int rc = OSH_OK;
 
-	if (call(x, "ListSandboxes", &req.base, UNARY_MS, &resp, &st) != OSH_OK)
-		return report(x, "sandbox list", &st);
-	r = (Openshell__V1__ListSandboxesResponse *)resp;
-	for (size_t i = 0; i < r->n_sandboxes; i++) {
-		int n = (int)strlen(r->sandboxes[i]->name), m = (int)strlen(r->sandboxes[i]->id);
-		wn = n > wn ? n : wn;
-		wi = m > wi ? m : wi;
+	do {
+		Openshell__V1__ListSandboxesResponse **grown;
+		ProtobufCMessage *resp = NULL;
+
+		req.page_token = token;
+		rc = call(x, "ListSandboxes", &req.base, UNARY_MS, &resp, st);
+		if (rc != OSH_OK)
+			break;
+		grown = realloc(v, (n + 1) * sizeof(*v));
+		if (!grown) {
+			osh_rpc_msg_free(resp);
+			rc = OSH_ENOMEM;
+			st->code = OSH_RPC_INTERNAL;
+			snprintf(st->message, sizeof(st->message), "out of memory");
+			break;
+		}
+		v = grown;
+		v[n++] = (Openshell__V1__ListSandboxesResponse *)resp;
+		if (v[n - 1]->next_page_token[0] &&
+		    (strlen(v[n - 1]->next_page_token) >= sizeof(token) ||
+		     strcmp(v[n - 1]->next_page_token, token) == 0)) {
+			rc = OSH_EPROTO; /* a token that does not advance would loop */
+			st->code = OSH_RPC_INTERNAL;
+			snprintf(st->message, sizeof(st->message),
+				 "the gateway returned a bad page token");
+			break;
+		}
+		snprintf(token, sizeof(token), "%s", v[n - 1]->next_page_token);
+	} while (token[0]);
+	*pages = v;
+	*n_pages = n;
+	return rc;
+}
+
+static int sandbox_list(struct ctx *x)
+{
+	Openshell__V1__ListSandboxesResponse **pages = NULL;
+	size_t n_pages = 0;
+	struct osh_rpc_status st;
+	int wn = 4, wi = 2, ret = OSH_CLI_EXIT_OK;
+
+	memset(&st, 0, sizeof(st));
+	if (list_all(x, &pages, &n_pages, &st) != OSH_OK) {
+		ret = report(x, "sandbox list", &st);
+		goto out;
 	}
+	for (size_t p = 0; p < n_pages; p++)
+		for (size_t i = 0; i < pages[p]->n_sandboxes; i++) {
+			int n = (int)strlen(pages[p]->sandboxes[i]->name),
+			    m = (int)strlen(pages[p]->sandboxes[i]->id);
+			wn = n > wn ? n : wn;
+			wi = m > wi ? m : wi;
+		}
 	fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, "NAME", wi, "ID", "STATE", "PID",
 		"EXIT", "CREATED");
-	for (size_t i = 0; i < r->n_sandboxes; i++) {
-		const Openshell__V1__Sandbox *s = r->sandboxes[i];
-		char created[32], pid[16], code[16];
-		utc_time(s->created_ms, created, sizeof(created));
-		if (s->pid > 0)
-			snprintf(pid, sizeof(pid), "%d", s->pid);
-		else
-			snprintf(pid, sizeof(pid), "-");
-		if (s->opt_exit_code_case == OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE)
-			snprintf(code, sizeof(code), "%d", s->exit_code);
-		else
-			snprintf(code, sizeof(code), "-");
-		fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, s->name, wi, s->id,
-			state_name(s->state), pid, code, created);
-	}
-	osh_rpc_msg_free(resp);
-	return OSH_CLI_EXIT_OK;
+	for (size_t p = 0; p < n_pages; p++)
+		for (size_t i = 0; i < pages[p]->n_sandboxes; i++) {
+			const Openshell__V1__Sandbox *s = pages[p]->sandboxes[i];
+			char created[32], pid[16], code[16];
+			utc_time(s->created_ms, created, sizeof(created));
+			if (s->pid > 0)
+				snprintf(pid, sizeof(pid), "%d", s->pid);
+			else
+				snprintf(pid, sizeof(pid), "-");
+			if (s->opt_exit_code_case ==
+			    OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE)
+				snprintf(code, sizeof(code), "%d", s->exit_code);
+			else
+				snprintf(code, sizeof(code), "-");
+			fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, s->name, wi, s->id,
+				state_name(s->state), pid, code, created);
+		}
+out:
+	for (size_t p = 0; p < n_pages; p++)
+		osh_rpc_msg_free(&pages[p]->base);
+	free(pages);
+	return ret;
 }
 
 static int sandbox_delete(struct ctx *x)
@@ -353,7 +407,12 @@ static int logs_once(struct ctx *x)
 	r = (Openshell__V1__GetSandboxLogsResponse *)resp;
 	for (size_t i = 0; i < r->n_logs; i++)
 		print_line(x, r->logs[i]);
-	if (r->total_matching > r->n_logs && x->a->since_ms != 0)
+	if (r->truncated > 0)
+		fprintf(x->err,
+			"openshell: %llu older lines of the requested window were left out so the "
+			"answer fits in one message (use --since to page back)\n",
+			(unsigned long long)r->truncated);
+	else if (r->total_matching > r->n_logs && x->a->since_ms != 0)
 		fprintf(x->err,
 			"openshell: showing the last %zu of %llu matching lines (use -n to see "
 			"more)\n",

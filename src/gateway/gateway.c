@@ -106,14 +106,16 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 		}
 		eq = strchr(a, '=');
 		snprintf(name, sizeof(name), "%.*s", (int)(eq ? eq - a : (long)strlen(a)), a);
-		takes =
-		    strcmp(name, "--listen") == 0 || strcmp(name, "--config") == 0 ||
-		    strcmp(name, "--data-dir") == 0 || strcmp(name, "--ocsf-logging") == 0 ||
-		    strcmp(name, "--log-retention") == 0 || strcmp(name, "--sandbox-bin") == 0 ||
-		    strcmp(name, "--stop-grace") == 0 || strcmp(name, "--socket") == 0 ||
-		    strcmp(name, "--socket-group") == 0 || strcmp(name, "--tls-cert") == 0 ||
-		    strcmp(name, "--tls-key") == 0 || strcmp(name, "--client-ca") == 0 ||
-		    strcmp(name, "--max-connections") == 0 || strcmp(name, "--log-rotation") == 0;
+		takes = strcmp(name, "--listen") == 0 || strcmp(name, "--config") == 0 ||
+			strcmp(name, "--data-dir") == 0 || strcmp(name, "--ocsf-logging") == 0 ||
+			strcmp(name, "--log-retention") == 0 ||
+			strcmp(name, "--log-retention-mib") == 0 ||
+			strcmp(name, "--sandbox-bin") == 0 || strcmp(name, "--stop-grace") == 0 ||
+			strcmp(name, "--socket") == 0 || strcmp(name, "--socket-group") == 0 ||
+			strcmp(name, "--tls-cert") == 0 || strcmp(name, "--tls-key") == 0 ||
+			strcmp(name, "--client-ca") == 0 ||
+			strcmp(name, "--max-connections") == 0 ||
+			strcmp(name, "--log-rotation") == 0;
 		if (!takes) {
 			snprintf(err, errlen, "unknown flag '%s' (see --help)", name);
 			rc = OSH_EINVAL;
@@ -169,6 +171,8 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 					      "flag --ocsf-logging", err, errlen);
 		} else if (strcmp(name, "--log-retention") == 0) {
 			rc = parse_size(name, v, &o->log_retention, err, errlen);
+		} else if (strcmp(name, "--log-retention-mib") == 0) {
+			rc = parse_size(name, v, &o->log_retention_mib, err, errlen);
 		} else if (strcmp(name, "--sandbox-bin") == 0) {
 			o->sandbox_bin = v;
 		} else if (strcmp(name, "--stop-grace") == 0) {
@@ -240,6 +244,8 @@ void osh_gw_usage(void *fp, const char *prog)
 		"                          must exist when given; highest priority source\n"
 		"  --ocsf-logging BOOL     ocsf_logging_enabled (below the YAML file)\n"
 		"  --log-retention N       stored log lines kept per sandbox (default %u)\n"
+		"  --log-retention-mib N   stored log bytes kept per sandbox, MiB (default %llu;\n"
+		"                          a line costs its text + 64 bytes; oldest go first)\n"
 		"  --sandbox-bin PATH      openshell-sandbox to launch (default: next to this\n"
 		"                          executable)\n"
 		"  --stop-grace MS         DeleteSandbox: SIGTERM -> SIGKILL delay (default %u)\n"
@@ -251,7 +257,9 @@ void osh_gw_usage(void *fp, const char *prog)
 		"  OPENSHELL_GATEWAY_LOG_LEVEL  debug|info|warn|error for stderr (default info)\n\n"
 		"BOOL: true/false, yes/no, on/off, 1/0. Signals: SIGHUP reloads the YAML file\n"
 		"(also reloaded on change); SIGTERM/SIGINT shut down cleanly.\n\n",
-		prog, OSH_GW_STORE_DEFAULT_RETENTION, OSH_GW_DEFAULT_GRACE_MS);
+		prog, OSH_GW_STORE_DEFAULT_RETENTION,
+		(unsigned long long)(OSH_GW_STORE_DEFAULT_RETENTION_BYTES >> 20),
+		OSH_GW_DEFAULT_GRACE_MS);
 	osh_gw_config_help(f);
 }
 
@@ -265,6 +273,58 @@ int osh_gw_default_data_dir(char *buf, size_t cap)
 	else
 		n = snprintf(buf, cap, "./openshell-data");
 	return (n < 0 || (size_t)n >= cap) ? OSH_ETOOBIG : 0;
+}
+
+/* ------------------------------------------------- per-thread stores -- */
+
+/* Worker threads of the rpc pool: enough for a slow query, a push storm and
+ * a watch replay at once on a small machine. */
+#define GW_WORKERS 4
+
+static atomic_uint_fast64_t gw_serials;
+
+/* The calling thread's connection for the gateway with this serial. */
+static _Thread_local struct {
+	uint64_t serial;
+	struct osh_gw_store *st;
+} tls_store;
+
+struct osh_gw_store *gw_store(struct osh_gw *gw)
+{
+	struct gw_tstore *t = NULL;
+	struct osh_gw_store *st = NULL;
+	char err[256];
+
+	if (tls_store.serial == gw->serial && tls_store.st)
+		return tls_store.st;
+	t = calloc(1, sizeof(*t));
+	if (!t || osh_gw_store_create(&st, gw->db_path, &gw->store_opts, err, sizeof(err)) != 0) {
+		osh_gw_log(OSH_GW_LOG_WARN, "cannot open a store connection for this thread: %s",
+			   t ? err : "out of memory");
+		free(t);
+		return gw->store;
+	}
+	t->st = st;
+	pthread_mutex_lock(&gw->tstore_mu);
+	t->next = gw->tstores;
+	gw->tstores = t;
+	pthread_mutex_unlock(&gw->tstore_mu);
+	tls_store.serial = gw->serial;
+	tls_store.st = st;
+	return st;
+}
+
+void gw_tstores_close(struct osh_gw *gw)
+{
+	pthread_mutex_lock(&gw->tstore_mu);
+	while (gw->tstores) {
+		struct gw_tstore *t = gw->tstores;
+
+		gw->tstores = t->next;
+		osh_gw_store_destroy(t->st);
+		free(t);
+	}
+	pthread_mutex_unlock(&gw->tstore_mu);
 }
 
 /* ----------------------------------------------------------- children -- */
@@ -491,14 +551,18 @@ static void tick(struct osh_rpc_server *srv, void *ud)
 	int rc;
 
 	(void)srv;
-	if (!gw->addr_written) {
-		gw->addr_written = write_addr_file(gw) == 0;
-		if (gw->addr_written && gw->tcp_addr[0])
+	if (!gw->addr_written && !gw->listen_logged) {
+		/* Logged before the address file appears, so whoever waits for
+		 * the file finds the line already written. */
+		gw->listen_logged = true;
+		if (gw->tcp_addr[0])
 			osh_gw_log(OSH_GW_LOG_INFO, "listening on %s and on TCP %s", gw->addr,
 				   gw->tcp_addr);
-		else if (gw->addr_written)
+		else
 			osh_gw_log(OSH_GW_LOG_INFO, "listening on %s", gw->addr);
 	}
+	if (!gw->addr_written)
+		gw->addr_written = write_addr_file(gw) == 0;
 	if (atomic_exchange(&gw->reload_req, 0)) {
 		rc = osh_gw_cfgstate_reload(gw->cfg, &changed, err, sizeof(err));
 		log_reload(gw, rc, changed, "SIGHUP", err);
@@ -616,7 +680,8 @@ static size_t raise_fd_limit(size_t want)
 int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, size_t errlen)
 {
 	struct osh_gw *gw = NULL;
-	struct osh_gw_store_opts so = {.log_retention = o->log_retention};
+	struct osh_gw_store_opts so = {.log_retention = o->log_retention,
+				       .log_retention_bytes = (uint64_t)o->log_retention_mib << 20};
 	struct osh_gw_cfgstate_opts co;
 	struct osh_gw_layer env;
 	struct osh_rpc_server_opts ro;
@@ -633,6 +698,11 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 	}
 	gw->lock_fd = -1;
 	atomic_init(&gw->reload_req, 0);
+	pthread_mutex_init(&gw->pub_mu, NULL);
+	pthread_mutex_init(&gw->fol_mu, NULL);
+	pthread_mutex_init(&gw->del_mu, NULL);
+	pthread_mutex_init(&gw->tstore_mu, NULL);
+	gw->serial = atomic_fetch_add(&gw_serials, 1) + 1;
 	gw->omit_sandbox_config = o->omit_sandbox_config;
 	gw->stop_grace_ms = o->stop_grace_ms ? o->stop_grace_ms : OSH_GW_DEFAULT_GRACE_MS;
 	gw->log_retention = o->log_retention ? o->log_retention : OSH_GW_STORE_DEFAULT_RETENTION;
@@ -712,6 +782,8 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 		}
 	}
 
+	snprintf(gw->db_path, sizeof(gw->db_path), "%s", dbpath);
+	gw->store_opts = so;
 	rc = osh_gw_store_create(&gw->store, dbpath, &so, err, errlen);
 	if (rc != 0)
 		goto out;
@@ -778,6 +850,7 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 
 	memset(&ro, 0, sizeof(ro));
 	ro.service = &openshell__v1__open_shell__descriptor;
+	ro.workers = GW_WORKERS;
 	ro.listen = gw->addr;
 	ro.also_listen = o->listen;
 	ro.socket_mode = 0660;
@@ -927,9 +1000,14 @@ void osh_gw_destroy(struct osh_gw *gw)
 		free(c);
 	}
 	osh_gw_cfgstate_destroy(gw->cfg);
+	gw_tstores_close(gw);
 	osh_gw_store_destroy(gw->store);
 	gw_auth_destroy(gw->auth);
 	gw_sites_fini(gw->sites_owned);
+	pthread_mutex_destroy(&gw->pub_mu);
+	pthread_mutex_destroy(&gw->fol_mu);
+	pthread_mutex_destroy(&gw->del_mu);
+	pthread_mutex_destroy(&gw->tstore_mu);
 	if (gw->lock_fd >= 0)
 		close(gw->lock_fd); /* releases the data dir (last: after every file) */
 	free(gw);

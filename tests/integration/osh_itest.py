@@ -90,9 +90,10 @@ def now_ms():
 class Gateway:
     """One openshell-gateway process on 127.0.0.1:<free port>."""
 
-    def __init__(self, data_dir=None, extra=()):
+    def __init__(self, data_dir=None, extra=(), sandbox=None):
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="osh-gw-")
         self.extra = list(extra)
+        self.sandbox = sandbox or SANDBOX  # what the tap runs (e.g. /bin/true)
         self.proc = None
         self.addr = None
         self.log_path = os.path.join(self.data_dir, "gateway.stderr")
@@ -109,7 +110,7 @@ class Gateway:
         self._log = open(self.log_path, "ab")
         self.tap_dir = os.path.join(self.data_dir, "taps")
         os.makedirs(self.tap_dir, mode=0o700, exist_ok=True)
-        env = dict(os.environ, OSH_TAP_DIR=self.tap_dir, OSH_TAP_REAL=SANDBOX)
+        env = dict(os.environ, OSH_TAP_DIR=self.tap_dir, OSH_TAP_REAL=self.sandbox)
         self.proc = subprocess.Popen(
             [GATEWAY, "--data-dir", self.data_dir, "--sandbox-bin", TAP] + self.extra,
             stdout=self._log,

@@ -306,7 +306,7 @@ class Bounds(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.pb, cls.pbg = it.stubs()
-        cls.gw = it.Gateway(extra=["--sandbox-bin", "/bin/true"]).start()
+        cls.gw = it.Gateway(sandbox="/bin/true").start()
 
     @classmethod
     def tearDownClass(cls):
@@ -338,7 +338,8 @@ class Bounds(unittest.TestCase):
         batches = [[pb.SandboxLogLine(timestamp_ms=t + 10 * b + i, level="INFO", target="t",
                                       message=big) for i in range(10)] for b in range(8)]
         pushed = gw.stub.PushSandboxLogs(
-            iter([pb.PushSandboxLogsRequest(sandbox_id=sid, logs=x) for x in batches]), timeout=30)
+            iter([pb.PushSandboxLogsRequest(sandbox_id=sid, logs=x) for x in batches]), timeout=30,
+            metadata=gw.md(sid))
         self.assertEqual(pushed.accepted, 80)
         got = gw.stub.GetSandboxLogs(pb.GetSandboxLogsRequest(name="wide", lines=80, sources=["sandbox"]),
                                      timeout=30)

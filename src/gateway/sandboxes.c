@@ -27,6 +27,9 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 	int sp_pipe[2] = {-1, -1};
 	char **envp = environ;
 	char **own_env = NULL;
+	int boot[2] = {-1, -1};
+	char bootstrap[PATH_MAX + 160];
+	int bn;
 
 	if (access(sp->bin, X_OK) != 0) {
 		snprintf(err, errlen, "supervisor binary %s: %s", sp->bin, strerror(errno));
@@ -37,9 +40,22 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 	argv = calloc(cap, sizeof(*argv));
 	if (!argv)
 		goto out;
+	/* The gateway address and the sandbox credential travel on an inherited
+	 * pipe (fd 3, read once and closed by the supervisor), never in argv
+	 * (/proc/PID/cmdline is world-readable) or the environment. */
+	bn = snprintf(bootstrap, sizeof(bootstrap), "gateway=%s\ncredential=%s\n", sp->gateway,
+		      sp->secret ? sp->secret : "");
+	if (bn < 0 || (size_t)bn >= sizeof(bootstrap) || pipe2(boot, O_CLOEXEC) != 0 ||
+	    write(boot[1], bootstrap, (size_t)bn) != bn) {
+		snprintf(err, errlen, "cannot hand over the bootstrap: %s", strerror(errno));
+		rc = OSH_ESYS;
+		goto out;
+	}
+	close(boot[1]);
+	boot[1] = -1;
 	argv[n++] = sp->bin;
-	argv[n++] = "--gateway";
-	argv[n++] = sp->gateway;
+	argv[n++] = "--bootstrap-fd";
+	argv[n++] = "3";
 	argv[n++] = "--sandbox-id";
 	argv[n++] = sp->id;
 	argv[n++] = "--sandbox-name";
@@ -92,7 +108,7 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 			if (strncmp(environ[i], "OPENSHELL_SECRETS_FD=", 21) != 0)
 				own_env[j++] = environ[i];
 		if (sp_pipe[0] >= 0)
-			own_env[j] = (char *)(uintptr_t) "OPENSHELL_SECRETS_FD=3";
+			own_env[j] = (char *)(uintptr_t) "OPENSHELL_SECRETS_FD=4";
 		envp = own_env;
 	}
 	if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
@@ -100,8 +116,9 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 		&fa, 1, sp->out_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0640) != 0 ||
 	    posix_spawn_file_actions_addopen(
 		&fa, 2, sp->err_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0640) != 0 ||
-	    (sp_pipe[0] >= 0 && posix_spawn_file_actions_adddup2(&fa, sp_pipe[0], 3) != 0) ||
-	    posix_spawn_file_actions_addclosefrom_np(&fa, sp_pipe[0] >= 0 ? 4 : 3) != 0)
+	    posix_spawn_file_actions_adddup2(&fa, boot[0], 3) != 0 ||
+	    (sp_pipe[0] >= 0 && posix_spawn_file_actions_adddup2(&fa, sp_pipe[0], 4) != 0) ||
+	    posix_spawn_file_actions_addclosefrom_np(&fa, sp_pipe[0] >= 0 ? 5 : 4) != 0)
 		goto out;
 	sigemptyset(&none);
 	sigemptyset(&dflt);
@@ -136,6 +153,11 @@ out:
 			close(sp_pipe[i]);
 	free(own_env);
 	free(argv);
+	if (boot[0] >= 0)
+		close(boot[0]);
+	if (boot[1] >= 0)
+		close(boot[1]);
+	explicit_bzero(bootstrap, sizeof(bootstrap));
 	return rc;
 }
 

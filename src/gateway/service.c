@@ -23,7 +23,11 @@
 
 #include <cjson/cJSON.h>
 
+#include <openssl/crypto.h>
+
+#include "gw_auth.h"
 #include "gw_internal.h"
+#include "gw_sites.h"
 #include "gwlog.h"
 #include "osh_utf8.h"
 #include "sandbox.pb-c.h"
@@ -1402,6 +1406,7 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	struct osh_gw_spawn sp;
 	char err[512], why[PATH_MAX + 160], sbdir[PATH_MAX], logdir[PATH_MAX], outp[PATH_MAX],
 	    errp[PATH_MAX];
+	char secret[GW_AUTH_SECRET_HEX + 1] = "";
 	const char *const *cmd = default_cmd;
 	size_t ncmd = 2;
 	char **envv = NULL;
@@ -1535,7 +1540,15 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	sp.n_command = ncmd;
 	sp.env = (const char *const *)envv;
 	sp.n_env = req->n_env;
+	rc = gw_auth_issue(gw->auth, sb.id, secret);
+	if (rc != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL,
+					"cannot make the sandbox credential: %s", strerror(errno));
+		goto out;
+	}
+	sp.secret = secret;
 	rc = osh_gw_spawn_sandbox(&sp, &pid, err, sizeof(err));
+	OPENSSL_cleanse(secret, sizeof(secret));
 	if (rc != 0) {
 		osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s (%s): %s", req->name, sb.id, err);
 		(void)osh_rpc_call_fail(
@@ -1557,12 +1570,15 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	inserted = false; /* keep it */
 	gw_note(gw, sb.id, "INFO", "sandbox '%s' created; supervisor pid %d started (%s)",
 		req->name, (int)pid, sb.command);
+	gw_ev_sandbox_create(sb.id, req->name, (int)pid, gw_auth_who(call));
 	r.sandbox = sandbox_msg(gw, &sb);
 	if (!r.sandbox)
 		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
 	else
 		(void)osh_rpc_call_reply(call, &r.base);
 out:
+	if (inserted)
+		gw_auth_revoke(gw->auth, sb.id);
 	if (inserted && osh_gw_store_sandbox_delete(gw_store(gw), sb.id) != 0)
 		osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s: cannot undo the record: %s", sb.id,
 			   osh_gw_store_errmsg(gw_store(gw)));
@@ -1705,6 +1721,8 @@ void gw_delete_complete(struct osh_gw *gw, struct gw_delete *d, int exit_code, b
 			osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s: delete failed: %s", sb.id,
 				   osh_gw_store_errmsg(gw_store(gw)));
 		archive_dir(gw, &sb);
+		gw_auth_revoke(gw->auth, sb.id);
+		gw_ev_sandbox_delete(sb.id, sb.name, d->pid, d->requested_by);
 		osh_gw_log(OSH_GW_LOG_INFO, "sandbox %s ('%s') deleted", sb.id, sb.name);
 	}
 	if (d->call) {
@@ -1757,6 +1775,7 @@ static void h_delete(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		goto out;
 	}
 	snprintf(d->id, sizeof(d->id), "%s", sb.id);
+	snprintf(d->requested_by, sizeof(d->requested_by), "%s", gw_auth_who(call));
 	d->call = call;
 	osh_rpc_call_ref(call);
 	c = gw_child_find(gw, sb.id);

@@ -851,7 +851,12 @@ Test(gw_binary, readiness_file_sighup_and_clean_sigterm, .timeout = 120)
 	addr[strlen(addr) - 1] = '\0';
 	cr_assert_gt(strtol(addr + 10, NULL, 10), 0);
 	snprintf(want, sizeof(want), "listening on %s", addr);
-	log = gwt_read(errf);
+	/* the line follows the address file: wait for it */
+	end = gwt_now_ms() + 10000;
+	while ((log = gwt_read(errf)) && !strstr(log, want) && gwt_now_ms() < end) {
+		free(log);
+		gwt_nap();
+	}
 	cr_assert(log && strstr(log, want), "stderr lacks '%s': %s", want, log ? log : "");
 	free(log);
 

@@ -23,6 +23,7 @@
 #include "gw_test_util.h"
 #include "osh_rpc.h"
 #include "sandbox.pb-c.h"
+#include "sandboxes.h"
 
 #define SVC (&openshell__v1__open_shell__descriptor)
 
@@ -1673,4 +1674,28 @@ Test(gw_service, list_pages_and_fits, .timeout = 180)
 	cr_assert_geq(pages, 2, "4.5 MB of sandboxes in one page");
 	free(arg);
 	rig_down(&r);
+}
+
+/* page_token: only "" and what the gateway issues (1-18 digits, no leading
+ * zero) parse; everything else is refused with 0. */
+Test(gw_service, page_tokens_parse_strictly)
+{
+	const char *bad[] = {
+	    "0", "01", "-1", "+1", " 1", "1 ", "1a", "0x10", "1234567890123456789", "\xff", "1e3"};
+	int64_t v = -1;
+
+	cr_assert_eq(osh_gw_page_token_parse("", &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(osh_gw_page_token_parse(NULL, &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(osh_gw_page_token_parse("1", &v), 0);
+	cr_assert_eq(v, 1);
+	cr_assert_eq(osh_gw_page_token_parse("999999999999999999", &v), 0);
+	cr_assert_eq(v, 999999999999999999LL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = -1;
+		cr_assert_eq(osh_gw_page_token_parse(bad[i], &v), OSH_EINVAL, "'%s' accepted",
+			     bad[i]);
+		cr_assert_eq(v, 0);
+	}
 }

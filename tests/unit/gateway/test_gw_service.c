@@ -24,6 +24,7 @@
 #include "gw_test_util.h"
 #include "osh_rpc.h"
 #include "sandbox.pb-c.h"
+#include "sandboxes.h"
 
 #define SVC (&openshell__v1__open_shell__descriptor)
 
@@ -923,7 +924,12 @@ Test(gw_binary, readiness_file_sighup_and_clean_sigterm, .timeout = 120)
 		cr_assert_eq(sst.st_mode & 0777, 0660, "%o", sst.st_mode & 0777);
 	}
 	snprintf(want, sizeof(want), "listening on %s", addr);
-	log = gwt_read(errf);
+	/* the line follows the address file: wait for it */
+	end = gwt_now_ms() + 10000;
+	while ((log = gwt_read(errf)) && !strstr(log, want) && gwt_now_ms() < end) {
+		free(log);
+		gwt_nap();
+	}
 	cr_assert(log && strstr(log, want), "stderr lacks '%s': %s", want, log ? log : "");
 	free(log);
 
@@ -1977,4 +1983,28 @@ Test(gw_service, credentials_bind_a_supervisor_to_its_sandbox, .timeout = 120)
 	protobuf_c_message_free_unpacked(&a->base, NULL);
 	protobuf_c_message_free_unpacked(&b->base, NULL);
 	rig_down(&r);
+}
+
+/* page_token: only "" and what the gateway issues (1-18 digits, no leading
+ * zero) parse; everything else is refused with 0. */
+Test(gw_service, page_tokens_parse_strictly)
+{
+	const char *bad[] = {
+	    "0", "01", "-1", "+1", " 1", "1 ", "1a", "0x10", "1234567890123456789", "\xff", "1e3"};
+	int64_t v = -1;
+
+	cr_assert_eq(osh_gw_page_token_parse("", &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(osh_gw_page_token_parse(NULL, &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(osh_gw_page_token_parse("1", &v), 0);
+	cr_assert_eq(v, 1);
+	cr_assert_eq(osh_gw_page_token_parse("999999999999999999", &v), 0);
+	cr_assert_eq(v, 999999999999999999LL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = -1;
+		cr_assert_eq(osh_gw_page_token_parse(bad[i], &v), OSH_EINVAL, "'%s' accepted",
+			     bad[i]);
+		cr_assert_eq(v, 0);
+	}
 }

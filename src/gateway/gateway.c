@@ -441,11 +441,13 @@ static void tick(struct osh_rpc_server *srv, void *ud)
 	int rc;
 
 	(void)srv;
-	if (!gw->addr_written) {
-		gw->addr_written = write_addr_file(gw) == 0;
-		if (gw->addr_written)
-			osh_gw_log(OSH_GW_LOG_INFO, "listening on %s", gw->addr);
+	if (!gw->addr_written && !gw->listen_logged) {
+		/* the line first: whoever sees gateway.addr also finds it */
+		osh_gw_log(OSH_GW_LOG_INFO, "listening on %s", gw->addr);
+		gw->listen_logged = true;
 	}
+	if (!gw->addr_written)
+		gw->addr_written = write_addr_file(gw) == 0;
 	if (atomic_exchange(&gw->reload_req, 0)) {
 		rc = osh_gw_cfgstate_reload(gw->cfg, &changed, err, sizeof(err));
 		log_reload(gw, rc, changed, "SIGHUP", err);

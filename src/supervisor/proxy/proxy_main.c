@@ -244,7 +244,8 @@ int main(int argc, char **argv)
 			 * tools/bench/proxy-bench.sh */
 			if (getrusage(RUSAGE_SELF, &ru) == 0)
 				printf("proxy_cpu_us %lld\n",
-				       (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+				       (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+					       1000000 +
 					   ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 			break;
 		}

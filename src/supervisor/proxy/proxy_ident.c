@@ -251,6 +251,10 @@ out:
 
 /* ------------------------------------------------------- owner search */
 
+/* Whether pid holds the socket `want` ("socket:[<inode>]"). Each entry is
+ * read relative to the open fd directory (readlinkat): one path component
+ * per descriptor instead of a /proc/<pid>/fd/<n> walk, the bulk of the
+ * identity cost per request. */
 static bool owns_inode(pid_t pid, const char *want)
 {
 	char path[64], link[64];
@@ -260,22 +264,19 @@ static bool owns_inode(pid_t pid, const char *want)
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	d = opendir(path);
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d)) != NULL) {
-		char fdp[300];
+	while (d && !found && (de = readdir(d)) != NULL) {
 		ssize_t n;
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(fdp, sizeof(fdp), "/proc/%d/fd/%s", (int)pid, de->d_name);
-		n = readlink(fdp, link, sizeof(link) - 1);
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
 		if (n > 0) {
 			link[n] = '\0';
 			found = strcmp(link, want) == 0;
 		}
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
 	return found;
 }
 

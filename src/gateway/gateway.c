@@ -100,6 +100,7 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 		takes = strcmp(name, "--listen") == 0 || strcmp(name, "--config") == 0 ||
 			strcmp(name, "--data-dir") == 0 || strcmp(name, "--ocsf-logging") == 0 ||
 			strcmp(name, "--log-retention") == 0 ||
+			strcmp(name, "--log-retention-mib") == 0 ||
 			strcmp(name, "--sandbox-bin") == 0 || strcmp(name, "--stop-grace") == 0;
 		if (!takes) {
 			snprintf(err, errlen, "unknown flag '%s' (see --help)", name);
@@ -130,6 +131,8 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 					      "flag --ocsf-logging", err, errlen);
 		} else if (strcmp(name, "--log-retention") == 0) {
 			rc = parse_size(name, v, &o->log_retention, err, errlen);
+		} else if (strcmp(name, "--log-retention-mib") == 0) {
+			rc = parse_size(name, v, &o->log_retention_mib, err, errlen);
 		} else if (strcmp(name, "--sandbox-bin") == 0) {
 			o->sandbox_bin = v;
 		} else if (strcmp(name, "--stop-grace") == 0) {
@@ -159,6 +162,8 @@ void osh_gw_usage(void *fp, const char *prog)
 		"                          must exist when given; highest priority source\n"
 		"  --ocsf-logging BOOL     ocsf_logging_enabled (below the YAML file)\n"
 		"  --log-retention N       stored log lines kept per sandbox (default %u)\n"
+		"  --log-retention-mib N   stored log bytes kept per sandbox, MiB (default %llu;\n"
+		"                          a line costs its text + 64 bytes; oldest go first)\n"
 		"  --sandbox-bin PATH      openshell-sandbox to launch (default: next to this\n"
 		"                          executable)\n"
 		"  --stop-grace MS         DeleteSandbox: SIGTERM -> SIGKILL delay (default %u)\n"
@@ -171,6 +176,7 @@ void osh_gw_usage(void *fp, const char *prog)
 		"BOOL: true/false, yes/no, on/off, 1/0. Signals: SIGHUP reloads the YAML file\n"
 		"(also reloaded on change); SIGTERM/SIGINT shut down cleanly.\n\n",
 		prog, OSH_GW_DEFAULT_LISTEN, OSH_GW_STORE_DEFAULT_RETENTION,
+		(unsigned long long)(OSH_GW_STORE_DEFAULT_RETENTION_BYTES >> 20),
 		OSH_GW_DEFAULT_GRACE_MS);
 	osh_gw_config_help(f);
 }
@@ -185,6 +191,58 @@ int osh_gw_default_data_dir(char *buf, size_t cap)
 	else
 		n = snprintf(buf, cap, "./openshell-data");
 	return (n < 0 || (size_t)n >= cap) ? OSH_ETOOBIG : 0;
+}
+
+/* ------------------------------------------------- per-thread stores -- */
+
+/* Worker threads of the rpc pool: enough for a slow query, a push storm and
+ * a watch replay at once on a small machine. */
+#define GW_WORKERS 4
+
+static atomic_uint_fast64_t gw_serials;
+
+/* The calling thread's connection for the gateway with this serial. */
+static _Thread_local struct {
+	uint64_t serial;
+	struct osh_gw_store *st;
+} tls_store;
+
+struct osh_gw_store *gw_store(struct osh_gw *gw)
+{
+	struct gw_tstore *t = NULL;
+	struct osh_gw_store *st = NULL;
+	char err[256];
+
+	if (tls_store.serial == gw->serial && tls_store.st)
+		return tls_store.st;
+	t = calloc(1, sizeof(*t));
+	if (!t || osh_gw_store_create(&st, gw->db_path, &gw->store_opts, err, sizeof(err)) != 0) {
+		osh_gw_log(OSH_GW_LOG_WARN, "cannot open a store connection for this thread: %s",
+			   t ? err : "out of memory");
+		free(t);
+		return gw->store;
+	}
+	t->st = st;
+	pthread_mutex_lock(&gw->tstore_mu);
+	t->next = gw->tstores;
+	gw->tstores = t;
+	pthread_mutex_unlock(&gw->tstore_mu);
+	tls_store.serial = gw->serial;
+	tls_store.st = st;
+	return st;
+}
+
+void gw_tstores_close(struct osh_gw *gw)
+{
+	pthread_mutex_lock(&gw->tstore_mu);
+	while (gw->tstores) {
+		struct gw_tstore *t = gw->tstores;
+
+		gw->tstores = t->next;
+		osh_gw_store_destroy(t->st);
+		free(t);
+	}
+	pthread_mutex_unlock(&gw->tstore_mu);
 }
 
 /* ----------------------------------------------------------- children -- */
@@ -430,7 +488,8 @@ static void sup_addr_of(struct osh_gw *gw, const char *listen, int port)
 int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, size_t errlen)
 {
 	struct osh_gw *gw = NULL;
-	struct osh_gw_store_opts so = {.log_retention = o->log_retention};
+	struct osh_gw_store_opts so = {.log_retention = o->log_retention,
+				       .log_retention_bytes = (uint64_t)o->log_retention_mib << 20};
 	struct osh_gw_cfgstate_opts co;
 	struct osh_gw_layer env;
 	struct osh_rpc_server_opts ro;
@@ -445,6 +504,11 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 	}
 	gw->lock_fd = -1;
 	atomic_init(&gw->reload_req, 0);
+	pthread_mutex_init(&gw->pub_mu, NULL);
+	pthread_mutex_init(&gw->fol_mu, NULL);
+	pthread_mutex_init(&gw->del_mu, NULL);
+	pthread_mutex_init(&gw->tstore_mu, NULL);
+	gw->serial = atomic_fetch_add(&gw_serials, 1) + 1;
 	gw->omit_sandbox_config = o->omit_sandbox_config;
 	gw->stop_grace_ms = o->stop_grace_ms ? o->stop_grace_ms : OSH_GW_DEFAULT_GRACE_MS;
 	gw->log_retention = o->log_retention ? o->log_retention : OSH_GW_STORE_DEFAULT_RETENTION;
@@ -500,6 +564,8 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 	}
 	unlink(gw->addr_path); /* a stale address must not look like readiness */
 
+	snprintf(gw->db_path, sizeof(gw->db_path), "%s", dbpath);
+	gw->store_opts = so;
 	rc = osh_gw_store_create(&gw->store, dbpath, &so, err, errlen);
 	if (rc != 0)
 		goto out;
@@ -525,6 +591,7 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 
 	memset(&ro, 0, sizeof(ro));
 	ro.service = &openshell__v1__open_shell__descriptor;
+	ro.workers = GW_WORKERS;
 	ro.listen = o->listen;
 	ro.tick_ms = TICK_MS;
 	ro.tick = tick;
@@ -631,7 +698,12 @@ void osh_gw_destroy(struct osh_gw *gw)
 		free(c);
 	}
 	osh_gw_cfgstate_destroy(gw->cfg);
+	gw_tstores_close(gw);
 	osh_gw_store_destroy(gw->store);
+	pthread_mutex_destroy(&gw->pub_mu);
+	pthread_mutex_destroy(&gw->fol_mu);
+	pthread_mutex_destroy(&gw->del_mu);
+	pthread_mutex_destroy(&gw->tstore_mu);
 	if (gw->lock_fd >= 0)
 		close(gw->lock_fd); /* releases the data dir (last: after every file) */
 	free(gw);

@@ -31,8 +31,9 @@ struct osh_gw_opts {
 	bool
 	    omit_sandbox_config; /* --omit-sandbox-config (test/compat: emulate an older gateway) */
 	size_t log_retention;	 /* --log-retention N lines per sandbox; 0 = default */
-	const char *sandbox_bin; /* --sandbox-bin PATH; NULL = next to this executable */
-	unsigned stop_grace_ms;	 /* --stop-grace MS: SIGTERM -> SIGKILL on delete */
+	size_t log_retention_mib; /* --log-retention-mib N MiB per sandbox; 0 = default */
+	const char *sandbox_bin;  /* --sandbox-bin PATH; NULL = next to this executable */
+	unsigned stop_grace_ms;	  /* --stop-grace MS: SIGTERM -> SIGKILL on delete */
 	bool help;
 	bool version;
 };

@@ -1,12 +1,26 @@
 /* gw_internal.h - state shared by gateway.c (lifecycle, tick) and service.c
  * (gRPC handlers). Not a public header.
  *
- * DESIGN: every list below is touched only on the server loop thread (handlers,
- * on_done callbacks and the tick all run there), so none is locked. */
+ * DESIGN: cheap calls (GetSandboxPolicy, GetConfig, create/delete bookkeeping)
+ * and the tick run on the server loop thread; everything that queries or
+ * writes log lines (GetSandboxLogs, WatchSandboxLogs, PushSandboxLogs,
+ * ListSandboxes) is `offload`ed to the rpc worker pool, so a slow query or a
+ * push storm never delays a policy poll. Each thread talks to SQLite through
+ * its own connection (gw_store(): WAL readers never wait for the writer, and
+ * one thread's long query never holds another's store mutex). Shared state:
+ *  - children: loop thread only (unlocked);
+ *  - deletes: written on the loop thread only, under del_mu, read anywhere
+ *    under del_mu (ListSandboxes shows DELETING);
+ *  - followers: under fol_mu;
+ *  - pub_mu serialises "append to the store, then fan out", so followers see
+ *    lines in seq order and a watch's replay + registration (under pub_mu)
+ *    can neither miss nor repeat a line.
+ * Lock order: pub_mu, then fol_mu; del_mu is never held with another. */
 #ifndef OSH_GW_INTERNAL_H
 #define OSH_GW_INTERNAL_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -17,16 +31,17 @@
 #include "osh_rpc.h"
 #include "store.h"
 
-/* A WatchSandboxLogs subscriber. */
+/* A WatchSandboxLogs subscriber (under gw->fol_mu once registered). */
 struct gw_follower {
 	struct gw_follower *next;
 	struct osh_rpc_call *call; /* one reference held */
 	char sandbox_id[40];
+	char peer[96];	 /* the client connection ("ipv4:127.0.0.1:53422") */
 	char *min_level; /* heap or NULL */
 	char **sources;	 /* heap array of heap strings */
 	size_t n_sources;
 	int64_t since_ms;
-	uint64_t reported_dropped; /* drops already announced in a message */
+	uint64_t missed; /* lines not delivered and not yet announced */
 };
 
 /* A supervisor process the gateway watches. */
@@ -69,7 +84,29 @@ struct osh_gw {
 	struct gw_follower *followers;
 	struct gw_child *children;
 	struct gw_delete *deletes;
+	pthread_mutex_t pub_mu, fol_mu, del_mu;
+	/* per-thread store connections (gw_store) */
+	char db_path[PATH_MAX];
+	struct osh_gw_store_opts store_opts;
+	uint64_t serial; /* tells this gateway's thread-local stores from an earlier one's */
+	pthread_mutex_t tstore_mu;
+	struct gw_tstore *tstores;
 };
+
+/* A store connection opened for one thread (listed so destroy closes it). */
+struct gw_tstore {
+	struct gw_tstore *next;
+	struct osh_gw_store *st;
+};
+
+/* The calling thread's own store connection, opened on first use; the
+ * shared gw->store when that open fails (still correct, only serialised).
+ * Valid until osh_gw_destroy. */
+struct osh_gw_store *gw_store(struct osh_gw *gw);
+
+/* Closes every per-thread connection (osh_gw_destroy, after the server and
+ * its workers stopped). */
+void gw_tstores_close(struct osh_gw *gw);
 
 /* Monotonic and wall clocks in ms. */
 int64_t gw_mono_ms(void);
@@ -88,7 +125,8 @@ OSH_MUST_CHECK int gw_logs_publish(struct osh_gw *gw, const char *id, struct osh
 void gw_note(struct osh_gw *gw, const char *id, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Ends every follower of sandbox `id` (the sandbox is gone). */
+/* Ends every follower of sandbox `id` (the sandbox is gone); a follower that
+ * missed lines gets a last message saying how many. */
 void gw_followers_end(struct osh_gw *gw, const char *id);
 
 /* Child bookkeeping (gateway.c). */

@@ -29,13 +29,26 @@
 #include "sandbox.pb-c.h"
 #include "sandboxes.h"
 #include "osh_policy.h"
+#include "osh_secret_check.h"
 
 #define PUSH_BATCH_MAX	   1000		       /* lines per push message; more are dropped */
 #define PUSH_LINE_MAX	   ((size_t)64 * 1024) /* bytes of message per line; longer are dropped */
+#define PUSH_TARGET_MAX	   256		       /* bytes of target */
+#define PUSH_LEVEL_MAX	   16		       /* bytes of level ("ERROR", "OCSF", ...) */
+#define PUSH_FIELDS_MAX	   32		       /* fields per line */
+#define PUSH_KEY_MAX	   128		       /* bytes of a field key */
+#define PUSH_VALUE_MAX	   4096		       /* bytes of a field value */
+#define PUSH_FIELDS_JSON   ((size_t)32 * 1024) /* bytes of the stored fields JSON */
 #define LOGS_DEFAULT_LINES 200
 #define WATCH_BATCH	   256		     /* lines per replay message */
 #define WATCH_QUEUE	   1024		     /* queued messages per follower */
+#define WATCH_QUEUE_BYTES  ((size_t)1 << 20) /* queued bytes per follower (+1 message) */
+#define WATCH_PER_SANDBOX  64		     /* followers of one sandbox */
+#define WATCH_PER_CONN	   32		     /* followers on one client connection */
+#define WATCH_MAX	   512		     /* followers in all */
 #define MSG_BYTES_MAX	   ((size_t)3 << 20) /* under gRPC's 4 MiB message limit */
+#define LIST_DEFAULT_PAGE  500
+#define LIST_MAX_PAGE	   1000
 
 /* ------------------------------------------------------------ helpers -- */
 
@@ -139,6 +152,25 @@ static void lines_free(Openshell__V1__SandboxLogLine **v, size_t n)
 	free(v);
 }
 
+/* Whether a pushed line is within the per-field caps (every field, not only
+ * the message, so no field can carry megabytes into the store or past the
+ * response limit). A line over a cap is dropped and counted. */
+static bool line_within_caps(const Openshell__V1__SandboxLogLine *l)
+{
+	bool ok = !(l->message && strlen(l->message) > PUSH_LINE_MAX) &&
+		  !(l->target && strlen(l->target) > PUSH_TARGET_MAX) &&
+		  !(l->level && strlen(l->level) > PUSH_LEVEL_MAX) &&
+		  l->n_fields <= PUSH_FIELDS_MAX;
+
+	for (size_t i = 0; ok && i < l->n_fields; i++) {
+		const Openshell__V1__SandboxLogLine__FieldsEntry *e = l->fields[i];
+
+		ok = e && !(e->key && strlen(e->key) > PUSH_KEY_MAX) &&
+		     !(e->value && strlen(e->value) > PUSH_VALUE_MAX);
+	}
+	return ok;
+}
+
 /* Fields map -> JSON object text (heap), NULL when empty. */
 static char *fields_json(const Openshell__V1__SandboxLogLine *l)
 {
@@ -185,12 +217,25 @@ static Openshell__V1__SandboxState state_pb(enum osh_gw_sb_state s)
 	return p;
 }
 
+/* Any thread (ListSandboxes runs on a worker): under del_mu. */
 static bool delete_pending(struct osh_gw *gw, const char *id)
 {
-	for (struct gw_delete *d = gw->deletes; d; d = d->next)
-		if (strcmp(d->id, id) == 0)
-			return true;
-	return false;
+	bool found = false;
+
+	pthread_mutex_lock(&gw->del_mu);
+	for (struct gw_delete *d = gw->deletes; d && !found; d = d->next)
+		found = strcmp(d->id, id) == 0;
+	pthread_mutex_unlock(&gw->del_mu);
+	return found;
+}
+
+/* Loop thread: links a pending delete (readers elsewhere hold del_mu). */
+static void delete_link(struct osh_gw *gw, struct gw_delete *d)
+{
+	pthread_mutex_lock(&gw->del_mu);
+	d->next = gw->deletes;
+	gw->deletes = d;
+	pthread_mutex_unlock(&gw->del_mu);
 }
 
 /* Sandbox record -> message (all heap; free with protobuf_c_message_free_unpacked). */
@@ -261,13 +306,13 @@ static int resolve(struct osh_gw *gw, struct osh_rpc_call *call, const char *id,
 					"sandbox_id or name is required");
 		return OSH_EINVAL;
 	}
-	rc = osh_gw_store_sandbox_get(gw->store, key, by_name, sb);
+	rc = osh_gw_store_sandbox_get(gw_store(gw), key, by_name, sb);
 	if (rc == OSH_ENOTFOUND)
 		(void)osh_rpc_call_fail(call, OSH_RPC_NOT_FOUND, "no sandbox with %s '%s'",
 					by_name ? "name" : "id", key);
 	else if (rc != 0)
 		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "store: %s",
-					osh_gw_store_errmsg(gw->store));
+					osh_gw_store_errmsg(gw_store(gw)));
 	return rc;
 }
 
@@ -278,7 +323,7 @@ static void follower_free(struct gw_follower *f)
 	if (!f)
 		return;
 	free(f->min_level);
-	for (size_t i = 0; i < f->n_sources; i++)
+	for (size_t i = 0; f->sources && i < f->n_sources; i++)
 		free(f->sources[i]);
 	free(f->sources);
 	free(f);
@@ -294,25 +339,128 @@ static void follower_query(const struct gw_follower *f, struct osh_gw_logquery *
 	q->n_sources = f->n_sources;
 }
 
-/* Sends lines to one follower as one message; the drop marker rides along. */
+static bool follower_unfiltered(const struct gw_follower *f)
+{
+	return f->since_ms == 0 && !(f->min_level && f->min_level[0]) && f->n_sources == 0;
+}
+
+/* Wire bytes one line adds to a repeated `logs` field (tag + length + body). */
+static size_t line_wire(const Openshell__V1__SandboxLogLine *l)
+{
+	size_t n = openshell__v1__sandbox_log_line__get_packed_size(l);
+
+	return n + 1 + (n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4);
+}
+
+/* Lines [0, n) split in parts whose message fits MSG_BYTES_MAX: returns the
+ * length of the first part (at least 1). */
+static size_t part_len(Openshell__V1__SandboxLogLine *const *v, size_t n)
+{
+	size_t bytes = 16, k = 0; /* room for `dropped` */
+
+	while (k < n && (k == 0 || bytes + line_wire(v[k]) <= MSG_BYTES_MAX))
+		bytes += line_wire(v[k++]);
+	return k;
+}
+
+/* Sends lines to one follower (under fol_mu), in as many messages as needed;
+ * the first carries the lines missed so far. A message the follower's queue
+ * cannot take adds its lines to f->missed, announced by the next message that
+ * gets through, by the drain hook, or at the end of the stream. */
 static void follower_send(struct gw_follower *f, Openshell__V1__SandboxLogLine **v, size_t n)
 {
-	Openshell__V1__WatchSandboxLogsResponse r =
-	    OPENSHELL__V1__WATCH_SANDBOX_LOGS_RESPONSE__INIT;
-	uint64_t dropped_msgs = osh_rpc_call_dropped(f->call);
+	while (n > 0) {
+		Openshell__V1__WatchSandboxLogsResponse r =
+		    OPENSHELL__V1__WATCH_SANDBOX_LOGS_RESPONSE__INIT;
+		size_t k = part_len(v, n);
+		int rc;
 
-	r.logs = v;
-	r.n_logs = n;
-	r.dropped = dropped_msgs - f->reported_dropped;
-	if (n > 1 &&
-	    openshell__v1__watch_sandbox_logs_response__get_packed_size(&r) > MSG_BYTES_MAX) {
-		/* Too big for one gRPC message: halve until each part fits. */
-		follower_send(f, v, n / 2);
-		follower_send(f, v + n / 2, n - n / 2);
+		r.logs = v;
+		r.n_logs = k;
+		r.dropped = f->missed;
+		rc = osh_rpc_call_write(f->call, &r.base);
+		if (rc == 0)
+			f->missed = 0;
+		else if (rc == OSH_EFULL || rc == OSH_ENOMEM || rc == OSH_ETOOBIG)
+			f->missed += k;
+		v += k;
+		n -= k;
+	}
+}
+
+/* One batch of published lines, encoded once for every follower of the
+ * sandbox: line messages built once, and for followers without filters or
+ * pending drops the packed parts are shared (no per-follower encoding). */
+struct fanout {
+	Openshell__V1__SandboxLogLine **v;
+	size_t n;
+	struct osh_rpc_packed **parts; /* built on first use */
+	size_t *part_n;
+	size_t n_parts;
+	bool parts_failed;
+};
+
+static int fanout_parts(struct fanout *fo)
+{
+	size_t i = 0;
+
+	if (fo->parts || fo->parts_failed)
+		return fo->parts ? 0 : OSH_ENOMEM;
+	fo->parts = ptr_array(fo->n);
+	fo->part_n = calloc(fo->n ? fo->n : 1, sizeof(*fo->part_n));
+	if (!fo->parts || !fo->part_n)
+		goto fail;
+	while (i < fo->n) {
+		Openshell__V1__WatchSandboxLogsResponse r =
+		    OPENSHELL__V1__WATCH_SANDBOX_LOGS_RESPONSE__INIT;
+		size_t k = part_len(fo->v + i, fo->n - i);
+
+		r.logs = fo->v + i;
+		r.n_logs = k;
+		if (osh_rpc_packed_new(&r.base, 0, &fo->parts[fo->n_parts]) != 0)
+			goto fail;
+		fo->part_n[fo->n_parts++] = k;
+		i += k;
+	}
+	return 0;
+fail:
+	fo->parts_failed = true;
+	for (size_t j = 0; fo->parts && j < fo->n_parts; j++)
+		osh_rpc_packed_free(fo->parts[j]);
+	free(fo->parts);
+	free(fo->part_n);
+	fo->parts = NULL;
+	fo->part_n = NULL;
+	fo->n_parts = 0;
+	return OSH_ENOMEM;
+}
+
+static void fanout_one(struct fanout *fo, struct gw_follower *f, const struct osh_gw_logline *lines)
+{
+	Openshell__V1__SandboxLogLine **sel;
+	struct osh_gw_logquery q;
+	size_t k = 0;
+
+	if (f->missed == 0 && follower_unfiltered(f) && fanout_parts(fo) == 0) {
+		for (size_t i = 0; i < fo->n_parts; i++) {
+			int rc = osh_rpc_call_write_packed(f->call, fo->parts[i]);
+
+			if (rc == OSH_EFULL || rc == OSH_ENOMEM || rc == OSH_ETOOBIG)
+				f->missed += fo->part_n[i];
+		}
 		return;
 	}
-	if (osh_rpc_call_write(f->call, &r.base) == 0)
-		f->reported_dropped = dropped_msgs;
+	sel = ptr_array(fo->n);
+	if (!sel) {
+		f->missed += fo->n;
+		return;
+	}
+	follower_query(f, &q);
+	for (size_t i = 0; i < fo->n; i++)
+		if (fo->v[i] && osh_gw_logquery_match(&q, &lines[i]))
+			sel[k++] = fo->v[i];
+	follower_send(f, sel, k);
+	free(sel);
 }
 
 /* Stores lines (acknowledged push when res is set), then fans out the lines
@@ -320,7 +468,10 @@ static void follower_send(struct gw_follower *f, Openshell__V1__SandboxLogLine *
 static int publish(struct osh_gw *gw, const char *id, struct osh_gw_logline *lines, size_t n,
 		   uint64_t last_seq, struct osh_gw_push_result *res)
 {
+	struct osh_gw_store *st = gw_store(gw);
+	struct fanout fo = {0};
 	uint64_t *seqs = NULL;
+	size_t nf = 0;
 	int rc;
 
 	if (n == 0 && !res)
@@ -328,39 +479,47 @@ static int publish(struct osh_gw *gw, const char *id, struct osh_gw_logline *lin
 	seqs = calloc(n ? n : 1, sizeof(*seqs));
 	if (!seqs)
 		return OSH_ENOMEM;
+	pthread_mutex_lock(&gw->pub_mu);
 	if (res)
-		rc = osh_gw_store_logs_push(gw->store, id, lines, n, last_seq, seqs, res);
+		rc = osh_gw_store_logs_push(st, id, lines, n, last_seq, seqs, res);
 	else
-		rc = osh_gw_store_logs_append(gw->store, id, lines, n, seqs);
-	if (rc != 0)
+		rc = osh_gw_store_logs_append(st, id, lines, n, seqs);
+	if (rc != 0) {
+		pthread_mutex_unlock(&gw->pub_mu);
 		goto out;
+	}
+	/* Only stored lines go to followers: a duplicate of a resent push has
+	 * seq 0 and is dropped from the batch here (order kept). */
 	for (size_t i = 0; i < n; i++) {
 		lines[i].seq = seqs[i];
 		lines[i].sandbox_id = id;
+		if (seqs[i])
+			lines[nf++] = lines[i];
 	}
+	pthread_mutex_lock(&gw->fol_mu);
 	for (struct gw_follower *f = gw->followers; f; f = f->next) {
-		Openshell__V1__SandboxLogLine **v;
-		struct osh_gw_logquery q;
-		size_t k = 0;
-
 		if (strcmp(f->sandbox_id, id) != 0)
 			continue;
-		follower_query(f, &q);
-		v = ptr_array(n);
-		if (!v)
+		if (nf == 0)
 			break;
-		for (size_t i = 0; i < n; i++) {
-			if (lines[i].seq == 0 || !osh_gw_logquery_match(&q, &lines[i]))
-				continue;
-			v[k] = line_msg(id, &lines[i]);
-			if (v[k])
-				k++;
+		if (!fo.v) {
+			fo.v = ptr_array(nf);
+			if (!fo.v)
+				break;
+			fo.n = nf;
+			for (size_t i = 0; i < nf; i++)
+				fo.v[i] = line_msg(id, &lines[i]);
 		}
-		if (k > 0)
-			follower_send(f, v, k);
-		lines_free(v, k);
+		fanout_one(&fo, f, lines);
 	}
+	pthread_mutex_unlock(&gw->fol_mu);
+	pthread_mutex_unlock(&gw->pub_mu);
 out:
+	for (size_t i = 0; i < fo.n_parts; i++)
+		osh_rpc_packed_free(fo.parts[i]);
+	free(fo.parts);
+	free(fo.part_n);
+	lines_free(fo.v, fo.n);
 	free(seqs);
 	return rc;
 }
@@ -395,16 +554,57 @@ void gw_note(struct osh_gw *gw, const char *id, const char *level, const char *f
 	l.target = "openshell_gateway";
 	l.message = msg;
 	l.source = "gateway";
-	if (gw_logs_publish(gw, id, &l, 1) != 0 && strcmp(osh_gw_store_errmsg(gw->store), "") != 0)
+	if (gw_logs_publish(gw, id, &l, 1) != 0 &&
+	    strcmp(osh_gw_store_errmsg(gw_store(gw)), "") != 0)
 		osh_gw_log(OSH_GW_LOG_DEBUG, "sandbox %s: note not stored: %s", id,
-			   osh_gw_store_errmsg(gw->store));
+			   osh_gw_store_errmsg(gw_store(gw)));
+}
+
+/* A message with no lines that only says how many were missed. */
+static void missed_msg(Openshell__V1__WatchSandboxLogsResponse *r, uint64_t missed)
+{
+	openshell__v1__watch_sandbox_logs_response__init(r);
+	r->dropped = missed;
 }
 
 void gw_followers_end(struct osh_gw *gw, const char *id)
 {
-	for (struct gw_follower *f = gw->followers; f; f = f->next)
-		if (strcmp(f->sandbox_id, id) == 0)
+	pthread_mutex_lock(&gw->fol_mu);
+	for (struct gw_follower *f = gw->followers; f; f = f->next) {
+		Openshell__V1__WatchSandboxLogsResponse r;
+
+		if (strcmp(f->sandbox_id, id) != 0)
+			continue;
+		if (f->missed == 0) {
 			(void)osh_rpc_call_finish(f->call);
+			continue;
+		}
+		/* The reader learns what it missed even with a full queue. */
+		missed_msg(&r, f->missed);
+		if (osh_rpc_call_finish_with(f->call, &r.base) == 0)
+			f->missed = 0;
+	}
+	pthread_mutex_unlock(&gw->fol_mu);
+}
+
+/* The follower's queue drained after a drop: say how many lines it missed
+ * now rather than with the next line (which may never come). */
+static void h_watch_drain(struct osh_rpc_call *call, void *ud)
+{
+	struct osh_gw *gw = ud;
+
+	pthread_mutex_lock(&gw->fol_mu);
+	for (struct gw_follower *f = gw->followers; f; f = f->next) {
+		Openshell__V1__WatchSandboxLogsResponse r;
+
+		if (f->call != call || f->missed == 0)
+			continue;
+		missed_msg(&r, f->missed);
+		if (osh_rpc_call_write(call, &r.base) == 0)
+			f->missed = 0;
+		break;
+	}
+	pthread_mutex_unlock(&gw->fol_mu);
 }
 
 /* --------------------------------------------------- GetSandboxPolicy -- */
@@ -549,12 +749,18 @@ static void h_push_msg(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 	for (size_t i = 0; i < req->n_logs; i++) {
 		const Openshell__V1__SandboxLogLine *in = req->logs[i];
 
-		if (i >= PUSH_BATCH_MAX || !in ||
-		    (in->message && strlen(in->message) > PUSH_LINE_MAX)) {
+		if (i >= PUSH_BATCH_MAX || !in || !line_within_caps(in)) {
 			refused++;
 			continue;
 		}
 		fjson[n] = fields_json(in);
+		if (fjson[n] && strlen(fjson[n]) > PUSH_FIELDS_JSON) {
+			/* escaping can grow control bytes 6x: bound what is stored */
+			cJSON_free(fjson[n]);
+			fjson[n] = NULL;
+			refused++;
+			continue;
+		}
 		lines[n].ts_ms = in->timestamp_ms ? in->timestamp_ms : gw_wall_ms();
 		lines[n].level = in->level && in->level[0] ? in->level : "INFO";
 		lines[n].target = in->target ? in->target : "";
@@ -576,13 +782,13 @@ static void h_push_msg(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 					ps->sandbox_id);
 	} else if (rc != 0 && numbered) {
 		osh_gw_log(OSH_GW_LOG_WARN, "sandbox %s: %zu pushed lines not stored: %s",
-			   ps->sandbox_id, n, osh_gw_store_errmsg(gw->store));
+			   ps->sandbox_id, n, osh_gw_store_errmsg(gw_store(gw)));
 		(void)osh_rpc_call_fail(call, OSH_RPC_UNAVAILABLE,
 					"log store failed; the lines were not stored: resend");
 	} else if (rc != 0) {
 		ps->dropped += n + refused;
 		osh_gw_log(OSH_GW_LOG_WARN, "sandbox %s: %zu pushed lines not stored: %s",
-			   ps->sandbox_id, n, osh_gw_store_errmsg(gw->store));
+			   ps->sandbox_id, n, osh_gw_store_errmsg(gw_store(gw)));
 	} else {
 		ps->accepted += res.stored;
 		ps->duplicates += res.duplicates;
@@ -622,59 +828,104 @@ static void h_push_done(struct osh_rpc_call *call, bool cancelled, void *ud)
 
 /* ----------------------------------------------------- GetSandboxLogs -- */
 
-/* Collects the last `cap` lines of a query (ring) and counts all matches. */
-struct ring {
-	Openshell__V1__SandboxLogLine **v;
-	size_t cap, total;
+/* The newest lines of a query that fit in `budget` wire bytes. Rows are read
+ * newest first and the walk stops at the first line that does not fit, so a
+ * query reads only what it returns (plus one row). A single line that could
+ * never fit is skipped. */
+struct fetch {
+	Openshell__V1__SandboxLogLine **v; /* newest first while collecting */
+	size_t n, cap;
+	size_t budget, bytes;
 	const char *id;
 	bool oom;
 };
 
-static int ring_add(void *ud, const struct osh_gw_logline *l)
-{
-	struct ring *r = ud;
-	size_t slot = r->total % r->cap;
-	Openshell__V1__SandboxLogLine *m = line_msg(r->id, l);
+#define FETCH_STOP 1 /* callback: stop the walk (not an error) */
 
+static int fetch_add(void *ud, const struct osh_gw_logline *l)
+{
+	struct fetch *fx = ud;
+	Openshell__V1__SandboxLogLine *m;
+	size_t w;
+
+	if (fx->n >= fx->cap)
+		return FETCH_STOP;
+	m = line_msg(fx->id, l);
 	if (!m) {
-		r->oom = true;
+		fx->oom = true;
 		return OSH_ENOMEM;
 	}
-	if (r->v[slot])
-		protobuf_c_message_free_unpacked(&r->v[slot]->base, NULL);
-	r->v[slot] = m;
-	r->total++;
+	w = line_wire(m);
+	if (w + 16 > fx->budget) {
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+		return 0;
+	}
+	if (fx->bytes + w > fx->budget) {
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+		return FETCH_STOP;
+	}
+	fx->v[fx->n++] = m;
+	fx->bytes += w;
 	return 0;
 }
 
-/* Rotates the ring into oldest-first order; returns the number of lines. */
-static size_t ring_linear(struct ring *r)
+/* Runs q (its tail = the window) into fx, oldest first on return; *window =
+ * the matching lines in the window (so window - fx->n were left out for size).
+ * Returns 0 or the store error. */
+static int logs_fetch(struct osh_gw_store *st, struct osh_gw_logquery *q, struct fetch *fx,
+		      uint64_t *total, uint64_t *window)
 {
-	size_t n = r->total < r->cap ? r->total : r->cap;
+	int rc;
 
-	if (r->total > r->cap) {
-		size_t start = r->total % r->cap;
-		Openshell__V1__SandboxLogLine **t = ptr_array(r->cap);
-
-		if (t) {
-			for (size_t i = 0; i < r->cap; i++)
-				t[i] = r->v[(start + i) % r->cap];
-			memcpy(r->v, t, r->cap * sizeof(void *));
-			free(t);
-		}
+	fx->v = ptr_array(fx->cap);
+	if (!fx->v) {
+		fx->oom = true;
+		return OSH_ENOMEM;
 	}
-	return n;
+	rc = osh_gw_store_logs_matching(st, q, total);
+	if (rc != 0)
+		return rc;
+	q->tail = fx->cap;
+	q->newest_first = true;
+	rc = osh_gw_store_logs_query(st, q, fetch_add, fx);
+	if (rc == FETCH_STOP)
+		rc = 0;
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < fx->n / 2; i++) {
+		Openshell__V1__SandboxLogLine *t = fx->v[i];
+
+		fx->v[i] = fx->v[fx->n - 1 - i];
+		fx->v[fx->n - 1 - i] = t;
+	}
+	*window = *total < fx->cap ? *total : fx->cap;
+	if (*window < fx->n) /* lines arrived between the count and the walk */
+		*window = fx->n;
+	return 0;
 }
 
-static int query_fail(struct osh_gw *gw, struct osh_rpc_call *call, int rc)
+static int query_fail(struct osh_gw_store *st, struct osh_rpc_call *call, int rc)
 {
-	if (rc == OSH_EINVAL)
+	if (rc == OSH_ENOMEM)
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+	else if (rc == OSH_EINVAL)
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "%s",
-					osh_gw_store_errmsg(gw->store));
+					osh_gw_store_errmsg(st));
 	else
 		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "log query: %s",
-					osh_gw_store_errmsg(gw->store));
+					osh_gw_store_errmsg(st));
 	return rc;
+}
+
+static bool level_ok(struct osh_rpc_call *call, const char *min_level)
+{
+	if (min_level && min_level[0] && osh_gw_level_parse(min_level) < 0) {
+		(void)osh_rpc_call_fail(
+		    call, OSH_RPC_INVALID_ARGUMENT,
+		    "unknown level '%s' (expected TRACE, DEBUG, INFO, WARN, ERROR)", min_level);
+		return false;
+	}
+	return true;
 }
 
 static void h_get_logs(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
@@ -682,58 +933,40 @@ static void h_get_logs(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 	const Openshell__V1__GetSandboxLogsRequest *req = (const void *)m;
 	Openshell__V1__GetSandboxLogsResponse r = OPENSHELL__V1__GET_SANDBOX_LOGS_RESPONSE__INIT;
 	struct osh_gw *gw = ud;
+	struct osh_gw_store *st = gw_store(gw);
 	struct osh_gw_sandbox sb;
 	struct osh_gw_logquery q;
-	struct ring ring = {0};
+	struct fetch fx = {0};
+	uint64_t window = 0;
 	int rc;
 
 	memset(&sb, 0, sizeof(sb));
-	if (req->min_level && req->min_level[0] && osh_gw_level_parse(req->min_level) < 0) {
-		(void)osh_rpc_call_fail(
-		    call, OSH_RPC_INVALID_ARGUMENT,
-		    "unknown level '%s' (expected TRACE, DEBUG, INFO, WARN, ERROR)",
-		    req->min_level);
+	if (!level_ok(call, req->min_level))
 		return;
-	}
 	if (resolve(gw, call, req->sandbox_id, req->name, &sb) != 0)
 		return;
-	ring.cap = req->lines ? req->lines : LOGS_DEFAULT_LINES;
-	if (ring.cap > gw->log_retention)
-		ring.cap = gw->log_retention; /* the store never holds more */
-	ring.id = sb.id;
-	ring.v = ptr_array(ring.cap);
-	if (!ring.v) {
-		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
-		goto out;
-	}
+	fx.cap = req->lines ? req->lines : LOGS_DEFAULT_LINES;
+	if (fx.cap > gw->log_retention)
+		fx.cap = gw->log_retention; /* the store never holds more */
+	fx.budget = MSG_BYTES_MAX - 64;
+	fx.id = sb.id;
 	memset(&q, 0, sizeof(q));
 	q.sandbox_id = sb.id;
 	q.since_ms = req->since_ms;
 	q.min_level = req->min_level;
 	q.sources = (const char *const *)req->sources;
 	q.n_sources = req->n_sources;
-	rc = osh_gw_store_logs_query(gw->store, &q, ring_add, &ring);
+	rc = logs_fetch(st, &q, &fx, &r.total_matching, &window);
 	if (rc != 0) {
-		if (ring.oom)
-			(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
-		else
-			(void)query_fail(gw, call, rc);
+		(void)query_fail(st, call, fx.oom ? OSH_ENOMEM : rc);
 		goto out;
 	}
-	r.n_logs = ring_linear(&ring);
-	r.logs = ring.v;
-	r.total_matching = ring.total;
-	/* Keep the newest lines that fit in one gRPC message. */
-	while (r.n_logs > 1 &&
-	       openshell__v1__get_sandbox_logs_response__get_packed_size(&r) > MSG_BYTES_MAX) {
-		size_t cut = r.n_logs / 8 ? r.n_logs / 8 : 1;
-
-		r.logs += cut;
-		r.n_logs -= cut;
-	}
+	r.logs = fx.v;
+	r.n_logs = fx.n;
+	r.truncated = window - fx.n;
 	(void)osh_rpc_call_reply(call, &r.base);
 out:
-	lines_free(ring.v, ring.cap);
+	lines_free(fx.v, fx.n);
 	osh_gw_sandbox_fini(&sb);
 }
 
@@ -742,20 +975,86 @@ out:
 static void h_watch_done(struct osh_rpc_call *call, bool cancelled, void *ud)
 {
 	struct osh_gw *gw = ud;
-	struct gw_follower **pp = &gw->followers;
+	struct gw_follower **pp, *gone = NULL;
 
 	(void)cancelled;
-	while (*pp) {
-		struct gw_follower *f = *pp;
-
-		if (f->call == call) {
-			*pp = f->next;
-			osh_rpc_call_unref(f->call);
-			follower_free(f);
+	pthread_mutex_lock(&gw->fol_mu);
+	for (pp = &gw->followers; *pp; pp = &(*pp)->next) {
+		if ((*pp)->call == call) {
+			gone = *pp;
+			*pp = gone->next;
 			break;
 		}
-		pp = &f->next;
 	}
+	pthread_mutex_unlock(&gw->fol_mu);
+	if (gone) {
+		osh_rpc_call_unref(gone->call);
+		follower_free(gone);
+	}
+}
+
+/* Refuses a follower over the caps (under fol_mu); fails the call. */
+static bool watch_caps_ok(struct osh_gw *gw, struct osh_rpc_call *call, const char *id,
+			  const char *peer)
+{
+	size_t all = 0, same_sb = 0, same_conn = 0;
+
+	for (const struct gw_follower *f = gw->followers; f; f = f->next) {
+		all++;
+		same_sb += strcmp(f->sandbox_id, id) == 0;
+		same_conn += strcmp(f->peer, peer) == 0;
+	}
+	if (same_sb >= WATCH_PER_SANDBOX) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED,
+					"sandbox %s has %zu followers already (limit %d)", id,
+					same_sb, WATCH_PER_SANDBOX);
+		return false;
+	}
+	if (same_conn >= WATCH_PER_CONN) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED,
+					"this connection has %zu followers already (limit %d)",
+					same_conn, WATCH_PER_CONN);
+		return false;
+	}
+	if (all >= WATCH_MAX) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED,
+					"the gateway has %zu followers already (limit %d)", all,
+					WATCH_MAX);
+		return false;
+	}
+	return true;
+}
+
+/* Replays the newest tail lines that fit the follower's queue (the rest of
+ * the window is announced as missed). Caller holds pub_mu. */
+static int watch_replay(struct osh_gw *gw, struct gw_follower *f, uint32_t tail)
+{
+	struct osh_gw_store *st = gw_store(gw);
+	struct osh_gw_logquery q;
+	struct fetch fx = {0};
+	uint64_t total = 0, window = 0;
+	int rc;
+
+	fx.cap = tail < gw->log_retention ? tail : gw->log_retention;
+	fx.budget = WATCH_QUEUE_BYTES;
+	fx.id = f->sandbox_id;
+	follower_query(f, &q);
+	rc = logs_fetch(st, &q, &fx, &total, &window);
+	if (rc == 0) {
+		f->missed = window - fx.n;
+		follower_send(f, fx.v, fx.n);
+		if (fx.n == 0 && f->missed > 0) {
+			Openshell__V1__WatchSandboxLogsResponse r;
+
+			missed_msg(&r, f->missed);
+			if (osh_rpc_call_write(f->call, &r.base) == 0)
+				f->missed = 0;
+		}
+	} else if (fx.oom) {
+		rc = OSH_ENOMEM;
+	}
+	lines_free(fx.v, fx.n);
+	return rc;
 }
 
 static void h_watch(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
@@ -764,24 +1063,24 @@ static void h_watch(struct osh_rpc_call *call, const ProtobufCMessage *m, void *
 	struct osh_gw *gw = ud;
 	struct osh_gw_sandbox sb;
 	struct gw_follower *f = NULL;
-	struct osh_gw_logquery q;
-	struct ring ring = {0};
+	bool ok;
 	int rc;
 
 	memset(&sb, 0, sizeof(sb));
-	if (req->min_level && req->min_level[0] && osh_gw_level_parse(req->min_level) < 0) {
-		(void)osh_rpc_call_fail(
-		    call, OSH_RPC_INVALID_ARGUMENT,
-		    "unknown level '%s' (expected TRACE, DEBUG, INFO, WARN, ERROR)",
-		    req->min_level);
+	if (!level_ok(call, req->min_level))
 		return;
-	}
 	if (resolve(gw, call, req->sandbox_id, req->name, &sb) != 0)
 		return;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		goto oom;
 	snprintf(f->sandbox_id, sizeof(f->sandbox_id), "%s", sb.id);
+	snprintf(f->peer, sizeof(f->peer), "%s", osh_rpc_call_peer(call));
+	pthread_mutex_lock(&gw->fol_mu);
+	ok = watch_caps_ok(gw, call, f->sandbox_id, f->peer);
+	pthread_mutex_unlock(&gw->fol_mu);
+	if (!ok)
+		goto out;
 	f->since_ms = req->since_ms;
 	if (req->min_level && req->min_level[0] && !(f->min_level = strdup(req->min_level)))
 		goto oom;
@@ -797,42 +1096,30 @@ static void h_watch(struct osh_rpc_call *call, const ProtobufCMessage *m, void *
 		}
 	}
 	f->call = call;
-	/* Replay the tail first; the loop thread also runs every push, so no line
-	 * can slip between the replay and the registration below. */
-	if (req->tail_lines > 0) {
-		size_t n;
-
-		ring.cap = req->tail_lines;
-		if (ring.cap > gw->log_retention)
-			ring.cap = gw->log_retention;
-		ring.id = sb.id;
-		ring.v = ptr_array(ring.cap);
-		if (!ring.v)
-			goto oom;
-		follower_query(f, &q);
-		rc = osh_gw_store_logs_query(gw->store, &q, ring_add, &ring);
-		if (rc != 0) {
-			if (ring.oom)
-				goto oom;
-			(void)query_fail(gw, call, rc);
-			follower_free(f);
-			f = NULL;
-			goto out;
-		}
-		n = ring_linear(&ring);
-		for (size_t i = 0; i < n; i += WATCH_BATCH)
-			follower_send(f, ring.v + i, n - i < WATCH_BATCH ? n - i : WATCH_BATCH);
+	/* Replay and registration under pub_mu: no line is published between
+	 * them, so none is missed or sent twice. */
+	pthread_mutex_lock(&gw->pub_mu);
+	rc = req->tail_lines > 0 ? watch_replay(gw, f, req->tail_lines) : 0;
+	if (rc != 0) {
+		pthread_mutex_unlock(&gw->pub_mu);
+		(void)query_fail(gw_store(gw), call, rc);
+		goto out;
 	}
-	osh_rpc_call_ref(call);
-	f->next = gw->followers;
-	gw->followers = f;
-	f = NULL;
+	pthread_mutex_lock(&gw->fol_mu);
+	ok = watch_caps_ok(gw, call, f->sandbox_id, f->peer);
+	if (ok) {
+		osh_rpc_call_ref(call);
+		f->next = gw->followers;
+		gw->followers = f;
+		f = NULL;
+	}
+	pthread_mutex_unlock(&gw->fol_mu);
+	pthread_mutex_unlock(&gw->pub_mu);
 	goto out;
 oom:
 	(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
 out:
 	follower_free(f);
-	lines_free(ring.v, ring.cap);
 	osh_gw_sandbox_fini(&sb);
 }
 
@@ -1046,6 +1333,65 @@ static char *command_json(const char *const *argv, size_t n)
 	return s;
 }
 
+/* The request's secrets as "NAME=VALUE\n" lines for the supervisor's pipe
+ * (*out NULL when there are none). Fails the call with INVALID_ARGUMENT
+ * naming the secret (never its value) and returns -1 on a bad one. */
+static int secrets_text(struct osh_rpc_call *call, const Openshell__V1__CreateSandboxRequest *req,
+			char **out, size_t *out_len)
+{
+	size_t len = 0, w = 0;
+	char why[160];
+	int rc = -1;
+	char *t = NULL;
+
+	*out = NULL;
+	*out_len = 0;
+	if (req->n_secrets > OSH_SECRET_MAX) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "more than %d secrets",
+					OSH_SECRET_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < req->n_secrets; i++) {
+		const char *k = req->secrets[i]->key ? req->secrets[i]->key : "";
+		const char *v = req->secrets[i]->value ? req->secrets[i]->value : "";
+
+		if (!osh_secret_name_ok(k)) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+						"secret name '%.64s' is invalid (letters, digits, "
+						"'_', not starting with a digit)",
+						k);
+			goto out;
+		}
+		if (osh_secret_value_check(v, strlen(v), why, sizeof(why)) != 0) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "secret %s: %s", k,
+						why);
+			goto out;
+		}
+		len += strlen(k) + strlen(v) + 2;
+	}
+	if (len > OSH_GW_SECRETS_MAX) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"secrets: more than %d bytes in all", OSH_GW_SECRETS_MAX);
+		goto out;
+	}
+	rc = 0;
+	if (!len)
+		goto out;
+	t = malloc(len + 1);
+	if (!t) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < req->n_secrets; i++)
+		w += (size_t)snprintf(t + w, len + 1 - w, "%s=%s\n", req->secrets[i]->key,
+				      req->secrets[i]->value ? req->secrets[i]->value : "");
+	*out = t;
+	*out_len = w;
+out:
+	return rc;
+}
+
 static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
 {
 	static const char *const default_cmd[] = {"sleep", "infinity"};
@@ -1059,6 +1405,8 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	const char *const *cmd = default_cmd;
 	size_t ncmd = 2;
 	char **envv = NULL;
+	char *secrets = NULL;
+	size_t secrets_len = 0;
 	bool inserted = false;
 	pid_t pid = 0;
 	int rc;
@@ -1095,7 +1443,7 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		cmd = (const char *const *)req->command;
 		ncmd = req->n_command;
 	}
-	rc = osh_gw_store_sandbox_get(gw->store, req->name, true, &sb);
+	rc = osh_gw_store_sandbox_get(gw_store(gw), req->name, true, &sb);
 	osh_gw_sandbox_fini(&sb);
 	if (rc == 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_ALREADY_EXISTS,
@@ -1141,11 +1489,11 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 					strerror(errno));
 		goto out;
 	}
-	rc = osh_gw_store_sandbox_insert(gw->store, &sb);
+	rc = osh_gw_store_sandbox_insert(gw_store(gw), &sb);
 	if (rc != 0) {
 		(void)osh_rpc_call_fail(
 		    call, rc == OSH_EEXIST ? OSH_RPC_ALREADY_EXISTS : OSH_RPC_INTERNAL, "%s",
-		    osh_gw_store_errmsg(gw->store));
+		    osh_gw_store_errmsg(gw_store(gw)));
 		goto out;
 	}
 	inserted = true;
@@ -1171,7 +1519,11 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		}
 		snprintf(envv[i], len, "%s=%s", k, v);
 	}
+	if (secrets_text(call, req, &secrets, &secrets_len) != 0)
+		goto out;
 	memset(&sp, 0, sizeof(sp));
+	sp.secrets = secrets;
+	sp.secrets_len = secrets_len;
 	sp.bin = gw->sandbox_bin;
 	sp.gateway = gw->sup_addr;
 	sp.id = sb.id;
@@ -1192,11 +1544,12 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		goto out;
 	}
 	if (gw_child_add(gw, pid, sb.id, false) != 0 ||
-	    osh_gw_store_sandbox_set_state(gw->store, sb.id, OSH_GW_SB_RUNNING, pid, 0, 0) != 0) {
+	    osh_gw_store_sandbox_set_state(gw_store(gw), sb.id, OSH_GW_SB_RUNNING, pid, 0, 0) !=
+		0) {
 		/* The process runs but cannot be tracked: stop it rather than leak it. */
 		kill(pid, SIGKILL);
 		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "cannot record the supervisor: %s",
-					osh_gw_store_errmsg(gw->store));
+					osh_gw_store_errmsg(gw_store(gw)));
 		goto out;
 	}
 	sb.state = OSH_GW_SB_RUNNING;
@@ -1210,31 +1563,67 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	else
 		(void)osh_rpc_call_reply(call, &r.base);
 out:
-	if (inserted && osh_gw_store_sandbox_delete(gw->store, sb.id) != 0)
+	if (inserted && osh_gw_store_sandbox_delete(gw_store(gw), sb.id) != 0)
 		osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s: cannot undo the record: %s", sb.id,
-			   osh_gw_store_errmsg(gw->store));
+			   osh_gw_store_errmsg(gw_store(gw)));
 	if (r.sandbox)
 		protobuf_c_message_free_unpacked(&r.sandbox->base, NULL);
 	for (size_t i = 0; envv && i < req->n_env; i++)
 		free(envv[i]);
 	free(envv);
+	if (secrets) {
+		explicit_bzero(secrets, secrets_len);
+		free(secrets);
+	}
 	free(sb.command);
 	free(sb.policy);
 }
 
 /* ------------------------------------------------------ ListSandboxes -- */
 
+/* page_token: the decimal creation-order key of the last sandbox sent. */
+static int page_token_parse(const char *t, int64_t *after)
+{
+	char *end = NULL;
+	long long v;
+
+	*after = 0;
+	if (!t || !t[0])
+		return 0;
+	if (t[0] < '1' || t[0] > '9' || strlen(t) > 18)
+		return OSH_EINVAL;
+	v = strtoll(t, &end, 10);
+	if (*end != '\0' || v <= 0)
+		return OSH_EINVAL;
+	*after = v;
+	return 0;
+}
+
 static void h_list(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
 {
+	const Openshell__V1__ListSandboxesRequest *req = (const void *)m;
 	Openshell__V1__ListSandboxesResponse r = OPENSHELL__V1__LIST_SANDBOXES_RESPONSE__INIT;
 	struct osh_gw *gw = ud;
+	struct osh_gw_store *st = gw_store(gw);
 	struct osh_gw_sandbox *arr = NULL;
-	size_t n = 0;
+	size_t n = 0, page, bytes = 64;
+	int64_t after = 0;
+	char token[24] = "";
 
-	(void)m;
-	if (osh_gw_store_sandbox_list(gw->store, &arr, &n) != 0) {
+	if (page_token_parse(req->page_token, &after) != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"page_token '%.40s' is not one this gateway issued "
+					"(give \"\" for the first page)",
+					req->page_token);
+		return;
+	}
+	page = req->page_size ? req->page_size : LIST_DEFAULT_PAGE;
+	if (page > LIST_MAX_PAGE)
+		page = LIST_MAX_PAGE;
+	/* One more than the page: tells whether another page follows. */
+	if (osh_gw_store_sandbox_page(st, after, page + 1, &arr, &n) != 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "store: %s",
-					osh_gw_store_errmsg(gw->store));
+					osh_gw_store_errmsg(st));
 		return;
 	}
 	r.sandboxes = ptr_array(n);
@@ -1242,13 +1631,26 @@ static void h_list(struct osh_rpc_call *call, const ProtobufCMessage *m, void *u
 		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		r.sandboxes[i] = sandbox_msg(gw, &arr[i]);
-		if (!r.sandboxes[i]) {
+	for (size_t i = 0; i < n && i < page; i++) {
+		Openshell__V1__Sandbox *sm = sandbox_msg(gw, &arr[i]);
+		size_t w;
+
+		if (!sm) {
 			(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
 			goto out;
 		}
-		r.n_sandboxes = i + 1;
+		w = openshell__v1__sandbox__get_packed_size(sm) + 6;
+		if (r.n_sandboxes > 0 && bytes + w > MSG_BYTES_MAX) {
+			/* The response must fit one message: the rest is the next page. */
+			protobuf_c_message_free_unpacked(&sm->base, NULL);
+			break;
+		}
+		bytes += w;
+		r.sandboxes[r.n_sandboxes++] = sm;
+	}
+	if (r.n_sandboxes < n) {
+		snprintf(token, sizeof(token), "%lld", (long long)arr[r.n_sandboxes - 1].rowid);
+		r.next_page_token = token;
 	}
 	(void)osh_rpc_call_reply(call, &r.base);
 out:
@@ -1286,20 +1688,22 @@ void gw_delete_complete(struct osh_gw *gw, struct gw_delete *d, int exit_code, b
 	struct gw_delete **pp;
 
 	memset(&sb, 0, sizeof(sb));
+	pthread_mutex_lock(&gw->del_mu);
 	for (pp = &gw->deletes; *pp && *pp != d; pp = &(*pp)->next)
 		;
 	if (*pp)
 		*pp = d->next; /* unlink first so sandbox_msg does not say DELETING */
-	if (osh_gw_store_sandbox_get(gw->store, d->id, false, &sb) == 0) {
+	pthread_mutex_unlock(&gw->del_mu);
+	if (osh_gw_store_sandbox_get(gw_store(gw), d->id, false, &sb) == 0) {
 		if (has_code) {
 			sb.state = OSH_GW_SB_EXITED;
 			sb.exit_code = exit_code;
 		}
 		r.sandbox = sandbox_msg(NULL, &sb);
 		gw_followers_end(gw, sb.id);
-		if (osh_gw_store_sandbox_delete(gw->store, sb.id) != 0)
+		if (osh_gw_store_sandbox_delete(gw_store(gw), sb.id) != 0)
 			osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s: delete failed: %s", sb.id,
-				   osh_gw_store_errmsg(gw->store));
+				   osh_gw_store_errmsg(gw_store(gw)));
 		archive_dir(gw, &sb);
 		osh_gw_log(OSH_GW_LOG_INFO, "sandbox %s ('%s') deleted", sb.id, sb.name);
 	}
@@ -1358,15 +1762,13 @@ static void h_delete(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	c = gw_child_find(gw, sb.id);
 	if (!c || sb.state != OSH_GW_SB_RUNNING) {
 		/* Nothing runs: delete right away. */
-		d->next = gw->deletes;
-		gw->deletes = d;
+		delete_link(gw, d);
 		gw_delete_complete(gw, d, 0, false);
 		goto out;
 	}
 	d->pid = c->pid;
 	d->kill_at_ms = gw_mono_ms() + gw->stop_grace_ms;
-	d->next = gw->deletes;
-	gw->deletes = d;
+	delete_link(gw, d);
 	gw_note(gw, sb.id, "INFO", "deleting sandbox '%s': SIGTERM to supervisor pid %d", sb.name,
 		(int)c->pid);
 	if (kill(c->pid, SIGTERM) != 0 && errno != ESRCH)
@@ -1386,18 +1788,25 @@ int gw_services_register(struct osh_gw *gw)
 	     .kind = OSH_RPC_CLIENT_STREAM,
 	     .on_message = h_push_msg,
 	     .on_end = h_push_end,
-	     .on_done = h_push_done},
-	    {.name = "GetSandboxLogs", .kind = OSH_RPC_UNARY, .handler = h_get_logs},
+	     .on_done = h_push_done,
+	     .offload = true},
+	    {.name = "GetSandboxLogs",
+	     .kind = OSH_RPC_UNARY,
+	     .handler = h_get_logs,
+	     .offload = true},
 	    {.name = "WatchSandboxLogs",
 	     .kind = OSH_RPC_SERVER_STREAM,
 	     .handler = h_watch,
 	     .on_done = h_watch_done,
+	     .on_drain = h_watch_drain,
 	     .queue_max = WATCH_QUEUE,
-	     .full_policy = OSH_RPC_FULL_DROP},
+	     .queue_max_bytes = WATCH_QUEUE_BYTES,
+	     .full_policy = OSH_RPC_FULL_DROP,
+	     .offload = true},
 	    {.name = "GetConfig", .kind = OSH_RPC_UNARY, .handler = h_get_config},
 	    {.name = "SetConfig", .kind = OSH_RPC_UNARY, .handler = h_set_config},
 	    {.name = "CreateSandbox", .kind = OSH_RPC_UNARY, .handler = h_create},
-	    {.name = "ListSandboxes", .kind = OSH_RPC_UNARY, .handler = h_list},
+	    {.name = "ListSandboxes", .kind = OSH_RPC_UNARY, .handler = h_list, .offload = true},
 	    {.name = "DeleteSandbox",
 	     .kind = OSH_RPC_UNARY,
 	     .handler = h_delete,

@@ -5,8 +5,11 @@
  * Statements live in an enum-indexed table prepared at open, so the hot paths
  * (log append, query) never re-parse SQL. log_lines.seq is AUTOINCREMENT so a seq
  * is never reused after retention deletes: followers can resume "after seq N".
- * The per-sandbox counter (log_counts) makes the retention check O(1) and the trim
- * O(excess). A single connection guarded by one mutex keeps statement reuse safe. */
+ * The per-sandbox counters (log_counts: lines and bytes) make the retention check
+ * O(1) and the trim O(excess): it walks the (sandbox_id, seq, bytes) index, which
+ * covers it, and deletes one seq range. One store is one connection guarded by
+ * one mutex (statement reuse stays safe); a program that wants concurrent
+ * readers opens one store per thread on the same file (WAL). */
 #include "store.h"
 
 #include <pthread.h>
@@ -20,6 +23,10 @@
 #include <sqlite3.h>
 
 #include "osh_level.h"
+
+/* Bytes a stored line costs beyond its text (row header, numbers, index). */
+#define LINE_OVERHEAD	  64
+#define LINE_OVERHEAD_SQL "64"
 
 static const char *const migrations[] = {
     /* 0 -> 1: the initial schema. */
@@ -61,6 +68,18 @@ static const char *const migrations[] = {
     "CREATE TABLE push_marks ("
     " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
     " seq INTEGER NOT NULL);",
+    /* 2 -> 3: per-line and per-sandbox byte counts, for byte retention. The
+     * index carries `bytes` so the trim walk never reads a row (big lines sit
+     * in overflow pages). */
+    "ALTER TABLE log_lines ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE log_lines SET bytes = " LINE_OVERHEAD_SQL " + length(CAST(level AS BLOB))"
+    " + length(CAST(target AS BLOB)) + length(CAST(message AS BLOB))"
+    " + length(CAST(source AS BLOB)) + coalesce(length(CAST(fields AS BLOB)), 0);"
+    "DROP INDEX log_lines_sandbox_seq;"
+    "CREATE INDEX log_lines_sandbox_seq ON log_lines(sandbox_id, seq, bytes);"
+    "ALTER TABLE log_counts ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
+    " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == OSH_GW_STORE_SCHEMA_VERSION,
@@ -81,14 +100,25 @@ enum stmt_id {
 	S_SB_EXISTS,
 	S_LOG_INSERT,
 	S_LOG_COUNT_ADD,
+	S_LOG_OLDEST,
 	S_LOG_TRIM,
 	S_LOG_COUNT_SUB,
 	S_LOG_QUERY,
+	S_LOG_QUERY_DESC,
+	S_LOG_MATCHING,
+	S_SB_PAGE,
 	S_LOG_COUNT,
 	S_PUSH_MARK_GET,
 	S_PUSH_MARK_SET,
 	S_COUNT
 };
+
+/* The filters of a log query: ?1 sandbox, ?2 after_seq, ?3 since_ms (0 = no
+ * bound, so a line with a negative timestamp is still shown), ?4 rank, ?5
+ * ",src,src," or NULL. */
+#define LOG_WHERE                                                                                  \
+	"sandbox_id = ?1 AND seq > ?2 AND (?3 = 0 OR ts_ms >= ?3) AND level_rank >= ?4"            \
+	" AND (?5 IS NULL OR instr(?5, ',' || source || ',') > 0)"
 
 #define SB_COLS                                                                                    \
 	"id, name, policy, policy_version, policy_hash, command, log_dir, state, pid, exit_code, " \
@@ -113,19 +143,29 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SB_DELETE] = "DELETE FROM sandboxes WHERE id = ?1",
     [S_SB_EXISTS] = "SELECT 1 FROM sandboxes WHERE id = ?1",
     [S_LOG_INSERT] = "INSERT INTO log_lines(sandbox_id, ts_ms, level, level_rank, target,"
-		     " message, source, fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [S_LOG_COUNT_ADD] = "INSERT INTO log_counts(sandbox_id, n) VALUES (?1, ?2)"
-			" ON CONFLICT(sandbox_id) DO UPDATE SET n = n + excluded.n"
-			" RETURNING n",
-    [S_LOG_TRIM] = "DELETE FROM log_lines WHERE seq IN (SELECT seq FROM log_lines"
-		   " WHERE sandbox_id = ?1 ORDER BY seq ASC LIMIT ?2)",
-    [S_LOG_COUNT_SUB] = "UPDATE log_counts SET n = n - ?2 WHERE sandbox_id = ?1",
+		     " message, source, fields, bytes)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_LOG_COUNT_ADD] = "INSERT INTO log_counts(sandbox_id, n, bytes) VALUES (?1, ?2, ?3)"
+			" ON CONFLICT(sandbox_id) DO UPDATE SET n = n + excluded.n,"
+			" bytes = bytes + excluded.bytes RETURNING n, bytes",
+    /* Oldest first, from the covering index only. */
+    [S_LOG_OLDEST] = "SELECT seq, bytes FROM log_lines WHERE sandbox_id = ?1 ORDER BY seq ASC",
+    [S_LOG_TRIM] = "DELETE FROM log_lines WHERE sandbox_id = ?1 AND seq <= ?2",
+    [S_LOG_COUNT_SUB] = "UPDATE log_counts SET n = n - ?2, bytes = bytes - ?3"
+			" WHERE sandbox_id = ?1",
     [S_LOG_QUERY] = "SELECT seq, ts_ms, level, target, message, source, fields FROM ("
 		    " SELECT seq, ts_ms, level, target, message, source, fields"
-		    " FROM log_lines WHERE sandbox_id = ?1 AND seq > ?2 AND ts_ms >= ?3"
-		    " AND level_rank >= ?4"
-		    " AND (?5 IS NULL OR instr(?5, ',' || source || ',') > 0)"
-		    " ORDER BY seq DESC LIMIT ?6) ORDER BY seq ASC",
+		    " FROM log_lines WHERE " LOG_WHERE " ORDER BY seq DESC LIMIT ?6)"
+		    " ORDER BY seq ASC",
+    /* Newest first: the caller stops as soon as it has what it can return,
+     * so only those rows are read (walks the (sandbox_id, seq) index). */
+    [S_LOG_QUERY_DESC] = "SELECT seq, ts_ms, level, target, message, source, fields"
+			 " FROM log_lines WHERE " LOG_WHERE " ORDER BY seq DESC LIMIT ?6",
+    /* Counts without reading message/fields (they sit after the filter columns,
+     * in overflow pages for big lines). */
+    [S_LOG_MATCHING] = "SELECT count(*) FROM log_lines WHERE " LOG_WHERE,
+    [S_SB_PAGE] = "SELECT " SB_COLS ", rowid FROM sandboxes WHERE rowid > ?1"
+		  " ORDER BY rowid LIMIT ?2",
     [S_LOG_COUNT] = "SELECT n FROM log_counts WHERE sandbox_id = ?1",
     [S_PUSH_MARK_GET] = "SELECT seq FROM push_marks WHERE sandbox_id = ?1",
     [S_PUSH_MARK_SET] = "INSERT INTO push_marks(sandbox_id, seq) VALUES (?1, ?2)"
@@ -137,6 +177,7 @@ struct osh_gw_store {
 	sqlite3_stmt *st[S_COUNT];
 	pthread_mutex_t mu;
 	size_t retention;
+	uint64_t retention_bytes;
 	char err[512];
 };
 
@@ -313,6 +354,9 @@ int osh_gw_store_create(struct osh_gw_store **out, const char *path,
 	pthread_mutex_init(&st->mu, NULL);
 	st->retention =
 	    (opts && opts->log_retention) ? opts->log_retention : OSH_GW_STORE_DEFAULT_RETENTION;
+	st->retention_bytes = (opts && opts->log_retention_bytes)
+				  ? opts->log_retention_bytes
+				  : OSH_GW_STORE_DEFAULT_RETENTION_BYTES;
 	if (sqlite3_open_v2(path, &st->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
@@ -521,7 +565,9 @@ int osh_gw_store_sandbox_get(struct osh_gw_store *st, const char *key, bool by_n
 	return rc;
 }
 
-int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh_gw_sandbox **out, size_t *n)
+/* Collects the rows of a prepared sandbox statement (list or page). */
+static int list_rows(struct osh_gw_store *st, enum stmt_id id, int64_t after, int64_t limit,
+		     struct osh_gw_sandbox **out, size_t *n)
 {
 	struct osh_gw_sandbox *arr = NULL;
 	size_t cnt = 0, cap = 0;
@@ -529,7 +575,11 @@ int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh_gw_sandbox **o
 	int rc = 0, r;
 
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, S_SB_LIST);
+	s = stmt(st, id);
+	if (id == S_SB_PAGE) {
+		sqlite3_bind_int64(s, 1, after);
+		sqlite3_bind_int64(s, 2, limit);
+	}
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		if (cnt == cap) {
 			struct osh_gw_sandbox *na;
@@ -545,6 +595,7 @@ int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh_gw_sandbox **o
 		rc = row_to_sandbox(s, &arr[cnt]);
 		if (rc != 0)
 			goto out;
+		arr[cnt].rowid = id == S_SB_PAGE ? sqlite3_column_int64(s, 12) : 0;
 		cnt++;
 	}
 	if (r != SQLITE_DONE)
@@ -560,6 +611,17 @@ out:
 	*out = arr;
 	*n = cnt;
 	return rc;
+}
+
+int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh_gw_sandbox **out, size_t *n)
+{
+	return list_rows(st, S_SB_LIST, 0, 0, out, n);
+}
+
+int osh_gw_store_sandbox_page(struct osh_gw_store *st, int64_t after, size_t limit,
+			      struct osh_gw_sandbox **out, size_t *n)
+{
+	return list_rows(st, S_SB_PAGE, after, (int64_t)limit, out, n);
 }
 
 int osh_gw_store_sandbox_set_state(struct osh_gw_store *st, const char *id,
@@ -602,6 +664,46 @@ int osh_gw_store_sandbox_delete(struct osh_gw_store *st, const char *id)
 	return rc;
 }
 
+static uint64_t line_bytes(const struct osh_gw_logline *l)
+{
+	return LINE_OVERHEAD + (l->level ? strlen(l->level) : 0) +
+	       (l->target ? strlen(l->target) : 0) + (l->message ? strlen(l->message) : 0) +
+	       (l->source ? strlen(l->source) : 0) + (l->fields ? strlen(l->fields) : 0);
+}
+
+/* Deletes the oldest lines of a sandbox until at least `lines` lines and
+ * `bytes` bytes are gone (either may be <= 0), inside the caller's
+ * transaction: one walk of the covering index, one range delete. */
+static int trim(struct osh_gw_store *st, const char *sandbox_id, int64_t lines, int64_t bytes)
+{
+	sqlite3_stmt *s = stmt(st, S_LOG_OLDEST);
+	int64_t k = 0, freed = 0, last = -1;
+	int rc = 0;
+
+	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
+	while ((k < lines || freed < bytes) && sqlite3_step(s) == SQLITE_ROW) {
+		last = sqlite3_column_int64(s, 0);
+		freed += sqlite3_column_int64(s, 1);
+		k++;
+	}
+	sqlite3_reset(s);
+	if (last < 0)
+		goto out;
+	s = stmt(st, S_LOG_TRIM);
+	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, last);
+	rc = step_done(st, s, "trim log lines");
+	if (rc != 0)
+		goto out;
+	s = stmt(st, S_LOG_COUNT_SUB);
+	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, k);
+	sqlite3_bind_int64(s, 3, freed);
+	rc = step_done(st, s, "count log lines");
+out:
+	return rc;
+}
+
 /* Reads the push mark of sandbox_id (0 when none) into *mark; mutex held. */
 static int push_mark_get(struct osh_gw_store *st, const char *sandbox_id, uint64_t *mark)
 {
@@ -628,8 +730,8 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 {
 	sqlite3_stmt *s;
 	bool in_tx = false;
-	int64_t total = 0;
-	uint64_t mark = 0, new_mark;
+	int64_t total = 0, total_bytes = 0;
+	uint64_t mark = 0, new_mark, added_bytes = 0;
 	size_t stored = 0;
 	int rc = 0, r;
 
@@ -674,6 +776,8 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 		sqlite3_bind_text(s, 7, l->source ? l->source : "", -1, SQLITE_STATIC);
 		if (l->fields && l->fields[0])
 			sqlite3_bind_text(s, 8, l->fields, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 9, (sqlite3_int64)line_bytes(l));
+		added_bytes += line_bytes(l);
 		rc = step_done(st, s, "insert log line");
 		if (rc != 0)
 			goto out;
@@ -695,6 +799,7 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 		s = stmt(st, S_LOG_COUNT_ADD);
 		sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)stored);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)added_bytes);
 		r = sqlite3_step(s);
 		if (r != SQLITE_ROW) {
 			rc = dberr(st, r, "count log lines");
@@ -702,26 +807,14 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 			goto out;
 		}
 		total = sqlite3_column_int64(s, 0);
+		total_bytes = sqlite3_column_int64(s, 1);
 		sqlite3_reset(s);
 	}
-	if (total > (int64_t)st->retention) {
-		int64_t excess = total - (int64_t)st->retention;
-		int gone;
-
-		s = stmt(st, S_LOG_TRIM);
-		sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, excess);
-		rc = step_done(st, s, "trim log lines");
-		if (rc != 0)
-			goto out;
-		gone = sqlite3_changes(st->db);
-		s = stmt(st, S_LOG_COUNT_SUB);
-		sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, gone);
-		rc = step_done(st, s, "count log lines");
-		if (rc != 0)
-			goto out;
-	}
+	if (total > (int64_t)st->retention || total_bytes > (int64_t)st->retention_bytes)
+		rc = trim(st, sandbox_id, total - (int64_t)st->retention,
+			  total_bytes - (int64_t)st->retention_bytes);
+	if (rc != 0)
+		goto out;
 	s = stmt(st, S_COMMIT);
 	rc = step_done(st, s, "commit");
 	if (rc == 0) {
@@ -798,6 +891,18 @@ static char *source_list(const struct osh_gw_logquery *q)
 	return buf;
 }
 
+/* Binds ?1..?5 of LOG_WHERE. */
+static void bind_filters(sqlite3_stmt *s, const struct osh_gw_logquery *q, int min_rank,
+			 const char *srcs)
+{
+	sqlite3_bind_text(s, 1, q->sandbox_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)q->after_seq);
+	sqlite3_bind_int64(s, 3, q->since_ms);
+	sqlite3_bind_int(s, 4, min_rank);
+	if (srcs)
+		sqlite3_bind_text(s, 5, srcs, -1, SQLITE_STATIC);
+}
+
 int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquery *q,
 			    osh_gw_logline_fn fn, void *ud)
 {
@@ -819,13 +924,8 @@ int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquer
 	if (q->sources && q->n_sources && !srcs)
 		return OSH_ENOMEM;
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, S_LOG_QUERY);
-	sqlite3_bind_text(s, 1, q->sandbox_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)q->after_seq);
-	sqlite3_bind_int64(s, 3, q->since_ms);
-	sqlite3_bind_int(s, 4, min_rank);
-	if (srcs)
-		sqlite3_bind_text(s, 5, srcs, -1, SQLITE_STATIC);
+	s = stmt(st, q->newest_first ? S_LOG_QUERY_DESC : S_LOG_QUERY);
+	bind_filters(s, q, min_rank, srcs);
 	sqlite3_bind_int64(s, 6, q->tail ? (sqlite3_int64)q->tail : -1);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		struct osh_gw_logline l = {
@@ -845,6 +945,36 @@ int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquer
 	}
 	if (rc == 0 && r != SQLITE_DONE)
 		rc = dberr(st, r, "query log lines");
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->mu);
+	free(srcs);
+	return rc;
+}
+
+int osh_gw_store_logs_matching(struct osh_gw_store *st, const struct osh_gw_logquery *q,
+			       uint64_t *n)
+{
+	sqlite3_stmt *s;
+	char *srcs = NULL;
+	int rc = 0, r, min_rank = 0;
+
+	*n = 0;
+	if (q->min_level && q->min_level[0]) {
+		min_rank = osh_gw_level_parse(q->min_level);
+		if (min_rank < 0)
+			return OSH_EINVAL;
+	}
+	srcs = source_list(q);
+	if (q->sources && q->n_sources && !srcs)
+		return OSH_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	s = stmt(st, S_LOG_MATCHING);
+	bind_filters(s, q, min_rank, srcs);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(s, 0);
+	else
+		rc = dberr(st, r, "count matching log lines");
 	sqlite3_reset(s);
 	pthread_mutex_unlock(&st->mu);
 	free(srcs);
@@ -877,7 +1007,7 @@ bool osh_gw_logquery_match(const struct osh_gw_logquery *q, const struct osh_gw_
 
 	if (l->seq <= q->after_seq && q->after_seq)
 		ok = false;
-	if (ok && l->ts_ms < q->since_ms)
+	if (ok && q->since_ms != 0 && l->ts_ms < q->since_ms)
 		ok = false;
 	if (ok && q->min_level && q->min_level[0] &&
 	    osh_gw_level_rank(l->level, l->message) < osh_gw_level_parse(q->min_level))

@@ -5,12 +5,18 @@
  * PRAGMA user_version and upgraded by an ordered table of migrations in store.c;
  * each migration runs in its own transaction, so a crash leaves a consistent
  * version. Every statement is prepared once at open and reused. Log retention is a
- * per-sandbox bound kept exact and cheap: a per-sandbox line counter is updated in
- * the same transaction as each batch insert, and only the excess (oldest) rows are
- * deleted, walking the (sandbox_id, seq) index for exactly that many rows.
+ * per-sandbox bound in lines and in bytes, kept exact and cheap: per-sandbox line
+ * and byte counters are updated in the same transaction as each batch insert, and
+ * only the excess (oldest) rows are deleted, walking the (sandbox_id, seq, bytes)
+ * index (which covers the walk: no row is read) for exactly those rows. A byte
+ * bound matters because lines differ in size by orders of magnitude: 10,000
+ * lines may be 1 MB or 1 GB. Queries read newest first and can stop early, so a
+ * caller reads only the rows it returns.
  *
  * Thread-safety: every function takes the store's internal mutex, so one store may
- * be used from any number of threads. Blocking: every call does disk I/O. */
+ * be used from any number of threads; it is one SQLite connection, so calls on it
+ * are serialised. For concurrent readers open one store per thread on the same
+ * file (WAL: readers never wait for the writer). Blocking: every call does disk I/O. */
 #ifndef OSH_GW_STORE_H
 #define OSH_GW_STORE_H
 
@@ -23,13 +29,18 @@
 struct osh_gw_store;
 
 /* The schema version this code migrates to (PRAGMA user_version). */
-#define OSH_GW_STORE_SCHEMA_VERSION 2
+#define OSH_GW_STORE_SCHEMA_VERSION 3
 /* Default per-sandbox retention of log lines. */
 #define OSH_GW_STORE_DEFAULT_RETENTION 10000u
+/* Default per-sandbox retention in bytes (line text + 64 per line). */
+#define OSH_GW_STORE_DEFAULT_RETENTION_BYTES ((uint64_t)64 << 20)
 
 struct osh_gw_store_opts {
 	/** Maximum stored log lines per sandbox (oldest dropped). 0 = the default. */
 	size_t log_retention;
+	/** Maximum stored bytes per sandbox (oldest lines dropped until under it;
+	 * a line costs its text plus 64). 0 = the default. */
+	uint64_t log_retention_bytes;
 };
 
 /* Lifecycle states of a sandbox record. */
@@ -60,6 +71,7 @@ struct osh_gw_sandbox {
 	int exit_code;	 /* valid when state == EXITED and exit_signal == 0 */
 	int exit_signal; /* > 0 when killed by a signal */
 	int64_t created_ms;
+	int64_t rowid; /* creation-order key, set by osh_gw_store_sandbox_page only */
 };
 
 /* Frees the heap strings of a record filled by a get/list call; NULL-safe. */
@@ -82,15 +94,16 @@ struct osh_gw_logline {
 struct osh_gw_logquery {
 	const char *sandbox_id;	    /* required */
 	size_t tail;		    /* at most the last `tail` matching lines (0 = all) */
-	int64_t since_ms;	    /* ts_ms >= since_ms */
+	int64_t since_ms;	    /* ts_ms >= since_ms; 0 = no bound (negative ts included) */
 	const char *min_level;	    /* rank(level) >= rank(min_level); NULL/"" = all */
 	const char *const *sources; /* match any of these sources; NULL = all */
 	size_t n_sources;
 	uint64_t after_seq; /* seq > after_seq (for resumable follow) */
+	bool newest_first;  /* callback order newest first (stop early to read less) */
 };
 
-/* Callback per result line, oldest first. Return 0 to continue, non-zero to stop
- * (the query then returns that value). */
+/* Callback per result line, oldest first (newest first with q->newest_first).
+ * Return 0 to continue, non-zero to stop (the query then returns that value). */
 typedef int (*osh_gw_logline_fn)(void *ud, const struct osh_gw_logline *l);
 
 /* Ranks a line: TRACE 0 < DEBUG 1 < INFO 2 < WARN 3 < ERROR 4 (case-insensitive,
@@ -145,6 +158,13 @@ OSH_MUST_CHECK int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh
 					     size_t *n);
 void osh_gw_sandbox_list_free(struct osh_gw_sandbox *arr, size_t n);
 
+/* One page of sandboxes in creation order: at most `limit` records whose
+ * rowid is above `after` (0 = from the start); each record's rowid is set, so
+ * the last one's is the `after` of the next page. Free like a list. Reads only
+ * the returned rows. */
+OSH_MUST_CHECK int osh_gw_store_sandbox_page(struct osh_gw_store *st, int64_t after, size_t limit,
+					     struct osh_gw_sandbox **out, size_t *n);
+
 /* Updates the process state of sandbox `id`. OSH_ENOTFOUND when absent. */
 OSH_MUST_CHECK int osh_gw_store_sandbox_set_state(struct osh_gw_store *st, const char *id,
 						  enum osh_gw_sb_state state, int pid,
@@ -187,6 +207,11 @@ OSH_MUST_CHECK int osh_gw_store_push_mark(struct osh_gw_store *st, const char *s
 /* Runs a query; calls fn per matching line, oldest first. */
 OSH_MUST_CHECK int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquery *q,
 					   osh_gw_logline_fn fn, void *ud);
+
+/* Number of lines a query matches (its filters; `tail` ignored), counted on
+ * the filter columns only. */
+OSH_MUST_CHECK int osh_gw_store_logs_matching(struct osh_gw_store *st,
+					      const struct osh_gw_logquery *q, uint64_t *n);
 
 /* Number of stored lines for a sandbox. */
 OSH_MUST_CHECK int osh_gw_store_logs_count(struct osh_gw_store *st, const char *sandbox_id,

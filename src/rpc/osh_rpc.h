@@ -6,6 +6,13 @@
  *
  *  - Server: one completion-queue loop (on its own thread via
  *    osh_rpc_server_spawn(), or in the caller via osh_rpc_server_run()).
+ *    Work that may be slow (store queries, fan-out, big responses) must not
+ *    run there: a method marked `offload` has its callbacks run on a bounded
+ *    worker pool owned by the server (opts.workers threads, a job queue of
+ *    opts.work_queue_max), so one slow call never delays a cheap one that
+ *    stays on the loop. The callbacks of one call never run concurrently and
+ *    keep their order (the next stream message is only read once the
+ *    previous callback returned).
  *    The method table comes from the protoc-c service descriptor, so a path
  *    ("/openshell.v1.OpenShell/GetSandboxPolicy") cannot be mistyped. Exactly
  *    one request is kept outstanding per method, plus a generic one so an
@@ -13,9 +20,13 @@
  *    leaves it hanging until the client's deadline). Bytes that do not parse
  *    as the method's request are answered INVALID_ARGUMENT; messages above the
  *    configured size are refused by gRPC itself (RESOURCE_EXHAUSTED).
- *  - Server streaming is paced: one write in flight per call, a bounded
- *    per-call queue behind it, and a documented policy when it is full (drop
- *    and count, or end the call with RESOURCE_EXHAUSTED). Any thread may push
+ *  - Server streaming is paced: one write in flight per call, a queue behind
+ *    it bounded in messages and in bytes, and a documented policy when it is
+ *    full (drop and count, or end the call with RESOURCE_EXHAUSTED). After a
+ *    drop the method's on_drain hook is called once the reader has caught up
+ *    (queue at most half full), so the writer can say at once what was lost.
+ *    One packed message can be written to many calls (osh_rpc_packed) so a
+ *    fan-out encodes once, whatever the number of readers. Any thread may push
  *    into a call (a log fan-out thread, say); the loop thread never blocks.
  *  - Every call is reference counted: the loop holds one reference per batch
  *    in flight and handlers may take their own (osh_rpc_call_ref) to keep a
@@ -141,13 +152,15 @@ enum osh_rpc_full_policy {
  * from any thread: unary with osh_rpc_call_reply() or osh_rpc_call_fail();
  * server stream with osh_rpc_call_finish() or osh_rpc_call_fail() (after any
  * number of osh_rpc_call_write()). A handler that ends it later must hold a
- * reference (osh_rpc_call_ref) until then. Runs on the loop thread. */
+ * reference (osh_rpc_call_ref) until then. Runs on the loop thread, or on a
+ * worker thread for an `offload` method. */
 typedef void (*osh_rpc_handler_fn)(struct osh_rpc_call *call, const ProtobufCMessage *req,
 				   void *ud);
 
 /* Client-stream message handler: one call per received message (`msg` valid
  * only during the callback). May end the call early with osh_rpc_call_fail()
- * (no more messages are then delivered). Runs on the loop thread. */
+ * (no more messages are then delivered). Runs on the loop thread (a worker
+ * thread for an `offload` method). */
 typedef void (*osh_rpc_recv_fn)(struct osh_rpc_call *call, const ProtobufCMessage *msg, void *ud);
 
 /* Client-stream end handler: the client half-closed; the handler must end
@@ -156,12 +169,18 @@ typedef void (*osh_rpc_recv_fn)(struct osh_rpc_call *call, const ProtobufCMessag
  * the client may still cancel after this point; on_done says how it ended. */
 typedef void (*osh_rpc_end_fn)(struct osh_rpc_call *call, void *ud);
 
-/* Called exactly once per call, on the loop thread, when gRPC reports the call
- * closed: cancelled=true when the client went away, the deadline passed or
- * the server shut down before the status was sent. After it, writes return
+/* Called exactly once per call, when gRPC reports the call closed (on the
+ * loop thread; for an `offload` method possibly on the worker that ran the
+ * call's last callback, never while one runs): cancelled=true when the client went away, the
+ * deadline passed or the server shut down before the status was sent. After it, writes return
  * OSH_ECLOSED. Release per-call state here (osh_rpc_call_data) and drop any
  * reference a fan-out holds. Optional. */
 typedef void (*osh_rpc_done_fn)(struct osh_rpc_call *call, bool cancelled, void *ud);
+
+/* Server stream: the reader caught up after a write was dropped (the queue
+ * holds at most half its byte bound). Called once per drop episode, on the
+ * loop thread, with no lock held: write a message saying what was lost. */
+typedef void (*osh_rpc_drain_fn)(struct osh_rpc_call *call, void *ud);
 
 /* Periodic hook on the loop thread (timers, signal flags). */
 typedef void (*osh_rpc_tick_fn)(struct osh_rpc_server *srv, void *ud);
@@ -182,7 +201,16 @@ struct osh_rpc_method {
 	void *ud;
 	/** SERVER_STREAM: queued messages per call beyond the one in flight; 0 = 256 */
 	size_t queue_max;
+	/** SERVER_STREAM: queued bytes per call beyond the one in flight; 0 = no
+	 * byte bound. A message is always accepted into an empty queue, so the
+	 * bound per call is queue_max_bytes plus one message. */
+	size_t queue_max_bytes;
 	enum osh_rpc_full_policy full_policy;
+	/** SERVER_STREAM, optional: see osh_rpc_drain_fn */
+	osh_rpc_drain_fn on_drain;
+	/** run handler/on_message/on_end on the server's worker pool (needs
+	 * opts.workers > 0; otherwise they run on the loop thread) */
+	bool offload;
 };
 
 struct osh_rpc_server_opts {
@@ -200,6 +228,11 @@ struct osh_rpc_server_opts {
 	void *tick_ud;
 	/** on shutdown, wait this long for open calls before cancelling them; 0 = 1000 ms */
 	unsigned shutdown_grace_ms;
+	/** worker threads for `offload` methods; 0 = none (everything on the loop) */
+	unsigned workers;
+	/** jobs waiting for a worker before new offloaded calls are refused
+	 * RESOURCE_EXHAUSTED ("server busy"); 0 = 4096 */
+	size_t work_queue_max;
 };
 
 /* Create a server (not yet listening). Calls grpc_init(). opts is copied;
@@ -270,6 +303,29 @@ int osh_rpc_call_write(struct osh_rpc_call *call, const ProtobufCMessage *msg);
 /* Server stream: end with OK once every queued message was written. */
 int osh_rpc_call_finish(struct osh_rpc_call *call);
 
+/* Server stream: queue `last` whatever the queue bounds (a final summary, so
+ * a reader learns what it missed even when its queue is full), then end with
+ * OK. Same returns as osh_rpc_call_finish (plus OSH_EINVAL/OSH_ENOMEM/
+ * OSH_ETOOBIG for a message that cannot be packed; the call still ends). */
+int osh_rpc_call_finish_with(struct osh_rpc_call *call, const ProtobufCMessage *last);
+
+/* A message packed once for writing to many server-stream calls (fan-out).
+ * Immutable after creation; the bytes are shared, not copied, per write.
+ * Owned by the creator: free with osh_rpc_packed_free (calls keep their own
+ * references). Thread-safe to write from many threads. */
+struct osh_rpc_packed;
+
+/* Pack msg. Errors: OSH_ETOOBIG (over max_bytes, 0 = no bound), OSH_ENOMEM. */
+int osh_rpc_packed_new(const ProtobufCMessage *msg, size_t max_bytes,
+		       struct osh_rpc_packed **out) OSH_MUST_CHECK;
+void osh_rpc_packed_free(struct osh_rpc_packed *p);
+/* Packed size in bytes. */
+size_t osh_rpc_packed_size(const struct osh_rpc_packed *p);
+
+/* osh_rpc_call_write for a packed message (same bounds, policy and returns;
+ * the message type must be the method's output type). */
+int osh_rpc_call_write_packed(struct osh_rpc_call *call, const struct osh_rpc_packed *p);
+
 /* Messages dropped by FULL_DROP on this call so far, and the number of
  * messages queued now (not yet handed to gRPC). */
 uint64_t osh_rpc_call_dropped(const struct osh_rpc_call *call);
@@ -284,19 +340,21 @@ void osh_rpc_call_ref(struct osh_rpc_call *call);
 void osh_rpc_call_unref(struct osh_rpc_call *call);
 
 /* Per-call handler data (NULL at start). Set/get are not locked: use them
- * from the loop thread (callbacks). The layer never frees it: on_done does. */
+ * from the call's callbacks (which never run concurrently). The layer never
+ * frees it: on_done does. */
 void osh_rpc_call_set_data(struct osh_rpc_call *call, void *data);
 void *osh_rpc_call_data(const struct osh_rpc_call *call);
 
 /* Full method path ("/openshell.v1.OpenShell/GetConfig"); static string. */
 const char *osh_rpc_call_method(const struct osh_rpc_call *call);
 
-/* Client's peer address ("ipv4:127.0.0.1:53422"), owned by the call, cached
- * on first use: call it from the loop thread (callbacks). */
+/* Client's peer address ("ipv4:127.0.0.1:53422": one per connection), owned
+ * by the call, cached on first use: call it from the call's callbacks. */
 const char *osh_rpc_call_peer(const struct osh_rpc_call *call);
 
 /* Value of a request metadata key (lowercase), NUL-terminated copy owned by
- * the call and valid for its lifetime; NULL when absent. Loop thread only. */
+ * the call and valid for its lifetime; NULL when absent. From the call's
+ * callbacks only. */
 const char *osh_rpc_call_metadata(struct osh_rpc_call *call, const char *key);
 
 /* Server whose loop runs this call. */

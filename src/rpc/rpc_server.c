@@ -13,7 +13,18 @@
  * thread; all batch starts on a call happen under its mutex so the "one send
  * batch in flight" rule holds. Handlers run without the mutex held.
  * Slots are re-armed before the new call is handled, so there is always a
- * request outstanding per method. */
+ * request outstanding per method.
+ *
+ * Offload: for a method marked `offload` the loop only moves the call's work
+ * (request bytes, stream message, half-close) onto a bounded job queue served
+ * by opts.workers threads; unpacking and the handler run there. A call counts
+ * its jobs (queued or running) under its mutex: no new job is queued once
+ * the call closed, and when the close arrives while a job is pending, on_done
+ * is deferred to the worker that finishes the last job, so on_done never
+ * overlaps a callback and per-call data stays valid while one runs. Every
+ * job holds a call reference, which keeps the loop's "all calls gone" exit
+ * condition true only once the queue is empty; the workers are joined after
+ * the loop, before the completion queue is destroyed. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -67,6 +78,22 @@ struct slot {
 struct qnode {
 	struct qnode *next;
 	grpc_byte_buffer *bb;
+	size_t bytes;
+};
+
+enum job_kind { JOB_START, JOB_RECV, JOB_END };
+
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	struct osh_rpc_call *call; /* one reference held */
+	grpc_byte_buffer *bb;	   /* START: request bytes (may be NULL); RECV: message */
+};
+
+struct osh_rpc_packed {
+	grpc_byte_buffer *bb;
+	const ProtobufCMessageDescriptor *desc;
+	size_t bytes;
 };
 
 struct md_copy {
@@ -87,7 +114,12 @@ struct osh_rpc_call {
 	/* guarded by mu */
 	struct qnode *qhead, *qtail;
 	size_t qlen;
+	size_t qbytes;
 	uint64_t dropped;
+	bool want_drain; /* a write was dropped: call on_drain once it drained */
+	int jobs;	 /* offload jobs queued or running */
+	bool done_deferred;
+	bool done_cancelled;
 	grpc_byte_buffer *inflight_bb;
 	bool md_sent;
 	bool send_busy;
@@ -123,6 +155,14 @@ struct osh_rpc_server {
 	pthread_t thread;
 	bool spawned;
 	struct tag shutdown_tag;
+	/* offload pool */
+	pthread_mutex_t wmu;
+	pthread_cond_t wcv;
+	struct job *jhead, *jtail;
+	size_t jlen;
+	bool wstop;
+	pthread_t *wthreads;
+	unsigned n_wthreads;
 	char err[256];
 };
 
@@ -255,6 +295,7 @@ static void drop_queue_locked(struct osh_rpc_call *c)
 	}
 	c->qhead = c->qtail = NULL;
 	c->qlen = 0;
+	c->qbytes = 0;
 }
 
 /* Start the next send batch if none is in flight. Caller holds c->mu. */
@@ -279,6 +320,7 @@ static void pump_locked(struct osh_rpc_call *c)
 		if (c->qhead == NULL)
 			c->qtail = NULL;
 		c->qlen--;
+		c->qbytes -= q->bytes;
 		c->inflight_bb = q->bb;
 		free(q);
 		ops[n].op = GRPC_OP_SEND_MESSAGE;
@@ -413,25 +455,22 @@ out:
 	return rc;
 }
 
-int osh_rpc_call_write(struct osh_rpc_call *call, const ProtobufCMessage *msg)
+/* Queues bb (consumed) on a server-stream call under the method's bounds;
+ * `force` ignores them (a final summary). */
+static int write_bb(struct osh_rpc_call *call, grpc_byte_buffer *bb, size_t bytes, bool force)
 {
-	grpc_byte_buffer *bb = NULL;
 	struct qnode *q = NULL;
 	int rc = OSH_OK;
-	size_t qmax;
+	size_t qmax = call->me->m.queue_max != 0 ? call->me->m.queue_max : 256;
+	size_t bmax = call->me->m.queue_max_bytes;
 
-	if (call->me == NULL || call->me->m.kind != OSH_RPC_SERVER_STREAM || msg == NULL ||
-	    msg->descriptor != call->me->desc->output) {
-		rc = OSH_EINVAL;
-		goto out;
-	}
-	qmax = call->me->m.queue_max != 0 ? call->me->m.queue_max : 256;
 	pthread_mutex_lock(&call->mu);
 	if (call->ended || call->closed || call->broken) {
 		rc = OSH_ECLOSED;
 		goto unlock;
 	}
-	if (call->qlen >= qmax) {
+	if (!force &&
+	    (call->qlen >= qmax || (bmax != 0 && call->qlen > 0 && call->qbytes + bytes > bmax))) {
 		if (call->me->m.full_policy == OSH_RPC_FULL_CLOSE) {
 			drop_queue_locked(call);
 			end_locked(call, OSH_RPC_RESOURCE_EXHAUSTED,
@@ -439,30 +478,146 @@ int osh_rpc_call_write(struct osh_rpc_call *call, const ProtobufCMessage *msg)
 			pump_locked(call);
 		}
 		call->dropped++;
+		call->want_drain = true;
 		rc = OSH_EFULL;
 		goto unlock;
 	}
-	bb = osh_rpc_pack(msg, max_send(call), &rc);
-	q = bb != NULL ? calloc(1, sizeof(*q)) : NULL;
+	q = calloc(1, sizeof(*q));
 	if (q == NULL) {
-		if (bb != NULL)
-			grpc_byte_buffer_destroy(bb);
-		if (rc == OSH_OK)
-			rc = OSH_ENOMEM;
 		call->dropped++;
+		rc = OSH_ENOMEM;
 		goto unlock;
 	}
 	q->bb = bb;
+	q->bytes = bytes;
+	bb = NULL;
 	if (call->qtail != NULL)
 		call->qtail->next = q;
 	else
 		call->qhead = q;
 	call->qtail = q;
 	call->qlen++;
+	call->qbytes += bytes;
 	pump_locked(call);
 unlock:
 	pthread_mutex_unlock(&call->mu);
+	if (bb != NULL)
+		grpc_byte_buffer_destroy(bb);
+	return rc;
+}
+
+static bool stream_output(const struct osh_rpc_call *call, const ProtobufCMessageDescriptor *d)
+{
+	return call->me != NULL && call->me->m.kind == OSH_RPC_SERVER_STREAM &&
+	       d == call->me->desc->output;
+}
+
+int osh_rpc_call_write(struct osh_rpc_call *call, const ProtobufCMessage *msg)
+{
+	grpc_byte_buffer *bb = NULL;
+	int rc = OSH_OK;
+
+	if (msg == NULL || !stream_output(call, msg->descriptor)) {
+		rc = OSH_EINVAL;
+		goto out;
+	}
+	bb = osh_rpc_pack(msg, max_send(call), &rc);
+	if (bb == NULL) {
+		pthread_mutex_lock(&call->mu);
+		call->dropped++;
+		pthread_mutex_unlock(&call->mu);
+		if (rc == OSH_OK)
+			rc = OSH_ENOMEM;
+		goto out;
+	}
+	rc = write_bb(call, bb, protobuf_c_message_get_packed_size(msg), false);
 out:
+	return rc;
+}
+
+int osh_rpc_packed_new(const ProtobufCMessage *msg, size_t max_bytes, struct osh_rpc_packed **out)
+{
+	struct osh_rpc_packed *p = NULL;
+	int rc = OSH_OK;
+
+	*out = NULL;
+	if (msg == NULL) {
+		rc = OSH_EINVAL;
+		goto out;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		rc = OSH_ENOMEM;
+		goto out;
+	}
+	p->bb = osh_rpc_pack(msg, max_bytes, &rc);
+	if (p->bb == NULL) {
+		free(p);
+		p = NULL;
+		if (rc == OSH_OK)
+			rc = OSH_ENOMEM;
+		goto out;
+	}
+	p->desc = msg->descriptor;
+	p->bytes = grpc_byte_buffer_length(p->bb);
+	*out = p;
+out:
+	return rc;
+}
+
+void osh_rpc_packed_free(struct osh_rpc_packed *p)
+{
+	if (p == NULL)
+		return;
+	grpc_byte_buffer_destroy(p->bb);
+	free(p);
+}
+
+size_t osh_rpc_packed_size(const struct osh_rpc_packed *p)
+{
+	return p->bytes;
+}
+
+int osh_rpc_call_write_packed(struct osh_rpc_call *call, const struct osh_rpc_packed *p)
+{
+	grpc_byte_buffer *bb;
+	int rc = OSH_OK;
+
+	if (p == NULL || !stream_output(call, p->desc)) {
+		rc = OSH_EINVAL;
+		goto out;
+	}
+	if (max_send(call) != 0 && p->bytes > max_send(call)) {
+		rc = OSH_ETOOBIG;
+		goto out;
+	}
+	bb = grpc_byte_buffer_copy(p->bb); /* shares the slices: no byte copy */
+	if (bb == NULL) {
+		rc = OSH_ENOMEM;
+		goto out;
+	}
+	rc = write_bb(call, bb, p->bytes, false);
+out:
+	return rc;
+}
+
+int osh_rpc_call_finish_with(struct osh_rpc_call *call, const ProtobufCMessage *last)
+{
+	grpc_byte_buffer *bb = NULL;
+	int rc = OSH_OK, frc;
+
+	if (last == NULL || !stream_output(call, last->descriptor)) {
+		rc = OSH_EINVAL;
+	} else {
+		bb = osh_rpc_pack(last, max_send(call), &rc);
+		if (bb != NULL)
+			rc = write_bb(call, bb, protobuf_c_message_get_packed_size(last), true);
+		else if (rc == OSH_OK)
+			rc = OSH_ENOMEM;
+	}
+	frc = osh_rpc_call_finish(call);
+	if (rc == OSH_OK || frc == OSH_ECLOSED)
+		rc = frc;
 	return rc;
 }
 
@@ -578,6 +733,225 @@ const char *osh_rpc_call_metadata(struct osh_rpc_call *call, const char *key)
 	return res;
 }
 
+/* ----------------------------------------------------------- offload -- */
+
+static bool offloaded(const struct osh_rpc_server *s, const struct method_entry *me)
+{
+	return me != NULL && me->m.offload && s->n_wthreads > 0;
+}
+
+/* Queues a job for call c (takes a call reference; bb is consumed on
+ * success). Refused (false) when the queue is full, the pool stopped, or
+ * (except for START) the call closed already. */
+static bool job_push(struct osh_rpc_server *s, struct osh_rpc_call *c, enum job_kind kind,
+		     grpc_byte_buffer *bb)
+{
+	size_t max = s->opts.work_queue_max != 0 ? s->opts.work_queue_max : 4096;
+	struct job *j = calloc(1, sizeof(*j));
+	bool ok = false;
+
+	if (j == NULL)
+		return false;
+	j->kind = kind;
+	j->call = c;
+	j->bb = bb;
+	pthread_mutex_lock(&c->mu);
+	if (kind == JOB_START || !c->closed) {
+		c->jobs++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (ok) {
+		pthread_mutex_lock(&s->wmu);
+		if (s->wstop || s->jlen >= max) {
+			ok = false;
+		} else {
+			osh_rpc_call_ref(c);
+			if (s->jtail != NULL)
+				s->jtail->next = j;
+			else
+				s->jhead = j;
+			s->jtail = j;
+			s->jlen++;
+			pthread_cond_signal(&s->wcv);
+		}
+		pthread_mutex_unlock(&s->wmu);
+		if (!ok) {
+			pthread_mutex_lock(&c->mu);
+			c->jobs--;
+			pthread_mutex_unlock(&c->mu);
+		}
+	}
+	if (!ok)
+		free(j);
+	return ok;
+}
+
+static void run_done(struct osh_rpc_call *c, bool cancelled)
+{
+	if (c->me != NULL && c->me->m.on_done != NULL)
+		c->me->m.on_done(c, cancelled, c->me->m.ud);
+}
+
+static void start_recv(struct osh_rpc_call *c);
+static bool call_ended(struct osh_rpc_call *c);
+static const char *method_name(const struct osh_rpc_call *c);
+
+/* Unpacks the request and runs a unary/server-stream handler (loop or worker). */
+static void run_start(struct osh_rpc_call *c, grpc_byte_buffer *payload)
+{
+	struct method_entry *me = c->me;
+	ProtobufCMessage *req = NULL;
+	char why[320];
+
+	if (payload == NULL) {
+		fail_internal(c, OSH_RPC_INVALID_ARGUMENT, "%s: missing request message",
+			      method_name(c));
+		goto out;
+	}
+	req = osh_rpc_unpack(me->desc->input, payload, why, sizeof(why));
+	if (req == NULL && why[0]) {
+		fail_internal(c, OSH_RPC_INVALID_ARGUMENT, "%s: %s", method_name(c), why);
+		goto out;
+	} else if (req == NULL) {
+		fail_internal(c, OSH_RPC_INVALID_ARGUMENT, "%s: request is not a valid %s message",
+			      method_name(c), me->desc->input->name);
+		goto out;
+	}
+	if (me->m.kind == OSH_RPC_SERVER_STREAM) {
+		/* Open the stream at once so the client sees it accepted. */
+		pthread_mutex_lock(&c->mu);
+		pump_locked(c);
+		pthread_mutex_unlock(&c->mu);
+	}
+	me->m.handler(c, req, me->m.ud);
+out:
+	if (req != NULL)
+		protobuf_c_message_free_unpacked(req, NULL);
+}
+
+/* One client-stream message (loop or worker); bb is not consumed. */
+static void run_recv(struct osh_rpc_call *c, grpc_byte_buffer *bb)
+{
+	ProtobufCMessage *msg = NULL;
+	char why[320];
+
+	if (call_ended(c))
+		goto out;
+	msg = osh_rpc_unpack(c->me->desc->input, bb, why, sizeof(why));
+	if (msg == NULL && why[0]) {
+		fail_internal(c, OSH_RPC_INVALID_ARGUMENT, "%s: %s", method_name(c), why);
+		goto out;
+	} else if (msg == NULL) {
+		fail_internal(c, OSH_RPC_INVALID_ARGUMENT, "%s: stream message is not a valid %s",
+			      method_name(c), c->me->desc->input->name);
+		goto out;
+	}
+	c->me->m.on_message(c, msg, c->me->m.ud);
+	if (!call_ended(c))
+		start_recv(c);
+out:
+	if (msg != NULL)
+		protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+static void job_run(struct job *j)
+{
+	struct osh_rpc_call *c = j->call;
+	bool done = false, cancelled = false;
+
+	switch (j->kind) {
+	case JOB_START:
+		run_start(c, j->bb);
+		break;
+	case JOB_RECV:
+		run_recv(c, j->bb);
+		break;
+	case JOB_END:
+		if (!call_ended(c) && c->me->m.on_end != NULL)
+			c->me->m.on_end(c, c->me->m.ud);
+		break;
+	}
+	if (j->bb != NULL)
+		grpc_byte_buffer_destroy(j->bb);
+	pthread_mutex_lock(&c->mu);
+	c->jobs--;
+	if (c->jobs == 0 && c->done_deferred) {
+		c->done_deferred = false;
+		done = true;
+		cancelled = c->done_cancelled;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (done) {
+		run_done(c, cancelled);
+		/* the close reference on_close left to us; the job's reference
+		 * below is still held, so this is never the last one */
+		atomic_fetch_sub(&c->refs, 1);
+	}
+	osh_rpc_call_unref(c); /* the job's reference */
+	free(j);
+}
+
+static void *worker_main(void *arg)
+{
+	struct osh_rpc_server *s = arg;
+
+	pthread_mutex_lock(&s->wmu);
+	for (;;) {
+		struct job *j;
+
+		while (s->jhead == NULL && !s->wstop)
+			pthread_cond_wait(&s->wcv, &s->wmu);
+		if (s->jhead == NULL)
+			break; /* stopping and drained */
+		j = s->jhead;
+		s->jhead = j->next;
+		if (s->jhead == NULL)
+			s->jtail = NULL;
+		s->jlen--;
+		pthread_mutex_unlock(&s->wmu);
+		job_run(j);
+		pthread_mutex_lock(&s->wmu);
+	}
+	pthread_mutex_unlock(&s->wmu);
+	return NULL;
+}
+
+static int pool_start(struct osh_rpc_server *s)
+{
+	int rc = OSH_OK;
+
+	if (s->opts.workers == 0)
+		goto out;
+	s->wthreads = calloc(s->opts.workers, sizeof(*s->wthreads));
+	if (s->wthreads == NULL) {
+		rc = OSH_ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < s->opts.workers; i++) {
+		if (pthread_create(&s->wthreads[i], NULL, worker_main, s) != 0) {
+			set_err(s, "cannot start worker threads");
+			rc = OSH_ESYS;
+			goto out;
+		}
+		s->n_wthreads++;
+	}
+out:
+	return rc;
+}
+
+/* Lets the workers finish every queued job, then joins them. */
+static void pool_stop(struct osh_rpc_server *s)
+{
+	pthread_mutex_lock(&s->wmu);
+	s->wstop = true;
+	pthread_cond_broadcast(&s->wcv);
+	pthread_mutex_unlock(&s->wmu);
+	for (unsigned i = 0; i < s->n_wthreads; i++)
+		pthread_join(s->wthreads[i], NULL);
+	s->n_wthreads = 0;
+}
+
 /* ---------------------------------------------------------- dispatch -- */
 
 static void start_recv(struct osh_rpc_call *c)
@@ -616,9 +990,7 @@ static void dispatch_new(struct osh_rpc_server *s, struct method_entry *me, grpc
 			 grpc_metadata_array *md, grpc_byte_buffer *payload, char *unknown_path)
 {
 	struct osh_rpc_call *c = calloc(1, sizeof(*c));
-	char why[320];
 	grpc_op op;
-	ProtobufCMessage *req = NULL;
 
 	if (c == NULL) {
 		grpc_call_cancel_with_status(gc, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
@@ -664,36 +1036,22 @@ static void dispatch_new(struct osh_rpc_server *s, struct method_entry *me, grpc
 	switch (me->m.kind) {
 	case OSH_RPC_UNARY:
 	case OSH_RPC_SERVER_STREAM:
-		if (payload == NULL) {
-			fail_internal(c, OSH_RPC_INVALID_ARGUMENT, "%s: missing request message",
-				      method_name(c));
+		if (offloaded(s, me)) {
+			if (job_push(s, c, JOB_START, payload))
+				payload = NULL; /* the job owns it */
+			else
+				fail_internal(c, OSH_RPC_RESOURCE_EXHAUSTED,
+					      "%s: server busy (work queue full), retry later",
+					      method_name(c));
 			goto out;
 		}
-		req = osh_rpc_unpack(me->desc->input, payload, why, sizeof(why));
-		if (req == NULL && why[0]) {
-			fail_internal(c, OSH_RPC_INVALID_ARGUMENT, "%s: %s", method_name(c), why);
-			goto out;
-		} else if (req == NULL) {
-			fail_internal(c, OSH_RPC_INVALID_ARGUMENT,
-				      "%s: request is not a valid %s message", method_name(c),
-				      me->desc->input->name);
-			goto out;
-		}
-		if (me->m.kind == OSH_RPC_SERVER_STREAM) {
-			/* Open the stream at once so the client sees it accepted. */
-			pthread_mutex_lock(&c->mu);
-			pump_locked(c);
-			pthread_mutex_unlock(&c->mu);
-		}
-		me->m.handler(c, req, me->m.ud);
+		run_start(c, payload);
 		break;
 	case OSH_RPC_CLIENT_STREAM:
 		start_recv(c);
 		break;
 	}
 out:
-	if (req != NULL)
-		protobuf_c_message_free_unpacked(req, NULL);
 	if (payload != NULL)
 		grpc_byte_buffer_destroy(payload);
 	osh_rpc_call_unref(c);
@@ -766,7 +1124,7 @@ static void on_new(struct osh_rpc_server *s, struct slot *sl, int success)
 
 static void on_close(struct osh_rpc_call *c)
 {
-	bool cancelled;
+	bool cancelled, defer;
 
 	pthread_mutex_lock(&c->mu);
 	cancelled = c->close_cancelled != 0 || !c->status_sent;
@@ -775,14 +1133,22 @@ static void on_close(struct osh_rpc_call *c)
 		c->ended = true;
 		drop_queue_locked(c);
 	}
+	defer = c->jobs > 0; /* a worker runs on_done after the last job */
+	if (defer) {
+		c->done_deferred = true;
+		c->done_cancelled = cancelled;
+	}
 	pthread_mutex_unlock(&c->mu);
-	if (c->me != NULL && c->me->m.on_done != NULL)
-		c->me->m.on_done(c, cancelled, c->me->m.ud);
+	if (defer)
+		return; /* the close reference passes to that worker */
+	run_done(c, cancelled);
 	osh_rpc_call_unref(c);
 }
 
 static void on_send(struct osh_rpc_call *c, int success)
 {
+	bool drain = false;
+
 	pthread_mutex_lock(&c->mu);
 	c->send_busy = false;
 	if (c->inflight_bb != NULL) {
@@ -794,41 +1160,47 @@ static void on_send(struct osh_rpc_call *c, int success)
 		drop_queue_locked(c);
 	} else {
 		pump_locked(c);
+		if (c->want_drain && !c->ended && c->me != NULL &&
+		    c->qbytes <= c->me->m.queue_max_bytes / 2 &&
+		    c->qlen <= (c->me->m.queue_max != 0 ? c->me->m.queue_max : 256) / 2) {
+			c->want_drain = false;
+			drain = c->me->m.on_drain != NULL;
+		}
 	}
 	pthread_mutex_unlock(&c->mu);
+	if (drain)
+		c->me->m.on_drain(c, c->me->m.ud);
 	osh_rpc_call_unref(c);
 }
 
 static void on_recv(struct osh_rpc_call *c, int success)
 {
 	grpc_byte_buffer *bb = c->recv_bb;
-	ProtobufCMessage *msg = NULL;
-	char why[320];
+	struct osh_rpc_server *s = c->srv;
+	bool off = offloaded(s, c->me);
 
 	c->recv_bb = NULL;
 	if (!success || bb == NULL) {
 		/* Half-close (or the client went away: on_done tells). */
-		if (success && !call_ended(c) && c->me->m.on_end != NULL)
-			c->me->m.on_end(c, c->me->m.ud);
+		if (success && !call_ended(c) && c->me->m.on_end != NULL) {
+			if (!off)
+				c->me->m.on_end(c, c->me->m.ud);
+			else if (!job_push(s, c, JOB_END, NULL))
+				fail_internal(c, OSH_RPC_RESOURCE_EXHAUSTED,
+					      "%s: server busy (work queue full)", method_name(c));
+		}
 		goto out;
 	}
-	if (call_ended(c))
-		goto out;
-	msg = osh_rpc_unpack(c->me->desc->input, bb, why, sizeof(why));
-	if (msg == NULL && why[0]) {
-		fail_internal(c, OSH_RPC_INVALID_ARGUMENT, "%s: %s", method_name(c), why);
-		goto out;
-	} else if (msg == NULL) {
-		fail_internal(c, OSH_RPC_INVALID_ARGUMENT, "%s: stream message is not a valid %s",
-			      method_name(c), c->me->desc->input->name);
+	if (off) {
+		if (job_push(s, c, JOB_RECV, bb))
+			bb = NULL;
+		else if (!call_ended(c))
+			fail_internal(c, OSH_RPC_RESOURCE_EXHAUSTED,
+				      "%s: server busy (work queue full)", method_name(c));
 		goto out;
 	}
-	c->me->m.on_message(c, msg, c->me->m.ud);
-	if (!call_ended(c))
-		start_recv(c);
+	run_recv(c, bb);
 out:
-	if (msg != NULL)
-		protobuf_c_message_free_unpacked(msg, NULL);
 	if (bb != NULL)
 		grpc_byte_buffer_destroy(bb);
 	osh_rpc_call_unref(c);
@@ -895,6 +1267,8 @@ int osh_rpc_server_create(const struct osh_rpc_server_opts *opts, struct osh_rpc
 	s->opts.listen = s->listen;
 	atomic_init(&s->stop_req, false);
 	atomic_init(&s->live_calls, 0);
+	pthread_mutex_init(&s->wmu, NULL);
+	pthread_cond_init(&s->wcv, NULL);
 	s->shutdown_tag.kind = TAG_SHUTDOWN;
 	s->shutdown_tag.owner = s;
 	grpc_init();
@@ -1045,6 +1419,7 @@ int osh_rpc_server_start(struct osh_rpc_server *srv)
 			goto out;
 		n_slots++;
 	}
+	rc = pool_start(srv);
 out:
 	(void)n_slots;
 	return rc;
@@ -1112,6 +1487,7 @@ int osh_rpc_server_run(struct osh_rpc_server *srv)
 				srv->opts.tick(srv, srv->opts.tick_ud);
 		}
 	}
+	pool_stop(srv); /* queued jobs hold call references: they finish first */
 	if (atomic_load(&srv->live_calls) != 0)
 		set_err(srv, "%d calls still referenced at shutdown",
 			atomic_load(&srv->live_calls));
@@ -1169,6 +1545,7 @@ void osh_rpc_server_destroy(struct osh_rpc_server *srv)
 		if (osh_rpc_server_run(srv) != OSH_OK)
 			set_err(srv, "shutdown without a loop failed");
 	}
+	pool_stop(srv);
 	if (srv->gs != NULL) /* create/start failed before the loop ever ran */
 		grpc_server_destroy(srv->gs);
 	if (srv->cq != NULL) {
@@ -1186,6 +1563,9 @@ void osh_rpc_server_destroy(struct osh_rpc_server *srv)
 	for (size_t i = 0; i < srv->n_methods; i++)
 		free(srv->methods[i].path);
 	free(srv->methods);
+	free(srv->wthreads);
+	pthread_mutex_destroy(&srv->wmu);
+	pthread_cond_destroy(&srv->wcv);
 	free(srv->listen);
 	free(srv);
 	grpc_shutdown();

@@ -202,6 +202,20 @@ class NetworkStandalone(unittest.TestCase):
         self.assertEqual(r.stdout.strip(), os.readlink("/proc/self/ns/net"))
         self.assertIn("LIFECYCLE:DISABLE [LOW] openshell-sandbox/net", self.log())
 
+    def test_without_root_unavailable_and_nothing_claimed(self):
+        os.chmod(self.tmp, 0o777)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            SANDBOX, "--log-dir", self.tmp, "--", "sh", "-c",
+                            "readlink /proc/self/ns/net"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), os.readlink("/proc/self/ns/net"),
+                         "the command stays in the host namespace")
+        log = self.log()
+        self.assertIn("LIFECYCLE:DISABLE [MED] openshell-sandbox/net failure", log)
+        self.assertNotIn("openshell-sandbox/net success", log)
+        self.assertRegex(log, r"not enforced: network")
+
     def test_bad_setting_is_refused_by_name(self):
         env = dict(os.environ, OPENSHELL_NETNS="sometimes")
         r = subprocess.run([SANDBOX, "--log-dir", self.tmp, "--", "true"], capture_output=True,

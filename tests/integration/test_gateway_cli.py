@@ -288,6 +288,58 @@ class GatewayCli(unittest.TestCase):
         self.assertIn("itest-after-kill", r.stdout)
 
 
+class Bounds(unittest.TestCase):
+    """Answers always fit one gRPC message and the CLI says what was left out
+    (F3, F4); a python grpcio client decodes every answer."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pb, cls.pbg = it.stubs()
+        cls.gw = it.Gateway(extra=["--sandbox-bin", "/bin/true"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.gw.stop()
+        assert rc == 0, "gateway exit %r: %s" % (rc, cls.gw.log())
+
+    def test_list_follows_pages(self):
+        gw, pb = self.gw, self.pb
+        argv = ["true"] + ["a" * 100000] * 15  # 1.5 MB per sandbox
+        for i in range(3):
+            gw.stub.CreateSandbox(pb.CreateSandboxRequest(name="fat%d" % i, command=argv), timeout=30)
+        first = gw.stub.ListSandboxes(pb.ListSandboxesRequest(), timeout=30)
+        self.assertNotEqual(first.next_page_token, "", "4.5 MB cannot be one page")
+        r = gw.cli("sandbox", "list", check=0)
+        for i in range(3):
+            self.assertIn("fat%d" % i, r.stdout)
+        with self.assertRaises(grpc.RpcError) as cm:
+            gw.stub.ListSandboxes(pb.ListSandboxesRequest(page_token="x"), timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        for i in range(3):
+            gw.cli("sandbox", "delete", "fat%d" % i, check=0)
+
+    def test_logs_say_what_did_not_fit(self):
+        gw, pb = self.gw, self.pb
+        resp = gw.stub.CreateSandbox(pb.CreateSandboxRequest(name="wide"), timeout=30)
+        sid = resp.sandbox.id
+        t = it.now_ms()
+        big = "w" * 65536
+        batches = [[pb.SandboxLogLine(timestamp_ms=t + 10 * b + i, level="INFO", target="t",
+                                      message=big) for i in range(10)] for b in range(8)]
+        pushed = gw.stub.PushSandboxLogs(
+            iter([pb.PushSandboxLogsRequest(sandbox_id=sid, logs=x) for x in batches]), timeout=30)
+        self.assertEqual(pushed.accepted, 80)
+        got = gw.stub.GetSandboxLogs(pb.GetSandboxLogsRequest(name="wide", lines=80, sources=["sandbox"]),
+                                     timeout=30)
+        self.assertLess(len(got.logs), 80)
+        self.assertEqual(got.truncated, 80 - len(got.logs))
+        self.assertEqual(got.logs[-1].timestamp_ms, t + 79, "the newest lines are kept")
+        r = gw.cli("sandbox", "logs", "wide", "-n", "80", "--source", "sandbox", check=0)
+        self.assertIn("%d older lines" % got.truncated, r.stderr)
+        self.assertEqual(sum(1 for ln in r.stdout.splitlines() if "wwww" in ln), len(got.logs))
+        gw.cli("sandbox", "delete", "wide", check=0)
+
+
 class Restart(unittest.TestCase):
     def test_revision_and_logs_survive_a_restart(self):
         pb, _ = it.stubs()

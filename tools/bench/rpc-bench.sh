@@ -5,6 +5,12 @@
 # creates one sandbox, runs osh-rpc-bench against it (PushSandboxLogs ingestion
 # with 8 concurrent streams vs an in-process baseline; GetSandboxPolicy round
 # trips vs GetConfig), then deletes the sandbox and stops the gateway.
+# Then the poll under load: a second gateway (--sandbox-bin /bin/true, so no
+# supervisor processes compete for the CPU) with OSH_LOAD (default 100)
+# sandboxes; osh-rpc-bench --load measures GetSandboxPolicy p99 idle, then
+# (each push stream sends a 50-line batch every OSH_LOAD_PACE_MS, default 100)
+# while 100 push streams and 100 followers run (poll_p99_under_load_ms,
+# target <= 50 ms; the check prints PASS/FAIL and sets the exit status).
 # Output: `name value unit` lines on stdout.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,11 +22,16 @@ for b in openshell openshell-gateway osh-rpc-bench; do
 done
 tmp=$(mktemp -d /tmp/osh-rpc-bench.XXXXXX)
 gw_pid=
+gw2_pid=
 cleanup() {
 	if [ -n "$gw_pid" ] && kill -0 "$gw_pid" 2>/dev/null; then
 		"$bin/openshell" --gateway "$addr" sandbox delete bench >/dev/null 2>&1 || true
 		kill -TERM "$gw_pid" 2>/dev/null || true
 		wait "$gw_pid" 2>/dev/null || true
+	fi
+	if [ -n "$gw2_pid" ] && kill -0 "$gw2_pid" 2>/dev/null; then
+		kill -TERM "$gw2_pid" 2>/dev/null || true
+		wait "$gw2_pid" 2>/dev/null || true
 	fi
 	rm -rf "$tmp"
 }
@@ -40,3 +51,28 @@ done
 "$bin/openshell" --gateway "$addr" config get >/dev/null
 "$bin/openshell" --gateway "$addr" sandbox create --name bench -- sleep 600 >/dev/null
 "$bin/osh-rpc-bench" --gateway "$addr" --sandbox bench "$@"
+
+# --- GetSandboxPolicy under load (second gateway, no real supervisors)
+mkdir -p "$tmp/load"
+"$bin/openshell-gateway" --listen 127.0.0.1:0 --data-dir "$tmp/load" --sandbox-bin /bin/true \
+	2>"$tmp/load/gateway.stderr" &
+gw2_pid=$!
+addr2=
+for _ in $(seq 1 400); do
+	if [ -s "$tmp/load/gateway.addr" ]; then
+		addr2=$(cat "$tmp/load/gateway.addr")
+		"$bin/openshell" --gateway "$addr2" config get >/dev/null 2>&1 && break
+	fi
+	kill -0 "$gw2_pid" 2>/dev/null || { cat "$tmp/load/gateway.stderr" >&2; exit 1; }
+	sleep 0.05
+done
+out=$("$bin/osh-rpc-bench" --gateway "$addr2" --load "${OSH_LOAD:-100}" --calls 2000 \
+	--pace-ms "${OSH_LOAD_PACE_MS:-100}")
+echo "$out"
+p99=$(echo "$out" | awk '$1 == "poll_p99_under_load_ms" {print $2}')
+if awk -v v="$p99" 'BEGIN { exit !(v <= 50) }'; then
+	echo "poll_p99_under_load_target PASS (<= 50 ms)"
+else
+	echo "poll_p99_under_load_target FAIL (${p99} ms > 50 ms)"
+	exit 1
+fi

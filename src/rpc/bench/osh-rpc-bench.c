@@ -7,12 +7,21 @@
  *    server whose handler only counts (the cost of the transport alone);
  *  - GetSandboxPolicy round trips, vs GetConfig round trips on the same
  *    gateway (the cheapest unary call it serves).
+ * With --load N instead: the supervisor poll under load. N sandboxes are
+ * created, GetSandboxPolicy p99 is measured idle (the baseline), then again
+ * while N push streams (one per sandbox, 50-line batches without pause) and
+ * N followers (WatchSandboxLogs, one per sandbox, read by their own threads
+ * over N/25 connections) run. The target is a p99 under load <= 50 ms: a
+ * supervisor's poll deadline is 3 s, and a poll must never wait behind log
+ * work (the gateway runs log work on its worker pool).
  * Output: one `name value unit` line per figure on stdout.
  *
  * Usage: osh-rpc-bench --gateway HOST:PORT --sandbox NAME
  *            [--streams 8] [--lines 20000] [--batch 50] [--calls 3000]
+ *        osh-rpc-bench --gateway HOST:PORT --load N [--calls 2000]
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,6 +42,8 @@ struct opts {
 	int lines;
 	int batch;
 	int calls;
+	int load;
+	int pace_ms;
 };
 
 static double now_s(void)
@@ -274,7 +285,8 @@ static int int_arg(const char *s, int *out)
 
 static int parse(int argc, char **argv, struct opts *o)
 {
-	*o = (struct opts){.streams = 8, .lines = 20000, .batch = 50, .calls = 3000};
+	*o =
+	    (struct opts){.streams = 8, .lines = 20000, .batch = 50, .calls = 3000, .pace_ms = 100};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -293,6 +305,10 @@ static int parse(int argc, char **argv, struct opts *o)
 			rc = int_arg(v, &o->batch);
 		else if (strcmp(a, "--calls") == 0)
 			rc = int_arg(v, &o->calls);
+		else if (strcmp(a, "--load") == 0)
+			rc = int_arg(v, &o->load);
+		else if (strcmp(a, "--pace-ms") == 0)
+			rc = int_arg(v, &o->pace_ms);
 		else
 			goto bad;
 		if (rc != OSH_OK)
@@ -303,12 +319,272 @@ static int parse(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "osh-rpc-bench: bad argument '%s'\n", a);
 		return OSH_EINVAL;
 	}
-	if (o->gateway == NULL || o->sandbox == NULL) {
+	if (o->gateway == NULL || (o->sandbox == NULL && o->load == 0)) {
 		fprintf(stderr, "usage: osh-rpc-bench --gateway HOST:PORT --sandbox NAME "
-				"[--streams N] [--lines N] [--batch N] [--calls N]\n");
+				"[--streams N] [--lines N] [--batch N] [--calls N]\n"
+				"       osh-rpc-bench --gateway HOST:PORT --load N [--calls N]\n");
 		return OSH_EINVAL;
 	}
 	return OSH_OK;
+}
+
+/* ---------------------------------------------------------------- load -- */
+
+#define LOAD_PER_CONN  25     /* followers per client connection (gateway cap: 32) */
+#define LOAD_MAX_LINES 400000 /* per push stream: the loop is bounded */
+
+struct load_push {
+	struct osh_rpc_client *c;
+	char id[64];
+	atomic_bool *stop;
+	int pace_ms;
+	uint64_t sent, accepted;
+	int rc;
+};
+
+static void *load_push_main(void *arg)
+{
+	struct load_push *j = arg;
+	Openshell__V1__PushSandboxLogsRequest req = OPENSHELL__V1__PUSH_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__SandboxLogLine lines[50];
+	Openshell__V1__SandboxLogLine *lp[50];
+	char msgs[50][96];
+	struct osh_rpc_cstream *cs = NULL;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+
+	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", NULL, &cs);
+	if (j->rc != OSH_OK)
+		return NULL;
+	req.sandbox_id = j->id;
+	req.logs = lp;
+	req.n_logs = 50;
+	while (!atomic_load(j->stop) && j->sent < LOAD_MAX_LINES) {
+		for (int i = 0; i < 50; i++) {
+			openshell__v1__sandbox_log_line__init(&lines[i]);
+			snprintf(
+			    msgs[i], sizeof(msgs[i]),
+			    "NET:OPEN [INFO] ALLOWED python3(42) -> api.example.com:443 n%" PRIu64,
+			    j->sent + (uint64_t)i);
+			lines[i].timestamp_ms = wall_ms();
+			lines[i].level = OSH_RPC_STR("OCSF");
+			lines[i].target = OSH_RPC_STR("ocsf");
+			lines[i].message = msgs[i];
+			lp[i] = &lines[i];
+		}
+		j->rc = osh_rpc_cstream_send(cs, &req.base);
+		if (j->rc != OSH_OK)
+			break;
+		j->sent += 50;
+		if (j->pace_ms > 0) { /* a supervisor batches: one message per period */
+			struct timespec ts = {.tv_sec = j->pace_ms / 1000,
+					      .tv_nsec = (long)(j->pace_ms % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
+	j->rc = osh_rpc_cstream_finish(cs, &resp, &st);
+	if (j->rc == OSH_OK)
+		j->accepted = ((Openshell__V1__PushSandboxLogsResponse *)(void *)resp)->accepted;
+	osh_rpc_msg_free(resp);
+	return NULL;
+}
+
+struct load_watch {
+	struct osh_rpc_sstream *ss;
+	atomic_ullong *lines;
+	atomic_ullong *dropped;
+};
+
+static void *load_watch_main(void *arg)
+{
+	struct load_watch *w = arg;
+	struct osh_rpc_status st;
+	int rc;
+
+	do {
+		ProtobufCMessage *m = NULL;
+
+		rc = osh_rpc_sstream_next(w->ss, 200, &m, &st);
+		if (rc == OSH_OK) {
+			atomic_fetch_add(
+			    w->lines,
+			    ((Openshell__V1__WatchSandboxLogsResponse *)(void *)m)->n_logs);
+			atomic_fetch_add(
+			    w->dropped,
+			    ((Openshell__V1__WatchSandboxLogsResponse *)(void *)m)->dropped);
+			osh_rpc_msg_free(m);
+		}
+	} while (rc == OSH_OK || rc == OSH_ETIMEDOUT);
+	return NULL;
+}
+
+/* GetSandboxPolicy latencies over `calls` calls spread over the sandboxes,
+ * one every gap_ms (0 = back to back): p50/p99/max in ms. */
+static int poll_lat(struct osh_rpc_client *c, char (*ids)[64], int n, int calls, int gap_ms,
+		    double *p50, double *p99, double *max)
+{
+	double *lat = calloc((size_t)calls, sizeof(*lat));
+	struct osh_rpc_call_opts co = {.timeout_ms = 10000};
+	int rc = OSH_OK;
+
+	if (!lat)
+		return OSH_ENOMEM;
+	for (int i = 0; i < calls && rc == OSH_OK; i++) {
+		Openshell__V1__GetSandboxPolicyRequest req =
+		    OPENSHELL__V1__GET_SANDBOX_POLICY_REQUEST__INIT;
+		ProtobufCMessage *resp = NULL;
+		struct osh_rpc_status st;
+		double a = now_s();
+
+		req.sandbox_id = ids[i % n];
+		rc = osh_rpc_client_unary(c, "GetSandboxPolicy", &req.base, &co, &resp, &st);
+		if (rc != OSH_OK)
+			fprintf(stderr, "osh-rpc-bench: GetSandboxPolicy: %s: %s\n",
+				osh_rpc_status_name(st.code), st.message);
+		lat[i] = (now_s() - a) * 1e3;
+		osh_rpc_msg_free(resp);
+		if (gap_ms > 0) {
+			struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)gap_ms * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (rc == OSH_OK) {
+		qsort(lat, (size_t)calls, sizeof(*lat), cmp_d);
+		*p50 = lat[calls / 2];
+		*p99 = lat[(calls * 99) / 100];
+		*max = lat[calls - 1];
+	}
+	free(lat);
+	return rc;
+}
+
+static int load_main(const struct opts *o)
+{
+	int n = o->load, n_conn = (o->load + LOAD_PER_CONN - 1) / LOAD_PER_CONN, rc = 1;
+	struct osh_rpc_client *c = NULL;
+	void **wc = calloc((size_t)n_conn, sizeof(void *)); /* struct osh_rpc_client * each */
+	char(*ids)[64] = calloc((size_t)n, sizeof(*ids));
+	struct load_push *pj = calloc((size_t)n, sizeof(*pj));
+	struct load_watch *wj = calloc((size_t)n, sizeof(*wj));
+	pthread_t *pt = calloc((size_t)n, sizeof(*pt)), *wt = calloc((size_t)n, sizeof(*wt));
+	atomic_bool stop = false;
+	atomic_ullong wlines = 0, wdropped = 0;
+	double i50 = 0, i99 = 0, imax = 0, l50 = 0, l99 = 0, lmax = 0, t0 = now_s(), dt = 0;
+	uint64_t pushed = 0;
+	int started_p = 0, started_w = 0;
+
+	if (!wc || !ids || !pj || !wj || !pt || !wt ||
+	    osh_rpc_client_create(o->gateway, SVC, NULL, &c) != OSH_OK)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		Openshell__V1__CreateSandboxRequest req =
+		    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
+		ProtobufCMessage *resp = NULL;
+		struct osh_rpc_status st;
+		char name[32];
+
+		snprintf(name, sizeof(name), "load-%d", i);
+		req.name = name;
+		if (osh_rpc_client_unary(c, "CreateSandbox", &req.base, NULL, &resp, &st) !=
+		    OSH_OK) {
+			fprintf(stderr, "osh-rpc-bench: CreateSandbox %s: %s: %s\n", name,
+				osh_rpc_status_name(st.code), st.message);
+			goto out;
+		}
+		snprintf(ids[i], sizeof(ids[i]), "%s",
+			 ((Openshell__V1__CreateSandboxResponse *)(void *)resp)->sandbox->id);
+		osh_rpc_msg_free(resp);
+	}
+	if (poll_lat(c, ids, n, o->calls, 2, &i50, &i99, &imax) != OSH_OK)
+		goto out;
+	/* followers first, each connection its own (distinct channel arguments:
+	 * gRPC would otherwise share one connection between channels) */
+	for (int k = 0; k < n_conn; k++) {
+		struct osh_rpc_client_opts co = {.keepalive_ms = 600000u + 1000u * (unsigned)k};
+
+		struct osh_rpc_client *cc = NULL;
+
+		if (osh_rpc_client_create(o->gateway, SVC, &co, &cc) != OSH_OK)
+			goto out;
+		wc[k] = cc;
+	}
+	for (int i = 0; i < n; i++) {
+		Openshell__V1__WatchSandboxLogsRequest wq =
+		    OPENSHELL__V1__WATCH_SANDBOX_LOGS_REQUEST__INIT;
+
+		wq.sandbox_id = ids[i];
+		wj[i].lines = &wlines;
+		wj[i].dropped = &wdropped;
+		if (osh_rpc_sstream_open(wc[i / LOAD_PER_CONN], "WatchSandboxLogs", &wq.base, NULL,
+					 &wj[i].ss) != OSH_OK)
+			goto out;
+		pthread_create(&wt[i], NULL, load_watch_main, &wj[i]);
+		started_w++;
+	}
+	for (int i = 0; i < n; i++) {
+		pj[i].c = wc[i / LOAD_PER_CONN];
+		snprintf(pj[i].id, sizeof(pj[i].id), "%s", ids[i]);
+		pj[i].stop = &stop;
+		pj[i].pace_ms = o->pace_ms;
+		pthread_create(&pt[i], NULL, load_push_main, &pj[i]);
+		started_p++;
+	}
+	t0 = now_s();
+	/* measure once every follower is served: the first batch of each push
+	 * stream reached its follower */
+	while (atomic_load(&wlines) < (unsigned long long)n * 50 && now_s() - t0 < 30) {
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 5000000L};
+		nanosleep(&ts, NULL);
+	}
+	if (atomic_load(&wlines) < (unsigned long long)n * 50) {
+		fprintf(stderr, "osh-rpc-bench: the followers got no lines in 30 s\n");
+		goto out;
+	}
+	if (poll_lat(c, ids, n, o->calls, 2, &l50, &l99, &lmax) != OSH_OK)
+		goto out;
+	rc = 0;
+out:
+	atomic_store(&stop, true);
+	for (int i = 0; i < started_p; i++) {
+		pthread_join(pt[i], NULL);
+		pushed += pj[i].accepted;
+	}
+	dt = now_s() - t0; /* until every push stream was answered */
+	for (int i = 0; i < started_w; i++) {
+		osh_rpc_sstream_cancel(wj[i].ss);
+		pthread_join(wt[i], NULL);
+	}
+	for (int i = 0; i < n && wj; i++)
+		osh_rpc_sstream_destroy(wj[i].ss);
+	if (rc == 0) {
+		printf("poll_load_sandboxes %d sandboxes\n", n);
+		printf("poll_load_push_streams %d streams\n", started_p);
+		printf("poll_load_followers %d streams\n", started_w);
+		printf("poll_load_pace %d ms\n", o->pace_ms);
+		printf("poll_load_stored %.0f lines/s\n", dt > 0 ? (double)pushed / dt : 0.0);
+		printf("poll_load_stored_total %llu lines\n", (unsigned long long)pushed);
+		printf("poll_load_followers_got %llu lines\n",
+		       (unsigned long long)atomic_load(&wlines));
+		printf("poll_load_followers_missed %llu lines\n",
+		       (unsigned long long)atomic_load(&wdropped));
+		printf("poll_p50_idle_ms %.2f ms\n", i50);
+		printf("poll_p99_idle_ms %.2f ms\n", i99);
+		printf("poll_max_idle_ms %.2f ms\n", imax);
+		printf("poll_p50_under_load_ms %.2f ms\n", l50);
+		printf("poll_p99_under_load_ms %.2f ms\n", l99);
+		printf("poll_max_under_load_ms %.2f ms\n", lmax);
+		printf("poll_p99_under_load_vs_idle %.2f ratio\n", i99 > 0 ? l99 / i99 : 0.0);
+	}
+	for (int k = 0; wc && k < n_conn; k++)
+		osh_rpc_client_destroy(wc[k]);
+	osh_rpc_client_destroy(c);
+	free(wc);
+	free(ids);
+	free(pj);
+	free(wj);
+	free(pt);
+	free(wt);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -332,6 +608,8 @@ int main(int argc, char **argv)
 
 	if (parse(argc, argv, &o) != OSH_OK)
 		return 64;
+	if (o.load > 0)
+		return load_main(&o);
 	if (osh_rpc_client_create(o.gateway, SVC, NULL, &c) != OSH_OK ||
 	    find_sandbox(c, o.sandbox, sid, sizeof(sid)) != OSH_OK)
 		goto out;

@@ -174,6 +174,8 @@ static int ns_rules(void *arg)
 
 /* ------------------------------------------------------------ create */
 
+/* errno values that mean "not allowed here" or "not supported by this
+ * kernel" (as opposed to a failure of a step that should have worked). */
 static bool is_unavailable(int e)
 {
 	return e == EPERM || e == EACCES || e == ENOSYS || e == EOPNOTSUPP || e == EINVAL ||
@@ -301,7 +303,8 @@ int osh_net_create(const struct osh_net_cfg *cfg, struct osh_net **out)
 	}
 	if (n && rc) {
 		undo(n);
-		if (cfg->mode != OSH_NET_MODE_REQUIRE && rc == OSH_ESYS && is_unavailable(err_no)) {
+		if (cfg->mode != OSH_NET_MODE_REQUIRE && rc != OSH_EFULL &&
+		    is_unavailable(err_no)) {
 			snprintf(why, sizeof(why),
 				 "%s: %s (needs root: CAP_SYS_ADMIN, CAP_NET_ADMIN)", step, msg);
 			net_ev_unavailable(why, false);

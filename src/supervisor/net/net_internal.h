@@ -4,9 +4,10 @@
  * One file per mechanism so each can be tested alone: rtnetlink requests
  * (net_link.c), namespace threads (net_ns.c), slots and leftovers
  * (net_slot.c), the ruleset (net_rules.c), the kmsg record parser
- * (net_kmsg.c, pure, fuzzed), socket -> process resolution (net_ident.c),
- * the monitor thread (net_monitor.c), the OCSF sites (net_sites.c) and the
- * orchestration (net.c). Nothing here is thread-safe unless it says so;
+ * (net_kmsg.c, pure, fuzzed), the /proc/net scanner (net_procnet.c, pure,
+ * fuzzed), socket -> process resolution (net_ident.c), the monitor thread
+ * (net_monitor.c), the OCSF sites (net_sites.c), the orchestration (net.c)
+ * and the subsystem table row (net_subsys.c). Nothing here is thread-safe unless it says so;
  * every string argument is borrowed for the duration of the call.
  */
 #ifndef OSH_NET_INTERNAL_H
@@ -120,8 +121,8 @@ struct net_ident {
  * namespace with inode ns_ino. 0 when found, OSH_ENOTFOUND otherwise. */
 int net_ident_find(int net_tcp, int net_udp, int net_tcp6, int net_udp6, unsigned long ns_ino,
 		   int proto, uint16_t sport, struct net_ident *id);
-/* Parse /proc/net/{tcp,udp}[6] text: inode of the first socket whose local
- * port is sport (0 when none). Pure; exposed for tests. */
+/* net_procnet.c: parse /proc/net/{tcp,udp}[6] text: inode of the first
+ * socket whose local port is sport (0 when none). Pure, bounded by len. */
 unsigned long net_ident_inode_in(const char *text, size_t len, uint16_t sport);
 
 /* ---------------------------------------------------------- net_monitor.c */

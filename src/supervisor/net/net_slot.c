@@ -175,6 +175,7 @@ int net_slot_take(const char *run_dir, const struct net_range *r, const char *sa
 		}
 		if (fd < 0) {
 			snprintf(msg, mlen, "cannot lock %s: %s", path, strerror(-fd));
+			errno = -fd; /* the caller tells "not allowed" from a failure */
 			rc = OSH_EIO;
 			break;
 		}
@@ -237,9 +238,10 @@ static bool slot_live(const char *run_dir, unsigned i)
 
 	snprintf(path, sizeof(path), "%s/slot-%u.lock", run_dir, i);
 	fd = lock_path(path, false);
-	if (fd == -EWOULDBLOCK)
-		live = true;
-	else if (fd >= 0)
+	/* only "no such lock" or "we got the lock" mean nobody owns the slot;
+	 * anything else (EACCES, ...) leaves the interface alone */
+	live = fd == -EWOULDBLOCK || (fd < 0 && fd != -ENOENT);
+	if (fd >= 0)
 		close(fd);
 	return live;
 }

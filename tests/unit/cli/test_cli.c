@@ -304,6 +304,7 @@ static struct {
 	size_t last_n_command;
 	struct osh_rpc_call *watch;
 	atomic_int watch_started;
+	atomic_bool list_loop; /* g_list answers a page token that never advances */
 } G = {.mu = PTHREAD_MUTEX_INITIALIZER, .revision = 3};
 
 static void g_get_config(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
@@ -343,12 +344,14 @@ static void g_set_config(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 	osh_rpc_call_reply(call, &r.base);
 }
 
+/* Two pages, one sandbox each (the CLI must follow next_page_token); the
+ * token "loop" answers with itself (a broken gateway the CLI must not loop on). */
 static void g_list(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
 {
+	const Openshell__V1__ListSandboxesRequest *req = (const void *)m;
 	Openshell__V1__ListSandboxesResponse r = OPENSHELL__V1__LIST_SANDBOXES_RESPONSE__INIT;
 	Openshell__V1__Sandbox a = OPENSHELL__V1__SANDBOX__INIT, b = OPENSHELL__V1__SANDBOX__INIT;
 	Openshell__V1__Sandbox *v[2] = {&a, &b};
-	(void)m;
 	(void)ud;
 	a.id = OSH_RPC_STR("id-1");
 	a.name = OSH_RPC_STR("alpha");
@@ -360,8 +363,19 @@ static void g_list(struct osh_rpc_call *call, const ProtobufCMessage *m, void *u
 	b.state = OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_EXITED;
 	b.opt_exit_code_case = OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE;
 	b.exit_code = 0;
-	r.sandboxes = v;
-	r.n_sandboxes = 2;
+	if (G.list_loop) {
+		r.sandboxes = v;
+		r.n_sandboxes = 1;
+		r.next_page_token = OSH_RPC_STR("loop");
+	} else if (req->page_token[0] == '\0') {
+		r.sandboxes = v;
+		r.n_sandboxes = 1;
+		r.next_page_token = OSH_RPC_STR("p2");
+	} else {
+		cr_assert_str_eq(req->page_token, "p2");
+		r.sandboxes = v + 1;
+		r.n_sandboxes = 1;
+	}
 	osh_rpc_call_reply(call, &r.base);
 }
 
@@ -615,6 +629,13 @@ Test(cli_run, sandbox_create_list_delete)
 			 "NAME            ID    STATE             PID  EXIT  CREATED\n"
 			 "alpha           id-1  running          4242     -  2026-04-01T03:28:52Z\n"
 			 "beta-long-name  id-2  exited              -     0  -\n");
+	run_free(&r);
+
+	G.list_loop = true;
+	r = run_cli(ARGS("sandbox", "list"), NULL);
+	G.list_loop = false;
+	cr_assert_eq(r.rc, OSH_CLI_EXIT_FAIL);
+	cr_assert(strstr(r.err, "bad page token") != NULL, "%s", r.err);
 	run_free(&r);
 
 	r = run_cli(ARGS("sandbox", "delete", "box"), NULL);

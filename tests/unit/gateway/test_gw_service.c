@@ -98,28 +98,39 @@ static void rig_up(struct grig *r, const char *script, const char *flag)
 	gw_up(r, flag);
 }
 
-/* Deletes every sandbox so no stand-in supervisor outlives the test. */
+/* Deletes every sandbox so no stand-in supervisor outlives the test (every
+ * page of the list: a test may create more than one page of sandboxes). */
 static void delete_all(struct grig *r)
 {
-	Openshell__V1__ListSandboxesRequest lq = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
 	struct osh_rpc_call_opts co = {.timeout_ms = 10000};
-	ProtobufCMessage *resp = NULL;
 	struct osh_rpc_status st;
-	Openshell__V1__ListSandboxesResponse *lr;
 
-	if (osh_rpc_client_unary(r->c, "ListSandboxes", &lq.base, &co, &resp, &st) != 0)
-		return;
-	lr = (void *)resp;
-	for (size_t i = 0; i < lr->n_sandboxes; i++) {
-		Openshell__V1__DeleteSandboxRequest dq =
-		    OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
-		ProtobufCMessage *dr = NULL;
+	for (int round = 0; round < 100; round++) {
+		Openshell__V1__ListSandboxesRequest lq =
+		    OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+		ProtobufCMessage *resp = NULL;
+		Openshell__V1__ListSandboxesResponse *lr;
+		size_t n;
 
-		dq.sandbox_id = lr->sandboxes[i]->id;
-		if (osh_rpc_client_unary(r->c, "DeleteSandbox", &dq.base, &co, &dr, &st) == 0)
-			osh_rpc_msg_free(dr);
+		/* always the first page: what was deleted is gone from it */
+		if (osh_rpc_client_unary(r->c, "ListSandboxes", &lq.base, &co, &resp, &st) != 0)
+			return;
+		lr = (void *)resp;
+		n = lr->n_sandboxes;
+		for (size_t i = 0; i < n; i++) {
+			Openshell__V1__DeleteSandboxRequest dq =
+			    OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
+			ProtobufCMessage *dr = NULL;
+
+			dq.sandbox_id = lr->sandboxes[i]->id;
+			if (osh_rpc_client_unary(r->c, "DeleteSandbox", &dq.base, &co, &dr, &st) ==
+			    0)
+				osh_rpc_msg_free(dr);
+		}
+		osh_rpc_msg_free(resp);
+		if (n == 0)
+			return;
 	}
-	osh_rpc_msg_free(resp);
 }
 
 static void rig_down(struct grig *r)
@@ -641,6 +652,26 @@ static size_t watch_read(struct osh_rpc_sstream *ws, size_t want, char last[64])
 	return got;
 }
 
+/* Waits until the watch is registered: a watch is set up on a worker thread,
+ * so a line pushed right after opening may precede it. Pushes probe lines
+ * (target "test") until one arrives. */
+static void watch_ready(struct grig *r, const char *id, struct osh_rpc_sstream *ws)
+{
+	struct osh_rpc_status st;
+	long long end = gwt_now_ms() + 10000;
+	int rc = OSH_ETIMEDOUT;
+
+	while (rc == OSH_ETIMEDOUT && gwt_now_ms() < end) {
+		ProtobufCMessage *m = NULL;
+
+		cr_assert_eq(push(r, id, id, 0, 1, "INFO", "sandbox", NULL, &st), 0);
+		rc = osh_rpc_sstream_next(ws, 200, &m, &st);
+		if (rc == 0)
+			osh_rpc_msg_free(m);
+	}
+	cr_assert_eq(rc, 0, "the watch never saw a line: %s", st.message);
+}
+
 Test(gw_service, watch_replays_tail_then_follows, .timeout = 120)
 {
 	struct grig r;
@@ -967,13 +998,8 @@ Test(gw_service, slow_follower_loses_lines_with_marker, .timeout = 120)
 	cr_assert_eq(code, 0);
 	wq.sandbox_id = a->id;
 	cr_assert_eq(osh_rpc_sstream_open(r.c, "WatchSandboxLogs", &wq.base, NULL, &ws), 0);
-	/* make sure the follower is registered before pushing: one line, read */
-	cr_assert_eq(push(&r, a->id, a->id, 0, 1, "INFO", "sandbox", NULL, &st), 0);
-	{
-		char last[64];
-
-		cr_assert_eq(watch_read(ws, 1, last), 1);
-	}
+	/* make sure the follower is registered before pushing */
+	watch_ready(&r, a->id, ws);
 	memset(big, 'x', LINE);
 	big[LINE] = '\0';
 	line.level = (char *)(uintptr_t) "INFO";
@@ -1069,14 +1095,44 @@ Test(gw_service, big_answers_fit_grpc_limits, .timeout = 120)
 	cr_assert_gt(lr->n_logs, 10);
 	cr_assert_lt(lr->n_logs, LINES, "12 MB cannot fit one message");
 	cr_assert_eq(strlen(lr->logs[lr->n_logs - 1]->message), LINE);
+	/* what was left out is counted, so the CLI can say so (F6) */
+	cr_assert_eq(lr->truncated, LINES - lr->n_logs, "truncated %llu, returned %zu",
+		     (unsigned long long)lr->truncated, lr->n_logs);
 	osh_rpc_msg_free(&lr->base);
 
+	/* A replay is bounded by the follower's queue (F7): the newest lines that
+	 * fit, and the rest of the window announced as missed at once. */
 	wq.name = (char *)(uintptr_t) "big";
 	wq.tail_lines = LINES;
 	wq.sources = (char *[]){(char *)(uintptr_t) "sandbox"};
 	wq.n_sources = 1;
 	cr_assert_eq(osh_rpc_sstream_open(r.c, "WatchSandboxLogs", &wq.base, NULL, &ws), 0);
-	cr_assert_eq(watch_read(ws, LINES, last), LINES);
+	{
+		uint64_t got = 0, dropped = 0;
+		long long end = gwt_now_ms() + 10000;
+
+		while (got + dropped < LINES && gwt_now_ms() < end) {
+			ProtobufCMessage *m = NULL;
+			int rc = osh_rpc_sstream_next(ws, 200, &m, &st);
+			Openshell__V1__WatchSandboxLogsResponse *w = (void *)m;
+
+			if (rc == OSH_ETIMEDOUT)
+				continue;
+			cr_assert_eq(rc, 0, "stream ended: %d %s", st.code, st.message);
+			got += w->n_logs;
+			dropped += w->dropped;
+			if (w->n_logs)
+				snprintf(last, sizeof(last), "%.8s",
+					 w->logs[w->n_logs - 1]->message);
+			osh_rpc_msg_free(m);
+		}
+		cr_assert_eq(got + dropped, LINES, "got %llu dropped %llu", (unsigned long long)got,
+			     (unsigned long long)dropped);
+		cr_assert_gt(got, 0);
+		cr_assert_lt(got * LINE, (uint64_t)3 << 20,
+			     "replay of %llu lines exceeds the bound", (unsigned long long)got);
+		cr_assert_str_eq(last, "yyyyyyyy");
+	}
 	osh_rpc_sstream_destroy(ws);
 	free(big);
 	protobuf_c_message_free_unpacked(&a->base, NULL);
@@ -1214,5 +1270,483 @@ Test(gw_service, log_dir_stays_in_the_sandbox_dir, .timeout = 120)
 	cr_assert_str_eq(got, want);
 	cr_assert_eq(stat(want, &sbuf), 0);
 	cr_assert(S_ISDIR(sbuf.st_mode));
+	rig_down(&r);
+}
+
+/* ------------------------------------------------------ load and bounds -- */
+
+/* F5: a line with a negative timestamp is shown with since_ms = 0 ("no
+ * bound") and counted, not stored and hidden. */
+Test(gw_service, negative_timestamps_are_shown, .timeout = 120)
+{
+	struct grig r;
+	Openshell__V1__Sandbox *a;
+	Openshell__V1__PushSandboxLogsRequest req = OPENSHELL__V1__PUSH_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__SandboxLogLine l1 = OPENSHELL__V1__SANDBOX_LOG_LINE__INIT;
+	Openshell__V1__SandboxLogLine l2 = OPENSHELL__V1__SANDBOX_LOG_LINE__INIT;
+	Openshell__V1__SandboxLogLine *lp[2] = {&l1, &l2};
+	Openshell__V1__GetSandboxLogsResponse *lr;
+	struct osh_rpc_cstream *cs = NULL;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	int code;
+
+	rig_up(&r, fake_sleep, NULL);
+	a = create(&r, "neg", false, &code);
+	cr_assert_eq(code, 0);
+	l1.timestamp_ms = -5000;
+	l1.message = (char *)(uintptr_t) "before the epoch";
+	l2.timestamp_ms = INT64_MIN;
+	l2.message = (char *)(uintptr_t) "the earliest";
+	req.sandbox_id = a->id;
+	req.logs = lp;
+	req.n_logs = 2;
+	cr_assert_eq(osh_rpc_cstream_open(r.c, "PushSandboxLogs", NULL, &cs), 0);
+	cr_assert_eq(osh_rpc_cstream_send(cs, &req.base), 0);
+	cr_assert_eq(osh_rpc_cstream_finish(cs, &resp, &st), 0, "%s", st.message);
+	osh_rpc_msg_free(resp);
+	lr = get_logs(&r, "neg", 0, NULL, "sandbox");
+	cr_assert_eq(lr->total_matching, 2);
+	cr_assert_eq(lr->n_logs, 2);
+	cr_assert_eq(lr->logs[0]->timestamp_ms, -5000);
+	cr_assert_eq(lr->logs[1]->timestamp_ms, INT64_MIN);
+	osh_rpc_msg_free(&lr->base);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+	rig_down(&r);
+}
+
+/* F3: every field of a pushed line is capped, not only the message. */
+Test(gw_service, push_caps_every_field, .timeout = 120)
+{
+	enum { N = 6 };
+	struct grig r;
+	Openshell__V1__Sandbox *a;
+	Openshell__V1__PushSandboxLogsRequest req = OPENSHELL__V1__PUSH_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__SandboxLogLine l[N];
+	Openshell__V1__SandboxLogLine *lp[N];
+	Openshell__V1__SandboxLogLine__FieldsEntry fe[40];
+	Openshell__V1__SandboxLogLine__FieldsEntry *fep[40];
+	Openshell__V1__PushSandboxLogsResponse *pr;
+	Openshell__V1__GetSandboxLogsResponse *lr;
+	struct osh_rpc_cstream *cs = NULL;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	char *big = malloc(8192);
+	int code;
+
+	rig_up(&r, fake_sleep, NULL);
+	a = create(&r, "caps", false, &code);
+	cr_assert_eq(code, 0);
+	memset(big, 'z', 8191);
+	big[8191] = '\0';
+	for (int i = 0; i < 40; i++) {
+		openshell__v1__sandbox_log_line__fields_entry__init(&fe[i]);
+		fe[i].key = (char *)(uintptr_t) "k";
+		fe[i].value = (char *)(uintptr_t) "v";
+		fep[i] = &fe[i];
+	}
+	for (int i = 0; i < N; i++) {
+		openshell__v1__sandbox_log_line__init(&l[i]);
+		l[i].level = (char *)(uintptr_t) "INFO";
+		l[i].target = (char *)(uintptr_t) "t";
+		l[i].message = (char *)(uintptr_t) "m";
+		lp[i] = &l[i];
+	}
+	big[300] = '\0';
+	l[1].target = strdup(big); /* 300-byte target */
+	big[300] = 'z';
+	big[20] = '\0';
+	l[2].level = strdup(big); /* 20-byte level */
+	big[20] = 'z';
+	l[3].fields = fep; /* 40 fields */
+	l[3].n_fields = 40;
+	fe[39].key = (char *)(uintptr_t) "last";
+	l[4].fields = &fep[39];
+	l[4].n_fields = 1;
+	fe[39].value = strdup(big); /* an 8 KiB value */
+	l[5].fields = &fep[38];
+	l[5].n_fields = 1;
+	big[200] = '\0';
+	fe[38].key = strdup(big); /* a 200-byte key */
+	req.sandbox_id = a->id;
+	req.logs = lp;
+	req.n_logs = N;
+	cr_assert_eq(osh_rpc_cstream_open(r.c, "PushSandboxLogs", NULL, &cs), 0);
+	cr_assert_eq(osh_rpc_cstream_send(cs, &req.base), 0);
+	cr_assert_eq(osh_rpc_cstream_finish(cs, &resp, &st), 0, "%s", st.message);
+	pr = (void *)resp;
+	cr_assert_eq(pr->accepted, 1, "accepted %llu", (unsigned long long)pr->accepted);
+	cr_assert_eq(pr->dropped, N - 1);
+	osh_rpc_msg_free(resp);
+	lr = get_logs(&r, "caps", 0, NULL, "sandbox");
+	cr_assert_eq(lr->n_logs, 1);
+	cr_assert_str_eq(lr->logs[0]->target, "t");
+	osh_rpc_msg_free(&lr->base);
+	free(l[1].target);
+	free(l[2].level);
+	free(fe[38].key);
+	free(fe[39].value);
+	free(big);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+	rig_down(&r);
+}
+
+/* Reads a watch until got + dropped reaches `want`, the stream ends, or the
+ * deadline; never pushes (a marker must come without further lines). Counts
+ * the "bulk" lines only (late probe lines of watch_ready are never dropped:
+ * they precede the bulk into an empty queue). */
+static int watch_account(struct osh_rpc_sstream *ws, uint64_t want, uint64_t *got,
+			 uint64_t *dropped, struct osh_rpc_status *st)
+{
+	long long end = gwt_now_ms() + 30000;
+	int rc = 0;
+
+	while (*got + *dropped < want && gwt_now_ms() < end) {
+		ProtobufCMessage *m = NULL;
+
+		rc = osh_rpc_sstream_next(ws, 200, &m, st);
+		if (rc == OSH_ETIMEDOUT) {
+			rc = 0;
+			continue;
+		}
+		if (rc != 0)
+			break;
+		{
+			Openshell__V1__WatchSandboxLogsResponse *w = (void *)m;
+
+			for (size_t i = 0; i < w->n_logs; i++)
+				*got += strcmp(w->logs[i]->target, "bulk") == 0;
+			*dropped += w->dropped;
+		}
+		osh_rpc_msg_free(m);
+	}
+	return rc;
+}
+
+static void push_bulk(struct grig *r, const char *id, int n, size_t len)
+{
+	Openshell__V1__PushSandboxLogsRequest req = OPENSHELL__V1__PUSH_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__SandboxLogLine line = OPENSHELL__V1__SANDBOX_LOG_LINE__INIT;
+	Openshell__V1__SandboxLogLine *lp[1] = {&line};
+	struct osh_rpc_cstream *cs = NULL;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	char *big = malloc(len + 1);
+
+	memset(big, 'x', len);
+	big[len] = '\0';
+	line.level = (char *)(uintptr_t) "INFO";
+	line.target = (char *)(uintptr_t) "bulk";
+	line.message = big;
+	req.sandbox_id = (char *)(uintptr_t)id;
+	req.logs = lp;
+	req.n_logs = 1;
+	cr_assert_eq(osh_rpc_cstream_open(r->c, "PushSandboxLogs", NULL, &cs), 0);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(osh_rpc_cstream_send(cs, &req.base), 0, "push %d", i);
+	cr_assert_eq(osh_rpc_cstream_finish(cs, &resp, &st), 0, "%s", st.message);
+	cr_assert_eq(((Openshell__V1__PushSandboxLogsResponse *)(void *)resp)->accepted,
+		     (uint64_t)n);
+	osh_rpc_msg_free(resp);
+	free(big);
+}
+
+/* F7 + F9: a stalled follower's queue is bounded in bytes; once it reads
+ * again it is told at once how many lines it missed (no further line needed),
+ * and when the stream ends (sandbox deleted) the last message says what it
+ * missed since. Every line is delivered or counted, exactly. */
+Test(gw_service, stalled_follower_told_missed_lines_exactly, .timeout = 180)
+{
+	enum { N = 3000, LINE = 4096 };
+	struct grig r;
+	Openshell__V1__Sandbox *a;
+	Openshell__V1__WatchSandboxLogsRequest wq = OPENSHELL__V1__WATCH_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__DeleteSandboxRequest dq = OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
+	struct osh_rpc_sstream *ws = NULL;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	uint64_t got = 0, dropped = 0;
+	int code, rc;
+
+	rig_up(&r, fake_sleep, NULL);
+	a = create(&r, "stall", false, &code);
+	cr_assert_eq(code, 0);
+	wq.sandbox_id = a->id;
+	wq.sources = (char *[]){(char *)(uintptr_t) "sandbox"};
+	wq.n_sources = 1;
+	cr_assert_eq(osh_rpc_sstream_open(r.c, "WatchSandboxLogs", &wq.base, NULL, &ws), 0);
+	watch_ready(&r, a->id, ws);
+
+	/* 12 MB past a follower that does not read */
+	push_bulk(&r, a->id, N, LINE);
+	rc = watch_account(ws, N, &got, &dropped, &st);
+	cr_assert_eq(rc, 0, "%d %s", st.code, st.message);
+	cr_assert_gt(dropped, 0, "nothing dropped: the queue was never full");
+	cr_assert_eq(got + dropped, N, "got %llu + dropped %llu != %d (told at once)",
+		     (unsigned long long)got, (unsigned long long)dropped, N);
+
+	/* stall again, then the sandbox goes away: the end carries the count */
+	got = dropped = 0;
+	push_bulk(&r, a->id, N, LINE);
+	dq.sandbox_id = a->id;
+	cr_assert_eq(call(&r, "DeleteSandbox", &dq.base, &resp, &st), 0, "%s", st.message);
+	osh_rpc_msg_free(resp);
+	rc = watch_account(ws, (uint64_t)N + 1000000, &got, &dropped, &st);
+	cr_assert_eq(rc, OSH_ECLOSED, "the stream did not end");
+	cr_assert_eq(st.code, OSH_RPC_OK, "%s", st.message);
+	cr_assert_gt(dropped, 0);
+	cr_assert_eq(got + dropped, N, "got %llu + dropped %llu != %d at the end",
+		     (unsigned long long)got, (unsigned long long)dropped, N);
+	osh_rpc_sstream_destroy(ws);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+	rig_down(&r);
+}
+
+/* Opens a watch of sandbox `name` on client c (not waited for). */
+static struct osh_rpc_sstream *watch_open(struct osh_rpc_client *c, const char *name)
+{
+	Openshell__V1__WatchSandboxLogsRequest wq = OPENSHELL__V1__WATCH_SANDBOX_LOGS_REQUEST__INIT;
+	struct osh_rpc_sstream *ws = NULL;
+
+	wq.name = (char *)(uintptr_t)name;
+	cr_assert_eq(osh_rpc_sstream_open(c, "WatchSandboxLogs", &wq.base, NULL, &ws), 0);
+	return ws;
+}
+
+/* Classifies n watches: each gets a line (accepted) or ends RESOURCE_EXHAUSTED
+ * (refused); pushes a line to `id` per round until all are classified. */
+static size_t watch_refused(struct grig *r, const char *id, struct osh_rpc_sstream **ws, size_t n,
+			    const char *why)
+{
+	int *state = calloc(n, sizeof(int)); /* 0 unknown, 1 accepted, 2 refused */
+	size_t left = n, refused = 0;
+	long long end = gwt_now_ms() + 30000;
+	struct osh_rpc_status st;
+
+	while (left > 0 && gwt_now_ms() < end) {
+		cr_assert_eq(push(r, id, id, 0, 1, "INFO", "sandbox", NULL, &st), 0);
+		for (size_t i = 0; i < n; i++) {
+			ProtobufCMessage *m = NULL;
+			int rc;
+
+			if (state[i])
+				continue;
+			rc = osh_rpc_sstream_next(ws[i], 20, &m, &st);
+			if (rc == OSH_ETIMEDOUT)
+				continue;
+			if (rc == 0) {
+				state[i] = 1;
+				osh_rpc_msg_free(m);
+			} else {
+				cr_assert_eq(st.code, OSH_RPC_RESOURCE_EXHAUSTED, "%d %s", st.code,
+					     st.message);
+				cr_assert(strstr(st.message, why) != NULL, "%s", st.message);
+				state[i] = 2;
+				refused++;
+			}
+			left--;
+		}
+	}
+	cr_assert_eq(left, 0, "%zu watches neither served nor refused", left);
+	free(state);
+	return refused;
+}
+
+/* Followers are capped per connection and per sandbox (F7/F8). */
+Test(gw_service, followers_capped_per_connection_and_sandbox, .timeout = 180)
+{
+	enum { PER_CONN = 32, PER_SB = 64 };
+	struct grig r;
+	Openshell__V1__Sandbox *a;
+	struct osh_rpc_client *c2 = NULL, *c3 = NULL;
+	struct osh_rpc_sstream *w1[PER_CONN + 1], *w2[PER_CONN], *w3;
+	struct osh_rpc_client_opts ka2 = {.keepalive_ms = 600000}, ka3 = {.keepalive_ms = 700000};
+	int code;
+
+	rig_up(&r, fake_sleep, NULL);
+	a = create(&r, "many", false, &code);
+	cr_assert_eq(code, 0);
+	for (int i = 0; i <= PER_CONN; i++)
+		w1[i] = watch_open(r.c, "many");
+	cr_assert_eq(watch_refused(&r, a->id, w1, PER_CONN + 1, "this connection"), 1);
+	/* gRPC shares one connection between channels with equal arguments:
+	 * a different keepalive gives each client its own connection. */
+	cr_assert_eq(osh_rpc_client_create(osh_gw_addr(r.gw), SVC, &ka2, &c2), 0);
+	for (int i = 0; i < PER_CONN; i++)
+		w2[i] = watch_open(c2, "many");
+	cr_assert_eq(watch_refused(&r, a->id, w2, PER_CONN, "followers"), 0);
+	cr_assert_eq(osh_rpc_client_create(osh_gw_addr(r.gw), SVC, &ka3, &c3), 0);
+	w3 = watch_open(c3, "many");
+	cr_assert_eq(watch_refused(&r, a->id, &w3, 1, "sandbox"), 1, "cap %d per sandbox", PER_SB);
+	osh_rpc_sstream_destroy(w3);
+	for (int i = 0; i < PER_CONN; i++)
+		osh_rpc_sstream_destroy(w2[i]);
+	for (int i = 0; i <= PER_CONN; i++)
+		osh_rpc_sstream_destroy(w1[i]);
+	osh_rpc_client_destroy(c3);
+	osh_rpc_client_destroy(c2);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+	rig_down(&r);
+}
+
+/* F4: ListSandboxes pages (page_size/page_token), and a page is cut so the
+ * response fits one message even when sandboxes carry megabyte argvs. */
+Test(gw_service, list_pages_and_fits, .timeout = 180)
+{
+	struct grig r;
+	Openshell__V1__ListSandboxesRequest lq = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+	Openshell__V1__ListSandboxesResponse *lr;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	char token[64] = "", name[16];
+	size_t seen = 0, pages = 0;
+	char *arg = malloc(100001);
+	char *cmd[16];
+	int code;
+
+	rig_up(&r, fake_sleep, NULL);
+	for (int i = 0; i < 5; i++) {
+		Openshell__V1__Sandbox *sb;
+
+		snprintf(name, sizeof(name), "p%d", i);
+		sb = create(&r, name, false, &code);
+		cr_assert_eq(code, 0);
+		protobuf_c_message_free_unpacked(&sb->base, NULL);
+	}
+	lq.page_size = 2;
+	do {
+		lq.page_token = token;
+		cr_assert_eq(call(&r, "ListSandboxes", &lq.base, &resp, &st), 0, "%s", st.message);
+		lr = (void *)resp;
+		cr_assert_leq(lr->n_sandboxes, 2);
+		for (size_t i = 0; i < lr->n_sandboxes; i++) {
+			snprintf(name, sizeof(name), "p%zu", seen + i);
+			cr_assert_str_eq(lr->sandboxes[i]->name, name);
+		}
+		seen += lr->n_sandboxes;
+		pages++;
+		snprintf(token, sizeof(token), "%s", lr->next_page_token);
+		osh_rpc_msg_free(resp);
+	} while (token[0] && pages < 10);
+	cr_assert_eq(seen, 5);
+	cr_assert_eq(pages, 3);
+	lq.page_token = (char *)(uintptr_t) "bogus";
+	cr_assert_neq(call(&r, "ListSandboxes", &lq.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "page_token") != NULL, "%s", st.message);
+
+	/* three sandboxes of 1.5 MB argv each: 4.5 MB would not fit one message */
+	memset(arg, 'a', 100000);
+	arg[100000] = '\0';
+	cmd[0] = (char *)(uintptr_t) "true";
+	for (int i = 1; i < 16; i++)
+		cmd[i] = arg;
+	for (int i = 0; i < 3; i++) {
+		Openshell__V1__CreateSandboxRequest cq =
+		    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
+
+		snprintf(name, sizeof(name), "fat%d", i);
+		cq.name = name;
+		cq.command = cmd;
+		cq.n_command = 16;
+		cr_assert_eq(call(&r, "CreateSandbox", &cq.base, &resp, &st), 0, "%s", st.message);
+		osh_rpc_msg_free(resp);
+	}
+	seen = pages = 0;
+	token[0] = '\0';
+	lq.page_size = 0;
+	do {
+		lq.page_token = token;
+		cr_assert_eq(call(&r, "ListSandboxes", &lq.base, &resp, &st), 0, "%s", st.message);
+		lr = (void *)resp;
+		seen += lr->n_sandboxes;
+		pages++;
+		snprintf(token, sizeof(token), "%s", lr->next_page_token);
+		osh_rpc_msg_free(resp);
+	} while (token[0] && pages < 10);
+	cr_assert_eq(seen, 8);
+	cr_assert_geq(pages, 2, "4.5 MB of sandboxes in one page");
+	free(arg);
+	rig_down(&r);
+}
+
+/* A stand-in supervisor that records what arrived on OPENSHELL_SECRETS_FD. */
+static const char fake_secrets[] =
+    "#!/usr/bin/python3\n"
+    "import os, sys, time\n"
+    "d = os.path.dirname(sys.argv[0])\n"
+    "fd = os.environ.get('OPENSHELL_SECRETS_FD')\n"
+    "data = os.read(int(fd), 65536).decode() if fd else ''\n"
+    "with open('%s/args.%d' % (d, os.getpid()), 'w') as f:\n"
+    "    f.write(''.join(a + '\\n' for a in sys.argv[1:]))\n"
+    "with open('%s/secrets.%d.tmp' % (d, os.getpid()), 'w') as f:\n"
+    "    f.write('fd=%s\\n%s' % (fd, data))\n"
+    "os.rename('%s/secrets.%d.tmp' % (d, os.getpid()), '%s/secrets.%d' % (d, os.getpid()))\n"
+    "time.sleep(1000)\n";
+
+/* Secrets reach the supervisor on the inherited pipe (fd 3), never argv; a
+ * bad name or a value with CR/LF is refused naming the secret, not the value,
+ * and leaves no sandbox behind. */
+Test(gw_service, secrets_go_to_the_supervisor_on_a_pipe, .timeout = 120)
+{
+	struct grig r;
+	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
+	Openshell__V1__CreateSandboxRequest__SecretsEntry e1 =
+	    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__SECRETS_ENTRY__INIT;
+	Openshell__V1__CreateSandboxRequest__SecretsEntry e2 =
+	    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__SECRETS_ENTRY__INIT;
+	Openshell__V1__CreateSandboxRequest__SecretsEntry *es[2] = {&e1, &e2};
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	char path[512];
+	char *got = NULL, *args = NULL;
+	int pid;
+	long long deadline;
+
+	rig_up(&r, fake_secrets, NULL);
+	req.name = (char *)(uintptr_t) "sec";
+	req.secrets = es;
+	req.n_secrets = 2;
+	e1.key = (char *)(uintptr_t) "API_KEY";
+	e1.value = (char *)(uintptr_t) "sk-unit-4711";
+	e2.key = (char *)(uintptr_t) "GH_TOKEN";
+	e2.value = (char *)(uintptr_t) "ghp x=y";
+	cr_assert_eq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0, "%s", st.message);
+	pid = ((Openshell__V1__CreateSandboxResponse *)(void *)resp)->sandbox->pid;
+	osh_rpc_msg_free(resp);
+	snprintf(path, sizeof(path), "%s/secrets.%d", r.dir, pid);
+	deadline = gwt_now_ms() + 15000;
+	while (!(got = gwt_read(path)) && gwt_now_ms() < deadline)
+		gwt_nap();
+	cr_assert_not_null(got, "the stand-in never wrote %s", path);
+	cr_assert_str_eq(got, "fd=3\nAPI_KEY=sk-unit-4711\nGH_TOKEN=ghp x=y\n");
+	snprintf(path, sizeof(path), "%s/args.%d", r.dir, pid);
+	args = gwt_read(path);
+	cr_assert_not_null(args);
+	cr_assert_null(strstr(args, "sk-unit-4711"), "a secret in argv: %s", args);
+	free(got);
+	free(args);
+
+	req.name = (char *)(uintptr_t) "bad1";
+	e1.value = (char *)(uintptr_t) "line1\nline2";
+	cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "secret API_KEY: value contains LF"), "%s", st.message);
+	cr_assert_null(strstr(st.message, "line1"), "value leaked: %s", st.message);
+	req.name = (char *)(uintptr_t) "bad2";
+	e1.key = (char *)(uintptr_t) "1API";
+	e1.value = (char *)(uintptr_t) "v";
+	cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "secret name '1API' is invalid"), "%s", st.message);
+	{
+		Openshell__V1__ListSandboxesRequest lq =
+		    OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+
+		cr_assert_eq(call(&r, "ListSandboxes", &lq.base, &resp, &st), 0);
+		cr_assert_eq(((Openshell__V1__ListSandboxesResponse *)(void *)resp)->n_sandboxes, 1,
+			     "refused creates leave no sandbox");
+		osh_rpc_msg_free(resp);
+	}
 	rig_down(&r);
 }

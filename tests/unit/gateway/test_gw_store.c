@@ -463,3 +463,102 @@ Test(gw_store, acknowledged_push_skips_duplicates_across_reopen)
 	cr_assert_eq(osh_gw_store_logs_push(r.st, "nope", l, 1, 1, NULL, &res), OSH_ENOTFOUND);
 	sfini(&r);
 }
+
+/* Byte retention (F3): lines of very different sizes are bounded by bytes as
+ * well as by count; the newest lines are kept. */
+Test(gw_store, byte_retention_bound_per_sandbox)
+{
+	enum { LEN = 1000, N = 200 };
+	struct srig r;
+	struct osh_gw_store_opts o = {.log_retention = 1000, .log_retention_bytes = 64 * 1024};
+	struct osh_gw_logline lines[N];
+	struct collect c;
+	struct osh_gw_logquery q = {.sandbox_id = "a", .tail = 1};
+	char *msg = malloc(LEN + 1), err[256];
+	/* what one line costs: its text plus 64 */
+	size_t per_line = 64 + strlen("INFO") + strlen("t") + LEN + strlen("sandbox"), n = 0;
+
+	r.dir = gwt_tmpdir();
+	r.db = gwt_path(r.dir, "gateway.db");
+	cr_assert_eq(osh_gw_store_create(&r.st, r.db, &o, err, sizeof(err)), 0, "%s", err);
+	add_sandbox(&r, "a", "a");
+	add_sandbox(&r, "b", "b");
+	memset(msg, 'm', LEN);
+	msg[LEN] = '\0';
+	for (int i = 0; i < N; i++)
+		lines[i] = (struct osh_gw_logline){.ts_ms = i,
+						   .level = "INFO",
+						   .target = "t",
+						   .message = msg,
+						   .source = "sandbox"};
+	for (int i = 0; i < N; i += 20)
+		cr_assert_eq(osh_gw_store_logs_append(r.st, "a", lines + i, 20, NULL), 0, "%s",
+			     osh_gw_store_errmsg(r.st));
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
+	cr_assert_eq(n, (64 * 1024) / per_line, "kept %zu lines of %zu bytes", n, per_line);
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_fn, &c), 0);
+	cr_assert_eq(c.n, 1);
+	/* small lines in another sandbox: the line bound applies, not bytes */
+	append_n(&r, "b", 0, 50, "INFO", "sandbox", 1);
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "b", &n), 0);
+	cr_assert_eq(n, 50);
+	free(msg);
+	sfini(&r);
+}
+
+/* A version-1 database (no byte counts) is migrated: byte counts are filled
+ * from the stored lines, so byte retention applies to old data at once. */
+Test(gw_store, migrates_v1_byte_counts)
+{
+	struct srig r;
+	struct osh_gw_store_opts o = {.log_retention = 1000, .log_retention_bytes = 4096};
+	sqlite3 *db = NULL;
+	char err[256];
+	size_t n = 0;
+	int v = 0;
+
+	r.dir = gwt_tmpdir();
+	r.db = gwt_path(r.dir, "gateway.db");
+	cr_assert_eq(sqlite3_open(r.db, &db), SQLITE_OK);
+	cr_assert_eq(
+	    sqlite3_exec(db,
+			 "CREATE TABLE sandboxes (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+			 " policy BLOB, policy_version INTEGER NOT NULL DEFAULT 0,"
+			 " policy_hash TEXT NOT NULL DEFAULT '', command TEXT, log_dir TEXT,"
+			 " state INTEGER NOT NULL, pid INTEGER NOT NULL DEFAULT 0,"
+			 " exit_code INTEGER NOT NULL DEFAULT 0,"
+			 " exit_signal INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);"
+			 "CREATE TABLE config_state (id INTEGER PRIMARY KEY CHECK (id = 1),"
+			 " revision INTEGER NOT NULL, snapshot TEXT NOT NULL,"
+			 " updated_ms INTEGER NOT NULL);"
+			 "CREATE TABLE log_lines (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+			 " sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,"
+			 " ts_ms INTEGER NOT NULL, level TEXT NOT NULL,"
+			 " level_rank INTEGER NOT NULL, target TEXT NOT NULL,"
+			 " message TEXT NOT NULL, source TEXT NOT NULL, fields TEXT);"
+			 "CREATE INDEX log_lines_sandbox_seq ON log_lines(sandbox_id, seq);"
+			 "CREATE TABLE log_counts (sandbox_id TEXT PRIMARY KEY"
+			 " REFERENCES sandboxes(id) ON DELETE CASCADE, n INTEGER NOT NULL);"
+			 "INSERT INTO sandboxes(id, name, state, created_ms)"
+			 " VALUES ('a', 'a', 0, 1);"
+			 "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k"
+			 " WHERE i < 10) INSERT INTO log_lines(sandbox_id, ts_ms, level,"
+			 " level_rank, target, message, source) SELECT 'a', i, 'INFO', 2, 't',"
+			 " printf('%.1000c', 'x'), 'sandbox' FROM k;"
+			 "INSERT INTO log_counts VALUES ('a', 10);"
+			 "PRAGMA user_version = 1;",
+			 NULL, NULL, NULL),
+	    SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	cr_assert_eq(osh_gw_store_create(&r.st, r.db, &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(osh_gw_store_schema_version(r.st, &v), 0);
+	cr_assert_eq(v, OSH_GW_STORE_SCHEMA_VERSION);
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
+	cr_assert_eq(n, 10, "migration keeps the lines");
+	/* the next append trims to 4 KiB: 3 lines of ~1.1 KB (old ones counted) */
+	append_n(&r, "a", 0, 1, "INFO", "sandbox", 100);
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
+	cr_assert_eq(n, 4, "kept %zu", n);
+	sfini(&r);
+}

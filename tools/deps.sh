@@ -8,7 +8,8 @@ PKGS=(build-essential cmake pkg-config ninja-build
       python3 python3-jsonschema python3-jinja2 python3-yaml
       python3-grpcio python3-grpc-tools python3-protobuf
       iproute2 iptables nftables libnftables-dev libmnl-dev curl openssh-client procps
-      clang libclang-rt-14-dev clang-format clang-tidy cppcheck)
+      clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
+      tinyproxy-bin)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

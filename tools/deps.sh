@@ -2,24 +2,28 @@
 # Install the Debian 12 packages OpenShell needs, by purpose:
 #   tools/deps.sh runtime  what the installed binaries load (and the unit's kill)
 #   tools/deps.sh build    runtime + compilers, headers, code generators
-#   tools/deps.sh [dev]    build + tests, lint, fuzzing (default; what CI and
-#                          tools/test.sh use)
-# Nothing is listed that no target, test or tool uses; features that need
-# more (netns, seccomp, SSH) add their packages with the code. Fast (dpkg
-# query only) when everything is present; needs root (or sudo) otherwise.
+#   tools/deps.sh [dev]    build + tests, lint, fuzzing, benches (default; what
+#                          CI and tools/test.sh use)
+# Nothing is listed that no target, test or tool uses; a feature that needs
+# more adds its packages with the code. Fast (dpkg query only) when
+# everything is present; needs root (or sudo) otherwise.
 set -euo pipefail
 set_name=${1:-dev}
-RUNTIME=(libgrpc29 libprotobuf-c1 libyaml-0-2 libsqlite3-0 libcjson1 libssl3 procps)
+# libseccomp2 (confine), libmnl0 + libnftables1 (net), the rest everyone.
+RUNTIME=(libgrpc29 libprotobuf-c1 libyaml-0-2 libsqlite3-0 libcjson1 libssl3
+         libseccomp2 libmnl0 libnftables1 procps)
 BUILD=(build-essential cmake pkg-config ninja-build python3
        libprotobuf-c-dev protobuf-c-compiler libgrpc-dev libcjson-dev libyaml-dev
-       libsqlite3-dev libssl-dev)
+       libsqlite3-dev libssl-dev libseccomp-dev libmnl-dev libnftables-dev)
 # tests: Criterion; codegen + ocsf-validate (jsonschema, jinja2, yaml); the
-# Python gRPC client; openssl (test certificates), systemd (systemd-analyze
-# verify), logrotate (snippet check); lint and fuzzing: clang tools, cppcheck.
+# Python gRPC client; iproute2 (`ip` in e2e_network), curl (the agent in
+# the proxy tests); openssl (test certificates), systemd (systemd-analyze
+# verify), logrotate (snippet check); lint and fuzzing: clang tools,
+# cppcheck; valgrind (instruction counts in tools/bench/ocsf-bench.sh).
 DEV=(libcriterion-dev python3-jsonschema python3-jinja2 python3-yaml
      python3-grpcio python3-grpc-tools python3-protobuf
-     openssl systemd logrotate
-     clang libclang-rt-14-dev clang-format clang-tidy cppcheck)
+     iproute2 curl openssl systemd logrotate
+     clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind)
 case "$set_name" in
   runtime) PKGS=("${RUNTIME[@]}") ;;
   build) PKGS=("${RUNTIME[@]}" "${BUILD[@]}") ;;

@@ -207,6 +207,16 @@ static int parse_create(int argc, char **argv, int i, struct osh_cli_args *o, ch
 			o->policy_file = v;
 			continue;
 		}
+		v = flag_value(argc, argv, &i, "--secret", &m);
+		if (m) {
+			if (v == NULL || *v == '\0')
+				return fail(err, errlen,
+					    "sandbox create: --secret needs NAME=VALUE or NAME");
+			if (o->n_secrets >= (int)(sizeof(o->secrets) / sizeof(o->secrets[0])))
+				return fail(err, errlen, "sandbox create: more than 64 --secret");
+			o->secrets[o->n_secrets++] = v;
+			continue;
+		}
 		if (a[0] == '-')
 			return fail(err, errlen, "sandbox create: unknown flag '%s'", a);
 		return fail(err, errlen,
@@ -406,7 +416,7 @@ static const char *const help_top =
     "  gateway start [GATEWAY FLAGS...]   run openshell-gateway in the foreground\n"
     "  config get [KEY]                   show gateway config and its revision\n"
     "  config set KEY VALUE               change a config value\n"
-    "  sandbox create --name NAME [--policy FILE] [-- COMMAND...]\n"
+    "  sandbox create --name NAME [--policy FILE] [--secret NAME[=VALUE]]... [-- COMMAND...]\n"
     "  sandbox list                       list sandboxes\n"
     "  sandbox delete NAME                stop and remove a sandbox\n"
     "  sandbox logs NAME [-n N] [--since T] [--level L] [--source S] [--follow]\n"
@@ -437,12 +447,16 @@ static const char *const help_config =
     "on or off live.\n";
 
 static const char *const help_create =
-    "Usage: openshell sandbox create --name NAME [--policy FILE] [-- COMMAND [ARG...]]\n"
+    "Usage: openshell sandbox create --name NAME [--policy FILE] [--secret NAME[=VALUE]]...\n"
+    "                                [-- COMMAND [ARG...]]\n"
     "\n"
     "Asks the gateway to start a sandbox supervisor named NAME running COMMAND\n"
     "(the gateway's default command when omitted). --policy sends a policy YAML\n"
-    "file (filesystem, landlock, process, network_policies). Prints the new\n"
-    "sandbox's id and state.\n";
+    "file (filesystem, landlock, process, network_policies). --secret gives the\n"
+    "sandbox a credential: the agent sees NAME=openshell:resolve:env:NAME and the\n"
+    "proxy puts the value on the wire; without =VALUE the value is read from this\n"
+    "shell's environment variable NAME (keeps it out of the process list).\n"
+    "Prints the new sandbox's id and state.\n";
 
 static const char *const help_list = "Usage: openshell sandbox list\n"
 				     "\n"
@@ -470,7 +484,7 @@ static const char *const help_logs =
 static const char *const help_sandbox =
     "Usage: openshell sandbox create|list|delete|logs ...\n"
     "\n"
-    "  sandbox create --name NAME [--policy FILE] [-- COMMAND...]\n"
+    "  sandbox create --name NAME [--policy FILE] [--secret NAME[=VALUE]]... [-- COMMAND...]\n"
     "  sandbox list\n"
     "  sandbox delete NAME\n"
     "  sandbox logs NAME [-n N] [--since T] [--level L] [--source S] [--follow]\n"

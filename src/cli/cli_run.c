@@ -15,6 +15,7 @@
 
 #include "osh_cli.h"
 #include "osh_rpc.h"
+#include "osh_secret_check.h"
 #include "sandbox.pb-c.h"
 
 #ifndef OSH_VERSION_STRING
@@ -209,6 +210,58 @@ out:
 	return rc;
 }
 
+/* --secret NAME=VALUE / NAME (value from the environment) into map entries;
+ * names and values checked with the gateway's rule, errors name the secret
+ * and never print its value. */
+static int secrets_build(struct ctx *x, Openshell__V1__CreateSandboxRequest__SecretsEntry **out,
+			 Openshell__V1__CreateSandboxRequest__SecretsEntry *ents,
+			 char (*names)[OSH_SECRET_NAME_MAX + 1], size_t *n)
+{
+	int rc = OSH_OK;
+	char why[128];
+
+	*n = 0;
+	for (int i = 0; i < x->a->n_secrets && rc == OSH_OK; i++) {
+		const char *a = x->a->secrets[i];
+		const char *eq = strchr(a, '=');
+		size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+		const char *v;
+		Openshell__V1__CreateSandboxRequest__SecretsEntry e =
+		    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__SECRETS_ENTRY__INIT;
+
+		snprintf(names[i], OSH_SECRET_NAME_MAX + 1, "%.*s", (int)nl, a);
+		if (nl > OSH_SECRET_NAME_MAX || !osh_secret_name_ok(names[i])) {
+			fprintf(x->err,
+				"openshell: sandbox create: --secret: name '%.64s' is invalid "
+				"(letters, digits, '_', not starting with a digit)\n",
+				names[i]);
+			rc = OSH_EINVAL;
+			break;
+		}
+		v = eq ? eq + 1 : getenv(names[i]);
+		if (!v) {
+			fprintf(x->err,
+				"openshell: sandbox create: --secret %s: no =VALUE and no "
+				"environment variable %s\n",
+				names[i], names[i]);
+			rc = OSH_EINVAL;
+			break;
+		}
+		if (osh_secret_value_check(v, strlen(v), why, sizeof(why)) != 0) {
+			fprintf(x->err, "openshell: sandbox create: --secret %s: %s\n", names[i],
+				why);
+			rc = OSH_EINVAL;
+			break;
+		}
+		e.key = names[i];
+		e.value = (char *)(uintptr_t)v;
+		ents[i] = e;
+		out[i] = &ents[i];
+		(*n)++;
+	}
+	return rc;
+}
+
 static int sandbox_create(struct ctx *x)
 {
 	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
@@ -218,6 +271,9 @@ static int sandbox_create(struct ctx *x)
 	char *policy = NULL;
 	char why[128];
 	int rc = OSH_CLI_EXIT_OK;
+	Openshell__V1__CreateSandboxRequest__SecretsEntry ents[64];
+	Openshell__V1__CreateSandboxRequest__SecretsEntry *secrets[64];
+	char names[64][OSH_SECRET_NAME_MAX + 1];
 
 	req.name = OSH_RPC_STR(x->a->name);
 	if (x->a->policy_file != NULL) {
@@ -230,6 +286,11 @@ static int sandbox_create(struct ctx *x)
 	}
 	req.command = x->a->command;
 	req.n_command = (size_t)x->a->n_command;
+	if (secrets_build(x, secrets, ents, names, &req.n_secrets) != OSH_OK) {
+		rc = OSH_CLI_EXIT_USAGE;
+		goto out;
+	}
+	req.secrets = req.n_secrets ? secrets : NULL;
 	if (call(x, "CreateSandbox", &req.base, LONG_MS, &resp, &st) != OSH_OK) {
 		rc = report(x, "sandbox create", &st);
 		goto out;
@@ -249,17 +310,17 @@ out:
 /* Every page of ListSandboxes (the gateway pages so each answer fits one
  * message): the responses are kept in *pages (free each with osh_rpc_msg_free
  * and the array with free) so the table can be sized over all rows. */
-static int list_all(struct ctx *x, Openshell__V1__ListSandboxesResponse ***pages, size_t *n_pages,
-		    struct osh_rpc_status *st)
+static int list_all(struct ctx *x, void ***pages, size_t *n_pages, struct osh_rpc_status *st)
 {
 	Openshell__V1__ListSandboxesRequest req = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
-	Openshell__V1__ListSandboxesResponse **v = NULL;
+	void **v = NULL; /* Openshell__V1__ListSandboxesResponse * each */
+	const Openshell__V1__ListSandboxesResponse *last;
 	char token[64] = "";
 	size_t n = 0;
 	int rc = OSH_OK;
 
 	do {
-		Openshell__V1__ListSandboxesResponse **grown;
+		void **grown;
 		ProtobufCMessage *resp = NULL;
 
 		req.page_token = token;
@@ -275,26 +336,31 @@ static int list_all(struct ctx *x, Openshell__V1__ListSandboxesResponse ***pages
 			break;
 		}
 		v = grown;
-		v[n++] = (Openshell__V1__ListSandboxesResponse *)resp;
-		if (v[n - 1]->next_page_token[0] &&
-		    (strlen(v[n - 1]->next_page_token) >= sizeof(token) ||
-		     strcmp(v[n - 1]->next_page_token, token) == 0)) {
+		v[n++] = resp;
+		last = (const Openshell__V1__ListSandboxesResponse *)resp;
+		if (last->next_page_token[0] && (strlen(last->next_page_token) >= sizeof(token) ||
+						 strcmp(last->next_page_token, token) == 0)) {
 			rc = OSH_EPROTO; /* a token that does not advance would loop */
 			st->code = OSH_RPC_INTERNAL;
 			snprintf(st->message, sizeof(st->message),
 				 "the gateway returned a bad page token");
 			break;
 		}
-		snprintf(token, sizeof(token), "%s", v[n - 1]->next_page_token);
+		snprintf(token, sizeof(token), "%s", last->next_page_token);
 	} while (token[0]);
 	*pages = v;
 	*n_pages = n;
 	return rc;
 }
 
+static const Openshell__V1__ListSandboxesResponse *page_at(void **pages, size_t i)
+{
+	return pages[i];
+}
+
 static int sandbox_list(struct ctx *x)
 {
-	Openshell__V1__ListSandboxesResponse **pages = NULL;
+	void **pages = NULL; /* Openshell__V1__ListSandboxesResponse * each */
 	size_t n_pages = 0;
 	struct osh_rpc_status st;
 	int wn = 4, wi = 2, ret = OSH_CLI_EXIT_OK;
@@ -305,17 +371,17 @@ static int sandbox_list(struct ctx *x)
 		goto out;
 	}
 	for (size_t p = 0; p < n_pages; p++)
-		for (size_t i = 0; i < pages[p]->n_sandboxes; i++) {
-			int n = (int)strlen(pages[p]->sandboxes[i]->name),
-			    m = (int)strlen(pages[p]->sandboxes[i]->id);
+		for (size_t i = 0; i < page_at(pages, p)->n_sandboxes; i++) {
+			int n = (int)strlen(page_at(pages, p)->sandboxes[i]->name),
+			    m = (int)strlen(page_at(pages, p)->sandboxes[i]->id);
 			wn = n > wn ? n : wn;
 			wi = m > wi ? m : wi;
 		}
 	fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, "NAME", wi, "ID", "STATE", "PID",
 		"EXIT", "CREATED");
 	for (size_t p = 0; p < n_pages; p++)
-		for (size_t i = 0; i < pages[p]->n_sandboxes; i++) {
-			const Openshell__V1__Sandbox *s = pages[p]->sandboxes[i];
+		for (size_t i = 0; i < page_at(pages, p)->n_sandboxes; i++) {
+			const Openshell__V1__Sandbox *s = page_at(pages, p)->sandboxes[i];
 			char created[32], pid[16], code[16];
 			utc_time(s->created_ms, created, sizeof(created));
 			if (s->pid > 0)
@@ -332,7 +398,7 @@ static int sandbox_list(struct ctx *x)
 		}
 out:
 	for (size_t p = 0; p < n_pages; p++)
-		osh_rpc_msg_free(&pages[p]->base);
+		osh_rpc_msg_free(pages[p]);
 	free(pages);
 	return ret;
 }

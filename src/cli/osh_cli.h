@@ -76,6 +76,8 @@ struct osh_cli_args {
 	/** sandbox create/delete/logs */
 	const char *name;
 	const char *policy_file;
+	const char *secrets[64]; /* --secret NAME=VALUE or NAME (value from the environment) */
+	int n_secrets;
 	char **command; /* after "--"; n_command entries */
 	int n_command;
 	/** sandbox logs */

@@ -95,6 +95,9 @@ struct osh_emit_stats {
 	uint64_t push_dropped;		/* push-feed lines refused: feed full       */
 	uint64_t rotations;		/* files rotated (either family)            */
 	uint64_t reopens;		/* reopen requests served                   */
+	uint64_t wakeups;		/* writer wake-ups paid by producers (a
+					   sleeping writer, or the queue past its
+					   watermark); not one per event          */
 	bool fallback;			/* openshell.log unusable: lines to stderr  */
 	bool jsonl_open;		/* the writer has the JSONL file open       */
 };

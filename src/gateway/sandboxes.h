@@ -37,12 +37,23 @@ struct osh_gw_spawn {
 	size_t n_command;
 	const char *const *env; /* extra "NAME=VALUE" for the agent (--env) */
 	size_t n_env;
+	const char *secrets; /* "NAME=VALUE\n" lines or NULL: written to a pipe
+				the supervisor inherits as fd 4, named by
+				OPENSHELL_SECRETS_FD=4 in its environment (never
+				argv); at most OSH_GW_SECRETS_MAX bytes */
+	size_t secrets_len;
 };
+
+/* Largest secrets text: fits a pipe buffer, so writing it never blocks. */
+#define OSH_GW_SECRETS_MAX 61440 /* 60 KiB */
 
 /* Starts the supervisor; *pid is its pid. Arguments:
  *   BIN --bootstrap-fd 3 --sandbox-id ID --sandbox-name NAME --log-dir DIR
  *       [--env NAME=VALUE]... -- COMMAND...
- * with fd 3 a pipe holding "gateway=G\ncredential=SECRET\n" (then EOF).
+ * with fd 3 a pipe holding "gateway=G\ncredential=SECRET\n" (then EOF), and,
+ * with secrets, fd 4 the read end of a pipe holding them (named by
+ * OPENSHELL_SECRETS_FD=4 in its environment); both written and closed
+ * before the spawn returns.
  * Returns 0, OSH_ENOTFOUND (bin missing or not executable), OSH_ESYS (spawn
  * failed), OSH_ENOMEM; err says why. */
 OSH_MUST_CHECK int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err,

@@ -33,6 +33,7 @@
 #include "sandbox.pb-c.h"
 #include "sandboxes.h"
 #include "osh_policy.h"
+#include "osh_secret_check.h"
 
 #define PUSH_BATCH_MAX	   1000		       /* lines per push message; more are dropped */
 #define PUSH_LINE_MAX	   ((size_t)64 * 1024) /* bytes of message per line; longer are dropped */
@@ -326,7 +327,7 @@ static void follower_free(struct gw_follower *f)
 	if (!f)
 		return;
 	free(f->min_level);
-	for (size_t i = 0; i < f->n_sources; i++)
+	for (size_t i = 0; f->sources && i < f->n_sources; i++)
 		free(f->sources[i]);
 	free(f->sources);
 	free(f);
@@ -1336,6 +1337,65 @@ static char *command_json(const char *const *argv, size_t n)
 	return s;
 }
 
+/* The request's secrets as "NAME=VALUE\n" lines for the supervisor's pipe
+ * (*out NULL when there are none). Fails the call with INVALID_ARGUMENT
+ * naming the secret (never its value) and returns -1 on a bad one. */
+static int secrets_text(struct osh_rpc_call *call, const Openshell__V1__CreateSandboxRequest *req,
+			char **out, size_t *out_len)
+{
+	size_t len = 0, w = 0;
+	char why[160];
+	int rc = -1;
+	char *t = NULL;
+
+	*out = NULL;
+	*out_len = 0;
+	if (req->n_secrets > OSH_SECRET_MAX) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "more than %d secrets",
+					OSH_SECRET_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < req->n_secrets; i++) {
+		const char *k = req->secrets[i]->key ? req->secrets[i]->key : "";
+		const char *v = req->secrets[i]->value ? req->secrets[i]->value : "";
+
+		if (!osh_secret_name_ok(k)) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+						"secret name '%.64s' is invalid (letters, digits, "
+						"'_', not starting with a digit)",
+						k);
+			goto out;
+		}
+		if (osh_secret_value_check(v, strlen(v), why, sizeof(why)) != 0) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "secret %s: %s", k,
+						why);
+			goto out;
+		}
+		len += strlen(k) + strlen(v) + 2;
+	}
+	if (len > OSH_GW_SECRETS_MAX) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"secrets: more than %d bytes in all", OSH_GW_SECRETS_MAX);
+		goto out;
+	}
+	rc = 0;
+	if (!len)
+		goto out;
+	t = malloc(len + 1);
+	if (!t) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < req->n_secrets; i++)
+		w += (size_t)snprintf(t + w, len + 1 - w, "%s=%s\n", req->secrets[i]->key,
+				      req->secrets[i]->value ? req->secrets[i]->value : "");
+	*out = t;
+	*out_len = w;
+out:
+	return rc;
+}
+
 static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
 {
 	static const char *const default_cmd[] = {"sleep", "infinity"};
@@ -1350,6 +1410,8 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	const char *const *cmd = default_cmd;
 	size_t ncmd = 2;
 	char **envv = NULL;
+	char *secrets = NULL;
+	size_t secrets_len = 0;
 	bool inserted = false;
 	pid_t pid = 0;
 	int rc;
@@ -1462,7 +1524,11 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		}
 		snprintf(envv[i], len, "%s=%s", k, v);
 	}
+	if (secrets_text(call, req, &secrets, &secrets_len) != 0)
+		goto out;
 	memset(&sp, 0, sizeof(sp));
+	sp.secrets = secrets;
+	sp.secrets_len = secrets_len;
 	sp.bin = gw->sandbox_bin;
 	sp.gateway = gw->sup_addr;
 	sp.id = sb.id;
@@ -1521,6 +1587,10 @@ out:
 	for (size_t i = 0; envv && i < req->n_env; i++)
 		free(envv[i]);
 	free(envv);
+	if (secrets) {
+		explicit_bzero(secrets, secrets_len);
+		free(secrets);
+	}
 	free(sb.command);
 	free(sb.policy);
 }

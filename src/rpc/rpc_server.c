@@ -904,7 +904,9 @@ static void job_run(struct job *j)
 	pthread_mutex_unlock(&c->mu);
 	if (done) {
 		run_done(c, cancelled);
-		osh_rpc_call_unref(c); /* the close reference on_close left to us */
+		/* the close reference on_close left to us; the job's reference
+		 * below is still held, so this is never the last one */
+		atomic_fetch_sub(&c->refs, 1);
 	}
 	osh_rpc_call_unref(c); /* the job's reference */
 	free(j);

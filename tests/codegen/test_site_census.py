@@ -123,6 +123,8 @@ class Census(unittest.TestCase):
         os.makedirs(os.path.join(self.tmp, "empty"))
         rc, _, _ = self.run_census(os.path.join(self.tmp, "empty"))
         self.assertEqual(rc, 3, "no log file at all is 'skipped' for ctest")
+        rc, _, _ = self.run_census("--missing-ok", os.path.join(self.tmp, "never-made"))
+        self.assertEqual(rc, 3, "--missing-ok: an absent census dir is no input")
 
     def test_registry_mode(self):
         rc, out, _ = self.run_census("--registry")

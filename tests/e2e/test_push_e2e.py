@@ -156,6 +156,28 @@ class PushAccounting(unittest.TestCase):
         self.assertGreater(totals["stored"], N_SANDBOXES * 1000)
         print("\nheartbeat scenario: %s" % dict(totals), file=sys.stderr)
 
+    def test_supervisor_exit_is_bounded_when_the_gateway_hangs(self):
+        # F12 (gwstop4.sh): the gateway is SIGSTOPped, then the agent exits;
+        # the supervisor must be gone within its 3 s push budget (it took
+        # ~27 s), and say in openshell.log what the gateway never got.
+        self.start_gateway()
+        self.cli("sandbox", "create", "--name", "st1", "--", "sleep", "2")
+        row = [ln.split() for ln in self.cli("sandbox", "list").splitlines()[1:]
+               if ln.split() and ln.split()[0] == "st1"][0]
+        pid = int(row[3])
+        self.sup_pids = [pid]
+        log = os.path.join(self.data, "sandboxes", "st1", "logs", "openshell.log")
+        wait_for(lambda: "heartbeat" in read(log), 15, "heartbeats")
+        os.kill(self.gw.pid, signal.SIGSTOP)
+        wait_for(lambda: "PROC:TERMINATE" in read(log), 15, "the agent to exit")
+        t_exit = time.monotonic()
+        wait_for(lambda: not pid_alive(pid), 15, "the supervisor to exit")
+        took = time.monotonic() - t_exit
+        os.kill(self.gw.pid, signal.SIGCONT)
+        self.assertLess(took, 3.0 + 1.5, "supervisor exit took %.1f s after the agent's" % took)
+        lost = [t for lv, t in local_lines(log) if LOST.match(t)]
+        self.assertTrue(any("at shutdown (this report included)" in t for t in lost), lost)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -10,6 +10,7 @@
 # Then the poll under load: a second gateway (--sandbox-bin /bin/true, so no
 # supervisor processes compete for the CPU) with OSH_LOAD (default 100)
 # sandboxes; osh-rpc-bench --load measures GetSandboxPolicy p99 idle, then
+# (each push stream sends a 50-line batch every OSH_LOAD_PACE_MS, default 100)
 # while 100 push streams and 100 followers run (poll_p99_under_load_ms,
 # target <= 50 ms; the check prints PASS/FAIL and sets the exit status).
 # Output: `name value unit` lines on stdout.
@@ -76,7 +77,8 @@ for _ in $(seq 1 400); do
 	kill -0 "$gw2_pid" 2>/dev/null || { cat "$tmp/load/gateway.stderr" >&2; exit 1; }
 	sleep 0.05
 done
-out=$("$bin/osh-rpc-bench" --gateway "$addr2" --load "${OSH_LOAD:-100}" --calls 2000)
+out=$("$bin/osh-rpc-bench" --gateway "$addr2" --load "${OSH_LOAD:-100}" --calls 2000 \
+	--pace-ms "${OSH_LOAD_PACE_MS:-100}")
 echo "$out"
 p99=$(echo "$out" | awk '$1 == "poll_p99_under_load_ms" {print $2}')
 if awk -v v="$p99" 'BEGIN { exit !(v <= 50) }'; then

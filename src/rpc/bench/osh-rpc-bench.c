@@ -21,6 +21,7 @@
  *        osh-rpc-bench --gateway HOST:PORT --load N [--calls 2000]
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -380,9 +381,10 @@ static void *load_push_main(void *arg)
 	while (!atomic_load(j->stop) && j->sent < LOAD_MAX_LINES) {
 		for (int i = 0; i < 50; i++) {
 			openshell__v1__sandbox_log_line__init(&lines[i]);
-			snprintf(msgs[i], sizeof(msgs[i]),
-				 "NET:OPEN [INFO] ALLOWED python3(42) -> api.example.com:443 n%llu",
-				 (unsigned long long)(j->sent + (uint64_t)i));
+			snprintf(
+			    msgs[i], sizeof(msgs[i]),
+			    "NET:OPEN [INFO] ALLOWED python3(42) -> api.example.com:443 n%" PRIu64,
+			    j->sent + (uint64_t)i);
 			lines[i].timestamp_ms = wall_ms();
 			lines[i].level = OSH_RPC_STR("OCSF");
 			lines[i].target = OSH_RPC_STR("ocsf");
@@ -478,7 +480,8 @@ static int poll_lat(struct osh_rpc_client *c, char (*ids)[64], int n, int calls,
 static int load_main(const struct opts *o)
 {
 	int n = o->load, n_conn = (o->load + LOAD_PER_CONN - 1) / LOAD_PER_CONN, rc = 1;
-	struct osh_rpc_client *c = NULL, **wc = calloc((size_t)n_conn, sizeof(*wc));
+	struct osh_rpc_client *c = NULL;
+	void **wc = calloc((size_t)n_conn, sizeof(void *)); /* struct osh_rpc_client * each */
 	char(*ids)[64] = calloc((size_t)n, sizeof(*ids));
 	struct load_push *pj = calloc((size_t)n, sizeof(*pj));
 	struct load_watch *wj = calloc((size_t)n, sizeof(*wj));
@@ -518,8 +521,11 @@ static int load_main(const struct opts *o)
 	for (int k = 0; k < n_conn; k++) {
 		struct osh_rpc_client_opts co = {.keepalive_ms = 600000u + 1000u * (unsigned)k};
 
-		if (osh_rpc_client_create(o->gateway, SVC, &co, &wc[k]) != OSH_OK)
+		struct osh_rpc_client *cc = NULL;
+
+		if (osh_rpc_client_create(o->gateway, SVC, &co, &cc) != OSH_OK)
 			goto out;
+		wc[k] = cc;
 	}
 	for (int i = 0; i < n; i++) {
 		Openshell__V1__WatchSandboxLogsRequest wq =

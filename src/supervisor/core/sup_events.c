@@ -373,7 +373,7 @@ static const char *enforced_note(struct ocsf_device_config_state_change *ev)
 	char json[128], missing[128];
 
 	osh_sup_enforce_describe(json, sizeof(json), missing, sizeof(missing));
-	/* the event borrows strings until emit: copy the stack text into its arena */
+	/* Strings are borrowed until emit: the local buffer goes into the arena. */
 	ocsf_device_config_state_change_add_unmapped_json(
 	    ev, "enforced", ocsf_arena_printf(&ev->ev.arena, "%s", json));
 	if (!missing[0])

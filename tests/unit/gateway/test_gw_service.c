@@ -106,28 +106,39 @@ static void rig_up(struct grig *r, const char *script, const char *flag)
 	gw_up(r, flag);
 }
 
-/* Deletes every sandbox so no stand-in supervisor outlives the test. */
+/* Deletes every sandbox so no stand-in supervisor outlives the test (every
+ * page of the list: a test may create more than one page of sandboxes). */
 static void delete_all(struct grig *r)
 {
-	Openshell__V1__ListSandboxesRequest lq = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
 	struct osh_rpc_call_opts co = {.timeout_ms = 10000};
-	ProtobufCMessage *resp = NULL;
 	struct osh_rpc_status st;
-	Openshell__V1__ListSandboxesResponse *lr;
 
-	if (osh_rpc_client_unary(r->c, "ListSandboxes", &lq.base, &co, &resp, &st) != 0)
-		return;
-	lr = (void *)resp;
-	for (size_t i = 0; i < lr->n_sandboxes; i++) {
-		Openshell__V1__DeleteSandboxRequest dq =
-		    OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
-		ProtobufCMessage *dr = NULL;
+	for (int round = 0; round < 100; round++) {
+		Openshell__V1__ListSandboxesRequest lq =
+		    OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+		ProtobufCMessage *resp = NULL;
+		Openshell__V1__ListSandboxesResponse *lr;
+		size_t n;
 
-		dq.sandbox_id = lr->sandboxes[i]->id;
-		if (osh_rpc_client_unary(r->c, "DeleteSandbox", &dq.base, &co, &dr, &st) == 0)
-			osh_rpc_msg_free(dr);
+		/* always the first page: what was deleted is gone from it */
+		if (osh_rpc_client_unary(r->c, "ListSandboxes", &lq.base, &co, &resp, &st) != 0)
+			return;
+		lr = (void *)resp;
+		n = lr->n_sandboxes;
+		for (size_t i = 0; i < n; i++) {
+			Openshell__V1__DeleteSandboxRequest dq =
+			    OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
+			ProtobufCMessage *dr = NULL;
+
+			dq.sandbox_id = lr->sandboxes[i]->id;
+			if (osh_rpc_client_unary(r->c, "DeleteSandbox", &dq.base, &co, &dr, &st) ==
+			    0)
+				osh_rpc_msg_free(dr);
+		}
+		osh_rpc_msg_free(resp);
+		if (n == 0)
+			return;
 	}
-	osh_rpc_msg_free(resp);
 }
 
 static void rig_down(struct grig *r)
@@ -1884,5 +1895,87 @@ Test(gw_service, credentials_bind_a_supervisor_to_its_sandbox, .timeout = 120)
 	free(cpath);
 	protobuf_c_message_free_unpacked(&a->base, NULL);
 	protobuf_c_message_free_unpacked(&b->base, NULL);
+	rig_down(&r);
+}
+
+/* A stand-in supervisor that records what arrived on OPENSHELL_SECRETS_FD. */
+static const char fake_secrets[] =
+    "#!/usr/bin/python3\n"
+    "import os, sys, time\n"
+    "d = os.path.dirname(sys.argv[0])\n"
+    "fd = os.environ.get('OPENSHELL_SECRETS_FD')\n"
+    "data = os.read(int(fd), 65536).decode() if fd else ''\n"
+    "with open('%s/args.%d' % (d, os.getpid()), 'w') as f:\n"
+    "    f.write(''.join(a + '\\n' for a in sys.argv[1:]))\n"
+    "with open('%s/secrets.%d.tmp' % (d, os.getpid()), 'w') as f:\n"
+    "    f.write('fd=%s\\n%s' % (fd, data))\n"
+    "os.rename('%s/secrets.%d.tmp' % (d, os.getpid()), '%s/secrets.%d' % (d, os.getpid()))\n"
+    "time.sleep(1000)\n";
+
+/* Secrets reach the supervisor on the inherited pipe (fd 4), never argv; a
+ * bad name or a value with CR/LF is refused naming the secret, not the value,
+ * and leaves no sandbox behind. */
+Test(gw_service, secrets_go_to_the_supervisor_on_a_pipe, .timeout = 120)
+{
+	struct grig r;
+	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
+	Openshell__V1__CreateSandboxRequest__SecretsEntry e1 =
+	    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__SECRETS_ENTRY__INIT;
+	Openshell__V1__CreateSandboxRequest__SecretsEntry e2 =
+	    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__SECRETS_ENTRY__INIT;
+	Openshell__V1__CreateSandboxRequest__SecretsEntry *es[2] = {&e1, &e2};
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	char path[512];
+	char *got = NULL, *args = NULL;
+	int pid;
+	long long deadline;
+
+	rig_up(&r, fake_secrets, NULL);
+	req.name = (char *)(uintptr_t) "sec";
+	req.secrets = es;
+	req.n_secrets = 2;
+	e1.key = (char *)(uintptr_t) "API_KEY";
+	e1.value = (char *)(uintptr_t) "sk-unit-4711";
+	e2.key = (char *)(uintptr_t) "GH_TOKEN";
+	e2.value = (char *)(uintptr_t) "ghp x=y";
+	cr_assert_eq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0, "%s", st.message);
+	pid = ((Openshell__V1__CreateSandboxResponse *)(void *)resp)->sandbox->pid;
+	osh_rpc_msg_free(resp);
+	snprintf(path, sizeof(path), "%s/secrets.%d", r.dir, pid);
+	deadline = gwt_now_ms() + 15000;
+	while (!(got = gwt_read(path)) && gwt_now_ms() < deadline)
+		gwt_nap();
+	cr_assert_not_null(got, "the stand-in never wrote %s", path);
+	/* fd 4: fd 3 is the bootstrap (gateway address and credential) */
+	cr_assert_str_eq(got, "fd=4\nAPI_KEY=sk-unit-4711\nGH_TOKEN=ghp x=y\n");
+	snprintf(path, sizeof(path), "%s/args.%d", r.dir, pid);
+	args = gwt_read(path);
+	cr_assert_not_null(args);
+	cr_assert_null(strstr(args, "sk-unit-4711"), "a secret in argv: %s", args);
+	free(got);
+	free(args);
+
+	req.name = (char *)(uintptr_t) "bad1";
+	e1.value = (char *)(uintptr_t) "line1\nline2";
+	cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "secret API_KEY: value contains LF"), "%s", st.message);
+	cr_assert_null(strstr(st.message, "line1"), "value leaked: %s", st.message);
+	req.name = (char *)(uintptr_t) "bad2";
+	e1.key = (char *)(uintptr_t) "1API";
+	e1.value = (char *)(uintptr_t) "v";
+	cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "secret name '1API' is invalid"), "%s", st.message);
+	{
+		Openshell__V1__ListSandboxesRequest lq =
+		    OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+
+		cr_assert_eq(call(&r, "ListSandboxes", &lq.base, &resp, &st), 0);
+		cr_assert_eq(((Openshell__V1__ListSandboxesResponse *)(void *)resp)->n_sandboxes, 1,
+			     "refused creates leave no sandbox");
+		osh_rpc_msg_free(resp);
+	}
 	rig_down(&r);
 }

@@ -2,11 +2,11 @@
 # Install the Debian 12 packages OpenShell needs, by purpose:
 #   tools/deps.sh runtime  what the installed binaries load (and the unit's kill)
 #   tools/deps.sh build    runtime + compilers, headers, code generators
-#   tools/deps.sh [dev]    build + tests, lint, fuzzing (default; what CI and
-#                          tools/test.sh use)
-# Nothing is listed that no target, test or tool uses; features that need
-# more (netns, seccomp, SSH) add their packages with the code. Fast (dpkg
-# query only) when everything is present; needs root (or sudo) otherwise.
+#   tools/deps.sh [dev]    build + tests, lint, fuzzing, benches (default; what
+#                          CI and tools/test.sh use)
+# Nothing is listed that no target, test or tool uses; a feature that needs
+# more adds its packages with the code. Fast (dpkg query only) when
+# everything is present; needs root (or sudo) otherwise.
 set -euo pipefail
 set_name=${1:-dev}
 RUNTIME=(libgrpc29 libprotobuf-c1 libyaml-0-2 libsqlite3-0 libcjson1 libssl3

@@ -39,8 +39,8 @@ struct osh_gw_spawn {
 	const char *const *env; /* extra "NAME=VALUE" for the agent (--env) */
 	size_t n_env;
 	const char *secrets; /* "NAME=VALUE\n" lines or NULL: written to a pipe
-				the supervisor inherits as fd 3, named by
-				OPENSHELL_SECRETS_FD=3 in its environment (never
+				the supervisor inherits as fd 4, named by
+				OPENSHELL_SECRETS_FD=4 in its environment (never
 				argv); at most OSH_GW_SECRETS_MAX bytes */
 	size_t secrets_len;
 };
@@ -51,9 +51,10 @@ struct osh_gw_spawn {
 /* Starts the supervisor; *pid is its pid. Arguments:
  *   BIN --bootstrap-fd 3 --sandbox-id ID --sandbox-name NAME --log-dir DIR
  *       [--env NAME=VALUE]... -- COMMAND...
- * with fd 3 a pipe holding "gateway=G\ncredential=SECRET\n" (then EOF).
- * With secrets, fd 4 is the read end of a second pipe holding them
- * (OPENSHELL_SECRETS_FD=4; written and closed before the spawn returns).
+ * with fd 3 a pipe holding "gateway=G\ncredential=SECRET\n" (then EOF), and,
+ * with secrets, fd 4 the read end of a pipe holding them (named by
+ * OPENSHELL_SECRETS_FD=4 in its environment); both written and closed
+ * before the spawn returns.
  * Returns 0, OSH_ENOTFOUND (bin missing or not executable), OSH_ESYS (spawn
  * failed), OSH_ENOMEM; err says why. */
 OSH_MUST_CHECK int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err,

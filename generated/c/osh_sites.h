@@ -86,6 +86,20 @@ enum osh_site {
 	OSH_SITE_CONFINE_SECRETS,	       /* supervisor/confine */
 	OSH_SITE_CONFINE_RELOAD_DEFERRED,      /* supervisor/confine */
 	OSH_SITE_CONFINE_SYSCALL_DENIED,       /* supervisor/confine */
+	OSH_SITE_PROXY_LISTEN,		       /* supervisor/proxy */
+	OSH_SITE_PROXY_LISTEN_FAILED,	       /* supervisor/proxy */
+	OSH_SITE_PROXY_STOP,		       /* supervisor/proxy */
+	OSH_SITE_CONNECT_ALLOW,		       /* supervisor/proxy */
+	OSH_SITE_CONNECT_DENY,		       /* supervisor/proxy */
+	OSH_SITE_FORWARD_ALLOW,		       /* supervisor/proxy */
+	OSH_SITE_FORWARD_DENY,		       /* supervisor/proxy */
+	OSH_SITE_SSRF_BLOCK,		       /* supervisor/proxy */
+	OSH_SITE_PROXY_UPSTREAM_FAIL,	       /* supervisor/proxy */
+	OSH_SITE_PROXY_BAD_REQUEST,	       /* supervisor/proxy */
+	OSH_SITE_PROXY_CONN_LIMIT,	       /* supervisor/proxy */
+	OSH_SITE_PROXY_HEAD_TIMEOUT,	       /* supervisor/proxy */
+	OSH_SITE_PROXY_POLICY_APPLIED,	       /* supervisor/proxy */
+	OSH_SITE_PROXY_POLICY_REJECTED,	       /* supervisor/proxy */
 	OSH_SITE_GW_START,		       /* gateway */
 	OSH_SITE_GW_STOP,		       /* gateway */
 	OSH_SITE_GW_INSECURE_TCP,	       /* gateway */
@@ -640,6 +654,128 @@ static inline void osh_site_init_confine_syscall_denied(struct ocsf_detection_fi
 	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
 				    "CONFINE_SYSCALL_DENIED");
 	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* PROXY_LISTEN: egress proxy bound and listening (dst_endpoint = its address). unmapped:
+ * max_connections */
+static inline void osh_site_init_proxy_listen(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_LISTEN, "PROXY_LISTEN");
+}
+
+/* PROXY_LISTEN_FAILED: the proxy cannot bind/listen (or cannot open its peer-identity socket); the
+ * sandbox has no egress; status_detail names the call */
+static inline void osh_site_init_proxy_listen_failed(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_FAIL,
+				   "PROXY_LISTEN_FAILED");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* PROXY_STOP: standalone osh-proxy stopped (in the supervisor SUP_STOP is the last line instead).
+ * unmapped: connections_served */
+static inline void osh_site_init_proxy_stop(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_CLOSE, "PROXY_STOP");
+}
+
+/* CONNECT_ALLOW: CONNECT tunnel opened: policy, identity and SSRF checks passed and the upstream
+ * connect succeeded; actor = the client process with its ancestry, firewall_rule = matched policy
+ * key. unmapped: policy_generation */
+static inline void osh_site_init_connect_allow(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN, "CONNECT_ALLOW");
+}
+
+/* CONNECT_DENY: CONNECT refused with 403 by the policy, the peer identity / TOFU check or the SSRF
+ * rules; status_detail = the exact deny reason the client got in X-OpenShell-Reason. unmapped:
+ * http_status, policy_generation */
+static inline void osh_site_init_connect_deny(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE, "CONNECT_DENY");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* FORWARD_ALLOW: plain-HTTP forward request relayed (origin-form, Via, hop-by-hop headers dropped);
+ * activity = the request's method (99 + activity_name for others). unmapped: policy_generation */
+static inline void osh_site_init_forward_allow(struct ocsf_http_activity *ev,
+					       enum ocsf_http_activity_activity_id act)
+{
+	ocsf_http_activity_init(ev, act, "FORWARD_ALLOW");
+}
+
+/* FORWARD_DENY: forward request refused with 403 (policy, identity or SSRF); http_response.code
+ * 403; status_detail = the deny reason */
+static inline void osh_site_init_forward_deny(struct ocsf_http_activity *ev,
+					      enum ocsf_http_activity_activity_id act)
+{
+	ocsf_http_activity_init(ev, act, "FORWARD_DENY");
+	ocsf_http_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* SSRF_BLOCK: an allowed host resolved to a
+ * loopback/link-local/metadata/private/multicast/reserved/mapped address not admitted by
+ * allowed_ips (or allowed_ips did not cover it); emitted with the CONNECT_DENY / FORWARD_DENY of
+ * the same request. unmapped: host, port, address_class */
+static inline void osh_site_init_ssrf_block(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE, "SSRF_BLOCK");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* PROXY_UPSTREAM_FAIL: allowed request whose name did not resolve or whose upstream connect failed;
+ * the client got 502 with the reason */
+static inline void osh_site_init_proxy_upstream_fail(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_FAIL,
+				   "PROXY_UPSTREAM_FAIL");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* PROXY_BAD_REQUEST: malformed request head, target or non-HTTP bytes: 400/431/505 with the reason,
+ * connection closed, nothing else affected. unmapped: http_status */
+static inline void osh_site_init_proxy_bad_request(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE,
+				   "PROXY_BAD_REQUEST");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* PROXY_CONN_LIMIT: a connection beyond the proxy's limit got 503 and was closed. unmapped: limit
+ */
+static inline void osh_site_init_proxy_conn_limit(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE,
+				   "PROXY_CONN_LIMIT");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* PROXY_HEAD_TIMEOUT: slow client: no complete request head within the header-read timeout; 408
+ * sent, connection closed. unmapped: timeout_ms, bytes_received */
+static inline void osh_site_init_proxy_head_timeout(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_CLOSE,
+				   "PROXY_HEAD_TIMEOUT");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* PROXY_POLICY_APPLIED: the proxy compiled a policy generation and decides with it from now on
+ * (enforcement also needs the namespace: see the supervisor's policy events). unmapped:
+ * policy_generation, network_rules */
+static inline void osh_site_init_proxy_policy_applied(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "PROXY_POLICY_APPLIED");
+}
+
+/* PROXY_POLICY_REJECTED: a policy generation the engine cannot apply (bad host glob, port,
+ * allowed_ips, binary path); the last good one stays. unmapped: policy_generation, network_rules,
+ * kept_generation */
+static inline void osh_site_init_proxy_policy_rejected(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "PROXY_POLICY_REJECTED");
+	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
 }
 
 /* GW_START: The gateway is listening (addresses, data dir and config revision in unmapped) */

@@ -335,6 +335,31 @@ int osh_gw_uuid(char out[37])
 	return 0;
 }
 
+int osh_gw_page_token_parse(const char *token, int64_t *after)
+{
+	int64_t v = 0;
+	size_t n = token ? strlen(token) : 0;
+	int rc = 0;
+
+	*after = 0;
+	if (n == 0)
+		goto out;
+	if (n > 18 || token[0] < '1' || token[0] > '9') {
+		rc = OSH_EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (token[i] < '0' || token[i] > '9') {
+			rc = OSH_EINVAL;
+			goto out;
+		}
+		v = v * 10 + (token[i] - '0'); /* 18 digits never overflow int64 */
+	}
+	*after = v;
+out:
+	return rc;
+}
+
 bool osh_gw_name_valid(const char *name, char *err, size_t errlen)
 {
 	size_t len = name ? strlen(name) : 0;

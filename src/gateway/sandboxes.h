@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -84,6 +85,12 @@ OSH_MUST_CHECK int osh_gw_uuid(char out[37]);
 /* Sandbox names are path components: 1-63 of [A-Za-z0-9._-], not starting with
  * '.' or '-'. Returns true, or false with the reason in err. */
 bool osh_gw_name_valid(const char *name, char *err, size_t errlen);
+
+/* A ListSandboxes page_token from a client: "" (first page, *after = 0) or
+ * the decimal creation key this gateway issued: 1-18 digits, no leading zero,
+ * no sign or blank. Returns 0 with *after set, or OSH_EINVAL (*after = 0).
+ * Pure; thread-safe. */
+OSH_MUST_CHECK int osh_gw_page_token_parse(const char *token, int64_t *after);
 
 /* True when m or any message nested in it (singular, repeated, map entries,
  * the set member of a oneof) carries unknown fields, which protobuf-c keeps

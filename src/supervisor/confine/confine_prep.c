@@ -178,13 +178,13 @@ out:
 
 void osh_confine_free(struct osh_confine *c)
 {
-	if (!c)
-		return;
-	if (c->ruleset_fd >= 0)
-		close(c->ruleset_fd);
-	for (int i = 0; i < 2; i++)
-		if (c->notify_sock[i] >= 0)
-			close(c->notify_sock[i]);
-	free(c->bpf);
-	free(c);
+	if (c) {
+		if (c->ruleset_fd >= 0)
+			close(c->ruleset_fd);
+		for (int i = 0; i < 2; i++)
+			if (c->notify_sock[i] >= 0)
+				close(c->notify_sock[i]);
+		free(c->bpf);
+		free(c);
+	}
 }

@@ -149,13 +149,14 @@ static int rule(scmp_filter_ctx ctx, uint32_t act, const char *name, unsigned *n
 		const struct scmp_arg_cmp *cmp)
 {
 	int nr = seccomp_syscall_resolve_name(name);
-	int r;
+	int r = 0;
 
-	if (nr == __NR_SCMP_ERROR)
-		return 0; /* not a system call on this architecture */
-	r = seccomp_rule_add_array(ctx, act, nr, arg_cnt, cmp);
-	if (r == 0)
-		(*n)++;
+	/* __NR_SCMP_ERROR: not a system call on this architecture. */
+	if (nr != __NR_SCMP_ERROR) {
+		r = seccomp_rule_add_array(ctx, act, nr, arg_cnt, cmp);
+		if (r == 0)
+			(*n)++;
+	}
 	return r;
 }
 

@@ -299,11 +299,11 @@ static void on_denial(void *ud, const struct osh_confine_denial *d)
 	}
 	if (st->in_window >= DENY_BURST) {
 		st->suppressed++;
-		return;
+	} else {
+		st->in_window++;
+		osh_confine_ev_denied(d, st->suppressed);
+		st->suppressed = 0;
 	}
-	st->in_window++;
-	osh_confine_ev_denied(d, st->suppressed);
-	st->suppressed = 0;
 }
 
 static void *notify_main(void *p)
@@ -407,17 +407,17 @@ static void confine_fini(void *state)
 {
 	struct confine *st = state;
 
-	if (!st)
-		return;
-	if (st->host && st->host->secrets == st->secrets)
-		st->host->secrets = NULL;
-	for (int i = 0; i < 2; i++)
-		if (st->stop_pipe[i] >= 0)
-			close(st->stop_pipe[i]);
-	osh_secret_store_free(st->secrets);
-	osh_confine_free(st->c);
-	shape_free(&st->applied);
-	free(st);
+	if (st) {
+		if (st->host && st->host->secrets == st->secrets)
+			st->host->secrets = NULL;
+		for (int i = 0; i < 2; i++)
+			if (st->stop_pipe[i] >= 0)
+				close(st->stop_pipe[i]);
+		osh_secret_store_free(st->secrets);
+		osh_confine_free(st->c);
+		shape_free(&st->applied);
+		free(st);
+	}
 }
 
 const struct osh_sup_subsys osh_sup_confine_subsys = {

@@ -39,9 +39,10 @@
 #include "sup_events.h"
 #include "osh_policy.h"
 #include "osh_policy_store.h"
-#include "confine_subsys.h"
 #include "agentlog_subsys.h"
+#include "confine_subsys.h"
 #include "net_subsys.h"
+#include "proxy_subsys.h"
 #include "push_subsys.h"
 #include "sup_poll.h"
 #include "sup_proc.h"
@@ -54,7 +55,8 @@
 static const struct osh_sup_subsys *const subsystems[] = {
     &osh_sup_push_subsys,
     &osh_sup_agentlog_subsys,
-    &osh_sup_net_subsys,
+    &osh_sup_net_subsys, /* before the proxy: it publishes net_host_ip */
+    &osh_sup_proxy_subsys,
     &osh_sup_confine_subsys, /* last: ids, Landlock, seccomp right before exec */
 };
 #define N_SUBSYS (sizeof(subsystems) / sizeof(subsystems[0]))

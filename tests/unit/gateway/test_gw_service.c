@@ -24,6 +24,7 @@
 #include "gw_test_util.h"
 #include "osh_rpc.h"
 #include "sandbox.pb-c.h"
+#include "sandboxes.h"
 
 #define SVC (&openshell__v1__open_shell__descriptor)
 
@@ -923,7 +924,12 @@ Test(gw_binary, readiness_file_sighup_and_clean_sigterm, .timeout = 120)
 		cr_assert_eq(sst.st_mode & 0777, 0660, "%o", sst.st_mode & 0777);
 	}
 	snprintf(want, sizeof(want), "listening on %s", addr);
-	log = gwt_read(errf);
+	/* the line follows the address file: wait for it */
+	end = gwt_now_ms() + 10000;
+	while ((log = gwt_read(errf)) && !strstr(log, want) && gwt_now_ms() < end) {
+		free(log);
+		gwt_nap();
+	}
 	cr_assert(log && strstr(log, want), "stderr lacks '%s': %s", want, log ? log : "");
 	free(log);
 
@@ -1742,6 +1748,87 @@ Test(gw_service, list_pages_and_fits, .timeout = 180)
 	rig_down(&r);
 }
 
+/* A stand-in supervisor that records what arrived on OPENSHELL_SECRETS_FD. */
+static const char fake_secrets[] =
+    "#!/usr/bin/python3\n"
+    "import os, sys, time\n"
+    "d = os.path.dirname(sys.argv[0])\n"
+    "fd = os.environ.get('OPENSHELL_SECRETS_FD')\n"
+    "data = os.read(int(fd), 65536).decode() if fd else ''\n"
+    "with open('%s/args.%d' % (d, os.getpid()), 'w') as f:\n"
+    "    f.write(''.join(a + '\\n' for a in sys.argv[1:]))\n"
+    "with open('%s/secrets.%d.tmp' % (d, os.getpid()), 'w') as f:\n"
+    "    f.write('fd=%s\\n%s' % (fd, data))\n"
+    "os.rename('%s/secrets.%d.tmp' % (d, os.getpid()), '%s/secrets.%d' % (d, os.getpid()))\n"
+    "time.sleep(1000)\n";
+
+/* Secrets reach the supervisor on an inherited pipe (fd 4), never argv; a
+ * bad name or a value with CR/LF is refused naming the secret, not the value,
+ * and leaves no sandbox behind. */
+Test(gw_service, secrets_go_to_the_supervisor_on_a_pipe, .timeout = 120)
+{
+	struct grig r;
+	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
+	Openshell__V1__CreateSandboxRequest__SecretsEntry e1 =
+	    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__SECRETS_ENTRY__INIT;
+	Openshell__V1__CreateSandboxRequest__SecretsEntry e2 =
+	    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__SECRETS_ENTRY__INIT;
+	Openshell__V1__CreateSandboxRequest__SecretsEntry *es[2] = {&e1, &e2};
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	char path[512];
+	char *got = NULL, *args = NULL;
+	int pid;
+	long long deadline;
+
+	rig_up(&r, fake_secrets, NULL);
+	req.name = (char *)(uintptr_t) "sec";
+	req.secrets = es;
+	req.n_secrets = 2;
+	e1.key = (char *)(uintptr_t) "API_KEY";
+	e1.value = (char *)(uintptr_t) "sk-unit-4711";
+	e2.key = (char *)(uintptr_t) "GH_TOKEN";
+	e2.value = (char *)(uintptr_t) "ghp x=y";
+	cr_assert_eq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0, "%s", st.message);
+	pid = ((Openshell__V1__CreateSandboxResponse *)(void *)resp)->sandbox->pid;
+	osh_rpc_msg_free(resp);
+	snprintf(path, sizeof(path), "%s/secrets.%d", r.dir, pid);
+	deadline = gwt_now_ms() + 15000;
+	while (!(got = gwt_read(path)) && gwt_now_ms() < deadline)
+		gwt_nap();
+	cr_assert_not_null(got, "the stand-in never wrote %s", path);
+	cr_assert_str_eq(got, "fd=4\nAPI_KEY=sk-unit-4711\nGH_TOKEN=ghp x=y\n");
+	snprintf(path, sizeof(path), "%s/args.%d", r.dir, pid);
+	args = gwt_read(path);
+	cr_assert_not_null(args);
+	cr_assert_null(strstr(args, "sk-unit-4711"), "a secret in argv: %s", args);
+	free(got);
+	free(args);
+
+	req.name = (char *)(uintptr_t) "bad1";
+	e1.value = (char *)(uintptr_t) "line1\nline2";
+	cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "secret API_KEY: value contains LF"), "%s", st.message);
+	cr_assert_null(strstr(st.message, "line1"), "value leaked: %s", st.message);
+	req.name = (char *)(uintptr_t) "bad2";
+	e1.key = (char *)(uintptr_t) "1API";
+	e1.value = (char *)(uintptr_t) "v";
+	cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "secret name '1API' is invalid"), "%s", st.message);
+	{
+		Openshell__V1__ListSandboxesRequest lq =
+		    OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+
+		cr_assert_eq(call(&r, "ListSandboxes", &lq.base, &resp, &st), 0);
+		cr_assert_eq(((Openshell__V1__ListSandboxesResponse *)(void *)resp)->n_sandboxes, 1,
+			     "refused creates leave no sandbox");
+		osh_rpc_msg_free(resp);
+	}
+	rig_down(&r);
+}
+
 /* ------------------------------------------------------------- auth -- */
 
 /* One PushSandboxLogs of one line for `id`, sent with `cred` (NULL: none). */
@@ -1898,84 +1985,26 @@ Test(gw_service, credentials_bind_a_supervisor_to_its_sandbox, .timeout = 120)
 	rig_down(&r);
 }
 
-/* A stand-in supervisor that records what arrived on OPENSHELL_SECRETS_FD. */
-static const char fake_secrets[] =
-    "#!/usr/bin/python3\n"
-    "import os, sys, time\n"
-    "d = os.path.dirname(sys.argv[0])\n"
-    "fd = os.environ.get('OPENSHELL_SECRETS_FD')\n"
-    "data = os.read(int(fd), 65536).decode() if fd else ''\n"
-    "with open('%s/args.%d' % (d, os.getpid()), 'w') as f:\n"
-    "    f.write(''.join(a + '\\n' for a in sys.argv[1:]))\n"
-    "with open('%s/secrets.%d.tmp' % (d, os.getpid()), 'w') as f:\n"
-    "    f.write('fd=%s\\n%s' % (fd, data))\n"
-    "os.rename('%s/secrets.%d.tmp' % (d, os.getpid()), '%s/secrets.%d' % (d, os.getpid()))\n"
-    "time.sleep(1000)\n";
-
-/* Secrets reach the supervisor on the inherited pipe (fd 4), never argv; a
- * bad name or a value with CR/LF is refused naming the secret, not the value,
- * and leaves no sandbox behind. */
-Test(gw_service, secrets_go_to_the_supervisor_on_a_pipe, .timeout = 120)
+/* page_token: only "" and what the gateway issues (1-18 digits, no leading
+ * zero) parse; everything else is refused with 0. */
+Test(gw_service, page_tokens_parse_strictly)
 {
-	struct grig r;
-	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
-	Openshell__V1__CreateSandboxRequest__SecretsEntry e1 =
-	    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__SECRETS_ENTRY__INIT;
-	Openshell__V1__CreateSandboxRequest__SecretsEntry e2 =
-	    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__SECRETS_ENTRY__INIT;
-	Openshell__V1__CreateSandboxRequest__SecretsEntry *es[2] = {&e1, &e2};
-	ProtobufCMessage *resp = NULL;
-	struct osh_rpc_status st;
-	char path[512];
-	char *got = NULL, *args = NULL;
-	int pid;
-	long long deadline;
+	const char *bad[] = {
+	    "0", "01", "-1", "+1", " 1", "1 ", "1a", "0x10", "1234567890123456789", "\xff", "1e3"};
+	int64_t v = -1;
 
-	rig_up(&r, fake_secrets, NULL);
-	req.name = (char *)(uintptr_t) "sec";
-	req.secrets = es;
-	req.n_secrets = 2;
-	e1.key = (char *)(uintptr_t) "API_KEY";
-	e1.value = (char *)(uintptr_t) "sk-unit-4711";
-	e2.key = (char *)(uintptr_t) "GH_TOKEN";
-	e2.value = (char *)(uintptr_t) "ghp x=y";
-	cr_assert_eq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0, "%s", st.message);
-	pid = ((Openshell__V1__CreateSandboxResponse *)(void *)resp)->sandbox->pid;
-	osh_rpc_msg_free(resp);
-	snprintf(path, sizeof(path), "%s/secrets.%d", r.dir, pid);
-	deadline = gwt_now_ms() + 15000;
-	while (!(got = gwt_read(path)) && gwt_now_ms() < deadline)
-		gwt_nap();
-	cr_assert_not_null(got, "the stand-in never wrote %s", path);
-	/* fd 4: fd 3 is the bootstrap (gateway address and credential) */
-	cr_assert_str_eq(got, "fd=4\nAPI_KEY=sk-unit-4711\nGH_TOKEN=ghp x=y\n");
-	snprintf(path, sizeof(path), "%s/args.%d", r.dir, pid);
-	args = gwt_read(path);
-	cr_assert_not_null(args);
-	cr_assert_null(strstr(args, "sk-unit-4711"), "a secret in argv: %s", args);
-	free(got);
-	free(args);
-
-	req.name = (char *)(uintptr_t) "bad1";
-	e1.value = (char *)(uintptr_t) "line1\nline2";
-	cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
-	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
-	cr_assert(strstr(st.message, "secret API_KEY: value contains LF"), "%s", st.message);
-	cr_assert_null(strstr(st.message, "line1"), "value leaked: %s", st.message);
-	req.name = (char *)(uintptr_t) "bad2";
-	e1.key = (char *)(uintptr_t) "1API";
-	e1.value = (char *)(uintptr_t) "v";
-	cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
-	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
-	cr_assert(strstr(st.message, "secret name '1API' is invalid"), "%s", st.message);
-	{
-		Openshell__V1__ListSandboxesRequest lq =
-		    OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
-
-		cr_assert_eq(call(&r, "ListSandboxes", &lq.base, &resp, &st), 0);
-		cr_assert_eq(((Openshell__V1__ListSandboxesResponse *)(void *)resp)->n_sandboxes, 1,
-			     "refused creates leave no sandbox");
-		osh_rpc_msg_free(resp);
+	cr_assert_eq(osh_gw_page_token_parse("", &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(osh_gw_page_token_parse(NULL, &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(osh_gw_page_token_parse("1", &v), 0);
+	cr_assert_eq(v, 1);
+	cr_assert_eq(osh_gw_page_token_parse("999999999999999999", &v), 0);
+	cr_assert_eq(v, 999999999999999999LL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = -1;
+		cr_assert_eq(osh_gw_page_token_parse(bad[i], &v), OSH_EINVAL, "'%s' accepted",
+			     bad[i]);
+		cr_assert_eq(v, 0);
 	}
-	rig_down(&r);
 }

@@ -361,6 +361,27 @@ struct load_push {
 	int rc;
 };
 
+/* The credential of sandbox `id` from $OSH_BENCH_CRED_DIR/boot.<id> (the
+ * copies tools/sandbox-tap.sh keeps), into buf; "" when unknown. */
+static void cred_of_id(const char *id, char *buf, size_t cap)
+{
+	const char *dir = getenv("OSH_BENCH_CRED_DIR");
+	char path[4200], line[256];
+	FILE *f = NULL;
+
+	buf[0] = '\0';
+	if (dir != NULL && *dir != '\0') {
+		snprintf(path, sizeof(path), "%s/boot.%s", dir, id);
+		f = fopen(path, "re");
+	}
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "credential=", 11) == 0)
+			snprintf(buf, cap, "%.*s", (int)strcspn(line + 11, "\n"), line + 11);
+	}
+	if (f != NULL)
+		fclose(f);
+}
+
 static void *load_push_main(void *arg)
 {
 	struct load_push *j = arg;
@@ -372,7 +393,13 @@ static void *load_push_main(void *arg)
 	ProtobufCMessage *resp = NULL;
 	struct osh_rpc_status st;
 
-	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", NULL, &cs);
+	char cred[128];
+	struct osh_rpc_md md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, cred}};
+	struct osh_rpc_call_opts co = {.md = md};
+
+	cred_of_id(j->id, cred, sizeof(cred));
+	co.n_md = cred[0] ? 1 : 0;
+	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", &co, &cs);
 	if (j->rc != OSH_OK)
 		return NULL;
 	req.sandbox_id = j->id;
@@ -455,7 +482,13 @@ static int poll_lat(struct osh_rpc_client *c, char (*ids)[64], int n, int calls,
 		struct osh_rpc_status st;
 		double a = now_s();
 
+		char cred[128];
+		struct osh_rpc_md md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, cred}};
+
 		req.sandbox_id = ids[i % n];
+		cred_of_id(ids[i % n], cred, sizeof(cred));
+		co.md = md;
+		co.n_md = cred[0] ? 1 : 0;
 		rc = osh_rpc_client_unary(c, "GetSandboxPolicy", &req.base, &co, &resp, &st);
 		if (rc != OSH_OK)
 			fprintf(stderr, "osh-rpc-bench: GetSandboxPolicy: %s: %s\n",

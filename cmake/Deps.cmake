@@ -21,11 +21,14 @@ find_program(PROTOC_C protoc-c REQUIRED)
 
 # osh_add_criterion_test(NAME SOURCES... LIBS ...): one Criterion binary, one ctest.
 function(osh_add_criterion_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "" "JOBS" "SOURCES;LIBS" ${ARGN})
+  if(NOT T_JOBS)
+    set(T_JOBS 2)
+  endif()
   add_executable(${name} ${T_SOURCES})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${T_LIBS} osh_testsupport PkgConfig::CRITERION)
-  add_test(NAME ${name} COMMAND ${name} --jobs 2)
+  add_test(NAME ${name} COMMAND ${name} --jobs ${T_JOBS})
   # Logs of every test directory go to the site census (tests/CMakeLists.txt,
   # fixture site_logs; tests/support/osh_testdir.h).
   # LSAN_OPTIONS: the Criterion runner's own leak is suppressed (runner frames

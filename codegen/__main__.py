@@ -50,7 +50,7 @@ def generate(root, selection, schema_dir=None, validate=True, clang="clang-forma
              sites=None):
     """Return ({path relative to generated/: text}, {path relative to docs/: text},
     model). `sites` is the site registry (None: no registry outputs)."""
-    from . import emit_c, emit_schema, emit_sites
+    from . import emit_c, emit_schema, emit_shared, emit_sites
     from .loader import RawSchema, find_schema_dir
     from .model import Model, load_selection
     from .sites import load_registry
@@ -63,7 +63,9 @@ def generate(root, selection, schema_dir=None, validate=True, clang="clang-forma
     out = {}
     # clang-format finds the repository's .clang-format from this path
     for name, text in (("c/ocsf_gen.h", emit_c.emit_header(model)),
-                       ("c/ocsf_gen.c", emit_c.emit_source(model))):
+                       ("c/ocsf_gen.c", emit_c.emit_source(model)),
+                       ("c/ocsf_shared.h", emit_shared.emit_header(model)),
+                       ("c/ocsf_shared.c", emit_shared.emit_source(model))):
         out[name] = clang_format(text, os.path.join(root, "generated", name), clang)
     out.update(emit_schema.emit_all(model))
     docs = {}

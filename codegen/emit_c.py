@@ -133,8 +133,8 @@ def emit_header(m):
 
 #include "ocsf_model.h"
 
-#if OCSF_MODEL_ABI != 1
-#error "generated/c targets OCSF_MODEL_ABI 1: update codegen and run the regen target"
+#if OCSF_MODEL_ABI != 2
+#error "generated/c targets OCSF_MODEL_ABI 2: update codegen and run the regen target"
 #endif
 
 #define OCSF_GEN_SCHEMA_VERSION "%s"
@@ -319,6 +319,159 @@ def emit_init(L, m, mi):
     w("}\n")
 
 
+PLAN_WORDS = 4   # OCSF_PLAN_WORDS in src/ocsf/ocsf_model.h
+PLAN_KEY = 40    # OCSF_PLAN_KEY
+CLASS_CONST = ("class_uid", "class_name", "category_uid", "category_name")
+
+
+def json_text(v):
+    """A JSON value exactly as src/ocsf/ocsf_jsonw.c writes it."""
+    if isinstance(v, int):
+        return "%d" % v
+    out = ['"']
+    for ch in v:
+        o = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch in "\b\f\n\r\t":
+            out.append({"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+                        "\t": "\\t"}[ch])
+        elif o < 0x20 or o == 0x7f:
+            out.append("\\u%04x" % o)
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def member_text(name, value):
+    """`,"name":value` of a derived member rendered by the generator."""
+    return ',"%s":%s' % (name, json_text(value))
+
+
+def plan_op(m, mi, f):
+    """Opcode and ref expression of field f's plan row (see enum ocsf_op)."""
+    if f.flags & F_DERIVED:
+        if mi.kind == "class":
+            if f.name in CLASS_CONST:
+                return "CONST", None
+            if f.name == "type_uid":
+                return "TYPE_UID", "ocsf_%s_type_uid_texts" % mi.name
+            if f.name == "type_name":
+                return "TYPE_NAME", "ocsf_%s_type_name_texts" % mi.name
+        elif f.name == "version":
+            return "CONST", None
+        elif f.name == "profiles":
+            return "PROFILES", None
+    if (mi.kind == "class" and f.name == "metadata" and f.kind == "OBJECT"
+            and not f.flags & F_ARRAY):
+        return "METADATA", "&ocsf_%s_plan" % f.object
+    if f.flags & F_CAPTION:
+        sf = mi.fields[f.sibling]
+        ref = "&%s" % sf.enum.table if sf.enum is not None else None
+        if sf.kind == "ENUM_INT" and not (sf.flags | f.flags) & F_ARRAY:
+            return "CAPTION", ref
+        return "CAPTION_ANY", ref
+    if f.flags & F_ARRAY:
+        return "GENERIC", None
+    simple = {"STRING": "STR", "ENUM_STR": "STR", "INT": "I32", "ENUM_INT": "I32",
+              "LONG": "I64", "PORT": "PORT", "BOOL": "BOOL"}
+    if f.kind in simple:
+        return simple[f.kind], None
+    if f.kind == "OBJECT":
+        return "OBJ", "&ocsf_%s_plan" % f.object
+    return "GENERIC", None
+
+
+def const_text(m, mi, f):
+    """The whole `,"key":value` of a CONST row."""
+    if mi.kind == "class":
+        it = mi.item
+        value = {"class_uid": it.class_uid, "class_name": it.caption,
+                 "category_uid": it.category_uid, "category_name": it.category_name}[f.name]
+        return member_text(f.name, value)
+    return member_text(f.name, m.version)
+
+
+def mask_words(bits):
+    words = [0] * PLAN_WORDS
+    for i in bits:
+        words[i // 64] |= 1 << (i % 64)
+    return "{%s}" % ", ".join("0x%xull" % w for w in words)
+
+
+def emit_plan(L, m, mi):
+    """Rows and masks of mi's serializer plan (struct ocsf_plan)."""
+    w = L.append
+    n = len(mi.fields)
+    if n > 64 * PLAN_WORDS:
+        raise ValueError("%s has %d fields; plans hold %d" % (mi.name, n, 64 * PLAN_WORDS))
+    top = mi.kind == "class" or mi.name == "metadata"
+    if mi.kind == "class":
+        act = mi.by_name["activity_id"]
+        it = mi.item
+        # Texts per activity item, each led by its length byte.
+        def counted(text):
+            n = len(text.encode("utf-8"))
+            if n > 255:
+                raise ValueError("%s: derived text too long" % mi.name)
+            return '"\\%03o' % n + cstr(text)[1:]
+        w("static const char *const ocsf_%s_type_uid_texts[] = {" % mi.name)
+        for value, key, cap, dep, const in act.enum.items:
+            w("\t%s," % counted(member_text("type_uid", it.class_uid * 100 + value)))
+        w("};")
+        w("static const char *const ocsf_%s_type_name_texts[] = {" % mi.name)
+        for value, key, cap, dep, const in act.enum.items:
+            w("\t%s," % counted(member_text("type_name", "%s: %s" % (it.caption, cap))))
+        w("};")
+    always, prev, nxt, far, prof = [], [], [], [], []
+    w("static const struct ocsf_plan_row ocsf_%s_rows[] = {" % mi.name)
+    for f in mi.fields:
+        i = f.index
+        op, ref = plan_op(m, mi, f)
+        key = ',"%s":' % f.name
+        if len(key) > PLAN_KEY:
+            raise ValueError("%s.%s: key longer than %d bytes" % (mi.name, f.name, PLAN_KEY))
+        klen = len(key)
+        if op == "CONST":
+            text = const_text(m, mi, f)
+            if len(text.encode("utf-8")) > 255:
+                raise ValueError("%s.%s: derived text too long" % (mi.name, f.name))
+            ref = cstr(text)
+            klen = len(text.encode("utf-8"))
+        parts = [".key = %s" % cstr(key), ".klen = %d" % klen, ".op = OCSF_OP_%s" % op,
+                 ".profile = %d" % f.profile_index, ".sibling = %d" % f.sibling,
+                 ".offset = (uint32_t)offsetof(struct ocsf_%s, %s)" % (mi.name, f.member)]
+        if ref is not None:
+            parts.append(".ref = %s" % ref)
+        w("\t{%s}," % ", ".join(parts))
+        if top and (f.flags & F_DERIVED or op == "METADATA"):
+            always.append(i)
+        if f.kind == "ENUM_INT" and f.sibling >= 0:
+            if f.sibling + 1 == i and i % 64 != 0:
+                prev.append(i)
+            elif f.sibling == i + 1 and i % 64 != 63:
+                nxt.append(i)
+            else:
+                far.append(i)
+        if f.profile_index >= 0:
+            prof.append(i)
+    w("};")
+    w("static const struct ocsf_plan ocsf_%s_plan = {" % mi.name)
+    w("\t.desc = &ocsf_%s_desc," % mi.name)
+    w("\t.rows = ocsf_%s_rows," % mi.name)
+    w("\t.words = %d," % max(1, (n + 63) // 64))
+    w("\t.valid = %s," % mask_words(range(n)))
+    w("\t.always = %s," % mask_words(always))
+    w("\t.cap_prev = %s," % mask_words(prev))
+    w("\t.cap_next = %s," % mask_words(nxt))
+    w("\t.cap_far = %s," % mask_words(far))
+    w("\t.profrows = %s," % mask_words(prof))
+    w("};\n")
+
+
 def num(x):
     if isinstance(x, float) and x.is_integer():
         x = int(x)
@@ -336,7 +489,9 @@ def emit_source(m):
  * Plain const data the runtime (src/ocsf/) walks to serialize, caption-fill,
  * compute metadata.profiles and build maximal samples. Fields are sorted by
  * JSON name; the index of a field is its presence bit. Enum items are sorted
- * by value (integer enums) or key (string enums).
+ * by value (integer enums) or key (string enums). Each object also gets its
+ * serializer plan (rows with pre-quoted keys and opcodes, derived members
+ * rendered in full, visit masks; see struct ocsf_plan in ocsf_model.h).
  */
 #include "ocsf_gen.h"
 
@@ -353,6 +508,10 @@ def emit_source(m):
           % (e.table, cstr(e.name), len(e.items), e.table))
     w("/* -------------------------------------------------------------- objects */\n")
     items = sorted(m.classes + m.objects, key=lambda x: x.name)
+    w("/* Serializer plans (struct ocsf_plan), defined after each descriptor. */")
+    for mi in items:
+        w("static const struct ocsf_plan ocsf_%s_plan;" % mi.name)
+    w("")
     for mi in items:
         S = "struct ocsf_%s" % mi.name
         for ci, (just_one, names) in enumerate(mi.constraints):
@@ -392,7 +551,9 @@ def emit_source(m):
         w("\t.constraints = %s," % ("ocsf_%s_constraints" % mi.name if mi.constraints
                                    else "NULL"))
         w("\t.recursive = %s," % ("true" if mi.recursive else "false"))
+        w("\t.plan = &ocsf_%s_plan," % mi.name)
         w("};\n")
+        emit_plan(L, m, mi)
     w("/* -------------------------------------------------------------- classes */\n")
     for mi in m.classes:
         it = mi.item

@@ -36,15 +36,19 @@ echo "== gateway (data dir $data)"
 rm -f "$data/gateway.addr"
 # Supervisors the gateway starts inherit its environment: poll config every second.
 OPENSHELL_POLL_INTERVAL=1s \
-  "$bin/openshell-gateway" --listen 127.0.0.1:0 --data-dir "$data" 2>"$data/gateway.stderr" &
+  "$bin/openshell-gateway" --data-dir "$data" 2>"$data/gateway.stderr" &
 gw_pid=$!
 wait_for "the gateway to listen" 20 test -s "$data/gateway.addr"
 export OPENSHELL_GATEWAY=$(cat "$data/gateway.addr")
 echo "gateway listening on $OPENSHELL_GATEWAY"
 
-echo "== sandbox 'demo' running a small agent loop"
+echo "== sandbox 'demo' running a small agent loop (confined: sandbox user, Landlock, seccomp)"
 "$bin/openshell" sandbox create --name demo -- \
-  sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do echo "agent step $i"; sleep 0.5; done'
+  sh -c 'echo "agent runs as $(id -un)";
+         echo note > /tmp/agent-note && echo "allowed: wrote /tmp/agent-note (read-write path)";
+         cat /etc/shadow >/dev/null 2>&1 || echo "denied: read /etc/shadow";
+         (echo x > /var/tmp/agent-note) 2>/dev/null || echo "denied: write /var/tmp (outside the policy)";
+         for i in 1 2 3 4 5 6 7 8 9 10; do echo "agent step $i"; sleep 0.5; done'
 "$bin/openshell" sandbox list
 
 logdir="$data/sandboxes/demo/logs"
@@ -54,6 +58,9 @@ echo "== JSONL export on, live (no restart)"
 "$bin/openshell" config set ocsf_logging_enabled true
 wait_for "the JSONL file" 30 test -s "$logdir/openshell-ocsf.log"
 wait_for "the sandbox to finish" 30 sh -c "'$bin/openshell' sandbox list | grep -q exited"
+
+echo "== what the agent saw ($logdir/agent.log)"
+grep -E ' stdout (agent runs|allowed|denied)' "$logdir/agent.log" | sed 's/^[^ ]* stdout //' || true
 
 echo "== openshell sandbox logs demo"
 "$bin/openshell" sandbox logs demo -n 40

@@ -27,8 +27,8 @@
 
 #include "ocsf_model.h"
 
-#if OCSF_MODEL_ABI != 1
-#error "generated/c targets OCSF_MODEL_ABI 1: update codegen and run the regen target"
+#if OCSF_MODEL_ABI != 2
+#error "generated/c targets OCSF_MODEL_ABI 2: update codegen and run the regen target"
 #endif
 
 #define OCSF_GEN_SCHEMA_VERSION "1.7.0"

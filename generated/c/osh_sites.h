@@ -24,44 +24,93 @@
 
 /* Every registered site, in registry order. */
 enum osh_site {
-	OSH_SITE_SUP_START,	      /* supervisor/core */
-	OSH_SITE_SUP_READY,	      /* supervisor/core */
-	OSH_SITE_SUP_STOP,	      /* supervisor/core */
-	OSH_SITE_SUP_START_FAILED,    /* supervisor/core */
-	OSH_SITE_SUP_HEARTBEAT,	      /* supervisor/core */
-	OSH_SITE_PROC_LAUNCH,	      /* supervisor/core */
-	OSH_SITE_PROC_LAUNCH_FAILED,  /* supervisor/core */
-	OSH_SITE_PROC_EXIT,	      /* supervisor/core */
-	OSH_SITE_PROC_TIMEOUT,	      /* supervisor/core */
-	OSH_SITE_PROC_SIGNAL_FORWARD, /* supervisor/core */
-	OSH_SITE_PROC_KILL,	      /* supervisor/core */
-	OSH_SITE_PROC_KILL_FAILED,    /* supervisor/core */
-	OSH_SITE_CONFIG_UPDATED,      /* supervisor/core */
-	OSH_SITE_CONFIG_STALE,	      /* supervisor/core */
-	OSH_SITE_GATEWAY_UNREACHABLE, /* supervisor/core */
-	OSH_SITE_GATEWAY_RESTORED,    /* supervisor/core */
-	OSH_SITE_POLICY_LOAD_GATEWAY, /* supervisor/core */
-	OSH_SITE_POLICY_LOAD_LOCAL,   /* supervisor/core */
-	OSH_SITE_POLICY_REJECTED,     /* supervisor/core */
-	OSH_SITE_POLICY_FALLBACK,     /* supervisor/core */
-	OSH_SITE_POLICY_DEFAULT,      /* supervisor/core */
-	OSH_SITE_POLICY_ABSENT,	      /* supervisor/core */
-	OSH_SITE_PUSH_LOGS_DROPPED,   /* supervisor/push */
-	OSH_SITE_LOG_DROPPED,	      /* emit */
-	OSH_SITE_LOG_INVALID_EVENT,   /* emit */
-	OSH_SITE_LOG_PUSH_DROPPED,    /* emit */
-	OSH_SITE_LOG_WRITE_FAILED,    /* emit */
-	OSH_SITE_LOG_FILE_FALLBACK,   /* emit */
-	OSH_SITE_LOG_FILE_RESTORED,   /* emit */
-	OSH_SITE_SAMPLE_NET_ALLOW,    /* emit */
-	OSH_SITE_SAMPLE_NET_DENY,     /* emit */
-	OSH_SITE_SAMPLE_HTTP,	      /* emit */
-	OSH_SITE_SAMPLE_SSH,	      /* emit */
-	OSH_SITE_SAMPLE_PROC,	      /* emit */
-	OSH_SITE_SAMPLE_FINDING,      /* emit */
-	OSH_SITE_SAMPLE_LIFECYCLE,    /* emit */
-	OSH_SITE_SAMPLE_CONFIG,	      /* emit */
-	OSH_SITE_SAMPLE_EVENT,	      /* emit */
+	OSH_SITE_SUP_START,		       /* supervisor/core */
+	OSH_SITE_SUP_READY,		       /* supervisor/core */
+	OSH_SITE_SUP_STOP,		       /* supervisor/core */
+	OSH_SITE_SUP_START_FAILED,	       /* supervisor/core */
+	OSH_SITE_SUP_HEARTBEAT,		       /* supervisor/core */
+	OSH_SITE_PROC_LAUNCH,		       /* supervisor/core */
+	OSH_SITE_PROC_LAUNCH_FAILED,	       /* supervisor/core */
+	OSH_SITE_PROC_EXIT,		       /* supervisor/core */
+	OSH_SITE_PROC_TIMEOUT,		       /* supervisor/core */
+	OSH_SITE_PROC_SIGNAL_FORWARD,	       /* supervisor/core */
+	OSH_SITE_PROC_KILL,		       /* supervisor/core */
+	OSH_SITE_PROC_KILL_FAILED,	       /* supervisor/core */
+	OSH_SITE_CONFIG_UPDATED,	       /* supervisor/core */
+	OSH_SITE_CONFIG_STALE,		       /* supervisor/core */
+	OSH_SITE_GATEWAY_UNREACHABLE,	       /* supervisor/core */
+	OSH_SITE_GATEWAY_RESTORED,	       /* supervisor/core */
+	OSH_SITE_POLICY_LOAD_GATEWAY,	       /* supervisor/core */
+	OSH_SITE_POLICY_LOAD_LOCAL,	       /* supervisor/core */
+	OSH_SITE_POLICY_REJECTED,	       /* supervisor/core */
+	OSH_SITE_POLICY_FALLBACK,	       /* supervisor/core */
+	OSH_SITE_POLICY_DEFAULT,	       /* supervisor/core */
+	OSH_SITE_POLICY_ABSENT,		       /* supervisor/core */
+	OSH_SITE_PUSH_LOGS_DROPPED,	       /* supervisor/push */
+	OSH_SITE_NETNS_READY,		       /* supervisor/net */
+	OSH_SITE_NETNS_UNAVAILABLE,	       /* supervisor/net */
+	OSH_SITE_NETNS_FAILED,		       /* supervisor/net */
+	OSH_SITE_NETNS_STALE_CLEANED,	       /* supervisor/net */
+	OSH_SITE_NET_RULES_INSTALLED,	       /* supervisor/net */
+	OSH_SITE_NET_RULES_FAILED,	       /* supervisor/net */
+	OSH_SITE_BYPASS_MONITOR_START,	       /* supervisor/net */
+	OSH_SITE_BYPASS_MONITOR_UNAVAILABLE,   /* supervisor/net */
+	OSH_SITE_NETNS_TEARDOWN,	       /* supervisor/net */
+	OSH_SITE_BYPASS_DETECT,		       /* supervisor/net */
+	OSH_SITE_BYPASS_DETECT_FINDING,	       /* supervisor/net */
+	OSH_SITE_LOG_DROPPED,		       /* emit */
+	OSH_SITE_LOG_INVALID_EVENT,	       /* emit */
+	OSH_SITE_LOG_PUSH_DROPPED,	       /* emit */
+	OSH_SITE_LOG_WRITE_FAILED,	       /* emit */
+	OSH_SITE_LOG_FILE_FALLBACK,	       /* emit */
+	OSH_SITE_LOG_FILE_RESTORED,	       /* emit */
+	OSH_SITE_SAMPLE_NET_ALLOW,	       /* emit */
+	OSH_SITE_SAMPLE_NET_DENY,	       /* emit */
+	OSH_SITE_SAMPLE_HTTP,		       /* emit */
+	OSH_SITE_SAMPLE_SSH,		       /* emit */
+	OSH_SITE_SAMPLE_PROC,		       /* emit */
+	OSH_SITE_SAMPLE_FINDING,	       /* emit */
+	OSH_SITE_SAMPLE_LIFECYCLE,	       /* emit */
+	OSH_SITE_SAMPLE_CONFIG,		       /* emit */
+	OSH_SITE_SAMPLE_EVENT,		       /* emit */
+	OSH_SITE_CONFINE_USER,		       /* supervisor/confine */
+	OSH_SITE_CONFINE_LANDLOCK,	       /* supervisor/confine */
+	OSH_SITE_CONFINE_SECCOMP,	       /* supervisor/confine */
+	OSH_SITE_CONFINE_USER_CREATED,	       /* supervisor/confine */
+	OSH_SITE_CONFINE_DIR_CREATED,	       /* supervisor/confine */
+	OSH_SITE_CONFINE_PATH_SKIPPED,	       /* supervisor/confine */
+	OSH_SITE_CONFINE_LANDLOCK_UNAVAILABLE, /* supervisor/confine */
+	OSH_SITE_CONFINE_LANDLOCK_WEAK,	       /* supervisor/confine */
+	OSH_SITE_CONFINE_UNSAFE_POLICY,	       /* supervisor/confine */
+	OSH_SITE_CONFINE_FAILED,	       /* supervisor/confine */
+	OSH_SITE_CONFINE_SECRETS,	       /* supervisor/confine */
+	OSH_SITE_CONFINE_RELOAD_DEFERRED,      /* supervisor/confine */
+	OSH_SITE_CONFINE_SYSCALL_DENIED,       /* supervisor/confine */
+	OSH_SITE_PROXY_LISTEN,		       /* supervisor/proxy */
+	OSH_SITE_PROXY_LISTEN_FAILED,	       /* supervisor/proxy */
+	OSH_SITE_PROXY_STOP,		       /* supervisor/proxy */
+	OSH_SITE_CONNECT_ALLOW,		       /* supervisor/proxy */
+	OSH_SITE_CONNECT_DENY,		       /* supervisor/proxy */
+	OSH_SITE_FORWARD_ALLOW,		       /* supervisor/proxy */
+	OSH_SITE_FORWARD_DENY,		       /* supervisor/proxy */
+	OSH_SITE_SSRF_BLOCK,		       /* supervisor/proxy */
+	OSH_SITE_PROXY_UPSTREAM_FAIL,	       /* supervisor/proxy */
+	OSH_SITE_PROXY_BAD_REQUEST,	       /* supervisor/proxy */
+	OSH_SITE_PROXY_CONN_LIMIT,	       /* supervisor/proxy */
+	OSH_SITE_PROXY_HEAD_TIMEOUT,	       /* supervisor/proxy */
+	OSH_SITE_PROXY_POLICY_APPLIED,	       /* supervisor/proxy */
+	OSH_SITE_PROXY_POLICY_REJECTED,	       /* supervisor/proxy */
+	OSH_SITE_GW_START,		       /* gateway */
+	OSH_SITE_GW_STOP,		       /* gateway */
+	OSH_SITE_GW_INSECURE_TCP,	       /* gateway */
+	OSH_SITE_GW_TLS_TCP,		       /* gateway */
+	OSH_SITE_GW_SANDBOX_CREATE,	       /* gateway */
+	OSH_SITE_GW_SANDBOX_DELETE,	       /* gateway */
+	OSH_SITE_GW_SANDBOX_EXIT,	       /* gateway */
+	OSH_SITE_GW_CONFIG_CHANGE,	       /* gateway */
+	OSH_SITE_GW_AUTH_REFUSED,	       /* gateway */
+	OSH_SITE_GW_AUTH_REPEATED,	       /* gateway */
+	OSH_SITE_GW_LISTEN_LIMIT,	       /* gateway */
 	OSH_SITE_COUNT
 };
 
@@ -282,6 +331,107 @@ static inline void osh_site_init_push_logs_dropped(struct ocsf_base_event *ev)
 	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
+/* NETNS_READY: the sandbox's network namespace and veth pair exist (status Success; rules come with
+ * NET_RULES_INSTALLED). unmapped: host_ip, sandbox_ip, host_if, slot, range, setup_us */
+static inline void osh_site_init_netns_ready(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,
+					"NETNS_READY");
+}
+
+/* NETNS_UNAVAILABLE: no network namespace (no privilege or kernel support; Low when
+ * OPENSHELL_NETNS=off): the command uses the host network and network policy is NOT enforced.
+ * unmapped: network_enforced=false */
+static inline void osh_site_init_netns_unavailable(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_DISABLE,
+					"NETNS_UNAVAILABLE");
+	ocsf_application_lifecycle_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* NETNS_FAILED: namespace set-up failed at a named step (everything done so far undone) or its
+ * configuration is invalid (step `configuration`, fatal: exit 125); fatal with
+ * OPENSHELL_NETNS=require, else the command runs unconfined and the message says so. unmapped:
+ * step, network_enforced=false */
+static inline void osh_site_init_netns_failed(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,
+					"NETNS_FAILED");
+	ocsf_application_lifecycle_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* NETNS_STALE_CLEANED: leftovers of SIGKILLed supervisors removed at start-up (host veths osh-,
+ * slot locks nobody holds). unmapped: removed, items */
+static inline void osh_site_init_netns_stale_cleaned(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_REMOVE,
+					"NETNS_STALE_CLEANED");
+	ocsf_application_lifecycle_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* NET_RULES_INSTALLED: nftables ruleset in the namespace: only loopback, established traffic and
+ * the proxy port pass; the rest is logged and refused; network is enforced from here. unmapped:
+ * proxy_port, log_prefix, install_us, network_enforced=true */
+static inline void osh_site_init_net_rules_installed(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_ENABLE,
+					"NET_RULES_INSTALLED");
+}
+
+/* NET_RULES_FAILED: libnftables refused the ruleset: network policy NOT enforced (fatal with
+ * OPENSHELL_NETNS=require). unmapped: network_enforced=false */
+static inline void osh_site_init_net_rules_failed(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_ENABLE,
+					"NET_RULES_FAILED");
+	ocsf_application_lifecycle_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* BYPASS_MONITOR_START: the bypass monitor reads /dev/kmsg for this sandbox's LOG prefix. unmapped:
+ * log_prefix */
+static inline void osh_site_init_bypass_monitor_start(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,
+					"BYPASS_MONITOR_START");
+}
+
+/* BYPASS_MONITOR_UNAVAILABLE: no bypass reports (no /dev/kmsg access, or
+ * net.netfilter.nf_log_all_netns=0): direct connections are still refused, not reported */
+static inline void osh_site_init_bypass_monitor_unavailable(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_DISABLE,
+					"BYPASS_MONITOR_UNAVAILABLE");
+	ocsf_application_lifecycle_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* NETNS_TEARDOWN: namespace, veth pair and slot released (every exit path); Medium with
+ * status_detail when a step failed. unmapped: teardown_us, bypass_reported, kmsg_duplicates,
+ * kmsg_overruns, kmsg_malformed */
+static inline void osh_site_init_netns_teardown(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_STOP,
+					"NETNS_TEARDOWN");
+}
+
+/* BYPASS_DETECT: a process in the sandbox connected around the proxy; refused by the namespace's
+ * rules, observed at the source (observation_point_id 1); actor.process when resolved. One per
+ * attempt, paired with BYPASS_DETECT_FINDING. unmapped: attempt_uid, socket_uid, kmsg_seq */
+static inline void osh_site_init_bypass_detect(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE, "BYPASS_DETECT");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* BYPASS_DETECT_FINDING: the Detection Finding of a bypass attempt: MITRE ATT&CK T1090.003
+ * (Multi-hop Proxy) under TA0011, remediation text, evidences (endpoints, process). unmapped:
+ * attempt_uid */
+static inline void osh_site_init_bypass_detect_finding(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "BYPASS_DETECT_FINDING");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
 /* LOG_DROPPED: records dropped because the emit queue was full (written by the writer thread);
  * activity_name "Log Loss". unmapped: lost_records, reason */
 static inline void osh_site_init_log_dropped(struct ocsf_base_event *ev)
@@ -387,6 +537,329 @@ static inline void osh_site_init_sample_config(struct ocsf_device_config_state_c
 static inline void osh_site_init_sample_event(struct ocsf_base_event *ev)
 {
 	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "SAMPLE_EVENT");
+}
+
+/* CONFINE_USER: the command runs as the sandbox user (emitted once it runs, so the switch held);
+ * process.user = name and uid, setuid(0) verified to fail. unmapped: group, gid, groups */
+static inline void osh_site_init_confine_user(struct ocsf_process_activity *ev)
+{
+	ocsf_process_activity_init(ev, OCSF_PROCESS_ACTIVITY_ACTIVITY_ID_SET_USER_ID,
+				   "CONFINE_USER");
+}
+
+/* CONFINE_LANDLOCK: the Landlock ruleset is in force in the command (state Enabled). unmapped: abi,
+ * rules_read_only, rules_read_write, handled_access_fs, compatibility, pid */
+static inline void osh_site_init_confine_landlock(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "CONFINE_LANDLOCK");
+}
+
+/* CONFINE_SECCOMP: the seccomp filter is loaded in the command (state Enabled). unmapped: rules,
+ * bpf_instructions, denied (the deny list), pid */
+static inline void osh_site_init_confine_seccomp(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "CONFINE_SECCOMP");
+}
+
+/* CONFINE_USER_CREATED: the default sandbox user did not exist and was created with useradd
+ * --system. unmapped: user, uid */
+static inline void osh_site_init_confine_user_created(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "CONFINE_USER_CREATED");
+}
+
+/* CONFINE_DIR_CREATED: a read-write directory named by the policy did not exist: created (each new
+ * component) and given to the sandbox user; existing paths are never re-owned. unmapped: path */
+static inline void osh_site_init_confine_dir_created(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "CONFINE_DIR_CREATED");
+}
+
+/* CONFINE_PATH_SKIPPED: best_effort: a policy path could not be opened for a Landlock rule and is
+ * left out (so it stays inaccessible). unmapped: path, read_write */
+static inline void osh_site_init_confine_path_skipped(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "CONFINE_PATH_SKIPPED");
+	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* CONFINE_LANDLOCK_UNAVAILABLE: best_effort and the kernel has no Landlock (or no path could be
+ * added): the command runs WITHOUT filesystem restrictions; filesystem is not in the enforced list.
+ * unmapped: compatibility */
+static inline void osh_site_init_confine_landlock_unavailable(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "CONFINE_LANDLOCK_UNAVAILABLE");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* CONFINE_LANDLOCK_WEAK: the kernel's Landlock ABI lacks rights the policy relies on (truncate ABI
+ * 3, device ioctl ABI 5, scopes ABI 6); message lists them. unmapped: abi */
+static inline void osh_site_init_confine_landlock_weak(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "CONFINE_LANDLOCK_WEAK");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* CONFINE_UNSAFE_POLICY: the policy (at load and at every reload) grants writes to a sensitive
+ * system path or names root as run-as user/group; message and finding_info.desc list every field
+ * and reason. unmapped: issues, first_field, policy_source, policy_hash, reload */
+static inline void osh_site_init_confine_unsafe_policy(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "CONFINE_UNSAFE_POLICY");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* CONFINE_FAILED: the confinement cannot be prepared (user/group missing or root, hard_requirement
+ * unmet, useradd/libseccomp failure, bad secrets); the supervisor then stops with SUP_START_FAILED
+ */
+static inline void osh_site_init_confine_failed(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "CONFINE_FAILED");
+	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* CONFINE_SECRETS: secrets given at sandbox create arrived on the inherited fd; the command's
+ * environment holds NAME=openshell:resolve:env:NAME. unmapped: names (never values) */
+static inline void osh_site_init_confine_secrets(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "CONFINE_SECRETS");
+}
+
+/* CONFINE_RELOAD_DEFERRED: a reloaded policy changes filesystem, landlock or process settings,
+ * which cannot change under a running command (Landlock and the id switch are one-way). unmapped:
+ * changed */
+static inline void osh_site_init_confine_reload_deferred(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "CONFINE_RELOAD_DEFERRED");
+	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* CONFINE_SYSCALL_DENIED: the command (or a descendant) made a system call the seccomp filter
+ * denies; the supervisor answered EPERM through seccomp user notification (action Denied,
+ * disposition Blocked); at most 20 a second, the rest counted. unmapped: syscall, syscall_nr, pid,
+ * comm, suppressed */
+static inline void osh_site_init_confine_syscall_denied(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "CONFINE_SYSCALL_DENIED");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* PROXY_LISTEN: egress proxy bound and listening (dst_endpoint = its address). unmapped:
+ * max_connections */
+static inline void osh_site_init_proxy_listen(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_LISTEN, "PROXY_LISTEN");
+}
+
+/* PROXY_LISTEN_FAILED: the proxy cannot bind/listen (or cannot open its peer-identity socket); the
+ * sandbox has no egress; status_detail names the call */
+static inline void osh_site_init_proxy_listen_failed(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_FAIL,
+				   "PROXY_LISTEN_FAILED");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* PROXY_STOP: standalone osh-proxy stopped (in the supervisor SUP_STOP is the last line instead).
+ * unmapped: connections_served */
+static inline void osh_site_init_proxy_stop(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_CLOSE, "PROXY_STOP");
+}
+
+/* CONNECT_ALLOW: CONNECT tunnel opened: policy, identity and SSRF checks passed and the upstream
+ * connect succeeded; actor = the client process with its ancestry, firewall_rule = matched policy
+ * key. unmapped: policy_generation */
+static inline void osh_site_init_connect_allow(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN, "CONNECT_ALLOW");
+}
+
+/* CONNECT_DENY: CONNECT refused with 403 by the policy, the peer identity / TOFU check or the SSRF
+ * rules; status_detail = the exact deny reason the client got in X-OpenShell-Reason. unmapped:
+ * http_status, policy_generation */
+static inline void osh_site_init_connect_deny(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE, "CONNECT_DENY");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* FORWARD_ALLOW: plain-HTTP forward request relayed (origin-form, Via, hop-by-hop headers dropped);
+ * activity = the request's method (99 + activity_name for others). unmapped: policy_generation */
+static inline void osh_site_init_forward_allow(struct ocsf_http_activity *ev,
+					       enum ocsf_http_activity_activity_id act)
+{
+	ocsf_http_activity_init(ev, act, "FORWARD_ALLOW");
+}
+
+/* FORWARD_DENY: forward request refused with 403 (policy, identity or SSRF); http_response.code
+ * 403; status_detail = the deny reason */
+static inline void osh_site_init_forward_deny(struct ocsf_http_activity *ev,
+					      enum ocsf_http_activity_activity_id act)
+{
+	ocsf_http_activity_init(ev, act, "FORWARD_DENY");
+	ocsf_http_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* SSRF_BLOCK: an allowed host resolved to a
+ * loopback/link-local/metadata/private/multicast/reserved/mapped address not admitted by
+ * allowed_ips (or allowed_ips did not cover it); emitted with the CONNECT_DENY / FORWARD_DENY of
+ * the same request. unmapped: host, port, address_class */
+static inline void osh_site_init_ssrf_block(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE, "SSRF_BLOCK");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* PROXY_UPSTREAM_FAIL: allowed request whose name did not resolve or whose upstream connect failed;
+ * the client got 502 with the reason */
+static inline void osh_site_init_proxy_upstream_fail(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_FAIL,
+				   "PROXY_UPSTREAM_FAIL");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* PROXY_BAD_REQUEST: malformed request head, target or non-HTTP bytes: 400/431/505 with the reason,
+ * connection closed, nothing else affected. unmapped: http_status */
+static inline void osh_site_init_proxy_bad_request(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE,
+				   "PROXY_BAD_REQUEST");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* PROXY_CONN_LIMIT: a connection beyond the proxy's limit got 503 and was closed. unmapped: limit
+ */
+static inline void osh_site_init_proxy_conn_limit(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE,
+				   "PROXY_CONN_LIMIT");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* PROXY_HEAD_TIMEOUT: slow client: no complete request head within the header-read timeout; 408
+ * sent, connection closed. unmapped: timeout_ms, bytes_received */
+static inline void osh_site_init_proxy_head_timeout(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_CLOSE,
+				   "PROXY_HEAD_TIMEOUT");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* PROXY_POLICY_APPLIED: the proxy compiled a policy generation and decides with it from now on
+ * (enforcement also needs the namespace: see the supervisor's policy events). unmapped:
+ * policy_generation, network_rules */
+static inline void osh_site_init_proxy_policy_applied(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "PROXY_POLICY_APPLIED");
+}
+
+/* PROXY_POLICY_REJECTED: a policy generation the engine cannot apply (bad host glob, port,
+ * allowed_ips, binary path); the last good one stays. unmapped: policy_generation, network_rules,
+ * kept_generation */
+static inline void osh_site_init_proxy_policy_rejected(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "PROXY_POLICY_REJECTED");
+	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* GW_START: The gateway is listening (addresses, data dir and config revision in unmapped) */
+static inline void osh_site_init_gw_start(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,
+					"GW_START");
+}
+
+/* GW_STOP: The gateway is shutting down */
+static inline void osh_site_init_gw_stop(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_STOP, "GW_STOP");
+}
+
+/* GW_INSECURE_TCP: Plain TCP without authentication was enabled with --insecure-tcp (every start)
+ */
+static inline void osh_site_init_gw_insecure_tcp(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,
+					"GW_INSECURE_TCP");
+	ocsf_application_lifecycle_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* GW_TLS_TCP: TCP is served with TLS and required client certificates */
+static inline void osh_site_init_gw_tls_tcp(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,
+					"GW_TLS_TCP");
+}
+
+/* GW_SANDBOX_CREATE: A sandbox was created and its supervisor started (who asked in
+ * unmapped.requested_by) */
+static inline void osh_site_init_gw_sandbox_create(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_INSTALL,
+					"GW_SANDBOX_CREATE");
+}
+
+/* GW_SANDBOX_DELETE: A sandbox was deleted (its files archived, its credential revoked) */
+static inline void osh_site_init_gw_sandbox_delete(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_REMOVE,
+					"GW_SANDBOX_DELETE");
+}
+
+/* GW_SANDBOX_EXIT: A sandbox's supervisor ended (exit code or signal; Medium when not 0 or unknown)
+ */
+static inline void osh_site_init_gw_sandbox_exit(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_STOP,
+					"GW_SANDBOX_EXIT");
+}
+
+/* GW_CONFIG_CHANGE: A gateway config value changed (old/new value, revision and source in unmapped)
+ */
+static inline void osh_site_init_gw_config_change(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "GW_CONFIG_CHANGE");
+}
+
+/* GW_AUTH_REFUSED: A connection or call was refused for authentication (at most 5 per principal per
+ * minute) */
+static inline void osh_site_init_gw_auth_refused(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE, "GW_AUTH_REFUSED");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* GW_AUTH_REPEATED: Five refusals of one principal within a minute */
+static inline void osh_site_init_gw_auth_repeated(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "GW_AUTH_REPEATED");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* GW_LISTEN_LIMIT: Socket connections refused by the connection cap or fd exhaustion (batched,
+ * every 10 s at most) */
+static inline void osh_site_init_gw_listen_limit(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE, "GW_LISTEN_LIMIT");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
 #endif

@@ -207,6 +207,16 @@ static int parse_create(int argc, char **argv, int i, struct osh_cli_args *o, ch
 			o->policy_file = v;
 			continue;
 		}
+		v = flag_value(argc, argv, &i, "--secret", &m);
+		if (m) {
+			if (v == NULL || *v == '\0')
+				return fail(err, errlen,
+					    "sandbox create: --secret needs NAME=VALUE or NAME");
+			if (o->n_secrets >= (int)(sizeof(o->secrets) / sizeof(o->secrets[0])))
+				return fail(err, errlen, "sandbox create: more than 64 --secret");
+			o->secrets[o->n_secrets++] = v;
+			continue;
+		}
 		if (a[0] == '-')
 			return fail(err, errlen, "sandbox create: unknown flag '%s'", a);
 		return fail(err, errlen,
@@ -293,8 +303,10 @@ int osh_cli_parse(int argc, char **argv, const char *env_gateway, int64_t now_ms
 		if (!m)
 			v = flag_value(argc, argv, &i, "-g", &m);
 		if (m) {
-			if (v == NULL || strchr(v, ':') == NULL)
-				return fail(err, errlen, "--gateway needs HOST:PORT, got '%s'",
+			if (v == NULL || strchr(v, ':') == NULL ||
+			    (strncmp(v, "unix:", 5) == 0 && v[5] != '/'))
+				return fail(err, errlen,
+					    "--gateway needs HOST:PORT or unix:/PATH, got '%s'",
 					    v != NULL ? v : "");
 			o->gateway = v;
 			o->gateway_explicit = true;
@@ -392,16 +404,19 @@ int osh_cli_parse(int argc, char **argv, const char *env_gateway, int64_t now_ms
 /* ------------------------------------------------------------------ help -- */
 
 static const char *const help_top =
-    "Usage: openshell [--gateway HOST:PORT] [--color auto|always|never] COMMAND ...\n"
+    "Usage: openshell [--gateway unix:/PATH|HOST:PORT] [--color auto|always|never] COMMAND ...\n"
     "\n"
     "Talks to an openshell-gateway over gRPC. The gateway address comes from\n"
-    "--gateway, else $OPENSHELL_GATEWAY, else " OSH_CLI_DEFAULT_GATEWAY ".\n"
+    "--gateway, else $OPENSHELL_GATEWAY, else the gateway.addr file of the default\n"
+    "data dir ($XDG_STATE_HOME/openshell or ./openshell-data, then /var/lib/openshell),\n"
+    "else " OSH_CLI_DEFAULT_GATEWAY ". A HOST:PORT gateway needs TLS: set\n"
+    "OPENSHELL_TLS_CA, OPENSHELL_TLS_CERT and OPENSHELL_TLS_KEY (PEM files).\n"
     "\n"
     "Commands:\n"
     "  gateway start [GATEWAY FLAGS...]   run openshell-gateway in the foreground\n"
     "  config get [KEY]                   show gateway config and its revision\n"
     "  config set KEY VALUE               change a config value\n"
-    "  sandbox create --name NAME [--policy FILE] [-- COMMAND...]\n"
+    "  sandbox create --name NAME [--policy FILE] [--secret NAME[=VALUE]]... [-- COMMAND...]\n"
     "  sandbox list                       list sandboxes\n"
     "  sandbox delete NAME                stop and remove a sandbox\n"
     "  sandbox logs NAME [-n N] [--since T] [--level L] [--source S] [--follow]\n"
@@ -415,8 +430,9 @@ static const char *const help_gateway =
     "\n"
     "Runs openshell-gateway (found next to this program) in the foreground with\n"
     "the given flags, e.g. --data-dir DIR, --config FILE, --ocsf-logging.\n"
-    "Unless the flags contain --listen, the gateway listens on the address this\n"
-    "CLI uses (--gateway / $OPENSHELL_GATEWAY / " OSH_CLI_DEFAULT_GATEWAY ").\n"
+    "Unless the flags contain --listen or --socket, a unix:/PATH given with\n"
+    "--gateway / $OPENSHELL_GATEWAY becomes its --socket; otherwise the gateway\n"
+    "serves <data-dir>/gateway.sock, which this CLI then finds by itself.\n"
     "See `openshell-gateway --help` for its flags.\n";
 
 static const char *const help_config =
@@ -431,12 +447,16 @@ static const char *const help_config =
     "on or off live.\n";
 
 static const char *const help_create =
-    "Usage: openshell sandbox create --name NAME [--policy FILE] [-- COMMAND [ARG...]]\n"
+    "Usage: openshell sandbox create --name NAME [--policy FILE] [--secret NAME[=VALUE]]...\n"
+    "                                [-- COMMAND [ARG...]]\n"
     "\n"
     "Asks the gateway to start a sandbox supervisor named NAME running COMMAND\n"
     "(the gateway's default command when omitted). --policy sends a policy YAML\n"
-    "file (filesystem, landlock, process, network_policies). Prints the new\n"
-    "sandbox's id and state.\n";
+    "file (filesystem, landlock, process, network_policies). --secret gives the\n"
+    "sandbox a credential: the agent sees NAME=openshell:resolve:env:NAME and the\n"
+    "proxy puts the value on the wire; without =VALUE the value is read from this\n"
+    "shell's environment variable NAME (keeps it out of the process list).\n"
+    "Prints the new sandbox's id and state.\n";
 
 static const char *const help_list = "Usage: openshell sandbox list\n"
 				     "\n"
@@ -464,7 +484,7 @@ static const char *const help_logs =
 static const char *const help_sandbox =
     "Usage: openshell sandbox create|list|delete|logs ...\n"
     "\n"
-    "  sandbox create --name NAME [--policy FILE] [-- COMMAND...]\n"
+    "  sandbox create --name NAME [--policy FILE] [--secret NAME[=VALUE]]... [-- COMMAND...]\n"
     "  sandbox list\n"
     "  sandbox delete NAME\n"
     "  sandbox logs NAME [-n N] [--since T] [--level L] [--source S] [--follow]\n"

@@ -49,7 +49,8 @@ struct osh_emit_rec {
 enum osh_emit_rec_kind { OSH_REC_PAD = 0, OSH_REC_EVENT = 1, OSH_REC_PLAIN = 2 };
 enum { OSH_REC_F_JSON = 1u << 0 };
 
-/* One piece of a record's payload. */
+/* One piece of a record's payload; p NULL reserves n bytes without copying
+ * (the consumer fills them). */
 struct osh_emit_piece {
 	const void *p;
 	size_t n;
@@ -75,6 +76,15 @@ int osh_emit_ring_put(struct osh_emit_ring *r, struct osh_emit_rec *h,
 const struct osh_emit_rec *osh_emit_ring_peek(struct osh_emit_ring *r);
 void osh_emit_ring_release(struct osh_emit_ring *r, const struct osh_emit_rec *rec);
 
+/* Consumer side, batched: the next record at or after cursor `*pos` (start
+ * from osh_emit_ring_tail()) and before the published head, skipping PAD
+ * records; advances *pos past it. NULL when none. The records stay owned by
+ * the consumer (readable and writable) until osh_emit_ring_release_to(r,
+ * pos) frees every byte before `pos`. Single consumer only. */
+struct osh_emit_rec *osh_emit_ring_next(struct osh_emit_ring *r, uint64_t *pos);
+void osh_emit_ring_release_to(struct osh_emit_ring *r, uint64_t pos);
+uint64_t osh_emit_ring_tail(struct osh_emit_ring *r);
+
 /* Payload accessors. */
 static inline const char *osh_emit_rec_a(const struct osh_emit_rec *rec)
 {
@@ -91,24 +101,35 @@ static inline const char *osh_emit_rec_c(const struct osh_emit_rec *rec)
 
 /* ------------------------------------------------------------- file sink
  * One log family (<dir>/<base>, <base>.1 .. <base>.<keep>) owned by the
- * writer thread: buffered appends of whole lines, size and UTC-day rotation,
- * reopen, and no torn line on a failed write (a partial append is cut back to
- * the last complete line with ftruncate). */
+ * writer thread: whole lines gathered as an iovec batch and written with
+ * writev(), size and UTC-day rotation, reopen, and no torn line on a failed
+ * write (a partial append is cut back to the last complete line with
+ * ftruncate). A line is either borrowed (osh_sink_append_ref: the caller
+ * keeps its bytes unchanged until the next flush, e.g. a queue record not
+ * yet released) or copied into the sink's own buffer (osh_sink_append*, and
+ * borrowed lines shorter than OSH_SINK_SMALL, which cost the kernel more as
+ * an iovec of their own than as a copy); consecutive copied lines share one
+ * iovec. */
 
-#define OSH_SINK_BUF (256 * 1024)
+#define OSH_SINK_BUF   262144 /* bytes of copied lines */
+#define OSH_SINK_IOV   1024   /* iovecs per writev (IOV_MAX on Linux) */
+#define OSH_SINK_SMALL 512    /* borrowed lines shorter than this are copied */
 
 struct osh_sink {
 	char path[4096]; /* <dir>/<base> */
 	int fd;		 /* -1 when closed */
-	uint64_t size;	 /* bytes in the current file (incl. buffered) */
+	uint64_t size;	 /* bytes in the current file (incl. pending) */
 	int64_t day;	 /* UTC day number of the current file, -1 unknown */
 	uint64_t rotate_bytes;
 	bool rotate_daily;
 	unsigned keep;
+	struct iovec iov[OSH_SINK_IOV]; /* pending bytes: borrowed lines, runs of copied ones */
+	uint32_t niov;			/* iovecs in use */
+	uint32_t lines;			/* pending lines */
+	size_t used;			/* pending bytes */
 	unsigned char buf[OSH_SINK_BUF];
-	size_t used;	/* buffered bytes */
-	uint32_t lines; /* buffered lines */
-	uint64_t lost;	/* lines lost since the last report (writer-owned) */
+	size_t copied; /* bytes of buf in use by pending copied lines */
+	uint64_t lost; /* lines lost since the last report (writer-owned) */
 	uint64_t rotations;
 	int last_errno;
 };
@@ -120,16 +141,20 @@ int osh_sink_init(struct osh_sink *s, const char *dir, const char *base, uint64_
  * was last written on an earlier UTC day than `now_ms` and daily rotation is
  * on, rotates it first. 0 or OSH_EIO (errno in last_errno). */
 int osh_sink_open(struct osh_sink *s, int64_t now_ms);
-/* Appends one complete line (must end in '\n'), rotating first when the line
- * would pass rotate_bytes or its day differs from the file's. When the sink
- * is closed the line is counted lost. Returns 0 or OSH_EIO (line lost). */
-int osh_sink_append(struct osh_sink *s, const char *line, size_t len, int64_t ts_ms);
-/* Same, for one line given as `n` parts (the last ending in '\n'). */
+/* Appends one complete line (must end in '\n') by reference: `line` must
+ * stay valid and unchanged until the next osh_sink_flush/close/rotate (an
+ * append may flush first to make room). Rotates first when the line would
+ * pass rotate_bytes or its day differs from the file's. When the sink is
+ * closed the line is counted lost. Returns 0 or OSH_EIO (line lost). */
+int osh_sink_append_ref(struct osh_sink *s, const char *line, size_t len, int64_t ts_ms);
+/* Same, copying the line (given as `n` parts, the last ending in '\n'). */
 int osh_sink_appendv(struct osh_sink *s, const struct iovec *iov, int n, int64_t ts_ms);
 /* Same, for a line given in two parts (a then b; b may be empty). */
 int osh_sink_append2(struct osh_sink *s, const char *a, size_t a_len, const char *b, size_t b_len,
 		     int64_t ts_ms);
-/* Writes the buffer; a failure loses the buffered lines (counted) without
+/* Same, for one whole line. */
+int osh_sink_append(struct osh_sink *s, const char *line, size_t len, int64_t ts_ms);
+/* Writes the pending lines (writev); a failure loses them (counted) without
  * leaving a partial line in the file. 0 or OSH_EIO. */
 int osh_sink_flush(struct osh_sink *s);
 /* Flushes and closes (fd -1). */

@@ -9,6 +9,10 @@
  * release-store of the tail. A record never wraps: when it does not fit before
  * the end of the buffer, a PAD record fills the rest and the record starts at
  * offset 0. A full ring refuses the record (OSH_EFULL): producers never wait.
+ * The consumer may also walk several records with a private cursor
+ * (osh_emit_ring_next) and free them all at once (osh_emit_ring_release_to):
+ * until then the records are its own, so it can hand their bytes to writev()
+ * and even write into them (the writer fills in each line's timestamp).
  */
 #include "emit_internal.h"
 
@@ -94,7 +98,8 @@ int osh_emit_ring_put(struct osh_emit_ring *r, struct osh_emit_rec *h,
 	memcpy(dst, h, sizeof(*h));
 	dst += sizeof(*h);
 	for (size_t i = 0; i < n_pieces; i++) {
-		if (pieces[i].n > 0)
+		/* A piece without bytes (p NULL) only reserves room. */
+		if (pieces[i].n > 0 && pieces[i].p != NULL)
 			memcpy(dst, pieces[i].p, pieces[i].n);
 		dst += pieces[i].n;
 	}
@@ -129,6 +134,40 @@ const struct osh_emit_rec *osh_emit_ring_peek(struct osh_emit_ring *r)
 		break;
 	}
 	return rec;
+}
+
+struct osh_emit_rec *osh_emit_ring_next(struct osh_emit_ring *r, uint64_t *pos)
+{
+	struct osh_emit_rec *rec = NULL;
+	uint64_t at = *pos;
+	uint64_t head = atomic_load_explicit(&r->pub_head, memory_order_acquire);
+
+	while (at < head) {
+		size_t off = (size_t)(at & (r->cap - 1));
+		size_t room_end = r->cap - off;
+		struct osh_emit_rec *cand = (struct osh_emit_rec *)(void *)(r->buf + off);
+
+		if (room_end < sizeof(struct osh_emit_rec) || cand->kind == OSH_REC_PAD) {
+			at += room_end;
+			continue;
+		}
+		rec = cand;
+		at += cand->len;
+		break;
+	}
+	/* Past trailing PADs too, so releasing up to *pos frees them. */
+	*pos = at;
+	return rec;
+}
+
+void osh_emit_ring_release_to(struct osh_emit_ring *r, uint64_t pos)
+{
+	atomic_store_explicit(&r->tail, pos, memory_order_release);
+}
+
+uint64_t osh_emit_ring_tail(struct osh_emit_ring *r)
+{
+	return atomic_load_explicit(&r->tail, memory_order_relaxed);
 }
 
 void osh_emit_ring_release(struct osh_emit_ring *r, const struct osh_emit_rec *rec)

@@ -10,11 +10,22 @@
  * timestamp prefix, appends, rotates, reopens on request, opens/closes the
  * JSONL file as the toggle says, and writes loss reports as events.
  *
- * Wake-ups are coalesced: the writer announces it is about to sleep
- * (writer_sleeping) and re-checks the ring; a producer that committed a
- * record and sees the flag clears it and writes the eventfd once. A signal
- * handler can wake the writer the same way (eventfd write is
- * async-signal-safe).
+ * No wake-up per event: after a batch the writer dozes on a short timer
+ * (DOZE_MS) and drains whatever arrived meanwhile; producers leave a dozing
+ * writer alone unless the queue passes a watermark (a quarter of it). Only
+ * after IDLE_DOZES empty dozes does the writer announce a long sleep
+ * (W_SLEEP) and re-check the queue; a producer that then commits a record
+ * and sees W_SLEEP swaps it for W_AWAKE and writes the eventfd once. So a
+ * steady trickle of events costs producers an atomic load each, never a
+ * syscall or a cross-CPU wake-up, and a line reaches its file at most
+ * DOZE_MS after its emit (docs/logging.md). Flush, reopen, the JSONL toggle
+ * and shutdown always write the eventfd (a signal handler can too: eventfd
+ * write is async-signal-safe), so osh_emit_flush() stays exact and prompt.
+ *
+ * No second copy: a record holds the finished line (with a slot for the
+ * timestamp, which the writer fills in place) and the JSON line; the writer
+ * hands both to writev() straight from the queue and gives the space back
+ * after the write.
  *
  * JSONL toggle: the flag is read twice by a producer, once before formatting
  * (to skip JSON work when off) and once under the ring lock when committing
@@ -45,6 +56,7 @@
 #include "emit_internal.h"
 #include "ocsf.h"
 #include "ocsf_gen.h"
+#include "ocsf_shared.h"
 #include "osh_sites.h"
 #include "shorthand.h"
 
@@ -53,6 +65,17 @@
 #define JSONL_BASE	   "openshell-ocsf.log"
 #define REPORT_INTERVAL_MS 1000
 #define IDLE_POLL_MS	   1000
+/* While records arrive the writer dozes DOZE_MS between batches instead of
+ * waiting to be woken; after IDLE_DOZES dozes without a record it sleeps
+ * until a producer wakes it. So a line reaches its file at most DOZE_MS
+ * (plus the write) after its emit. */
+#define DOZE_MS	   2
+#define IDLE_DOZES 8
+/* Lines written per batch before the queue space is given back. */
+#define DRAIN_BATCH 1024
+
+/* Writer states (rt.wstate), read by producers after each commit. */
+enum { W_AWAKE = 0, W_DOZE = 1, W_SLEEP = 2 };
 
 static struct {
 	struct osh_emit_config cfg;
@@ -65,11 +88,12 @@ static struct {
 	_Atomic uint64_t flush_req;
 	uint64_t flush_done; /* under prog_mu */
 	_Atomic uint64_t emitted, emitted_en, plain, dropped, invalid, push_dropped;
-	_Atomic uint64_t reports, reports_jsonl, write_errors, rotations, reopens;
+	_Atomic uint64_t reports, reports_jsonl, write_errors, rotations, reopens, wakeups;
 	_Atomic int efd;
 	_Atomic int inflight;
 	_Atomic int stderr_level;
-	_Atomic int writer_sleeping;
+	_Atomic int wstate; /* W_*: awake, dozing on a timer, asleep */
+	uint64_t watermark; /* queued bytes that wake a dozing writer */
 	_Atomic int reopen_req;
 	_Atomic bool running;
 	_Atomic bool stop;
@@ -90,7 +114,7 @@ static struct {
 	unsigned char errbuf[OSH_SINK_BUF];
 	char wline[OSH_EMIT_LINE_MAX + 256];
 	char wshort[OSH_EMIT_LINE_MAX + 1];
-	char wjson[OSH_EMIT_JSON_MAX];
+	char wjson[OSH_EMIT_JSON_MAX + 1];
 } rt = {.efd = -1, .stderr_level = OSH_LEVEL_WARN};
 
 /* Producer scratch: per thread, no heap. */
@@ -116,15 +140,13 @@ static int64_t now_ms(void)
 	return rt.cfg.clock_ms != NULL ? rt.cfg.clock_ms(rt.cfg.clock_arg) : real_clock_ms(NULL);
 }
 
-static void wake_writer(bool force)
+/* Forces the writer up whatever it is doing (flush, toggle, shutdown). */
+static void wake_writer(void)
 {
 	int fd = atomic_load(&rt.efd);
+	uint64_t one = 1;
 
-	if (fd < 0)
-		return;
-	if (force || (atomic_load(&rt.writer_sleeping) != 0 &&
-		      atomic_exchange(&rt.writer_sleeping, 0) != 0)) {
-		uint64_t one = 1;
+	if (fd >= 0) {
 		ssize_t w = write(fd, &one, sizeof(one));
 
 		(void)w;
@@ -309,77 +331,36 @@ static void enrich_device(struct ocsf_device *dev, const struct osh_ctx_snap *c)
 	}
 }
 
-static void enrich_proxy(struct ocsf_network_proxy *(*get)(void *), void *e,
-			 const uint64_t *present, unsigned bit, const struct osh_ctx_snap *c)
+/* Classes whose traffic passes the supervisor's proxy: their events carry
+ * proxy_endpoint (network_proxy profile) once osh_ctx_set_proxy() ran. */
+static bool proxied(const struct ocsf_class *cls)
 {
-	struct ocsf_network_proxy *px;
-
-	if (c->proxy_port == 0 || ocsf_present_get(present, bit))
-		return;
-	px = get(e);
-	if (c->proxy_ip[0] != '\0')
-		ocsf_network_proxy_set_ip(px, c->proxy_ip);
-	ocsf_network_proxy_set_port(px, c->proxy_port);
+	return cls == &ocsf_network_activity_class || cls == &ocsf_http_activity_class;
 }
 
-static struct ocsf_network_proxy *net_proxy(void *e)
-{
-	return ocsf_network_activity_proxy_endpoint(e);
-}
-
-static struct ocsf_network_proxy *http_proxy(void *e)
-{
-	return ocsf_http_activity_proxy_endpoint(e);
-}
-
-#define ENRICH_CASE(cls)                                                                           \
-	do {                                                                                       \
-		struct ocsf_##cls *e = (struct ocsf_##cls *)ev;                                    \
-		enrich_metadata(ev, ocsf_##cls##_metadata(e), c);                                  \
-		enrich_device(ocsf_##cls##_device(e), c);                                          \
-	} while (0)
-
-/* Fills context attributes the site does not set. Returns 0 or OSH_EINVAL for
- * a class this runtime does not know. */
-static int enrich(struct ocsf_event *ev)
+/* Fills context attributes the site does not set, for any class: the
+ * generated shared-attribute row `sh` of the event's class (ocsf_shared.h)
+ * says where metadata, device and proxy_endpoint live; a class without one
+ * of them is left alone. Returns 0. */
+static int enrich(struct ocsf_event *ev, const struct ocsf_shared *sh)
 {
 	const struct osh_ctx_snap *c = osh_ctx_current();
-	int rc = 0;
 
-	switch (ev->cls->class_uid) {
-	case 4001:
-		ENRICH_CASE(network_activity);
-		enrich_proxy(net_proxy, ev, ((struct ocsf_network_activity *)ev)->present,
-			     OCSF_NETWORK_ACTIVITY_F_PROXY_ENDPOINT, c);
-		break;
-	case 4002:
-		ENRICH_CASE(http_activity);
-		enrich_proxy(http_proxy, ev, ((struct ocsf_http_activity *)ev)->present,
-			     OCSF_HTTP_ACTIVITY_F_PROXY_ENDPOINT, c);
-		break;
-	case 4007:
-		ENRICH_CASE(ssh_activity);
-		break;
-	case 1007:
-		ENRICH_CASE(process_activity);
-		break;
-	case 2004:
-		ENRICH_CASE(detection_finding);
-		break;
-	case 6002:
-		ENRICH_CASE(application_lifecycle);
-		break;
-	case 5019:
-		ENRICH_CASE(device_config_state_change);
-		break;
-	case 0:
-		ENRICH_CASE(base_event);
-		break;
-	default:
-		rc = OSH_EINVAL;
-		break;
+	if (sh->metadata.idx >= 0)
+		enrich_metadata(ev, ocsf_shared_object_get(ev, sh->metadata, &ocsf_metadata_desc),
+				c);
+	if (sh->device.idx >= 0)
+		enrich_device(ocsf_shared_object_get(ev, sh->device, &ocsf_device_desc), c);
+	if (c->proxy_port != 0 && sh->proxy_endpoint.idx >= 0 && proxied(ev->cls) &&
+	    !ocsf_shared_present(ev, sh, sh->proxy_endpoint)) {
+		struct ocsf_network_proxy *px =
+		    ocsf_shared_object_get(ev, sh->proxy_endpoint, &ocsf_network_proxy_desc);
+
+		if (c->proxy_ip[0] != '\0')
+			ocsf_network_proxy_set_ip(px, c->proxy_ip);
+		ocsf_network_proxy_set_port(px, c->proxy_port);
 	}
-	return rc;
+	return 0;
 }
 
 static int event_severity(const struct ocsf_event *ev)
@@ -396,13 +377,48 @@ static int event_severity(const struct ocsf_event *ev)
 
 /* ------------------------------------------------------------- producer */
 
+/* Record layout of the main queue (the writer writes straight from it):
+ *   a: "<24-byte timestamp slot> OCSF <shorthand>\n" (events) or
+ *      "<slot> <LEVEL> <module>: <message>\n" (plain lines); the writer
+ *      fills the slot in place, so producers never format a timestamp;
+ *   c: "<json>\n" (events with OSH_REC_F_JSON).
+ * Pieces of an event record, in order: */
+enum { EP_SLOT, EP_TAG, EP_SHORT, EP_NL, EP_JSON, EP_JNL, EP_N };
+#define TS_SLOT 24
+
 static void json_gate(struct osh_emit_rec *h, struct osh_emit_piece *pieces, void *arg)
 {
 	(void)arg;
 	if ((h->flags & OSH_REC_F_JSON) && !atomic_load(&rt.jsonl)) {
 		h->flags &= (uint8_t)~OSH_REC_F_JSON;
 		h->c_len = 0;
-		pieces[2].n = 0;
+		pieces[EP_JSON].n = 0;
+		pieces[EP_JNL].n = 0;
+	}
+}
+
+/* After a record was committed (queue head `head`): wake the writer if it is
+ * in its long sleep, or if it dozes and the queue has passed the watermark.
+ * A dozing writer comes back on its own within DOZE_MS, so a steady trickle
+ * of events costs producers no wake-up at all. */
+static void nudge_writer(uint64_t head)
+{
+	int st = atomic_load(&rt.wstate);
+
+	if (st == W_AWAKE)
+		return;
+	if (st == W_DOZE && head - osh_emit_ring_tail(&rt.q) < rt.watermark)
+		return;
+	if (atomic_exchange(&rt.wstate, W_AWAKE) != W_AWAKE) {
+		int fd = atomic_load(&rt.efd);
+		uint64_t one = 1;
+
+		if (fd >= 0) {
+			ssize_t w = write(fd, &one, sizeof(one));
+
+			(void)w;
+		}
+		atomic_fetch_add_explicit(&rt.wakeups, 1, memory_order_relaxed);
 	}
 }
 
@@ -441,8 +457,11 @@ static void leave(void)
 int osh_emit_event(struct ocsf_event *ev)
 {
 	struct osh_emit_rec h = {.kind = OSH_REC_EVENT};
-	struct osh_emit_piece p[3];
+	struct osh_emit_piece p[EP_N];
+	struct ocsf_shared scratch;
+	const struct ocsf_shared *sh = NULL;
 	size_t slen = 0, jlen = 0;
+	uint64_t head = 0;
 	bool running, want_json;
 	int rc, sev;
 
@@ -454,12 +473,16 @@ int osh_emit_event(struct ocsf_event *ev)
 	/* A failed build is refused before enrichment touches the arena (after
 	 * an error the arena hands out one shared scratch object). */
 	rc = ev->arena.err;
-	if (rc == 0)
-		rc = enrich(ev);
+	if (rc == 0) {
+		/* One lookup serves enrichment and the shorthand; a class not
+		 * generated here is resolved by name into `scratch`. */
+		sh = ocsf_shared_of(ev->cls, &scratch);
+		rc = enrich(ev, sh);
+	}
 	if (rc == 0)
 		rc = ev->arena.err;
 	if (rc == 0)
-		rc = osh_emit_shorthand(ev, tl_short, sizeof(tl_short), &slen);
+		rc = osh_emit_shorthand_with(ev, sh, tl_short, sizeof(tl_short), &slen);
 	if (rc != 0) {
 		atomic_fetch_add(&rt.invalid, 1);
 		goto out;
@@ -487,17 +510,20 @@ int osh_emit_event(struct ocsf_event *ev)
 		}
 	}
 	h.flags = want_json ? OSH_REC_F_JSON : 0;
-	h.b_len = (uint32_t)slen;
-	h.c_len = (uint32_t)jlen;
-	p[0] = (struct osh_emit_piece){NULL, 0};
-	p[1] = (struct osh_emit_piece){tl_short, slen};
-	p[2] = (struct osh_emit_piece){tl_json, jlen};
-	rc = osh_emit_ring_put(&rt.q, &h, p, 3, json_gate, NULL, NULL);
+	h.a_len = (uint32_t)(TS_SLOT + 6 + slen + 1);
+	h.c_len = want_json ? (uint32_t)(jlen + 1) : 0;
+	p[EP_SLOT] = (struct osh_emit_piece){NULL, TS_SLOT};
+	p[EP_TAG] = (struct osh_emit_piece){" OCSF ", 6};
+	p[EP_SHORT] = (struct osh_emit_piece){tl_short, slen};
+	p[EP_NL] = (struct osh_emit_piece){"\n", 1};
+	p[EP_JSON] = (struct osh_emit_piece){tl_json, jlen};
+	p[EP_JNL] = (struct osh_emit_piece){"\n", want_json ? 1 : 0};
+	rc = osh_emit_ring_put(&rt.q, &h, p, EP_N, json_gate, NULL, &head);
 	if (rc == 0) {
 		atomic_fetch_add(&rt.emitted, 1);
 		if (h.flags & OSH_REC_F_JSON)
 			atomic_fetch_add(&rt.emitted_en, 1);
-		wake_writer(false);
+		nudge_writer(head);
 	} else {
 		atomic_fetch_add(&rt.dropped, 1);
 		rc = OSH_EFULL;
@@ -514,9 +540,10 @@ __attribute__((format(printf, 3, 0))) static void log_v(enum osh_level level, co
 							const char *fmt, va_list ap)
 {
 	struct osh_emit_rec h = {.kind = OSH_REC_PLAIN};
-	struct osh_emit_piece p[2];
+	struct osh_emit_piece p[4];
 	enum osh_level min;
-	size_t mlen = 0, modlen;
+	size_t mlen = 0, modlen, pre;
+	uint64_t head = 0;
 	int n;
 	bool running = enter();
 
@@ -556,13 +583,24 @@ __attribute__((format(printf, 3, 0))) static void log_v(enum osh_level level, co
 		direct_stderr(STDERR_FILENO, tl_line, ln);
 		goto out;
 	}
-	h.a_len = (uint32_t)modlen;
-	h.b_len = (uint32_t)mlen;
-	p[0] = (struct osh_emit_piece){module, modlen};
-	p[1] = (struct osh_emit_piece){tl_short, mlen};
-	if (osh_emit_ring_put(&rt.q, &h, p, 2, NULL, NULL, NULL) == 0) {
+	/* "<slot> <LEVEL> <module>: " in tl_line, then the message and '\n'. */
+	pre = 0;
+	tl_line[pre++] = ' ';
+	for (const char *t = osh_level_name(level); *t != '\0'; t++)
+		tl_line[pre++] = *t;
+	tl_line[pre++] = ' ';
+	memcpy(tl_line + pre, module, modlen);
+	pre += modlen;
+	tl_line[pre++] = ':';
+	tl_line[pre++] = ' ';
+	h.a_len = (uint32_t)(TS_SLOT + pre + mlen + 1);
+	p[0] = (struct osh_emit_piece){NULL, TS_SLOT};
+	p[1] = (struct osh_emit_piece){tl_line, pre};
+	p[2] = (struct osh_emit_piece){tl_short, mlen};
+	p[3] = (struct osh_emit_piece){"\n", 1};
+	if (osh_emit_ring_put(&rt.q, &h, p, 4, NULL, NULL, &head) == 0) {
 		atomic_fetch_add(&rt.plain, 1);
-		wake_writer(false);
+		nudge_writer(head);
 	} else {
 		atomic_fetch_add(&rt.dropped, 1);
 	}
@@ -589,7 +627,7 @@ void osh_emit_set_jsonl(bool on)
 		pthread_mutex_lock(&rt.q.mu);
 		atomic_store(&rt.jsonl, on);
 		pthread_mutex_unlock(&rt.q.mu);
-		wake_writer(true);
+		wake_writer();
 	} else {
 		atomic_store(&rt.jsonl, on);
 	}
@@ -643,6 +681,7 @@ void osh_emit_stats_get(struct osh_emit_stats *out)
 	out->push_dropped = atomic_load(&rt.push_dropped);
 	out->rotations = atomic_load(&rt.rotations);
 	out->reopens = atomic_load(&rt.reopens);
+	out->wakeups = atomic_load(&rt.wakeups);
 	out->fallback = atomic_load(&rt.fallback_flag);
 	out->jsonl_open = atomic_load(&rt.jsonl_open_flag);
 }
@@ -743,56 +782,35 @@ static const char *writer_ts(int64_t ts)
 	return cached;
 }
 
-/* Writes one line of kind/level to every sink it belongs to, copying the
- * record's text straight from the queue into the sink buffers. `json` may be
- * NULL. Returns true when a JSON line was appended. */
-static bool write_record(int kind, int level, int64_t ts, const char *a, size_t a_len,
-			 const char *b, size_t b_len, const char *json, size_t j_len)
+/* Writes one line of kind/level to every sink it belongs to. `line` is the
+ * whole line, starting with a TS_SLOT-byte slot this fills with the
+ * timestamp and ending in '\n'; `json` (may be NULL) is the JSON line with
+ * its '\n'. By reference (queue records, released only after the sinks are
+ * flushed) or copied (the writer's own lines). Returns true when a JSON
+ * line was appended. */
+static bool write_record(int kind, int level, int64_t ts, char *line, size_t len, const char *json,
+			 size_t j_len, bool by_ref)
 {
-	char pre[24 + 8 + OSH_EMIT_TARGET_MAX + 8];
-	size_t pn = 24;
-	struct iovec iov[3];
 	bool to_file = kind == OSH_REC_EVENT || level >= (int)rt.cfg.file_level;
 	bool to_err = rt.cfg.stderr_enabled && !(rt.fallback && to_file) &&
 		      level >= atomic_load(&rt.stderr_level);
 	bool json_ok = false;
 
-	memcpy(pre, writer_ts(ts), 24);
-	pre[pn++] = ' ';
-	if (kind == OSH_REC_EVENT) {
-		for (const char *t = "OCSF "; *t != '\0'; t++)
-			pre[pn++] = *t;
-	} else {
-		if (a_len > OSH_EMIT_TARGET_MAX)
-			a_len = OSH_EMIT_TARGET_MAX;
-		for (const char *t = osh_level_name((enum osh_level)level); *t != '\0'; t++)
-			pre[pn++] = *t;
-		pre[pn++] = ' ';
-		memcpy(pre + pn, a, a_len);
-		pn += a_len;
-		pre[pn++] = ':';
-		pre[pn++] = ' ';
-	}
-	if (b_len > OSH_EMIT_LINE_MAX)
-		b_len = OSH_EMIT_LINE_MAX;
-	iov[0] = (struct iovec){pre, pn};
-	iov[1] = (struct iovec){(void *)(uintptr_t)b, b_len};
-	iov[2] = (struct iovec){(void *)(uintptr_t) "\n", 1};
+	memcpy(line, writer_ts(ts), TS_SLOT);
 	if (to_file) {
-		if (rt.fallback) {
-			for (int i = 0; i < 3; i++)
-				err_append(iov[i].iov_base, iov[i].iov_len);
-		} else {
-			(void)osh_sink_appendv(&rt.main, iov, 3, ts);
-		}
+		if (rt.fallback)
+			err_append(line, len);
+		else if (by_ref)
+			(void)osh_sink_append_ref(&rt.main, line, len, ts);
+		else
+			(void)osh_sink_append(&rt.main, line, len, ts);
 	}
-	if (to_err) {
-		for (int i = 0; i < 3; i++)
-			err_append(iov[i].iov_base, iov[i].iov_len);
-	}
+	if (to_err)
+		err_append(line, len);
 	if (json != NULL) {
 		json_open(ts);
-		json_ok = osh_sink_append2(&rt.json, json, j_len, "\n", 1, ts) == 0;
+		json_ok = (by_ref ? osh_sink_append_ref(&rt.json, json, j_len, ts)
+				  : osh_sink_append(&rt.json, json, j_len, ts)) == 0;
 	}
 	return json_ok;
 }
@@ -802,16 +820,18 @@ static bool write_record(int kind, int level, int64_t ts, const char *a, size_t 
  * be dropped. Also feeds the push queue. */
 static void writer_event(struct ocsf_event *ev)
 {
-	size_t slen = 0, jlen = 0;
+	size_t slen = 0, jlen = 0, n;
 	int64_t ts = now_ms();
 	int sev, level;
 	bool with_json = atomic_load(&rt.jsonl) || rt.json.fd >= 0;
+	const struct ocsf_shared *sh = ocsf_shared_find(ev->cls);
 
-	if (ev->arena.err != 0 || enrich(ev) != 0 || ev->arena.err != 0 ||
-	    osh_emit_shorthand(ev, rt.wshort, sizeof(rt.wshort), &slen) != 0)
+	/* Only the runtime's own (generated) classes come here. */
+	if (sh == NULL || ev->arena.err != 0 || enrich(ev, sh) != 0 || ev->arena.err != 0 ||
+	    osh_emit_shorthand_with(ev, sh, rt.wshort, sizeof(rt.wshort), &slen) != 0)
 		return;
 	if (with_json && atomic_load(&rt.jsonl)) {
-		if (ocsf_serialize(ev, rt.wjson, sizeof(rt.wjson) - 1, &jlen) != 0)
+		if (ocsf_serialize(ev, rt.wjson, OSH_EMIT_JSON_MAX, &jlen) != 0)
 			jlen = 0;
 	} else {
 		with_json = false;
@@ -819,8 +839,16 @@ static void writer_event(struct ocsf_event *ev)
 	sev = event_severity(ev);
 	level = (int)osh_level_of_severity(sev);
 	atomic_fetch_add(&rt.reports, 1);
-	if (write_record(OSH_REC_EVENT, level, ts, NULL, 0, rt.wshort, slen,
-			 with_json && jlen > 0 ? rt.wjson : NULL, jlen))
+	n = TS_SLOT;
+	memcpy(rt.wline + n, " OCSF ", 6);
+	n += 6;
+	memcpy(rt.wline + n, rt.wshort, slen);
+	n += slen;
+	rt.wline[n++] = '\n';
+	if (jlen > 0)
+		rt.wjson[jlen++] = '\n';
+	if (write_record(OSH_REC_EVENT, level, ts, rt.wline, n,
+			 with_json && jlen > 0 ? rt.wjson : NULL, jlen, false))
 		atomic_fetch_add(&rt.reports_jsonl, 1);
 	push_put(OSH_REC_EVENT, level, ts, "ocsf", 4, rt.wshort, slen);
 }
@@ -953,32 +981,67 @@ static void maybe_report(bool force)
 	}
 }
 
-static void drain(void)
+/* Writes every queued record straight from the queue (by reference), in
+ * batches: a batch's queue space is given back only once both sinks have
+ * written its lines. Returns the number of records written. */
+static size_t drain(void)
 {
-	const struct osh_emit_rec *rec;
+	size_t total = 0, n;
 
-	while ((rec = osh_emit_ring_peek(&rt.q)) != NULL) {
-		const char *a = osh_emit_rec_a(rec);
-		const char *b = osh_emit_rec_b(rec);
-		const char *c = osh_emit_rec_c(rec);
-		bool has_json = rec->kind == OSH_REC_EVENT && (rec->flags & OSH_REC_F_JSON);
+	do {
+		uint64_t pos = osh_emit_ring_tail(&rt.q);
+		struct osh_emit_rec *rec;
 
-		(void)write_record(rec->kind, rec->level, rec->ts_ms, a, rec->a_len, b, rec->b_len,
-				   has_json ? c : NULL, rec->c_len);
-		osh_emit_ring_release(&rt.q, rec);
-	}
+		n = 0;
+		while (n < DRAIN_BATCH && (rec = osh_emit_ring_next(&rt.q, &pos)) != NULL) {
+			char *line = (char *)(rec + 1);
+			bool has_json = rec->kind == OSH_REC_EVENT && (rec->flags & OSH_REC_F_JSON);
+
+			(void)write_record(rec->kind, rec->level, rec->ts_ms, line, rec->a_len,
+					   has_json ? line + rec->a_len + rec->b_len : NULL,
+					   rec->c_len, true);
+			n++;
+		}
+		(void)osh_sink_flush(&rt.main);
+		(void)osh_sink_flush(&rt.json);
+		osh_emit_ring_release_to(&rt.q, pos);
+		total += n;
+	} while (n == DRAIN_BATCH);
+	return total;
+}
+
+/* A request that must not wait for the end of a doze (flush, reopen,
+ * toggle, shutdown), or a queue past the watermark. */
+static bool urgent_pending(uint64_t seen_flush)
+{
+	return atomic_load(&rt.reopen_req) != 0 || atomic_load(&rt.flush_req) != seen_flush ||
+	       atomic_load(&rt.stop) || atomic_load(&rt.jsonl) != rt.json_applied ||
+	       atomic_load(&rt.q.pub_head) - atomic_load(&rt.q.tail) >= rt.watermark;
 }
 
 static bool work_pending(uint64_t seen_flush)
 {
-	return atomic_load(&rt.q.pub_head) != atomic_load(&rt.q.tail) ||
-	       atomic_load(&rt.reopen_req) != 0 || atomic_load(&rt.flush_req) != seen_flush ||
-	       atomic_load(&rt.stop) || atomic_load(&rt.jsonl) != rt.json_applied;
+	return atomic_load(&rt.q.pub_head) != atomic_load(&rt.q.tail) || urgent_pending(seen_flush);
+}
+
+/* Waits up to `ms` for a wake-up on the eventfd and consumes it. */
+static void wait_efd(int efd, int ms)
+{
+	struct pollfd pfd = {.fd = efd, .events = POLLIN};
+	uint64_t v;
+
+	if (poll(&pfd, 1, ms) > 0) {
+		ssize_t r = read(efd, &v, sizeof(v));
+
+		(void)r;
+	}
 }
 
 static void *writer_main(void *arg)
 {
 	int efd = atomic_load(&rt.efd);
+	unsigned idle = 0;
+	size_t wrote;
 
 	(void)arg;
 	open_main(now_ms(), false);
@@ -1003,7 +1066,7 @@ static void *writer_main(void *arg)
 		rt.json_applied = want_json;
 		if (want_json)
 			json_open(now_ms());
-		drain();
+		wrote = drain();
 		if (!want_json && rt.json.fd >= 0)
 			osh_sink_close(&rt.json);
 		maybe_report(stopping || seen != rt.flush_done);
@@ -1019,22 +1082,22 @@ static void *writer_main(void *arg)
 		}
 		if (stopping && atomic_load(&rt.q.pub_head) == atomic_load(&rt.q.tail))
 			break;
-		atomic_store(&rt.writer_sleeping, 1);
-		if (work_pending(seen)) {
-			atomic_store(&rt.writer_sleeping, 0);
+		if (urgent_pending(seen))
 			continue;
+		idle = wrote > 0 ? 0 : idle + 1;
+		if (idle < IDLE_DOZES) {
+			/* Doze: producers leave a dozing writer alone (below the
+			 * watermark); a forced wake still cuts the doze short. */
+			atomic_store(&rt.wstate, W_DOZE);
+			wait_efd(efd, DOZE_MS);
+		} else {
+			/* Long sleep: announce it, then re-check, so a producer that
+			 * committed before seeing W_SLEEP is not missed. */
+			atomic_store(&rt.wstate, W_SLEEP);
+			if (!work_pending(seen))
+				wait_efd(efd, IDLE_POLL_MS);
 		}
-		{
-			struct pollfd pfd = {.fd = efd, .events = POLLIN};
-			uint64_t v;
-
-			if (poll(&pfd, 1, IDLE_POLL_MS) > 0) {
-				ssize_t r = read(efd, &v, sizeof(v));
-
-				(void)r;
-			}
-		}
-		atomic_store(&rt.writer_sleeping, 0);
+		atomic_store(&rt.wstate, W_AWAKE);
 	}
 	osh_sink_close(&rt.main);
 	osh_sink_close(&rt.json);
@@ -1087,11 +1150,29 @@ int osh_emit_init(const struct osh_emit_config *cfg)
 	rt.cfg = *cfg;
 	memcpy(rt.log_dir, dir, strlen(dir) + 1);
 	rt.cfg.log_dir = rt.log_dir;
-	rc = osh_sink_init(&rt.main, rt.log_dir, MAIN_BASE, cfg->rotate_bytes, cfg->rotate_daily,
-			   cfg->keep);
-	if (rc == 0)
-		rc = osh_sink_init(&rt.json, rt.log_dir, JSONL_BASE, cfg->rotate_bytes,
+	if (cfg->file_stem != NULL) {
+		/* "<stem>.log" and its twin "<stem>-ocsf.log" (the gateway's own). */
+		char mb[96], jb[96];
+		int nm = snprintf(mb, sizeof(mb), "%s.log", cfg->file_stem);
+		int nj = snprintf(jb, sizeof(jb), "%s-ocsf.log", cfg->file_stem);
+
+		if (cfg->file_stem[0] == '\0' || strchr(cfg->file_stem, '/') != NULL || nm < 0 ||
+		    nj < 0 || (size_t)nj >= sizeof(jb)) {
+			rc = OSH_EINVAL;
+			goto out;
+		}
+		rc = osh_sink_init(&rt.main, rt.log_dir, mb, cfg->rotate_bytes, cfg->rotate_daily,
+				   cfg->keep);
+		if (rc == 0)
+			rc = osh_sink_init(&rt.json, rt.log_dir, jb, cfg->rotate_bytes,
+					   cfg->rotate_daily, cfg->keep);
+	} else {
+		rc = osh_sink_init(&rt.main, rt.log_dir, MAIN_BASE, cfg->rotate_bytes,
 				   cfg->rotate_daily, cfg->keep);
+		if (rc == 0)
+			rc = osh_sink_init(&rt.json, rt.log_dir, JSONL_BASE, cfg->rotate_bytes,
+					   cfg->rotate_daily, cfg->keep);
+	}
 	if (rc != 0)
 		goto out;
 	rc = osh_emit_ring_init(&rt.q, cfg->queue_bytes);
@@ -1124,7 +1205,8 @@ int osh_emit_init(const struct osh_emit_config *cfg)
 	atomic_store(&rt.stop, false);
 	atomic_store(&rt.stall, false);
 	atomic_store(&rt.reopen_req, 0);
-	atomic_store(&rt.writer_sleeping, 0);
+	atomic_store(&rt.wstate, W_AWAKE);
+	rt.watermark = rt.q.cap / 4;
 	atomic_store(&rt.jsonl, cfg->jsonl);
 	atomic_store(&rt.stderr_level, (int)cfg->stderr_level);
 	atomic_store(&rt.emitted, 0);
@@ -1136,6 +1218,7 @@ int osh_emit_init(const struct osh_emit_config *cfg)
 	atomic_store(&rt.reports, 0);
 	atomic_store(&rt.reports_jsonl, 0);
 	atomic_store(&rt.reopens, 0);
+	atomic_store(&rt.wakeups, 0);
 	atomic_store(&rt.efd, efd);
 	if (pthread_create(&rt.writer, NULL, writer_main, NULL) != 0) {
 		atomic_store(&rt.efd, -1);
@@ -1177,7 +1260,7 @@ int osh_emit_flush(int timeout_ms)
 	pthread_mutex_lock(&rt.prog_mu);
 	my = atomic_fetch_add(&rt.flush_req, 1) + 1;
 	pthread_mutex_unlock(&rt.prog_mu);
-	wake_writer(true);
+	wake_writer();
 	pthread_mutex_lock(&rt.prog_mu);
 	while (rt.flush_done < my && rc == 0) {
 		if (pthread_cond_timedwait(&rt.prog_cv, &rt.prog_mu, &dl) == ETIMEDOUT &&
@@ -1202,7 +1285,7 @@ void osh_emit_shutdown(void)
 	atomic_store(&rt.stall, false);
 	pthread_cond_broadcast(&rt.prog_cv);
 	pthread_mutex_unlock(&rt.prog_mu);
-	wake_writer(true);
+	wake_writer();
 	pthread_join(rt.writer, NULL);
 	efd = atomic_exchange(&rt.efd, -1);
 	if (efd >= 0)

@@ -54,6 +54,10 @@
 struct osh_emit_config {
 	/* Directory of both log families; NULL means "/var/log". Copied. */
 	const char *log_dir;
+	/* File name stem: NULL = "openshell" (openshell.log + openshell-ocsf.log);
+	 * "openshell-gateway" gives openshell-gateway.log + openshell-gateway-ocsf.log.
+	 * No '/', at most 80 bytes. Borrowed during init only. */
+	const char *file_stem;
 	/* JSONL export on at start (the setting's initial snapshot). */
 	bool jsonl;
 	/* stderr sink: on/off, minimum level, fd (2 unless a test redirects). */
@@ -91,6 +95,9 @@ struct osh_emit_stats {
 	uint64_t push_dropped;		/* push-feed lines refused: feed full       */
 	uint64_t rotations;		/* files rotated (either family)            */
 	uint64_t reopens;		/* reopen requests served                   */
+	uint64_t wakeups;		/* writer wake-ups paid by producers (a
+					   sleeping writer, or the queue past its
+					   watermark); not one per event          */
 	bool fallback;			/* openshell.log unusable: lines to stderr  */
 	bool jsonl_open;		/* the writer has the JSONL file open       */
 };

@@ -5,8 +5,12 @@
  * say is left out together with its leading space (no double spaces). The
  * class-common attributes (activity, severity, action, disposition, status,
  * status_detail, message, actor, firewall_rule, unmapped) are first copied
- * into one `view` with typed access per class, so the per-class grammar
- * functions share the "why" rules the Rust system had to add later:
+ * into one `view` through the generated shared-attribute row of the event's
+ * class (ocsf_shared.h: field index and offset per attribute, no class
+ * switch). The grammar is then picked from a table keyed by the generated
+ * class descriptor; a class without an entry (or a descriptor not generated
+ * here) gets the generic grammar, never an error. All grammars share the
+ * "why" rules the Rust system had to add later:
  *   - a denied (action Denied) or failed (status Failure / activity Fail)
  *     event ends in [reason:<status_detail, else message>];
  *   - an event whose line would otherwise carry no detail ends in
@@ -25,6 +29,7 @@
 #include "emit_internal.h"
 #include "ocsf.h"
 #include "ocsf_gen.h"
+#include "ocsf_shared.h"
 #include "osh_err.h"
 #include "osh_level.h"
 
@@ -155,17 +160,14 @@ static const char *caption(const struct ocsf_object *desc, int field, int64_t va
 /* Class-common attributes, copied with typed access. */
 struct view {
 	const struct ocsf_event *ev;
+	const struct ocsf_shared *sh; /* where the shared attributes live */
 	const struct ocsf_object *desc;
 	const char *activity_label; /* caller label (activity 99) or NULL */
-	const char *action_label;
-	const char *disposition_label;
-	const char *status_label;
 	const char *status_detail;
 	const char *message;
 	const struct ocsf_actor *actor;
 	const struct ocsf_firewall_rule *rule;
 	const struct ocsf_array *unmapped;
-	int32_t class_uid;
 	int32_t activity_id;
 	int32_t severity_id;
 	int32_t action_id;
@@ -183,69 +185,42 @@ struct view {
 #define PRES(CLS, F)	ocsf_present_get(e->present, OCSF_##CLS##_F_##F)
 #define STRF(CLS, F, m) (PRES(CLS, F) ? e->m : NULL)
 
-#define FILL_VIEW(cls, CLS)                                                                        \
-	do {                                                                                       \
-		const struct ocsf_##cls *e = (const struct ocsf_##cls *)ev;                        \
-		v->desc = &ocsf_##cls##_desc;                                                      \
-		v->activity_id = e->activity_id;                                                   \
-		v->activity_label = STRF(CLS, ACTIVITY_NAME, activity_name);                       \
-		v->severity_id = e->severity_id;                                                   \
-		v->has_action = PRES(CLS, ACTION_ID);                                              \
-		v->action_id = e->action_id;                                                       \
-		v->action_label = STRF(CLS, ACTION, action);                                       \
-		v->action_field = OCSF_##CLS##_F_ACTION_ID;                                        \
-		v->has_disposition = PRES(CLS, DISPOSITION_ID);                                    \
-		v->disposition_id = e->disposition_id;                                             \
-		v->disposition_label = STRF(CLS, DISPOSITION, disposition);                        \
-		v->disposition_field = OCSF_##CLS##_F_DISPOSITION_ID;                              \
-		v->has_status = PRES(CLS, STATUS_ID);                                              \
-		v->status_id = e->status_id;                                                       \
-		v->status_label = STRF(CLS, STATUS, status);                                       \
-		v->status_field = OCSF_##CLS##_F_STATUS_ID;                                        \
-		v->status_detail = STRF(CLS, STATUS_DETAIL, status_detail);                        \
-		v->message = STRF(CLS, MESSAGE, message);                                          \
-		v->actor = PRES(CLS, ACTOR) ? e->actor : NULL;                                     \
-		v->rule = PRES(CLS, FIREWALL_RULE) ? e->firewall_rule : NULL;                      \
-		v->unmapped = PRES(CLS, UNMAPPED) ? &e->unmapped : NULL;                           \
-	} while (0)
+#define PRES(CLS, F)	ocsf_present_get(e->present, OCSF_##CLS##_F_##F)
+#define STRF(CLS, F, m) (PRES(CLS, F) ? e->m : NULL)
 
-static int fill_view(struct view *v, const struct ocsf_event *ev)
+/* The class-common attributes, read through the generated shared-attribute
+ * row of the event's class (ocsf_shared.h): no per-class code, and a class
+ * this file has no formatter for (or one not generated at all) still gets a
+ * full view. */
+static inline __attribute__((always_inline)) void
+fill_view(struct view *v, const struct ocsf_event *ev, const struct ocsf_shared *sh)
 {
-	int rc = 0;
-
-	memset(v, 0, sizeof(*v));
+	/* Inlined into the caller, whose local `v` cannot alias the row: the
+	 * row is read once. The 99/Other labels of action, disposition and
+	 * status are read only when shown (shared_label). */
 	v->ev = ev;
-	v->class_uid = ev->cls->class_uid;
-	switch (v->class_uid) {
-	case 4001:
-		FILL_VIEW(network_activity, NETWORK_ACTIVITY);
-		break;
-	case 4002:
-		FILL_VIEW(http_activity, HTTP_ACTIVITY);
-		break;
-	case 4007:
-		FILL_VIEW(ssh_activity, SSH_ACTIVITY);
-		break;
-	case 1007:
-		FILL_VIEW(process_activity, PROCESS_ACTIVITY);
-		break;
-	case 2004:
-		FILL_VIEW(detection_finding, DETECTION_FINDING);
-		break;
-	case 6002:
-		FILL_VIEW(application_lifecycle, APPLICATION_LIFECYCLE);
-		break;
-	case 5019:
-		FILL_VIEW(device_config_state_change, DEVICE_CONFIG_STATE_CHANGE);
-		break;
-	case 0:
-		FILL_VIEW(base_event, BASE_EVENT);
-		break;
-	default:
-		rc = OSH_EINVAL;
-		break;
-	}
-	return rc;
+	v->sh = sh;
+	v->desc = ev->cls->object;
+	v->activity_label = ocsf_shared_str(ev, sh, sh->activity_name);
+	v->status_detail = ocsf_shared_str(ev, sh, sh->status_detail);
+	v->message = ocsf_shared_str(ev, sh, sh->message);
+	v->actor = ocsf_shared_obj(ev, sh, sh->actor);
+	v->rule = ocsf_shared_obj(ev, sh, sh->firewall_rule);
+	v->unmapped = ocsf_shared_present(ev, sh, sh->unmapped)
+			  ? (const struct ocsf_array *)ocsf_shared_member(ev, sh->unmapped)
+			  : NULL;
+	v->activity_id = ocsf_shared_i32(ev, sh, sh->activity_id);
+	v->severity_id = ocsf_shared_i32(ev, sh, sh->severity_id);
+	v->has_action = ocsf_shared_present(ev, sh, sh->action_id);
+	v->action_id = ocsf_shared_i32(ev, sh, sh->action_id);
+	v->action_field = sh->action_id.idx;
+	v->has_disposition = ocsf_shared_present(ev, sh, sh->disposition_id);
+	v->disposition_id = ocsf_shared_i32(ev, sh, sh->disposition_id);
+	v->disposition_field = sh->disposition_id.idx;
+	v->has_status = ocsf_shared_present(ev, sh, sh->status_id);
+	v->status_id = ocsf_shared_i32(ev, sh, sh->status_id);
+	v->status_field = sh->status_id.idx;
+	v->reason_used_message = false;
 }
 
 static const char *activity_caption(const struct view *v)
@@ -265,6 +240,16 @@ static const char *enum_label(const struct view *v, int field, int32_t id, const
 	return caption(v->desc, field, id);
 }
 
+/* Caption of a shared enum attribute; for 99 (Other) the site's label from
+ * its caption sibling slot when one is set. */
+static const char *shared_label(const struct view *v, int field, int32_t id,
+				struct ocsf_shared_slot label)
+{
+	const char *l = id == 99 ? ocsf_shared_str(v->ev, v->sh, label) : NULL;
+
+	return l != NULL && l[0] != '\0' ? l : caption(v->desc, field, id);
+}
+
 static void put_head(struct out *o, const char *cls, const char *token, const struct view *v)
 {
 	put(o, cls);
@@ -281,7 +266,7 @@ static void put_action(struct out *o, const struct view *v)
 {
 	if (v->has_action) {
 		put(o, " ");
-		put_token(o, enum_label(v, v->action_field, v->action_id, v->action_label));
+		put_token(o, shared_label(v, v->action_field, v->action_id, v->sh->action));
 	}
 }
 
@@ -355,13 +340,14 @@ static void put_policy(struct out *o, const struct view *v, bool engine)
 	put(o, "]");
 }
 
+/* Denied, failed, or the class's own "Fail" activity (network-style
+ * classes; the generated row names it, -1 elsewhere) shown as such. */
 static bool is_failed(const struct view *v)
 {
-	const char *act = activity_caption(v);
-
-	return (v->has_action && v->action_id == 2) || (v->has_status && v->status_id == 2) ||
-	       ((v->class_uid == 4001 || v->class_uid == 4007) && v->activity_id == 4 &&
-		strcmp(act, "Fail") == 0);
+	return (v->has_action && v->action_id == OCSF_ACTION_ID_DENIED) ||
+	       (v->has_status && v->status_id == OCSF_STATUS_ID_FAILURE) ||
+	       (v->sh->fail_activity >= 0 && v->activity_id == v->sh->fail_activity &&
+		strcmp(activity_caption(v), "Fail") == 0);
 }
 
 static bool nonempty(const char *s)
@@ -620,7 +606,7 @@ static void fmt_finding(struct out *o, struct view *v)
 
 	if (v->has_disposition)
 		token =
-		    enum_label(v, v->disposition_field, v->disposition_id, v->disposition_label);
+		    shared_label(v, v->disposition_field, v->disposition_id, v->sh->disposition);
 	put_head(o, "FINDING", token != NULL ? token : activity_caption(v), v);
 	body = o->pos;
 	if (fi != NULL && ocsf_present_get(fi->present, OCSF_FINDING_INFO_F_TITLE)) {
@@ -672,7 +658,7 @@ static void fmt_lifecycle(struct out *o, struct view *v)
 		put_esc(o, e->app->name, OSH_SH_NAME_BUDGET, BR);
 	}
 	if (v->has_status) {
-		const char *st = enum_label(v, v->status_field, v->status_id, v->status_label);
+		const char *st = shared_label(v, v->status_field, v->status_id, v->sh->status);
 
 		if (nonempty(st)) {
 			char low[32];
@@ -785,15 +771,91 @@ static void fmt_base(struct out *o, struct view *v)
 	put_reason(o, v, true);
 }
 
-int osh_emit_shorthand(const struct ocsf_event *ev, char *buf, size_t cap, size_t *len)
+typedef void (*fmt_fn)(struct out *o, struct view *v);
+
+/* Any class without a formatter of its own: the class caption as the token,
+ * then what the shared attributes say (grammar in docs/logging.md). */
+static void fmt_generic(struct out *o, struct view *v)
+{
+	const struct ocsf_shared *sh = v->sh;
+	const struct ocsf_process *p = actor_process(v);
+	const struct ocsf_process *proc = ocsf_shared_obj(v->ev, sh, sh->process);
+	const struct ocsf_network_endpoint *src = ocsf_shared_obj(v->ev, sh, sh->src_endpoint);
+	const struct ocsf_network_endpoint *dst = ocsf_shared_obj(v->ev, sh, sh->dst_endpoint);
+	size_t body;
+
+	put_token(o, v->ev->cls->class_name);
+	put(o, ":");
+	put_token(o, activity_caption(v));
+	put(o, " [");
+	put(o, osh_level_severity_tag(v->severity_id));
+	put(o, "]");
+	put_action(o, v);
+	body = o->pos;
+	/* actor -> process -> src -> dst, each when present */
+	if (p != NULL) {
+		put(o, " ");
+		put_process(o, p);
+	}
+	if (proc != NULL) {
+		put(o, o->pos != body ? " -> " : " ");
+		put_process(o, proc);
+	}
+	if (src != NULL) {
+		put(o, o->pos != body ? " -> " : " ");
+		put_endpoint(o, src, true);
+	}
+	if (dst != NULL) {
+		put(o, o->pos != body ? " -> " : " ");
+		put_endpoint(o, dst, false);
+	}
+	put_policy(o, v, true);
+	{
+		size_t before_reason = o->pos;
+
+		put_reason(o, v, false);
+		put_msg_fallback(o, v, body, before_reason);
+	}
+}
+
+/* Classes with a dedicated grammar, indexed by their generated row
+ * (ocsf_shared.h); every other class (an empty entry, or a descriptor not
+ * generated here) gets fmt_generic. */
+static const fmt_fn formatters[OCSF_GEN_N_CLASSES] = {
+    [OCSF_SHARED_ROW_NETWORK_ACTIVITY] = fmt_net,
+    [OCSF_SHARED_ROW_HTTP_ACTIVITY] = fmt_http,
+    [OCSF_SHARED_ROW_SSH_ACTIVITY] = fmt_ssh,
+    [OCSF_SHARED_ROW_PROCESS_ACTIVITY] = fmt_proc,
+    [OCSF_SHARED_ROW_DETECTION_FINDING] = fmt_finding,
+    [OCSF_SHARED_ROW_APPLICATION_LIFECYCLE] = fmt_lifecycle,
+    [OCSF_SHARED_ROW_DEVICE_CONFIG_STATE_CHANGE] = fmt_config,
+    [OCSF_SHARED_ROW_BASE_EVENT] = fmt_base,
+};
+
+static fmt_fn formatter_of(const struct ocsf_shared *sh)
+{
+	fmt_fn fmt = fmt_generic;
+	ptrdiff_t row = sh - ocsf_shared_all;
+
+	/* A resolved (scratch) row lies outside the generated table. */
+	if (row >= 0 && row < OCSF_GEN_N_CLASSES && formatters[row] != NULL)
+		fmt = formatters[row];
+	return fmt;
+}
+
+/* fmt NULL: the class's own formatter; sh NULL: look the row up. */
+static int format_line(const struct ocsf_event *ev, const struct ocsf_shared *sh, char *buf,
+		       size_t cap, size_t *len, fmt_fn fmt)
 {
 	struct out o = {buf, cap, 0, 0, false};
+	struct ocsf_shared scratch;
 	struct view v;
 	int rc = 0;
 
 	if (len != NULL)
 		*len = 0;
-	if (ev == NULL || ev->cls == NULL || buf == NULL || len == NULL) {
+	if (ev == NULL || ev->cls == NULL || ev->cls->object == NULL || buf == NULL ||
+	    len == NULL) {
 		rc = OSH_EINVAL;
 		goto out;
 	}
@@ -802,37 +864,28 @@ int osh_emit_shorthand(const struct ocsf_event *ev, char *buf, size_t cap, size_
 		goto out;
 	}
 	buf[0] = '\0';
-	rc = fill_view(&v, ev);
-	if (rc != 0)
-		goto out;
-	switch (v.class_uid) {
-	case 4001:
-		fmt_net(&o, &v);
-		break;
-	case 4002:
-		fmt_http(&o, &v);
-		break;
-	case 4007:
-		fmt_ssh(&o, &v);
-		break;
-	case 1007:
-		fmt_proc(&o, &v);
-		break;
-	case 2004:
-		fmt_finding(&o, &v);
-		break;
-	case 6002:
-		fmt_lifecycle(&o, &v);
-		break;
-	case 5019:
-		fmt_config(&o, &v);
-		break;
-	default:
-		fmt_base(&o, &v);
-		break;
-	}
+	if (sh == NULL)
+		sh = ocsf_shared_of(ev->cls, &scratch);
+	fill_view(&v, ev, sh);
+	(fmt != NULL ? fmt : formatter_of(sh))(&o, &v);
 	close_cut_line(&o);
 	*len = o.pos;
 out:
 	return rc;
+}
+
+int osh_emit_shorthand_generic(const struct ocsf_event *ev, char *buf, size_t cap, size_t *len)
+{
+	return format_line(ev, NULL, buf, cap, len, fmt_generic);
+}
+
+int osh_emit_shorthand(const struct ocsf_event *ev, char *buf, size_t cap, size_t *len)
+{
+	return format_line(ev, NULL, buf, cap, len, NULL);
+}
+
+int osh_emit_shorthand_with(const struct ocsf_event *ev, const struct ocsf_shared *sh, char *buf,
+			    size_t cap, size_t *len)
+{
+	return format_line(ev, sh, buf, cap, len, NULL);
 }

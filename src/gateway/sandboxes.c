@@ -24,6 +24,12 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 	size_t n = 0, cap;
 	bool fa_ok = false, at_ok = false;
 	int rc = OSH_ENOMEM, e;
+	int sp_pipe[2] = {-1, -1};
+	char **envp = environ;
+	char **own_env = NULL;
+	int boot[2] = {-1, -1};
+	char bootstrap[PATH_MAX + 160];
+	int bn;
 
 	if (access(sp->bin, X_OK) != 0) {
 		snprintf(err, errlen, "supervisor binary %s: %s", sp->bin, strerror(errno));
@@ -34,9 +40,22 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 	argv = calloc(cap, sizeof(*argv));
 	if (!argv)
 		goto out;
+	/* The gateway address and the sandbox credential travel on an inherited
+	 * pipe (fd 3, read once and closed by the supervisor), never in argv
+	 * (/proc/PID/cmdline is world-readable) or the environment. */
+	bn = snprintf(bootstrap, sizeof(bootstrap), "gateway=%s\ncredential=%s\n", sp->gateway,
+		      sp->secret ? sp->secret : "");
+	if (bn < 0 || (size_t)bn >= sizeof(bootstrap) || pipe2(boot, O_CLOEXEC) != 0 ||
+	    write(boot[1], bootstrap, (size_t)bn) != bn) {
+		snprintf(err, errlen, "cannot hand over the bootstrap: %s", strerror(errno));
+		rc = OSH_ESYS;
+		goto out;
+	}
+	close(boot[1]);
+	boot[1] = -1;
 	argv[n++] = sp->bin;
-	argv[n++] = "--gateway";
-	argv[n++] = sp->gateway;
+	argv[n++] = "--bootstrap-fd";
+	argv[n++] = "3";
 	argv[n++] = "--sandbox-id";
 	argv[n++] = sp->id;
 	argv[n++] = "--sandbox-name";
@@ -58,12 +77,48 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 	if (posix_spawnattr_init(&at) != 0)
 		goto out;
 	at_ok = true;
+	if (sp->secrets && sp->secrets_len) {
+		if (sp->secrets_len > OSH_GW_SECRETS_MAX) {
+			snprintf(err, errlen, "secrets: more than %d bytes", OSH_GW_SECRETS_MAX);
+			rc = OSH_ETOOBIG;
+			goto out;
+		}
+		/* The whole text fits the pipe buffer: written now, read by the
+		 * supervisor at start-up, never on disk, argv or environment. */
+		if (pipe2(sp_pipe, O_CLOEXEC) != 0 ||
+		    write(sp_pipe[1], sp->secrets, sp->secrets_len) != (ssize_t)sp->secrets_len) {
+			snprintf(err, errlen, "secrets: pipe: %s", strerror(errno));
+			rc = OSH_ESYS;
+			goto out;
+		}
+		close(sp_pipe[1]);
+		sp_pipe[1] = -1;
+	}
+	/* OPENSHELL_SECRETS_FD is ours to set: never inherited from the
+	 * gateway's own environment (it would name a descriptor closed below). */
+	if (sp_pipe[0] >= 0 || getenv("OPENSHELL_SECRETS_FD")) {
+		size_t ne = 0, j = 0;
+
+		while (environ[ne])
+			ne++;
+		own_env = calloc(ne + 2, sizeof(*own_env));
+		if (!own_env)
+			goto out;
+		for (size_t i = 0; i < ne; i++)
+			if (strncmp(environ[i], "OPENSHELL_SECRETS_FD=", 21) != 0)
+				own_env[j++] = environ[i];
+		if (sp_pipe[0] >= 0)
+			own_env[j] = (char *)(uintptr_t) "OPENSHELL_SECRETS_FD=4";
+		envp = own_env;
+	}
 	if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
 	    posix_spawn_file_actions_addopen(
 		&fa, 1, sp->out_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0640) != 0 ||
 	    posix_spawn_file_actions_addopen(
 		&fa, 2, sp->err_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0640) != 0 ||
-	    posix_spawn_file_actions_addclosefrom_np(&fa, 3) != 0)
+	    posix_spawn_file_actions_adddup2(&fa, boot[0], 3) != 0 ||
+	    (sp_pipe[0] >= 0 && posix_spawn_file_actions_adddup2(&fa, sp_pipe[0], 4) != 0) ||
+	    posix_spawn_file_actions_addclosefrom_np(&fa, sp_pipe[0] >= 0 ? 5 : 4) != 0)
 		goto out;
 	sigemptyset(&none);
 	sigemptyset(&dflt);
@@ -79,7 +134,7 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 					      POSIX_SPAWN_SETSID) != 0)
 		goto out;
 	/* posix_spawn's argv is char *const[]; the strings are not modified. */
-	e = posix_spawn(pid, sp->bin, &fa, &at, (char *const *)(void *)argv, environ);
+	e = posix_spawn(pid, sp->bin, &fa, &at, (char *const *)(void *)argv, envp);
 	if (e != 0) {
 		snprintf(err, errlen, "cannot start %s: %s", sp->bin, strerror(e));
 		rc = OSH_ESYS;
@@ -93,7 +148,16 @@ out:
 		posix_spawn_file_actions_destroy(&fa);
 	if (at_ok)
 		posix_spawnattr_destroy(&at);
+	for (int i = 0; i < 2; i++)
+		if (sp_pipe[i] >= 0)
+			close(sp_pipe[i]);
+	free(own_env);
 	free(argv);
+	if (boot[0] >= 0)
+		close(boot[0]);
+	if (boot[1] >= 0)
+		close(boot[1]);
+	explicit_bzero(bootstrap, sizeof(bootstrap));
 	return rc;
 }
 

@@ -27,7 +27,8 @@
 
 struct osh_gw_spawn {
 	const char *bin;     /* openshell-sandbox executable */
-	const char *gateway; /* HOST:PORT the supervisor connects to */
+	const char *gateway; /* address the supervisor connects to (unix:PATH) */
+	const char *secret;  /* the sandbox credential (gw_auth_issue); NULL = none */
 	const char *id;
 	const char *name;
 	const char *log_dir;
@@ -37,11 +38,22 @@ struct osh_gw_spawn {
 	size_t n_command;
 	const char *const *env; /* extra "NAME=VALUE" for the agent (--env) */
 	size_t n_env;
+	const char *secrets; /* "NAME=VALUE\n" lines or NULL: written to a pipe
+				the supervisor inherits as fd 3, named by
+				OPENSHELL_SECRETS_FD=3 in its environment (never
+				argv); at most OSH_GW_SECRETS_MAX bytes */
+	size_t secrets_len;
 };
 
+/* Largest secrets text: fits a pipe buffer, so writing it never blocks. */
+#define OSH_GW_SECRETS_MAX 61440 /* 60 KiB */
+
 /* Starts the supervisor; *pid is its pid. Arguments:
- *   BIN --gateway G --sandbox-id ID --sandbox-name NAME --log-dir DIR
+ *   BIN --bootstrap-fd 3 --sandbox-id ID --sandbox-name NAME --log-dir DIR
  *       [--env NAME=VALUE]... -- COMMAND...
+ * with fd 3 a pipe holding "gateway=G\ncredential=SECRET\n" (then EOF).
+ * With secrets, fd 4 is the read end of a second pipe holding them
+ * (OPENSHELL_SECRETS_FD=4; written and closed before the spawn returns).
  * Returns 0, OSH_ENOTFOUND (bin missing or not executable), OSH_ESYS (spawn
  * failed), OSH_ENOMEM; err says why. */
 OSH_MUST_CHECK int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err,

@@ -31,12 +31,17 @@
 
 #include <cjson/cJSON.h>
 
+#include <openssl/crypto.h>
+
+#include "gw_auth.h"
 #include "gw_internal.h"
+#include "gw_sites.h"
 #include "gwlog.h"
 #include "osh_utf8.h"
 #include "sandbox.pb-c.h"
 #include "sandboxes.h"
 #include "osh_policy.h"
+#include "osh_secret_check.h"
 
 #define PUSH_BATCH_MAX	   1000		       /* lines per push message; more are dropped */
 #define PUSH_LINE_MAX	   ((size_t)64 * 1024) /* bytes of message per line; longer are dropped */
@@ -1340,6 +1345,65 @@ static char *command_json(const char *const *argv, size_t n)
 	return s;
 }
 
+/* The request's secrets as "NAME=VALUE\n" lines for the supervisor's pipe
+ * (*out NULL when there are none). Fails the call with INVALID_ARGUMENT
+ * naming the secret (never its value) and returns -1 on a bad one. */
+static int secrets_text(struct osh_rpc_call *call, const Openshell__V1__CreateSandboxRequest *req,
+			char **out, size_t *out_len)
+{
+	size_t len = 0, w = 0;
+	char why[160];
+	int rc = -1;
+	char *t = NULL;
+
+	*out = NULL;
+	*out_len = 0;
+	if (req->n_secrets > OSH_SECRET_MAX) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "more than %d secrets",
+					OSH_SECRET_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < req->n_secrets; i++) {
+		const char *k = req->secrets[i]->key ? req->secrets[i]->key : "";
+		const char *v = req->secrets[i]->value ? req->secrets[i]->value : "";
+
+		if (!osh_secret_name_ok(k)) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+						"secret name '%.64s' is invalid (letters, digits, "
+						"'_', not starting with a digit)",
+						k);
+			goto out;
+		}
+		if (osh_secret_value_check(v, strlen(v), why, sizeof(why)) != 0) {
+			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "secret %s: %s", k,
+						why);
+			goto out;
+		}
+		len += strlen(k) + strlen(v) + 2;
+	}
+	if (len > OSH_GW_SECRETS_MAX) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"secrets: more than %d bytes in all", OSH_GW_SECRETS_MAX);
+		goto out;
+	}
+	rc = 0;
+	if (!len)
+		goto out;
+	t = malloc(len + 1);
+	if (!t) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < req->n_secrets; i++)
+		w += (size_t)snprintf(t + w, len + 1 - w, "%s=%s\n", req->secrets[i]->key,
+				      req->secrets[i]->value ? req->secrets[i]->value : "");
+	*out = t;
+	*out_len = w;
+out:
+	return rc;
+}
+
 static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
 {
 	static const char *const default_cmd[] = {"sleep", "infinity"};
@@ -1350,9 +1414,12 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	struct osh_gw_spawn sp;
 	char err[512], why[PATH_MAX + 160], sbdir[PATH_MAX], logdir[PATH_MAX], outp[PATH_MAX],
 	    errp[PATH_MAX];
+	char secret[GW_AUTH_SECRET_HEX + 1] = "";
 	const char *const *cmd = default_cmd;
 	size_t ncmd = 2;
 	char **envv = NULL;
+	char *secrets = NULL;
+	size_t secrets_len = 0;
 	bool inserted = false;
 	pid_t pid = 0;
 	int rc;
@@ -1465,7 +1532,11 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		}
 		snprintf(envv[i], len, "%s=%s", k, v);
 	}
+	if (secrets_text(call, req, &secrets, &secrets_len) != 0)
+		goto out;
 	memset(&sp, 0, sizeof(sp));
+	sp.secrets = secrets;
+	sp.secrets_len = secrets_len;
 	sp.bin = gw->sandbox_bin;
 	sp.gateway = gw->sup_addr;
 	sp.id = sb.id;
@@ -1477,7 +1548,15 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	sp.n_command = ncmd;
 	sp.env = (const char *const *)envv;
 	sp.n_env = req->n_env;
+	rc = gw_auth_issue(gw->auth, sb.id, secret);
+	if (rc != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL,
+					"cannot make the sandbox credential: %s", strerror(errno));
+		goto out;
+	}
+	sp.secret = secret;
 	rc = osh_gw_spawn_sandbox(&sp, &pid, err, sizeof(err));
+	OPENSSL_cleanse(secret, sizeof(secret));
 	if (rc != 0) {
 		osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s (%s): %s", req->name, sb.id, err);
 		(void)osh_rpc_call_fail(
@@ -1499,12 +1578,15 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	inserted = false; /* keep it */
 	gw_note(gw, sb.id, "INFO", "sandbox '%s' created; supervisor pid %d started (%s)",
 		req->name, (int)pid, sb.command);
+	gw_ev_sandbox_create(sb.id, req->name, (int)pid, gw_auth_who(call));
 	r.sandbox = sandbox_msg(gw, &sb);
 	if (!r.sandbox)
 		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
 	else
 		(void)osh_rpc_call_reply(call, &r.base);
 out:
+	if (inserted)
+		gw_auth_revoke(gw->auth, sb.id);
 	if (inserted && osh_gw_store_sandbox_delete(gw_store(gw), sb.id) != 0)
 		osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s: cannot undo the record: %s", sb.id,
 			   osh_gw_store_errmsg(gw_store(gw)));
@@ -1513,6 +1595,10 @@ out:
 	for (size_t i = 0; envv && i < req->n_env; i++)
 		free(envv[i]);
 	free(envv);
+	if (secrets) {
+		explicit_bzero(secrets, secrets_len);
+		free(secrets);
+	}
 	free(sb.command);
 	free(sb.policy);
 }
@@ -1625,6 +1711,8 @@ void gw_delete_complete(struct osh_gw *gw, struct gw_delete *d, int exit_code, b
 			osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s: delete failed: %s", sb.id,
 				   osh_gw_store_errmsg(gw_store(gw)));
 		archive_dir(gw, &sb);
+		gw_auth_revoke(gw->auth, sb.id);
+		gw_ev_sandbox_delete(sb.id, sb.name, d->pid, d->requested_by);
 		osh_gw_log(OSH_GW_LOG_INFO, "sandbox %s ('%s') deleted", sb.id, sb.name);
 	}
 	if (d->call) {
@@ -1677,6 +1765,7 @@ static void h_delete(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		goto out;
 	}
 	snprintf(d->id, sizeof(d->id), "%s", sb.id);
+	snprintf(d->requested_by, sizeof(d->requested_by), "%s", gw_auth_who(call));
 	d->call = call;
 	osh_rpc_call_ref(call);
 	c = gw_child_find(gw, sb.id);

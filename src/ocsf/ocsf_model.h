@@ -42,6 +42,18 @@
  *   "set to 0/false/empty" is distinct from "unset".
  * - Fields are listed sorted by JSON name; serialization emits them in that
  *   order, so output is deterministic.
+ *
+ * Serializer plans (struct ocsf_plan, generated beside each descriptor)
+ * - The generator also writes, per object, what the serializer needs on
+ *   every event, as static const data: one row per field with the
+ *   pre-quoted `,"key":` text, an opcode folding kind and flags, the member
+ *   offset and the child object's plan; the class-level derived members
+ *   rendered in full (`,"class_uid":4001`; type_uid/type_name per activity);
+ *   and the word masks of the rows visited without a presence bit (derived
+ *   rows), of enum rows and where their caption row sits, and of rows with a
+ *   profile. The serializer reads only these tables: nothing is computed,
+ *   cached or locked at run time. Hand-written descriptor tables (tests)
+ *   write their plans by hand, following the same rules.
  */
 #ifndef OCSF_MODEL_H
 #define OCSF_MODEL_H
@@ -51,7 +63,7 @@
 #include <stdint.h>
 
 /* Bumped whenever this header changes in a way generated code depends on. */
-#define OCSF_MODEL_ABI 1
+#define OCSF_MODEL_ABI 2
 
 /* Size of the arena embedded in every event (bytes). A representative event
  * (endpoints, actor with two parents, container, device, rule) needs ~6 KiB.
@@ -150,6 +162,8 @@ struct ocsf_constraint {
 	const int16_t *fields;     /* -1 terminated */
 };
 
+struct ocsf_plan;
+
 struct ocsf_object {
 	const char *name;          /* schema name, e.g. "network_endpoint" */
 	const char *caption;       /* e.g. "Network Endpoint"              */
@@ -160,6 +174,61 @@ struct ocsf_object {
 	const struct ocsf_field *fields;
 	const struct ocsf_constraint *constraints;
 	bool recursive;            /* can (transitively) contain itself    */
+	const struct ocsf_plan *plan; /* the serializer's plan of this object */
+};
+
+/* ---------------------------------------------------------- serializer plans */
+
+/* Words of 64 rows a plan mask has: plans describe up to 256 fields. */
+#define OCSF_PLAN_WORDS 4
+/* Room of a row's pre-quoted key: `,"` + name (<= 35 bytes) + `":`, NUL
+ * padded, so the serializer moves it with fixed-size copies. */
+#define OCSF_PLAN_KEY 40
+
+enum ocsf_op {
+	OCSF_OP_GENERIC = 0, /* arrays, floats, json_t, open objects: read the field */
+	OCSF_OP_STR,         /* STRING / ENUM_STR scalar                           */
+	OCSF_OP_I32,         /* INT / ENUM_INT scalar                              */
+	OCSF_OP_I64,         /* LONG scalar                                        */
+	OCSF_OP_PORT,        /* PORT scalar                                        */
+	OCSF_OP_BOOL,        /* BOOL scalar                                        */
+	OCSF_OP_OBJ,         /* OBJECT scalar; ref = the child's plan              */
+	OCSF_OP_CAPTION,     /* caption of the scalar ENUM_INT row `sibling`; ref =
+	                        its enum                                            */
+	OCSF_OP_CAPTION_ANY, /* caption row of another shape (arrays, string enum) */
+	OCSF_OP_CONST,       /* derived member with a fixed text: ref = the whole
+	                        `,"key":value` (klen bytes)                         */
+	OCSF_OP_TYPE_UID,    /* class type_uid; ref = texts per activity enum item,
+	                        each `<length byte>,"type_uid":<n>`                 */
+	OCSF_OP_TYPE_NAME,   /* class type_name; same shape                        */
+	OCSF_OP_PROFILES,    /* metadata.profiles: filled in once the tree is known */
+	OCSF_OP_METADATA,    /* the class's metadata object; ref = its plan        */
+};
+
+struct ocsf_plan_row {
+	char key[OCSF_PLAN_KEY]; /* `,"name":`, NUL padded                    */
+	uint8_t klen;            /* bytes of key; OCSF_OP_CONST: bytes of ref  */
+	uint8_t op;              /* enum ocsf_op                               */
+	int8_t profile;          /* the field's profile index, -1 core         */
+	int16_t sibling;         /* the field's sibling (caption <-> enum)     */
+	uint32_t offset;         /* member offset                              */
+	const void *ref;         /* per op, see enum ocsf_op                   */
+};
+
+/* Masks are indexed like presence bits (row i: word i / 64, bit i % 64). */
+struct ocsf_plan {
+	const struct ocsf_object *desc;     /* the object this plan writes       */
+	const struct ocsf_plan_row *rows;   /* desc->n_fields rows               */
+	uint16_t words;                     /* (n_fields + 63) / 64              */
+	uint64_t valid[OCSF_PLAN_WORDS];    /* rows 0..n_fields-1                */
+	uint64_t always[OCSF_PLAN_WORDS];   /* visited without a presence bit when
+	                                       written as the class or its metadata:
+	                                       derived rows, the class's metadata */
+	uint64_t cap_prev[OCSF_PLAN_WORDS]; /* ENUM_INT rows whose caption is the
+	                                       row before (same word)            */
+	uint64_t cap_next[OCSF_PLAN_WORDS]; /* ... the row after (same word)     */
+	uint64_t cap_far[OCSF_PLAN_WORDS];  /* ... any other row                 */
+	uint64_t profrows[OCSF_PLAN_WORDS]; /* rows with a profile               */
 };
 
 /* Per-class identity. class_uid/category are fixed by the schema; type_uid is

@@ -1,37 +1,38 @@
-/* ocsf_serialize.c - the one OCSF event serializer: a descriptor walker.
+/* ocsf_serialize.c - the one OCSF event serializer: a plan interpreter.
  *
  * DESIGN
- * Generated code carries only data (struct layouts and descriptor tables);
- * this walker turns any event into JSON by reading those tables. One
- * serializer means one piece of code to test and fuzz for every class, and a
- * schema change shows up as a reviewable table diff instead of thousands of
- * lines of generated writer code. It is fast because it does no lookups by
- * name on the hot path: it visits descriptor rows in order, tests presence
- * bits, and writes through the JSON writer's direct-to-buffer primitives.
+ * Generated code carries only data: struct layouts, descriptor tables and,
+ * beside each descriptor, its serializer plan (struct ocsf_plan: one row per
+ * field with the pre-quoted `,"key":` text, an opcode and the member offset;
+ * the derived members rendered in full; the visit masks). This file
+ * interprets those plans: one code path for every class and object, one
+ * piece of code to test and fuzz, and a schema change shows up as a table
+ * diff instead of thousands of lines of generated writer code. Nothing is
+ * built, cached or locked at run time: the plans are static const data.
  *
- * Derived values are computed where their descriptor row sits, so output
- * stays sorted by key:
- * - class level (flag DERIVED): class_uid, class_name, category_uid,
- *   category_name, type_uid, type_name - always from the class table, never
- *   from what the caller may have stored;
- * - any CAPTION field: the schema caption of its enum sibling's value; for
- *   99 (Other) the caller's label when set, else the schema's "Other"; for a
+ * The walk visits only set bits: the present fields, the caption row of
+ * every present enum (masks cap_prev/cap_next/cap_far), and, for the class
+ * and its metadata, the derived rows (mask `always`). Every member of an
+ * object is written as `,"key":value`; the object's first comma becomes its
+ * '{' when it closes. Derived values, so output stays sorted by key:
+ * - class level: class_uid, class_name, category_uid, category_name are
+ *   fixed texts of the class plan (OCSF_OP_CONST); type_uid and type_name
+ *   are texts per activity enum item (type_uid is computed for a value the
+ *   enum does not know; type_name is then left out); never what the caller
+ *   may have stored;
+ * - any CAPTION row: the schema caption of its enum sibling's value; for 99
+ *   (Other) the caller's label when set, else the schema's "Other"; for a
  *   value the enum does not know, the caller's label if any;
- * - metadata.version (the schema version) and metadata.profiles (profiles
- *   whose attributes are present anywhere in the tree, sorted by name, left
- *   out when there are none). A first pass over presence bits computes them.
+ * - metadata.version (a fixed text) and metadata.profiles: the profiles
+ *   whose attributes are present anywhere in the tree, sorted by name (the
+ *   generated profile table is sorted), left out when there are none. They
+ *   are noted during the same walk and inserted at their mark at the end.
  * The event is never modified, so serializing twice gives the same bytes.
  *
- * Caches: key lengths (by field address, lock-free), per-descriptor plans
- * (process-wide, lock-free readers) and the rendered class-level derived
- * members of the last (class, activity) pair (thread-local). All assume
- * descriptor and class tables are immutable static data, as generated ones
- * are: a table must not be rewritten at the same address after it has been
- * serialized once.
- *
- * Speed: scalar rows take one capacity check for key and value; the fast
- * paths do not test the writer's sticky error (what is written after an
- * overflow stays inside cap and is discarded by ocsf_jsonw_finish).
+ * Speed: scalar rows take one capacity check for key and value (ROW_ROOM);
+ * the fast paths do not test the writer's sticky error (what is written
+ * after an overflow stays inside cap and is discarded by ocsf_jsonw_finish),
+ * errors are checked once per 64-row word.
  */
 #include <math.h>
 #include <string.h>
@@ -46,51 +47,14 @@ struct ser {
 	struct ocsf_jsonw w;
 	const struct ocsf_class *cls;
 	uint64_t profiles[2];
-	uint8_t pidx[128]; /* indexes of the used profiles, by name */
-	unsigned n_pnames;
 	bool have_act;			       /* activity_id is set */
 	int32_t act;			       /* its value */
 	const struct ocsf_enum_item *act_item; /* its enum item, or NULL */
-	size_t prof_at;			       /* output offset where metadata.profiles goes */
-	bool prof_first;		       /* it would be the first key of metadata */
-	bool prof_wanted;		       /* metadata was written (with a profiles slot) */
+	size_t prof_at;			       /* output offset of the metadata.profiles mark */
+	bool prof_first;		       /* the mark is metadata's '{' (first member) */
+	bool prof_wanted;		       /* metadata was written (with a mark) */
 	int err;
 };
-
-/* ------------------------------------------------------ key lengths
- * Descriptor names are static strings; their lengths are cached in a small
- * direct-mapped table keyed by the field's address, so the hot path does
- * not strlen every key. Each entry is one 64-bit word (address << 8 |
- * length), read and written with relaxed atomics: concurrent serializers
- * see either a whole entry or a miss, never a torn one. */
-#define KEYCACHE_SIZE 4096
-
-static uint64_t keycache[KEYCACHE_SIZE];
-
-static inline size_t key_len(const struct ocsf_field *f)
-{
-	uintptr_t a = (uintptr_t)f;
-	size_t slot = (a / sizeof(*f)) & (KEYCACHE_SIZE - 1);
-	uint64_t e = __atomic_load_n(&keycache[slot], __ATOMIC_RELAXED);
-	if ((e >> 8) == (uint64_t)a && a < ((uint64_t)1 << 56))
-		return (size_t)(e & 0xff);
-	size_t n = strlen(f->name);
-	if (n < 256 && a < ((uint64_t)1 << 56))
-		__atomic_store_n(&keycache[slot], ((uint64_t)a << 8) | n, __ATOMIC_RELAXED);
-	return n;
-}
-
-static inline void write_key(struct ser *s, const struct ocsf_field *f)
-{
-	ocsf_jsonw_key(&s->w, f->name, key_len(f));
-}
-
-/* `,"key":` for the next member of an object; clears *first. */
-static inline void write_member(struct ser *s, bool *first, const struct ocsf_field *f)
-{
-	ocsf_jsonw_member(&s->w, !*first, f->name, key_len(f));
-	*first = false;
-}
 
 static const uint64_t *presence_of(const void *o, const struct ocsf_object *d)
 {
@@ -169,90 +133,6 @@ void ocsf_event_profiles(const struct ocsf_event *ev, uint64_t mask[2])
 	mask[1] = s.profiles[1];
 }
 
-/* Profile indexes sorted by name, built once (profile names are static
- * generated data): writing metadata.profiles is then a walk of this order
- * testing bits, with no sorting per event. */
-static uint8_t prof_order[128];
-static uint8_t prof_len[128];  /* strlen of each profile name, by index */
-static uint8_t prof_rank[128]; /* position of each profile in prof_order, 255 unnamed */
-static unsigned prof_n;
-static bool prof_ready; /* published with release after the tables */
-static bool prof_lock;	/* spin flag for the one-time build */
-
-static void prof_build(void)
-{
-	while (__atomic_test_and_set(&prof_lock, __ATOMIC_ACQUIRE))
-		;
-	if (!__atomic_load_n(&prof_ready, __ATOMIC_ACQUIRE)) {
-		unsigned n = 0;
-		for (int i = 0; i < 128; i++) {
-			const char *nm = ocsf_profile_name(i);
-			if (!nm)
-				continue;
-			size_t l = strlen(nm);
-			bool plain = l < 255;
-			for (size_t c = 0; c < l && plain; c++)
-				plain =
-				    nm[c] > 0x20 && nm[c] < 0x7f && nm[c] != '"' && nm[c] != '\\';
-			prof_len[i] = (uint8_t)(plain ? l : 255);
-			unsigned k = n++;
-			while (k > 0 && strcmp(ocsf_profile_name(prof_order[k - 1]), nm) > 0) {
-				prof_order[k] = prof_order[k - 1];
-				k--;
-			}
-			prof_order[k] = (uint8_t)i;
-		}
-		prof_n = n;
-		memset(prof_rank, 255, sizeof(prof_rank));
-		for (unsigned k = 0; k < n; k++)
-			prof_rank[prof_order[k]] = (uint8_t)k;
-		__atomic_store_n(&prof_ready, true, __ATOMIC_RELEASE);
-	}
-	__atomic_clear(&prof_lock, __ATOMIC_RELEASE);
-}
-
-/* Sorted names of the profiles in s->profiles (once per serialization). */
-static void collect_profiles(struct ser *s)
-{
-	if (!__atomic_load_n(&prof_ready, __ATOMIC_ACQUIRE))
-		prof_build();
-	s->n_pnames = 0;
-	if (!s->profiles[0] && !s->profiles[1])
-		return;
-	/* Re-index the used profiles by name rank, then read them back in
-	 * rank order: proportional to the profiles used, not to all of them. */
-	uint64_t by_rank[2] = {0, 0};
-	for (unsigned k = 0; k < 2; k++) {
-		for (uint64_t m = s->profiles[k]; m; m &= m - 1) {
-			unsigned r = prof_rank[k * 64 + (unsigned)__builtin_ctzll(m)];
-			if (r < 128)
-				by_rank[r / 64] |= (uint64_t)1 << (r % 64);
-		}
-	}
-	for (unsigned k = 0; k < 2; k++)
-		for (uint64_t m = by_rank[k]; m; m &= m - 1)
-			s->pidx[s->n_pnames++] = prof_order[k * 64 + (unsigned)__builtin_ctzll(m)];
-}
-
-static void write_profiles(struct ser *s)
-{
-	ocsf_jsonw_char(&s->w, '[');
-	for (unsigned k = 0; k < s->n_pnames; k++) {
-		unsigned i = s->pidx[k];
-		const char *nm = ocsf_profile_name((int)i);
-		if (k)
-			ocsf_jsonw_char(&s->w, ',');
-		if (prof_len[i] < 255) { /* names are identifiers: no escaping */
-			ocsf_jsonw_char(&s->w, '"');
-			ocsf_jsonw_raw(&s->w, nm, prof_len[i]);
-			ocsf_jsonw_char(&s->w, '"');
-		} else {
-			ocsf_jsonw_str(&s->w, nm);
-		}
-	}
-	ocsf_jsonw_char(&s->w, ']');
-}
-
 /* ------------------------------------------------------------- values */
 
 static void write_json_text(struct ser *s, const char *text)
@@ -309,8 +189,8 @@ static void write_open(struct ser *s, const struct ocsf_array *a)
 	ocsf_jsonw_char(&s->w, '}');
 }
 
-static void write_object(struct ser *s, const void *o, const struct ocsf_object *d, int depth,
-			 bool is_metadata);
+static void write_obj(struct ser *s, const void *o, const struct ocsf_object *d, int depth,
+		      bool top);
 
 /* One value of field f stored at p (an element for arrays). Scalars are
  * written inline; objects recurse. */
@@ -341,7 +221,7 @@ static inline void write_value(struct ser *s, const struct ocsf_field *f, const 
 		ocsf_jsonw_uint(&s->w, *(const uint16_t *)p);
 		break;
 	case OCSF_K_OBJECT:
-		write_object(s, *(const void *const *)p, f->object, depth + 1, false);
+		write_obj(s, *(const void *const *)p, f->object, depth + 1, false);
 		break;
 	case OCSF_K_OPEN_OBJECT:
 		write_open(s, (const struct ocsf_array *)p);
@@ -450,51 +330,6 @@ static bool caption_available(const void *o, const struct ocsf_field *ef, bool c
 	return cap_present || ocsf_enum_find(e, v) != NULL;
 }
 
-enum derived {
-	D_NONE,
-	D_CLASS_UID,
-	D_CLASS_NAME,
-	D_CATEGORY_UID,
-	D_CATEGORY_NAME,
-	D_TYPE_UID,
-	D_TYPE_NAME,
-	D_VERSION,  /* metadata.version */
-	D_PROFILES, /* metadata.profiles */
-};
-
-static enum derived derived_kind(const char *name)
-{
-	switch (name[0]) {
-	case 'c':
-		if (strcmp(name, "class_uid") == 0)
-			return D_CLASS_UID;
-		if (strcmp(name, "class_name") == 0)
-			return D_CLASS_NAME;
-		if (strcmp(name, "category_uid") == 0)
-			return D_CATEGORY_UID;
-		if (strcmp(name, "category_name") == 0)
-			return D_CATEGORY_NAME;
-		break;
-	case 't':
-		if (strcmp(name, "type_uid") == 0)
-			return D_TYPE_UID;
-		if (strcmp(name, "type_name") == 0)
-			return D_TYPE_NAME;
-		break;
-	case 'v':
-		if (strcmp(name, "version") == 0)
-			return D_VERSION;
-		break;
-	case 'p':
-		if (strcmp(name, "profiles") == 0)
-			return D_PROFILES;
-		break;
-	default:
-		break;
-	}
-	return D_NONE;
-}
-
 /* Decimal digits of u at p; returns how many. Values under 10 000 (ports,
  * ids, pids) take one or two table moves with no loop. */
 __attribute__((always_inline)) static inline size_t put_uint(char *p, uint64_t u)
@@ -531,348 +366,6 @@ __attribute__((always_inline)) static inline size_t put_int(char *p, int64_t v)
 	/* Negate in unsigned arithmetic so INT64_MIN is exact. */
 	p[0] = '-';
 	return 1 + put_uint(p + 1, (uint64_t)0 - (uint64_t)v);
-}
-
-/* put_int() with its own capacity check (derived class-level numbers). */
-static inline void put_int_checked(struct ocsf_jsonw *w, int64_t v)
-{
-	if (w->cap - w->len >= 24)
-		w->len += put_int(w->buf + w->len, v);
-	else
-		ocsf_jsonw_int(w, v);
-}
-
-/* Length of s; *plain tells whether it is printable ASCII needing no
- * escape (one SIMD pass where available). */
-static size_t scan_plain(const char *s, bool *plain)
-{
-#if defined(__SSE2__)
-	return ocsf_jsonw_scan(s, plain);
-#else
-	size_t n = strlen(s);
-	bool ok = true;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		ok = ok && c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-	}
-	*plain = ok;
-	return n;
-#endif
-}
-
-/* Fields to visit: the present ones, the caption of every present enum,
- * and (class and metadata only) the DERIVED rows, plus the metadata row.
- * Visiting set bits keeps the cost proportional to what the event carries
- * rather than to the schema's size. Returns false if d is too wide. */
-#define MAX_WORDS 16
-
-/* ------------------------------------------------------------ plans
- * Per-descriptor facts the walk needs on every event, computed once per
- * descriptor (lazily, on its first serialization) into a process-wide
- * store of static storage: the DERIVED rows with their kinds, the enum rows
- * that have a caption sibling, and one row per field with everything the
- * hot loop reads - the member's offset, an opcode folding kind and flags
- * into one switch, and the pre-quoted `,"key":` text so a key is one fixed
- * 32-byte move. Readers are lock-free (the descriptor pointer of a slot is
- * published with release after the rest of the slot is written); builders
- * serialize on a spin flag, which is taken at most once per descriptor.
- * A descriptor wider than PLAN_WORDS * 64 fields, or one that finds the
- * store full, takes the uncached path (same output, slower). */
-#define PLAN_WORDS 2
-#define PLAN_SLOTS 512
-#define PLAN_ROWS  4096
-#define PLAN_PROBE 16
-#define KEY_ROOM   40
-
-enum op {
-	OP_GENERIC = 0, /* anything not below: the descriptor-driven path */
-	OP_STR,		/* STRING / ENUM_STR scalar */
-	OP_I32,		/* INT scalar */
-	OP_ENUM,	/* ENUM_INT scalar */
-	OP_I64,		/* LONG scalar */
-	OP_PORT,	/* PORT scalar */
-	OP_BOOL,	/* BOOL scalar */
-	OP_OBJ,		/* OBJECT scalar with a descriptor */
-	OP_CAPTION,	/* caption sibling of an enum */
-};
-
-struct plan;
-
-struct prow {
-	char key[KEY_ROOM];	  /* `,"name":` then zero padding */
-	uint8_t klen;		  /* bytes of `,"name":`; 0 when the name is too long */
-	uint8_t op;		  /* enum op */
-	uint8_t dkind;		  /* enum derived of a DERIVED row, else D_NONE */
-	int8_t profile;		  /* the field's profile index, -1 core */
-	uint8_t capfast;	  /* OP_CAPTION whose sibling is a scalar ENUM_INT */
-	const struct plan *child; /* OP_OBJ: plan of f->object, set on first use */
-	uint32_t offset;	  /* member offset */
-	const struct ocsf_field *f;
-};
-
-struct plan {
-	const struct ocsf_object *d;	 /* published last (release) */
-	struct prow *rows;		 /* n_fields rows */
-	uint64_t derived[PLAN_WORDS];	 /* DERIVED rows */
-	uint64_t enums[PLAN_WORDS];	 /* ENUM_INT rows with a sibling elsewhere */
-	uint64_t enums_prev[PLAN_WORDS]; /* ... whose sibling is the row before (same word) */
-	uint64_t enums_next[PLAN_WORDS]; /* ... whose sibling is the row after (same word) */
-	uint64_t special[PLAN_WORDS];	 /* DERIVED or CAPTION rows (class/metadata walk) */
-	uint64_t profrows[PLAN_WORDS];	 /* rows with a profile */
-	uint64_t valid[PLAN_WORDS];	 /* rows 0..n_fields-1 */
-};
-
-static struct plan plans[PLAN_SLOTS];
-static struct prow plan_rows[PLAN_ROWS];
-static size_t plan_rows_used; /* under plan_lock */
-static bool plan_lock;	      /* spin flag (atomic test-and-set) */
-
-static enum op op_of(const struct ocsf_field *f)
-{
-	if (f->flags & OCSF_F_CAPTION)
-		return OP_CAPTION;
-	if (f->flags & (OCSF_F_ARRAY | OCSF_F_DERIVED))
-		return OP_GENERIC;
-	switch (f->kind) {
-	case OCSF_K_STRING:
-	case OCSF_K_ENUM_STR:
-		return OP_STR;
-	case OCSF_K_INT:
-		return OP_I32;
-	case OCSF_K_ENUM_INT:
-		return OP_ENUM;
-	case OCSF_K_LONG:
-		return OP_I64;
-	case OCSF_K_PORT:
-		return OP_PORT;
-	case OCSF_K_BOOL:
-		return OP_BOOL;
-	case OCSF_K_OBJECT:
-		return f->object ? OP_OBJ : OP_GENERIC;
-	default:
-		return OP_GENERIC;
-	}
-}
-
-/* Fills slot e for d from the row pool; false if the pool is full. Called
- * with plan_lock held. */
-static bool plan_build(struct plan *e, const struct ocsf_object *d)
-{
-	if (d->n_fields > PLAN_ROWS - plan_rows_used)
-		return false;
-	struct prow *rows = &plan_rows[plan_rows_used];
-	memset(e->derived, 0, sizeof(e->derived));
-	memset(e->enums, 0, sizeof(e->enums));
-	memset(e->enums_prev, 0, sizeof(e->enums_prev));
-	memset(e->enums_next, 0, sizeof(e->enums_next));
-	memset(e->special, 0, sizeof(e->special));
-	memset(e->profrows, 0, sizeof(e->profrows));
-	memset(e->valid, 0, sizeof(e->valid));
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const struct ocsf_field *f = &d->fields[i];
-		struct prow *r = &rows[i];
-		size_t n = strlen(f->name);
-		memset(r, 0, sizeof(*r));
-		r->f = f;
-		r->offset = f->offset;
-		r->profile = f->profile;
-		r->op = (uint8_t)op_of(f);
-		if (r->op == OP_CAPTION && (f->sibling < 0 || f->sibling >= d->n_fields))
-			r->op = OP_GENERIC;
-		if (n + 4 <= KEY_ROOM - 8) {
-			r->key[0] = ',';
-			r->key[1] = '"';
-			memcpy(r->key + 2, f->name, n);
-			r->key[n + 2] = '"';
-			r->key[n + 3] = ':';
-			r->klen = (uint8_t)(n + 4);
-		}
-		/* The scalar fast paths rely on the pre-quoted key. */
-		if (!r->klen && r->op >= OP_STR && r->op <= OP_BOOL)
-			r->op = OP_GENERIC;
-		if (r->op == OP_CAPTION) {
-			const struct ocsf_field *ef = &d->fields[f->sibling];
-			r->capfast =
-			    !((ef->flags | f->flags) & OCSF_F_ARRAY) && ef->kind == OCSF_K_ENUM_INT;
-		}
-		if (f->kind == OCSF_K_ENUM_INT && f->sibling >= 0 && f->sibling < d->n_fields) {
-			uint64_t bit = (uint64_t)1 << (i % 64);
-			if ((unsigned)f->sibling + 1 == i && i % 64 != 0)
-				e->enums_prev[i / 64] |= bit;
-			else if ((unsigned)f->sibling == i + 1 && i % 64 != 63)
-				e->enums_next[i / 64] |= bit;
-			else
-				e->enums[i / 64] |= bit;
-		}
-		e->valid[i / 64] |= (uint64_t)1 << (i % 64);
-		if (f->profile >= 0)
-			e->profrows[i / 64] |= (uint64_t)1 << (i % 64);
-		if (f->flags & (OCSF_F_DERIVED | OCSF_F_CAPTION))
-			e->special[i / 64] |= (uint64_t)1 << (i % 64);
-		if (!(f->flags & OCSF_F_DERIVED))
-			continue;
-		r->dkind = (uint8_t)derived_kind(f->name);
-		e->derived[i / 64] |= (uint64_t)1 << (i % 64);
-	}
-	plan_rows_used += d->n_fields;
-	e->rows = rows;
-	return true;
-}
-
-static const struct plan *plan_slow(const struct ocsf_object *d, size_t h)
-{
-	const struct plan *res = NULL;
-	while (__atomic_test_and_set(&plan_lock, __ATOMIC_ACQUIRE))
-		;
-	for (unsigned k = 0; k < PLAN_PROBE; k++) {
-		struct plan *e = &plans[(h + k) % PLAN_SLOTS];
-		const struct ocsf_object *cur = __atomic_load_n(&e->d, __ATOMIC_ACQUIRE);
-		if (cur == d) {
-			res = e;
-			break;
-		}
-		if (cur)
-			continue;
-		if (plan_build(e, d)) {
-			__atomic_store_n(&e->d, d, __ATOMIC_RELEASE);
-			res = e;
-		}
-		break;
-	}
-	__atomic_clear(&plan_lock, __ATOMIC_RELEASE);
-	return res;
-}
-
-/* The plan of d, or NULL when d takes the uncached path. */
-static inline const struct plan *plan_of(const struct ocsf_object *d)
-{
-	if (d->n_fields > 64 * PLAN_WORDS)
-		return NULL;
-	size_t h = ((uintptr_t)d / sizeof(*d)) * 0x9e3779b97f4a7c15ull >> 40;
-	for (unsigned k = 0; k < PLAN_PROBE; k++) {
-		const struct plan *e = &plans[(h + k) % PLAN_SLOTS];
-		const struct ocsf_object *cur = __atomic_load_n(&e->d, __ATOMIC_ACQUIRE);
-		if (cur == d)
-			return e;
-		if (!cur)
-			break;
-	}
-	return plan_slow(d, h);
-}
-
-/* Derived kind of row i of d (D_NONE if it is not DERIVED). */
-static enum derived derived_kind_at(const struct ocsf_object *d, const struct plan *e, unsigned i)
-{
-	if (e)
-		return (enum derived)e->rows[i].dkind;
-	return i < d->n_fields ? derived_kind(d->fields[i].name) : D_NONE;
-}
-
-__attribute__((always_inline)) static inline bool
-visit_mask(const struct ser *s, const void *o, const struct ocsf_object *d, const struct plan *di,
-	   bool is_class, bool is_metadata, uint64_t want[MAX_WORDS])
-{
-	const uint64_t *pr = presence_of(o, d);
-	unsigned words = ((unsigned)d->n_fields + 63) / 64;
-	bool derived = is_class || is_metadata;
-
-	if (words > MAX_WORDS)
-		return false;
-	if (di) {
-		for (unsigned k = 0; k < words; k++)
-			want[k] = pr[k] | (derived ? di->derived[k] : 0) |
-				  ((pr[k] & di->enums_prev[k]) >> 1) |
-				  ((pr[k] & di->enums_next[k]) << 1);
-		for (unsigned k = 0; k < words; k++) {
-			for (uint64_t m = pr[k] & di->enums[k]; m; m &= m - 1) {
-				unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
-				int16_t sib = d->fields[i].sibling;
-				want[sib / 64] |= (uint64_t)1 << (sib % 64);
-			}
-		}
-	} else {
-		/* uncached path: clear the whole mask (no word is left unset) */
-		for (unsigned k = 0; k < MAX_WORDS; k++)
-			want[k] = k < words ? pr[k] : 0;
-		for (unsigned i = 0; i < d->n_fields; i++) {
-			const struct ocsf_field *f = &d->fields[i];
-			if (derived && (f->flags & OCSF_F_DERIVED))
-				want[i / 64] |= (uint64_t)1 << (i % 64);
-			if (ocsf_present_get(pr, i) && f->kind == OCSF_K_ENUM_INT &&
-			    f->sibling >= 0 && f->sibling < d->n_fields)
-				want[f->sibling / 64] |= (uint64_t)1 << (f->sibling % 64);
-		}
-	}
-	if (is_class && s->cls->metadata_field >= 0 && s->cls->metadata_field < d->n_fields)
-		want[s->cls->metadata_field / 64] |= (uint64_t)1 << (s->cls->metadata_field % 64);
-	return true;
-}
-
-static inline void comma(struct ser *s, bool *first)
-{
-	if (!*first)
-		ocsf_jsonw_char(&s->w, ',');
-	*first = false;
-}
-
-/* Marks where metadata.profiles goes; the list is inserted there once the
- * whole event has been written and the profiles in use are known. */
-static void mark_profiles(struct ser *s, bool first)
-{
-	s->prof_at = s->w.len;
-	s->prof_first = first;
-	s->prof_wanted = true;
-}
-
-static void write_metadata_fixed(struct ser *s, bool *first)
-{
-	mark_profiles(s, *first);
-	comma(s, first);
-	ocsf_jsonw_key(&s->w, "version", 7);
-	ocsf_jsonw_str(&s->w, ocsf_schema_version());
-}
-
-/* The caption row r (index i) of o: written when its enum sibling is
- * present with a caption to show, else the caller's own value if it set
- * one. `e` is the enum to caption with. */
-static void write_caption_row(struct ser *s, const void *o, const struct ocsf_object *d, unsigned i,
-			      const struct ocsf_enum *e, bool *first, int depth)
-{
-	const uint64_t *pr = presence_of(o, d);
-	const struct ocsf_field *f = &d->fields[i];
-	bool present = ocsf_present_get(pr, i);
-
-	if (f->sibling >= 0 && f->sibling < d->n_fields) {
-		const struct ocsf_field *ef = &d->fields[f->sibling];
-		if (ocsf_present_get(pr, (unsigned)f->sibling) && ef->kind == OCSF_K_ENUM_INT &&
-		    caption_available(o, ef, present, e)) {
-			comma(s, first);
-			write_key(s, f);
-			write_caption(s, o, ef, f, present, e);
-			return;
-		}
-	}
-	if (!present || !writable(o, f))
-		return;
-	write_member(s, first, f);
-	write_field(s, o, f, depth);
-}
-
-/* `,"key":` of row r (without the comma for the first member): one fixed
- * 32-byte move when the buffer has room, the checked writer otherwise. */
-__attribute__((always_inline)) static inline void put_key(struct ser *s, const struct prow *r,
-							  bool *first, bool plain)
-{
-	struct ocsf_jsonw *w = &s->w;
-	size_t skip = plain ? 0 : (*first ? 1 : 0);
-	if (!plain)
-		*first = false;
-	if (r->klen && w->cap - w->len >= 32) {
-		memcpy(w->buf + w->len, r->key + skip, 32);
-		w->len += r->klen - skip;
-		return;
-	}
-	ocsf_jsonw_member(w, skip == 0, r->f->name, key_len(r->f));
 }
 
 /* The quoted JSON string of str at p when it is plain printable ASCII of
@@ -923,546 +416,375 @@ static inline void put_str(struct ocsf_jsonw *w, const char *str)
 	ocsf_jsonw_str_inline(w, str);
 }
 
-/* Caption row i of a planned object when its enum sibling is a present
- * scalar ENUM_INT (the usual shape): one enum lookup, the key in one move.
- * Returns false when the shape is another one or there is nothing to
- * caption, leaving the row to write_caption_row(). Same output. */
-__attribute__((always_inline)) static inline bool
-caption_fast(struct ser *s, const void *o, const struct ocsf_object *d, const struct prow *rows,
-	     unsigned i, const struct ocsf_enum *e, bool *first)
+/* `,"key":` of field f, checked (the slow paths). */
+static void write_member(struct ser *s, const struct ocsf_field *f)
 {
-	const struct ocsf_field *f = rows[i].f;
-	const struct ocsf_field *ef = &d->fields[f->sibling];
-	const uint64_t *pr = presence_of(o, d);
-
-	if (!rows[i].capfast || !ocsf_present_get(pr, (unsigned)f->sibling))
-		return false;
-	bool present = ocsf_present_get(pr, i);
-	const char *caller = present ? MEMBER_PTR(o, f->offset, const char) : NULL;
-	int64_t v = MEMBER(o, ef->offset, int32_t);
-	const struct ocsf_enum_item *it;
-	/* Most enums are dense from 0: the direct slot, else the search. */
-	if (e && v >= 0 && (uint64_t)v < e->count && e->items[v].value == v)
-		it = &e->items[v];
-	else
-		it = ocsf_enum_find(e, v);
-	if (!present && !it)
-		return false;
-	put_key(s, &rows[i], first, false);
-	put_str(&s->w, (v == 99 && caller) ? caller : it ? it->caption : caller);
-	return true;
+	ocsf_jsonw_member(&s->w, true, f->name, strlen(f->name));
 }
 
-static void write_plain_pl(struct ser *s, const void *o, const struct ocsf_object *d,
-			   const struct plan *pl, int depth);
+/* The pre-quoted `,"key":` of row r at p (room checked by the caller). */
+__attribute__((always_inline)) static inline void key_move(char *p, const struct ocsf_plan_row *r)
+{
+	memcpy(p, r->key, 32);
+	if (r->klen > 32)
+		memcpy(p + 32, r->key + 32, OCSF_PLAN_KEY - 32);
+}
 
-/* Room for any one fast row: its 32-byte key move, then up to 21 integer
+/* `,"key":` of row r, checked. */
+static inline void put_key(struct ocsf_jsonw *w, const struct ocsf_plan_row *r)
+{
+	if (w->cap - w->len >= OCSF_PLAN_KEY) {
+		key_move(w->buf + w->len, r);
+		w->len += r->klen;
+		return;
+	}
+	ocsf_jsonw_raw(w, r->key, r->klen);
+}
+
+/* n bytes of generated text (derived members), checked. */
+static inline void put_text(struct ocsf_jsonw *w, const char *t, size_t n)
+{
+	if (w->cap - w->len >= n + 32) {
+		ocsf_jsonw_copy_short(w->buf + w->len, t, n);
+		w->len += n;
+		return;
+	}
+	ocsf_jsonw_raw(w, t, n);
+}
+
+/* Caption row i (op OCSF_OP_CAPTION: scalar caption of the scalar ENUM_INT
+ * row r->sibling). Written when the enum is present with a caption to show,
+ * else the caller's own value if it set one. */
+__attribute__((always_inline)) static inline void write_caption_fast(struct ser *s, const void *o,
+								     const uint64_t *pr,
+								     const struct ocsf_plan *pl,
+								     unsigned i)
+{
+	const struct ocsf_plan_row *r = &pl->rows[i];
+	const struct ocsf_enum *e = r->ref;
+	bool present = ocsf_present_get(pr, i);
+	const char *caller = present ? MEMBER_PTR(o, r->offset, const char) : NULL;
+	const struct ocsf_enum_item *it = NULL;
+
+	if (ocsf_present_get(pr, (unsigned)r->sibling)) {
+		int64_t v = MEMBER(o, pl->rows[r->sibling].offset, int32_t);
+		/* Most enums are dense from 0: the direct slot, else the search. */
+		if (e && v >= 0 && (uint64_t)v < e->count && e->items[v].value == v)
+			it = &e->items[v];
+		else
+			it = ocsf_enum_find(e, v);
+		if (it && !(v == 99 && caller))
+			caller = it->caption;
+	}
+	if (!caller)
+		return;
+	struct ocsf_jsonw *w = &s->w;
+	if (w->cap - w->len >= OCSF_PLAN_KEY + 66) {
+		char *p = w->buf + w->len;
+		key_move(p, r);
+		size_t n = str_fast(p + r->klen, caller);
+		w->len += r->klen + n;
+		if (n)
+			return;
+		ocsf_jsonw_str_inline(w, caller);
+		return;
+	}
+	put_key(w, r);
+	put_str(w, caller);
+}
+
+/* Caption row i of another shape (op OCSF_OP_CAPTION_ANY), from the
+ * descriptors. */
+static void write_caption_any(struct ser *s, const void *o, const uint64_t *pr,
+			      const struct ocsf_object *d, unsigned i, int depth)
+{
+	const struct ocsf_field *f = &d->fields[i];
+	bool present = ocsf_present_get(pr, i);
+
+	if (f->sibling >= 0 && f->sibling < d->n_fields) {
+		const struct ocsf_field *ef = &d->fields[f->sibling];
+		const struct ocsf_enum *e = ef->enumeration;
+		if (ocsf_present_get(pr, (unsigned)f->sibling) && ef->kind == OCSF_K_ENUM_INT &&
+		    caption_available(o, ef, present, e)) {
+			write_member(s, f);
+			write_caption(s, o, ef, f, present, e);
+			return;
+		}
+	}
+	if (!present || !writable(o, f))
+		return;
+	write_member(s, f);
+	write_field(s, o, f, depth);
+}
+
+/* Activity-dependent class member (type_uid / type_name): the generated
+ * text for the activity's enum item; type_uid of a value the enum does not
+ * know is computed, type_name is then left out. */
+static void write_type(struct ser *s, const struct ocsf_plan_row *r, bool is_uid)
+{
+	const char *const *texts = r->ref;
+	const struct ocsf_enum *ae = s->cls->activity;
+
+	if (!s->have_act || (!is_uid && !s->act_item))
+		return;
+	if (s->act_item && texts && ae) {
+		/* Generated texts start with their length byte. */
+		const char *t = texts[s->act_item - ae->items];
+		put_text(&s->w, t + 1, (unsigned char)t[0]);
+		return;
+	}
+	put_key(&s->w, r);
+	if (s->w.cap - s->w.len >= 24)
+		s->w.len += put_int(s->w.buf + s->w.len, (int64_t)s->cls->class_uid * 100 + s->act);
+	else
+		ocsf_jsonw_int(&s->w, (int64_t)s->cls->class_uid * 100 + s->act);
+}
+
+/* Notes where metadata.profiles goes; the list is inserted there once the
+ * whole event has been written and the profiles in use are known. `start`
+ * is the offset of metadata's first member (its '{' once it closes). */
+static void mark_profiles(struct ser *s, size_t start)
+{
+	s->prof_at = s->w.len;
+	s->prof_first = s->w.len == start;
+	s->prof_wanted = true;
+}
+
+/* The class's metadata row: the metadata object (with its derived
+ * members), or, when the site set none, what the schema fixes. */
+static void write_metadata(struct ser *s, const void *o, const uint64_t *pr,
+			   const struct ocsf_plan *pl, unsigned i, int depth)
+{
+	const struct ocsf_plan_row *r = &pl->rows[i];
+	const void *md = ocsf_present_get(pr, i) ? MEMBER_PTR(o, r->offset, const void) : NULL;
+	const struct ocsf_plan *mp = r->ref;
+
+	put_key(&s->w, r);
+	if (md) {
+		write_obj(s, md, mp->desc, depth + 1, true);
+		return;
+	}
+	ocsf_jsonw_char(&s->w, '{');
+	s->prof_at = s->w.len - 1;
+	s->prof_first = true;
+	s->prof_wanted = true;
+	ocsf_jsonw_key(&s->w, "version", 7);
+	put_str(&s->w, ocsf_schema_version());
+	ocsf_jsonw_char(&s->w, '}');
+}
+
+/* Room for any one fast row: its 40-byte key move, then up to 21 integer
  * bytes or a quoted string of up to 64 bytes (1 + 64 + 1). */
 #define ROW_ROOM 128
 
-/* One present row of a planned object. In a plain object (`plain`) every
- * member is written with its leading comma (the object's first comma is
- * turned into the '{' when it closes) and profiles are noted per word by
- * the caller; otherwise *first says whether to leave the comma out and the
- * row notes its profile. Scalars take one capacity check for key and value
- * together. */
+/* One visited row of object o. Scalars take one capacity check for key and
+ * value together. */
 __attribute__((always_inline)) static inline void write_row(struct ser *s, const void *o,
-							    const struct ocsf_object *d,
-							    struct prow *r, unsigned i, bool *first,
-							    int depth, bool plain)
+							    const uint64_t *pr,
+							    const struct ocsf_plan *pl, unsigned i,
+							    size_t start, int depth)
 {
 	struct ocsf_jsonw *w = &s->w;
+	const struct ocsf_plan_row *r = &pl->rows[i];
 	const unsigned char *m = (const unsigned char *)o + r->offset;
-	size_t skip = plain ? 0 : (*first ? 1 : 0);
 	/* After an overflow the output is discarded, so writing on inside cap
 	 * is harmless: the fast paths test room only, not w->err. */
-	bool room = w->cap - w->len >= ROW_ROOM; /* scalar ops have a key (plan_build) */
+	bool room = w->cap - w->len >= ROW_ROOM;
 	char *p = w->buf + w->len;
 	int64_t iv;
 
-	if (!plain && r->profile >= 0)
-		s->profiles[r->profile / 64] |= (uint64_t)1 << (r->profile % 64);
-	switch ((enum op)r->op) {
-	case OP_STR: {
+	switch ((enum ocsf_op)r->op) {
+	case OCSF_OP_STR: {
 		const char *v = *(const char *const *)(const void *)m;
 		if (room) {
-			memcpy(p, r->key + skip, 32);
-			size_t kl = r->klen - skip;
-			size_t n = str_fast(p + kl, v);
-			if (!plain)
-				*first = false;
-			w->len += kl + n;
+			key_move(p, r);
+			size_t n = str_fast(p + r->klen, v);
+			w->len += r->klen + n;
 			if (!n)
 				ocsf_jsonw_str_inline(w, v);
 			return;
 		}
-		put_key(s, r, first, plain);
+		put_key(w, r);
 		ocsf_jsonw_str_inline(w, v);
 		return;
 	}
-	case OP_I32:
-	case OP_ENUM:
+	case OCSF_OP_I32:
 		iv = *(const int32_t *)(const void *)m;
 		goto integer;
-	case OP_I64:
+	case OCSF_OP_I64:
 		iv = *(const int64_t *)(const void *)m;
 		goto integer;
-	case OP_PORT:
+	case OCSF_OP_PORT:
 		iv = *(const uint16_t *)(const void *)m;
 		goto integer;
-	case OP_BOOL: {
+	case OCSF_OP_BOOL: {
 		bool b = *(const bool *)(const void *)m;
 		if (room) {
-			memcpy(p, r->key + skip, 32);
-			size_t kl = r->klen - skip;
-			memcpy(p + kl, b ? "true" : "false", 5);
-			w->len += kl + (b ? 4 : 5);
-			if (!plain)
-				*first = false;
+			key_move(p, r);
+			memcpy(p + r->klen, b ? "true" : "false", 5);
+			w->len += r->klen + (b ? 4u : 5u);
 			return;
 		}
-		put_key(s, r, first, plain);
+		put_key(w, r);
 		ocsf_jsonw_bool(w, b);
 		return;
 	}
-	case OP_OBJ: {
+	case OCSF_OP_OBJ: {
 		const void *child = *(const void *const *)(const void *)m;
+		const struct ocsf_plan *cp = r->ref;
 		if (!child)
 			return;
-		put_key(s, r, first, plain);
-		const struct plan *cp = __atomic_load_n(&r->child, __ATOMIC_ACQUIRE);
-		if (!cp) {
-			cp = plan_of(r->f->object);
-			if (cp)
-				__atomic_store_n(&r->child, cp, __ATOMIC_RELEASE);
-		}
-		if (depth + 1 > OCSF_MAX_DEPTH + 1) {
-			s->err = OSH_EDEPTH;
-			return;
-		}
-		write_plain_pl(s, child, r->f->object, cp, depth + 1);
+		put_key(w, r);
+		write_obj(s, child, cp->desc, depth + 1, false);
 		return;
 	}
-	case OP_CAPTION: {
-		const struct ocsf_enum *e = d->fields[r->f->sibling].enumeration;
-		if (!caption_fast(s, o, d, r - i, i, e, first))
-			write_caption_row(s, o, d, i, e, first, depth);
+	case OCSF_OP_CAPTION:
+		write_caption_fast(s, o, pr, pl, i);
+		return;
+	case OCSF_OP_CAPTION_ANY:
+		write_caption_any(s, o, pr, pl->desc, i, depth);
+		return;
+	case OCSF_OP_CONST:
+		put_text(w, r->ref, r->klen);
+		return;
+	case OCSF_OP_TYPE_UID:
+	case OCSF_OP_TYPE_NAME:
+		write_type(s, r, r->op == OCSF_OP_TYPE_UID);
+		return;
+	case OCSF_OP_PROFILES:
+		mark_profiles(s, start);
+		return;
+	case OCSF_OP_METADATA:
+		write_metadata(s, o, pr, pl, i, depth);
+		return;
+	case OCSF_OP_GENERIC:
+	default: {
+		const struct ocsf_field *f = &pl->desc->fields[i];
+		if (!ocsf_present_get(pr, i) || !writable(o, f))
+			return;
+		put_key(w, r);
+		write_field(s, o, f, depth);
 		return;
 	}
-	case OP_GENERIC:
-	default:
-		if (!writable(o, r->f))
-			return;
-		write_member(s, first, r->f);
-		write_field(s, o, r->f, depth);
-		return;
 	}
 integer:
 	if (room) {
-		memcpy(p, r->key + skip, 32);
-		size_t kl = r->klen - skip;
-		w->len += kl + put_int(p + kl, iv);
-		if (!plain)
-			*first = false;
+		key_move(p, r);
+		w->len += r->klen + put_int(p + r->klen, iv);
 		return;
 	}
-	put_key(s, r, first, plain);
+	put_key(w, r);
 	ocsf_jsonw_int(w, iv);
 }
 
-/* An ordinary object (not the class, not metadata): present fields plus
- * the captions of present enums, nothing derived. */
-static void write_plain_pl(struct ser *s, const void *o, const struct ocsf_object *d,
-			   const struct plan *pl, int depth)
+/* Object o of descriptor d through its plan. `top`: o is the class or its
+ * metadata, whose derived rows are written without a presence bit. */
+static void write_obj(struct ser *s, const void *o, const struct ocsf_object *d, int depth,
+		      bool top)
 {
+	const struct ocsf_plan *pl = d->plan;
 	const uint64_t *pr = presence_of(o, d);
-	unsigned words = ((unsigned)d->n_fields + 63) / 64;
-	uint64_t want[MAX_WORDS];
-	bool first = true;
-
-	if (!visit_mask(s, o, d, pl, false, false, want)) {
-		s->err = OSH_EINVAL;
-		return;
-	}
-	if (pl) {
-		/* Every member goes out as `,"key":value`; the first comma
-		 * becomes the '{' at the end (or '{' is written if there was no
-		 * member). Generic paths see first == false, so they write
-		 * their comma too. */
-		size_t start = s->w.len;
-		first = false;
-		for (unsigned k = 0; k < words; k++) {
-			uint64_t wk = want[k] & pl->valid[k];
-			for (uint64_t m = wk & pl->profrows[k]; m; m &= m - 1) {
-				unsigned pf =
-				    (uint8_t)pl->rows[k * 64 + (unsigned)__builtin_ctzll(m)]
-					.profile;
-				s->profiles[pf / 64] |= (uint64_t)1 << (pf % 64);
-			}
-			for (uint64_t m = wk; m; m &= m - 1) {
-				unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
-				write_row(s, o, d, &pl->rows[i], i, &first, depth, true);
-			}
-			if (s->err || s->w.err)
-				break;
-		}
-		if (s->w.len == start)
-			ocsf_jsonw_char(&s->w, '{');
-		else
-			s->w.buf[start] = '{';
-		ocsf_jsonw_char(&s->w, '}');
-		return;
-	}
-	ocsf_jsonw_char(&s->w, '{');
-	for (unsigned k = 0; k < words; k++) {
-		for (uint64_t m = want[k]; m; m &= m - 1) {
-			unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
-			if (i >= d->n_fields)
-				break;
-			const struct ocsf_field *f = &d->fields[i];
-			if (f->flags & OCSF_F_CAPTION) {
-				write_caption_row(s, o, d, i,
-						  f->sibling >= 0 && f->sibling < d->n_fields
-						      ? d->fields[f->sibling].enumeration
-						      : NULL,
-						  &first, depth);
-				continue;
-			}
-			if (!ocsf_present_get(pr, i) || !writable(o, f))
-				continue;
-			write_member(s, &first, f);
-			write_field(s, o, f, depth);
-		}
-		if (s->err || s->w.err)
-			break;
-	}
-	ocsf_jsonw_char(&s->w, '}');
-}
-
-/* Class-level derived value, with its key from row r, else field f, else
- * none; false when there is nothing to write. */
-static bool write_derived(struct ser *s, const void *ev, enum derived k, bool *first,
-			  const struct ocsf_field *f, const struct prow *r)
-{
-	const struct ocsf_class *c = s->cls;
-	bool have_act = s->have_act;
-	int32_t act = s->act;
-	const struct ocsf_enum_item *ai = s->act_item;
-	(void)ev;
-
-	if ((k == D_TYPE_UID && !have_act) || (k == D_TYPE_NAME && !ai))
-		return false;
-	if (r) {
-		put_key(s, r, first, false);
-	} else if (f) { /* NULL f: the value only (dcache_fill) */
-		if (!*first)
-			ocsf_jsonw_char(&s->w, ',');
-		*first = false;
-		write_key(s, f);
-	}
-	switch (k) {
-	case D_CLASS_UID:
-		put_int_checked(&s->w, c->class_uid);
-		break;
-	case D_CLASS_NAME:
-		put_str(&s->w, c->class_name);
-		break;
-	case D_CATEGORY_UID:
-		put_int_checked(&s->w, c->category_uid);
-		break;
-	case D_CATEGORY_NAME:
-		put_str(&s->w, c->category_name);
-		break;
-	case D_TYPE_UID:
-		put_int_checked(&s->w, (int64_t)c->class_uid * 100 + act);
-		break;
-	case D_TYPE_NAME: {
-		const char *cn = c->class_name ? c->class_name : "";
-		const char *an = ai->caption ? ai->caption : "";
-		struct ocsf_jsonw *w = &s->w;
-		bool pc, pa;
-		size_t nc = scan_plain(cn, &pc), na = scan_plain(an, &pa);
-		/* Schema captions are plain text: copy both straight in. */
-		if (pc && pa && !w->err && nc + na + 4 <= w->cap - w->len) {
-			char *p = w->buf + w->len;
-			p[0] = '"';
-			memcpy(p + 1, cn, nc);
-			p[1 + nc] = ':';
-			p[2 + nc] = ' ';
-			memcpy(p + 3 + nc, an, na);
-			p[3 + nc + na] = '"';
-			w->len += nc + na + 4;
-			break;
-		}
-		ocsf_jsonw_char(w, '"');
-		ocsf_jsonw_strbody(w, cn, nc);
-		ocsf_jsonw_raw(w, ": ", 2);
-		ocsf_jsonw_strbody(w, an, na);
-		ocsf_jsonw_char(w, '"');
-		break;
-	}
-	default:
-		break;
-	}
-	return true;
-}
-
-/* The class-level derived members depend only on the class and the
- * activity, which repeat from event to event at a site: the last pair's
- * `"key":value` texts are kept per thread and copied in. */
-#define DCACHE_ROOM 512
-#define DCACHE_NONE 0xffffu /* text did not fit: take write_derived() */
-
-struct dcache {
-	const struct ocsf_class *cls;
-	const struct ocsf_enum_item *ai;
-	int32_t act;
-	bool have_act;
-	uint16_t at[D_TYPE_NAME + 1];  /* start of each kind's text in buf */
-	uint16_t len[D_TYPE_NAME + 1]; /* its length; 0 nothing to write */
-	char buf[DCACHE_ROOM];
-};
-
-static _Thread_local struct dcache dcache;
-
-static void dcache_fill(const struct ser *s)
-{
-	static const char *const names[D_TYPE_NAME + 1] = {
-	    [D_CLASS_UID] = "class_uid",       [D_CLASS_NAME] = "class_name",
-	    [D_CATEGORY_UID] = "category_uid", [D_CATEGORY_NAME] = "category_name",
-	    [D_TYPE_UID] = "type_uid",	       [D_TYPE_NAME] = "type_name",
-	};
-	struct dcache *c = &dcache;
-	size_t pos = 0;
-
-	for (int k = D_CLASS_UID; k <= D_TYPE_NAME; k++) {
-		struct ser t = *s;
-		bool first = true;
-		ocsf_jsonw_init(&t.w, c->buf + pos, DCACHE_ROOM - pos);
-		ocsf_jsonw_key(&t.w, names[k], strlen(names[k]));
-		bool wrote = write_derived(&t, NULL, (enum derived)k, &first, NULL, NULL);
-		size_t n = 0;
-		if (ocsf_jsonw_finish(&t.w, &n) != 0) {
-			c->at[k] = DCACHE_NONE;
-			c->len[k] = 0;
-			continue;
-		}
-		c->at[k] = (uint16_t)pos;
-		c->len[k] = wrote ? (uint16_t)n : 0;
-		pos += c->len[k];
-	}
-	c->cls = s->cls;
-	c->ai = s->act_item;
-	c->act = s->act;
-	c->have_act = s->have_act;
-}
-
-/* Derived member k from the cache; false when it must be written by
- * write_derived() instead. */
-static inline bool derived_cached(struct ser *s, enum derived k, bool *first)
-{
-	struct dcache *c = &dcache;
-	struct ocsf_jsonw *w = &s->w;
-
-	if (c->cls != s->cls || c->ai != s->act_item || c->act != s->act ||
-	    c->have_act != s->have_act)
-		dcache_fill(s);
-	if (c->at[k] == DCACHE_NONE)
-		return false;
-	size_t n = c->len[k];
-	if (!n)
-		return true;
-	if (n + 1 > w->cap - w->len)
-		return false;
-	char *p = w->buf + w->len;
-	if (!*first)
-		*p++ = ',';
-	ocsf_jsonw_copy_short(p, c->buf + c->at[k], n);
-	w->len += n + (*first ? 0 : 1);
-	*first = false;
-	return true;
-}
-
-static void write_object(struct ser *s, const void *o, const struct ocsf_object *d, int depth,
-			 bool is_metadata)
-{
-	const uint64_t *pr = presence_of(o, d);
-	bool is_class = depth == 0;
-	bool first = true;
-	uint64_t want[MAX_WORDS];
+	uint64_t want[OCSF_PLAN_WORDS];
+	size_t start = s->w.len;
+	unsigned words;
 
 	if (depth > OCSF_MAX_DEPTH + 1) {
 		s->err = OSH_EDEPTH;
 		return;
 	}
-	if (!is_class && !is_metadata) {
-		write_plain_pl(s, o, d, plan_of(d), depth);
-		return;
-	}
-	const struct plan *pl = plan_of(d);
-	if (!visit_mask(s, o, d, pl, is_class, is_metadata, want)) {
+	if (!pl || pl->words > OCSF_PLAN_WORDS) {
 		s->err = OSH_EINVAL;
 		return;
 	}
-	unsigned words = ((unsigned)d->n_fields + 63) / 64;
-	int md_idx = is_class ? s->cls->metadata_field : -1;
-	ocsf_jsonw_char(&s->w, '{');
+	words = pl->words;
+	/* Rows to visit: the present ones, the captions of present enums and,
+	 * at the top, the derived rows; profiles of the visited rows noted. */
+	for (unsigned k = 0; k < words; k++)
+		want[k] = pr[k] | ((pr[k] & pl->cap_prev[k]) >> 1) |
+			  ((pr[k] & pl->cap_next[k]) << 1) | (top ? pl->always[k] : 0);
 	for (unsigned k = 0; k < words; k++) {
-		/* Ordinary rows (present, not derived/caption/metadata) go
-		 * straight to the row writer. */
-		uint64_t ord = pl ? pr[k] & ~pl->special[k] & pl->valid[k] : 0;
-		uint64_t valid = ~(uint64_t)0;
-		if (md_idx >= 0 && (unsigned)md_idx / 64 == k)
-			ord &= ~((uint64_t)1 << (md_idx % 64));
-		if (k == words - 1 && d->n_fields % 64)
-			valid = ((uint64_t)1 << (d->n_fields % 64)) - 1;
+		for (uint64_t m = pr[k] & pl->cap_far[k]; m; m &= m - 1) {
+			int sib = pl->rows[k * 64 + (unsigned)__builtin_ctzll(m)].sibling;
+			if (sib >= 0 && sib < 64 * (int)words)
+				want[sib / 64] |= (uint64_t)1 << (sib % 64);
+		}
+	}
+	for (unsigned k = 0; k < words; k++) {
+		uint64_t wk = want[k] & pl->valid[k];
+		for (uint64_t m = wk & pl->profrows[k]; m; m &= m - 1) {
+			unsigned pf =
+			    (uint8_t)pl->rows[k * 64 + (unsigned)__builtin_ctzll(m)].profile;
+			s->profiles[pf / 64 % 2] |= (uint64_t)1 << (pf % 64);
+		}
+		for (uint64_t m = wk; m; m &= m - 1)
+			write_row(s, o, pr, pl, k * 64 + (unsigned)__builtin_ctzll(m), start,
+				  depth);
 		/* Errors are checked once per word: what is written after one
 		 * stays inside cap and is discarded. */
 		if (s->err || s->w.err)
 			break;
-		for (uint64_t m = want[k] & valid; m; m &= m - 1) {
-			unsigned i = k * 64 + (unsigned)__builtin_ctzll(m);
-			if ((ord >> (i % 64)) & 1) {
-				write_row(s, o, d, &pl->rows[i], i, &first, depth, false);
-				continue;
-			}
-			const struct ocsf_field *f = &d->fields[i];
-			bool present = ocsf_present_get(pr, i);
-
-			if (f->flags & OCSF_F_DERIVED) {
-				enum derived dk = derived_kind_at(d, pl, i);
-				if (is_class && dk >= D_CLASS_UID && dk <= D_TYPE_NAME) {
-					if (!derived_cached(s, dk, &first))
-						write_derived(s, o, dk, &first, f,
-							      pl ? &pl->rows[i] : NULL);
-					continue;
-				}
-				if (is_metadata && dk == D_VERSION) {
-					if (pl)
-						put_key(s, &pl->rows[i], &first, false);
-					else
-						write_member(s, &first, f);
-					put_str(&s->w, ocsf_schema_version());
-					continue;
-				}
-				if (is_metadata && dk == D_PROFILES) {
-					mark_profiles(s, first);
-					continue;
-				}
-			}
-			if ((f->flags & OCSF_F_CAPTION) && f->sibling >= 0 &&
-			    f->sibling < d->n_fields) {
-				const struct ocsf_field *ef = &d->fields[f->sibling];
-				const struct ocsf_enum *e = ef->enumeration;
-				if (is_class && s->cls->activity_field == f->sibling &&
-				    s->cls->activity)
-					e = s->cls->activity;
-				if (pl && pl->rows[i].op == OP_CAPTION &&
-				    caption_fast(s, o, d, pl->rows, i, e, &first))
-					continue;
-				if (ocsf_present_get(pr, (unsigned)f->sibling) &&
-				    ef->kind == OCSF_K_ENUM_INT &&
-				    caption_available(o, ef, present, e)) {
-					comma(s, &first);
-					write_key(s, f);
-					write_caption(s, o, ef, f, present, e);
-					continue;
-				}
-			}
-			if (is_class && (int)i == s->cls->metadata_field &&
-			    f->kind == OCSF_K_OBJECT && !(f->flags & OCSF_F_ARRAY)) {
-				const void *md =
-				    present ? MEMBER_PTR(o, f->offset, const void) : NULL;
-				comma(s, &first);
-				write_key(s, f);
-				if (md) {
-					write_object(s, md, f->object, depth + 1, true);
-				} else {
-					/* No metadata set: still carry what the schema fixes. */
-					bool mfirst = true;
-					ocsf_jsonw_char(&s->w, '{');
-					write_metadata_fixed(s, &mfirst);
-					ocsf_jsonw_char(&s->w, '}');
-				}
-				continue;
-			}
-			if (!present)
-				continue;
-			if (pl && pl->rows[i].op != OP_CAPTION) {
-				write_row(s, o, d, &pl->rows[i], i, &first, depth, false);
-				continue;
-			}
-			if (!writable(o, f))
-				continue;
-			write_member(s, &first, f);
-			write_field(s, o, f, depth);
-		}
 	}
+	/* The first member's comma becomes the '{'. */
+	if (s->w.len == start)
+		ocsf_jsonw_char(&s->w, '{');
+	else
+		s->w.buf[start] = '{';
 	ocsf_jsonw_char(&s->w, '}');
 }
 
-/* Inserts `"profiles":[...]` at the mark left in metadata. */
+/* Inserts the profiles in use at the mark left in metadata: `,"profiles":[...]`
+ * before the member that follows, or `"profiles":[...],` right after the '{'
+ * when it is metadata's first member ("version" always follows). */
 static void insert_profiles(struct ser *s)
 {
-	char tmp[4096];
-	struct ocsf_jsonw w = s->w;
-	size_t n;
+	const char *names[128];
+	size_t lens[128];
+	unsigned n_names = 0;
+	size_t n = 13; /* `"profiles":[` and `]` */
 
-	collect_profiles(s);
-	if (!s->prof_wanted || !s->n_pnames || s->w.err)
+	if (!s->prof_wanted || s->w.err || (!s->profiles[0] && !s->profiles[1]))
 		return;
-	/* Common case: every name is plain, so the exact size is known; open
-	 * the gap once and write the list straight into it. */
-	n = 1 + 12 + 1 + (s->n_pnames - 1); /* one comma, `"profiles":[`, `]`, separators */
-	bool plain = true;
-	for (unsigned k = 0; k < s->n_pnames && plain; k++) {
-		plain = prof_len[s->pidx[k]] < 255;
-		n += (size_t)prof_len[s->pidx[k]] + 2;
+	/* The generated profile table is sorted by name: index order is name
+	 * order. */
+	for (unsigned k = 0; k < 2; k++) {
+		for (uint64_t m = s->profiles[k]; m; m &= m - 1) {
+			const char *nm =
+			    ocsf_profile_name((int)(k * 64 + (unsigned)__builtin_ctzll(m)));
+			if (!nm)
+				continue;
+			names[n_names] = nm;
+			lens[n_names] = strlen(nm);
+			n += lens[n_names] + 2 + (n_names ? 1 : 0);
+			n_names++;
+		}
 	}
-	if (plain) {
-		if (n > s->w.cap - s->w.len) {
-			s->w.err = OSH_ETOOBIG;
-			return;
-		}
-		char *p = s->w.buf + s->prof_at;
-		memmove(p + n, p, s->w.len - s->prof_at);
-		if (!s->prof_first)
-			*p++ = ',';
-		memcpy(p, "\"profiles\":[", 12);
-		p += 12;
-		for (unsigned k = 0; k < s->n_pnames; k++) {
-			unsigned i = s->pidx[k];
-			if (k)
-				*p++ = ',';
-			*p++ = '"';
-			ocsf_jsonw_copy_short(p, ocsf_profile_name((int)i), prof_len[i]);
-			p += prof_len[i];
-			*p++ = '"';
-		}
-		*p++ = ']';
-		if (s->prof_first) /* "version" always follows */
-			*p++ = ',';
-		s->w.len += n;
+	if (!n_names)
 		return;
-	}
-	s->w.buf = tmp;
-	s->w.cap = sizeof(tmp);
-	s->w.len = 0;
-	if (!s->prof_first)
-		ocsf_jsonw_char(&s->w, ',');
-	ocsf_jsonw_key(&s->w, "profiles", 8);
-	write_profiles(s);
-	if (s->prof_first) /* "version" always follows */
-		ocsf_jsonw_char(&s->w, ',');
-	n = s->w.len;
-	int err = s->w.err;
-	s->w = w;
-	if (err || n > s->w.cap - s->w.len) {
+	n += 1; /* the separating comma */
+	if (n > s->w.cap - s->w.len) {
 		s->w.err = OSH_ETOOBIG;
 		return;
 	}
-	memmove(s->w.buf + s->prof_at + n, s->w.buf + s->prof_at, s->w.len - s->prof_at);
-	memcpy(s->w.buf + s->prof_at, tmp, n);
+	size_t at = s->prof_at + (s->prof_first ? 1 : 0);
+	char *p = s->w.buf + at;
+	memmove(p + n, p, s->w.len - at);
+	if (!s->prof_first)
+		*p++ = ',';
+	static const char open_list[12] = {'"', 'p', 'r', 'o', 'f', 'i',
+					   'l', 'e', 's', '"', ':', '['};
+	memcpy(p, open_list, sizeof(open_list));
+	p += sizeof(open_list);
+	for (unsigned k = 0; k < n_names; k++) {
+		if (k)
+			*p++ = ',';
+		*p++ = '"';
+		memcpy(p, names[k], lens[k]);
+		p += lens[k];
+		*p++ = '"';
+	}
+	*p++ = ']';
+	if (s->prof_first)
+		*p = ',';
 	s->w.len += n;
 }
 
@@ -1487,11 +809,12 @@ int ocsf_serialize(const struct ocsf_event *ev, char *buf, size_t cap, size_t *l
 	s.act = s.have_act ? MEMBER(ev, cd->fields[af].offset, int32_t) : 0;
 	s.act_item = s.have_act ? ocsf_enum_find(ev->cls->activity, s.act) : NULL;
 	s.profiles[0] = s.profiles[1] = 0;
-	s.n_pnames = 0;
 	s.prof_wanted = false;
+	s.prof_first = false;
+	s.prof_at = 0;
 	s.err = 0;
 	ocsf_jsonw_init(&s.w, buf, cap);
-	write_object(&s, ev, ev->cls->object, 0, false);
+	write_obj(&s, ev, cd, 0, true);
 	if (s.err) {
 		rc = s.err;
 		goto out;

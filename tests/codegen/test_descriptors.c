@@ -6,11 +6,14 @@
  * properties it relies on for every class and object: fields sorted by JSON
  * name, offsets inside the struct, presence bits that fit, symmetric
  * enum/caption siblings, sorted enum tables, valid constraint and profile
- * indexes, a closed object set, and a working class lookup. It links
+ * indexes, a closed object set, a working class lookup, and serializer
+ * plans that say what the descriptors say (keys, opcodes, offsets, masks,
+ * derived texts; checked against rules restated here). It links
  * ocsf_gen.c alone (no runtime), so it checks the generator output only.
  */
 #include <criterion/criterion.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ocsf_gen.h"
@@ -92,6 +95,161 @@ static void check_object(const struct ocsf_object *o, bool is_class)
 			cr_assert(*idx >= 0 && *idx < o->n_fields, "%s constraint %u", o->name, c);
 		cr_assert_gt(n, 0);
 	}
+}
+
+static uint64_t bit_of(unsigned i)
+{
+	return (uint64_t)1 << (i % 64);
+}
+
+/* The opcode a field's plan row must have (enum ocsf_op), restated from the
+ * descriptor: derived rows first, then the class's metadata, captions,
+ * arrays, scalars by kind. */
+static int expected_op(const struct ocsf_object *o, const struct ocsf_field *f, bool is_class)
+{
+	static const char *const consts[] = {"class_uid", "class_name", "category_uid",
+					     "category_name", "version"};
+	bool is_meta = o == &ocsf_metadata_desc;
+
+	if (f->flags & OCSF_F_DERIVED) {
+		for (size_t k = 0; k < sizeof(consts) / sizeof(consts[0]); k++)
+			if (strcmp(f->name, consts[k]) == 0)
+				return OCSF_OP_CONST;
+		if (is_class && strcmp(f->name, "type_uid") == 0)
+			return OCSF_OP_TYPE_UID;
+		if (is_class && strcmp(f->name, "type_name") == 0)
+			return OCSF_OP_TYPE_NAME;
+		if (is_meta && strcmp(f->name, "profiles") == 0)
+			return OCSF_OP_PROFILES;
+	}
+	if (is_class && strcmp(f->name, "metadata") == 0)
+		return OCSF_OP_METADATA;
+	if (f->flags & OCSF_F_CAPTION) {
+		const struct ocsf_field *e = &o->fields[f->sibling];
+		return e->kind == OCSF_K_ENUM_INT && !((e->flags | f->flags) & OCSF_F_ARRAY)
+			   ? OCSF_OP_CAPTION
+			   : OCSF_OP_CAPTION_ANY;
+	}
+	if (f->flags & OCSF_F_ARRAY)
+		return OCSF_OP_GENERIC;
+	switch (f->kind) {
+	case OCSF_K_STRING:
+	case OCSF_K_ENUM_STR:
+		return OCSF_OP_STR;
+	case OCSF_K_INT:
+	case OCSF_K_ENUM_INT:
+		return OCSF_OP_I32;
+	case OCSF_K_LONG:
+		return OCSF_OP_I64;
+	case OCSF_K_PORT:
+		return OCSF_OP_PORT;
+	case OCSF_K_BOOL:
+		return OCSF_OP_BOOL;
+	case OCSF_K_OBJECT:
+		return OCSF_OP_OBJ;
+	default:
+		return OCSF_OP_GENERIC;
+	}
+}
+
+static void check_plan(const struct ocsf_object *o, const struct ocsf_class *c)
+{
+	const struct ocsf_plan *pl = o->plan;
+	bool top = c != NULL || o == &ocsf_metadata_desc;
+	uint64_t valid[OCSF_PLAN_WORDS] = {0}, always[OCSF_PLAN_WORDS] = {0};
+	uint64_t prev[OCSF_PLAN_WORDS] = {0}, next[OCSF_PLAN_WORDS] = {0};
+	uint64_t far[OCSF_PLAN_WORDS] = {0}, prof[OCSF_PLAN_WORDS] = {0};
+	char want[128];
+
+	cr_assert_not_null(pl, "%s has no plan", o->name);
+	cr_assert_eq(pl->desc, o, "%s plan points elsewhere", o->name);
+	cr_assert_eq(pl->words, (o->n_fields + 63) / 64, "%s", o->name);
+	for (uint16_t i = 0; i < o->n_fields; i++) {
+		const struct ocsf_field *f = &o->fields[i];
+		const struct ocsf_plan_row *r = &pl->rows[i];
+		int op = expected_op(o, f, c != NULL);
+
+		snprintf(want, sizeof(want), ",\"%s\":", f->name);
+		cr_assert_eq(r->op, op, "%s.%s op %d, expected %d", o->name, f->name, r->op, op);
+		cr_assert_str_eq(r->key, want, "%s.%s", o->name, f->name);
+		if (op != OCSF_OP_CONST)
+			cr_assert_eq(r->klen, strlen(want), "%s.%s", o->name, f->name);
+		cr_assert_eq(r->offset, f->offset, "%s.%s", o->name, f->name);
+		cr_assert_eq(r->profile, f->profile, "%s.%s", o->name, f->name);
+		cr_assert_eq(r->sibling, f->sibling, "%s.%s", o->name, f->name);
+		valid[i / 64] |= bit_of(i);
+		if (f->profile >= 0)
+			prof[i / 64] |= bit_of(i);
+		if (top && ((f->flags & OCSF_F_DERIVED) || op == OCSF_OP_METADATA))
+			always[i / 64] |= bit_of(i);
+		if (f->kind == OCSF_K_ENUM_INT && f->sibling >= 0) {
+			if (f->sibling + 1 == i && i % 64 != 0)
+				prev[i / 64] |= bit_of(i);
+			else if (f->sibling == i + 1 && i % 64 != 63)
+				next[i / 64] |= bit_of(i);
+			else
+				far[i / 64] |= bit_of(i);
+		}
+		switch (op) {
+		case OCSF_OP_OBJ:
+		case OCSF_OP_METADATA:
+			cr_assert_eq(r->ref, f->object->plan, "%s.%s", o->name, f->name);
+			break;
+		case OCSF_OP_CAPTION:
+			cr_assert_eq(r->ref, o->fields[f->sibling].enumeration, "%s.%s", o->name,
+				     f->name);
+			break;
+		case OCSF_OP_CONST: {
+			const char *t = r->ref;
+			cr_assert_eq(strlen(t), r->klen);
+			cr_assert_eq(strncmp(t, want, strlen(want)), 0, "%s: %s", f->name, t);
+			if (strcmp(f->name, "class_uid") == 0) {
+				snprintf(want, sizeof(want), ",\"class_uid\":%d", c->class_uid);
+				cr_assert_str_eq(t, want);
+			} else if (strcmp(f->name, "category_name") == 0) {
+				snprintf(want, sizeof(want), ",\"category_name\":\"%s\"",
+					 c->category_name);
+				cr_assert_str_eq(t, want);
+			} else if (strcmp(f->name, "version") == 0) {
+				cr_assert_str_eq(t, ",\"version\":\"" OCSF_GEN_SCHEMA_VERSION "\"");
+			}
+			break;
+		}
+		case OCSF_OP_TYPE_UID:
+		case OCSF_OP_TYPE_NAME:
+			for (uint32_t k = 0; k < c->activity->count; k++) {
+				const struct ocsf_enum_item *it = &c->activity->items[k];
+				const char *t = ((const char *const *)r->ref)[k];
+				if (op == OCSF_OP_TYPE_UID)
+					snprintf(want, sizeof(want), ",\"type_uid\":%lld",
+						 (long long)c->class_uid * 100 + it->value);
+				else
+					snprintf(want, sizeof(want), ",\"type_name\":\"%s: %s\"",
+						 c->class_name, it->caption);
+				cr_assert_eq((unsigned char)t[0], strlen(want), "%s", want);
+				cr_assert_str_eq(t + 1, want);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	for (unsigned k = 0; k < OCSF_PLAN_WORDS; k++) {
+		cr_assert_eq(pl->valid[k], valid[k], "%s valid[%u]", o->name, k);
+		cr_assert_eq(pl->always[k], always[k], "%s always[%u]", o->name, k);
+		cr_assert_eq(pl->cap_prev[k], prev[k], "%s cap_prev[%u]", o->name, k);
+		cr_assert_eq(pl->cap_next[k], next[k], "%s cap_next[%u]", o->name, k);
+		cr_assert_eq(pl->cap_far[k], far[k], "%s cap_far[%u]", o->name, k);
+		cr_assert_eq(pl->profrows[k], prof[k], "%s profrows[%u]", o->name, k);
+	}
+}
+
+Test(codegen_descriptors, plans_match_descriptors)
+{
+	for (size_t i = 0; i < ocsf_all_objects_count; i++)
+		check_plan(ocsf_all_objects[i], NULL);
+	for (size_t i = 0; i < ocsf_all_classes_count; i++)
+		check_plan(ocsf_all_classes[i]->object, ocsf_all_classes[i]);
 }
 
 Test(codegen_descriptors, objects_are_consistent)

@@ -85,7 +85,11 @@ class Census(unittest.TestCase):
             {"code": "C_SITE", "class": "base_event", "activity": "other",
              "severity": "informational", "subsystem": "x", "fired_by_tests": False}])
         f = self.write("openshell-ocsf.log", [jline("A_SITE")])
+        g = self.write("more/openshell-ocsf.log", [jline("C_SITE")])
         report = os.path.join(self.tmp, "report.txt")
+        rc, out, err = self.run_census("--sites", reg, "--require-fired", f, g)
+        self.assertEqual(rc, 1)
+        self.assertIn("note: C_SITE fired 1 time(s) but is marked fired_by_tests: false", err)
         rc, out, err = self.run_census("--sites", reg, "--require-fired", "--report", report, f)
         self.assertEqual(rc, 1)
         self.assertEqual(out, "A_SITE 1\nB_SITE 0\nC_SITE 0\ncensus: 1 of 3 sites fired\n")
@@ -123,6 +127,8 @@ class Census(unittest.TestCase):
         os.makedirs(os.path.join(self.tmp, "empty"))
         rc, _, _ = self.run_census(os.path.join(self.tmp, "empty"))
         self.assertEqual(rc, 3, "no log file at all is 'skipped' for ctest")
+        rc, _, _ = self.run_census("--missing-ok", os.path.join(self.tmp, "never-made"))
+        self.assertEqual(rc, 3, "--missing-ok: an absent census dir is no input")
 
     def test_registry_mode(self):
         rc, out, _ = self.run_census("--registry")

@@ -4,7 +4,7 @@
 DESIGN
 The adversarial report's heartbeat scenario against the real binaries: eight
 supervisors emitting a heartbeat event every 5 ms push to one gateway, which
-is killed with SIGKILL six times (restarted on the same port each time) and
+is killed with SIGKILL six times (restarted on the same socket each time) and
 then SIGSTOPped for STOP_S seconds, long enough for every supervisor's 2000-line
 buffer to overflow (200 lines/s), so the drop path runs too. The report used a
 35 s stop; the mechanism (rounds time out, back off, the buffer keeps the
@@ -82,11 +82,11 @@ class PushAccounting(unittest.TestCase):
         env = dict(os.environ, OPENSHELL_POLL_INTERVAL="200ms", OPENSHELL_HEARTBEAT="5ms")
         with open(os.path.join(self.data, "gateway.stderr"), "a") as err:
             self.gw = subprocess.Popen(
-                [GATEWAY, "--listen", "127.0.0.1:%d" % self.port, "--data-dir", self.data,
+                [GATEWAY, "--data-dir", self.data,
                  "--sandbox-bin", SANDBOX, "--log-retention", "1000000"],
                 stdout=err, stderr=err, env=env, start_new_session=True)
+        # the data dir's Unix socket: a restarted gateway has the same address
         self.addr = wait_for(lambda: read(addr_file).strip(), 15, "gateway.addr")
-        self.port = int(self.addr.rsplit(":", 1)[1])
 
     def cli(self, *args):
         r = subprocess.run([CLI, "--gateway", self.addr] + list(args), capture_output=True,
@@ -155,6 +155,28 @@ class PushAccounting(unittest.TestCase):
         self.assertGreater(totals["lost"], 0, "the stop overflowed the buffers")
         self.assertGreater(totals["stored"], N_SANDBOXES * 1000)
         print("\nheartbeat scenario: %s" % dict(totals), file=sys.stderr)
+
+    def test_supervisor_exit_is_bounded_when_the_gateway_hangs(self):
+        # F12 (gwstop4.sh): the gateway is SIGSTOPped, then the agent exits;
+        # the supervisor must be gone within its 3 s push budget (it took
+        # ~27 s), and say in openshell.log what the gateway never got.
+        self.start_gateway()
+        self.cli("sandbox", "create", "--name", "st1", "--", "sleep", "2")
+        row = [ln.split() for ln in self.cli("sandbox", "list").splitlines()[1:]
+               if ln.split() and ln.split()[0] == "st1"][0]
+        pid = int(row[3])
+        self.sup_pids = [pid]
+        log = os.path.join(self.data, "sandboxes", "st1", "logs", "openshell.log")
+        wait_for(lambda: "heartbeat" in read(log), 15, "heartbeats")
+        os.kill(self.gw.pid, signal.SIGSTOP)
+        wait_for(lambda: "PROC:TERMINATE" in read(log), 15, "the agent to exit")
+        t_exit = time.monotonic()
+        wait_for(lambda: not pid_alive(pid), 15, "the supervisor to exit")
+        took = time.monotonic() - t_exit
+        os.kill(self.gw.pid, signal.SIGCONT)
+        self.assertLess(took, 3.0 + 1.5, "supervisor exit took %.1f s after the agent's" % took)
+        lost = [t for lv, t in local_lines(log) if LOST.match(t)]
+        self.assertTrue(any("at shutdown (this report included)" in t for t in lost), lost)
 
 
 if __name__ == "__main__":

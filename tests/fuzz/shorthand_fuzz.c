@@ -19,6 +19,8 @@
  *     a known severity tag; strlen == *len < cap; len bounded by
  *     OSH_EMIT_LINE_MAX; the bytes past the NUL untouched (ASan checks the
  *     buffer is never overrun: each is malloc'd with exactly cap bytes).
+ *     The same holds for the generic grammar (osh_emit_shorthand_generic,
+ *     what a class without a grammar of its own gets), brackets always.
  *   JSON (ocsf_serialize, cap OCSF_JSON_MAX): returns 0; cJSON parses it as
  *     one object with class_uid; the message attribute reads back equal to
  *     the input bytes when they are valid UTF-8 (U+FFFD-repaired otherwise,
@@ -194,6 +196,12 @@ static void check_event(const struct ocsf_event *ev, const char *message, bool b
 		n = check_line(buf, len, caps[k], brackets);
 		if (k == 0)
 			*count = n;
+		/* The generic grammar (classes without one of their own) holds
+		 * the same invariant, brackets included, on the same values. */
+		len = 0;
+		if (osh_emit_shorthand_generic(ev, buf, caps[k], &len) != 0)
+			abort();
+		(void)check_line(buf, len, caps[k], true);
 		free(buf);
 	}
 

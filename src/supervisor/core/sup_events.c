@@ -373,7 +373,9 @@ static const char *enforced_note(struct ocsf_device_config_state_change *ev)
 	char json[128], missing[128];
 
 	osh_sup_enforce_describe(json, sizeof(json), missing, sizeof(missing));
-	ocsf_device_config_state_change_add_unmapped_json(ev, "enforced", json);
+	/* Strings are borrowed until emit: the local buffer goes into the arena. */
+	ocsf_device_config_state_change_add_unmapped_json(
+	    ev, "enforced", ocsf_arena_printf(&ev->ev.arena, "%s", json));
 	if (!missing[0])
 		return "every protection is enforced";
 	return ocsf_arena_printf(&ev->ev.arena, "not enforced: %s", missing);

@@ -40,6 +40,9 @@
 #include "osh_policy.h"
 #include "osh_policy_store.h"
 #include "agentlog_subsys.h"
+#include "confine_subsys.h"
+#include "net_subsys.h"
+#include "proxy_subsys.h"
 #include "push_subsys.h"
 #include "sup_poll.h"
 #include "sup_proc.h"
@@ -52,6 +55,9 @@
 static const struct osh_sup_subsys *const subsystems[] = {
     &osh_sup_push_subsys,
     &osh_sup_agentlog_subsys,
+    &osh_sup_net_subsys, /* before the proxy: it publishes net_host_ip */
+    &osh_sup_proxy_subsys,
+    &osh_sup_confine_subsys, /* last: ids, Landlock, seccomp right before exec */
 };
 #define N_SUBSYS (sizeof(subsystems) / sizeof(subsystems[0]))
 
@@ -72,6 +78,10 @@ struct sup {
 
 	/* policy: the store (thread-safe) and the held-back first event */
 	pthread_mutex_t mu;
+	/* held across "subsystems running?" + on_policy calls, and while
+	 * subsys_stop_all() flips subsys_running: no on_policy runs into a
+	 * subsystem being stopped, even with the poll thread still in a call */
+	pthread_mutex_t notify_mu;
 	struct osh_policy_store *policy;
 	struct policy_note first_note;
 	bool subsys_running; /* after start: notify on_policy, emit at once */
@@ -156,6 +166,7 @@ static void policy_adopt(struct sup *s, const osh_policy_pb *pb, uint32_t versio
 		current_hash(s, h, sizeof(h));
 		hash = h;
 	}
+	pthread_mutex_lock(&s->notify_mu);
 	pthread_mutex_lock(&s->mu);
 	running = s->subsys_running;
 	if (!running) {
@@ -170,10 +181,11 @@ static void policy_adopt(struct sup *s, const osh_policy_pb *pb, uint32_t versio
 		n->reload = reload;
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (running) {
+	if (running)
 		notify_policy(s, gen);
+	pthread_mutex_unlock(&s->notify_mu);
+	if (running)
 		osh_sup_ev_policy_loaded(source, path, version, hash, rules, reload);
-	}
 }
 
 /* Emits the policy event held back during start-up (after the subsystems
@@ -466,9 +478,11 @@ static int subsys_start_all(struct sup *s, char *why, size_t cap)
 
 static void subsys_stop_all(struct sup *s)
 {
+	pthread_mutex_lock(&s->notify_mu);
 	pthread_mutex_lock(&s->mu);
 	s->subsys_running = false;
 	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->notify_mu);
 	for (size_t i = N_SUBSYS; i-- > 0;) {
 		if (s->subsys_started[i] && subsystems[i]->stop)
 			subsystems[i]->stop(s->subsys_state[i]);
@@ -496,6 +510,7 @@ int osh_sup_main(int argc, char **argv, char **envp)
 	memset(&s, 0, sizeof(s));
 	memset(&a, 0, sizeof(a));
 	pthread_mutex_init(&s.mu, NULL);
+	pthread_mutex_init(&s.notify_mu, NULL);
 	pthread_cond_init(&s.cv, NULL);
 	s.started_ms = osh_time_mono_ms();
 	osh_sup_poll_state_init(&s.cfg);
@@ -515,6 +530,12 @@ int osh_sup_main(int argc, char **argv, char **envp)
 	s.a = &a;
 	if (rc) {
 		fprintf(stderr, "openshell-sandbox: %s\n", err);
+		goto out_args;
+	}
+	/* The sandbox credential goes with every call to the gateway. */
+	if (a.credential != NULL &&
+	    osh_rpc_client_set_identity(OSH_RPC_MD_SANDBOX_CREDENTIAL, a.credential) != 0) {
+		fprintf(stderr, "openshell-sandbox: cannot keep the sandbox credential\n");
 		goto out_args;
 	}
 	if (a.help || a.version) {
@@ -639,15 +660,20 @@ int osh_sup_main(int argc, char **argv, char **envp)
 	/* 10. */
 	osh_sup_ev_stop(code, s.why);
 out:
+	/* Shutdown is bounded by the push's 3 s (F12): the poll thread is asked
+	 * to stop first but joined only after the subsystems stopped, so a
+	 * GetSandboxPolicy in flight to a hung gateway (RPC_TIMEOUT_MS, begun
+	 * before the stop) runs out while the push flushes, not before it. */
 	if (s.poll_started) {
 		pthread_mutex_lock(&s.mu);
 		s.stop = true;
 		pthread_cond_signal(&s.cv);
 		pthread_mutex_unlock(&s.mu);
-		pthread_join(s.poll_th, NULL);
 	}
-	osh_rpc_client_destroy(s.client);
 	subsys_stop_all(&s);
+	if (s.poll_started)
+		pthread_join(s.poll_th, NULL);
+	osh_rpc_client_destroy(s.client);
 	if (sinks)
 		osh_emit_shutdown();
 	osh_sup_env_free(child_env);
@@ -657,6 +683,7 @@ out_args:
 	osh_policy_store_free(s.policy);
 	osh_sup_args_fini(&a);
 	pthread_cond_destroy(&s.cv);
+	pthread_mutex_destroy(&s.notify_mu);
 	pthread_mutex_destroy(&s.mu);
 	return code;
 }

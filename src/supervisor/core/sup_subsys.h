@@ -63,10 +63,19 @@ struct osh_sup_host {
 	char net_sandbox_ip[OSH_SUP_HOST_STR];
 	uint16_t proxy_port;
 
+	/* Credentials the command only sees as placeholders
+	 * (openshell:resolve:env:NAME; osh_secret.h). Written by the confine
+	 * subsystem in its init (NULL: none), immutable afterwards until its
+	 * fini. Read it when a request arrives (osh_secret_substitute), not in
+	 * init: the reader's row may come first in the table. */
+	const struct osh_secret_store *secrets;
+
 	/* Private to sup_host.c. */
 	char **env_extra;
 	int n_env_extra;
 };
+
+struct osh_secret_store; /* src/supervisor/confine/osh_secret.h */
 
 struct osh_sup_subsys {
 	const char *name; /* "push", "net", "proxy", "confine", ... */

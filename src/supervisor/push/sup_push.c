@@ -132,8 +132,30 @@ static void ring_push(struct osh_sup_push *p, const struct osh_push_line *l, int
 		atomic_fetch_add(&p->dropped, 1);
 		return;
 	}
+	if (p->count == OSH_SUP_PUSH_BUFFER && p->ring[p->head].seq <= p->sent_upto) {
+		/* Full, and the oldest line was already sent in a stream whose
+		 * answer never came: the gateway may hold it, so dropping it
+		 * could count as lost a line that arrived. Keep it for the resend
+		 * (the gateway drops duplicates) and lose the new line instead:
+		 * that one certainly never arrives, so the count stays exact. */
+		free(msg);
+		p->pending_loss++;
+		atomic_fetch_add(&p->dropped, 1);
+		return;
+	}
 	if (p->count == OSH_SUP_PUSH_BUFFER) {
-		/* Full while the gateway is away: keep the newest lines. */
+		/* Full while the gateway is away. A line already sent but not
+		 * acknowledged may be stored yet (a hung gateway that resumes
+		 * processes what it had received), so dropping it could count a
+		 * line as lost that arrives: keep those and drop this new line;
+		 * otherwise drop the oldest (never sent, so surely lost). Either
+		 * way the count is exact. */
+		if (p->ring[p->head].seq <= p->sent_upto) {
+			free(msg);
+			p->pending_loss++;
+			atomic_fetch_add(&p->dropped, 1);
+			return;
+		}
 		ring_drop_oldest(p);
 		p->pending_loss++;
 		atomic_fetch_add(&p->dropped, 1);

@@ -17,8 +17,10 @@
  * longer and stop keeps its bound. Failed rounds back off 1 s ->
  * 30 s (doubling) with a fresh channel each time, so a restarted gateway is
  * found at once. While the gateway is away the buffer keeps the newest lines
- * (oldest dropped and counted); lines lost anywhere (buffer overflow, feed
- * full, refused by the gateway) are reported as one PUSH_LOGS_DROPPED event
+ * (oldest dropped and counted), except that a line already sent but not
+ * acknowledged is never dropped (a hung gateway may still store it): while
+ * the oldest buffered line is such a line, new lines are dropped instead; lines lost anywhere
+ * (buffer overflow, feed full, refused by the gateway) are reported as one PUSH_LOGS_DROPPED event
  * once delivery works again, and at stop in the local files (that report
  * counts itself, since it cannot be delivered either). So: lines in
  * openshell.log == lines stored by the gateway + lines reported lost.

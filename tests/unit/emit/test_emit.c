@@ -723,3 +723,51 @@ Test(emit, jsonl_unopenable_is_counted_and_writer_stays_idle)
 	cr_assert_lt((double)(c1 - c0) / CLOCKS_PER_SEC, 0.1, "writer busy while idle");
 	osh_emit_shutdown();
 }
+
+/* Events at a steady trickle (one per 100 us) cost producers no wake-up of
+ * the writer: it dozes on its short timer and drains what arrived, so the
+ * lines reach the file without any flush. Once the runtime has been idle,
+ * the next event wakes the sleeping writer exactly once. */
+Test(emit, trickle_needs_no_wakeups_and_lines_arrive_unflushed)
+{
+	struct osh_emit_config cfg;
+	struct osh_emit_stats st0, st1;
+	struct timespec gap = {0, 100000}, idle = {0, 300000000}, poll_gap = {0, 2000000};
+	struct timespec t0, t1;
+	size_t lines = 0;
+
+	base_cfg(&cfg);
+	cfg.stderr_enabled = false;
+	start(&cfg);
+	emit_net("warm.example", OCSF_SEVERITY_ID_INFORMATIONAL);
+	flush();
+	osh_emit_stats_get(&st0);
+	for (int i = 0; i < 200; i++) {
+		emit_net("trickle.example", OCSF_SEVERITY_ID_INFORMATIONAL);
+		nanosleep(&gap, NULL); /* the pacing under test, not a wait */
+	}
+	osh_emit_stats_get(&st1);
+	cr_assert_eq(st1.emitted - st0.emitted, 200);
+	/* A wake-up per event would make this 200. */
+	cr_assert_lt(st1.wakeups - st0.wakeups, 20, "%llu wake-ups for 200 events",
+		     (unsigned long long)(st1.wakeups - st0.wakeups));
+	/* No flush: the dozing writer writes them within its doze. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		lines = count_substr(path_main, "trickle.example");
+		if (lines == 200)
+			break;
+		nanosleep(&poll_gap, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (t1.tv_sec - t0.tv_sec < 5);
+	cr_assert_eq(lines, 200, "only %zu of 200 lines reached the file unflushed", lines);
+	/* Idle long enough for the writer's long sleep, then one event. */
+	nanosleep(&idle, NULL);
+	osh_emit_stats_get(&st0);
+	emit_net("after-idle.example", OCSF_SEVERITY_ID_INFORMATIONAL);
+	osh_emit_stats_get(&st1);
+	cr_assert_eq(st1.wakeups - st0.wakeups, 1);
+	flush();
+	cr_assert_eq(count_substr(path_main, "after-idle.example"), 1);
+	osh_emit_shutdown();
+}

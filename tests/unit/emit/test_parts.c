@@ -152,6 +152,56 @@ Test(ring, too_big_record_refused)
 	osh_emit_ring_fini(&r);
 }
 
+/* The writer's batched walk: a private cursor over several records
+ * (through the wrap's PAD), records writable in place, and nothing freed
+ * until release_to(). */
+Test(ring, cursor_walk_then_release_to)
+{
+	struct osh_emit_ring r;
+	char buf[5000];
+	int put = 0;
+
+	cr_assert_eq(osh_emit_ring_init(&r, 65536), 0);
+	memset(buf, 'y', sizeof(buf) - 1);
+	buf[sizeof(buf) - 1] = '\0';
+	for (int round = 0; round < 6; round++) {
+		uint64_t pos = osh_emit_ring_tail(&r), start = pos;
+		struct osh_emit_rec *rec;
+		int seen = 0;
+
+		while (put_str(&r, buf) == 0)
+			put++;
+		cr_assert_eq(put_str(&r, buf), OSH_EFULL);
+		while ((rec = osh_emit_ring_next(&r, &pos)) != NULL) {
+			char *b = (char *)(rec + 1);
+
+			cr_assert_eq(rec->b_len, sizeof(buf) - 1);
+			cr_assert_eq(b[1], 'y');
+			b[0] = 'W'; /* the consumer owns the bytes until release */
+			cr_assert_eq(b[0], 'W');
+			seen++;
+		}
+		cr_assert_gt(seen, 5);
+		cr_assert_gt(pos, start);
+		/* Walking frees nothing: the ring is still full. */
+		cr_assert_eq(osh_emit_ring_tail(&r), start);
+		cr_assert_eq(put_str(&r, buf), OSH_EFULL);
+		osh_emit_ring_release_to(&r, pos);
+		cr_assert_eq(osh_emit_ring_tail(&r), pos);
+		cr_assert_null(osh_emit_ring_peek(&r));
+		/* Half a ring at a time moves the records across the wrap. */
+		for (int i = 0; i < 3; i++)
+			cr_assert_eq(put_str(&r, buf), 0);
+		pos = osh_emit_ring_tail(&r);
+		for (int i = 0; i < 3; i++)
+			cr_assert_not_null(osh_emit_ring_next(&r, &pos));
+		cr_assert_null(osh_emit_ring_next(&r, &pos));
+		osh_emit_ring_release_to(&r, pos);
+	}
+	cr_assert_gt(put, 40);
+	osh_emit_ring_fini(&r);
+}
+
 static char sdir[128];
 
 static void sink_dir(void)
@@ -223,5 +273,60 @@ Test(sink, failed_write_leaves_no_torn_line)
 	cr_assert_eq(file_size(p), 300, "partial line must be cut back");
 	cr_assert_eq(s.lost, 3);
 	cr_assert_eq(s.size, 300);
+	osh_sink_close(&s);
+}
+
+/* Lines appended by reference (the writer's path for queued records) are
+ * written from the caller's memory in one writev, one iovec each; short
+ * lines are copied and share an iovec. A write failing inside a line cuts
+ * the file back to the end of the last whole line. */
+Test(sink, by_reference_lines_and_torn_write)
+{
+	static struct osh_sink s;
+	static char lines[8][OSH_SINK_SMALL + 88];
+	const size_t L = sizeof(lines[0]);
+	struct rlimit lim;
+	char p[300];
+	static char got[8 * sizeof(lines[0])];
+	FILE *f;
+	size_t n;
+
+	sink_dir();
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(osh_sink_init(&s, sdir, "z.log", 0, false, 1), 0);
+	cr_assert_eq(osh_sink_open(&s, 0), 0);
+	for (int i = 0; i < 8; i++) {
+		memset(lines[i], 'a' + i, L);
+		lines[i][L - 1] = '\n';
+	}
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(osh_sink_append_ref(&s, lines[i], L, 0), 0);
+	cr_assert_eq(s.lines, 3);
+	cr_assert_eq(s.niov, 3);
+	cr_assert_eq(s.copied, 0, "long lines are borrowed, not copied");
+	/* Two short lines: copied, one iovec between them. */
+	cr_assert_eq(osh_sink_append_ref(&s, "short one\n", 10, 0), 0);
+	cr_assert_eq(osh_sink_append(&s, "short two\n", 10, 0), 0);
+	cr_assert_eq(s.lines, 5);
+	cr_assert_eq(s.niov, 4);
+	cr_assert_eq(osh_sink_flush(&s), 0);
+	snprintf(p, sizeof(p), "%s/z.log", sdir);
+	f = fopen(p, "rb");
+	cr_assert_not_null(f);
+	n = fread(got, 1, sizeof(got), f);
+	fclose(f);
+	cr_assert_eq(n, 3 * L + 20);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(memcmp(got + L * (size_t)i, lines[i], L), 0, "line %d", i);
+	cr_assert_eq(memcmp(got + 3 * L, "short one\nshort two\n", 20), 0);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+	lim.rlim_cur = 3 * L + 20 + 2 * L + L / 2; /* 2.5 more lines fit */
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (int i = 3; i < 8; i++)
+		cr_assert_eq(osh_sink_append_ref(&s, lines[i], L, 0), 0);
+	cr_assert_eq(osh_sink_flush(&s), OSH_EIO);
+	cr_assert_eq(file_size(p), 5 * L + 20, "partial line must be cut back");
+	cr_assert_eq(s.lost, 3);
+	cr_assert_eq(s.size, 5 * L + 20);
 	osh_sink_close(&s);
 }

@@ -365,3 +365,34 @@ Test(runtime, arena_printf_and_strdup)
 	int64_t now = ocsf_now_ms();
 	cr_assert_gt(now, 1600000000000LL);
 }
+
+/* Derived members come from the plan, never from what a caller stored
+ * (even through the generic setters), and an activity the enum does not
+ * know keeps a computed type_uid but no type_name. */
+Test(runtime, derived_members_from_the_plan)
+{
+	static struct t_event e;
+	t_event_init(&e, 7);
+	ocsf_field_set_int(&e.ev.hdr, T_EV_F_CLASS_UID, 1234);
+	cr_assert_str_eq(
+	    ser(&e), "{\"activity_id\":7,\"category_name\":\"Test Category\","
+		     "\"category_uid\":99,\"class_name\":\"Test Event\",\"class_uid\":9901," META
+		     "\"severity\":\"Informational\",\"severity_id\":1,\"time\":1700000000000,"
+		     "\"type_uid\":990107}");
+}
+
+/* A descriptor without a serializer plan is refused, not walked. */
+Test(runtime, descriptor_without_plan_is_refused)
+{
+	static struct t_event e;
+	struct ocsf_object d = *t_event_class.object;
+	struct ocsf_class c = t_event_class;
+	size_t len = 1;
+
+	d.plan = NULL;
+	c.object = &d;
+	t_event_init(&e, 1);
+	e.ev.cls = &c;
+	cr_assert_eq(ocsf_serialize(&e.ev, out, sizeof(out), &len), OSH_EINVAL);
+	cr_assert_eq(len, 0);
+}

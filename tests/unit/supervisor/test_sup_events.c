@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "osh_emit.h"
+#include "confine_sites.h"
 #include "push_sites.h"
 #include "osh_sites.h"
 #include "sup_events.h"
@@ -145,6 +146,51 @@ static void same_sites(const char *prefix, const char *dir)
 			      reg.name[i], dir);
 }
 
+/* The confinement subsystem's sites (src/supervisor/confine/confine_sites.h). */
+static void fire_confine(void)
+{
+	struct osh_confine_summary sum = {.switch_ids = true,
+					  .user = "openshell-sandbox",
+					  .group = "openshell-sandbox",
+					  .uid = 999,
+					  .gid = 995,
+					  .n_groups = 1,
+					  .landlock = true,
+					  .landlock_abi = 7,
+					  .handled_fs = 0xffff,
+					  .rules_ro = 11,
+					  .rules_rw = 2,
+					  .seccomp = true,
+					  .seccomp_rules = 39,
+					  .seccomp_insns = 75,
+					  .seccomp_notify = true};
+	struct osh_confine_note notes[] = {
+	    {.kind = OSH_CONFINE_NOTE_USER_CREATED, .user = "openshell-sandbox", .uid = 999},
+	    {.kind = OSH_CONFINE_NOTE_DIR_CREATED, .path = "/sandbox/work", .uid = 999},
+	    {.kind = OSH_CONFINE_NOTE_PATH_SKIPPED,
+	     .path = "/opt/x",
+	     .detail = "does not exist",
+	     .err_no = 2},
+	    {.kind = OSH_CONFINE_NOTE_LANDLOCK_UNAVAILABLE, .detail = "no Landlock", .err_no = 38},
+	    {.kind = OSH_CONFINE_NOTE_LANDLOCK_WEAK, .detail = "no truncate", .abi = 2},
+	};
+	struct osh_confine_issue is = {.field = "filesystem.read_write[0]", .reason = "/etc"};
+	struct osh_confine_denial d = {
+	    .pid = 4243, .nr = 101, .syscall = "ptrace", .comm = "agent"};
+	const char *names[] = {"API_KEY"};
+
+	osh_confine_ev_user(&sum, 4242, "agent");
+	osh_confine_ev_landlock(&sum, 4242);
+	osh_confine_ev_seccomp(&sum, 4242);
+	for (size_t i = 0; i < sizeof(notes) / sizeof(notes[0]); i++)
+		osh_confine_ev_note(&notes[i], "best_effort");
+	osh_confine_ev_unsafe(&is, 1, 1, "file", "ab12", false);
+	osh_confine_ev_failed("user: sandbox user not found: bob");
+	osh_confine_ev_secrets(names, 1);
+	osh_confine_ev_reload_deferred("filesystem");
+	osh_confine_ev_denied(&d, 0);
+}
+
 static void fire_all(void)
 {
 	struct osh_sup_proc_note n = {
@@ -182,6 +228,7 @@ static void fire_all(void)
 	osh_sup_ev_ready(4242, 12);
 	osh_sup_ev_heartbeat(4242, 1000, 2);
 	osh_sup_ev_push_dropped(17, "gateway unreachable");
+	fire_confine();
 	osh_sup_ev_start_failed("cannot build the command's environment");
 	osh_sup_ev_stop(143, "supervisor received signal 15");
 }
@@ -197,7 +244,12 @@ Test(events, every_documented_site_fires_as_a_valid_event)
 	int seen[MAXC] = {0};
 	char *shorthand;
 
-	registry_codes("supervisor/", &doc);
+	/* the core, push and confine sites; supervisor/net and supervisor/proxy
+	 * fire theirs in their own tests (tests/unit/supervisor/net,
+	 * tests/unit/proxy), every site in some test (site census). */
+	registry_codes("supervisor/core", &doc);
+	registry_codes("supervisor/push", &doc);
+	registry_codes("supervisor/confine", &doc);
 	cr_assert_geq(doc.n, 20, "the registry lists the supervisor sites");
 
 	cr_assert_not_null(mkdtemp(dir));

@@ -1,0 +1,105 @@
+/* osh_proxy.h - the sandbox's egress proxy: HTTP CONNECT tunnels and
+ * absolute-form forward proxying of plain HTTP, every request decided by
+ * the network policy engine, the SSRF rules and the client's identity.
+ *
+ * DESIGN
+ * One I/O thread runs an epoll loop over the listener, every client and
+ * every upstream socket: it reads request heads (strict parser,
+ * proxy_http.h), relays tunnel bytes and answers refusals. Everything that
+ * may block (who is the client: /proc walk and TOFU hashing; DNS; the
+ * upstream connect) runs on a small pool of worker threads, one connection
+ * at a time, and hands the connection back through an eventfd. Bounded
+ * memory: a connection owns two 16 KiB buffers (client->upstream, which
+ * first holds the request head, and upstream->client) and nothing grows;
+ * at most max_conns connections exist (the next one gets a 503 and is
+ * closed). A client that does not complete its head within head_timeout_ms
+ * is closed (408). Bad input is answered with a 4xx naming what was wrong
+ * (X-OpenShell-Reason header and body), an event, and the close of that
+ * connection only.
+ * The policy is a compiled engine (proxy_policy.h) held by reference: a new
+ * generation is compiled beside the current one and swapped under a lock
+ * (osh_proxy_set_policy), connections being decided keep the engine they
+ * started with; a policy that does not compile is refused and the last good
+ * engine stays.
+ *
+ * Ownership: osh_proxy_create() returns a proxy the caller frees with
+ * osh_proxy_destroy() (which stops it first). Threads: create/start/stop/
+ * destroy from one controlling thread; set_policy and set_root from any.
+ */
+#ifndef OSH_PROXY_H
+#define OSH_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "osh_err.h"
+#include "sandbox.pb-c.h"
+
+struct osh_proxy;
+
+struct osh_proxy_config {
+	const char *bind_ip;	     /* IPv4/IPv6 literal; NULL = "127.0.0.1" */
+	uint16_t port;		     /* 0 = let the kernel pick */
+	unsigned max_conns;	     /* 0 = 512 */
+	unsigned head_timeout_ms;    /* 0 = 10000 */
+	unsigned connect_timeout_ms; /* 0 = 5000 */
+	unsigned workers;	     /* 0 = 4 */
+	int netns_fd;		     /* clients' network namespace for identity; -1 = ours */
+};
+
+void osh_proxy_config_default(struct osh_proxy_config *cfg);
+
+/* Binds and listens (emits PROXY_LISTEN, or PROXY_LISTEN_FAILED and returns
+ * OSH_ESYS with err naming the call). No thread runs yet and no policy is
+ * set: until osh_proxy_set_policy every request is denied. Returns 0,
+ * OSH_EINVAL (bad bind_ip), OSH_ESYS or OSH_ENOMEM. */
+OSH_MUST_CHECK int osh_proxy_create(const struct osh_proxy_config *cfg, struct osh_proxy **out,
+				    char *err, size_t errlen);
+
+/* The bound port (useful with port 0) and address text. */
+uint16_t osh_proxy_port(const struct osh_proxy *px);
+const char *osh_proxy_ip(const struct osh_proxy *px);
+
+/* Starts the I/O thread and the workers. 0 or OSH_ESYS. */
+OSH_MUST_CHECK int osh_proxy_start(struct osh_proxy *px);
+
+/* Compiles `policy` (NULL = no policy: deny all) as `generation` and makes it
+ * current for connections decided from now on. On error the current engine
+ * stays, err names the field, and PROXY_POLICY_REJECTED is emitted; on
+ * success PROXY_POLICY_APPLIED. Returns 0, OSH_EINVAL or OSH_ENOMEM. The
+ * policy is not kept. Thread-safe. */
+OSH_MUST_CHECK int osh_proxy_set_policy(struct osh_proxy *px,
+					const Openshell__V1__SandboxPolicy *policy,
+					uint64_t generation, char *err, size_t errlen);
+
+/* Generation of the current engine (0 before any policy). Thread-safe. */
+uint64_t osh_proxy_generation(struct osh_proxy *px);
+
+/* The sandbox command's PID: its process tree is searched first when
+ * resolving a client. Thread-safe. */
+void osh_proxy_set_root(struct osh_proxy *px, pid_t root);
+
+/* Stops accepting, waits for the workers' current jobs, closes every
+ * connection. Idempotent. No event: in the supervisor SUP_STOP (emitted
+ * before the subsystems stop) is the last line of a run; the standalone
+ * osh-proxy emits PROXY_STOP itself. */
+void osh_proxy_stop(struct osh_proxy *px);
+
+void osh_proxy_destroy(struct osh_proxy *px); /* stops first; NULL ok */
+
+struct osh_proxy_stats {
+	uint64_t accepted;	  /* connections accepted */
+	uint64_t allowed;	  /* tunnels / forwards opened */
+	uint64_t denied;	  /* refused by policy, identity or SSRF (403) */
+	uint64_t bad_requests;	  /* refused for malformed input (4xx) */
+	uint64_t upstream_failed; /* 502 */
+	uint64_t limited;	  /* refused at the connection limit (503) */
+	uint64_t timeouts;	  /* closed for a slow head (408) */
+	uint64_t open;		  /* connections open now */
+};
+
+void osh_proxy_stats_get(struct osh_proxy *px, struct osh_proxy_stats *out);
+
+#endif

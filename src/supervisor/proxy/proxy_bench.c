@@ -1,0 +1,227 @@
+/* proxy_bench.c - osh-proxy-bench: load generator and origin for
+ * tools/bench/proxy-bench.sh.
+ *
+ *   osh-proxy-bench origin [--threads N]
+ *       serves "HTTP/1.0 200 OK" + 2 bytes to every request on 127.0.0.1:0
+ *       (prints "origin <port>", runs until killed)
+ *   osh-proxy-bench load [--proxy PORT] --origin PORT --mode connect|forward
+ *                        [--threads 8] [--seconds 5]
+ *       new connection per request through the proxy on 127.0.0.1:
+ *         connect: CONNECT localhost:<origin>, 200, GET through the tunnel
+ *         forward: GET http://localhost:<origin>/ (absolute form)
+ *       (without --proxy: the port of $HTTP_PROXY, as set by osh-proxy --exec)
+ *       prints "requests_per_s <value>", "requests <n>" and "errors <n>"
+ *
+ * DESIGN: both sides in C with blocking sockets and one thread per client
+ * (8 by default), so the numbers measure the proxies, not the harness; the
+ * same binary drives every proxy in one run so the ratios compare like with
+ * like. Everything stays on 127.0.0.1.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static int lfd;
+static unsigned proxy_port, origin_port, seconds = 5;
+static int mode_connect;
+static volatile int stop;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads until the buffer holds `want` or EOF; returns bytes read or -1. */
+static ssize_t read_until(int fd, char *buf, size_t cap, const char *want)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	while (len + 1 < cap) {
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -1 : (ssize_t)len;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (want && strstr(buf, want))
+			break;
+	}
+	return (ssize_t)len;
+}
+
+static void *origin_thread(void *arg)
+{
+	static const char resp[] = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	(void)arg;
+	for (;;) {
+		char buf[4096];
+		int c = accept(lfd, NULL, NULL);
+
+		if (c < 0)
+			continue;
+		if (read_until(c, buf, sizeof(buf), "\r\n\r\n") > 0 &&
+		    write(c, resp, sizeof(resp) - 1) < 0) {
+			/* the client went away: nothing to do */
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+static int origin(unsigned threads)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	pthread_t t;
+	int one = 1;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(lfd, 4096) != 0) {
+		perror("origin");
+		return 1;
+	}
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	printf("origin %u\n", ntohs(sa.sin_port));
+	fflush(stdout);
+	for (unsigned i = 1; i < threads; i++)
+		pthread_create(&t, NULL, origin_thread, NULL);
+	origin_thread(NULL);
+	return 0;
+}
+
+struct result {
+	unsigned long ok, errors;
+};
+
+static int one_request(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)proxy_port)};
+	char req[256], buf[4096];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, rc = -1;
+	ssize_t n;
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		goto out;
+	if (mode_connect) {
+		n = snprintf(req, sizeof(req),
+			     "CONNECT localhost:%u HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
+			     origin_port, origin_port);
+		if (write(fd, req, (size_t)n) != n)
+			goto out;
+		n = read_until(fd, buf, sizeof(buf), "\r\n\r\n");
+		if (n <= 0 || strncmp(buf, "HTTP/1.", 7) != 0 || strncmp(buf + 9, "200", 3) != 0)
+			goto out;
+		n = snprintf(req, sizeof(req), "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n");
+	} else {
+		n = snprintf(req, sizeof(req),
+			     "GET http://localhost:%u/ HTTP/1.1\r\nHost: localhost:%u\r\n"
+			     "Connection: close\r\n\r\n",
+			     origin_port, origin_port);
+	}
+	if (write(fd, req, (size_t)n) != n)
+		goto out;
+	n = read_until(fd, buf, sizeof(buf), NULL);
+	if (n > 0 && strstr(buf, " 200 ") && strstr(buf, "\r\n\r\nok"))
+		rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+static void *load_thread(void *arg)
+{
+	struct result *r = arg;
+
+	while (!stop) {
+		if (one_request() == 0)
+			r->ok++;
+		else
+			r->errors++;
+	}
+	return NULL;
+}
+
+static int load(unsigned threads)
+{
+	pthread_t t[64];
+	struct result res[64];
+	unsigned long ok = 0, errors = 0;
+	double t0, t1;
+
+	memset(res, 0, sizeof(res));
+	t0 = now_s();
+	for (unsigned i = 0; i < threads; i++)
+		pthread_create(&t[i], NULL, load_thread, &res[i]);
+	while (now_s() - t0 < seconds)
+		usleep(50000);
+	stop = 1;
+	for (unsigned i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		ok += res[i].ok;
+		errors += res[i].errors;
+	}
+	t1 = now_s();
+	printf("requests_per_s %.1f\nrequests %lu\nerrors %lu\n", (double)ok / (t1 - t0), ok,
+	       errors);
+	return ok > 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned threads = 8;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2)
+		goto usage;
+	for (int i = 2; i + 1 < argc; i += 2) {
+		unsigned long v = strtoul(argv[i + 1], NULL, 10);
+
+		if (strcmp(argv[i], "--threads") == 0 && v > 0 && v <= 64)
+			threads = (unsigned)v;
+		else if (strcmp(argv[i], "--proxy") == 0 && v > 0 && v < 65536)
+			proxy_port = (unsigned)v;
+		else if (strcmp(argv[i], "--origin") == 0 && v > 0 && v < 65536)
+			origin_port = (unsigned)v;
+		else if (strcmp(argv[i], "--seconds") == 0 && v > 0 && v <= 600)
+			seconds = (unsigned)v;
+		else if (strcmp(argv[i], "--mode") == 0)
+			mode_connect = strcmp(argv[i + 1], "connect") == 0;
+		else
+			goto usage;
+	}
+	if (strcmp(argv[1], "origin") == 0)
+		return origin(threads);
+	if (!proxy_port && getenv("HTTP_PROXY")) {
+		/* under osh-proxy --exec: the proxy's port from the environment */
+		const char *env = getenv("HTTP_PROXY");
+		const char *c = env ? strrchr(env, ':') : NULL;
+
+		proxy_port = c ? (unsigned)strtoul(c + 1, NULL, 10) : 0;
+	}
+	if (strcmp(argv[1], "load") == 0 && proxy_port && origin_port)
+		return load(threads);
+usage:
+	fprintf(stderr, "usage: osh-proxy-bench origin [--threads N] | load --proxy PORT "
+			"--origin PORT --mode connect|forward [--threads N] [--seconds S]\n");
+	return 2;
+}

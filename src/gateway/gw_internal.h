@@ -85,7 +85,6 @@ struct osh_gw {
 	struct osh_rpc_server *srv;
 	bool spawned;
 	bool addr_written;
-	bool listen_logged;
 	int lock_fd; /* flock on <data-dir>/gateway.lock, held for the lifetime */
 	int64_t next_adopt_check_ms;
 	atomic_int reload_req;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # rpc-bench.sh [BUILD_DIR] [osh-rpc-bench flags...]
 #
-# Starts openshell-gateway on 127.0.0.1:<free port> with a temporary data dir,
+# Starts openshell-gateway on its Unix socket with a temporary data dir (its
+# supervisors behind tools/sandbox-tap.sh, so the bench can call as the
+# sandbox's supervisor with its credential),
 # creates one sandbox, runs osh-rpc-bench against it (PushSandboxLogs ingestion
 # with 8 concurrent streams vs an in-process baseline; GetSandboxPolicy round
 # trips vs GetConfig), then deletes the sandbox and stops the gateway.
@@ -37,7 +39,10 @@ cleanup() {
 }
 trap cleanup EXIT
 addr=
-"$bin/openshell-gateway" --listen 127.0.0.1:0 --data-dir "$tmp" 2>"$tmp/gateway.stderr" &
+mkdir -m 700 "$tmp/taps"
+OSH_TAP_DIR="$tmp/taps" OSH_TAP_REAL="$bin/openshell-sandbox" \
+	"$bin/openshell-gateway" --data-dir "$tmp" --sandbox-bin "$root/tools/sandbox-tap.sh" \
+	2>"$tmp/gateway.stderr" &
 gw_pid=$!
 # readiness: the address file, then a GetConfig call that succeeds
 for _ in $(seq 1 400); do
@@ -50,11 +55,19 @@ for _ in $(seq 1 400); do
 done
 "$bin/openshell" --gateway "$addr" config get >/dev/null
 "$bin/openshell" --gateway "$addr" sandbox create --name bench -- sleep 600 >/dev/null
+for _ in $(seq 1 200); do
+	ls "$tmp"/taps/boot.* >/dev/null 2>&1 && break
+	sleep 0.05
+done
+OSH_BENCH_CREDENTIAL=$(sed -n 's/^credential=//p' "$tmp"/taps/boot.*)
+export OSH_BENCH_CREDENTIAL
 "$bin/osh-rpc-bench" --gateway "$addr" --sandbox bench "$@"
 
 # --- GetSandboxPolicy under load (second gateway, no real supervisors)
-mkdir -p "$tmp/load"
-"$bin/openshell-gateway" --listen 127.0.0.1:0 --data-dir "$tmp/load" --sandbox-bin /bin/true \
+mkdir -p "$tmp/load" && mkdir -m 700 "$tmp/load-taps"
+# supervisors: /bin/true behind the tap, so the bench has every credential
+OSH_TAP_DIR="$tmp/load-taps" OSH_TAP_REAL=/bin/true \
+	"$bin/openshell-gateway" --data-dir "$tmp/load" --sandbox-bin "$root/tools/sandbox-tap.sh" \
 	2>"$tmp/load/gateway.stderr" &
 gw2_pid=$!
 addr2=
@@ -66,7 +79,7 @@ for _ in $(seq 1 400); do
 	kill -0 "$gw2_pid" 2>/dev/null || { cat "$tmp/load/gateway.stderr" >&2; exit 1; }
 	sleep 0.05
 done
-out=$("$bin/osh-rpc-bench" --gateway "$addr2" --load "${OSH_LOAD:-100}" --calls 2000 \
+out=$(OSH_BENCH_CRED_DIR="$tmp/load-taps" "$bin/osh-rpc-bench" --gateway "$addr2" --load "${OSH_LOAD:-100}" --calls 2000 \
 	--pace-ms "${OSH_LOAD_PACE_MS:-100}")
 echo "$out"
 p99=$(echo "$out" | awk '$1 == "poll_p99_under_load_ms" {print $2}')

@@ -73,6 +73,22 @@ struct push_job {
 	char err[600];
 };
 
+/* The sandbox credential (rpc-bench.sh passes it in $OSH_BENCH_CREDENTIAL):
+ * the supervisor methods are called as the sandbox's supervisor, the
+ * operator ones without it. */
+static struct osh_rpc_md cred_md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, ""}};
+
+static const struct osh_rpc_call_opts *sandbox_opts(void)
+{
+	static struct osh_rpc_call_opts o = {.md = cred_md, .n_md = 1};
+	const char *v = getenv("OSH_BENCH_CREDENTIAL");
+
+	if (v == NULL || *v == '\0')
+		return NULL;
+	cred_md[0].value = v;
+	return &o;
+}
+
 static void *push_worker(void *arg)
 {
 	struct push_job *j = arg;
@@ -89,7 +105,7 @@ static void *push_worker(void *arg)
 	j->rc = OSH_ENOMEM;
 	if (lines == NULL || lp == NULL || msgs == NULL)
 		goto out;
-	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", NULL, &cs);
+	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", sandbox_opts(), &cs);
 	if (j->rc != OSH_OK) {
 		snprintf(j->err, sizeof(j->err), "open: %s", osh_strerror(j->rc));
 		goto out;
@@ -227,7 +243,10 @@ static double unary_run(struct osh_rpc_client *c, const char *method, const Prot
 	for (int i = 0; i < calls; i++) {
 		ProtobufCMessage *resp = NULL;
 		double a = now_s();
-		if (osh_rpc_client_unary(c, method, req, NULL, &resp, &st) != OSH_OK) {
+		if (osh_rpc_client_unary(c, method, req,
+					 strcmp(method, "GetSandboxPolicy") == 0 ? sandbox_opts()
+										 : NULL,
+					 &resp, &st) != OSH_OK) {
 			fprintf(stderr, "osh-rpc-bench: %s failed: %s: %s\n", method,
 				osh_rpc_status_name(st.code), st.message);
 			goto out;
@@ -342,6 +361,27 @@ struct load_push {
 	int rc;
 };
 
+/* The credential of sandbox `id` from $OSH_BENCH_CRED_DIR/boot.<id> (the
+ * copies tools/sandbox-tap.sh keeps), into buf; "" when unknown. */
+static void cred_of_id(const char *id, char *buf, size_t cap)
+{
+	const char *dir = getenv("OSH_BENCH_CRED_DIR");
+	char path[4200], line[256];
+	FILE *f = NULL;
+
+	buf[0] = '\0';
+	if (dir != NULL && *dir != '\0') {
+		snprintf(path, sizeof(path), "%s/boot.%s", dir, id);
+		f = fopen(path, "re");
+	}
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "credential=", 11) == 0)
+			snprintf(buf, cap, "%.*s", (int)strcspn(line + 11, "\n"), line + 11);
+	}
+	if (f != NULL)
+		fclose(f);
+}
+
 static void *load_push_main(void *arg)
 {
 	struct load_push *j = arg;
@@ -353,7 +393,13 @@ static void *load_push_main(void *arg)
 	ProtobufCMessage *resp = NULL;
 	struct osh_rpc_status st;
 
-	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", NULL, &cs);
+	char cred[128];
+	struct osh_rpc_md md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, cred}};
+	struct osh_rpc_call_opts co = {.md = md};
+
+	cred_of_id(j->id, cred, sizeof(cred));
+	co.n_md = cred[0] ? 1 : 0;
+	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", &co, &cs);
 	if (j->rc != OSH_OK)
 		return NULL;
 	req.sandbox_id = j->id;
@@ -436,7 +482,13 @@ static int poll_lat(struct osh_rpc_client *c, char (*ids)[64], int n, int calls,
 		struct osh_rpc_status st;
 		double a = now_s();
 
+		char cred[128];
+		struct osh_rpc_md md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, cred}};
+
 		req.sandbox_id = ids[i % n];
+		cred_of_id(ids[i % n], cred, sizeof(cred));
+		co.md = md;
+		co.n_md = cred[0] ? 1 : 0;
 		rc = osh_rpc_client_unary(c, "GetSandboxPolicy", &req.base, &co, &resp, &st);
 		if (rc != OSH_OK)
 			fprintf(stderr, "osh-rpc-bench: GetSandboxPolicy: %s: %s\n",

@@ -66,7 +66,7 @@ def parse():
     for n, line in enumerate(open(lst, encoding="utf-8"), 1):
         line = line.rstrip("\n")
         if line.startswith("== "):
-            parts = [p.strip() for p in line[3:].split("|")]
+            parts = [p.strip() for p in line[3:].split("|", 3)]
             if len(parts) != 4 or not all(parts):
                 sys.exit("%s:%d: header needs 'ID | module | file | regex'" % (lst, n))
             cur = {"id": parts[0], "module": parts[1], "file": parts[2], "re": parts[3],

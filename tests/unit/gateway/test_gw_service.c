@@ -851,7 +851,14 @@ Test(gw_binary, readiness_file_sighup_and_clean_sigterm, .timeout = 120)
 	addr[strlen(addr) - 1] = '\0';
 	cr_assert_gt(strtol(addr + 10, NULL, 10), 0);
 	snprintf(want, sizeof(want), "listening on %s", addr);
-	log = gwt_read(errf);
+	/* gateway.addr is written before the line reaches stderr: wait for it. */
+	while (!((log = gwt_read(errf)) && strstr(log, want)) && gwt_now_ms() < end) {
+		free(log);
+		log = NULL;
+		gwt_nap();
+	}
+	if (!log || !strstr(log, want))
+		kill(pid, SIGKILL); /* do not leave it holding ctest's output pipe */
 	cr_assert(log && strstr(log, want), "stderr lacks '%s': %s", want, log ? log : "");
 	free(log);
 

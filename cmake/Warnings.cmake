@@ -26,6 +26,24 @@ if(OSH_FUZZ)
                       -Wno-cast-qual -Wno-format-nonliteral)
   add_link_options(-fsanitize=address,undefined)
 endif()
+# Hardening, on by default (OSH_HARDEN): stack protector, FORTIFY (needs
+# optimisation, so not in Debug builds, and left to the sanitizers in theirs),
+# PIE and full RELRO (-z relro -z now), stack-clash protection and CET.
+# The gateway is a root daemon parsing untrusted gRPC.
+if(OSH_HARDEN)
+  add_compile_options(-fstack-protector-strong -fstack-clash-protection)
+  if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|i.86")
+    add_compile_options(-fcf-protection)
+  endif()
+  if(NOT OSH_SANITIZE AND NOT OSH_FUZZ)
+    add_compile_options($<$<NOT:$<CONFIG:Debug>>:-U_FORTIFY_SOURCE>
+                        $<$<NOT:$<CONFIG:Debug>>:-D_FORTIFY_SOURCE=2>)
+  endif()
+  set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+  include(CheckPIESupported)
+  check_pie_supported()
+  add_link_options(-Wl,-z,relro -Wl,-z,now)
+endif()
 # Code from other generators (protoc-c) is compiled with this relaxed set.
 set(OSH_THIRD_PARTY_CFLAGS -Wno-pedantic -Wno-cast-qual -Wno-missing-prototypes
     -Wno-strict-prototypes -Wno-shadow -Wno-null-dereference)

@@ -36,7 +36,7 @@ echo "== gateway (data dir $data)"
 rm -f "$data/gateway.addr"
 # Supervisors the gateway starts inherit its environment: poll config every second.
 OPENSHELL_POLL_INTERVAL=1s \
-  "$bin/openshell-gateway" --listen 127.0.0.1:0 --data-dir "$data" 2>"$data/gateway.stderr" &
+  "$bin/openshell-gateway" --data-dir "$data" 2>"$data/gateway.stderr" &
 gw_pid=$!
 wait_for "the gateway to listen" 20 test -s "$data/gateway.addr"
 export OPENSHELL_GATEWAY=$(cat "$data/gateway.addr")

@@ -1,15 +1,34 @@
 #!/usr/bin/env bash
-# Install the Debian packages OpenShell builds and tests with. Fast (dpkg query
-# only) when everything is present. Needs root (or sudo) when something is missing.
+# Install the Debian 12 packages OpenShell needs, by purpose:
+#   tools/deps.sh runtime  what the installed binaries load (and the unit's kill)
+#   tools/deps.sh build    runtime + compilers, headers, code generators
+#   tools/deps.sh [dev]    build + tests, lint, fuzzing, benches (default; what
+#                          CI and tools/test.sh use)
+# Nothing is listed that no target, test or tool uses; a feature that needs
+# more adds its packages with the code. Fast (dpkg query only) when
+# everything is present; needs root (or sudo) otherwise.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config ninja-build
-      libprotobuf-c-dev protobuf-c-compiler libgrpc-dev libcjson-dev libyaml-dev
-      libsqlite3-dev sqlite3 libcriterion-dev libssh-dev libssl-dev libseccomp-dev
-      python3 python3-jsonschema python3-jinja2 python3-yaml
-      python3-grpcio python3-grpc-tools python3-protobuf
-      iproute2 iptables nftables libnftables-dev libmnl-dev curl openssh-client procps
-      clang libclang-rt-14-dev clang-format clang-tidy cppcheck valgrind
-      tinyproxy-bin)
+set_name=${1:-dev}
+RUNTIME=(libgrpc29 libprotobuf-c1 libyaml-0-2 libsqlite3-0 libcjson1 libssl3
+         libseccomp2 libmnl0 libnftables1 procps)
+BUILD=(build-essential cmake pkg-config ninja-build python3
+       libprotobuf-c-dev protobuf-c-compiler libgrpc-dev libcjson-dev libyaml-dev
+       libsqlite3-dev libssl-dev libseccomp-dev libmnl-dev libnftables-dev)
+# tests: Criterion; codegen + ocsf-validate (jsonschema, jinja2, yaml); the
+# Python gRPC client; openssl (test certificates), systemd (systemd-analyze
+# verify), logrotate (snippet check); network tests: iproute2, nftables, curl;
+# benches: tinyproxy (proxy-bench baseline), valgrind (callgrind counts);
+# lint and fuzzing: clang tools, cppcheck.
+DEV=(libcriterion-dev python3-jsonschema python3-jinja2 python3-yaml
+     python3-grpcio python3-grpc-tools python3-protobuf
+     openssl systemd logrotate iproute2 nftables curl tinyproxy-bin valgrind
+     clang libclang-rt-14-dev clang-format clang-tidy cppcheck)
+case "$set_name" in
+  runtime) PKGS=("${RUNTIME[@]}") ;;
+  build) PKGS=("${RUNTIME[@]}" "${BUILD[@]}") ;;
+  dev) PKGS=("${RUNTIME[@]}" "${BUILD[@]}" "${DEV[@]}") ;;
+  *) echo "usage: tools/deps.sh [runtime|build|dev]" >&2; exit 64 ;;
+esac
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,7 +36,7 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-echo "deps: installing ${missing[*]}" >&2
+echo "deps ($set_name): installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -100,6 +100,17 @@ enum osh_site {
 	OSH_SITE_PROXY_HEAD_TIMEOUT,	       /* supervisor/proxy */
 	OSH_SITE_PROXY_POLICY_APPLIED,	       /* supervisor/proxy */
 	OSH_SITE_PROXY_POLICY_REJECTED,	       /* supervisor/proxy */
+	OSH_SITE_GW_START,		       /* gateway */
+	OSH_SITE_GW_STOP,		       /* gateway */
+	OSH_SITE_GW_INSECURE_TCP,	       /* gateway */
+	OSH_SITE_GW_TLS_TCP,		       /* gateway */
+	OSH_SITE_GW_SANDBOX_CREATE,	       /* gateway */
+	OSH_SITE_GW_SANDBOX_DELETE,	       /* gateway */
+	OSH_SITE_GW_SANDBOX_EXIT,	       /* gateway */
+	OSH_SITE_GW_CONFIG_CHANGE,	       /* gateway */
+	OSH_SITE_GW_AUTH_REFUSED,	       /* gateway */
+	OSH_SITE_GW_AUTH_REPEATED,	       /* gateway */
+	OSH_SITE_GW_LISTEN_LIMIT,	       /* gateway */
 	OSH_SITE_COUNT
 };
 
@@ -765,6 +776,90 @@ static inline void osh_site_init_proxy_policy_rejected(struct ocsf_device_config
 	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
 					     "PROXY_POLICY_REJECTED");
 	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* GW_START: The gateway is listening (addresses, data dir and config revision in unmapped) */
+static inline void osh_site_init_gw_start(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,
+					"GW_START");
+}
+
+/* GW_STOP: The gateway is shutting down */
+static inline void osh_site_init_gw_stop(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_STOP, "GW_STOP");
+}
+
+/* GW_INSECURE_TCP: Plain TCP without authentication was enabled with --insecure-tcp (every start)
+ */
+static inline void osh_site_init_gw_insecure_tcp(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,
+					"GW_INSECURE_TCP");
+	ocsf_application_lifecycle_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* GW_TLS_TCP: TCP is served with TLS and required client certificates */
+static inline void osh_site_init_gw_tls_tcp(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,
+					"GW_TLS_TCP");
+}
+
+/* GW_SANDBOX_CREATE: A sandbox was created and its supervisor started (who asked in
+ * unmapped.requested_by) */
+static inline void osh_site_init_gw_sandbox_create(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_INSTALL,
+					"GW_SANDBOX_CREATE");
+}
+
+/* GW_SANDBOX_DELETE: A sandbox was deleted (its files archived, its credential revoked) */
+static inline void osh_site_init_gw_sandbox_delete(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_REMOVE,
+					"GW_SANDBOX_DELETE");
+}
+
+/* GW_SANDBOX_EXIT: A sandbox's supervisor ended (exit code or signal; Medium when not 0 or unknown)
+ */
+static inline void osh_site_init_gw_sandbox_exit(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_STOP,
+					"GW_SANDBOX_EXIT");
+}
+
+/* GW_CONFIG_CHANGE: A gateway config value changed (old/new value, revision and source in unmapped)
+ */
+static inline void osh_site_init_gw_config_change(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "GW_CONFIG_CHANGE");
+}
+
+/* GW_AUTH_REFUSED: A connection or call was refused for authentication (at most 5 per principal per
+ * minute) */
+static inline void osh_site_init_gw_auth_refused(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE, "GW_AUTH_REFUSED");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* GW_AUTH_REPEATED: Five refusals of one principal within a minute */
+static inline void osh_site_init_gw_auth_repeated(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "GW_AUTH_REPEATED");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* GW_LISTEN_LIMIT: Socket connections refused by the connection cap or fd exhaustion (batched,
+ * every 10 s at most) */
+static inline void osh_site_init_gw_listen_limit(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE, "GW_LISTEN_LIMIT");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
 #endif

@@ -303,8 +303,10 @@ int osh_cli_parse(int argc, char **argv, const char *env_gateway, int64_t now_ms
 		if (!m)
 			v = flag_value(argc, argv, &i, "-g", &m);
 		if (m) {
-			if (v == NULL || strchr(v, ':') == NULL)
-				return fail(err, errlen, "--gateway needs HOST:PORT, got '%s'",
+			if (v == NULL || strchr(v, ':') == NULL ||
+			    (strncmp(v, "unix:", 5) == 0 && v[5] != '/'))
+				return fail(err, errlen,
+					    "--gateway needs HOST:PORT or unix:/PATH, got '%s'",
 					    v != NULL ? v : "");
 			o->gateway = v;
 			o->gateway_explicit = true;
@@ -402,10 +404,13 @@ int osh_cli_parse(int argc, char **argv, const char *env_gateway, int64_t now_ms
 /* ------------------------------------------------------------------ help -- */
 
 static const char *const help_top =
-    "Usage: openshell [--gateway HOST:PORT] [--color auto|always|never] COMMAND ...\n"
+    "Usage: openshell [--gateway unix:/PATH|HOST:PORT] [--color auto|always|never] COMMAND ...\n"
     "\n"
     "Talks to an openshell-gateway over gRPC. The gateway address comes from\n"
-    "--gateway, else $OPENSHELL_GATEWAY, else " OSH_CLI_DEFAULT_GATEWAY ".\n"
+    "--gateway, else $OPENSHELL_GATEWAY, else the gateway.addr file of the default\n"
+    "data dir ($XDG_STATE_HOME/openshell or ./openshell-data, then /var/lib/openshell),\n"
+    "else " OSH_CLI_DEFAULT_GATEWAY ". A HOST:PORT gateway needs TLS: set\n"
+    "OPENSHELL_TLS_CA, OPENSHELL_TLS_CERT and OPENSHELL_TLS_KEY (PEM files).\n"
     "\n"
     "Commands:\n"
     "  gateway start [GATEWAY FLAGS...]   run openshell-gateway in the foreground\n"
@@ -425,8 +430,9 @@ static const char *const help_gateway =
     "\n"
     "Runs openshell-gateway (found next to this program) in the foreground with\n"
     "the given flags, e.g. --data-dir DIR, --config FILE, --ocsf-logging.\n"
-    "Unless the flags contain --listen, the gateway listens on the address this\n"
-    "CLI uses (--gateway / $OPENSHELL_GATEWAY / " OSH_CLI_DEFAULT_GATEWAY ").\n"
+    "Unless the flags contain --listen or --socket, a unix:/PATH given with\n"
+    "--gateway / $OPENSHELL_GATEWAY becomes its --socket; otherwise the gateway\n"
+    "serves <data-dir>/gateway.sock, which this CLI then finds by itself.\n"
     "See `openshell-gateway --help` for its flags.\n";
 
 static const char *const help_config =

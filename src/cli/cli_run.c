@@ -557,9 +557,16 @@ static int gateway_start(struct ctx *x, const char *self_exe)
 	snprintf(path, sizeof(path), "%s/openshell-gateway", dirname(dir));
 	for (int i = 0; i < x->a->gw_argc; i++) {
 		if (strcmp(x->a->gw_argv[i], "--listen") == 0 ||
-		    strncmp(x->a->gw_argv[i], "--listen=", 9) == 0)
+		    strncmp(x->a->gw_argv[i], "--listen=", 9) == 0 ||
+		    strcmp(x->a->gw_argv[i], "--socket") == 0 ||
+		    strncmp(x->a->gw_argv[i], "--socket=", 9) == 0)
 			has_listen = true;
 	}
+	/* Only an explicit unix: address is handed on; a TCP one would need
+	 * TLS flags the operator must choose, and the default is the data
+	 * dir's socket the CLI discovers anyway. */
+	if (!x->a->gateway_explicit || strncmp(x->a->gateway, "unix:", 5) != 0)
+		has_listen = true;
 	argv = calloc((size_t)x->a->gw_argc + 4, sizeof(*argv));
 	if (argv == NULL) {
 		fprintf(x->err, "openshell: gateway start: out of memory\n");
@@ -569,8 +576,8 @@ static int gateway_start(struct ctx *x, const char *self_exe)
 	for (int i = 0; i < x->a->gw_argc; i++)
 		argv[n++] = x->a->gw_argv[i];
 	if (!has_listen) {
-		argv[n++] = OSH_RPC_STR("--listen");
-		argv[n++] = OSH_RPC_STR(x->a->gateway);
+		argv[n++] = OSH_RPC_STR("--socket");
+		argv[n++] = OSH_RPC_STR(x->a->gateway + 5);
 	}
 	argv[n] = NULL;
 	fflush(x->out);
@@ -579,6 +586,88 @@ static int gateway_start(struct ctx *x, const char *self_exe)
 	fprintf(x->err, "openshell: gateway start: cannot run %s: %s\n", path, strerror(errno));
 	free(argv);
 	return 127;
+}
+
+/* Reads a PEM file named by an environment variable; NULL when unset.
+ * *bad set when it is set but unreadable. */
+static char *env_pem(const char *var, bool *bad, FILE *err)
+{
+	const char *path = getenv(var);
+	FILE *f;
+	char *buf = NULL;
+	size_t n;
+
+	if (path == NULL || *path == '\0')
+		return NULL;
+	f = fopen(path, "re");
+	if (f != NULL)
+		buf = malloc((1u << 20) + 1);
+	if (f == NULL || buf == NULL) {
+		fprintf(err, "openshell: %s=%s: %s\n", var, path, strerror(errno));
+		*bad = true;
+		goto out;
+	}
+	n = fread(buf, 1, 1u << 20, f);
+	buf[n] = '\0';
+out:
+	if (f != NULL)
+		fclose(f);
+	return buf;
+}
+
+/* The channel: TLS (with a client certificate when given) for a TCP
+ * gateway when OPENSHELL_TLS_CA is set, plaintext otherwise. */
+static int client_create(const char *target, struct osh_rpc_client **c, FILE *err)
+{
+	struct osh_rpc_client_opts o = {0};
+	bool bad = false;
+	char *ca = NULL, *cert = NULL, *key = NULL;
+	int rc;
+
+	if (strncmp(target, "unix:", 5) != 0) {
+		ca = env_pem("OPENSHELL_TLS_CA", &bad, err);
+		cert = env_pem("OPENSHELL_TLS_CERT", &bad, err);
+		key = env_pem("OPENSHELL_TLS_KEY", &bad, err);
+	}
+	o.tls_ca_pem = ca;
+	o.tls_cert_pem = cert;
+	o.tls_key_pem = key;
+	rc = bad ? OSH_EINVAL : osh_rpc_client_create(target, SVC, &o, c);
+	free(ca);
+	free(cert);
+	free(key);
+	return rc;
+}
+
+void osh_cli_discover_gateway(char *buf, size_t cap)
+{
+	const char *x = getenv("XDG_STATE_HOME");
+	char path[4200];
+	const char *cands[2];
+	bool found = false;
+
+	if (x != NULL && x[0] == '/') {
+		snprintf(path, sizeof(path), "%s/openshell/gateway.addr", x);
+		cands[0] = path;
+	} else {
+		cands[0] = "./openshell-data/gateway.addr";
+	}
+	cands[1] = "/var/lib/openshell/gateway.addr";
+	snprintf(buf, cap, "%s", OSH_CLI_DEFAULT_GATEWAY);
+	for (size_t i = 0; i < 2 && !found; i++) {
+		FILE *f = fopen(cands[i], "re");
+		char line[4200] = "";
+
+		if (f == NULL)
+			continue;
+		if (fgets(line, sizeof(line), f) != NULL) {
+			line[strcspn(line, "\r\n")] = '\0';
+			found = line[0] != '\0' && strlen(line) < cap;
+			if (found)
+				snprintf(buf, cap, "%s", line);
+		}
+		fclose(f);
+	}
 }
 
 int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, FILE *err,
@@ -609,7 +698,7 @@ int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, F
 	default:
 		break;
 	}
-	if (osh_rpc_client_create(a->gateway, SVC, NULL, &x.c) != OSH_OK) {
+	if (client_create(a->gateway, &x.c, err) != OSH_OK) {
 		fprintf(err, "openshell: cannot reach gateway at %s: invalid address\n",
 			a->gateway);
 		return OSH_CLI_EXIT_UNREACHABLE;
@@ -655,6 +744,7 @@ int osh_cli_main(int argc, char **argv)
 	struct osh_cli_args a;
 	char err[256];
 	char self[4096];
+	static char discovered[4200];
 	ssize_t n;
 	struct timespec ts;
 	struct sigaction sa;
@@ -666,6 +756,10 @@ int osh_cli_main(int argc, char **argv)
 	    OSH_OK) {
 		fprintf(stderr, "openshell: %s\n", err);
 		return OSH_CLI_EXIT_USAGE;
+	}
+	if (!a.gateway_explicit) {
+		osh_cli_discover_gateway(discovered, sizeof(discovered));
+		a.gateway = discovered;
 	}
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n < 0)

@@ -27,7 +27,11 @@
 #include "osh_err.h"
 #include "osh_level.h"
 
-#define OSH_CLI_DEFAULT_GATEWAY "127.0.0.1:8080"
+/* Where the CLI looks when neither --gateway nor $OPENSHELL_GATEWAY is set:
+ * the address in <data-dir>/gateway.addr of the gateway's default data dir
+ * ($XDG_STATE_HOME/openshell, else ./openshell-data), then of the service's
+ * (/var/lib/openshell), else this socket. */
+#define OSH_CLI_DEFAULT_GATEWAY "unix:/var/lib/openshell/gateway.sock"
 #define OSH_CLI_DEFAULT_LINES	200u
 
 enum osh_cli_exit {
@@ -134,5 +138,9 @@ int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, F
 
 /* Whole program: parse (with getenv/clock), run, return the exit code. */
 int osh_cli_main(int argc, char **argv);
+
+/* The gateway address to use when none was given (see
+ * OSH_CLI_DEFAULT_GATEWAY), into buf. Reads at most two small files. */
+void osh_cli_discover_gateway(char *buf, size_t cap);
 
 #endif

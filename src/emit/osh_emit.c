@@ -1150,11 +1150,29 @@ int osh_emit_init(const struct osh_emit_config *cfg)
 	rt.cfg = *cfg;
 	memcpy(rt.log_dir, dir, strlen(dir) + 1);
 	rt.cfg.log_dir = rt.log_dir;
-	rc = osh_sink_init(&rt.main, rt.log_dir, MAIN_BASE, cfg->rotate_bytes, cfg->rotate_daily,
-			   cfg->keep);
-	if (rc == 0)
-		rc = osh_sink_init(&rt.json, rt.log_dir, JSONL_BASE, cfg->rotate_bytes,
+	if (cfg->file_stem != NULL) {
+		/* "<stem>.log" and its twin "<stem>-ocsf.log" (the gateway's own). */
+		char mb[96], jb[96];
+		int nm = snprintf(mb, sizeof(mb), "%s.log", cfg->file_stem);
+		int nj = snprintf(jb, sizeof(jb), "%s-ocsf.log", cfg->file_stem);
+
+		if (cfg->file_stem[0] == '\0' || strchr(cfg->file_stem, '/') != NULL || nm < 0 ||
+		    nj < 0 || (size_t)nj >= sizeof(jb)) {
+			rc = OSH_EINVAL;
+			goto out;
+		}
+		rc = osh_sink_init(&rt.main, rt.log_dir, mb, cfg->rotate_bytes, cfg->rotate_daily,
+				   cfg->keep);
+		if (rc == 0)
+			rc = osh_sink_init(&rt.json, rt.log_dir, jb, cfg->rotate_bytes,
+					   cfg->rotate_daily, cfg->keep);
+	} else {
+		rc = osh_sink_init(&rt.main, rt.log_dir, MAIN_BASE, cfg->rotate_bytes,
 				   cfg->rotate_daily, cfg->keep);
+		if (rc == 0)
+			rc = osh_sink_init(&rt.json, rt.log_dir, JSONL_BASE, cfg->rotate_bytes,
+					   cfg->rotate_daily, cfg->keep);
+	}
 	if (rc != 0)
 		goto out;
 	rc = osh_emit_ring_init(&rt.q, cfg->queue_bytes);

@@ -54,6 +54,10 @@
 struct osh_emit_config {
 	/* Directory of both log families; NULL means "/var/log". Copied. */
 	const char *log_dir;
+	/* File name stem: NULL = "openshell" (openshell.log + openshell-ocsf.log);
+	 * "openshell-gateway" gives openshell-gateway.log + openshell-gateway-ocsf.log.
+	 * No '/', at most 80 bytes. Borrowed during init only. */
+	const char *file_stem;
 	/* JSONL export on at start (the setting's initial snapshot). */
 	bool jsonl;
 	/* stderr sink: on/off, minimum level, fd (2 unless a test redirects). */

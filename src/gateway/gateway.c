@@ -18,9 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <grp.h>
+#include <sys/resource.h>
+
+#include "gw_auth.h"
 #include "gw_internal.h"
+#include "gw_sites.h"
 #include "gwfile.h"
 #include "gwlog.h"
+#include "osh_emit.h"
 #include "sandbox.pb-c.h"
 #include "sandboxes.h"
 
@@ -48,7 +54,6 @@ int64_t gw_wall_ms(void)
 void osh_gw_opts_init(struct osh_gw_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->listen = OSH_GW_DEFAULT_LISTEN;
 	o->stop_grace_ms = OSH_GW_DEFAULT_GRACE_MS;
 	osh_gw_layer_init(&o->flag);
 }
@@ -90,6 +95,10 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 			o->omit_sandbox_config = true;
 			continue;
 		}
+		if (strcmp(a, "--insecure-tcp") == 0) {
+			o->insecure_tcp = true;
+			continue;
+		}
 		if (strncmp(a, "--", 2) != 0) {
 			snprintf(err, errlen, "unexpected argument '%s' (see --help)", a);
 			rc = OSH_EINVAL;
@@ -101,7 +110,12 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 			strcmp(name, "--data-dir") == 0 || strcmp(name, "--ocsf-logging") == 0 ||
 			strcmp(name, "--log-retention") == 0 ||
 			strcmp(name, "--log-retention-mib") == 0 ||
-			strcmp(name, "--sandbox-bin") == 0 || strcmp(name, "--stop-grace") == 0;
+			strcmp(name, "--sandbox-bin") == 0 || strcmp(name, "--stop-grace") == 0 ||
+			strcmp(name, "--socket") == 0 || strcmp(name, "--socket-group") == 0 ||
+			strcmp(name, "--tls-cert") == 0 || strcmp(name, "--tls-key") == 0 ||
+			strcmp(name, "--client-ca") == 0 ||
+			strcmp(name, "--max-connections") == 0 ||
+			strcmp(name, "--log-rotation") == 0;
 		if (!takes) {
 			snprintf(err, errlen, "unknown flag '%s' (see --help)", name);
 			rc = OSH_EINVAL;
@@ -117,11 +131,37 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 			break;
 		}
 		if (strcmp(name, "--listen") == 0) {
-			if (!strrchr(v, ':')) {
-				snprintf(err, errlen, "flag --listen: '%s' is not HOST:PORT", v);
+			if (strncmp(v, "unix:", 5) == 0) {
+				o->socket_path = v + 5; /* same as --socket */
+			} else if (!strrchr(v, ':')) {
+				snprintf(err, errlen,
+					 "flag --listen: '%s' is not HOST:PORT (or unix:PATH)", v);
+				rc = OSH_EPARSE;
+			} else {
+				o->listen = v;
+			}
+		} else if (strcmp(name, "--socket") == 0) {
+			o->socket_path = v;
+		} else if (strcmp(name, "--socket-group") == 0) {
+			o->socket_group = v;
+		} else if (strcmp(name, "--tls-cert") == 0) {
+			o->tls_cert = v;
+		} else if (strcmp(name, "--tls-key") == 0) {
+			o->tls_key = v;
+		} else if (strcmp(name, "--client-ca") == 0) {
+			o->client_ca = v;
+		} else if (strcmp(name, "--max-connections") == 0) {
+			rc = parse_size(name, v, &o->max_conns, err, errlen);
+		} else if (strcmp(name, "--log-rotation") == 0) {
+			if (strcmp(v, "builtin") == 0) {
+				o->external_rotation = false;
+			} else if (strcmp(v, "external") == 0) {
+				o->external_rotation = true;
+			} else {
+				snprintf(err, errlen,
+					 "flag --log-rotation: '%s' is not builtin or external", v);
 				rc = OSH_EPARSE;
 			}
-			o->listen = v;
 		} else if (strcmp(name, "--config") == 0) {
 			o->config_path = v;
 		} else if (strcmp(name, "--data-dir") == 0) {
@@ -142,6 +182,32 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 			o->stop_grace_ms = (unsigned)ms;
 		}
 	}
+	if (rc == 0) {
+		bool any_tls = o->tls_cert || o->tls_key || o->client_ca;
+		bool all_tls = o->tls_cert && o->tls_key && o->client_ca;
+
+		if (any_tls && !all_tls) {
+			snprintf(err, errlen,
+				 "TLS needs --tls-cert, --tls-key and --client-ca together");
+			rc = OSH_EINVAL;
+		} else if (any_tls && !o->listen) {
+			snprintf(err, errlen,
+				 "--tls-cert/--tls-key/--client-ca need --listen HOST:PORT");
+			rc = OSH_EINVAL;
+		} else if (o->listen && !all_tls && !o->insecure_tcp) {
+			snprintf(err, errlen,
+				 "--listen %s: TCP needs TLS with client certificates (--tls-cert, "
+				 "--tls-key, --client-ca) or an explicit --insecure-tcp",
+				 o->listen);
+			rc = OSH_EINVAL;
+		} else if (o->insecure_tcp && all_tls) {
+			snprintf(err, errlen, "--insecure-tcp and TLS flags exclude each other");
+			rc = OSH_EINVAL;
+		} else if (o->insecure_tcp && !o->listen) {
+			snprintf(err, errlen, "--insecure-tcp needs --listen HOST:PORT");
+			rc = OSH_EINVAL;
+		}
+	}
 	return rc;
 }
 
@@ -154,8 +220,24 @@ void osh_gw_usage(void *fp, const char *prog)
 		"The OpenShell gateway: stores sandboxes, policies, operational config and\n"
 		"pushed logs (SQLite), serves them over gRPC, and runs local sandboxes.\n\n"
 		"Flags:\n"
-		"  --listen HOST:PORT      address to serve on (default %s; port 0 = any free\n"
-		"                          port, written to <data-dir>/gateway.addr when ready)\n"
+		"  --socket PATH           Unix socket to serve on (default\n"
+		"                          <data-dir>/gateway.sock, mode 0660); its address\n"
+		"                          unix:PATH is written to <data-dir>/gateway.addr when\n"
+		"                          ready. Admitted: root, this user, the socket group\n"
+		"  --socket-group GROUP    group of the socket (and the data dir), name or gid\n"
+		"                          (default: this process's group)\n"
+		"  --max-connections N     socket connections open at once (default: from the\n"
+		"                          fd limit, which is raised to its hard limit)\n"
+		"  --listen HOST:PORT      also serve TCP (port 0 = any free port); needs TLS:\n"
+		"  --tls-cert FILE         server certificate chain (PEM)\n"
+		"  --tls-key FILE          its private key (PEM)\n"
+		"  --client-ca FILE        CA that client certificates must chain to (PEM);\n"
+		"                          clients without one are refused\n"
+		"  --insecure-tcp          allow --listen without TLS: no authentication at all\n"
+		"                          (logged as a High GW_INSECURE_TCP event every start)\n"
+		"  --log-rotation MODE     builtin (default: openshell-gateway.log rotates at\n"
+		"                          64 MiB and daily, 5 kept) or external (logrotate;\n"
+		"                          SIGHUP reopens)\n"
 		"  --data-dir DIR          store, config and sandbox files (default\n"
 		"                          $XDG_STATE_HOME/openshell, else ./openshell-data)\n"
 		"  --config FILE.yaml      YAML config file (default <data-dir>/gateway.yaml);\n"
@@ -175,7 +257,7 @@ void osh_gw_usage(void *fp, const char *prog)
 		"  OPENSHELL_GATEWAY_LOG_LEVEL  debug|info|warn|error for stderr (default info)\n\n"
 		"BOOL: true/false, yes/no, on/off, 1/0. Signals: SIGHUP reloads the YAML file\n"
 		"(also reloaded on change); SIGTERM/SIGINT shut down cleanly.\n\n",
-		prog, OSH_GW_DEFAULT_LISTEN, OSH_GW_STORE_DEFAULT_RETENTION,
+		prog, OSH_GW_STORE_DEFAULT_RETENTION,
 		(unsigned long long)(OSH_GW_STORE_DEFAULT_RETENTION_BYTES >> 20),
 		OSH_GW_DEFAULT_GRACE_MS);
 	osh_gw_config_help(f);
@@ -294,6 +376,7 @@ static void child_gone(struct osh_gw *gw, struct gw_child *c, bool has_status, i
 		else if (WIFSIGNALED(status))
 			sig = WTERMSIG(status);
 	}
+	gw_ev_sandbox_exit(c->id, (int)c->pid, code, sig, !has_status);
 	if (osh_gw_store_sandbox_set_state(gw->store, c->id, st, 0, code, sig) == 0) {
 		if (!has_status)
 			gw_note(gw, c->id, "WARN",
@@ -433,6 +516,33 @@ static void log_reload(struct osh_gw *gw, int rc, bool changed, const char *why,
 		osh_gw_log(OSH_GW_LOG_DEBUG, "config reloaded (%s): no effective change", why);
 }
 
+/* One mechanism for every way the config changes (SetConfig, SIGHUP, the
+ * file watch): the tick compares the live revision with the one last
+ * reported, emits GW_CONFIG_CHANGE with old/new values, and applies the
+ * gateway's own JSONL toggle. */
+static void report_config(struct osh_gw *gw)
+{
+	struct osh_gw_config c;
+	uint64_t rev;
+	bool now;
+
+	osh_gw_cfgstate_get(gw->cfg, &c, &rev);
+	if (rev == gw->ev_rev)
+		return;
+	now = c.v.ocsf_logging_enabled;
+	if (now != gw->ev_ocsf) {
+		if (now)
+			osh_emit_set_jsonl(true);
+		gw_ev_config_change("ocsf_logging_enabled", gw->ev_ocsf ? "true" : "false",
+				    now ? "true" : "false", rev,
+				    osh_gw_src_name(c.src[OSH_GW_KEY_OCSF_LOGGING_ENABLED]));
+		if (!now) /* the change itself is the last JSONL record */
+			osh_emit_set_jsonl(false);
+	}
+	gw->ev_ocsf = now;
+	gw->ev_rev = rev;
+}
+
 static void tick(struct osh_rpc_server *srv, void *ud)
 {
 	struct osh_gw *gw = ud;
@@ -441,11 +551,18 @@ static void tick(struct osh_rpc_server *srv, void *ud)
 	int rc;
 
 	(void)srv;
-	if (!gw->addr_written) {
-		gw->addr_written = write_addr_file(gw) == 0;
-		if (gw->addr_written)
+	if (!gw->addr_written && !gw->listen_logged) {
+		/* Logged before the address file appears, so whoever waits for
+		 * the file finds the line already written. */
+		gw->listen_logged = true;
+		if (gw->tcp_addr[0])
+			osh_gw_log(OSH_GW_LOG_INFO, "listening on %s and on TCP %s", gw->addr,
+				   gw->tcp_addr);
+		else
 			osh_gw_log(OSH_GW_LOG_INFO, "listening on %s", gw->addr);
 	}
+	if (!gw->addr_written)
+		gw->addr_written = write_addr_file(gw) == 0;
 	if (atomic_exchange(&gw->reload_req, 0)) {
 		rc = osh_gw_cfgstate_reload(gw->cfg, &changed, err, sizeof(err));
 		log_reload(gw, rc, changed, "SIGHUP", err);
@@ -453,6 +570,7 @@ static void tick(struct osh_rpc_server *srv, void *ud)
 	rc = osh_gw_cfgstate_poll(gw->cfg, &reloaded, &changed, err, sizeof(err));
 	if (reloaded)
 		log_reload(gw, rc, changed, "file changed", err);
+	report_config(gw);
 	reap(gw);
 	if (gw_mono_ms() >= gw->next_adopt_check_ms) {
 		gw->next_adopt_check_ms = gw_mono_ms() + ADOPT_CHECK_MS;
@@ -470,19 +588,93 @@ static int path_join(char *out, size_t cap, const char *a, const char *b)
 	return (n < 0 || (size_t)n >= cap) ? OSH_ETOOBIG : 0;
 }
 
-/* The address supervisors use: a wildcard bind is reached on loopback. */
-static void sup_addr_of(struct osh_gw *gw, const char *listen, int port)
+/* "<host>:<port>" of the TCP listener with the bound port. */
+static void tcp_addr_of(struct osh_gw *gw, const char *listen, int port)
 {
 	const char *colon = strrchr(listen, ':');
 	int hl = (int)(colon - listen);
 
-	snprintf(gw->addr, sizeof(gw->addr), "%.*s:%d", hl, listen, port);
-	if ((hl == 7 && strncmp(listen, "0.0.0.0", 7) == 0) || hl == 0)
-		snprintf(gw->sup_addr, sizeof(gw->sup_addr), "127.0.0.1:%d", port);
-	else if (hl == 4 && strncmp(listen, "[::]", 4) == 0)
-		snprintf(gw->sup_addr, sizeof(gw->sup_addr), "[::1]:%d", port);
-	else
-		snprintf(gw->sup_addr, sizeof(gw->sup_addr), "%s", gw->addr);
+	snprintf(gw->tcp_addr, sizeof(gw->tcp_addr), "%.*s:%d", hl, listen, port);
+}
+
+/* Reads a PEM file (at most 1 MiB) into a NUL-terminated heap string. */
+static char *read_pem(const char *path, const char *flag, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n = 0;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s %s: %s", flag, path, strerror(errno));
+		goto out;
+	}
+	buf = malloc((1u << 20) + 1);
+	if (buf == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	n = fread(buf, 1, 1u << 20, f);
+	buf[n] = '\0';
+	if (n == 0 || n == (1u << 20) || strstr(buf, "-----BEGIN ") == NULL) {
+		snprintf(err, errlen, "%s %s: not a PEM file (empty, over 1 MiB or no BEGIN line)",
+			 flag, path);
+		free(buf);
+		buf = NULL;
+	}
+out:
+	if (f != NULL)
+		fclose(f);
+	return buf;
+}
+
+/* The socket group: a name or a number; NULL = this process's group. */
+static int resolve_group(const char *g, gid_t *out, char *err, size_t errlen)
+{
+	char *end = NULL;
+	unsigned long v = 0;
+	struct group *gr;
+	int rc = 0;
+
+	*out = getegid();
+	if (g != NULL) {
+		errno = 0;
+		v = strtoul(g, &end, 10);
+	}
+	if (g == NULL) {
+		/* default: this process's group */
+	} else if (g[0] != '\0' && *end == '\0' && errno == 0 && v < 0x7fffffff) {
+		*out = (gid_t)v;
+	} else if ((gr = getgrnam(g)) != NULL) {
+		*out = gr->gr_gid;
+	} else {
+		snprintf(err, errlen, "--socket-group: no group named '%s'", g);
+		rc = OSH_ENOTFOUND;
+	}
+	return rc;
+}
+
+/* F17: serve as many connections as the hard limit allows, and size the
+ * socket's connection cap below it (room for the store, logs, spawns). */
+static size_t raise_fd_limit(size_t want)
+{
+	struct rlimit rl;
+	size_t cap = 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		cap = rl.rlim_cur == RLIM_INFINITY ? 4096 : (size_t)rl.rlim_cur / 2;
+	}
+	if (cap > 4096)
+		cap = 4096;
+	if (cap < 8)
+		cap = 8;
+	if (want != 0 && want < cap)
+		cap = want;
+	return cap;
 }
 
 int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, size_t errlen)
@@ -494,6 +686,8 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 	struct osh_gw_layer env;
 	struct osh_rpc_server_opts ro;
 	char dbpath[PATH_MAX];
+	char *cert = NULL, *key = NULL, *ca = NULL;
+	gid_t group = 0;
 	int rc = OSH_ENOMEM;
 
 	*out = NULL;
@@ -563,6 +757,30 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 		goto out;
 	}
 	unlink(gw->addr_path); /* a stale address must not look like readiness */
+	{
+		char abs[PATH_MAX];
+		const char *sp = o->socket_path;
+		int n;
+
+		if (realpath(gw->data_dir, abs) == NULL) {
+			rc = OSH_ESYS;
+			snprintf(err, errlen, "data dir %s: %s", gw->data_dir, strerror(errno));
+			goto out;
+		}
+		if (sp == NULL)
+			n = snprintf(gw->addr, sizeof(gw->addr), "unix:%s/gateway.sock", abs);
+		else if (sp[0] == '/')
+			n = snprintf(gw->addr, sizeof(gw->addr), "unix:%s", sp);
+		else if (getcwd(abs, sizeof(abs)) != NULL)
+			n = snprintf(gw->addr, sizeof(gw->addr), "unix:%s/%s", abs, sp);
+		else
+			n = -1;
+		if (n < 0 || (size_t)n >= sizeof(gw->addr)) {
+			rc = OSH_ETOOBIG;
+			snprintf(err, errlen, "socket path: %s", osh_strerror(rc));
+			goto out;
+		}
+	}
 
 	snprintf(gw->db_path, sizeof(gw->db_path), "%s", dbpath);
 	gw->store_opts = so;
@@ -589,10 +807,64 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 		goto out;
 	}
 
+	{
+		struct osh_gw_config c0;
+
+		osh_gw_cfgstate_get(gw->cfg, &c0, NULL);
+		gw->ev_ocsf = c0.v.ocsf_logging_enabled;
+	}
+	rc = gw_sites_init(gw->data_dir, gw->ev_ocsf, !o->external_rotation, &gw->sites_owned);
+	if (rc != 0 && rc != OSH_ESTATE) {
+		snprintf(err, errlen, "event log in %s: %s", gw->data_dir, osh_strerror(rc));
+		goto out;
+	}
+	rc = resolve_group(o->socket_group, &group, err, errlen);
+	if (rc != 0)
+		goto out;
+	if (o->socket_group != NULL &&
+	    (chown(gw->data_dir, (uid_t)-1, group) != 0 || chmod(gw->data_dir, 0750) != 0)) {
+		rc = OSH_ESYS;
+		snprintf(err, errlen, "data dir %s: cannot give it group %u: %s", gw->data_dir,
+			 (unsigned)group, strerror(errno));
+		goto out;
+	}
+	rc = gw_auth_create(&gw->auth, gw->data_dir, group, err, errlen);
+	if (rc != 0)
+		goto out;
+	if (o->listen && !o->insecure_tcp && !(o->tls_cert && o->tls_key && o->client_ca)) {
+		rc = OSH_EINVAL;
+		snprintf(err, errlen,
+			 "--listen %s: TCP needs TLS with client certificates or --insecure-tcp",
+			 o->listen);
+		goto out;
+	}
+	if (o->listen && !o->insecure_tcp) {
+		cert = read_pem(o->tls_cert, "--tls-cert", err, errlen);
+		key = cert ? read_pem(o->tls_key, "--tls-key", err, errlen) : NULL;
+		ca = key ? read_pem(o->client_ca, "--client-ca", err, errlen) : NULL;
+		if (ca == NULL) {
+			rc = OSH_EINVAL;
+			goto out;
+		}
+	}
+
 	memset(&ro, 0, sizeof(ro));
 	ro.service = &openshell__v1__open_shell__descriptor;
 	ro.workers = GW_WORKERS;
-	ro.listen = o->listen;
+	ro.listen = gw->addr;
+	ro.also_listen = o->listen;
+	ro.socket_mode = 0660;
+	ro.socket_set_gid = o->socket_group != NULL;
+	ro.socket_gid = group;
+	ro.peer_check = gw_auth_peer_ok;
+	ro.on_refuse = gw_auth_on_refuse;
+	ro.peer_ud = gw->auth;
+	ro.max_conns = raise_fd_limit(o->max_conns);
+	ro.tls_cert_pem = cert;
+	ro.tls_key_pem = key;
+	ro.tls_client_ca_pem = ca;
+	ro.authz = gw_auth_authz;
+	ro.authz_ud = gw->auth;
 	ro.tick_ms = TICK_MS;
 	ro.tick = tick;
 	ro.tick_ud = gw;
@@ -608,17 +880,29 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 	}
 	rc = osh_rpc_server_start(gw->srv);
 	if (rc != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", o->listen,
+		snprintf(err, errlen, "cannot listen on %s%s%s: %s", gw->addr + 5,
+			 o->listen ? " / " : "", o->listen ? o->listen : "",
 			 osh_rpc_server_error(gw->srv)[0] ? osh_rpc_server_error(gw->srv)
 							  : osh_strerror(rc));
 		goto out;
 	}
-	sup_addr_of(gw, o->listen, osh_rpc_server_port(gw->srv));
+	snprintf(gw->sup_addr, sizeof(gw->sup_addr), "%s", gw->addr);
+	if (o->listen)
+		tcp_addr_of(gw, o->listen, osh_rpc_server_port(gw->srv));
 	{
 		struct osh_gw_config c;
 		uint64_t rev;
+		char addrs[sizeof(gw->addr) + sizeof(gw->tcp_addr) + 8];
 
 		osh_gw_cfgstate_get(gw->cfg, &c, &rev);
+		gw->ev_rev = rev;
+		snprintf(addrs, sizeof(addrs), "%s%s%s", gw->addr, gw->tcp_addr[0] ? ", " : "",
+			 gw->tcp_addr);
+		gw_ev_start(addrs, gw->data_dir, rev);
+		if (o->insecure_tcp)
+			gw_ev_insecure_tcp(gw->tcp_addr);
+		else if (o->listen)
+			gw_ev_tls_tcp(gw->tcp_addr);
 		osh_gw_log(
 		    OSH_GW_LOG_INFO,
 		    "data dir %s, config %s, ocsf_logging_enabled=%s (%s), config revision %llu%s",
@@ -626,11 +910,19 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 		    osh_gw_src_name(c.src[OSH_GW_KEY_OCSF_LOGGING_ENABLED]),
 		    (unsigned long long)rev,
 		    gw->omit_sandbox_config ? " (omitting SandboxConfig: compat test mode)" : "");
+		if (o->insecure_tcp)
+			osh_gw_log(OSH_GW_LOG_WARN,
+				   "plain TCP on %s (--insecure-tcp): no authentication, no "
+				   "encryption",
+				   gw->tcp_addr);
 	}
 	*out = gw;
 	gw = NULL;
 	rc = 0;
 out:
+	free(cert);
+	free(key);
+	free(ca);
 	osh_gw_destroy(gw);
 	return rc;
 }
@@ -638,6 +930,11 @@ out:
 const char *osh_gw_addr(const struct osh_gw *gw)
 {
 	return gw->addr;
+}
+
+const char *osh_gw_tcp_addr(const struct osh_gw *gw)
+{
+	return gw->tcp_addr;
 }
 
 int osh_gw_run(struct osh_gw *gw)
@@ -661,8 +958,11 @@ void osh_gw_stop(struct osh_gw *gw)
 
 void osh_gw_request_reload(struct osh_gw *gw)
 {
-	if (gw)
+	if (gw) {
 		atomic_store(&gw->reload_req, 1);
+		/* external logrotate: reopen the event logs (async-signal-safe) */
+		osh_emit_request_reopen();
+	}
 }
 
 void osh_gw_destroy(struct osh_gw *gw)
@@ -671,6 +971,8 @@ void osh_gw_destroy(struct osh_gw *gw)
 		return;
 	/* destroy stops and joins the loop; on_done callbacks release every call
 	 * reference held by followers and pending deletes before it returns. */
+	if (gw->srv != NULL && gw->ev_rev != 0)
+		gw_ev_stop("shutdown");
 	osh_rpc_server_destroy(gw->srv);
 	gw->srv = NULL;
 	if (gw->addr_written)
@@ -700,6 +1002,8 @@ void osh_gw_destroy(struct osh_gw *gw)
 	osh_gw_cfgstate_destroy(gw->cfg);
 	gw_tstores_close(gw);
 	osh_gw_store_destroy(gw->store);
+	gw_auth_destroy(gw->auth);
+	gw_sites_fini(gw->sites_owned);
 	pthread_mutex_destroy(&gw->pub_mu);
 	pthread_mutex_destroy(&gw->fol_mu);
 	pthread_mutex_destroy(&gw->del_mu);

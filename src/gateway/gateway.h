@@ -19,12 +19,19 @@
 #include "config.h"
 #include "osh_err.h"
 
-#define OSH_GW_DEFAULT_LISTEN	"127.0.0.1:8080"
 #define OSH_GW_DEFAULT_GRACE_MS 5000u
 
 /* Parsed command line. Strings borrow from argv (or are static defaults). */
 struct osh_gw_opts {
-	const char *listen;	  /* --listen HOST:PORT */
+	const char *listen;	  /* --listen HOST:PORT (TCP besides the socket); NULL = none */
+	const char *socket_path;  /* --socket PATH; NULL = <data-dir>/gateway.sock */
+	const char *socket_group; /* --socket-group NAME|GID; NULL = the gateway's group */
+	const char *tls_cert;	  /* --tls-cert FILE (PEM chain) */
+	const char *tls_key;	  /* --tls-key FILE */
+	const char *client_ca;	  /* --client-ca FILE: CA of accepted client certificates */
+	bool insecure_tcp;	  /* --insecure-tcp: plain TCP without authentication */
+	size_t max_conns;	  /* --max-connections N on the socket; 0 = from RLIMIT_NOFILE */
+	bool external_rotation;	  /* --log-rotation external: no built-in rotation */
 	const char *config_path;  /* --config FILE.yaml; NULL = <data-dir>/gateway.yaml */
 	const char *data_dir;	  /* --data-dir DIR; NULL = default (see osh_gw_default_data_dir) */
 	struct osh_gw_layer flag; /* --ocsf-logging and future config flags */
@@ -63,8 +70,13 @@ struct osh_gw;
 OSH_MUST_CHECK int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err,
 				 size_t errlen);
 
-/* "<host>:<port>" actually bound (port resolved when 0 was asked). */
+/* "unix:/abs/path/gateway.sock": the socket clients and supervisors use
+ * (also written to <data-dir>/gateway.addr when serving). */
 const char *osh_gw_addr(const struct osh_gw *gw);
+
+/* "<host>:<port>" of the TCP listener (port resolved when 0 was asked), ""
+ * when --listen was not given. */
+const char *osh_gw_tcp_addr(const struct osh_gw *gw);
 
 /* Serves on the calling thread until osh_gw_stop; 0 after a clean shutdown. */
 OSH_MUST_CHECK int osh_gw_run(struct osh_gw *gw);

@@ -57,6 +57,7 @@ struct gw_delete {
 	struct gw_delete *next;
 	struct osh_rpc_call *call; /* one reference held; NULL once the client went */
 	char id[40];
+	char requested_by[96]; /* who asked (for GW_SANDBOX_DELETE) */
 	pid_t pid;
 	int64_t kill_at_ms; /* monotonic: SIGKILL after this */
 	bool killed;
@@ -68,8 +69,14 @@ struct osh_gw {
 	char addr_path[PATH_MAX];
 	char sandboxes_dir[PATH_MAX];
 	char sandbox_bin[PATH_MAX];
-	char addr[128];	    /* bound "<host>:<port>" */
-	char sup_addr[128]; /* address handed to supervisors */
+	char addr[PATH_MAX + 8];     /* "unix:/abs/gateway.sock": clients and gateway.addr */
+	char tcp_addr[128];	     /* bound "<host>:<port>" of --listen, "" when none */
+	char sup_addr[PATH_MAX + 8]; /* address handed to supervisors (the socket) */
+	struct gw_auth *auth;	     /* credentials, peer admission, refusal events */
+	bool sites_owned;	     /* this gateway started the emission runtime */
+	bool listen_logged;	     /* "listening on ..." written (before gateway.addr) */
+	bool ev_ocsf;		     /* config as last reported in GW_CONFIG_CHANGE */
+	uint64_t ev_rev;
 	bool omit_sandbox_config;
 	unsigned stop_grace_ms;
 	size_t log_retention; /* lines kept per sandbox: no query can return more */

@@ -15,6 +15,30 @@
 
 extern char **environ;
 
+/* A pipe holding `len` bytes of `text` (then EOF), its read end at an fd of
+ * at least 5 so the spawn's dup2 onto 3 and 4 never overwrites the other
+ * one; *rd is that end (close-on-exec), -1 on error. The text fits the pipe
+ * buffer, so writing never blocks. */
+static int text_pipe(const char *text, size_t len, int *rd)
+{
+	int p[2] = {-1, -1};
+	int rc = OSH_ESYS;
+
+	*rd = -1;
+	if (pipe2(p, O_CLOEXEC) != 0)
+		goto out;
+	if (write(p[1], text, len) != (ssize_t)len)
+		goto out;
+	*rd = fcntl(p[0], F_DUPFD_CLOEXEC, 5);
+	rc = *rd >= 0 ? 0 : OSH_ESYS;
+out:
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	return rc;
+}
+
 int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
@@ -24,7 +48,9 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 	size_t n = 0, cap;
 	bool fa_ok = false, at_ok = false;
 	int rc = OSH_ENOMEM, e;
-	int sp_pipe[2] = {-1, -1};
+	int boot_rd = -1, sec_rd = -1;
+	char bootstrap[PATH_MAX + 160];
+	int bn;
 	char **envp = environ;
 	char **own_env = NULL;
 
@@ -37,9 +63,20 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 	argv = calloc(cap, sizeof(*argv));
 	if (!argv)
 		goto out;
+	/* The gateway address and the sandbox credential travel on an inherited
+	 * pipe (fd 3, read once and closed by the supervisor), never in argv
+	 * (/proc/PID/cmdline is world-readable) or the environment. */
+	bn = snprintf(bootstrap, sizeof(bootstrap), "gateway=%s\ncredential=%s\n", sp->gateway,
+		      sp->secret ? sp->secret : "");
+	if (bn < 0 || (size_t)bn >= sizeof(bootstrap) ||
+	    text_pipe(bootstrap, (size_t)bn, &boot_rd) != 0) {
+		snprintf(err, errlen, "cannot hand over the bootstrap: %s", strerror(errno));
+		rc = OSH_ESYS;
+		goto out;
+	}
 	argv[n++] = sp->bin;
-	argv[n++] = "--gateway";
-	argv[n++] = sp->gateway;
+	argv[n++] = "--bootstrap-fd";
+	argv[n++] = "3";
 	argv[n++] = "--sandbox-id";
 	argv[n++] = sp->id;
 	argv[n++] = "--sandbox-name";
@@ -68,19 +105,16 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 			goto out;
 		}
 		/* The whole text fits the pipe buffer: written now, read by the
-		 * supervisor at start-up, never on disk, argv or environment. */
-		if (pipe2(sp_pipe, O_CLOEXEC) != 0 ||
-		    write(sp_pipe[1], sp->secrets, sp->secrets_len) != (ssize_t)sp->secrets_len) {
+		 * supervisor at start-up (fd 4), never on disk, argv or environment. */
+		if (text_pipe(sp->secrets, sp->secrets_len, &sec_rd) != 0) {
 			snprintf(err, errlen, "secrets: pipe: %s", strerror(errno));
 			rc = OSH_ESYS;
 			goto out;
 		}
-		close(sp_pipe[1]);
-		sp_pipe[1] = -1;
 	}
 	/* OPENSHELL_SECRETS_FD is ours to set: never inherited from the
 	 * gateway's own environment (it would name a descriptor closed below). */
-	if (sp_pipe[0] >= 0 || getenv("OPENSHELL_SECRETS_FD")) {
+	if (sec_rd >= 0 || getenv("OPENSHELL_SECRETS_FD")) {
 		size_t ne = 0, j = 0;
 
 		while (environ[ne])
@@ -91,8 +125,8 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 		for (size_t i = 0; i < ne; i++)
 			if (strncmp(environ[i], "OPENSHELL_SECRETS_FD=", 21) != 0)
 				own_env[j++] = environ[i];
-		if (sp_pipe[0] >= 0)
-			own_env[j] = (char *)(uintptr_t) "OPENSHELL_SECRETS_FD=3";
+		if (sec_rd >= 0)
+			own_env[j] = (char *)(uintptr_t) "OPENSHELL_SECRETS_FD=4";
 		envp = own_env;
 	}
 	if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
@@ -100,8 +134,9 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 		&fa, 1, sp->out_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0640) != 0 ||
 	    posix_spawn_file_actions_addopen(
 		&fa, 2, sp->err_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0640) != 0 ||
-	    (sp_pipe[0] >= 0 && posix_spawn_file_actions_adddup2(&fa, sp_pipe[0], 3) != 0) ||
-	    posix_spawn_file_actions_addclosefrom_np(&fa, sp_pipe[0] >= 0 ? 4 : 3) != 0)
+	    posix_spawn_file_actions_adddup2(&fa, boot_rd, 3) != 0 ||
+	    (sec_rd >= 0 && posix_spawn_file_actions_adddup2(&fa, sec_rd, 4) != 0) ||
+	    posix_spawn_file_actions_addclosefrom_np(&fa, sec_rd >= 0 ? 5 : 4) != 0)
 		goto out;
 	sigemptyset(&none);
 	sigemptyset(&dflt);
@@ -131,11 +166,13 @@ out:
 		posix_spawn_file_actions_destroy(&fa);
 	if (at_ok)
 		posix_spawnattr_destroy(&at);
-	for (int i = 0; i < 2; i++)
-		if (sp_pipe[i] >= 0)
-			close(sp_pipe[i]);
+	if (boot_rd >= 0)
+		close(boot_rd);
+	if (sec_rd >= 0)
+		close(sec_rd);
 	free(own_env);
 	free(argv);
+	explicit_bzero(bootstrap, sizeof(bootstrap));
 	return rc;
 }
 
@@ -296,6 +333,31 @@ int osh_gw_uuid(char out[37])
 		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
 		 b[13], b[14], b[15]);
 	return 0;
+}
+
+int osh_gw_page_token_parse(const char *token, int64_t *after)
+{
+	int64_t v = 0;
+	size_t n = token ? strlen(token) : 0;
+	int rc = 0;
+
+	*after = 0;
+	if (n == 0)
+		goto out;
+	if (n > 18 || token[0] < '1' || token[0] > '9') {
+		rc = OSH_EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (token[i] < '0' || token[i] > '9') {
+			rc = OSH_EINVAL;
+			goto out;
+		}
+		v = v * 10 + (token[i] - '0'); /* 18 digits never overflow int64 */
+	}
+	*after = v;
+out:
+	return rc;
 }
 
 bool osh_gw_name_valid(const char *name, char *err, size_t errlen)

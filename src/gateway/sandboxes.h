@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -26,7 +27,8 @@
 
 struct osh_gw_spawn {
 	const char *bin;     /* openshell-sandbox executable */
-	const char *gateway; /* HOST:PORT the supervisor connects to */
+	const char *gateway; /* address the supervisor connects to (unix:PATH) */
+	const char *secret;  /* the sandbox credential (gw_auth_issue); NULL = none */
 	const char *id;
 	const char *name;
 	const char *log_dir;
@@ -37,8 +39,8 @@ struct osh_gw_spawn {
 	const char *const *env; /* extra "NAME=VALUE" for the agent (--env) */
 	size_t n_env;
 	const char *secrets; /* "NAME=VALUE\n" lines or NULL: written to a pipe
-				the supervisor inherits as fd 3, named by
-				OPENSHELL_SECRETS_FD=3 in its environment (never
+				the supervisor inherits as fd 4, named by
+				OPENSHELL_SECRETS_FD=4 in its environment (never
 				argv); at most OSH_GW_SECRETS_MAX bytes */
 	size_t secrets_len;
 };
@@ -47,10 +49,12 @@ struct osh_gw_spawn {
 #define OSH_GW_SECRETS_MAX 61440 /* 60 KiB */
 
 /* Starts the supervisor; *pid is its pid. Arguments:
- *   BIN --gateway G --sandbox-id ID --sandbox-name NAME --log-dir DIR
+ *   BIN --bootstrap-fd 3 --sandbox-id ID --sandbox-name NAME --log-dir DIR
  *       [--env NAME=VALUE]... -- COMMAND...
- * With secrets, the supervisor's fd 3 is the read end of a pipe holding
- * them (written and closed before the spawn returns).
+ * with fd 3 a pipe holding "gateway=G\ncredential=SECRET\n" (then EOF), and,
+ * with secrets, fd 4 the read end of a pipe holding them (named by
+ * OPENSHELL_SECRETS_FD=4 in its environment); both written and closed
+ * before the spawn returns.
  * Returns 0, OSH_ENOTFOUND (bin missing or not executable), OSH_ESYS (spawn
  * failed), OSH_ENOMEM; err says why. */
 OSH_MUST_CHECK int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err,
@@ -81,6 +85,12 @@ OSH_MUST_CHECK int osh_gw_uuid(char out[37]);
 /* Sandbox names are path components: 1-63 of [A-Za-z0-9._-], not starting with
  * '.' or '-'. Returns true, or false with the reason in err. */
 bool osh_gw_name_valid(const char *name, char *err, size_t errlen);
+
+/* A ListSandboxes page_token from a client: "" (first page, *after = 0) or
+ * the decimal creation key this gateway issued: 1-18 digits, no leading zero,
+ * no sign or blank. Returns 0 with *after set, or OSH_EINVAL (*after = 0).
+ * Pure; thread-safe. */
+OSH_MUST_CHECK int osh_gw_page_token_parse(const char *token, int64_t *after);
 
 /* True when m or any message nested in it (singular, repeated, map entries,
  * the set member of a oneof) carries unknown fields, which protobuf-c keeps

@@ -1,16 +1,24 @@
 /* service.c - the OpenShell gRPC service of the gateway.
  *
- * DESIGN: one handler per method of proto/sandbox.proto, all on the server loop
- * thread. Log lines take one path whatever their origin (supervisor push or the
- * gateway's own notes): gw_logs_publish stores the batch in one transaction and
- * then hands the same lines to every matching follower as one stream message.
- * Followers never block the loop: osh_rpc_call_write queues into a bounded
- * per-call queue and drops (counting) when it is full; the next message that gets
- * through carries the number of lines missed in `dropped`, which the CLI prints as
- * a marker. Pushes are bound to one sandbox per stream: the first message names
- * it, it must exist, and every line is rewritten with that id and source
- * "sandbox", so a supervisor cannot write into another sandbox's log or pose as
- * the gateway. */
+ * DESIGN: one handler per method of proto/sandbox.proto. Cheap handlers
+ * (GetSandboxPolicy, config, create/delete) run on the server loop thread;
+ * everything that queries or writes log lines, or can be big (push, logs,
+ * watch, list), is marked `offload` and runs on the rpc worker pool, each
+ * thread on its own store connection (gw_store), so nothing slow ever sits in
+ * front of a policy poll (see gw_internal.h for the locks). Log lines take one
+ * path whatever their origin (supervisor push or the gateway's own notes):
+ * gw_logs_publish stores the batch in one transaction and, under the same
+ * lock, hands the lines to every matching follower, each line encoded once
+ * and one shared encoding for unfiltered followers. Followers never block
+ * anyone: a follower's queue is bounded in bytes and drops (counting lines)
+ * when full; the count is told by the next message that gets through, by a
+ * marker as soon as the reader caught up (drain hook), and by the stream's
+ * last message when the sandbox goes away. Every answer fits one gRPC
+ * message: queries read newest first and stop at what fits (`truncated`),
+ * lists page. Pushes are bound to one sandbox per stream: the first message
+ * names it, it must exist, and every line is rewritten with that id and
+ * source "sandbox", so a supervisor cannot write into another sandbox's log
+ * or pose as the gateway; every field of a line is capped. */
 #include <errno.h>
 #include <openssl/sha.h>
 #include <signal.h>
@@ -23,7 +31,11 @@
 
 #include <cjson/cJSON.h>
 
+#include <openssl/crypto.h>
+
+#include "gw_auth.h"
 #include "gw_internal.h"
+#include "gw_sites.h"
 #include "gwlog.h"
 #include "osh_utf8.h"
 #include "sandbox.pb-c.h"
@@ -1402,6 +1414,7 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	struct osh_gw_spawn sp;
 	char err[512], why[PATH_MAX + 160], sbdir[PATH_MAX], logdir[PATH_MAX], outp[PATH_MAX],
 	    errp[PATH_MAX];
+	char secret[GW_AUTH_SECRET_HEX + 1] = "";
 	const char *const *cmd = default_cmd;
 	size_t ncmd = 2;
 	char **envv = NULL;
@@ -1535,7 +1548,15 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	sp.n_command = ncmd;
 	sp.env = (const char *const *)envv;
 	sp.n_env = req->n_env;
+	rc = gw_auth_issue(gw->auth, sb.id, secret);
+	if (rc != 0) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL,
+					"cannot make the sandbox credential: %s", strerror(errno));
+		goto out;
+	}
+	sp.secret = secret;
 	rc = osh_gw_spawn_sandbox(&sp, &pid, err, sizeof(err));
+	OPENSSL_cleanse(secret, sizeof(secret));
 	if (rc != 0) {
 		osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s (%s): %s", req->name, sb.id, err);
 		(void)osh_rpc_call_fail(
@@ -1557,12 +1578,15 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	inserted = false; /* keep it */
 	gw_note(gw, sb.id, "INFO", "sandbox '%s' created; supervisor pid %d started (%s)",
 		req->name, (int)pid, sb.command);
+	gw_ev_sandbox_create(sb.id, req->name, (int)pid, gw_auth_who(call));
 	r.sandbox = sandbox_msg(gw, &sb);
 	if (!r.sandbox)
 		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
 	else
 		(void)osh_rpc_call_reply(call, &r.base);
 out:
+	if (inserted)
+		gw_auth_revoke(gw->auth, sb.id);
 	if (inserted && osh_gw_store_sandbox_delete(gw_store(gw), sb.id) != 0)
 		osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s: cannot undo the record: %s", sb.id,
 			   osh_gw_store_errmsg(gw_store(gw)));
@@ -1581,24 +1605,6 @@ out:
 
 /* ------------------------------------------------------ ListSandboxes -- */
 
-/* page_token: the decimal creation-order key of the last sandbox sent. */
-static int page_token_parse(const char *t, int64_t *after)
-{
-	char *end = NULL;
-	long long v;
-
-	*after = 0;
-	if (!t || !t[0])
-		return 0;
-	if (t[0] < '1' || t[0] > '9' || strlen(t) > 18)
-		return OSH_EINVAL;
-	v = strtoll(t, &end, 10);
-	if (*end != '\0' || v <= 0)
-		return OSH_EINVAL;
-	*after = v;
-	return 0;
-}
-
 static void h_list(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
 {
 	const Openshell__V1__ListSandboxesRequest *req = (const void *)m;
@@ -1610,7 +1616,7 @@ static void h_list(struct osh_rpc_call *call, const ProtobufCMessage *m, void *u
 	int64_t after = 0;
 	char token[24] = "";
 
-	if (page_token_parse(req->page_token, &after) != 0) {
+	if (osh_gw_page_token_parse(req->page_token, &after) != 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
 					"page_token '%.40s' is not one this gateway issued "
 					"(give \"\" for the first page)",
@@ -1705,6 +1711,8 @@ void gw_delete_complete(struct osh_gw *gw, struct gw_delete *d, int exit_code, b
 			osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s: delete failed: %s", sb.id,
 				   osh_gw_store_errmsg(gw_store(gw)));
 		archive_dir(gw, &sb);
+		gw_auth_revoke(gw->auth, sb.id);
+		gw_ev_sandbox_delete(sb.id, sb.name, d->pid, d->requested_by);
 		osh_gw_log(OSH_GW_LOG_INFO, "sandbox %s ('%s') deleted", sb.id, sb.name);
 	}
 	if (d->call) {
@@ -1757,6 +1765,7 @@ static void h_delete(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		goto out;
 	}
 	snprintf(d->id, sizeof(d->id), "%s", sb.id);
+	snprintf(d->requested_by, sizeof(d->requested_by), "%s", gw_auth_who(call));
 	d->call = call;
 	osh_rpc_call_ref(call);
 	c = gw_child_find(gw, sb.id);

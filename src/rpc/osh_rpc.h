@@ -73,6 +73,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -213,11 +214,72 @@ struct osh_rpc_method {
 	bool offload;
 };
 
+/* The kernel's word on who is at the other end of a Unix socket
+ * (SO_PEERCRED, taken at accept). -1 fields: unknown. */
+struct osh_rpc_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Why a Unix-socket connection was closed at accept (osh_rpc_refuse_fn). */
+enum osh_rpc_refuse {
+	OSH_RPC_REFUSE_PEER = 1,       /* the admission hook said no */
+	OSH_RPC_REFUSE_CONN_LIMIT = 2, /* max_conns connections are open */
+	OSH_RPC_REFUSE_NO_FDS = 3,     /* the process ran out of fds (EMFILE/ENFILE);
+					* the peer is unknown (-1) */
+};
+
+/* Admission hook of a Unix listener: true admits the peer. Runs on the
+ * listener thread, once per connection, before gRPC sees a byte. */
+typedef bool (*osh_rpc_peer_fn)(const struct osh_rpc_peer *peer, void *ud);
+/* Told about every connection closed at accept (enum osh_rpc_refuse). Runs
+ * on the listener thread. */
+typedef void (*osh_rpc_refuse_fn)(const struct osh_rpc_peer *peer, int why, void *ud);
+
+/* Per-call authorisation hook: runs on the loop thread before a unary or
+ * server-stream handler (msg = the request) and before each client-stream
+ * message (msg = that message). Return 0 to let the handler run; otherwise
+ * the hook must have ended the call (osh_rpc_call_fail) and the handler is
+ * skipped (for a client stream: no further message is delivered). */
+typedef int (*osh_rpc_authz_fn)(struct osh_rpc_call *call, const ProtobufCMessage *msg, void *ud);
+
 struct osh_rpc_server_opts {
 	/** protoc-c service descriptor, e.g. &openshell__v1__open_shell__descriptor (static) */
 	const ProtobufCServiceDescriptor *service;
-	/** "HOST:PORT", port 0 = any free port (see osh_rpc_server_port) */
+	/** "HOST:PORT" (port 0 = any free port, see osh_rpc_server_port), or
+	 * "unix:PATH": a socket this layer binds and accepts on itself (peer
+	 * check, connection cap, survives fd exhaustion; see rpc_listen.c) */
 	const char *listen;
+	/** optional second address of either form (at most one "unix:" in all):
+	 * e.g. the gateway's Unix socket plus a TLS TCP port */
+	const char *also_listen;
+	/** unix: socket file mode (0 = 0660) and group (when socket_set_gid) */
+	unsigned socket_mode;
+	bool socket_set_gid;
+	gid_t socket_gid;
+	/** unix: admission hook (NULL = everyone who can open the socket), the
+	 * refusal report (optional) and their user data */
+	osh_rpc_peer_fn peer_check;
+	osh_rpc_refuse_fn on_refuse;
+	void *peer_ud;
+	/** unix: most connections open at once (0 = 256); more are refused */
+	size_t max_conns;
+	/** a connection with no call for this long is closed (0 = 5 min) */
+	unsigned idle_ms;
+	/** HOST:PORT: a connection must finish its (TLS/HTTP2) handshake within
+	 * this long (0 = 10 s) */
+	unsigned handshake_ms;
+	/** HOST:PORT with TLS: PEM texts of the server certificate chain, its
+	 * key and the CA that client certificates must chain to. All three or
+	 * none (plaintext); with them a client without a valid certificate is
+	 * refused during the handshake. Copied by start; not kept. */
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
+	const char *tls_client_ca_pem;
+	/** optional per-call authorisation hook and its user data */
+	osh_rpc_authz_fn authz;
+	void *authz_ud;
 	/** largest request accepted, bytes; 0 = 4 MiB. Larger: RESOURCE_EXHAUSTED */
 	size_t max_recv_bytes;
 	/** largest response sent, bytes; 0 = 4 MiB */
@@ -254,7 +316,8 @@ int osh_rpc_server_add_method(struct osh_rpc_server *srv,
  * OSH_ESTATE. */
 int osh_rpc_server_start(struct osh_rpc_server *srv) OSH_MUST_CHECK;
 
-/* Bound port after a successful start, 0 before. Thread-safe. */
+/* Bound TCP port after a successful start (0 before, or when only a
+ * "unix:" address is served). Thread-safe. */
 int osh_rpc_server_port(const struct osh_rpc_server *srv);
 
 /* Run the loop on the calling thread until osh_rpc_server_stop(); returns 0
@@ -352,10 +415,24 @@ const char *osh_rpc_call_method(const struct osh_rpc_call *call);
  * by the call, cached on first use: call it from the call's callbacks. */
 const char *osh_rpc_call_peer(const struct osh_rpc_call *call);
 
+/* The kernel's credentials of the peer of a call that came in on the
+ * "unix:" listener (SO_PEERCRED at accept); false for TCP or when unknown.
+ * From the call's callbacks and the authz hook. */
+bool osh_rpc_call_peer_cred(struct osh_rpc_call *call, struct osh_rpc_peer *out);
+
 /* Value of a request metadata key (lowercase), NUL-terminated copy owned by
  * the call and valid for its lifetime; NULL when absent. From the call's
  * callbacks only. */
 const char *osh_rpc_call_metadata(struct osh_rpc_call *call, const char *key);
+
+/* Connection counters of a "unix:" server (zeros for HOST:PORT).
+ * Thread-safe. */
+struct osh_rpc_listen_stats {
+	uint64_t accepted;   /* handed to gRPC */
+	uint64_t refused;    /* peer refused or no fds */
+	uint64_t over_limit; /* refused: max_conns reached */
+};
+void osh_rpc_server_listen_stats(const struct osh_rpc_server *srv, struct osh_rpc_listen_stats *st);
 
 /* Server whose loop runs this call. */
 struct osh_rpc_server *osh_rpc_call_server(const struct osh_rpc_call *call);
@@ -375,7 +452,24 @@ struct osh_rpc_client_opts {
 	 * faster pings), also on idle streams, so a dead peer ends a long-lived
 	 * stream instead of hanging it; 0 = off */
 	unsigned keepalive_ms;
+	/** TLS: PEM text of the CA that signs the server's certificate (set =
+	 * TLS channel), and optionally this client's certificate chain and key
+	 * (mutual TLS). Copied at create. */
+	const char *tls_ca_pem;
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
 };
+
+/* Metadata key of a sandbox's credential: the gateway makes one per sandbox
+ * and hands it to its supervisor, which sends it with every call. */
+#define OSH_RPC_MD_SANDBOX_CREDENTIAL "x-openshell-sandbox-credential"
+
+/* Process-wide identity metadata added to every call of every client of
+ * this process (a supervisor's sandbox credential): one pair, copied;
+ * key lowercase. Set it before creating clients; NULL key clears it.
+ * Returns 0, OSH_EINVAL (bad key) or OSH_ENOMEM. Not thread-safe against
+ * calls in flight. */
+int osh_rpc_client_set_identity(const char *key, const char *value) OSH_MUST_CHECK;
 
 /* One metadata pair; key lowercase ASCII ("-bin" suffix for binary values). */
 struct osh_rpc_md {
@@ -393,7 +487,8 @@ struct osh_rpc_call_opts {
 	size_t n_md;
 };
 
-/* Channel to `target` ("HOST:PORT", plaintext). Connection is lazy: a dead
+/* Channel to `target` ("HOST:PORT", plaintext unless opts carry TLS, or
+ * "unix:PATH"). Connection is lazy: a dead
  * server shows up as UNAVAILABLE on the first call. `service` (static) names
  * methods for the calls below; opts may be NULL. Calls grpc_init(). */
 int osh_rpc_client_create(const char *target, const ProtobufCServiceDescriptor *service,

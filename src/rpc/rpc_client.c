@@ -90,36 +90,81 @@ static gpr_timespec deadline_of(const struct osh_rpc_call_opts *o, int64_t dflt_
 	return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
-static grpc_metadata *make_md(const struct osh_rpc_call_opts *o)
+/* Process-wide identity pair (osh_rpc_client_set_identity). */
+static char *id_key, *id_value;
+
+int osh_rpc_client_set_identity(const char *key, const char *value)
+{
+	char *k = NULL, *v = NULL;
+	int rc = OSH_OK;
+
+	if (key != NULL) {
+		for (const char *p = key; *p; p++) {
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+			      *p == '_' || *p == '.'))
+				rc = OSH_EINVAL;
+		}
+		if (rc != OSH_OK || *key == '\0' || value == NULL) {
+			rc = OSH_EINVAL;
+			goto out;
+		}
+		k = strdup(key);
+		v = strdup(value);
+		if (k == NULL || v == NULL) {
+			free(k);
+			free(v);
+			rc = OSH_ENOMEM;
+			goto out;
+		}
+	}
+	free(id_key);
+	free(id_value);
+	id_key = k;
+	id_value = v;
+out:
+	return rc;
+}
+
+/* The call's metadata: the caller's pairs plus the process identity. */
+static grpc_metadata *make_md(const struct osh_rpc_call_opts *o, size_t *count)
 {
 	grpc_metadata *md;
-	if (o == NULL || o->n_md == 0)
+	size_t n = o != NULL ? o->n_md : 0, k = 0;
+
+	*count = 0;
+	if (n == 0 && id_key == NULL)
 		return NULL;
-	md = calloc(o->n_md, sizeof(*md));
+	md = calloc(n + 1, sizeof(*md));
 	if (md == NULL)
 		return NULL;
-	for (size_t i = 0; i < o->n_md; i++) {
-		md[i].key = grpc_slice_from_copied_string(o->md[i].key);
-		md[i].value = grpc_slice_from_copied_string(o->md[i].value);
+	for (size_t i = 0; i < n; i++, k++) {
+		md[k].key = grpc_slice_from_copied_string(o->md[i].key);
+		md[k].value = grpc_slice_from_copied_string(o->md[i].value);
 	}
+	if (id_key != NULL) {
+		md[k].key = grpc_slice_from_copied_string(id_key);
+		md[k++].value = grpc_slice_from_copied_string(id_value);
+	}
+	*count = k;
 	return md;
 }
 
-static void free_md(grpc_metadata *md, const struct osh_rpc_call_opts *o)
+static void free_md(grpc_metadata *md, size_t count)
 {
 	if (md == NULL)
 		return;
-	for (size_t i = 0; i < o->n_md; i++) {
+	for (size_t i = 0; i < count; i++) {
 		grpc_slice_unref(md[i].key);
 		grpc_slice_unref(md[i].value);
 	}
 	free(md);
 }
 
-static void init_md_op(grpc_op *op, grpc_metadata *md, const struct osh_rpc_call_opts *o)
+static void init_md_op(grpc_op *op, grpc_metadata *md, size_t count,
+		       const struct osh_rpc_call_opts *o)
 {
 	op->op = GRPC_OP_SEND_INITIAL_METADATA;
-	op->data.send_initial_metadata.count = md != NULL && o != NULL ? o->n_md : 0;
+	op->data.send_initial_metadata.count = md != NULL ? count : 0;
 	op->data.send_initial_metadata.metadata = md;
 	if (o != NULL && o->wait_for_ready)
 		op->flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY |
@@ -217,7 +262,17 @@ int osh_rpc_client_create(const char *target, const ProtobufCServiceDescriptor *
 	ca.num_args = na;
 	ca.args = args;
 	grpc_init();
-	creds = grpc_insecure_credentials_create();
+	if (c->opts.tls_ca_pem != NULL) {
+		grpc_ssl_pem_key_cert_pair kp = {.private_key = c->opts.tls_key_pem,
+						 .cert_chain = c->opts.tls_cert_pem};
+		bool mutual = c->opts.tls_cert_pem != NULL && c->opts.tls_key_pem != NULL;
+
+		creds = grpc_ssl_credentials_create_ex(c->opts.tls_ca_pem, mutual ? &kp : NULL,
+						       NULL, NULL);
+	} else {
+		creds = grpc_insecure_credentials_create();
+	}
+	c->opts.tls_ca_pem = c->opts.tls_cert_pem = c->opts.tls_key_pem = NULL; /* not kept */
 	c->ch = grpc_channel_create(target, creds, &ca);
 	grpc_channel_credentials_release(creds);
 	if (c->ch == NULL) {
@@ -270,7 +325,8 @@ static int unary_bb(struct osh_rpc_client *c, const char *path, grpc_byte_buffer
 		    struct osh_rpc_status *st)
 {
 	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-	grpc_metadata *md = make_md(o);
+	size_t n_md = 0;
+	grpc_metadata *md = make_md(o, &n_md);
 	grpc_metadata_array init_md, trail_md;
 	grpc_byte_buffer *resp = NULL;
 	grpc_status_code code = GRPC_STATUS_UNKNOWN;
@@ -288,7 +344,7 @@ static int unary_bb(struct osh_rpc_client *c, const char *path, grpc_byte_buffer
 	call = grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL,
 					deadline_of(o, 30000), NULL);
 	memset(ops, 0, sizeof(ops));
-	init_md_op(&ops[0], md, o);
+	init_md_op(&ops[0], md, n_md, o);
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = req;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -325,7 +381,7 @@ out:
 	grpc_metadata_array_destroy(&trail_md);
 	grpc_call_unref(call);
 	cq_close(cq);
-	free_md(md, o);
+	free_md(md, n_md);
 	return rc;
 }
 
@@ -473,7 +529,8 @@ int osh_rpc_cstream_open(struct osh_rpc_client *c, const char *method,
 			 const struct osh_rpc_call_opts *opts, struct osh_rpc_cstream **out)
 {
 	struct osh_rpc_cstream *cs = calloc(1, sizeof(*cs));
-	grpc_metadata *md = make_md(opts);
+	size_t n_md = 0;
+	grpc_metadata *md = make_md(opts, &n_md);
 	grpc_op op;
 	int rc = OSH_OK;
 
@@ -486,7 +543,7 @@ int osh_rpc_cstream_open(struct osh_rpc_client *c, const char *method,
 	if (rc != OSH_OK)
 		goto out;
 	memset(&op, 0, sizeof(op));
-	init_md_op(&op, md, opts);
+	init_md_op(&op, md, n_md, opts);
 	if (grpc_call_start_batch(cs->s.call, &op, 1, &cs->s.tag_op, NULL) != GRPC_CALL_OK) {
 		rc = OSH_EPROTO;
 		goto out;
@@ -496,7 +553,7 @@ int osh_rpc_cstream_open(struct osh_rpc_client *c, const char *method,
 	*out = cs;
 	cs = NULL;
 out:
-	free_md(md, opts);
+	free_md(md, n_md);
 	if (cs != NULL) {
 		stream_free(&cs->s);
 		free(cs);
@@ -582,7 +639,8 @@ int osh_rpc_sstream_open(struct osh_rpc_client *c, const char *method, const Pro
 			 const struct osh_rpc_call_opts *opts, struct osh_rpc_sstream **out)
 {
 	struct osh_rpc_sstream *ss = calloc(1, sizeof(*ss));
-	grpc_metadata *md = make_md(opts);
+	size_t n_md = 0;
+	grpc_metadata *md = make_md(opts, &n_md);
 	grpc_byte_buffer *bb = NULL;
 	grpc_op ops[3];
 	int rc = OSH_OK;
@@ -603,7 +661,7 @@ int osh_rpc_sstream_open(struct osh_rpc_client *c, const char *method, const Pro
 	if (bb == NULL)
 		goto out;
 	memset(ops, 0, sizeof(ops));
-	init_md_op(&ops[0], md, opts);
+	init_md_op(&ops[0], md, n_md, opts);
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = bb;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -619,7 +677,7 @@ int osh_rpc_sstream_open(struct osh_rpc_client *c, const char *method, const Pro
 out:
 	if (bb != NULL)
 		grpc_byte_buffer_destroy(bb);
-	free_md(md, opts);
+	free_md(md, n_md);
 	if (ss != NULL) {
 		stream_free(&ss->s);
 		free(ss);

@@ -50,6 +50,9 @@ static char k_max_send[] = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
 static char k_reuseport[] = GRPC_ARG_ALLOW_REUSEPORT;
 static char k_min_ping[] = GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS;
 static char k_permit_idle[] = GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
+static char k_idle[] = GRPC_ARG_MAX_CONNECTION_IDLE_MS;
+static char k_handshake[] = GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS;
+static char k_max_md[] = GRPC_ARG_MAX_METADATA_SIZE;
 
 enum tag_kind { TAG_NEW, TAG_CLOSE, TAG_SEND, TAG_RECV, TAG_SHUTDOWN };
 
@@ -154,6 +157,7 @@ struct osh_rpc_server {
 	int live_slots;
 	pthread_t thread;
 	bool spawned;
+	struct osh_rpc_listener *listener; /* "unix:" listen only */
 	struct tag shutdown_tag;
 	/* offload pool */
 	pthread_mutex_t wmu;
@@ -798,6 +802,18 @@ static bool call_ended(struct osh_rpc_call *c);
 static const char *method_name(const struct osh_rpc_call *c);
 
 /* Unpacks the request and runs a unary/server-stream handler (loop or worker). */
+/* The server's authorisation hook for a request or stream message: true when
+ * it refused (the hook ended the call; if it did not, PERMISSION_DENIED). */
+static bool authz_refused(struct osh_rpc_call *c, const ProtobufCMessage *m)
+{
+	struct osh_rpc_server *s = c->srv;
+	bool refused = s->opts.authz != NULL && s->opts.authz(c, m, s->opts.authz_ud) != 0;
+
+	if (refused && !call_ended(c))
+		fail_internal(c, OSH_RPC_PERMISSION_DENIED, "%s: not allowed", method_name(c));
+	return refused;
+}
+
 static void run_start(struct osh_rpc_call *c, grpc_byte_buffer *payload)
 {
 	struct method_entry *me = c->me;
@@ -818,6 +834,8 @@ static void run_start(struct osh_rpc_call *c, grpc_byte_buffer *payload)
 			      method_name(c), me->desc->input->name);
 		goto out;
 	}
+	if (authz_refused(c, req))
+		goto out;
 	if (me->m.kind == OSH_RPC_SERVER_STREAM) {
 		/* Open the stream at once so the client sees it accepted. */
 		pthread_mutex_lock(&c->mu);
@@ -847,6 +865,8 @@ static void run_recv(struct osh_rpc_call *c, grpc_byte_buffer *bb)
 			      method_name(c), c->me->desc->input->name);
 		goto out;
 	}
+	if (authz_refused(c, msg))
+		goto out;
 	c->me->m.on_message(c, msg, c->me->m.ud);
 	if (!call_ended(c))
 		start_recv(c);
@@ -1335,11 +1355,76 @@ out:
 	return rc;
 }
 
+/* The credentials of a HOST:PORT listener: TLS with required, verified
+ * client certificates when the three PEM texts are set, else plaintext. */
+static grpc_server_credentials *tcp_creds(struct osh_rpc_server *srv)
+{
+	grpc_ssl_pem_key_cert_pair kp;
+	const struct osh_rpc_server_opts *o = &srv->opts;
+
+	if (o->tls_cert_pem == NULL && o->tls_key_pem == NULL && o->tls_client_ca_pem == NULL)
+		return grpc_insecure_server_credentials_create();
+	if (o->tls_cert_pem == NULL || o->tls_key_pem == NULL || o->tls_client_ca_pem == NULL)
+		return NULL;
+	kp.private_key = o->tls_key_pem;
+	kp.cert_chain = o->tls_cert_pem;
+	return grpc_ssl_server_credentials_create_ex(
+	    o->tls_client_ca_pem, &kp, 1,
+	    GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
+}
+
+static int bind_listener(struct osh_rpc_server *srv, const char *addr)
+{
+	int rc = OSH_OK;
+
+	if (strncmp(addr, "unix:", 5) == 0) {
+		struct osh_rpc_listen_opts lo = {
+		    .mode = srv->opts.socket_mode,
+		    .set_gid = srv->opts.socket_set_gid,
+		    .gid = srv->opts.socket_gid,
+		    .check = srv->opts.peer_check,
+		    .on_refuse = srv->opts.on_refuse,
+		    .ud = srv->opts.peer_ud,
+		    .max_conns = srv->opts.max_conns,
+		};
+		char err[256] = "";
+
+		if (srv->listener != NULL) {
+			set_err(srv, "only one unix: address per server");
+			rc = OSH_EINVAL;
+			goto out;
+		}
+		rc = osh_rpc_listener_open(addr + 5, &lo, &srv->listener, err, sizeof(err));
+		if (rc != OSH_OK) {
+			set_err(srv, "%s", err);
+			rc = OSH_EIO;
+		}
+	} else {
+		grpc_server_credentials *creds = tcp_creds(srv);
+
+		if (creds == NULL) {
+			set_err(srv, "TLS needs a certificate, its key and a client CA together");
+			rc = OSH_EINVAL;
+			goto out;
+		}
+		srv->port = grpc_server_add_http2_port(srv->gs, addr, creds);
+		grpc_server_credentials_release(creds);
+		if (srv->port == 0) {
+			set_err(srv,
+				"cannot listen on %s (address in use, invalid, or bad TLS "
+				"certificate/key)",
+				addr);
+			rc = OSH_EIO;
+		}
+	}
+out:
+	return rc;
+}
+
 int osh_rpc_server_start(struct osh_rpc_server *srv)
 {
-	grpc_arg args[5];
+	grpc_arg args[8];
 	grpc_channel_args ca;
-	grpc_server_credentials *creds = NULL;
 	int rc = OSH_OK;
 	size_t n_slots = 0;
 
@@ -1367,7 +1452,19 @@ int osh_rpc_server_start(struct osh_rpc_server *srv)
 	args[4].type = GRPC_ARG_INTEGER;
 	args[4].key = k_permit_idle;
 	args[4].value.integer = 1;
-	ca.num_args = 5;
+	/* A connection without calls is closed after idle_ms (one that never
+	 * speaks included), a handshake must finish in handshake_ms, and
+	 * request metadata is capped (a credential is far below it). */
+	args[5].type = GRPC_ARG_INTEGER;
+	args[5].key = k_idle;
+	args[5].value.integer = srv->opts.idle_ms ? (int)srv->opts.idle_ms : 300000;
+	args[6].type = GRPC_ARG_INTEGER;
+	args[6].key = k_handshake;
+	args[6].value.integer = srv->opts.handshake_ms ? (int)srv->opts.handshake_ms : 10000;
+	args[7].type = GRPC_ARG_INTEGER;
+	args[7].key = k_max_md;
+	args[7].value.integer = 8192;
+	ca.num_args = 8;
 	ca.args = args;
 	srv->gs = grpc_server_create(&ca, NULL);
 	srv->cq = grpc_completion_queue_create_for_next(NULL);
@@ -1387,16 +1484,18 @@ int osh_rpc_server_start(struct osh_rpc_server *srv)
 			goto out;
 		}
 	}
-	creds = grpc_insecure_server_credentials_create();
-	srv->port = grpc_server_add_http2_port(srv->gs, srv->listen, creds);
-	grpc_server_credentials_release(creds);
-	if (srv->port == 0) {
-		set_err(srv, "cannot listen on %s (address in use or invalid)", srv->listen);
-		rc = OSH_EIO;
+	rc = bind_listener(srv, srv->listen);
+	if (rc == OSH_OK && srv->opts.also_listen != NULL && srv->opts.also_listen[0] != '\0')
+		rc = bind_listener(srv, srv->opts.also_listen);
+	if (rc != OSH_OK)
 		goto out;
-	}
 	grpc_server_start(srv->gs);
 	srv->started = true;
+	if (srv->listener != NULL && osh_rpc_listener_start(srv->listener, srv->gs) != OSH_OK) {
+		set_err(srv, "cannot start the listener thread");
+		rc = OSH_ESYS;
+		goto out;
+	}
 	srv->slots = calloc(srv->n_methods + 1, sizeof(struct slot *));
 	if (srv->slots == NULL) {
 		rc = OSH_ENOMEM;
@@ -1430,6 +1529,27 @@ int osh_rpc_server_port(const struct osh_rpc_server *srv)
 	return srv->port;
 }
 
+bool osh_rpc_call_peer_cred(struct osh_rpc_call *call, struct osh_rpc_peer *out)
+{
+	const char *p = osh_rpc_call_peer(call);
+	char *end = NULL;
+	long fd;
+
+	if (call->srv->listener == NULL || p == NULL || strncmp(p, "fd:", 3) != 0)
+		return false;
+	fd = strtol(p + 3, &end, 10);
+	if (end == p + 3 || *end != '\0' || fd < 0 || fd > 1 << 24)
+		return false;
+	return osh_rpc_listener_peer(call->srv->listener, (int)fd, out);
+}
+
+void osh_rpc_server_listen_stats(const struct osh_rpc_server *srv, struct osh_rpc_listen_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (srv->listener != NULL)
+		osh_rpc_listener_stats(srv->listener, st);
+}
+
 const char *osh_rpc_server_error(const struct osh_rpc_server *srv)
 {
 	return srv->err;
@@ -1461,6 +1581,7 @@ int osh_rpc_server_run(struct osh_rpc_server *srv)
 			shutting = true;
 			shutdown_at = now + srv->opts.shutdown_grace_ms;
 			hard_stop = shutdown_at + 5000;
+			osh_rpc_listener_stop(srv->listener); /* no new connections */
 			grpc_server_shutdown_and_notify(srv->gs, srv->cq, &srv->shutdown_tag);
 		}
 		if (shutting && !cancelled_all && now >= shutdown_at) {
@@ -1560,6 +1681,7 @@ void osh_rpc_server_destroy(struct osh_rpc_server *srv)
 			free(srv->slots[i]);
 		free(srv->slots);
 	}
+	osh_rpc_listener_close(srv->listener);
 	for (size_t i = 0; i < srv->n_methods; i++)
 		free(srv->methods[i].path);
 	free(srv->methods);

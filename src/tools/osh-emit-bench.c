@@ -26,6 +26,8 @@
  *   emit_burst_p50/p99_ns     the same site back to back (blocks of 500
  *                             sparse and 500 burst samples alternate)
  *   sparse_burst_ratio        emit_sparse_p50_ns / emit_burst_p50_ns
+ *   sparse_wakeups_per_1000   writer wake-ups producers paid per 1,000
+ *                             sparse events (osh_emit_stats.wakeups)
  *
  * DESIGN: every phase starts a fresh runtime in its own sub-directory, so the
  * phases do not share queue state or page-cache residue of the same file.
@@ -343,8 +345,18 @@ static void latency(int64_t *h50, int64_t *h99, int64_t *s50, int64_t *s99)
  * (each block starts from a drained queue, the drain outside the timing),
  * so both see the same machine. */
 #define SITE_BLOCK 500
-static void site_latency(int64_t *sp50, int64_t *sp99, int64_t *b50, int64_t *b99)
+static uint64_t wakeups_now(void)
 {
+	struct osh_emit_stats st;
+
+	osh_emit_stats_get(&st);
+	return st.wakeups;
+}
+
+static void site_latency(int64_t *sp50, int64_t *sp99, int64_t *b50, int64_t *b99,
+			 double *sparse_wakes)
+{
+	uint64_t wakes = 0, w0 = 0;
 	static struct ocsf_network_activity ev;
 	char dir[4096];
 	int64_t *lat[2] = {calloc(n_lat, sizeof(int64_t)), calloc(n_lat, sizeof(int64_t))};
@@ -363,11 +375,15 @@ static void site_latency(int64_t *sp50, int64_t *sp99, int64_t *b50, int64_t *b9
 		int64_t t0;
 
 		if (i % SITE_BLOCK == 0) {
+			/* Writer wake-ups paid by the sparse block that ended. */
+			if (i > 0 && !sparse)
+				wakes += wakeups_now() - w0;
 			if (osh_emit_flush(120000) != 0) {
 				fprintf(stderr, "osh-emit-bench: flush timed out\n");
 				exit(1);
 			}
 			clock_gettime(CLOCK_MONOTONIC, &next);
+			w0 = wakeups_now();
 		}
 		if (sparse) {
 			next.tv_nsec += 100000;
@@ -392,6 +408,9 @@ static void site_latency(int64_t *sp50, int64_t *sp99, int64_t *b50, int64_t *b9
 		fprintf(stderr, "osh-emit-bench: site phase lost events\n");
 		exit(1);
 	}
+	if ((2 * n_lat - 1) / SITE_BLOCK % 2 == 1) /* the last block was sparse */
+		wakes += wakeups_now() - w0;
+	*sparse_wakes = 1000.0 * (double)wakes / (double)(n[1] > 0 ? n[1] : 1);
 	(void)finish(NULL);
 	percentiles(lat[1], n[1], sp50, sp99);
 	percentiles(lat[0], n[0], b50, b99);
@@ -436,6 +455,7 @@ int main(int argc, char **argv)
 	double t_both, b_both, t_short, b_short, t_raw, b_raw = 0, t_drain, b_drain = 0;
 	double c_both, c_short, c_raw = 1e9, b_drain_cpu = 0;
 	int64_t h50, h99, s50, s99, sp50, sp99, b50, b99;
+	double sparse_wakes = 0;
 	char both_dir[4096];
 
 	if (parse(argc, argv) != 0)
@@ -483,7 +503,7 @@ int main(int argc, char **argv)
 	}
 	sched_setaffinity(0, sizeof(all), &all);
 	latency(&h50, &h99, &s50, &s99);
-	site_latency(&sp50, &sp99, &b50, &b99);
+	site_latency(&sp50, &sp99, &b50, &b99, &sparse_wakes);
 
 	printf("events %lu count\n", n_events);
 	printf("sustained_both_eps %.0f events/s\n", (double)n_events / t_both);
@@ -512,6 +532,7 @@ int main(int argc, char **argv)
 	printf("emit_burst_p50_ns %lld ns\n", (long long)b50);
 	printf("emit_burst_p99_ns %lld ns\n", (long long)b99);
 	printf("sparse_burst_ratio %.3f ratio\n", (double)sp50 / (double)(b50 > 0 ? b50 : 1));
+	printf("sparse_wakeups_per_1000 %.1f wakeups\n", sparse_wakes);
 	osh_ctx_reset();
 	return 0;
 }

@@ -234,6 +234,31 @@ class ProxyCase(unittest.TestCase):
                                     r"http://localhost:\d+/ \[policy:origin")
         self.assertRegex(shorthand, r"OCSF NET:OPEN \[INFO\] ALLOWED curl\(\d+\) -> localhost:")
 
+    def test_tofu_denies_a_binary_whose_content_changed(self):
+        import shutil
+        tool = os.path.join(self.dir, "bin", "fetch")
+        os.makedirs(os.path.dirname(tool))
+        shutil.copy2(CURL, tool)
+        pol = self.policy().replace("      - path: %s\n" % CURL, "      - path: %s\n" % tool)
+        self.start_proxy(pol)
+        url = "http://localhost:%d/" % self.oport
+
+        def fetch():
+            return subprocess.run(
+                [tool, "-sS", "-m", "10", "--noproxy", "", "-x", self.purl, "-D", "-", url],
+                capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+
+        r = fetch()
+        self.assertIn("HTTP/1.0 200 OK", r.stdout, r.stderr)  # first use: hash pinned
+        with open(tool, "ab") as f:                            # same path, new content
+            f.write(b"\0tampered")
+        r = fetch()
+        self.assertIn("HTTP/1.1 403 Forbidden", r.stdout, r.stderr)
+        self.assertIn("X-OpenShell-Reason: binary integrity check failed: %s hash changed "
+                      "since first use" % tool, r.stdout)
+        self.wait_event("FORWARD_DENY", lambda e: "hash changed since first use" in
+                        e.get("status_detail", ""))
+
     def test_malformed_input_gets_4xx_and_event(self):
         import socket
         self.start_proxy(self.policy())

@@ -4,7 +4,7 @@
 DESIGN
 The adversarial report's heartbeat scenario against the real binaries: eight
 supervisors emitting a heartbeat event every 5 ms push to one gateway, which
-is killed with SIGKILL six times (restarted on the same port each time) and
+is killed with SIGKILL six times (restarted on the same socket each time) and
 then SIGSTOPped for STOP_S seconds, long enough for every supervisor's 2000-line
 buffer to overflow (200 lines/s), so the drop path runs too. The report used a
 35 s stop; the mechanism (rounds time out, back off, the buffer keeps the
@@ -82,11 +82,11 @@ class PushAccounting(unittest.TestCase):
         env = dict(os.environ, OPENSHELL_POLL_INTERVAL="200ms", OPENSHELL_HEARTBEAT="5ms")
         with open(os.path.join(self.data, "gateway.stderr"), "a") as err:
             self.gw = subprocess.Popen(
-                [GATEWAY, "--listen", "127.0.0.1:%d" % self.port, "--data-dir", self.data,
+                [GATEWAY, "--data-dir", self.data,
                  "--sandbox-bin", SANDBOX, "--log-retention", "1000000"],
                 stdout=err, stderr=err, env=env, start_new_session=True)
+        # the data dir's Unix socket: a restarted gateway has the same address
         self.addr = wait_for(lambda: read(addr_file).strip(), 15, "gateway.addr")
-        self.port = int(self.addr.rsplit(":", 1)[1])
 
     def cli(self, *args):
         r = subprocess.run([CLI, "--gateway", self.addr] + list(args), capture_output=True,

@@ -2,8 +2,9 @@
 """End-to-end tests: openshell-gateway + openshell CLI + openshell-sandbox.
 
 DESIGN
-Real binaries on loopback, one fresh temp data dir and a free port (port 0,
-read back from <data-dir>/gateway.addr) per test. Every wait polls a
+Real binaries, one fresh temp data dir per test; the gateway serves its
+default Unix socket (unix:PATH read back from <data-dir>/gateway.addr; a
+restarted gateway on the same data dir has the same address). Every wait polls a
 condition with a deadline; nothing sleeps to synchronise. The sandbox's
 workload is a shell loop (it only has to stay alive); events that make the
 JSONL file grow come from the supervisor's documented --heartbeat option
@@ -114,10 +115,9 @@ def pid_alive(pid):
 
 
 class Gateway:
-    def __init__(self, data_dir, extra=(), port=0):
+    def __init__(self, data_dir, extra=()):
         self.data_dir = data_dir
         self.extra = list(extra)
-        self.port = port
         self.proc = None
         self.addr = None
 
@@ -132,11 +132,9 @@ class Gateway:
         self.out_path = os.path.join(self.data_dir, "gateway-%d.out" % time.monotonic_ns())
         self.out = open(self.out_path, "w")
         self.proc = subprocess.Popen(
-            [GATEWAY, "--listen", "127.0.0.1:%d" % self.port, "--data-dir", self.data_dir,
-             "--sandbox-bin", SANDBOX] + self.extra,
+            [GATEWAY, "--data-dir", self.data_dir, "--sandbox-bin", SANDBOX] + self.extra,
             stdout=self.out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self.addr = wait_for(lambda: read(addr_file).strip(), 15, "gateway.addr")
-        self.port = int(self.addr.rsplit(":", 1)[1])
         return self
 
     def kill(self, sig=signal.SIGKILL):

@@ -34,7 +34,10 @@
  *                             (the rule the emit escaper applies; finding 3
  *                             of docs/security.md, fixed).
  *   7 osh_gw_name_valid       oracle: 1..63 of [A-Za-z0-9._-], not starting
- *                             with '.' or '-' (names reach paths and logs)
+ *                             with '.' or '-' (names reach paths and logs);
+ *     osh_gw_page_token_parse  on the same string, oracle: "" = 0, else
+ *                             ^[1-9][0-9]{0,17}$ with its exact value, else
+ *                             OSH_EINVAL with 0
  * No state survives a run: every parse result is finished/freed. */
 #include <stdbool.h>
 #include <stddef.h>
@@ -288,6 +291,22 @@ static void fuzz_name(const char *s)
 		abort();
 }
 
+static void fuzz_page_token(const char *s)
+{
+	size_t n = strlen(s);
+	bool want = n <= 18 && (n == 0 || (s[0] >= '1' && s[0] <= '9'));
+	int64_t v = 0, got = -1;
+
+	for (size_t i = 0; want && i < n; i++) {
+		want = s[i] >= '0' && s[i] <= '9';
+		v = v * 10 + (s[i] - '0');
+	}
+	if ((osh_gw_page_token_parse(s, &got) == 0) != want)
+		abort();
+	if (got != (want ? v : 0))
+		abort();
+}
+
 /* The CLI line invariant (colour off). */
 static void check_cli_line(const char *s, size_t n, bool strict)
 {
@@ -399,6 +418,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 7:
 		fuzz_name(nw ? w[0] : "");
+		fuzz_page_token(nw ? w[0] : "");
 		break;
 	}
 	free(copy);

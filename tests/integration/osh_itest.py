@@ -1,8 +1,11 @@
 """Shared helpers for the gateway + CLI integration tests.
 
-DESIGN: every test talks to real binaries on loopback: openshell-gateway
-started on port 0 with a fresh --data-dir (the bound address is read from
-<data-dir>/gateway.addr, then readiness is a GetConfig call that succeeds),
+DESIGN: every test talks to real binaries: openshell-gateway started with a
+fresh --data-dir on its default Unix socket (the address unix:PATH is read
+from <data-dir>/gateway.addr, then readiness is a GetConfig call that
+succeeds); its supervisors run behind tools/sandbox-tap.sh, which keeps a copy of
+each sandbox's credential so a test can call as that sandbox's supervisor
+(Gateway.md(sid)),
 the openshell CLI run as a subprocess, and a second gRPC stack (Python
 grpcio with stubs generated from proto/sandbox.proto at test time by
 grpc_tools) for the calls the CLI does not make. Every wait polls a
@@ -38,6 +41,9 @@ BIN_DIR = os.environ.get("OSH_BIN_DIR", "")
 PROTO_DIR = os.environ.get("OSH_PROTO_DIR", "")
 CLI = os.path.join(BIN_DIR, "openshell")
 GATEWAY = os.path.join(BIN_DIR, "openshell-gateway")
+SANDBOX = os.path.join(BIN_DIR, "openshell-sandbox")
+TAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "sandbox-tap.sh")
+CRED_KEY = "x-openshell-sandbox-credential"
 
 _stub_dir = None
 
@@ -99,11 +105,12 @@ def now_ms():
 class Gateway:
     """One openshell-gateway process on 127.0.0.1:<free port>."""
 
-    def __init__(self, data_dir=None, extra=()):
+    def __init__(self, data_dir=None, extra=(), sandbox=None):
         # Owned: a TestDir this object finishes; else the caller's directory.
         self.tdir = osh_testdir.TestDir("gw") if data_dir is None else None
         self.data_dir = data_dir or self.tdir.path
         self.extra = list(extra)
+        self.sandbox = sandbox or SANDBOX  # what the tap runs (e.g. /bin/true)
         self.proc = None
         self.addr = None
         self.log_path = os.path.join(self.data_dir, "gateway.stderr")
@@ -118,10 +125,14 @@ class Gateway:
         if os.path.exists(addr_file):
             os.unlink(addr_file)
         self._log = open(self.log_path, "ab")
+        self.tap_dir = os.path.join(self.data_dir, "taps")
+        os.makedirs(self.tap_dir, mode=0o700, exist_ok=True)
+        env = dict(os.environ, OSH_TAP_DIR=self.tap_dir, OSH_TAP_REAL=self.sandbox)
         self.proc = subprocess.Popen(
-            [GATEWAY, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir] + self.extra,
+            [GATEWAY, "--data-dir", self.data_dir, "--sandbox-bin", TAP] + self.extra,
             stdout=self._log,
             stderr=self._log,
+            env=env,
         )
 
         def addr_ready():
@@ -147,6 +158,26 @@ class Gateway:
 
         wait_until(serving, 20, "GetConfig to succeed")
         return self
+
+    def credential(self, sid, timeout=20):
+        """The credential the gateway gave sandbox sid's supervisor."""
+        path = os.path.join(self.tap_dir, "boot." + sid)
+
+        def read():
+            try:
+                with open(path) as f:
+                    for line in f:
+                        if line.startswith("credential="):
+                            return line.strip().split("=", 1)[1]
+            except FileNotFoundError:
+                return None
+            return None
+
+        return wait_until(read, timeout, "the credential of sandbox %s" % sid)
+
+    def md(self, sid):
+        """Call metadata of sandbox sid's supervisor."""
+        return [(CRED_KEY, self.credential(sid))]
 
     def log(self):
         try:

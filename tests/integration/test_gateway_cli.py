@@ -84,7 +84,8 @@ class GatewayCli(unittest.TestCase):
         self.assertEqual(revision_of(gw), r0 + 1)
         # the supervisor-facing view agrees
         sid = create_sandbox(gw, "cfgview")
-        resp = gw.stub.GetSandboxPolicy(self.pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10)
+        resp = gw.stub.GetSandboxPolicy(self.pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10,
+                                        metadata=gw.md(sid))
         self.assertTrue(resp.HasField("sandbox_config"))
         self.assertEqual(resp.sandbox_config.config_revision, r0 + 1)
         self.assertEqual(resp.sandbox_config.logging.ocsf_enabled, want == "true")
@@ -100,7 +101,8 @@ class GatewayCli(unittest.TestCase):
         r = gw.cli("sandbox", "create", "--name", "box1", "--", "sleep", "1", check=1)
         self.assertIn("box1", r.stderr)
         # policy through a second gRPC stack (Python), with the sandbox_config
-        resp = gw.stub.GetSandboxPolicy(self.pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10)
+        resp = gw.stub.GetSandboxPolicy(self.pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10,
+                                        metadata=gw.md(sid))
         self.assertTrue(resp.HasField("policy"))
         self.assertEqual(list(resp.policy.filesystem.read_only), ["/usr", "/lib"])
         self.assertEqual(resp.policy.landlock.compatibility, "best_effort")
@@ -113,7 +115,12 @@ class GatewayCli(unittest.TestCase):
         # unknown sandbox: NOT_FOUND
         with self.assertRaises(grpc.RpcError) as cm:
             gw.stub.GetSandboxPolicy(self.pb.GetSandboxPolicyRequest(sandbox_id="nope"), timeout=10)
-        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        # another sandbox's credential: PERMISSION_DENIED
+        with self.assertRaises(grpc.RpcError) as cm:
+            gw.stub.GetSandboxPolicy(self.pb.GetSandboxPolicyRequest(sandbox_id="nope"), timeout=10,
+                                     metadata=gw.md(sid))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
         # a policy that fails validation is refused, naming the problem
         bad = os.path.join(gw.data_dir, "bad.yaml")
         with open(bad, "w") as f:
@@ -134,7 +141,7 @@ class GatewayCli(unittest.TestCase):
             for b in batches:
                 yield pb.PushSandboxLogsRequest(sandbox_id=sid, logs=b)
 
-        return self.gw.stub.PushSandboxLogs(gen(), timeout=20)
+        return self.gw.stub.PushSandboxLogs(gen(), timeout=20, metadata=self.gw.md(sid))
 
     def test_push_then_read_with_cli(self):
         gw, pb = self.gw, self.pb
@@ -173,10 +180,12 @@ class GatewayCli(unittest.TestCase):
         r = gw.cli("sandbox", "logs", "logbox", "--since", str(t + 2), check=0)
         self.assertIn("itest-high", r.stdout)
         self.assertNotIn("itest-med", r.stdout)
-        # unknown sandbox: NOT_FOUND for push (Python) and logs (CLI, exit 1)
+        # unknown sandbox: no credential exists, so a push is UNAUTHENTICATED
+        # (Python); logs of an unknown name: exit 1 (CLI)
         with self.assertRaises(grpc.RpcError) as cm:
-            self._push("no-such-id", [lines[:1]])
-        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+            gw.stub.PushSandboxLogs(iter([pb.PushSandboxLogsRequest(sandbox_id="no-such-id", logs=lines[:1])]),
+                                    timeout=20)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
         r = gw.cli("sandbox", "logs", "no-such-box", check=1)
         self.assertIn("no-such-box", r.stderr)
 
@@ -245,7 +254,7 @@ class GatewayCli(unittest.TestCase):
         sid = create_sandbox(gw, "badbox", policy=False)
         stream = ch.stream_unary("/openshell.v1.OpenShell/PushSandboxLogs")
         with self.assertRaises(grpc.RpcError) as cm:
-            stream(iter([b"\xff\xff\xff\xff"]), timeout=10)
+            stream(iter([b"\xff\xff\xff\xff"]), timeout=10, metadata=gw.md(sid))
         self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         # a pushing client killed mid-stream (SIGKILL): gateway keeps serving
         script = (
@@ -253,6 +262,7 @@ class GatewayCli(unittest.TestCase):
             "sys.path.insert(0, %r)\n"
             "import grpc, sandbox_pb2 as pb, sandbox_pb2_grpc as pbg\n"
             "st = pbg.OpenShellStub(grpc.insecure_channel(%r))\n"
+            "md = [(%r, %r)]\n"
             "def gen():\n"
             "    i = 0\n"
             "    while True:\n"
@@ -260,7 +270,8 @@ class GatewayCli(unittest.TestCase):
             "        yield pb.PushSandboxLogsRequest(sandbox_id=%r, logs=[pb.SandboxLogLine("
             "timestamp_ms=int(time.time()*1000), level='INFO', target='t', message='itest-killed-%%d' %% i)])\n"
             "        time.sleep(0.01)\n"
-            "st.PushSandboxLogs(gen())\n" % (it._stub_dir, gw.addr, sid))
+            "st.PushSandboxLogs(gen(), metadata=md)\n"
+            % (it._stub_dir, gw.addr, it.CRED_KEY, gw.credential(sid), sid))
         killed = subprocess.Popen([sys.executable, "-c", script])
         try:
             def some_stored():
@@ -294,7 +305,7 @@ class Bounds(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.pb, cls.pbg = it.stubs()
-        cls.gw = it.Gateway(extra=["--sandbox-bin", "/bin/true"]).start()
+        cls.gw = it.Gateway(sandbox="/bin/true").start()
 
     @classmethod
     def tearDownClass(cls):
@@ -325,7 +336,8 @@ class Bounds(unittest.TestCase):
         batches = [[pb.SandboxLogLine(timestamp_ms=t + 10 * b + i, level="INFO", target="t",
                                       message=big) for i in range(10)] for b in range(8)]
         pushed = gw.stub.PushSandboxLogs(
-            iter([pb.PushSandboxLogsRequest(sandbox_id=sid, logs=x) for x in batches]), timeout=30)
+            iter([pb.PushSandboxLogsRequest(sandbox_id=sid, logs=x) for x in batches]), timeout=30,
+            metadata=gw.md(sid))
         self.assertEqual(pushed.accepted, 80)
         got = gw.stub.GetSandboxLogs(pb.GetSandboxLogsRequest(name="wide", lines=80, sources=["sandbox"]),
                                      timeout=30)
@@ -349,7 +361,7 @@ class Restart(unittest.TestCase):
             t = it.now_ms()
             gw.stub.PushSandboxLogs(iter([pb.PushSandboxLogsRequest(sandbox_id=sid, logs=[
                 pb.SandboxLogLine(timestamp_ms=t, level="WARN", target="t", message="itest-persisted")])]),
-                timeout=10)
+                timeout=10, metadata=gw.md(sid))
         finally:
             rc = gw.stop()
         self.assertEqual(rc, 0, gw.log())
@@ -362,7 +374,9 @@ class Restart(unittest.TestCase):
             self.assertIn("ocsf_logging_enabled = true", r.stdout)
             r = gw2.cli("sandbox", "logs", "persist", check=0)
             self.assertIn(it.fmt_line(t, "sandbox", "WARN", "t", "itest-persisted"), r.stdout.splitlines())
-            resp = gw2.stub.GetSandboxPolicy(pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10)
+            # the adopted supervisor's credential still works after the restart
+            resp = gw2.stub.GetSandboxPolicy(pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10,
+                                             metadata=gw2.md(sid))
             self.assertEqual(resp.sandbox_config.config_revision, rev)
             self.assertTrue(resp.sandbox_config.logging.ocsf_enabled)
         finally:

@@ -46,7 +46,7 @@ class GatewayFiles(unittest.TestCase):
         os.makedirs(data)
         os.mkfifo(os.path.join(data, "gateway.yaml"))
         t0 = time.monotonic()
-        r = subprocess.run([it.GATEWAY, "--listen", "127.0.0.1:0", "--data-dir", data],
+        r = subprocess.run([it.GATEWAY, "--data-dir", data],
                            capture_output=True, text=True, timeout=20)
         self.assertNotEqual(r.returncode, 0)
         self.assertLess(time.monotonic() - t0, 10)
@@ -96,14 +96,17 @@ class GatewayFiles(unittest.TestCase):
         data = os.path.join(self.tmp, "d15")
         g = self.gateway(data)
         addr = open(os.path.join(data, "gateway.addr")).read()
-        port = g.addr.rsplit(":", 1)[1]
-        for listen in ("127.0.0.1:" + port, "127.0.0.1:0"):  # busy port, then a free one
-            r = subprocess.run([it.GATEWAY, "--listen", listen, "--data-dir", data],
+        sock = os.stat(g.addr[len("unix:"):])
+        # the same socket (default), then a TCP port besides it
+        for extra in ([], ["--listen", "127.0.0.1:0", "--insecure-tcp"]):
+            r = subprocess.run([it.GATEWAY, "--data-dir", data] + extra,
                                capture_output=True, text=True, timeout=20)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("in use by another gateway (pid %d" % g.proc.pid, r.stderr)
             self.assertEqual(open(os.path.join(data, "gateway.addr")).read(), addr,
                              "gateway.addr of the running gateway was touched")
+            self.assertEqual(os.stat(g.addr[len("unix:"):]).st_ino, sock.st_ino,
+                             "the running gateway's socket was replaced")
         g.cli("config", "get", check=0)
 
     def test_a_planted_sandbox_dir_symlink_is_refused(self):

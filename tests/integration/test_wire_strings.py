@@ -46,7 +46,9 @@ class WireStrings(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.pb, cls.pbg = it.stubs()
-        cls.gw = it.Gateway(extra=["--sandbox-bin", "/bin/true"]).start()
+        # supervisors behind the harness's tap (the real one, running `true`),
+        # so the supervisor methods can be called with the sandbox's credential
+        cls.gw = it.Gateway().start()
         cls.stub = cls.gw.stub
         r = cls.stub.CreateSandbox(cls.pb.CreateSandboxRequest(name="wire0", command=["true"]))
         cls.sid = r.sandbox.id
@@ -63,7 +65,7 @@ class WireStrings(unittest.TestCase):
     def raw_push(self, msgs):
         f = self.gw.channel.stream_unary(SVC + "PushSandboxLogs", request_serializer=lambda x: x,
                                          response_deserializer=lambda x: x)
-        return f(iter(msgs), timeout=10)
+        return f(iter(msgs), timeout=10, metadata=self.gw.md(self.sid))
 
     def refused(self, fn, *a):
         with self.assertRaises(grpc.RpcError) as cm:
@@ -79,7 +81,8 @@ class WireStrings(unittest.TestCase):
         s.GetConfig(pb.GetConfigRequest(), timeout=10)
         for sb in lst.sandboxes:
             s.GetSandboxLogs(pb.GetSandboxLogsRequest(sandbox_id=sb.id, lines=10000), timeout=10)
-            s.GetSandboxPolicy(pb.GetSandboxPolicyRequest(sandbox_id=sb.id), timeout=10)
+            s.GetSandboxPolicy(pb.GetSandboxPolicyRequest(sandbox_id=sb.id), timeout=10,
+                               metadata=self.gw.md(sb.id))
             w = s.WatchSandboxLogs(pb.WatchSandboxLogsRequest(sandbox_id=sb.id, tail_lines=50),
                                    timeout=10)
             next(w)  # the replayed tail decodes

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # rpc-bench.sh [BUILD_DIR] [osh-rpc-bench flags...]
 #
-# Starts openshell-gateway on 127.0.0.1:<free port> with a temporary data dir,
+# Starts openshell-gateway on its Unix socket with a temporary data dir (its
+# supervisors behind tools/sandbox-tap.sh, so the bench can call as the
+# sandbox's supervisor with its credential),
 # creates one sandbox, runs osh-rpc-bench against it (PushSandboxLogs ingestion
 # with 8 concurrent streams vs an in-process baseline; GetSandboxPolicy round
 # trips vs GetConfig), then deletes the sandbox and stops the gateway.
@@ -37,7 +39,10 @@ cleanup() {
 }
 trap cleanup EXIT
 addr=
-"$bin/openshell-gateway" --listen 127.0.0.1:0 --data-dir "$tmp" 2>"$tmp/gateway.stderr" &
+mkdir -m 700 "$tmp/taps"
+OSH_TAP_DIR="$tmp/taps" OSH_TAP_REAL="$bin/openshell-sandbox" \
+	"$bin/openshell-gateway" --data-dir "$tmp" --sandbox-bin "$root/tools/sandbox-tap.sh" \
+	2>"$tmp/gateway.stderr" &
 gw_pid=$!
 # readiness: the address file, then a GetConfig call that succeeds
 for _ in $(seq 1 400); do
@@ -50,6 +55,12 @@ for _ in $(seq 1 400); do
 done
 "$bin/openshell" --gateway "$addr" config get >/dev/null
 "$bin/openshell" --gateway "$addr" sandbox create --name bench -- sleep 600 >/dev/null
+for _ in $(seq 1 200); do
+	ls "$tmp"/taps/boot.* >/dev/null 2>&1 && break
+	sleep 0.05
+done
+OSH_BENCH_CREDENTIAL=$(sed -n 's/^credential=//p' "$tmp"/taps/boot.*)
+export OSH_BENCH_CREDENTIAL
 "$bin/osh-rpc-bench" --gateway "$addr" --sandbox bench "$@"
 
 # --- GetSandboxPolicy under load (second gateway, no real supervisors)

@@ -73,6 +73,22 @@ struct push_job {
 	char err[600];
 };
 
+/* The sandbox credential (rpc-bench.sh passes it in $OSH_BENCH_CREDENTIAL):
+ * the supervisor methods are called as the sandbox's supervisor, the
+ * operator ones without it. */
+static struct osh_rpc_md cred_md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, ""}};
+
+static const struct osh_rpc_call_opts *sandbox_opts(void)
+{
+	static struct osh_rpc_call_opts o = {.md = cred_md, .n_md = 1};
+	const char *v = getenv("OSH_BENCH_CREDENTIAL");
+
+	if (v == NULL || *v == '\0')
+		return NULL;
+	cred_md[0].value = v;
+	return &o;
+}
+
 static void *push_worker(void *arg)
 {
 	struct push_job *j = arg;
@@ -89,7 +105,7 @@ static void *push_worker(void *arg)
 	j->rc = OSH_ENOMEM;
 	if (lines == NULL || lp == NULL || msgs == NULL)
 		goto out;
-	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", NULL, &cs);
+	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", sandbox_opts(), &cs);
 	if (j->rc != OSH_OK) {
 		snprintf(j->err, sizeof(j->err), "open: %s", osh_strerror(j->rc));
 		goto out;
@@ -227,7 +243,10 @@ static double unary_run(struct osh_rpc_client *c, const char *method, const Prot
 	for (int i = 0; i < calls; i++) {
 		ProtobufCMessage *resp = NULL;
 		double a = now_s();
-		if (osh_rpc_client_unary(c, method, req, NULL, &resp, &st) != OSH_OK) {
+		if (osh_rpc_client_unary(c, method, req,
+					 strcmp(method, "GetSandboxPolicy") == 0 ? sandbox_opts()
+										 : NULL,
+					 &resp, &st) != OSH_OK) {
 			fprintf(stderr, "osh-rpc-bench: %s failed: %s: %s\n", method,
 				osh_rpc_status_name(st.code), st.message);
 			goto out;

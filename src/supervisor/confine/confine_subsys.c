@@ -407,17 +407,17 @@ static void confine_fini(void *state)
 {
 	struct confine *st = state;
 
-	if (!st)
-		return;
-	if (st->host && st->host->secrets == st->secrets)
-		st->host->secrets = NULL;
-	for (int i = 0; i < 2; i++)
-		if (st->stop_pipe[i] >= 0)
-			close(st->stop_pipe[i]);
-	osh_secret_store_free(st->secrets);
-	osh_confine_free(st->c);
-	shape_free(&st->applied);
-	free(st);
+	if (st) {
+		if (st->host && st->host->secrets == st->secrets)
+			st->host->secrets = NULL;
+		for (int i = 0; i < 2; i++)
+			if (st->stop_pipe[i] >= 0)
+				close(st->stop_pipe[i]);
+		osh_secret_store_free(st->secrets);
+		osh_confine_free(st->c);
+		shape_free(&st->applied);
+		free(st);
+	}
 }
 
 const struct osh_sup_subsys osh_sup_confine_subsys = {

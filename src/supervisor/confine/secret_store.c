@@ -60,15 +60,15 @@ int osh_secret_store_new(struct osh_secret_store **out)
 
 void osh_secret_store_free(struct osh_secret_store *s)
 {
-	if (!s)
-		return;
-	for (size_t i = 0; i < s->n; i++) {
+	for (size_t i = 0; s && i < s->n; i++) {
 		explicit_bzero(s->v[i].value, s->v[i].vlen);
 		free(s->v[i].value);
 		free(s->v[i].name);
 	}
-	explicit_bzero(s, sizeof(*s));
-	free(s);
+	if (s) {
+		explicit_bzero(s, sizeof(*s));
+		free(s);
+	}
 }
 
 static bool name_char(int c)
@@ -78,10 +78,12 @@ static bool name_char(int c)
 
 static const struct secret *find(const struct osh_secret_store *s, const char *name, size_t nlen)
 {
-	for (size_t i = 0; s && i < s->n; i++)
+	const struct secret *hit = NULL;
+
+	for (size_t i = 0; s && i < s->n && !hit; i++)
 		if (strlen(s->v[i].name) == nlen && memcmp(s->v[i].name, name, nlen) == 0)
-			return &s->v[i];
-	return NULL;
+			hit = &s->v[i];
+	return hit;
 }
 
 int osh_secret_store_add(struct osh_secret_store *s, const char *name, const char *value,
@@ -222,11 +224,13 @@ const char *osh_secret_store_name(const struct osh_secret_store *s, size_t i)
 int osh_secret_placeholder(const char *name, char *out, size_t cap)
 {
 	int n;
+	int rc = OSH_EINVAL;
 
-	if (!osh_secret_name_ok(name))
-		return OSH_EINVAL;
-	n = snprintf(out, cap, "%s%s", OSH_SECRET_PREFIX, name);
-	return n > 0 && (size_t)n < cap ? 0 : OSH_ETOOBIG;
+	if (osh_secret_name_ok(name)) {
+		n = snprintf(out, cap, "%s%s", OSH_SECRET_PREFIX, name);
+		rc = n > 0 && (size_t)n < cap ? 0 : OSH_ETOOBIG;
+	}
+	return rc;
 }
 
 /* ----------------------------------------------------------- substitution */
@@ -239,25 +243,25 @@ struct buf {
 
 static void put(struct buf *b, const void *s, size_t n)
 {
-	if (b->oom || n == 0)
-		return;
-	if (!b->p || b->n + n + 1 > b->cap) {
+	if (!b->oom && n > 0 && (!b->p || b->n + n + 1 > b->cap)) {
 		size_t cap = b->cap ? b->cap : 256;
 		char *np;
 
 		while (cap < b->n + n + 1)
 			cap *= 2;
 		np = realloc(b->p, cap);
-		if (!np) {
+		if (np) {
+			b->p = np;
+			b->cap = cap;
+		} else {
 			b->oom = true;
-			return;
 		}
-		b->p = np;
-		b->cap = cap;
 	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
+	if (!b->oom && n > 0) {
+		memcpy(b->p + b->n, s, n);
+		b->n += n;
+		b->p[b->n] = '\0';
+	}
 }
 
 static void buf_wipe(struct buf *b)
@@ -294,7 +298,7 @@ static void subst(struct sub *x, struct buf *b, const char *s, size_t n, enum mo
 {
 	const char *end = s + n;
 
-	while (s < end) {
+	while (s < end && !x->rc) {
 		const char *hit = find_prefix(s, (size_t)(end - s));
 		const char *nm;
 		const struct secret *e;
@@ -320,7 +324,7 @@ static void subst(struct sub *x, struct buf *b, const char *s, size_t n, enum mo
 					     "secret %s cannot go into a request target (it "
 					     "contains '/', '\\', '?', '#' or '..')",
 					     e->name);
-				return;
+				break;
 			}
 			for (size_t i = 0; i < e->vlen; i++) {
 				unsigned char c = (unsigned char)e->value[i];
@@ -396,32 +400,59 @@ static void b64_encode(struct buf *b, const unsigned char *s, size_t n)
 /* Strict standard base64 (padding required). false on bad input. */
 static bool b64_decode(struct buf *b, const char *s, size_t n)
 {
-	if (n % 4)
-		return false;
-	for (size_t i = 0; i < n; i += 4) {
+	bool ok = n % 4 == 0;
+
+	for (size_t i = 0; ok && i < n; i += 4) {
 		uint32_t v = 0;
 		int pad = 0;
 
-		for (int k = 0; k < 4; k++) {
-			const char *p;
+		for (int k = 0; ok && k < 4; k++) {
+			const char *p = NULL;
 
 			if (s[i + k] == '=' && i + 4 == n && k >= 2) {
 				pad++;
 				v <<= 6;
-				continue;
+			} else if (pad || s[i + k] == '\0' || !(p = strchr(b64, s[i + k]))) {
+				ok = false;
+			} else {
+				v = (v << 6) | (uint32_t)(p - b64);
 			}
-			if (pad || s[i + k] == '\0' || !(p = strchr(b64, s[i + k])))
-				return false;
-			v = (v << 6) | (uint32_t)(p - b64);
 		}
-		{
+		if (ok) {
 			unsigned char o[3] = {(unsigned char)(v >> 16), (unsigned char)(v >> 8),
 					      (unsigned char)v};
 
 			put(b, o, (size_t)(3 - pad));
 		}
 	}
-	return true;
+	return ok;
+}
+
+/* Is header line s (n bytes, colon at nl) an Authorization or
+ * Proxy-Authorization header with Basic credentials? On true tok and tn are
+ * the credentials token (blanks trimmed). */
+static bool basic_credentials(const char *s, size_t n, size_t nl, const char **tok, size_t *tn)
+{
+	const char *v = s + nl + 1;
+	size_t vn = n - nl - 1;
+	bool r;
+
+	while (vn && (*v == ' ' || *v == '\t')) {
+		v++;
+		vn--;
+	}
+	r = ((nl == 13 && strncasecmp(s, "Authorization", 13) == 0) ||
+	     (nl == 19 && strncasecmp(s, "Proxy-Authorization", 19) == 0)) &&
+	    vn > 6 && strncasecmp(v, "Basic ", 6) == 0;
+	*tok = v + 6;
+	*tn = r ? vn - 6 : 0;
+	while (*tn && (*tok)[*tn - 1] == ' ')
+		(*tn)--;
+	while (*tn && **tok == ' ') {
+		(*tok)++;
+		(*tn)--;
+	}
+	return r;
 }
 
 /* Header line "Name: value" (without its line ending). */
@@ -429,54 +460,30 @@ static void header_line(struct sub *x, struct buf *b, const char *s, size_t n)
 {
 	const char *colon = memchr(s, ':', n);
 	size_t nl = colon ? (size_t)(colon - s) : 0;
-	const char *v;
-	size_t vn;
+	const char *tok = NULL;
+	size_t tn = 0;
+	struct buf dec = {0}, rep = {0};
 
-	if (!colon) {
+	if (!colon || !basic_credentials(s, n, nl, &tok, &tn)) {
 		subst(x, b, s, n, RAW);
-		return;
-	}
-	v = colon + 1;
-	vn = n - nl - 1;
-	while (vn && (*v == ' ' || *v == '\t')) {
-		v++;
-		vn--;
-	}
-	if (((nl == 13 && strncasecmp(s, "Authorization", 13) == 0) ||
-	     (nl == 19 && strncasecmp(s, "Proxy-Authorization", 19) == 0)) &&
-	    vn > 6 && strncasecmp(v, "Basic ", 6) == 0) {
-		struct buf dec = {0}, rep = {0};
-		const char *tok = v + 6;
-		size_t tn = vn - 6;
-
-		while (tn && tok[tn - 1] == ' ')
-			tn--;
-		while (tn && *tok == ' ') {
-			tok++;
-			tn--;
-		}
+	} else if (b64_decode(&dec, tok, tn) && dec.p && find_prefix(dec.p, dec.n)) {
+		subst(x, &rep, dec.p, dec.n, RAW);
+		if (rep.p && find_prefix(rep.p, rep.n) && !x->rc)
+			x->rc = fail(OSH_EPERM, x->err, x->errlen,
+				     "%.*s: Basic credentials hold an unresolved placeholder",
+				     (int)nl, s);
+		put(b, s, (size_t)(tok - s));
+		b64_encode(b, (const unsigned char *)(rep.p ? rep.p : ""), rep.n);
+		put(b, tok + tn, (size_t)(s + n - (tok + tn)));
+	} else {
 		/* Invalid base64, or no placeholder inside: not ours to judge,
 		 * copied as is (raw placeholders are still caught later). */
-		if (b64_decode(&dec, tok, tn) && dec.p && find_prefix(dec.p, dec.n)) {
-			subst(x, &rep, dec.p, dec.n, RAW);
-			if (rep.p && find_prefix(rep.p, rep.n) && !x->rc)
-				x->rc = fail(OSH_EPERM, x->err, x->errlen,
-					     "%.*s: Basic credentials hold an unresolved "
-					     "placeholder",
-					     (int)nl, s);
-			put(b, s, (size_t)(tok - s));
-			b64_encode(b, (const unsigned char *)(rep.p ? rep.p : ""), rep.n);
-			put(b, tok + tn, (size_t)(s + n - (tok + tn)));
-		} else {
-			put(b, s, n);
-		}
-		if (dec.oom || rep.oom)
-			b->oom = true;
-		buf_wipe(&dec);
-		buf_wipe(&rep);
-		return;
+		put(b, s, n);
 	}
-	subst(x, b, s, n, RAW);
+	if (dec.oom || rep.oom)
+		b->oom = true;
+	buf_wipe(&dec);
+	buf_wipe(&rep);
 }
 
 int osh_secret_substitute(const struct osh_secret_store *s, const char *in, size_t len, char **out,

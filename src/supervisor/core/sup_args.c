@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "osh_parse.h"
 
@@ -32,8 +33,13 @@ struct opt {
 #define OFF(m) offsetof(struct osh_sup_args, m)
 
 static const struct opt opts[] = {
-    {"gateway", "OPENSHELL_GATEWAY", "HOST:PORT of openshell-gateway (absent: standalone mode)",
-     OFF(gateway), 0, K_STR, 'g'},
+    {"gateway", "OPENSHELL_GATEWAY",
+     "HOST:PORT or unix:PATH of openshell-gateway (absent: standalone mode)", OFF(gateway), 0,
+     K_STR, 'g'},
+    {"bootstrap-fd", NULL,
+     "read gateway=ADDR and credential=SECRET lines from this fd, then close it "
+     "(how the gateway hands them over: never in argv or the environment)",
+     OFF(bootstrap_fd), 0, K_STR, 0},
     {"sandbox-id", "OPENSHELL_SANDBOX_ID", "sandbox id (required with --gateway)", OFF(sandbox_id),
      0, K_STR, 0},
     {"sandbox-name", "OPENSHELL_SANDBOX_NAME", "sandbox name (log context)", OFF(sandbox_name), 0,
@@ -143,13 +149,77 @@ static const struct opt *find_short(char c)
 	return NULL;
 }
 
-/* HOST:PORT with a decimal port 1..65535; HOST may be [v6]. */
+/* HOST:PORT with a decimal port 1..65535; HOST may be [v6]; or unix:/PATH. */
 static bool valid_hostport(const char *s)
 {
 	char host[256];
 	uint16_t port;
 
+	if (strncmp(s, "unix:/", 6) == 0)
+		return s[6] != '\0';
 	return osh_parse_hostport(s, false, host, sizeof(host), &port) == 0;
+}
+
+/* --bootstrap-fd N: "gateway=ADDR\ncredential=HEX\n" until EOF (at most
+ * 4 KiB), then the fd is closed so the command never inherits it. */
+static int read_bootstrap(struct osh_sup_args *a, char *err, size_t errlen)
+{
+	char *end = NULL, *line, *save = NULL;
+	long fd;
+	size_t used = 0;
+	int rc = OSH_EINVAL;
+
+	errno = 0;
+	fd = strtol(a->bootstrap_fd, &end, 10);
+	if (errno != 0 || *end != '\0' || end == a->bootstrap_fd || fd < 0 || fd > 65535) {
+		snprintf(err, errlen, "--bootstrap-fd: '%s' is not a file descriptor",
+			 a->bootstrap_fd);
+		goto out;
+	}
+	if (a->gateway != NULL) {
+		snprintf(err, errlen,
+			 "--bootstrap-fd and --gateway/OPENSHELL_GATEWAY exclude each "
+			 "other");
+		goto out;
+	}
+	a->boot_buf = calloc(1, 4097);
+	if (a->boot_buf == NULL) {
+		rc = OSH_ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read((int)fd, a->boot_buf + used, 4096 - used);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "--bootstrap-fd %ld: %s", fd, strerror(errno));
+			rc = OSH_EIO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used == 4096) {
+			snprintf(err, errlen, "--bootstrap-fd %ld: more than 4096 bytes", fd);
+			goto out;
+		}
+	}
+	close((int)fd);
+	for (line = strtok_r(a->boot_buf, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "gateway=", 8) == 0 && line[8] != '\0')
+			a->gateway = line + 8;
+		else if (strncmp(line, "credential=", 11) == 0 && line[11] != '\0')
+			a->credential = line + 11;
+	}
+	if (a->gateway == NULL) {
+		snprintf(err, errlen, "--bootstrap-fd %ld: no gateway= line", fd);
+		goto out;
+	}
+	rc = 0;
+out:
+	return rc;
 }
 
 static int validate(struct osh_sup_args *a, char *err, size_t errlen)
@@ -161,7 +231,7 @@ static int validate(struct osh_sup_args *a, char *err, size_t errlen)
 		goto out;
 	}
 	if (a->gateway && !valid_hostport(a->gateway)) {
-		snprintf(err, errlen, "--gateway: '%s' is not HOST:PORT", a->gateway);
+		snprintf(err, errlen, "--gateway: '%s' is not HOST:PORT or unix:/PATH", a->gateway);
 		goto out;
 	}
 	if (a->gateway && !a->sandbox_id) {
@@ -272,13 +342,21 @@ int osh_sup_args_parse(struct osh_sup_args *a, int argc, char **argv, char *cons
 		a->command = &argv[i];
 		a->n_command = argc - i;
 	}
-	rc = validate(a, err, errlen);
+	if (a->bootstrap_fd != NULL)
+		rc = read_bootstrap(a, err, errlen);
+	if (rc == 0)
+		rc = validate(a, err, errlen);
 out:
 	return rc;
 }
 
 void osh_sup_args_fini(struct osh_sup_args *a)
 {
+	if (a->boot_buf != NULL)
+		explicit_bzero(a->boot_buf, 4097);
+	free(a->boot_buf);
+	a->boot_buf = NULL;
+	a->credential = NULL;
 	free(a->extra_env);
 	free(a->pass_env);
 	a->extra_env = NULL;

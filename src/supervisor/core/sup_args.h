@@ -24,7 +24,10 @@
 #define OSH_SUP_DEFAULT_LOG_DIR	 "/var/log"
 
 struct osh_sup_args {
-	const char *gateway;	  /* HOST:PORT or NULL (standalone)       */
+	const char *gateway;	  /* HOST:PORT, unix:PATH or NULL (standalone) */
+	const char *bootstrap_fd; /* --bootstrap-fd N as given, or NULL    */
+	const char *credential;	  /* sandbox credential from the bootstrap, or NULL */
+	char *boot_buf;		  /* owned: the bootstrap text (gateway/credential point in) */
 	const char *sandbox_id;	  /* required with gateway                */
 	const char *sandbox_name; /* optional                              */
 	const char *log_dir;	  /* default OSH_SUP_DEFAULT_LOG_DIR      */

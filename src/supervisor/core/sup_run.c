@@ -532,6 +532,12 @@ int osh_sup_main(int argc, char **argv, char **envp)
 		fprintf(stderr, "openshell-sandbox: %s\n", err);
 		goto out_args;
 	}
+	/* The sandbox credential goes with every call to the gateway. */
+	if (a.credential != NULL &&
+	    osh_rpc_client_set_identity(OSH_RPC_MD_SANDBOX_CREDENTIAL, a.credential) != 0) {
+		fprintf(stderr, "openshell-sandbox: cannot keep the sandbox credential\n");
+		goto out_args;
+	}
 	if (a.help || a.version) {
 		if (a.help)
 			osh_sup_args_usage(stdout, argv[0]);

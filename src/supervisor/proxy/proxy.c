@@ -192,10 +192,11 @@ static int connect_one(const struct sockaddr_storage *sa, unsigned timeout_ms, i
 	*err = 0;
 	if (fd < 0) {
 		*err = errno;
-		return OSH_ESYS;
+		rc = OSH_ESYS;
+	} else {
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (const struct sockaddr *)sa, len) != 0) {
+	if (fd >= 0 && connect(fd, (const struct sockaddr *)sa, len) != 0) {
 		if (errno != EINPROGRESS) {
 			*err = errno;
 			rc = OSH_EIO;
@@ -218,9 +219,9 @@ static int connect_one(const struct sockaddr_storage *sa, unsigned timeout_ms, i
 			}
 		}
 	}
-	if (rc != 0)
+	if (rc != 0 && fd >= 0)
 		close(fd);
-	else
+	else if (rc == 0)
 		*out = fd;
 	return rc;
 }
@@ -532,10 +533,10 @@ static void decide(struct osh_proxy *px, struct conn *c, struct job *j)
 	c->up.fd = ufd;
 	c->st = ST_TUNNEL;
 	count(&px->st.allowed, 1);
-	osh_proxy_engine_unref(eng);
-	return;
+	goto out;
 refuse:
 	c->st = ST_REFUSE;
+out:
 	osh_proxy_engine_unref(eng);
 }
 

@@ -10,7 +10,7 @@
  *         connect: CONNECT localhost:<origin>, 200, GET through the tunnel
  *         forward: GET http://localhost:<origin>/ (absolute form)
  *       (without --proxy: the port of $HTTP_PROXY, as set by osh-proxy --exec)
- *       prints "requests_per_s <value>" and "errors <n>"
+ *       prints "requests_per_s <value>", "requests <n>" and "errors <n>"
  *
  * DESIGN: both sides in C with blocking sockets and one thread per client
  * (8 by default), so the numbers measure the proxies, not the harness; the
@@ -181,7 +181,8 @@ static int load(unsigned threads)
 		errors += res[i].errors;
 	}
 	t1 = now_s();
-	printf("requests_per_s %.1f\nerrors %lu\n", (double)ok / (t1 - t0), errors);
+	printf("requests_per_s %.1f\nrequests %lu\nerrors %lu\n", (double)ok / (t1 - t0), ok,
+	       errors);
 	return ok > 0 ? 0 : 1;
 }
 

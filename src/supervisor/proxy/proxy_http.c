@@ -320,124 +320,122 @@ static bool is_host_char(unsigned char c)
 	       c == '_' || c == '.';
 }
 
-/* host (name or IPv4, or [IPv6]) [":" port]; with port_required the port
- * must be there, else def_port is used when it is absent. */
-static int parse_hostport(const char *s, size_t len, bool port_required, uint16_t def_port,
-			  struct osh_http_target *out, const char **reason)
+/* "[v6]" at the start of s[0..len): host filled, *hlen = bytes consumed
+ * (brackets included). Returns NULL or why it is refused. */
+static const char *parse_v6(const char *s, size_t len, struct osh_http_target *out, size_t *used)
 {
-	const char *host = s;
-	size_t hlen, rest;
-	const char *p;
-	int rc = 0;
+	const char *close = memchr(s, ']', len);
+	size_t hlen = close ? (size_t)(close - s - 1) : 0;
+	const char *why = NULL;
+	char tmp[INET6_ADDRSTRLEN];
+	struct in6_addr a6;
 
-	memset(out, 0, sizeof(*out));
-	if (len == 0) {
-		*reason = "empty host";
-		return OSH_EPARSE;
-	}
-	if (s[0] == '[') {
-		const char *close = memchr(s, ']', len);
-		char tmp[INET6_ADDRSTRLEN];
-		struct in6_addr a6;
-
-		hlen = close ? (size_t)(close - s - 1) : 0;
-		if (!close || hlen == 0 || hlen >= sizeof(tmp)) {
-			*reason = "malformed IPv6 literal";
-			return OSH_EPARSE;
-		}
+	if (!close || hlen == 0 || hlen >= sizeof(tmp)) {
+		why = "malformed IPv6 literal";
+	} else {
 		memcpy(tmp, s + 1, hlen);
 		tmp[hlen] = '\0';
 		/* inet_pton stops at a NUL: only hex digits, ':' and '.' may come */
 		if (strspn(tmp, "0123456789abcdefABCDEF:.") != hlen ||
-		    inet_pton(AF_INET6, tmp, &a6) != 1) {
-			*reason = "malformed IPv6 literal";
-			return OSH_EPARSE;
-		}
+		    inet_pton(AF_INET6, tmp, &a6) != 1)
+			why = "malformed IPv6 literal";
+	}
+	if (!why) {
 		/* canonical lower-case form */
 		for (size_t i = 0; i <= hlen; i++)
 			out->host[i] =
 			    (char)((tmp[i] >= 'A' && tmp[i] <= 'Z') ? tmp[i] + 32 : tmp[i]);
 		out->is_ip = out->is_ipv6 = true;
-		p = close + 1;
-	} else {
-		const char *colon = memchr(s, ':', len);
-		bool only_num = true;
-		size_t label = 0;
+		*used = hlen + 2;
+	}
+	return why;
+}
 
-		hlen = colon ? (size_t)(colon - s) : len;
-		if (hlen == 0 || hlen > OSH_HTTP_HOST_MAX) {
-			*reason = hlen == 0 ? "empty host" : "host name longer than 253 bytes";
-			return OSH_EPARSE;
-		}
-		for (size_t i = 0; i < hlen && rc == 0; i++) {
-			unsigned char c = (unsigned char)host[i];
+/* A DNS name or IPv4 literal up to the first ':' of s[0..len). */
+static const char *parse_name(const char *s, size_t len, struct osh_http_target *out, size_t *used)
+{
+	const char *colon = memchr(s, ':', len);
+	size_t hlen = colon ? (size_t)(colon - s) : len;
+	const char *why = NULL;
+	bool only_num = true;
+	size_t label = 0;
+	struct in_addr a4;
 
-			if (!is_host_char(c)) {
-				*reason = c == '@' ? "userinfo in the target is not allowed"
-						   : "invalid character in the host";
-				rc = OSH_EPARSE;
-			} else if (c == '.') {
-				if (label == 0) {
-					*reason = "empty label in the host";
-					rc = OSH_EPARSE;
-				}
-				label = 0;
-			} else if (++label > 63) {
-				*reason = "host label longer than 63 bytes";
-				rc = OSH_EPARSE;
-			}
-			if (!is_digit(c) && c != '.')
-				only_num = false;
-			out->host[i] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
-		}
-		if (rc == 0 && label == 0) {
-			*reason = "empty label in the host";
-			rc = OSH_EPARSE;
-		}
-		if (rc != 0)
-			return rc;
+	if (hlen == 0 || hlen > OSH_HTTP_HOST_MAX)
+		why = hlen == 0 ? "empty host" : "host name longer than 253 bytes";
+	for (size_t i = 0; i < hlen && !why; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!is_host_char(c))
+			why = c == '@' ? "userinfo in the target is not allowed"
+				       : "invalid character in the host";
+		else if (c == '.' && label == 0)
+			why = "empty label in the host";
+		else if (c != '.' && ++label > 63)
+			why = "host label longer than 63 bytes";
+		if (c == '.')
+			label = 0;
+		if (!is_digit(c) && c != '.')
+			only_num = false;
+		out->host[i] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+	}
+	if (!why && label == 0)
+		why = "empty label in the host";
+	if (!why) {
 		out->host[hlen] = '\0';
-		if (only_num) {
-			struct in_addr a4;
-
-			if (inet_pton(AF_INET, out->host, &a4) != 1) {
-				*reason = "invalid IPv4 address";
-				return OSH_EPARSE;
-			}
-			out->is_ip = true;
-		}
-		p = s + hlen;
+		if (only_num && inet_pton(AF_INET, out->host, &a4) != 1)
+			why = "invalid IPv4 address";
+		out->is_ip = only_num;
+		*used = hlen;
 	}
-	rest = len - (size_t)(p - s);
-	if (rest == 0) {
-		if (port_required) {
-			*reason = "missing port";
-			return OSH_EPARSE;
-		}
+	return why;
+}
+
+/* ":port" (all of p[0..rest)), 1..65535 in decimal. */
+static const char *parse_port(const char *p, size_t rest, uint16_t *port)
+{
+	const char *why = NULL;
+	unsigned v = 0;
+
+	if (*p != ':' || rest < 2 || rest > 6)
+		why = *p != ':' ? "unexpected bytes after the host" : "invalid port";
+	for (size_t i = 1; i < rest && !why; i++) {
+		if (!is_digit((unsigned char)p[i]))
+			why = "invalid port";
+		v = v * 10 + (unsigned)(p[i] - '0');
+	}
+	if (!why && (v == 0 || v > 65535))
+		why = "port out of range 1..65535";
+	if (!why)
+		*port = (uint16_t)v;
+	return why;
+}
+
+/* host (name or IPv4, or [IPv6]) [":" port]; with port_required the port
+ * must be there, else def_port is used when it is absent. */
+static int parse_hostport(const char *s, size_t len, bool port_required, uint16_t def_port,
+			  struct osh_http_target *out, const char **reason)
+{
+	const char *why = NULL;
+	size_t used = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0)
+		why = "empty host";
+	else if (s[0] == '[')
+		why = parse_v6(s, len, out, &used);
+	else
+		why = parse_name(s, len, out, &used);
+	if (!why && used == len) {
+		if (port_required)
+			why = "missing port";
 		out->port = def_port;
-		return 0;
+	} else if (!why) {
+		why = parse_port(s + used, len - used, &out->port);
 	}
-	if (*p != ':' || rest < 2 || rest > 6) {
-		*reason = *p != ':' ? "unexpected bytes after the host" : "invalid port";
-		return OSH_EPARSE;
-	}
-	{
-		unsigned v = 0;
-
-		for (size_t i = 1; i < rest; i++) {
-			if (!is_digit((unsigned char)p[i])) {
-				*reason = "invalid port";
-				return OSH_EPARSE;
-			}
-			v = v * 10 + (unsigned)(p[i] - '0');
-		}
-		if (v == 0 || v > 65535) {
-			*reason = "port out of range 1..65535";
-			return OSH_EPARSE;
-		}
-		out->port = (uint16_t)v;
-	}
-	return 0;
+	if (why)
+		*reason = why;
+	return why ? OSH_EPARSE : 0;
 }
 
 int osh_http_parse_connect_target(const char *s, size_t len, struct osh_http_target *out,

@@ -84,15 +84,13 @@ static int open_nl(int netns_fd, int *nl, ino_t *ino, char *err, size_t errlen)
 	} else {
 		open_in_ns(&a);
 	}
-	if (a.nl < 0) {
-		snprintf(err, errlen, "peer identity unavailable: %s: %s", a.what, strerror(a.err));
-		return OSH_ESYS;
-	}
 	*nl = a.nl;
 	*ino = 0;
-	if (netns_fd >= 0 ? fstat(netns_fd, &st) == 0 : stat("/proc/self/ns/net", &st) == 0)
+	if (a.nl < 0)
+		snprintf(err, errlen, "peer identity unavailable: %s: %s", a.what, strerror(a.err));
+	else if (netns_fd >= 0 ? fstat(netns_fd, &st) == 0 : stat("/proc/self/ns/net", &st) == 0)
 		*ino = st.st_ino;
-	return 0;
+	return a.nl < 0 ? OSH_ESYS : 0;
 }
 
 int osh_proxy_ident_create(int netns_fd, struct osh_proxy_ident **out, char *err, size_t errlen)
@@ -103,17 +101,18 @@ int osh_proxy_ident_create(int netns_fd, struct osh_proxy_ident **out, char *err
 	*out = NULL;
 	if (!id) {
 		snprintf(err, errlen, "out of memory");
-		return OSH_ENOMEM;
+		rc = OSH_ENOMEM;
+	} else {
+		rc = open_nl(netns_fd, &id->nl, &id->ns_ino, err, errlen);
 	}
-	rc = open_nl(netns_fd, &id->nl, &id->ns_ino, err, errlen);
-	if (rc != 0) {
+	if (rc == 0) {
+		pthread_mutex_init(&id->nl_lock, NULL);
+		pthread_mutex_init(&id->tofu_lock, NULL);
+		*out = id;
+	} else {
 		free(id);
-		return rc;
 	}
-	pthread_mutex_init(&id->nl_lock, NULL);
-	pthread_mutex_init(&id->tofu_lock, NULL);
-	*out = id;
-	return 0;
+	return rc;
 }
 
 /* The sandbox command may enter its own network namespace after the proxy
@@ -252,6 +251,10 @@ out:
 
 /* ------------------------------------------------------- owner search */
 
+/* Whether pid holds the socket `want` ("socket:[<inode>]"). Each entry is
+ * read relative to the open fd directory (readlinkat): one path component
+ * per descriptor instead of a /proc/<pid>/fd/<n> walk, the bulk of the
+ * identity cost per request. */
 static bool owns_inode(pid_t pid, const char *want)
 {
 	char path[64], link[64];
@@ -261,22 +264,19 @@ static bool owns_inode(pid_t pid, const char *want)
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	d = opendir(path);
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d)) != NULL) {
-		char fdp[300];
+	while (d && !found && (de = readdir(d)) != NULL) {
 		ssize_t n;
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(fdp, sizeof(fdp), "/proc/%d/fd/%s", (int)pid, de->d_name);
-		n = readlink(fdp, link, sizeof(link) - 1);
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
 		if (n > 0) {
 			link[n] = '\0';
 			found = strcmp(link, want) == 0;
 		}
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
 	return found;
 }
 
@@ -488,31 +488,22 @@ static void set_print(struct tofu *t, const struct stat *st)
 	t->ctime = st->st_ctim;
 }
 
-/* Checks the image of pid (known as `path`) against the first-use hash.
- * stat() of /proc/<pid>/exe describes the running image; it is opened (and
- * hashed) only when its fingerprint is new. */
-static int tofu_check(struct osh_proxy_ident *id, pid_t pid, const char *path, char *reason,
-		      size_t rlen)
+/* The cache part of tofu_check(), under the lock: st describes the running
+ * image /proc/<pid>/exe (`exe`). */
+static int tofu_locked(struct osh_proxy_ident *id, const char *exe, const char *path,
+		       struct stat *st, char *reason, size_t rlen)
 {
-	char exe[64], hex[65];
 	struct tofu *t = NULL;
-	struct stat st;
+	char hex[65];
 	int fd = -1, rc = 0;
 
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
-	if (stat(exe, &st) != 0) {
-		snprintf(reason, rlen, "cannot stat %s for %s: %s", exe, path, strerror(errno));
-		return OSH_EIO;
-	}
-	pthread_mutex_lock(&id->tofu_lock);
 	for (size_t i = 0; i < id->n_tofu && !t; i++)
 		if (strcmp(id->tofu[i].path, path) == 0)
 			t = &id->tofu[i];
-	if (t && same_print(t, &st))
+	if (t && same_print(t, st))
 		goto out; /* unchanged since hashed */
-	/* hashing under the lock keeps the cache simple; first use is rare */
 	fd = open(exe, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0 || osh_proxy_sha256_fd(fd, hex) != 0) {
+	if (fd < 0 || fstat(fd, st) != 0 || osh_proxy_sha256_fd(fd, hex) != 0) {
 		snprintf(reason, rlen, "cannot hash %s", path);
 		rc = OSH_EIO;
 		goto out;
@@ -534,16 +525,68 @@ static int tofu_check(struct osh_proxy_ident *id, pid_t pid, const char *path, c
 	}
 	if (t) {
 		memcpy(t->hex, hex, sizeof(hex));
-		set_print(t, &st);
+		set_print(t, st);
 	}
 out:
-	pthread_mutex_unlock(&id->tofu_lock);
 	if (fd >= 0)
 		close(fd);
 	return rc;
 }
 
+/* Checks the image of pid (known as `path`) against the first-use hash.
+ * stat() of /proc/<pid>/exe describes the running image; it is opened (and
+ * hashed) only when its fingerprint is new. Hashing happens under the lock:
+ * it keeps the cache simple, and first use is rare. */
+static int tofu_check(struct osh_proxy_ident *id, pid_t pid, const char *path, char *reason,
+		      size_t rlen)
+{
+	char exe[64];
+	struct stat st;
+	int rc;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+	if (stat(exe, &st) != 0) {
+		snprintf(reason, rlen, "cannot stat %s for %s: %s", exe, path, strerror(errno));
+		rc = OSH_EIO;
+	} else {
+		pthread_mutex_lock(&id->tofu_lock);
+		rc = tofu_locked(id, exe, path, &st, reason, rlen);
+		pthread_mutex_unlock(&id->tofu_lock);
+	}
+	return rc;
+}
+
 /* -------------------------------------------------------------- lookup */
+
+/* The executables of pid's parents, nearest first, up to the sandbox
+ * command (inclusive) or PID 1, each TOFU-checked. */
+static int ancestors(struct osh_proxy_ident *id, pid_t pid, pid_t root, struct osh_proxy_peer *out,
+		     char *reason, size_t rlen)
+{
+	char why[512];
+	pid_t p = pid;
+	bool more = true;
+	int rc = 0;
+
+	while (more && rc == 0 && p != root && p > 1 && out->n_anc < OSH_PROXY_ANC_MAX) {
+		const char *e = NULL;
+
+		p = read_ppid(p);
+		if (p > 0)
+			e = read_exe(out, p);
+		more = e != NULL; /* gone, or not ours to read */
+		if (e)
+			rc = tofu_check(id, p, e, why, sizeof(why));
+		if (e && rc != 0)
+			snprintf(reason, rlen, "ancestor integrity check failed for %s: %s", e,
+				 why);
+		if (e && rc == 0) {
+			out->anc_pid[out->n_anc] = p;
+			out->anc[out->n_anc++] = e;
+		}
+	}
+	return rc;
+}
 
 int osh_proxy_ident_lookup(struct osh_proxy_ident *id, const struct sockaddr_storage *peer,
 			   const struct sockaddr_storage *local, struct osh_proxy_peer *out,
@@ -551,7 +594,7 @@ int osh_proxy_ident_lookup(struct osh_proxy_ident *id, const struct sockaddr_sto
 {
 	pid_t root = __atomic_load_n(&id->root, __ATOMIC_ACQUIRE);
 	char want[48], why[512];
-	pid_t pid = 0, p;
+	pid_t pid = 0;
 	int rc;
 
 	memset(out, 0, offsetof(struct osh_proxy_peer, store));
@@ -563,7 +606,8 @@ int osh_proxy_ident_lookup(struct osh_proxy_ident *id, const struct sockaddr_sto
 		snprintf(reason, rlen,
 			 "failed to resolve peer binary: client socket not found in the sandbox "
 			 "network namespace");
-		return OSH_ENOTFOUND;
+		rc = OSH_ENOTFOUND;
+		goto out;
 	}
 	snprintf(want, sizeof(want), "socket:[%lu]", out->inode);
 	if (root > 0)
@@ -575,41 +619,24 @@ int osh_proxy_ident_lookup(struct osh_proxy_ident *id, const struct sockaddr_sto
 			 "failed to resolve peer binary: no process owns socket inode %lu (reading "
 			 "other users' /proc/<pid>/fd needs CAP_SYS_PTRACE)",
 			 out->inode);
-		return OSH_ENOTFOUND;
+		rc = OSH_ENOTFOUND;
+		goto out;
 	}
 	out->pid = pid;
 	out->exe = read_exe(out, pid);
 	if (!out->exe) {
 		snprintf(reason, rlen, "failed to resolve peer binary: cannot read /proc/%d/exe",
 			 (int)pid);
-		return OSH_ENOTFOUND;
+		rc = OSH_ENOTFOUND;
+		goto out;
 	}
 	rc = tofu_check(id, pid, out->exe, why, sizeof(why));
-	if (rc != 0) {
+	if (rc != 0)
 		snprintf(reason, rlen, "binary integrity check failed: %s", why);
-		return rc;
-	}
-	/* ancestors up to the sandbox command (inclusive) or PID 1 */
-	p = pid;
-	while (p != root && p > 1 && out->n_anc < OSH_PROXY_ANC_MAX) {
-		const char *e;
-
-		p = read_ppid(p);
-		if (p <= 0)
-			break;
-		e = read_exe(out, p);
-		if (!e)
-			break; /* gone or not ours to read */
-		rc = tofu_check(id, p, e, why, sizeof(why));
-		if (rc != 0) {
-			snprintf(reason, rlen, "ancestor integrity check failed for %s: %s", e,
-				 why);
-			return rc;
-		}
-		out->anc_pid[out->n_anc] = p;
-		out->anc[out->n_anc++] = e;
-	}
-	return 0;
+	else
+		rc = ancestors(id, pid, root, out, reason, rlen);
+out:
+	return rc;
 }
 
 void osh_proxy_ident_cmdline(struct osh_proxy_peer *pe)

@@ -147,6 +147,7 @@ static int compile_endpoint(const Openshell__V1__NetworkEndpoint *src, const cha
 {
 	const char *h = src->host ? src->host : "";
 	size_t np = src->n_ports > 0 ? src->n_ports : 1;
+	int rc = 0;
 
 	ep->host = lower_dup(h);
 	ep->protocol = strdup(src->protocol ? src->protocol : "");
@@ -154,43 +155,46 @@ static int compile_endpoint(const Openshell__V1__NetworkEndpoint *src, const cha
 	ep->enforcement = strdup(src->enforcement ? src->enforcement : "");
 	ep->ports = calloc(np, sizeof(*ep->ports));
 	ep->allowed = calloc(src->n_allowed_ips + 1, sizeof(*ep->allowed));
+	ep->glob = strchr(h, '*') != NULL;
 	if (!ep->host || !ep->protocol || !ep->tls || !ep->enforcement || !ep->ports ||
 	    !ep->allowed)
-		return OSH_ENOMEM;
-	ep->glob = strchr(h, '*') != NULL;
-	if (strcmp(h, "*") == 0 || strcmp(h, "**") == 0)
-		return cerr(err, errlen,
-			    "network_policies.%s.endpoints[%zu].host: '%s' would match every host",
-			    key, i, h);
-	if (ep->glob && strncmp(h, "*.", 2) != 0 && strncmp(h, "**.", 3) != 0)
-		return cerr(err, errlen,
-			    "network_policies.%s.endpoints[%zu].host: glob '%s' must start with "
-			    "'*.' or '**.'",
-			    key, i, h);
-	if (!*h && src->n_allowed_ips == 0)
-		return cerr(err, errlen,
-			    "network_policies.%s.endpoints[%zu]: needs a host or allowed_ips", key,
-			    i);
-	for (size_t k = 0; k < np; k++) {
+		rc = OSH_ENOMEM;
+	else if (strcmp(h, "*") == 0 || strcmp(h, "**") == 0)
+		rc = cerr(err, errlen,
+			  "network_policies.%s.endpoints[%zu].host: '%s' would match every host",
+			  key, i, h);
+	else if (ep->glob && strncmp(h, "*.", 2) != 0 && strncmp(h, "**.", 3) != 0)
+		rc = cerr(err, errlen,
+			  "network_policies.%s.endpoints[%zu].host: glob '%s' must start with "
+			  "'*.' or '**.'",
+			  key, i, h);
+	else if (!*h && src->n_allowed_ips == 0)
+		rc =
+		    cerr(err, errlen,
+			 "network_policies.%s.endpoints[%zu]: needs a host or allowed_ips", key, i);
+	for (size_t k = 0; k < np && rc == 0; k++) {
 		uint32_t p = src->n_ports > 0 ? src->ports[k] : src->port;
 
 		if (p == 0 || p > 65535)
-			return cerr(err, errlen,
-				    "network_policies.%s.endpoints[%zu].port%s: %u is not a port "
-				    "(1..65535)",
-				    key, i, src->n_ports > 0 ? "s" : "", p);
-		ep->ports[k] = (uint16_t)p;
+			rc = cerr(err, errlen,
+				  "network_policies.%s.endpoints[%zu].port%s: %u is not a port "
+				  "(1..65535)",
+				  key, i, src->n_ports > 0 ? "s" : "", p);
+		else
+			ep->ports[k] = (uint16_t)p;
 	}
-	ep->n_ports = np;
-	for (size_t k = 0; k < src->n_allowed_ips; k++)
+	for (size_t k = 0; k < src->n_allowed_ips && rc == 0; k++)
 		if (osh_proxy_cidr_parse(src->allowed_ips[k], &ep->allowed[k]) != 0)
-			return cerr(err, errlen,
-				    "network_policies.%s.endpoints[%zu].allowed_ips[%zu]: '%s' is "
-				    "not an IP address or CIDR",
-				    key, i, k, src->allowed_ips[k]);
-	ep->n_allowed = src->n_allowed_ips;
-	ep->extended = ep->n_allowed > 0 || *ep->protocol || *ep->tls;
-	return 0;
+			rc = cerr(err, errlen,
+				  "network_policies.%s.endpoints[%zu].allowed_ips[%zu]: '%s' is "
+				  "not an IP address or CIDR",
+				  key, i, k, src->allowed_ips[k]);
+	if (rc == 0) {
+		ep->n_ports = np;
+		ep->n_allowed = src->n_allowed_ips;
+		ep->extended = ep->n_allowed > 0 || *ep->protocol || *ep->tls;
+	}
+	return rc;
 }
 
 static int compile_rule(const Openshell__V1__SandboxPolicy__NetworkPoliciesEntry *src,

@@ -109,47 +109,46 @@ const char *osh_proxy_addr_class_name(enum osh_addr_class c)
 int osh_proxy_cidr_parse(const char *s, struct osh_cidr *out)
 {
 	char tmp[INET6_ADDRSTRLEN + 8];
-	const char *slash;
-	size_t alen, n = strlen(s);
-	unsigned prefix = 0, max;
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned prefix = 0, max = 0;
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	slash = strchr(s, '/');
-	alen = slash ? (size_t)(slash - s) : n;
-	if (alen == 0 || alen >= INET6_ADDRSTRLEN)
-		return OSH_EPARSE;
-	memcpy(tmp, s, alen);
-	tmp[alen] = '\0';
-	if (inet_pton(AF_INET, tmp, out->addr) == 1)
-		out->family = AF_INET;
-	else if (inet_pton(AF_INET6, tmp, out->addr) == 1)
-		out->family = AF_INET6;
-	else
-		return OSH_EPARSE;
-	max = out->family == AF_INET ? 32 : 128;
-	if (slash) {
+	if (alen == 0 || alen >= INET6_ADDRSTRLEN) {
+		rc = OSH_EPARSE;
+	} else {
+		memcpy(tmp, s, alen);
+		tmp[alen] = '\0';
+		if (inet_pton(AF_INET, tmp, out->addr) == 1)
+			out->family = AF_INET;
+		else if (inet_pton(AF_INET6, tmp, out->addr) == 1)
+			out->family = AF_INET6;
+		else
+			rc = OSH_EPARSE;
+		max = out->family == AF_INET ? 32 : 128;
+		prefix = max;
+	}
+	if (rc == 0 && slash) {
 		const char *p = slash + 1;
 
 		if (*p == '\0' || strlen(p) > 3)
-			return OSH_EPARSE;
-		for (; *p && rc == 0; p++) {
+			rc = OSH_EPARSE;
+		for (prefix = 0; *p && rc == 0; p++) {
 			if (*p < '0' || *p > '9')
 				rc = OSH_EPARSE;
 			else
 				prefix = prefix * 10 + (unsigned)(*p - '0');
 		}
-		if (rc != 0 || prefix > max)
-			return OSH_EPARSE;
-	} else {
-		prefix = max;
+		if (prefix > max)
+			rc = OSH_EPARSE;
 	}
-	out->prefix = prefix;
 	/* host bits must be zero: "10.0.5.1/24" is a typo, not a network */
-	for (unsigned bit = prefix; bit < max; bit++)
+	for (unsigned bit = prefix; rc == 0 && bit < max; bit++)
 		if (out->addr[bit / 8] & (0x80u >> (bit % 8)))
-			return OSH_EPARSE;
-	return 0;
+			rc = OSH_EPARSE;
+	out->prefix = prefix;
+	return rc;
 }
 
 static bool prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
@@ -208,13 +207,12 @@ int osh_proxy_ssrf_check(const char *host, uint16_t port, const struct sockaddr_
 	*cls = OSH_ADDR_PUBLIC;
 	if (n == 0) {
 		snprintf(reason, rlen, "%s resolves to no address, connection refused", host);
-		return OSH_ENOTFOUND;
-	}
-	if (n_allowed > 0 && control_plane_port(port)) {
+		rc = OSH_ENOTFOUND;
+	} else if (n_allowed > 0 && control_plane_port(port)) {
 		snprintf(reason, rlen,
 			 "port %u is a cluster control-plane port, refused even with allowed_ips",
 			 port);
-		return OSH_EPERM;
+		rc = OSH_EPERM;
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&addrs[i];

@@ -48,7 +48,7 @@ Test(cli_parse, commands_and_flags)
 	cr_assert_eq(parse(&a, err, ARGS("config", "get")), 0, "%s", err);
 	cr_assert_eq(a.cmd, OSH_CLI_CONFIG_GET);
 	cr_assert_null(a.key);
-	cr_assert_str_eq(a.gateway, "127.0.0.1:8080");
+	cr_assert_str_eq(a.gateway, OSH_CLI_DEFAULT_GATEWAY);
 	cr_assert(!a.gateway_explicit);
 
 	cr_assert_eq(parse(&a, err, ARGS("--gateway", "10.0.0.1:9", "config", "get", "k")), 0);
@@ -162,6 +162,7 @@ Test(cli_parse, errors_name_the_problem)
 	    {ARGS("frobnicate"), "unknown command 'frobnicate'"},
 	    {ARGS("--bogus", "config", "get"), "unknown option '--bogus'"},
 	    {ARGS("--gateway", "nocolon", "config", "get"), "HOST:PORT"},
+	    {ARGS("--gateway", "unix:relative.sock", "config", "get"), "unix:/PATH"},
 	    {ARGS("config"), "missing subcommand"},
 	    {ARGS("config", "set", "k"), "missing argument"},
 	    {ARGS("config", "set", "k", "v", "extra"), "unexpected argument 'extra'"},
@@ -816,7 +817,7 @@ Test(cli_run, gateway_start_execs_the_gateway_next_to_the_cli)
 		char perr[256];
 		char *argv[] = {OSH_RPC_STR("openshell"),
 				OSH_RPC_STR("--gateway"),
-				OSH_RPC_STR("127.0.0.1:5555"),
+				OSH_RPC_STR("unix:/run/osh.sock"),
 				OSH_RPC_STR("gateway"),
 				OSH_RPC_STR("start"),
 				OSH_RPC_STR("--data-dir"),
@@ -833,7 +834,8 @@ Test(cli_run, gateway_start_execs_the_gateway_next_to_the_cli)
 	cr_assert_not_null(f);
 	cr_assert_not_null(fgets(got, sizeof(got), f));
 	fclose(f);
-	cr_assert_str_eq(got, "--data-dir /d --listen 127.0.0.1:5555\n");
+	/* an explicit unix: address becomes the gateway's --socket */
+	cr_assert_str_eq(got, "--data-dir /d --socket /run/osh.sock\n");
 	osh_testdir_finish(dir);
 }
 

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "gw_test_util.h"
 #include "osh_rpc.h"
 #include "sandbox.pb-c.h"
+#include "sandboxes.h"
 
 #define SVC (&openshell__v1__open_shell__descriptor)
 
@@ -33,12 +35,20 @@ struct grig {
 	struct osh_rpc_client *c;
 };
 
+/* What the stand-ins do with the bootstrap fd (3): keep it in
+ * boot.<sandbox-id> next to the script, as a real supervisor would keep the
+ * credential, so the tests can act as that sandbox's supervisor. */
+#define BOOT_SAVE                                                                                  \
+	"sid = sys.argv[sys.argv.index('--sandbox-id') + 1]\n"                                     \
+	"data = os.read(3, 4096) if '--bootstrap-fd' in sys.argv else b''\n"                       \
+	"open('%s/boot.%s' % (d, sid), 'wb').write(data)\n"
+
 /* Stand-ins for openshell-sandbox. Python, not sh: a shell loop's `sleep`
  * children would be orphaned when the shell is killed. The interpreter keeps the
  * script's argv in /proc/<pid>/cmdline, which restart adoption relies on. */
 static const char fake_sleep[] = "#!/usr/bin/python3\n"
 				 "import os, sys, time\n"
-				 "d = os.path.dirname(sys.argv[0])\n"
+				 "d = os.path.dirname(sys.argv[0])\n" BOOT_SAVE
 				 "with open('%s/args.%d' % (d, os.getpid()), 'w') as f:\n"
 				 "    f.write(''.join(a + '\\n' for a in sys.argv[1:]))\n"
 				 "time.sleep(1000)\n";
@@ -46,7 +56,7 @@ static const char fake_sleep[] = "#!/usr/bin/python3\n"
 static const char fake_stubborn[] = "#!/usr/bin/python3\n"
 				    "import os, signal, sys, time\n"
 				    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-				    "d = os.path.dirname(sys.argv[0])\n"
+				    "d = os.path.dirname(sys.argv[0])\n" BOOT_SAVE
 				    "with open('%s/args.%d' % (d, os.getpid()), 'w') as f:\n"
 				    "    f.write(''.join(a + '\\n' for a in sys.argv[1:]))\n"
 				    "time.sleep(1000)\n";
@@ -71,7 +81,6 @@ static void gw_up(struct grig *r, const char *extra_flag)
 		argv[argc++] = (char *)(uintptr_t)extra_flag;
 	argv[argc] = NULL;
 	cr_assert_eq(osh_gw_opts_parse(&o, argc, argv, err, sizeof(err)), 0, "%s", err);
-	o.listen = "127.0.0.1:0";
 	o.data_dir = r->dir;
 	o.sandbox_bin = r->bin;
 	o.stop_grace_ms = 300;
@@ -141,11 +150,64 @@ static void rig_down(struct grig *r)
 	gwt_rmdir(r->dir);
 }
 
+/* The credential the gateway handed to sandbox `id`'s (stand-in)
+ * supervisor, into buf; "" when there is none (yet). */
+static void cred_of(struct grig *r, const char *id, char *buf, size_t cap)
+{
+	char name[80];
+	char *path, *text;
+	const char *c;
+
+	buf[0] = '\0';
+	snprintf(name, sizeof(name), "boot.%s", id);
+	path = gwt_path(r->dir, name);
+	text = gwt_read(path);
+	c = text ? strstr(text, "credential=") : NULL;
+	if (c)
+		snprintf(buf, cap, "%.*s", (int)strcspn(c + 11, "\n"), c + 11);
+	free(text);
+	free(path);
+}
+
+/* cred_of, waiting (up to 10 s) for a real sandbox id's stand-in
+ * supervisor to have saved its bootstrap. */
+static void cred_wait(struct grig *r, const char *id, char *buf, size_t cap)
+{
+	long long end = gwt_now_ms() + 10000;
+
+	cred_of(r, id, buf, cap);
+	while (!buf[0] && strlen(id) == 36 && gwt_now_ms() < end) {
+		gwt_nap();
+		cred_of(r, id, buf, cap);
+	}
+}
+
+/* A PushSandboxLogs stream opened as sandbox `id`'s supervisor. */
+static int open_push(struct grig *r, const char *id, struct osh_rpc_cstream **cs)
+{
+	static char cred[80];
+	static struct osh_rpc_md md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, cred}};
+	struct osh_rpc_call_opts co = {.md = md, .n_md = 1};
+
+	cred_wait(r, id, cred, sizeof(cred));
+	return osh_rpc_cstream_open(r->c, "PushSandboxLogs", &co, cs);
+}
+
+/* A unary call; the supervisor methods go with the sandbox's credential,
+ * as openshell-sandbox sends them. */
 static int call(struct grig *r, const char *method, const ProtobufCMessage *req,
 		ProtobufCMessage **resp, struct osh_rpc_status *st)
 {
-	struct osh_rpc_call_opts co = {.timeout_ms = 10000};
+	char cred[80] = "";
+	struct osh_rpc_md md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, cred}};
+	struct osh_rpc_call_opts co = {.timeout_ms = 10000, .md = md};
 
+	if (strcmp(method, "GetSandboxPolicy") == 0) {
+		const Openshell__V1__GetSandboxPolicyRequest *pq = (const void *)req;
+
+		cred_wait(r, pq->sandbox_id, cred, sizeof(cred));
+		co.n_md = cred[0] ? 1 : 0;
+	}
 	return osh_rpc_client_unary(r->c, method, req, &co, resp, st);
 }
 
@@ -351,10 +413,10 @@ Test(gw_service, create_policy_list_delete, .timeout = 120)
 		}
 	}
 	snprintf(want, sizeof(want),
-		 "--gateway\n%s\n--sandbox-id\n%s\n--sandbox-name\ndemo\n--log-dir\n%s/sandboxes/"
-		 "demo/logs\n"
+		 "--bootstrap-fd\n3\n--sandbox-id\n%s\n--sandbox-name\ndemo\n--log-dir\n%s/"
+		 "sandboxes/demo/logs\n"
 		 "--env\nAGENT_MODE=test\n--\nsh\n-c\necho hi\n",
-		 osh_gw_addr(r.gw), sb->id, r.dir);
+		 sb->id, r.dir);
 	cr_assert_str_eq(args, want);
 	free(args);
 	free(args_file);
@@ -381,9 +443,10 @@ Test(gw_service, create_policy_list_delete, .timeout = 120)
 		cr_assert(!pr->sandbox_config->logging->ocsf_enabled);
 	}
 	osh_rpc_msg_free(resp);
-	pq.sandbox_id = (char *)(uintptr_t) "00000000-0000-4000-8000-000000000000";
+	/* an unknown sandbox has no credential: nobody can ask for its policy */
+	pq.sandbox_id = (char *)(uintptr_t) "00000000-0000-4000-8000-00000000000";
 	cr_assert_neq(call(&r, "GetSandboxPolicy", &pq.base, &resp, &st), 0);
-	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND);
+	cr_assert_eq(st.code, OSH_RPC_UNAUTHENTICATED, "%d %s", st.code, st.message);
 
 	lr = list(&r);
 	cr_assert_eq(lr->n_sandboxes, 1);
@@ -496,6 +559,9 @@ static int push(struct grig *r, const char *stream_id, const char *line_id, int 
 	char(*msgs)[32] = calloc((size_t)n, sizeof(*msgs));
 	struct osh_rpc_cstream *cs = NULL;
 	ProtobufCMessage *resp = NULL;
+	char cred[80] = "";
+	struct osh_rpc_md md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, cred}};
+	struct osh_rpc_call_opts co = {.md = md};
 	int rc;
 
 	fe.key = (char *)(uintptr_t) "k";
@@ -516,7 +582,9 @@ static int push(struct grig *r, const char *stream_id, const char *line_id, int 
 	req.sandbox_id = (char *)(uintptr_t)stream_id;
 	req.logs = lp;
 	req.n_logs = (size_t)n;
-	rc = osh_rpc_cstream_open(r->c, "PushSandboxLogs", NULL, &cs);
+	cred_wait(r, stream_id, cred, sizeof(cred));
+	co.n_md = cred[0] ? 1 : 0;
+	rc = osh_rpc_cstream_open(r->c, "PushSandboxLogs", &co, &cs);
 	if (rc == 0) {
 		int src = osh_rpc_cstream_send(cs, &req.base);
 
@@ -604,9 +672,9 @@ Test(gw_service, push_forces_identity_and_queries_filter, .timeout = 120)
 	cr_assert_str_eq(lr->logs[1]->message, "msg 7");
 	osh_rpc_msg_free(&lr->base);
 
-	/* unknown sandbox and bad level */
+	/* unknown sandbox (so no credential) and bad level */
 	cr_assert_neq(push(&r, "nope", "nope", 0, 1, "INFO", "sandbox", NULL, &st), 0);
-	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND, "%d %s", st.code, st.message);
+	cr_assert_eq(st.code, OSH_RPC_UNAUTHENTICATED, "%d %s", st.code, st.message);
 	{
 		Openshell__V1__GetSandboxLogsRequest q =
 		    OPENSHELL__V1__GET_SANDBOX_LOGS_REQUEST__INIT;
@@ -809,8 +877,6 @@ static pid_t run_bin(const char *dir, const char *const *extra, const char *errf
 
 		(void)e;
 		argv[n++] = OSH_GW_BIN;
-		argv[n++] = "--listen";
-		argv[n++] = "127.0.0.1:0";
 		argv[n++] = "--data-dir";
 		argv[n++] = dir;
 		for (; extra && *extra; extra++)
@@ -846,15 +912,22 @@ Test(gw_binary, readiness_file_sighup_and_clean_sigterm, .timeout = 120)
 	while (gwt_now_ms() < end && !(addr = gwt_read(addr_path)))
 		gwt_nap();
 	cr_assert_not_null(addr, "gateway.addr never appeared");
-	cr_assert(strncmp(addr, "127.0.0.1:", 10) == 0, "%s", addr);
+	/* the default listener: the data dir's Unix socket, mode 0660 */
+	cr_assert(strncmp(addr, "unix:/", 6) == 0 && strstr(addr, "/gateway.sock\n"), "%s", addr);
 	cr_assert_eq(addr[strlen(addr) - 1], '\n');
 	addr[strlen(addr) - 1] = '\0';
-	cr_assert_gt(strtol(addr + 10, NULL, 10), 0);
+	{
+		struct stat sst;
+
+		cr_assert_eq(stat(addr + 5, &sst), 0);
+		cr_assert(S_ISSOCK(sst.st_mode));
+		cr_assert_eq(sst.st_mode & 0777, 0660, "%o", sst.st_mode & 0777);
+	}
 	snprintf(want, sizeof(want), "listening on %s", addr);
-	/* gateway.addr is written before the line reaches stderr: wait for it. */
-	while (!((log = gwt_read(errf)) && strstr(log, want)) && gwt_now_ms() < end) {
+	/* the line follows the address file: wait for it */
+	end = gwt_now_ms() + 10000;
+	while ((log = gwt_read(errf)) && !strstr(log, want) && gwt_now_ms() < end) {
 		free(log);
-		log = NULL;
 		gwt_nap();
 	}
 	if (!log || !strstr(log, want))
@@ -1090,7 +1163,7 @@ Test(gw_service, slow_follower_loses_lines_with_marker, .timeout = 120)
 	req.logs = lp;
 	req.n_logs = 1;
 	t0 = gwt_now_ms();
-	cr_assert_eq(osh_rpc_cstream_open(r.c, "PushSandboxLogs", NULL, &cs), 0);
+	cr_assert_eq(open_push(&r, a->id, &cs), 0);
 	for (int i = 0; i < N; i++)
 		cr_assert_eq(osh_rpc_cstream_send(cs, &req.base), 0, "push %d", i);
 	cr_assert_eq(osh_rpc_cstream_finish(cs, &resp, &st), 0, "%s", st.message);
@@ -1165,7 +1238,7 @@ Test(gw_service, big_answers_fit_grpc_limits, .timeout = 120)
 	req.sandbox_id = a->id;
 	req.logs = lp;
 	req.n_logs = PER_MSG;
-	cr_assert_eq(osh_rpc_cstream_open(r.c, "PushSandboxLogs", NULL, &cs), 0);
+	cr_assert_eq(open_push(&r, a->id, &cs), 0);
 	for (int m = 0; m < LINES / PER_MSG; m++)
 		cr_assert_eq(osh_rpc_cstream_send(cs, &req.base), 0);
 	cr_assert_eq(osh_rpc_cstream_finish(cs, &resp, &st), 0, "%s", st.message);
@@ -1305,7 +1378,7 @@ Test(gw_service, log_dir_stays_in_the_sandbox_dir, .timeout = 120)
 {
 	struct grig r;
 	struct osh_rpc_status st;
-	char p[1024], real[1024], got[1024], want[1200];
+	char p[1024], real[PATH_MAX], got[1024], want[PATH_MAX + 64];
 	struct stat sbuf;
 
 	rig_up(&r, fake_sleep, NULL);
@@ -1382,7 +1455,7 @@ Test(gw_service, negative_timestamps_are_shown, .timeout = 120)
 	req.sandbox_id = a->id;
 	req.logs = lp;
 	req.n_logs = 2;
-	cr_assert_eq(osh_rpc_cstream_open(r.c, "PushSandboxLogs", NULL, &cs), 0);
+	cr_assert_eq(open_push(&r, a->id, &cs), 0);
 	cr_assert_eq(osh_rpc_cstream_send(cs, &req.base), 0);
 	cr_assert_eq(osh_rpc_cstream_finish(cs, &resp, &st), 0, "%s", st.message);
 	osh_rpc_msg_free(resp);
@@ -1452,7 +1525,7 @@ Test(gw_service, push_caps_every_field, .timeout = 120)
 	req.sandbox_id = a->id;
 	req.logs = lp;
 	req.n_logs = N;
-	cr_assert_eq(osh_rpc_cstream_open(r.c, "PushSandboxLogs", NULL, &cs), 0);
+	cr_assert_eq(open_push(&r, a->id, &cs), 0);
 	cr_assert_eq(osh_rpc_cstream_send(cs, &req.base), 0);
 	cr_assert_eq(osh_rpc_cstream_finish(cs, &resp, &st), 0, "%s", st.message);
 	pr = (void *)resp;
@@ -1522,7 +1595,7 @@ static void push_bulk(struct grig *r, const char *id, int n, size_t len)
 	req.sandbox_id = (char *)(uintptr_t)id;
 	req.logs = lp;
 	req.n_logs = 1;
-	cr_assert_eq(osh_rpc_cstream_open(r->c, "PushSandboxLogs", NULL, &cs), 0);
+	cr_assert_eq(open_push(r, id, &cs), 0);
 	for (int i = 0; i < n; i++)
 		cr_assert_eq(osh_rpc_cstream_send(cs, &req.base), 0, "push %d", i);
 	cr_assert_eq(osh_rpc_cstream_finish(cs, &resp, &st), 0, "%s", st.message);
@@ -1765,7 +1838,7 @@ static const char fake_secrets[] =
     "os.rename('%s/secrets.%d.tmp' % (d, os.getpid()), '%s/secrets.%d' % (d, os.getpid()))\n"
     "time.sleep(1000)\n";
 
-/* Secrets reach the supervisor on the inherited pipe (fd 3), never argv; a
+/* Secrets reach the supervisor on an inherited pipe (fd 4), never argv; a
  * bad name or a value with CR/LF is refused naming the secret, not the value,
  * and leaves no sandbox behind. */
 Test(gw_service, secrets_go_to_the_supervisor_on_a_pipe, .timeout = 120)
@@ -1800,7 +1873,7 @@ Test(gw_service, secrets_go_to_the_supervisor_on_a_pipe, .timeout = 120)
 	while (!(got = gwt_read(path)) && gwt_now_ms() < deadline)
 		gwt_nap();
 	cr_assert_not_null(got, "the stand-in never wrote %s", path);
-	cr_assert_str_eq(got, "fd=3\nAPI_KEY=sk-unit-4711\nGH_TOKEN=ghp x=y\n");
+	cr_assert_str_eq(got, "fd=4\nAPI_KEY=sk-unit-4711\nGH_TOKEN=ghp x=y\n");
 	snprintf(path, sizeof(path), "%s/args.%d", r.dir, pid);
 	args = gwt_read(path);
 	cr_assert_not_null(args);
@@ -1830,4 +1903,184 @@ Test(gw_service, secrets_go_to_the_supervisor_on_a_pipe, .timeout = 120)
 		osh_rpc_msg_free(resp);
 	}
 	rig_down(&r);
+}
+
+/* ------------------------------------------------------------- auth -- */
+
+/* One PushSandboxLogs of one line for `id`, sent with `cred` (NULL: none). */
+static int push_as(struct grig *r, const char *cred, const char *id, struct osh_rpc_status *st)
+{
+	Openshell__V1__PushSandboxLogsRequest req = OPENSHELL__V1__PUSH_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__SandboxLogLine line = OPENSHELL__V1__SANDBOX_LOG_LINE__INIT;
+	Openshell__V1__SandboxLogLine *lp[1] = {&line};
+	struct osh_rpc_md md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, cred}};
+	struct osh_rpc_call_opts co = {.timeout_ms = 10000, .md = md, .n_md = cred ? 1 : 0};
+	struct osh_rpc_cstream *cs = NULL;
+	ProtobufCMessage *resp = NULL;
+	int rc;
+
+	line.sandbox_id = (char *)(uintptr_t)id;
+	line.timestamp_ms = 5;
+	line.level = (char *)(uintptr_t) "INFO";
+	line.target = (char *)(uintptr_t) "test";
+	line.message = (char *)(uintptr_t) "LIFECYCLE:STOP [INFO] forged";
+	req.sandbox_id = (char *)(uintptr_t)id;
+	req.logs = lp;
+	req.n_logs = 1;
+	rc = osh_rpc_cstream_open(r->c, "PushSandboxLogs", &co, &cs);
+	if (rc == 0) {
+		int src = osh_rpc_cstream_send(cs, &req.base);
+
+		rc = osh_rpc_cstream_finish(cs, &resp, st);
+		if (rc == 0 && src != 0)
+			rc = src;
+	}
+	osh_rpc_msg_free(resp);
+	return rc;
+}
+
+static int unary_as(struct grig *r, const char *cred, const char *method,
+		    const ProtobufCMessage *req, struct osh_rpc_status *st)
+{
+	struct osh_rpc_md md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, cred}};
+	struct osh_rpc_call_opts co = {.timeout_ms = 10000, .md = md, .n_md = cred ? 1 : 0};
+	ProtobufCMessage *resp = NULL;
+	int rc = osh_rpc_client_unary(r->c, method, req, &co, &resp, st);
+
+	osh_rpc_msg_free(resp);
+	return rc;
+}
+
+Test(gw_service, credentials_bind_a_supervisor_to_its_sandbox, .timeout = 120)
+{
+	struct grig r;
+	Openshell__V1__Sandbox *a, *b;
+	Openshell__V1__GetSandboxPolicyRequest pq = OPENSHELL__V1__GET_SANDBOX_POLICY_REQUEST__INIT;
+	Openshell__V1__ListSandboxesRequest lq = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+	Openshell__V1__DeleteSandboxRequest dq = OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
+	Openshell__V1__GetSandboxLogsResponse *lr;
+	struct osh_rpc_status st;
+	char ca[80], cb[80], *cpath, *stored, *log = NULL, *boot, *bootp;
+	struct stat cst;
+	long long end;
+	int code;
+
+	rig_up(&r, fake_sleep, NULL);
+	a = create(&r, "ca", false, &code);
+	cr_assert_eq(code, 0);
+	b = create(&r, "cb", false, &code);
+	cr_assert_eq(code, 0);
+	cred_wait(&r, a->id, ca, sizeof(ca));
+	cred_wait(&r, b->id, cb, sizeof(cb));
+	cr_assert_eq(strlen(ca), 64, "%s", ca);
+	cr_assert_str_neq(ca, cb);
+
+	/* the supervisor got the socket address and its credential on fd 3,
+	 * not in argv: the args file has --bootstrap-fd and no --gateway */
+	{
+		char name[80];
+
+		snprintf(name, sizeof(name), "boot.%s", a->id);
+		bootp = gwt_path(r.dir, name);
+		boot = gwt_read(bootp);
+		cr_assert(boot && strstr(boot, "gateway=unix:/"), "%s", boot ? boot : "");
+		free(boot);
+		free(bootp);
+	}
+
+	/* the gateway keeps only a hash, 0600 in a 0700 directory */
+	{
+		char name[120];
+
+		snprintf(name, sizeof(name), "credentials/%s", a->id);
+		cpath = gwt_path(r.dir, name);
+	}
+	cr_assert_eq(stat(cpath, &cst), 0);
+	cr_assert_eq(cst.st_mode & 0777, 0600, "%o", cst.st_mode & 0777);
+	stored = gwt_read(cpath);
+	cr_assert(stored && strstr(stored, ca) == NULL, "the secret itself is stored");
+	free(stored);
+
+	/* a's credential cannot push into b, nor read b's policy */
+	cr_assert_neq(push_as(&r, ca, b->id, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_PERMISSION_DENIED, "%d %s", st.code, st.message);
+	cr_assert(strstr(st.message, b->id) != NULL, "%s", st.message);
+	pq.sandbox_id = b->id;
+	cr_assert_neq(unary_as(&r, ca, "GetSandboxPolicy", &pq.base, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_PERMISSION_DENIED, "%d %s", st.code, st.message);
+	/* no credential, or a malformed one: UNAUTHENTICATED (the CLI cannot push) */
+	cr_assert_neq(push_as(&r, NULL, b->id, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_UNAUTHENTICATED, "%d %s", st.code, st.message);
+	cr_assert_neq(push_as(&r, "not-hex", b->id, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_UNAUTHENTICATED, "%d %s", st.code, st.message);
+	cr_assert_neq(unary_as(&r, NULL, "GetSandboxPolicy", &pq.base, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_UNAUTHENTICATED, "%d %s", st.code, st.message);
+	/* a credential is not an operator: no list, no delete */
+	cr_assert_neq(unary_as(&r, ca, "ListSandboxes", &lq.base, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_PERMISSION_DENIED, "%d %s", st.code, st.message);
+	dq.sandbox_id = b->id;
+	cr_assert_neq(unary_as(&r, ca, "DeleteSandbox", &dq.base, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_PERMISSION_DENIED, "%d %s", st.code, st.message);
+	/* nothing was stored or deleted by the refused calls */
+	lr = get_logs(&r, "cb", 0, NULL, "sandbox");
+	cr_assert_eq(lr->n_logs, 0, "a refused push stored %zu lines", lr->n_logs);
+	osh_rpc_msg_free(&lr->base);
+	cr_assert_eq(unary_as(&r, NULL, "ListSandboxes", &lq.base, &st), 0, "%s", st.message);
+	/* its own sandbox works */
+	cr_assert_eq(push_as(&r, ca, a->id, &st), 0, "%d %s", st.code, st.message);
+	pq.sandbox_id = a->id;
+	cr_assert_eq(unary_as(&r, ca, "GetSandboxPolicy", &pq.base, &st), 0, "%s", st.message);
+
+	/* every refusal is an event; the fifth within a minute a finding */
+	{
+		char *lp = gwt_path(r.dir, "openshell-gateway.log");
+
+		end = gwt_now_ms() + 10000;
+		while (gwt_now_ms() < end) {
+			free(log);
+			log = gwt_read(lp);
+			if (log && strstr(log, "FINDING"))
+				break;
+			gwt_nap();
+		}
+		free(lp);
+	}
+	cr_assert(log && strstr(log, "NET:REFUSE"), "%s", log ? log : "");
+	cr_assert(log && strstr(log, "FINDING"), "%s", log ? log : "");
+	free(log);
+
+	/* delete forgets the credential: the old one no longer works */
+	dq.sandbox_id = a->id;
+	cr_assert_eq(unary_as(&r, NULL, "DeleteSandbox", &dq.base, &st), 0, "%s", st.message);
+	cr_assert_neq(stat(cpath, &cst), 0, "credential kept after delete");
+	cr_assert_neq(push_as(&r, ca, a->id, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_PERMISSION_DENIED, "%d %s", st.code, st.message);
+	free(cpath);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+	protobuf_c_message_free_unpacked(&b->base, NULL);
+	rig_down(&r);
+}
+
+/* page_token: only "" and what the gateway issues (1-18 digits, no leading
+ * zero) parse; everything else is refused with 0. */
+Test(gw_service, page_tokens_parse_strictly)
+{
+	const char *bad[] = {
+	    "0", "01", "-1", "+1", " 1", "1 ", "1a", "0x10", "1234567890123456789", "\xff", "1e3"};
+	int64_t v = -1;
+
+	cr_assert_eq(osh_gw_page_token_parse("", &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(osh_gw_page_token_parse(NULL, &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(osh_gw_page_token_parse("1", &v), 0);
+	cr_assert_eq(v, 1);
+	cr_assert_eq(osh_gw_page_token_parse("999999999999999999", &v), 0);
+	cr_assert_eq(v, 999999999999999999LL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = -1;
+		cr_assert_eq(osh_gw_page_token_parse(bad[i], &v), OSH_EINVAL, "'%s' accepted",
+			     bad[i]);
+		cr_assert_eq(v, 0);
+	}
 }

@@ -1,0 +1,280 @@
+/* gw_sites.c - the gateway's OCSF log sites (see gw_sites.h).
+ *
+ * DESIGN: the same generated bindings and emission runtime as the
+ * supervisor, configured for the gateway's own files: log dir = data dir,
+ * file stem "openshell-gateway". Every site sets its severity from what the
+ * operator must do (Informational: normal; Medium: a refusal or an abnormal
+ * exit; High: repeated refusals, plain TCP without authentication) and
+ * carries its facts as typed fields where OCSF has one (app, status,
+ * actor.user.uid, finding_info) and as `unmapped` pairs otherwise
+ * (sandbox_id, revision, old/new values), so a SIEM can filter on them.
+ * Every site starts from its generated init (generated/c/osh_sites.h, from
+ * schema/sites.yaml, subsystem `gateway`): activity, code and default
+ * severity come from the registry row. */
+#include "gw_sites.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ocsf_gen.h"
+#include "osh_emit.h"
+#include "osh_sites.h"
+
+#ifndef OSH_VERSION
+#define OSH_VERSION "0.0.0"
+#endif
+#define GW_PRODUCT "openshell-gateway"
+#define GW_VENDOR  "OpenShell"
+
+int gw_sites_init(const char *data_dir, bool jsonl, bool rotate, bool *owned)
+{
+	struct osh_emit_config cfg;
+	char host[256] = "";
+	int rc;
+
+	*owned = false;
+	osh_emit_config_default(&cfg);
+	cfg.log_dir = data_dir;
+	cfg.file_stem = "openshell-gateway";
+	cfg.jsonl = jsonl;
+	cfg.stderr_level = OSH_LEVEL_WARN;
+	if (!rotate) {
+		cfg.rotate_bytes = 0;
+		cfg.rotate_daily = false;
+	}
+	rc = osh_ctx_set_product(GW_PRODUCT, GW_VENDOR, OSH_VERSION);
+	if (rc == 0 && gethostname(host, sizeof(host) - 1) == 0)
+		rc = osh_ctx_set_hostname(host);
+	if (rc == 0)
+		rc = osh_emit_init(&cfg);
+	if (rc == 0)
+		*owned = true;
+	return rc;
+}
+
+void gw_sites_fini(bool owned)
+{
+	if (owned)
+		osh_emit_shutdown();
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+/* Common part of the gateway's Application Lifecycle events, after the
+ * site's generated init (activity, code, default severity). */
+static void app_event(struct ocsf_application_lifecycle *ev, enum ocsf_status_id status)
+{
+	struct ocsf_product *app;
+
+	if (status != OCSF_STATUS_ID_UNKNOWN)
+		ocsf_application_lifecycle_set_status_id(ev, status);
+	app = ocsf_application_lifecycle_app(ev);
+	ocsf_product_set_name(app, GW_PRODUCT);
+	ocsf_product_set_vendor_name(app, GW_VENDOR);
+	ocsf_product_set_version(app, OSH_VERSION);
+	ocsf_application_lifecycle_add_unmapped_int(ev, "gateway_pid", (int64_t)getpid());
+}
+
+void gw_ev_start(const char *addrs, const char *data_dir, uint64_t config_revision)
+{
+	struct ocsf_application_lifecycle ev;
+
+	osh_site_init_gw_start(&ev);
+	app_event(&ev, OCSF_STATUS_ID_SUCCESS);
+	ocsf_application_lifecycle_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "openshell-gateway listening on %s", addrs));
+	ocsf_application_lifecycle_add_unmapped_str(&ev, "listen", addrs);
+	ocsf_application_lifecycle_add_unmapped_str(&ev, "data_dir", data_dir);
+	ocsf_application_lifecycle_add_unmapped_int(&ev, "config_revision",
+						    (int64_t)config_revision);
+	osh_emit(&ev);
+}
+
+void gw_ev_stop(const char *why)
+{
+	struct ocsf_application_lifecycle ev;
+
+	osh_site_init_gw_stop(&ev);
+	app_event(&ev, OCSF_STATUS_ID_SUCCESS);
+	ocsf_application_lifecycle_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "openshell-gateway stopping: %s", why));
+	osh_emit(&ev);
+}
+
+void gw_ev_insecure_tcp(const char *addr)
+{
+	struct ocsf_application_lifecycle ev;
+
+	osh_site_init_gw_insecure_tcp(&ev);
+	app_event(&ev, OCSF_STATUS_ID_SUCCESS);
+	ocsf_application_lifecycle_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena,
+				   "plain TCP on %s (--insecure-tcp): no authentication and no "
+				   "encryption; anyone who reaches it can run commands",
+				   addr));
+	ocsf_application_lifecycle_add_unmapped_str(&ev, "listen", addr);
+	osh_emit(&ev);
+}
+
+void gw_ev_tls_tcp(const char *addr)
+{
+	struct ocsf_application_lifecycle ev;
+
+	osh_site_init_gw_tls_tcp(&ev);
+	app_event(&ev, OCSF_STATUS_ID_SUCCESS);
+	ocsf_application_lifecycle_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena,
+				   "TCP on %s with TLS; clients must present a certificate signed "
+				   "by the --client-ca",
+				   addr));
+	ocsf_application_lifecycle_add_unmapped_str(&ev, "listen", addr);
+	osh_emit(&ev);
+}
+
+/* ------------------------------------------------------------ sandboxes */
+
+static void sandbox_event(struct ocsf_application_lifecycle *ev, const char *id, int pid)
+{
+	app_event(ev, OCSF_STATUS_ID_SUCCESS);
+	ocsf_application_lifecycle_add_unmapped_str(ev, "sandbox_id", id);
+	if (pid > 0)
+		ocsf_application_lifecycle_add_unmapped_int(ev, "supervisor_pid", pid);
+}
+
+void gw_ev_sandbox_create(const char *id, const char *name, int pid, const char *requested_by)
+{
+	struct ocsf_application_lifecycle ev;
+
+	osh_site_init_gw_sandbox_create(&ev);
+	sandbox_event(&ev, id, pid);
+	ocsf_application_lifecycle_set_message(
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena, "sandbox '%s' created (supervisor pid %d)", name, pid));
+	ocsf_application_lifecycle_add_unmapped_str(&ev, "sandbox_name", name);
+	ocsf_application_lifecycle_add_unmapped_str(&ev, "requested_by", requested_by);
+	osh_emit(&ev);
+}
+
+void gw_ev_sandbox_delete(const char *id, const char *name, int pid, const char *requested_by)
+{
+	struct ocsf_application_lifecycle ev;
+
+	osh_site_init_gw_sandbox_delete(&ev);
+	sandbox_event(&ev, id, pid);
+	ocsf_application_lifecycle_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "sandbox '%s' deleted", name));
+	ocsf_application_lifecycle_add_unmapped_str(&ev, "sandbox_name", name);
+	ocsf_application_lifecycle_add_unmapped_str(&ev, "requested_by", requested_by);
+	osh_emit(&ev);
+}
+
+void gw_ev_sandbox_exit(const char *id, int pid, int code, int sig, bool lost)
+{
+	struct ocsf_application_lifecycle ev;
+	bool clean = !lost && sig == 0 && code == 0;
+	const char *msg;
+
+	osh_site_init_gw_sandbox_exit(&ev);
+	if (!clean)
+		ocsf_application_lifecycle_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
+	sandbox_event(&ev, id, pid);
+	if (lost)
+		msg = ocsf_arena_printf(&ev.ev.arena,
+					"supervisor pid %d is gone (exit status unknown)", pid);
+	else if (sig != 0)
+		msg = ocsf_arena_printf(&ev.ev.arena, "supervisor pid %d killed by signal %d", pid,
+					sig);
+	else
+		msg = ocsf_arena_printf(&ev.ev.arena, "supervisor pid %d exited with code %d", pid,
+					code);
+	ocsf_application_lifecycle_set_message(&ev, msg);
+	if (!lost) {
+		ocsf_application_lifecycle_add_unmapped_int(&ev, "exit_code", code);
+		ocsf_application_lifecycle_add_unmapped_int(&ev, "signal", sig);
+	}
+	osh_emit(&ev);
+}
+
+/* --------------------------------------------------------------- config */
+
+void gw_ev_config_change(const char *key, const char *old_value, const char *new_value,
+			 uint64_t revision, const char *source)
+{
+	struct ocsf_device_config_state_change ev;
+
+	osh_site_init_gw_config_change(&ev);
+	ocsf_device_config_state_change_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
+	ocsf_device_config_state_change_set_message(
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena, "config %s: %s -> %s (revision %llu, from %s)", key,
+			      old_value, new_value, (unsigned long long)revision, source));
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "key", key);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "old_value", old_value);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "new_value", new_value);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "config_revision", (int64_t)revision);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "source", source);
+	osh_emit(&ev);
+}
+
+/* ----------------------------------------------------------------- auth */
+
+void gw_ev_auth_refused(const char *principal, const char *what, const char *status,
+			const char *reason, uint64_t suppressed)
+{
+	struct ocsf_network_activity ev;
+
+	osh_site_init_gw_auth_refused(&ev);
+	ocsf_network_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
+	ocsf_network_activity_set_status_detail(&ev, status);
+	/* Network Activity needs an endpoint: the refused peer, by name. */
+	ocsf_network_endpoint_set_name(ocsf_network_activity_src_endpoint(&ev), principal);
+	ocsf_network_activity_set_message(
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena, "refused %s from %s: %s", what, principal, reason));
+	ocsf_network_activity_add_unmapped_str(&ev, "principal", principal);
+	ocsf_network_activity_add_unmapped_str(&ev, "request", what);
+	if (suppressed > 0)
+		ocsf_network_activity_add_unmapped_int(&ev, "suppressed_since_last",
+						       (int64_t)suppressed);
+	osh_emit(&ev);
+}
+
+void gw_ev_auth_repeated(const char *principal, unsigned count, unsigned window_s,
+			 const char *last_reason)
+{
+	struct ocsf_detection_finding ev;
+	struct ocsf_finding_info *fi;
+
+	osh_site_init_gw_auth_repeated(&ev);
+	ocsf_detection_finding_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
+	ocsf_detection_finding_set_disposition_id(&ev, OCSF_DISPOSITION_ID_BLOCKED);
+	ocsf_detection_finding_set_is_alert(&ev, true);
+	fi = ocsf_detection_finding_finding_info(&ev);
+	ocsf_finding_info_set_uid(fi, "gateway-auth-repeated");
+	ocsf_finding_info_set_title(fi, "Repeated gateway authentication refusals");
+	ocsf_finding_info_set_desc(fi, ocsf_arena_printf(&ev.ev.arena,
+							 "%u refusals of %s within %u s; last: %s",
+							 count, principal, window_s, last_reason));
+	ocsf_detection_finding_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "%u refused requests from %s in %u s", count,
+				   principal, window_s));
+	ocsf_detection_finding_add_unmapped_str(&ev, "principal", principal);
+	ocsf_detection_finding_add_unmapped_int(&ev, "count", count);
+	osh_emit(&ev);
+}
+
+void gw_ev_listen_limit(const char *reason, uint64_t count)
+{
+	struct ocsf_network_activity ev;
+
+	osh_site_init_gw_listen_limit(&ev);
+	ocsf_network_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
+	ocsf_network_endpoint_set_name(ocsf_network_activity_src_endpoint(&ev),
+				       "unknown (refused at accept)");
+	ocsf_network_activity_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "%llu connections refused: %s",
+				   (unsigned long long)count, reason));
+	ocsf_network_activity_add_unmapped_int(&ev, "refused", (int64_t)count);
+	osh_emit(&ev);
+}

@@ -1,0 +1,64 @@
+/* gw_sites.h - the gateway's own OCSF log sites.
+ *
+ * DESIGN: one function per site code (schema/sites.yaml, subsystem
+ * `gateway`), each building a typed event with the generated bindings and
+ * handing it to the emission runtime (src/emit), which writes
+ * <data-dir>/openshell-gateway.log and, while ocsf_logging_enabled is on,
+ * its JSONL twin openshell-gateway-ocsf.log. Strings are borrowed for the
+ * call only. All functions are thread-safe (the runtime is) and never
+ * block on I/O. Class choices: the gateway's and sandboxes' lives are
+ * Application Lifecycle (6002); config changes are Device Config State
+ * Change (5019); a refused connection or call is Network Activity (4001,
+ * Refuse); repeated refusals from one principal are a Detection Finding
+ * (2004).
+ */
+#ifndef OSH_GW_SITES_H
+#define OSH_GW_SITES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "osh_err.h"
+
+/* Starts the runtime for the gateway: files in data_dir, JSONL as given,
+ * stderr at WARN, built-in rotation (64 MiB, daily, 5 kept) unless
+ * `rotate` is false (external logrotate + SIGHUP reopen). Returns 0, or the runtime's error;
+ * OSH_ESTATE when a runtime already runs in this process (an in-process test gateway next to
+ * another one): the events then go to that runtime, *owned stays false. */
+OSH_MUST_CHECK int gw_sites_init(const char *data_dir, bool jsonl, bool rotate, bool *owned);
+/* Flushes and stops the runtime when `owned`. */
+void gw_sites_fini(bool owned);
+
+/* GW_START: listening on `addrs` (operator-readable list). */
+void gw_ev_start(const char *addrs, const char *data_dir, uint64_t config_revision);
+/* GW_STOP. */
+void gw_ev_stop(const char *why);
+/* GW_INSECURE_TCP: plain TCP without authentication (every start). */
+void gw_ev_insecure_tcp(const char *addr);
+/* GW_TLS_TCP: TCP with TLS and required client certificates. */
+void gw_ev_tls_tcp(const char *addr);
+
+/* GW_SANDBOX_CREATE / GW_SANDBOX_DELETE / GW_SANDBOX_EXIT (exit: code or
+ * signal; lost = status unknown). pid <= 0 is left out. */
+void gw_ev_sandbox_create(const char *id, const char *name, int pid, const char *requested_by);
+void gw_ev_sandbox_delete(const char *id, const char *name, int pid, const char *requested_by);
+void gw_ev_sandbox_exit(const char *id, int pid, int code, int sig, bool lost);
+
+/* GW_CONFIG_CHANGE: key old -> new at revision (source of the new value). */
+void gw_ev_config_change(const char *key, const char *old_value, const char *new_value,
+			 uint64_t revision, const char *source);
+
+/* GW_AUTH_REFUSED: a connection or call refused. `principal` names who
+ * ("uid 1001 pid 4242", "sandbox credential for <id>"), `what` the method
+ * or "connect", `status` the gRPC status name sent (or "closed"), `reason`
+ * the human text. suppressed = refusals not reported since the last one. */
+void gw_ev_auth_refused(const char *principal, const char *what, const char *status,
+			const char *reason, uint64_t suppressed);
+/* GW_AUTH_REPEATED: `count` refusals of one principal within `window_s`. */
+void gw_ev_auth_repeated(const char *principal, unsigned count, unsigned window_s,
+			 const char *last_reason);
+/* GW_LISTEN_LIMIT: connections refused by the cap or fd exhaustion since the
+ * last report. */
+void gw_ev_listen_limit(const char *reason, uint64_t count);
+
+#endif

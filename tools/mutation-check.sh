@@ -14,8 +14,9 @@
 # (a fresh build dir, -DOSH_TESTS=ON), and the baseline (no mutant) must pass
 # every listed test first, so a kill is never a test that fails anyway.
 # Then per mutant: apply (the "-" block must match exactly once, else the
-# mutant is reported BAD and the run fails), incremental build (a build error
-# counts as killed: the compiler caught it), ctest -R <regex> (fixtures
+# mutant is reported BAD and the run fails), incremental build (an error
+# is reported NOBUILD and fails the run: a mutant must compile to test
+# anything), ctest -R <regex> (fixtures
 # excluded, --no-tests=error), restore the file byte for byte. Not in CI:
 # about 10-20 minutes on 2 cores.
 #
@@ -150,8 +151,10 @@ while IFS=$'\t' read -r id module file re; do
 	result=SURVIVED
 	by="$re"
 	if ! cmake --build "$bld" -j"$jobs" >"$work/$id.build.log" 2>&1; then
-		result=KILLED
-		by="build error (see $id.build.log)"
+		# Not a kill: a mutant the compiler rejects tests nothing. Fix
+		# the mutant so it builds.
+		result=NOBUILD
+		by=$(grep -m1 -E 'error' "$work/$id.build.log" | cut -c1-160)
 	elif ! ctest --test-dir "$bld" -R "$re" -FA '.*' -j"$jobs" --no-tests=error \
 		--timeout 600 >"$work/$id.ctest.log" 2>&1; then
 		result=KILLED
@@ -160,7 +163,11 @@ while IFS=$'\t' read -r id module file re; do
 		[ -n "$by" ] || by="ctest failed (see $id.ctest.log)"
 	fi
 	mut restore "$id"
-	[ "$result" = KILLED ] && killed=$((killed + 1)) || survived=$((survived + 1))
+	case "$result" in
+	KILLED) killed=$((killed + 1)) ;;
+	NOBUILD) bad=$((bad + 1)) ;;
+	*) survived=$((survived + 1)) ;;
+	esac
 	printf '%-5s %-20s %-9s %6s  %s\n' "$id" "$module" "$result" $(($(date +%s) - t0)) "$by" |
 		tee -a "$report"
 done <<<"$table"

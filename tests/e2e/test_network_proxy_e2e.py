@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import test_supervisor_e2e as tse  # noqa: E402  (its TestCases are not re-run here)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import osh_testdir  # noqa: E402
-from test_supervisor_e2e import SANDBOX, jsonl, keep_logs, read, wait_for  # noqa: E402
+from test_supervisor_e2e import SANDBOX, jsonl, read, wait_for  # noqa: E402
 
 CURL = "/usr/bin/curl"
 PY = "/usr/bin/python3"

@@ -84,17 +84,6 @@ def ocsf_lines(text):
     return out
 
 
-def keep_logs(root, label):
-    """Copy every openshell*.log* file under root into $OSH_TEST_LOG_DIR/<label>/
-    (same relative paths) so tools/site-census can count the sites they carry."""
-    dest = os.environ.get("OSH_TEST_LOG_DIR")
-    if not dest:
-        return
-    for f in glob.glob(os.path.join(root, "**", "openshell*.log*"), recursive=True):
-        if os.path.isfile(f):
-            to = os.path.join(dest, label, os.path.relpath(f, root))
-            os.makedirs(os.path.dirname(to), exist_ok=True)
-            shutil.copyfile(f, to)
 
 
 def jsonl(path):

@@ -85,17 +85,6 @@ def wait_until(pred, timeout=20.0, what="condition"):
         time.sleep(0.02)
 
 
-def keep_logs(root, label):
-    """Copy every openshell*.log* file under root into $OSH_TEST_LOG_DIR/<label>/
-    (same relative paths) for tools/site-census; no-op when the variable is unset."""
-    dest = os.environ.get("OSH_TEST_LOG_DIR")
-    if not dest:
-        return
-    for f in glob.glob(os.path.join(root, "**", "openshell*.log*"), recursive=True):
-        if os.path.isfile(f):
-            to = os.path.join(dest, label, os.path.relpath(f, root))
-            os.makedirs(os.path.dirname(to), exist_ok=True)
-            shutil.copyfile(f, to)
 
 
 def now_ms():

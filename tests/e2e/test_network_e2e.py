@@ -217,7 +217,7 @@ class NetworkStandalone(unittest.TestCase):
         self.assertIn("LIFECYCLE:DISABLE [LOW] openshell-sandbox/net", self.log())
 
     def test_without_root_unavailable_and_nothing_claimed(self):
-        os.chmod(self.tmp, 0o777)
+        os.chmod(self.tmp, 0o777)  # the log dir of a supervisor running as nobody
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                             SANDBOX, "--log-dir", self.tmp, "--", "sh", "-c",
                             "readlink /proc/self/ns/net"],

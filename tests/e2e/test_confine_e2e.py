@@ -39,20 +39,21 @@ def lines_of(text):
 @unittest.skipUnless(os.geteuid() == 0, "confinement switches users: run as root (CI does)")
 class Standalone(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="osh-confine-e2e-")
+        self.dir = base.osh_testdir.TestDir("confine-e2e")
+        self.tmp = self.dir.path
         os.chmod(self.tmp, 0o755)
         self.probe = os.path.join(self.tmp, "confine_probe")
         shutil.copy(PROBE_SRC, self.probe)
         os.chmod(self.probe, 0o755)
         self.logs = os.path.join(self.tmp, "logs")
         os.makedirs(self.logs)
+        # /var/tmp on purpose: outside the Landlock baseline's read-write paths.
         self.var = tempfile.mkdtemp(prefix="osh-confine-e2e-", dir="/var/tmp")
         os.chmod(self.var, 0o777)
 
     def tearDown(self):
-        base.keep_logs(self.tmp, self.id())  # for the site census
-        shutil.rmtree(self.tmp, ignore_errors=True)
         shutil.rmtree(self.var, ignore_errors=True)
+        self.dir.finish()  # JSONL validated, logs archived, dir removed
 
     def policy(self, text):
         p = os.path.join(self.tmp, "policy.yaml")
@@ -224,69 +225,63 @@ class UnderGateway(unittest.TestCase):
 
     def test_secret_and_confinement_events_in_both_files(self):
         value = "ghp-e2e-%d-secret" % os.getpid()
-        probe_dir = tempfile.mkdtemp(prefix="osh-confine-gw-")
-        os.chmod(probe_dir, 0o755)
+        probe_dir = os.path.join(self.tmp, "probe")  # removed with the test dir
+        os.mkdir(probe_dir, 0o755)
         probe = os.path.join(probe_dir, "confine_probe")
         shutil.copy(PROBE_SRC, probe)
         os.chmod(probe, 0o755)
-        try:
-            g = self.gateway()
-            g.cli("config", "set", "ocsf_logging_enabled", "true")
-            pol = os.path.join(self.tmp, "policy.yaml")
-            with open(pol, "w") as f:
-                f.write("version: 1\nfilesystem_policy: {read_write: [/tmp, /usr/local]}\n")
-            env = dict(os.environ)
-            env["GH_TOKEN"] = value
-            # One secret by value, one from the CLI's environment (not argv).
-            r = subprocess.run([base.CLI, "--gateway", g.addr, "sandbox", "create", "--name",
-                                "conf", "--policy", pol, "--secret", "API_KEY=k-%s" % value,
-                                "--secret", "GH_TOKEN", "--", "sh", "-c",
-                                "%s id env:GH_TOKEN env:API_KEY > /tmp/osh-gw-probe-%d.out; "
-                                "exec sleep 60" % (probe, os.getpid())],
-                               capture_output=True, text=True, env=env, timeout=30)
-            self.assertEqual(r.returncode, 0, r.stderr)
-            d = g.logs_dir("conf")
-            log = os.path.join(d, "openshell.log")
-            jl = os.path.join(d, "openshell-ocsf.log")
-            outp = "/tmp/osh-gw-probe-%d.out" % os.getpid()
-            base.wait_for(lambda: "env:API_KEY=" in base.read(outp), 15, "probe output")
-            out = base.read(outp)
-            self.assertIn("env:GH_TOKEN=openshell:resolve:env:GH_TOKEN", out)
-            self.assertIn("env:API_KEY=openshell:resolve:env:API_KEY", out)
-            self.assertNotIn(value, out)
-            events = base.wait_for(
-                lambda: (lambda ev: ev if "CONFINE_SECCOMP" in
-                         [e["metadata"]["event_code"] for e in ev] else None)(base.jsonl(jl)),
-                15, "CONFINE_SECCOMP in JSONL")
-            codes = [e["metadata"]["event_code"] for e in events]
-            for c in ("CONFINE_SECRETS", "CONFINE_UNSAFE_POLICY", "CONFINE_USER",
-                      "CONFINE_LANDLOCK", "CONFINE_SECCOMP"):
-                self.assertIn(c, codes)
-            self.assertTrue(events[codes.index("CONFINE_SECCOMP")]["unmapped"]["denials_reported"])
-            sec = events[codes.index("CONFINE_SECRETS")]
-            self.assertEqual(sorted(sec["unmapped"]["names"]), ["API_KEY", "GH_TOKEN"])
-            user = events[codes.index("CONFINE_USER")]
-            self.assertEqual(user["process"]["user"]["name"], USER)
-            unsafe = events[codes.index("CONFINE_UNSAFE_POLICY")]
-            self.assertEqual(unsafe["unmapped"]["first_field"], "filesystem.read_write[1]")
-            for f in (log, jl):
-                self.assertNotIn(value, base.read(f), "a secret value in %s" % f)
-            # The supervisor's argv and environment never hold the value.
-            pid = g.sandbox_row("conf")["pid"]
-            for part in ("cmdline", "environ"):
-                with open("/proc/%d/%s" % (pid, part), "rb") as f:
-                    self.assertNotIn(value.encode(), f.read())
-            # A value with LF is refused at create, naming the secret only.
-            r = g.cli("sandbox", "create", "--name", "bad", "--secret", "X=a\nb", "--", "true",
-                      check=False)
-            self.assertNotEqual(r.returncode, 0)
-            self.assertIn("--secret X: value contains LF", r.stderr)
-        finally:
-            shutil.rmtree(probe_dir, ignore_errors=True)
-            try:
-                os.unlink("/tmp/osh-gw-probe-%d.out" % os.getpid())
-            except FileNotFoundError:
-                pass
+        g = self.gateway()
+        g.cli("config", "set", "ocsf_logging_enabled", "true")
+        pol = os.path.join(self.tmp, "policy.yaml")
+        with open(pol, "w") as f:
+            f.write("version: 1\nfilesystem_policy: {read_write: [/tmp, /usr/local, %s]}\n"
+                    % self.box)
+        env = dict(os.environ)
+        env["GH_TOKEN"] = value
+        # One secret by value, one from the CLI's environment (not argv).
+        r = subprocess.run([base.CLI, "--gateway", g.addr, "sandbox", "create", "--name",
+                            "conf", "--policy", pol, "--secret", "API_KEY=k-%s" % value,
+                            "--secret", "GH_TOKEN", "--", "sh", "-c",
+                            "%s id env:GH_TOKEN env:API_KEY > %s/probe.out; "
+                            "exec sleep 60" % (probe, self.box)],
+                           capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = g.logs_dir("conf")
+        log = os.path.join(d, "openshell.log")
+        jl = os.path.join(d, "openshell-ocsf.log")
+        outp = os.path.join(self.box, "probe.out")
+        base.wait_for(lambda: "env:API_KEY=" in base.read(outp), 15, "probe output")
+        out = base.read(outp)
+        self.assertIn("env:GH_TOKEN=openshell:resolve:env:GH_TOKEN", out)
+        self.assertIn("env:API_KEY=openshell:resolve:env:API_KEY", out)
+        self.assertNotIn(value, out)
+        events = base.wait_for(
+            lambda: (lambda ev: ev if "CONFINE_SECCOMP" in
+                     [e["metadata"]["event_code"] for e in ev] else None)(base.jsonl(jl)),
+            15, "CONFINE_SECCOMP in JSONL")
+        codes = [e["metadata"]["event_code"] for e in events]
+        for c in ("CONFINE_SECRETS", "CONFINE_UNSAFE_POLICY", "CONFINE_USER",
+                  "CONFINE_LANDLOCK", "CONFINE_SECCOMP"):
+            self.assertIn(c, codes)
+        self.assertTrue(events[codes.index("CONFINE_SECCOMP")]["unmapped"]["denials_reported"])
+        sec = events[codes.index("CONFINE_SECRETS")]
+        self.assertEqual(sorted(sec["unmapped"]["names"]), ["API_KEY", "GH_TOKEN"])
+        user = events[codes.index("CONFINE_USER")]
+        self.assertEqual(user["process"]["user"]["name"], USER)
+        unsafe = events[codes.index("CONFINE_UNSAFE_POLICY")]
+        self.assertEqual(unsafe["unmapped"]["first_field"], "filesystem.read_write[1]")
+        for f in (log, jl):
+            self.assertNotIn(value, base.read(f), "a secret value in %s" % f)
+        # The supervisor's argv and environment never hold the value.
+        pid = g.sandbox_row("conf")["pid"]
+        for part in ("cmdline", "environ"):
+            with open("/proc/%d/%s" % (pid, part), "rb") as f:
+                self.assertNotIn(value.encode(), f.read())
+        # A value with LF is refused at create, naming the secret only.
+        r = g.cli("sandbox", "create", "--name", "bad", "--secret", "X=a\nb", "--", "true",
+                  check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--secret X: value contains LF", r.stderr)
 
 
 
@@ -312,7 +307,8 @@ class SecretOnTheWire(unittest.TestCase):
             def log_message(self, *args):
                 pass
 
-        self.tmp = tempfile.mkdtemp(prefix="osh-confine-wire-")
+        self.dir = base.osh_testdir.TestDir("confine-wire")
+        self.tmp = self.dir.path
         self.origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
         self.oport = self.origin.server_address[1]
         threading.Thread(target=self.origin.serve_forever, daemon=True).start()
@@ -320,8 +316,7 @@ class SecretOnTheWire(unittest.TestCase):
     def tearDown(self):
         self.origin.shutdown()
         self.origin.server_close()
-        base.keep_logs(self.tmp, self.id())
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.dir.finish()  # JSONL validated, logs archived, dir removed
 
     def test_placeholder_substituted_only_on_the_wire(self):
         import test_network_proxy_e2e as tnp

@@ -14,12 +14,14 @@ CLI and supervisor running one sandbox together on a Unix socket.
 """
 import os
 import re
-import shutil
 import signal
 import subprocess
-import tempfile
+import sys
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import osh_testdir  # noqa: E402
 
 BUILD = os.environ.get("OSH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 
@@ -87,7 +89,10 @@ def wait_for(cond, timeout, what):
 class Install(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="osh-install-", dir=os.environ.get("TMPDIR", "/tmp"))
+        # osh_testdir: JSONL validated, daemon stderr scanned for sanitizer
+        # reports, logs archived, removed (tests/support/osh_testdir.py).
+        cls.dir = osh_testdir.TestDir("install")
+        cls.tmp = cls.dir.path
         cls.dest = os.path.join(cls.tmp, "dest")
         env = dict(os.environ, DESTDIR=cls.dest)
         r = subprocess.run(["cmake", "--install", BUILD], capture_output=True, text=True, env=env, timeout=300)
@@ -96,7 +101,7 @@ class Install(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.dir.finish()
 
     def p(self, rel):
         return os.path.join(self.root, rel)
@@ -201,6 +206,7 @@ class Install(unittest.TestCase):
             err = gw.stderr.read().decode("utf-8", "replace")
             gw.stderr.close()
         self.assertEqual(rc, 0, err)
+        self.assertEqual(osh_testdir.sanitizer_reports(err), [], err)
 
 
 if __name__ == "__main__":

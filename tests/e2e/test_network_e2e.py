@@ -19,13 +19,13 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
-import shutil
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_supervisor_e2e as tse  # noqa: E402  (its TestCases are not re-run here)
-from test_supervisor_e2e import SANDBOX, jsonl, keep_logs, pid_alive, read, sandbox_writable, wait_for  # noqa: E402
+from test_supervisor_e2e import SANDBOX, jsonl, pid_alive, read, wait_for  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import osh_testdir  # noqa: E402
 
 # The command inside the sandbox: print what it sees, then try to bypass the
 # proxy by connecting straight to the host end of its veth on port 9.
@@ -59,16 +59,6 @@ def ensure_nf_log():
         f.write("1")
 
 
-def shared_dir(parent):
-    """A directory the confined command (the sandbox user) can write: the
-    test's own temp dir is root's 0700 (docs/confinement.md)."""
-    os.chmod(parent, 0o711)
-    d = os.path.join(parent, "shared")
-    os.makedirs(d, exist_ok=True)
-    os.chmod(d, 0o777)
-    return d
-
-
 def links():
     """ifindex -> name of the host's interfaces."""
     out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
@@ -91,7 +81,7 @@ class Network(unittest.TestCase):
     def test_bypass_reported_once_in_both_files_and_cli(self):
         ensure_nf_log()
         g = self.gateway(["--ocsf-logging", "true"])
-        out = os.path.join(shared_dir(self.tmp), "probe.out")
+        out = os.path.join(self.box, "probe.out")
         d = self.create(g, "bypass", ["sh", "-c", "/usr/bin/python3 -c '%s' > %s 2>&1; sleep 30"
                                       % (PROBE.replace("'", "'\\''"), out)])
         wait_for(lambda: "bypass=" in read(out), 20, "the probe's result in %s" % out)
@@ -127,28 +117,38 @@ class Network(unittest.TestCase):
 
 
 class NetworkStandalone(unittest.TestCase):
-    """Exit paths of a standalone supervisor: the host end of the veth goes away."""
+    """Exit paths of a standalone supervisor: the host end of the veth goes away.
+
+    The command runs as the unprivileged sandbox user under Landlock
+    (docs/confinement.md), so what it writes goes to `box/`: a directory it
+    may write (mode 0777, and named read_write by the policy the supervisor
+    is given, so it holds wherever $TMPDIR is); the supervisor's log dir
+    stays root's."""
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="osh-net-")
-        # the command runs as the unprivileged sandbox user (docs/confinement.md)
-        # and writes its findings here
-        os.chmod(self.tmp, 0o777)
+        self.dir = osh_testdir.TestDir("net")
+        self.tmp = self.dir.path
+        os.chmod(self.tmp, 0o755)  # traversable by the sandbox user
+        self.box = os.path.join(self.tmp, "box")
+        os.mkdir(self.box)
+        os.chmod(self.box, 0o777)
+        self.policy = os.path.join(self.tmp, "policy.yaml")
+        with open(self.policy, "w") as f:
+            f.write("version: 1\nfilesystem_policy: {read_write: [%s]}\n" % self.box)
         self.orphans = []
 
     def tearDown(self):
         for pid in self.orphans:
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
-        keep_logs(self.tmp, self.id())
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.dir.finish()  # JSONL validated, logs archived, dir removed
 
     def log(self):
         return read(os.path.join(self.tmp, "openshell.log"))
 
     def sup(self, *cmd, extra=()):
-        return subprocess.Popen([SANDBOX, "--log-dir", self.tmp] + list(extra) + ["--"]
-                                + list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        return subprocess.Popen([SANDBOX, "--log-dir", self.tmp, "--policy", self.policy]
+                                + list(extra) + ["--"] + list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)
 
     def host_end(self, out):
@@ -160,7 +160,7 @@ class NetworkStandalone(unittest.TestCase):
         return idx, name
 
     def run_case(self, cmd, extra=(), stop=None):
-        out = sandbox_writable(os.path.join(self.tmp, "child.out"))
+        out = os.path.join(self.box, "child.out")
         p = self.sup("sh", "-c", IFLINK + " > %s; %s"
                      % (out, cmd), extra=extra)
         idx, name = self.host_end(out)
@@ -172,8 +172,9 @@ class NetworkStandalone(unittest.TestCase):
         return p.returncode
 
     def test_normal_exit_tears_down(self):
-        fifo = os.path.join(self.tmp, "go")
+        fifo = os.path.join(self.box, "go")
         os.mkfifo(fifo)
+        os.chmod(fifo, 0o666)
 
         def release(p):
             with open(fifo, "w") as f:  # the command waits for this line, then exits 0
@@ -188,7 +189,7 @@ class NetworkStandalone(unittest.TestCase):
         self.assertEqual(rc, 128 + signal.SIGTERM)
 
     def test_sigkilled_supervisor_leftovers_cleaned_at_next_start(self):
-        out = sandbox_writable(os.path.join(self.tmp, "child.out"))
+        out = os.path.join(self.box, "child.out")
         # an orphan escapes the process group and keeps the namespace alive
         p = self.sup("sh", "-c", IFLINK + " > %s; "
                      "setsid sleep 60 & echo orphan=$! >> %s; exec sleep 60" % (out, out))
@@ -216,6 +217,7 @@ class NetworkStandalone(unittest.TestCase):
         self.assertIn("LIFECYCLE:DISABLE [LOW] openshell-sandbox/net", self.log())
 
     def test_without_root_unavailable_and_nothing_claimed(self):
+        os.chmod(self.tmp, 0o777)  # the log dir of a supervisor running as nobody
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                             SANDBOX, "--log-dir", self.tmp, "--", "sh", "-c",
                             "readlink /proc/self/ns/net"],

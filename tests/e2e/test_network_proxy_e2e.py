@@ -32,8 +32,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import test_supervisor_e2e as tse  # noqa: E402  (its TestCases are not re-run here)
-from test_supervisor_e2e import SANDBOX, jsonl, keep_logs, read, wait_for  # noqa: E402
-from test_network_e2e import shared_dir  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import osh_testdir  # noqa: E402
+from test_supervisor_e2e import SANDBOX, jsonl, read, wait_for  # noqa: E402
 
 CURL = "/usr/bin/curl"
 PY = "/usr/bin/python3"
@@ -51,9 +52,11 @@ class Origin(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def policy_yaml(oport, binaries):
+def policy_yaml(oport, binaries, read_write=()):
+    """read_write: where the command (the sandbox user, under Landlock) writes."""
     bins = "".join("      - path: %s\n" % b for b in binaries)
-    return ("version: 1\n"
+    fs = "filesystem_policy: {read_write: [%s]}\n" % ", ".join(read_write) if read_write else ""
+    return ("version: 1\n" + fs +
             "network_policies:\n"
             "  origin:\n"
             "    endpoints:\n"
@@ -138,8 +141,8 @@ class CurlInSandbox(unittest.TestCase, OriginMixin):
         g = self.gateway(["--ocsf-logging", "true"])
         pol = os.path.join(self.tmp, "policy.yaml")
         with open(pol, "w") as f:
-            f.write(policy_yaml(self.oport, [CURL]))
-        out = os.path.join(shared_dir(self.tmp), "agent.out")
+            f.write(policy_yaml(self.oport, [CURL], [self.box]))
+        out = os.path.join(self.box, "agent.out")
         g.cli("sandbox", "create", "--name", "net", "--policy", pol, "--", "sh", "-c",
               "O=%d; export O; " % self.oport + AGENT, "agent", str(self.oport), out)
         d = g.logs_dir("net")
@@ -239,7 +242,15 @@ class LivePolicyChange(unittest.TestCase, OriginMixin):
         os.environ.setdefault("OSH_PROTO_DIR", os.path.join(tse.SRC, "proto"))
         import osh_itest
         self.pb, self.pbg = osh_itest.stubs()
-        self.tmp = __import__("tempfile").mkdtemp(prefix="osh-netlive-")
+        # The agent runs as the sandbox user under Landlock (docs/confinement.md):
+        # it writes into box/ (mode 0777, read_write in the policy); the
+        # supervisor's log dir stays root's.
+        self.dir = osh_testdir.TestDir("netlive")
+        self.tmp = self.dir.path
+        os.chmod(self.tmp, 0o755)
+        self.box = os.path.join(self.tmp, "box")
+        os.mkdir(self.box)
+        os.chmod(self.box, 0o777)
         self.start_origin()
         self.sup = None
 
@@ -249,25 +260,21 @@ class LivePolicyChange(unittest.TestCase, OriginMixin):
             self.sup.wait(timeout=30)
         self.gw.stop()
         self.stop_origin()
-        keep_logs(self.tmp, self.id())
-        files = [os.path.join(self.tmp, "openshell-ocsf.log")]
-        r = subprocess.run(["/usr/bin/python3", tse.VALIDATE] + files, capture_output=True,
-                           text=True)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        __import__("shutil").rmtree(self.tmp, ignore_errors=True)
+        self.dir.finish()  # JSONL validated, logs archived, dir removed
 
     def pol(self, binaries):
         pb = self.pb
         ep = [pb.NetworkEndpoint(host="localhost", port=self.oport,
                                  allowed_ips=["127.0.0.1", "::1"])]
-        return pb.SandboxPolicy(version=1, network_policies={
+        return pb.SandboxPolicy(version=1, filesystem=pb.FilesystemPolicy(read_write=[self.box]),
+                                network_policies={
             "origin": pb.NetworkPolicyRule(endpoints=ep,
                                            binaries=[pb.NetworkBinary(path=b)
                                                      for b in binaries])})
 
     def test_deny_turns_into_allow_without_restart(self):
         self.gw = ScriptedGateway(self.pb, self.pbg, self.pol([CURL]))
-        out = os.path.join(shared_dir(self.tmp), "agent.out")
+        out = os.path.join(self.box, "agent.out")
         # python retries the same request until it is allowed (bounded: 600 x 50 ms)
         agent = ("import os, time, urllib.request, urllib.error\n"
                  "os.environ['no_proxy'] = os.environ['NO_PROXY'] = ''  # via the proxy\n"

@@ -9,10 +9,18 @@ condition with a deadline; nothing sleeps to synchronise. The sandbox's
 workload is a shell loop (it only has to stay alive); events that make the
 JSONL file grow come from the supervisor's documented --heartbeat option
 (OPENSHELL_HEARTBEAT in the gateway's environment, inherited by the
-supervisors it launches) and from config toggles. Every JSONL file any test
-produced is checked with tools/ocsf-validate in tearDown, and, when
-$OSH_TEST_LOG_DIR is set (ctest sets it), every log file is copied there
-before the temp dir goes, for tools/site-census.
+supervisors it launches) and from config toggles. Each test works in an
+osh_testdir.TestDir (tests/support/osh_testdir.py): its finish() in tearDown
+validates every JSONL file with tools/ocsf-validate, fails on a sanitizer
+report in any daemon output (the gateway's gateway-*.out, every
+supervisor.stderr, also of deleted sandboxes), copies the logs to
+$OSH_TEST_LOG_DIR for tools/site-census and removes the dir. tearDown also
+stops what is left the way an operator would (delete, then SIGTERM to the
+gateway) and checks the exit codes: the gateway 0, every supervisor stopped
+by that delete 143 (128 + SIGTERM), and no supervisor killed by a signal
+the test did not send (a sanitizer's abort is SIGABRT). The command runs as
+the unprivileged sandbox user (docs/confinement.md): what it writes goes to
+self.box (mode 0777) under a traversable test dir.
 
 Binaries come from $OSH_BIN_DIR (set by ctest), the validator from
 $OSH_SOURCE_DIR/tools/ocsf-validate.
@@ -29,6 +37,9 @@ import tempfile
 import threading
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import osh_testdir  # noqa: E402
 
 BIN = os.environ.get("OSH_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 SRC = os.environ.get("OSH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
@@ -73,17 +84,6 @@ def ocsf_lines(text):
     return out
 
 
-def keep_logs(root, label):
-    """Copy every openshell*.log* file under root into $OSH_TEST_LOG_DIR/<label>/
-    (same relative paths) so tools/site-census can count the sites they carry."""
-    dest = os.environ.get("OSH_TEST_LOG_DIR")
-    if not dest:
-        return
-    for f in glob.glob(os.path.join(root, "**", "openshell*.log*"), recursive=True):
-        if os.path.isfile(f):
-            to = os.path.join(dest, label, os.path.relpath(f, root))
-            os.makedirs(os.path.dirname(to), exist_ok=True)
-            shutil.copyfile(f, to)
 
 
 def sandbox_writable(path):
@@ -130,7 +130,8 @@ class Gateway:
         env["OPENSHELL_POLL_INTERVAL"] = "%dms" % int(POLL * 1000)
         env["OPENSHELL_HEARTBEAT"] = "%dms" % int(HEARTBEAT * 1000)
         env.pop("OPENSHELL_OCSF_LOGGING", None)
-        self.out = open(os.path.join(self.data_dir, "gateway-%d.out" % time.monotonic_ns()), "w")
+        self.out_path = os.path.join(self.data_dir, "gateway-%d.out" % time.monotonic_ns())
+        self.out = open(self.out_path, "w")
         self.proc = subprocess.Popen(
             [GATEWAY, "--data-dir", self.data_dir, "--sandbox-bin", SANDBOX] + self.extra,
             stdout=self.out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -174,35 +175,63 @@ class Gateway:
         raise AssertionError("no log dir for sandbox %s in %s" % (name, self.data_dir))
 
 
+# The gateway's stderr line when it reaps a supervisor (src/gateway/gateway.c).
+REAPED = re.compile(r"sandbox (\S+): supervisor pid (\d+) "
+                    r"(?:exited with code (\d+)|killed by signal (\d+))")
+
+
+def reaped(text):
+    """[(sandbox id, pid, exit code or None, signal or None)] from gateway output."""
+    return [(m.group(1), int(m.group(2)),
+             int(m.group(3)) if m.group(3) is not None else None,
+             int(m.group(4)) if m.group(4) is not None else None)
+            for m in REAPED.finditer(text)]
+
+
 class E2E(unittest.TestCase):
+    # Signals a test itself sends to supervisors (a subclass or test may add).
+    supervisor_signals_sent = ()
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="osh-e2e-")
+        self.dir = osh_testdir.TestDir("e2e")
+        self.tmp = self.dir.path
+        os.chmod(self.tmp, 0o755)  # traversable by the sandbox user
+        self.box = os.path.join(self.tmp, "box")
+        os.mkdir(self.box)
+        os.chmod(self.box, 0o777)
         self.gateways = []
         self.jsonl_files = set()
 
     def tearDown(self):
         pids = set()
+        problems = []
         try:
             for g in self.gateways:
                 if g.proc and g.proc.poll() is None:
+                    deleted = set()
                     for ln in g.cli("sandbox", "list", check=False).stdout.splitlines()[1:]:
                         cols = ln.split()
                         if len(cols) > 3 and cols[3].isdigit():
                             pids.add(int(cols[3]))
-            # Validate (and keep) before deleting: DeleteSandbox removes the
-            # log dirs.
-            keep_logs(self.tmp, self.id())
-            for pat in ("openshell-ocsf.log*", "openshell-gateway-ocsf.log*"):
-                for f in glob.glob(os.path.join(self.tmp, "**", pat), recursive=True):
-                    self.jsonl_files.add(f)
-            self.validate(sorted(self.jsonl_files))
-        finally:
-            for g in self.gateways:
-                if g.proc and g.proc.poll() is None:
-                    for ln in g.cli("sandbox", "list", check=False).stdout.splitlines()[1:]:
-                        if ln.split():
-                            g.cli("sandbox", "delete", ln.split()[0], check=False)
+                        if len(cols) > 2 and cols[2] == "running":
+                            deleted.add(cols[1])
+                        if cols:
+                            r = g.cli("sandbox", "delete", cols[0], check=False)
+                            if r.returncode != 0:
+                                problems.append("delete %s: %s%s" % (cols[0], r.stdout, r.stderr))
+                    g.kill(signal.SIGTERM)
+                    if g.proc.returncode != 0:
+                        problems.append("gateway exit %d after SIGTERM (want 0)"
+                                        % g.proc.returncode)
+                    for sid, pid, code, sig in reaped(read(g.out_path)):
+                        if sig is not None and sig not in self.supervisor_signals_sent:
+                            problems.append("supervisor %d of %s killed by signal %d"
+                                            % (pid, sid, sig))
+                        elif sid in deleted and code != 128 + signal.SIGTERM:
+                            problems.append("supervisor %d of %s stopped by delete exited %r "
+                                            "(want 143)" % (pid, sid, code))
                 g.kill(signal.SIGTERM)
+        finally:
             # Whatever a failed test left running (supervisors adopted across a
             # gateway restart, say) is stopped here, never leaked.
             for pid in pids:
@@ -213,7 +242,11 @@ class E2E(unittest.TestCase):
                     wait_for(lambda: not pid_alive(pid), 15, "supervisor %d to stop" % pid)
                 except AssertionError:
                     os.kill(pid, signal.SIGKILL)
-            shutil.rmtree(self.tmp, ignore_errors=True)
+                    problems.append("supervisor %d ignored SIGTERM" % pid)
+            # Validates every JSONL line, scans daemon output for sanitizer
+            # reports, archives the logs, removes the dir.
+            self.dir.finish()
+        self.assertEqual(problems, [], "\n".join(problems))
 
     def validate(self, files):
         files = [f for f in files if os.path.exists(f) and os.path.getsize(f) > 0]
@@ -477,15 +510,17 @@ class Standalone(unittest.TestCase):
     """openshell-sandbox without a gateway: exit codes, timeout, signals."""
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="osh-sup-")
+        self.dir = osh_testdir.TestDir("sup")
+        self.tmp = self.dir.path
 
     def tearDown(self):
-        keep_logs(self.tmp, self.id())
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.dir.finish()  # JSONL validated, logs archived, dir removed
 
     def run_sup(self, *args, timeout=30):
-        return subprocess.run([SANDBOX, "--log-dir", self.tmp] + list(args), capture_output=True,
-                              text=True, timeout=timeout)
+        r = subprocess.run([SANDBOX, "--log-dir", self.tmp] + list(args), capture_output=True,
+                           text=True, timeout=timeout)
+        self.assertEqual(osh_testdir.sanitizer_reports(r.stderr), [], r.stderr)
+        return r
 
     def log(self):
         return read(os.path.join(self.tmp, "openshell.log"))

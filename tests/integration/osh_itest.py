@@ -10,8 +10,19 @@ the openshell CLI run as a subprocess, and a second gRPC stack (Python
 grpcio with stubs generated from proto/sandbox.proto at test time by
 grpc_tools) for the calls the CLI does not make. Every wait polls a
 condition with a deadline; nothing sleeps for a fixed time.
+
+A Gateway without a data_dir works in an osh_testdir.TestDir
+(tests/support/osh_testdir.py); Gateway.finish() stops it (exit 0 after
+SIGTERM or the test fails), then validates every JSONL line under the data
+dir, fails on a sanitizer report in gateway.stderr or any
+supervisor.stderr (deleted sandboxes included), archives the logs for the
+site census and removes the dir. kill_supervisors() deletes every sandbox
+and fails unless each supervisor that was running exited 143 (SIGTERM
+forwarded: a sanitizer abort would be 134). The generated stubs live in a
+directory removed when the process exits.
 """
 
+import atexit
 import glob
 import os
 import shutil
@@ -22,6 +33,9 @@ import tempfile
 import threading
 import time
 import queue
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import osh_testdir  # noqa: E402
 
 BIN_DIR = os.environ.get("OSH_BIN_DIR", "")
 PROTO_DIR = os.environ.get("OSH_PROTO_DIR", "")
@@ -39,6 +53,7 @@ def stubs():
     global _stub_dir
     if _stub_dir is None:
         _stub_dir = tempfile.mkdtemp(prefix="osh-pystubs-")
+        atexit.register(shutil.rmtree, _stub_dir, True)
         from grpc_tools import protoc  # python3-grpc-tools
 
         rc = protoc.main(
@@ -70,17 +85,6 @@ def wait_until(pred, timeout=20.0, what="condition"):
         time.sleep(0.02)
 
 
-def keep_logs(root, label):
-    """Copy every openshell*.log* file under root into $OSH_TEST_LOG_DIR/<label>/
-    (same relative paths) for tools/site-census; no-op when the variable is unset."""
-    dest = os.environ.get("OSH_TEST_LOG_DIR")
-    if not dest:
-        return
-    for f in glob.glob(os.path.join(root, "**", "openshell*.log*"), recursive=True):
-        if os.path.isfile(f):
-            to = os.path.join(dest, label, os.path.relpath(f, root))
-            os.makedirs(os.path.dirname(to), exist_ok=True)
-            shutil.copyfile(f, to)
 
 
 def now_ms():
@@ -91,7 +95,9 @@ class Gateway:
     """One openshell-gateway process on 127.0.0.1:<free port>."""
 
     def __init__(self, data_dir=None, extra=(), sandbox=None):
-        self.data_dir = data_dir or tempfile.mkdtemp(prefix="osh-gw-")
+        # Owned: a TestDir this object finishes; else the caller's directory.
+        self.tdir = osh_testdir.TestDir("gw") if data_dir is None else None
+        self.data_dir = data_dir or self.tdir.path
         self.extra = list(extra)
         self.sandbox = sandbox or SANDBOX  # what the tap runs (e.g. /bin/true)
         self.proc = None
@@ -207,19 +213,44 @@ class Gateway:
         return r
 
     def kill_supervisors(self):
-        """Delete every sandbox (stops the supervisors this gateway started)."""
+        """Delete every sandbox (stops the supervisors this gateway started).
+        Every sandbox is deleted even when one fails; then raises
+        AssertionError naming each failed delete and each supervisor that was
+        running and did not exit 143 (128 + SIGTERM) when deleted (a
+        supervisor adopted across a gateway restart has no exit code)."""
         if not self.alive():
             return
         pb, _ = stubs()
-        try:
-            lst = self.stub.ListSandboxes(pb.ListSandboxesRequest(), timeout=10)
-        except Exception:
-            return
+        problems = []
+        lst = self.stub.ListSandboxes(pb.ListSandboxesRequest(), timeout=10)
         for s in lst.sandboxes:
             try:
-                self.stub.DeleteSandbox(pb.DeleteSandboxRequest(sandbox_id=s.id), timeout=30)
-            except Exception:
-                pass
+                d = self.stub.DeleteSandbox(pb.DeleteSandboxRequest(sandbox_id=s.id), timeout=30)
+            except Exception as e:  # noqa: BLE001 (reported below, never swallowed)
+                problems.append("delete %s: %s" % (s.name, e))
+                continue
+            # An adopted supervisor (started by an earlier gateway run) has
+            # no exit code to check: the gateway is not its parent.
+            if (s.state == pb.SANDBOX_STATE_RUNNING and s.pid > 0
+                    and d.sandbox.HasField("exit_code")):
+                got = d.sandbox.exit_code
+                if got != 128 + signal.SIGTERM:
+                    problems.append("supervisor of %s (pid %d) stopped by delete: exit %r, "
+                                    "want 143" % (s.name, s.pid, got))
+        if problems:
+            raise AssertionError("\n".join(problems) + "\n" + self.log()[-3000:])
+
+    def finish(self):
+        """Stop (exit 0 required), then validate, scan for sanitizer reports,
+        archive and remove the owned data dir. Raises AssertionError."""
+        rc = self.stop() if self.proc is not None else 0
+        try:
+            if self.tdir is not None:
+                self.tdir.finish()
+                self.tdir = None
+        finally:
+            if rc != 0:
+                raise AssertionError("gateway exit %r after SIGTERM (want 0)" % (rc,))
 
 
 class LineReader:

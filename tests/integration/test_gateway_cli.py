@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
@@ -58,10 +57,10 @@ class GatewayCli(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        it.keep_logs(cls.gw.data_dir, "integration")  # before DeleteSandbox removes them
-        cls.gw.kill_supervisors()
-        rc = cls.gw.stop()
-        assert rc == 0, "gateway exit %r: %s" % (rc, cls.gw.log())
+        try:
+            cls.gw.kill_supervisors()  # every supervisor stopped by delete exits 143
+        finally:
+            cls.gw.finish()  # exit 0, JSONL valid, no sanitizer report, dir removed
 
     def test_config_set_moves_revision(self):
         gw = self.gw
@@ -310,8 +309,7 @@ class Bounds(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.gw.stop()
-        assert rc == 0, "gateway exit %r: %s" % (rc, cls.gw.log())
+        cls.gw.finish()  # exit 0, JSONL valid, no sanitizer report, dir removed
 
     def test_list_follows_pages(self):
         gw, pb = self.gw, self.pb
@@ -367,8 +365,9 @@ class Restart(unittest.TestCase):
         finally:
             rc = gw.stop()
         self.assertEqual(rc, 0, gw.log())
-        gw2 = it.Gateway(data_dir=gw.data_dir).start()
+        gw2 = it.Gateway(data_dir=gw.data_dir)
         try:
+            gw2.start()
             self.assertGreaterEqual(revision_of(gw2), rev, "revision never goes backwards")
             self.assertEqual(revision_of(gw2), rev)
             r = gw2.cli("config", "get", "ocsf_logging_enabled", check=0)
@@ -381,15 +380,18 @@ class Restart(unittest.TestCase):
             self.assertEqual(resp.sandbox_config.config_revision, rev)
             self.assertTrue(resp.sandbox_config.logging.ocsf_enabled)
         finally:
-            gw2.kill_supervisors()
-            self.assertEqual(gw2.stop(), 0, gw2.log())
+            try:
+                gw2.kill_supervisors()
+                self.assertEqual(gw2.stop(), 0, gw2.log())
+            finally:
+                gw.finish()  # the data dir both used: validated, scanned, removed
 
 
 class Unreachable(unittest.TestCase):
     def test_cli_exit_2_with_one_line(self):
         gw = it.Gateway().start()
         addr = gw.addr
-        self.assertEqual(gw.stop(), 0)
+        gw.finish()  # exit 0 after SIGTERM, dir checked and removed
         r = subprocess.run([it.CLI, "--gateway", addr, "sandbox", "list"], capture_output=True, text=True,
                            timeout=30)
         self.assertEqual(r.returncode, 2)

@@ -7,10 +7,8 @@ second gateway on a running gateway's data dir, a symlink planted where a
 sandbox's directory goes. Each asserts what the attacker wanted did not happen.
 """
 import os
-import shutil
 import stat
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -22,14 +20,20 @@ import osh_itest as it
 class GatewayFiles(unittest.TestCase):
     def setUp(self):
         self.pb, _ = it.stubs()
-        self.tmp = tempfile.mkdtemp(prefix="osh-files-")
+        self.dir = it.osh_testdir.TestDir("files")
+        self.tmp = self.dir.path
         self.gws = []
 
     def tearDown(self):
-        for g in self.gws:
-            g.kill_supervisors()
-            g.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            for g in self.gws:
+                alive = g.alive()
+                g.kill_supervisors()
+                rc = g.stop()
+                if alive:
+                    self.assertEqual(rc, 0, "gateway exit after SIGTERM: " + g.log())
+        finally:
+            self.dir.finish()  # JSONL valid, no sanitizer report, dir removed
 
     def gateway(self, data, extra=()):
         os.makedirs(data, exist_ok=True)

@@ -4,13 +4,20 @@ directory (twin of tests/support/osh_testdir.h; same rules).
 DESIGN
 Every JSONL log a test writes is validated against the generated schema
 before the directory goes away, every log file is copied to $OSH_TEST_LOG_DIR
-for the site census, and nothing is left in $TMPDIR. Use it as a context
+for the site census, and nothing is left in $TMPDIR. The daemons a test
+starts (gateway, supervisors) write their stderr into files under the
+directory (gateway.stderr, sandboxes/<name>/supervisor.stderr, *.out): the
+same finish() fails the test when any of them holds a sanitizer report
+(AddressSanitizer, LeakSanitizer, UBSan "runtime error:"), so the ASan+UBSan
+pass sees the daemons' exit paths too, delete/SIGTERM included. Exit codes
+are checked with check_exit(). Use it as a context
 manager or call finish() from tearDown:
 
     with osh_testdir.TestDir("e2e") as d:   # d.path
         ...
 """
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -31,10 +38,59 @@ class InvalidJsonl(AssertionError):
     pass
 
 
+class SanitizerReport(AssertionError):
+    pass
+
+
+# What ASan/LSan/UBSan print when they find something (halt_on_error or not).
+SANITIZER_RX = re.compile(r"ERROR: (?:AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)"
+                          r"|^SUMMARY: \w+Sanitizer|: runtime error: ", re.M)
+
+
+def is_daemon_output(name):
+    """Files the tests point daemons' stdout/stderr at."""
+    return name.endswith(".stderr") or name.endswith(".out") or name.endswith(".stdout")
+
+
+def sanitizer_reports(text):
+    """The lines of text that are sanitizer reports (empty list: none)."""
+    return [ln for ln in text.splitlines() if SANITIZER_RX.search(ln)]
+
+
+def check_exit(what, rc, allowed, output=""):
+    """Fails (AssertionError) unless a daemon's exit code rc is in allowed;
+    a negative rc (killed by a signal, Popen style) is named as such."""
+    if rc in allowed:
+        return
+    how = "killed by signal %d" % -rc if rc is not None and rc < 0 else "exit %r" % (rc,)
+    raise AssertionError("%s: %s, expected %s\n%s" % (what, how, sorted(allowed), output[-4000:]))
+
+
 class TestDir:
     def __init__(self, tag="test"):
         self.path = tempfile.mkdtemp(prefix="osh-%s-" % tag)
         self.tag = tag
+        self.extra_output = []  # daemon output files kept outside self.path
+
+    def watch(self, path):
+        """Also scan path (a daemon's stderr outside this dir) at finish()."""
+        self.extra_output.append(path)
+
+    def sanitizer_check(self):
+        """Raises SanitizerReport naming each daemon output file that holds a
+        sanitizer report."""
+        bad = []
+        for f in self.files(is_daemon_output) + list(self.extra_output):
+            try:
+                with open(f, "r", encoding="utf-8", errors="replace") as fh:
+                    text = fh.read()
+            except OSError:
+                continue
+            found = sanitizer_reports(text)
+            if found:
+                bad.append("%s:\n  %s\n%s" % (f, "\n  ".join(found[:5]), text[-3000:]))
+        if bad:
+            raise SanitizerReport("sanitizer report in daemon output:\n" + "\n".join(bad))
 
     def files(self, pred):
         out = []
@@ -72,8 +128,9 @@ class TestDir:
             return
         err = None
         try:
+            self.sanitizer_check()
             self.validate()
-        except InvalidJsonl as e:
+        except (InvalidJsonl, SanitizerReport) as e:
             err = e
         try:
             self.archive()
@@ -92,6 +149,6 @@ class TestDir:
         else:
             try:
                 self.finish()
-            except InvalidJsonl:
+            except (InvalidJsonl, SanitizerReport):
                 pass
         return False

@@ -19,6 +19,7 @@
 
 #include "osh_cli.h"
 #include "osh_rpc.h"
+#include "osh_testdir.h"
 #include "sandbox.pb-c.h"
 
 #define NOW 1775014200000LL
@@ -588,11 +589,10 @@ Test(cli_run, config_get_and_set_with_boolean_words)
 Test(cli_run, sandbox_create_list_delete)
 {
 	struct run r;
-	char dir[] = "/tmp/osh-cli-XXXXXX", path[128];
+	char *dir = osh_testdir_new("cli"), path[4200];
 	FILE *f;
 
 	start_gateway();
-	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
 	f = fopen(path, "w");
 	fputs("version: 1\n", f);
@@ -607,8 +607,7 @@ Test(cli_run, sandbox_create_list_delete)
 	cr_assert_str_eq(G.last_policy, "version: 1\n");
 	cr_assert_eq(G.last_n_command, 2);
 	run_free(&r);
-	unlink(path);
-	rmdir(dir);
+	osh_testdir_finish(dir);
 
 	{
 		const char *args[] = {"sandbox", "create", "--name", "box", "--policy", path, NULL};
@@ -800,12 +799,11 @@ Test(cli_run, unreachable_gateway_is_one_line_and_exit_2)
 
 Test(cli_run, gateway_start_execs_the_gateway_next_to_the_cli)
 {
-	char dir[] = "/tmp/osh-cli-gw-XXXXXX", script[128], self[128], outp[128], got[256] = "";
+	char *dir = osh_testdir_new("cli-gw"), script[4200], self[4200], outp[4200], got[256] = "";
 	FILE *f;
 	pid_t pid;
 	int st = 0;
 
-	cr_assert_not_null(mkdtemp(dir));
 	snprintf(script, sizeof(script), "%s/openshell-gateway", dir);
 	snprintf(self, sizeof(self), "%s/openshell", dir);
 	snprintf(outp, sizeof(outp), "%s/args", dir);
@@ -838,9 +836,7 @@ Test(cli_run, gateway_start_execs_the_gateway_next_to_the_cli)
 	fclose(f);
 	/* an explicit unix: address becomes the gateway's --socket */
 	cr_assert_str_eq(got, "--data-dir /d --socket /run/osh.sock\n");
-	unlink(outp);
-	unlink(script);
-	rmdir(dir);
+	osh_testdir_finish(dir);
 }
 
 /* finding 3 of docs/security.md: C1 controls, bidi overrides/isolates,

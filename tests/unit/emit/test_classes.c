@@ -31,14 +31,15 @@
 #error "OSH_SOURCE_DIR must point at the source tree"
 #endif
 
-static char dir[64];
-static char path_main[128], path_json[128];
+static char dir[1024];
+static char path_main[1100], path_json[1100];
 
 static void start(void)
 {
 	struct osh_emit_config cfg;
+	const char *tmp = getenv("TMPDIR");
 
-	snprintf(dir, sizeof(dir), "/tmp/osh-classes-XXXXXX");
+	snprintf(dir, sizeof(dir), "%s/osh-classes-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path_main, sizeof(path_main), "%s/openshell.log", dir);
 	snprintf(path_json, sizeof(path_json), "%s/openshell-ocsf.log", dir);
@@ -116,7 +117,7 @@ static const char *token_of(int32_t uid)
 Test(classes, one_event_of_every_generated_class_through_the_runtime)
 {
 	struct osh_emit_stats st;
-	char cmd[512], *text, *line, *save = NULL;
+	char cmd[1700], *text, *line, *save = NULL;
 	int seen[OCSF_GEN_N_CLASSES] = {0};
 	int rc;
 

@@ -5,8 +5,12 @@
  * full via RLIMIT_FSIZE.
  *
  * DESIGN: Criterion forks every test, so each test owns the process-wide
- * runtime: it creates a fresh mkdtemp dir, initialises, works, and shuts
- * down. Waiting is always osh_emit_flush() (a condition), never a sleep. */
+ * runtime: it creates a fresh test directory (tests/support/osh_testdir),
+ * initialises, works, and shuts down; the suite's fini validates every JSONL
+ * line left there with tools/ocsf-validate and removes the directory. The
+ * logs are not archived for the site census: the events carry synthetic
+ * event codes (TEST_BASE, FLOOD...) that are no registered site. Waiting is
+ * always osh_emit_flush() (a condition), never a sleep. */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -24,14 +28,16 @@
 #include "emit_internal.h"
 #include "ocsf_gen.h"
 #include "osh_emit.h"
+#include "osh_testdir.h"
 
 static char dir[256];
 static char path_main[512], path_json[512], path_err[512];
+static char *g_dir; /* osh_testdir: validated and removed by suite_fini */
 
 static void mkdir_tmp(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/osh-emit-test-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	g_dir = osh_testdir_new("emit");
+	snprintf(dir, sizeof(dir), "%s", g_dir);
 	snprintf(path_main, sizeof(path_main), "%s/openshell.log", dir);
 	snprintf(path_json, sizeof(path_json), "%s/openshell-ocsf.log", dir);
 	snprintf(path_err, sizeof(path_err), "%s/stderr.txt", dir);
@@ -179,6 +185,24 @@ static const char *jstr(const cJSON *j, const char *a, const char *b, const char
 		x = cJSON_GetObjectItemCaseSensitive(x, c);
 	return cJSON_IsString(x) ? x->valuestring : NULL;
 }
+
+/* Synthetic event codes: keep these logs out of the site census. */
+static void suite_init(void)
+{
+	unsetenv("OSH_TEST_LOG_DIR");
+}
+
+/* Every JSONL line the test wrote must be schema-valid; nothing stays. */
+static void suite_fini(void)
+{
+	char *d = g_dir;
+
+	g_dir = NULL;
+	if (d != NULL)
+		osh_testdir_finish(d);
+}
+
+TestSuite(emit, .init = suite_init, .fini = suite_fini);
 
 Test(emit, file_lines_have_timestamp_and_prefix)
 {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "emit_internal.h"
+#include "osh_testdir.h"
 
 static const char *esc(const char *s, size_t budget, const char *extra)
 {
@@ -202,13 +203,30 @@ Test(ring, cursor_walk_then_release_to)
 	osh_emit_ring_fini(&r);
 }
 
-static char sdir[128];
+static char sdir[256];
+static char *g_sdir; /* osh_testdir: validated and removed by sink_fini */
 
 static void sink_dir(void)
 {
-	snprintf(sdir, sizeof(sdir), "/tmp/osh-sink-test-XXXXXX");
-	cr_assert_not_null(mkdtemp(sdir));
+	g_sdir = osh_testdir_new("sink");
+	snprintf(sdir, sizeof(sdir), "%s", g_sdir);
 }
+
+/* The sink files hold plain text lines, no event: nothing for the census. */
+static void sink_init(void)
+{
+	unsetenv("OSH_TEST_LOG_DIR");
+}
+
+static void sink_fini(void)
+{
+	char *d = g_sdir;
+
+	g_sdir = NULL;
+	osh_testdir_finish(d);
+}
+
+TestSuite(sink, .init = sink_init, .fini = sink_fini);
 
 static size_t file_size(const char *p)
 {
@@ -244,6 +262,34 @@ Test(sink, rotate_numbering_and_keep)
 	snprintf(p, sizeof(p), "%s/x.log.4", sdir);
 	cr_assert_eq(file_size(p), (size_t)-1);
 	cr_assert_eq(s.rotations, 4);
+}
+
+/* Rotation exactly at the size limit (audit mutant M4): lines that sum to
+ * exactly rotate_bytes stay in one file; the next byte rotates. */
+Test(sink, rotation_exactly_at_the_limit)
+{
+	static struct osh_sink s;
+	char p[300];
+
+	sink_dir();
+	cr_assert_eq(osh_sink_init(&s, sdir, "r.log", 30, false, 3), 0);
+	cr_assert_eq(osh_sink_open(&s, 0), 0);
+	/* 3 lines of 10 bytes: 30 == rotate_bytes, no rotation. */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(osh_sink_append(&s, "123456789\n", 10, 0), 0);
+		cr_assert_eq(osh_sink_flush(&s), 0);
+	}
+	snprintf(p, sizeof(p), "%s/r.log", sdir);
+	cr_assert_eq(file_size(p), 30, "a file may reach rotate_bytes exactly");
+	cr_assert_eq(s.rotations, 0, "no rotation while size + len == rotate_bytes");
+	/* One more byte would exceed the limit: rotate first. */
+	cr_assert_eq(osh_sink_append(&s, "\n", 1, 0), 0);
+	cr_assert_eq(osh_sink_flush(&s), 0);
+	cr_assert_eq(s.rotations, 1);
+	cr_assert_eq(file_size(p), 1);
+	snprintf(p, sizeof(p), "%s/r.log.1", sdir);
+	cr_assert_eq(file_size(p), 30);
+	osh_sink_close(&s);
 }
 
 Test(sink, failed_write_leaves_no_torn_line)

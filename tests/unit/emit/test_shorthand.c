@@ -5,6 +5,8 @@
  * DESIGN: each test builds a real event with the generated setters and
  * compares the whole formatted line, so any grammar change shows up. */
 #include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -600,4 +602,146 @@ Test(shorthand, rejects_bad_arguments)
 	ocsf_base_event_init(&ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "X");
 	cr_assert_eq(osh_emit_shorthand(NULL, line, sizeof(line), &len), OSH_EINVAL);
 	cr_assert_eq(osh_emit_shorthand(&ev.ev, small, sizeof(small), &len), OSH_ETOOBIG);
+}
+
+/* Every C0 control, DEL and every C1 control (U+0080..U+009F), alone
+ * between two letters, through the escaper and through a whole shorthand
+ * line: CR/LF/TAB as \r \n \t, the other C0 and DEL as \xHH, C1 as
+ * \u{00HH}; the expected text is built here from the documented rule, not
+ * from the code's tables (audit mutant M2: VT once went through raw). */
+Test(shorthand, every_c0_c1_control_byte_is_escaped)
+{
+	for (unsigned c = 0; c <= 0x9f; c++) {
+		char in[4], want[32], out[64], msg[8];
+		size_t n = 0, pos = 0;
+		struct ocsf_base_event ev;
+		char wline[64];
+
+		if (c >= 0x20 && c < 0x7f)
+			continue;
+		in[n++] = 'a';
+		if (c < 0x80) {
+			in[n++] = (char)c;
+		} else {
+			in[n++] = (char)0xc2; /* UTF-8 of U+0080..U+009F */
+			in[n++] = (char)c;
+		}
+		in[n++] = 'b';
+		if (c == '\n')
+			snprintf(want, sizeof(want), "a\\nb");
+		else if (c == '\r')
+			snprintf(want, sizeof(want), "a\\rb");
+		else if (c == '\t')
+			snprintf(want, sizeof(want), "a\\tb");
+		else if (c < 0x80)
+			snprintf(want, sizeof(want), "a\\x%02xb", c);
+		else
+			snprintf(want, sizeof(want), "a\\u{%04x}b", c);
+		osh_emit_escape(out, sizeof(out), &pos, in, n, 64, NULL);
+		cr_assert_str_eq(out, want, "control 0x%02x", c);
+		if (c == 0)
+			continue; /* a C string cannot carry NUL into the event */
+		memcpy(msg, in, n);
+		msg[n] = '\0';
+		ocsf_base_event_init(&ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "CTL");
+		ocsf_base_event_set_message(&ev, msg);
+		snprintf(wline, sizeof(wline), "EVENT [INFO] %s", want);
+		cr_assert_str_eq(fmt(&ev.ev), wline, "control 0x%02x in a line", c);
+	}
+}
+
+/* Well-formed UTF-8 (RFC 3629 structure: lead byte, the right number of
+ * continuation bytes, no overlong 2-byte form, no surrogates, <= U+10FFFF),
+ * written here independently of src/common/osh_utf8. */
+static bool valid_utf8(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t k;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			k = 1;
+			cp = c & 0x1fu;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			k = 2;
+			cp = c & 0x0fu;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			k = 3;
+			cp = c & 0x07u;
+		} else {
+			return false;
+		}
+		if (i + k >= n)
+			return false;
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0u) != 0x80u)
+				return false;
+			cp = (cp << 6) | (s[i + j] & 0x3fu);
+		}
+		if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
+/* A line cut at the cap inside a bracketed piece of multi-byte text (2-,
+ * 3- and 4-byte characters at every phase) stays valid UTF-8 and closes the
+ * piece, for every cap from the contract's minimum 512 up (audit mutant M5:
+ * without the continuation-byte backtrack the cut split a character). */
+Test(shorthand, line_cut_at_cap_is_valid_utf8_with_multibyte_text)
+{
+	static const char *chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+	struct ocsf_http_activity ev;
+	struct ocsf_url *u;
+	static char rule[200], host[121], path[241], out[700];
+	int cuts = 0;
+
+	memset(host, 'h', sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	for (size_t ci = 0; ci < 3; ci++) {
+		for (size_t lead = 0; lead < 4; lead++) {
+			size_t n = 0, w = strlen(chars[ci]);
+
+			for (; n < lead; n++)
+				rule[n] = 'r';
+			while (n + w < sizeof(rule) - 1) {
+				memcpy(rule + n, chars[ci], w);
+				n += w;
+			}
+			rule[n] = '\0';
+			ocsf_http_activity_init(&ev, OCSF_HTTP_ACTIVITY_ACTIVITY_ID_GET, "L7_DENY");
+			ocsf_http_activity_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
+			u = http_req(&ev, "GET");
+			ocsf_url_set_scheme(u, "https");
+			ocsf_url_set_hostname(u, host);
+			ocsf_url_set_path(u, path);
+			ocsf_firewall_rule_set_name(ocsf_http_activity_firewall_rule(&ev), rule);
+			for (size_t cap = 512; cap <= sizeof(out); cap++) {
+				size_t len = 0;
+
+				cr_assert_eq(osh_emit_shorthand(&ev.ev, out, cap, &len), 0);
+				cr_assert_lt(len, cap);
+				cr_assert(valid_utf8((const unsigned char *)out, len),
+					  "invalid UTF-8 at cap %zu (char %zu, lead %zu): %s", cap,
+					  ci, lead, out);
+				if (len >= 4 && strcmp(out + len - 4, "...]") == 0 &&
+				    strstr(out, " [policy:") != NULL)
+					cuts++;
+			}
+		}
+	}
+	/* The cap cut inside the multi-byte rule name at many caps. */
+	cr_assert_gt(cuts, 200, "only %d cuts inside [policy:...]", cuts);
 }

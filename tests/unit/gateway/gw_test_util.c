@@ -1,8 +1,9 @@
-/* gw_test_util.c - see gw_test_util.h. DESIGN: plain POSIX, nftw for removal. */
+/* gw_test_util.c - see gw_test_util.h. DESIGN: plain POSIX; directories are
+ * tests/support/osh_testdir ones (JSONL validated, logs archived, removed). */
 #include "gw_test_util.h"
+#include "osh_testdir.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,25 +12,12 @@
 
 char *gwt_tmpdir(void)
 {
-	char tmpl[] = "/tmp/osh-gw-test.XXXXXX";
-	char *d = mkdtemp(tmpl);
-
-	return d ? strdup(d) : NULL;
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p);
+	return osh_testdir_new("gw-test");
 }
 
 void gwt_rmdir(char *dir)
 {
-	if (dir)
-		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
+	osh_testdir_finish(dir);
 }
 
 char *gwt_path(const char *dir, const char *name)

@@ -6,10 +6,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Creates a fresh directory under /tmp; returns a static-free heap path. */
+/* Creates a fresh directory under $TMPDIR (osh_testdir_new); returns a heap
+ * path the caller owns (gwt_rmdir frees). */
 char *gwt_tmpdir(void);
 
-/* Recursively removes a directory created by gwt_tmpdir and frees the path. */
+/* Validates every JSONL log under dir (the test fails on an invalid line),
+ * archives the logs for the site census, removes the directory and frees
+ * the path (osh_testdir_finish). NULL is a no-op. */
 void gwt_rmdir(char *dir);
 
 /* Joins dir and name into a heap string. */

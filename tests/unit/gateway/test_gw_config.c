@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -585,8 +586,8 @@ Test(gw_log, escape_rules)
 
 Test(gw_log, line_on_stderr_is_escaped)
 {
-	char path[] = "/tmp/osh-gwlog-XXXXXX", got[512];
-	int fd = mkstemp(path);
+	char *dir = gwt_tmpdir(), *path = gwt_path(dir, "stderr"), got[512];
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	FILE *f;
 	size_t n;
 
@@ -600,7 +601,8 @@ Test(gw_log, line_on_stderr_is_escaped)
 	n = fread(got, 1, sizeof(got) - 1, f);
 	got[n] = '\0';
 	fclose(f);
-	unlink(path);
+	free(path);
+	gwt_rmdir(dir);
 	cr_assert_eq(strchr(got, '\n'), got + n - 1, "exactly one line: %s", got);
 	cr_assert(strstr(got, "ERROR openshell-gateway: sandbox demo: cannot create /x\\n2026-"),
 		  "%s", got);

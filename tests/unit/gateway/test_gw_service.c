@@ -930,6 +930,8 @@ Test(gw_binary, readiness_file_sighup_and_clean_sigterm, .timeout = 120)
 		free(log);
 		gwt_nap();
 	}
+	if (!log || !strstr(log, want))
+		kill(pid, SIGKILL); /* do not leave it holding ctest's output pipe */
 	cr_assert(log && strstr(log, want), "stderr lacks '%s': %s", want, log ? log : "");
 	free(log);
 
@@ -1009,6 +1011,8 @@ Test(gw_binary, startup_errors_name_their_source, .timeout = 120)
 	gwt_rmdir(dir);
 }
 
+static size_t sandbox_count(struct grig *r);
+
 Test(gw_service, create_with_policy_yaml, .timeout = 120)
 {
 	struct grig r;
@@ -1047,6 +1051,81 @@ Test(gw_service, create_with_policy_yaml, .timeout = 120)
 		cr_assert_eq(pr->version, 1);
 	}
 	osh_rpc_msg_free(resp);
+
+	/* Both policy_yaml and policy: refused by name, nothing created
+	 * (docs/proto.md; audit mutant M6). */
+	{
+		Openshell__V1__SandboxPolicy pol = OPENSHELL__V1__SANDBOX_POLICY__INIT;
+		size_t before = sandbox_count(&r);
+
+		pol.version = 3;
+		req.name = (char *)(uintptr_t) "both";
+		req.policy_yaml = (char *)(uintptr_t) "version: 3\n";
+		req.policy = &pol;
+		resp = NULL;
+		cr_assert_neq(call(&r, "CreateSandbox", &req.base, &resp, &st), 0);
+		cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT, "%d %s", st.code, st.message);
+		cr_assert(strstr(st.message, "policy_yaml") && strstr(st.message, "not both"), "%s",
+			  st.message);
+		cr_assert_null(resp);
+		cr_assert_eq(sandbox_count(&r), before, "no sandbox created");
+	}
+	rig_down(&r);
+}
+
+/* One push stream is one sandbox's: a later message naming another sandbox
+ * fails the stream and none of its lines is stored for either sandbox
+ * (docs/security.md; audit mutant M6b, which the per-message credential
+ * check now shadows: mutant A1 of tools/mutations.txt). */
+Test(gw_service, push_stream_cannot_switch_sandbox, .timeout = 120)
+{
+	struct grig r;
+	Openshell__V1__Sandbox *a, *b;
+	Openshell__V1__GetSandboxLogsResponse *lr;
+	Openshell__V1__PushSandboxLogsRequest req = OPENSHELL__V1__PUSH_SANDBOX_LOGS_REQUEST__INIT;
+	Openshell__V1__SandboxLogLine line = OPENSHELL__V1__SANDBOX_LOG_LINE__INIT;
+	Openshell__V1__SandboxLogLine *lp[1] = {&line};
+	struct osh_rpc_cstream *cs = NULL;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	int code, send2;
+
+	rig_up(&r, fake_sleep, NULL);
+	a = create(&r, "a", false, &code);
+	cr_assert_eq(code, 0);
+	b = create(&r, "b", false, &code);
+	cr_assert_eq(code, 0);
+	line.timestamp_ms = 5000;
+	line.level = (char *)(uintptr_t) "INFO";
+	line.target = (char *)(uintptr_t) "test";
+	line.source = (char *)(uintptr_t) "sandbox";
+	req.logs = lp;
+	req.n_logs = 1;
+	cr_assert_eq(open_push(&r, a->id, &cs), 0);
+	req.sandbox_id = a->id;
+	line.message = (char *)(uintptr_t) "first, for a";
+	cr_assert_eq(osh_rpc_cstream_send(cs, &req.base), 0);
+	req.sandbox_id = b->id;
+	line.message = (char *)(uintptr_t) "second, claims b";
+	/* The send may already see the failure; finish reports it either way. */
+	send2 = osh_rpc_cstream_send(cs, &req.base);
+	cr_assert_neq(osh_rpc_cstream_finish(cs, &resp, &st), 0,
+		      "the switch was accepted (send %d)", send2);
+	/* The credential check on every message refuses it first (it names a's
+	 * sandbox); the stream binding in push_bind() stands behind it. */
+	cr_assert_eq(st.code, OSH_RPC_PERMISSION_DENIED, "%d %s", st.code, st.message);
+	cr_assert(strstr(st.message, "does not belong to sandbox") != NULL, "%s", st.message);
+	osh_rpc_msg_free(resp);
+
+	lr = get_logs(&r, "b", 0, NULL, "sandbox");
+	cr_assert_eq(lr->n_logs, 0, "b got a line from a's stream");
+	osh_rpc_msg_free(&lr->base);
+	lr = get_logs(&r, "a", 0, NULL, "sandbox");
+	for (size_t i = 0; i < lr->n_logs; i++)
+		cr_assert_str_neq(lr->logs[i]->message, "second, claims b");
+	osh_rpc_msg_free(&lr->base);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+	protobuf_c_message_free_unpacked(&b->base, NULL);
 	rig_down(&r);
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "osh_policy.h"
+#include "osh_testdir.h"
 
 static const char full[] = "version: 3\n"
 			   "filesystem_policy:\n"
@@ -203,13 +204,12 @@ Test(policy, copy_and_hash_are_stable)
 
 Test(policy, load_file)
 {
-	char dir[] = "/tmp/osh-pol-XXXXXX";
-	char path[128];
+	char *dir = osh_testdir_new("pol");
+	char path[4200];
 	FILE *f;
 	osh_policy_pb *p = NULL;
 	char err[256];
 
-	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
 	cr_assert_eq(osh_policy_load_file(path, &p, err, sizeof(err)), OSH_EIO);
 	cr_assert(strstr(err, "cannot open"), "%s", err);
@@ -219,8 +219,7 @@ Test(policy, load_file)
 	cr_assert_eq(osh_policy_load_file(path, &p, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(p->version, 3);
 	osh_policy_free(p);
-	unlink(path);
-	rmdir(dir);
+	osh_testdir_finish(dir);
 }
 
 /* finding 1 of docs/security.md: aliases used to be expanded per reference

@@ -11,30 +11,29 @@
 #include <unistd.h>
 
 #include "agentlog.h"
+#include "osh_testdir.h"
 
-static char dir[64];
+static char dir[4096];
+static char *g_dir; /* osh_testdir: removed (and validated) by rm_tmp */
 
 static void mkdir_tmp(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/osh-agentlog-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	g_dir = osh_testdir_new("agentlog");
+	snprintf(dir, sizeof(dir), "%s", g_dir);
 }
 
 static void rm_tmp(void)
 {
-	char p[128];
+	char *d = g_dir;
 
-	snprintf(p, sizeof(p), "%s/agent.log", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/agent.log.1", dir);
-	unlink(p);
-	rmdir(dir);
+	g_dir = NULL;
+	osh_testdir_finish(d);
 }
 
 /* Lines of agent.log without their timestamps ("stdout text"). */
 static int read_lines(const char *name, char lines[][8192], int max)
 {
-	char p[128];
+	char p[4200];
 	FILE *f;
 	int n = 0;
 
@@ -117,7 +116,7 @@ Test(agentlog, long_lines_are_cut_into_tagged_pieces)
 Test(agentlog, rotates_and_never_writes_through_a_symlink)
 {
 	struct osh_agentlog *w = NULL;
-	char p[128], victim[128];
+	char p[4200], victim[4200];
 	struct stat st;
 
 	mkdir_tmp();

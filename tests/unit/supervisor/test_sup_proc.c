@@ -15,6 +15,7 @@
 #define A(s) ((char[]){s})
 
 #include "sup_proc.h"
+#include "osh_testdir.h"
 
 #define MAXN 64
 
@@ -176,20 +177,18 @@ Test(proc, command_not_found_is_127)
 
 Test(proc, not_executable_is_126)
 {
-	char dir[] = "/tmp/osh-sup-XXXXXX";
-	char path[128];
+	char *dir = osh_testdir_new("sup");
+	char path[4096];
 	FILE *f;
 	char *argv[] = {path, NULL};
 
-	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/script", dir);
 	f = fopen(path, "w");
 	cr_assert_not_null(f);
 	fputs("#!/bin/sh\nexit 0\n", f);
 	fclose(f);
 	cr_assert_eq(run(argv, 0, 1000, 0, NULL), OSH_SUP_EXIT_NOEXEC);
-	unlink(path);
-	rmdir(dir);
+	osh_testdir_finish(dir);
 }
 
 Test(proc, leftover_group_members_are_cleaned_up)
@@ -265,8 +264,8 @@ Test(resolve, finds_on_path_and_reports_missing)
 
 Test(proc, workdir_is_the_childs_cwd)
 {
-	char dir[] = "/tmp/osh-wd-XXXXXX";
-	char script[160];
+	char *dir = osh_testdir_new("wd");
+	char script[4200];
 	char *argv[] = {A("sh"), A("-c"), script, NULL};
 	struct osh_sup_proc_opts o = {
 	    .argv = argv,
@@ -276,9 +275,8 @@ Test(proc, workdir_is_the_childs_cwd)
 	    .note = record,
 	};
 
-	cr_assert_not_null(mkdtemp(dir));
 	snprintf(script, sizeof(script), "test \"$(pwd -P)\" = \"%s\"", dir);
 	cr_assert_eq(osh_sup_signals_block(), 0);
 	cr_assert_eq(osh_sup_proc_run(&o), 0, "child did not start in %s", dir);
-	rmdir(dir);
+	osh_testdir_finish(dir);
 }

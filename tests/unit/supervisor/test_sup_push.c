@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "osh_emit.h"
+#include "osh_testdir.h"
 #include "osh_rpc.h"
 #include "sandbox.pb-c.h"
 #include "sup_push.h"
@@ -27,7 +28,8 @@ static char *got[MAXL];
 static int n_got;
 static int max_batch;
 static int bad_ids;
-static char logdir[64];
+static char logdir[1024];
+static char *g_logdir; /* osh_testdir: validated, archived, removed in stop_emit */
 
 /* Acknowledging server (F11/F12 tests): per push sequence, how often it was
  * received and whether it is "stored"; how the stream end is answered. */
@@ -149,8 +151,8 @@ static void start_emit(void)
 {
 	struct osh_emit_config cfg;
 
-	snprintf(logdir, sizeof(logdir), "/tmp/osh-push-XXXXXX");
-	cr_assert_not_null(mkdtemp(logdir));
+	g_logdir = osh_testdir_new("push");
+	snprintf(logdir, sizeof(logdir), "%s", g_logdir);
 	osh_emit_config_default(&cfg);
 	cfg.log_dir = logdir;
 	cfg.stderr_enabled = false;
@@ -160,12 +162,11 @@ static void start_emit(void)
 
 static void stop_emit(void)
 {
-	char p[128];
+	char *d = g_logdir;
 
 	osh_emit_shutdown();
-	snprintf(p, sizeof(p), "%s/openshell.log", logdir);
-	unlink(p);
-	rmdir(logdir);
+	g_logdir = NULL;
+	osh_testdir_finish(d);
 	for (int i = 0; i < n_got; i++)
 		free(got[i]);
 	n_got = 0;
@@ -268,7 +269,7 @@ Test(push, survives_an_absent_gateway_and_reports_losses)
 
 Test(push, undelivered_lines_are_reported_at_stop)
 {
-	char target[64], path[128];
+	char target[64], path[1100];
 	struct osh_sup_push *p = NULL;
 	struct osh_sup_push_stats st;
 	FILE *f;
@@ -355,7 +356,7 @@ Test(push, unacknowledged_rounds_are_resent_and_stored_once)
 Test(push, stop_is_bounded_when_the_gateway_hangs)
 {
 	struct osh_rpc_server *srv;
-	char target[64], path[128], line[4096];
+	char target[64], path[1100], line[4096];
 	struct osh_sup_push *p = NULL;
 	struct osh_sup_push_stats st;
 	int64_t t0, took;

@@ -19,6 +19,7 @@
 
 #include "osh_rpc.h"
 #include "osh_sup.h"
+#include "osh_testdir.h"
 #include "sandbox.pb-c.h"
 #include "osh_policy.h"
 #include "sup_proc.h"
@@ -38,8 +39,7 @@ static osh_policy_pb *yaml(const char *t)
 	osh_policy_pb *p = NULL;
 	char err[256];
 
-	cr_assert_eq(osh_policy_parse_yaml(t, strlen(t), "t", &p, err, sizeof(err)), 0, "%s",
-		     err);
+	cr_assert_eq(osh_policy_parse_yaml(t, strlen(t), "t", &p, err, sizeof(err)), 0, "%s", err);
 	return p;
 }
 
@@ -151,8 +151,8 @@ Test(run, poll_loop_follows_the_gateway_script, .timeout = 60)
 				    .on_message = push_msg,
 				    .on_end = push_end};
 	struct osh_rpc_server *srv = NULL;
-	char dir[] = "/tmp/osh-run-XXXXXX";
-	char gw[64], path[128];
+	char *dir = osh_testdir_new("run"); /* validated, archived, removed at the end */
+	char gw[64], path[4096];
 	char *envp[] = {A("PATH=/usr/bin:/bin"), A("OPENSHELL_SANDBOX_NAME=runner"), NULL};
 	char *argv[] = {A("openshell-sandbox"),
 			A("--gateway"),
@@ -176,7 +176,6 @@ Test(run, poll_loop_follows_the_gateway_script, .timeout = 60)
 	    "version: 1\nnetwork_policies: {a: {endpoints: [{host: a.example, port: 443}]}}\n");
 	pol_bad = yaml("version: 2\nfilesystem_policy: {read_only: [relative/path]}\n");
 	pol_c = yaml("version: 3\nfilesystem_policy: {read_write: [/sandbox]}\n");
-	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(osh_rpc_server_create(&so, &srv), 0);
 	cr_assert_eq(osh_rpc_server_add_method(srv, &gm), 0);
 	cr_assert_eq(osh_rpc_server_add_method(srv, &pm), 0);
@@ -235,8 +234,5 @@ Test(run, poll_loop_follows_the_gateway_script, .timeout = 60)
 	osh_policy_free(pol_a);
 	osh_policy_free(pol_bad);
 	osh_policy_free(pol_c);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/openshell.log", dir);
-	unlink(path);
-	rmdir(dir);
+	osh_testdir_finish(dir); /* every JSONL line schema-valid */
 }

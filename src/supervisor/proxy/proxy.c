@@ -1161,4 +1161,11 @@ void osh_proxy_stats_get(struct osh_proxy *px, struct osh_proxy_stats *out)
 	out->limited = __atomic_load_n(&px->st.limited, __ATOMIC_RELAXED);
 	out->timeouts = __atomic_load_n(&px->st.timeouts, __ATOMIC_RELAXED);
 	out->open = __atomic_load_n(&px->st.open, __ATOMIC_RELAXED);
+	{
+		unsigned long h = 0, m = 0;
+
+		osh_proxy_ident_stats(px->ident, &h, &m);
+		out->owner_hits = h;
+		out->owner_misses = m;
+	}
 }

@@ -540,6 +540,23 @@ out:
 	osh_proxy_engine_unref(eng);
 }
 
+static bool drain(struct end *to, const char *p, size_t *off, size_t *len);
+
+/* Still on the worker, which owns the conn until it is queued back: sends
+ * what is ready (the 200 or the refusal to the client; the rewritten head
+ * and any early body bytes upstream) so the client and the origin need not
+ * wait for the I/O thread to be scheduled first. Whatever does not fit, or
+ * fails, is left for the I/O thread, which handles it as before. */
+static void send_first(struct conn *c)
+{
+	bool ok = drain(&c->cl, c->ubuf.d, &c->ubuf.off, &c->ubuf.len);
+
+	if (ok && c->st == ST_TUNNEL && c->pre_len)
+		ok = drain(&c->up, c->pre, &c->pre_off, &c->pre_len);
+	if (ok && c->st == ST_TUNNEL && !c->pre_len)
+		drain(&c->up, c->cbuf.d, &c->cbuf.off, &c->cbuf.len);
+}
+
 static void *worker_main(void *arg)
 {
 	struct osh_proxy *px = arg;
@@ -567,6 +584,7 @@ static void *worker_main(void *arg)
 			refusal(&c->ubuf, 503, "proxy out of memory");
 			c->st = ST_REFUSE;
 		}
+		send_first(c);
 		pthread_mutex_lock(&px->q_lock);
 		c->qnext = px->done_head;
 		px->done_head = c;
@@ -880,6 +898,8 @@ static void take_done(struct osh_proxy *px)
 			on_tunnel(px, c, &c->cl, 0);
 		} else {
 			start_refuse(px, c);
+			if (c->ubuf.len == 0) /* the worker sent it all: close now */
+				on_refuse(px, c, 0);
 		}
 		c = next;
 	}

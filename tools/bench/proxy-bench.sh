@@ -28,7 +28,9 @@
 #                                   `_cpu` is the origin's, for scale)
 #   relay_ratio_* = relay / tinyproxy: what a proxy doing nothing but
 #                   relaying reaches against tinyproxy in this bench
-# Also printed (no target): each proxy's own CPU time per request (`_cpu`,
+# Also printed (no target): the load generator's own CPU per request
+# (`_load_cpu`: the client's share, the same for every proxy when the bench
+# is fair), each proxy's own CPU time per request (`_cpu`,
 # microseconds: osh-proxy's getrusage, tinyproxy's /proc/<pid>/stat) and
 # cpu_per_request_ratio_* = tinyproxy's / ours (> 1: ours is cheaper), the
 # figure that survives a loaded machine better than requests/s.
@@ -120,7 +122,8 @@ run_ours() { # mode jsonl(0/1)
   "$proxy" --policy "$dir/policy.yaml" --log-dir "$logdir" "${extra[@]}" \
     --exec "$bench" load --origin "$oport" --mode "$1" --threads 8 --seconds "$seconds" \
     | awk '$1 == "requests_per_s" { r = $2 } $1 == "requests" { n = $2 }
-           $1 == "proxy_cpu_us" { c = $2 } END { printf "%s %.1f\n", r, (n ? c / n : 0) }'
+           $1 == "load_cpu_us_per_request" { l = $2 }
+           $1 == "proxy_cpu_us" { c = $2 } END { printf "%s %.1f %.1f\n", r, (n ? c / n : 0), l }'
   rm -rf "$logdir"
 }
 cpu_us() { # utime + stime of a pid, in microseconds
@@ -132,7 +135,8 @@ run_other() { # pid port mode: tinyproxy, the relay, or the origin itself (direc
   out=$("$bench" load --proxy "$2" --origin "$oport" --mode "$3" --threads 8 --seconds "$seconds")
   echo "$out" | awk -v c0="$c0" -v c1="$(cpu_us "$1")" '
     $1 == "requests_per_s" { r = $2 } $1 == "requests" { n = $2 }
-    END { printf "%s %.1f\n", r, (n ? (c1 - c0) / n : 0) }'
+    $1 == "load_cpu_us_per_request" { l = $2 }
+    END { printf "%s %.1f %.1f\n", r, (n ? (c1 - c0) / n : 0), l }'
 }
 # keeps the run with the most requests/s (its CPU figure with it)
 best() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); print (x[1] > y[1] ? a : b) }'; }
@@ -140,7 +144,7 @@ best() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); pr
 declare -A r
 for k in tinyproxy_connect tinyproxy_forward ours_connect ours_forward ours_min_connect \
   ours_min_forward relay_connect relay_forward direct_forward; do
-  r[$k]="0 0"
+  r[$k]="0 0 0"
 done
 for _ in $(seq "$rounds"); do
   for m in connect forward; do
@@ -157,6 +161,7 @@ for k in tinyproxy_connect ours_connect ours_min_connect relay_connect tinyproxy
   set -- ${r[$k]}
   echo "$k $1 req/s"
   echo "${k}_cpu $2 us/req"
+  echo "${k}_load_cpu $3 us/req"
 done
 rate() { set -- ${r[$1]}; echo "$1"; }
 cpu() { set -- ${r[$1]}; echo "$2"; }

@@ -404,7 +404,11 @@ static pid_t owner_probe(struct osh_proxy_ident *id, const char *want)
 		if (!best)
 			break;
 		best->last_use |= 1; /* probed in this lookup */
-		for (unsigned h = 0; h < best->n_hint && probes < HINT_PROBE_MAX && !found; h++) {
+		/* least recently matched first: with one socket per request, the
+		 * descriptor number just reused is the one whose previous socket
+		 * was seen longest ago (the other clients were seen since) */
+		for (unsigned k = 0; k < best->n_hint && probes < HINT_PROBE_MAX && !found; k++) {
+			unsigned h = best->n_hint - 1 - k;
 			char name[16], link[64];
 			ssize_t n;
 

@@ -81,6 +81,8 @@ struct osh_proxy {
 	char ip[INET6_ADDRSTRLEN];
 	uint16_t port;
 	int lfd, epfd, wakefd;
+	struct sockaddr_storage laddr; /* the listener's address */
+	bool laddr_fixed;	       /* not a wildcard: every conn's local address */
 	struct osh_proxy_ident *ident;
 
 	pthread_mutex_t eng_lock;
@@ -663,7 +665,7 @@ static void do_accept(struct osh_proxy *px)
 		struct sockaddr_storage peer;
 		socklen_t pl = sizeof(peer), ll;
 		struct conn *c;
-		int one = 1, fd;
+		int fd;
 
 		memset(&peer, 0, sizeof(peer));
 		fd = accept4(px->lfd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -688,10 +690,14 @@ static void do_accept(struct osh_proxy *px)
 			osh_proxy_ev_conn_limit(ip, port, px->cfg.max_conns);
 			continue;
 		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* TCP_NODELAY is inherited from the listener; so is the local
+		 * address unless the listener is bound to a wildcard */
 		c->peer = peer;
 		ll = sizeof(c->local);
-		getsockname(fd, (struct sockaddr *)&c->local, &ll);
+		if (px->laddr_fixed)
+			c->local = px->laddr;
+		else
+			getsockname(fd, (struct sockaddr *)&c->local, &ll);
 		addr_of(&peer, c->src_ip, sizeof(c->src_ip), &c->src_port);
 		c->cl.c = c->up.c = c;
 		c->cl.fd = fd;
@@ -1018,6 +1024,8 @@ int osh_proxy_create(const struct osh_proxy_config *cfg_in, struct osh_proxy **o
 		what = "socket";
 	else if (setsockopt(px->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
 		what = "setsockopt(SO_REUSEADDR)";
+	else if (setsockopt(px->lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+		what = "setsockopt(TCP_NODELAY)"; /* accepted sockets inherit it */
 	else if (bind(px->lfd, ai->ai_addr, ai->ai_addrlen) != 0)
 		what = "bind";
 	else if (listen(px->lfd, 1024) != 0)
@@ -1036,6 +1044,11 @@ int osh_proxy_create(const struct osh_proxy_config *cfg_in, struct osh_proxy **o
 	}
 	px->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)(void *)&ss)->sin_port
 						 : ((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
+	px->laddr = ss;
+	px->laddr_fixed =
+	    ss.ss_family == AF_INET
+		? ((struct sockaddr_in *)(void *)&ss)->sin_addr.s_addr != htonl(INADDR_ANY)
+		: !IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)(void *)&ss)->sin6_addr);
 	ev.events = EPOLLIN;
 	ev.data.ptr = &listen_tag;
 	epoll_ctl(px->epfd, EPOLL_CTL_ADD, px->lfd, &ev);

@@ -17,7 +17,20 @@
 #   forward_ratio = ours_forward / tinyproxy_forward   >= 2
 #   logging_cost_ratio = ours (JSONL on) / ours (minimal), connect and
 #                        forward summed                >= 0.9
-# Also printed (no target): each proxy's own CPU time per request (`_cpu`,
+# Bounds, same run, same load generator (no target):
+#   relay_connect / relay_forward   `osh-proxy-bench relay`, a null proxy
+#                                   (read head, connect, relay; no parsing,
+#                                   policy, identity or logging): the floor
+#                                   any proxy pays here (loopback TCP work
+#                                   for two connections per request)
+#   direct_forward                  the load generator straight to the
+#                                   origin, no proxy: the ceiling (its
+#                                   `_cpu` is the origin's, for scale)
+#   relay_ratio_* = relay / tinyproxy: what a proxy doing nothing but
+#                   relaying reaches against tinyproxy in this bench
+# Also printed (no target): the load generator's own CPU per request
+# (`_load_cpu`: the client's share, the same for every proxy when the bench
+# is fair), each proxy's own CPU time per request (`_cpu`,
 # microseconds: osh-proxy's getrusage, tinyproxy's /proc/<pid>/stat) and
 # cpu_per_request_ratio_* = tinyproxy's / ours (> 1: ours is cheaper), the
 # figure that survives a loaded machine better than requests/s.
@@ -55,7 +68,8 @@ trap cleanup EXIT
 
 # Origin: 4 accept threads answering "200 ok".
 "$bench" origin --threads 4 > "$dir/origin.out" &
-pids+=($!)
+opid=$!
+pids+=($opid)
 for _ in $(seq 100); do [ -s "$dir/origin.out" ] && break; sleep 0.05; done
 oport=$(awk '{print $2}' "$dir/origin.out")
 
@@ -71,6 +85,13 @@ LogFile "/dev/null"
 Allow 127.0.0.1
 ConnectPort $oport
 EOF
+# The null relay (16 threads, one connection each at a time).
+"$bench" relay --origin "$oport" --threads 16 > "$dir/relay.out" &
+rpid=$!
+pids+=($rpid)
+for _ in $(seq 100); do [ -s "$dir/relay.out" ] && break; sleep 0.05; done
+rport=$(awk '{print $2}' "$dir/relay.out")
+
 tinyproxy -d -c "$dir/tinyproxy.conf" > /dev/null 2>&1 &
 tpid=$!
 pids+=($tpid)
@@ -101,38 +122,46 @@ run_ours() { # mode jsonl(0/1)
   "$proxy" --policy "$dir/policy.yaml" --log-dir "$logdir" "${extra[@]}" \
     --exec "$bench" load --origin "$oport" --mode "$1" --threads 8 --seconds "$seconds" \
     | awk '$1 == "requests_per_s" { r = $2 } $1 == "requests" { n = $2 }
-           $1 == "proxy_cpu_us" { c = $2 } END { printf "%s %.1f\n", r, (n ? c / n : 0) }'
+           $1 == "load_cpu_us_per_request" { l = $2 }
+           $1 == "proxy_cpu_us" { c = $2 } END { printf "%s %.1f %.1f\n", r, (n ? c / n : 0), l }'
   rm -rf "$logdir"
 }
-tiny_cpu_us() { # utime + stime of tinyproxy, in microseconds
-  awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000000 / hz }' "/proc/$tpid/stat"
+cpu_us() { # utime + stime of a pid, in microseconds
+  awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000000 / hz }' "/proc/$1/stat"
 }
-run_tiny() { # mode
+run_other() { # pid port mode: tinyproxy, the relay, or the origin itself (direct)
   local c0 out
-  c0=$(tiny_cpu_us)
-  out=$("$bench" load --proxy "$tport" --origin "$oport" --mode "$1" --threads 8 --seconds "$seconds")
-  echo "$out" | awk -v c0="$c0" -v c1="$(tiny_cpu_us)" '
+  c0=$(cpu_us "$1")
+  out=$("$bench" load --proxy "$2" --origin "$oport" --mode "$3" --threads 8 --seconds "$seconds")
+  echo "$out" | awk -v c0="$c0" -v c1="$(cpu_us "$1")" '
     $1 == "requests_per_s" { r = $2 } $1 == "requests" { n = $2 }
-    END { printf "%s %.1f\n", r, (n ? (c1 - c0) / n : 0) }'
+    $1 == "load_cpu_us_per_request" { l = $2 }
+    END { printf "%s %.1f %.1f\n", r, (n ? (c1 - c0) / n : 0), l }'
 }
 # keeps the run with the most requests/s (its CPU figure with it)
 best() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); print (x[1] > y[1] ? a : b) }'; }
 
 declare -A r
-for k in tinyproxy_connect tinyproxy_forward ours_connect ours_forward ours_min_connect ours_min_forward; do
-  r[$k]="0 0"
+for k in tinyproxy_connect tinyproxy_forward ours_connect ours_forward ours_min_connect \
+  ours_min_forward relay_connect relay_forward direct_forward; do
+  r[$k]="0 0 0"
 done
 for _ in $(seq "$rounds"); do
   for m in connect forward; do
-    r[tinyproxy_$m]=$(best "${r[tinyproxy_$m]}" "$(run_tiny $m)")
+    r[tinyproxy_$m]=$(best "${r[tinyproxy_$m]}" "$(run_other "$tpid" "$tport" $m)")
     r[ours_$m]=$(best "${r[ours_$m]}" "$(run_ours $m 1)")
     r[ours_min_$m]=$(best "${r[ours_min_$m]}" "$(run_ours $m 0)")
+    r[relay_$m]=$(best "${r[relay_$m]}" "$(run_other "$rpid" "$rport" $m)")
   done
+  # the origin answers an absolute-form GET too: no proxy at all
+  r[direct_forward]=$(best "${r[direct_forward]}" "$(run_other "$opid" "$oport" forward)")
 done
-for k in tinyproxy_connect ours_connect ours_min_connect tinyproxy_forward ours_forward ours_min_forward; do
+for k in tinyproxy_connect ours_connect ours_min_connect relay_connect tinyproxy_forward \
+  ours_forward ours_min_forward relay_forward direct_forward; do
   set -- ${r[$k]}
   echo "$k $1 req/s"
   echo "${k}_cpu $2 us/req"
+  echo "${k}_load_cpu $3 us/req"
 done
 rate() { set -- ${r[$1]}; echo "$1"; }
 cpu() { set -- ${r[$1]}; echo "$2"; }
@@ -140,11 +169,13 @@ awk -v tc="$(rate tinyproxy_connect)" -v tf="$(rate tinyproxy_forward)" \
     -v oc="$(rate ours_connect)" -v of="$(rate ours_forward)" \
     -v mc="$(rate ours_min_connect)" -v mf="$(rate ours_min_forward)" \
     -v tcc="$(cpu tinyproxy_connect)" -v tfc="$(cpu tinyproxy_forward)" \
-    -v occ="$(cpu ours_connect)" -v ofc="$(cpu ours_forward)" 'BEGIN {
+    -v occ="$(cpu ours_connect)" -v ofc="$(cpu ours_forward)" \
+    -v rc="$(rate relay_connect)" -v rf="$(rate relay_forward)" 'BEGIN {
   c = oc / tc; f = of / tf; l = (oc + of) / (mc + mf);
   printf "connect_ratio %.2f\nforward_ratio %.2f\nlogging_cost_ratio %.2f\n", c, f, l;
   if (occ > 0 && ofc > 0)
     printf "cpu_per_request_ratio_connect %.2f\ncpu_per_request_ratio_forward %.2f\n", tcc / occ, tfc / ofc;
+  printf "relay_ratio_connect %.2f\nrelay_ratio_forward %.2f\n", rc / tc, rf / tf;
   printf "target connect_ratio>=2 %s\n", (c >= 2 ? "PASS" : "MISS");
   printf "target forward_ratio>=2 %s\n", (f >= 2 ? "PASS" : "MISS");
   printf "target logging_cost_ratio>=0.9 %s\n", (l >= 0.9 ? "PASS" : "MISS");

@@ -108,6 +108,8 @@ struct osh_proxy_stats {
 	uint64_t limited;	  /* refused at the connection limit (503) */
 	uint64_t timeouts;	  /* closed for a slow head (408) */
 	uint64_t open;		  /* connections open now */
+	uint64_t owner_hits;	  /* client owners found by the owner cache */
+	uint64_t owner_misses;	  /* ... and by the /proc search */
 };
 
 void osh_proxy_stats_get(struct osh_proxy *px, struct osh_proxy_stats *out);

@@ -82,6 +82,8 @@ struct osh_proxy {
 	char ip[INET6_ADDRSTRLEN];
 	uint16_t port;
 	int lfd, epfd, wakefd;
+	struct sockaddr_storage laddr; /* the listener's address */
+	bool laddr_fixed;	       /* not a wildcard: every conn's local address */
 	struct osh_proxy_ident *ident;
 
 	pthread_mutex_t eng_lock;
@@ -581,6 +583,23 @@ out:
 	osh_proxy_engine_unref(eng);
 }
 
+static bool drain(struct end *to, const char *p, size_t *off, size_t *len);
+
+/* Still on the worker, which owns the conn until it is queued back: sends
+ * what is ready (the 200 or the refusal to the client; the rewritten head
+ * and any early body bytes upstream) so the client and the origin need not
+ * wait for the I/O thread to be scheduled first. Whatever does not fit, or
+ * fails, is left for the I/O thread, which handles it as before. */
+static void send_first(struct conn *c)
+{
+	bool ok = drain(&c->cl, c->ubuf.d, &c->ubuf.off, &c->ubuf.len);
+
+	if (ok && c->st == ST_TUNNEL && c->pre_len)
+		ok = drain(&c->up, c->pre, &c->pre_off, &c->pre_len);
+	if (ok && c->st == ST_TUNNEL && !c->pre_len)
+		drain(&c->up, c->cbuf.d, &c->cbuf.off, &c->cbuf.len);
+}
+
 static void *worker_main(void *arg)
 {
 	struct osh_proxy *px = arg;
@@ -608,6 +627,7 @@ static void *worker_main(void *arg)
 			refusal(&c->ubuf, 503, "proxy out of memory");
 			c->st = ST_REFUSE;
 		}
+		send_first(c);
 		pthread_mutex_lock(&px->q_lock);
 		c->qnext = px->done_head;
 		px->done_head = c;
@@ -686,7 +706,7 @@ static void do_accept(struct osh_proxy *px)
 		struct sockaddr_storage peer;
 		socklen_t pl = sizeof(peer), ll;
 		struct conn *c;
-		int one = 1, fd;
+		int fd;
 
 		memset(&peer, 0, sizeof(peer));
 		fd = accept4(px->lfd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -711,10 +731,14 @@ static void do_accept(struct osh_proxy *px)
 			osh_proxy_ev_conn_limit(ip, port, px->cfg.max_conns);
 			continue;
 		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* TCP_NODELAY is inherited from the listener; so is the local
+		 * address unless the listener is bound to a wildcard */
 		c->peer = peer;
 		ll = sizeof(c->local);
-		getsockname(fd, (struct sockaddr *)&c->local, &ll);
+		if (px->laddr_fixed)
+			c->local = px->laddr;
+		else
+			getsockname(fd, (struct sockaddr *)&c->local, &ll);
 		addr_of(&peer, c->src_ip, sizeof(c->src_ip), &c->src_port);
 		c->cl.c = c->up.c = c;
 		c->cl.fd = fd;
@@ -921,6 +945,8 @@ static void take_done(struct osh_proxy *px)
 			on_tunnel(px, c, &c->cl, 0);
 		} else {
 			start_refuse(px, c);
+			if (c->ubuf.len == 0) /* the worker sent it all: close now */
+				on_refuse(px, c, 0);
 		}
 		c = next;
 	}
@@ -1039,6 +1065,8 @@ int osh_proxy_create(const struct osh_proxy_config *cfg_in, struct osh_proxy **o
 		what = "socket";
 	else if (setsockopt(px->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
 		what = "setsockopt(SO_REUSEADDR)";
+	else if (setsockopt(px->lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+		what = "setsockopt(TCP_NODELAY)"; /* accepted sockets inherit it */
 	else if (bind(px->lfd, ai->ai_addr, ai->ai_addrlen) != 0)
 		what = "bind";
 	else if (listen(px->lfd, 1024) != 0)
@@ -1057,6 +1085,11 @@ int osh_proxy_create(const struct osh_proxy_config *cfg_in, struct osh_proxy **o
 	}
 	px->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)(void *)&ss)->sin_port
 						 : ((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
+	px->laddr = ss;
+	px->laddr_fixed =
+	    ss.ss_family == AF_INET
+		? ((struct sockaddr_in *)(void *)&ss)->sin_addr.s_addr != htonl(INADDR_ANY)
+		: !IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)(void *)&ss)->sin6_addr);
 	ev.events = EPOLLIN;
 	ev.data.ptr = &listen_tag;
 	epoll_ctl(px->epfd, EPOLL_CTL_ADD, px->lfd, &ev);
@@ -1202,4 +1235,11 @@ void osh_proxy_stats_get(struct osh_proxy *px, struct osh_proxy_stats *out)
 	out->limited = __atomic_load_n(&px->st.limited, __ATOMIC_RELAXED);
 	out->timeouts = __atomic_load_n(&px->st.timeouts, __ATOMIC_RELAXED);
 	out->open = __atomic_load_n(&px->st.open, __ATOMIC_RELAXED);
+	{
+		unsigned long h = 0, m = 0;
+
+		osh_proxy_ident_stats(px->ident, &h, &m);
+		out->owner_hits = h;
+		out->owner_misses = m;
+	}
 }

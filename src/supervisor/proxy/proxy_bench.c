@@ -4,13 +4,21 @@
  *   osh-proxy-bench origin [--threads N]
  *       serves "HTTP/1.0 200 OK" + 2 bytes to every request on 127.0.0.1:0
  *       (prints "origin <port>", runs until killed)
+ *   osh-proxy-bench relay --origin PORT [--threads N]
+ *       a null proxy on 127.0.0.1:0 (prints "relay <port>"): reads the head,
+ *       connects to the origin, answers a CONNECT with 200 or passes a
+ *       forward head on unchanged, then relays both ways until both sides
+ *       close. No parsing, policy, identity or logging: the floor of what
+ *       any proxy costs in this bench (the kernel's loopback TCP work for
+ *       two connections per request), measured in the same run.
  *   osh-proxy-bench load [--proxy PORT] --origin PORT --mode connect|forward
  *                        [--threads 8] [--seconds 5]
  *       new connection per request through the proxy on 127.0.0.1:
  *         connect: CONNECT localhost:<origin>, 200, GET through the tunnel
  *         forward: GET http://localhost:<origin>/ (absolute form)
  *       (without --proxy: the port of $HTTP_PROXY, as set by osh-proxy --exec)
- *       prints "requests_per_s <value>", "requests <n>" and "errors <n>"
+ *       prints "requests_per_s <value>", "requests <n>", "errors <n>" and
+ *       "load_cpu_us_per_request <value>" (the generator's own CPU)
  *
  * DESIGN: both sides in C with blocking sockets and one thread per client
  * (8 by default), so the numbers measure the proxies, not the harness; the
@@ -21,11 +29,13 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,6 +117,90 @@ static int origin(unsigned threads)
 	return 0;
 }
 
+/* relay: one connection at a time per thread, blocking I/O. */
+static void relay_one(int c)
+{
+	static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)origin_port)};
+	char buf[16384];
+	ssize_t n = read_until(c, buf, sizeof(buf), "\r\n\r\n");
+	int u = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct pollfd p[2];
+	int open_dirs = 2;
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	setsockopt(u, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (n <= 0 || connect(u, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		goto out;
+	if (strncmp(buf, "CONNECT ", 8) == 0) {
+		char *end = strstr(buf, "\r\n\r\n") + 4;
+
+		if (write(c, ok, sizeof(ok) - 1) < 0 ||
+		    (end < buf + n && write(u, end, (size_t)(buf + n - end)) < 0))
+			goto out;
+	} else if (write(u, buf, (size_t)n) != n) {
+		goto out;
+	}
+	p[0].fd = c;
+	p[1].fd = u;
+	while (open_dirs > 0) {
+		p[0].events = p[0].fd >= 0 ? POLLIN : 0;
+		p[1].events = p[1].fd >= 0 ? POLLIN : 0;
+		if (poll(p, 2, 10000) <= 0)
+			break;
+		for (int i = 0; i < 2; i++) {
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(p[i].fd, buf, sizeof(buf));
+			if (n > 0 && write(i ? c : u, buf, (size_t)n) == n)
+				continue;
+			shutdown(i ? c : u, SHUT_WR);
+			p[i].fd = -1;
+			open_dirs--;
+		}
+	}
+out:
+	close(u);
+	close(c);
+}
+
+static void *relay_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int c = accept(lfd, NULL, NULL), one = 1;
+
+		if (c < 0)
+			continue;
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		relay_one(c);
+	}
+	return NULL;
+}
+
+static int relay(unsigned threads)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	pthread_t t;
+	int one = 1;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(lfd, 4096) != 0) {
+		perror("relay");
+		return 1;
+	}
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	printf("relay %u\n", ntohs(sa.sin_port));
+	fflush(stdout);
+	for (unsigned i = 1; i < threads; i++)
+		pthread_create(&t, NULL, relay_thread, NULL);
+	relay_thread(NULL);
+	return 0;
+}
+
 struct result {
 	unsigned long ok, errors;
 };
@@ -166,6 +260,7 @@ static int load(unsigned threads)
 	pthread_t t[64];
 	struct result res[64];
 	unsigned long ok = 0, errors = 0;
+	struct rusage ru;
 	double t0, t1;
 
 	memset(res, 0, sizeof(res));
@@ -183,6 +278,11 @@ static int load(unsigned threads)
 	t1 = now_s();
 	printf("requests_per_s %.1f\nrequests %lu\nerrors %lu\n", (double)ok / (t1 - t0), ok,
 	       errors);
+	if (getrusage(RUSAGE_SELF, &ru) == 0 && ok > 0)
+		printf("load_cpu_us_per_request %.1f\n",
+		       ((double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+			(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)) /
+			   (double)ok);
 	return ok > 0 ? 0 : 1;
 }
 
@@ -211,6 +311,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "origin") == 0)
 		return origin(threads);
+	if (strcmp(argv[1], "relay") == 0 && origin_port)
+		return relay(threads);
 	if (!proxy_port && getenv("HTTP_PROXY")) {
 		/* under osh-proxy --exec: the proxy's port from the environment */
 		const char *env = getenv("HTTP_PROXY");
@@ -221,7 +323,8 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "load") == 0 && proxy_port && origin_port)
 		return load(threads);
 usage:
-	fprintf(stderr, "usage: osh-proxy-bench origin [--threads N] | load --proxy PORT "
+	fprintf(stderr, "usage: osh-proxy-bench origin [--threads N] | relay --origin PORT "
+			"[--threads N] | load --proxy PORT "
 			"--origin PORT --mode connect|forward [--threads N] [--seconds S]\n");
 	return 2;
 }

@@ -29,6 +29,25 @@ struct tofu {
 	char hex[65];
 };
 
+/* A process recently found owning a client socket: its open /proc/<pid>/fd
+ * directory and the descriptor numbers its client sockets had. A client
+ * that opens a new connection per request reuses the lowest free numbers,
+ * so the next socket is almost always behind one of them: one readlinkat
+ * per hint instead of a scan of every descriptor. The directory fd is tied
+ * to that very process (a new process with a recycled pid has another
+ * /proc entry), so a stale entry can only miss, never name a wrong owner. */
+#define OWNERS_MAX     8
+#define OWNER_HINTS    8
+#define HINT_PROBE_MAX 16 /* readlinkat calls per lookup before the search */
+
+struct owner {
+	pid_t pid; /* 0 = free slot */
+	int dirfd; /* /proc/<pid>/fd, O_DIRECTORY */
+	int hint[OWNER_HINTS];
+	unsigned n_hint;
+	uint64_t last_use;
+};
+
 struct osh_proxy_ident {
 	int nl;	      /* NETLINK_SOCK_DIAG socket in the clients' namespace */
 	ino_t ns_ino; /* that namespace's inode (to follow the root's) */
@@ -38,6 +57,10 @@ struct osh_proxy_ident {
 	pthread_mutex_t tofu_lock;
 	struct tofu tofu[OSH_PROXY_TOFU_MAX];
 	size_t n_tofu;
+	pthread_mutex_t own_lock;
+	struct owner own[OWNERS_MAX];
+	uint64_t own_clock;
+	uint64_t own_hits, own_misses; /* atomics */
 };
 
 /* ------------------------------------------------------------ create */
@@ -108,6 +131,7 @@ int osh_proxy_ident_create(int netns_fd, struct osh_proxy_ident **out, char *err
 	if (rc == 0) {
 		pthread_mutex_init(&id->nl_lock, NULL);
 		pthread_mutex_init(&id->tofu_lock, NULL);
+		pthread_mutex_init(&id->own_lock, NULL);
 		*out = id;
 	} else {
 		free(id);
@@ -156,6 +180,10 @@ void osh_proxy_ident_destroy(struct osh_proxy_ident *id)
 	close(id->nl);
 	for (size_t i = 0; i < id->n_tofu; i++)
 		free(id->tofu[i].path);
+	for (size_t i = 0; i < OWNERS_MAX; i++)
+		if (id->own[i].pid > 0)
+			close(id->own[i].dirfd);
+	pthread_mutex_destroy(&id->own_lock);
 	pthread_mutex_destroy(&id->nl_lock);
 	pthread_mutex_destroy(&id->tofu_lock);
 	free(id);
@@ -251,11 +279,11 @@ out:
 
 /* ------------------------------------------------------- owner search */
 
-/* Whether pid holds the socket `want` ("socket:[<inode>]"). Each entry is
- * read relative to the open fd directory (readlinkat): one path component
- * per descriptor instead of a /proc/<pid>/fd/<n> walk, the bulk of the
- * identity cost per request. */
-static bool owns_inode(pid_t pid, const char *want)
+/* Whether pid holds the socket `want` ("socket:[<inode>]"); *fdnum = the
+ * descriptor number that does. Each entry is read relative to the open fd
+ * directory (readlinkat): one path component per descriptor instead of a
+ * /proc/<pid>/fd/<n> walk. */
+static bool owns_inode(pid_t pid, const char *want, int *fdnum)
 {
 	char path[64], link[64];
 	struct dirent *de;
@@ -273,6 +301,8 @@ static bool owns_inode(pid_t pid, const char *want)
 		if (n > 0) {
 			link[n] = '\0';
 			found = strcmp(link, want) == 0;
+			if (found)
+				*fdnum = (int)strtol(de->d_name, NULL, 10);
 		}
 	}
 	if (d)
@@ -283,7 +313,7 @@ static bool owns_inode(pid_t pid, const char *want)
 #define BFS_MAX 4096
 
 /* Breadth-first over root's descendants. */
-static pid_t search_tree(pid_t root, const char *want)
+static pid_t search_tree(pid_t root, const char *want, int *fdnum)
 {
 	pid_t *q = malloc(BFS_MAX * sizeof(*q));
 	size_t head = 0, tail = 0;
@@ -298,7 +328,7 @@ static pid_t search_tree(pid_t root, const char *want)
 		struct dirent *de;
 		DIR *d;
 
-		if (owns_inode(p, want)) {
+		if (owns_inode(p, want, fdnum)) {
 			found = p;
 			break;
 		}
@@ -331,7 +361,7 @@ static pid_t search_tree(pid_t root, const char *want)
 	return found;
 }
 
-static pid_t search_all(const char *want)
+static pid_t search_all(const char *want, int *fdnum)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -343,11 +373,116 @@ static pid_t search_all(const char *want)
 		char *end;
 		long p = strtol(de->d_name, &end, 10);
 
-		if (*end == '\0' && p > 0 && p != getpid() && owns_inode((pid_t)p, want))
+		if (*end == '\0' && p > 0 && p != getpid() && owns_inode((pid_t)p, want, fdnum))
 			found = (pid_t)p;
 	}
 	closedir(d);
 	return found;
+}
+
+/* --------------------------------------------------------- owner cache */
+
+/* Probes the hinted descriptors of the recently seen owners, most recent
+ * first; returns the owner's pid or 0. A hit moves the hint to the front. */
+static pid_t owner_probe(struct osh_proxy_ident *id, const char *want)
+{
+	unsigned probes = 0;
+	pid_t found = 0;
+
+	pthread_mutex_lock(&id->own_lock);
+	while (!found && probes < HINT_PROBE_MAX) {
+		struct owner *best = NULL;
+
+		/* next most recently used owner not probed yet (last_use marks) */
+		for (size_t i = 0; i < OWNERS_MAX; i++) {
+			struct owner *o = &id->own[i];
+
+			if (o->pid > 0 && o->n_hint > 0 && !(o->last_use & 1) &&
+			    (!best || o->last_use > best->last_use))
+				best = o;
+		}
+		if (!best)
+			break;
+		best->last_use |= 1; /* probed in this lookup */
+		/* least recently matched first: with one socket per request, the
+		 * descriptor number just reused is the one whose previous socket
+		 * was seen longest ago (the other clients were seen since) */
+		for (unsigned k = 0; k < best->n_hint && probes < HINT_PROBE_MAX && !found; k++) {
+			unsigned h = best->n_hint - 1 - k;
+			char name[16], link[64];
+			ssize_t n;
+
+			snprintf(name, sizeof(name), "%d", best->hint[h]);
+			n = readlinkat(best->dirfd, name, link, sizeof(link) - 1);
+			probes++;
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (strcmp(link, want) == 0) {
+				int fdn = best->hint[h];
+
+				memmove(&best->hint[1], &best->hint[0], h * sizeof(best->hint[0]));
+				best->hint[0] = fdn;
+				found = best->pid;
+				best->last_use = (++id->own_clock) << 1 | 1;
+			}
+		}
+	}
+	for (size_t i = 0; i < OWNERS_MAX; i++)
+		id->own[i].last_use &= ~(uint64_t)1;
+	pthread_mutex_unlock(&id->own_lock);
+	__atomic_add_fetch(found ? &id->own_hits : &id->own_misses, 1, __ATOMIC_RELAXED);
+	return found;
+}
+
+/* Remembers that pid's descriptor fdnum was a client socket. */
+static void owner_learn(struct osh_proxy_ident *id, pid_t pid, int fdnum)
+{
+	struct owner *o = NULL, *lru = NULL;
+
+	pthread_mutex_lock(&id->own_lock);
+	for (size_t i = 0; i < OWNERS_MAX && !o; i++)
+		if (id->own[i].pid == pid)
+			o = &id->own[i];
+	for (size_t i = 0; i < OWNERS_MAX && !o; i++)
+		if (!lru || id->own[i].pid == 0 ||
+		    (lru->pid > 0 && id->own[i].last_use < lru->last_use))
+			lru = &id->own[i];
+	if (!o && lru) {
+		char path[64];
+		int dfd;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			if (lru->pid > 0)
+				close(lru->dirfd);
+			memset(lru, 0, sizeof(*lru));
+			lru->pid = pid;
+			lru->dirfd = dfd;
+			o = lru;
+		}
+	}
+	if (o) {
+		unsigned h = 0;
+
+		while (h < o->n_hint && o->hint[h] != fdnum)
+			h++;
+		if (h == o->n_hint && o->n_hint < OWNER_HINTS)
+			o->n_hint++;
+		if (h == OWNER_HINTS)
+			h = OWNER_HINTS - 1; /* drop the least recent hint */
+		memmove(&o->hint[1], &o->hint[0], h * sizeof(o->hint[0]));
+		o->hint[0] = fdnum;
+		o->last_use = (++id->own_clock) << 1;
+	}
+	pthread_mutex_unlock(&id->own_lock);
+}
+
+void osh_proxy_ident_stats(struct osh_proxy_ident *id, unsigned long *hits, unsigned long *misses)
+{
+	*hits = (unsigned long)__atomic_load_n(&id->own_hits, __ATOMIC_RELAXED);
+	*misses = (unsigned long)__atomic_load_n(&id->own_misses, __ATOMIC_RELAXED);
 }
 
 /* ---------------------------------------------------------- proc info */
@@ -595,7 +730,7 @@ int osh_proxy_ident_lookup(struct osh_proxy_ident *id, const struct sockaddr_sto
 	pid_t root = __atomic_load_n(&id->root, __ATOMIC_ACQUIRE);
 	char want[48], why[512];
 	pid_t pid = 0;
-	int rc;
+	int rc, fdnum = -1;
 
 	memset(out, 0, offsetof(struct osh_proxy_peer, store));
 	out->used = 0;
@@ -610,10 +745,13 @@ int osh_proxy_ident_lookup(struct osh_proxy_ident *id, const struct sockaddr_sto
 		goto out;
 	}
 	snprintf(want, sizeof(want), "socket:[%lu]", out->inode);
-	if (root > 0)
-		pid = search_tree(root, want);
+	pid = owner_probe(id, want);
+	if (!pid && root > 0)
+		pid = search_tree(root, want, &fdnum);
 	if (!pid)
-		pid = search_all(want);
+		pid = search_all(want, &fdnum);
+	if (pid && fdnum >= 0)
+		owner_learn(id, pid, fdnum);
 	if (!pid) {
 		snprintf(reason, rlen,
 			 "failed to resolve peer binary: no process owns socket inode %lu (reading "

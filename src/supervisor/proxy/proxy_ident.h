@@ -11,7 +11,14 @@
  * see that namespace's sockets. The inode's owner is found by walking the
  * sandbox command's process tree first (/proc/<pid>/task/<tid>/children,
  * then each /proc/<pid>/fd entry), then, when not found there (e.g. an SSH session
- * started beside the command), every process in /proc.
+ * started beside the command), every process in /proc. Before either
+ * search, a small cache of recent owners (their open /proc/<pid>/fd
+ * directories and the descriptor numbers their client sockets had) is
+ * probed: a client opening a connection per request reuses the same low
+ * descriptor numbers, so one or two readlinkat calls usually find it. The
+ * cache only saves the scan: the match is still the kernel's own
+ * "socket:[inode]" link of a live process, and the executable and its TOFU
+ * check are read afresh on every request (a process may execve).
  * The executable is /proc/<pid>/exe; the ancestors are the executables of
  * its parents (PPid in /proc/<pid>/status), nearest first, up to the
  * command itself or PID 1. Policy matches on these paths; argv paths are
@@ -82,6 +89,10 @@ OSH_MUST_CHECK int osh_proxy_ident_lookup(struct osh_proxy_ident *id,
 					  const struct sockaddr_storage *peer,
 					  const struct sockaddr_storage *local,
 					  struct osh_proxy_peer *out, char *reason, size_t rlen);
+
+/* Owner-cache counters since create: lookups answered by the cache (hits)
+ * and those that fell back to the /proc search (misses). Thread-safe. */
+void osh_proxy_ident_stats(struct osh_proxy_ident *id, unsigned long *hits, unsigned long *misses);
 
 /* Fills pe->cmd (absolute argv paths of the process and its ancestors,
  * deduped, without the executables) for a deny reason; lookups leave it

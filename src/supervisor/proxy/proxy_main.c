@@ -236,12 +236,17 @@ int main(int argc, char **argv)
 		if (sig == SIGHUP && load(px, o.policy, gen + 1) == 0)
 			gen++;
 		if (sig == SIGCHLD && child > 0 && waitpid(child, &status, WNOHANG) == child) {
+			struct osh_proxy_stats st;
 			struct rusage ru;
 
 			exit_code =
 			    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 			/* the proxy's own CPU (all its threads, not the child's), for
 			 * tools/bench/proxy-bench.sh */
+			osh_proxy_stats_get(px, &st);
+			printf("owner_cache_hits %llu\nowner_cache_misses %llu\n",
+			       (unsigned long long)st.owner_hits,
+			       (unsigned long long)st.owner_misses);
 			if (getrusage(RUSAGE_SELF, &ru) == 0)
 				printf("proxy_cpu_us %lld\n",
 				       (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *

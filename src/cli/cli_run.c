@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "osh_parse.h"
 #include "osh_cli.h"
 #include "osh_rpc.h"
 #include "osh_secret_check.h"
@@ -135,7 +136,7 @@ static int config_set(struct ctx *x)
 		Openshell__V1__GetConfigResponse *gr = (Openshell__V1__GetConfigResponse *)resp;
 		bool b;
 		if (gr->n_entries == 1 && strcmp(gr->entries[0]->type, "bool") == 0) {
-			if (osh_rpc_parse_bool(value, &b) != OSH_OK) {
+			if (osh_parse_bool(value, &b) != OSH_OK) {
 				fprintf(
 				    x->err,
 				    "openshell: config set: invalid value '%s' for %s: expected "

@@ -70,8 +70,8 @@ out:
 
 int osh_parse_bool(const char *s, bool *out)
 {
-	static const char *const yes[] = {"true", "yes", "on", "1"};
-	static const char *const no[] = {"false", "no", "off", "0"};
+	static const char *const yes[] = {"true", "yes", "on", "1", "y"};
+	static const char *const no[] = {"false", "no", "off", "0", "n"};
 	int rc = OSH_EPARSE;
 
 	for (size_t i = 0; s && i < sizeof(yes) / sizeof(yes[0]); i++) {

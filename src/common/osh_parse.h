@@ -23,7 +23,9 @@
  * OSH_ETOOBIG (does not fit in int64 milliseconds). */
 OSH_MUST_CHECK int osh_parse_duration_ms(const char *s, int64_t *out_ms);
 
-/* true/yes/on/1 and false/no/off/0, any case. Returns 0 or OSH_EPARSE. */
+/* true/yes/on/1/y and false/no/off/0/n, any case, nothing around them (the
+ * one boolean of the gateway YAML, its flags and env, and the CLI). Returns
+ * 0 or OSH_EPARSE; *out is untouched on error. */
 OSH_MUST_CHECK int osh_parse_bool(const char *s, bool *out);
 
 /* Decimal unsigned integer in [min, max]. Returns 0, OSH_EPARSE (not only

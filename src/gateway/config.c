@@ -7,6 +7,7 @@
  * layout. Writes go through a temp file + fsync + rename + directory fsync so a
  * concurrent reader (our own reload, an editor) never sees a torn file. */
 #include "config.h"
+#include "osh_parse.h"
 #include "gwfile.h"
 
 #include <errno.h>
@@ -94,24 +95,6 @@ const char *osh_gw_src_name(enum osh_gw_src s)
 	return n;
 }
 
-int osh_gw_parse_bool(const char *s, bool *out)
-{
-	static const char *const yes[] = {"true", "yes", "on", "1"};
-	static const char *const no[] = {"false", "no", "off", "0"};
-	int rc = OSH_EPARSE;
-
-	for (size_t i = 0; s && i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*out = true;
-			rc = 0;
-		} else if (strcasecmp(s, no[i]) == 0) {
-			*out = false;
-			rc = 0;
-		}
-	}
-	return rc;
-}
-
 void osh_gw_layer_init(struct osh_gw_layer *l)
 {
 	memset(l, 0, sizeof(*l));
@@ -132,7 +115,7 @@ static int parse_value(enum osh_gw_key k, const char *value, struct osh_gw_value
 			     "empty value (expected a boolean: true/false, yes/no, on/off, 1/0)");
 			goto out;
 		}
-		if (osh_gw_parse_bool(value, &b) != 0) {
+		if (osh_parse_bool(value, &b) != 0) {
 			errf(err, errlen,
 			     "invalid boolean '%s' (expected true/false, yes/no, on/off, 1/0)",
 			     value);

@@ -90,7 +90,6 @@ const char *osh_gw_src_name(enum osh_gw_src s);
 
 /* Parses a boolean: true/false, yes/no, on/off, 1/0 (case-insensitive, surrounding
  * blanks not allowed). Returns 0 or OSH_EPARSE. Thread-safe. */
-OSH_MUST_CHECK int osh_gw_parse_bool(const char *s, bool *out);
 
 /* Empties a layer (no key set). */
 void osh_gw_layer_init(struct osh_gw_layer *l);

@@ -124,11 +124,6 @@ struct osh_rpc_status {
 	char message[512];
 };
 
-/* Parse a boolean config value: true/false, yes/no, on/off, 1/0, y/n in any
- * case, surrounding blanks ignored. Returns 0 and sets *out, or OSH_EINVAL
- * (out untouched). Shared by the CLI and the gateway so both accept the
- * same words. Thread-safe. */
-int osh_rpc_parse_bool(const char *s, bool *out) OSH_MUST_CHECK;
 
 /* =============================== server =============================== */
 

@@ -10,7 +10,7 @@
  *                             OSH_ETOOBIG iff the ms value exceeds INT64_MAX
  *                             (digits that overflow before a bad unit may
  *                             give either error)
- *   1 osh_gw_parse_bool       oracle: true/yes/on/1, false/no/off/0, any case
+ *   1 osh_parse_bool       oracle: true/yes/on/1, false/no/off/0, any case
  *   2 osh_cli_parse_since     oracle: ^[0-9]+$ (absolute ms) or
  *                             ^[0-9]+(ms|s|m|h|d)$ relative to now, result in
  *                             [0, now]; no signed overflow (UBSan)
@@ -111,12 +111,12 @@ static void fuzz_duration(const char *s)
 
 static void fuzz_bool(const char *s)
 {
-	static const char *const yes[] = {"true", "yes", "on", "1"};
-	static const char *const no[] = {"false", "no", "off", "0"};
+	static const char *const yes[] = {"true", "yes", "on", "1", "y"};
+	static const char *const no[] = {"false", "no", "off", "0", "n"};
 	int want = OSH_EPARSE;
 	bool wantv = false, got = false;
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		if (strcasecmp(s, yes[i]) == 0) {
 			want = 0;
 			wantv = true;
@@ -124,7 +124,7 @@ static void fuzz_bool(const char *s)
 		if (strcasecmp(s, no[i]) == 0)
 			want = 0;
 	}
-	if (osh_gw_parse_bool(s, &got) != want || (want == 0 && got != wantv))
+	if (osh_parse_bool(s, &got) != want || (want == 0 && got != wantv))
 		abort();
 }
 

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "osh_parse.h"
 #include "config.h"
 #include "osh_err.h"
 #include "osh_level.h"
@@ -178,7 +179,7 @@ static void check_set_config(const Openshell__V1__SetConfigRequest *r)
 	if (rc == 0) {
 		bool b;
 
-		if (!l.set[k] || osh_gw_parse_bool(r->value, &b) != 0 ||
+		if (!l.set[k] || osh_parse_bool(r->value, &b) != 0 ||
 		    b != l.v.ocsf_logging_enabled)
 			abort();
 	}

@@ -44,10 +44,10 @@ Test(parse, durations)
 Test(parse, booleans)
 {
 	bool b = false;
-	const char *yes[] = {"true", "YES", "On", "1"};
-	const char *no[] = {"false", "No", "OFF", "0"};
+	const char *yes[] = {"true", "YES", "On", "1", "Y"};
+	const char *no[] = {"false", "No", "OFF", "0", "n"};
 
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 5; i++) {
 		cr_assert_eq(osh_parse_bool(yes[i], &b), 0);
 		cr_assert(b, "%s", yes[i]);
 		cr_assert_eq(osh_parse_bool(no[i], &b), 0);
@@ -56,6 +56,7 @@ Test(parse, booleans)
 	cr_assert_eq(osh_parse_bool("of", &b), OSH_EPARSE);
 	cr_assert_eq(osh_parse_bool("", &b), OSH_EPARSE);
 	cr_assert_eq(osh_parse_bool("truee", &b), OSH_EPARSE);
+	cr_assert_eq(osh_parse_bool(" y ", &b), OSH_EPARSE, "no whitespace around the word");
 	cr_assert_eq(osh_parse_bool(NULL, &b), OSH_EPARSE);
 }
 

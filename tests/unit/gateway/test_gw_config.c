@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "osh_parse.h"
 #include "cfgstate.h"
 #include "config.h"
 #include "gw_test_util.h"
@@ -25,23 +26,23 @@
 
 Test(gw_config, booleans)
 {
-	const char *yes[] = {"true", "TRUE", "yes", "Yes", "on", "ON", "1"};
-	const char *no[] = {"false", "False", "no", "NO", "off", "Off", "0"};
-	const char *bad[] = {"", "2", "tru", "y", " true", "enabled", "-1"};
+	const char *yes[] = {"true", "TRUE", "yes", "Yes", "on", "ON", "1", "y"};
+	const char *no[] = {"false", "False", "no", "NO", "off", "Off", "0", "N"};
+	const char *bad[] = {"", "2", "tru", "yy", " true", "enabled", "-1"};
 	bool b;
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		b = false;
-		cr_assert_eq(osh_gw_parse_bool(yes[i], &b), 0, "%s", yes[i]);
+		cr_assert_eq(osh_parse_bool(yes[i], &b), 0, "%s", yes[i]);
 		cr_assert(b, "%s", yes[i]);
 	}
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
 		b = true;
-		cr_assert_eq(osh_gw_parse_bool(no[i], &b), 0, "%s", no[i]);
+		cr_assert_eq(osh_parse_bool(no[i], &b), 0, "%s", no[i]);
 		cr_assert(!b, "%s", no[i]);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(osh_gw_parse_bool(bad[i], &b), OSH_EPARSE, "'%s'", bad[i]);
+		cr_assert_eq(osh_parse_bool(bad[i], &b), OSH_EPARSE, "'%s'", bad[i]);
 }
 
 /* All 2^3 presence combinations x 2^3 values: the winner is the first set source

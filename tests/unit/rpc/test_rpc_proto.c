@@ -318,27 +318,3 @@ Test(rpc_proto, status_names_and_error_mapping)
 	cr_assert_eq(osh_rpc_code_to_err(OSH_RPC_NOT_FOUND), OSH_ENOTFOUND);
 	cr_assert_eq(osh_rpc_code_to_err(OSH_RPC_INTERNAL), OSH_EPROTO);
 }
-
-Test(rpc_proto, parse_bool_accepts_documented_words_only)
-{
-	const char *yes[] = {"true", "TRUE", "Yes", "on", "1", " y ", "oN"};
-	const char *no[] = {"false", "No", "OFF", "0", "n", "\tfalse\n"};
-	const char *bad[] = {"", "  ", "maybe", "2", "truee", "yes please", "-1", "enabled"};
-	bool v;
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		v = false;
-		cr_assert_eq(osh_rpc_parse_bool(yes[i], &v), 0, "%s", yes[i]);
-		cr_assert(v, "%s", yes[i]);
-	}
-	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
-		v = true;
-		cr_assert_eq(osh_rpc_parse_bool(no[i], &v), 0, "%s", no[i]);
-		cr_assert(!v, "%s", no[i]);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		v = true;
-		cr_assert_eq(osh_rpc_parse_bool(bad[i], &v), OSH_EINVAL, "'%s'", bad[i]);
-		cr_assert(v, "untouched on error");
-	}
-	cr_assert_eq(osh_rpc_parse_bool(NULL, &v), OSH_EINVAL);
-}

@@ -17,8 +17,9 @@
  * message: queries read newest first and stop at what fits (`truncated`),
  * lists page. Pushes are bound to one sandbox per stream: the first message
  * names it, it must exist, and every line is rewritten with that id and
- * source "sandbox", so a supervisor cannot write into another sandbox's log
- * or pose as the gateway; every field of a line is capped. */
+ * source "sandbox" (or "agent" for the command's output, which the
+ * supervisor marks so), so a supervisor cannot write into another sandbox's
+ * log or pose as the gateway; every field of a line is capped. */
 #include <errno.h>
 #include <openssl/sha.h>
 #include <signal.h>
@@ -777,7 +778,11 @@ static void h_push_msg(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 		lines[n].level = in->level && in->level[0] ? in->level : "INFO";
 		lines[n].target = in->target ? in->target : "";
 		lines[n].message = in->message ? in->message : "";
-		lines[n].source = "sandbox"; /* forced: no impersonation of the gateway */
+		/* a supervisor may say "agent" (its command's output); anything
+		 * else, "gateway" included, is stored as "sandbox": no
+		 * impersonation of the gateway */
+		lines[n].source =
+		    in->source && strcmp(in->source, "agent") == 0 ? "agent" : "sandbox";
 		lines[n].fields = fjson[n];
 		lines[n].push_seq = numbered ? req->first_seq + i : 0;
 		n++;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_internal.h"
 #include "osh_cli.h"
 #include "osh_time.h"
 #include "osh_utf8.h"
@@ -97,6 +98,15 @@ static size_t text_width(const char *s)
 {
 	struct out o = {NULL, 0, 0};
 	put_text(&o, s);
+	return o.len;
+}
+
+size_t cli_escape_text(const char *s, char *buf, size_t cap)
+{
+	struct out o = {buf, cap, 0};
+	put_text(&o, s);
+	if (cap > 0)
+		buf[o.len < cap ? o.len : cap - 1] = '\0';
 	return o.len;
 }
 

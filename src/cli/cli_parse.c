@@ -69,6 +69,7 @@ const struct osh_cli_spec osh_cli_specs[] = {
      true, "print a sandbox's log lines (alias lg)"},
     {"status", "-o --output", "", false, "gateway version, health and address"},
     {"completions", "", "bash zsh fish", false, "print a shell completion script"},
+    {"term", "", "", false, "terminal UI: sandboxes and a live log panel"},
     {"help", "", "gateway config settings sandbox logs status completions", false,
      "help for a command"},
     {"version", "", "", false, "print the version"},
@@ -754,6 +755,10 @@ int osh_cli_parse_env(int argc, char **argv, const char *env_gateway, const char
 		o->cmd = OSH_CLI_STATUS;
 		return parse_sandbox_cmd(argc, argv, i, "status", 0, 0, o, err, errlen);
 	}
+	if (strcmp(cmd, "term") == 0) {
+		o->cmd = OSH_CLI_TERM;
+		return parse_positional(argc, argv, i, "term", 0, 0, p, o, err, errlen);
+	}
 	if (strcmp(cmd, "completions") == 0) {
 		o->cmd = OSH_CLI_COMPLETIONS;
 		rc = parse_positional(argc, argv, i, "completions", 1, 1, p, o, err, errlen);
@@ -771,7 +776,7 @@ int osh_cli_parse_env(int argc, char **argv, const char *env_gateway, const char
 	    strcmp(cmd, "sandbox") != 0 && strcmp(cmd, "settings") != 0) {
 		char near[32];
 		osh_cli_suggest(cmd,
-				"gateway config settings sandbox logs status completions help "
+				"gateway config settings sandbox logs status completions term help "
 				"version",
 				near, sizeof(near));
 		if (near[0] != '\0')
@@ -885,6 +890,7 @@ static const char *const help_top =
     "  settings set --key K --value V     (also `config set KEY VALUE`)\n"
     "  settings delete --key K            drop the override, back to the default\n"
     "  completions bash|zsh|fish          print a shell completion script\n"
+    "  term                               terminal UI: sandboxes and a live log panel\n"
     "  help [COMMAND]                     help for a command\n"
     "\n"
     "Every command accepts --help.\n"
@@ -1003,6 +1009,18 @@ static const char *const help_completions =
     "  source <(openshell completions bash)\n"
     "  openshell completions fish > ~/.config/fish/completions/openshell.fish\n";
 
+static const char *const help_term =
+    "Usage: openshell term\n"
+    "\n"
+    "A terminal UI: the sandboxes (state, pid, age) on the left, the selected\n"
+    "sandbox's log lines on the right, following live (times HH:MM:SS, local).\n"
+    "Keys: Up/Down or j/k select a sandbox; Tab moves the cursor into the log\n"
+    "panel (Up/Down/PgUp/PgDn scroll it and pause); p or Space pause/follow;\n"
+    "/ filter by text (empty clears); l cycle the minimum level; s cycle the\n"
+    "source (all, sandbox, agent, gateway); Enter show the line under the\n"
+    "cursor in full, with the event's OCSF JSON pretty-printed when the\n"
+    "sandbox writes JSONL (ocsf_logging_enabled); q quit. Needs a terminal.\n";
+
 static const char *const help_sandbox =
     "Usage: openshell sandbox create|list|get|delete|logs ...\n"
     "\n"
@@ -1041,6 +1059,8 @@ void osh_cli_help(FILE *fp, const char *topic)
 		t = help_status;
 	else if (strcmp(topic, "completions") == 0)
 		t = help_completions;
+	else if (strcmp(topic, "term") == 0)
+		t = help_term;
 	else if (strncmp(topic, "sandbox", 7) == 0)
 		t = help_sandbox;
 	fputs(t, fp);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_internal.h"
 #include "osh_cli.h"
 #include "osh_rpc.h"
 #include "osh_secret_check.h"
@@ -64,9 +65,9 @@ static int call(struct ctx *x, const char *method, const ProtobufCMessage *req, 
 	return osh_rpc_client_unary(x->c, method, req, &o, resp, st);
 }
 
-static const char *state_name(Openshell__V1__SandboxState s)
+const char *cli_state_name(int s)
 {
-	switch (s) {
+	switch ((Openshell__V1__SandboxState)s) {
 	case OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_PROVISIONING:
 		return "provisioning";
 	case OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING:
@@ -362,7 +363,7 @@ static int sandbox_create(struct ctx *x)
 	r = (Openshell__V1__CreateSandboxResponse *)resp;
 	if (r->sandbox != NULL)
 		fprintf(x->out, "sandbox %s created (id %s, state %s, pid %d)\n", r->sandbox->name,
-			r->sandbox->id, state_name(r->sandbox->state), r->sandbox->pid);
+			r->sandbox->id, cli_state_name(r->sandbox->state), r->sandbox->pid);
 	else
 		fprintf(x->out, "sandbox %s created\n", x->a->name);
 	(void)osh_cli_last_write(x->a->name);
@@ -418,6 +419,13 @@ static int list_all(struct ctx *x, void ***pages, size_t *n_pages, struct osh_rp
 	return rc;
 }
 
+int cli_list_all(struct osh_rpc_client *c, void ***pages, size_t *n_pages,
+		 struct osh_rpc_status *st)
+{
+	struct ctx x = {.c = c};
+	return list_all(&x, pages, n_pages, st);
+}
+
 static const Openshell__V1__ListSandboxesResponse *page_at(void **pages, size_t i)
 {
 	return pages[i];
@@ -441,7 +449,7 @@ static void sandbox_json(FILE *fp, const Openshell__V1__Sandbox *s)
 	osh_cli_json_str(fp, s->name);
 	fputs(", \"id\": ", fp);
 	osh_cli_json_str(fp, s->id);
-	fprintf(fp, ", \"state\": \"%s\", \"pid\": %d, \"exit_code\": ", state_name(s->state),
+	fprintf(fp, ", \"state\": \"%s\", \"pid\": %d, \"exit_code\": ", cli_state_name(s->state),
 		s->pid);
 	if (s->opt_exit_code_case == OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE)
 		fprintf(fp, "%d", s->exit_code);
@@ -516,7 +524,7 @@ static int sandbox_list(struct ctx *x)
 			else
 				snprintf(code, sizeof(code), "-");
 			fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, s->name, wi, s->id,
-				state_name(s->state), pid, code, created);
+				cli_state_name(s->state), pid, code, created);
 		}
 out:
 	free_pages(pages, n_pages);
@@ -566,7 +574,8 @@ static int sandbox_get(struct ctx *x)
 		osh_cli_json_str(x->out, s->name);
 		fputs("\nid: ", x->out);
 		osh_cli_json_str(x->out, s->id);
-		fprintf(x->out, "\nstate: %s\npid: %d\nexit_code: ", state_name(s->state), s->pid);
+		fprintf(x->out, "\nstate: %s\npid: %d\nexit_code: ", cli_state_name(s->state),
+			s->pid);
 		if (s->opt_exit_code_case == OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE)
 			fprintf(x->out, "%d\n", s->exit_code);
 		else
@@ -585,7 +594,7 @@ static int sandbox_get(struct ctx *x)
 		goto out;
 	}
 	fprintf(x->out, "Name:     %s\nId:       %s\nState:    %s\n", s->name, s->id,
-		state_name(s->state));
+		cli_state_name(s->state));
 	if (s->pid > 0)
 		fprintf(x->out, "Pid:      %d\n", s->pid);
 	else
@@ -822,7 +831,7 @@ static bool sandbox_exit_state(struct ctx *x, int *code, char *state, size_t cap
 		*code = s->opt_exit_code_case == OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE
 			    ? s->exit_code
 			    : -1;
-		snprintf(state, cap, "%s", state_name(s->state));
+		snprintf(state, cap, "%s", cli_state_name(s->state));
 	}
 	free_pages(pages, n_pages);
 	return done;
@@ -987,7 +996,7 @@ out:
 
 /* The channel: TLS (with a client certificate when given) for a TCP
  * gateway when OPENSHELL_TLS_CA is set, plaintext otherwise. */
-static int client_create(const char *target, struct osh_rpc_client **c, FILE *err)
+int cli_client_create(const char *target, struct osh_rpc_client **c, FILE *err)
 {
 	struct osh_rpc_client_opts o = {0};
 	bool bad = false;
@@ -1065,13 +1074,15 @@ int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, F
 		return OSH_CLI_EXIT_OK;
 	case OSH_CLI_GATEWAY_START:
 		return gateway_start(&x, self_exe);
+	case OSH_CLI_TERM:
+		return osh_cli_term(a, out, err);
 	case OSH_CLI_COMPLETIONS:
 		return osh_cli_completions(out, a->shell) == OSH_OK ? OSH_CLI_EXIT_OK
 								    : OSH_CLI_EXIT_USAGE;
 	default:
 		break;
 	}
-	if (client_create(a->gateway, &x.c, err) != OSH_OK) {
+	if (cli_client_create(a->gateway, &x.c, err) != OSH_OK) {
 		fprintf(err, "openshell: cannot reach gateway at %s: invalid address\n",
 			a->gateway);
 		return OSH_CLI_EXIT_UNREACHABLE;

@@ -55,6 +55,7 @@ enum osh_cli_cmd {
 	OSH_CLI_CONFIG_DELETE, /* settings delete --key K: back to the file/default value */
 	OSH_CLI_STATUS,
 	OSH_CLI_COMPLETIONS,
+	OSH_CLI_TERM,
 };
 
 /* -o / --output */

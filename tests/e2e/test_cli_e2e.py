@@ -59,8 +59,9 @@ class CliE2E(unittest.TestCase):
     def run_cli(self, *args, rc=0, env=None, timeout=30):
         r = subprocess.run([CLI, "--gateway", self.addr] + list(args), capture_output=True,
                            text=True, timeout=timeout, env=env or self.env())
-        self.assertEqual(r.returncode, rc, "openshell %s: rc %d\nstdout: %s\nstderr: %s"
-                         % (" ".join(args), r.returncode, r.stdout, r.stderr))
+        if rc is not None:
+            self.assertEqual(r.returncode, rc, "openshell %s: rc %d\nstdout: %s\nstderr: %s"
+                             % (" ".join(args), r.returncode, r.stdout, r.stderr))
         return r
 
     def create(self, name, *cmd, extra=()):
@@ -280,6 +281,91 @@ class CliE2E(unittest.TestCase):
             r = self.run_cli("completions", sh)
             self.assertIn("sandbox", r.stdout)
             self.assertIn("--follow", r.stdout if sh == "zsh" else r.stdout.replace("-l ", "--"))
+
+
+    # --------------------------------------------------------------- term --
+
+    def test_term_without_a_terminal(self):
+        r = subprocess.run([CLI, "--gateway", self.addr, "term"], capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL, env=self.env())
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, "")
+        self.assertIn("term needs a terminal", r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1)
+
+    def test_term_under_tmux(self):
+        self.create("tui1", "sh", "-c",
+                    "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.2; done")
+        self.create("tui2", "sleep", "600")
+        sock = "osh-cli-e2e-%d" % os.getpid()
+        tmux = ["tmux", "-L", sock]
+        env = self.env(TERM="xterm-256color")
+        subprocess.run(tmux + ["new-session", "-d", "-s", "t", "-x", "130", "-y", "32",
+                               "%s --gateway %s term" % (CLI, self.addr)],
+                       check=True, env=env, timeout=30)
+
+        def screen():
+            return subprocess.run(tmux + ["capture-pane", "-p", "-t", "t"], capture_output=True,
+                                  text=True, timeout=10).stdout
+
+        def ticks(sc):
+            return [int(m) for m in re.findall(r"\[stdout\] tick (\d+)", sc)]
+
+        try:
+            sc = wait_for(lambda: (lambda x: x if "tui1" in x and "tui2" in x else None)(
+                screen()), 15, "both sandboxes in the list")
+            self.assertRegex(sc, r"(?m)^tui1 +running +\d+ +\d+s")
+            self.assertRegex(sc, r"(?m)^tui2 +running +\d+ +\d+s")
+            self.assertIn("FOLLOWING", sc.splitlines()[0])
+            # select tui1 (other tests' sandboxes may be listed above it)
+            rows = [ln.split()[0] for ln in sc.splitlines()[2:] if ln and not ln.startswith(" ")]
+            subprocess.run(tmux + ["send-keys", "-t", "t"] + ["j"] * rows.index("tui1"),
+                           check=True)
+            # its log panel follows new lines
+            first = wait_for(lambda: (lambda t: max(t) + 1 if t else None)(ticks(screen())),
+                             15, "agent ticks in the log panel") - 1
+            wait_for(lambda: max(ticks(screen()) or [0]) >= first + 3 or None, 15,
+                     "the panel following new lines")
+            # pause: the view freezes
+            subprocess.run(tmux + ["send-keys", "-t", "t", "p"], check=True)
+            frozen = wait_for(lambda: (lambda x: x if "PAUSED" in x.splitlines()[0] else None)(
+                screen()), 10, "PAUSED")
+            last = max(ticks(frozen))
+            wait_for(lambda: self.run_cli("logs", "tui1", "--source", "agent").stdout.count(
+                "tick") > last + 5 or None, 15, "more ticks arriving at the gateway")
+            self.assertEqual(max(ticks(screen())), last, "no new line while PAUSED")
+            # follow again, then filter by text
+            subprocess.run(tmux + ["send-keys", "-t", "t", "p", "/", "tick 1", "Enter"],
+                           check=True)
+            sc = wait_for(lambda: (lambda x: x if 'filter="tick 1"' in x else None)(screen()),
+                          10, "filter shown")
+            wait_for(lambda: ticks(screen()) or None, 10, "filtered lines")
+            for n in ticks(screen()):
+                self.assertTrue(str(n).startswith("1"), n)
+            self.assertNotIn("LIFECYCLE", screen())
+            # resize: the layout is redrawn at the new size, no garbage
+            subprocess.run(tmux + ["resize-window", "-t", "t", "-x", "80", "-y", "20"],
+                           check=True)
+
+            def redrawn():
+                lines = screen().splitlines()
+                if len(lines) != 20 or "openshell term" not in lines[0]:
+                    return None
+                if "q quit" not in lines[-1]:
+                    return None
+                return lines
+            lines = wait_for(redrawn, 10, "redraw at 80x20")
+            for ln in lines:
+                self.assertLessEqual(len(ln), 80, ln)
+            self.assertTrue(lines[1].startswith("NAME"), lines[1])
+            self.assertTrue(any(ln.startswith("tui1") for ln in lines))
+            subprocess.run(tmux + ["send-keys", "-t", "t", "q"], check=True)
+            wait_for(lambda: subprocess.run(tmux + ["has-session", "-t", "t"],
+                                            capture_output=True).returncode != 0 or None,
+                     10, "q quits")
+        finally:
+            subprocess.run(tmux + ["kill-server"], capture_output=True)
+            self.run_cli("sandbox", "delete", "tui1", "tui2", rc=None)
 
 
 if __name__ == "__main__":

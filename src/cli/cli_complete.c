@@ -31,7 +31,7 @@ static void top_words(char *buf, size_t cap)
 						(int)n, p);
 	}
 	if (len < cap)
-		len += (size_t)snprintf(buf + len, cap - len, " lg");
+		(void)snprintf(buf + len, cap - len, " lg");
 }
 
 /* Second words under `first` ("create list ..."), "" when none. */

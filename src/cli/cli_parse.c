@@ -112,12 +112,12 @@ static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
 void osh_cli_suggest(const char *typed, const char *flags, char *buf, size_t cap)
 {
 	size_t nt = strcspn(typed, "="), best = 3, n_prefix = 0;
-	const char *p = flags, *pick = NULL, *prefix = NULL;
+	const char *p = flags != NULL ? flags : "", *pick = NULL, *prefix = NULL;
 	size_t pick_len = 0, prefix_len = 0;
 
 	if (cap > 0)
 		buf[0] = '\0';
-	while (p != NULL && *p != '\0') {
+	while (*p != '\0') {
 		size_t n = strcspn(p, " ");
 		size_t d = edit_distance(typed, nt, p, n);
 		if (n > nt && nt > 2 && strncmp(typed, p, nt) == 0) {
@@ -206,7 +206,9 @@ static int parse_rfc3339(const char *s, int64_t *out)
 		int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 		days = (int64_t)era * 146097 + doe - 719468;
 	}
-	*out = ((days * 86400 + h * 3600 + mi * 60 + se) - (int64_t)off * 60) * 1000 + ms;
+	*out = ((days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + se) - (int64_t)off * 60) *
+		   1000 +
+	       ms;
 	return OSH_OK;
 }
 
@@ -762,7 +764,7 @@ int osh_cli_parse_env(int argc, char **argv, const char *env_gateway, const char
 	if (strcmp(cmd, "completions") == 0) {
 		o->cmd = OSH_CLI_COMPLETIONS;
 		rc = parse_positional(argc, argv, i, "completions", 1, 1, p, o, err, errlen);
-		if (rc == OSH_OK && o->cmd != OSH_CLI_HELP) {
+		if (rc == OSH_OK && o->cmd != OSH_CLI_HELP && p[0] != NULL) {
 			o->shell = p[0];
 			if (strcmp(p[0], "bash") != 0 && strcmp(p[0], "zsh") != 0 &&
 			    strcmp(p[0], "fish") != 0)

@@ -36,7 +36,7 @@
 #define LIST_W	   42
 #define DETAIL_MAX (64 * 1024)
 #define JSONL_NAME "openshell-ocsf.log"
-#define JSONL_SCAN (8 * 1024 * 1024) /* bytes of the JSONL file searched, from its end */
+#define JSONL_SCAN (8L * 1024 * 1024) /* bytes of the JSONL file searched, from its end */
 
 enum { C_ERR = 1, C_WARN, C_INFO, C_DIM, C_BAR, C_SEL };
 

@@ -672,6 +672,20 @@ Test(gw_service, push_forces_identity_and_queries_filter, .timeout = 120)
 	cr_assert_str_eq(lr->logs[1]->message, "msg 7");
 	osh_rpc_msg_free(&lr->base);
 
+	/* "agent" (the command's output) is the one other source a supervisor
+	 * may name; it is kept and filterable apart from "sandbox" */
+	cr_assert_eq(push(&r, a->id, a->id, 8, 2, "INFO", "agent", &acc, &st), 0, "%s", st.message);
+	cr_assert_eq(push(&r, a->id, a->id, 10, 1, "INFO", "Agent", &acc, &st), 0);
+	lr = get_logs(&r, "a", 0, NULL, "agent");
+	cr_assert_eq(lr->n_logs, 2);
+	cr_assert_str_eq(lr->logs[0]->source, "agent");
+	cr_assert_str_eq(lr->logs[0]->message, "msg 8");
+	osh_rpc_msg_free(&lr->base);
+	lr = get_logs(&r, "a", 0, NULL, "sandbox");
+	cr_assert_eq(lr->n_logs, 9, "8 earlier + 'Agent' (not exactly agent) as sandbox");
+	cr_assert_str_eq(lr->logs[8]->message, "msg 10");
+	osh_rpc_msg_free(&lr->base);
+
 	/* unknown sandbox (so no credential) and bad level */
 	cr_assert_neq(push(&r, "nope", "nope", 0, 1, "INFO", "sandbox", NULL, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_UNAUTHENTICATED, "%d %s", st.code, st.message);

@@ -2022,3 +2022,33 @@ Test(gw_service, page_tokens_parse_strictly)
 		cr_assert_eq(v, 0);
 	}
 }
+
+/* --listen: the port is range-checked (it used to wrap modulo 65536). */
+Test(gw_opts, listen_port_out_of_range_is_refused)
+{
+	const char *bad[] = {"127.0.0.1:99999", "0.0.0.0:65536", "127.0.0.1:", "noport",
+			     "[::1]:70000"};
+	const char *good[] = {"127.0.0.1:0", "127.0.0.1:65535", "[::1]:8080"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct osh_gw_opts o;
+		char err[512] = "";
+		char *argv[] = {(char *)(uintptr_t) "gw", (char *)(uintptr_t) "--listen",
+				(char *)(uintptr_t)bad[i], NULL};
+		osh_gw_opts_init(&o);
+		cr_assert_neq(osh_gw_opts_parse(&o, 3, argv, err, sizeof(err)), 0, "%s", bad[i]);
+		cr_assert(strstr(err, "flag --listen") != NULL && strstr(err, bad[i]) != NULL, "%s",
+			  err);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct osh_gw_opts o;
+		char err[512] = "";
+		char *argv[] = {(char *)(uintptr_t) "gw", (char *)(uintptr_t) "--listen",
+				(char *)(uintptr_t)good[i], (char *)(uintptr_t) "--insecure-tcp",
+				NULL};
+		osh_gw_opts_init(&o);
+		cr_assert_eq(osh_gw_opts_parse(&o, 4, argv, err, sizeof(err)), 0, "%s: %s", good[i],
+			     err);
+		cr_assert_str_eq(o.listen, good[i]);
+	}
+}

@@ -851,7 +851,9 @@ int osh_cli_parse_env(int argc, char **argv, const char *env_gateway, const char
 	}
 	if (strcmp(sub, "get") == 0) {
 		o->cmd = OSH_CLI_SANDBOX_GET;
-		return parse_sandbox_cmd(argc, argv, i, "sandbox get", 1, 1, o, err, errlen);
+		rc = parse_sandbox_cmd(argc, argv, i, "sandbox get", 0, 1, o, err, errlen);
+		o->name_default = rc == OSH_OK && o->name == NULL;
+		return rc;
 	}
 	if (strcmp(sub, "delete") == 0 || strcmp(sub, "rm") == 0) {
 		o->cmd = OSH_CLI_SANDBOX_DELETE;
@@ -884,7 +886,7 @@ static const char *const help_top =
     "  sandbox create --name NAME [--policy FILE] [--env K=V]... [--secret NAME[=VALUE]]...\n"
     "                 [-- COMMAND...]\n"
     "  sandbox list [-o table|json] [--names]\n"
-    "  sandbox get NAME [-o table|yaml|json]\n"
+    "  sandbox get [NAME] [-o table|yaml|json]\n"
     "  sandbox delete NAME...|--all       stop and remove sandboxes\n"
     "  logs [NAME] [-n N] [--tail] [--since T] [--level L] [--source S] [-o json]\n"
     "                                     (alias lg; also `sandbox logs NAME`)\n"
@@ -958,8 +960,9 @@ static const char *const help_list =
     "with the fields of `sandbox get -o json`.\n";
 
 static const char *const help_get =
-    "Usage: openshell sandbox get NAME [-o table|yaml|json]\n"
+    "Usage: openshell sandbox get [NAME] [-o table|yaml|json]\n"
     "\n"
+    "NAME defaults to the last sandbox used (as for `logs`).\n"
     "Shows one sandbox: name, id, state, pid, exit code, created (UTC), policy\n"
     "version, log dir and command. Fields (json/yaml): name, id, state, pid,\n"
     "exit_code (null while running), created_ms, created, policy_version,\n"
@@ -1029,7 +1032,7 @@ static const char *const help_sandbox =
     "  sandbox create --name NAME [--policy FILE] [--env K=V]... [--secret NAME[=VALUE]]...\n"
     "                 [-- COMMAND...]\n"
     "  sandbox list [-o table|json] [--names]\n"
-    "  sandbox get NAME [-o table|yaml|json]\n"
+    "  sandbox get [NAME] [-o table|yaml|json]\n"
     "  sandbox delete NAME...|--all\n"
     "  sandbox logs NAME [-n N] [--since T] [--level L] [--source S] [--follow]\n"
     "\n"

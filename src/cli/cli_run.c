@@ -1152,10 +1152,13 @@ int osh_cli_main(int argc, char **argv)
 		fprintf(stderr, "openshell: %s\n", err);
 		return OSH_CLI_EXIT_USAGE;
 	}
-	if (a.cmd == OSH_CLI_SANDBOX_LOGS && a.name_default) {
+	if ((a.cmd == OSH_CLI_SANDBOX_LOGS || a.cmd == OSH_CLI_SANDBOX_GET) && a.name_default) {
 		if (osh_cli_last_read(last, sizeof(last)) != OSH_OK) {
-			fprintf(stderr, "openshell: logs: missing sandbox NAME (and no sandbox "
-					"used before to default to)\n");
+			fprintf(
+			    stderr,
+			    "openshell: %s: missing sandbox NAME (and no sandbox used before to "
+			    "default to)\n",
+			    a.cmd == OSH_CLI_SANDBOX_LOGS ? "logs" : "sandbox get");
 			return OSH_CLI_EXIT_USAGE;
 		}
 		a.name = last;

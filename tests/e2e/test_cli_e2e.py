@@ -154,6 +154,8 @@ class CliE2E(unittest.TestCase):
         # NAME defaults to the last sandbox used (`logs ag` above)
         r = self.run_cli("lg", "--source", "agent")
         self.assertIn("hello from the agent", r.stdout)
+        self.assertEqual(json.loads(self.run_cli("sandbox", "get", "-o", "json").stdout)["name"],
+                         "ag")
 
     def test_timestamps_and_since_round_trip(self):
         self.create("ts", "sh", "-c", "echo one")

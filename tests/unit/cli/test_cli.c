@@ -128,6 +128,8 @@ Test(cli_parse, upstream_forms)
 	cr_assert_eq(a.cmd, OSH_CLI_SANDBOX_GET);
 	cr_assert_str_eq(a.name, "box");
 	cr_assert_eq(a.output, OSH_CLI_OUT_YAML);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "get")), 0, "%s", err);
+	cr_assert(a.name_default, "sandbox get without NAME: the last sandbox used");
 	cr_assert_eq(parse(&a, err, ARGS("sandbox", "list", "-o", "json")), 0, "%s", err);
 	cr_assert_eq(a.output, OSH_CLI_OUT_JSON);
 	cr_assert_eq(parse(&a, err, ARGS("sandbox", "list", "--names")), 0, "%s", err);
@@ -272,7 +274,6 @@ Test(cli_parse, errors_name_the_problem)
 	    {ARGS("logs", "b", "-o", "yaml"), "-o must be table or json"},
 	    {ARGS("logs", "b", "--timestamps", "iso"), "--timestamps must be epoch, utc or local"},
 	    {ARGS("sandbox", "lst"), "unknown subcommand 'lst' (did you mean list?)"},
-	    {ARGS("sandbox", "get"), "sandbox get: missing sandbox NAME"},
 	    {ARGS("sandbox", "get", "a", "b"), "unexpected argument 'b'"},
 	    {ARGS("sandbox", "get", "a", "-o", "xml"), "-o must be table, yaml or json"},
 	    {ARGS("sandbox", "list", "--name"), "did you mean --names?"},

@@ -25,7 +25,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_supervisor_e2e as tse  # noqa: E402  (its TestCases are not re-run here)
-from test_supervisor_e2e import SANDBOX, jsonl, keep_logs, pid_alive, read, wait_for  # noqa: E402
+from test_supervisor_e2e import SANDBOX, jsonl, keep_logs, pid_alive, read, sandbox_writable, wait_for  # noqa: E402
 
 # The command inside the sandbox: print what it sees, then try to bypass the
 # proxy by connecting straight to the host end of its veth on port 9.
@@ -160,7 +160,7 @@ class NetworkStandalone(unittest.TestCase):
         return idx, name
 
     def run_case(self, cmd, extra=(), stop=None):
-        out = os.path.join(self.tmp, "child.out")
+        out = sandbox_writable(os.path.join(self.tmp, "child.out"))
         p = self.sup("sh", "-c", IFLINK + " > %s; %s"
                      % (out, cmd), extra=extra)
         idx, name = self.host_end(out)
@@ -188,7 +188,7 @@ class NetworkStandalone(unittest.TestCase):
         self.assertEqual(rc, 128 + signal.SIGTERM)
 
     def test_sigkilled_supervisor_leftovers_cleaned_at_next_start(self):
-        out = os.path.join(self.tmp, "child.out")
+        out = sandbox_writable(os.path.join(self.tmp, "child.out"))
         # an orphan escapes the process group and keeps the namespace alive
         p = self.sup("sh", "-c", IFLINK + " > %s; "
                      "setsid sleep 60 & echo orphan=$! >> %s; exec sleep 60" % (out, out))

@@ -65,10 +65,11 @@ install(FILES ${OSH_ROOT}/packaging/openshell.sysusers DESTINATION ${OSH_SYSUSER
 install(FILES ${CMAKE_BINARY_DIR}/packaging/openshell
         DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/logrotate.d)
 
-# Shell completions.
-install(FILES ${OSH_ROOT}/packaging/completions/openshell.bash
+# Shell completions, generated at build time from the CLI's command table
+# (src/cli/CMakeLists.txt, `openshell completions bash|zsh|fish`).
+install(FILES ${OSH_COMPLETIONS_DIR}/openshell.bash
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME openshell)
-install(FILES ${OSH_ROOT}/packaging/completions/_openshell
+install(FILES ${OSH_COMPLETIONS_DIR}/_openshell
         DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
-install(FILES ${OSH_ROOT}/packaging/completions/openshell.fish
+install(FILES ${OSH_COMPLETIONS_DIR}/openshell.fish
         DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)

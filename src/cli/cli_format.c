@@ -13,8 +13,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "cli_internal.h"
 #include "osh_cli.h"
+#include "osh_time.h"
 #include "osh_utf8.h"
 
 #define C_RESET "\x1b[0m"
@@ -98,6 +101,15 @@ static size_t text_width(const char *s)
 	return o.len;
 }
 
+size_t cli_escape_text(const char *s, char *buf, size_t cap)
+{
+	struct out o = {buf, cap, 0};
+	put_text(&o, s);
+	if (cap > 0)
+		buf[o.len < cap ? o.len : cap - 1] = '\0';
+	return o.len;
+}
+
 static const char *level_color(const char *level, const char *message)
 {
 	switch (osh_level_rank_line(level, message)) {
@@ -121,7 +133,20 @@ size_t osh_cli_format_line(const struct osh_cli_line *l, bool color, char *buf, 
 	size_t order[64];
 	size_t n = l->n_fields < 64 ? l->n_fields : 64;
 
-	putf(&o, "[%lld.%03lld] ", (long long)(ts / 1000), (long long)(ts % 1000));
+	if (l->ts == OSH_CLI_TS_UTC) {
+		char t[OSH_TIME_RFC3339_LEN];
+		osh_time_format_utc(ts, t, sizeof(t));
+		putf(&o, "[%s] ", t);
+	} else if (l->ts == OSH_CLI_TS_LOCAL) {
+		char t[40] = "";
+		time_t secs = (time_t)(ts / 1000);
+		struct tm tm;
+		if (localtime_r(&secs, &tm) != NULL)
+			strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
+		putf(&o, "[%s.%03lld] ", t, (long long)(ts % 1000));
+	} else {
+		putf(&o, "[%lld.%03lld] ", (long long)(ts / 1000), (long long)(ts % 1000));
+	}
 	puts_raw(&o, "[");
 	for (size_t w = text_width(source); w < 7; w++)
 		puts_raw(&o, " ");
@@ -167,4 +192,38 @@ size_t osh_cli_format_line(const struct osh_cli_line *l, bool color, char *buf, 
 	if (cap > 0)
 		buf[o.len < cap ? o.len : cap - 1] = '\0';
 	return o.len;
+}
+
+void osh_cli_json_str(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); *p != '\0';
+	     p++) {
+		uint32_t cp = 0;
+		size_t n;
+
+		if (*p == '"' || *p == '\\') {
+			fputc('\\', fp);
+			fputc(*p, fp);
+		} else if (*p == '\n') {
+			fputs("\\n", fp);
+		} else if (*p == '\r') {
+			fputs("\\r", fp);
+		} else if (*p == '\t') {
+			fputs("\\t", fp);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(fp, "\\u%04x", *p);
+		} else if (*p < 0x80) {
+			fputc(*p, fp);
+		} else if ((n = osh_utf8_decode(p, strnlen((const char *)p, 4), &cp)) == 0) {
+			fputs("\\ufffd", fp);
+		} else if (osh_utf8_is_invisible(cp) && cp <= 0xffff) {
+			fprintf(fp, "\\u%04x", (unsigned)cp);
+			p += n - 1;
+		} else {
+			fwrite(p, 1, n, fp);
+			p += n - 1;
+		}
+	}
+	fputc('"', fp);
 }

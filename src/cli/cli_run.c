@@ -13,10 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_internal.h"
 #include "osh_parse.h"
 #include "osh_cli.h"
 #include "osh_rpc.h"
 #include "osh_secret_check.h"
+#include "osh_time.h"
 #include "sandbox.pb-c.h"
 
 #ifndef OSH_VERSION_STRING
@@ -64,9 +66,9 @@ static int call(struct ctx *x, const char *method, const ProtobufCMessage *req, 
 	return osh_rpc_client_unary(x->c, method, req, &o, resp, st);
 }
 
-static const char *state_name(Openshell__V1__SandboxState s)
+const char *cli_state_name(int s)
 {
-	switch (s) {
+	switch ((Openshell__V1__SandboxState)s) {
 	case OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_PROVISIONING:
 		return "provisioning";
 	case OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING:
@@ -112,9 +114,50 @@ static int config_get(struct ctx *x)
 	if (call(x, "GetConfig", &req.base, UNARY_MS, &resp, &st) != OSH_OK)
 		return report(x, "config get", &st);
 	r = (Openshell__V1__GetConfigResponse *)resp;
-	for (size_t i = 0; i < r->n_entries; i++)
-		print_entry(x, r->entries[i]);
-	fprintf(x->out, "config_revision = %llu\n", (unsigned long long)r->config_revision);
+	if (x->a->output == OSH_CLI_OUT_JSON) {
+		fprintf(x->out, "{\"config_revision\": %llu, \"settings\": [",
+			(unsigned long long)r->config_revision);
+		for (size_t i = 0; i < r->n_entries; i++) {
+			const Openshell__V1__ConfigEntry *e = r->entries[i];
+			fputs(i ? ", {\"key\": " : "{\"key\": ", x->out);
+			osh_cli_json_str(x->out, e->key);
+			fputs(", \"value\": ", x->out);
+			osh_cli_json_str(x->out, e->value);
+			fputs(", \"type\": ", x->out);
+			osh_cli_json_str(x->out, e->type[0] ? e->type : "string");
+			fputs(", \"source\": ", x->out);
+			osh_cli_json_str(x->out, e->source[0] ? e->source : "default");
+			fputs("}", x->out);
+		}
+		fputs("]}\n", x->out);
+	} else {
+		for (size_t i = 0; i < r->n_entries; i++)
+			print_entry(x, r->entries[i]);
+		fprintf(x->out, "config_revision = %llu\n", (unsigned long long)r->config_revision);
+	}
+	osh_rpc_msg_free(resp);
+	return OSH_CLI_EXIT_OK;
+}
+
+/* settings delete --key K: SetConfig with unset, so the file no longer
+ * overrides the key. */
+static int config_delete(struct ctx *x)
+{
+	Openshell__V1__SetConfigRequest req = OPENSHELL__V1__SET_CONFIG_REQUEST__INIT;
+	Openshell__V1__SetConfigResponse *r;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+
+	req.key = OSH_RPC_STR(x->a->key);
+	req.value = OSH_RPC_STR("");
+	req.unset = true;
+	if (call(x, "SetConfig", &req.base, UNARY_MS, &resp, &st) != OSH_OK)
+		return report(x, "settings delete", &st);
+	r = (Openshell__V1__SetConfigResponse *)resp;
+	fprintf(x->out, "%s = %s (%s, config_revision %llu%s)\n", x->a->key,
+		r->entry != NULL ? r->entry->value : "?",
+		r->entry != NULL && r->entry->source[0] ? r->entry->source : "default",
+		(unsigned long long)r->config_revision, r->changed ? "" : ", unchanged");
 	osh_rpc_msg_free(resp);
 	return OSH_CLI_EXIT_OK;
 }
@@ -275,6 +318,9 @@ static int sandbox_create(struct ctx *x)
 	Openshell__V1__CreateSandboxRequest__SecretsEntry ents[64];
 	Openshell__V1__CreateSandboxRequest__SecretsEntry *secrets[64];
 	char names[64][OSH_SECRET_NAME_MAX + 1];
+	Openshell__V1__CreateSandboxRequest__EnvEntry env_ents[64];
+	Openshell__V1__CreateSandboxRequest__EnvEntry *env[64];
+	char env_keys[64][256];
 
 	req.name = OSH_RPC_STR(x->a->name);
 	if (x->a->policy_file != NULL) {
@@ -292,6 +338,25 @@ static int sandbox_create(struct ctx *x)
 		goto out;
 	}
 	req.secrets = req.n_secrets ? secrets : NULL;
+	for (int i = 0; i < x->a->n_env; i++) {
+		const char *kv = x->a->env[i];
+		size_t kl = strcspn(kv, "=");
+		Openshell__V1__CreateSandboxRequest__EnvEntry e =
+		    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__ENV_ENTRY__INIT;
+		if (kl >= sizeof(env_keys[0])) {
+			fprintf(x->err, "openshell: sandbox create: --env name longer than %zu\n",
+				sizeof(env_keys[0]) - 1);
+			rc = OSH_CLI_EXIT_USAGE;
+			goto out;
+		}
+		snprintf(env_keys[i], sizeof(env_keys[i]), "%.*s", (int)kl, kv);
+		e.key = env_keys[i];
+		e.value = (char *)(uintptr_t)(kv + kl + 1);
+		env_ents[i] = e;
+		env[i] = &env_ents[i];
+	}
+	req.n_env = (size_t)x->a->n_env;
+	req.env = req.n_env ? env : NULL;
 	if (call(x, "CreateSandbox", &req.base, LONG_MS, &resp, &st) != OSH_OK) {
 		rc = report(x, "sandbox create", &st);
 		goto out;
@@ -299,9 +364,10 @@ static int sandbox_create(struct ctx *x)
 	r = (Openshell__V1__CreateSandboxResponse *)resp;
 	if (r->sandbox != NULL)
 		fprintf(x->out, "sandbox %s created (id %s, state %s, pid %d)\n", r->sandbox->name,
-			r->sandbox->id, state_name(r->sandbox->state), r->sandbox->pid);
+			r->sandbox->id, cli_state_name(r->sandbox->state), r->sandbox->pid);
 	else
 		fprintf(x->out, "sandbox %s created\n", x->a->name);
+	(void)osh_cli_last_write(x->a->name);
 	osh_rpc_msg_free(resp);
 out:
 	free(policy);
@@ -354,9 +420,53 @@ static int list_all(struct ctx *x, void ***pages, size_t *n_pages, struct osh_rp
 	return rc;
 }
 
+int cli_list_all(struct osh_rpc_client *c, void ***pages, size_t *n_pages,
+		 struct osh_rpc_status *st)
+{
+	struct ctx x = {.c = c};
+	return list_all(&x, pages, n_pages, st);
+}
+
 static const Openshell__V1__ListSandboxesResponse *page_at(void **pages, size_t i)
 {
 	return pages[i];
+}
+
+static void free_pages(void **pages, size_t n_pages)
+{
+	for (size_t p = 0; p < n_pages; p++)
+		osh_rpc_msg_free(pages[p]);
+	free(pages);
+}
+
+/* One sandbox as a JSON object (the stable fields documented in
+ * docs/cli.md). */
+static void sandbox_json(FILE *fp, const Openshell__V1__Sandbox *s)
+{
+	char created[OSH_TIME_RFC3339_LEN];
+
+	osh_time_format_utc(s->created_ms, created, sizeof(created));
+	fputs("{\"name\": ", fp);
+	osh_cli_json_str(fp, s->name);
+	fputs(", \"id\": ", fp);
+	osh_cli_json_str(fp, s->id);
+	fprintf(fp, ", \"state\": \"%s\", \"pid\": %d, \"exit_code\": ", cli_state_name(s->state),
+		s->pid);
+	if (s->opt_exit_code_case == OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE)
+		fprintf(fp, "%d", s->exit_code);
+	else
+		fputs("null", fp);
+	fprintf(fp, ", \"created_ms\": %lld, \"created\": \"%s\", \"policy_version\": %u",
+		(long long)s->created_ms, created, s->policy_version);
+	fputs(", \"log_dir\": ", fp);
+	osh_cli_json_str(fp, s->log_dir);
+	fputs(", \"command\": [", fp);
+	for (size_t i = 0; i < s->n_command; i++) {
+		if (i)
+			fputs(", ", fp);
+		osh_cli_json_str(fp, s->command[i]);
+	}
+	fputs("]}", fp);
 }
 
 static int sandbox_list(struct ctx *x)
@@ -365,10 +475,30 @@ static int sandbox_list(struct ctx *x)
 	size_t n_pages = 0;
 	struct osh_rpc_status st;
 	int wn = 4, wi = 2, ret = OSH_CLI_EXIT_OK;
+	bool first = true;
 
 	memset(&st, 0, sizeof(st));
 	if (list_all(x, &pages, &n_pages, &st) != OSH_OK) {
 		ret = report(x, "sandbox list", &st);
+		goto out;
+	}
+	if (x->a->names_only || x->a->output == OSH_CLI_OUT_JSON) {
+		if (!x->a->names_only)
+			fputs("{\"sandboxes\": [", x->out);
+		for (size_t p = 0; p < n_pages; p++)
+			for (size_t i = 0; i < page_at(pages, p)->n_sandboxes; i++) {
+				const Openshell__V1__Sandbox *s = page_at(pages, p)->sandboxes[i];
+				if (x->a->names_only) {
+					fprintf(x->out, "%s\n", s->name);
+					continue;
+				}
+				if (!first)
+					fputs(", ", x->out);
+				first = false;
+				sandbox_json(x->out, s);
+			}
+		if (!x->a->names_only)
+			fputs("]}\n", x->out);
 		goto out;
 	}
 	for (size_t p = 0; p < n_pages; p++)
@@ -395,30 +525,217 @@ static int sandbox_list(struct ctx *x)
 			else
 				snprintf(code, sizeof(code), "-");
 			fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, s->name, wi, s->id,
-				state_name(s->state), pid, code, created);
+				cli_state_name(s->state), pid, code, created);
 		}
 out:
-	for (size_t p = 0; p < n_pages; p++)
-		osh_rpc_msg_free(pages[p]);
-	free(pages);
+	free_pages(pages, n_pages);
 	return ret;
 }
 
-static int sandbox_delete(struct ctx *x)
+/* The sandbox called name in the pages, or NULL. */
+static const Openshell__V1__Sandbox *find_in(void **pages, size_t n_pages, const char *name)
+{
+	for (size_t p = 0; p < n_pages; p++)
+		for (size_t i = 0; i < page_at(pages, p)->n_sandboxes; i++)
+			if (strcmp(page_at(pages, p)->sandboxes[i]->name, name) == 0)
+				return page_at(pages, p)->sandboxes[i];
+	return NULL;
+}
+
+static int sandbox_get(struct ctx *x)
+{
+	void **pages = NULL;
+	size_t n_pages = 0;
+	struct osh_rpc_status st;
+	const Openshell__V1__Sandbox *s;
+	int ret = OSH_CLI_EXIT_OK;
+	char created[OSH_TIME_RFC3339_LEN];
+
+	memset(&st, 0, sizeof(st));
+	if (list_all(x, &pages, &n_pages, &st) != OSH_OK) {
+		ret = report(x, "sandbox get", &st);
+		goto out;
+	}
+	s = find_in(pages, n_pages, x->a->name);
+	if (s == NULL) {
+		fprintf(x->err, "openshell: sandbox get: no sandbox with name '%s'\n", x->a->name);
+		ret = OSH_CLI_EXIT_FAIL;
+		goto out;
+	}
+	(void)osh_cli_last_write(s->name);
+	if (x->a->output == OSH_CLI_OUT_JSON) {
+		sandbox_json(x->out, s);
+		fputc('\n', x->out);
+		goto out;
+	}
+	osh_time_format_utc(s->created_ms, created, sizeof(created));
+	if (x->a->output == OSH_CLI_OUT_YAML) {
+		/* JSON strings are YAML scalars: the same escaping serves both */
+		fputs("name: ", x->out);
+		osh_cli_json_str(x->out, s->name);
+		fputs("\nid: ", x->out);
+		osh_cli_json_str(x->out, s->id);
+		fprintf(x->out, "\nstate: %s\npid: %d\nexit_code: ", cli_state_name(s->state),
+			s->pid);
+		if (s->opt_exit_code_case == OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE)
+			fprintf(x->out, "%d\n", s->exit_code);
+		else
+			fputs("null\n", x->out);
+		fprintf(x->out, "created_ms: %lld\ncreated: \"%s\"\npolicy_version: %u\nlog_dir: ",
+			(long long)s->created_ms, created, s->policy_version);
+		osh_cli_json_str(x->out, s->log_dir);
+		fputs("\ncommand:", x->out);
+		if (s->n_command == 0)
+			fputs(" []", x->out);
+		for (size_t i = 0; i < s->n_command; i++) {
+			fputs("\n  - ", x->out);
+			osh_cli_json_str(x->out, s->command[i]);
+		}
+		fputc('\n', x->out);
+		goto out;
+	}
+	fprintf(x->out, "Name:     %s\nId:       %s\nState:    %s\n", s->name, s->id,
+		cli_state_name(s->state));
+	if (s->pid > 0)
+		fprintf(x->out, "Pid:      %d\n", s->pid);
+	else
+		fputs("Pid:      -\n", x->out);
+	if (s->opt_exit_code_case == OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE)
+		fprintf(x->out, "Exit:     %d\n", s->exit_code);
+	else
+		fputs("Exit:     -\n", x->out);
+	fprintf(x->out, "Created:  %s\nPolicy:   version %u\nLog dir:  %s\nCommand: ", created,
+		s->policy_version, s->log_dir[0] ? s->log_dir : "-");
+	for (size_t i = 0; i < s->n_command; i++) {
+		fputc(' ', x->out);
+		osh_cli_json_str(x->out, s->command[i]);
+	}
+	fputc('\n', x->out);
+out:
+	free_pages(pages, n_pages);
+	return ret;
+}
+
+static int delete_one(struct ctx *x, const char *name)
 {
 	Openshell__V1__DeleteSandboxRequest req = OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
 	struct osh_rpc_status st;
 
-	req.name = OSH_RPC_STR(x->a->name);
+	req.name = OSH_RPC_STR(name);
 	if (call(x, "DeleteSandbox", &req.base, LONG_MS, &resp, &st) != OSH_OK)
 		return report(x, "sandbox delete", &st);
-	fprintf(x->out, "sandbox %s deleted\n", x->a->name);
+	fprintf(x->out, "sandbox %s deleted\n", name);
+	osh_rpc_msg_free(resp);
+	return OSH_CLI_EXIT_OK;
+}
+
+/* NAME... (each tried; the worst exit code wins) or --all (every sandbox
+ * listed at the start). */
+static int sandbox_delete(struct ctx *x)
+{
+	void **pages = NULL;
+	size_t n_pages = 0;
+	struct osh_rpc_status st;
+	int ret = OSH_CLI_EXIT_OK, r;
+
+	memset(&st, 0, sizeof(st));
+	if (!x->a->all) {
+		for (int i = 0; i < x->a->n_names && ret != OSH_CLI_EXIT_UNREACHABLE; i++) {
+			r = delete_one(x, x->a->names[i]);
+			ret = r > ret ? r : ret;
+		}
+		return ret;
+	}
+	if (list_all(x, &pages, &n_pages, &st) != OSH_OK) {
+		ret = report(x, "sandbox delete", &st);
+		goto out;
+	}
+	for (size_t p = 0; p < n_pages && ret != OSH_CLI_EXIT_UNREACHABLE; p++)
+		for (size_t i = 0; i < page_at(pages, p)->n_sandboxes; i++) {
+			r = delete_one(x, page_at(pages, p)->sandboxes[i]->name);
+			ret = r > ret ? r : ret;
+			if (ret == OSH_CLI_EXIT_UNREACHABLE)
+				break;
+		}
+out:
+	free_pages(pages, n_pages);
+	return ret;
+}
+
+static int status(struct ctx *x)
+{
+	Openshell__V1__GetStatusRequest req = OPENSHELL__V1__GET_STATUS_REQUEST__INIT;
+	Openshell__V1__GetStatusResponse *r;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	int rc;
+
+	rc = call(x, "GetStatus", &req.base, UNARY_MS, &resp, &st);
+	if (rc != OSH_OK &&
+	    (st.code == OSH_RPC_UNAVAILABLE || st.code == OSH_RPC_DEADLINE_EXCEEDED)) {
+		if (x->a->output == OSH_CLI_OUT_JSON) {
+			fputs("{\"gateway\": ", x->out);
+			osh_cli_json_str(x->out, x->a->gateway);
+			fputs(", \"healthy\": false}\n", x->out);
+		} else {
+			fprintf(x->out, "Gateway:  %s\nHealth:   unreachable\n", x->a->gateway);
+		}
+		return report(x, "status", &st);
+	}
+	if (rc != OSH_OK)
+		return report(x, "status", &st);
+	r = (Openshell__V1__GetStatusResponse *)resp;
+	if (x->a->output == OSH_CLI_OUT_JSON) {
+		fputs("{\"gateway\": ", x->out);
+		osh_cli_json_str(x->out, x->a->gateway);
+		fputs(", \"healthy\": true, \"version\": ", x->out);
+		osh_cli_json_str(x->out, r->version);
+		fprintf(x->out, ", \"uptime_ms\": %lld, \"address\": ", (long long)r->uptime_ms);
+		osh_cli_json_str(x->out, r->address);
+		fputs(", \"tcp_address\": ", x->out);
+		osh_cli_json_str(x->out, r->tcp_address);
+		fputs(", \"cli_version\": \"" OSH_VERSION_STRING "\"}\n", x->out);
+	} else {
+		fprintf(x->out,
+			"Gateway:  %s\nHealth:   ok\nVersion:  %s (cli %s)\nUptime:   %llds\n"
+			"Address:  %s%s%s\n",
+			x->a->gateway, r->version, OSH_VERSION_STRING,
+			(long long)(r->uptime_ms / 1000), r->address,
+			r->tcp_address[0] ? ", tcp " : "", r->tcp_address);
+	}
 	osh_rpc_msg_free(resp);
 	return OSH_CLI_EXIT_OK;
 }
 
 /* ------------------------------------------------------------------- logs -- */
+
+/* One JSON object per line: timestamp_ms, time (UTC RFC 3339), source,
+ * level, target, message, fields {key: value}. */
+static void print_line_json(struct ctx *x, const Openshell__V1__SandboxLogLine *l)
+{
+	char t[OSH_TIME_RFC3339_LEN];
+
+	osh_time_format_utc(l->timestamp_ms, t, sizeof(t));
+	fprintf(x->out, "{\"timestamp_ms\": %lld, \"time\": \"%s\", \"source\": ",
+		(long long)l->timestamp_ms, t);
+	osh_cli_json_str(x->out, l->source[0] ? l->source : "gateway");
+	fputs(", \"level\": ", x->out);
+	osh_cli_json_str(x->out, l->level);
+	fputs(", \"target\": ", x->out);
+	osh_cli_json_str(x->out, l->target);
+	fputs(", \"message\": ", x->out);
+	osh_cli_json_str(x->out, l->message);
+	fputs(", \"fields\": {", x->out);
+	for (size_t i = 0; i < l->n_fields; i++) {
+		if (i)
+			fputs(", ", x->out);
+		osh_cli_json_str(x->out, l->fields[i]->key);
+		fputs(": ", x->out);
+		osh_cli_json_str(x->out, l->fields[i]->value);
+	}
+	fputs("}}\n", x->out);
+}
 
 static void print_line(struct ctx *x, const Openshell__V1__SandboxLogLine *l)
 {
@@ -430,6 +747,11 @@ static void print_line(struct ctx *x, const Openshell__V1__SandboxLogLine *l)
 
 	if (x->a->level_set && !osh_level_line_passes(l->level, l->message, x->a->min_level))
 		return;
+	if (x->a->output == OSH_CLI_OUT_JSON) {
+		print_line_json(x, l);
+		return;
+	}
+	cl.ts = x->a->timestamps;
 	cl.timestamp_ms = l->timestamp_ms;
 	cl.source = l->source;
 	cl.level = l->level;
@@ -488,6 +810,34 @@ static int logs_once(struct ctx *x)
 	return OSH_CLI_EXIT_OK;
 }
 
+#define EXIT_POLL_MS  1000
+#define EXIT_QUIET_MS 500
+
+/* true when the sandbox has exited (or failed), with its exit code and
+ * state name; false while it runs or when it cannot be looked up. */
+static bool sandbox_exit_state(struct ctx *x, int *code, char *state, size_t cap)
+{
+	void **pages = NULL;
+	size_t n_pages = 0;
+	struct osh_rpc_status st;
+	const Openshell__V1__Sandbox *s;
+	bool done = false;
+
+	memset(&st, 0, sizeof(st));
+	if (list_all(x, &pages, &n_pages, &st) == OSH_OK &&
+	    (s = find_in(pages, n_pages, x->a->name)) != NULL &&
+	    (s->state == OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_EXITED ||
+	     s->state == OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_FAILED)) {
+		done = true;
+		*code = s->opt_exit_code_case == OPENSHELL__V1__SANDBOX__OPT_EXIT_CODE_EXIT_CODE
+			    ? s->exit_code
+			    : -1;
+		snprintf(state, cap, "%s", cli_state_name(s->state));
+	}
+	free_pages(pages, n_pages);
+	return done;
+}
+
 static int logs_follow(struct ctx *x, volatile sig_atomic_t *stop)
 {
 	Openshell__V1__WatchSandboxLogsRequest req =
@@ -497,7 +847,10 @@ static int logs_follow(struct ctx *x, volatile sig_atomic_t *stop)
 	struct osh_rpc_status st = {0};
 	ProtobufCMessage *msg = NULL;
 	int rc = OSH_CLI_EXIT_OK, r;
-	bool cancelled = false;
+	bool cancelled = false, exited = false;
+	int64_t next_check = 0, quiet_until = 0;
+	int exit_code = 0;
+	char exit_state[16] = "";
 
 	req.name = OSH_RPC_STR(x->a->name);
 	req.tail_lines = x->a->lines;
@@ -515,10 +868,31 @@ static int logs_follow(struct ctx *x, volatile sig_atomic_t *stop)
 			cancelled = true;
 		}
 		r = osh_rpc_sstream_next(ss, 200, &msg, &st);
+		if (r == OSH_ETIMEDOUT && !cancelled) {
+			int64_t now = osh_time_mono_ms();
+			/* docker logs -f habit: once the sandbox has exited and
+			 * the stream has been quiet for a moment (its last lines
+			 * are in), end with its exit status */
+			if (exited && now >= quiet_until) {
+				osh_rpc_sstream_cancel(ss);
+				cancelled = true;
+				continue;
+			}
+			if (!exited && now >= next_check) {
+				next_check = now + EXIT_POLL_MS;
+				if (sandbox_exit_state(x, &exit_code, exit_state,
+						       sizeof(exit_state))) {
+					exited = true;
+					quiet_until = now + EXIT_QUIET_MS;
+				}
+			}
+			continue;
+		}
 		if (r == OSH_ETIMEDOUT)
 			continue;
 		if (r != OSH_OK)
 			break;
+		quiet_until = osh_time_mono_ms() + EXIT_QUIET_MS;
 		{
 			Openshell__V1__WatchSandboxLogsResponse *w = (void *)msg;
 			for (size_t i = 0; i < w->n_logs; i++)
@@ -541,6 +915,11 @@ static int logs_follow(struct ctx *x, volatile sig_atomic_t *stop)
 		rc = OSH_CLI_EXIT_OK;
 	else
 		rc = report(x, "sandbox logs", &st);
+	if (exited && rc == OSH_CLI_EXIT_OK && !(stop != NULL && *stop)) {
+		fflush(x->out);
+		fprintf(x->err, "openshell: sandbox %s %s with code %d\n", x->a->name, exit_state,
+			exit_code);
+	}
 	osh_rpc_sstream_destroy(ss);
 	return rc;
 }
@@ -618,7 +997,7 @@ out:
 
 /* The channel: TLS (with a client certificate when given) for a TCP
  * gateway when OPENSHELL_TLS_CA is set, plaintext otherwise. */
-static int client_create(const char *target, struct osh_rpc_client **c, FILE *err)
+int cli_client_create(const char *target, struct osh_rpc_client **c, FILE *err)
 {
 	struct osh_rpc_client_opts o = {0};
 	bool bad = false;
@@ -696,10 +1075,15 @@ int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, F
 		return OSH_CLI_EXIT_OK;
 	case OSH_CLI_GATEWAY_START:
 		return gateway_start(&x, self_exe);
+	case OSH_CLI_TERM:
+		return osh_cli_term(a, out, err);
+	case OSH_CLI_COMPLETIONS:
+		return osh_cli_completions(out, a->shell) == OSH_OK ? OSH_CLI_EXIT_OK
+								    : OSH_CLI_EXIT_USAGE;
 	default:
 		break;
 	}
-	if (client_create(a->gateway, &x.c, err) != OSH_OK) {
+	if (cli_client_create(a->gateway, &x.c, err) != OSH_OK) {
 		fprintf(err, "openshell: cannot reach gateway at %s: invalid address\n",
 			a->gateway);
 		return OSH_CLI_EXIT_UNREACHABLE;
@@ -720,8 +1104,19 @@ int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, F
 	case OSH_CLI_SANDBOX_DELETE:
 		rc = sandbox_delete(&x);
 		break;
+	case OSH_CLI_SANDBOX_GET:
+		rc = sandbox_get(&x);
+		break;
+	case OSH_CLI_CONFIG_DELETE:
+		rc = config_delete(&x);
+		break;
+	case OSH_CLI_STATUS:
+		rc = status(&x);
+		break;
 	case OSH_CLI_SANDBOX_LOGS:
 		rc = a->follow ? logs_follow(&x, stop) : logs_once(&x);
+		if (rc == OSH_CLI_EXIT_OK)
+			(void)osh_cli_last_write(a->name);
 		break;
 	default:
 		rc = OSH_CLI_EXIT_USAGE;
@@ -747,16 +1142,27 @@ int osh_cli_main(int argc, char **argv)
 	char self[4096];
 	static char discovered[4200];
 	ssize_t n;
-	struct timespec ts;
 	struct sigaction sa;
 	int64_t now;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (osh_cli_parse(argc, argv, getenv("OPENSHELL_GATEWAY"), now, &a, err, sizeof(err)) !=
-	    OSH_OK) {
+	static char last[256];
+
+	now = osh_time_wall_ms();
+	if (osh_cli_parse_env(argc, argv, getenv("OPENSHELL_GATEWAY"), getenv("OPENSHELL_LOG_TIME"),
+			      now, &a, err, sizeof(err)) != OSH_OK) {
 		fprintf(stderr, "openshell: %s\n", err);
 		return OSH_CLI_EXIT_USAGE;
+	}
+	if ((a.cmd == OSH_CLI_SANDBOX_LOGS || a.cmd == OSH_CLI_SANDBOX_GET) && a.name_default) {
+		if (osh_cli_last_read(last, sizeof(last)) != OSH_OK) {
+			fprintf(
+			    stderr,
+			    "openshell: %s: missing sandbox NAME (and no sandbox used before to "
+			    "default to)\n",
+			    a.cmd == OSH_CLI_SANDBOX_LOGS ? "logs" : "sandbox get");
+			return OSH_CLI_EXIT_USAGE;
+		}
+		a.name = last;
 	}
 	if (!a.gateway_explicit) {
 		osh_cli_discover_gateway(discovered, sizeof(discovered));

@@ -51,7 +51,40 @@ enum osh_cli_cmd {
 	OSH_CLI_SANDBOX_LIST,
 	OSH_CLI_SANDBOX_DELETE,
 	OSH_CLI_SANDBOX_LOGS,
+	OSH_CLI_SANDBOX_GET,
+	OSH_CLI_CONFIG_DELETE, /* settings delete --key K: back to the file/default value */
+	OSH_CLI_STATUS,
+	OSH_CLI_COMPLETIONS,
+	OSH_CLI_TERM,
 };
+
+/* -o / --output */
+enum osh_cli_output {
+	OSH_CLI_OUT_TEXT = 0, /* the command's human layout (table for list/get) */
+	OSH_CLI_OUT_YAML,
+	OSH_CLI_OUT_JSON, /* one JSON document; JSON lines for logs */
+};
+
+/* --timestamps / $OPENSHELL_LOG_TIME */
+enum osh_cli_ts {
+	OSH_CLI_TS_EPOCH = 0, /* [<secs>.<ms>], upstream's layout */
+	OSH_CLI_TS_UTC,	      /* [2026-12-06T07:37:42.123Z] */
+	OSH_CLI_TS_LOCAL,     /* [2026-12-06 08:37:42.123] local time */
+};
+
+/* The one command table: every command path with its flags. Parsing uses it
+ * to suggest the nearest flag, `openshell completions` generates the bash,
+ * zsh and fish scripts from it. Static storage. */
+struct osh_cli_spec {
+	const char *path;  /* "sandbox logs" */
+	const char *flags; /* space-separated, e.g. "-n --lines --tail" */
+	const char *words; /* fixed positional words to complete ("bash zsh fish"), or "" */
+	bool sandbox_arg;  /* takes sandbox NAMEs (completed from `sandbox list --names`) */
+	const char *summary;
+};
+extern const struct osh_cli_spec osh_cli_specs[];
+extern const size_t osh_cli_n_specs;
+#define OSH_CLI_GLOBAL_FLAGS "--gateway -g --color --no-color --help -h --version -V"
 
 enum osh_cli_color {
 	OSH_CLI_COLOR_AUTO = 0, /* colour when stdout is a TTY and NO_COLOR is unset */
@@ -86,9 +119,26 @@ struct osh_cli_args {
 	int64_t since_ms; /* 0 = no bound */
 	bool level_set;
 	enum osh_level min_level;
-	const char *sources[2];
+	const char *sources[3];
 	size_t n_sources;
 	bool follow;
+	/** logs: NAME omitted, use the last sandbox used (osh_cli_last_read) */
+	bool name_default;
+	/** sandbox delete NAME... (borrowed from argv) or --all */
+	const char *names[64];
+	int n_names;
+	bool all;
+	/** sandbox create --env K=V (repeatable) */
+	const char *env[64];
+	int n_env;
+	/** -o table|yaml|json, --json; sandbox list --names */
+	enum osh_cli_output output;
+	bool names_only;
+	/** settings --global (the only scope this gateway has) */
+	bool global;
+	enum osh_cli_ts timestamps;
+	/** completions SHELL */
+	const char *shell;
 	/** gateway start: arguments passed to openshell-gateway */
 	char **gw_argv;
 	int gw_argc;
@@ -101,8 +151,31 @@ struct osh_cli_args {
 int osh_cli_parse(int argc, char **argv, const char *env_gateway, int64_t now_ms,
 		  struct osh_cli_args *out, char *err, size_t errlen) OSH_MUST_CHECK;
 
-/* --since value: "<N>s|m|h|d" (relative to now_ms) or a plain number of ms
- * since the epoch. Returns 0 and *out, or OSH_EINVAL. */
+/* Like osh_cli_parse, with $OPENSHELL_LOG_TIME (NULL when unset) as the
+ * default of --timestamps; a bad value is a usage error naming the variable. */
+int osh_cli_parse_env(int argc, char **argv, const char *env_gateway, const char *env_log_time,
+		      int64_t now_ms, struct osh_cli_args *out, char *err,
+		      size_t errlen) OSH_MUST_CHECK;
+
+/* The flag of `flags` (space-separated) nearest to `typed` (edit distance
+ * at most 2, or typed is a prefix of exactly one), into buf; "" when none. */
+void osh_cli_suggest(const char *typed, const char *flags, char *buf, size_t cap);
+
+/* Prints the completion script for shell "bash", "zsh" or "fish" generated
+ * from osh_cli_specs. Returns 0 or OSH_EINVAL (unknown shell). */
+int osh_cli_completions(FILE *fp, const char *shell) OSH_MUST_CHECK;
+
+/* The last sandbox name used (state file `last-sandbox` under
+ * $XDG_STATE_HOME/openshell, else $HOME/.local/state/openshell). read: 0
+ * and the name in buf, or OSH_ENOTFOUND. write: best effort (creates the
+ * directory, mode 0700), returns 0 or an error the caller may ignore. */
+int osh_cli_last_read(char *buf, size_t cap) OSH_MUST_CHECK;
+int osh_cli_last_write(const char *name);
+
+/* --since value: a duration "<N>ms|s|m|h|d" back from now_ms (a bare N is
+ * seconds, as everywhere), RFC 3339 ("2026-12-06T06:25:46Z", fraction and
+ * offset allowed), or exactly the "<secs>.<ms>" the CLI prints. Returns 0
+ * and *out (ms since the epoch), or OSH_EINVAL. */
 int osh_cli_parse_since(const char *s, int64_t now_ms, int64_t *out) OSH_MUST_CHECK;
 
 /* Help text for a topic ("", "gateway", "gateway start", "config", "config get",
@@ -125,8 +198,14 @@ struct osh_cli_line {
 	const char *const *keys; /* n_fields, any order */
 	const char *const *values;
 	size_t n_fields;
+	enum osh_cli_ts ts; /* how [<time>] is written (epoch = [<secs>.<ms>]) */
 };
 size_t osh_cli_format_line(const struct osh_cli_line *l, bool color, char *buf, size_t cap);
+
+/* Writes s as a JSON string literal (quotes included): ", \ and C0 escaped,
+ * other escapes of the log format kept as text, ill-formed UTF-8 as U+FFFD,
+ * so the output always parses. NULL writes "". */
+void osh_cli_json_str(FILE *fp, const char *s);
 
 /* Run a parsed command; output to out, diagnostics to err. Returns the exit
  * code (enum osh_cli_exit). For OSH_CLI_GATEWAY_START it execs the gateway

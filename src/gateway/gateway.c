@@ -21,6 +21,7 @@
 #include <grp.h>
 #include <sys/resource.h>
 
+#include "osh_parse.h"
 #include "gw_auth.h"
 #include "gw_internal.h"
 #include "gw_sites.h"
@@ -80,7 +81,8 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 
 	for (int i = 1; rc == 0 && i < argc; i++) {
 		const char *a = argv[i], *v = NULL, *eq;
-		char name[64];
+		char name[64], host[256];
+		uint16_t port;
 		bool takes;
 
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -133,9 +135,13 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 		if (strcmp(name, "--listen") == 0) {
 			if (strncmp(v, "unix:", 5) == 0) {
 				o->socket_path = v + 5; /* same as --socket */
-			} else if (!strrchr(v, ':')) {
-				snprintf(err, errlen,
-					 "flag --listen: '%s' is not HOST:PORT (or unix:PATH)", v);
+			} else if (osh_parse_hostport(v, true, host, sizeof(host), &port) !=
+				   OSH_OK) {
+				snprintf(
+				    err, errlen,
+				    "flag --listen: '%s' is not HOST:PORT with a port from 0 to "
+				    "65535 (or unix:PATH)",
+				    v);
 				rc = OSH_EPARSE;
 			} else {
 				o->listen = v;

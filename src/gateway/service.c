@@ -17,8 +17,9 @@
  * message: queries read newest first and stop at what fits (`truncated`),
  * lists page. Pushes are bound to one sandbox per stream: the first message
  * names it, it must exist, and every line is rewritten with that id and
- * source "sandbox", so a supervisor cannot write into another sandbox's log
- * or pose as the gateway; every field of a line is capped. */
+ * source "sandbox" (or "agent" for the command's output, which the
+ * supervisor marks so), so a supervisor cannot write into another sandbox's
+ * log or pose as the gateway; every field of a line is capped. */
 #include <errno.h>
 #include <openssl/sha.h>
 #include <signal.h>
@@ -777,7 +778,11 @@ static void h_push_msg(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 		lines[n].level = in->level && in->level[0] ? in->level : "INFO";
 		lines[n].target = in->target ? in->target : "";
 		lines[n].message = in->message ? in->message : "";
-		lines[n].source = "sandbox"; /* forced: no impersonation of the gateway */
+		/* a supervisor may say "agent" (its command's output); anything
+		 * else, "gateway" included, is stored as "sandbox": no
+		 * impersonation of the gateway */
+		lines[n].source =
+		    in->source && strcmp(in->source, "agent") == 0 ? "agent" : "sandbox";
 		lines[n].fields = fjson[n];
 		lines[n].push_seq = numbered ? req->first_seq + i : 0;
 		n++;
@@ -1224,11 +1229,13 @@ static void h_set_config(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 		return;
 	}
 	osh_gw_layer_init(&scratch);
-	if (osh_gw_layer_set(&scratch, req->key, req->value, "value", err, sizeof(err)) != 0) {
+	if (!req->unset &&
+	    osh_gw_layer_set(&scratch, req->key, req->value, "value", err, sizeof(err)) != 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "%s", err);
 		return;
 	}
-	rc = osh_gw_cfgstate_set(gw->cfg, req->key, req->value, &changed, err, sizeof(err));
+	rc = osh_gw_cfgstate_set(gw->cfg, req->key, req->unset ? NULL : req->value, &changed, err,
+				 sizeof(err));
 	if (rc != 0) {
 		osh_gw_log(OSH_GW_LOG_WARN, "SetConfig %s=%s refused: %s", req->key, req->value,
 			   err);
@@ -1239,13 +1246,33 @@ static void h_set_config(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 	}
 	osh_gw_cfgstate_get(gw->cfg, &c, &rev);
 	osh_gw_log(OSH_GW_LOG_INFO,
-		   "config set %s=%s via SetConfig (written to %s): %s, revision %llu", req->key,
-		   req->value, osh_gw_cfgstate_path(gw->cfg), changed ? "changed" : "unchanged",
-		   (unsigned long long)rev);
+		   "config %s %s%s%s via SetConfig (written to %s): %s, revision %llu",
+		   req->unset ? "unset" : "set", req->key, req->unset ? "" : "=",
+		   req->unset ? "" : req->value, osh_gw_cfgstate_path(gw->cfg),
+		   changed ? "changed" : "unchanged", (unsigned long long)rev);
 	entry_fill(&e, &c, k, val, sizeof(val));
 	r.config_revision = rev;
 	r.changed = changed;
 	r.entry = &e;
+	(void)osh_rpc_call_reply(call, &r.base);
+}
+
+/* ---------------------------------------------------------- GetStatus -- */
+
+#ifndef OSH_VERSION
+#define OSH_VERSION "0.0.0"
+#endif
+
+static void h_get_status(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
+{
+	Openshell__V1__GetStatusResponse r = OPENSHELL__V1__GET_STATUS_RESPONSE__INIT;
+	struct osh_gw *gw = ud;
+
+	(void)m;
+	r.version = (char *)(uintptr_t)OSH_VERSION;
+	r.uptime_ms = gw_mono_ms() - gw->started_mono_ms;
+	r.address = gw->addr;
+	r.tcp_address = gw->tcp_addr;
 	(void)osh_rpc_call_reply(call, &r.base);
 }
 
@@ -1820,8 +1847,11 @@ int gw_services_register(struct osh_gw *gw)
 	     .kind = OSH_RPC_UNARY,
 	     .handler = h_delete,
 	     .on_done = h_delete_done},
+	    {.name = "GetStatus", .kind = OSH_RPC_UNARY, .handler = h_get_status},
 	};
 	int rc = 0;
+
+	gw->started_mono_ms = gw_mono_ms();
 
 	for (size_t i = 0; rc == 0 && i < sizeof(methods) / sizeof(methods[0]); i++) {
 		struct osh_rpc_method mm = methods[i];

@@ -10,10 +10,14 @@
  *                             OSH_ETOOBIG iff the ms value exceeds INT64_MAX
  *                             (digits that overflow before a bad unit may
  *                             give either error)
- *   1 osh_parse_bool       oracle: true/yes/on/1, false/no/off/0, any case
- *   2 osh_cli_parse_since     oracle: ^[0-9]+$ (absolute ms) or
- *                             ^[0-9]+(ms|s|m|h|d)$ relative to now, result in
- *                             [0, now]; no signed overflow (UBSan)
+ *   1 osh_parse_bool          oracle: true/yes/on/1/y, false/no/off/0/n, any case
+ *   2 osh_cli_parse_since     oracle: ^[0-9]{13,}$ absolute ms; ^[0-9]{10,12}$
+ *                             refused (epoch seconds without .ms); shorter
+ *                             bare digits are seconds and ^[0-9]+(ms|s|m|h|d)$
+ *                             relative to now, result in [0, now];
+ *                             ^[0-9]+\.[0-9]{3}$ exact secs.ms; anything with
+ *                             '-' (RFC 3339) gives a time >= 0 or EINVAL; no
+ *                             signed overflow (UBSan)
  *   3 osh_sup_args_parse      argv (first string count from byte 1) + envp;
  *                             rc in {0, EINVAL, EPARSE, ENOMEM}; err
  *                             NUL-terminated;
@@ -148,10 +152,38 @@ static void fuzz_since(const char *s, int64_t now)
 			abort();
 		return;
 	}
-	if (dn == n) { /* absolute */
+	if (dn == n && n >= 13) { /* absolute ms */
 		bool ok = !big && v <= (uint64_t)INT64_MAX;
 
 		if ((rc == 0) != ok || (ok && out != (int64_t)v))
+			abort();
+		return;
+	}
+	if (dn == n && n >= 10) { /* epoch seconds without .ms: refused */
+		if (rc == 0)
+			abort();
+		return;
+	}
+	if (dn == n) { /* bare seconds */
+		bool ok = !big && v <= (uint64_t)(now / 1000);
+
+		if ((rc == 0) != ok || (ok && out != now - (int64_t)v * 1000))
+			abort();
+		return;
+	}
+	if (s[dn] == '.') { /* exactly <secs>.<ms> */
+		bool ok = n == dn + 4 && s[dn + 1] >= '0' && s[dn + 1] <= '9' && s[dn + 2] >= '0' &&
+			  s[dn + 2] <= '9' && s[dn + 3] >= '0' && s[dn + 3] <= '9' && !big &&
+			  v <= (uint64_t)INT64_MAX / 1000 - 1;
+
+		if ((rc == 0) != ok)
+			abort();
+		if (ok && out != (int64_t)v * 1000 + (int64_t)strtoll(s + dn + 1, NULL, 10))
+			abort();
+		return;
+	}
+	if (strchr(s, '-') != NULL) { /* RFC 3339: any accepted time is after 1970 */
+		if (rc == 0 && out < 0)
 			abort();
 		return;
 	}

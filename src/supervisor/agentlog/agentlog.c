@@ -28,7 +28,15 @@ struct osh_agentlog {
 	size_t npend[2];
 	bool cont[2];
 	char out[OSH_AGENTLOG_LINE_MAX * 4 + 128];
+	osh_agentlog_sink_fn sink; /* also gets every escaped line (may be NULL) */
+	void *sink_ud;
 };
+
+void osh_agentlog_set_sink(struct osh_agentlog *w, osh_agentlog_sink_fn fn, void *ud)
+{
+	w->sink = fn;
+	w->sink_ud = ud;
+}
 
 size_t osh_agentlog_escape(const char *s, size_t len, char *out, size_t cap)
 {
@@ -110,13 +118,16 @@ out:
 /* Writes one record for stream s: text[0..len), already without newline. */
 static int write_line(struct osh_agentlog *w, int s, const char *text, size_t len)
 {
-	size_t o;
+	size_t o, text_at;
 	ssize_t n;
 
 	o = osh_time_format_utc(osh_time_wall_ms(), w->out, sizeof(w->out));
 	o += (size_t)snprintf(w->out + o, sizeof(w->out) - o, " %s%s ", stream_tag[s],
 			      w->cont[s] ? "+" : "");
+	text_at = o;
 	o += osh_agentlog_escape(text, len, w->out + o, sizeof(w->out) - o - 1);
+	if (w->sink != NULL)
+		w->sink(w->sink_ud, stream_tag[s], w->out + text_at); /* NUL-terminated */
 	w->out[o++] = '\n';
 	if (w->fd >= 0 && w->written + o > w->rotate_bytes && w->written > 0) {
 		close(w->fd);

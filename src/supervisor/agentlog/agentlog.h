@@ -16,7 +16,10 @@
  * later piece tagged "stdout+"/"stderr+". agent.log is opened with O_NOFOLLOW
  * and rotated to agent.log.1 at OSH_AGENTLOG_ROTATE_BYTES (one old file
  * kept), so a chatty agent cannot fill the disk. Nothing of this goes to
- * openshell.log, the push feed or the supervisor's stderr.
+ * openshell.log, the emit push feed or the supervisor's stderr; with a
+ * gateway, the same escaped lines are also pushed with source "agent" (never
+ * "sandbox": the gateway keeps the two apart, so an agent cannot pass its
+ * text off as the supervisor's record) through a sink (set_sink below).
  *
  * The core functions below are usable alone (tests); agentlog_subsys.c is the
  * supervisor subsystem glue (pipes created in init, dup2 in child_setup,
@@ -55,6 +58,13 @@ void osh_agentlog_counts(const struct osh_agentlog *w, uint64_t *lines, uint64_t
 
 /* Flushes, closes, frees. NULL ok. */
 void osh_agentlog_close(struct osh_agentlog *w);
+
+/* Called with every line written (stream "stdout"/"stderr", the escaped
+ * text, NUL-terminated, valid only during the call), from the thread that
+ * calls osh_agentlog_feed/flush. The supervisor uses it to push the agent's
+ * lines to the gateway (source "agent"). */
+typedef void (*osh_agentlog_sink_fn)(void *ud, const char *stream, const char *escaped);
+void osh_agentlog_set_sink(struct osh_agentlog *w, osh_agentlog_sink_fn fn, void *ud);
 
 /* Escapes s[0..len) for one agent.log line into out (cap >= 4 * len + 16 is
  * always enough); returns the length written (NUL-terminated). Pure. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agentlog.h"
+#include "sup_push.h"
 
 struct agentlog_state {
 	struct osh_agentlog *log;
@@ -27,6 +28,13 @@ struct agentlog_state {
 	pthread_t th;
 	bool started;
 };
+
+/* agentlog sink: each escaped line also goes to the gateway as source
+ * "agent" (bounded and counted by the push client). */
+static void to_push(void *ud, const char *stream, const char *escaped)
+{
+	(void)osh_sup_push_agent_line(ud, stream, escaped);
+}
 
 static void close_fd(int *fd)
 {
@@ -103,6 +111,8 @@ static int al_init(struct osh_sup_host *host, void **state)
 	rc = osh_agentlog_open(host->log_dir, 0, &st->log);
 	if (rc != 0)
 		goto out;
+	if (host->push != NULL)
+		osh_agentlog_set_sink(st->log, to_push, host->push);
 	*state = st;
 	st = NULL;
 out:

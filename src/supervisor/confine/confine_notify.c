@@ -124,6 +124,13 @@ int osh_confine_notify_run(const struct osh_confine *c, int stop_fd, osh_confine
 			rc = OSH_ESYS;
 			break;
 		}
+		/* Name the task while it still waits in the system call (after the
+		 * answer it may exit at once and its /proc entry with it); the
+		 * notification must still be valid after the read, or the pid may
+		 * already name another process. */
+		comm_of((pid_t)n.pid, comm, sizeof(comm));
+		if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &n.id) != 0)
+			comm[0] = '\0';
 		memset(&r, 0, sizeof(r));
 		r.id = n.id;
 		r.error = -EPERM;
@@ -131,7 +138,6 @@ int osh_confine_notify_run(const struct osh_confine *c, int stop_fd, osh_confine
 		if (!fn)
 			continue;
 		osh_confine_syscall_name(n.data.nr, name, sizeof(name));
-		comm_of((pid_t)n.pid, comm, sizeof(comm));
 		memset(&d, 0, sizeof(d));
 		d.pid = (pid_t)n.pid;
 		d.nr = n.data.nr;

@@ -70,12 +70,20 @@ struct osh_sup_host {
 	 * init: the reader's row may come first in the table. */
 	const struct osh_secret_store *secrets;
 
+	/* The log push client (src/supervisor/push/sup_push.h) when the
+	 * supervisor reports to a gateway, else NULL. Written by the push
+	 * subsystem in its init (first row), used by later rows (agentlog
+	 * pushes the command's output through it); valid until push's fini,
+	 * which runs after theirs stop. */
+	struct osh_sup_push *push;
+
 	/* Private to sup_host.c. */
 	char **env_extra;
 	int n_env_extra;
 };
 
 struct osh_secret_store; /* src/supervisor/confine/osh_secret.h */
+struct osh_sup_push;	 /* src/supervisor/push/sup_push.h */
 
 struct osh_sup_subsys {
 	const char *name; /* "push", "net", "proxy", "confine", ... */

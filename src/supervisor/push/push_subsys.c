@@ -22,8 +22,10 @@ static int push_init(struct osh_sup_host *host, void **state)
 	if (!host->args->gateway)
 		goto out;
 	rc = osh_sup_push_create(host->args->gateway, host->sandbox_id, &p);
-	if (rc == 0)
+	if (rc == 0) {
 		*state = p;
+		host->push = p;
+	}
 out:
 	return rc;
 }

@@ -23,6 +23,7 @@
 
 #include "osh_emit.h"
 #include "osh_rpc.h"
+#include "osh_time.h"
 #include "sandbox.pb-c.h"
 #include "push_sites.h"
 
@@ -34,6 +35,14 @@ struct pline {
 	int64_t ts;
 	char level[8];
 	char target[OSH_EMIT_TARGET_MAX];
+	char *msg;
+	bool agent; /* the command's output (source "agent"), not the supervisor's */
+};
+
+/* An agent line waiting in the inbox (osh_sup_push_agent_line). */
+struct agent_in {
+	int64_t ts;
+	char stream[8];
 	char *msg;
 };
 
@@ -61,6 +70,12 @@ struct osh_sup_push {
 	uint64_t pending_loss;
 	uint64_t feed_dropped_seen;
 	struct osh_push_line *scratch;
+
+	/* agent lines from other threads; the push thread moves them into the ring */
+	pthread_mutex_t in_mu;
+	struct agent_in inbox[OSH_SUP_PUSH_AGENT_INBOX];
+	size_t in_n;
+	uint64_t in_dropped;
 
 	_Atomic uint64_t sent, batches, dropped, failures, streams, accepted, acked, resent;
 };
@@ -93,6 +108,7 @@ int osh_sup_push_create(const char *gateway, const char *sandbox_id, struct osh_
 		goto out;
 	p->next_seq = 1;
 	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->in_mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	*out = p;
 	p = NULL;
@@ -122,10 +138,11 @@ static void ring_drop_oldest(struct osh_sup_push *p)
 	p->count--;
 }
 
-static void ring_push(struct osh_sup_push *p, const struct osh_push_line *l, int64_t now)
+/* Takes msg (heap) into the ring as the next numbered line. */
+static void ring_push(struct osh_sup_push *p, int64_t ts, const char *level, const char *target,
+		      char *msg, bool agent, int64_t now)
 {
 	struct pline *slot;
-	char *msg = strdup(l->message);
 
 	if (!msg) {
 		p->pending_loss++;
@@ -153,10 +170,11 @@ static void ring_push(struct osh_sup_push *p, const struct osh_push_line *l, int
 		p->oldest_ms = now;
 	slot = ring_at(p, p->count);
 	slot->seq = p->next_seq++;
-	slot->ts = l->timestamp_ms;
-	snprintf(slot->level, sizeof(slot->level), "%s", l->level);
-	snprintf(slot->target, sizeof(slot->target), "%s", l->target);
+	slot->ts = ts;
+	snprintf(slot->level, sizeof(slot->level), "%s", level);
+	snprintf(slot->target, sizeof(slot->target), "%s", target);
 	slot->msg = msg;
+	slot->agent = agent;
 	p->count++;
 }
 
@@ -180,9 +198,22 @@ static void drain_feed(struct osh_sup_push *p)
 	struct osh_emit_stats es;
 	int64_t now = mono_ms();
 
+	struct agent_in in[OSH_SUP_PUSH_AGENT_INBOX];
+	size_t n_in;
+
 	while ((n = osh_emit_push_drain(p->scratch, OSH_SUP_PUSH_BATCH)) > 0)
 		for (size_t i = 0; i < n; i++)
-			ring_push(p, &p->scratch[i], now);
+			ring_push(p, p->scratch[i].timestamp_ms, p->scratch[i].level,
+				  p->scratch[i].target, strdup(p->scratch[i].message), false, now);
+	pthread_mutex_lock(&p->in_mu);
+	n_in = p->in_n;
+	memcpy(in, p->inbox, n_in * sizeof(in[0]));
+	p->in_n = 0;
+	p->pending_loss += p->in_dropped;
+	p->in_dropped = 0;
+	pthread_mutex_unlock(&p->in_mu);
+	for (size_t i = 0; i < n_in; i++)
+		ring_push(p, in[i].ts, "INFO", in[i].stream, in[i].msg, true, now);
 	osh_emit_stats_get(&es);
 	if (es.push_dropped > p->feed_dropped_seen) {
 		uint64_t d = es.push_dropped - p->feed_dropped_seen;
@@ -226,7 +257,7 @@ static int send_batch(struct osh_sup_push *p, struct osh_rpc_cstream *s, size_t 
 		lines[i].level = l->level;
 		lines[i].target = l->target;
 		lines[i].message = l->msg;
-		lines[i].source = OSH_RPC_STR("sandbox");
+		lines[i].source = OSH_RPC_STR(l->agent ? "agent" : "sandbox");
 		ptrs[i] = &lines[i];
 		if (l->seq <= p->sent_upto)
 			resent++;
@@ -450,6 +481,30 @@ void osh_sup_push_stats_get(struct osh_sup_push *p, struct osh_sup_push_stats *o
 	out->resent = atomic_load(&p->resent);
 }
 
+int osh_sup_push_agent_line(struct osh_sup_push *p, const char *stream, const char *text)
+{
+	char *msg;
+	int rc = OSH_OK;
+
+	if (!p || !stream || !text)
+		return OSH_EINVAL;
+	msg = strndup(text, OSH_SUP_PUSH_AGENT_LINE_MAX);
+	pthread_mutex_lock(&p->in_mu);
+	if (!msg || p->in_n == OSH_SUP_PUSH_AGENT_INBOX) {
+		p->in_dropped++;
+		atomic_fetch_add(&p->dropped, 1);
+		free(msg);
+		rc = msg ? OSH_EFULL : OSH_ENOMEM;
+	} else {
+		struct agent_in *a = &p->inbox[p->in_n++];
+		a->ts = osh_time_wall_ms();
+		snprintf(a->stream, sizeof(a->stream), "%s", stream);
+		a->msg = msg;
+	}
+	pthread_mutex_unlock(&p->in_mu);
+	return rc;
+}
+
 void osh_sup_push_destroy(struct osh_sup_push *p)
 {
 	if (!p)
@@ -459,6 +514,9 @@ void osh_sup_push_destroy(struct osh_sup_push *p)
 		return; /* thread still inside gRPC: leave it to process exit */
 	for (size_t i = 0; i < p->count; i++)
 		free(ring_at(p, i)->msg);
+	for (size_t i = 0; i < p->in_n; i++)
+		free(p->inbox[i].msg);
+	pthread_mutex_destroy(&p->in_mu);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	free(p->gateway);

@@ -38,6 +38,9 @@
 #define OSH_SUP_PUSH_BACKOFF_MIN 1000
 #define OSH_SUP_PUSH_BACKOFF_MAX 30000
 #define OSH_SUP_PUSH_ROUND_MS	 2000
+/* Agent lines waiting for the push thread, and bytes kept of each. */
+#define OSH_SUP_PUSH_AGENT_INBOX    512
+#define OSH_SUP_PUSH_AGENT_LINE_MAX 8192
 
 struct osh_sup_push;
 
@@ -65,6 +68,15 @@ OSH_MUST_CHECK int osh_sup_push_start(struct osh_sup_push *p);
  * report what was not acknowledged and join the thread; returns within
  * flush_ms + 1 s whatever the gateway does. Idempotent. */
 void osh_sup_push_stop(struct osh_sup_push *p, int flush_ms);
+
+/* Queues one line of the command's output (stream "stdout"/"stderr", text
+ * already escaped by agentlog: one line, no control bytes) to be pushed with
+ * source "agent", level INFO, target = stream, numbered and acknowledged like
+ * every other line. Text beyond OSH_SUP_PUSH_AGENT_LINE_MAX bytes is cut.
+ * Thread-safe, never blocks on the network: when OSH_SUP_PUSH_AGENT_INBOX
+ * lines wait already the line is dropped and counted (reported like every
+ * loss). Returns 0, OSH_EFULL (dropped), OSH_ENOMEM or OSH_EINVAL. */
+int osh_sup_push_agent_line(struct osh_sup_push *p, const char *stream, const char *text);
 
 /* Counters; thread-safe. */
 void osh_sup_push_stats_get(struct osh_sup_push *p, struct osh_sup_push_stats *out);

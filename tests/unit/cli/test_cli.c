@@ -106,6 +106,100 @@ Test(cli_parse, commands_and_flags)
 	cr_assert_str_eq(a.gw_argv[0], "--data-dir");
 }
 
+Test(cli_parse, upstream_forms)
+{
+	struct osh_cli_args a;
+	char err[256];
+
+	cr_assert_eq(parse(&a, err, ARGS("logs", "box", "--tail", "-n", "5")), 0, "%s", err);
+	cr_assert_eq(a.cmd, OSH_CLI_SANDBOX_LOGS);
+	cr_assert_str_eq(a.name, "box");
+	cr_assert(a.follow, "--tail means follow, as upstream");
+	cr_assert_eq(a.lines, 5);
+	cr_assert_eq(parse(&a, err, ARGS("lg", "--source", "agent", "-o", "json")), 0, "%s", err);
+	cr_assert_eq(a.cmd, OSH_CLI_SANDBOX_LOGS);
+	cr_assert_null(a.name);
+	cr_assert(a.name_default);
+	cr_assert_str_eq(a.sources[0], "agent");
+	cr_assert_eq(a.output, OSH_CLI_OUT_JSON);
+	cr_assert_eq(parse(&a, err, ARGS("logs", "b", "--timestamps=utc")), 0, "%s", err);
+	cr_assert_eq(a.timestamps, OSH_CLI_TS_UTC);
+
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "get", "box", "-o", "yaml")), 0, "%s", err);
+	cr_assert_eq(a.cmd, OSH_CLI_SANDBOX_GET);
+	cr_assert_str_eq(a.name, "box");
+	cr_assert_eq(a.output, OSH_CLI_OUT_YAML);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "get")), 0, "%s", err);
+	cr_assert(a.name_default, "sandbox get without NAME: the last sandbox used");
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "list", "-o", "json")), 0, "%s", err);
+	cr_assert_eq(a.output, OSH_CLI_OUT_JSON);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "list", "--names")), 0, "%s", err);
+	cr_assert(a.names_only);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "delete", "a", "b", "c")), 0, "%s", err);
+	cr_assert_eq(a.n_names, 3);
+	cr_assert_str_eq(a.names[2], "c");
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "delete", "--all")), 0, "%s", err);
+	cr_assert(a.all);
+	cr_assert_eq(a.n_names, 0);
+
+	cr_assert_eq(parse(&a, err, ARGS("settings", "get", "--global", "--json")), 0, "%s", err);
+	cr_assert_eq(a.cmd, OSH_CLI_CONFIG_GET);
+	cr_assert_eq(a.output, OSH_CLI_OUT_JSON);
+	cr_assert_eq(parse(&a, err,
+			   ARGS("settings", "set", "--global", "--key", "ocsf_json_enabled",
+				"--value", "true", "--yes")),
+		     0, "%s", err);
+	cr_assert_eq(a.cmd, OSH_CLI_CONFIG_SET);
+	cr_assert_str_eq(a.key, "ocsf_logging_enabled", "upstream key name maps to ours");
+	cr_assert_str_eq(a.value, "true");
+	cr_assert_eq(parse(&a, err, ARGS("config", "set", "ocsf_json_enabled", "on")), 0);
+	cr_assert_str_eq(a.key, "ocsf_logging_enabled");
+	cr_assert_eq(parse(&a, err, ARGS("settings", "delete", "--key=ocsf_json_enabled")), 0);
+	cr_assert_eq(a.cmd, OSH_CLI_CONFIG_DELETE);
+	cr_assert_str_eq(a.key, "ocsf_logging_enabled");
+
+	cr_assert_eq(parse(&a, err, ARGS("status")), 0, "%s", err);
+	cr_assert_eq(a.cmd, OSH_CLI_STATUS);
+	cr_assert_eq(parse(&a, err, ARGS("completions", "fish")), 0, "%s", err);
+	cr_assert_eq(a.cmd, OSH_CLI_COMPLETIONS);
+	cr_assert_str_eq(a.shell, "fish");
+	cr_assert_eq(
+	    parse(&a, err, ARGS("sandbox", "create", "--name", "b", "--env", "A=1", "--env=B=x=y")),
+	    0, "%s", err);
+	cr_assert_eq(a.n_env, 2);
+	cr_assert_str_eq(a.env[1], "B=x=y");
+}
+
+Test(cli_parse, log_time_from_environment)
+{
+	struct osh_cli_args a;
+	char err[256];
+	char *argv[] = {OSH_RPC_STR("openshell"), OSH_RPC_STR("logs"), OSH_RPC_STR("b"), NULL};
+	char *argv2[] = {OSH_RPC_STR("openshell"),    OSH_RPC_STR("logs"),  OSH_RPC_STR("b"),
+			 OSH_RPC_STR("--timestamps"), OSH_RPC_STR("epoch"), NULL};
+
+	cr_assert_eq(osh_cli_parse_env(3, argv, NULL, "local", NOW, &a, err, sizeof(err)), 0);
+	cr_assert_eq(a.timestamps, OSH_CLI_TS_LOCAL);
+	cr_assert_eq(osh_cli_parse_env(5, argv2, NULL, "local", NOW, &a, err, sizeof(err)), 0);
+	cr_assert_eq(a.timestamps, OSH_CLI_TS_EPOCH, "the flag wins over the variable");
+	cr_assert_eq(osh_cli_parse_env(3, argv, NULL, "iso", NOW, &a, err, sizeof(err)),
+		     OSH_EINVAL);
+	cr_assert(strstr(err, "OPENSHELL_LOG_TIME must be epoch, utc or local") != NULL, "%s", err);
+}
+
+Test(cli_parse, suggest_nearest)
+{
+	char b[32];
+	osh_cli_suggest("--folow", "--follow --since", b, sizeof(b));
+	cr_assert_str_eq(b, "--follow");
+	osh_cli_suggest("--sin", "--follow --since", b, sizeof(b));
+	cr_assert_str_eq(b, "--since", "a unique prefix");
+	osh_cli_suggest("--zzzzzz", "--follow --since", b, sizeof(b));
+	cr_assert_str_eq(b, "");
+	osh_cli_suggest("-x", "-n -o", b, sizeof(b));
+	cr_assert_str_eq(b, "", "distance 1 of a 2-letter flag is not a suggestion");
+}
+
 Test(cli_parse, gateway_from_env_and_flag_wins)
 {
 	struct osh_cli_args a;
@@ -170,16 +264,40 @@ Test(cli_parse, errors_name_the_problem)
 	    {ARGS("sandbox", "create"), "missing --name"},
 	    {ARGS("sandbox", "create", "--name"), "--name needs a value"},
 	    {ARGS("sandbox", "create", "--name", "b", "cmd"), "put the command after --"},
-	    {ARGS("sandbox", "delete"), "missing argument"},
+	    {ARGS("sandbox", "delete"), "sandbox delete: missing sandbox NAME"},
 	    {ARGS("sandbox", "logs"), "missing sandbox NAME"},
 	    {ARGS("sandbox", "logs", "b", "-n", "ten"), "-n needs a number"},
 	    {ARGS("sandbox", "logs", "b", "-n"), "-n needs a number"},
+	    {ARGS("logs", "b", "-n", "99999999999"),
+	     "-n needs a number of lines from 0 to 1000000"},
+	    {ARGS("logs", "b", "--folow"), "unknown flag '--folow' (did you mean --follow?)"},
+	    {ARGS("logs", "b", "--sinse", "5m"), "did you mean --since?"},
+	    {ARGS("logs", "b", "-o", "yaml"), "-o must be table or json"},
+	    {ARGS("logs", "b", "--timestamps", "iso"), "--timestamps must be epoch, utc or local"},
+	    {ARGS("sandbox", "lst"), "unknown subcommand 'lst' (did you mean list?)"},
+	    {ARGS("sandbox", "get", "a", "b"), "unexpected argument 'b'"},
+	    {ARGS("sandbox", "get", "a", "-o", "xml"), "-o must be table, yaml or json"},
+	    {ARGS("sandbox", "list", "--name"), "did you mean --names?"},
+	    {ARGS("sandbox", "delete", "a", "--all"), "NAMEs or --all, not both"},
+	    {ARGS("sandbox", "create", "--name", "a", "--name", "b"), "--name given twice"},
+	    {ARGS("sandbox", "create", "--name", "a", "--env", "NOEQ"), "--env needs KEY=VALUE"},
+	    {ARGS("sandbox", "create", "--name", "a", "--polcy", "x"), "did you mean --policy"},
+	    {ARGS("settings", "set", "--key", "k"), "missing --value VALUE"},
+	    {ARGS("settings", "set", "--value", "v"), "missing --key KEY"},
+	    {ARGS("settings", "get", "box"), "settings are gateway-wide here"},
+	    {ARGS("settings", "delete"), "missing --key KEY"},
+	    {ARGS("setings", "get"), "unknown command 'setings' (did you mean settings?)"},
+	    {ARGS("completions", "tcsh"), "SHELL must be bash, zsh or fish"},
+	    {ARGS("-g", "127.0.0.1:73616", "status"), "port 1-65535"},
+	    {ARGS("-g", "http://127.0.0.1:8080", "status"), "drop the scheme"},
+	    {ARGS("--gatway", "x:1", "status"), "did you mean --gateway?"},
 	    {ARGS("sandbox", "logs", "b", "--since", "5x"), "--since needs a duration"},
 	    {ARGS("sandbox", "logs", "b", "--level", "loud"), "--level must be one of"},
 	    {ARGS("sandbox", "logs", "b", "--source", "kernel"), "--source must be"},
 	    {ARGS("sandbox", "logs", "b", "--what"), "unknown flag '--what'"},
 	    {ARGS("sandbox", "logs", "b", "c"), "unexpected argument 'c'"},
 	    {ARGS("sandbox", "explode"), "unknown subcommand 'explode'"},
+	    {ARGS("status", "extra"), "unexpected argument 'extra'"},
 	    {ARGS("gateway", "stop"), "unknown subcommand 'stop'"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -203,7 +321,26 @@ Test(cli_parse, since_values)
 	cr_assert_eq(osh_cli_parse_since("1775014132690", NOW, &v), 0);
 	cr_assert_eq(v, 1775014132690LL);
 	cr_assert_eq(osh_cli_parse_since("-5m", NOW, &v), OSH_EINVAL);
-	cr_assert_eq(osh_cli_parse_since("5", NOW, &v), 0, "a bare number is epoch ms");
+	cr_assert_eq(osh_cli_parse_since("5", NOW, &v), 0, "a bare number is seconds");
+	cr_assert_eq(v, NOW - 5000);
+	/* exactly what the CLI prints: <secs>.<ms> */
+	cr_assert_eq(osh_cli_parse_since("1775014132.690", NOW, &v), 0);
+	cr_assert_eq(v, 1775014132690LL);
+	cr_assert_eq(osh_cli_parse_since("1775014132.69", NOW, &v), OSH_EINVAL);
+	cr_assert_eq(osh_cli_parse_since("1775014132.", NOW, &v), OSH_EINVAL);
+	/* epoch seconds without .ms: refused, not read as a duration or ms */
+	cr_assert_eq(osh_cli_parse_since("1775014132", NOW, &v), OSH_EINVAL);
+	/* RFC 3339 */
+	cr_assert_eq(osh_cli_parse_since("2026-04-01T03:28:52Z", NOW, &v), 0);
+	cr_assert_eq(v, 1775014132000LL);
+	cr_assert_eq(osh_cli_parse_since("2026-04-01T03:28:52.69Z", NOW, &v), 0);
+	cr_assert_eq(v, 1775014132690LL);
+	cr_assert_eq(osh_cli_parse_since("2026-04-01T05:28:52+02:00", NOW, &v), 0);
+	cr_assert_eq(v, 1775014132000LL);
+	cr_assert_eq(osh_cli_parse_since("2026-04-01T03:28:52", NOW, &v), OSH_EINVAL,
+		     "an offset or Z is required");
+	cr_assert_eq(osh_cli_parse_since("2026-13-01T03:28:52Z", NOW, &v), OSH_EINVAL);
+	cr_assert_eq(osh_cli_parse_since("2026-04-01T03:28:52Zjunk", NOW, &v), OSH_EINVAL);
 	cr_assert_eq(osh_cli_parse_since("m", NOW, &v), OSH_EINVAL);
 	cr_assert_eq(osh_cli_parse_since("", NOW, &v), OSH_EINVAL);
 	cr_assert_eq(osh_cli_parse_since("5 m", NOW, &v), OSH_EINVAL);

@@ -672,6 +672,20 @@ Test(gw_service, push_forces_identity_and_queries_filter, .timeout = 120)
 	cr_assert_str_eq(lr->logs[1]->message, "msg 7");
 	osh_rpc_msg_free(&lr->base);
 
+	/* "agent" (the command's output) is the one other source a supervisor
+	 * may name; it is kept and filterable apart from "sandbox" */
+	cr_assert_eq(push(&r, a->id, a->id, 8, 2, "INFO", "agent", &acc, &st), 0, "%s", st.message);
+	cr_assert_eq(push(&r, a->id, a->id, 10, 1, "INFO", "Agent", &acc, &st), 0);
+	lr = get_logs(&r, "a", 0, NULL, "agent");
+	cr_assert_eq(lr->n_logs, 2);
+	cr_assert_str_eq(lr->logs[0]->source, "agent");
+	cr_assert_str_eq(lr->logs[0]->message, "msg 8");
+	osh_rpc_msg_free(&lr->base);
+	lr = get_logs(&r, "a", 0, NULL, "sandbox");
+	cr_assert_eq(lr->n_logs, 9, "8 earlier + 'Agent' (not exactly agent) as sandbox");
+	cr_assert_str_eq(lr->logs[8]->message, "msg 10");
+	osh_rpc_msg_free(&lr->base);
+
 	/* unknown sandbox (so no credential) and bad level */
 	cr_assert_neq(push(&r, "nope", "nope", 0, 1, "INFO", "sandbox", NULL, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_UNAUTHENTICATED, "%d %s", st.code, st.message);
@@ -2085,5 +2099,35 @@ Test(gw_service, page_tokens_parse_strictly)
 		cr_assert_eq(osh_gw_page_token_parse(bad[i], &v), OSH_EINVAL, "'%s' accepted",
 			     bad[i]);
 		cr_assert_eq(v, 0);
+	}
+}
+
+/* --listen: the port is range-checked (it used to wrap modulo 65536). */
+Test(gw_opts, listen_port_out_of_range_is_refused)
+{
+	const char *bad[] = {"127.0.0.1:99999", "0.0.0.0:65536", "127.0.0.1:", "noport",
+			     "[::1]:70000"};
+	const char *good[] = {"127.0.0.1:0", "127.0.0.1:65535", "[::1]:8080"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct osh_gw_opts o;
+		char err[512] = "";
+		char *argv[] = {(char *)(uintptr_t) "gw", (char *)(uintptr_t) "--listen",
+				(char *)(uintptr_t)bad[i], NULL};
+		osh_gw_opts_init(&o);
+		cr_assert_neq(osh_gw_opts_parse(&o, 3, argv, err, sizeof(err)), 0, "%s", bad[i]);
+		cr_assert(strstr(err, "flag --listen") != NULL && strstr(err, bad[i]) != NULL, "%s",
+			  err);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct osh_gw_opts o;
+		char err[512] = "";
+		char *argv[] = {(char *)(uintptr_t) "gw", (char *)(uintptr_t) "--listen",
+				(char *)(uintptr_t)good[i], (char *)(uintptr_t) "--insecure-tcp",
+				NULL};
+		osh_gw_opts_init(&o);
+		cr_assert_eq(osh_gw_opts_parse(&o, 4, argv, err, sizeof(err)), 0, "%s: %s", good[i],
+			     err);
+		cr_assert_str_eq(o.listen, good[i]);
 	}
 }

@@ -28,6 +28,7 @@ static char *got[MAXL];
 static int n_got;
 static int max_batch;
 static int bad_ids;
+static int n_agent; /* lines with source "agent" (target stdout/stderr) */
 static char logdir[1024];
 static char *g_logdir; /* osh_testdir: validated, archived, removed in stop_emit */
 
@@ -54,8 +55,14 @@ static void on_message(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 	for (size_t i = 0; i < r->n_logs && n_got < MAXL; i++) {
 		uint64_t seq = r->first_seq ? r->first_seq + i : 0;
 
-		if (strcmp(r->logs[i]->source, "sandbox") != 0 || r->logs[i]->timestamp_ms <= 0)
+		bool agent = strcmp(r->logs[i]->source, "agent") == 0 &&
+			     (strcmp(r->logs[i]->target, "stdout") == 0 ||
+			      strcmp(r->logs[i]->target, "stderr") == 0);
+		if ((!agent && strcmp(r->logs[i]->source, "sandbox") != 0) ||
+		    r->logs[i]->timestamp_ms <= 0)
 			bad_ids++;
+		if (agent)
+			n_agent++;
 		if (seq && seq < MAXL) {
 			received_seq[seq]++;
 			if (stored[seq])
@@ -234,6 +241,69 @@ Test(push, batches_in_order_and_flushes_on_stop)
 	osh_sup_push_destroy(p);
 	osh_rpc_server_destroy(srv);
 	stop_emit();
+}
+
+static int agent_count(void)
+{
+	int n;
+	pthread_mutex_lock(&mu);
+	n = n_agent;
+	pthread_mutex_unlock(&mu);
+	return n;
+}
+
+Test(push, agent_lines_go_out_as_source_agent)
+{
+	struct osh_rpc_server *srv = serve("127.0.0.1:0");
+	char target[64];
+	struct osh_sup_push *p = NULL;
+	struct osh_sup_push_stats st;
+
+	start_emit();
+	snprintf(target, sizeof(target), "127.0.0.1:%d", osh_rpc_server_port(srv));
+	cr_assert_eq(osh_sup_push_create(target, "sb-push", &p), 0);
+	cr_assert_eq(osh_sup_push_start(p), 0);
+	for (int i = 0; i < 20; i++) {
+		char line[32];
+		snprintf(line, sizeof(line), "agent says %02d", i);
+		cr_assert_eq(osh_sup_push_agent_line(p, "stdout", line), 0);
+	}
+	cr_assert_eq(osh_sup_push_agent_line(p, "stderr", "agent oops"), 0);
+	osh_log(OSH_LEVEL_INFO, "pushtest", "supervisor line");
+	cr_assert_eq(osh_sup_push_agent_line(NULL, "stdout", "x"), OSH_EINVAL);
+	WAIT_FOR(agent_count() >= 21, 10000, "21 agent lines");
+	WAIT_FOR(received_text("supervisor line"), 10000, "the supervisor's line");
+	cr_assert(received_exact("agent says 00"));
+	cr_assert(received_exact("agent says 19"));
+	cr_assert(received_exact("agent oops"));
+	pthread_mutex_lock(&mu);
+	cr_assert_eq(bad_ids, 0,
+		     "every line is source sandbox, or agent with target stdout/stderr");
+	cr_assert_eq(n_agent, 21, "the supervisor's own line is not source agent");
+	pthread_mutex_unlock(&mu);
+	osh_sup_push_stop(p, 3000);
+	osh_sup_push_stats_get(p, &st);
+	cr_assert_eq(st.dropped, 0);
+	osh_sup_push_destroy(p);
+	osh_rpc_server_destroy(srv);
+	stop_emit();
+}
+
+Test(push, agent_inbox_is_bounded_and_counts_drops)
+{
+	struct osh_sup_push *p = NULL;
+	struct osh_sup_push_stats st;
+	int full = 0;
+
+	/* not started: nothing drains the inbox */
+	cr_assert_eq(osh_sup_push_create("127.0.0.1:1", "sb-push", &p), 0);
+	for (int i = 0; i < OSH_SUP_PUSH_AGENT_INBOX + 10; i++)
+		if (osh_sup_push_agent_line(p, "stdout", "flood") == OSH_EFULL)
+			full++;
+	cr_assert_eq(full, 10);
+	osh_sup_push_stats_get(p, &st);
+	cr_assert_eq(st.dropped, 10);
+	osh_sup_push_destroy(p); /* frees what waits in the inbox (LeakSanitizer) */
 }
 
 Test(push, survives_an_absent_gateway_and_reports_losses)

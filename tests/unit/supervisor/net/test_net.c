@@ -501,6 +501,21 @@ Test(net_real, sigkilled_supervisor_leftovers_cleaned, .timeout = 60, .fini = ki
 			break;
 		cr_assert_lt(now_ms() - t0, 10000, "orphan never joined the namespace");
 	}
+	/* ... and must have exec'd: until then it still shares its parent's
+	 * descriptors, the slot lock's included (close-on-exec). */
+	for (;;) {
+		char a[64], exe[256] = "";
+		ssize_t k;
+
+		snprintf(a, sizeof(a), "/proc/%d/exe", (int)orphan);
+		k = readlink(a, exe, sizeof(exe) - 1);
+		if (k > 0) {
+			exe[k] = '\0';
+			if (strstr(exe, "sleep"))
+				break;
+		}
+		cr_assert_lt(now_ms() - t0, 10000, "orphan never exec'd");
+	}
 	cr_assert_eq(kill(sup, SIGKILL), 0);
 	cr_assert_eq(waitpid(sup, &status, 0), sup);
 	cr_assert(WIFSIGNALED(status));

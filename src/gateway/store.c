@@ -256,7 +256,6 @@ void osh_gw_sandbox_list_free(struct osh_gw_sandbox *arr, size_t n)
 	free(arr);
 }
 
-
 static int exec_sql(struct osh_gw_store *st, const char *sql, const char *what)
 {
 	int rc = st->ops->exec(st->db, sql);

@@ -53,10 +53,10 @@ struct store_db_ops {
 	/* The driver's last error text. */
 	const char *(*errmsg)(struct store_db *db);
 	/* SQL of the dialect. */
-	const char *begin_migration; /* opens the migration transaction (and its lock) */
-	const char *get_version;     /* one integer: the schema version */
-	const char *set_version;     /* SQL setting the version to the decimal that follows */
-	const char *set_version_end; /* SQL after the number ("" when none) */
+	const char *begin_migration;   /* opens the migration transaction (and its lock) */
+	const char *get_version;       /* one integer: the schema version */
+	const char *set_version;       /* SQL setting the version to the decimal that follows */
+	const char *set_version_end;   /* SQL after the number ("" when none) */
 	const char *const *migrations; /* OSH_GW_STORE_SCHEMA_VERSION scripts */
 	bool pg_dialect;	       /* store.c uses its PostgreSQL statement overrides */
 };
@@ -69,7 +69,7 @@ extern const struct store_db_ops store_db_pg;
 /* Highest placeholder number used by any statement. */
 #define STORE_DB_MAX_PARAMS 16
 /* Bytes a stored line costs beyond its text (row header, numbers, index). */
-#define STORE_LINE_OVERHEAD 64
+#define STORE_LINE_OVERHEAD	64
 #define STORE_LINE_OVERHEAD_SQL "64"
 
 #endif

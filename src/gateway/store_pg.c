@@ -137,8 +137,8 @@ static int map_err(struct store_db *d, const PGresult *r)
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	int rc = OSH_EIO;
 
-	set_err(d, r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r)
-						    : PQerrorMessage(d->c));
+	set_err(d,
+		r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : PQerrorMessage(d->c));
 	if (PQstatus(d->c) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
 	    (state && strncmp(state, "57P", 3) == 0))
 		rc = OSH_EUNAVAIL;

@@ -333,6 +333,24 @@ struct osh_gw_store *gw_store(struct osh_gw *gw)
 	return st;
 }
 
+/* Store link callback of every connection of this gateway: one event per
+ * outage and one per recovery, however many per-thread connections see it. */
+static void gw_store_link(void *ud, bool up, const char *detail)
+{
+	struct osh_gw *gw = ud;
+
+	if (atomic_exchange(&gw->store_down, !up) == !up)
+		return;
+	if (up)
+		osh_gw_log(OSH_GW_LOG_INFO, "store: PostgreSQL reachable again");
+	else
+		osh_gw_log(OSH_GW_LOG_ERROR,
+			   "store: PostgreSQL unreachable (writes answer "
+			   "UNAVAILABLE until it is back): %s",
+			   detail);
+	gw_ev_store_link(up, "postgresql", detail);
+}
+
 void gw_tstores_close(struct osh_gw *gw)
 {
 	pthread_mutex_lock(&gw->tstore_mu);
@@ -717,6 +735,9 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 	}
 	gw->lock_fd = -1;
 	atomic_init(&gw->reload_req, 0);
+	atomic_init(&gw->store_down, false);
+	so.on_link = gw_store_link;
+	so.link_ud = gw;
 	pthread_mutex_init(&gw->pub_mu, NULL);
 	pthread_mutex_init(&gw->fol_mu, NULL);
 	pthread_mutex_init(&gw->del_mu, NULL);

@@ -60,5 +60,8 @@ void gw_ev_auth_repeated(const char *principal, unsigned count, unsigned window_
 /* GW_LISTEN_LIMIT: connections refused by the cap or fd exhaustion since the
  * last report. */
 void gw_ev_listen_limit(const char *reason, uint64_t count);
+/* GW_STORE_UNAVAILABLE (up = false) / GW_STORE_RECOVERED (up = true): the
+ * database store `kind` ("postgresql") was lost or is back; detail says why. */
+void gw_ev_store_link(bool up, const char *kind, const char *detail);
 
 #endif

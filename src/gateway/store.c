@@ -362,6 +362,8 @@ int osh_gw_store_create(struct osh_gw_store **out, const char *locator,
 	rc = st->ops->open(&st->db, target, err, errlen);
 	if (rc != 0)
 		goto out;
+	if (opts && opts->on_link && st->ops->set_link_cb)
+		st->ops->set_link_cb(st->db, opts->on_link, opts->link_ud);
 	rc = migrate(st);
 	for (int i = 0; rc == 0 && i < S_COUNT; i++) {
 		const char *sql = (st->ops->pg_dialect && pg_sql[i]) ? pg_sql[i] : stmt_sql[i];

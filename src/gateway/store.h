@@ -55,6 +55,12 @@ struct osh_gw_store_opts {
 	/** Maximum stored bytes per sandbox (oldest lines dropped until under it;
 	 * a line costs its text plus 64). 0 = the default. */
 	uint64_t log_retention_bytes;
+	/** Called when the connection to the database server is lost (up = false,
+	 * detail = the driver's message) and when it is back (up = true), from the
+	 * thread that made the call, under the store's mutex: must not call back
+	 * into this store. NULL = not told. SQLite never calls it. */
+	void (*on_link)(void *ud, bool up, const char *detail);
+	void *link_ud;
 };
 
 /* Lifecycle states of a sandbox record. */

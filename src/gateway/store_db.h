@@ -50,6 +50,9 @@ struct store_db_ops {
 	const void *(*col_blob)(struct store_db *db, int id, int col, size_t *len);
 	/* Rows changed by the last step of statement id (UPDATE/DELETE). */
 	int64_t (*changes)(struct store_db *db, int id);
+	/* Link callback (see osh_gw_store_opts.on_link); NULL op = never calls. */
+	void (*set_link_cb)(struct store_db *db, void (*fn)(void *ud, bool up, const char *detail),
+			    void *ud);
 	/* The driver's last error text. */
 	const char *(*errmsg)(struct store_db *db);
 	/* SQL of the dialect. */

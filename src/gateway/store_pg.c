@@ -48,6 +48,10 @@ struct store_db {
 	struct pg_stmt st[STORE_DB_MAX_STMTS];
 	int64_t next_try_ms;
 	int backoff_ms;
+	bool down;   /* the link callback was told the server is unreachable */
+	bool broken; /* a call failed without a server answer: reset before reuse */
+	void (*link_fn)(void *ud, bool up, const char *detail);
+	void *link_ud;
 	char err[512];
 };
 
@@ -131,6 +135,16 @@ static void set_err(struct store_db *d, const char *msg)
 		d->err[--n] = '\0';
 }
 
+/* Tells the link callback about a transition (once per outage). */
+static void link_state(struct store_db *d, bool up)
+{
+	if (d->down == !up)
+		return;
+	d->down = !up;
+	if (d->link_fn)
+		d->link_fn(d->link_ud, up, up ? "reconnected" : d->err);
+}
+
 /* Maps a failed result (or a NULL one) to osh_err and records the message. */
 static int map_err(struct store_db *d, const PGresult *r)
 {
@@ -139,10 +153,14 @@ static int map_err(struct store_db *d, const PGresult *r)
 
 	set_err(d,
 		r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : PQerrorMessage(d->c));
-	if (PQstatus(d->c) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
-	    (state && strncmp(state, "57P", 3) == 0))
+	/* No SQLSTATE: libpq itself failed (the server vanished mid-call; the
+	 * status may still read OK until the next call). */
+	if (PQstatus(d->c) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
+	    strncmp(state, "57P", 3) == 0) {
 		rc = OSH_EUNAVAIL;
-	else if (state && strcmp(state, "23505") == 0)
+		d->broken = true;
+		link_state(d, false);
+	} else if (state && strcmp(state, "23505") == 0)
 		rc = OSH_EEXIST;
 	else if (state && strncmp(state, "53", 2) == 0)
 		rc = OSH_ENOMEM;
@@ -191,7 +209,7 @@ static int ensure(struct store_db *d)
 {
 	int rc = 0;
 
-	if (PQstatus(d->c) == CONNECTION_OK)
+	if (PQstatus(d->c) == CONNECTION_OK && !d->broken)
 		goto out;
 	if (mono_ms() < d->next_try_ms) {
 		snprintf(d->err, sizeof(d->err),
@@ -211,9 +229,12 @@ static int ensure(struct store_db *d)
 			d->backoff_ms = BACKOFF_MAX_MS;
 		d->next_try_ms = mono_ms() + d->backoff_ms;
 		rc = OSH_EUNAVAIL;
+		link_state(d, false);
 		goto out;
 	}
 	d->backoff_ms = 0;
+	d->broken = false;
+	link_state(d, true);
 out:
 	return rc;
 }
@@ -455,6 +476,13 @@ static int64_t pg_changes(struct store_db *d, int id)
 	return d->st[id].changes;
 }
 
+static void pg_set_link_cb(struct store_db *d, void (*fn)(void *ud, bool up, const char *detail),
+			   void *ud)
+{
+	d->link_fn = fn;
+	d->link_ud = ud;
+}
+
 static const char *pg_errmsg(struct store_db *d)
 {
 	return d->err;
@@ -477,6 +505,7 @@ const struct store_db_ops store_db_pg = {
     .col_text = pg_col_text,
     .col_blob = pg_col_blob,
     .changes = pg_changes,
+    .set_link_cb = pg_set_link_cb,
     .errmsg = pg_errmsg,
     /* One gateway migrates at a time (the lock ends with the transaction). */
     .begin_migration = "BEGIN; SELECT pg_advisory_xact_lock(7170400316);"

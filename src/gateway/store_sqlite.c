@@ -258,6 +258,7 @@ const struct store_db_ops store_db_sqlite = {
     .col_text = sq_col_text,
     .col_blob = sq_col_blob,
     .changes = sq_changes,
+    .set_link_cb = NULL,
     .errmsg = sq_errmsg,
     .begin_migration = "BEGIN IMMEDIATE",
     .get_version = "PRAGMA user_version",

@@ -8,7 +8,7 @@
 # `postgres` user when run as root, since initdb refuses root), starts it with
 # pg_ctl listening only on a Unix socket in that dir (listen_addresses='', so no
 # TCP port is opened), runs COMMAND with OSH_TEST_PG_DIR=<socket dir> and
-# OSH_TEST_PG_USER=<role> in its environment, then stops the cluster and removes
+# OSH_TEST_PG_USER=<role> (and OSH_TEST_PG_STOP/START, below) in its environment, then stops the cluster and removes
 # the dir on every exit path. The command's exit status is the script's.
 set -euo pipefail
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
@@ -32,11 +32,13 @@ cleanup() {
 trap cleanup EXIT
 "${as[@]}" "$bindir/initdb" -D "$dir/data" -U "$user" -A trust -E UTF8 --locale=C.UTF-8 \
   >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 2; }
-"${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-  -o "-c listen_addresses='' -k $dir -c fsync=off -c max_connections=200" start >/dev/null ||
-  { cat "$dir/server.log" >&2; exit 2; }
-export OSH_TEST_PG_DIR=$dir OSH_TEST_PG_USER=$user OSH_TEST_PG_DATA=$dir/data
-export OSH_TEST_PG_CTL="${as[*]} $bindir/pg_ctl"
+start_cmd="${as[*]} $bindir/pg_ctl -D $dir/data -l $dir/server.log -w -t 60 -o \"-c listen_addresses='' -k $dir -c fsync=off -c max_connections=200\" start"
+stop_cmd="${as[*]} $bindir/pg_ctl -D $dir/data -m immediate -w stop"
+sh -c "$start_cmd" >/dev/null || { cat "$dir/server.log" >&2; exit 2; }
+# OSH_TEST_PG_STOP / OSH_TEST_PG_START: shell commands that kill the server
+# (immediate mode: like a crash) and start it again, for outage tests.
+export OSH_TEST_PG_DIR=$dir OSH_TEST_PG_USER=$user
+export OSH_TEST_PG_STOP="$stop_cmd >/dev/null" OSH_TEST_PG_START="$start_cmd >/dev/null"
 set +e
 "$@"
 rc=$?

@@ -736,3 +736,83 @@ Test(gw_store, two_connections_share_sandboxes_and_exact_retention, .timeout = 1
 	osh_gw_store_destroy(r2.st);
 	sfini(&r);
 }
+
+struct link_count {
+	int down, up;
+};
+
+static void count_link(void *ud, bool up, const char *detail)
+{
+	struct link_count *c = ud;
+
+	(void)detail;
+	if (up)
+		c->up++;
+	else
+		c->down++;
+}
+
+static int push_range(struct osh_gw_store *st, uint64_t first, uint64_t last,
+		      struct osh_gw_push_result *res)
+{
+	struct osh_gw_logline lines[8];
+	size_t n = 0;
+
+	for (uint64_t s = first; s <= last && n < 8; s++, n++)
+		lines[n] = (struct osh_gw_logline){.ts_ms = (int64_t)s,
+						   .level = "INFO",
+						   .target = "t",
+						   .message = "m",
+						   .source = "sandbox",
+						   .push_seq = s};
+	return osh_gw_store_logs_push(st, "a", lines, n, last, NULL, res);
+}
+
+/* PostgreSQL killed (immediate stop, like a crash) during pushes: writes fail
+ * with OSH_EUNAVAIL and store nothing, the link callback hears of the outage
+ * once; after a restart the store reconnects by itself (backoff), says so once,
+ * and the resent batch is stored exactly once. Its own ctest entry
+ * (test_gw_store_pg_outage): it stops the cluster the other tests use. */
+Test(gw_store_outage, unavailable_then_reconnects, .timeout = 120)
+{
+	struct srig r;
+	struct link_count lc = {0, 0};
+	struct osh_gw_store_opts o = {.on_link = count_link, .link_ud = &lc};
+	struct osh_gw_push_result res;
+	char err[256];
+	size_t n = 0;
+	long long deadline;
+	int rc;
+
+	if (!gwt_store_is_pg() || !getenv("OSH_TEST_PG_STOP"))
+		cr_skip_test("needs the temporary PostgreSQL cluster (test_gw_store_pg_outage)");
+	r.dir = gwt_tmpdir();
+	r.db = gwt_store_locator(r.dir);
+	cr_assert_not_null(r.db);
+	cr_assert_eq(osh_gw_store_create(&r.st, r.db, &o, err, sizeof(err)), 0, "%s", err);
+	add_sandbox(&r, "a", "a");
+	cr_assert_eq(push_range(r.st, 1, 3, &res), 0, "%s", osh_gw_store_errmsg(r.st));
+	cr_assert_eq(res.stored, 3);
+
+	cr_assert_eq(system(getenv("OSH_TEST_PG_STOP")), 0, "stop the cluster");
+	rc = push_range(r.st, 4, 6, &res);
+	cr_assert_eq(rc, OSH_EUNAVAIL, "rc %d: %s", rc, osh_gw_store_errmsg(r.st));
+	cr_assert_eq(res.stored, 0);
+	cr_assert_eq(push_range(r.st, 4, 6, &res), OSH_EUNAVAIL);
+	cr_assert_eq(lc.down, 1, "one outage report, got %d", lc.down);
+	cr_assert_eq(lc.up, 0);
+
+	cr_assert_eq(system(getenv("OSH_TEST_PG_START")), 0, "start the cluster");
+	deadline = gwt_now_ms() + 30000;
+	while ((rc = push_range(r.st, 4, 6, &res)) == OSH_EUNAVAIL && gwt_now_ms() < deadline)
+		gwt_nap();
+	cr_assert_eq(rc, 0, "reconnected: %s", osh_gw_store_errmsg(r.st));
+	cr_assert_eq(res.stored, 3);
+	cr_assert_eq(res.acked_seq, 6);
+	cr_assert_eq(lc.up, 1, "one recovery report, got %d", lc.up);
+	cr_assert_eq(push_range(r.st, 4, 6, &res), 0);
+	cr_assert_eq(res.duplicates, 3, "resent lines are not stored twice");
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
+	cr_assert_eq(n, 6);
+	sfini(&r);
+}

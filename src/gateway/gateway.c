@@ -348,7 +348,7 @@ static void gw_store_link(void *ud, bool up, const char *detail)
 			   "store: PostgreSQL unreachable (writes answer "
 			   "UNAVAILABLE until it is back): %s",
 			   detail);
-	gw_ev_store_link(up, "postgresql", detail);
+	gw_ev_store_link(up, gw->store_server, detail);
 }
 
 void gw_tstores_close(struct osh_gw *gw)
@@ -737,6 +737,8 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 	atomic_init(&gw->reload_req, 0);
 	atomic_init(&gw->store_down, false);
 	so.on_link = gw_store_link;
+	if (o->store)
+		osh_gw_store_pg_server(o->store, gw->store_server, sizeof(gw->store_server));
 	so.link_ud = gw;
 	pthread_mutex_init(&gw->pub_mu, NULL);
 	pthread_mutex_init(&gw->fol_mu, NULL);

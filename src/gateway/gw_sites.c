@@ -279,7 +279,7 @@ void gw_ev_listen_limit(const char *reason, uint64_t count)
 	osh_emit(&ev);
 }
 
-void gw_ev_store_link(bool up, const char *kind, const char *detail)
+void gw_ev_store_link(bool up, const char *server, const char *detail)
 {
 	struct ocsf_network_activity ev;
 
@@ -289,10 +289,12 @@ void gw_ev_store_link(bool up, const char *kind, const char *detail)
 		osh_site_init_gw_store_unavailable(&ev);
 	ocsf_network_activity_set_status_id(&ev,
 					    up ? OCSF_STATUS_ID_SUCCESS : OCSF_STATUS_ID_FAILURE);
-	ocsf_network_endpoint_set_name(ocsf_network_activity_dst_endpoint(&ev), kind);
+	ocsf_network_endpoint_set_hostname(ocsf_network_activity_dst_endpoint(&ev), server);
+	ocsf_network_connection_info_set_protocol_name(ocsf_network_activity_connection_info(&ev),
+						       "postgresql");
 	ocsf_network_activity_set_message(
-	    &ev, up ? ocsf_arena_printf(&ev.ev.arena, "store %s reachable again", kind)
-		    : ocsf_arena_printf(&ev.ev.arena, "store %s unreachable: %s", kind, detail));
-	ocsf_network_activity_add_unmapped_str(&ev, "store", kind);
+	    &ev, up ? ocsf_arena_printf(&ev.ev.arena, "store postgresql reachable again")
+		    : ocsf_arena_printf(&ev.ev.arena, "store postgresql unreachable: %s", detail));
+	ocsf_network_activity_add_unmapped_str(&ev, "store", "postgresql");
 	osh_emit(&ev);
 }

@@ -61,7 +61,8 @@ void gw_ev_auth_repeated(const char *principal, unsigned count, unsigned window_
  * last report. */
 void gw_ev_listen_limit(const char *reason, uint64_t count);
 /* GW_STORE_UNAVAILABLE (up = false) / GW_STORE_RECOVERED (up = true): the
- * database store `kind` ("postgresql") was lost or is back; detail says why. */
-void gw_ev_store_link(bool up, const char *kind, const char *detail);
+ * PostgreSQL store on `server` (host or socket dir) was lost or is back;
+ * detail says why. */
+void gw_ev_store_link(bool up, const char *server, const char *detail);
 
 #endif

@@ -378,6 +378,10 @@ int osh_gw_store_create(struct osh_gw_store **out, const char *locator,
 			 st->err);
 		goto out;
 	}
+	/* A new connection that works is news after an outage (the caller's
+	 * callback reports transitions only). */
+	if (opts && opts->on_link && st->ops->set_link_cb)
+		opts->on_link(opts->link_ud, true, "connected");
 	*out = st;
 	st = NULL;
 out:

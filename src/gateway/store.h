@@ -56,7 +56,8 @@ struct osh_gw_store_opts {
 	 * a line costs its text plus 64). 0 = the default. */
 	uint64_t log_retention_bytes;
 	/** Called when the connection to the database server is lost (up = false,
-	 * detail = the driver's message) and when it is back (up = true), from the
+	 * detail = the driver's message) and when it is back or a new connection
+	 * opened (up = true; so it repeats: report transitions only), from the
 	 * thread that made the call, under the store's mutex: must not call back
 	 * into this store. NULL = not told. SQLite never calls it. */
 	void (*on_link)(void *ud, bool up, const char *detail);
@@ -160,6 +161,10 @@ void osh_gw_store_destroy(struct osh_gw_store *st);
 /* The store's last error message (first-error-wins per call; valid until the next
  * call on the store from any thread: copy it under your own serialisation). */
 const char *osh_gw_store_errmsg(struct osh_gw_store *st);
+
+/* The server a PostgreSQL URI names, for logs and events (host or socket
+ * directory, "localhost" by default; never the password). Writes into out. */
+void osh_gw_store_pg_server(const char *uri, char *out, size_t outlen);
 
 /* "sqlite" or "postgresql". Static string. */
 const char *osh_gw_store_kind(const struct osh_gw_store *st);

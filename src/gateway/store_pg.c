@@ -518,3 +518,15 @@ const struct store_db_ops store_db_pg = {
     .migrations = pg_migrations,
     .pg_dialect = true,
 };
+
+void osh_gw_store_pg_server(const char *uri, char *out, size_t outlen)
+{
+	PQconninfoOption *opts = PQconninfoParse(uri, NULL);
+	const char *host = NULL;
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "host") == 0 && o->val && o->val[0])
+			host = o->val;
+	snprintf(out, outlen, "%s", host ? host : "localhost");
+	PQconninfoFree(opts);
+}

@@ -151,6 +151,7 @@ static const char *const pg_sql[S_COUNT] = {
     [S_LOG_QUERY] = LOG_QUERY_ASC(LOG_WHERE_PG),
     [S_LOG_QUERY_DESC] = LOG_QUERY_DESC(LOG_WHERE_PG),
     [S_LOG_MATCHING] = "SELECT count(*) FROM log_lines WHERE " LOG_WHERE_PG,
+    /* NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one statement over lines */
     [S_PUSH_MARK_SET] = "INSERT INTO push_marks(sandbox_id, seq) VALUES (?1, ?2)"
 			" ON CONFLICT(sandbox_id) DO UPDATE SET"
 			" seq = GREATEST(push_marks.seq, excluded.seq)",

@@ -324,7 +324,7 @@ static char *rewrite(const char *sql, int *nparams)
 			quote = *s;
 			*p++ = *s;
 		} else if (*s == '?' && s[1] >= '0' && s[1] <= '9') {
-			int k = atoi(s + 1);
+			int k = (int)strtol(s + 1, NULL, 10);
 
 			if (k > *nparams)
 				*nparams = k;

@@ -116,8 +116,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LOG_COUNT_ADD] = "INSERT INTO log_counts(sandbox_id, n, bytes) VALUES (?1, ?2, ?3)"
 			" ON CONFLICT(sandbox_id) DO UPDATE SET n = log_counts.n + excluded.n,"
 			" bytes = log_counts.bytes + excluded.bytes RETURNING n, bytes",
-    /* Oldest first, from the covering index only (the caller stops early). */
-    [S_LOG_OLDEST] = "SELECT seq, bytes FROM log_lines WHERE sandbox_id = ?1 ORDER BY seq ASC",
+    /* Oldest first, from the covering index only, in chunks (the caller
+     * stops early; a chunk bounds what a client-side result holds). */
+    [S_LOG_OLDEST] = "SELECT seq, bytes FROM log_lines WHERE sandbox_id = ?1 AND seq > ?2"
+		     " ORDER BY seq ASC LIMIT ?3",
     [S_LOG_TRIM] = "DELETE FROM log_lines WHERE sandbox_id = ?1 AND seq <= ?2",
     [S_LOG_COUNT_SUB] = "UPDATE log_counts SET n = n - ?2, bytes = bytes - ?3"
 			" WHERE sandbox_id = ?1",
@@ -141,13 +143,6 @@ static const char *const pg_sql[S_COUNT] = {
     /* The row lock serialises appends to one sandbox across gateways (and
      * makes a concurrent delete wait), keeping counters and trim exact. */
     [S_SB_EXISTS] = "SELECT 1 FROM sandboxes WHERE id = ?1 FOR NO KEY UPDATE",
-    /* Only the rows the trim consumes come back: row i is needed while
-     * fewer than ?2 lines or ?3 bytes precede it. */
-    [S_LOG_OLDEST] = "SELECT seq, bytes FROM (SELECT seq, bytes,"
-		     " row_number() OVER w - 1 AS k_before,"
-		     " sum(bytes) OVER w - bytes AS b_before"
-		     " FROM log_lines WHERE sandbox_id = ?1 WINDOW w AS (ORDER BY seq)) AS t"
-		     " WHERE k_before < ?2 OR b_before < ?3 ORDER BY seq",
     [S_LOG_QUERY] = LOG_QUERY_ASC(LOG_WHERE_PG),
     [S_LOG_QUERY_DESC] = LOG_QUERY_DESC(LOG_WHERE_PG),
     [S_LOG_MATCHING] = "SELECT count(*) FROM log_lines WHERE " LOG_WHERE_PG,
@@ -683,24 +678,30 @@ static uint64_t line_bytes(const struct osh_gw_logline *l)
 
 /* Deletes the oldest lines of a sandbox until at least `lines` lines and
  * `bytes` bytes are gone (either may be <= 0), inside the caller's
- * transaction: one walk of the covering index, one range delete. */
+ * transaction: a walk of the covering index in chunks of at least 64 rows
+ * (usually one), one range delete. */
 static int trim(struct osh_gw_store *st, const char *sandbox_id, int64_t lines, int64_t bytes)
 {
-	int64_t k = 0, freed = 0, last = -1;
+	int64_t k = 0, freed = 0, last = -1, got, chunk;
 	int rc = 0, r = STORE_ROW;
 
-	RESET(S_LOG_OLDEST);
-	BIND_TEXT(S_LOG_OLDEST, 1, sandbox_id);
-	BIND_I64(S_LOG_OLDEST, 2, lines);
-	BIND_I64(S_LOG_OLDEST, 3, bytes);
-	while ((k < lines || freed < bytes) && (r = STEP(S_LOG_OLDEST)) == STORE_ROW) {
-		last = COL_I64(S_LOG_OLDEST, 0);
-		freed += COL_I64(S_LOG_OLDEST, 1);
-		k++;
-	}
+	do {
+		chunk = lines - k > 64 ? lines - k : 64;
+		got = 0;
+		RESET(S_LOG_OLDEST);
+		BIND_TEXT(S_LOG_OLDEST, 1, sandbox_id);
+		BIND_I64(S_LOG_OLDEST, 2, last);
+		BIND_I64(S_LOG_OLDEST, 3, chunk);
+		while ((k < lines || freed < bytes) && (r = STEP(S_LOG_OLDEST)) == STORE_ROW) {
+			last = COL_I64(S_LOG_OLDEST, 0);
+			freed += COL_I64(S_LOG_OLDEST, 1);
+			k++;
+			got++;
+		}
+		RESET(S_LOG_OLDEST);
+	} while (r >= 0 && got == chunk && (k < lines || freed < bytes));
 	if (r < 0)
 		rc = dberr(st, r, "walk oldest log lines");
-	RESET(S_LOG_OLDEST);
 	if (rc != 0 || last < 0)
 		goto out;
 	RESET(S_LOG_TRIM);

@@ -817,3 +817,46 @@ Test(gw_store_outage, unavailable_then_reconnects, .timeout = 120)
 	cr_assert_eq(n, 6);
 	sfini(&r);
 }
+
+/* A big line after many small ones frees more rows than one trim chunk (64):
+ * the walk continues chunk after chunk until the byte bound holds. */
+Test(gw_store, byte_trim_spans_several_chunks)
+{
+	struct srig r;
+	struct osh_gw_store_opts o = {.log_retention = 10000, .log_retention_bytes = 40000};
+	struct osh_gw_logline small[100], big;
+	struct osh_gw_logquery q = {.sandbox_id = "a"};
+	char err[256], *huge = malloc(30001);
+	uint64_t matching = 0;
+	size_t n = 0;
+
+	cr_assert_not_null(huge);
+	memset(huge, 'x', 30000);
+	huge[30000] = '\0';
+	r.dir = gwt_tmpdir();
+	r.db = gwt_store_locator(r.dir);
+	cr_assert_not_null(r.db);
+	cr_assert_eq(osh_gw_store_create(&r.st, r.db, &o, err, sizeof(err)), 0, "%s", err);
+	add_sandbox(&r, "a", "a");
+	for (int i = 0; i < 100; i++)
+		small[i] = (struct osh_gw_logline){.ts_ms = i,
+						   .level = "INFO",
+						   .target = "t",
+						   .message = "m",
+						   .source = "sandbox"};
+	/* 300 lines of 64 + 13 = 77 bytes: 23,100 bytes */
+	for (int k = 0; k < 3; k++)
+		cr_assert_eq(osh_gw_store_logs_append(r.st, "a", small, 100, NULL), 0);
+	big = small[0];
+	big.message = huge;
+	cr_assert_eq(osh_gw_store_logs_append(r.st, "a", &big, 1, NULL), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	/* 30,076 + 77 * m <= 40,000 -> m = 128 small lines kept (172 trimmed:
+	 * three chunks) + the big one */
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
+	cr_assert_eq(n, 129, "kept %zu", n);
+	cr_assert_eq(osh_gw_store_logs_matching(r.st, &q, &matching), 0);
+	cr_assert_eq(matching, 129);
+	free(huge);
+	sfini(&r);
+}

@@ -289,5 +289,76 @@ class UnderGateway(unittest.TestCase):
                 pass
 
 
+
+@unittest.skipUnless(os.geteuid() == 0, "confinement switches users: run as root (CI does)")
+class SecretOnTheWire(unittest.TestCase):
+    """A secret reaches an origin on loopback only through the proxy: the
+    command's environment holds the placeholder, the origin sees the value,
+    and a placeholder the proxy cannot resolve never leaves (500)."""
+
+    def setUp(self):
+        import http.server
+        import threading
+        seen = self.seen = []
+
+        class Origin(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                seen.append((self.path, self.headers.get("Authorization", "")))
+                self.send_response(200)
+                self.send_header("Content-Length", "3")
+                self.end_headers()
+                self.wfile.write(b"ok\n")
+
+            def log_message(self, *args):
+                pass
+
+        self.tmp = tempfile.mkdtemp(prefix="osh-confine-wire-")
+        self.origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
+        self.oport = self.origin.server_address[1]
+        threading.Thread(target=self.origin.serve_forever, daemon=True).start()
+
+    def tearDown(self):
+        self.origin.shutdown()
+        self.origin.server_close()
+        base.keep_logs(self.tmp, self.id())
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_placeholder_substituted_only_on_the_wire(self):
+        import test_network_proxy_e2e as tnp
+        value = "sk-wire-%d" % os.getpid()
+        pol = os.path.join(self.tmp, "policy.yaml")
+        with open(pol, "w") as f:
+            f.write(tnp.policy_yaml(self.oport, [tnp.CURL]))
+        out = base.sandbox_writable(os.path.join(self.tmp, "agent.out"))
+        agent = ("echo env=$API_KEY >> %(out)s; "
+                 "c() { %(curl)s -sS -m 10 --noproxy '' -o /dev/null -w '%%{http_code}' \"$@\"; }; "
+                 "echo ok=$(c -H \"Authorization: Bearer $API_KEY\" "
+                 "http://localhost:%(o)d/ok) >> %(out)s; "
+                 "echo nope=$(c -H 'Authorization: Bearer openshell:resolve:env:NOPE' "
+                 "http://localhost:%(o)d/nope) >> %(out)s"
+                 % {"out": out, "curl": tnp.CURL, "o": self.oport})
+        rfd, wfd = os.pipe()
+        os.write(wfd, ("API_KEY=%s\n" % value).encode())
+        os.close(wfd)
+        try:
+            r = subprocess.run([SANDBOX, "--log-dir", self.tmp, "--policy", pol, "--",
+                                "sh", "-c", agent],
+                               env={"PATH": "/usr/bin:/bin", "OPENSHELL_SECRETS_FD": str(rfd)},
+                               pass_fds=(rfd,), capture_output=True, text=True, timeout=60)
+        finally:
+            os.close(rfd)
+        text = base.read(out)
+        self.assertEqual(r.returncode, 0, r.stderr + text)
+        self.assertIn("env=openshell:resolve:env:API_KEY", text, "the command sees the placeholder")
+        self.assertNotIn(value, text)
+        self.assertIn("ok=200", text)
+        self.assertIn("nope=500", text, "an unresolved placeholder never leaves")
+        self.assertEqual(self.seen, [("/ok", "Bearer %s" % value)],
+                         "the origin saw the value once, and never the refused request")
+        log = base.read(os.path.join(self.tmp, "openshell.log"))
+        self.assertNotIn(value, log, "no secret value in the log")
+        self.assertIn("secret placeholder refused", log)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

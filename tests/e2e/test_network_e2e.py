@@ -25,7 +25,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_supervisor_e2e as tse  # noqa: E402  (its TestCases are not re-run here)
-from test_supervisor_e2e import SANDBOX, jsonl, keep_logs, pid_alive, read, wait_for  # noqa: E402
+from test_supervisor_e2e import SANDBOX, jsonl, keep_logs, pid_alive, read, sandbox_writable, wait_for  # noqa: E402
 
 # The command inside the sandbox: print what it sees, then try to bypass the
 # proxy by connecting straight to the host end of its veth on port 9.
@@ -59,6 +59,16 @@ def ensure_nf_log():
         f.write("1")
 
 
+def shared_dir(parent):
+    """A directory the confined command (the sandbox user) can write: the
+    test's own temp dir is root's 0700 (docs/confinement.md)."""
+    os.chmod(parent, 0o711)
+    d = os.path.join(parent, "shared")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o777)
+    return d
+
+
 def links():
     """ifindex -> name of the host's interfaces."""
     out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
@@ -81,7 +91,7 @@ class Network(unittest.TestCase):
     def test_bypass_reported_once_in_both_files_and_cli(self):
         ensure_nf_log()
         g = self.gateway(["--ocsf-logging", "true"])
-        out = os.path.join(self.tmp, "probe.out")
+        out = os.path.join(shared_dir(self.tmp), "probe.out")
         d = self.create(g, "bypass", ["sh", "-c", "/usr/bin/python3 -c '%s' > %s 2>&1; sleep 30"
                                       % (PROBE.replace("'", "'\\''"), out)])
         wait_for(lambda: "bypass=" in read(out), 20, "the probe's result in %s" % out)
@@ -121,6 +131,9 @@ class NetworkStandalone(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="osh-net-")
+        # the command runs as the unprivileged sandbox user (docs/confinement.md)
+        # and writes its findings here
+        os.chmod(self.tmp, 0o777)
         self.orphans = []
 
     def tearDown(self):
@@ -147,7 +160,7 @@ class NetworkStandalone(unittest.TestCase):
         return idx, name
 
     def run_case(self, cmd, extra=(), stop=None):
-        out = os.path.join(self.tmp, "child.out")
+        out = sandbox_writable(os.path.join(self.tmp, "child.out"))
         p = self.sup("sh", "-c", IFLINK + " > %s; %s"
                      % (out, cmd), extra=extra)
         idx, name = self.host_end(out)
@@ -175,7 +188,7 @@ class NetworkStandalone(unittest.TestCase):
         self.assertEqual(rc, 128 + signal.SIGTERM)
 
     def test_sigkilled_supervisor_leftovers_cleaned_at_next_start(self):
-        out = os.path.join(self.tmp, "child.out")
+        out = sandbox_writable(os.path.join(self.tmp, "child.out"))
         # an orphan escapes the process group and keeps the namespace alive
         p = self.sup("sh", "-c", IFLINK + " > %s; "
                      "setsid sleep 60 & echo orphan=$! >> %s; exec sleep 60" % (out, out))
@@ -203,7 +216,6 @@ class NetworkStandalone(unittest.TestCase):
         self.assertIn("LIFECYCLE:DISABLE [LOW] openshell-sandbox/net", self.log())
 
     def test_without_root_unavailable_and_nothing_claimed(self):
-        os.chmod(self.tmp, 0o777)
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                             SANDBOX, "--log-dir", self.tmp, "--", "sh", "-c",
                             "readlink /proc/self/ns/net"],

@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import test_supervisor_e2e as tse  # noqa: E402  (its TestCases are not re-run here)
 from test_supervisor_e2e import SANDBOX, jsonl, keep_logs, read, wait_for  # noqa: E402
+from test_network_e2e import shared_dir  # noqa: E402
 
 CURL = "/usr/bin/curl"
 PY = "/usr/bin/python3"
@@ -138,7 +139,7 @@ class CurlInSandbox(unittest.TestCase, OriginMixin):
         pol = os.path.join(self.tmp, "policy.yaml")
         with open(pol, "w") as f:
             f.write(policy_yaml(self.oport, [CURL]))
-        out = os.path.join(self.tmp, "agent.out")
+        out = os.path.join(shared_dir(self.tmp), "agent.out")
         g.cli("sandbox", "create", "--name", "net", "--policy", pol, "--", "sh", "-c",
               "O=%d; export O; " % self.oport + AGENT, "agent", str(self.oport), out)
         d = g.logs_dir("net")
@@ -266,7 +267,7 @@ class LivePolicyChange(unittest.TestCase, OriginMixin):
 
     def test_deny_turns_into_allow_without_restart(self):
         self.gw = ScriptedGateway(self.pb, self.pbg, self.pol([CURL]))
-        out = os.path.join(self.tmp, "agent.out")
+        out = os.path.join(shared_dir(self.tmp), "agent.out")
         # python retries the same request until it is allowed (bounded: 600 x 50 ms)
         agent = ("import os, time, urllib.request, urllib.error\n"
                  "os.environ['no_proxy'] = os.environ['NO_PROXY'] = ''  # via the proxy\n"

@@ -86,6 +86,18 @@ def keep_logs(root, label):
             shutil.copyfile(f, to)
 
 
+def sandbox_writable(path):
+    """Create `path` for the sandboxed command to write: it runs as the
+    unprivileged sandbox user under Landlock (docs/confinement.md; /tmp is a
+    read-write path), so the test's 0700 temp dir is opened for traversal
+    and the file is created world-writable. Returns path."""
+    os.chmod(os.path.dirname(path), 0o755)
+    with open(path, "w"):
+        pass
+    os.chmod(path, 0o666)
+    return path
+
+
 def jsonl(path):
     return [json.loads(ln) for ln in read(path).splitlines() if ln.strip()]
 

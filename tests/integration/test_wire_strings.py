@@ -10,12 +10,17 @@ proto3's UTF-8 rule when decoding). Requests with invalid bytes are hand-encoded
    read method decodes in Python;
  - the gateway's own notes are cut on a character boundary (F2).
 """
+import os
 import random
+import sys
 import unittest
 
 import grpc
 
 import osh_itest as it
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import osh_testdir  # noqa: E402
 
 SVC = "/openshell.v1.OpenShell/"
 
@@ -48,15 +53,19 @@ class WireStrings(unittest.TestCase):
         cls.pb, cls.pbg = it.stubs()
         # supervisors behind the harness's tap (the real one, running `true`),
         # so the supervisor methods can be called with the sandbox's credential
-        cls.gw = it.Gateway().start()
+        cls.dir = osh_testdir.TestDir("wire")  # validated, archived, removed
+        cls.gw = it.Gateway(data_dir=cls.dir.path).start()
         cls.stub = cls.gw.stub
         r = cls.stub.CreateSandbox(cls.pb.CreateSandboxRequest(name="wire0", command=["true"]))
         cls.sid = r.sandbox.id
 
     @classmethod
     def tearDownClass(cls):
+        cls.gw.kill_supervisors()
         rc = cls.gw.stop()
-        assert rc == 0, "gateway exit %r: %s" % (rc, cls.gw.log())
+        log = cls.gw.log()
+        cls.dir.finish()
+        assert rc == 0, "gateway exit %r: %s" % (rc, log)
 
     def raw(self, method, data):
         f = self.gw.channel.unary_unary(SVC + method, request_serializer=lambda x: x,

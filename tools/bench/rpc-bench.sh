@@ -67,10 +67,13 @@ OSH_BENCH_CREDENTIAL=$(sed -n 's/^credential=//p' "$tmp"/taps/boot.*)
 export OSH_BENCH_CREDENTIAL
 "$bin/osh-rpc-bench" --gateway "$addr" --sandbox bench "$@"
 
-# --- GetSandboxPolicy under load (second gateway, no real supervisors)
-mkdir -p "$tmp/load" && mkdir -m 700 "$tmp/load-taps"
-# supervisors: /bin/true behind the tap, so the bench has every credential
-OSH_TAP_DIR="$tmp/load-taps" OSH_TAP_REAL=/bin/true \
+# --- GetSandboxPolicy under load (second gateway on its Unix socket; its
+# "supervisors" are tools/sandbox-tap.sh in front of /bin/true, which keeps
+# each sandbox's credential for the bench and runs no process that competes
+# for the CPU)
+mkdir -p "$tmp/load"
+mkdir -m 700 "$tmp/taps2"
+OSH_TAP_DIR="$tmp/taps2" OSH_TAP_REAL=/bin/true \
 	"$bin/openshell-gateway" --data-dir "$tmp/load" --sandbox-bin "$root/tools/sandbox-tap.sh" \
 	2>"$tmp/load/gateway.stderr" &
 gw2_pid=$!
@@ -83,8 +86,9 @@ for _ in $(seq 1 400); do
 	kill -0 "$gw2_pid" 2>/dev/null || { cat "$tmp/load/gateway.stderr" >&2; exit 1; }
 	sleep 0.05
 done
-out=$(OSH_BENCH_CRED_DIR="$tmp/load-taps" "$bin/osh-rpc-bench" --gateway "$addr2" --load "${OSH_LOAD:-100}" --calls 2000 \
-	--pace-ms "${OSH_LOAD_PACE_MS:-100}")
+out=$(env -u OSH_BENCH_CREDENTIAL "$bin/osh-rpc-bench" --gateway "$addr2" \
+	--load "${OSH_LOAD:-100}" --calls 2000 --pace-ms "${OSH_LOAD_PACE_MS:-100}" \
+	--tap-dir "$tmp/taps2")
 echo "$out"
 p99=$(echo "$out" | awk '$1 == "poll_p99_under_load_ms" {print $2}')
 if awk -v v="$p99" 'BEGIN { exit !(v <= 50) }'; then

@@ -18,7 +18,10 @@
  *
  * Usage: osh-rpc-bench --gateway HOST:PORT --sandbox NAME
  *            [--streams 8] [--lines 20000] [--batch 50] [--calls 3000]
- *        osh-rpc-bench --gateway HOST:PORT --load N [--calls 2000]
+ *        osh-rpc-bench --gateway ADDR --load N [--calls 2000] [--pace-ms 100]
+ *            [--tap-dir DIR]   (DIR: where tools/sandbox-tap.sh keeps each
+ *            sandbox's bootstrap; its credential authenticates the pushes and
+ *            polls made as that sandbox's supervisor)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -44,6 +47,7 @@ struct opts {
 	int calls;
 	int load;
 	int pace_ms;
+	const char *tap_dir;
 };
 
 static double now_s(void)
@@ -328,6 +332,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			rc = int_arg(v, &o->load);
 		else if (strcmp(a, "--pace-ms") == 0)
 			rc = int_arg(v, &o->pace_ms);
+		else if (strcmp(a, "--tap-dir") == 0)
+			o->tap_dir = v;
 		else
 			goto bad;
 		if (rc != OSH_OK)
@@ -341,7 +347,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	if (o->gateway == NULL || (o->sandbox == NULL && o->load == 0)) {
 		fprintf(stderr, "usage: osh-rpc-bench --gateway HOST:PORT --sandbox NAME "
 				"[--streams N] [--lines N] [--batch N] [--calls N]\n"
-				"       osh-rpc-bench --gateway HOST:PORT --load N [--calls N]\n");
+				"       osh-rpc-bench --gateway ADDR --load N [--calls N] "
+				"[--pace-ms MS] [--tap-dir DIR]\n");
 		return OSH_EINVAL;
 	}
 	return OSH_OK;
@@ -352,35 +359,62 @@ static int parse(int argc, char **argv, struct opts *o)
 #define LOAD_PER_CONN  25     /* followers per client connection (gateway cap: 32) */
 #define LOAD_MAX_LINES 400000 /* per push stream: the loop is bounded */
 
+/* A load sandbox: its id and the credential its supervisor got (read from
+ * the tap file tools/sandbox-tap.sh keeps; "" when no tap dir is given). */
+struct load_sb {
+	char id[64];
+	char cred[256];
+	struct osh_rpc_md md[1];
+	struct osh_rpc_call_opts opts;
+};
+
+/* Waits (up to 20 s) for <tap_dir>/boot.<id> and takes its credential=
+ * line. */
+static int load_cred(const char *tap_dir, struct load_sb *sb)
+{
+	char path[512], line[256];
+	double end = now_s() + 20;
+	int rc = OSH_ENOTFOUND;
+
+	sb->md[0].key = OSH_RPC_MD_SANDBOX_CREDENTIAL;
+	sb->md[0].value = sb->cred;
+	sb->opts.md = sb->md;
+	sb->opts.n_md = 1;
+	sb->opts.timeout_ms = 10000;
+	if (tap_dir == NULL)
+		return OSH_OK;
+	snprintf(path, sizeof(path), "%s/boot.%s", tap_dir, sb->id);
+	while (rc != OSH_OK && now_s() < end) {
+		FILE *f = fopen(path, "r");
+
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			if (strncmp(line, "credential=", 11) == 0) {
+				line[strcspn(line, "\n")] = '\0';
+				snprintf(sb->cred, sizeof(sb->cred), "%s", line + 11);
+				rc = OSH_OK;
+			}
+		}
+		if (f != NULL)
+			fclose(f);
+		if (rc != OSH_OK) {
+			struct timespec ts = {.tv_sec = 0, .tv_nsec = 10000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (rc != OSH_OK)
+		fprintf(stderr, "osh-rpc-bench: no credential in %s\n", path);
+	return rc;
+}
+
 struct load_push {
 	struct osh_rpc_client *c;
+	const struct osh_rpc_call_opts *opts;
 	char id[64];
 	atomic_bool *stop;
 	int pace_ms;
 	uint64_t sent, accepted;
 	int rc;
 };
-
-/* The credential of sandbox `id` from $OSH_BENCH_CRED_DIR/boot.<id> (the
- * copies tools/sandbox-tap.sh keeps), into buf; "" when unknown. */
-static void cred_of_id(const char *id, char *buf, size_t cap)
-{
-	const char *dir = getenv("OSH_BENCH_CRED_DIR");
-	char path[4200], line[256];
-	FILE *f = NULL;
-
-	buf[0] = '\0';
-	if (dir != NULL && *dir != '\0') {
-		snprintf(path, sizeof(path), "%s/boot.%s", dir, id);
-		f = fopen(path, "re");
-	}
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "credential=", 11) == 0)
-			snprintf(buf, cap, "%.*s", (int)strcspn(line + 11, "\n"), line + 11);
-	}
-	if (f != NULL)
-		fclose(f);
-}
 
 static void *load_push_main(void *arg)
 {
@@ -393,13 +427,7 @@ static void *load_push_main(void *arg)
 	ProtobufCMessage *resp = NULL;
 	struct osh_rpc_status st;
 
-	char cred[128];
-	struct osh_rpc_md md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, cred}};
-	struct osh_rpc_call_opts co = {.md = md};
-
-	cred_of_id(j->id, cred, sizeof(cred));
-	co.n_md = cred[0] ? 1 : 0;
-	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", &co, &cs);
+	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", j->opts, &cs);
 	if (j->rc != OSH_OK)
 		return NULL;
 	req.sandbox_id = j->id;
@@ -466,8 +494,8 @@ static void *load_watch_main(void *arg)
 
 /* GetSandboxPolicy latencies over `calls` calls spread over the sandboxes,
  * one every gap_ms (0 = back to back): p50/p99/max in ms. */
-static int poll_lat(struct osh_rpc_client *c, char (*ids)[64], int n, int calls, int gap_ms,
-		    double *p50, double *p99, double *max)
+static int poll_lat(struct osh_rpc_client *c, const struct load_sb *sbs, int n, int calls,
+		    int gap_ms, double *p50, double *p99, double *max)
 {
 	double *lat = calloc((size_t)calls, sizeof(*lat));
 	struct osh_rpc_call_opts co = {.timeout_ms = 10000};
@@ -482,14 +510,9 @@ static int poll_lat(struct osh_rpc_client *c, char (*ids)[64], int n, int calls,
 		struct osh_rpc_status st;
 		double a = now_s();
 
-		char cred[128];
-		struct osh_rpc_md md[1] = {{OSH_RPC_MD_SANDBOX_CREDENTIAL, cred}};
-
-		req.sandbox_id = ids[i % n];
-		cred_of_id(ids[i % n], cred, sizeof(cred));
-		co.md = md;
-		co.n_md = cred[0] ? 1 : 0;
-		rc = osh_rpc_client_unary(c, "GetSandboxPolicy", &req.base, &co, &resp, &st);
+		req.sandbox_id = OSH_RPC_STR(sbs[i % n].id);
+		rc = osh_rpc_client_unary(c, "GetSandboxPolicy", &req.base,
+					  sbs[i % n].cred[0] ? &sbs[i % n].opts : &co, &resp, &st);
 		if (rc != OSH_OK)
 			fprintf(stderr, "osh-rpc-bench: GetSandboxPolicy: %s: %s\n",
 				osh_rpc_status_name(st.code), st.message);
@@ -515,7 +538,7 @@ static int load_main(const struct opts *o)
 	int n = o->load, n_conn = (o->load + LOAD_PER_CONN - 1) / LOAD_PER_CONN, rc = 1;
 	struct osh_rpc_client *c = NULL;
 	void **wc = calloc((size_t)n_conn, sizeof(void *)); /* struct osh_rpc_client * each */
-	char(*ids)[64] = calloc((size_t)n, sizeof(*ids));
+	struct load_sb *ids = calloc((size_t)n, sizeof(*ids));
 	struct load_push *pj = calloc((size_t)n, sizeof(*pj));
 	struct load_watch *wj = calloc((size_t)n, sizeof(*wj));
 	pthread_t *pt = calloc((size_t)n, sizeof(*pt)), *wt = calloc((size_t)n, sizeof(*wt));
@@ -543,9 +566,11 @@ static int load_main(const struct opts *o)
 				osh_rpc_status_name(st.code), st.message);
 			goto out;
 		}
-		snprintf(ids[i], sizeof(ids[i]), "%s",
+		snprintf(ids[i].id, sizeof(ids[i].id), "%s",
 			 ((Openshell__V1__CreateSandboxResponse *)(void *)resp)->sandbox->id);
 		osh_rpc_msg_free(resp);
+		if (load_cred(o->tap_dir, &ids[i]) != OSH_OK)
+			goto out;
 	}
 	if (poll_lat(c, ids, n, o->calls, 2, &i50, &i99, &imax) != OSH_OK)
 		goto out;
@@ -564,7 +589,7 @@ static int load_main(const struct opts *o)
 		Openshell__V1__WatchSandboxLogsRequest wq =
 		    OPENSHELL__V1__WATCH_SANDBOX_LOGS_REQUEST__INIT;
 
-		wq.sandbox_id = ids[i];
+		wq.sandbox_id = ids[i].id;
 		wj[i].lines = &wlines;
 		wj[i].dropped = &wdropped;
 		if (osh_rpc_sstream_open(wc[i / LOAD_PER_CONN], "WatchSandboxLogs", &wq.base, NULL,
@@ -575,7 +600,8 @@ static int load_main(const struct opts *o)
 	}
 	for (int i = 0; i < n; i++) {
 		pj[i].c = wc[i / LOAD_PER_CONN];
-		snprintf(pj[i].id, sizeof(pj[i].id), "%s", ids[i]);
+		snprintf(pj[i].id, sizeof(pj[i].id), "%s", ids[i].id);
+		pj[i].opts = ids[i].cred[0] ? &ids[i].opts : NULL;
 		pj[i].stop = &stop;
 		pj[i].pace_ms = o->pace_ms;
 		pthread_create(&pt[i], NULL, load_push_main, &pj[i]);

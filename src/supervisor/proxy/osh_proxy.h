@@ -47,7 +47,17 @@ struct osh_proxy_config {
 	unsigned connect_timeout_ms; /* 0 = 5000 */
 	unsigned workers;	     /* 0 = 4 */
 	int netns_fd;		     /* clients' network namespace for identity; -1 = ours */
+	/* Where the secret store is (the supervisor passes &host->secrets, which
+	 * the confine subsystem fills after this proxy is created), read for
+	 * every forwarded request: placeholders (openshell:resolve:env:NAME) in
+	 * an allowed plain-HTTP head are replaced by their values on the wire
+	 * (osh_secret_substitute); a head with a placeholder that cannot be
+	 * resolved is refused (500). NULL, or a NULL store: no secrets, so any
+	 * placeholder is refused. CONNECT tunnels are opaque and untouched. */
+	const struct osh_secret_store *const *secrets;
 };
+
+struct osh_secret_store; /* src/supervisor/confine/osh_secret.h */
 
 void osh_proxy_config_default(struct osh_proxy_config *cfg);
 

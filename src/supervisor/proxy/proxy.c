@@ -14,6 +14,7 @@
  * buffers after every event and changed only when it differs.
  */
 #include "osh_proxy.h"
+#include "osh_secret.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -146,6 +147,8 @@ static const char *status_text(int status)
 		return "Request Header Fields Too Large";
 	case 501:
 		return "Not Implemented";
+	case 500:
+		return "Internal Server Error";
 	case 502:
 		return "Bad Gateway";
 	case 503:
@@ -347,6 +350,35 @@ static char *rewrite(const struct osh_http_req *req, const struct osh_http_targe
 	return o.p;
 }
 
+/* Secret placeholders in the rewritten head c->pre become their values
+ * (osh_secret.h) once the request is allowed, so the decision and its event
+ * only ever see placeholders. 0, or -1 with reason set (never a value)
+ * and c->pre freed: the request must not go out. */
+static int put_secrets(const struct osh_proxy *px, struct conn *c, char *reason, size_t rlen)
+{
+	const struct osh_secret_store *ss = px->cfg.secrets ? *px->cfg.secrets : NULL;
+	char *sub = NULL;
+	size_t sub_len = 0;
+	unsigned n = 0;
+	char why[160];
+	int rc =
+	    osh_secret_substitute(ss, c->pre, c->pre_len, &sub, &sub_len, &n, why, sizeof(why));
+
+	if (rc != 0) {
+		snprintf(reason, rlen, "secret placeholder refused: %s", why);
+		free(c->pre);
+		c->pre = NULL;
+		c->pre_len = 0;
+		rc = -1;
+	} else if (n > 0) {
+		explicit_bzero(c->pre, c->pre_len);
+		free(c->pre);
+		c->pre = sub;
+		c->pre_len = sub_len;
+	}
+	return rc;
+}
+
 /* ------------------------------------------------------------ decide */
 
 static struct osh_proxy_engine *engine_get(struct osh_proxy *px)
@@ -521,6 +553,15 @@ static void decide(struct osh_proxy *px, struct conn *c, struct job *j)
 			snprintf(j->reason, sizeof(j->reason),
 				 "out of memory rewriting the request");
 			refusal(&c->ubuf, 502, j->reason);
+			goto refuse;
+		}
+		if (put_secrets(px, c, j->reason, sizeof(j->reason)) != 0) {
+			close(ufd);
+			j->in.reason = j->reason;
+			j->in.status = 500;
+			osh_proxy_ev_forward(&j->in, false);
+			refusal(&c->ubuf, 500, j->reason);
+			count(&px->st.denied, 1);
 			goto refuse;
 		}
 		c->pre_off = 0;

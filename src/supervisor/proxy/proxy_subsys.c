@@ -82,6 +82,7 @@ static int proxy_init(struct osh_sup_host *host, void **state)
 	s->netns = host->net_host_ip[0] != '\0';
 	osh_proxy_config_default(&cfg);
 	cfg.bind_ip = s->netns ? host->net_host_ip : "127.0.0.1";
+	cfg.secrets = &host->secrets; /* filled by the confine subsystem's init */
 	rc = osh_proxy_create(&cfg, &s->px, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "openshell-sandbox: proxy: %s\n", err);

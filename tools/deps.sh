@@ -9,22 +9,24 @@
 # everything is present; needs root (or sudo) otherwise.
 set -euo pipefail
 set_name=${1:-dev}
-RUNTIME=(libgrpc29 libprotobuf-c1 libyaml-0-2 libsqlite3-0 libcjson1 libssl3
+RUNTIME=(libgrpc29 libprotobuf-c1 libyaml-0-2 libsqlite3-0 libpq5 libcjson1 libssl3
          libseccomp2 libmnl0 libnftables1 procps libncursesw6)
 BUILD=(build-essential cmake pkg-config ninja-build python3
        libprotobuf-c-dev protobuf-c-compiler libgrpc-dev libcjson-dev libyaml-dev
-       libsqlite3-dev libssl-dev libseccomp-dev libmnl-dev libnftables-dev
+       libsqlite3-dev libpq-dev libssl-dev libseccomp-dev libmnl-dev libnftables-dev
        libncurses-dev)
 # tests: Criterion; codegen + ocsf-validate (jsonschema, jinja2, yaml); the
 # Python gRPC client; openssl (test certificates), systemd (systemd-analyze
 # verify), logrotate (snippet check); network tests: iproute2, nftables, curl;
 # the TUI (`openshell term`) driven under tmux;
 # benches: tinyproxy (proxy-bench baseline), valgrind (callgrind counts);
+# PostgreSQL store tests and benches: postgresql (initdb/pg_ctl of a temporary
+# cluster; no system service is used);
 # lint and fuzzing: clang tools, cppcheck.
 DEV=(libcriterion-dev python3-jsonschema python3-jinja2 python3-yaml
      python3-grpcio python3-grpc-tools python3-protobuf
      openssl systemd logrotate iproute2 nftables curl tinyproxy-bin valgrind
-     clang libclang-rt-14-dev clang-format clang-tidy cppcheck tmux)
+     clang libclang-rt-14-dev clang-format clang-tidy cppcheck tmux postgresql)
 case "$set_name" in
   runtime) PKGS=("${RUNTIME[@]}") ;;
   build) PKGS=("${RUNTIME[@]}" "${BUILD[@]}") ;;

@@ -111,6 +111,8 @@ enum osh_site {
 	OSH_SITE_GW_AUTH_REFUSED,	       /* gateway */
 	OSH_SITE_GW_AUTH_REPEATED,	       /* gateway */
 	OSH_SITE_GW_LISTEN_LIMIT,	       /* gateway */
+	OSH_SITE_GW_STORE_UNAVAILABLE,	       /* gateway */
+	OSH_SITE_GW_STORE_RECOVERED,	       /* gateway */
 	OSH_SITE_COUNT
 };
 
@@ -860,6 +862,22 @@ static inline void osh_site_init_gw_listen_limit(struct ocsf_network_activity *e
 {
 	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE, "GW_LISTEN_LIMIT");
 	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* GW_STORE_UNAVAILABLE: The gateway lost its PostgreSQL store: writes answer UNAVAILABLE until it
+ * reconnects (once per outage) */
+static inline void osh_site_init_gw_store_unavailable(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_FAIL,
+				   "GW_STORE_UNAVAILABLE");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* GW_STORE_RECOVERED: The gateway reconnected to its PostgreSQL store after an outage */
+static inline void osh_site_init_gw_store_recovered(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN,
+				   "GW_STORE_RECOVERED");
 }
 
 #endif

@@ -49,7 +49,6 @@ int osh_gw_cfgstate_create(struct osh_gw_cfgstate **out, const struct osh_gw_cfg
 {
 	struct osh_gw_cfgstate *c = NULL;
 	struct osh_gw_layer yaml;
-	char *stored = NULL;
 	uint64_t rev = 0;
 	char *slash;
 	int rc = OSH_ENOMEM;
@@ -92,14 +91,7 @@ int osh_gw_cfgstate_create(struct osh_gw_cfgstate **out, const struct osh_gw_cfg
 	if (rc != 0)
 		goto out;
 
-	rc = osh_gw_store_config_load(c->store, &rev, &stored);
-	if (rc == OSH_ENOTFOUND) {
-		rev = 1;
-		rc = osh_gw_store_config_save(c->store, rev, c->snap);
-	} else if (rc == 0 && strcmp(stored, c->snap) != 0) {
-		rev++;
-		rc = osh_gw_store_config_save(c->store, rev, c->snap);
-	}
+	rc = osh_gw_store_config_advance(c->store, c->snap, &rev);
 	if (rc != 0) {
 		snprintf(err, errlen, "config revision: %s", osh_gw_store_errmsg(c->store));
 		goto out;
@@ -121,7 +113,6 @@ int osh_gw_cfgstate_create(struct osh_gw_cfgstate **out, const struct osh_gw_cfg
 	c = NULL;
 	rc = 0;
 out:
-	free(stored);
 	osh_gw_cfgstate_destroy(c);
 	return rc;
 }
@@ -170,11 +161,13 @@ static int reload_locked(struct osh_gw_cfgstate *c, bool *changed, char *err, si
 		goto out;
 	pthread_mutex_lock(&c->mu);
 	diff = strcmp(nsnap, c->snap) != 0;
-	nrev = c->rev + (diff ? 1 : 0);
+	nrev = c->rev;
 	pthread_mutex_unlock(&c->mu);
 	if (diff) {
-		/* Persist first: a published revision must survive a restart. */
-		rc = osh_gw_store_config_save(c->store, nrev, nsnap);
+		/* Persist first: a published revision must survive a restart. The
+		 * database assigns it, so gateways sharing a store share one
+		 * sequence (never backwards, never one number for two snapshots). */
+		rc = osh_gw_store_config_advance(c->store, nsnap, &nrev);
 		if (rc != 0) {
 			snprintf(err, errlen, "config revision: %s", osh_gw_store_errmsg(c->store));
 			goto out;

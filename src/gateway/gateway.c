@@ -110,7 +110,7 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 		snprintf(name, sizeof(name), "%.*s", (int)(eq ? eq - a : (long)strlen(a)), a);
 		takes = strcmp(name, "--listen") == 0 || strcmp(name, "--config") == 0 ||
 			strcmp(name, "--data-dir") == 0 || strcmp(name, "--ocsf-logging") == 0 ||
-			strcmp(name, "--log-retention") == 0 ||
+			strcmp(name, "--store") == 0 || strcmp(name, "--log-retention") == 0 ||
 			strcmp(name, "--log-retention-mib") == 0 ||
 			strcmp(name, "--sandbox-bin") == 0 || strcmp(name, "--stop-grace") == 0 ||
 			strcmp(name, "--socket") == 0 || strcmp(name, "--socket-group") == 0 ||
@@ -172,6 +172,20 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 			o->config_path = v;
 		} else if (strcmp(name, "--data-dir") == 0) {
 			o->data_dir = v;
+		} else if (strcmp(name, "--store") == 0) {
+			const char *target = NULL;
+
+			(void)osh_gw_store_backend(v, &target);
+			if (target[0] == '\0') {
+				snprintf(
+				    err, errlen,
+				    "flag --store: '%s' names no database (postgresql://... or "
+				    "sqlite:PATH)",
+				    v);
+				rc = OSH_EPARSE;
+			} else {
+				o->store = v;
+			}
 		} else if (strcmp(name, "--ocsf-logging") == 0) {
 			rc = osh_gw_layer_set(&o->flag, "ocsf_logging_enabled", v,
 					      "flag --ocsf-logging", err, errlen);
@@ -224,7 +238,8 @@ void osh_gw_usage(void *fp, const char *prog)
 	fprintf(f,
 		"Usage: %s [FLAGS]\n"
 		"The OpenShell gateway: stores sandboxes, policies, operational config and\n"
-		"pushed logs (SQLite), serves them over gRPC, and runs local sandboxes.\n\n"
+		"pushed logs (SQLite or PostgreSQL), serves them over gRPC, and runs local "
+		"sandboxes.\n\n"
 		"Flags:\n"
 		"  --socket PATH           Unix socket to serve on (default\n"
 		"                          <data-dir>/gateway.sock, mode 0660); its address\n"
@@ -246,6 +261,10 @@ void osh_gw_usage(void *fp, const char *prog)
 		"                          SIGHUP reopens)\n"
 		"  --data-dir DIR          store, config and sandbox files (default\n"
 		"                          $XDG_STATE_HOME/openshell, else ./openshell-data)\n"
+		"  --store LOCATOR         where sandboxes, config revision and logs live:\n"
+		"                          sqlite:PATH (default <data-dir>/gateway.db) or a\n"
+		"                          PostgreSQL URI postgresql://... shared by several\n"
+		"                          gateways (docs/gateway.md \"Stores\")\n"
 		"  --config FILE.yaml      YAML config file (default <data-dir>/gateway.yaml);\n"
 		"                          must exist when given; highest priority source\n"
 		"  --ocsf-logging BOOL     ocsf_logging_enabled (below the YAML file)\n"
@@ -318,6 +337,24 @@ struct osh_gw_store *gw_store(struct osh_gw *gw)
 	tls_store.serial = gw->serial;
 	tls_store.st = st;
 	return st;
+}
+
+/* Store link callback of every connection of this gateway: one event per
+ * outage and one per recovery, however many per-thread connections see it. */
+static void gw_store_link(void *ud, bool up, const char *detail)
+{
+	struct osh_gw *gw = ud;
+
+	if (atomic_exchange(&gw->store_down, !up) == !up)
+		return;
+	if (up)
+		osh_gw_log(OSH_GW_LOG_INFO, "store: PostgreSQL reachable again");
+	else
+		osh_gw_log(OSH_GW_LOG_ERROR,
+			   "store: PostgreSQL unreachable (writes answer "
+			   "UNAVAILABLE until it is back): %s",
+			   detail);
+	gw_ev_store_link(up, gw->store_server, detail);
 }
 
 void gw_tstores_close(struct osh_gw *gw)
@@ -704,6 +741,11 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 	}
 	gw->lock_fd = -1;
 	atomic_init(&gw->reload_req, 0);
+	atomic_init(&gw->store_down, false);
+	so.on_link = gw_store_link;
+	if (o->store)
+		osh_gw_store_pg_server(o->store, gw->store_server, sizeof(gw->store_server));
+	so.link_ud = gw;
 	pthread_mutex_init(&gw->pub_mu, NULL);
 	pthread_mutex_init(&gw->fol_mu, NULL);
 	pthread_mutex_init(&gw->del_mu, NULL);
@@ -724,7 +766,11 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 	if (rc == 0)
 		rc = path_join(gw->sandboxes_dir, sizeof(gw->sandboxes_dir), gw->data_dir,
 			       "sandboxes");
-	if (rc == 0)
+	if (rc == 0 && o->store)
+		rc = snprintf(dbpath, sizeof(dbpath), "%s", o->store) < (int)sizeof(dbpath)
+			 ? 0
+			 : OSH_ETOOBIG;
+	else if (rc == 0)
 		rc = path_join(dbpath, sizeof(dbpath), gw->data_dir, "gateway.db");
 	if (rc == 0 && o->config_path)
 		rc = snprintf(gw->yaml_path, sizeof(gw->yaml_path), "%s", o->config_path) <

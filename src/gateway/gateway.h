@@ -34,6 +34,7 @@ struct osh_gw_opts {
 	bool external_rotation;	  /* --log-rotation external: no built-in rotation */
 	const char *config_path;  /* --config FILE.yaml; NULL = <data-dir>/gateway.yaml */
 	const char *data_dir;	  /* --data-dir DIR; NULL = default (see osh_gw_default_data_dir) */
+	const char *store; /* --store postgresql://...|sqlite:PATH; NULL = <data-dir>/gateway.db */
 	struct osh_gw_layer flag; /* --ocsf-logging and future config flags */
 	bool
 	    omit_sandbox_config; /* --omit-sandbox-config (test/compat: emulate an older gateway) */

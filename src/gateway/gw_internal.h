@@ -89,6 +89,8 @@ struct osh_gw {
 	int64_t next_adopt_check_ms;
 	int64_t started_mono_ms; /* services registered (GetStatus uptime) */
 	atomic_int reload_req;
+	char store_server[256]; /* PostgreSQL host/socket dir for events */
+	atomic_bool store_down; /* a GW_STORE_UNAVAILABLE was emitted, no RECOVERED yet */
 	struct gw_follower *followers;
 	struct gw_child *children;
 	struct gw_delete *deletes;

@@ -278,3 +278,23 @@ void gw_ev_listen_limit(const char *reason, uint64_t count)
 	ocsf_network_activity_add_unmapped_int(&ev, "refused", (int64_t)count);
 	osh_emit(&ev);
 }
+
+void gw_ev_store_link(bool up, const char *server, const char *detail)
+{
+	struct ocsf_network_activity ev;
+
+	if (up)
+		osh_site_init_gw_store_recovered(&ev);
+	else
+		osh_site_init_gw_store_unavailable(&ev);
+	ocsf_network_activity_set_status_id(&ev,
+					    up ? OCSF_STATUS_ID_SUCCESS : OCSF_STATUS_ID_FAILURE);
+	ocsf_network_endpoint_set_hostname(ocsf_network_activity_dst_endpoint(&ev), server);
+	ocsf_network_connection_info_set_protocol_name(ocsf_network_activity_connection_info(&ev),
+						       "postgresql");
+	ocsf_network_activity_set_message(
+	    &ev, up ? ocsf_arena_printf(&ev.ev.arena, "store postgresql reachable again")
+		    : ocsf_arena_printf(&ev.ev.arena, "store postgresql unreachable: %s", detail));
+	ocsf_network_activity_add_unmapped_str(&ev, "store", "postgresql");
+	osh_emit(&ev);
+}

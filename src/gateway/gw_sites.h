@@ -60,5 +60,9 @@ void gw_ev_auth_repeated(const char *principal, unsigned count, unsigned window_
 /* GW_LISTEN_LIMIT: connections refused by the cap or fd exhaustion since the
  * last report. */
 void gw_ev_listen_limit(const char *reason, uint64_t count);
+/* GW_STORE_UNAVAILABLE (up = false) / GW_STORE_RECOVERED (up = true): the
+ * PostgreSQL store on `server` (host or socket dir) was lost or is back;
+ * detail says why. */
+void gw_ev_store_link(bool up, const char *server, const char *detail);
 
 #endif

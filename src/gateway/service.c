@@ -83,6 +83,13 @@ static int pathf(char *out, size_t cap, const char *fmt, ...)
 /* A zeroed array of n (at least 1) message pointers. Every array of protobuf-c
  * message pointers is allocated here, as void * slots (object pointers share one
  * representation), which keeps the sizeof idiom in one place. */
+/* The status of a failed store call: UNAVAILABLE when the database server
+ * cannot be reached (PostgreSQL; the client may retry), else `other`. */
+static enum osh_rpc_code store_code(int rc, enum osh_rpc_code other)
+{
+	return rc == OSH_EUNAVAIL ? OSH_RPC_UNAVAILABLE : other;
+}
+
 static void *ptr_array(size_t n)
 {
 	return calloc(n ? n : 1, sizeof(void *));
@@ -324,7 +331,7 @@ static int resolve(struct osh_gw *gw, struct osh_rpc_call *call, const char *id,
 		(void)osh_rpc_call_fail(call, OSH_RPC_NOT_FOUND, "no sandbox with %s '%s'",
 					by_name ? "name" : "id", key);
 	else if (rc != 0)
-		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "store: %s",
+		(void)osh_rpc_call_fail(call, store_code(rc, OSH_RPC_INTERNAL), "store: %s",
 					osh_gw_store_errmsg(gw_store(gw)));
 	return rc;
 }
@@ -929,7 +936,7 @@ static int query_fail(struct osh_gw_store *st, struct osh_rpc_call *call, int rc
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "%s",
 					osh_gw_store_errmsg(st));
 	else
-		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "log query: %s",
+		(void)osh_rpc_call_fail(call, store_code(rc, OSH_RPC_INTERNAL), "log query: %s",
 					osh_gw_store_errmsg(st));
 	return rc;
 }
@@ -1239,9 +1246,10 @@ static void h_set_config(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 	if (rc != 0) {
 		osh_gw_log(OSH_GW_LOG_WARN, "SetConfig %s=%s refused: %s", req->key, req->value,
 			   err);
-		(void)osh_rpc_call_fail(
-		    call, rc == OSH_EPARSE ? OSH_RPC_FAILED_PRECONDITION : OSH_RPC_INTERNAL, "%s",
-		    err);
+		(void)osh_rpc_call_fail(call,
+					rc == OSH_EPARSE ? OSH_RPC_FAILED_PRECONDITION
+							 : store_code(rc, OSH_RPC_INTERNAL),
+					"%s", err);
 		return;
 	}
 	osh_gw_cfgstate_get(gw->cfg, &c, &rev);
@@ -1531,9 +1539,10 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	}
 	rc = osh_gw_store_sandbox_insert(gw_store(gw), &sb);
 	if (rc != 0) {
-		(void)osh_rpc_call_fail(
-		    call, rc == OSH_EEXIST ? OSH_RPC_ALREADY_EXISTS : OSH_RPC_INTERNAL, "%s",
-		    osh_gw_store_errmsg(gw_store(gw)));
+		(void)osh_rpc_call_fail(call,
+					rc == OSH_EEXIST ? OSH_RPC_ALREADY_EXISTS
+							 : store_code(rc, OSH_RPC_INTERNAL),
+					"%s", osh_gw_store_errmsg(gw_store(gw)));
 		goto out;
 	}
 	inserted = true;
@@ -1642,6 +1651,7 @@ static void h_list(struct osh_rpc_call *call, const ProtobufCMessage *m, void *u
 	size_t n = 0, page, bytes = 64;
 	int64_t after = 0;
 	char token[24] = "";
+	int prc;
 
 	if (osh_gw_page_token_parse(req->page_token, &after) != 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
@@ -1654,8 +1664,9 @@ static void h_list(struct osh_rpc_call *call, const ProtobufCMessage *m, void *u
 	if (page > LIST_MAX_PAGE)
 		page = LIST_MAX_PAGE;
 	/* One more than the page: tells whether another page follows. */
-	if (osh_gw_store_sandbox_page(st, after, page + 1, &arr, &n) != 0) {
-		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "store: %s",
+	prc = osh_gw_store_sandbox_page(st, after, page + 1, &arr, &n);
+	if (prc != 0) {
+		(void)osh_rpc_call_fail(call, store_code(prc, OSH_RPC_INTERNAL), "store: %s",
 					osh_gw_store_errmsg(st));
 		return;
 	}

@@ -1,15 +1,21 @@
-/* store.c - SQLite store for sandboxes, config state and log lines.
+/* store.c - the gateway store's logic: sandboxes, config state and log lines,
+ * over one of two database drivers (SQLite by default, PostgreSQL).
  *
- * DESIGN: see store.h. Migrations are an array of SQL scripts; migration i takes
- * user_version i to i+1 and runs with the version bump inside one transaction.
- * Statements live in an enum-indexed table prepared at open, so the hot paths
- * (log append, query) never re-parse SQL. log_lines.seq is AUTOINCREMENT so a seq
- * is never reused after retention deletes: followers can resume "after seq N".
- * The per-sandbox counters (log_counts: lines and bytes) make the retention check
- * O(1) and the trim O(excess): it walks the (sandbox_id, seq, bytes) index, which
- * covers it, and deletes one seq range. One store is one connection guarded by
- * one mutex (statement reuse stays safe); a program that wants concurrent
- * readers opens one store per thread on the same file (WAL). */
+ * DESIGN: see store.h. The business logic (transactions, push marks, retention,
+ * query filters) is written once here against store_db.h; the drivers only move
+ * values. Migrations are per-dialect scripts (store_sqlite.c, store_pg.c) for
+ * the same schema versions; migration i takes version i to i+1 inside one
+ * transaction with the version bump. Statements live in an enum-indexed table
+ * prepared at open, so the hot paths (log append, query) never re-parse SQL;
+ * the SQL is shared, and the few statements whose dialects differ have a
+ * PostgreSQL override in pg_sql[]. log_lines.seq never reuses a value after
+ * retention deletes (AUTOINCREMENT / a sequence): followers can resume "after
+ * seq N". The per-sandbox counters (log_counts: lines and bytes) make the
+ * retention check O(1) and the trim O(excess). On PostgreSQL the append
+ * transaction first locks the sandbox row, so appends to one sandbox from
+ * several gateways serialise and the counters and the trim stay exact. One
+ * store is one connection guarded by one mutex; a program that wants concurrent
+ * readers opens one store per thread. */
 #include "store.h"
 
 #include <pthread.h>
@@ -20,70 +26,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "osh_level.h"
-
-/* Bytes a stored line costs beyond its text (row header, numbers, index). */
-#define LINE_OVERHEAD	  64
-#define LINE_OVERHEAD_SQL "64"
-
-static const char *const migrations[] = {
-    /* 0 -> 1: the initial schema. */
-    "CREATE TABLE sandboxes ("
-    " id TEXT PRIMARY KEY,"
-    " name TEXT NOT NULL UNIQUE,"
-    " policy BLOB,"
-    " policy_version INTEGER NOT NULL DEFAULT 0,"
-    " policy_hash TEXT NOT NULL DEFAULT '',"
-    " command TEXT,"
-    " log_dir TEXT,"
-    " state INTEGER NOT NULL,"
-    " pid INTEGER NOT NULL DEFAULT 0,"
-    " exit_code INTEGER NOT NULL DEFAULT 0,"
-    " exit_signal INTEGER NOT NULL DEFAULT 0,"
-    " created_ms INTEGER NOT NULL);"
-    "CREATE TABLE config_state ("
-    " id INTEGER PRIMARY KEY CHECK (id = 1),"
-    " revision INTEGER NOT NULL,"
-    " snapshot TEXT NOT NULL,"
-    " updated_ms INTEGER NOT NULL);"
-    "CREATE TABLE log_lines ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,"
-    " ts_ms INTEGER NOT NULL,"
-    " level TEXT NOT NULL,"
-    " level_rank INTEGER NOT NULL,"
-    " target TEXT NOT NULL,"
-    " message TEXT NOT NULL,"
-    " source TEXT NOT NULL,"
-    " fields TEXT);"
-    "CREATE INDEX log_lines_sandbox_seq ON log_lines(sandbox_id, seq);"
-    "CREATE TABLE log_counts ("
-    " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
-    " n INTEGER NOT NULL);",
-    /* 1 -> 2: acknowledged log push. The highest supervisor push sequence
-     * dealt with per sandbox, written in the same transaction as the lines,
-     * so a resent line is recognised as a duplicate after any crash. */
-    "CREATE TABLE push_marks ("
-    " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
-    " seq INTEGER NOT NULL);",
-    /* 2 -> 3: per-line and per-sandbox byte counts, for byte retention. The
-     * index carries `bytes` so the trim walk never reads a row (big lines sit
-     * in overflow pages). */
-    "ALTER TABLE log_lines ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
-    "UPDATE log_lines SET bytes = " LINE_OVERHEAD_SQL " + length(CAST(level AS BLOB))"
-    " + length(CAST(target AS BLOB)) + length(CAST(message AS BLOB))"
-    " + length(CAST(source AS BLOB)) + coalesce(length(CAST(fields AS BLOB)), 0);"
-    "DROP INDEX log_lines_sandbox_seq;"
-    "CREATE INDEX log_lines_sandbox_seq ON log_lines(sandbox_id, seq, bytes);"
-    "ALTER TABLE log_counts ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
-    "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
-    " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
-};
-
-_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == OSH_GW_STORE_SCHEMA_VERSION,
-	       "one migration per schema version");
+#include "store_db.h"
 
 enum stmt_id {
 	S_BEGIN,
@@ -91,6 +35,7 @@ enum stmt_id {
 	S_ROLLBACK,
 	S_CFG_LOAD,
 	S_CFG_SAVE,
+	S_CFG_ADVANCE,
 	S_SB_INSERT,
 	S_SB_BY_ID,
 	S_SB_BY_NAME,
@@ -113,16 +58,30 @@ enum stmt_id {
 	S_COUNT
 };
 
+_Static_assert(S_COUNT <= STORE_DB_MAX_STMTS, "driver statement table too small");
+
 /* The filters of a log query: ?1 sandbox, ?2 after_seq, ?3 since_ms (0 = no
  * bound, so a line with a negative timestamp is still shown), ?4 rank, ?5
- * ",src,src," or NULL. */
-#define LOG_WHERE                                                                                  \
-	"sandbox_id = ?1 AND seq > ?2 AND (?3 = 0 OR ts_ms >= ?3) AND level_rank >= ?4"            \
-	" AND (?5 IS NULL OR instr(?5, ',' || source || ',') > 0)"
+ * ",src,src," or NULL. INSTR is the dialect's substring-position function. */
+#define LOG_WHERE_WITH(INSTR)                                                                      \
+	"sandbox_id = ?1 AND seq > ?2 AND (CAST(?3 AS BIGINT) = 0 OR ts_ms >= CAST(?3 AS BIGINT))" \
+	" AND level_rank >= ?4"                                                                    \
+	" AND (CAST(?5 AS TEXT) IS NULL OR " INSTR "(CAST(?5 AS TEXT), ',' || source || ',') > 0)"
+#define LOG_WHERE    LOG_WHERE_WITH("instr")
+#define LOG_WHERE_PG LOG_WHERE_WITH("strpos")
 
 #define SB_COLS                                                                                    \
 	"id, name, policy, policy_version, policy_hash, command, log_dir, state, pid, exit_code, " \
 	"exit_signal, created_ms"
+
+#define LOG_QUERY_ASC(W)                                                                           \
+	"SELECT seq, ts_ms, level, target, message, source, fields FROM ("                         \
+	" SELECT seq, ts_ms, level, target, message, source, fields"                               \
+	" FROM log_lines WHERE " W " ORDER BY seq DESC LIMIT ?6) AS t"                             \
+	" ORDER BY seq ASC"
+#define LOG_QUERY_DESC(W)                                                                          \
+	"SELECT seq, ts_ms, level, target, message, source, fields"                                \
+	" FROM log_lines WHERE " W " ORDER BY seq DESC LIMIT ?6"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -133,6 +92,15 @@ static const char *const stmt_sql[S_COUNT] = {
 		   " VALUES (1, ?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET"
 		   " revision = excluded.revision, snapshot = excluded.snapshot,"
 		   " updated_ms = excluded.updated_ms",
+    /* One statement, so concurrent writers (several gateways) serialise on
+     * the row: the revision moves by one per distinct snapshot and never
+     * backwards or twice to the same number. */
+    [S_CFG_ADVANCE] = "INSERT INTO config_state(id, revision, snapshot, updated_ms)"
+		      " VALUES (1, 1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET"
+		      " revision = config_state.revision + CASE WHEN config_state.snapshot ="
+		      " excluded.snapshot THEN 0 ELSE 1 END,"
+		      " snapshot = excluded.snapshot, updated_ms = excluded.updated_ms"
+		      " RETURNING revision",
     [S_SB_INSERT] = "INSERT INTO sandboxes(" SB_COLS ")"
 		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [S_SB_BY_ID] = "SELECT " SB_COLS " FROM sandboxes WHERE id = ?1",
@@ -144,25 +112,22 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SB_EXISTS] = "SELECT 1 FROM sandboxes WHERE id = ?1",
     [S_LOG_INSERT] = "INSERT INTO log_lines(sandbox_id, ts_ms, level, level_rank, target,"
 		     " message, source, fields, bytes)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING seq",
     [S_LOG_COUNT_ADD] = "INSERT INTO log_counts(sandbox_id, n, bytes) VALUES (?1, ?2, ?3)"
-			" ON CONFLICT(sandbox_id) DO UPDATE SET n = n + excluded.n,"
-			" bytes = bytes + excluded.bytes RETURNING n, bytes",
-    /* Oldest first, from the covering index only. */
-    [S_LOG_OLDEST] = "SELECT seq, bytes FROM log_lines WHERE sandbox_id = ?1 ORDER BY seq ASC",
+			" ON CONFLICT(sandbox_id) DO UPDATE SET n = log_counts.n + excluded.n,"
+			" bytes = log_counts.bytes + excluded.bytes RETURNING n, bytes",
+    /* Oldest first, from the covering index only, in chunks (the caller
+     * stops early; a chunk bounds what a client-side result holds). */
+    [S_LOG_OLDEST] = "SELECT seq, bytes FROM log_lines WHERE sandbox_id = ?1 AND seq > ?2"
+		     " ORDER BY seq ASC LIMIT ?3",
     [S_LOG_TRIM] = "DELETE FROM log_lines WHERE sandbox_id = ?1 AND seq <= ?2",
     [S_LOG_COUNT_SUB] = "UPDATE log_counts SET n = n - ?2, bytes = bytes - ?3"
 			" WHERE sandbox_id = ?1",
-    [S_LOG_QUERY] = "SELECT seq, ts_ms, level, target, message, source, fields FROM ("
-		    " SELECT seq, ts_ms, level, target, message, source, fields"
-		    " FROM log_lines WHERE " LOG_WHERE " ORDER BY seq DESC LIMIT ?6)"
-		    " ORDER BY seq ASC",
+    [S_LOG_QUERY] = LOG_QUERY_ASC(LOG_WHERE),
     /* Newest first: the caller stops as soon as it has what it can return,
      * so only those rows are read (walks the (sandbox_id, seq) index). */
-    [S_LOG_QUERY_DESC] = "SELECT seq, ts_ms, level, target, message, source, fields"
-			 " FROM log_lines WHERE " LOG_WHERE " ORDER BY seq DESC LIMIT ?6",
-    /* Counts without reading message/fields (they sit after the filter columns,
-     * in overflow pages for big lines). */
+    [S_LOG_QUERY_DESC] = LOG_QUERY_DESC(LOG_WHERE),
+    /* Counts without reading message/fields. */
     [S_LOG_MATCHING] = "SELECT count(*) FROM log_lines WHERE " LOG_WHERE,
     [S_SB_PAGE] = "SELECT " SB_COLS ", rowid FROM sandboxes WHERE rowid > ?1"
 		  " ORDER BY rowid LIMIT ?2",
@@ -172,9 +137,24 @@ static const char *const stmt_sql[S_COUNT] = {
 			" ON CONFLICT(sandbox_id) DO UPDATE SET seq = max(seq, excluded.seq)",
 };
 
+/* PostgreSQL spellings of the statements whose dialects differ. */
+static const char *const pg_sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN",
+    /* The row lock serialises appends to one sandbox across gateways (and
+     * makes a concurrent delete wait), keeping counters and trim exact. */
+    [S_SB_EXISTS] = "SELECT 1 FROM sandboxes WHERE id = ?1 FOR NO KEY UPDATE",
+    [S_LOG_QUERY] = LOG_QUERY_ASC(LOG_WHERE_PG),
+    [S_LOG_QUERY_DESC] = LOG_QUERY_DESC(LOG_WHERE_PG),
+    [S_LOG_MATCHING] = "SELECT count(*) FROM log_lines WHERE " LOG_WHERE_PG,
+    /* NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one statement over lines */
+    [S_PUSH_MARK_SET] = "INSERT INTO push_marks(sandbox_id, seq) VALUES (?1, ?2)"
+			" ON CONFLICT(sandbox_id) DO UPDATE SET"
+			" seq = GREATEST(push_marks.seq, excluded.seq)",
+};
+
 struct osh_gw_store {
-	sqlite3 *db;
-	sqlite3_stmt *st[S_COUNT];
+	const struct store_db_ops *ops;
+	struct store_db *db;
 	pthread_mutex_t mu;
 	size_t retention;
 	uint64_t retention_bytes;
@@ -202,18 +182,20 @@ static void seterr(struct osh_gw_store *st, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Maps a SQLite result to osh_err and records the message. */
-static int dberr(struct osh_gw_store *st, int src, const char *what)
+/* Records a driver error (rc is its osh_err code) with what was being done. */
+static int dberr(struct osh_gw_store *st, int rc, const char *what)
 {
-	int rc = OSH_EIO;
-
-	if (src == SQLITE_CONSTRAINT)
-		rc = OSH_EEXIST;
-	else if (src == SQLITE_NOMEM)
-		rc = OSH_ENOMEM;
-	seterr(st, "%s: %s", what, sqlite3_errmsg(st->db));
+	seterr(st, "%s: %s", what, st->ops->errmsg(st->db));
 	return rc;
 }
+
+/* Shorthands for the driver calls on this store's connection. */
+#define RESET(id)	    st->ops->reset(st->db, (id))
+#define BIND_I64(id, i, v)  st->ops->bind_i64(st->db, (id), (i), (int64_t)(v))
+#define BIND_TEXT(id, i, v) st->ops->bind_text(st->db, (id), (i), (v))
+#define STEP(id)	    st->ops->step(st->db, (id))
+#define COL_I64(id, c)	    st->ops->col_i64(st->db, (id), (c))
+#define COL_TEXT(id, c)	    st->ops->col_text(st->db, (id), (c))
 
 const char *osh_gw_sb_state_name(enum osh_gw_sb_state s)
 {
@@ -272,56 +254,51 @@ void osh_gw_sandbox_list_free(struct osh_gw_sandbox *arr, size_t n)
 
 static int exec_sql(struct osh_gw_store *st, const char *sql, const char *what)
 {
-	char *msg = NULL;
-	int rc = 0;
+	int rc = st->ops->exec(st->db, sql);
 
-	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		seterr(st, "%s: %s", what, msg ? msg : sqlite3_errmsg(st->db));
-		rc = OSH_EIO;
-	}
-	sqlite3_free(msg);
-	return rc;
+	return rc != 0 ? dberr(st, rc, what) : 0;
 }
 
-static int get_user_version(struct osh_gw_store *st, int *v)
+static int get_version(struct osh_gw_store *st, int *v)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = OSH_EIO;
+	int64_t x = 0;
+	int rc = st->ops->query_int(st->db, st->ops->get_version, &x);
 
-	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_ROW) {
-		rc = dberr(st, SQLITE_ERROR, "read schema version");
-		goto out;
-	}
-	*v = sqlite3_column_int(s, 0);
-	rc = 0;
-out:
-	sqlite3_finalize(s);
-	return rc;
+	if (rc != 0)
+		return dberr(st, rc, "read schema version");
+	*v = (int)x;
+	return 0;
 }
 
+/* Each step: open the migration transaction (PostgreSQL: under an advisory
+ * lock, so concurrent gateways migrate once), read the version, apply the next
+ * script and bump the version, commit. */
 static int migrate(struct osh_gw_store *st)
 {
-	char sql[64], what[64];
-	int v = 0, rc;
+	char sql[96], what[64];
+	int v = 0, rc = 0;
 
-	rc = get_user_version(st, &v);
-	if (rc != 0)
-		goto out;
-	if (v > OSH_GW_STORE_SCHEMA_VERSION) {
-		seterr(st, "database schema version %d is newer than this gateway's %d", v,
-		       OSH_GW_STORE_SCHEMA_VERSION);
-		rc = OSH_ESTATE;
-		goto out;
-	}
-	for (; v < OSH_GW_STORE_SCHEMA_VERSION; v++) {
-		snprintf(what, sizeof(what), "migration %d -> %d", v, v + 1);
-		rc = exec_sql(st, "BEGIN IMMEDIATE", what);
+	for (;;) {
+		snprintf(what, sizeof(what), "migration from version %d", v);
+		rc = exec_sql(st, st->ops->begin_migration, what);
 		if (rc != 0)
 			goto out;
-		rc = exec_sql(st, migrations[v], what);
+		rc = get_version(st, &v);
+		if (rc == 0 && v > OSH_GW_STORE_SCHEMA_VERSION) {
+			seterr(st, "database schema version %d is newer than this gateway's %d", v,
+			       OSH_GW_STORE_SCHEMA_VERSION);
+			rc = OSH_ESTATE;
+		}
+		if (rc == 0 && v == OSH_GW_STORE_SCHEMA_VERSION) {
+			rc = exec_sql(st, "COMMIT", "commit schema check");
+			goto out;
+		}
+		snprintf(what, sizeof(what), "migration %d -> %d", v, v + 1);
+		if (rc == 0)
+			rc = exec_sql(st, st->ops->migrations[v], what);
 		if (rc == 0) {
-			snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+			snprintf(sql, sizeof(sql), "%s%d%s", st->ops->set_version, v + 1,
+				 st->ops->set_version_end);
 			rc = exec_sql(st, sql, what);
 		}
 		if (rc == 0)
@@ -330,7 +307,7 @@ static int migrate(struct osh_gw_store *st)
 			char keep[sizeof(st->err)];
 
 			memcpy(keep, st->err, sizeof(keep));
-			(void)exec_sql(st, "ROLLBACK", what);
+			(void)st->ops->exec(st->db, "ROLLBACK");
 			memcpy(st->err, keep, sizeof(keep));
 			goto out;
 		}
@@ -339,10 +316,23 @@ out:
 	return rc;
 }
 
-int osh_gw_store_create(struct osh_gw_store **out, const char *path,
+const char *osh_gw_store_backend(const char *locator, const char **target)
+{
+	const char *name = "sqlite";
+
+	*target = locator;
+	if (strncmp(locator, "postgresql://", 13) == 0 || strncmp(locator, "postgres://", 11) == 0)
+		name = "postgresql";
+	else if (strncmp(locator, "sqlite:", 7) == 0)
+		*target = locator + 7;
+	return name;
+}
+
+int osh_gw_store_create(struct osh_gw_store **out, const char *locator,
 			const struct osh_gw_store_opts *opts, char *err, size_t errlen)
 {
 	struct osh_gw_store *st = NULL;
+	const char *target = NULL;
 	int rc = OSH_ENOMEM;
 
 	*out = NULL;
@@ -352,35 +342,42 @@ int osh_gw_store_create(struct osh_gw_store **out, const char *path,
 		goto out;
 	}
 	pthread_mutex_init(&st->mu, NULL);
+	st->ops = strcmp(osh_gw_store_backend(locator, &target), "postgresql") == 0
+		      ? &store_db_pg
+		      : &store_db_sqlite;
 	st->retention =
 	    (opts && opts->log_retention) ? opts->log_retention : OSH_GW_STORE_DEFAULT_RETENTION;
 	st->retention_bytes = (opts && opts->log_retention_bytes)
 				  ? opts->log_retention_bytes
 				  : OSH_GW_STORE_DEFAULT_RETENTION_BYTES;
-	if (sqlite3_open_v2(path, &st->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		rc = OSH_EIO;
-		snprintf(err, errlen, "%s: cannot open database: %s", path,
-			 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+	if (target[0] == '\0') {
+		rc = OSH_EINVAL;
+		snprintf(err, errlen, "store '%s': empty database path", locator);
 		goto out;
 	}
-	sqlite3_busy_timeout(st->db, 5000);
-	rc = exec_sql(st,
-		      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-		      " PRAGMA foreign_keys = ON;",
-		      "configure database");
-	if (rc == 0)
-		rc = migrate(st);
+	rc = st->ops->open(&st->db, target, err, errlen);
+	if (rc != 0)
+		goto out;
+	if (opts && opts->on_link && st->ops->set_link_cb)
+		st->ops->set_link_cb(st->db, opts->on_link, opts->link_ud);
+	rc = migrate(st);
 	for (int i = 0; rc == 0 && i < S_COUNT; i++) {
-		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-				       &st->st[i], NULL) != SQLITE_OK)
-			rc = dberr(st, SQLITE_ERROR, "prepare statement");
+		const char *sql = (st->ops->pg_dialect && pg_sql[i]) ? pg_sql[i] : stmt_sql[i];
+
+		rc = st->ops->prepare(st->db, i, sql);
+		if (rc != 0)
+			rc = dberr(st, rc, "prepare statement");
 	}
 	if (rc != 0) {
-		snprintf(err, errlen, "%s: %s", path, st->err);
+		/* A PostgreSQL URI may carry a password: name the backend, not it. */
+		snprintf(err, errlen, "%s: %s", st->ops->pg_dialect ? "PostgreSQL store" : target,
+			 st->err);
 		goto out;
 	}
+	/* A new connection that works is news after an outage (the caller's
+	 * callback reports transitions only). */
+	if (opts && opts->on_link && st->ops->set_link_cb)
+		opts->on_link(opts->link_ud, true, "connected");
 	*out = st;
 	st = NULL;
 out:
@@ -392,10 +389,8 @@ void osh_gw_store_destroy(struct osh_gw_store *st)
 {
 	if (!st)
 		return;
-	for (int i = 0; i < S_COUNT; i++)
-		sqlite3_finalize(st->st[i]);
 	if (st->db)
-		sqlite3_close(st->db);
+		st->ops->close(st->db);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 }
@@ -405,100 +400,112 @@ const char *osh_gw_store_errmsg(struct osh_gw_store *st)
 	return st->err;
 }
 
+const char *osh_gw_store_kind(const struct osh_gw_store *st)
+{
+	return st->ops->name;
+}
+
 int osh_gw_store_schema_version(struct osh_gw_store *st, int *version)
 {
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
-	rc = get_user_version(st, version);
+	rc = get_version(st, version);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
 
-/* Resets a statement for reuse (bindings cleared). */
-static sqlite3_stmt *stmt(struct osh_gw_store *st, enum stmt_id id)
+/* Steps a statement that returns no row we need, then resets it. */
+static int step_done(struct osh_gw_store *st, enum stmt_id id, const char *what)
 {
-	sqlite3_stmt *s = st->st[id];
+	int r = STEP(id);
+	int rc = r >= 0 ? 0 : dberr(st, r, what);
 
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return s;
-}
-
-static int step_done(struct osh_gw_store *st, sqlite3_stmt *s, const char *what)
-{
-	int r = sqlite3_step(s);
-	int rc = (r == SQLITE_DONE || r == SQLITE_ROW) ? 0 : dberr(st, r, what);
-
-	sqlite3_reset(s);
+	RESET(id);
 	return rc;
 }
 
-static char *col_dup(sqlite3_stmt *s, int i)
+static char *col_dup(struct osh_gw_store *st, enum stmt_id id, int i)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
+	const char *t = COL_TEXT(id, i);
 
-	return t ? strdup((const char *)t) : NULL;
+	return t ? strdup(t) : NULL;
 }
 
 int osh_gw_store_config_load(struct osh_gw_store *st, uint64_t *revision, char **snapshot)
 {
-	sqlite3_stmt *s;
 	int rc, r;
 
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, S_CFG_LOAD);
-	r = sqlite3_step(s);
-	if (r == SQLITE_DONE) {
+	RESET(S_CFG_LOAD);
+	r = STEP(S_CFG_LOAD);
+	if (r == STORE_DONE) {
 		seterr(st, "no config state stored");
 		rc = OSH_ENOTFOUND;
-	} else if (r != SQLITE_ROW) {
+	} else if (r < 0) {
 		rc = dberr(st, r, "load config state");
 	} else {
-		*revision = (uint64_t)sqlite3_column_int64(s, 0);
-		*snapshot = col_dup(s, 1);
+		*revision = (uint64_t)COL_I64(S_CFG_LOAD, 0);
+		*snapshot = col_dup(st, S_CFG_LOAD, 1);
 		rc = *snapshot ? 0 : OSH_ENOMEM;
 	}
-	sqlite3_reset(s);
+	RESET(S_CFG_LOAD);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
 
 int osh_gw_store_config_save(struct osh_gw_store *st, uint64_t revision, const char *snapshot)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, S_CFG_SAVE);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)revision);
-	sqlite3_bind_text(s, 2, snapshot, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, now_ms());
-	rc = step_done(st, s, "save config state");
+	RESET(S_CFG_SAVE);
+	BIND_I64(S_CFG_SAVE, 1, revision);
+	BIND_TEXT(S_CFG_SAVE, 2, snapshot);
+	BIND_I64(S_CFG_SAVE, 3, now_ms());
+	rc = step_done(st, S_CFG_SAVE, "save config state");
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int osh_gw_store_config_advance(struct osh_gw_store *st, const char *snapshot, uint64_t *revision)
+{
+	int rc = 0, r;
+
+	pthread_mutex_lock(&st->mu);
+	RESET(S_CFG_ADVANCE);
+	BIND_TEXT(S_CFG_ADVANCE, 1, snapshot);
+	BIND_I64(S_CFG_ADVANCE, 2, now_ms());
+	r = STEP(S_CFG_ADVANCE);
+	if (r == STORE_ROW)
+		*revision = (uint64_t)COL_I64(S_CFG_ADVANCE, 0);
+	else
+		rc = dberr(st, r < 0 ? r : OSH_EIO, "advance config revision");
+	RESET(S_CFG_ADVANCE);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
 
 int osh_gw_store_sandbox_insert(struct osh_gw_store *st, const struct osh_gw_sandbox *sb)
 {
-	sqlite3_stmt *s;
+	const enum stmt_id s = S_SB_INSERT;
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, S_SB_INSERT);
-	sqlite3_bind_text(s, 1, sb->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, sb->name, -1, SQLITE_STATIC);
+	RESET(s);
+	BIND_TEXT(s, 1, sb->id);
+	BIND_TEXT(s, 2, sb->name);
 	if (sb->policy)
-		sqlite3_bind_blob(s, 3, sb->policy, (int)sb->policy_len, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, sb->policy_version);
-	sqlite3_bind_text(s, 5, sb->policy_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, sb->command, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 7, sb->log_dir, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 8, (int)sb->state);
-	sqlite3_bind_int(s, 9, sb->pid);
-	sqlite3_bind_int(s, 10, sb->exit_code);
-	sqlite3_bind_int(s, 11, sb->exit_signal);
-	sqlite3_bind_int64(s, 12, sb->created_ms);
+		st->ops->bind_blob(st->db, s, 3, sb->policy, sb->policy_len);
+	BIND_I64(s, 4, sb->policy_version);
+	BIND_TEXT(s, 5, sb->policy_hash);
+	BIND_TEXT(s, 6, sb->command);
+	BIND_TEXT(s, 7, sb->log_dir);
+	BIND_I64(s, 8, (int)sb->state);
+	BIND_I64(s, 9, sb->pid);
+	BIND_I64(s, 10, sb->exit_code);
+	BIND_I64(s, 11, sb->exit_signal);
+	BIND_I64(s, 12, sb->created_ms);
 	rc = step_done(st, s, "insert sandbox");
 	if (rc == OSH_EEXIST)
 		seterr(st, "a sandbox named '%s' (or with id %s) exists already", sb->name, sb->id);
@@ -506,36 +513,37 @@ int osh_gw_store_sandbox_insert(struct osh_gw_store *st, const struct osh_gw_san
 	return rc;
 }
 
-static int row_to_sandbox(sqlite3_stmt *s, struct osh_gw_sandbox *sb)
+static int row_to_sandbox(struct osh_gw_store *st, enum stmt_id s, struct osh_gw_sandbox *sb)
 {
-	const unsigned char *t;
+	const char *t;
+	bool has_policy = !st->ops->col_null(st->db, s, 2);
 
 	memset(sb, 0, sizeof(*sb));
-	t = sqlite3_column_text(s, 0);
-	snprintf(sb->id, sizeof(sb->id), "%s", t ? (const char *)t : "");
-	sb->name = col_dup(s, 1);
-	if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
-		const void *b = sqlite3_column_blob(s, 2);
-		int bl = sqlite3_column_bytes(s, 2);
+	t = COL_TEXT(s, 0);
+	snprintf(sb->id, sizeof(sb->id), "%s", t ? t : "");
+	sb->name = col_dup(st, s, 1);
+	if (has_policy) {
+		size_t bl = 0;
+		const void *b = st->ops->col_blob(st->db, s, 2, &bl);
 
-		sb->policy = malloc(bl > 0 ? (size_t)bl : 1);
+		sb->policy = malloc(bl > 0 ? bl : 1);
 		if (sb->policy && bl > 0)
-			memcpy(sb->policy, b, (size_t)bl);
-		sb->policy_len = bl > 0 ? (size_t)bl : 0;
+			memcpy(sb->policy, b, bl);
+		sb->policy_len = bl;
 	}
-	sb->policy_version = (uint32_t)sqlite3_column_int64(s, 3);
-	t = sqlite3_column_text(s, 4);
-	snprintf(sb->policy_hash, sizeof(sb->policy_hash), "%s", t ? (const char *)t : "");
-	sb->command = col_dup(s, 5);
-	sb->log_dir = col_dup(s, 6);
-	sb->state = (enum osh_gw_sb_state)sqlite3_column_int(s, 7);
-	sb->pid = sqlite3_column_int(s, 8);
-	sb->exit_code = sqlite3_column_int(s, 9);
-	sb->exit_signal = sqlite3_column_int(s, 10);
-	sb->created_ms = sqlite3_column_int64(s, 11);
-	if (!sb->name || (sqlite3_column_type(s, 2) != SQLITE_NULL && !sb->policy) ||
-	    (sqlite3_column_type(s, 5) != SQLITE_NULL && !sb->command) ||
-	    (sqlite3_column_type(s, 6) != SQLITE_NULL && !sb->log_dir)) {
+	sb->policy_version = (uint32_t)COL_I64(s, 3);
+	t = COL_TEXT(s, 4);
+	snprintf(sb->policy_hash, sizeof(sb->policy_hash), "%s", t ? t : "");
+	sb->command = col_dup(st, s, 5);
+	sb->log_dir = col_dup(st, s, 6);
+	sb->state = (enum osh_gw_sb_state)COL_I64(s, 7);
+	sb->pid = (int)COL_I64(s, 8);
+	sb->exit_code = (int)COL_I64(s, 9);
+	sb->exit_signal = (int)COL_I64(s, 10);
+	sb->created_ms = COL_I64(s, 11);
+	if (!sb->name || (has_policy && !sb->policy) ||
+	    (!st->ops->col_null(st->db, s, 5) && !sb->command) ||
+	    (!st->ops->col_null(st->db, s, 6) && !sb->log_dir)) {
 		osh_gw_sandbox_fini(sb);
 		return OSH_ENOMEM;
 	}
@@ -545,22 +553,22 @@ static int row_to_sandbox(sqlite3_stmt *s, struct osh_gw_sandbox *sb)
 int osh_gw_store_sandbox_get(struct osh_gw_store *st, const char *key, bool by_name,
 			     struct osh_gw_sandbox *out)
 {
-	sqlite3_stmt *s;
+	const enum stmt_id s = by_name ? S_SB_BY_NAME : S_SB_BY_ID;
 	int rc, r;
 
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, by_name ? S_SB_BY_NAME : S_SB_BY_ID);
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW) {
-		rc = row_to_sandbox(s, out);
-	} else if (r == SQLITE_DONE) {
+	RESET(s);
+	BIND_TEXT(s, 1, key);
+	r = STEP(s);
+	if (r == STORE_ROW) {
+		rc = row_to_sandbox(st, s, out);
+	} else if (r == STORE_DONE) {
 		seterr(st, "no sandbox with %s '%s'", by_name ? "name" : "id", key);
 		rc = OSH_ENOTFOUND;
 	} else {
 		rc = dberr(st, r, "get sandbox");
 	}
-	sqlite3_reset(s);
+	RESET(s);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
@@ -571,16 +579,15 @@ static int list_rows(struct osh_gw_store *st, enum stmt_id id, int64_t after, in
 {
 	struct osh_gw_sandbox *arr = NULL;
 	size_t cnt = 0, cap = 0;
-	sqlite3_stmt *s;
 	int rc = 0, r;
 
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, id);
+	RESET(id);
 	if (id == S_SB_PAGE) {
-		sqlite3_bind_int64(s, 1, after);
-		sqlite3_bind_int64(s, 2, limit);
+		BIND_I64(id, 1, after);
+		BIND_I64(id, 2, limit);
 	}
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((r = STEP(id)) == STORE_ROW) {
 		if (cnt == cap) {
 			struct osh_gw_sandbox *na;
 
@@ -592,16 +599,16 @@ static int list_rows(struct osh_gw_store *st, enum stmt_id id, int64_t after, in
 			}
 			arr = na;
 		}
-		rc = row_to_sandbox(s, &arr[cnt]);
+		rc = row_to_sandbox(st, id, &arr[cnt]);
 		if (rc != 0)
 			goto out;
-		arr[cnt].rowid = id == S_SB_PAGE ? sqlite3_column_int64(s, 12) : 0;
+		arr[cnt].rowid = id == S_SB_PAGE ? COL_I64(id, 12) : 0;
 		cnt++;
 	}
-	if (r != SQLITE_DONE)
+	if (r < 0)
 		rc = dberr(st, r, "list sandboxes");
 out:
-	sqlite3_reset(s);
+	RESET(id);
 	pthread_mutex_unlock(&st->mu);
 	if (rc != 0) {
 		osh_gw_sandbox_list_free(arr, cnt);
@@ -628,18 +635,17 @@ int osh_gw_store_sandbox_set_state(struct osh_gw_store *st, const char *id,
 				   enum osh_gw_sb_state state, int pid, int exit_code,
 				   int exit_signal)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, S_SB_STATE);
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 2, (int)state);
-	sqlite3_bind_int(s, 3, pid);
-	sqlite3_bind_int(s, 4, exit_code);
-	sqlite3_bind_int(s, 5, exit_signal);
-	rc = step_done(st, s, "update sandbox state");
-	if (rc == 0 && sqlite3_changes(st->db) == 0) {
+	RESET(S_SB_STATE);
+	BIND_TEXT(S_SB_STATE, 1, id);
+	BIND_I64(S_SB_STATE, 2, (int)state);
+	BIND_I64(S_SB_STATE, 3, pid);
+	BIND_I64(S_SB_STATE, 4, exit_code);
+	BIND_I64(S_SB_STATE, 5, exit_signal);
+	rc = step_done(st, S_SB_STATE, "update sandbox state");
+	if (rc == 0 && st->ops->changes(st->db, S_SB_STATE) == 0) {
 		seterr(st, "no sandbox with id '%s'", id);
 		rc = OSH_ENOTFOUND;
 	}
@@ -649,14 +655,13 @@ int osh_gw_store_sandbox_set_state(struct osh_gw_store *st, const char *id,
 
 int osh_gw_store_sandbox_delete(struct osh_gw_store *st, const char *id)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, S_SB_DELETE);
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	rc = step_done(st, s, "delete sandbox");
-	if (rc == 0 && sqlite3_changes(st->db) == 0) {
+	RESET(S_SB_DELETE);
+	BIND_TEXT(S_SB_DELETE, 1, id);
+	rc = step_done(st, S_SB_DELETE, "delete sandbox");
+	if (rc == 0 && st->ops->changes(st->db, S_SB_DELETE) == 0) {
 		seterr(st, "no sandbox with id '%s'", id);
 		rc = OSH_ENOTFOUND;
 	}
@@ -666,40 +671,50 @@ int osh_gw_store_sandbox_delete(struct osh_gw_store *st, const char *id)
 
 static uint64_t line_bytes(const struct osh_gw_logline *l)
 {
-	return LINE_OVERHEAD + (l->level ? strlen(l->level) : 0) +
+	return STORE_LINE_OVERHEAD + (l->level ? strlen(l->level) : 0) +
 	       (l->target ? strlen(l->target) : 0) + (l->message ? strlen(l->message) : 0) +
 	       (l->source ? strlen(l->source) : 0) + (l->fields ? strlen(l->fields) : 0);
 }
 
 /* Deletes the oldest lines of a sandbox until at least `lines` lines and
  * `bytes` bytes are gone (either may be <= 0), inside the caller's
- * transaction: one walk of the covering index, one range delete. */
+ * transaction: a walk of the covering index in chunks of at least 64 rows
+ * (usually one), one range delete. */
 static int trim(struct osh_gw_store *st, const char *sandbox_id, int64_t lines, int64_t bytes)
 {
-	sqlite3_stmt *s = stmt(st, S_LOG_OLDEST);
-	int64_t k = 0, freed = 0, last = -1;
-	int rc = 0;
+	int64_t k = 0, freed = 0, last = -1, got, chunk;
+	int rc = 0, r = STORE_ROW;
 
-	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-	while ((k < lines || freed < bytes) && sqlite3_step(s) == SQLITE_ROW) {
-		last = sqlite3_column_int64(s, 0);
-		freed += sqlite3_column_int64(s, 1);
-		k++;
-	}
-	sqlite3_reset(s);
-	if (last < 0)
+	do {
+		chunk = lines - k > 64 ? lines - k : 64;
+		got = 0;
+		RESET(S_LOG_OLDEST);
+		BIND_TEXT(S_LOG_OLDEST, 1, sandbox_id);
+		BIND_I64(S_LOG_OLDEST, 2, last);
+		BIND_I64(S_LOG_OLDEST, 3, chunk);
+		while ((k < lines || freed < bytes) && (r = STEP(S_LOG_OLDEST)) == STORE_ROW) {
+			last = COL_I64(S_LOG_OLDEST, 0);
+			freed += COL_I64(S_LOG_OLDEST, 1);
+			k++;
+			got++;
+		}
+		RESET(S_LOG_OLDEST);
+	} while (r >= 0 && got == chunk && (k < lines || freed < bytes));
+	if (r < 0)
+		rc = dberr(st, r, "walk oldest log lines");
+	if (rc != 0 || last < 0)
 		goto out;
-	s = stmt(st, S_LOG_TRIM);
-	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, last);
-	rc = step_done(st, s, "trim log lines");
+	RESET(S_LOG_TRIM);
+	BIND_TEXT(S_LOG_TRIM, 1, sandbox_id);
+	BIND_I64(S_LOG_TRIM, 2, last);
+	rc = step_done(st, S_LOG_TRIM, "trim log lines");
 	if (rc != 0)
 		goto out;
-	s = stmt(st, S_LOG_COUNT_SUB);
-	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, k);
-	sqlite3_bind_int64(s, 3, freed);
-	rc = step_done(st, s, "count log lines");
+	RESET(S_LOG_COUNT_SUB);
+	BIND_TEXT(S_LOG_COUNT_SUB, 1, sandbox_id);
+	BIND_I64(S_LOG_COUNT_SUB, 2, k);
+	BIND_I64(S_LOG_COUNT_SUB, 3, freed);
+	rc = step_done(st, S_LOG_COUNT_SUB, "count log lines");
 out:
 	return rc;
 }
@@ -707,17 +722,43 @@ out:
 /* Reads the push mark of sandbox_id (0 when none) into *mark; mutex held. */
 static int push_mark_get(struct osh_gw_store *st, const char *sandbox_id, uint64_t *mark)
 {
-	sqlite3_stmt *s = stmt(st, S_PUSH_MARK_GET);
 	int rc = 0, r;
 
 	*mark = 0;
-	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW)
-		*mark = (uint64_t)sqlite3_column_int64(s, 0);
-	else if (r != SQLITE_DONE)
+	RESET(S_PUSH_MARK_GET);
+	BIND_TEXT(S_PUSH_MARK_GET, 1, sandbox_id);
+	r = STEP(S_PUSH_MARK_GET);
+	if (r == STORE_ROW)
+		*mark = (uint64_t)COL_I64(S_PUSH_MARK_GET, 0);
+	else if (r < 0)
 		rc = dberr(st, r, "read push mark");
-	sqlite3_reset(s);
+	RESET(S_PUSH_MARK_GET);
+	return rc;
+}
+
+/* Inserts one line inside the append transaction; *seq gets its seq. */
+static int insert_line(struct osh_gw_store *st, const char *sandbox_id,
+		       const struct osh_gw_logline *l, uint64_t bytes, uint64_t *seq)
+{
+	const enum stmt_id s = S_LOG_INSERT;
+	int rc = 0, r;
+
+	RESET(s);
+	BIND_TEXT(s, 1, sandbox_id);
+	BIND_I64(s, 2, l->ts_ms);
+	BIND_TEXT(s, 3, l->level ? l->level : "");
+	BIND_I64(s, 4, osh_gw_level_rank(l->level, l->message));
+	BIND_TEXT(s, 5, l->target ? l->target : "");
+	BIND_TEXT(s, 6, l->message ? l->message : "");
+	BIND_TEXT(s, 7, l->source ? l->source : "");
+	BIND_TEXT(s, 8, (l->fields && l->fields[0]) ? l->fields : NULL);
+	BIND_I64(s, 9, bytes);
+	r = STEP(s);
+	if (r == STORE_ROW)
+		*seq = (uint64_t)COL_I64(s, 0);
+	else
+		rc = dberr(st, r < 0 ? r : OSH_EIO, "insert log line");
+	RESET(s);
 	return rc;
 }
 
@@ -728,27 +769,25 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 			 const struct osh_gw_logline *lines, size_t n, uint64_t last_seq,
 			 uint64_t *seqs, struct osh_gw_push_result *res)
 {
-	sqlite3_stmt *s;
 	bool in_tx = false;
 	int64_t total = 0, total_bytes = 0;
 	uint64_t mark = 0, new_mark, added_bytes = 0;
 	size_t stored = 0;
 	int rc = 0, r;
 
-	s = stmt(st, S_BEGIN);
-	rc = step_done(st, s, "begin");
+	rc = step_done(st, S_BEGIN, "begin");
 	if (rc != 0)
 		goto out;
 	in_tx = true;
-	s = stmt(st, S_SB_EXISTS);
-	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (r == SQLITE_DONE) {
+	RESET(S_SB_EXISTS);
+	BIND_TEXT(S_SB_EXISTS, 1, sandbox_id);
+	r = STEP(S_SB_EXISTS);
+	RESET(S_SB_EXISTS);
+	if (r == STORE_DONE) {
 		seterr(st, "no sandbox with id '%s'", sandbox_id);
 		rc = OSH_ENOTFOUND;
 		goto out;
-	} else if (r != SQLITE_ROW) {
+	} else if (r < 0) {
 		rc = dberr(st, r, "check sandbox");
 		goto out;
 	}
@@ -758,6 +797,7 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 	new_mark = mark > last_seq ? mark : last_seq;
 	for (size_t i = 0; i < n; i++) {
 		const struct osh_gw_logline *l = &lines[i];
+		uint64_t b = line_bytes(l), seq = 0;
 
 		if (seqs)
 			seqs[i] = 0;
@@ -766,57 +806,45 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 				res->duplicates++;
 			continue;
 		}
-		s = stmt(st, S_LOG_INSERT);
-		sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, l->ts_ms);
-		sqlite3_bind_text(s, 3, l->level ? l->level : "", -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 4, osh_gw_level_rank(l->level, l->message));
-		sqlite3_bind_text(s, 5, l->target ? l->target : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 6, l->message ? l->message : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 7, l->source ? l->source : "", -1, SQLITE_STATIC);
-		if (l->fields && l->fields[0])
-			sqlite3_bind_text(s, 8, l->fields, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 9, (sqlite3_int64)line_bytes(l));
-		added_bytes += line_bytes(l);
-		rc = step_done(st, s, "insert log line");
+		rc = insert_line(st, sandbox_id, l, b, &seq);
 		if (rc != 0)
 			goto out;
+		added_bytes += b;
 		if (seqs)
-			seqs[i] = (uint64_t)sqlite3_last_insert_rowid(st->db);
+			seqs[i] = seq;
 		if (l->push_seq > new_mark)
 			new_mark = l->push_seq;
 		stored++;
 	}
 	if (new_mark > mark) {
-		s = stmt(st, S_PUSH_MARK_SET);
-		sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)new_mark);
-		rc = step_done(st, s, "write push mark");
+		RESET(S_PUSH_MARK_SET);
+		BIND_TEXT(S_PUSH_MARK_SET, 1, sandbox_id);
+		BIND_I64(S_PUSH_MARK_SET, 2, new_mark);
+		rc = step_done(st, S_PUSH_MARK_SET, "write push mark");
 		if (rc != 0)
 			goto out;
 	}
 	if (stored) {
-		s = stmt(st, S_LOG_COUNT_ADD);
-		sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)stored);
-		sqlite3_bind_int64(s, 3, (sqlite3_int64)added_bytes);
-		r = sqlite3_step(s);
-		if (r != SQLITE_ROW) {
-			rc = dberr(st, r, "count log lines");
-			sqlite3_reset(s);
+		RESET(S_LOG_COUNT_ADD);
+		BIND_TEXT(S_LOG_COUNT_ADD, 1, sandbox_id);
+		BIND_I64(S_LOG_COUNT_ADD, 2, stored);
+		BIND_I64(S_LOG_COUNT_ADD, 3, added_bytes);
+		r = STEP(S_LOG_COUNT_ADD);
+		if (r != STORE_ROW) {
+			rc = dberr(st, r < 0 ? r : OSH_EIO, "count log lines");
+			RESET(S_LOG_COUNT_ADD);
 			goto out;
 		}
-		total = sqlite3_column_int64(s, 0);
-		total_bytes = sqlite3_column_int64(s, 1);
-		sqlite3_reset(s);
+		total = COL_I64(S_LOG_COUNT_ADD, 0);
+		total_bytes = COL_I64(S_LOG_COUNT_ADD, 1);
+		RESET(S_LOG_COUNT_ADD);
 	}
 	if (total > (int64_t)st->retention || total_bytes > (int64_t)st->retention_bytes)
 		rc = trim(st, sandbox_id, total - (int64_t)st->retention,
 			  total_bytes - (int64_t)st->retention_bytes);
 	if (rc != 0)
 		goto out;
-	s = stmt(st, S_COMMIT);
-	rc = step_done(st, s, "commit");
+	rc = step_done(st, S_COMMIT, "commit");
 	if (rc == 0) {
 		in_tx = false;
 		if (res) {
@@ -826,7 +854,7 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 	}
 out:
 	if (in_tx)
-		(void)step_done(st, stmt(st, S_ROLLBACK), "rollback");
+		(void)step_done(st, S_ROLLBACK, "rollback");
 	return rc;
 }
 
@@ -852,6 +880,8 @@ int osh_gw_store_logs_push(struct osh_gw_store *st, const char *sandbox_id,
 	pthread_mutex_lock(&st->mu);
 	rc = append_locked(st, sandbox_id, lines, n, last_seq, seqs, res);
 	pthread_mutex_unlock(&st->mu);
+	if (rc != 0)
+		memset(res, 0, sizeof(*res));
 	return rc;
 }
 
@@ -892,21 +922,20 @@ static char *source_list(const struct osh_gw_logquery *q)
 }
 
 /* Binds ?1..?5 of LOG_WHERE. */
-static void bind_filters(sqlite3_stmt *s, const struct osh_gw_logquery *q, int min_rank,
-			 const char *srcs)
+static void bind_filters(struct osh_gw_store *st, enum stmt_id s, const struct osh_gw_logquery *q,
+			 int min_rank, const char *srcs)
 {
-	sqlite3_bind_text(s, 1, q->sandbox_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)q->after_seq);
-	sqlite3_bind_int64(s, 3, q->since_ms);
-	sqlite3_bind_int(s, 4, min_rank);
-	if (srcs)
-		sqlite3_bind_text(s, 5, srcs, -1, SQLITE_STATIC);
+	BIND_TEXT(s, 1, q->sandbox_id);
+	BIND_I64(s, 2, q->after_seq);
+	BIND_I64(s, 3, q->since_ms);
+	BIND_I64(s, 4, min_rank);
+	BIND_TEXT(s, 5, srcs);
 }
 
 int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquery *q,
 			    osh_gw_logline_fn fn, void *ud)
 {
-	sqlite3_stmt *s;
+	const enum stmt_id s = q->newest_first ? S_LOG_QUERY_DESC : S_LOG_QUERY;
 	char *srcs = NULL;
 	int rc = 0, r, min_rank = 0;
 
@@ -924,28 +953,28 @@ int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquer
 	if (q->sources && q->n_sources && !srcs)
 		return OSH_ENOMEM;
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, q->newest_first ? S_LOG_QUERY_DESC : S_LOG_QUERY);
-	bind_filters(s, q, min_rank, srcs);
-	sqlite3_bind_int64(s, 6, q->tail ? (sqlite3_int64)q->tail : -1);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+	RESET(s);
+	bind_filters(st, s, q, min_rank, srcs);
+	BIND_I64(s, 6, q->tail ? (int64_t)q->tail : INT64_MAX);
+	while ((r = STEP(s)) == STORE_ROW) {
 		struct osh_gw_logline l = {
-		    .seq = (uint64_t)sqlite3_column_int64(s, 0),
+		    .seq = (uint64_t)COL_I64(s, 0),
 		    .sandbox_id = q->sandbox_id,
-		    .ts_ms = sqlite3_column_int64(s, 1),
-		    .level = (const char *)sqlite3_column_text(s, 2),
-		    .target = (const char *)sqlite3_column_text(s, 3),
-		    .message = (const char *)sqlite3_column_text(s, 4),
-		    .source = (const char *)sqlite3_column_text(s, 5),
-		    .fields = (const char *)sqlite3_column_text(s, 6),
+		    .ts_ms = COL_I64(s, 1),
+		    .level = COL_TEXT(s, 2),
+		    .target = COL_TEXT(s, 3),
+		    .message = COL_TEXT(s, 4),
+		    .source = COL_TEXT(s, 5),
+		    .fields = COL_TEXT(s, 6),
 		};
 
 		rc = fn(ud, &l);
 		if (rc != 0)
 			break;
 	}
-	if (rc == 0 && r != SQLITE_DONE)
+	if (rc == 0 && r < 0)
 		rc = dberr(st, r, "query log lines");
-	sqlite3_reset(s);
+	RESET(s);
 	pthread_mutex_unlock(&st->mu);
 	free(srcs);
 	return rc;
@@ -954,7 +983,6 @@ int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquer
 int osh_gw_store_logs_matching(struct osh_gw_store *st, const struct osh_gw_logquery *q,
 			       uint64_t *n)
 {
-	sqlite3_stmt *s;
 	char *srcs = NULL;
 	int rc = 0, r, min_rank = 0;
 
@@ -968,14 +996,14 @@ int osh_gw_store_logs_matching(struct osh_gw_store *st, const struct osh_gw_logq
 	if (q->sources && q->n_sources && !srcs)
 		return OSH_ENOMEM;
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, S_LOG_MATCHING);
-	bind_filters(s, q, min_rank, srcs);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW)
-		*n = (uint64_t)sqlite3_column_int64(s, 0);
+	RESET(S_LOG_MATCHING);
+	bind_filters(st, S_LOG_MATCHING, q, min_rank, srcs);
+	r = STEP(S_LOG_MATCHING);
+	if (r == STORE_ROW)
+		*n = (uint64_t)COL_I64(S_LOG_MATCHING, 0);
 	else
-		rc = dberr(st, r, "count matching log lines");
-	sqlite3_reset(s);
+		rc = dberr(st, r < 0 ? r : OSH_EIO, "count matching log lines");
+	RESET(S_LOG_MATCHING);
 	pthread_mutex_unlock(&st->mu);
 	free(srcs);
 	return rc;
@@ -983,20 +1011,19 @@ int osh_gw_store_logs_matching(struct osh_gw_store *st, const struct osh_gw_logq
 
 int osh_gw_store_logs_count(struct osh_gw_store *st, const char *sandbox_id, size_t *n)
 {
-	sqlite3_stmt *s;
 	int rc = 0, r;
 
 	pthread_mutex_lock(&st->mu);
-	s = stmt(st, S_LOG_COUNT);
-	sqlite3_bind_text(s, 1, sandbox_id, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW)
-		*n = (size_t)sqlite3_column_int64(s, 0);
-	else if (r == SQLITE_DONE)
+	RESET(S_LOG_COUNT);
+	BIND_TEXT(S_LOG_COUNT, 1, sandbox_id);
+	r = STEP(S_LOG_COUNT);
+	if (r == STORE_ROW)
+		*n = (size_t)COL_I64(S_LOG_COUNT, 0);
+	else if (r == STORE_DONE)
 		*n = 0;
 	else
 		rc = dberr(st, r, "count log lines");
-	sqlite3_reset(s);
+	RESET(S_LOG_COUNT);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

@@ -1,22 +1,36 @@
-/* store.h - the gateway's SQLite store: sandboxes, config state, pushed log lines.
+/* store.h - the gateway's store: sandboxes, config state, pushed log lines.
  *
- * DESIGN: one SQLite database file in the data dir, opened in WAL mode so readers
- * (CLI queries) do not block the writer (log push). The schema is versioned with
- * PRAGMA user_version and upgraded by an ordered table of migrations in store.c;
- * each migration runs in its own transaction, so a crash leaves a consistent
- * version. Every statement is prepared once at open and reused. Log retention is a
- * per-sandbox bound in lines and in bytes, kept exact and cheap: per-sandbox line
- * and byte counters are updated in the same transaction as each batch insert, and
- * only the excess (oldest) rows are deleted, walking the (sandbox_id, seq, bytes)
- * index (which covers the walk: no row is read) for exactly those rows. A byte
- * bound matters because lines differ in size by orders of magnitude: 10,000
- * lines may be 1 MB or 1 GB. Queries read newest first and can stop early, so a
- * caller reads only the rows it returns.
+ * DESIGN: one interface, two backends. The default is one SQLite database file
+ * in the data dir, opened in WAL mode so readers (CLI queries) do not block the
+ * writer (log push). The other is a PostgreSQL database (libpq), which several
+ * gateways share: sandboxes created through one are listed, logged and deleted
+ * through any other, and the config revision is one counter in the database
+ * (osh_gw_store_config_advance). The backend is chosen by the locator given to
+ * osh_gw_store_create: "postgresql://..." (or "postgres://..."), "sqlite:PATH",
+ * or a bare PATH (SQLite). The business logic is shared (store.c); the drivers
+ * (store_sqlite.c, store_pg.c) only move values (store_db.h).
+ *
+ * The schema is versioned (SQLite: PRAGMA user_version; PostgreSQL: a
+ * schema_version table) and upgraded by ordered per-dialect migrations for the
+ * same versions; each migration runs in its own transaction, so a crash leaves
+ * a consistent version. Every statement is prepared once at open and reused.
+ * Log retention is a per-sandbox bound in lines and in bytes, kept exact and
+ * cheap: per-sandbox line and byte counters are updated in the same transaction
+ * as each batch insert (one transaction per push, not per line), and only the
+ * excess (oldest) rows are deleted, walking the (sandbox_id, seq, bytes) index.
+ * A byte bound matters because lines differ in size by orders of magnitude:
+ * 10,000 lines may be 1 MB or 1 GB. Queries read newest first and can stop
+ * early, so a caller reads only the rows it returns.
+ *
+ * PostgreSQL connection loss: calls fail with OSH_EUNAVAIL (nothing of a failed
+ * append is stored or acknowledged) and the store reconnects by itself, with a
+ * backoff of 100 ms doubling to 5 s, on a later call.
  *
  * Thread-safety: every function takes the store's internal mutex, so one store may
- * be used from any number of threads; it is one SQLite connection, so calls on it
- * are serialised. For concurrent readers open one store per thread on the same
- * file (WAL: readers never wait for the writer). Blocking: every call does disk I/O. */
+ * be used from any number of threads; it is one database connection, so calls on
+ * it are serialised. For concurrent readers open one store per thread on the same
+ * database (SQLite WAL: readers never wait for the writer). Blocking: every call
+ * does disk or network I/O. */
 #ifndef OSH_GW_STORE_H
 #define OSH_GW_STORE_H
 
@@ -28,7 +42,7 @@
 
 struct osh_gw_store;
 
-/* The schema version this code migrates to (PRAGMA user_version). */
+/* The schema version this code migrates to (both backends). */
 #define OSH_GW_STORE_SCHEMA_VERSION 3
 /* Default per-sandbox retention of log lines. */
 #define OSH_GW_STORE_DEFAULT_RETENTION 10000u
@@ -41,6 +55,13 @@ struct osh_gw_store_opts {
 	/** Maximum stored bytes per sandbox (oldest lines dropped until under it;
 	 * a line costs its text plus 64). 0 = the default. */
 	uint64_t log_retention_bytes;
+	/** Called when the connection to the database server is lost (up = false,
+	 * detail = the driver's message) and when it is back or a new connection
+	 * opened (up = true; so it repeats: report transitions only), from the
+	 * thread that made the call, under the store's mutex: must not call back
+	 * into this store. NULL = not told. SQLite never calls it. */
+	void (*on_link)(void *ud, bool up, const char *detail);
+	void *link_ud;
 };
 
 /* Lifecycle states of a sandbox record. */
@@ -117,11 +138,19 @@ int osh_gw_level_rank(const char *level, const char *message);
  * Returns the rank, or -1 for an unknown name. Thread-safe. */
 int osh_gw_level_parse(const char *name);
 
-/* Opens or creates the database at `path`, enables WAL and foreign keys, runs any
- * pending migrations and prepares statements. A database from a newer version
- * (user_version above ours) is refused with OSH_ESTATE. On failure *out is NULL and
- * err says why. The caller owns the store and frees it with osh_gw_store_destroy. */
-OSH_MUST_CHECK int osh_gw_store_create(struct osh_gw_store **out, const char *path,
+/* The backend a locator selects: "postgresql" for postgresql:// and postgres://
+ * URIs, otherwise "sqlite"; *target is what the driver opens (the URI, or the
+ * path with any "sqlite:" prefix removed; points into locator). Static strings. */
+const char *osh_gw_store_backend(const char *locator, const char **target);
+
+/* Opens the store named by `locator` (see osh_gw_store_backend): SQLite creates
+ * the file, enables WAL and foreign keys; PostgreSQL connects (the database must
+ * exist). Then runs any pending migrations and prepares statements. A database
+ * from a newer version is refused with OSH_ESTATE; an unreachable PostgreSQL
+ * server with OSH_EUNAVAIL. On failure *out is NULL and err says why (never
+ * echoing a PostgreSQL URI, which may hold a password). The caller owns the
+ * store and frees it with osh_gw_store_destroy. */
+OSH_MUST_CHECK int osh_gw_store_create(struct osh_gw_store **out, const char *locator,
 				       const struct osh_gw_store_opts *opts, char *err,
 				       size_t errlen);
 
@@ -133,7 +162,14 @@ void osh_gw_store_destroy(struct osh_gw_store *st);
  * call on the store from any thread: copy it under your own serialisation). */
 const char *osh_gw_store_errmsg(struct osh_gw_store *st);
 
-/* Reads PRAGMA user_version. */
+/* The server a PostgreSQL URI names, for logs and events (host or socket
+ * directory, "localhost" by default; never the password). Writes into out. */
+void osh_gw_store_pg_server(const char *uri, char *out, size_t outlen);
+
+/* "sqlite" or "postgresql". Static string. */
+const char *osh_gw_store_kind(const struct osh_gw_store *st);
+
+/* Reads the schema version. */
 OSH_MUST_CHECK int osh_gw_store_schema_version(struct osh_gw_store *st, int *version);
 
 /* Config state: the revision and the canonical snapshot it belongs to.
@@ -142,6 +178,14 @@ OSH_MUST_CHECK int osh_gw_store_config_load(struct osh_gw_store *st, uint64_t *r
 					    char **snapshot);
 OSH_MUST_CHECK int osh_gw_store_config_save(struct osh_gw_store *st, uint64_t revision,
 					    const char *snapshot);
+
+/* Stores `snapshot` as the current config and returns its revision, in one
+ * atomic statement: 1 when nothing was stored, the stored revision when the
+ * snapshot is unchanged, the stored revision + 1 otherwise. Several gateways
+ * on one database thus share one revision sequence that never goes backwards
+ * and never gives two different snapshots the same number. */
+OSH_MUST_CHECK int osh_gw_store_config_advance(struct osh_gw_store *st, const char *snapshot,
+					       uint64_t *revision);
 
 /* Inserts a sandbox. OSH_EEXIST if the name or id is taken. */
 OSH_MUST_CHECK int osh_gw_store_sandbox_insert(struct osh_gw_store *st,

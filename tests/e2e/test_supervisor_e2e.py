@@ -111,8 +111,8 @@ def pid_alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
             return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    except (FileNotFoundError, ProcessLookupError):
+        return False  # gone between kill(0) and the read (ESRCH on read)
 
 
 class Gateway:

@@ -13,6 +13,10 @@
 # (each push stream sends a 50-line batch every OSH_LOAD_PACE_MS, default 100)
 # while 100 push streams and 100 followers run (poll_p99_under_load_ms,
 # target <= 50 ms; the check prints PASS/FAIL and sets the exit status).
+# Then the store backends (tools/bench/store-bench.sh): push lines/s and
+# GetSandboxPolicy calls/s on SQLite and PostgreSQL in the same run, and
+# pg_two_gateway_ratio (two gateways on one PostgreSQL database / one);
+# skipped with a note when Debian's postgresql is not installed.
 # Output: `name value unit` lines on stdout.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -92,4 +96,11 @@ if awk -v v="$p99" 'BEGIN { exit !(v <= 50) }'; then
 else
 	echo "poll_p99_under_load_target FAIL (${p99} ms > 50 ms)"
 	exit 1
+fi
+
+# --- store backends (SQLite vs PostgreSQL, one and two gateways)
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+	"$root/tools/bench/store-bench.sh" "$bdir"
+else
+	echo "store_bench skipped (no PostgreSQL server binaries: tools/deps.sh installs postgresql)"
 fi

@@ -36,4 +36,17 @@ void gwt_nap(void);
 /* Number of entries in a directory (excluding . and ..), -1 on error. */
 int gwt_count_entries(const char *dir);
 
+/* The store backend under test: PostgreSQL when OSH_TEST_PG_DIR names the socket
+ * dir of a temporary cluster (tests/support/pg_cluster.sh), SQLite otherwise. */
+bool gwt_store_is_pg(void);
+
+/* A locator for a fresh, empty store: a new database on the temporary
+ * PostgreSQL cluster (postgresql://...), or DIR/gateway.db. Heap string; NULL on
+ * failure (reason on stderr). */
+char *gwt_store_locator(const char *dir);
+
+/* Runs an SQL script directly on the store named by locator (SQLite file or
+ * PostgreSQL URI), bypassing the store. Returns 0, or -1 with err filled. */
+int gwt_store_exec(const char *locator, const char *sql, char *err, size_t errlen);
+
 #endif

@@ -1,12 +1,15 @@
-/* test_gw_store.c - SQLite store: migrations, sandboxes, log retention, filters,
- * persistence across reopen. DESIGN: real database files in a mkdtemp dir. */
+/* test_gw_store.c - the gateway store: migrations, sandboxes, log retention,
+ * filters, persistence across reopen, several connections on one database.
+ * DESIGN: one test body, two backends: ctest runs this binary twice, once on
+ * real SQLite files in a mkdtemp dir (test_gw_store) and once on a temporary
+ * PostgreSQL cluster started by tests/support/pg_cluster.sh (test_gw_store_pg;
+ * gwt_store_locator gives each test a fresh database). */
 #include <criterion/criterion.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sqlite3.h>
 
 #include "gw_test_util.h"
 #include "store.h"
@@ -27,7 +30,8 @@ static void sopen(struct srig *r, size_t retention)
 static void sinit(struct srig *r, size_t retention)
 {
 	r->dir = gwt_tmpdir();
-	r->db = gwt_path(r->dir, "gateway.db");
+	r->db = gwt_store_locator(r->dir);
+	cr_assert_not_null(r->db, "store locator");
 	sopen(r, retention);
 }
 
@@ -86,15 +90,17 @@ Test(gw_store, refuses_newer_schema)
 {
 	struct srig r;
 	struct osh_gw_store *st2 = NULL;
-	sqlite3 *db;
 	char err[256] = "";
 
 	sinit(&r, 0);
 	osh_gw_store_destroy(r.st);
 	r.st = NULL;
-	cr_assert_eq(sqlite3_open(r.db, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	cr_assert_eq(gwt_store_exec(r.db,
+				    gwt_store_is_pg()
+					? "UPDATE schema_version SET version = 99 WHERE id = 1"
+					: "PRAGMA user_version = 99",
+				    err, sizeof(err)),
+		     0, "%s", err);
 	cr_assert_eq(osh_gw_store_create(&st2, r.db, NULL, err, sizeof(err)), OSH_ESTATE);
 	cr_assert_null(st2);
 	cr_assert(strstr(err, "99") != NULL, "%s", err);
@@ -479,7 +485,8 @@ Test(gw_store, byte_retention_bound_per_sandbox)
 	size_t per_line = 64 + strlen("INFO") + strlen("t") + LEN + strlen("sandbox"), n = 0;
 
 	r.dir = gwt_tmpdir();
-	r.db = gwt_path(r.dir, "gateway.db");
+	r.db = gwt_store_locator(r.dir);
+	cr_assert_not_null(r.db, "store locator");
 	cr_assert_eq(osh_gw_store_create(&r.st, r.db, &o, err, sizeof(err)), 0, "%s", err);
 	add_sandbox(&r, "a", "a");
 	add_sandbox(&r, "b", "b");
@@ -507,50 +514,73 @@ Test(gw_store, byte_retention_bound_per_sandbox)
 	sfini(&r);
 }
 
+/* A version-1 database of each dialect, with ten 1000-byte lines of sandbox a. */
+#define V1_SQLITE                                                                                  \
+	"CREATE TABLE sandboxes (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"                  \
+	" policy BLOB, policy_version INTEGER NOT NULL DEFAULT 0,"                                 \
+	" policy_hash TEXT NOT NULL DEFAULT '', command TEXT, log_dir TEXT,"                       \
+	" state INTEGER NOT NULL, pid INTEGER NOT NULL DEFAULT 0,"                                 \
+	" exit_code INTEGER NOT NULL DEFAULT 0,"                                                   \
+	" exit_signal INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);"                   \
+	"CREATE TABLE config_state (id INTEGER PRIMARY KEY CHECK (id = 1),"                        \
+	" revision INTEGER NOT NULL, snapshot TEXT NOT NULL,"                                      \
+	" updated_ms INTEGER NOT NULL);"                                                           \
+	"CREATE TABLE log_lines (seq INTEGER PRIMARY KEY AUTOINCREMENT,"                           \
+	" sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,"                    \
+	" ts_ms INTEGER NOT NULL, level TEXT NOT NULL,"                                            \
+	" level_rank INTEGER NOT NULL, target TEXT NOT NULL,"                                      \
+	" message TEXT NOT NULL, source TEXT NOT NULL, fields TEXT);"                              \
+	"CREATE INDEX log_lines_sandbox_seq ON log_lines(sandbox_id, seq);"                        \
+	"CREATE TABLE log_counts (sandbox_id TEXT PRIMARY KEY"                                     \
+	" REFERENCES sandboxes(id) ON DELETE CASCADE, n INTEGER NOT NULL);"                        \
+	"INSERT INTO sandboxes(id, name, state, created_ms)"                                       \
+	" VALUES ('a', 'a', 0, 1);"                                                                \
+	"WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k"                           \
+	" WHERE i < 10) INSERT INTO log_lines(sandbox_id, ts_ms, level,"                           \
+	" level_rank, target, message, source) SELECT 'a', i, 'INFO', 2, 't',"                     \
+	" printf('%.1000c', 'x'), 'sandbox' FROM k;"                                               \
+	"INSERT INTO log_counts VALUES ('a', 10);"                                                 \
+	"PRAGMA user_version = 1;"
+#define V1_PG                                                                                      \
+	"CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1),"                      \
+	" version INTEGER NOT NULL);"                                                              \
+	"INSERT INTO schema_version VALUES (1, 1);"                                                \
+	"CREATE TABLE sandboxes (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"                  \
+	" policy BYTEA, policy_version BIGINT NOT NULL DEFAULT 0,"                                 \
+	" policy_hash TEXT NOT NULL DEFAULT '', command TEXT, log_dir TEXT,"                       \
+	" state INTEGER NOT NULL, pid INTEGER NOT NULL DEFAULT 0,"                                 \
+	" exit_code INTEGER NOT NULL DEFAULT 0, exit_signal INTEGER NOT NULL DEFAULT 0,"           \
+	" created_ms BIGINT NOT NULL, rowid BIGSERIAL UNIQUE);"                                    \
+	"CREATE TABLE config_state (id INTEGER PRIMARY KEY CHECK (id = 1),"                        \
+	" revision BIGINT NOT NULL, snapshot TEXT NOT NULL, updated_ms BIGINT NOT NULL);"          \
+	"CREATE TABLE log_lines (seq BIGSERIAL PRIMARY KEY,"                                       \
+	" sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,"                    \
+	" ts_ms BIGINT NOT NULL, level TEXT NOT NULL, level_rank INTEGER NOT NULL,"                \
+	" target TEXT NOT NULL, message TEXT NOT NULL, source TEXT NOT NULL, fields TEXT);"        \
+	"CREATE INDEX log_lines_sandbox_seq ON log_lines(sandbox_id, seq);"                        \
+	"CREATE TABLE log_counts (sandbox_id TEXT PRIMARY KEY"                                     \
+	" REFERENCES sandboxes(id) ON DELETE CASCADE, n BIGINT NOT NULL);"                         \
+	"INSERT INTO sandboxes(id, name, state, created_ms) VALUES ('a', 'a', 0, 1);"              \
+	"INSERT INTO log_lines(sandbox_id, ts_ms, level, level_rank, target, message, source)"     \
+	" SELECT 'a', i, 'INFO', 2, 't', repeat('x', 1000), 'sandbox'"                             \
+	" FROM generate_series(1, 10) AS i;"                                                       \
+	"INSERT INTO log_counts VALUES ('a', 10);"
+
 /* A version-1 database (no byte counts) is migrated: byte counts are filled
  * from the stored lines, so byte retention applies to old data at once. */
 Test(gw_store, migrates_v1_byte_counts)
 {
 	struct srig r;
 	struct osh_gw_store_opts o = {.log_retention = 1000, .log_retention_bytes = 4096};
-	sqlite3 *db = NULL;
 	char err[256];
 	size_t n = 0;
 	int v = 0;
 
 	r.dir = gwt_tmpdir();
-	r.db = gwt_path(r.dir, "gateway.db");
-	cr_assert_eq(sqlite3_open(r.db, &db), SQLITE_OK);
-	cr_assert_eq(
-	    sqlite3_exec(db,
-			 "CREATE TABLE sandboxes (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-			 " policy BLOB, policy_version INTEGER NOT NULL DEFAULT 0,"
-			 " policy_hash TEXT NOT NULL DEFAULT '', command TEXT, log_dir TEXT,"
-			 " state INTEGER NOT NULL, pid INTEGER NOT NULL DEFAULT 0,"
-			 " exit_code INTEGER NOT NULL DEFAULT 0,"
-			 " exit_signal INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);"
-			 "CREATE TABLE config_state (id INTEGER PRIMARY KEY CHECK (id = 1),"
-			 " revision INTEGER NOT NULL, snapshot TEXT NOT NULL,"
-			 " updated_ms INTEGER NOT NULL);"
-			 "CREATE TABLE log_lines (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-			 " sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,"
-			 " ts_ms INTEGER NOT NULL, level TEXT NOT NULL,"
-			 " level_rank INTEGER NOT NULL, target TEXT NOT NULL,"
-			 " message TEXT NOT NULL, source TEXT NOT NULL, fields TEXT);"
-			 "CREATE INDEX log_lines_sandbox_seq ON log_lines(sandbox_id, seq);"
-			 "CREATE TABLE log_counts (sandbox_id TEXT PRIMARY KEY"
-			 " REFERENCES sandboxes(id) ON DELETE CASCADE, n INTEGER NOT NULL);"
-			 "INSERT INTO sandboxes(id, name, state, created_ms)"
-			 " VALUES ('a', 'a', 0, 1);"
-			 "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k"
-			 " WHERE i < 10) INSERT INTO log_lines(sandbox_id, ts_ms, level,"
-			 " level_rank, target, message, source) SELECT 'a', i, 'INFO', 2, 't',"
-			 " printf('%.1000c', 'x'), 'sandbox' FROM k;"
-			 "INSERT INTO log_counts VALUES ('a', 10);"
-			 "PRAGMA user_version = 1;",
-			 NULL, NULL, NULL),
-	    SQLITE_OK, "%s", sqlite3_errmsg(db));
-	sqlite3_close(db);
+	r.db = gwt_store_locator(r.dir);
+	cr_assert_not_null(r.db, "store locator");
+	cr_assert_eq(gwt_store_exec(r.db, gwt_store_is_pg() ? V1_PG : V1_SQLITE, err, sizeof(err)),
+		     0, "%s", err);
 	cr_assert_eq(osh_gw_store_create(&r.st, r.db, &o, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(osh_gw_store_schema_version(r.st, &v), 0);
 	cr_assert_eq(v, OSH_GW_STORE_SCHEMA_VERSION);
@@ -560,5 +590,273 @@ Test(gw_store, migrates_v1_byte_counts)
 	append_n(&r, "a", 0, 1, "INFO", "sandbox", 100);
 	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
 	cr_assert_eq(n, 4, "kept %zu", n);
+	sfini(&r);
+}
+
+/* The config revision is assigned by the database: 1 first, unchanged for the
+ * same snapshot, +1 for a different one, and it survives a reopen. */
+Test(gw_store, config_advance_assigns_revisions)
+{
+	struct srig r;
+	uint64_t rev = 0;
+	char *snap = NULL;
+
+	sinit(&r, 0);
+	cr_assert_eq(osh_gw_store_config_advance(r.st, "a=1\n", &rev), 0);
+	cr_assert_eq(rev, 1);
+	cr_assert_eq(osh_gw_store_config_advance(r.st, "a=1\n", &rev), 0);
+	cr_assert_eq(rev, 1, "same snapshot keeps its revision");
+	cr_assert_eq(osh_gw_store_config_advance(r.st, "a=2\n", &rev), 0);
+	cr_assert_eq(rev, 2);
+	osh_gw_store_destroy(r.st);
+	sopen(&r, 0);
+	cr_assert_eq(osh_gw_store_config_load(r.st, &rev, &snap), 0);
+	cr_assert_eq(rev, 2);
+	cr_assert_str_eq(snap, "a=2\n");
+	free(snap);
+	cr_assert_str_eq(osh_gw_store_kind(r.st), gwt_store_is_pg() ? "postgresql" : "sqlite");
+	sfini(&r);
+}
+
+struct cfg_worker {
+	const char *locator;
+	char tag;
+	uint64_t revs[100];
+	int rc;
+};
+
+static void *cfg_worker_run(void *arg)
+{
+	struct cfg_worker *w = arg;
+	struct osh_gw_store *st = NULL;
+	char err[256], snap[32];
+
+	w->rc = osh_gw_store_create(&st, w->locator, NULL, err, sizeof(err));
+	for (int i = 0; w->rc == 0 && i < 100; i++) {
+		snprintf(snap, sizeof(snap), "%c=%d\n", w->tag, i);
+		w->rc = osh_gw_store_config_advance(st, snap, &w->revs[i]);
+	}
+	osh_gw_store_destroy(st);
+	return NULL;
+}
+
+/* Two connections (two gateways) change the config at once, 100 rounds each,
+ * every snapshot distinct: each sees strictly increasing revisions and
+ * together they use 1..200 exactly once (never backwards, never forked). */
+Test(gw_store, concurrent_config_one_sequence, .timeout = 120)
+{
+	struct srig r;
+	struct cfg_worker w[2] = {{.tag = 'a'}, {.tag = 'b'}};
+	pthread_t t[2];
+	bool seen[201] = {false};
+
+	sinit(&r, 0);
+	for (int k = 0; k < 2; k++) {
+		w[k].locator = r.db;
+		cr_assert_eq(pthread_create(&t[k], NULL, cfg_worker_run, &w[k]), 0);
+	}
+	for (int k = 0; k < 2; k++)
+		pthread_join(t[k], NULL);
+	for (int k = 0; k < 2; k++) {
+		cr_assert_eq(w[k].rc, 0, "worker %d: %d", k, w[k].rc);
+		for (int i = 0; i < 100; i++) {
+			uint64_t v = w[k].revs[i];
+
+			cr_assert(v >= 1 && v <= 200, "revision %llu", (unsigned long long)v);
+			cr_assert(!seen[v], "revision %llu given twice", (unsigned long long)v);
+			seen[v] = true;
+			if (i > 0)
+				cr_assert_gt(v, w[k].revs[i - 1]);
+		}
+	}
+	sfini(&r);
+}
+
+struct log_worker {
+	const char *locator;
+	int rc;
+};
+
+static void *log_worker_run(void *arg)
+{
+	struct log_worker *w = arg;
+	struct osh_gw_store *st = NULL;
+	struct osh_gw_store_opts o = {.log_retention = 100};
+	struct osh_gw_logline lines[10];
+	char err[256];
+
+	for (int i = 0; i < 10; i++)
+		lines[i] = (struct osh_gw_logline){.ts_ms = i,
+						   .level = "INFO",
+						   .target = "t",
+						   .message = "m",
+						   .source = "sandbox"};
+	w->rc = osh_gw_store_create(&st, w->locator, &o, err, sizeof(err));
+	for (int i = 0; w->rc == 0 && i < 40; i++)
+		w->rc = osh_gw_store_logs_append(st, "a", lines, 10, NULL);
+	osh_gw_store_destroy(st);
+	return NULL;
+}
+
+/* Sandboxes are shared by every connection, and batches appended to one
+ * sandbox through two connections at once keep retention exact: the counter
+ * and the rows agree and equal the bound. */
+Test(gw_store, two_connections_share_sandboxes_and_exact_retention, .timeout = 120)
+{
+	struct srig r, r2;
+	struct log_worker w[2];
+	pthread_t t[2];
+	struct osh_gw_sandbox sb;
+	struct osh_gw_logquery q = {.sandbox_id = "a"};
+	uint64_t matching = 0;
+	size_t n = 0;
+
+	sinit(&r, 100);
+	r2 = r;
+	sopen(&r2, 100);
+	add_sandbox(&r, "a", "alpha");
+	cr_assert_eq(osh_gw_store_sandbox_get(r2.st, "alpha", true, &sb), 0,
+		     "created through one, seen through the other");
+	cr_assert_eq(sb.policy_len, 4);
+	osh_gw_sandbox_fini(&sb);
+	for (int k = 0; k < 2; k++) {
+		w[k].locator = r.db;
+		cr_assert_eq(pthread_create(&t[k], NULL, log_worker_run, &w[k]), 0);
+	}
+	for (int k = 0; k < 2; k++)
+		pthread_join(t[k], NULL);
+	for (int k = 0; k < 2; k++)
+		cr_assert_eq(w[k].rc, 0, "worker %d: %d", k, w[k].rc);
+	cr_assert_eq(osh_gw_store_logs_count(r2.st, "a", &n), 0);
+	cr_assert_eq(n, 100);
+	cr_assert_eq(osh_gw_store_logs_matching(r.st, &q, &matching), 0);
+	cr_assert_eq(matching, 100, "rows: %llu", (unsigned long long)matching);
+	cr_assert_eq(osh_gw_store_sandbox_delete(r2.st, "a"), 0);
+	cr_assert_eq(osh_gw_store_sandbox_get(r.st, "a", false, &sb), OSH_ENOTFOUND);
+	osh_gw_store_destroy(r2.st);
+	sfini(&r);
+}
+
+struct link_count {
+	int down, up;
+};
+
+static void count_link(void *ud, bool up, const char *detail)
+{
+	struct link_count *c = ud;
+
+	(void)detail;
+	if (up)
+		c->up++;
+	else
+		c->down++;
+}
+
+static int push_range(struct osh_gw_store *st, uint64_t first, uint64_t last,
+		      struct osh_gw_push_result *res)
+{
+	struct osh_gw_logline lines[8];
+	size_t n = 0;
+
+	for (uint64_t s = first; s <= last && n < 8; s++, n++)
+		lines[n] = (struct osh_gw_logline){.ts_ms = (int64_t)s,
+						   .level = "INFO",
+						   .target = "t",
+						   .message = "m",
+						   .source = "sandbox",
+						   .push_seq = s};
+	return osh_gw_store_logs_push(st, "a", lines, n, last, NULL, res);
+}
+
+/* PostgreSQL killed (immediate stop, like a crash) during pushes: writes fail
+ * with OSH_EUNAVAIL and store nothing, the link callback hears of the outage
+ * once; after a restart the store reconnects by itself (backoff), says so once,
+ * and the resent batch is stored exactly once. Its own ctest entry
+ * (test_gw_store_pg_outage): it stops the cluster the other tests use. */
+Test(gw_store_outage, unavailable_then_reconnects, .timeout = 120)
+{
+	struct srig r;
+	struct link_count lc = {0, 0};
+	struct osh_gw_store_opts o = {.on_link = count_link, .link_ud = &lc};
+	struct osh_gw_push_result res;
+	char err[256];
+	size_t n = 0;
+	long long deadline;
+	int rc;
+
+	if (!gwt_store_is_pg() || !getenv("OSH_TEST_PG_STOP"))
+		cr_skip_test("needs the temporary PostgreSQL cluster (test_gw_store_pg_outage)");
+	r.dir = gwt_tmpdir();
+	r.db = gwt_store_locator(r.dir);
+	cr_assert_not_null(r.db);
+	cr_assert_eq(osh_gw_store_create(&r.st, r.db, &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(lc.up, 1, "a new connection reports up");
+	add_sandbox(&r, "a", "a");
+	cr_assert_eq(push_range(r.st, 1, 3, &res), 0, "%s", osh_gw_store_errmsg(r.st));
+	cr_assert_eq(res.stored, 3);
+
+	cr_assert_eq(system(getenv("OSH_TEST_PG_STOP")), 0, "stop the cluster");
+	rc = push_range(r.st, 4, 6, &res);
+	cr_assert_eq(rc, OSH_EUNAVAIL, "rc %d: %s", rc, osh_gw_store_errmsg(r.st));
+	cr_assert_eq(res.stored, 0);
+	cr_assert_eq(push_range(r.st, 4, 6, &res), OSH_EUNAVAIL);
+	cr_assert_eq(lc.down, 1, "one outage report, got %d", lc.down);
+	cr_assert_eq(lc.up, 1);
+
+	cr_assert_eq(system(getenv("OSH_TEST_PG_START")), 0, "start the cluster");
+	deadline = gwt_now_ms() + 30000;
+	while ((rc = push_range(r.st, 4, 6, &res)) == OSH_EUNAVAIL && gwt_now_ms() < deadline)
+		gwt_nap();
+	cr_assert_eq(rc, 0, "reconnected: %s", osh_gw_store_errmsg(r.st));
+	cr_assert_eq(res.stored, 3);
+	cr_assert_eq(res.acked_seq, 6);
+	cr_assert_eq(lc.up, 2, "one recovery report, got %d", lc.up - 1);
+	cr_assert_eq(push_range(r.st, 4, 6, &res), 0);
+	cr_assert_eq(res.duplicates, 3, "resent lines are not stored twice");
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
+	cr_assert_eq(n, 6);
+	sfini(&r);
+}
+
+/* A big line after many small ones frees more rows than one trim chunk (64):
+ * the walk continues chunk after chunk until the byte bound holds. */
+Test(gw_store, byte_trim_spans_several_chunks)
+{
+	struct srig r;
+	struct osh_gw_store_opts o = {.log_retention = 10000, .log_retention_bytes = 40000};
+	struct osh_gw_logline small[100], big;
+	struct osh_gw_logquery q = {.sandbox_id = "a"};
+	char err[256], *huge = malloc(30001);
+	uint64_t matching = 0;
+	size_t n = 0;
+
+	cr_assert_not_null(huge);
+	memset(huge, 'x', 30000);
+	huge[30000] = '\0';
+	r.dir = gwt_tmpdir();
+	r.db = gwt_store_locator(r.dir);
+	cr_assert_not_null(r.db);
+	cr_assert_eq(osh_gw_store_create(&r.st, r.db, &o, err, sizeof(err)), 0, "%s", err);
+	add_sandbox(&r, "a", "a");
+	for (int i = 0; i < 100; i++)
+		small[i] = (struct osh_gw_logline){.ts_ms = i,
+						   .level = "INFO",
+						   .target = "t",
+						   .message = "m",
+						   .source = "sandbox"};
+	/* 300 lines of 64 + 13 = 77 bytes: 23,100 bytes */
+	for (int k = 0; k < 3; k++)
+		cr_assert_eq(osh_gw_store_logs_append(r.st, "a", small, 100, NULL), 0);
+	big = small[0];
+	big.message = huge;
+	cr_assert_eq(osh_gw_store_logs_append(r.st, "a", &big, 1, NULL), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	/* 30,076 + 77 * m <= 40,000 -> m = 128 small lines kept (172 trimmed:
+	 * three chunks) + the big one */
+	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
+	cr_assert_eq(n, 129, "kept %zu", n);
+	cr_assert_eq(osh_gw_store_logs_matching(r.st, &q, &matching), 0);
+	cr_assert_eq(matching, 129);
+	free(huge);
 	sfini(&r);
 }

@@ -59,6 +59,7 @@
 #include "ocsf_shared.h"
 #include "osh_sites.h"
 #include "shorthand.h"
+#include "osh_time.h"
 
 #define DEFAULT_LOG_DIR	   "/var/log"
 #define MAIN_BASE	   "openshell.log"
@@ -128,11 +129,8 @@ static _Thread_local char tl_mod[OSH_EMIT_TARGET_MAX];
 
 static int64_t real_clock_ms(void *arg)
 {
-	struct timespec ts;
-
 	(void)arg;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return osh_time_wall_ms();
 }
 
 static int64_t now_ms(void)

@@ -30,25 +30,10 @@
 #include "osh_emit.h"
 #include "sandbox.pb-c.h"
 #include "sandboxes.h"
+#include "osh_time.h"
 
 #define TICK_MS	       50
 #define ADOPT_CHECK_MS 1000
-
-int64_t gw_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t gw_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------ options -- */
 
@@ -472,7 +457,7 @@ static void check_adopted(struct osh_gw *gw)
 
 static void escalate_deletes(struct osh_gw *gw)
 {
-	int64_t now = gw_mono_ms();
+	int64_t now = osh_time_mono_ms();
 
 	for (struct gw_delete *d = gw->deletes; d; d = d->next) {
 		if (d->killed || now < d->kill_at_ms || d->pid <= 0)
@@ -615,8 +600,8 @@ static void tick(struct osh_rpc_server *srv, void *ud)
 		log_reload(gw, rc, changed, "file changed", err);
 	report_config(gw);
 	reap(gw);
-	if (gw_mono_ms() >= gw->next_adopt_check_ms) {
-		gw->next_adopt_check_ms = gw_mono_ms() + ADOPT_CHECK_MS;
+	if (osh_time_mono_ms() >= gw->next_adopt_check_ms) {
+		gw->next_adopt_check_ms = osh_time_mono_ms() + ADOPT_CHECK_MS;
 		check_adopted(gw);
 	}
 	escalate_deletes(gw);

@@ -22,6 +22,7 @@
 #include <openssl/sha.h>
 
 #include "gw_sites.h"
+#include "osh_time.h"
 
 #define REFUSE_SLOTS	  32
 #define REFUSE_WINDOW_S	  60
@@ -47,14 +48,6 @@ struct gw_auth {
 	int64_t limit_last_ms;
 	char who_buf[128];
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int gw_auth_create(struct gw_auth **out, const char *data_dir, gid_t group, char *err,
 		   size_t errlen)
@@ -110,7 +103,7 @@ void gw_auth_destroy(struct gw_auth *a)
 static void refused(struct gw_auth *a, const char *who, const char *what, const char *status,
 		    const char *reason)
 {
-	int64_t now = mono_ms();
+	int64_t now = osh_time_mono_ms();
 	struct refusal *r = NULL, *oldest = &a->slots[0];
 	bool report = false, repeated = false;
 	uint64_t suppressed = 0;
@@ -202,7 +195,7 @@ void gw_auth_on_refuse(const struct osh_rpc_peer *peer, int why, void *ud)
 		refused(a, who, "connect", "closed",
 			"not root, not the gateway's user, not in the socket group");
 	} else {
-		int64_t now = mono_ms();
+		int64_t now = osh_time_mono_ms();
 		uint64_t n = 0;
 
 		pthread_mutex_lock(&a->mu);

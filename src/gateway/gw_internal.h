@@ -118,10 +118,6 @@ struct osh_gw_store *gw_store(struct osh_gw *gw);
  * its workers stopped). */
 void gw_tstores_close(struct osh_gw *gw);
 
-/* Monotonic and wall clocks in ms. */
-int64_t gw_mono_ms(void);
-int64_t gw_wall_ms(void);
-
 /* Registers every OpenShell method on gw->srv (service.c). */
 OSH_MUST_CHECK int gw_services_register(struct osh_gw *gw);
 

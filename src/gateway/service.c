@@ -43,6 +43,7 @@
 #include "sandboxes.h"
 #include "osh_policy.h"
 #include "osh_secret_check.h"
+#include "osh_time.h"
 
 #define PUSH_BATCH_MAX	   1000		       /* lines per push message; more are dropped */
 #define PUSH_LINE_MAX	   ((size_t)64 * 1024) /* bytes of message per line; longer are dropped */
@@ -569,7 +570,7 @@ void gw_note(struct osh_gw *gw, const char *id, const char *level, const char *f
 		ll = OSH_GW_LOG_ERROR;
 	osh_gw_log(ll, "sandbox %s: %s", id, msg);
 	memset(&l, 0, sizeof(l));
-	l.ts_ms = gw_wall_ms();
+	l.ts_ms = osh_time_wall_ms();
 	l.level = level;
 	l.target = "openshell_gateway";
 	l.message = msg;
@@ -781,7 +782,7 @@ static void h_push_msg(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 			refused++;
 			continue;
 		}
-		lines[n].ts_ms = in->timestamp_ms ? in->timestamp_ms : gw_wall_ms();
+		lines[n].ts_ms = in->timestamp_ms ? in->timestamp_ms : osh_time_wall_ms();
 		lines[n].level = in->level && in->level[0] ? in->level : "INFO";
 		lines[n].target = in->target ? in->target : "";
 		lines[n].message = in->message ? in->message : "";
@@ -1278,7 +1279,7 @@ static void h_get_status(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 
 	(void)m;
 	r.version = (char *)(uintptr_t)OSH_VERSION;
-	r.uptime_ms = gw_mono_ms() - gw->started_mono_ms;
+	r.uptime_ms = osh_time_mono_ms() - gw->started_mono_ms;
 	r.address = gw->addr;
 	r.tcp_address = gw->tcp_addr;
 	(void)osh_rpc_call_reply(call, &r.base);
@@ -1518,7 +1519,7 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	sb.log_dir = logdir;
 	sb.command = command_json(cmd, ncmd);
 	sb.state = OSH_GW_SB_CREATED;
-	sb.created_ms = gw_wall_ms();
+	sb.created_ms = osh_time_wall_ms();
 	if (!sb.command) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
@@ -1814,7 +1815,7 @@ static void h_delete(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		goto out;
 	}
 	d->pid = c->pid;
-	d->kill_at_ms = gw_mono_ms() + gw->stop_grace_ms;
+	d->kill_at_ms = osh_time_mono_ms() + gw->stop_grace_ms;
 	delete_link(gw, d);
 	gw_note(gw, sb.id, "INFO", "deleting sandbox '%s': SIGTERM to supervisor pid %d", sb.name,
 		(int)c->pid);
@@ -1862,7 +1863,7 @@ int gw_services_register(struct osh_gw *gw)
 	};
 	int rc = 0;
 
-	gw->started_mono_ms = gw_mono_ms();
+	gw->started_mono_ms = osh_time_mono_ms();
 
 	for (size_t i = 0; rc == 0 && i < sizeof(methods) / sizeof(methods[0]); i++) {
 		struct osh_rpc_method mm = methods[i];

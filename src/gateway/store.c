@@ -28,6 +28,7 @@
 
 #include "osh_level.h"
 #include "store_db.h"
+#include "osh_time.h"
 
 enum stmt_id {
 	S_BEGIN,
@@ -160,14 +161,6 @@ struct osh_gw_store {
 	uint64_t retention_bytes;
 	char err[512];
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void seterr(struct osh_gw_store *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -462,7 +455,7 @@ int osh_gw_store_config_save(struct osh_gw_store *st, uint64_t revision, const c
 	RESET(S_CFG_SAVE);
 	BIND_I64(S_CFG_SAVE, 1, revision);
 	BIND_TEXT(S_CFG_SAVE, 2, snapshot);
-	BIND_I64(S_CFG_SAVE, 3, now_ms());
+	BIND_I64(S_CFG_SAVE, 3, osh_time_wall_ms());
 	rc = step_done(st, S_CFG_SAVE, "save config state");
 	pthread_mutex_unlock(&st->mu);
 	return rc;
@@ -475,7 +468,7 @@ int osh_gw_store_config_advance(struct osh_gw_store *st, const char *snapshot, u
 	pthread_mutex_lock(&st->mu);
 	RESET(S_CFG_ADVANCE);
 	BIND_TEXT(S_CFG_ADVANCE, 1, snapshot);
-	BIND_I64(S_CFG_ADVANCE, 2, now_ms());
+	BIND_I64(S_CFG_ADVANCE, 2, osh_time_wall_ms());
 	r = STEP(S_CFG_ADVANCE);
 	if (r == STORE_ROW)
 		*revision = (uint64_t)COL_I64(S_CFG_ADVANCE, 0);

@@ -26,6 +26,7 @@
 #include "osh_err.h"
 #include "store.h"
 #include "store_db.h"
+#include "osh_time.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -109,14 +110,6 @@ static const char *const pg_migrations[] = {
 
 _Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == OSH_GW_STORE_SCHEMA_VERSION,
 	       "one migration per schema version");
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void quiet_notice(void *arg, const char *msg)
 {
@@ -211,10 +204,10 @@ static int ensure(struct store_db *d)
 
 	if (PQstatus(d->c) == CONNECTION_OK && !d->broken)
 		goto out;
-	if (mono_ms() < d->next_try_ms) {
+	if (osh_time_mono_ms() < d->next_try_ms) {
 		snprintf(d->err, sizeof(d->err),
 			 "PostgreSQL unreachable (next reconnect attempt in %" PRId64 " ms)",
-			 d->next_try_ms - mono_ms());
+			 d->next_try_ms - osh_time_mono_ms());
 		rc = OSH_EUNAVAIL;
 		goto out;
 	}
@@ -227,7 +220,7 @@ static int ensure(struct store_db *d)
 		d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : BACKOFF_MIN_MS;
 		if (d->backoff_ms > BACKOFF_MAX_MS)
 			d->backoff_ms = BACKOFF_MAX_MS;
-		d->next_try_ms = mono_ms() + d->backoff_ms;
+		d->next_try_ms = osh_time_mono_ms() + d->backoff_ms;
 		rc = OSH_EUNAVAIL;
 		link_state(d, false);
 		goto out;
@@ -251,7 +244,7 @@ static int pg_exec(struct store_db *d, const char *sql)
 		rc = map_err(d, r);
 	PQclear(r);
 	if (rc == OSH_EUNAVAIL)
-		d->next_try_ms = mono_ms() + BACKOFF_MIN_MS;
+		d->next_try_ms = osh_time_mono_ms() + BACKOFF_MIN_MS;
 	return rc;
 }
 
@@ -433,7 +426,7 @@ static int pg_step(struct store_db *d, int id)
 		rc = map_err(d, s->res);
 		clear_result(s);
 		if (rc == OSH_EUNAVAIL)
-			d->next_try_ms = mono_ms() + BACKOFF_MIN_MS;
+			d->next_try_ms = osh_time_mono_ms() + BACKOFF_MIN_MS;
 		break;
 	}
 	return rc;

@@ -43,6 +43,7 @@
 #include "osh_rpc.h"
 #include "osh_rpc_check.h"
 #include "rpc_internal.h"
+#include "osh_time.h"
 
 /* grpc_arg keys are non-const char *. */
 static char k_max_recv[] = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -169,13 +170,6 @@ struct osh_rpc_server {
 	unsigned n_wthreads;
 	char err[256];
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 __attribute__((format(printf, 2, 3))) static void set_err(struct osh_rpc_server *s, const char *fmt,
 							  ...)
@@ -1571,9 +1565,9 @@ int osh_rpc_server_run(struct osh_rpc_server *srv)
 		goto out;
 	}
 	srv->running = true;
-	next_tick = mono_ms() + srv->opts.tick_ms;
+	next_tick = osh_time_mono_ms() + srv->opts.tick_ms;
 	for (;;) {
-		int64_t now = mono_ms();
+		int64_t now = osh_time_mono_ms();
 		int64_t wait = 20;
 		grpc_event ev;
 
@@ -1601,7 +1595,7 @@ int osh_rpc_server_run(struct osh_rpc_server *srv)
 		    NULL);
 		if (ev.type == GRPC_OP_COMPLETE)
 			handle_event(srv, ev, &shutdown_done);
-		now = mono_ms();
+		now = osh_time_mono_ms();
 		if (now >= next_tick) {
 			next_tick = now + srv->opts.tick_ms;
 			if (srv->opts.tick != NULL && !shutting)

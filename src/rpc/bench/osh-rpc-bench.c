@@ -34,6 +34,7 @@
 
 #include "osh_rpc.h"
 #include "sandbox.pb-c.h"
+#include "osh_time.h"
 
 #define SVC    (&openshell__v1__open_shell__descriptor)
 #define ROUNDS 3
@@ -55,13 +56,6 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ------------------------------------------------------------- pushing -- */
@@ -118,7 +112,7 @@ static void *push_worker(void *arg)
 	req.logs = lp;
 	while (sent < j->lines) {
 		int n = j->lines - sent < j->batch ? j->lines - sent : j->batch;
-		int64_t ts = wall_ms();
+		int64_t ts = osh_time_wall_ms();
 		for (int i = 0; i < n; i++) {
 			openshell__v1__sandbox_log_line__init(&lines[i]);
 			snprintf(msgs[i], sizeof(msgs[i]),
@@ -440,7 +434,7 @@ static void *load_push_main(void *arg)
 			    msgs[i], sizeof(msgs[i]),
 			    "NET:OPEN [INFO] ALLOWED python3(42) -> api.example.com:443 n%" PRIu64,
 			    j->sent + (uint64_t)i);
-			lines[i].timestamp_ms = wall_ms();
+			lines[i].timestamp_ms = osh_time_wall_ms();
 			lines[i].level = OSH_RPC_STR("OCSF");
 			lines[i].target = OSH_RPC_STR("ocsf");
 			lines[i].message = msgs[i];

@@ -36,6 +36,7 @@
 #include "osh_policy_store.h"
 #include "osh_secret.h"
 #include "sup_enforce.h"
+#include "osh_time.h"
 
 struct shape {
 	uint8_t *b[3]; /* packed filesystem, landlock, process sections */
@@ -279,19 +280,11 @@ out:
 	return rc;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* On the notify thread only: report one denial, rate-limited. */
 static void on_denial(void *ud, const struct osh_confine_denial *d)
 {
 	struct confine *st = ud;
-	int64_t now = mono_ms();
+	int64_t now = osh_time_mono_ms();
 
 	if (now - st->window_ms >= 1000) {
 		st->window_ms = now;

@@ -18,6 +18,7 @@
  * initial one.
  */
 #include "net_internal.h"
+#include "osh_time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,19 +52,11 @@ struct net_monitor {
 	_Atomic uint64_t records, matched, reported, duplicates, resolved, overruns, malformed;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* True when this attempt was seen within DEDUPE_MS (and records it). */
 static bool duplicate(struct net_monitor *m, const struct net_kmsg_rec *r)
 {
 	char key[128];
-	int64_t now = mono_ms();
+	int64_t now = osh_time_mono_ms();
 	bool dup = false;
 
 	snprintf(key, sizeof(key), "%s %s %u %s %u", r->proto, r->src, (unsigned)r->sport, r->dst,

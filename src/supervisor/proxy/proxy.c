@@ -37,6 +37,7 @@
 #include "proxy_policy.h"
 #include "proxy_sites.h"
 #include "proxy_ssrf.h"
+#include "osh_time.h"
 
 #define BUF_CAP	  16384u
 #define LINGER_MS 2000
@@ -109,14 +110,6 @@ struct osh_proxy {
 };
 
 static char listen_tag, wake_tag;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void count(uint64_t *c, int64_t d)
 {
@@ -744,7 +737,7 @@ static void do_accept(struct osh_proxy *px)
 		c->cl.fd = fd;
 		c->up.fd = -1;
 		c->st = ST_HEAD;
-		c->deadline = now_ms() + px->cfg.head_timeout_ms;
+		c->deadline = osh_time_mono_ms() + px->cfg.head_timeout_ms;
 		c->next = px->all;
 		if (px->all)
 			px->all->prev = c;
@@ -758,7 +751,7 @@ static void do_accept(struct osh_proxy *px)
 static void start_refuse(struct osh_proxy *px, struct conn *c)
 {
 	c->st = ST_REFUSE;
-	c->deadline = now_ms() + LINGER_MS;
+	c->deadline = osh_time_mono_ms() + LINGER_MS;
 	set_interest(px, &c->up, 0);
 	set_interest(px, &c->cl, c->ubuf.len ? EPOLLOUT : EPOLLIN);
 }
@@ -954,7 +947,7 @@ static void take_done(struct osh_proxy *px)
 
 static void sweep(struct osh_proxy *px)
 {
-	int64_t now = now_ms();
+	int64_t now = osh_time_mono_ms();
 	struct conn *c = px->all;
 
 	while (c) {

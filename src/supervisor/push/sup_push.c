@@ -80,14 +80,6 @@ struct osh_sup_push {
 	_Atomic uint64_t sent, batches, dropped, failures, streams, accepted, acked, resent;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int osh_sup_push_create(const char *gateway, const char *sandbox_id, struct osh_sup_push **out)
 {
 	int rc = OSH_ENOMEM;
@@ -196,7 +188,7 @@ static void drain_feed(struct osh_sup_push *p)
 {
 	size_t n;
 	struct osh_emit_stats es;
-	int64_t now = mono_ms();
+	int64_t now = osh_time_mono_ms();
 
 	struct agent_in in[OSH_SUP_PUSH_AGENT_INBOX];
 	size_t n_in;
@@ -318,7 +310,7 @@ static int round_once(struct osh_sup_push *p, int64_t budget_ms)
 			p->pending_loss += r->dropped;
 			atomic_fetch_add(&p->dropped, r->dropped);
 		}
-		ring_ack(p, r->acked_seq ? r->acked_seq : last, mono_ms());
+		ring_ack(p, r->acked_seq ? r->acked_seq : last, osh_time_mono_ms());
 	}
 out:
 	osh_rpc_cstream_destroy(s);
@@ -337,7 +329,7 @@ static bool due(struct osh_sup_push *p, int64_t now, bool stopping)
 /* A round if one is due; budget_ms bounds it. */
 static void tick(struct osh_sup_push *p, bool stopping, int64_t budget_ms)
 {
-	int64_t now = mono_ms();
+	int64_t now = osh_time_mono_ms();
 
 	if (!due(p, now, stopping))
 		return;
@@ -389,7 +381,7 @@ static void *push_main(void *arg)
 			tick(p, false, OSH_SUP_PUSH_ROUND_MS);
 			continue;
 		}
-		now = mono_ms();
+		now = osh_time_mono_ms();
 		if (!last_try) {
 			last_try = true;
 			p->next_try = 0; /* one last try at once */
@@ -450,7 +442,7 @@ void osh_sup_push_stop(struct osh_sup_push *p, int flush_ms)
 	pthread_mutex_lock(&p->mu);
 	p->stopping = true;
 	p->flush_ms = flush_ms;
-	p->stop_at = mono_ms();
+	p->stop_at = osh_time_mono_ms();
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	/* The flush deadline counts from now. A round already running when stop

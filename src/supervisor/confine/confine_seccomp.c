@@ -50,41 +50,10 @@
 #define OSH_AT_EMPTY_PATH	    0x1000
 #define OSH_SECCOMP_SET_MODE_FILTER 1
 
-/* Denied whatever their arguments. */
-static const char *const deny_always[] = {
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "pidfd_getfd",
-    "bpf",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "mount",
-    "umount2",
-    "pivot_root",
-    "move_mount",
-    "open_tree",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "mount_setattr",
-    "setns",
-    "kexec_load",
-    "kexec_file_load",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "userfaultfd",
-    "perf_event_open",
-    "memfd_create",
-    NULL,
-};
-
+/* Every denial, as reported in CONFINE_SECCOMP: a bare name is denied
+ * whatever its arguments (the filter takes those rows from this list); a
+ * "name[...]" row is denied for the arguments named and built by its own rule
+ * in build() below. */
 const char *const osh_confine_seccomp_denied[] = {
     "ptrace",
     "process_vm_readv",
@@ -188,9 +157,11 @@ int osh_confine_seccomp_prepare(struct osh_confine *c, bool notify, char *err, s
 		rc = osh_confine_fail(OSH_ESYS, err, errlen, "seccomp: seccomp_init failed");
 		goto out;
 	}
-	for (size_t i = 0; deny_always[i] && !r; i++) {
-		what = deny_always[i];
-		r = rule(ctx, deny, deny_always[i], &n, 0, NULL);
+	for (size_t i = 0; osh_confine_seccomp_denied[i] && !r; i++) {
+		if (strchr(osh_confine_seccomp_denied[i], '['))
+			continue; /* argument-dependent: its own rule below */
+		what = osh_confine_seccomp_denied[i];
+		r = rule(ctx, deny, what, &n, 0, NULL);
 	}
 	if (!r) {
 		const int families[] = {AF_PACKET, AF_BLUETOOTH, AF_VSOCK};

@@ -16,6 +16,12 @@
  *   on_policy compile the store's new generation; on failure the last good
  *             engine stays (PROXY_POLICY_REJECTED says so).
  *   stop/fini stop and free.
+ *             With --inference-routes FILE the routes are loaded first (a
+ *             file that cannot be used is fatal: INFER_ROUTES_FAILED) and the
+ *             inference router is given to the proxy, which hands it every
+ *             CONNECT inference.local; a route whose key variable would also
+ *             reach the command (--pass-env, or the always-passed set) is
+ *             refused, so a key is never in the command's environment.
  * The "network" protection is marked enforced by the net subsystem once its
  * rules are in the kernel (the proxy alone enforces nothing: without the
  * namespace a command can simply not use it, and the policy events then say
@@ -25,14 +31,19 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "l7_infer.h"
+#include "l7_infer_sites.h"
 #include "osh_emit.h"
 #include "osh_policy_store.h"
 #include "osh_proxy.h"
+#include "sup_proc.h"
 
 struct proxy_state {
 	struct osh_sup_host *host;
 	struct osh_proxy *px;
+	struct osh_l7_infer *inference; /* NULL without --inference-routes */
 	bool netns;
 };
 
@@ -68,6 +79,60 @@ static int set_proxy_env(struct osh_sup_host *host, const char *ip, uint16_t por
 	return rc;
 }
 
+/* A key variable the command would inherit anyway. */
+static const char *key_leaks(const struct osh_sup_args *a, const struct osh_l7_infer_routes *rs,
+			     size_t *idx)
+{
+	const char *leak = NULL;
+
+	for (size_t i = 0; i < rs->n && !leak; i++) {
+		const char *v = rs->r[i].api_key_env;
+
+		for (int k = 0; v && k < a->n_pass_env && !leak; k++)
+			if (strcmp(a->pass_env[k], v) == 0)
+				leak = "--pass-env";
+		for (int k = 0; v && osh_sup_env_allow[k] && !leak; k++)
+			if (strcmp(osh_sup_env_allow[k], v) == 0)
+				leak = "the variables every command inherits";
+		*idx = i;
+	}
+	return leak;
+}
+
+/* Loads --inference-routes and makes the router. 0, or non-zero after an
+ * INFER_ROUTES_FAILED event and a message on stderr. */
+static int inference_init(struct proxy_state *s)
+{
+	const char *path = s->host->args->inference_routes;
+	struct osh_l7_infer_config cfg = {0};
+	struct osh_l7_infer_routes *rs = NULL;
+	const char *leak;
+	char err[768];
+	size_t idx = 0;
+	int rc;
+
+	if (!path)
+		return 0;
+	rc = osh_l7_infer_routes_load(path, NULL, &rs, err, sizeof(err));
+	if (rc == 0 && (leak = key_leaks(s->host->args, rs, &idx))) {
+		snprintf(err, sizeof(err),
+			 "%s: routes[%zu].api_key_env: %s is also passed to the command (%s): the "
+			 "key would be visible inside the sandbox",
+			 path, idx, rs->r[idx].api_key_env, leak);
+		osh_l7_infer_routes_free(rs);
+		rc = OSH_EINVAL;
+	}
+	if (rc == 0) {
+		cfg.routes = rs; /* taken over */
+		rc = osh_l7_infer_create(&cfg, &s->inference, err, sizeof(err));
+	}
+	if (rc != 0) {
+		fprintf(stderr, "openshell-sandbox: --inference-routes: %s\n", err);
+		osh_l7_infer_ev_routes_failed(path, err);
+	}
+	return rc;
+}
+
 static int proxy_init(struct osh_sup_host *host, void **state)
 {
 	struct proxy_state *s = calloc(1, sizeof(*s));
@@ -83,6 +148,10 @@ static int proxy_init(struct osh_sup_host *host, void **state)
 	osh_proxy_config_default(&cfg);
 	cfg.bind_ip = s->netns ? host->net_host_ip : "127.0.0.1";
 	cfg.secrets = &host->secrets; /* filled by the confine subsystem's init */
+	rc = inference_init(s);
+	if (rc != 0)
+		goto fail;
+	cfg.inference = s->inference;
 	rc = osh_proxy_create(&cfg, &s->px, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "openshell-sandbox: proxy: %s\n", err);
@@ -99,6 +168,7 @@ static int proxy_init(struct osh_sup_host *host, void **state)
 	return 0;
 fail:
 	osh_proxy_destroy(s->px);
+	osh_l7_infer_destroy(s->inference);
 	free(s);
 	return rc;
 }
@@ -128,6 +198,7 @@ static void proxy_stop(void *state)
 	struct proxy_state *s = state;
 
 	osh_proxy_stop(s->px);
+	osh_l7_infer_stop(s->inference); /* after the proxy: nothing new is handed over */
 }
 
 static void proxy_fini(void *state)
@@ -135,6 +206,7 @@ static void proxy_fini(void *state)
 	struct proxy_state *s = state;
 
 	osh_proxy_destroy(s->px);
+	osh_l7_infer_destroy(s->inference);
 	free(s);
 }
 

@@ -29,6 +29,7 @@
 #include "l7_infer.h"
 #include "l7_infer_sites.h"
 #include "osh_emit.h"
+#include "osh_proxy.h"
 #include "osh_testdir.h"
 
 #define KEY "sk-test-0123456789-secret"
@@ -895,4 +896,83 @@ Test(infer_serve, routes_events)
 	    jsonl_has("\"event_code\":\"INFER_ROUTES_LOADED\"", "\"route_names\":\"a\"", NULL));
 	cr_assert(
 	    jsonl_has("\"event_code\":\"INFER_ROUTES_FAILED\"", "routes[0].model: required", NULL));
+}
+
+/* ---------------------------------------- through the real proxy */
+
+static struct osh_proxy *px;
+
+static int proxy_dial(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(osh_proxy_port(px))};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void proxy_up(struct osh_l7_infer *router)
+{
+	struct osh_proxy_config cfg;
+	char err[256];
+
+	osh_proxy_config_default(&cfg);
+	cfg.workers = 2;
+	cfg.inference = router;
+	cr_assert_eq(osh_proxy_create(&cfg, &px, err, sizeof(err)), 0, "%s", err);
+	osh_proxy_set_root(px, getpid());
+	cr_assert_eq(osh_proxy_start(px), 0);
+}
+
+static void proxy_fini(void)
+{
+	osh_proxy_destroy(px);
+	px = NULL;
+	teardown();
+}
+
+TestSuite(infer_proxy, .init = setup, .fini = proxy_fini, .timeout = 30);
+
+Test(infer_proxy, connect_any_case_any_port_is_served)
+{
+	static const char req[] = "CONNECT INFERENCE.Local:8443 HTTP/1.1\r\nHost: "
+				  "inference.local:8443\r\n\r\n"
+				  "GET /v1/models HTTP/1.1\r\nHost: inference.local\r\n\r\n";
+	char buf[4096];
+	int fd;
+
+	mock_start(NULL, "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{\"data\":[42]}");
+	make_openai(mk.port);
+	proxy_up(inf);
+	fd = proxy_dial();
+	send_all(fd, req, strlen(req));
+	read_until(fd, buf, sizeof(buf), "0\r\n\r\n");
+	cr_assert_str_eq(buf, "HTTP/1.1 200 Connection Established\r\n\r\n"
+			      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+			      "d\r\n{\"data\":[42]}\r\n0\r\n\r\n");
+	cr_assert(strstr(mock_got(), "Authorization: Bearer " KEY), "%s", mock_got());
+	close(fd);
+	/* the event names this test binary as the client, found by the proxy */
+	cr_assert(
+	    jsonl_has("\"event_code\":\"INFER_ROUTE\"", "\"port\":8443", "test_l7_infer_serve"));
+	osh_proxy_stop(px);
+	osh_l7_infer_stop(inf);
+}
+
+Test(infer_proxy, not_configured_is_refused)
+{
+	static const char req[] = "CONNECT inference.local:443 HTTP/1.1\r\nHost: "
+				  "inference.local:443\r\n\r\n";
+	char buf[4096];
+	int fd;
+
+	proxy_up(NULL);
+	fd = proxy_dial();
+	send_all(fd, req, strlen(req));
+	read_until(fd, buf, sizeof(buf), "routes)");
+	cr_assert(strncmp(buf, "HTTP/1.1 403 Forbidden\r\n", 24) == 0, "%s", buf);
+	cr_assert(strstr(buf, "inference.local is not configured in this sandbox"), "%s", buf);
+	close(fd);
+	cr_assert(jsonl_has("\"event_code\":\"CONNECT_DENY\"", "not configured", NULL));
 }

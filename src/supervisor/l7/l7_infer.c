@@ -617,12 +617,10 @@ ssize_t osh_l7_chunk_dec_feed(struct osh_l7_chunk_dec *d, const char *in, size_t
 				if (++d->digits > 15)
 					why = "chunk size has too many digits";
 				d->left = d->left * 16 + (uint64_t)hexval(c);
-			} else if (d->digits == 0) {
-				why = "chunk size is not hexadecimal";
-			} else if (c == ';' || c == ' ' || c == '\t') {
+			} else if (d->digits > 0 && (c == ';' || c == ' ' || c == '\t')) {
 				d->st = CK_EXT;
 				d->line = 0;
-			} else if (c == '\r') {
+			} else if (d->digits > 0 && c == '\r') {
 				d->st = CK_SIZE_LF;
 			} else {
 				why = "chunk size is not hexadecimal";

@@ -45,9 +45,9 @@
 #include "l7_infer_sites.h"
 #include "osh_time.h"
 
-#define BUF_START      (64u * 1024u)
-#define BUF_LIMIT      (OSH_L7_INFER_BODY_MAX + OSH_HTTP_HEAD_MAX)
-#define RESP_HEAD_MAX  (64u * 1024u)
+#define BUF_START      ((size_t)64 * 1024)
+#define BUF_LIMIT      ((size_t)OSH_L7_INFER_BODY_MAX + OSH_HTTP_HEAD_MAX)
+#define RESP_HEAD_MAX  ((size_t)64 * 1024)
 #define RESP_HDRS_MAX  128u
 #define IO_CHUNK       16384u
 #define ANTHROPIC_VER  "2023-06-01"
@@ -128,7 +128,7 @@ struct upstream {
 
 static void set_timeouts(struct upstream *u, unsigned ms)
 {
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
 	if (u->timeout_ms == ms)
 		return;
@@ -172,13 +172,10 @@ static int connect_addr(const struct addrinfo *a, unsigned timeout_ms, int *err)
 		struct pollfd p = {.fd = fd, .events = POLLOUT};
 
 		rc = poll(&p, 1, (int)timeout_ms);
-		if (rc == 0) {
+		if (rc == 0)
 			soerr = ETIMEDOUT;
-		} else if (rc < 0) {
+		else if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
 			soerr = errno;
-		} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) {
-			soerr = errno;
-		}
 		rc = soerr ? -1 : 0;
 	} else if (rc < 0) {
 		soerr = errno;
@@ -466,7 +463,7 @@ static int resp_read_head(struct upstream *u, struct resp *r)
 			continue;
 		}
 		if (r->len >= RESP_HEAD_MAX) {
-			snprintf(u->why, sizeof(u->why), "response head larger than %u bytes",
+			snprintf(u->why, sizeof(u->why), "response head larger than %zu bytes",
 				 RESP_HEAD_MAX);
 			return 502;
 		}
@@ -529,43 +526,6 @@ static bool relay_out(void *arg, const char *p, size_t n)
 	return !rl->client_gone && !rl->truncated;
 }
 
-/* Writes the answer head: upstream status + headers minus framing. */
-static int relay_head(const struct osh_l7_io *io, const struct resp *r, bool chunked_out,
-		      bool bodyless)
-{
-	size_t cap = r->head_len + 128, off = 0;
-	char *h = malloc(cap);
-	const char *phrase = osh_l7_infer_reason_phrase(r->status);
-	int k, rc = -1;
-
-	if (!h)
-		return -1;
-	k = snprintf(h, cap, "HTTP/1.1 %d %s\r\n", r->status, phrase);
-	off = (size_t)k;
-	for (size_t i = 0; i < r->n_hdr; i++) {
-		const struct osh_http_hdr *x = &r->hdr[i];
-
-		if (osh_l7_infer_strip_response_header(x->name, x->name_len))
-			continue;
-		memcpy(h + off, x->name, x->name_len);
-		off += x->name_len;
-		memcpy(h + off, ": ", 2);
-		off += 2;
-		memcpy(h + off, x->value, x->value_len);
-		off += x->value_len;
-		memcpy(h + off, "\r\n", 2);
-		off += 2;
-	}
-	k = snprintf(h + off, cap - off, "%s\r\n",
-		     bodyless	   ? ""
-		     : chunked_out ? "Transfer-Encoding: chunked\r\n"
-				   : "Connection: close\r\n");
-	if (k > 0 && (size_t)k < cap - off)
-		rc = io->write_all(io->ctx, h, off + (size_t)k);
-	free(h);
-	return rc;
-}
-
 /* --------------------------------------------------------- one request */
 
 struct outcome {
@@ -600,6 +560,39 @@ static void put_bytes(char **p, size_t *off, size_t *cap, const char *s, size_t 
 static void put_s(char **p, size_t *off, size_t *cap, const char *s)
 {
 	put_bytes(p, off, cap, s, strlen(s));
+}
+
+/* Writes the answer head: upstream status + headers minus framing. */
+static int relay_head(const struct osh_l7_io *io, const struct resp *r, bool chunked_out,
+		      bool bodyless)
+{
+	size_t cap = r->head_len + 128, off = 0;
+	char *h = malloc(cap);
+	char line[64];
+	int rc = -1;
+
+	snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", r->status,
+		 osh_l7_infer_reason_phrase(r->status));
+	put_s(&h, &off, &cap, line);
+	for (size_t i = 0; i < r->n_hdr; i++) {
+		const struct osh_http_hdr *x = &r->hdr[i];
+
+		if (osh_l7_infer_strip_response_header(x->name, x->name_len))
+			continue;
+		put_bytes(&h, &off, &cap, x->name, x->name_len);
+		put_s(&h, &off, &cap, ": ");
+		put_bytes(&h, &off, &cap, x->value, x->value_len);
+		put_s(&h, &off, &cap, "\r\n");
+	}
+	put_s(&h, &off, &cap,
+	      bodyless
+		  ? ""
+		  : (chunked_out ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n"));
+	put_s(&h, &off, &cap, "\r\n");
+	if (h)
+		rc = io->write_all(io->ctx, h, off);
+	free(h);
+	return rc;
 }
 
 /* The upstream request head (+ body appended by the caller). NULL: ENOMEM. */
@@ -805,16 +798,11 @@ static void forward(struct osh_l7_infer *inf, struct sess *s, const struct osh_l
 		}
 	}
 	oc->bytes = rl->sent;
-	if (rl->client_gone) {
+	/* A cut stream gets no final chunk (the client sees the cut); an
+	 * HTTP/1.0 body ends with the close. */
+	oc->end_conn = rl->client_gone || oc->stream_broken || (!bodyless && !http11);
+	if (!oc->end_conn && !bodyless && write_str(io, "0\r\n\r\n", 5) != 0)
 		oc->end_conn = true;
-	} else if (oc->stream_broken) {
-		oc->end_conn = true; /* no final chunk: the client sees the cut */
-	} else if (!bodyless && http11) {
-		if (write_str(io, "0\r\n\r\n", 5) != 0)
-			oc->end_conn = true;
-	} else if (!bodyless) {
-		oc->end_conn = true; /* HTTP/1.0: the close ends the body */
-	}
 out:
 	free(rl);
 	free(resp.buf);

@@ -67,6 +67,7 @@ void osh_l7_infer_ev_routes_loaded(const struct osh_l7_infer_routes *rs)
 	char names[512];
 	size_t off = 0;
 	size_t n = rs ? rs->n : 0;
+	const char *source = rs && rs->source ? rs->source : "-";
 
 	names[0] = '\0';
 	for (size_t i = 0; i < n && off < sizeof(names); i++) {
@@ -81,17 +82,16 @@ void osh_l7_infer_ev_routes_loaded(const struct osh_l7_infer_routes *rs)
 		   : OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER);
 	ocsf_device_config_state_change_set_state(&ev, "loaded");
 	ocsf_device_config_state_change_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
-	ocsf_device_config_state_change_add_unmapped_str(&ev, "source",
-							 rs && rs->source ? rs->source : "-");
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "source", source);
 	ocsf_device_config_state_change_add_unmapped_int(&ev, "routes", (int64_t)n);
 	ocsf_device_config_state_change_add_unmapped_str(&ev, "route_names", names);
 	ocsf_device_config_state_change_set_message(
 	    &ev, n ? ocsf_arena_printf(&ev.ev.arena, "inference routes from %s: %zu route%s (%s)",
-				       rs->source ? rs->source : "-", n, n == 1 ? "" : "s", names)
+				       source, n, n == 1 ? "" : "s", names)
 		   : ocsf_arena_printf(&ev.ev.arena,
 				       "inference routes from %s: none, inference.local "
 				       "answers 503 (not configured)",
-				       rs && rs->source ? rs->source : "-"));
+				       source));
 	osh_emit(&ev);
 }
 

@@ -306,6 +306,9 @@ void gw_ev_cred_import(const char *dir, size_t imported, size_t skipped, bool do
 	struct ocsf_device_config_state_change ev;
 
 	osh_site_init_gw_cred_import(&ev);
+	ocsf_device_config_state_change_set_state_id(
+	    &ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER);
+	ocsf_device_config_state_change_set_state(&ev, done ? "imported" : "import_stopped");
 	if (!done)
 		ocsf_device_config_state_change_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
 	ocsf_device_config_state_change_set_status_id(&ev, done ? OCSF_STATUS_ID_SUCCESS

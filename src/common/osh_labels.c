@@ -26,7 +26,7 @@ static const char *quote(const char *s, char *out, size_t cap)
 {
 	size_t o = 0;
 
-	for (size_t i = 0; s[i] && i < 40 && o + 5 < cap; i++) {
+	for (size_t i = 0; i < 40 && s[i] && o + 5 < cap; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c >= 0x20 && c < 0x7f && c != '\\')

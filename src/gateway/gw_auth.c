@@ -349,7 +349,7 @@ out:
  * optional newline) into out; false for anything else. */
 static bool read_digest_file(int dfd, const char *name, char out[DIGEST_HEX + 1])
 {
-	char buf[DIGEST_HEX + 8];
+	char buf[DIGEST_HEX + 8] = "";
 	ssize_t n = -1;
 	bool ok;
 	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

@@ -272,7 +272,7 @@ static int labels_msg(Openshell__V1__Sandbox *m, const char *labels)
 		n += *p == '\n';
 	if (n == 0)
 		goto out;
-	m->labels = calloc(n, sizeof(*m->labels));
+	m->labels = calloc(n, sizeof(Openshell__V1__Sandbox__LabelsEntry *));
 	if (!m->labels) {
 		rc = OSH_ENOMEM;
 		goto out;

@@ -56,6 +56,7 @@ enum stmt_id {
 	S_LOG_COUNT,
 	S_PUSH_MARK_GET,
 	S_PUSH_MARK_SET,
+	S_LOG_INSERT_MANY,
 	S_COUNT
 };
 
@@ -136,6 +137,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_PUSH_MARK_GET] = "SELECT seq FROM push_marks WHERE sandbox_id = ?1",
     [S_PUSH_MARK_SET] = "INSERT INTO push_marks(sandbox_id, seq) VALUES (?1, ?2)"
 			" ON CONFLICT(sandbox_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+    /* SQLite inserts a batch line by line (S_LOG_INSERT): in-process, one
+     * prepared step per line is already cheaper than encoding arrays. */
+    [S_LOG_INSERT_MANY] = "SELECT 1",
 };
 
 /* PostgreSQL spellings of the statements whose dialects differ. */
@@ -151,6 +155,18 @@ static const char *const pg_sql[S_COUNT] = {
     [S_PUSH_MARK_SET] = "INSERT INTO push_marks(sandbox_id, seq) VALUES (?1, ?2)"
 			" ON CONFLICT(sandbox_id) DO UPDATE SET"
 			" seq = GREATEST(push_marks.seq, excluded.seq)",
+    /* A whole push batch in one statement (one round trip instead of one per
+     * line): ?2..?9 are PostgreSQL array literals, one element per line, in
+     * batch order; ORDER BY ord makes the sequence hand out seqs in that
+     * order. */
+    [S_LOG_INSERT_MANY] =
+	"INSERT INTO log_lines(sandbox_id, ts_ms, level, level_rank, target, message, source,"
+	" fields, bytes)"
+	" SELECT ?1, u.ts, u.lv, u.rk, u.tg, u.msg, u.src, u.fld, u.b FROM unnest("
+	"CAST(?2 AS BIGINT[]), CAST(?3 AS TEXT[]), CAST(?4 AS INTEGER[]), CAST(?5 AS TEXT[]),"
+	" CAST(?6 AS TEXT[]), CAST(?7 AS TEXT[]), CAST(?8 AS TEXT[]), CAST(?9 AS BIGINT[]))"
+	" WITH ORDINALITY AS u(ts, lv, rk, tg, msg, src, fld, b, ord) ORDER BY u.ord"
+	" RETURNING seq",
 };
 
 struct osh_gw_store {
@@ -755,6 +771,147 @@ static int insert_line(struct osh_gw_store *st, const char *sandbox_id,
 	return rc;
 }
 
+/* A growable text buffer for the PostgreSQL array literals of a batch. */
+struct abuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void ab_reserve(struct abuf *b, size_t more)
+{
+	char *np;
+	size_t cap;
+
+	if (b->oom || b->len + more + 1 <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 256;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	np = realloc(b->p, cap);
+	if (!np) {
+		b->oom = true;
+		return;
+	}
+	b->p = np;
+	b->cap = cap;
+}
+
+static void ab_put(struct abuf *b, const char *s, size_t n)
+{
+	ab_reserve(b, n);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* Appends one element (',' before all but the first): a number, NULL, or a
+ * double-quoted string with '"' and '\' escaped (array literal syntax). */
+static void ab_elem_text(struct abuf *b, const char *s)
+{
+	ab_put(b, b->len > 1 ? "," : "", b->len > 1 ? 1 : 0);
+	if (!s) {
+		ab_put(b, "NULL", 4);
+		return;
+	}
+	ab_reserve(b, 2 * strlen(s) + 2);
+	if (b->oom)
+		return;
+	b->p[b->len++] = '"';
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			b->p[b->len++] = '\\';
+		b->p[b->len++] = *s;
+	}
+	b->p[b->len++] = '"';
+	b->p[b->len] = '\0';
+}
+
+static void ab_elem_i64(struct abuf *b, int64_t v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%s%lld", b->len > 1 ? "," : "", (long long)v);
+
+	ab_put(b, num, (size_t)n);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* PostgreSQL: inserts the n lines idx[] of `lines` with one statement (arrays
+ * per column) inside the append transaction; seqs[idx[i]] gets each seq. */
+static int insert_many(struct osh_gw_store *st, const char *sandbox_id,
+		       const struct osh_gw_logline *lines, const size_t *idx, size_t n,
+		       uint64_t *seqs)
+{
+	enum { A_TS, A_LEVEL, A_RANK, A_TARGET, A_MSG, A_SRC, A_FIELDS, A_BYTES, A_N };
+	const enum stmt_id s = S_LOG_INSERT_MANY;
+	struct abuf a[A_N];
+	uint64_t *got = NULL;
+	size_t k = 0;
+	int rc = 0, r;
+
+	memset(a, 0, sizeof(a));
+	for (int c = 0; c < A_N; c++)
+		ab_put(&a[c], "{", 1);
+	for (size_t i = 0; i < n; i++) {
+		const struct osh_gw_logline *l = &lines[idx[i]];
+
+		ab_elem_i64(&a[A_TS], l->ts_ms);
+		ab_elem_text(&a[A_LEVEL], l->level ? l->level : "");
+		ab_elem_i64(&a[A_RANK], osh_gw_level_rank(l->level, l->message));
+		ab_elem_text(&a[A_TARGET], l->target ? l->target : "");
+		ab_elem_text(&a[A_MSG], l->message ? l->message : "");
+		ab_elem_text(&a[A_SRC], l->source ? l->source : "");
+		ab_elem_text(&a[A_FIELDS], (l->fields && l->fields[0]) ? l->fields : NULL);
+		ab_elem_i64(&a[A_BYTES], (int64_t)line_bytes(l));
+	}
+	for (int c = 0; c < A_N; c++) {
+		ab_put(&a[c], "}", 1);
+		if (a[c].oom)
+			rc = OSH_ENOMEM;
+	}
+	got = seqs ? calloc(n, sizeof(*got)) : NULL;
+	if (rc == 0 && seqs && !got)
+		rc = OSH_ENOMEM;
+	if (rc != 0) {
+		seterr(st, "insert log lines: out of memory for a batch of %zu lines", n);
+		goto out;
+	}
+	RESET(s);
+	BIND_TEXT(s, 1, sandbox_id);
+	for (int c = 0; c < A_N; c++)
+		BIND_TEXT(s, 2 + c, a[c].p);
+	while ((r = STEP(s)) == STORE_ROW) {
+		if (got && k < n)
+			got[k] = (uint64_t)COL_I64(s, 0);
+		k++;
+	}
+	RESET(s);
+	if (r < 0) {
+		rc = dberr(st, r, "insert log lines");
+	} else if (k != n) {
+		seterr(st, "insert log lines: %zu of %zu rows inserted", k, n);
+		rc = OSH_EIO;
+	} else if (got) {
+		/* nextval ran in batch order: the ascending seqs are the lines' */
+		qsort(got, n, sizeof(*got), cmp_u64);
+		for (size_t i = 0; i < n; i++)
+			seqs[idx[i]] = got[i];
+	}
+out:
+	free(got);
+	for (int c = 0; c < A_N; c++)
+		free(a[c].p);
+	return rc;
+}
+
 /* Inserts the lines not yet held, raises the push mark to max(mark, last_seq,
  * every inserted push_seq) and trims to retention, all in one transaction.
  * Mutex held by the caller. */
@@ -762,10 +919,13 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 			 const struct osh_gw_logline *lines, size_t n, uint64_t last_seq,
 			 uint64_t *seqs, struct osh_gw_push_result *res)
 {
+	/* PostgreSQL: the batch is one statement (a round trip per line would
+	 * dominate); SQLite: one prepared step per line, in-process. */
+	const bool batch = st->ops->pg_dialect;
 	bool in_tx = false;
 	int64_t total = 0, total_bytes = 0;
 	uint64_t mark = 0, new_mark, added_bytes = 0;
-	size_t stored = 0;
+	size_t stored = 0, *idx = NULL;
 	int rc = 0, r;
 
 	rc = step_done(st, S_BEGIN, "begin");
@@ -788,6 +948,14 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 	if (rc != 0)
 		goto out;
 	new_mark = mark > last_seq ? mark : last_seq;
+	if (batch && n > 0) {
+		idx = malloc(n * sizeof(*idx));
+		if (!idx) {
+			seterr(st, "insert log lines: out of memory");
+			rc = OSH_ENOMEM;
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct osh_gw_logline *l = &lines[i];
 		uint64_t b = line_bytes(l), seq = 0;
@@ -799,15 +967,24 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 				res->duplicates++;
 			continue;
 		}
-		rc = insert_line(st, sandbox_id, l, b, &seq);
-		if (rc != 0)
-			goto out;
+		if (batch) {
+			idx[stored] = i;
+		} else {
+			rc = insert_line(st, sandbox_id, l, b, &seq);
+			if (rc != 0)
+				goto out;
+			if (seqs)
+				seqs[i] = seq;
+		}
 		added_bytes += b;
-		if (seqs)
-			seqs[i] = seq;
 		if (l->push_seq > new_mark)
 			new_mark = l->push_seq;
 		stored++;
+	}
+	if (batch && stored > 0) {
+		rc = insert_many(st, sandbox_id, lines, idx, stored, seqs);
+		if (rc != 0)
+			goto out;
 	}
 	if (new_mark > mark) {
 		RESET(S_PUSH_MARK_SET);
@@ -848,6 +1025,7 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 out:
 	if (in_tx)
 		(void)step_done(st, S_ROLLBACK, "rollback");
+	free(idx);
 	return rc;
 }
 

@@ -779,3 +779,86 @@ Test(gw_store, byte_trim_spans_several_chunks)
 	free(huge);
 	sfini(&r);
 }
+
+struct got_lines {
+	size_t n;
+	uint64_t seq[16];
+	char *msg[16], *target[16], *fields[16];
+};
+
+static int collect_line(void *ud, const struct osh_gw_logline *l)
+{
+	struct got_lines *g = ud;
+
+	if (g->n < 16) {
+		g->seq[g->n] = l->seq;
+		g->msg[g->n] = strdup(l->message);
+		g->target[g->n] = strdup(l->target);
+		g->fields[g->n] = l->fields ? strdup(l->fields) : NULL;
+	}
+	g->n++;
+	return 0;
+}
+
+/* A push batch goes in as one statement on PostgreSQL (array literals): text
+ * that needs escaping there (quotes, backslashes, braces, commas, the word
+ * NULL, newlines, UTF-8) comes back byte for byte, absent fields stay NULL,
+ * each line gets its own seq in batch order, and a duplicate in the middle of
+ * a batch is skipped without shifting the seqs of the lines after it. */
+Test(gw_store, push_batch_round_trips_text_and_seqs)
+{
+	static const char *const msgs[] = {
+	    "plain", "quote \" in it", "back\\slash \\\" both", "{brace},comma", "NULL",
+	    "new\nline\ttab", "utf-8 \xc3\xa9\xe2\x82\xac", "", "trailing backslash \\",
+	};
+	enum { N = sizeof(msgs) / sizeof(msgs[0]) };
+	struct osh_gw_logline lines[N];
+	struct osh_gw_push_result res;
+	struct osh_gw_logquery q = {.sandbox_id = "a"};
+	struct got_lines g = {0};
+	uint64_t seqs[N];
+	struct srig r;
+
+	sinit(&r, 0);
+	add_sandbox(&r, "a", "alpha");
+	for (size_t i = 0; i < N; i++)
+		lines[i] = (struct osh_gw_logline){.ts_ms = (int64_t)i,
+						   .level = "INFO",
+						   .target = i % 2 ? "t\"x" : "t",
+						   .message = msgs[i],
+						   .source = "sandbox",
+						   .fields = i % 3 ? "{\"k\":\"v\\\\\"}" : NULL,
+						   .push_seq = i + 1};
+	/* lines 1..3 are already held: line 4 (push_seq 4) onwards is new */
+	cr_assert_eq(osh_gw_store_logs_push(r.st, "a", lines, 3, 0, NULL, &res), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	cr_assert_eq(res.stored, 3);
+	cr_assert_eq(osh_gw_store_logs_push(r.st, "a", lines, N, 0, seqs, &res), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	cr_assert_eq(res.stored, N - 3);
+	cr_assert_eq(res.duplicates, 3);
+	cr_assert_eq(res.acked_seq, N);
+	for (size_t i = 0; i < N; i++) {
+		if (i < 3)
+			cr_assert_eq(seqs[i], 0, "duplicate %zu got seq %llu", i,
+				     (unsigned long long)seqs[i]);
+		else if (i > 3)
+			cr_assert_gt(seqs[i], seqs[i - 1], "seqs follow batch order");
+	}
+	cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_line, &g), 0);
+	cr_assert_eq(g.n, N);
+	for (size_t i = 0; i < N; i++) {
+		cr_assert_str_eq(g.msg[i], msgs[i], "line %zu", i);
+		cr_assert_str_eq(g.target[i], lines[i].target);
+		if (lines[i].fields)
+			cr_assert_str_eq(g.fields[i], lines[i].fields);
+		else
+			cr_assert_null(g.fields[i], "line %zu: absent fields must stay NULL", i);
+		if (i >= 3)
+			cr_assert_eq(g.seq[i], seqs[i], "line %zu: reported seq is the stored one", i);
+		free(g.msg[i]);
+		free(g.target[i]);
+		free(g.fields[i]);
+	}
+	sfini(&r);
+}

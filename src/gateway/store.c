@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -57,6 +58,14 @@ enum stmt_id {
 	S_PUSH_MARK_GET,
 	S_PUSH_MARK_SET,
 	S_LOG_INSERT_MANY,
+	S_CFG_ENSURE,
+	S_CFG_LOCK,
+	S_CFG_VAL_SET,
+	S_CFG_VAL_DEL,
+	S_CFG_GEN_BUMP,
+	S_CFG_VALUES,
+	S_CFG_BUMP,
+	S_CFG_GEN,
 	S_COUNT
 };
 
@@ -140,6 +149,21 @@ static const char *const stmt_sql[S_COUNT] = {
     /* SQLite inserts a batch line by line (S_LOG_INSERT): in-process, one
      * prepared step per line is already cheaper than encoding arrays. */
     [S_LOG_INSERT_MANY] = "SELECT 1",
+    /* Shared config values (SetConfig), read and written in one transaction
+     * with the revision row (osh_gw_store_config_sync). */
+    [S_CFG_ENSURE] = "INSERT INTO config_state(id, revision, snapshot, updated_ms)"
+		     " VALUES (1, 0, '', ?1) ON CONFLICT(id) DO NOTHING",
+    [S_CFG_LOCK] = "SELECT revision, snapshot, values_gen FROM config_state WHERE id = 1",
+    /* No row change when the value is the same: changes() says whether it moved. */
+    [S_CFG_VAL_SET] = "INSERT INTO config_values(name, value, updated_ms) VALUES (?1, ?2, ?3)"
+		      " ON CONFLICT(name) DO UPDATE SET value = excluded.value,"
+		      " updated_ms = excluded.updated_ms WHERE config_values.value <> excluded.value",
+    [S_CFG_VAL_DEL] = "DELETE FROM config_values WHERE name = ?1",
+    [S_CFG_GEN_BUMP] = "UPDATE config_state SET values_gen = values_gen + 1 WHERE id = 1",
+    [S_CFG_VALUES] = "SELECT name, value FROM config_values ORDER BY name",
+    [S_CFG_BUMP] = "UPDATE config_state SET revision = revision + 1, snapshot = ?1,"
+		   " updated_ms = ?2 WHERE id = 1 RETURNING revision",
+    [S_CFG_GEN] = "SELECT values_gen FROM config_state WHERE id = 1",
 };
 
 /* PostgreSQL spellings of the statements whose dialects differ. */
@@ -159,6 +183,9 @@ static const char *const pg_sql[S_COUNT] = {
      * line): ?2..?9 are PostgreSQL array literals, one element per line, in
      * batch order; ORDER BY ord makes the sequence hand out seqs in that
      * order. */
+    /* The row lock orders every config transaction of every gateway. */
+    [S_CFG_LOCK] =
+	"SELECT revision, snapshot, values_gen FROM config_state WHERE id = 1 FOR UPDATE",
     [S_LOG_INSERT_MANY] =
 	"INSERT INTO log_lines(sandbox_id, ts_ms, level, level_rank, target, message, source,"
 	" fields, bytes)"
@@ -491,6 +518,176 @@ int osh_gw_store_config_advance(struct osh_gw_store *st, const char *snapshot, u
 	else
 		rc = dberr(st, r < 0 ? r : OSH_EIO, "advance config revision");
 	RESET(S_CFG_ADVANCE);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* The shared values, read inside the sync transaction (heap copies). */
+struct cfg_vals {
+	struct osh_gw_cfg_value *v;
+	size_t n;
+};
+
+static void cfg_vals_free(struct cfg_vals *cv)
+{
+	for (size_t i = 0; i < cv->n; i++) {
+		free((char *)(uintptr_t)cv->v[i].name);
+		free((char *)(uintptr_t)cv->v[i].value);
+	}
+	free(cv->v);
+	cv->v = NULL;
+	cv->n = 0;
+}
+
+static int cfg_vals_read(struct osh_gw_store *st, struct cfg_vals *cv)
+{
+	size_t cap = 0;
+	int rc = 0, r;
+
+	RESET(S_CFG_VALUES);
+	while (rc == 0 && (r = STEP(S_CFG_VALUES)) == STORE_ROW) {
+		char *name = col_dup(st, S_CFG_VALUES, 0), *value = col_dup(st, S_CFG_VALUES, 1);
+
+		if (cv->n == cap) {
+			struct osh_gw_cfg_value *nv;
+
+			cap = cap ? cap * 2 : 8;
+			nv = realloc(cv->v, cap * sizeof(*nv));
+			if (nv)
+				cv->v = nv;
+			else
+				cap = cv->n;
+		}
+		if (!name || !value || cv->n == cap) {
+			free(name);
+			free(value);
+			seterr(st, "read shared config values: out of memory");
+			rc = OSH_ENOMEM;
+			break;
+		}
+		cv->v[cv->n].name = name;
+		cv->v[cv->n].value = value;
+		cv->n++;
+	}
+	if (rc == 0 && r < 0)
+		rc = dberr(st, r, "read shared config values");
+	RESET(S_CFG_VALUES);
+	return rc;
+}
+
+/* Writes (or removes) one shared value; *moved says whether it changed.
+ * Inside the sync transaction. */
+static int cfg_val_write(struct osh_gw_store *st, const char *name, const char *value, bool *moved)
+{
+	const enum stmt_id s = value ? S_CFG_VAL_SET : S_CFG_VAL_DEL;
+	int rc;
+
+	RESET(s);
+	BIND_TEXT(s, 1, name);
+	if (value) {
+		BIND_TEXT(s, 2, value);
+		BIND_I64(s, 3, osh_time_wall_ms());
+	}
+	rc = step_done(st, s, "write shared config value");
+	*moved = rc == 0 && st->ops->changes(st->db, s) > 0;
+	if (rc == 0 && *moved)
+		rc = step_done(st, S_CFG_GEN_BUMP, "bump shared config generation");
+	return rc;
+}
+
+int osh_gw_store_config_sync(struct osh_gw_store *st, const struct osh_gw_cfg_sync *in,
+			     osh_gw_cfg_resolve_fn fn, void *ud, struct osh_gw_cfg_synced *out)
+{
+	struct cfg_vals cv = {0};
+	char snap[4096], *stored = NULL;
+	uint64_t cur_rev = 0;
+	bool in_tx = false;
+	int rc, r;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->mu);
+	rc = step_done(st, S_BEGIN, "begin");
+	if (rc != 0)
+		goto out;
+	in_tx = true;
+	RESET(S_CFG_ENSURE);
+	BIND_I64(S_CFG_ENSURE, 1, osh_time_wall_ms());
+	rc = step_done(st, S_CFG_ENSURE, "create config state");
+	if (rc != 0)
+		goto out;
+	RESET(S_CFG_LOCK);
+	r = STEP(S_CFG_LOCK);
+	if (r == STORE_ROW) {
+		cur_rev = (uint64_t)COL_I64(S_CFG_LOCK, 0);
+		stored = col_dup(st, S_CFG_LOCK, 1);
+		out->values_gen = (uint64_t)COL_I64(S_CFG_LOCK, 2);
+		if (!stored)
+			rc = OSH_ENOMEM;
+	} else {
+		rc = dberr(st, r < 0 ? r : OSH_EIO, "lock config state");
+	}
+	RESET(S_CFG_LOCK);
+	if (rc != 0)
+		goto out;
+	if (in->set_name) {
+		rc = cfg_val_write(st, in->set_name, in->set_value, &out->value_changed);
+		if (rc != 0)
+			goto out;
+		if (out->value_changed)
+			out->values_gen++;
+	}
+	rc = cfg_vals_read(st, &cv);
+	if (rc != 0)
+		goto out;
+	snap[0] = '\0';
+	rc = fn(ud, cv.v, cv.n, snap, sizeof(snap));
+	if (rc != 0) {
+		seterr(st, "resolve config: %s", osh_strerror(rc));
+		goto out;
+	}
+	if (strcmp(snap, in->published ? in->published : stored) != 0) {
+		RESET(S_CFG_BUMP);
+		BIND_TEXT(S_CFG_BUMP, 1, snap);
+		BIND_I64(S_CFG_BUMP, 2, osh_time_wall_ms());
+		r = STEP(S_CFG_BUMP);
+		if (r == STORE_ROW)
+			out->revision = (uint64_t)COL_I64(S_CFG_BUMP, 0);
+		else
+			rc = dberr(st, r < 0 ? r : OSH_EIO, "advance config revision");
+		RESET(S_CFG_BUMP);
+		if (rc != 0)
+			goto out;
+		out->bumped = true;
+	} else {
+		out->revision = in->published ? in->published_rev : cur_rev;
+	}
+	rc = step_done(st, S_COMMIT, "commit");
+	if (rc == 0)
+		in_tx = false;
+out:
+	if (in_tx)
+		(void)step_done(st, S_ROLLBACK, "rollback");
+	pthread_mutex_unlock(&st->mu);
+	if (rc != 0)
+		memset(out, 0, sizeof(*out));
+	cfg_vals_free(&cv);
+	free(stored);
+	return rc;
+}
+
+int osh_gw_store_config_gen(struct osh_gw_store *st, uint64_t *gen)
+{
+	int rc = 0, r;
+
+	*gen = 0;
+	pthread_mutex_lock(&st->mu);
+	RESET(S_CFG_GEN);
+	r = STEP(S_CFG_GEN);
+	if (r == STORE_ROW)
+		*gen = (uint64_t)COL_I64(S_CFG_GEN, 0);
+	else if (r < 0)
+		rc = dberr(st, r, "read shared config generation");
+	RESET(S_CFG_GEN);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

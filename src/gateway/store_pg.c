@@ -106,6 +106,12 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE log_counts ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;"
     "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
     " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
+    /* 3 -> 4: shared config values (SetConfig) and their generation. */
+    "CREATE TABLE config_values ("
+    " name TEXT PRIMARY KEY,"
+    " value TEXT NOT NULL,"
+    " updated_ms BIGINT NOT NULL);"
+    "ALTER TABLE config_state ADD COLUMN values_gen BIGINT NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == OSH_GW_STORE_SCHEMA_VERSION,

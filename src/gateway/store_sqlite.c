@@ -73,6 +73,14 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE log_counts ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
     "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
     " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
+    /* 3 -> 4: shared config. Values set by SetConfig live here (one row per
+     * key), so every gateway on the database serves them; values_gen moves
+     * whenever one changes, so a gateway polls one integer to notice. */
+    "CREATE TABLE config_values ("
+    " name TEXT PRIMARY KEY,"
+    " value TEXT NOT NULL,"
+    " updated_ms INTEGER NOT NULL);"
+    "ALTER TABLE config_state ADD COLUMN values_gen INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]) ==

@@ -862,3 +862,95 @@ Test(gw_store, push_batch_round_trips_text_and_seqs)
 	}
 	sfini(&r);
 }
+
+/* Resolution used by the config sync tests: the snapshot is the shared
+ * values, "name=value\n" each, or "none\n". */
+static int snap_of_values(void *ud, const struct osh_gw_cfg_value *vals, size_t n, char *snap,
+			  size_t cap)
+{
+	size_t len = 0;
+
+	(void)ud;
+	snap[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(snap + len, cap - len, "%s=%s\n", vals[i].name,
+					vals[i].value);
+	if (n == 0)
+		snprintf(snap, cap, "none\n");
+	return 0;
+}
+
+/* Two connections on one database (two gateways): a value set through one is
+ * read by the other once the generation moves; a set of the same value moves
+ * nothing; each new snapshot gets the next revision, an unchanged one keeps
+ * the caller's; removing a value moves the generation again. */
+Test(gw_store, config_sync_shares_values_between_connections)
+{
+	struct srig r;
+	struct osh_gw_store *b = NULL;
+	struct osh_gw_cfg_sync in = {0};
+	struct osh_gw_cfg_synced out;
+	char err[256];
+	uint64_t gen = 99;
+
+	sinit(&r, 0);
+	cr_assert_eq(osh_gw_store_create(&b, r.db, NULL, err, sizeof(err)), 0, "%s", err);
+	/* start (published NULL): a fresh database gives revision 1 */
+	cr_assert_eq(osh_gw_store_config_sync(r.st, &in, snap_of_values, NULL, &out), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	cr_assert_eq(out.revision, 1);
+	cr_assert(out.bumped);
+	cr_assert_eq(osh_gw_store_config_gen(b, &gen), 0);
+	cr_assert_eq(gen, 0);
+	/* B starts with the same snapshot: keeps revision 1 */
+	cr_assert_eq(osh_gw_store_config_sync(b, &in, snap_of_values, NULL, &out), 0);
+	cr_assert_eq(out.revision, 1);
+	cr_assert(!out.bumped);
+
+	in.set_name = "k";
+	in.set_value = "true";
+	in.published = "none\n";
+	in.published_rev = 1;
+	cr_assert_eq(osh_gw_store_config_sync(r.st, &in, snap_of_values, NULL, &out), 0);
+	cr_assert(out.value_changed);
+	cr_assert(out.bumped);
+	cr_assert_eq(out.revision, 2);
+	cr_assert_eq(out.values_gen, 1);
+	cr_assert_eq(osh_gw_store_config_gen(b, &gen), 0);
+	cr_assert_eq(gen, 1, "B sees the generation move");
+
+	/* B re-reads: its snapshot changed, so it takes the next revision */
+	{
+		struct osh_gw_cfg_sync rd = {.published = "none\n", .published_rev = 1};
+
+		cr_assert_eq(osh_gw_store_config_sync(b, &rd, snap_of_values, NULL, &out), 0);
+		cr_assert(out.bumped);
+		cr_assert_eq(out.revision, 3);
+		cr_assert_eq(out.values_gen, 1);
+		/* and again: nothing new, its revision stays */
+		rd.published = "k=true\n";
+		rd.published_rev = 3;
+		cr_assert_eq(osh_gw_store_config_sync(b, &rd, snap_of_values, NULL, &out), 0);
+		cr_assert(!out.bumped);
+		cr_assert_eq(out.revision, 3);
+	}
+	/* the same value again: no generation, no revision */
+	in.published = "k=true\n";
+	in.published_rev = 2;
+	cr_assert_eq(osh_gw_store_config_sync(r.st, &in, snap_of_values, NULL, &out), 0);
+	cr_assert(!out.value_changed);
+	cr_assert(!out.bumped);
+	cr_assert_eq(out.revision, 2);
+	cr_assert_eq(out.values_gen, 1);
+	/* removed through B */
+	in.set_value = NULL;
+	in.published_rev = 3;
+	cr_assert_eq(osh_gw_store_config_sync(b, &in, snap_of_values, NULL, &out), 0);
+	cr_assert(out.value_changed);
+	cr_assert_eq(out.revision, 4);
+	cr_assert_eq(out.values_gen, 2);
+	cr_assert_eq(osh_gw_store_config_gen(r.st, &gen), 0);
+	cr_assert_eq(gen, 2);
+	osh_gw_store_destroy(b);
+	sfini(&r);
+}

@@ -4,10 +4,11 @@
  * DESIGN: see cfgstate.h. Every change (start, reload, SetConfig, a shared
  * value changed by another gateway) goes through one function, sync_locked:
  * one store transaction that writes, reads the shared values, resolves and
- * assigns the revision, then a publish under the reader lock. The directory (not the file) is watched because editors
- * and our own SetConfig replace the file by rename: a watch on the old inode would
- * go stale. IN_CLOSE_WRITE catches in-place writers once they finish, IN_MOVED_TO /
- * IN_CREATE catch atomic replacement, IN_DELETE / IN_MOVED_FROM catch removal. */
+ * assigns the revision, then a publish under the reader lock. The directory
+ * (not the file) is watched because editors and tools replace the file by
+ * rename: a watch on the old inode would go stale. IN_CLOSE_WRITE catches
+ * in-place writers once they finish, IN_MOVED_TO / IN_CREATE catch atomic
+ * replacement, IN_DELETE / IN_MOVED_FROM catch removal. */
 #include "cfgstate.h"
 
 #include <errno.h>

@@ -155,9 +155,10 @@ static const char *const stmt_sql[S_COUNT] = {
 		     " VALUES (1, 0, '', ?1) ON CONFLICT(id) DO NOTHING",
     [S_CFG_LOCK] = "SELECT revision, snapshot, values_gen FROM config_state WHERE id = 1",
     /* No row change when the value is the same: changes() says whether it moved. */
-    [S_CFG_VAL_SET] = "INSERT INTO config_values(name, value, updated_ms) VALUES (?1, ?2, ?3)"
-		      " ON CONFLICT(name) DO UPDATE SET value = excluded.value,"
-		      " updated_ms = excluded.updated_ms WHERE config_values.value <> excluded.value",
+    [S_CFG_VAL_SET] =
+	"INSERT INTO config_values(name, value, updated_ms) VALUES (?1, ?2, ?3)"
+	" ON CONFLICT(name) DO UPDATE SET value = excluded.value,"
+	" updated_ms = excluded.updated_ms WHERE config_values.value <> excluded.value",
     [S_CFG_VAL_DEL] = "DELETE FROM config_values WHERE name = ?1",
     [S_CFG_GEN_BUMP] = "UPDATE config_state SET values_gen = values_gen + 1 WHERE id = 1",
     [S_CFG_VALUES] = "SELECT name, value FROM config_values ORDER BY name",

@@ -7,7 +7,10 @@
 # at once). Every gateway runs with --sandbox-bin tools/sandbox-tap.sh over
 # /bin/true, so no supervisor competes for the CPU and the bench has each
 # sandbox's credential. The PostgreSQL cluster is a temporary one on a Unix
-# socket (tests/support/pg_cluster.sh runs this script inside it).
+# socket (tests/support/pg_cluster.sh runs this script inside it). Last, the
+# shared config: how long a value set through one gateway takes to be served
+# by the other (polled with `openshell config get`), against the same loop on
+# the gateway that set it.
 # Output: `name value unit` lines; ratios are against the SQLite figure (or
 # one PostgreSQL gateway) measured in this run.
 set -euo pipefail
@@ -85,6 +88,27 @@ b2=$!
 wait $b1
 wait $b2
 
+# Shared config: a value set through A (pg1), then `config get` on B (pg2)
+# polled until it serves it. Baseline: the same loop polling A itself (the
+# CLI's own round trips), in this run. 20 flips each; milliseconds.
+now_ms() { date +%s%3N; }
+sync_ms() { # sync_ms SET_ADDR GET_ADDR -> "median max"
+	local v t0 i ms=()
+	for i in $(seq 1 20); do
+		if ((i % 2)); then v=true; else v=false; fi
+		t0=$(now_ms)
+		"$bin/openshell" --gateway "$1" config set ocsf_logging_enabled "$v" >/dev/null
+		for _ in $(seq 1 400); do
+			"$bin/openshell" --gateway "$2" config get ocsf_logging_enabled |
+				grep -q "= $v " && break
+		done
+		ms+=($(($(now_ms) - t0)))
+	done
+	printf '%s\n' "${ms[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)], a[NR]}'
+}
+cfg_same=$(sync_ms "$a_p1" "$a_p1")
+cfg_other=$(sync_ms "$a_p1" "$a_p2")
+
 sq_push=$(echo "$out_sq" | val rpc_push_gateway)
 p1_push=$(echo "$out_p1" | val rpc_push_gateway)
 two_a=$(val rpc_push_gateway <"$tmp/two-a.out")
@@ -105,3 +129,11 @@ awk -v sq="$sq_push" -v p1="$p1_push" -v a="$two_a" -v b="$two_b" -v sqp="$sq_po
 	printf "store_policy_pg %.0f calls/s\n", p1p
 	printf "store_policy_pg_vs_sqlite %.3f ratio\n", p1p / sqp
 }'
+{
+	read -r same_med same_max <<<"$cfg_same"
+	read -r oth_med oth_max <<<"$cfg_other"
+	echo "config_set_seen_same_gateway_ms $same_med ms (max $same_max)"
+	echo "config_set_seen_other_gateway_ms $oth_med ms (max $oth_max)"
+	awk -v a="$same_med" -v b="$oth_med" \
+		'BEGIN { printf "config_sync_other_vs_same %.2f ratio\n", b / (a > 0 ? a : 1) }'
+}

@@ -808,8 +808,15 @@ static int collect_line(void *ud, const struct osh_gw_logline *l)
 Test(gw_store, push_batch_round_trips_text_and_seqs)
 {
 	static const char *const msgs[] = {
-	    "plain", "quote \" in it", "back\\slash \\\" both", "{brace},comma", "NULL",
-	    "new\nline\ttab", "utf-8 \xc3\xa9\xe2\x82\xac", "", "trailing backslash \\",
+	    "plain",
+	    "quote \" in it",
+	    "back\\slash \\\" both",
+	    "{brace},comma",
+	    "NULL",
+	    "new\nline\ttab",
+	    "utf-8 \xc3\xa9\xe2\x82\xac",
+	    "",
+	    "trailing backslash \\",
 	};
 	enum { N = sizeof(msgs) / sizeof(msgs[0]) };
 	struct osh_gw_logline lines[N];
@@ -855,7 +862,8 @@ Test(gw_store, push_batch_round_trips_text_and_seqs)
 		else
 			cr_assert_null(g.fields[i], "line %zu: absent fields must stay NULL", i);
 		if (i >= 3)
-			cr_assert_eq(g.seq[i], seqs[i], "line %zu: reported seq is the stored one", i);
+			cr_assert_eq(g.seq[i], seqs[i], "line %zu: reported seq is the stored one",
+				     i);
 		free(g.msg[i]);
 		free(g.target[i]);
 		free(g.fields[i]);
@@ -873,8 +881,8 @@ static int snap_of_values(void *ud, const struct osh_gw_cfg_value *vals, size_t 
 	(void)ud;
 	snap[0] = '\0';
 	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(snap + len, cap - len, "%s=%s\n", vals[i].name,
-					vals[i].value);
+		len +=
+		    (size_t)snprintf(snap + len, cap - len, "%s=%s\n", vals[i].name, vals[i].value);
 	if (n == 0)
 		snprintf(snap, cap, "none\n");
 	return 0;

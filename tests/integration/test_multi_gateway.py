@@ -142,7 +142,17 @@ class TwoGateways(unittest.TestCase):
         # What a supervisor of B receives: GetSandboxPolicy through B with the
         # sandbox's credential (it authenticates only to its own gateway).
         pb, a, b = self.pb, self.a, self.b
-        sid = self.create(b, "polls-b")
+        # after test_c's outage, a connection idle since then answers its
+        # first call UNAVAILABLE (it learns then that the server went away):
+        # clients retry, as supervisors do
+        def created():
+            try:
+                return self.create(b, "polls-b")
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE)
+                return None
+
+        sid = it.wait_until(created, 30, "CreateSandbox on B")
         lat = []
         prev_rev = 0
         for i in range(20):
@@ -213,15 +223,21 @@ class TwoGateways(unittest.TestCase):
         finally:
             self.assertEqual(subprocess.call(os.environ["OSH_TEST_PG_START"], shell=True), 0)
 
-        def listed():
+        def listed(gw):
             try:
-                a.stub.ListSandboxes(pb.ListSandboxesRequest(), timeout=10)
+                gw.stub.ListSandboxes(pb.ListSandboxesRequest(), timeout=10)
+                # the loop thread's connection too (CreateSandbox runs there)
+                gw.stub.SetConfig(pb.SetConfigRequest(key="ocsf_logging_enabled", value="true"),
+                                  timeout=10)
                 return True
             except grpc.RpcError as e:
                 self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE)
                 return False
 
-        it.wait_until(listed, 30, "gateway A to reconnect")
+        # each connection retries after its backoff (up to 5 s once the
+        # outage lasted long enough)
+        it.wait_until(lambda: listed(a), 30, "gateway A to reconnect")
+        it.wait_until(lambda: listed(self.b), 30, "gateway B to reconnect")
         it.wait_until(lambda: "NET:FAIL [HIGH] %s/postgresql" % os.environ["OSH_TEST_PG_DIR"]
                       in gateway_log_text(a), 10, "the outage event")
         try:

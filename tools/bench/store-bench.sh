@@ -73,7 +73,13 @@ out_sq=$(OSH_BENCH_CREDENTIAL=$cred "$bin/osh-rpc-bench" --gateway "$a_sq" --san
 start_gw pg1 --store "$uri"
 a_p1=$addr
 cred1=$(make_box pg1 "$a_p1" bench-a)
+# How busy the host's CPUs were during the one-gateway run (/proc/stat): a
+# second gateway can only add throughput when this is well below 1.
+cpu_busy_idle() { awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
+read -r busy0 idle0 <<<"$(cpu_busy_idle)"
 out_p1=$(OSH_BENCH_CREDENTIAL=$cred1 "$bin/osh-rpc-bench" --gateway "$a_p1" --sandbox bench-a)
+read -r busy1 idle1 <<<"$(cpu_busy_idle)"
+cpu_p1=$(awk -v b=$((busy1 - busy0)) -v i=$((idle1 - idle0)) 'BEGIN { printf "%.2f", b / (b + i) }')
 start_gw pg2 --store "$uri"
 a_p2=$addr
 cred2=$(make_box pg2 "$a_p2" bench-b)
@@ -119,12 +125,13 @@ for v in "$sq_push" "$p1_push" "$two_a" "$two_b" "$sq_pol" "$p1_pol"; do
 	[ -n "$v" ] || { echo "store-bench: a bench run printed no figure" >&2; exit 1; }
 done
 awk -v sq="$sq_push" -v p1="$p1_push" -v a="$two_a" -v b="$two_b" -v sqp="$sq_pol" \
-	-v p1p="$p1_pol" 'BEGIN {
+	-v p1p="$p1_pol" -v cpu="$cpu_p1" 'BEGIN {
 	printf "store_push_sqlite %.0f lines/s\n", sq
 	printf "store_push_pg_one_gateway %.0f lines/s\n", p1
 	printf "store_push_pg_vs_sqlite %.3f ratio\n", p1 / sq
 	printf "store_push_pg_two_gateways %.0f lines/s\n", a + b
 	printf "pg_two_gateway_ratio %.3f ratio\n", (a + b) / p1
+	printf "store_pg_one_gateway_cpu_busy %s fraction\n", cpu
 	printf "store_policy_sqlite %.0f calls/s\n", sqp
 	printf "store_policy_pg %.0f calls/s\n", p1p
 	printf "store_policy_pg_vs_sqlite %.3f ratio\n", p1p / sqp

@@ -979,7 +979,7 @@ static const char *const help_settings =
     "\n"
     "The upstream names of `config get` / `config set`, with the same keys:\n"
     "ocsf_json_enabled is accepted for ocsf_logging_enabled. delete drops the\n"
-    "value set through the CLI, so the config file or default applies again.\n"
+    "value set through the CLI, so the config file, flag, env or default applies.\n"
     "Differs from upstream on purpose: settings are gateway-wide here (there are\n"
     "no per-sandbox settings), so a sandbox NAME is refused and --global is\n"
     "implied; --yes is accepted and ignored (nothing prompts).\n"

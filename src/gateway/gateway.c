@@ -4,7 +4,8 @@
  * DESIGN: the gRPC loop's tick hook (every TICK_MS on the loop thread) does all
  * periodic work, so nothing here needs its own thread or locks: it publishes the
  * address file once the loop runs, applies reload requests (SIGHUP flag, inotify
- * on the YAML file's directory), reaps supervisors with waitpid(WNOHANG), checks
+ * on the YAML file's directory), picks up shared config values other gateways
+ * set (a generation polled every CFG_SYNC_MS), reaps supervisors with waitpid(WNOHANG), checks
  * adopted supervisors (started by an earlier gateway run) through /proc, and
  * escalates pending deletes from SIGTERM to SIGKILL after the grace period. */
 #include <errno.h>
@@ -34,6 +35,10 @@
 
 #define TICK_MS	       50
 #define ADOPT_CHECK_MS 1000
+/* How often the shared config values' generation is polled (one integer read
+ * of the store): a value set through another gateway is served here at most
+ * this long (plus a tick) later. */
+#define CFG_SYNC_MS 100
 
 /* ------------------------------------------------------------ options -- */
 
@@ -604,6 +609,14 @@ static void tick(struct osh_rpc_server *srv, void *ud)
 	rc = osh_gw_cfgstate_poll(gw->cfg, &reloaded, &changed, err, sizeof(err));
 	if (reloaded)
 		log_reload(gw, rc, changed, "file changed", err);
+	if (osh_time_mono_ms() >= gw->next_cfg_sync_ms) {
+		gw->next_cfg_sync_ms = osh_time_mono_ms() + CFG_SYNC_MS;
+		rc = osh_gw_cfgstate_refresh(gw->cfg, &changed, err, sizeof(err));
+		if (rc != 0) /* an outage is reported once, by the store's link events */
+			osh_gw_log(OSH_GW_LOG_DEBUG, "shared config not refreshed: %s", err);
+		else if (changed)
+			log_reload(gw, rc, changed, "shared value changed", err);
+	}
 	report_config(gw);
 	reap(gw);
 	if (osh_time_mono_ms() >= gw->next_adopt_check_ms) {

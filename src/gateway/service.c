@@ -1297,9 +1297,10 @@ static void h_set_config(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 	}
 	osh_gw_cfgstate_get(gw->cfg, &c, &rev);
 	osh_gw_log(OSH_GW_LOG_INFO,
-		   "config %s %s%s%s via SetConfig (written to %s): %s, revision %llu",
+		   "config %s %s%s%s via SetConfig (shared value in the %s store): %s, revision "
+		   "%llu",
 		   req->unset ? "unset" : "set", req->key, req->unset ? "" : "=",
-		   req->unset ? "" : req->value, osh_gw_cfgstate_path(gw->cfg),
+		   req->unset ? "" : req->value, osh_gw_store_kind(gw->store),
 		   changed ? "changed" : "unchanged", (unsigned long long)rev);
 	entry_fill(&e, &c, k, val, sizeof(val));
 	r.config_revision = rev;

@@ -301,13 +301,14 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 		cr_assert(sr->changed);
 		cr_assert_eq(sr->config_revision, 2);
 		cr_assert_str_eq(sr->entry->value, "true");
-		cr_assert_str_eq(sr->entry->source, "file");
+		cr_assert_str_eq(sr->entry->source, "database");
 	}
 	osh_rpc_msg_free(resp);
+	/* the value lives in the store (shared by every gateway on it), not in
+	 * this gateway's file */
 	yaml_path = gwt_path(r.dir, "gateway.yaml");
 	text = gwt_read(yaml_path);
-	cr_assert_str_eq(text, "ocsf_logging_enabled: true\n");
-	free(text);
+	cr_assert_null(text, "SetConfig wrote gateway.yaml: %s", text ? text : "");
 
 	s.value = (char *)(uintptr_t) "yes";
 	cr_assert_eq(call(&r, "SetConfig", &s.base, &resp, &st), 0, "%s", st.message);
@@ -326,20 +327,35 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 	cr_assert_neq(call(&r, "GetConfig", &g.base, &resp, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND);
 
-	/* An operator edit of the file is picked up by the watch (no RPC). */
-	cr_assert_eq(gwt_write_rename(yaml_path, "ocsf_logging_enabled: off\n"), 0);
+	/* Removing the shared value (settings delete = SetConfig unset) brings
+	 * the flag's false back. */
 	g.key = NULL;
+	s.key = (char *)(uintptr_t) "ocsf_logging_enabled";
+	s.value = NULL;
+	s.unset = true;
+	cr_assert_eq(call(&r, "SetConfig", &s.base, &resp, &st), 0, "%s", st.message);
+	{
+		Openshell__V1__SetConfigResponse *sr = (void *)resp;
+
+		cr_assert(sr->changed);
+		cr_assert_eq(sr->config_revision, 3);
+		cr_assert_str_eq(sr->entry->value, "false");
+		cr_assert_str_eq(sr->entry->source, "flag");
+	}
+	osh_rpc_msg_free(resp);
+	/* An operator edit of the file is picked up by the watch (no RPC). */
+	cr_assert_eq(gwt_write_rename(yaml_path, "ocsf_logging_enabled: on\n"), 0);
 	{
 		long long end = gwt_now_ms() + 10000;
 		uint64_t rev = 0;
 
-		while (gwt_now_ms() < end && rev != 3) {
+		while (gwt_now_ms() < end && rev != 4) {
 			cr_assert_eq(call(&r, "GetConfig", &g.base, &resp, &st), 0);
 			rev = ((Openshell__V1__GetConfigResponse *)(void *)resp)->config_revision;
 			osh_rpc_msg_free(resp);
 			gwt_nap();
 		}
-		cr_assert_eq(rev, 3, "file edit not applied");
+		cr_assert_eq(rev, 4, "file edit not applied");
 	}
 	/* An invalid edit keeps revision and value. */
 	cr_assert_eq(gwt_write_rename(yaml_path, "ocsf_logging_enabled: off\nnot_a_key: 1\n"), 0);
@@ -350,7 +366,7 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 			gwt_nap(); /* give the watcher a chance to (wrongly) act */
 	}
 	cr_assert_eq(call(&r, "GetConfig", &g.base, &resp, &st), 0);
-	cr_assert_eq(((Openshell__V1__GetConfigResponse *)(void *)resp)->config_revision, 3);
+	cr_assert_eq(((Openshell__V1__GetConfigResponse *)(void *)resp)->config_revision, 4);
 	osh_rpc_msg_free(resp);
 	free(yaml_path);
 	rig_down(&r);

@@ -822,10 +822,10 @@ static int32_t find_path(const struct conv *c, int32_t from, const char *path)
 
 		if (c->nodes[cur].t != J_OBJ)
 			return -1;
-		for (int32_t m = c->nodes[cur].child; m >= 0; m = c->nodes[m].next)
+		for (int32_t m = c->nodes[cur].child; m >= 0 && k < 0; m = c->nodes[m].next)
 			if (c->nodes[m].key_len == l &&
 			    memcmp(c->in + c->nodes[m].key_off, path, l) == 0)
-				k = m;
+				k = m; /* the first occurrence, which the conversion keeps */
 		cur = k;
 		path += l + (dot ? 1 : 0);
 	}
@@ -1245,10 +1245,21 @@ static int write_out(const struct conv *c, const struct on *root, char **out, si
 	return rc;
 }
 
-static int identity(const char *json, size_t len, char **out, size_t *out_len)
+/* 1.7.0 -> 1.7.0: a copy, once the text is one JSON object (the writer's
+ * syntax check; no tree is built). */
+static int identity(const char *json, size_t len, char **out, size_t *out_len, char *reason,
+		    size_t reason_cap)
 {
-	char *buf = malloc(len + 1);
+	size_t i = 0;
+	char *buf;
 
+	while (i < len && (json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r'))
+		i++;
+	if (i == len || json[i] != '{' || !ocsf_json_valid(json, len)) {
+		set_reason(reason, reason_cap, "not JSON: not one JSON object");
+		return OSH_EPARSE;
+	}
+	buf = malloc(len + 1);
 	if (buf == NULL)
 		return OSH_ENOMEM;
 	memcpy(buf, json, len);
@@ -1282,7 +1293,7 @@ int ocsf_convert_json(const char *json, size_t len, enum ocsf_version target, ch
 		return json == NULL ? OSH_EPARSE : OSH_ETOOBIG;
 	}
 	if (target == OCSF_VERSION_1_7_0)
-		return identity(json, len, out, out_len);
+		return identity(json, len, out, out_len, reason, reason_cap);
 	p.s = json;
 	p.n = len;
 	c.root = parse_value(&p, 0);

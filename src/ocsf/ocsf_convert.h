@@ -27,7 +27,8 @@
  * strict RFC 8259 parser with a nesting limit (OCSF_CONVERT_MAX_DEPTH), and
  * every output string is either a copied input string that parsed as valid
  * JSON with valid UTF-8 or text the writer escapes, so the output is valid
- * JSON whatever the input. 1.7.0 -> 1.7.0 is the identity (a copy).
+ * JSON whatever the input. 1.7.0 -> 1.7.0 is the identity: a copy, after a
+ * syntax check (one JSON object) and no tree.
  *
  * Thread-safety: no global mutable state; every call allocates its own
  * working memory and frees it before returning. */
@@ -67,7 +68,8 @@ const char *ocsf_version_name(enum ocsf_version v);
  *   OSH_EINVAL  the event cannot be made valid for `target` (a refusal: the
  *               caller counts it), or target is not a version;
  *   OSH_EPARSE  json is not one JSON object, or not an OCSF 1.7.0 event
- *               (no class_uid, metadata.version not 1.7.0);
+ *               (no class_uid, metadata.version not 1.7.0; for the 1.7.0
+ *               identity only the JSON syntax is checked);
  *   OSH_EDEPTH  nesting deeper than OCSF_CONVERT_MAX_DEPTH;
  *   OSH_ETOOBIG len above 64 MiB;
  *   OSH_ENOMEM  out of memory.

@@ -324,6 +324,13 @@ Test(convert, malformed_input)
 	deep[n] = 0;
 	c = convert(deep, OCSF_VERSION_1_1_0);
 	refused(&c, OSH_EDEPTH, "deep");
+	/* the identity copies only text that is one JSON object */
+	c = convert("{\"a\":1", OCSF_VERSION_1_7_0);
+	refused(&c, OSH_EPARSE, "not JSON");
+	c = convert("[]", OCSF_VERSION_1_7_0);
+	refused(&c, OSH_EPARSE, "not JSON");
+	cr_assert_eq(ocsf_convert_json("{}\0x", 4, OCSF_VERSION_1_7_0, &c.out, &c.len, NULL, 0),
+		     OSH_EPARSE);
 	c = convert(NET_HEAD META("") "}", (enum ocsf_version)7);
 	refused(&c, OSH_EINVAL, "accepted: 1.1.0");
 }

@@ -970,6 +970,8 @@ static const char *const help_config =
     "Boolean values accept true/false, yes/no, on/off, 1/0 in any case.\n"
     "Key: ocsf_logging_enabled (bool; upstream name ocsf_json_enabled) turns the\n"
     "OCSF JSONL file of every sandbox on or off live.\n"
+    "Key: ocsf_schema_version (string: 1.1.0, 1.3.0, 1.5.0 or 1.7.0, the default)\n"
+    "sets the OCSF version of that file's lines, live (docs/siem.md).\n"
     "The upstream forms are `openshell settings get|set|delete`.\n";
 
 static const char *const help_settings =

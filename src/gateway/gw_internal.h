@@ -76,6 +76,7 @@ struct osh_gw {
 	bool sites_owned;	     /* this gateway started the emission runtime */
 	bool listen_logged;	     /* "listening on ..." written (before gateway.addr) */
 	bool ev_ocsf;		     /* config as last reported in GW_CONFIG_CHANGE */
+	int ev_ocsf_version;	     /* ocsf_schema_version as last reported (enum ocsf_version) */
 	uint64_t ev_rev;
 	bool omit_sandbox_config;
 	unsigned stop_grace_ms;

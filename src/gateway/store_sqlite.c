@@ -73,6 +73,31 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE log_counts ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
     "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
     " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
+    /* 3 -> 4: policy proposals made from a sandbox's denials (docs/l7.md),
+     * one row per (sandbox, host, port, binary); the rule is a packed
+     * NetworkPolicyRule. */
+    "CREATE TABLE policy_proposals ("
+    " id TEXT PRIMARY KEY,"
+    " sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,"
+    " host TEXT NOT NULL,"
+    " port INTEGER NOT NULL,"
+    " binary_path TEXT NOT NULL,"
+    " rule_name TEXT NOT NULL,"
+    " proposed_rule BLOB NOT NULL,"
+    " rationale TEXT NOT NULL,"
+    " security_notes TEXT NOT NULL,"
+    " confidence_milli INTEGER NOT NULL,"
+    " stage TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " hit_count INTEGER NOT NULL,"
+    " first_seen_ms INTEGER NOT NULL,"
+    " last_seen_ms INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL,"
+    " decided_ms INTEGER NOT NULL DEFAULT 0,"
+    " decided_by TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (sandbox_id, host, port, binary_path));"
+    "CREATE INDEX policy_proposals_sandbox ON policy_proposals(sandbox_id, updated_ms);",
 };
 
 _Static_assert(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]) ==

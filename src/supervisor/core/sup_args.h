@@ -18,10 +18,10 @@
 #include "osh_err.h"
 
 /* Defaults (milliseconds). */
-#define OSH_SUP_DEFAULT_POLL_MS	 10000
-#define OSH_SUP_DEFAULT_GRACE_MS 5000
-#define OSH_SUP_MIN_POLL_MS	 10
-#define OSH_SUP_DEFAULT_LOG_DIR	 "/var/log"
+#define OSH_SUP_DEFAULT_POLL_MS		10000
+#define OSH_SUP_DEFAULT_GRACE_MS	5000
+#define OSH_SUP_MIN_POLL_MS		10
+#define OSH_SUP_DEFAULT_LOG_DIR		"/var/log"
 #define OSH_SUP_DEFAULT_DENIAL_FLUSH_MS 10000
 
 struct osh_sup_args {

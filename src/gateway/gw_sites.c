@@ -337,6 +337,9 @@ void gw_ev_proposal_accept(const struct gw_ev_proposal *p, uint32_t old_version,
 	struct ocsf_device_config_state_change ev;
 
 	osh_site_init_gw_proposal_accept(&ev);
+	ocsf_device_config_state_change_set_state_id(
+	    &ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER);
+	ocsf_device_config_state_change_set_state(&ev, "accepted");
 	ocsf_device_config_state_change_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_device_config_state_change_set_message(
 	    &ev,

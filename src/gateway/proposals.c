@@ -30,8 +30,8 @@
 
 /* Bounds on what one submission may carry. */
 #define MAX_CHUNKS  256
-#define MAX_TEXT    4096	/* rationale, security notes */
-#define MAX_RULE    (64 * 1024) /* packed proposed rule */
+#define MAX_TEXT    4096		/* rationale, security notes */
+#define MAX_RULE    ((size_t)64 * 1024) /* packed proposed rule */
 #define MAX_HITS    1000000
 #define MAX_NAME    128
 #define MAX_REASONS 16
@@ -106,7 +106,7 @@ static int chunk_row(const Openshell__V1__PolicyChunk *c, const char *sandbox_id
 	}
 	row->rule_len = openshell__v1__network_policy_rule__get_packed_size(r);
 	if (row->rule_len > MAX_RULE) {
-		snprintf(why, wlen, "%s: proposed_rule of %zu bytes (at most %d)", c->rule_name,
+		snprintf(why, wlen, "%s: proposed_rule of %zu bytes (at most %zu)", c->rule_name,
 			 row->rule_len, MAX_RULE);
 		goto out;
 	}
@@ -284,7 +284,7 @@ void gw_h_get_proposals(struct osh_rpc_call *call, const ProtobufCMessage *m, vo
 		goto out;
 	}
 	msgs = calloc(n ? n : 1, sizeof(*msgs));
-	r.chunks = calloc(n ? n : 1, sizeof(*r.chunks));
+	r.chunks = calloc(n ? n : 1, sizeof(void *));
 	if (!msgs || !r.chunks) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
@@ -334,7 +334,7 @@ static int merge_rule(Openshell__V1__SandboxPolicy *p, const char *key,
 		if (strcmp(p->network_policies[i]->key, key) != 0 || !cur)
 			continue;
 		np = realloc(cur->endpoints,
-			     (cur->n_endpoints + rule->n_endpoints) * sizeof(*cur->endpoints));
+			     (cur->n_endpoints + rule->n_endpoints) * sizeof(void *));
 		if (!np)
 			return OSH_ENOMEM;
 		cur->endpoints = np;
@@ -344,7 +344,7 @@ static int merge_rule(Openshell__V1__SandboxPolicy *p, const char *key,
 		}
 		rule->n_endpoints = 0;
 		np = realloc(cur->binaries,
-			     (cur->n_binaries + rule->n_binaries) * sizeof(*cur->binaries) + 1);
+			     (cur->n_binaries + rule->n_binaries) * sizeof(void *) + 1);
 		if (!np)
 			return OSH_ENOMEM;
 		cur->binaries = np;
@@ -362,7 +362,7 @@ static int merge_rule(Openshell__V1__SandboxPolicy *p, const char *key,
 		openshell__v1__network_policy_rule__free_unpacked(rule, NULL);
 		return 0;
 	}
-	nv = realloc(p->network_policies, (p->n_network_policies + 1) * sizeof(*nv));
+	nv = realloc(p->network_policies, (p->n_network_policies + 1) * sizeof(void *));
 	if (!nv)
 		return OSH_ENOMEM;
 	p->network_policies = nv;

@@ -68,7 +68,7 @@ static void summary_fini(struct osh_denial_summary *s)
 	free(s->host);
 	free(s->binary);
 	free(s->reason);
-	for (size_t i = 0; i < s->n_ancestors; i++)
+	for (size_t i = 0; s->ancestors && i < s->n_ancestors; i++)
 		free(s->ancestors[i]);
 	free(s->ancestors);
 	for (size_t i = 0; i < s->n_l7; i++) {

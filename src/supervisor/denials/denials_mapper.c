@@ -260,7 +260,7 @@ static int l7_rules(const struct osh_denial_summary *s, Openshell__V1__NetworkEn
 		n++;
 	}
 	qsort(order, n, sizeof(order[0]), cmp_str);
-	ep->rules = calloc(n ? n : 1, sizeof(*ep->rules));
+	ep->rules = calloc(n ? n : 1, sizeof(void *));
 	if (!ep->rules)
 		return OSH_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -405,7 +405,7 @@ static Openshell__V1__PolicyChunk *chunk_for(const struct osh_denial_summary *s,
 	openshell__v1__network_policy_rule__init(r);
 	openshell__v1__network_endpoint__init(ep);
 	c->proposed_rule = r;
-	r->endpoints = calloc(1, sizeof(*r->endpoints));
+	r->endpoints = calloc(1, sizeof(void *));
 	if (!r->endpoints) {
 		free(ep);
 		goto out;
@@ -428,7 +428,7 @@ static Openshell__V1__PolicyChunk *chunk_for(const struct osh_denial_summary *s,
 	if (strcmp(s->binary, "-") != 0) {
 		Openshell__V1__NetworkBinary *b = malloc(sizeof(*b));
 
-		r->binaries = calloc(1, sizeof(*r->binaries));
+		r->binaries = calloc(1, sizeof(void *));
 		if (!b || !r->binaries) {
 			free(b);
 			goto out;
@@ -475,7 +475,7 @@ int osh_denial_map(const struct osh_denial_summary *s, size_t n,
 		   const struct osh_denial_map_opts *opts, Openshell__V1__PolicyChunk ***out,
 		   size_t *n_out)
 {
-	Openshell__V1__PolicyChunk **v = calloc(n ? n : 1, sizeof(*v));
+	Openshell__V1__PolicyChunk **v = calloc(n ? n : 1, sizeof(void *));
 	size_t k = 0;
 	int rc = OSH_ENOMEM;
 
@@ -488,7 +488,7 @@ int osh_denial_map(const struct osh_denial_summary *s, size_t n,
 		if (!v[k])
 			goto out;
 	}
-	qsort(v, n, sizeof(v[0]), by_confidence);
+	qsort(v, n, sizeof(void *), by_confidence);
 	*out = v;
 	*n_out = n;
 	v = NULL;

@@ -49,12 +49,14 @@ static void dns_fail(void *ud, const char *host, uint16_t port, const char *why)
 	osh_denials_ev_dns_fail(host, port, why);
 }
 
-/* Fills the wire summaries (borrowing the batch's strings). */
+/* Fills the wire summaries (borrowing the batch's strings): a heap array of
+ * n + 1 pointers whose last one is the heap block of the n messages
+ * (summaries_free). samples has room for every L7 sample of the batch. */
 static Openshell__V1__DenialSummary **summaries(const struct osh_denial_batch *b,
-						Openshell__V1__L7RequestSample **samples)
+						Openshell__V1__L7RequestSample *samples)
 {
-	Openshell__V1__DenialSummary **v = calloc(b->n ? b->n : 1, sizeof(*v));
-	Openshell__V1__DenialSummary *m = calloc(b->n ? b->n : 1, sizeof(*m));
+	Openshell__V1__DenialSummary **v = calloc(b->n + 1, sizeof(void *));
+	Openshell__V1__DenialSummary *m = calloc(b->n + 1, sizeof(Openshell__V1__DenialSummary));
 	size_t k = 0;
 
 	if (!v || !m) {
@@ -62,6 +64,7 @@ static Openshell__V1__DenialSummary **summaries(const struct osh_denial_batch *b
 		free(m);
 		return NULL;
 	}
+	v[b->n] = m;
 	for (size_t i = 0; i < b->n; i++) {
 		const struct osh_denial_summary *s = &b->v[i];
 		Openshell__V1__DenialSummary *d = &m[i];
@@ -78,18 +81,17 @@ static Openshell__V1__DenialSummary **summaries(const struct osh_denial_batch *b
 		d->count = s->count > UINT32_MAX ? UINT32_MAX : (uint32_t)s->count;
 		d->total_count = d->count;
 		d->denial_stage = (char *)(uintptr_t)osh_denial_stage_name(s->stage);
-		if (s->n_l7 > 0) {
-			d->l7_request_samples = calloc(s->n_l7, sizeof(*d->l7_request_samples));
-			for (size_t j = 0; d->l7_request_samples && j < s->n_l7; j++) {
-				Openshell__V1__L7RequestSample *x = &samples[0][k++];
+		if (s->n_l7 > 0)
+			d->l7_request_samples = calloc(s->n_l7, sizeof(void *));
+		for (size_t j = 0; d->l7_request_samples && j < s->n_l7; j++) {
+			Openshell__V1__L7RequestSample *x = &samples[k++];
 
-				openshell__v1__l7_request_sample__init(x);
-				x->method = s->l7[j].method;
-				x->path = s->l7[j].path;
-				x->decision = (char *)(uintptr_t) "deny";
-				x->count = s->l7[j].count;
-				d->l7_request_samples[d->n_l7_request_samples++] = x;
-			}
+			openshell__v1__l7_request_sample__init(x);
+			x->method = s->l7[j].method;
+			x->path = s->l7[j].path;
+			x->decision = (char *)(uintptr_t) "deny";
+			x->count = s->l7[j].count;
+			d->l7_request_samples[d->n_l7_request_samples++] = x;
 		}
 		v[i] = d;
 	}
@@ -98,10 +100,11 @@ static Openshell__V1__DenialSummary **summaries(const struct osh_denial_batch *b
 
 static void summaries_free(Openshell__V1__DenialSummary **v, size_t n)
 {
-	for (size_t i = 0; v && i < n; i++)
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
 		free(v[i]->l7_request_samples);
-	if (v)
-		free(v[0]);
+	free(v[n]);
 	free(v);
 }
 
@@ -123,7 +126,7 @@ static int submit(struct denials_state *st, const struct osh_denial_batch *b,
 	for (size_t i = 0; i < b->n; i++)
 		n_samples += b->v[i].n_l7;
 	samples = calloc(n_samples ? n_samples : 1, sizeof(*samples));
-	req.summaries = samples ? summaries(b, &samples) : NULL;
+	req.summaries = samples ? summaries(b, samples) : NULL;
 	if (!req.summaries) {
 		snprintf(why, wlen, "out of memory");
 		rc = OSH_ENOMEM;

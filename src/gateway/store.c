@@ -1228,7 +1228,10 @@ int osh_gw_store_proposal_upsert(struct osh_gw_store *st, const struct osh_gw_pr
 		BIND_I64(s, 14, in->last_seen_ms);
 		BIND_I64(s, 15, now_ms);
 		rc = step_done(st, s, "insert proposal");
-	} else if (strcmp(status, OSH_GW_PROP_PENDING) != 0 && in->last_seen_ms <= decided) {
+	} else if (strcmp(status, OSH_GW_PROP_PENDING) != 0 &&
+		   in->last_seen_ms <= decided + (strcmp(status, OSH_GW_PROP_ACCEPTED) == 0
+						      ? OSH_GW_PROP_ACCEPT_SETTLE_MS
+						      : 0)) {
 		*outcome = OSH_GW_PROP_SUPPRESSED; /* decided, and nothing new since */
 	} else {
 		const enum stmt_id s = S_PROP_UPDATE;

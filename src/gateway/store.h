@@ -269,9 +269,15 @@ bool osh_gw_logquery_match(const struct osh_gw_logquery *q, const struct osh_gw_
  * Proposals a supervisor's mechanistic mapper made from its denials
  * (docs/l7.md "Denials and proposals"), one row per (sandbox, host, port,
  * binary). A new submission for a pending row adds its hit count and widens
- * first/last seen; for a decided (accepted or rejected) row it reopens the
- * row as pending only when its last denial is newer than the decision, so a
- * rejected proposal is not proposed again unless new denials arrive. */
+ * first/last seen; for a decided row it reopens the row as pending only when
+ * its last denial is newer than the decision (rejected) or than the decision
+ * plus OSH_GW_PROP_ACCEPT_SETTLE_MS (accepted), so a rejected proposal is not
+ * proposed again unless new denials arrive. */
+
+/* An accepted proposal is reopened only by denials later than this after
+ * its acceptance: denials made before the supervisor's next policy poll
+ * applied the new version are expected, not news. */
+#define OSH_GW_PROP_ACCEPT_SETTLE_MS 60000
 
 /* Statuses of a proposal. */
 #define OSH_GW_PROP_PENDING  "pending"

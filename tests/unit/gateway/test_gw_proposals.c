@@ -212,6 +212,19 @@ Test(gw_proposals, accept_writes_policy_version_atomically)
 	cr_assert_eq(osh_gw_store_sandbox_get(r.st, "sb-1", false, &sb), 0);
 	cr_assert_eq(sb.policy_version, 2);
 	osh_gw_sandbox_fini(&sb);
+	/* denials made before the supervisor applied the new version (within the
+	 * settle time) do not reopen it; later ones do */
+	cr_assert_eq(up(&r, row("p-4", "h.example", 443, "/bin/x", 3, 2100, 2500), 2600, id),
+		     OSH_GW_PROP_SUPPRESSED);
+	cr_assert_eq(osh_gw_store_proposal_get(r.st, "sb-1", "p-1", &g), 0);
+	cr_assert_str_eq(g.status, "accepted");
+	osh_gw_proposal_fini(&g);
+	cr_assert_eq(
+	    up(&r,
+	       row("p-5", "h.example", 443, "/bin/x", 1, 2000 + OSH_GW_PROP_ACCEPT_SETTLE_MS + 1,
+		   2000 + OSH_GW_PROP_ACCEPT_SETTLE_MS + 1),
+	       2000 + OSH_GW_PROP_ACCEPT_SETTLE_MS + 5, id),
+	    OSH_GW_PROP_REOPENED);
 	/* deleting the sandbox deletes its proposals */
 	cr_assert_eq(osh_gw_store_sandbox_delete(r.st, "sb-1"), 0);
 	cr_assert_eq(osh_gw_store_proposal_get(r.st, "sb-1", "p-2", &g), OSH_ENOTFOUND);

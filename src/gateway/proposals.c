@@ -26,6 +26,7 @@
 #include "gw_sites.h"
 #include "osh_policy.h"
 #include "osh_time.h"
+#include "proposals.h"
 #include "sandboxes.h"
 
 /* Bounds on what one submission may carry. */
@@ -68,9 +69,8 @@ static bool name_ok(const char *s)
 	return ok;
 }
 
-/* Checks one chunk and fills the row to store. 0, or the reason in why. */
-static int chunk_row(const Openshell__V1__PolicyChunk *c, const char *sandbox_id,
-		     struct osh_gw_proposal *row, char *why, size_t wlen)
+int gw_proposal_check(const Openshell__V1__PolicyChunk *c, const char *sandbox_id,
+		      struct osh_gw_proposal *row, char *why, size_t wlen)
 {
 	const Openshell__V1__NetworkPolicyRule *r = c->proposed_rule;
 	const Openshell__V1__NetworkEndpoint *ep;
@@ -177,7 +177,7 @@ void gw_h_submit_analysis(struct osh_rpc_call *call, const ProtobufCMessage *m, 
 		struct osh_gw_proposal row;
 		enum osh_gw_prop_outcome oc = OSH_GW_PROP_INSERTED;
 		char id[40] = "";
-		int rc = chunk_row(req->proposed_chunks[i], sb.id, &row, why, sizeof(why));
+		int rc = gw_proposal_check(req->proposed_chunks[i], sb.id, &row, why, sizeof(why));
 
 		if (rc == 0 && osh_gw_uuid(row.id) != 0) {
 			snprintf(why, sizeof(why), "cannot generate an id");
@@ -319,10 +319,22 @@ static void compact_binaries(Openshell__V1__NetworkPolicyRule *r)
 	r->n_binaries = k;
 }
 
-/* Adds `rule` to the policy under `key`: a new entry, or, when the key
- * exists, its endpoints and binaries that are not there yet. The policy
- * owns what is added (malloc'd: freed with the unpacked message). */
-static int merge_rule(Openshell__V1__SandboxPolicy *p, const char *key,
+static int merge_into(Openshell__V1__SandboxPolicy *p, const char *key,
+		      Openshell__V1__NetworkPolicyRule *rule);
+
+int gw_proposal_merge(Openshell__V1__SandboxPolicy *p, const char *key,
+		      Openshell__V1__NetworkPolicyRule *rule)
+{
+	int rc = merge_into(p, key, rule);
+
+	if (rc != 0)
+		openshell__v1__network_policy_rule__free_unpacked(rule, NULL);
+	return rc;
+}
+
+/* gw_proposal_merge without the cleanup: on OSH_ENOMEM rule is still the
+ * caller's (in whatever part was not moved yet). */
+static int merge_into(Openshell__V1__SandboxPolicy *p, const char *key,
 		      Openshell__V1__NetworkPolicyRule *rule)
 {
 	Openshell__V1__SandboxPolicy__NetworkPoliciesEntry **nv, *e;
@@ -416,12 +428,12 @@ static int accept_into_policy(struct decide *d)
 					"stored policy or proposed rule does not decode");
 		goto out;
 	}
-	rc = merge_rule(pol, d->prop.rule_name, rule);
+	rc = gw_proposal_merge(pol, d->prop.rule_name, rule);
+	rule = NULL; /* the policy owns it (or it was freed) */
 	if (rc != 0) {
 		(void)osh_rpc_call_fail(d->call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	rule = NULL; /* the policy owns it (or freed what it did not take) */
 	rc = osh_policy_validate(pol, err, sizeof(err));
 	if (rc != 0) {
 		(void)osh_rpc_call_fail(d->call, OSH_RPC_FAILED_PRECONDITION,

@@ -207,7 +207,7 @@ static int internal_ips(const struct osh_denial_summary *s, const struct osh_den
 			char ***out, size_t *n_out)
 {
 	char ips[MAX_IPS][46];
-	char *sorted[MAX_IPS];
+	char *sorted[MAX_IPS] = {NULL};
 	const char *why = "unknown";
 	size_t n = 0, k = 0;
 	bool any = false;
@@ -248,7 +248,7 @@ static int internal_ips(const struct osh_denial_summary *s, const struct osh_den
 static int l7_rules(const struct osh_denial_summary *s, Openshell__V1__NetworkEndpoint *ep)
 {
 	char keys[OSH_DENIAL_L7_MAX][PATH_CAP + 40];
-	char *order[OSH_DENIAL_L7_MAX];
+	char *order[OSH_DENIAL_L7_MAX] = {NULL};
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->n_l7; i++) {

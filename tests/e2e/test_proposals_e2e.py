@@ -255,6 +255,94 @@ class Proposals(unittest.TestCase):
                               r"0 rejected \(mechanistic\)")
 
 
+    def test_submit_is_the_callers_sandbox_and_every_chunk_is_checked(self):
+        """A credential holder (a compromised agent, say) calling the gateway
+        directly: its sandbox is the credential's, bad chunks are refused one
+        by one with reasons, operator methods stay closed to it."""
+        import grpc
+        os.environ.setdefault("OSH_PROTO_DIR", os.path.join(tse.SRC, "proto"))
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "integration"))
+        import osh_itest
+        pb, _ = osh_itest.stubs()
+        # a supervisor wrapper that keeps a copy of the bootstrap (fd 3)
+        boot = os.path.join(self.tmp, "boot.txt")
+        wrap = os.path.join(self.tmp, "sandbox-wrap.sh")
+        with open(wrap, "w") as f:
+            f.write("#!/bin/sh\ncat <&3 > %s\nexec 3< %s\nexec %s \"$@\"\n"
+                    % (boot, boot, SANDBOX))
+        os.chmod(wrap, 0o755)
+        g = self.gateway(["--ocsf-logging", "true", "--sandbox-bin", wrap])
+        g.cli("sandbox", "create", "--name", "victim", "--", "sleep", "30")
+        g.cli("sandbox", "create", "--name", "mine", "--", "sleep", "30")
+        cred = wait_for(lambda: (lambda t: t if "credential=" in t else None)(read(boot)), 15,
+                        "the bootstrap copy")
+        cred = re.search(r"credential=([0-9a-f]{64})", cred).group(1)
+        mine = g.sandbox_row("mine")["id"]
+        victim = g.sandbox_row("victim")["id"]
+
+        def chunk(name, host, port, binary="/usr/bin/curl"):
+            rule = pb.NetworkPolicyRule(endpoints=[pb.NetworkEndpoint(host=host, port=port)],
+                                        binaries=[pb.NetworkBinary(path=binary)])
+            return pb.PolicyChunk(rule_name=name, hit_count=5, confidence=7.5, last_seen_ms=1000,
+                                  first_seen_ms=2000, proposed_rule=rule)
+        req = pb.SubmitPolicyAnalysisRequest(
+            sandbox_id=mine, name="victim", analysis_mode="mechanistic",
+            proposed_chunks=[chunk("allow_ok_443", "ok.example", 443),
+                             chunk("bad name!", "x.example", 443),
+                             chunk("allow_star", "*", 443),
+                             chunk("allow_port0", "y.example", 0),
+                             pb.PolicyChunk(rule_name="allow_empty")])
+        ch = grpc.insecure_channel(g.addr)
+        submit = ch.unary_unary("/openshell.v1.OpenShell/SubmitPolicyAnalysis",
+                                request_serializer=lambda m: m.SerializeToString(),
+                                response_deserializer=pb.SubmitPolicyAnalysisResponse.FromString)
+        key = "x-openshell-sandbox-credential"
+        # no credential / another sandbox's id with this credential: refused
+        with self.assertRaises(grpc.RpcError) as cm:
+            submit(req, timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        other = pb.SubmitPolicyAnalysisRequest()
+        other.CopyFrom(req)
+        other.sandbox_id = victim
+        with self.assertRaises(grpc.RpcError) as cm:
+            submit(other, timeout=10, metadata=[(key, cred)])
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        # its own sandbox: one chunk stored, four refused with reasons
+        r = submit(req, timeout=10, metadata=[(key, cred)])
+        self.assertEqual((r.accepted, r.rejected), (1, 4), r)
+        reasons = "\n".join(r.reasons)
+        self.assertIn("rule_name 'bad name!' must be", reasons)
+        self.assertIn("allow_star:", reasons)
+        self.assertIn("allow_port0: endpoint port 0 out of range", reasons)
+        self.assertIn("allow_empty: proposed_rule needs an endpoint with a host", reasons)
+        # stored under the caller's sandbox, not the `name` it claimed
+        self.assertEqual(self.proposals(g, "victim"), [])
+        got = self.proposals(g, "mine")
+        self.assertEqual([(p["rule_name"], p["hit_count"]) for p in got], [("allow_ok_443", 5)])
+        self.assertEqual(got[0]["confidence"], 1.0, "clamped")
+        self.assertLessEqual(got[0]["first_seen_ms"], got[0]["last_seen_ms"])
+        # an operator method with a sandbox credential: refused
+        lst = ch.unary_unary("/openshell.v1.OpenShell/GetPolicyProposals",
+                             request_serializer=lambda m: m.SerializeToString(),
+                             response_deserializer=pb.GetPolicyProposalsResponse.FromString)
+        with self.assertRaises(grpc.RpcError) as cm:
+            lst(pb.GetPolicyProposalsRequest(name="mine"), timeout=10, metadata=[(key, cred)])
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        # a bad status filter from the CLI side: named
+        with self.assertRaises(grpc.RpcError) as cm:
+            lst(pb.GetPolicyProposalsRequest(name="mine", status="maybe"), timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("status 'maybe'", cm.exception.details())
+        ch.close()
+        ev = jsonl(os.path.join(g.data_dir, "openshell-gateway-ocsf.log"))
+        sub = [e for e in ev if e["metadata"]["event_code"] == "GW_PROPOSALS_SUBMIT"]
+        self.assertEqual(len(sub), 1)
+        self.assertEqual(sub[0]["unmapped"]["sandbox_id"], mine)
+        self.assertEqual((sub[0]["unmapped"]["accepted"], sub[0]["unmapped"]["rejected"]), (1, 4))
+        self.assertTrue(any(e["metadata"]["event_code"] == "GW_AUTH_REFUSED" for e in ev))
+
+
 class FlushFailure(unittest.TestCase):
     def setUp(self):
         self.dir = osh_testdir.TestDir("propfail")

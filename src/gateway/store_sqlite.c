@@ -83,6 +83,14 @@ static const char *const sqlite_migrations[] = {
     " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
     " digest TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL);",
+    /* 4 -> 5: shared config. Values set by SetConfig live here (one row per
+     * key), so every gateway on the database serves them; values_gen moves
+     * whenever one changes, so a gateway polls one integer to notice. */
+    "CREATE TABLE config_values ("
+    " name TEXT PRIMARY KEY,"
+    " value TEXT NOT NULL,"
+    " updated_ms INTEGER NOT NULL);"
+    "ALTER TABLE config_state ADD COLUMN values_gen INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]) ==

@@ -122,7 +122,7 @@ class TwoGateways(unittest.TestCase):
         r = self.b.stub.SetConfig(pb.SetConfigRequest(key="ocsf_logging_enabled", value=last),
                                   timeout=20)
         self.assertTrue(r.changed)
-        self.assertEqual(r.entry.source, "database")
+        self.assertEqual(r.entry.source, "rpc")
         it.wait_until(lambda: self.value(self.a) == last == self.value(self.b), SYNC_BOUND_S,
                       "both gateways on the last value %s" % last)
 
@@ -198,7 +198,7 @@ class TwoGateways(unittest.TestCase):
             a.stub.SetConfig(pb.SetConfigRequest(key="ocsf_logging_enabled", value="true"),
                              timeout=20)
             for gw in (a, b, c):
-                it.wait_until(lambda: self.value(gw, True) == ("true", "database"), SYNC_BOUND_S,
+                it.wait_until(lambda: self.value(gw, True) == ("true", "rpc"), SYNC_BOUND_S,
                               "the shared true on every gateway")
             a.stub.SetConfig(pb.SetConfigRequest(key="ocsf_logging_enabled", unset=True),
                              timeout=20)

@@ -952,7 +952,8 @@ static struct on *caption_of(struct conv *c, const struct ocsf_vattr *a, const s
 static int convert_object(struct conv *c, int32_t in, const struct ocsf_vitem *it, bool is_class,
 			  struct on **res)
 {
-	struct on **slot = arena_alloc(&c->ar, sizeof(*slot) * (it->n_attrs + 1u));
+	/* one output slot (a pointer) per target attribute */
+	struct on **slot = arena_alloc(&c->ar, (it->n_attrs + 1u) * sizeof(void *));
 	int32_t *src = arena_alloc(&c->ar, sizeof(*src) * (it->n_attrs + 1u));
 	struct on *obj = on_new(c, O_OBJ);
 	bool is_meta = !is_class && strcmp(it->name, "metadata") == 0;
@@ -992,7 +993,6 @@ static int convert_object(struct conv *c, int32_t in, const struct ocsf_vitem *i
 			if (rc == 1)
 				return 1; /* why: the value's failure */
 		}
-		rc = 0;
 	}
 	/* 2. derived values */
 	for (size_t i = 0; i < it->n_attrs; i++) {

@@ -642,6 +642,13 @@ const struct osh_site_info osh_sites[OSH_SITE_COUNT] = {
 				     .activity_id = 1,
 				     .severity_id = 1,
 				     .fired_by_tests = true},
+    [OSH_SITE_GW_CRED_IMPORT] = {.code = "GW_CRED_IMPORT",
+				 .subsystem = "gateway",
+				 .class_name = "device_config_state_change",
+				 .class_uid = 5019,
+				 .activity_id = 1,
+				 .severity_id = 1,
+				 .fired_by_tests = true},
 };
 
 /* enum osh_site values sorted by code (strcmp order). */
@@ -674,6 +681,7 @@ static const uint16_t by_code[OSH_SITE_COUNT] = {
     OSH_SITE_GW_AUTH_REFUSED,
     OSH_SITE_GW_AUTH_REPEATED,
     OSH_SITE_GW_CONFIG_CHANGE,
+    OSH_SITE_GW_CRED_IMPORT,
     OSH_SITE_GW_INSECURE_TCP,
     OSH_SITE_GW_LISTEN_LIMIT,
     OSH_SITE_GW_SANDBOX_CREATE,

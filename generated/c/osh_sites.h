@@ -114,6 +114,7 @@ enum osh_site {
 	OSH_SITE_GW_LISTEN_LIMIT,	       /* gateway */
 	OSH_SITE_GW_STORE_UNAVAILABLE,	       /* gateway */
 	OSH_SITE_GW_STORE_RECOVERED,	       /* gateway */
+	OSH_SITE_GW_CRED_IMPORT,	       /* gateway */
 	OSH_SITE_COUNT
 };
 
@@ -889,6 +890,14 @@ static inline void osh_site_init_gw_store_recovered(struct ocsf_network_activity
 {
 	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN,
 				   "GW_STORE_RECOVERED");
+}
+
+/* GW_CRED_IMPORT: Credential digests an earlier gateway kept in its data dir were imported into the
+ * store, once (Medium when the import stopped) */
+static inline void osh_site_init_gw_cred_import(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "GW_CRED_IMPORT");
 }
 
 #endif

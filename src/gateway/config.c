@@ -103,6 +103,9 @@ const char *osh_gw_src_name(enum osh_gw_src s)
 	case OSH_GW_SRC_YAML:
 		n = "yaml";
 		break;
+	case OSH_GW_SRC_SHARED:
+		n = "database";
+		break;
 	}
 	return n;
 }
@@ -370,12 +373,22 @@ out:
 void osh_gw_config_resolve(struct osh_gw_config *out, const struct osh_gw_layer *yaml,
 			   const struct osh_gw_layer *flag, const struct osh_gw_layer *env)
 {
+	osh_gw_config_resolve_shared(out, NULL, yaml, flag, env);
+}
+
+void osh_gw_config_resolve_shared(struct osh_gw_config *out, const struct osh_gw_layer *shared,
+				  const struct osh_gw_layer *yaml, const struct osh_gw_layer *flag,
+				  const struct osh_gw_layer *env)
+{
 	struct osh_gw_layer dflt;
 	char why[64];
 	const struct {
 		const struct osh_gw_layer *l;
 		enum osh_gw_src src;
-	} order[] = {{yaml, OSH_GW_SRC_YAML}, {flag, OSH_GW_SRC_FLAG}, {env, OSH_GW_SRC_ENV}};
+	} order[] = {{shared, OSH_GW_SRC_SHARED},
+		     {yaml, OSH_GW_SRC_YAML},
+		     {flag, OSH_GW_SRC_FLAG},
+		     {env, OSH_GW_SRC_ENV}};
 
 	/* Defaults come from the table's text so --help and behaviour agree. */
 	osh_gw_layer_init(&dflt);

@@ -4,7 +4,8 @@
  * DESIGN: the gRPC loop's tick hook (every TICK_MS on the loop thread) does all
  * periodic work, so nothing here needs its own thread or locks: it publishes the
  * address file once the loop runs, applies reload requests (SIGHUP flag, inotify
- * on the YAML file's directory), reaps supervisors with waitpid(WNOHANG), checks
+ * on the YAML file's directory), picks up shared config values other gateways
+ * set (a generation polled every CFG_SYNC_MS), reaps supervisors with waitpid(WNOHANG), checks
  * adopted supervisors (started by an earlier gateway run) through /proc, and
  * escalates pending deletes from SIGTERM to SIGKILL after the grace period. */
 #include <errno.h>
@@ -35,6 +36,10 @@
 
 #define TICK_MS	       50
 #define ADOPT_CHECK_MS 1000
+/* How often the shared config values' generation is polled (one integer read
+ * of the store): a value set through another gateway is served here at most
+ * this long (plus a tick) later. */
+#define CFG_SYNC_MS 100
 
 /* ------------------------------------------------------------ options -- */
 
@@ -349,6 +354,12 @@ static void gw_store_link(void *ud, bool up, const char *detail)
 	gw_ev_store_link(up, gw->store_server, detail);
 }
 
+/* gw_auth's view of the store: the calling thread's connection. */
+static struct osh_gw_store *auth_store(void *ud)
+{
+	return gw_store(ud);
+}
+
 void gw_tstores_close(struct osh_gw *gw)
 {
 	pthread_mutex_lock(&gw->tstore_mu);
@@ -612,6 +623,14 @@ static void tick(struct osh_rpc_server *srv, void *ud)
 	rc = osh_gw_cfgstate_poll(gw->cfg, &reloaded, &changed, err, sizeof(err));
 	if (reloaded)
 		log_reload(gw, rc, changed, "file changed", err);
+	if (osh_time_mono_ms() >= gw->next_cfg_sync_ms) {
+		gw->next_cfg_sync_ms = osh_time_mono_ms() + CFG_SYNC_MS;
+		rc = osh_gw_cfgstate_refresh(gw->cfg, &changed, err, sizeof(err));
+		if (rc != 0) /* an outage is reported once, by the store's link events */
+			osh_gw_log(OSH_GW_LOG_DEBUG, "shared config not refreshed: %s", err);
+		else if (changed)
+			log_reload(gw, rc, changed, "shared value changed", err);
+	}
 	report_config(gw);
 	reap(gw);
 	if (osh_time_mono_ms() >= gw->next_adopt_check_ms) {
@@ -880,7 +899,13 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 			 (unsigned)group, strerror(errno));
 		goto out;
 	}
-	rc = gw_auth_create(&gw->auth, gw->data_dir, group, err, errlen);
+	rc = gw_auth_create(&gw->auth, group, auth_store, gw, err, errlen);
+	if (rc == 0) {
+		size_t imported = 0, skipped = 0;
+
+		/* Data dirs of gateways that kept credential digests in files. */
+		rc = gw_auth_import_files(gw->auth, gw->data_dir, &imported, &skipped, err, errlen);
+	}
 	if (rc != 0)
 		goto out;
 	if (o->listen && !o->insecure_tcp && !(o->tls_cert && o->tls_key && o->client_ca)) {

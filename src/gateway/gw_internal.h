@@ -88,7 +88,8 @@ struct osh_gw {
 	bool addr_written;
 	int lock_fd; /* flock on <data-dir>/gateway.lock, held for the lifetime */
 	int64_t next_adopt_check_ms;
-	int64_t started_mono_ms; /* services registered (GetStatus uptime) */
+	int64_t next_cfg_sync_ms; /* next poll of the shared config values (tick) */
+	int64_t started_mono_ms;  /* services registered (GetStatus uptime) */
 	atomic_int reload_req;
 	char store_server[256]; /* PostgreSQL host/socket dir for events */
 	atomic_bool store_down; /* a GW_STORE_UNAVAILABLE was emitted, no RECOVERED yet */

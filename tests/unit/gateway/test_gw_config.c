@@ -422,7 +422,13 @@ Test(gw_revision, source_change_without_value_change_keeps_revision)
 	cr_assert_eq(osh_gw_cfgstate_set(r.cs, KEY, "true", &changed, err, sizeof(err)), 0);
 	cr_assert(!changed);
 	osh_gw_cfgstate_get(r.cs, &c, NULL);
-	cr_assert_eq(c.src[K], OSH_GW_SRC_YAML);
+	cr_assert_eq(c.src[K], OSH_GW_SRC_SHARED);
+	cr_assert_eq(rev_of(&r, NULL), 1);
+	/* removing the shared value falls back to the flag: same value again */
+	cr_assert_eq(osh_gw_cfgstate_set(r.cs, KEY, NULL, &changed, err, sizeof(err)), 0);
+	cr_assert(!changed);
+	osh_gw_cfgstate_get(r.cs, &c, NULL);
+	cr_assert_eq(c.src[K], OSH_GW_SRC_FLAG);
 	cr_assert_eq(rev_of(&r, NULL), 1);
 	rig_fini(&r);
 }
@@ -467,20 +473,38 @@ Test(gw_revision, survives_restart_and_never_goes_backwards)
 	cr_assert_eq(rig_open_cfg(&r, NULL, false), 0);
 	cr_assert_eq(rev_of(&r, NULL), 4);
 
-	/* restart with a different resolved config (file removed, flag false): bump */
+	/* the value set is in the store, on top of a flag given at restart */
 	rig_close(&r);
-	cr_assert_eq(remove(r.yaml), 0);
+	cr_assert(access(r.yaml, F_OK) != 0, "SetConfig wrote the YAML file");
 	rig_open_store(&r);
 	osh_gw_layer_init(&flag);
 	cr_assert_eq(osh_gw_layer_set(&flag, KEY, "false", "flag", err, sizeof(err)), 0);
 	cr_assert_eq(rig_open_cfg(&r, &flag, false), 0);
+	cr_assert_eq(rev_of(&r, NULL), 4);
+	/* removed: the flag's false applies, a new revision */
+	cr_assert_eq(osh_gw_cfgstate_set(r.cs, KEY, NULL, &changed, err, sizeof(err)), 0);
+	cr_assert(changed);
 	cr_assert_eq(rev_of(&r, NULL), 5);
+
+	/* restart with a different resolved config (flag true): bump */
+	rig_close(&r);
+	rig_open_store(&r);
+	osh_gw_layer_init(&flag);
+	cr_assert_eq(osh_gw_layer_set(&flag, KEY, "true", "flag", err, sizeof(err)), 0);
+	cr_assert_eq(rig_open_cfg(&r, &flag, false), 0);
+	cr_assert_eq(rev_of(&r, NULL), 6);
+
+	/* and back to false (the default) without a flag: bump again */
+	rig_close(&r);
+	rig_open_store(&r);
+	cr_assert_eq(rig_open_cfg(&r, NULL, false), 0);
+	cr_assert_eq(rev_of(&r, NULL), 7);
 
 	/* and again the same: stays */
 	rig_close(&r);
 	rig_open_store(&r);
 	cr_assert_eq(rig_open_cfg(&r, NULL, false), 0);
-	cr_assert_eq(rev_of(&r, NULL), 5);
+	cr_assert_eq(rev_of(&r, NULL), 7);
 	rig_fini(&r);
 }
 

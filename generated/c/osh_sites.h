@@ -60,6 +60,7 @@ enum osh_site {
 	OSH_SITE_BYPASS_DETECT_FINDING,	       /* supervisor/net */
 	OSH_SITE_LOG_DROPPED,		       /* emit */
 	OSH_SITE_LOG_INVALID_EVENT,	       /* emit */
+	OSH_SITE_LOG_CONVERT_REFUSED,	       /* emit */
 	OSH_SITE_LOG_PUSH_DROPPED,	       /* emit */
 	OSH_SITE_LOG_WRITE_FAILED,	       /* emit */
 	OSH_SITE_LOG_FILE_FALLBACK,	       /* emit */
@@ -116,6 +117,7 @@ enum osh_site {
 	OSH_SITE_GW_LISTEN_LIMIT,	       /* gateway */
 	OSH_SITE_GW_STORE_UNAVAILABLE,	       /* gateway */
 	OSH_SITE_GW_STORE_RECOVERED,	       /* gateway */
+	OSH_SITE_GW_CRED_IMPORT,	       /* gateway */
 	OSH_SITE_GW_PROPOSALS_SUBMIT,	       /* gateway */
 	OSH_SITE_GW_PROPOSAL_ACCEPT,	       /* gateway */
 	OSH_SITE_GW_PROPOSAL_REJECT,	       /* gateway */
@@ -240,8 +242,8 @@ static inline void osh_site_init_proc_kill_failed(struct ocsf_process_activity *
 
 /* CONFIG_UPDATED: a sandbox_config with a newer revision was applied (at start-up too); state_id
  * Enabled/Disabled = new ocsf_enabled; exactly one per applied revision; JSONL is switched on
- * before / off after it, so it is always in the JSONL file. unmapped: old/new_config_revision,
- * old/new_ocsf_enabled */
+ * before / off after it, and its OCSF version (ocsf_schema_version) set before it, so it is always
+ * in the JSONL file, in the new... */
 static inline void osh_site_init_config_updated(struct ocsf_device_config_state_change *ev)
 {
 	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
@@ -453,6 +455,16 @@ static inline void osh_site_init_log_dropped(struct ocsf_base_event *ev)
 static inline void osh_site_init_log_invalid_event(struct ocsf_base_event *ev)
 {
 	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "LOG_INVALID_EVENT");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* LOG_CONVERT_REFUSED: JSON lines the OCSF version conversion of the JSONL file refused
+ * (ocsf_schema_version below 1.7.0; docs/siem.md); written by the writer thread, the first at once,
+ * then at most once a minute and at flush/shutdown; activity_name "Log Loss". unmapped:
+ * lost_records, reason, ocsf_schema_version, last_... */
+static inline void osh_site_init_log_convert_refused(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "LOG_CONVERT_REFUSED");
 	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
@@ -910,6 +922,14 @@ static inline void osh_site_init_gw_store_recovered(struct ocsf_network_activity
 {
 	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN,
 				   "GW_STORE_RECOVERED");
+}
+
+/* GW_CRED_IMPORT: Credential digests an earlier gateway kept in its data dir were imported into the
+ * store, once (Medium when the import stopped) */
+static inline void osh_site_init_gw_cred_import(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "GW_CRED_IMPORT");
 }
 
 /* GW_PROPOSALS_SUBMIT: a supervisor's SubmitPolicyAnalysis round stored (activity_name Policy

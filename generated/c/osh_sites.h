@@ -113,6 +113,10 @@ enum osh_site {
 	OSH_SITE_GW_LISTEN_LIMIT,	       /* gateway */
 	OSH_SITE_GW_STORE_UNAVAILABLE,	       /* gateway */
 	OSH_SITE_GW_STORE_RECOVERED,	       /* gateway */
+	OSH_SITE_EXPORT_QUEUE_DROPPED,	       /* gateway/export */
+	OSH_SITE_EXPORT_DELIVERY_FAILED,       /* gateway/export */
+	OSH_SITE_EXPORT_DELIVERY_RESUMED,      /* gateway/export */
+	OSH_SITE_EXPORT_CONFIG_REFUSED,	       /* gateway/export */
 	OSH_SITE_COUNT
 };
 
@@ -878,6 +882,38 @@ static inline void osh_site_init_gw_store_recovered(struct ocsf_network_activity
 {
 	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN,
 				   "GW_STORE_RECOVERED");
+}
+
+/* EXPORT_QUEUE_DROPPED: Events an export destination will never deliver: its on-disk queue bound
+ * forced them out (reason queue_full) or the hand-off to the export thread was full (reason
+ * handoff_full); counted exactly */
+static inline void osh_site_init_export_queue_dropped(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_QUEUE_DROPPED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* EXPORT_DELIVERY_FAILED: An export destination stopped accepting events (unreachable, TLS failure,
+ * HTTP error, stalled receiver, disk full); once per outage, events stay queued */
+static inline void osh_site_init_export_delivery_failed(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_DELIVERY_FAILED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* EXPORT_DELIVERY_RESUMED: An export destination accepts events again after an outage; its queue
+ * drains in order */
+static inline void osh_site_init_export_delivery_resumed(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_DELIVERY_RESUMED");
+}
+
+/* EXPORT_CONFIG_REFUSED: A reload found a malformed export section (file:line:key in the message);
+ * the running export configuration stays in force */
+static inline void osh_site_init_export_config_refused(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_CONFIG_REFUSED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
 #endif

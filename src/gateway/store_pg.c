@@ -106,6 +106,8 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE log_counts ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;"
     "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
     " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
+    /* 3 -> 4 (OCSF export, issue 17): the pushed event's OCSF JSON. */
+    "ALTER TABLE log_lines ADD COLUMN ocsf_json TEXT;",
 };
 
 _Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == OSH_GW_STORE_SCHEMA_VERSION,

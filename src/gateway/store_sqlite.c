@@ -73,6 +73,9 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE log_counts ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
     "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
     " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
+    /* 3 -> 4 (OCSF export, issue 17): the pushed event's OCSF JSON, kept with
+     * its line (NULL for plain lines and while the export is off). */
+    "ALTER TABLE log_lines ADD COLUMN ocsf_json TEXT;",
 };
 
 _Static_assert(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]) ==

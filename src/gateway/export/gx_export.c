@@ -624,12 +624,16 @@ void gx_export_destroy(struct gx_export *x)
 	pthread_mutex_unlock(&x->in_mu);
 	if (x->spooler_started)
 		pthread_join(x->spooler, NULL);
-	rts_stop(x->rts, x->n_rts);
+	/* Anything offered after the spooler's last pass still goes to disk:
+	 * delivered by the next start. */
 	while (x->count) {
+		if (x->n_rts)
+			spool_one(x, x->ring[x->head].p, x->ring[x->head].n);
 		free(x->ring[x->head].p);
 		x->head = (x->head + 1) % GX_HANDOFF_MAX;
 		x->count--;
 	}
+	rts_stop(x->rts, x->n_rts);
 	free(x->cfg);
 	pthread_mutex_destroy(&x->mu);
 	pthread_mutex_destroy(&x->in_mu);

@@ -428,6 +428,7 @@ int gx_spool_read(struct gx_spool *s, struct gx_spool_pos from, size_t max_event
 		if (cap > LINE_HARDMAX)
 			cap = LINE_HARDMAX;
 	}
+	b[cut] = '\0';
 	*buf = b;
 	b = NULL;
 	*len = cut;

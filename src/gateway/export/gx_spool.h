@@ -51,7 +51,7 @@ struct gx_spool_pos gx_spool_cursor(struct gx_spool *s);
 
 /* Reads up to max_events whole lines / max_bytes (at least one line) from
  * `from` (clamped up to the cursor) into a heap buffer *buf (caller frees)
- * of *len bytes, every line ending in '\n'; *n events, *end the position
+ * of *len bytes plus a NUL, every line ending in '\n'; *n events, *end the position
  * after them. *n = 0 when nothing waits there. Returns 0 or OSH_EIO/ENOMEM. */
 int gx_spool_read(struct gx_spool *s, struct gx_spool_pos from, size_t max_events, size_t max_bytes,
 		  char **buf, size_t *len, size_t *n, struct gx_spool_pos *end);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@
 #define UNCONF_MAX	64 /* syslog batches written but not yet confirmed */
 #define DROP_REPORT_MS	1000
 #define STOP_CONFIRM_MS (GX_SYSLOG_CONFIRM_MS + 200)
+#define GX_NICE		5 /* nice of the export threads (thread_setup) */
 
 struct item {
 	char *p;
@@ -98,13 +100,17 @@ static void curl_init_once(void)
 	(void)curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static void block_sigpipe(void)
+/* Every export thread: SIGPIPE blocked, and a lower CPU priority (nice
+ * +GX_NICE for this thread only) so that on a busy gateway the scheduler
+ * serves log push and policy polls first; the queues absorb the lag. */
+static void thread_setup(void)
 {
 	sigset_t s;
 
 	sigemptyset(&s);
 	sigaddset(&s, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), GX_NICE);
 }
 
 static void abs_deadline(struct timespec *ts, int64_t ms)
@@ -181,7 +187,7 @@ static void *rt_main(void *arg)
 	bool syslog = r->d.kind == GX_KIND_SYSLOG;
 	char why[512];
 
-	block_sigpipe();
+	thread_setup();
 	r->sent = gx_spool_cursor(r->sp);
 	for (;;) {
 		int64_t now = osh_time_mono_ms();
@@ -254,7 +260,8 @@ static void *rt_main(void *arg)
 
 /* ------------------------------------------------------- destination set */
 
-static void rts_stop(struct rt *rts, size_t n)
+/* Stops and joins the delivery threads (their queues stay open). */
+static void rts_halt(struct rt *rts, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_lock(&rts[i].mu);
@@ -262,9 +269,17 @@ static void rts_stop(struct rt *rts, size_t n)
 		pthread_cond_signal(&rts[i].cv);
 		pthread_mutex_unlock(&rts[i].mu);
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (rts[i].started)
+	for (size_t i = 0; i < n; i++)
+		if (rts[i].started) {
 			pthread_join(rts[i].th, NULL);
+			rts[i].started = false;
+		}
+}
+
+static void rts_stop(struct rt *rts, size_t n)
+{
+	rts_halt(rts, n);
+	for (size_t i = 0; i < n; i++) {
 		gx_conn_destroy(rts[i].ops, rts[i].conn);
 		gx_spool_close(rts[i].sp);
 		pthread_mutex_destroy(&rts[i].mu);
@@ -407,7 +422,7 @@ static void *spooler_main(void *arg)
 	struct item *local = calloc(GX_HANDOFF_MAX, sizeof(*local));
 	struct drop_note notes[GX_DEST_MAX];
 
-	block_sigpipe();
+	thread_setup();
 	for (;;) {
 		struct timespec ts;
 		size_t n = 0, nf, nn = 0;
@@ -618,6 +633,12 @@ void gx_export_destroy(struct gx_export *x)
 {
 	if (!x)
 		return;
+	/* Delivery threads first: what they report on their way out (an
+	 * outage found at the last confirmation) still reaches the queues
+	 * through the spooler's last pass over the feed. */
+	pthread_mutex_lock(&x->mu);
+	rts_halt(x->rts, x->n_rts);
+	pthread_mutex_unlock(&x->mu);
 	pthread_mutex_lock(&x->in_mu);
 	x->stop = true;
 	pthread_cond_signal(&x->in_cv);

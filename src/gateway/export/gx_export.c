@@ -22,10 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <curl/curl.h>
 
 #include "gx_config.h"
+#include "gx_json.h"
 #include "gx_send.h"
 #include "gx_sites.h"
 #include "gx_spool.h"
@@ -34,7 +34,8 @@
 
 #define FEED_BATCH	64
 #define IDLE_WAIT_MS	200
-#define UNCONF_MAX	64 /* syslog batches written but not yet confirmed */
+#define UNCONF_MAX	64 /* syslog slots written but not yet confirmed */
+#define UNCONF_SLOT_MS	100
 #define DROP_REPORT_MS	1000
 #define STOP_CONFIRM_MS (GX_SYSLOG_CONFIRM_MS + 200)
 #define GX_NICE		5 /* nice of the export threads (thread_setup) */
@@ -58,14 +59,16 @@ struct rt {
 	/* delivery thread only */
 	struct {
 		struct gx_spool_pos end;
-		int64_t at;
+		int64_t at;	/* last write into this slot */
+		int64_t opened; /* first write into this slot */
 	} unconf[UNCONF_MAX];
 	size_t n_unconf;
 	struct gx_spool_pos sent;
 	bool down;
 	int64_t down_since, backoff, next_try;
 	/* spooler only */
-	uint64_t drop_pending;
+	uint64_t drop_pending, wfail_pending;
+	bool wake;
 	int64_t drop_reported;
 	struct gx_export *x;
 };
@@ -167,6 +170,23 @@ static void rt_confirm(struct rt *r, int64_t now, bool force)
 	r->n_unconf -= k;
 }
 
+/* Syslog: records a written batch for confirmation. Batches written within
+ * UNCONF_SLOT_MS share a slot (confirmed together, GX_SYSLOG_CONFIRM_MS
+ * after the slot's last write), so the slots cover seconds of writes at
+ * any batch rate. */
+static void unconf_add(struct rt *r, struct gx_spool_pos end, int64_t now)
+{
+	if (r->n_unconf && now - r->unconf[r->n_unconf - 1].opened < UNCONF_SLOT_MS) {
+		r->unconf[r->n_unconf - 1].end = end;
+		r->unconf[r->n_unconf - 1].at = now;
+		return;
+	}
+	r->unconf[r->n_unconf].end = end;
+	r->unconf[r->n_unconf].at = now;
+	r->unconf[r->n_unconf].opened = now;
+	r->n_unconf++;
+}
+
 static bool rt_wait(struct rt *r, int64_t ms)
 {
 	struct timespec ts;
@@ -231,9 +251,7 @@ static void *rt_main(void *arg)
 			r->backoff = 0;
 			if (syslog) {
 				r->sent = end;
-				r->unconf[r->n_unconf].end = end;
-				r->unconf[r->n_unconf].at = now;
-				r->n_unconf++;
+				unconf_add(r, end, now);
 			} else {
 				(void)gx_spool_commit(r->sp, end);
 			}
@@ -343,8 +361,8 @@ static int rts_start(struct gx_export *x, const struct gx_config *c, struct rt *
 
 /* --------------------------------------------------------------- spooler */
 
-static bool filter_pass(const struct gx_filter *f, int64_t cls, int64_t sev, const char *sb_name,
-			const char *sb_id)
+static bool filter_pass(const struct gx_filter *f, int64_t cls, int64_t sev, struct gx_span sb_name,
+			struct gx_span sb_id)
 {
 	bool ok = f->n_classes == 0;
 
@@ -354,13 +372,12 @@ static bool filter_pass(const struct gx_filter *f, int64_t cls, int64_t sev, con
 		return false;
 	if ((sev == 99 ? 0 : sev) < f->min_severity)
 		return false;
-	if (!sb_name && !sb_id)
+	if (!sb_name.p && !sb_id.p)
 		return f->gateway_events;
 	if (f->n_sandboxes == 0)
 		return true;
 	for (size_t i = 0; i < f->n_sandboxes; i++)
-		if ((sb_name && strcmp(f->sandboxes[i], sb_name) == 0) ||
-		    (sb_id && strcmp(f->sandboxes[i], sb_id) == 0))
+		if (gx_span_eq(sb_name, f->sandboxes[i]) || gx_span_eq(sb_id, f->sandboxes[i]))
 			return true;
 	return false;
 }
@@ -369,50 +386,56 @@ static bool filter_pass(const struct gx_filter *f, int64_t cls, int64_t sev, con
  * Caller holds x->mu. */
 static void spool_one(struct gx_export *x, const char *p, size_t n)
 {
-	cJSON *o = cJSON_ParseWithLength(p, n);
-	const cJSON *md, *ct, *cls, *sev;
-	const char *uid, *sb_name, *sb_id;
+	struct gx_meta m;
 
-	md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
-	uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "uid"));
-	/* One line per event on disk: a raw newline cannot be in valid JSON
-	 * text outside strings, and the parse proved the text valid. */
-	if (!cJSON_IsObject(o) || !uid || !uid[0] || memchr(p, '\n', n)) {
+	/* One line per event on disk: the scan proved the text one JSON
+	 * object, and a raw newline can only sit between tokens. */
+	if (gx_json_meta(p, n, &m) != 0 || !m.uid.p || m.uid.n == 0 || memchr(p, '\n', n)) {
 		atomic_fetch_add(&x->refused, 1);
-		goto out;
+		return;
 	}
-	cls = cJSON_GetObjectItemCaseSensitive(o, "class_uid");
-	sev = cJSON_GetObjectItemCaseSensitive(o, "severity_id");
-	ct = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "device"),
-					      "container");
-	sb_name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ct, "name"));
-	sb_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ct, "uid"));
 	for (size_t i = 0; i < x->n_rts; i++) {
 		struct rt *r = &x->rts[i];
 		uint64_t dropped = 0;
 
-		if (!filter_pass(&r->d.filter, cJSON_IsNumber(cls) ? (int64_t)cls->valuedouble : 0,
-				 cJSON_IsNumber(sev) ? (int64_t)sev->valuedouble : 0, sb_name,
-				 sb_id))
+		if (!filter_pass(&r->d.filter, m.has_class ? m.class_uid : 0,
+				 m.has_severity ? m.severity_id : 0, m.sb_name, m.sb_id))
 			continue;
-		if (gx_spool_append(r->sp, p, n, &dropped) == 0)
+		if (gx_spool_append(r->sp, p, n, &dropped) == 0) {
 			atomic_fetch_add(&x->queued, 1);
+		} else if (dropped) { /* this event: the queue's disk refused it */
+			dropped--;
+			r->wfail_pending++;
+			atomic_fetch_add(&x->queue_dropped, 1);
+		}
 		if (dropped) {
 			r->drop_pending += dropped;
 			atomic_fetch_add(&x->queue_dropped, dropped);
 		}
+		r->wake = true;
+	}
+}
+
+/* Wakes the delivery threads that got events in this pass (once each). */
+static void wake_all(struct gx_export *x)
+{
+	for (size_t i = 0; i < x->n_rts; i++) {
+		struct rt *r = &x->rts[i];
+
+		if (!r->wake)
+			continue;
+		r->wake = false;
 		pthread_mutex_lock(&r->mu);
 		pthread_cond_signal(&r->cv);
 		pthread_mutex_unlock(&r->mu);
 	}
-out:
-	cJSON_Delete(o);
 }
 
 /* Drop reports (outside x->mu: the report is an event of its own). */
 struct drop_note {
 	char name[GX_NAME_MAX];
 	uint64_t n;
+	const char *reason;
 };
 
 static void *spooler_main(void *arg)
@@ -420,7 +443,7 @@ static void *spooler_main(void *arg)
 	struct gx_export *x = arg;
 	struct osh_push_line *feed = x->drain_feed ? calloc(FEED_BATCH, sizeof(*feed)) : NULL;
 	struct item *local = calloc(GX_HANDOFF_MAX, sizeof(*local));
-	struct drop_note notes[GX_DEST_MAX];
+	struct drop_note notes[2 * GX_DEST_MAX];
 
 	thread_setup();
 	for (;;) {
@@ -457,20 +480,32 @@ static void *spooler_main(void *arg)
 				}
 				free(feed[i].json);
 			}
+		wake_all(x);
 		now = osh_time_mono_ms();
 		for (size_t i = 0; i < x->n_rts; i++) {
 			struct rt *r = &x->rts[i];
 
-			if (r->drop_pending && now - r->drop_reported >= DROP_REPORT_MS) {
-				snprintf(notes[nn].name, sizeof(notes[nn].name), "%s", r->d.name);
-				notes[nn++].n = r->drop_pending;
-				r->drop_pending = 0;
+			if ((r->drop_pending || r->wfail_pending) &&
+			    now - r->drop_reported >= DROP_REPORT_MS && nn + 2 <= 2 * GX_DEST_MAX) {
+				if (r->drop_pending) {
+					snprintf(notes[nn].name, sizeof(notes[nn].name), "%s",
+						 r->d.name);
+					notes[nn].reason = "queue_full";
+					notes[nn++].n = r->drop_pending;
+				}
+				if (r->wfail_pending) {
+					snprintf(notes[nn].name, sizeof(notes[nn].name), "%s",
+						 r->d.name);
+					notes[nn].reason = "write_failed";
+					notes[nn++].n = r->wfail_pending;
+				}
+				r->drop_pending = r->wfail_pending = 0;
 				r->drop_reported = now;
 			}
 		}
 		pthread_mutex_unlock(&x->mu);
 		for (size_t i = 0; i < nn; i++)
-			gx_ev_dropped(notes[i].name, notes[i].n, "queue_full");
+			gx_ev_dropped(notes[i].name, notes[i].n, notes[i].reason);
 		hd = atomic_load(&x->handoff_dropped);
 		if (hd > x->handoff_reported) {
 			gx_ev_dropped("*", hd - x->handoff_reported, "handoff_full");
@@ -650,6 +685,7 @@ void gx_export_destroy(struct gx_export *x)
 	while (x->count) {
 		if (x->n_rts)
 			spool_one(x, x->ring[x->head].p, x->ring[x->head].n);
+		wake_all(x);
 		free(x->ring[x->head].p);
 		x->head = (x->head + 1) % GX_HANDOFF_MAX;
 		x->count--;

@@ -13,6 +13,7 @@
  * not a JSON object never gets here (the spooler refuses it).
  */
 #include "gx_send.h"
+#include "gx_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,6 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -53,13 +53,6 @@ struct gx_conn {
 
 /* ------------------------------------------------------------ builders */
 
-static int64_t num_of(const cJSON *o, const char *k, int64_t dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
-}
-
 static int syslog_sev(int64_t ocsf_sev)
 {
 	/* OCSF severity_id -> RFC 5424 severity */
@@ -79,24 +72,30 @@ static int syslog_sev(int64_t ocsf_sev)
 	}
 }
 
-/* PRINTUSASCII without ' ', '=', ']', '"' (SD-NAME / header fields). */
-static void printable(char *out, size_t cap, const char *s, size_t max)
+/* PRINTUSASCII without ' ', '=', ']', '"', '\\' (header fields and
+ * SD-PARAM values: nothing that could end or escape them), at most max. */
+static void printable_n(char *out, size_t cap, const char *s, size_t n, size_t max)
 {
 	size_t o = 0;
 
-	for (; s && *s && o + 1 < cap && o < max; s++)
-		if (*s > 32 && *s < 127 && *s != '=' && *s != ']' && *s != '"')
-			out[o++] = *s;
+	for (size_t i = 0; s && i < n && o + 1 < cap && o < max; i++)
+		if (s[i] > 32 && s[i] < 127 && s[i] != '=' && s[i] != ']' && s[i] != '"' &&
+		    s[i] != '\\')
+			out[o++] = s[i];
 	if (o == 0 && cap > 1)
 		out[o++] = '-';
 	out[o] = '\0';
 }
 
+static void printable(char *out, size_t cap, const char *s, size_t max)
+{
+	printable_n(out, cap, s, s ? strlen(s) : 0, max);
+}
+
 int gx_syslog_frame(const struct gx_dest *d, const char *host, int pid, const char *ev, size_t len,
 		    char **out, size_t *out_len, char *why, size_t whylen)
 {
-	cJSON *o = cJSON_ParseWithLength(ev, len);
-	const cJSON *md;
+	struct gx_meta m;
 	char ts[40] = "-", uid[80], hn[256], head[1024];
 	int64_t t_ms, cls, sev;
 	int hl, pre;
@@ -105,17 +104,15 @@ int gx_syslog_frame(const struct gx_dest *d, const char *host, int pid, const ch
 
 	*out = NULL;
 	*out_len = 0;
-	if (!cJSON_IsObject(o)) {
+	if (gx_json_meta(ev, len, &m) != 0) {
 		snprintf(why, whylen, "event is not a JSON object");
 		rc = OSH_EPARSE;
 		goto done;
 	}
-	md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
-	printable(uid, sizeof(uid),
-		  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "uid")), 64);
-	t_ms = num_of(o, "time", 0);
-	cls = num_of(o, "class_uid", 0);
-	sev = num_of(o, "severity_id", 0);
+	printable_n(uid, sizeof(uid), m.uid.p, m.uid.n, 64);
+	t_ms = m.has_time ? m.time : 0;
+	cls = m.has_class ? m.class_uid : 0;
+	sev = m.has_severity ? m.severity_id : 0;
 	if (t_ms > 0) {
 		time_t secs = (time_t)(t_ms / 1000);
 		struct tm tm;
@@ -147,7 +144,6 @@ int gx_syslog_frame(const struct gx_dest *d, const char *host, int pid, const ch
 	*out = buf;
 	*out_len = (size_t)pre + (size_t)hl + len;
 done:
-	cJSON_Delete(o);
 	return rc;
 }
 
@@ -193,15 +189,19 @@ int gx_http_body(const struct gx_dest *d, const char *host, const char *buf, siz
 		while (p < end) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t ln = nl ? (size_t)(nl - p) : (size_t)(end - p);
-			cJSON *o = cJSON_ParseWithLength(p, ln);
-			int64_t t_ms = num_of(o, "time", 0);
-			int hl = snprintf(head, sizeof(head),
-					  "{\"time\":%lld.%03lld,\"host\":\"%s\",\"source\":"
-					  "\"openshell\",\"sourcetype\":\"ocsf:%lld\",\"event\":",
-					  (long long)(t_ms / 1000), (long long)(t_ms % 1000), hn,
-					  (long long)num_of(o, "class_uid", 0));
+			struct gx_meta m;
+			int64_t t_ms = 0, cls = 0;
+			int hl;
 
-			cJSON_Delete(o);
+			if (gx_json_meta(p, ln, &m) == 0) {
+				t_ms = m.has_time && m.time > 0 ? m.time : 0;
+				cls = m.has_class ? m.class_uid : 0;
+			}
+			hl = snprintf(head, sizeof(head),
+				      "{\"time\":%lld.%03lld,\"host\":\"%s\",\"source\":"
+				      "\"openshell\",\"sourcetype\":\"ocsf:%lld\",\"event\":",
+				      (long long)(t_ms / 1000), (long long)(t_ms % 1000), hn,
+				      (long long)cls);
 			sb_put(&b, head, (size_t)hl);
 			sb_put(&b, p, ln);
 			sb_put(&b, "}\n", 2);

@@ -555,9 +555,43 @@ int gx_config_load(const char *path, struct gx_config *out, char *err, size_t er
 	return rc;
 }
 
+static bool filter_same(const struct gx_filter *a, const struct gx_filter *b)
+{
+	if (a->n_classes != b->n_classes || a->n_sandboxes != b->n_sandboxes ||
+	    a->min_severity != b->min_severity || a->gateway_events != b->gateway_events)
+		return false;
+	for (size_t i = 0; i < a->n_classes; i++)
+		if (a->classes[i] != b->classes[i])
+			return false;
+	for (size_t i = 0; i < a->n_sandboxes; i++)
+		if (strcmp(a->sandboxes[i], b->sandboxes[i]) != 0)
+			return false;
+	return true;
+}
+
+/* Member by member (padding bytes are not part of the value). */
+static bool dest_same(const struct gx_dest *a, const struct gx_dest *b)
+{
+#define S(m) (strcmp(a->m, b->m) == 0)
+#define N(m) (a->m == b->m)
+	return S(name) && N(kind) && S(host) && N(port) && N(tls) && N(tls_verify) && S(ca_file) &&
+	       S(cert_file) && S(key_file) && S(server_name) && S(app_name) && N(facility) &&
+	       S(url) && N(format) && S(token_file) && N(gzip) && S(path) && N(rotate_bytes) &&
+	       N(keep) && N(queue_max_bytes) && N(batch_max_events) && N(batch_max_bytes) &&
+	       N(timeout_ms) && N(retry_min_ms) && N(retry_max_ms) && S(schema_version) &&
+	       filter_same(&a->filter, &b->filter);
+#undef S
+#undef N
+}
+
 bool gx_config_same(const struct gx_config *a, const struct gx_config *b)
 {
-	return memcmp(a, b, sizeof(*a)) == 0;
+	if (a->n != b->n || strcmp(a->queue_dir, b->queue_dir) != 0)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!dest_same(&a->dests[i], &b->dests[i]))
+			return false;
+	return true;
 }
 
 const char *gx_kind_name(enum gx_kind k)

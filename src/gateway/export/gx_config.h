@@ -8,9 +8,8 @@
  * ...`). Every value is checked at load (types, ranges, names unique, the
  * token file readable, the schema version known) so a destination that loads
  * can run; a malformed section is refused whole and the caller keeps the
- * configuration it runs. Destinations are plain fixed-size data (memset 0
- * before filling), so two loads compare with memcmp: a reload that changed
- * nothing restarts nothing.
+ * configuration it runs. Destinations are plain fixed-size data, compared
+ * member by member: a reload that changed nothing restarts nothing.
  */
 #ifndef OSH_GX_CONFIG_H
 #define OSH_GX_CONFIG_H
@@ -42,7 +41,7 @@ struct gx_filter {
 	bool gateway_events; /* the gateway's own events (no sandbox); default true */
 };
 
-/* One destination. Plain data, comparable with memcmp. */
+/* One destination. Plain data (copy freely). */
 struct gx_dest {
 	char name[GX_NAME_MAX]; /* [A-Za-z0-9_-], unique: names its queue directory */
 	enum gx_kind kind;
@@ -94,7 +93,7 @@ OSH_MUST_CHECK int gx_config_load(const char *path, struct gx_config *out, char 
 OSH_MUST_CHECK int gx_config_load_text(const char *path, const char *text, size_t len,
 				       struct gx_config *out, char *err, size_t errlen);
 
-/* Whether two loaded configs are the same (memcmp of the plain data). */
+/* Whether two loaded configs are the same (member by member). */
 bool gx_config_same(const struct gx_config *a, const struct gx_config *b);
 
 /* "syslog", "http", "file". */

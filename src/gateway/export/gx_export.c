@@ -486,7 +486,8 @@ static void *spooler_main(void *arg)
 			struct rt *r = &x->rts[i];
 
 			if ((r->drop_pending || r->wfail_pending) &&
-			    now - r->drop_reported >= DROP_REPORT_MS && nn + 2 <= 2 * GX_DEST_MAX) {
+			    now - r->drop_reported >= DROP_REPORT_MS &&
+			    nn + 2 <= (size_t)2 * GX_DEST_MAX) {
 				if (r->drop_pending) {
 					snprintf(notes[nn].name, sizeof(notes[nn].name), "%s",
 						 r->d.name);

@@ -169,7 +169,8 @@ static void sb_put(struct sbuf *b, const char *s, size_t n)
 		b->p = np;
 		b->cap = nc;
 	}
-	memcpy(b->p + b->n, s, n);
+	if (n > 0)
+		memcpy(b->p + b->n, s, n);
 	b->n += n;
 }
 
@@ -277,7 +278,7 @@ static int sys_connect(struct gx_conn *c, char *why, size_t whylen)
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
 	char port[8];
 	struct timeval tv = {.tv_sec = c->d.timeout_ms / 1000,
-			     .tv_usec = (c->d.timeout_ms % 1000) * 1000};
+			     .tv_usec = (suseconds_t)(c->d.timeout_ms % 1000) * 1000};
 	int rc = OSH_EUNAVAIL, gai, err = 0;
 	socklen_t el = sizeof(err);
 	struct pollfd pf;

@@ -156,7 +156,7 @@ static void *push_worker(void *arg)
 			lines[i].message = msgs[i];
 			if (g_json) {
 				event_json(jsons + (size_t)i * JSON_MAX, JSON_MAX, j->idx,
-					   (uint64_t)(sent + i));
+					   (uint64_t)sent + (uint64_t)i);
 				lines[i].ocsf_json = jsons + (size_t)i * JSON_MAX;
 			}
 			lp[i] = &lines[i];

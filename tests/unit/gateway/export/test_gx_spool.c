@@ -43,7 +43,7 @@ static int first_no(const char *buf)
 {
 	const char *p = strstr(buf, "u-");
 
-	return p ? atoi(p + 2) : -1;
+	return p ? (int)strtol(p + 2, NULL, 10) : -1;
 }
 
 /* Last uid number of a batch. */
@@ -53,7 +53,7 @@ static int last_no(const char *buf)
 
 	for (const char *q = buf; (q = strstr(q, "u-")) != NULL; q++)
 		p = q;
-	return p ? atoi(p + 2) : -1;
+	return p ? (int)strtol(p + 2, NULL, 10) : -1;
 }
 
 Test(gx_spool, order_commit_and_reopen)

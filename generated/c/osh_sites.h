@@ -113,6 +113,7 @@ enum osh_site {
 	OSH_SITE_GW_LISTEN_LIMIT,	       /* gateway */
 	OSH_SITE_GW_STORE_UNAVAILABLE,	       /* gateway */
 	OSH_SITE_GW_STORE_RECOVERED,	       /* gateway */
+	OSH_SITE_GW_CRED_IMPORT,	       /* gateway */
 	OSH_SITE_EXPORT_QUEUE_DROPPED,	       /* gateway/export */
 	OSH_SITE_EXPORT_DELIVERY_FAILED,       /* gateway/export */
 	OSH_SITE_EXPORT_DELIVERY_RESUMED,      /* gateway/export */
@@ -884,9 +885,18 @@ static inline void osh_site_init_gw_store_recovered(struct ocsf_network_activity
 				   "GW_STORE_RECOVERED");
 }
 
+/* GW_CRED_IMPORT: Credential digests an earlier gateway kept in its data dir were imported into the
+ * store, once (Medium when the import stopped) */
+static inline void osh_site_init_gw_cred_import(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "GW_CRED_IMPORT");
+}
+
 /* EXPORT_QUEUE_DROPPED: Events an export destination will never deliver: its on-disk queue bound
- * forced them out (reason queue_full) or the hand-off to the export thread was full (reason
- * handoff_full); counted exactly */
+ * forced them out (reason queue_full), its disk refused them (write_failed) or the hand-off to the
+ * export thread was full (handoff_full); counted, reported at most once a second per destination
+ * (an event in flight at that mome... */
 static inline void osh_site_init_export_queue_dropped(struct ocsf_base_event *ev)
 {
 	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_QUEUE_DROPPED");

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "osh_cli.h"
+#include "osh_labels.h"
 #include "osh_parse.h"
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
@@ -58,8 +59,8 @@ const struct osh_cli_spec osh_cli_specs[] = {
      "change a setting (upstream form of config set)"},
     {"settings delete", "--key --global --yes", "", false,
      "drop a setting's override (back to file/default)"},
-    {"sandbox create", "--name --policy --secret --env", "", false, "start a sandbox"},
-    {"sandbox list", "-o --output --names", "", false, "list sandboxes"},
+    {"sandbox create", "--name --policy --secret --env --label", "", false, "start a sandbox"},
+    {"sandbox list", "-o --output --names --selector", "", false, "list sandboxes"},
     {"sandbox get", "-o --output", "", true, "show one sandbox"},
     {"sandbox delete", "--all", "", true, "stop and remove sandboxes"},
     {"sandbox logs",
@@ -389,6 +390,32 @@ static int parse_logs(int argc, char **argv, int i, int64_t now_ms, const char *
 	return OSH_OK;
 }
 
+/* One --label KEY=VALUE: checked (osh_labels.h), no key twice, at most 64. */
+static int parse_label(const char *v, struct osh_cli_args *o, char *err, size_t errlen)
+{
+	char k[OSH_LABEL_KEY_MAX + 1], val[OSH_LABEL_VALUE_MAX + 1], why[256];
+	char k2[OSH_LABEL_KEY_MAX + 1], v2[OSH_LABEL_VALUE_MAX + 1];
+	int rc = OSH_OK;
+
+	if (v == NULL || *v == '\0') {
+		rc = fail(err, errlen, "sandbox create: --label needs KEY=VALUE");
+	} else if (osh_labels_split(v, k, val, why, sizeof(why)) != 0) {
+		rc = fail(err, errlen, "sandbox create: --label: %s", why);
+	} else if (o->n_labels >= OSH_LABELS_MAX) {
+		rc = fail(err, errlen, "sandbox create: more than %d --label", OSH_LABELS_MAX);
+	} else {
+		for (int j = 0; j < o->n_labels && rc == OSH_OK; j++)
+			if (osh_labels_split(o->labels[j], k2, v2, why, sizeof(why)) == 0 &&
+			    strcmp(k, k2) == 0)
+				rc = fail(err, errlen,
+					  "sandbox create: --label %s given twice ('%s' and '%s')",
+					  k, o->labels[j], v);
+		if (rc == OSH_OK)
+			o->labels[o->n_labels++] = v;
+	}
+	return rc;
+}
+
 static int parse_create(int argc, char **argv, int i, struct osh_cli_args *o, char *err,
 			size_t errlen)
 {
@@ -443,6 +470,12 @@ static int parse_create(int argc, char **argv, int i, struct osh_cli_args *o, ch
 			if (o->n_env >= (int)(sizeof(o->env) / sizeof(o->env[0])))
 				return fail(err, errlen, "sandbox create: more than 64 --env");
 			o->env[o->n_env++] = v;
+			continue;
+		}
+		v = flag_value(argc, argv, &i, "--label", &m);
+		if (m) {
+			if (parse_label(v, o, err, errlen) != OSH_OK)
+				return OSH_EINVAL;
 			continue;
 		}
 		if (a[0] == '-')
@@ -508,6 +541,21 @@ static int parse_sandbox_cmd(int argc, char **argv, int i, const char *topic, in
 		if (strstr(flags, "--names") != NULL && strcmp(a, "--names") == 0) {
 			o->names_only = true;
 			continue;
+		}
+		if (strstr(flags, "--selector") != NULL) {
+			v = flag_value(argc, argv, &i, "--selector", &m);
+			if (m) {
+				char *canon = NULL, why[256];
+
+				if (v == NULL || *v == '\0')
+					return fail(err, errlen,
+						    "%s: --selector needs KEY=VALUE[,...]", topic);
+				if (osh_labels_selector_parse(v, &canon, why, sizeof(why)) != 0)
+					return fail(err, errlen, "%s: --selector: %s", topic, why);
+				free(canon);
+				o->selector = v;
+				continue;
+			}
 		}
 		if (strstr(flags, "--all") != NULL && strcmp(a, "--all") == 0) {
 			o->all = true;
@@ -884,8 +932,8 @@ static const char *const help_top =
     "  gateway start [GATEWAY FLAGS...]   run openshell-gateway in the foreground\n"
     "  status [-o json]                   gateway version, health and address\n"
     "  sandbox create --name NAME [--policy FILE] [--env K=V]... [--secret NAME[=VALUE]]...\n"
-    "                 [-- COMMAND...]\n"
-    "  sandbox list [-o table|json] [--names]\n"
+    "                 [--label K=V]... [-- COMMAND...]\n"
+    "  sandbox list [-o table|json] [--names] [--selector K=V[,K=V...]]\n"
     "  sandbox get [NAME] [-o table|yaml|json]\n"
     "  sandbox delete NAME...|--all       stop and remove sandboxes\n"
     "  logs [NAME] [-n N] [--tail] [--since T] [--level L] [--source S] [-o json]\n"
@@ -940,7 +988,8 @@ static const char *const help_settings =
 
 static const char *const help_create =
     "Usage: openshell sandbox create --name NAME [--policy FILE] [--env KEY=VALUE]...\n"
-    "                                [--secret NAME[=VALUE]]... [-- COMMAND [ARG...]]\n"
+    "                                [--secret NAME[=VALUE]]... [--label KEY=VALUE]...\n"
+    "                                [-- COMMAND [ARG...]]\n"
     "\n"
     "Asks the gateway to start a sandbox supervisor named NAME running COMMAND\n"
     "(the gateway's default command when omitted). --policy sends a policy YAML\n"
@@ -948,16 +997,21 @@ static const char *const help_create =
     "to the agent's environment. --secret gives the sandbox a credential: the\n"
     "agent sees NAME=openshell:resolve:env:NAME and the proxy puts the value on\n"
     "the wire; without =VALUE the value is read from this shell's environment\n"
-    "variable NAME (keeps it out of the process list).\n"
+    "variable NAME (keeps it out of the process list). --label keeps a label\n"
+    "with the sandbox (repeatable, at most 64): KEY is [A-Za-z0-9][A-Za-z0-9._/-]*,\n"
+    "at most 63 characters; VALUE at most 63 printable ASCII characters; shown by\n"
+    "`sandbox list` and `sandbox get`, selected by `sandbox list --selector`.\n"
     "Prints the new sandbox's id and state.\n"
-    "Differs from upstream: --name is required; no --from image, --gpu, --label.\n";
+    "Differs from upstream: --name is required; no --from image, --gpu.\n";
 
 static const char *const help_list =
-    "Usage: openshell sandbox list [-o table|json] [--names]\n"
+    "Usage: openshell sandbox list [-o table|json] [--names] [--selector K=V[,K=V...]]\n"
     "\n"
-    "Prints NAME, ID, STATE, PID, EXIT and CREATED for every sandbox;\n"
+    "Prints NAME, ID, STATE, PID, EXIT, CREATED and LABELS for every sandbox;\n"
     "--names prints one name per line; -o json prints {\"sandboxes\": [...]}\n"
-    "with the fields of `sandbox get -o json`.\n";
+    "with the fields of `sandbox get -o json`. --selector lists only the\n"
+    "sandboxes carrying every one of these labels (the gateway filters; a\n"
+    "value containing ',' cannot be selected).\n";
 
 static const char *const help_get =
     "Usage: openshell sandbox get [NAME] [-o table|yaml|json]\n"
@@ -1030,8 +1084,8 @@ static const char *const help_sandbox =
     "Usage: openshell sandbox create|list|get|delete|logs ...\n"
     "\n"
     "  sandbox create --name NAME [--policy FILE] [--env K=V]... [--secret NAME[=VALUE]]...\n"
-    "                 [-- COMMAND...]\n"
-    "  sandbox list [-o table|json] [--names]\n"
+    "                 [--label K=V]... [-- COMMAND...]\n"
+    "  sandbox list [-o table|json] [--names] [--selector K=V[,K=V...]]\n"
     "  sandbox get [NAME] [-o table|yaml|json]\n"
     "  sandbox delete NAME...|--all\n"
     "  sandbox logs NAME [-n N] [--since T] [--level L] [--source S] [--follow]\n"

@@ -18,6 +18,7 @@
 #include "cli_internal.h"
 #include "osh_parse.h"
 #include "osh_cli.h"
+#include "osh_labels.h"
 #include "osh_rpc.h"
 #include "osh_secret_check.h"
 #include "osh_time.h"
@@ -323,6 +324,10 @@ static int sandbox_create(struct ctx *x)
 	Openshell__V1__CreateSandboxRequest__EnvEntry env_ents[64];
 	Openshell__V1__CreateSandboxRequest__EnvEntry *env[64];
 	char env_keys[64][256];
+	Openshell__V1__CreateSandboxRequest__LabelsEntry lab_ents[OSH_LABELS_MAX];
+	Openshell__V1__CreateSandboxRequest__LabelsEntry *labels[OSH_LABELS_MAX];
+	char lab_k[OSH_LABELS_MAX][OSH_LABEL_KEY_MAX + 1];
+	char lab_v[OSH_LABELS_MAX][OSH_LABEL_VALUE_MAX + 1];
 
 	req.name = OSH_RPC_STR(x->a->name);
 	if (x->a->policy_file != NULL) {
@@ -359,6 +364,23 @@ static int sandbox_create(struct ctx *x)
 	}
 	req.n_env = (size_t)x->a->n_env;
 	req.env = req.n_env ? env : NULL;
+	for (int i = 0; i < x->a->n_labels && i < OSH_LABELS_MAX; i++) {
+		Openshell__V1__CreateSandboxRequest__LabelsEntry e =
+		    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__LABELS_ENTRY__INIT;
+
+		/* checked by the parser; split again into this call's buffers */
+		if (osh_labels_split(x->a->labels[i], lab_k[i], lab_v[i], why, sizeof(why)) != 0) {
+			fprintf(x->err, "openshell: sandbox create: --label: %s\n", why);
+			rc = OSH_CLI_EXIT_USAGE;
+			goto out;
+		}
+		e.key = lab_k[i];
+		e.value = lab_v[i];
+		lab_ents[i] = e;
+		labels[i] = &lab_ents[i];
+		req.n_labels++;
+	}
+	req.labels = req.n_labels ? labels : NULL;
 	if (call(x, "CreateSandbox", &req.base, LONG_MS, &resp, &st) != OSH_OK) {
 		rc = report(x, "sandbox create", &st);
 		goto out;
@@ -379,7 +401,8 @@ out:
 /* Every page of ListSandboxes (the gateway pages so each answer fits one
  * message): the responses are kept in *pages (free each with osh_rpc_msg_free
  * and the array with free) so the table can be sized over all rows. */
-static int list_all(struct ctx *x, void ***pages, size_t *n_pages, struct osh_rpc_status *st)
+static int list_all(struct ctx *x, const char *selector, void ***pages, size_t *n_pages,
+		    struct osh_rpc_status *st)
 {
 	Openshell__V1__ListSandboxesRequest req = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
 	void **v = NULL; /* Openshell__V1__ListSandboxesResponse * each */
@@ -393,6 +416,7 @@ static int list_all(struct ctx *x, void ***pages, size_t *n_pages, struct osh_rp
 		ProtobufCMessage *resp = NULL;
 
 		req.page_token = token;
+		req.label_selector = OSH_RPC_STR(selector);
 		rc = call(x, "ListSandboxes", &req.base, UNARY_MS, &resp, st);
 		if (rc != OSH_OK)
 			break;
@@ -426,7 +450,7 @@ int cli_list_all(struct osh_rpc_client *c, void ***pages, size_t *n_pages,
 		 struct osh_rpc_status *st)
 {
 	struct ctx x = {.c = c};
-	return list_all(&x, pages, n_pages, st);
+	return list_all(&x, NULL, pages, n_pages, st);
 }
 
 static const Openshell__V1__ListSandboxesResponse *page_at(void **pages, size_t i)
@@ -468,7 +492,34 @@ static void sandbox_json(FILE *fp, const Openshell__V1__Sandbox *s)
 			fputs(", ", fp);
 		osh_cli_json_str(fp, s->command[i]);
 	}
-	fputs("]}", fp);
+	fputs("], \"labels\": {", fp);
+	for (size_t i = 0; i < s->n_labels; i++) {
+		if (i)
+			fputs(", ", fp);
+		osh_cli_json_str(fp, s->labels[i]->key);
+		fputs(": ", fp);
+		osh_cli_json_str(fp, s->labels[i]->value);
+	}
+	fputs("}}", fp);
+}
+
+/* "K=V,K2=V2" (the gateway's order: sorted by key) or "-"; labels from the
+ * gateway are untrusted text, escaped like log text. */
+static void labels_text(FILE *fp, const Openshell__V1__Sandbox *s, const char *sep)
+{
+	char buf[10 * (OSH_LABEL_KEY_MAX + OSH_LABEL_VALUE_MAX) + 8]; /* \u{XXXX} per byte */
+
+	if (s->n_labels == 0)
+		fputc('-', fp);
+	for (size_t i = 0; i < s->n_labels; i++) {
+		if (i)
+			fputs(sep, fp);
+		(void)cli_escape_text(s->labels[i]->key, buf, sizeof(buf)); /* truncates */
+		fputs(buf, fp);
+		fputc('=', fp);
+		(void)cli_escape_text(s->labels[i]->value, buf, sizeof(buf));
+		fputs(buf, fp);
+	}
 }
 
 static int sandbox_list(struct ctx *x)
@@ -480,7 +531,7 @@ static int sandbox_list(struct ctx *x)
 	bool first = true;
 
 	memset(&st, 0, sizeof(st));
-	if (list_all(x, &pages, &n_pages, &st) != OSH_OK) {
+	if (list_all(x, x->a->selector, &pages, &n_pages, &st) != OSH_OK) {
 		ret = report(x, "sandbox list", &st);
 		goto out;
 	}
@@ -510,8 +561,8 @@ static int sandbox_list(struct ctx *x)
 			wn = n > wn ? n : wn;
 			wi = m > wi ? m : wi;
 		}
-	fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, "NAME", wi, "ID", "STATE", "PID",
-		"EXIT", "CREATED");
+	fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %-20s  %s\n", wn, "NAME", wi, "ID", "STATE",
+		"PID", "EXIT", "CREATED", "LABELS");
 	for (size_t p = 0; p < n_pages; p++)
 		for (size_t i = 0; i < page_at(pages, p)->n_sandboxes; i++) {
 			const Openshell__V1__Sandbox *s = page_at(pages, p)->sandboxes[i];
@@ -526,8 +577,10 @@ static int sandbox_list(struct ctx *x)
 				snprintf(code, sizeof(code), "%d", s->exit_code);
 			else
 				snprintf(code, sizeof(code), "-");
-			fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, s->name, wi, s->id,
-				cli_state_name(s->state), pid, code, created);
+			fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %-20s  ", wn, s->name, wi,
+				s->id, cli_state_name(s->state), pid, code, created);
+			labels_text(x->out, s, ",");
+			fputc('\n', x->out);
 		}
 out:
 	free_pages(pages, n_pages);
@@ -554,7 +607,7 @@ static int sandbox_get(struct ctx *x)
 	char created[OSH_TIME_RFC3339_LEN];
 
 	memset(&st, 0, sizeof(st));
-	if (list_all(x, &pages, &n_pages, &st) != OSH_OK) {
+	if (list_all(x, NULL, &pages, &n_pages, &st) != OSH_OK) {
 		ret = report(x, "sandbox get", &st);
 		goto out;
 	}
@@ -593,6 +646,15 @@ static int sandbox_get(struct ctx *x)
 			fputs("\n  - ", x->out);
 			osh_cli_json_str(x->out, s->command[i]);
 		}
+		fputs("\nlabels:", x->out);
+		if (s->n_labels == 0)
+			fputs(" {}", x->out);
+		for (size_t i = 0; i < s->n_labels; i++) {
+			fputs("\n  ", x->out);
+			osh_cli_json_str(x->out, s->labels[i]->key);
+			fputs(": ", x->out);
+			osh_cli_json_str(x->out, s->labels[i]->value);
+		}
 		fputc('\n', x->out);
 		goto out;
 	}
@@ -612,6 +674,8 @@ static int sandbox_get(struct ctx *x)
 		fputc(' ', x->out);
 		osh_cli_json_str(x->out, s->command[i]);
 	}
+	fputs("\nLabels:   ", x->out);
+	labels_text(x->out, s, ", ");
 	fputc('\n', x->out);
 out:
 	free_pages(pages, n_pages);
@@ -649,7 +713,7 @@ static int sandbox_delete(struct ctx *x)
 		}
 		return ret;
 	}
-	if (list_all(x, &pages, &n_pages, &st) != OSH_OK) {
+	if (list_all(x, NULL, &pages, &n_pages, &st) != OSH_OK) {
 		ret = report(x, "sandbox delete", &st);
 		goto out;
 	}
@@ -845,7 +909,7 @@ static bool sandbox_exit_state(struct ctx *x, int *code, char *state, size_t cap
 	bool done = false;
 
 	memset(&st, 0, sizeof(st));
-	if (list_all(x, &pages, &n_pages, &st) == OSH_OK &&
+	if (list_all(x, NULL, &pages, &n_pages, &st) == OSH_OK &&
 	    (s = find_in(pages, n_pages, x->a->name)) != NULL &&
 	    (s->state == OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_EXITED ||
 	     s->state == OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_FAILED)) {

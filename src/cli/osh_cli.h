@@ -131,6 +131,11 @@ struct osh_cli_args {
 	/** sandbox create --env K=V (repeatable) */
 	const char *env[64];
 	int n_env;
+	/** sandbox create --label K=V (repeatable; checked by osh_labels_split) */
+	const char *labels[64];
+	int n_labels;
+	/** sandbox list --selector K=V[,K2=V2] (checked; the gateway filters) */
+	const char *selector;
 	/** -o table|yaml|json, --json; sandbox list --names */
 	enum osh_cli_output output;
 	bool names_only;

@@ -342,6 +342,12 @@ static void gw_store_link(void *ud, bool up, const char *detail)
 	gw_ev_store_link(up, gw->store_server, detail);
 }
 
+/* gw_auth's view of the store: the calling thread's connection. */
+static struct osh_gw_store *auth_store(void *ud)
+{
+	return gw_store(ud);
+}
+
 void gw_tstores_close(struct osh_gw *gw)
 {
 	pthread_mutex_lock(&gw->tstore_mu);
@@ -911,7 +917,13 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 			 (unsigned)group, strerror(errno));
 		goto out;
 	}
-	rc = gw_auth_create(&gw->auth, gw->data_dir, group, err, errlen);
+	rc = gw_auth_create(&gw->auth, group, auth_store, gw, err, errlen);
+	if (rc == 0) {
+		size_t imported = 0, skipped = 0;
+
+		/* Data dirs of gateways that kept credential digests in files. */
+		rc = gw_auth_import_files(gw->auth, gw->data_dir, &imported, &skipped, err, errlen);
+	}
 	if (rc != 0)
 		goto out;
 	if (o->listen && !o->insecure_tcp && !(o->tls_cert && o->tls_key && o->client_ca)) {

@@ -301,3 +301,30 @@ void gw_ev_store_link(bool up, const char *server, const char *detail)
 	ocsf_network_activity_add_unmapped_str(&ev, "store", "postgresql");
 	osh_emit(&ev);
 }
+
+/* ---------------------------------------------------------- credentials */
+
+void gw_ev_cred_import(const char *dir, size_t imported, size_t skipped, bool done)
+{
+	struct ocsf_device_config_state_change ev;
+
+	osh_site_init_gw_cred_import(&ev);
+	ocsf_device_config_state_change_set_state_id(
+	    &ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER);
+	ocsf_device_config_state_change_set_state(&ev, done ? "imported" : "import_stopped");
+	if (!done)
+		ocsf_device_config_state_change_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
+	ocsf_device_config_state_change_set_status_id(&ev, done ? OCSF_STATUS_ID_SUCCESS
+								: OCSF_STATUS_ID_FAILURE);
+	ocsf_device_config_state_change_set_message(
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena,
+			      "sandbox credentials moved into the store: %zu imported from %s, "
+			      "%zu skipped%s",
+			      imported, dir, skipped,
+			      done ? "; directory removed" : "; stopped, the rest is kept"));
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "dir", dir);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "imported", (int64_t)imported);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "skipped", (int64_t)skipped);
+	osh_emit(&ev);
+}

@@ -16,6 +16,7 @@
 #define OSH_GW_SITES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "osh_err.h"
@@ -64,5 +65,10 @@ void gw_ev_listen_limit(const char *reason, uint64_t count);
  * PostgreSQL store on `server` (host or socket dir) was lost or is back;
  * detail says why. */
 void gw_ev_store_link(bool up, const char *server, const char *detail);
+/* GW_CRED_IMPORT: sandbox credential digests of an earlier gateway's data
+ * dir (`dir`) imported into the store once: `imported` stored, `skipped`
+ * dropped (sandbox gone, unreadable, digest already stored); done = the
+ * directory is gone (false: the import stopped and is retried next start). */
+void gw_ev_cred_import(const char *dir, size_t imported, size_t skipped, bool done);
 
 #endif

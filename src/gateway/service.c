@@ -35,6 +35,7 @@
 #include <openssl/crypto.h>
 
 #include "gw_auth.h"
+#include "osh_labels.h"
 #include "gw_internal.h"
 #include "gw_sites.h"
 #include "gwlog.h"
@@ -262,6 +263,45 @@ static void delete_link(struct osh_gw *gw, struct gw_delete *d)
 	pthread_mutex_unlock(&gw->del_mu);
 }
 
+/* The labels of a record (canonical text) as the message's map entries. */
+static int labels_msg(Openshell__V1__Sandbox *m, const char *labels)
+{
+	char k[OSH_LABEL_KEY_MAX + 1], v[OSH_LABEL_VALUE_MAX + 1];
+	const char *c = labels;
+	size_t n = 0;
+	int rc = 0;
+
+	for (const char *p = labels; p && *p; p++)
+		n += *p == '\n';
+	if (n == 0)
+		goto out;
+	m->labels = calloc(n, sizeof(Openshell__V1__Sandbox__LabelsEntry *));
+	if (!m->labels) {
+		rc = OSH_ENOMEM;
+		goto out;
+	}
+	/* The store refuses text that is not canonical; should a row hold some
+	 * anyway, the labels read up to it are shown. */
+	while (m->n_labels < n && osh_labels_next(&c, k, v) == 1) {
+		Openshell__V1__Sandbox__LabelsEntry *e = calloc(1, sizeof(*e));
+
+		if (!e) {
+			rc = OSH_ENOMEM;
+			goto out;
+		}
+		openshell__v1__sandbox__labels_entry__init(e);
+		m->labels[m->n_labels++] = e;
+		e->key = xstrdup(k);
+		e->value = xstrdup(v);
+		if (!e->key || !e->value) {
+			rc = OSH_ENOMEM;
+			goto out;
+		}
+	}
+out:
+	return rc;
+}
+
 /* Sandbox record -> message (all heap; free with protobuf_c_message_free_unpacked). */
 static Openshell__V1__Sandbox *sandbox_msg(struct osh_gw *gw, const struct osh_gw_sandbox *sb)
 {
@@ -306,6 +346,8 @@ static Openshell__V1__Sandbox *sandbox_msg(struct osh_gw *gw, const struct osh_g
 			m->n_command++;
 		}
 	}
+	if (labels_msg(m, sb->labels) != 0)
+		goto out;
 	ok = true;
 out:
 	cJSON_Delete(cmd);
@@ -1456,6 +1498,35 @@ out:
 	return rc;
 }
 
+/* The request's labels as canonical text (*out heap, "" when none); fails
+ * the call with INVALID_ARGUMENT naming the bad label. */
+static int labels_from_request(struct osh_rpc_call *call,
+			       const Openshell__V1__CreateSandboxRequest *req, char **out)
+{
+	const char *keys[OSH_LABELS_MAX], *vals[OSH_LABELS_MAX];
+	char err[256];
+	int rc = OSH_ETOOBIG;
+
+	*out = NULL;
+	if (req->n_labels > OSH_LABELS_MAX) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"%zu labels: at most %d per sandbox", req->n_labels,
+					OSH_LABELS_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < req->n_labels; i++) {
+		keys[i] = req->labels[i]->key ? req->labels[i]->key : "";
+		vals[i] = req->labels[i]->value ? req->labels[i]->value : "";
+	}
+	rc = osh_labels_encode(keys, vals, req->n_labels, out, err, sizeof(err));
+	if (rc != 0)
+		(void)osh_rpc_call_fail(
+		    call, rc == OSH_ENOMEM ? OSH_RPC_RESOURCE_EXHAUSTED : OSH_RPC_INVALID_ARGUMENT,
+		    "%s", err);
+out:
+	return rc;
+}
+
 static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
 {
 	static const char *const default_cmd[] = {"sleep", "infinity"};
@@ -1481,6 +1552,7 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "%s", err);
 		return;
 	}
+
 	if (req->policy_yaml && req->policy_yaml[0] && req->policy) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
 					"give either policy_yaml or policy, not both");
@@ -1516,10 +1588,12 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		return;
 	}
 	memset(&sb, 0, sizeof(sb));
+	if (labels_from_request(call, req, &sb.labels) != 0)
+		goto out;
 	if (osh_gw_uuid(sb.id) != 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "cannot generate an id: %s",
 					strerror(errno));
-		return;
+		goto out;
 	}
 	if (policy_from_request(call, req, &sb) != 0)
 		goto out;
@@ -1603,8 +1677,10 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	sp.n_env = req->n_env;
 	rc = gw_auth_issue(gw->auth, sb.id, secret);
 	if (rc != 0) {
-		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL,
-					"cannot make the sandbox credential: %s", strerror(errno));
+		(void)osh_rpc_call_fail(call, store_code(rc, OSH_RPC_INTERNAL),
+					"cannot make the sandbox credential: %s",
+					rc == OSH_ESYS ? strerror(errno)
+						       : osh_gw_store_errmsg(gw_store(gw)));
 		goto out;
 	}
 	sp.secret = secret;
@@ -1654,6 +1730,7 @@ out:
 	}
 	free(sb.command);
 	free(sb.policy);
+	free(sb.labels);
 }
 
 /* ------------------------------------------------------ ListSandboxes -- */
@@ -1667,21 +1744,31 @@ static void h_list(struct osh_rpc_call *call, const ProtobufCMessage *m, void *u
 	struct osh_gw_sandbox *arr = NULL;
 	size_t n = 0, page, bytes = 64;
 	int64_t after = 0;
-	char token[24] = "";
+	char token[24] = "", why[256];
+	char *sel = NULL;
 	int prc;
 
+	prc = osh_labels_selector_parse(req->label_selector, &sel, why, sizeof(why));
+	if (prc != 0) {
+		(void)osh_rpc_call_fail(
+		    call, prc == OSH_ENOMEM ? OSH_RPC_RESOURCE_EXHAUSTED : OSH_RPC_INVALID_ARGUMENT,
+		    "label_selector '%.200s': %s", req->label_selector, why);
+		return;
+	}
 	if (osh_gw_page_token_parse(req->page_token, &after) != 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
 					"page_token '%.40s' is not one this gateway issued "
 					"(give \"\" for the first page)",
 					req->page_token);
+		free(sel);
 		return;
 	}
 	page = req->page_size ? req->page_size : LIST_DEFAULT_PAGE;
 	if (page > LIST_MAX_PAGE)
 		page = LIST_MAX_PAGE;
 	/* One more than the page: tells whether another page follows. */
-	prc = osh_gw_store_sandbox_page(st, after, page + 1, &arr, &n);
+	prc = osh_gw_store_sandbox_page_sel(st, after, page + 1, sel, &arr, &n);
+	free(sel);
 	if (prc != 0) {
 		(void)osh_rpc_call_fail(call, store_code(prc, OSH_RPC_INTERNAL), "store: %s",
 					osh_gw_store_errmsg(st));

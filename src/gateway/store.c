@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "osh_labels.h"
 #include "osh_level.h"
 #include "store_db.h"
 #include "osh_time.h"
@@ -56,6 +57,9 @@ enum stmt_id {
 	S_LOG_COUNT,
 	S_PUSH_MARK_GET,
 	S_PUSH_MARK_SET,
+	S_CRED_PUT,
+	S_CRED_SET,
+	S_CRED_GET,
 	S_COUNT
 };
 
@@ -73,7 +77,21 @@ _Static_assert(S_COUNT <= STORE_DB_MAX_STMTS, "driver statement table too small"
 
 #define SB_COLS                                                                                    \
 	"id, name, policy, policy_version, policy_hash, command, log_dir, state, pid, exit_code, " \
-	"exit_signal, created_ms"
+	"exit_signal, created_ms, labels"
+
+/* A page of sandboxes after rowid ?1, at most ?2; ?3 = "\nK=V\n" (one label
+ * of the selector, matched exactly since keys hold no '=' and values no
+ * newline) or NULL. The caller checks the whole selector on each row. */
+#define SB_PAGE_WITH(INSTR)                                                                        \
+	"SELECT " SB_COLS ", rowid FROM sandboxes WHERE rowid > ?1"                                \
+	" AND (CAST(?3 AS TEXT) IS NULL OR " INSTR "('\n' || labels, CAST(?3 AS TEXT)) > 0)"       \
+	" ORDER BY rowid LIMIT ?2"
+
+/* Stores a credential digest if the sandbox exists (?1 id, ?2 digest, ?3 ms). */
+#define CRED_PUT(ACTION)                                                                           \
+	"INSERT INTO sandbox_credentials(sandbox_id, digest, created_ms)"                          \
+	" SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM sandboxes WHERE id = ?1)"                  \
+	" ON CONFLICT(sandbox_id) DO " ACTION
 
 #define LOG_QUERY_ASC(W)                                                                           \
 	"SELECT seq, ts_ms, level, target, message, source, fields, ocsf_json FROM ("              \
@@ -103,7 +121,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		      " snapshot = excluded.snapshot, updated_ms = excluded.updated_ms"
 		      " RETURNING revision",
     [S_SB_INSERT] = "INSERT INTO sandboxes(" SB_COLS ")"
-		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [S_SB_BY_ID] = "SELECT " SB_COLS " FROM sandboxes WHERE id = ?1",
     [S_SB_BY_NAME] = "SELECT " SB_COLS " FROM sandboxes WHERE name = ?1",
     [S_SB_LIST] = "SELECT " SB_COLS " FROM sandboxes ORDER BY created_ms, rowid",
@@ -130,12 +148,15 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LOG_QUERY_DESC] = LOG_QUERY_DESC(LOG_WHERE),
     /* Counts without reading message/fields. */
     [S_LOG_MATCHING] = "SELECT count(*) FROM log_lines WHERE " LOG_WHERE,
-    [S_SB_PAGE] = "SELECT " SB_COLS ", rowid FROM sandboxes WHERE rowid > ?1"
-		  " ORDER BY rowid LIMIT ?2",
+    [S_SB_PAGE] = SB_PAGE_WITH("instr"),
     [S_LOG_COUNT] = "SELECT n FROM log_counts WHERE sandbox_id = ?1",
     [S_PUSH_MARK_GET] = "SELECT seq FROM push_marks WHERE sandbox_id = ?1",
     [S_PUSH_MARK_SET] = "INSERT INTO push_marks(sandbox_id, seq) VALUES (?1, ?2)"
 			" ON CONFLICT(sandbox_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+    [S_CRED_PUT] = CRED_PUT("NOTHING"),
+    [S_CRED_SET] =
+	CRED_PUT("UPDATE SET digest = excluded.digest, created_ms = excluded.created_ms"),
+    [S_CRED_GET] = "SELECT digest FROM sandbox_credentials WHERE sandbox_id = ?1",
 };
 
 /* PostgreSQL spellings of the statements whose dialects differ. */
@@ -151,6 +172,7 @@ static const char *const pg_sql[S_COUNT] = {
     [S_PUSH_MARK_SET] = "INSERT INTO push_marks(sandbox_id, seq) VALUES (?1, ?2)"
 			" ON CONFLICT(sandbox_id) DO UPDATE SET"
 			" seq = GREATEST(push_marks.seq, excluded.seq)",
+    [S_SB_PAGE] = SB_PAGE_WITH("strpos"),
 };
 
 struct osh_gw_store {
@@ -235,7 +257,8 @@ void osh_gw_sandbox_fini(struct osh_gw_sandbox *sb)
 	sb->policy_len = 0;
 	free(sb->command);
 	free(sb->log_dir);
-	sb->name = sb->policy = sb->command = sb->log_dir = NULL;
+	free(sb->labels);
+	sb->name = sb->policy = sb->command = sb->log_dir = sb->labels = NULL;
 }
 
 void osh_gw_sandbox_list_free(struct osh_gw_sandbox *arr, size_t n)
@@ -482,9 +505,15 @@ int osh_gw_store_config_advance(struct osh_gw_store *st, const char *snapshot, u
 int osh_gw_store_sandbox_insert(struct osh_gw_store *st, const struct osh_gw_sandbox *sb)
 {
 	const enum stmt_id s = S_SB_INSERT;
+	char why[160];
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
+	if (osh_labels_validate(sb->labels, why, sizeof(why)) != 0) {
+		seterr(st, "sandbox '%s': %s", sb->name, why);
+		rc = OSH_EINVAL;
+		goto out;
+	}
 	RESET(s);
 	BIND_TEXT(s, 1, sb->id);
 	BIND_TEXT(s, 2, sb->name);
@@ -499,9 +528,11 @@ int osh_gw_store_sandbox_insert(struct osh_gw_store *st, const struct osh_gw_san
 	BIND_I64(s, 10, sb->exit_code);
 	BIND_I64(s, 11, sb->exit_signal);
 	BIND_I64(s, 12, sb->created_ms);
+	BIND_TEXT(s, 13, sb->labels ? sb->labels : "");
 	rc = step_done(st, s, "insert sandbox");
 	if (rc == OSH_EEXIST)
 		seterr(st, "a sandbox named '%s' (or with id %s) exists already", sb->name, sb->id);
+out:
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
@@ -534,7 +565,9 @@ static int row_to_sandbox(struct osh_gw_store *st, enum stmt_id s, struct osh_gw
 	sb->exit_code = (int)COL_I64(s, 9);
 	sb->exit_signal = (int)COL_I64(s, 10);
 	sb->created_ms = COL_I64(s, 11);
+	sb->labels = col_dup(st, s, 12);
 	if (!sb->name || (has_policy && !sb->policy) ||
+	    (!st->ops->col_null(st->db, s, 12) && !sb->labels) ||
 	    (!st->ops->col_null(st->db, s, 5) && !sb->command) ||
 	    (!st->ops->col_null(st->db, s, 6) && !sb->log_dir)) {
 		osh_gw_sandbox_fini(sb);
@@ -566,40 +599,80 @@ int osh_gw_store_sandbox_get(struct osh_gw_store *st, const char *key, bool by_n
 	return rc;
 }
 
-/* Collects the rows of a prepared sandbox statement (list or page). */
-static int list_rows(struct osh_gw_store *st, enum stmt_id id, int64_t after, int64_t limit,
-		     struct osh_gw_sandbox **out, size_t *n)
+/* Appends one more record slot to *arr (capacity *cap); NULL when out of memory. */
+static struct osh_gw_sandbox *grow(struct osh_gw_sandbox **arr, size_t cnt, size_t *cap)
 {
-	struct osh_gw_sandbox *arr = NULL;
+	struct osh_gw_sandbox *na = *arr;
+
+	if (cnt == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+
+		na = realloc(*arr, ncap * sizeof(*na));
+		if (!na)
+			return NULL;
+		*arr = na;
+		*cap = ncap;
+	}
+	return &na[cnt];
+}
+
+/* The first label of a canonical selector as "\nK=V\n" (the SQL prefilter of
+ * S_SB_PAGE) into buf; false when the selector is empty. */
+static bool first_label(const char *selector, char *buf, size_t cap)
+{
+	const char *nl = selector ? strchr(selector, '\n') : NULL;
+	size_t n = nl ? (size_t)(nl - selector) + 1 : 0;
+
+	if (n == 0 || n + 2 > cap)
+		return false;
+	buf[0] = '\n';
+	memcpy(buf + 1, selector, n);
+	buf[n + 1] = '\0';
+	return true;
+}
+
+/* Collects the rows of a prepared sandbox statement (list or page). A page
+ * with a selector walks chunks of rows until `limit` match or none are left. */
+static int list_rows(struct osh_gw_store *st, enum stmt_id id, int64_t after, int64_t limit,
+		     const char *selector, struct osh_gw_sandbox **out, size_t *n)
+{
+	struct osh_gw_sandbox *arr = NULL, *slot;
+	char first[OSH_LABEL_KEY_MAX + OSH_LABEL_VALUE_MAX + 4];
+	bool filtered = first_label(selector, first, sizeof(first));
 	size_t cnt = 0, cap = 0;
-	int rc = 0, r;
+	int64_t got, chunk = limit < 64 && filtered ? 64 : limit;
+	int rc = 0, r = STORE_DONE;
 
 	pthread_mutex_lock(&st->mu);
-	RESET(id);
-	if (id == S_SB_PAGE) {
-		BIND_I64(id, 1, after);
-		BIND_I64(id, 2, limit);
-	}
-	while ((r = STEP(id)) == STORE_ROW) {
-		if (cnt == cap) {
-			struct osh_gw_sandbox *na;
-
-			cap = cap ? cap * 2 : 8;
-			na = realloc(arr, cap * sizeof(*arr));
-			if (!na) {
+	do {
+		got = 0;
+		RESET(id);
+		if (id == S_SB_PAGE) {
+			BIND_I64(id, 1, after);
+			BIND_I64(id, 2, chunk);
+			BIND_TEXT(id, 3, filtered ? first : NULL);
+		}
+		while ((id != S_SB_PAGE || cnt < (size_t)limit) && (r = STEP(id)) == STORE_ROW) {
+			got++;
+			slot = grow(&arr, cnt, &cap);
+			if (!slot) {
 				rc = OSH_ENOMEM;
 				goto out;
 			}
-			arr = na;
+			rc = row_to_sandbox(st, id, slot);
+			if (rc != 0)
+				goto out;
+			slot->rowid = id == S_SB_PAGE ? COL_I64(id, 13) : 0;
+			after = slot->rowid;
+			if (filtered && !osh_labels_match(slot->labels, selector)) {
+				osh_gw_sandbox_fini(slot);
+				continue;
+			}
+			cnt++;
 		}
-		rc = row_to_sandbox(st, id, &arr[cnt]);
-		if (rc != 0)
-			goto out;
-		arr[cnt].rowid = id == S_SB_PAGE ? COL_I64(id, 12) : 0;
-		cnt++;
-	}
-	if (r < 0)
-		rc = dberr(st, r, "list sandboxes");
+		if (r < 0)
+			rc = dberr(st, r, "list sandboxes");
+	} while (rc == 0 && filtered && got == chunk && cnt < (size_t)limit);
 out:
 	RESET(id);
 	pthread_mutex_unlock(&st->mu);
@@ -615,13 +688,88 @@ out:
 
 int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh_gw_sandbox **out, size_t *n)
 {
-	return list_rows(st, S_SB_LIST, 0, 0, out, n);
+	return list_rows(st, S_SB_LIST, 0, 0, NULL, out, n);
 }
 
 int osh_gw_store_sandbox_page(struct osh_gw_store *st, int64_t after, size_t limit,
 			      struct osh_gw_sandbox **out, size_t *n)
 {
-	return list_rows(st, S_SB_PAGE, after, (int64_t)limit, out, n);
+	return list_rows(st, S_SB_PAGE, after, (int64_t)limit, NULL, out, n);
+}
+
+int osh_gw_store_sandbox_page_sel(struct osh_gw_store *st, int64_t after, size_t limit,
+				  const char *selector, struct osh_gw_sandbox **out, size_t *n)
+{
+	return list_rows(st, S_SB_PAGE, after, (int64_t)limit, selector, out, n);
+}
+
+/* ---------------------------------------------------------- credentials -- */
+
+static bool digest_ok(const char *d)
+{
+	size_t n = 0;
+
+	for (; d && d[n]; n++)
+		if (!((d[n] >= '0' && d[n] <= '9') || (d[n] >= 'a' && d[n] <= 'f')))
+			return false;
+	return n == OSH_GW_CRED_DIGEST_HEX;
+}
+
+int osh_gw_store_cred_put(struct osh_gw_store *st, const char *id, const char *digest, bool replace,
+			  bool *stored)
+{
+	const enum stmt_id s = replace ? S_CRED_SET : S_CRED_PUT;
+	int rc = OSH_EINVAL;
+
+	*stored = false;
+	pthread_mutex_lock(&st->mu);
+	if (!digest_ok(digest)) {
+		seterr(st, "sandbox %s: a credential digest is %d lower-case hex digits", id,
+		       OSH_GW_CRED_DIGEST_HEX);
+		goto out;
+	}
+	RESET(s);
+	BIND_TEXT(s, 1, id);
+	BIND_TEXT(s, 2, digest);
+	BIND_I64(s, 3, osh_time_wall_ms());
+	rc = step_done(st, s, "store sandbox credential");
+	if (rc == 0)
+		*stored = st->ops->changes(st->db, s) > 0;
+	if (rc == 0 && replace && !*stored) {
+		seterr(st, "no sandbox with id '%s'", id);
+		rc = OSH_ENOTFOUND;
+	}
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int osh_gw_store_cred_get(struct osh_gw_store *st, const char *id,
+			  char digest[OSH_GW_CRED_DIGEST_HEX + 1])
+{
+	const char *t;
+	int rc = 0, r;
+
+	digest[0] = '\0';
+	pthread_mutex_lock(&st->mu);
+	RESET(S_CRED_GET);
+	BIND_TEXT(S_CRED_GET, 1, id);
+	r = STEP(S_CRED_GET);
+	t = r == STORE_ROW ? COL_TEXT(S_CRED_GET, 0) : NULL;
+	if (r == STORE_ROW && t && digest_ok(t)) {
+		memcpy(digest, t, OSH_GW_CRED_DIGEST_HEX + 1);
+	} else if (r == STORE_ROW) {
+		seterr(st, "sandbox %s: the stored credential digest is malformed", id);
+		rc = OSH_EPARSE;
+	} else if (r == STORE_DONE) {
+		seterr(st, "no credential stored for sandbox '%s'", id);
+		rc = OSH_ENOTFOUND;
+	} else {
+		rc = dberr(st, r, "read sandbox credential");
+	}
+	RESET(S_CRED_GET);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
 }
 
 int osh_gw_store_sandbox_set_state(struct osh_gw_store *st, const char *id,

@@ -22,6 +22,13 @@
  * 10,000 lines may be 1 MB or 1 GB. Queries read newest first and can stop
  * early, so a caller reads only the rows it returns.
  *
+ * A sandbox's labels are one column holding their canonical text
+ * (src/common/osh_labels.h), so a record reads back in one row; a label
+ * selector is applied to pages in SQL for its first label (an exact substring
+ * test) and in C for all of them. Sandbox credentials are stored as SHA-256
+ * digests in their own table, deleted with the sandbox, so every gateway on
+ * one database authenticates every supervisor.
+ *
  * PostgreSQL connection loss: calls fail with OSH_EUNAVAIL (nothing of a failed
  * append is stored or acknowledged) and the store reconnects by itself, with a
  * backoff of 100 ms doubling to 5 s, on a later call.
@@ -43,7 +50,7 @@
 struct osh_gw_store;
 
 /* The schema version this code migrates to (both backends). */
-#define OSH_GW_STORE_SCHEMA_VERSION 4
+#define OSH_GW_STORE_SCHEMA_VERSION 5
 /* Default per-sandbox retention of log lines. */
 #define OSH_GW_STORE_DEFAULT_RETENTION 10000u
 /* Default per-sandbox retention in bytes (line text + 64 per line). */
@@ -87,6 +94,7 @@ struct osh_gw_sandbox {
 	char policy_hash[72];	 /* hex SHA-256 of the packed policy, or "" */
 	char *command;		 /* JSON array of argv strings; may be NULL */
 	char *log_dir;		 /* may be NULL */
+	char *labels;		 /* canonical label text (osh_labels.h); NULL or "" = none */
 	enum osh_gw_sb_state state;
 	int pid;	 /* > 0 while running */
 	int exit_code;	 /* valid when state == EXITED and exit_signal == 0 */
@@ -209,6 +217,31 @@ void osh_gw_sandbox_list_free(struct osh_gw_sandbox *arr, size_t n);
  * the returned rows. */
 OSH_MUST_CHECK int osh_gw_store_sandbox_page(struct osh_gw_store *st, int64_t after, size_t limit,
 					     struct osh_gw_sandbox **out, size_t *n);
+
+/* Like osh_gw_store_sandbox_page, but only sandboxes whose labels hold every
+ * label of `selector` (canonical text, osh_labels_selector_parse; NULL or ""
+ * = all). The rows are walked in creation order until `limit` match, so a
+ * selective filter reads more rows than it returns (see docs/gateway.md). */
+OSH_MUST_CHECK int osh_gw_store_sandbox_page_sel(struct osh_gw_store *st, int64_t after,
+						 size_t limit, const char *selector,
+						 struct osh_gw_sandbox **out, size_t *n);
+
+/* Sandbox credentials: the hex SHA-256 digest (64 lower-case hex digits,
+ * never the secret) of each sandbox's credential, in the store so every
+ * gateway on one database recognises every supervisor. A sandbox's digest
+ * goes with its record (deleted with it). */
+#define OSH_GW_CRED_DIGEST_HEX 64
+
+/* Stores the digest of sandbox `id`: replaces one already stored when
+ * `replace`, else keeps it (*stored = false). OSH_EINVAL for a digest that
+ * is not 64 lower-case hex digits. When the sandbox does not exist nothing
+ * is stored (*stored = false; with replace, OSH_ENOTFOUND). */
+OSH_MUST_CHECK int osh_gw_store_cred_put(struct osh_gw_store *st, const char *id,
+					 const char *digest, bool replace, bool *stored);
+
+/* Reads the digest of sandbox `id` into digest. OSH_ENOTFOUND when none. */
+OSH_MUST_CHECK int osh_gw_store_cred_get(struct osh_gw_store *st, const char *id,
+					 char digest[OSH_GW_CRED_DIGEST_HEX + 1]);
 
 /* Updates the process state of sandbox `id`. OSH_ENOTFOUND when absent. */
 OSH_MUST_CHECK int osh_gw_store_sandbox_set_state(struct osh_gw_store *st, const char *id,

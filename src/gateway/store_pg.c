@@ -106,7 +106,13 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE log_counts ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;"
     "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
     " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
-    /* 3 -> 4 (OCSF export, issue 17): the pushed event's OCSF JSON. */
+    /* 3 -> 4: labels (issue 15) and credential digests (issue 16). */
+    "ALTER TABLE sandboxes ADD COLUMN labels TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE sandbox_credentials ("
+    " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL,"
+    " created_ms BIGINT NOT NULL);",
+    /* 4 -> 5 (OCSF export, issue 17): the pushed event's OCSF JSON. */
     "ALTER TABLE log_lines ADD COLUMN ocsf_json TEXT;",
 };
 

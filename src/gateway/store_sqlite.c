@@ -73,7 +73,17 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE log_counts ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
     "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
     " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
-    /* 3 -> 4 (OCSF export, issue 17): the pushed event's OCSF JSON, kept with
+    /* 3 -> 4: labels (issue 15) and credentials in the store (issue 16).
+     * labels is the canonical text of osh_labels.h ("K=V\n" per label,
+     * sorted); sandbox_credentials holds the SHA-256 digest of each
+     * sandbox's credential (never the secret), so every gateway on one
+     * database recognises every supervisor. */
+    "ALTER TABLE sandboxes ADD COLUMN labels TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE sandbox_credentials ("
+    " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL);",
+    /* 4 -> 5 (OCSF export, issue 17): the pushed event's OCSF JSON, kept with
      * its line (NULL for plain lines and while the export is off). */
     "ALTER TABLE log_lines ADD COLUMN ocsf_json TEXT;",
 };

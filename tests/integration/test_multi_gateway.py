@@ -76,6 +76,67 @@ class TwoGateways(unittest.TestCase):
             a.stub.GetSandboxLogs(pb.GetSandboxLogsRequest(sandbox_id=sid), timeout=10)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
 
+    def test_ab_a_supervisor_created_on_a_is_authenticated_by_b(self):
+        """Issue 16: credential digests live in the database, so a supervisor
+        whose sandbox was created on A may push to and poll B; a wrong
+        credential is refused on both."""
+        pb, a, b = self.pb, self.a, self.b
+        sid = self.create(a, "cred-box")
+        other = self.create(b, "cred-other")
+        md = a.md(sid)  # what A handed the supervisor
+        t = it.now_ms()
+        lines = [pb.SandboxLogLine(sandbox_id=sid, timestamp_ms=t + i, level="INFO", target="sup",
+                                   message="via b %d" % i, source="sandbox") for i in range(20)]
+        r = b.stub.PushSandboxLogs(iter([pb.PushSandboxLogsRequest(sandbox_id=sid, logs=lines,
+                                                                   first_seq=1)]),
+                                   timeout=20, metadata=md)
+        self.assertEqual((r.accepted, r.acked_seq), (20, 20))
+        got = a.stub.GetSandboxLogs(pb.GetSandboxLogsRequest(sandbox_id=sid, lines=100,
+                                                             sources=["sandbox"]), timeout=10)
+        self.assertEqual([l.message for l in got.logs], ["via b %d" % i for i in range(20)])
+        pol = b.stub.GetSandboxPolicy(pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10,
+                                      metadata=md)
+        self.assertGreater(pol.sandbox_config.config_revision, 0)
+        # wrong credentials: refused on both gateways, nothing stored
+        wrong = [(it.CRED_KEY, "0" * 64)]
+        for gw in (a, b):
+            with self.assertRaises(grpc.RpcError) as cm:
+                gw.stub.PushSandboxLogs(iter([pb.PushSandboxLogsRequest(sandbox_id=sid,
+                                                                        logs=lines[:1])]),
+                                        timeout=20, metadata=wrong)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+            with self.assertRaises(grpc.RpcError) as cm:
+                gw.stub.GetSandboxPolicy(pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10,
+                                         metadata=wrong)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+            # one sandbox's credential is not another's, on either gateway
+            with self.assertRaises(grpc.RpcError) as cm:
+                gw.stub.GetSandboxPolicy(pb.GetSandboxPolicyRequest(sandbox_id=other), timeout=10,
+                                         metadata=md)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        got = b.stub.GetSandboxLogs(pb.GetSandboxLogsRequest(sandbox_id=sid, lines=100,
+                                                             sources=["sandbox"]), timeout=10)
+        self.assertEqual(len(got.logs), 20, "a refused push stored nothing")
+        # labels given on A are selected through B
+        lab = b.stub.ListSandboxes(pb.ListSandboxesRequest(label_selector="site=a"), timeout=10)
+        self.assertEqual([s.name for s in lab.sandboxes], [])
+        a.stub.CreateSandbox(pb.CreateSandboxRequest(name="cred-lab", command=["true"],
+                                                     labels={"site": "a", "k": "v"}), timeout=20)
+        lab = b.stub.ListSandboxes(pb.ListSandboxesRequest(label_selector="site=a"), timeout=10)
+        self.assertEqual([(s.name, dict(s.labels)) for s in lab.sandboxes],
+                         [("cred-lab", {"site": "a", "k": "v"})])
+        # deleted through B: A refuses the credential at once (the digest
+        # went with the record; A's cached copy only admits a call that then
+        # finds no sandbox)
+        b.stub.DeleteSandbox(pb.DeleteSandboxRequest(sandbox_id=sid), timeout=30)
+        with self.assertRaises(grpc.RpcError) as cm:
+            a.stub.PushSandboxLogs(iter([pb.PushSandboxLogsRequest(sandbox_id=sid, logs=lines[:1])]),
+                                   timeout=20, metadata=md)
+        self.assertIn(cm.exception.code(), (grpc.StatusCode.NOT_FOUND,
+                                            grpc.StatusCode.PERMISSION_DENIED))
+        for n in ("cred-other", "cred-lab"):
+            b.stub.DeleteSandbox(pb.DeleteSandboxRequest(name=n), timeout=30)
+
     def test_b_concurrent_config_changes_share_one_revision_sequence(self):
         pb = self.pb
         results = {"a": [], "b": []}

@@ -60,6 +60,7 @@ enum osh_site {
 	OSH_SITE_BYPASS_DETECT_FINDING,	       /* supervisor/net */
 	OSH_SITE_LOG_DROPPED,		       /* emit */
 	OSH_SITE_LOG_INVALID_EVENT,	       /* emit */
+	OSH_SITE_LOG_CONVERT_REFUSED,	       /* emit */
 	OSH_SITE_LOG_PUSH_DROPPED,	       /* emit */
 	OSH_SITE_LOG_WRITE_FAILED,	       /* emit */
 	OSH_SITE_LOG_FILE_FALLBACK,	       /* emit */
@@ -118,6 +119,7 @@ enum osh_site {
 	OSH_SITE_EXPORT_DELIVERY_FAILED,       /* gateway/export */
 	OSH_SITE_EXPORT_DELIVERY_RESUMED,      /* gateway/export */
 	OSH_SITE_EXPORT_CONFIG_REFUSED,	       /* gateway/export */
+	OSH_SITE_EXPORT_CONVERT_REFUSED,       /* gateway/export */
 	OSH_SITE_COUNT
 };
 
@@ -239,8 +241,8 @@ static inline void osh_site_init_proc_kill_failed(struct ocsf_process_activity *
 
 /* CONFIG_UPDATED: a sandbox_config with a newer revision was applied (at start-up too); state_id
  * Enabled/Disabled = new ocsf_enabled; exactly one per applied revision; JSONL is switched on
- * before / off after it, so it is always in the JSONL file. unmapped: old/new_config_revision,
- * old/new_ocsf_enabled */
+ * before / off after it, and its OCSF version (ocsf_schema_version) set before it, so it is always
+ * in the JSONL file, in the new... */
 static inline void osh_site_init_config_updated(struct ocsf_device_config_state_change *ev)
 {
 	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
@@ -452,6 +454,16 @@ static inline void osh_site_init_log_dropped(struct ocsf_base_event *ev)
 static inline void osh_site_init_log_invalid_event(struct ocsf_base_event *ev)
 {
 	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "LOG_INVALID_EVENT");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* LOG_CONVERT_REFUSED: JSON lines the OCSF version conversion of the JSONL file refused
+ * (ocsf_schema_version below 1.7.0; docs/siem.md); written by the writer thread, the first at once,
+ * then at most once a minute and at flush/shutdown; activity_name "Log Loss". unmapped:
+ * lost_records, reason, ocsf_schema_version, last_... */
+static inline void osh_site_init_log_convert_refused(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "LOG_CONVERT_REFUSED");
 	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
@@ -923,6 +935,15 @@ static inline void osh_site_init_export_delivery_resumed(struct ocsf_base_event 
 static inline void osh_site_init_export_config_refused(struct ocsf_base_event *ev)
 {
 	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_CONFIG_REFUSED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* EXPORT_CONVERT_REFUSED: Events a destination with an older schema_version did not get: the
+ * conversion (src/ocsf/ocsf_convert.h) cannot make them valid for that version; the first at once,
+ * then at most every 10 s per destination */
+static inline void osh_site_init_export_convert_refused(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_CONVERT_REFUSED");
 	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 

@@ -970,6 +970,8 @@ static const char *const help_config =
     "Boolean values accept true/false, yes/no, on/off, 1/0 in any case.\n"
     "Key: ocsf_logging_enabled (bool; upstream name ocsf_json_enabled) turns the\n"
     "OCSF JSONL file of every sandbox on or off live.\n"
+    "Key: ocsf_schema_version (string: 1.1.0, 1.3.0, 1.5.0 or 1.7.0, the default)\n"
+    "sets the OCSF version of that file's lines, live (docs/siem.md).\n"
     "The upstream forms are `openshell settings get|set|delete`.\n";
 
 static const char *const help_settings =
@@ -979,7 +981,7 @@ static const char *const help_settings =
     "\n"
     "The upstream names of `config get` / `config set`, with the same keys:\n"
     "ocsf_json_enabled is accepted for ocsf_logging_enabled. delete drops the\n"
-    "value set through the CLI, so the config file or default applies again.\n"
+    "value set through the CLI, so the config file, flag, env or default applies.\n"
     "Differs from upstream on purpose: settings are gateway-wide here (there are\n"
     "no per-sandbox settings), so a sandbox NAME is refused and --global is\n"
     "implied; --yes is accepted and ignored (nothing prompts).\n"

@@ -142,8 +142,8 @@ static int config_get(struct ctx *x)
 	return OSH_CLI_EXIT_OK;
 }
 
-/* settings delete --key K: SetConfig with unset, so the file no longer
- * overrides the key. */
+/* settings delete --key K: SetConfig with unset, so the value set through
+ * the CLI (kept in the gateway's database) no longer overrides the key. */
 static int config_delete(struct ctx *x)
 {
 	Openshell__V1__SetConfigRequest req = OPENSHELL__V1__SET_CONFIG_REQUEST__INIT;

@@ -4,7 +4,8 @@
  * DESIGN: the gRPC loop's tick hook (every TICK_MS on the loop thread) does all
  * periodic work, so nothing here needs its own thread or locks: it publishes the
  * address file once the loop runs, applies reload requests (SIGHUP flag, inotify
- * on the YAML file's directory), reaps supervisors with waitpid(WNOHANG), checks
+ * on the YAML file's directory), picks up shared config values other gateways
+ * set (a generation polled every CFG_SYNC_MS), reaps supervisors with waitpid(WNOHANG), checks
  * adopted supervisors (started by an earlier gateway run) through /proc, and
  * escalates pending deletes from SIGTERM to SIGKILL after the grace period. */
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include "gw_sites.h"
 #include "gwfile.h"
 #include "gwlog.h"
+#include "ocsf_convert.h"
 #include "osh_emit.h"
 #include "sandbox.pb-c.h"
 #include "sandboxes.h"
@@ -34,6 +36,10 @@
 
 #define TICK_MS	       50
 #define ADOPT_CHECK_MS 1000
+/* How often the shared config values' generation is polled (one integer read
+ * of the store): a value set through another gateway is served here at most
+ * this long (plus a tick) later. */
+#define CFG_SYNC_MS 100
 
 /* ------------------------------------------------------------ options -- */
 
@@ -174,6 +180,9 @@ int osh_gw_opts_parse(struct osh_gw_opts *o, int argc, char **argv, char *err, s
 		} else if (strcmp(name, "--ocsf-logging") == 0) {
 			rc = osh_gw_layer_set(&o->flag, "ocsf_logging_enabled", v,
 					      "flag --ocsf-logging", err, errlen);
+		} else if (strcmp(name, "--ocsf-schema-version") == 0) {
+			rc = osh_gw_layer_set(&o->flag, "ocsf_schema_version", v,
+					      "flag --ocsf-schema-version", err, errlen);
 		} else if (strcmp(name, "--log-retention") == 0) {
 			rc = parse_size(name, v, &o->log_retention, err, errlen);
 		} else if (strcmp(name, "--log-retention-mib") == 0) {
@@ -253,6 +262,8 @@ void osh_gw_usage(void *fp, const char *prog)
 		"  --config FILE.yaml      YAML config file (default <data-dir>/gateway.yaml);\n"
 		"                          must exist when given; highest priority source\n"
 		"  --ocsf-logging BOOL     ocsf_logging_enabled (below the YAML file)\n"
+		"  --ocsf-schema-version V ocsf_schema_version: OCSF version of the sandboxes'\n"
+		"                          JSONL, " OCSF_VERSION_ACCEPTED " (below the YAML file)\n"
 		"  --log-retention N       stored log lines kept per sandbox (default %u)\n"
 		"  --log-retention-mib N   stored log bytes kept per sandbox, MiB (default %llu;\n"
 		"                          a line costs its text + 64 bytes; oldest go first)\n"
@@ -264,6 +275,7 @@ void osh_gw_usage(void *fp, const char *prog)
 		"  --help, --version\n\n"
 		"Environment:\n"
 		"  OPENSHELL_OCSF_LOGGING  ocsf_logging_enabled (lowest priority source)\n"
+		"  OPENSHELL_OCSF_SCHEMA_VERSION  ocsf_schema_version (lowest priority source)\n"
 		"  OPENSHELL_GATEWAY_LOG_LEVEL  debug|info|warn|error for stderr (default info)\n\n"
 		"BOOL: true/false, yes/no, on/off, 1/0. Signals: SIGHUP reloads the YAML file\n"
 		"(also reloaded on change); SIGTERM/SIGINT shut down cleanly.\n\n",
@@ -581,6 +593,14 @@ static void report_config(struct osh_gw *gw)
 			    now ? "true" : "false", rev,
 			    osh_gw_src_name(c.src[OSH_GW_KEY_OCSF_LOGGING_ENABLED]));
 		gw->ev_ocsf = now;
+		if (c.v.ocsf_schema_version != gw->ev_ocsf_version) {
+			gw_ev_config_change(
+			    "ocsf_schema_version",
+			    ocsf_version_name((enum ocsf_version)gw->ev_ocsf_version),
+			    ocsf_version_name((enum ocsf_version)c.v.ocsf_schema_version), rev,
+			    osh_gw_src_name(c.src[OSH_GW_KEY_OCSF_SCHEMA_VERSION]));
+			gw->ev_ocsf_version = c.v.ocsf_schema_version;
+		}
 		gw->ev_rev = rev;
 	}
 	if (!eff && gw->jsonl_on) { /* the change itself is the last JSONL record */
@@ -631,6 +651,14 @@ static void tick(struct osh_rpc_server *srv, void *ud)
 	if (reloaded) {
 		log_reload(gw, rc, changed, "file changed", err);
 		reload_export(gw, "file changed");
+	}
+	if (osh_time_mono_ms() >= gw->next_cfg_sync_ms) {
+		gw->next_cfg_sync_ms = osh_time_mono_ms() + CFG_SYNC_MS;
+		rc = osh_gw_cfgstate_refresh(gw->cfg, &changed, err, sizeof(err));
+		if (rc != 0) /* an outage is reported once, by the store's link events */
+			osh_gw_log(OSH_GW_LOG_DEBUG, "shared config not refreshed: %s", err);
+		else if (changed)
+			log_reload(gw, rc, changed, "shared value changed", err);
 	}
 	report_config(gw);
 	reap(gw);
@@ -884,6 +912,7 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 		osh_gw_cfgstate_get(gw->cfg, &c0, NULL);
 		gw->ev_ocsf = c0.v.ocsf_logging_enabled;
 		gw->jsonl_on = gw->ev_ocsf;
+		gw->ev_ocsf_version = c0.v.ocsf_schema_version;
 	}
 	rc = gw_sites_init(gw->data_dir, gw->ev_ocsf, !o->external_rotation, &gw->sites_owned);
 	if (rc != 0 && rc != OSH_ESTATE) {

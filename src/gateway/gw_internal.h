@@ -79,6 +79,7 @@ struct osh_gw {
 	bool ev_ocsf;		     /* config as last reported in GW_CONFIG_CHANGE */
 	bool jsonl_on;	       /* own JSONL (and event JSON) on: ocsf_logging_enabled or export */
 	struct gx_export *exp; /* OCSF export to SIEM destinations (src/gateway/export) */
+	int ev_ocsf_version;	     /* ocsf_schema_version as last reported (enum ocsf_version) */
 	uint64_t ev_rev;
 	bool omit_sandbox_config;
 	unsigned stop_grace_ms;
@@ -90,7 +91,8 @@ struct osh_gw {
 	bool addr_written;
 	int lock_fd; /* flock on <data-dir>/gateway.lock, held for the lifetime */
 	int64_t next_adopt_check_ms;
-	int64_t started_mono_ms; /* services registered (GetStatus uptime) */
+	int64_t next_cfg_sync_ms; /* next poll of the shared config values (tick) */
+	int64_t started_mono_ms;  /* services registered (GetStatus uptime) */
 	atomic_int reload_req;
 	char store_server[256]; /* PostgreSQL host/socket dir for events */
 	atomic_bool store_down; /* a GW_STORE_UNAVAILABLE was emitted, no RECOVERED yet */

@@ -295,6 +295,9 @@ void gw_ev_store_link(bool up, const char *server, const char *detail)
 	ocsf_network_endpoint_set_hostname(ocsf_network_activity_dst_endpoint(&ev), server);
 	ocsf_network_connection_info_set_protocol_name(ocsf_network_activity_connection_info(&ev),
 						       "postgresql");
+	/* the gateway is the client of its database (required with connection_info) */
+	ocsf_network_connection_info_set_direction_id(ocsf_network_activity_connection_info(&ev),
+						      OCSF_DIRECTION_ID_OUTBOUND);
 	ocsf_network_activity_set_message(
 	    &ev, up ? ocsf_arena_printf(&ev.ev.arena, "store postgresql reachable again")
 		    : ocsf_arena_printf(&ev.ev.arena, "store postgresql unreachable: %s", detail));

@@ -38,6 +38,7 @@
 #include "osh_labels.h"
 #include "gw_internal.h"
 #include "gw_sites.h"
+#include "ocsf_convert.h"
 #include "gwlog.h"
 #include "osh_utf8.h"
 #include "sandbox.pb-c.h"
@@ -715,6 +716,8 @@ static void h_get_policy(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 		/* on while the JSONL setting is, or the OCSF export has a
 		 * destination: supervisors then push each event's JSON */
 		lc.ocsf_enabled = gw_ocsf_effective(gw, &cfg);
+		lc.ocsf_schema_version = (char *)(uintptr_t)ocsf_version_name(
+		    (enum ocsf_version)cfg.v.ocsf_schema_version);
 		sc.config_revision = rev;
 		sc.logging = &lc;
 		r.sandbox_config = &sc;
@@ -1222,6 +1225,9 @@ static const char *type_pb(enum osh_gw_type t)
 	case OSH_GW_TYPE_BOOL:
 		n = "bool";
 		break;
+	case OSH_GW_TYPE_OCSF_VERSION:
+		n = "string";
+		break;
 	}
 	return n;
 }
@@ -1313,9 +1319,10 @@ static void h_set_config(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 	}
 	osh_gw_cfgstate_get(gw->cfg, &c, &rev);
 	osh_gw_log(OSH_GW_LOG_INFO,
-		   "config %s %s%s%s via SetConfig (written to %s): %s, revision %llu",
+		   "config %s %s%s%s via SetConfig (shared value in the %s store): %s, revision "
+		   "%llu",
 		   req->unset ? "unset" : "set", req->key, req->unset ? "" : "=",
-		   req->unset ? "" : req->value, osh_gw_cfgstate_path(gw->cfg),
+		   req->unset ? "" : req->value, osh_gw_store_kind(gw->store),
 		   changed ? "changed" : "unchanged", (unsigned long long)rev);
 	entry_fill(&e, &c, k, val, sizeof(val));
 	r.config_revision = rev;

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -60,6 +61,15 @@ enum stmt_id {
 	S_CRED_PUT,
 	S_CRED_SET,
 	S_CRED_GET,
+	S_LOG_INSERT_MANY,
+	S_CFG_ENSURE,
+	S_CFG_LOCK,
+	S_CFG_VAL_SET,
+	S_CFG_VAL_DEL,
+	S_CFG_GEN_BUMP,
+	S_CFG_VALUES,
+	S_CFG_BUMP,
+	S_CFG_GEN,
 	S_COUNT
 };
 
@@ -157,6 +167,25 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CRED_SET] =
 	CRED_PUT("UPDATE SET digest = excluded.digest, created_ms = excluded.created_ms"),
     [S_CRED_GET] = "SELECT digest FROM sandbox_credentials WHERE sandbox_id = ?1",
+    /* SQLite inserts a batch line by line (S_LOG_INSERT): in-process, one
+     * prepared step per line is already cheaper than encoding arrays. */
+    [S_LOG_INSERT_MANY] = "SELECT 1",
+    /* Shared config values (SetConfig), read and written in one transaction
+     * with the revision row (osh_gw_store_config_sync). */
+    [S_CFG_ENSURE] = "INSERT INTO config_state(id, revision, snapshot, updated_ms)"
+		     " VALUES (1, 0, '', ?1) ON CONFLICT(id) DO NOTHING",
+    [S_CFG_LOCK] = "SELECT revision, snapshot, values_gen FROM config_state WHERE id = 1",
+    /* No row change when the value is the same: changes() says whether it moved. */
+    [S_CFG_VAL_SET] =
+	"INSERT INTO config_values(name, value, updated_ms) VALUES (?1, ?2, ?3)"
+	" ON CONFLICT(name) DO UPDATE SET value = excluded.value,"
+	" updated_ms = excluded.updated_ms WHERE config_values.value <> excluded.value",
+    [S_CFG_VAL_DEL] = "DELETE FROM config_values WHERE name = ?1",
+    [S_CFG_GEN_BUMP] = "UPDATE config_state SET values_gen = values_gen + 1 WHERE id = 1",
+    [S_CFG_VALUES] = "SELECT name, value FROM config_values ORDER BY name",
+    [S_CFG_BUMP] = "UPDATE config_state SET revision = revision + 1, snapshot = ?1,"
+		   " updated_ms = ?2 WHERE id = 1 RETURNING revision",
+    [S_CFG_GEN] = "SELECT values_gen FROM config_state WHERE id = 1",
 };
 
 /* PostgreSQL spellings of the statements whose dialects differ. */
@@ -173,6 +202,21 @@ static const char *const pg_sql[S_COUNT] = {
 			" ON CONFLICT(sandbox_id) DO UPDATE SET"
 			" seq = GREATEST(push_marks.seq, excluded.seq)",
     [S_SB_PAGE] = SB_PAGE_WITH("strpos"),
+    /* A whole push batch in one statement (one round trip instead of one per
+     * line): ?2..?9 are PostgreSQL array literals, one element per line, in
+     * batch order; ORDER BY ord makes the sequence hand out seqs in that
+     * order. */
+    /* The row lock orders every config transaction of every gateway. */
+    [S_CFG_LOCK] =
+	"SELECT revision, snapshot, values_gen FROM config_state WHERE id = 1 FOR UPDATE",
+    [S_LOG_INSERT_MANY] =
+	"INSERT INTO log_lines(sandbox_id, ts_ms, level, level_rank, target, message, source,"
+	" fields, bytes)"
+	" SELECT ?1, u.ts, u.lv, u.rk, u.tg, u.msg, u.src, u.fld, u.b FROM unnest("
+	"CAST(?2 AS BIGINT[]), CAST(?3 AS TEXT[]), CAST(?4 AS INTEGER[]), CAST(?5 AS TEXT[]),"
+	" CAST(?6 AS TEXT[]), CAST(?7 AS TEXT[]), CAST(?8 AS TEXT[]), CAST(?9 AS BIGINT[]))"
+	" WITH ORDINALITY AS u(ts, lv, rk, tg, msg, src, fld, b, ord) ORDER BY u.ord"
+	" RETURNING seq",
 };
 
 struct osh_gw_store {
@@ -498,6 +542,176 @@ int osh_gw_store_config_advance(struct osh_gw_store *st, const char *snapshot, u
 	else
 		rc = dberr(st, r < 0 ? r : OSH_EIO, "advance config revision");
 	RESET(S_CFG_ADVANCE);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* The shared values, read inside the sync transaction (heap copies). */
+struct cfg_vals {
+	struct osh_gw_cfg_value *v;
+	size_t n;
+};
+
+static void cfg_vals_free(struct cfg_vals *cv)
+{
+	for (size_t i = 0; i < cv->n; i++) {
+		free((char *)(uintptr_t)cv->v[i].name);
+		free((char *)(uintptr_t)cv->v[i].value);
+	}
+	free(cv->v);
+	cv->v = NULL;
+	cv->n = 0;
+}
+
+static int cfg_vals_read(struct osh_gw_store *st, struct cfg_vals *cv)
+{
+	size_t cap = 0;
+	int rc = 0, r;
+
+	RESET(S_CFG_VALUES);
+	while (rc == 0 && (r = STEP(S_CFG_VALUES)) == STORE_ROW) {
+		char *name = col_dup(st, S_CFG_VALUES, 0), *value = col_dup(st, S_CFG_VALUES, 1);
+
+		if (cv->n == cap) {
+			struct osh_gw_cfg_value *nv;
+
+			cap = cap ? cap * 2 : 8;
+			nv = realloc(cv->v, cap * sizeof(*nv));
+			if (nv)
+				cv->v = nv;
+			else
+				cap = cv->n;
+		}
+		if (!name || !value || cv->n == cap) {
+			free(name);
+			free(value);
+			seterr(st, "read shared config values: out of memory");
+			rc = OSH_ENOMEM;
+			break;
+		}
+		cv->v[cv->n].name = name;
+		cv->v[cv->n].value = value;
+		cv->n++;
+	}
+	if (rc == 0 && r < 0)
+		rc = dberr(st, r, "read shared config values");
+	RESET(S_CFG_VALUES);
+	return rc;
+}
+
+/* Writes (or removes) one shared value; *moved says whether it changed.
+ * Inside the sync transaction. */
+static int cfg_val_write(struct osh_gw_store *st, const char *name, const char *value, bool *moved)
+{
+	const enum stmt_id s = value ? S_CFG_VAL_SET : S_CFG_VAL_DEL;
+	int rc;
+
+	RESET(s);
+	BIND_TEXT(s, 1, name);
+	if (value) {
+		BIND_TEXT(s, 2, value);
+		BIND_I64(s, 3, osh_time_wall_ms());
+	}
+	rc = step_done(st, s, "write shared config value");
+	*moved = rc == 0 && st->ops->changes(st->db, s) > 0;
+	if (rc == 0 && *moved)
+		rc = step_done(st, S_CFG_GEN_BUMP, "bump shared config generation");
+	return rc;
+}
+
+int osh_gw_store_config_sync(struct osh_gw_store *st, const struct osh_gw_cfg_sync *in,
+			     osh_gw_cfg_resolve_fn fn, void *ud, struct osh_gw_cfg_synced *out)
+{
+	struct cfg_vals cv = {0};
+	char snap[4096], *stored = NULL;
+	uint64_t cur_rev = 0;
+	bool in_tx = false;
+	int rc, r;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->mu);
+	rc = step_done(st, S_BEGIN, "begin");
+	if (rc != 0)
+		goto out;
+	in_tx = true;
+	RESET(S_CFG_ENSURE);
+	BIND_I64(S_CFG_ENSURE, 1, osh_time_wall_ms());
+	rc = step_done(st, S_CFG_ENSURE, "create config state");
+	if (rc != 0)
+		goto out;
+	RESET(S_CFG_LOCK);
+	r = STEP(S_CFG_LOCK);
+	if (r == STORE_ROW) {
+		cur_rev = (uint64_t)COL_I64(S_CFG_LOCK, 0);
+		stored = col_dup(st, S_CFG_LOCK, 1);
+		out->values_gen = (uint64_t)COL_I64(S_CFG_LOCK, 2);
+		if (!stored)
+			rc = OSH_ENOMEM;
+	} else {
+		rc = dberr(st, r < 0 ? r : OSH_EIO, "lock config state");
+	}
+	RESET(S_CFG_LOCK);
+	if (rc != 0)
+		goto out;
+	if (in->set_name) {
+		rc = cfg_val_write(st, in->set_name, in->set_value, &out->value_changed);
+		if (rc != 0)
+			goto out;
+		if (out->value_changed)
+			out->values_gen++;
+	}
+	rc = cfg_vals_read(st, &cv);
+	if (rc != 0)
+		goto out;
+	snap[0] = '\0';
+	rc = fn(ud, cv.v, cv.n, snap, sizeof(snap));
+	if (rc != 0) {
+		seterr(st, "resolve config: %s", osh_strerror(rc));
+		goto out;
+	}
+	if (strcmp(snap, in->published ? in->published : stored) != 0) {
+		RESET(S_CFG_BUMP);
+		BIND_TEXT(S_CFG_BUMP, 1, snap);
+		BIND_I64(S_CFG_BUMP, 2, osh_time_wall_ms());
+		r = STEP(S_CFG_BUMP);
+		if (r == STORE_ROW)
+			out->revision = (uint64_t)COL_I64(S_CFG_BUMP, 0);
+		else
+			rc = dberr(st, r < 0 ? r : OSH_EIO, "advance config revision");
+		RESET(S_CFG_BUMP);
+		if (rc != 0)
+			goto out;
+		out->bumped = true;
+	} else {
+		out->revision = in->published ? in->published_rev : cur_rev;
+	}
+	rc = step_done(st, S_COMMIT, "commit");
+	if (rc == 0)
+		in_tx = false;
+out:
+	if (in_tx)
+		(void)step_done(st, S_ROLLBACK, "rollback");
+	pthread_mutex_unlock(&st->mu);
+	if (rc != 0)
+		memset(out, 0, sizeof(*out));
+	cfg_vals_free(&cv);
+	free(stored);
+	return rc;
+}
+
+int osh_gw_store_config_gen(struct osh_gw_store *st, uint64_t *gen)
+{
+	int rc = 0, r;
+
+	*gen = 0;
+	pthread_mutex_lock(&st->mu);
+	RESET(S_CFG_GEN);
+	r = STEP(S_CFG_GEN);
+	if (r == STORE_ROW)
+		*gen = (uint64_t)COL_I64(S_CFG_GEN, 0);
+	else if (r < 0)
+		rc = dberr(st, r, "read shared config generation");
+	RESET(S_CFG_GEN);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
@@ -905,6 +1119,147 @@ static int insert_line(struct osh_gw_store *st, const char *sandbox_id,
 	return rc;
 }
 
+/* A growable text buffer for the PostgreSQL array literals of a batch. */
+struct abuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void ab_reserve(struct abuf *b, size_t more)
+{
+	char *np;
+	size_t cap;
+
+	if (b->oom || b->len + more + 1 <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 256;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	np = realloc(b->p, cap);
+	if (!np) {
+		b->oom = true;
+		return;
+	}
+	b->p = np;
+	b->cap = cap;
+}
+
+static void ab_put(struct abuf *b, const char *s, size_t n)
+{
+	ab_reserve(b, n);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* Appends one element (',' before all but the first): a number, NULL, or a
+ * double-quoted string with '"' and '\' escaped (array literal syntax). */
+static void ab_elem_text(struct abuf *b, const char *s)
+{
+	ab_put(b, b->len > 1 ? "," : "", b->len > 1 ? 1 : 0);
+	if (!s) {
+		ab_put(b, "NULL", 4);
+		return;
+	}
+	ab_reserve(b, 2 * strlen(s) + 2);
+	if (b->oom)
+		return;
+	b->p[b->len++] = '"';
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			b->p[b->len++] = '\\';
+		b->p[b->len++] = *s;
+	}
+	b->p[b->len++] = '"';
+	b->p[b->len] = '\0';
+}
+
+static void ab_elem_i64(struct abuf *b, int64_t v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%s%lld", b->len > 1 ? "," : "", (long long)v);
+
+	ab_put(b, num, (size_t)n);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* PostgreSQL: inserts the n lines idx[] of `lines` with one statement (arrays
+ * per column) inside the append transaction; seqs[idx[i]] gets each seq. */
+static int insert_many(struct osh_gw_store *st, const char *sandbox_id,
+		       const struct osh_gw_logline *lines, const size_t *idx, size_t n,
+		       uint64_t *seqs)
+{
+	enum { A_TS, A_LEVEL, A_RANK, A_TARGET, A_MSG, A_SRC, A_FIELDS, A_BYTES, A_N };
+	const enum stmt_id s = S_LOG_INSERT_MANY;
+	struct abuf a[A_N];
+	uint64_t *got = NULL;
+	size_t k = 0;
+	int rc = 0, r;
+
+	memset(a, 0, sizeof(a));
+	for (int c = 0; c < A_N; c++)
+		ab_put(&a[c], "{", 1);
+	for (size_t i = 0; i < n; i++) {
+		const struct osh_gw_logline *l = &lines[idx[i]];
+
+		ab_elem_i64(&a[A_TS], l->ts_ms);
+		ab_elem_text(&a[A_LEVEL], l->level ? l->level : "");
+		ab_elem_i64(&a[A_RANK], osh_gw_level_rank(l->level, l->message));
+		ab_elem_text(&a[A_TARGET], l->target ? l->target : "");
+		ab_elem_text(&a[A_MSG], l->message ? l->message : "");
+		ab_elem_text(&a[A_SRC], l->source ? l->source : "");
+		ab_elem_text(&a[A_FIELDS], (l->fields && l->fields[0]) ? l->fields : NULL);
+		ab_elem_i64(&a[A_BYTES], (int64_t)line_bytes(l));
+	}
+	for (int c = 0; c < A_N; c++) {
+		ab_put(&a[c], "}", 1);
+		if (a[c].oom)
+			rc = OSH_ENOMEM;
+	}
+	got = seqs ? calloc(n, sizeof(*got)) : NULL;
+	if (rc == 0 && seqs && !got)
+		rc = OSH_ENOMEM;
+	if (rc != 0) {
+		seterr(st, "insert log lines: out of memory for a batch of %zu lines", n);
+		goto out;
+	}
+	RESET(s);
+	BIND_TEXT(s, 1, sandbox_id);
+	for (int c = 0; c < A_N; c++)
+		BIND_TEXT(s, 2 + c, a[c].p);
+	while ((r = STEP(s)) == STORE_ROW) {
+		if (got && k < n)
+			got[k] = (uint64_t)COL_I64(s, 0);
+		k++;
+	}
+	RESET(s);
+	if (r < 0) {
+		rc = dberr(st, r, "insert log lines");
+	} else if (k != n) {
+		seterr(st, "insert log lines: %zu of %zu rows inserted", k, n);
+		rc = OSH_EIO;
+	} else if (got) {
+		/* nextval ran in batch order: the ascending seqs are the lines' */
+		qsort(got, n, sizeof(*got), cmp_u64);
+		for (size_t i = 0; i < n; i++)
+			seqs[idx[i]] = got[i];
+	}
+out:
+	free(got);
+	for (int c = 0; c < A_N; c++)
+		free(a[c].p);
+	return rc;
+}
+
 /* Inserts the lines not yet held, raises the push mark to max(mark, last_seq,
  * every inserted push_seq) and trims to retention, all in one transaction.
  * Mutex held by the caller. */
@@ -912,10 +1267,13 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 			 const struct osh_gw_logline *lines, size_t n, uint64_t last_seq,
 			 uint64_t *seqs, struct osh_gw_push_result *res)
 {
+	/* PostgreSQL: the batch is one statement (a round trip per line would
+	 * dominate); SQLite: one prepared step per line, in-process. */
+	const bool batch = st->ops->pg_dialect;
 	bool in_tx = false;
 	int64_t total = 0, total_bytes = 0;
 	uint64_t mark = 0, new_mark, added_bytes = 0;
-	size_t stored = 0;
+	size_t stored = 0, *idx = NULL;
 	int rc = 0, r;
 
 	rc = step_done(st, S_BEGIN, "begin");
@@ -938,6 +1296,14 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 	if (rc != 0)
 		goto out;
 	new_mark = mark > last_seq ? mark : last_seq;
+	if (batch && n > 0) {
+		idx = malloc(n * sizeof(*idx));
+		if (!idx) {
+			seterr(st, "insert log lines: out of memory");
+			rc = OSH_ENOMEM;
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct osh_gw_logline *l = &lines[i];
 		uint64_t b = line_bytes(l), seq = 0;
@@ -949,15 +1315,24 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 				res->duplicates++;
 			continue;
 		}
-		rc = insert_line(st, sandbox_id, l, b, &seq);
-		if (rc != 0)
-			goto out;
+		if (batch) {
+			idx[stored] = i;
+		} else {
+			rc = insert_line(st, sandbox_id, l, b, &seq);
+			if (rc != 0)
+				goto out;
+			if (seqs)
+				seqs[i] = seq;
+		}
 		added_bytes += b;
-		if (seqs)
-			seqs[i] = seq;
 		if (l->push_seq > new_mark)
 			new_mark = l->push_seq;
 		stored++;
+	}
+	if (batch && stored > 0) {
+		rc = insert_many(st, sandbox_id, lines, idx, stored, seqs);
+		if (rc != 0)
+			goto out;
 	}
 	if (new_mark > mark) {
 		RESET(S_PUSH_MARK_SET);
@@ -998,6 +1373,7 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 out:
 	if (in_tx)
 		(void)step_done(st, S_ROLLBACK, "rollback");
+	free(idx);
 	return rc;
 }
 

@@ -50,7 +50,7 @@
 struct osh_gw_store;
 
 /* The schema version this code migrates to (both backends). */
-#define OSH_GW_STORE_SCHEMA_VERSION 5
+#define OSH_GW_STORE_SCHEMA_VERSION 6
 /* Default per-sandbox retention of log lines. */
 #define OSH_GW_STORE_DEFAULT_RETENTION 10000u
 /* Default per-sandbox retention in bytes (line text + 64 per line). */
@@ -195,6 +195,56 @@ OSH_MUST_CHECK int osh_gw_store_config_save(struct osh_gw_store *st, uint64_t re
  * and never gives two different snapshots the same number. */
 OSH_MUST_CHECK int osh_gw_store_config_advance(struct osh_gw_store *st, const char *snapshot,
 					       uint64_t *revision);
+
+/* One config value set through SetConfig: shared by every gateway on the
+ * database (table config_values). Strings valid during the callback only. */
+struct osh_gw_cfg_value {
+	const char *name;
+	const char *value;
+};
+
+/* Resolves a gateway's config over the shared values `vals` (n of them, sorted
+ * by name) and writes its canonical snapshot into snap (cap bytes, NUL
+ * terminated). Called by osh_gw_store_config_sync inside its transaction,
+ * under the store's mutex: it must not call into the store. Returns 0, or an
+ * osh_err that rolls the transaction back and is returned by the sync. */
+typedef int (*osh_gw_cfg_resolve_fn)(void *ud, const struct osh_gw_cfg_value *vals, size_t n,
+				     char *snap, size_t cap);
+
+/* What a config sync does (osh_gw_store_config_sync). */
+struct osh_gw_cfg_sync {
+	const char *set_name;  /* write this shared value first; NULL = none        */
+	const char *set_value; /* its new value; NULL = remove it                    */
+	/* The snapshot this gateway serves and its revision; NULL at start, when
+	 * the resolved snapshot is compared with the one stored last instead. */
+	const char *published;
+	uint64_t published_rev;
+};
+
+/* Outcome of a config sync. */
+struct osh_gw_cfg_synced {
+	uint64_t revision;   /* the revision to serve with the resolved config  */
+	uint64_t values_gen; /* generation of the shared values that were read  */
+	bool value_changed;  /* set_name's stored value changed (gen moved)     */
+	bool bumped;	     /* a new revision was assigned to the snapshot     */
+};
+
+/* The one config transaction of every gateway, under the config_state row
+ * lock (all gateways on the database are ordered by it): writes the shared
+ * value in->set_name (if any; the generation moves only when the stored value
+ * changes), reads every shared value, calls fn to resolve the gateway's config
+ * over them, and assigns the next revision when the resolved snapshot differs
+ * from in->published (or, at start, from the snapshot stored last); else keeps
+ * in->published_rev (at start: the stored revision). The snapshot of each new
+ * revision is stored with it. A fresh database starts at revision 1. */
+OSH_MUST_CHECK int osh_gw_store_config_sync(struct osh_gw_store *st,
+					    const struct osh_gw_cfg_sync *in,
+					    osh_gw_cfg_resolve_fn fn, void *ud,
+					    struct osh_gw_cfg_synced *out);
+
+/* The generation of the shared config values: one integer read, for polling
+ * (it changes whenever any gateway sets or removes a value). 0 before any. */
+OSH_MUST_CHECK int osh_gw_store_config_gen(struct osh_gw_store *st, uint64_t *gen);
 
 /* Inserts a sandbox. OSH_EEXIST if the name or id is taken. */
 OSH_MUST_CHECK int osh_gw_store_sandbox_insert(struct osh_gw_store *st,

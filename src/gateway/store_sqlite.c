@@ -83,7 +83,15 @@ static const char *const sqlite_migrations[] = {
     " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
     " digest TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL);",
-    /* 4 -> 5 (OCSF export, issue 17): the pushed event's OCSF JSON, kept with
+    /* 4 -> 5: shared config. Values set by SetConfig live here (one row per
+     * key), so every gateway on the database serves them; values_gen moves
+     * whenever one changes, so a gateway polls one integer to notice. */
+    "CREATE TABLE config_values ("
+    " name TEXT PRIMARY KEY,"
+    " value TEXT NOT NULL,"
+    " updated_ms INTEGER NOT NULL);"
+    "ALTER TABLE config_state ADD COLUMN values_gen INTEGER NOT NULL DEFAULT 0;",
+    /* 5 -> 6 (OCSF export, issue 17): the pushed event's OCSF JSON, kept with
      * its line (NULL for plain lines and while the export is off). */
     "ALTER TABLE log_lines ADD COLUMN ocsf_json TEXT;",
 };

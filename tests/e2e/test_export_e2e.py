@@ -222,8 +222,18 @@ class ExportE2E(unittest.TestCase):
     def gateway_uids(self):
         return uids_of_jsonl(read(os.path.join(self.data, "openshell-gateway-ocsf.log")))
 
-    def validate(self, path):
-        r = subprocess.run(["/usr/bin/python3", VALIDATE, path], capture_output=True, text=True)
+    def refused_uids(self, version):
+        """uids a conversion refused: none are expected from this run (the
+        refusal path has its unit test); kept so a refusal fails by name."""
+        glog = read(os.path.join(self.data, "openshell-gateway.log"))
+        if "refused by the conversion to OCSF %s" % version in glog:
+            raise AssertionError("conversion to %s refused events of the run:\n%s" % (
+                version, "\n".join(ln for ln in glog.splitlines() if "refused by the conv" in ln)))
+        return set()
+
+    def validate(self, path, version="auto"):
+        r = subprocess.run(["/usr/bin/python3", VALIDATE, "--version", version, path],
+                           capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, "%s: %s%s" % (path, r.stdout[-3000:], r.stderr))
         m = re.search(r"(\d+) lines, (\d+) valid", r.stdout)
         return int(m.group(2))
@@ -250,6 +260,18 @@ class ExportE2E(unittest.TestCase):
             "      path: %s\n"
             "      rotate_bytes: 64KiB\n"
             "      keep: 100\n"
+            "    - name: v110\n"
+            "      type: file\n"
+            "      path: %s/v1.1.0.jsonl\n"
+            "      schema_version: 1.1.0\n"
+            "    - name: v130\n"
+            "      type: file\n"
+            "      path: %s/v1.3.0.jsonl\n"
+            "      schema_version: 1.3.0\n"
+            "    - name: v150\n"
+            "      type: file\n"
+            "      path: %s/v1.5.0.jsonl\n"
+            "      schema_version: 1.5.0\n"
             "    - name: nowhere\n"
             "      type: syslog\n"
             "      address: 127.0.0.1:%d\n"
@@ -258,7 +280,8 @@ class ExportE2E(unittest.TestCase):
             "      retry_max_ms: 400\n"
             "      filter:\n"
             "        classes: [0, 1007]\n"
-            "        min_severity: informational\n" % (port, out_file, closed))
+            "        min_severity: informational\n"
+            % (port, out_file, self.tmp, self.tmp, self.tmp, closed))
         self.start_gateway()
         self.cli("sandbox", "create", "--name", "ex1", "--", "sleep", "600")
         wait_for(lambda: len(self.rsyslog.received()) > 50, 30, "first events in rsyslog")
@@ -322,6 +345,17 @@ class ExportE2E(unittest.TestCase):
         n_valid = sum(self.validate(os.path.join(os.path.dirname(out_file), f))
                       for f in os.listdir(os.path.dirname(out_file)))
         self.assertGreater(n_valid, 100)
+        # the older versions: every converted event of the run validates
+        # against that version's generated JSON Schema
+        stored = set(self.stored_uids())
+        for v in ("1.1.0", "1.3.0", "1.5.0"):
+            path = os.path.join(self.tmp, "v%s.jsonl" % v)
+            wait_for(lambda: stored <= set(uids_of_jsonl(read(path))) |
+                     self.refused_uids(v), 30, "every stored event at OCSF %s" % v)
+            n = self.validate(path, v)
+            self.assertGreater(n, 100, "events converted to %s" % v)
+            for ln in read(path).splitlines():
+                self.assertEqual(json.loads(ln)["metadata"]["version"], v)
 
     # ------------------------------------------------------------- logs -o json
     def test_logs_json_prints_valid_ocsf(self):

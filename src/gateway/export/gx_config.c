@@ -146,14 +146,11 @@ static int get_severity(struct walk *w, const yaml_node_t *n, const char *key, i
 }
 
 static int check_schema_version(struct walk *w, const yaml_node_t *n, const char *key,
-				const char *v)
+				const char *v, enum ocsf_version *out)
 {
-	/* Until the down-version converter (src/ocsf/ocsf_convert.h) is on
-	 * main, the one version delivered is the generated one. */
-	if (strcmp(v, GX_SCHEMA_DEFAULT) != 0)
+	if (ocsf_version_parse(v, out) != 0)
 		return fail(w, n, key,
-			    "OCSF version '%s' is not available (this build delivers 1.7.0 only)",
-			    v);
+			    "unknown OCSF version '%s' (expected " OCSF_VERSION_ACCEPTED ")", v);
 	return 0;
 }
 
@@ -266,6 +263,7 @@ static void dest_defaults(struct gx_dest *d)
 	d->retry_min_ms = 500;
 	d->retry_max_ms = 30000;
 	snprintf(d->schema_version, sizeof(d->schema_version), GX_SCHEMA_DEFAULT);
+	d->schema = OCSF_VERSION_1_7_0;
 	d->filter.gateway_events = true;
 }
 
@@ -361,7 +359,7 @@ static int dest_key(struct walk *w, struct gx_dest *d, const char *name, yaml_no
 	} else if (strcmp(name, "schema_version") == 0) {
 		rc = get_str(w, v, key, d->schema_version, sizeof(d->schema_version));
 		if (rc == 0)
-			rc = check_schema_version(w, v, key, d->schema_version);
+			rc = check_schema_version(w, v, key, d->schema_version, &d->schema);
 	} else if (strcmp(name, "filter") == 0) {
 		rc = walk_filter(w, v, key, &d->filter);
 	}
@@ -579,7 +577,7 @@ static bool dest_same(const struct gx_dest *a, const struct gx_dest *b)
 	       S(url) && N(format) && S(token_file) && N(gzip) && S(path) && N(rotate_bytes) &&
 	       N(keep) && N(queue_max_bytes) && N(batch_max_events) && N(batch_max_bytes) &&
 	       N(timeout_ms) && N(retry_min_ms) && N(retry_max_ms) && S(schema_version) &&
-	       filter_same(&a->filter, &b->filter);
+	       N(schema) && filter_same(&a->filter, &b->filter);
 #undef S
 #undef N
 }

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ocsf_convert.h"
 #include "osh_err.h"
 
 #define GX_NAME_MAX	  64
@@ -72,7 +73,8 @@ struct gx_dest {
 	uint32_t timeout_ms;   /* connect / send / HTTP request */
 	uint32_t retry_min_ms; /* first backoff after a failure, doubled up to max */
 	uint32_t retry_max_ms;
-	char schema_version[16]; /* OCSF version delivered */
+	char schema_version[16];  /* OCSF version delivered, as written */
+	enum ocsf_version schema; /* the same, parsed */
 	struct gx_filter filter;
 };
 

@@ -29,6 +29,7 @@
 #include "gx_send.h"
 #include "gx_sites.h"
 #include "gx_spool.h"
+#include "ocsf_convert.h"
 #include "osh_emit.h"
 #include "osh_time.h"
 
@@ -38,6 +39,7 @@
 #define UNCONF_SLOT_MS	100
 #define DROP_REPORT_MS	1000
 #define STOP_CONFIRM_MS (GX_SYSLOG_CONFIRM_MS + 200)
+#define CONV_REPORT_MS	10000
 #define GX_NICE		5 /* nice of the export threads (thread_setup) */
 
 struct item {
@@ -66,6 +68,9 @@ struct rt {
 	struct gx_spool_pos sent;
 	bool down;
 	int64_t down_since, backoff, next_try;
+	uint64_t conv_pending; /* refused by the version conversion, not yet reported */
+	int64_t conv_reported; /* 0 = never */
+	char conv_reason[256];
 	/* spooler only */
 	uint64_t drop_pending, wfail_pending;
 	bool wake;
@@ -93,7 +98,7 @@ struct gx_export {
 	uint64_t handoff_reported;
 
 	_Atomic uint64_t offered, refused, handoff_dropped, queued, queue_dropped, delivered,
-	    failures;
+	    failures, convert_refused;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -187,6 +192,69 @@ static void unconf_add(struct rt *r, struct gx_spool_pos end, int64_t now)
 	r->n_unconf++;
 }
 
+/* The destination's OCSF version: each event of buf (lines ending '\n')
+ * converted (src/ocsf/ocsf_convert.h); refused events are left out, their
+ * number in *refused and the last reason in r->conv_reason. *out is heap
+ * (caller frees), *n_out the events in it. */
+static int convert_batch(struct rt *r, const char *buf, size_t len, char **out, size_t *olen,
+			 size_t *n_out, uint64_t *refused)
+{
+	const char *p = buf, *end = buf + len;
+	char *o = malloc(len + 1), why[256];
+	size_t cap = len + 1, on = 0;
+
+	*out = NULL;
+	*olen = *n_out = 0;
+	*refused = 0;
+	if (!o)
+		return OSH_ENOMEM;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ln = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char *c = NULL;
+		size_t cl = 0;
+
+		if (ocsf_convert_json(p, ln, r->d.schema, &c, &cl, why, sizeof(why)) == 0) {
+			if (on + cl + 2 > cap) {
+				char *no = realloc(o, (on + cl + 2) * 2);
+
+				if (!no) {
+					free(c);
+					free(o);
+					return OSH_ENOMEM;
+				}
+				o = no;
+				cap = (on + cl + 2) * 2;
+			}
+			memcpy(o + on, c, cl);
+			on += cl;
+			o[on++] = '\n';
+			(*n_out)++;
+			free(c);
+		} else {
+			(*refused)++;
+			snprintf(r->conv_reason, sizeof(r->conv_reason), "%s", why);
+		}
+		p += ln + 1;
+	}
+	o[on] = '\0';
+	*out = o;
+	*olen = on;
+	return 0;
+}
+
+/* Refusals of the conversion: the first at once, then at most every
+ * CONV_REPORT_MS (the count since the last report). */
+static void conv_report(struct rt *r, int64_t now, bool force)
+{
+	if (!r->conv_pending ||
+	    (!force && r->conv_reported && now - r->conv_reported < CONV_REPORT_MS))
+		return;
+	gx_ev_convert_refused(r->d.name, r->d.schema_version, r->conv_pending, r->conv_reason);
+	r->conv_pending = 0;
+	r->conv_reported = now;
+}
+
 static bool rt_wait(struct rt *r, int64_t ms)
 {
 	struct timespec ts;
@@ -213,7 +281,8 @@ static void *rt_main(void *arg)
 		int64_t now = osh_time_mono_ms();
 		struct gx_spool_pos from, end;
 		char *buf = NULL;
-		size_t len = 0, n = 0;
+		size_t len = 0, n = 0, sent_n;
+		uint64_t conv_refused = 0;
 		bool stop;
 
 		pthread_mutex_lock(&r->mu);
@@ -242,8 +311,24 @@ static void *rt_main(void *arg)
 			(void)rt_wait(r, syslog && r->n_unconf ? 100 : IDLE_WAIT_MS);
 			continue;
 		}
+		sent_n = n;
 		why[0] = '\0';
-		if (r->ops->send(r->conn, buf, len, n, why, sizeof(why)) == 0) {
+		if (r->d.schema != OCSF_VERSION_1_7_0) {
+			char *cbuf = NULL;
+			size_t clen = 0, cn = 0;
+
+			if (convert_batch(r, buf, len, &cbuf, &clen, &cn, &conv_refused) != 0) {
+				free(buf);
+				(void)rt_wait(r, IDLE_WAIT_MS); /* out of memory: try later */
+				continue;
+			}
+			free(buf);
+			buf = cbuf;
+			len = clen;
+			sent_n = cn;
+		}
+		if ((sent_n == 0 && n > 0) ||
+		    r->ops->send(r->conn, buf, len, sent_n, why, sizeof(why)) == 0) {
 			if (r->down) {
 				r->down = false;
 				gx_ev_delivery_resumed(r->d.name, now - r->down_since);
@@ -255,12 +340,18 @@ static void *rt_main(void *arg)
 			} else {
 				(void)gx_spool_commit(r->sp, end);
 			}
-			atomic_fetch_add(&r->x->delivered, n);
+			atomic_fetch_add(&r->x->delivered, sent_n);
+			if (conv_refused) {
+				atomic_fetch_add(&r->x->convert_refused, conv_refused);
+				r->conv_pending += conv_refused;
+			}
+			conv_report(r, now, false);
 		} else {
 			rt_fail(r, why[0] ? why : "delivery failed", now);
 		}
 		free(buf);
 	}
+	conv_report(r, osh_time_mono_ms(), true);
 	if (syslog && r->n_unconf) {
 		/* Give the last batches their confirmation window, so a clean
 		 * restart does not send them again. */
@@ -654,6 +745,7 @@ void gx_export_stats_get(struct gx_export *x, struct gx_export_stats *out)
 	out->queue_dropped = atomic_load(&x->queue_dropped);
 	out->delivered = atomic_load(&x->delivered);
 	out->failures = atomic_load(&x->failures);
+	out->convert_refused = atomic_load(&x->convert_refused);
 	pthread_mutex_lock(&x->mu);
 	out->destinations = x->n_rts;
 	for (size_t i = 0; i < x->n_rts; i++) {

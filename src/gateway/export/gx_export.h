@@ -51,6 +51,7 @@ struct gx_export_stats {
 	uint64_t queue_dropped;	  /* forced out by a queue bound or a failed write */
 	uint64_t delivered;	  /* acknowledged by receivers (per destination) */
 	uint64_t failures;	  /* failed deliveries (retried) */
+	uint64_t convert_refused; /* not convertible to a destination's OCSF version */
 	uint64_t waiting;	  /* events in the queues now */
 	size_t destinations;
 };

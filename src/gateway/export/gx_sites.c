@@ -71,3 +71,23 @@ void gx_ev_config_refused(const char *why)
 	ocsf_base_event_add_unmapped_str(&ev, "reason", why);
 	osh_emit(&ev);
 }
+
+void gx_ev_convert_refused(const char *dest, const char *version, uint64_t count, const char *why)
+{
+	struct ocsf_base_event ev;
+
+	osh_site_init_export_convert_refused(&ev);
+	ocsf_base_event_set_activity_name(&ev, "Export");
+	ocsf_base_event_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
+	ocsf_base_event_set_message(
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena,
+			      "export %s: %llu events not delivered: refused by the conversion "
+			      "to OCSF %s (last: %s)",
+			      dest, (unsigned long long)count, version, why));
+	ocsf_base_event_add_unmapped_str(&ev, "destination", dest);
+	ocsf_base_event_add_unmapped_int(&ev, "refused_events", (int64_t)count);
+	ocsf_base_event_add_unmapped_str(&ev, "schema_version", version);
+	ocsf_base_event_add_unmapped_str(&ev, "last_reason", why);
+	osh_emit(&ev);
+}

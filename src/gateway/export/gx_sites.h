@@ -21,6 +21,9 @@ void gx_ev_dropped(const char *dest, uint64_t count, const char *reason);
 void gx_ev_delivery_failed(const char *dest, const char *why, uint64_t queued);
 /* EXPORT_DELIVERY_RESUMED: `dest` delivers again after outage_ms. */
 void gx_ev_delivery_resumed(const char *dest, int64_t outage_ms);
+/* EXPORT_CONVERT_REFUSED: `count` events `dest` did not deliver because the
+ * conversion to its OCSF `version` refused them (last reason `why`). */
+void gx_ev_convert_refused(const char *dest, const char *version, uint64_t count, const char *why);
 /* EXPORT_CONFIG_REFUSED: a reload's export section was malformed. */
 void gx_ev_config_refused(const char *why);
 

@@ -267,6 +267,9 @@ static void poll_once(struct sup *s, struct osh_sup_poll_result *r,
 		r->revision = g->sandbox_config->config_revision;
 		r->ocsf_enabled =
 		    g->sandbox_config->logging && g->sandbox_config->logging->ocsf_enabled;
+		r->ocsf_schema_version = g->sandbox_config->logging
+					     ? g->sandbox_config->logging->ocsf_schema_version
+					     : NULL;
 	}
 	r->has_policy = g->policy != NULL;
 	r->policy_hash = g->policy_hash;
@@ -287,6 +290,8 @@ static void perform(struct sup *s, const struct osh_sup_poll_actions *act,
 	if (act->apply_config) {
 		/* Enable before the event, disable after it: the CONFIG_UPDATED
 		 * event is in the JSONL file either way. */
+		/* The version first: the event itself is written in it. */
+		osh_emit_set_jsonl_version((enum ocsf_version)act->new_version);
 		if (act->new_enabled)
 			osh_emit_set_jsonl(true);
 		osh_sup_ev_config_updated(act);
@@ -578,6 +583,8 @@ int osh_sup_main(int argc, char **argv, char **envp)
 
 		poll_once(&s, &r, &resp, detail, sizeof(detail));
 		osh_sup_poll_step(&s.cfg, &r, a.poll_ms, &act);
+		if (act.apply_config)
+			osh_emit_set_jsonl_version((enum ocsf_version)act.new_version);
 		if (act.apply_config && act.new_enabled)
 			osh_emit_set_jsonl(true);
 		/* 6. */

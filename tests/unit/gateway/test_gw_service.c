@@ -284,11 +284,15 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 		Openshell__V1__GetConfigResponse *gr = (void *)resp;
 
 		cr_assert_eq(gr->config_revision, 1);
-		cr_assert_eq(gr->n_entries, 1);
+		cr_assert_eq(gr->n_entries, 2);
 		cr_assert_str_eq(gr->entries[0]->key, "ocsf_logging_enabled");
 		cr_assert_str_eq(gr->entries[0]->value, "false");
 		cr_assert_str_eq(gr->entries[0]->source, "flag");
 		cr_assert_str_eq(gr->entries[0]->type, "bool");
+		cr_assert_str_eq(gr->entries[1]->key, "ocsf_schema_version");
+		cr_assert_str_eq(gr->entries[1]->value, "1.7.0");
+		cr_assert_str_eq(gr->entries[1]->source, "default");
+		cr_assert_str_eq(gr->entries[1]->type, "string");
 	}
 	osh_rpc_msg_free(resp);
 
@@ -301,13 +305,14 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 		cr_assert(sr->changed);
 		cr_assert_eq(sr->config_revision, 2);
 		cr_assert_str_eq(sr->entry->value, "true");
-		cr_assert_str_eq(sr->entry->source, "file");
+		cr_assert_str_eq(sr->entry->source, "database");
 	}
 	osh_rpc_msg_free(resp);
+	/* the value lives in the store (shared by every gateway on it), not in
+	 * this gateway's file */
 	yaml_path = gwt_path(r.dir, "gateway.yaml");
 	text = gwt_read(yaml_path);
-	cr_assert_str_eq(text, "ocsf_logging_enabled: true\n");
-	free(text);
+	cr_assert_null(text, "SetConfig wrote gateway.yaml: %s", text ? text : "");
 
 	s.value = (char *)(uintptr_t) "yes";
 	cr_assert_eq(call(&r, "SetConfig", &s.base, &resp, &st), 0, "%s", st.message);
@@ -319,6 +324,13 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 	cr_assert_neq(call(&r, "SetConfig", &s.base, &resp, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
 	cr_assert(strstr(st.message, "maybe") != NULL, "%s", st.message);
+	s.key = (char *)(uintptr_t) "ocsf_schema_version";
+	s.value = (char *)(uintptr_t) "1.2.0";
+	cr_assert_neq(call(&r, "SetConfig", &s.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "invalid OCSF version '1.2.0' (accepted: 1.1.0, 1.3.0, 1.5.0, "
+				     "1.7.0)") != NULL,
+		  "%s", st.message);
 	s.key = (char *)(uintptr_t) "bogus";
 	cr_assert_neq(call(&r, "SetConfig", &s.base, &resp, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND);
@@ -326,20 +338,35 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 	cr_assert_neq(call(&r, "GetConfig", &g.base, &resp, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND);
 
-	/* An operator edit of the file is picked up by the watch (no RPC). */
-	cr_assert_eq(gwt_write_rename(yaml_path, "ocsf_logging_enabled: off\n"), 0);
+	/* Removing the shared value (settings delete = SetConfig unset) brings
+	 * the flag's false back. */
 	g.key = NULL;
+	s.key = (char *)(uintptr_t) "ocsf_logging_enabled";
+	s.value = NULL;
+	s.unset = true;
+	cr_assert_eq(call(&r, "SetConfig", &s.base, &resp, &st), 0, "%s", st.message);
+	{
+		Openshell__V1__SetConfigResponse *sr = (void *)resp;
+
+		cr_assert(sr->changed);
+		cr_assert_eq(sr->config_revision, 3);
+		cr_assert_str_eq(sr->entry->value, "false");
+		cr_assert_str_eq(sr->entry->source, "flag");
+	}
+	osh_rpc_msg_free(resp);
+	/* An operator edit of the file is picked up by the watch (no RPC). */
+	cr_assert_eq(gwt_write_rename(yaml_path, "ocsf_logging_enabled: on\n"), 0);
 	{
 		long long end = gwt_now_ms() + 10000;
 		uint64_t rev = 0;
 
-		while (gwt_now_ms() < end && rev != 3) {
+		while (gwt_now_ms() < end && rev != 4) {
 			cr_assert_eq(call(&r, "GetConfig", &g.base, &resp, &st), 0);
 			rev = ((Openshell__V1__GetConfigResponse *)(void *)resp)->config_revision;
 			osh_rpc_msg_free(resp);
 			gwt_nap();
 		}
-		cr_assert_eq(rev, 3, "file edit not applied");
+		cr_assert_eq(rev, 4, "file edit not applied");
 	}
 	/* An invalid edit keeps revision and value. */
 	cr_assert_eq(gwt_write_rename(yaml_path, "ocsf_logging_enabled: off\nnot_a_key: 1\n"), 0);
@@ -350,7 +377,7 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 			gwt_nap(); /* give the watcher a chance to (wrongly) act */
 	}
 	cr_assert_eq(call(&r, "GetConfig", &g.base, &resp, &st), 0);
-	cr_assert_eq(((Openshell__V1__GetConfigResponse *)(void *)resp)->config_revision, 3);
+	cr_assert_eq(((Openshell__V1__GetConfigResponse *)(void *)resp)->config_revision, 4);
 	osh_rpc_msg_free(resp);
 	free(yaml_path);
 	rig_down(&r);
@@ -443,6 +470,7 @@ Test(gw_service, create_policy_list_delete, .timeout = 120)
 		cr_assert_eq(pr->sandbox_config->config_revision, 1);
 		cr_assert_not_null(pr->sandbox_config->logging);
 		cr_assert(!pr->sandbox_config->logging->ocsf_enabled);
+		cr_assert_str_eq(pr->sandbox_config->logging->ocsf_schema_version, "1.7.0");
 	}
 	osh_rpc_msg_free(resp);
 	/* an unknown sandbox has no credential: nobody can ask for its policy */

@@ -958,6 +958,189 @@ Test(gw_store, credentials_shared_and_deleted_with_the_sandbox)
 	sfini(&r);
 }
 
+struct got_lines {
+	size_t n;
+	uint64_t seq[16];
+	char *msg[16], *target[16], *fields[16];
+};
+
+static int collect_line(void *ud, const struct osh_gw_logline *l)
+{
+	struct got_lines *g = ud;
+
+	if (g->n < 16) {
+		g->seq[g->n] = l->seq;
+		g->msg[g->n] = strdup(l->message);
+		g->target[g->n] = strdup(l->target);
+		g->fields[g->n] = l->fields ? strdup(l->fields) : NULL;
+	}
+	g->n++;
+	return 0;
+}
+
+/* A push batch goes in as one statement on PostgreSQL (array literals): text
+ * that needs escaping there (quotes, backslashes, braces, commas, the word
+ * NULL, newlines, UTF-8) comes back byte for byte, absent fields stay NULL,
+ * each line gets its own seq in batch order, and a duplicate in the middle of
+ * a batch is skipped without shifting the seqs of the lines after it. */
+Test(gw_store, push_batch_round_trips_text_and_seqs)
+{
+	static const char *const msgs[] = {
+	    "plain",
+	    "quote \" in it",
+	    "back\\slash \\\" both",
+	    "{brace},comma",
+	    "NULL",
+	    "new\nline\ttab",
+	    "utf-8 \xc3\xa9\xe2\x82\xac",
+	    "",
+	    "trailing backslash \\",
+	};
+	enum { N = sizeof(msgs) / sizeof(msgs[0]) };
+	struct osh_gw_logline lines[N];
+	struct osh_gw_push_result res;
+	struct osh_gw_logquery q = {.sandbox_id = "a"};
+	struct got_lines g = {0};
+	uint64_t seqs[N];
+	struct srig r;
+
+	sinit(&r, 0);
+	add_sandbox(&r, "a", "alpha");
+	for (size_t i = 0; i < N; i++)
+		lines[i] = (struct osh_gw_logline){.ts_ms = (int64_t)i,
+						   .level = "INFO",
+						   .target = i % 2 ? "t\"x" : "t",
+						   .message = msgs[i],
+						   .source = "sandbox",
+						   .fields = i % 3 ? "{\"k\":\"v\\\\\"}" : NULL,
+						   .push_seq = i + 1};
+	/* lines 1..3 are already held: line 4 (push_seq 4) onwards is new */
+	cr_assert_eq(osh_gw_store_logs_push(r.st, "a", lines, 3, 0, NULL, &res), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	cr_assert_eq(res.stored, 3);
+	cr_assert_eq(osh_gw_store_logs_push(r.st, "a", lines, N, 0, seqs, &res), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	cr_assert_eq(res.stored, N - 3);
+	cr_assert_eq(res.duplicates, 3);
+	cr_assert_eq(res.acked_seq, N);
+	for (size_t i = 0; i < N; i++) {
+		if (i < 3)
+			cr_assert_eq(seqs[i], 0, "duplicate %zu got seq %llu", i,
+				     (unsigned long long)seqs[i]);
+		else if (i > 3)
+			cr_assert_gt(seqs[i], seqs[i - 1], "seqs follow batch order");
+	}
+	cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_line, &g), 0);
+	cr_assert_eq(g.n, N);
+	for (size_t i = 0; i < N; i++) {
+		cr_assert_str_eq(g.msg[i], msgs[i], "line %zu", i);
+		cr_assert_str_eq(g.target[i], lines[i].target);
+		if (lines[i].fields)
+			cr_assert_str_eq(g.fields[i], lines[i].fields);
+		else
+			cr_assert_null(g.fields[i], "line %zu: absent fields must stay NULL", i);
+		if (i >= 3)
+			cr_assert_eq(g.seq[i], seqs[i], "line %zu: reported seq is the stored one",
+				     i);
+		free(g.msg[i]);
+		free(g.target[i]);
+		free(g.fields[i]);
+	}
+	sfini(&r);
+}
+
+/* Resolution used by the config sync tests: the snapshot is the shared
+ * values, "name=value\n" each, or "none\n". */
+static int snap_of_values(void *ud, const struct osh_gw_cfg_value *vals, size_t n, char *snap,
+			  size_t cap)
+{
+	size_t len = 0;
+
+	(void)ud;
+	snap[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		len +=
+		    (size_t)snprintf(snap + len, cap - len, "%s=%s\n", vals[i].name, vals[i].value);
+	if (n == 0)
+		snprintf(snap, cap, "none\n");
+	return 0;
+}
+
+/* Two connections on one database (two gateways): a value set through one is
+ * read by the other once the generation moves; a set of the same value moves
+ * nothing; each new snapshot gets the next revision, an unchanged one keeps
+ * the caller's; removing a value moves the generation again. */
+Test(gw_store, config_sync_shares_values_between_connections)
+{
+	struct srig r;
+	struct osh_gw_store *b = NULL;
+	struct osh_gw_cfg_sync in = {0};
+	struct osh_gw_cfg_synced out;
+	char err[256];
+	uint64_t gen = 99;
+
+	sinit(&r, 0);
+	cr_assert_eq(osh_gw_store_create(&b, r.db, NULL, err, sizeof(err)), 0, "%s", err);
+	/* start (published NULL): a fresh database gives revision 1 */
+	cr_assert_eq(osh_gw_store_config_sync(r.st, &in, snap_of_values, NULL, &out), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	cr_assert_eq(out.revision, 1);
+	cr_assert(out.bumped);
+	cr_assert_eq(osh_gw_store_config_gen(b, &gen), 0);
+	cr_assert_eq(gen, 0);
+	/* B starts with the same snapshot: keeps revision 1 */
+	cr_assert_eq(osh_gw_store_config_sync(b, &in, snap_of_values, NULL, &out), 0);
+	cr_assert_eq(out.revision, 1);
+	cr_assert(!out.bumped);
+
+	in.set_name = "k";
+	in.set_value = "true";
+	in.published = "none\n";
+	in.published_rev = 1;
+	cr_assert_eq(osh_gw_store_config_sync(r.st, &in, snap_of_values, NULL, &out), 0);
+	cr_assert(out.value_changed);
+	cr_assert(out.bumped);
+	cr_assert_eq(out.revision, 2);
+	cr_assert_eq(out.values_gen, 1);
+	cr_assert_eq(osh_gw_store_config_gen(b, &gen), 0);
+	cr_assert_eq(gen, 1, "B sees the generation move");
+
+	/* B re-reads: its snapshot changed, so it takes the next revision */
+	{
+		struct osh_gw_cfg_sync rd = {.published = "none\n", .published_rev = 1};
+
+		cr_assert_eq(osh_gw_store_config_sync(b, &rd, snap_of_values, NULL, &out), 0);
+		cr_assert(out.bumped);
+		cr_assert_eq(out.revision, 3);
+		cr_assert_eq(out.values_gen, 1);
+		/* and again: nothing new, its revision stays */
+		rd.published = "k=true\n";
+		rd.published_rev = 3;
+		cr_assert_eq(osh_gw_store_config_sync(b, &rd, snap_of_values, NULL, &out), 0);
+		cr_assert(!out.bumped);
+		cr_assert_eq(out.revision, 3);
+	}
+	/* the same value again: no generation, no revision */
+	in.published = "k=true\n";
+	in.published_rev = 2;
+	cr_assert_eq(osh_gw_store_config_sync(r.st, &in, snap_of_values, NULL, &out), 0);
+	cr_assert(!out.value_changed);
+	cr_assert(!out.bumped);
+	cr_assert_eq(out.revision, 2);
+	cr_assert_eq(out.values_gen, 1);
+	/* removed through B */
+	in.set_value = NULL;
+	in.published_rev = 3;
+	cr_assert_eq(osh_gw_store_config_sync(b, &in, snap_of_values, NULL, &out), 0);
+	cr_assert(out.value_changed);
+	cr_assert_eq(out.revision, 4);
+	cr_assert_eq(out.values_gen, 2);
+	cr_assert_eq(osh_gw_store_config_gen(r.st, &gen), 0);
+	cr_assert_eq(gen, 2);
+	osh_gw_store_destroy(b);
+	sfini(&r);
+}
+
 static int json_fn(void *ud, const struct osh_gw_logline *l)
 {
 	char(*got)[64] = ud;

@@ -61,7 +61,8 @@ Test(gx_config, three_kinds_with_defaults_and_filter)
 		 "      queue_max_bytes: 2MiB\n"
 		 "    - name: local\n"
 		 "      type: file\n"
-		 "      path: /var/log/openshell/ocsf.jsonl\n",
+		 "      path: /var/log/openshell/ocsf.jsonl\n"
+		 "      schema_version: 1.1.0\n",
 		 tok);
 	c = load(text, 0, err, sizeof(err));
 	cr_assert_eq(c->n, 3);
@@ -83,7 +84,9 @@ Test(gx_config, three_kinds_with_defaults_and_filter)
 	cr_assert_eq(c->dests[2].rotate_bytes, 64u << 20);
 	cr_assert_eq(c->dests[2].keep, 5);
 	cr_assert_eq(c->dests[2].queue_max_bytes, GX_QUEUE_DEFAULT);
-	cr_assert_str_eq(c->dests[2].schema_version, "1.7.0");
+	cr_assert_str_eq(c->dests[2].schema_version, "1.1.0");
+	cr_assert_eq(c->dests[2].schema, OCSF_VERSION_1_1_0);
+	cr_assert_eq(c->dests[1].schema, OCSF_VERSION_1_7_0, "default");
 	cr_assert(c->dests[2].filter.gateway_events);
 	{
 		struct gx_config *c2 = load(text, 0, err, sizeof(err));
@@ -119,9 +122,9 @@ Test(gx_config, refusals_name_file_line_key)
 	     "      filter:\n        min_severity: loud\n",
 	     "gw.yaml:7:export.destinations[0].filter.min_severity: unknown severity 'loud'"},
 	    {"export:\n  destinations:\n    - name: a\n      type: file\n      path: /x\n"
-	     "      schema_version: 1.1.0\n",
-	     "gw.yaml:6:export.destinations[0].schema_version: OCSF version '1.1.0' is not "
-	     "available"},
+	     "      schema_version: 1.2.0\n",
+	     "gw.yaml:6:export.destinations[0].schema_version: unknown OCSF version '1.2.0' "
+	     "(expected 1.1.0, 1.3.0, 1.5.0, 1.7.0)"},
 	    {"export:\n  destinations:\n    - name: a\n      type: file\n      path: /x\n"
 	     "      url: http://x\n",
 	     "gw.yaml:6:export.destinations[0].url: unknown key for a file destination"},

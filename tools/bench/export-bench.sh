@@ -16,6 +16,7 @@
 #     lines with their JSON, so only the export differs);
 #     policy_p99_export_on_vs_off = GetSandboxPolicy p99 under load, on / off
 #     (export runs on its own threads: it must not slow the poll).
+#  OSH_EXPORT_ROUNDS (default 3) rounds alternate off and on; medians.
 # Output: `name value unit` lines, then `target ... PASS|MISS` lines.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -85,9 +86,21 @@ rsize() { stat -c %s "$tmp/rsyslog/received.syslog" 2>/dev/null || echo 0; }
 val() { awk -v k="$1" '$1 == k {print $2}'; }
 now() { date +%s.%N; }
 
-# --- 1. export on
-mkdir -p "$tmp/on"
-cat >"$tmp/on/gateway.yaml" <<EOF
+# ROUNDS rounds alternate off and on (a fresh gateway each, stopped after
+# its run) so a burst of outside load hits both; medians are reported.
+stop_last() {
+	kill -TERM "${pids[-1]}" 2>/dev/null || true
+	wait "${pids[-1]}" 2>/dev/null || true
+}
+rounds=${OSH_EXPORT_ROUNDS:-3}
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+for f in ratio p99on p99off ingest deliv; do : >"$tmp/r.$f"; done
+tot_stored=0
+got=0
+for _r in $(seq 1 "$rounds"); do
+	mkdir -p "$tmp/off$_r" "$tmp/on$_r"
+	: >"$tmp/off$_r/gateway.yaml"
+	cat >"$tmp/on$_r/gateway.yaml" <<EOF
 export:
   destinations:
     - name: rsyslog
@@ -95,59 +108,68 @@ export:
       address: 127.0.0.1:$port
       batch_max_events: 1000
 EOF
-start_gw on
-sleep 1 # the gateway's own start-up events reach rsyslog first
-base=$(rsize)
-: >"$tmp/samples"
-(
-	while :; do
-		echo "$(now) $(rsize)" >>"$tmp/samples"
-		sleep 0.05
-	done
-) &
-sampler=$!
-pids+=($sampler)
-out_on=$("$bin/osh-rpc-bench" --gateway "$addr" --load "$load" --calls "$calls" \
-	--pace-ms "$pace" --ocsf-json 1 --tap-dir "$tmp/on/taps")
-stored=$(echo "$out_on" | val poll_load_stored_total)
-ingest=$(echo "$out_on" | val poll_load_stored)
-for _ in $(seq 1 600); do
-	[ "$(received)" -ge "$stored" ] && break
-	sleep 0.2
-done
-kill "$sampler" 2>/dev/null || true
-wait "$sampler" 2>/dev/null || true
-got=$(received)
-final=$(rsize)
-# delivery window: first sample past the start-up events and the bench's
-# sandbox creations (base + 64 KiB, ~50 events) -> first sample at the final
-# size
-read -r t_first t_last <<<"$(awk -v b="$((base + 65536))" -v n="$final" '
-	$2 > b && !f { f = $1 } $2 >= n && !l { l = $1 } END { print f, l }' "$tmp/samples")"
-# (parenthesised: a bare `>` in awk's printf arguments is a redirection)
-push_s=$(awk -v s="$stored" -v r="$ingest" 'BEGIN { printf "%.3f", (r > 0 ? s / r : 0) }')
-deliver_s=$(awk -v a="$t_first" -v b="$t_last" 'BEGIN { printf "%.3f", (b > a ? b - a : 0) }')
-delivered_rate=$(awk -v s="$stored" -v d="$deliver_s" 'BEGIN { printf "%.0f", (d > 0 ? s / d : 0) }')
-ratio=$(awk -v p="$push_s" -v d="$deliver_s" 'BEGIN { printf "%.3f", (d > 0 ? p / d : 0) }')
-p99_on=$(echo "$out_on" | val poll_p99_under_load_ms)
+	start_gw "off$_r"
+	out_off=$("$bin/osh-rpc-bench" --gateway "$addr" --load "$load" --calls "$calls" \
+		--pace-ms "$pace" --ocsf-json 1 --tap-dir "$tmp/off$_r/taps")
+	echo "$out_off" | val poll_p99_under_load_ms >>"$tmp/r.p99off"
+	stop_last
 
-# --- 2. export off (same load, same JSON in every line)
-mkdir -p "$tmp/off"
-: >"$tmp/off/gateway.yaml"
-start_gw off
-out_off=$("$bin/osh-rpc-bench" --gateway "$addr" --load "$load" --calls "$calls" \
-	--pace-ms "$pace" --ocsf-json 1 --tap-dir "$tmp/off/taps")
-p99_off=$(echo "$out_off" | val poll_p99_under_load_ms)
+	start_gw "on$_r"
+	sleep 1 # the gateway's own start-up events reach rsyslog first
+
+	before=$(received)
+	base=$(rsize)
+	: >"$tmp/samples"
+	(
+		while :; do
+			echo "$(now) $(rsize)" >>"$tmp/samples"
+			sleep 0.05
+		done
+	) &
+	sampler=$!
+	pids+=($sampler) # popped again once killed
+	out_on=$("$bin/osh-rpc-bench" --gateway "$addr" --load "$load" --calls "$calls" \
+		--pace-ms "$pace" --ocsf-json 1 --tap-dir "$tmp/on$_r/taps")
+	stored=$(echo "$out_on" | val poll_load_stored_total)
+	ingest=$(echo "$out_on" | val poll_load_stored)
+	for _ in $(seq 1 600); do
+		[ "$(received)" -ge $((before + stored)) ] && break
+		sleep 0.2
+	done
+	kill "$sampler" 2>/dev/null || true
+	wait "$sampler" 2>/dev/null || true
+	unset 'pids[-1]'
+	got=$(($(received) - before + got))
+	tot_stored=$((tot_stored + stored))
+	final=$(rsize)
+	# delivery window: first sample past this round's sandbox creations
+	# (base + 64 KiB, ~50 events) -> first sample at the final size
+	read -r t_first t_last <<<"$(awk -v b="$((base + 65536))" -v n="$final" '
+		$2 > b && !f { f = $1 } $2 >= n && !l { l = $1 } END { print f, l }' "$tmp/samples")"
+	# (parenthesised: a bare `>` in awk's printf arguments is a redirection)
+	push_s=$(awk -v s="$stored" -v r="$ingest" 'BEGIN { printf "%.3f", (r > 0 ? s / r : 0) }')
+	deliver_s=$(awk -v a="$t_first" -v b="$t_last" 'BEGIN { printf "%.3f", (b > a ? b - a : 0) }')
+	awk -v s="$stored" -v d="$deliver_s" 'BEGIN { printf "%.0f\n", (d > 0 ? s / d : 0) }' >>"$tmp/r.deliv"
+	awk -v p="$push_s" -v d="$deliver_s" 'BEGIN { printf "%.3f\n", (d > 0 ? p / d : 0) }' >>"$tmp/r.ratio"
+	echo "$ingest" >>"$tmp/r.ingest"
+	echo "$out_on" | val poll_p99_under_load_ms >>"$tmp/r.p99on"
+	stop_last
+done
+stored=$tot_stored
+ratio=$(median <"$tmp/r.ratio")
+p99_on=$(median <"$tmp/r.p99on")
+p99_off=$(median <"$tmp/r.p99off")
 p99_ratio=$(awk -v a="$p99_on" -v b="$p99_off" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 
+echo "export_rounds $rounds rounds"
 echo "export_load_sandboxes $load sandboxes"
 echo "export_events_ingested $stored events"
 echo "export_events_delivered $got events"
-echo "export_ingest_rate $ingest events/s"
-echo "export_delivered_rate $delivered_rate events/s"
-echo "export_ingest_ratio $ratio ratio"
-echo "policy_p99_export_on $p99_on ms"
-echo "policy_p99_export_off $p99_off ms"
+echo "export_ingest_rate $(median <"$tmp/r.ingest") events/s"
+echo "export_delivered_rate $(median <"$tmp/r.deliv") events/s"
+echo "export_ingest_ratio $ratio ratio (rounds: $(tr '\n' ' ' <"$tmp/r.ratio"))"
+echo "policy_p99_export_on $p99_on ms (rounds: $(tr '\n' ' ' <"$tmp/r.p99on"))"
+echo "policy_p99_export_off $p99_off ms (rounds: $(tr '\n' ' ' <"$tmp/r.p99off"))"
 echo "policy_p99_export_on_vs_off $p99_ratio ratio"
 if [ "$got" -lt "$stored" ]; then
 	echo "target export_complete MISS ($got of $stored events reached rsyslog)"

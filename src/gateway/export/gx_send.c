@@ -169,8 +169,13 @@ static void sb_put(struct sbuf *b, const char *s, size_t n)
 		b->p = np;
 		b->cap = nc;
 	}
-	if (n > 0)
-		memcpy(b->p + b->n, s, n);
+	if (n == 0)
+		return;
+	if (!b->p) { /* cap > 0 always comes with a buffer; for the analyzer */
+		b->oom = true;
+		return;
+	}
+	memcpy(b->p + b->n, s, n);
 	b->n += n;
 }
 

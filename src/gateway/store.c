@@ -112,12 +112,12 @@ _Static_assert(S_COUNT <= STORE_DB_MAX_STMTS, "driver statement table too small"
 	" ON CONFLICT(sandbox_id) DO " ACTION
 
 #define LOG_QUERY_ASC(W)                                                                           \
-	"SELECT seq, ts_ms, level, target, message, source, fields FROM ("                         \
-	" SELECT seq, ts_ms, level, target, message, source, fields"                               \
+	"SELECT seq, ts_ms, level, target, message, source, fields, ocsf_json FROM ("              \
+	" SELECT seq, ts_ms, level, target, message, source, fields, ocsf_json"                    \
 	" FROM log_lines WHERE " W " ORDER BY seq DESC LIMIT ?6) AS t"                             \
 	" ORDER BY seq ASC"
 #define LOG_QUERY_DESC(W)                                                                          \
-	"SELECT seq, ts_ms, level, target, message, source, fields"                                \
+	"SELECT seq, ts_ms, level, target, message, source, fields, ocsf_json"                     \
 	" FROM log_lines WHERE " W " ORDER BY seq DESC LIMIT ?6"
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -148,8 +148,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SB_DELETE] = "DELETE FROM sandboxes WHERE id = ?1",
     [S_SB_EXISTS] = "SELECT 1 FROM sandboxes WHERE id = ?1",
     [S_LOG_INSERT] = "INSERT INTO log_lines(sandbox_id, ts_ms, level, level_rank, target,"
-		     " message, source, fields, bytes)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING seq",
+		     " message, source, fields, bytes, ocsf_json)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING seq",
     [S_LOG_COUNT_ADD] = "INSERT INTO log_counts(sandbox_id, n, bytes) VALUES (?1, ?2, ?3)"
 			" ON CONFLICT(sandbox_id) DO UPDATE SET n = log_counts.n + excluded.n,"
 			" bytes = log_counts.bytes + excluded.bytes RETURNING n, bytes",
@@ -1072,7 +1072,8 @@ static uint64_t line_bytes(const struct osh_gw_logline *l)
 {
 	return STORE_LINE_OVERHEAD + (l->level ? strlen(l->level) : 0) +
 	       (l->target ? strlen(l->target) : 0) + (l->message ? strlen(l->message) : 0) +
-	       (l->source ? strlen(l->source) : 0) + (l->fields ? strlen(l->fields) : 0);
+	       (l->source ? strlen(l->source) : 0) + (l->fields ? strlen(l->fields) : 0) +
+	       (l->ocsf_json ? strlen(l->ocsf_json) : 0);
 }
 
 /* Deletes the oldest lines of a sandbox until at least `lines` lines and
@@ -1152,6 +1153,7 @@ static int insert_line(struct osh_gw_store *st, const char *sandbox_id,
 	BIND_TEXT(s, 7, l->source ? l->source : "");
 	BIND_TEXT(s, 8, (l->fields && l->fields[0]) ? l->fields : NULL);
 	BIND_I64(s, 9, bytes);
+	BIND_TEXT(s, 10, (l->ocsf_json && l->ocsf_json[0]) ? l->ocsf_json : NULL);
 	r = STEP(s);
 	if (r == STORE_ROW)
 		*seq = (uint64_t)COL_I64(s, 0);
@@ -1527,6 +1529,7 @@ int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquer
 		    .message = COL_TEXT(s, 4),
 		    .source = COL_TEXT(s, 5),
 		    .fields = COL_TEXT(s, 6),
+		    .ocsf_json = COL_TEXT(s, 7),
 		};
 
 		rc = fn(ud, &l);

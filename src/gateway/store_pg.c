@@ -145,6 +145,8 @@ static const char *const pg_migrations[] = {
     " decided_by TEXT NOT NULL DEFAULT '',"
     " UNIQUE (sandbox_id, host, port, binary_path));"
     "CREATE INDEX policy_proposals_sandbox ON policy_proposals(sandbox_id, updated_ms);",
+    /* 6 -> 7 (OCSF export, issue 17): the pushed event's OCSF JSON. */
+    "ALTER TABLE log_lines ADD COLUMN ocsf_json TEXT;",
 };
 
 _Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == OSH_GW_STORE_SCHEMA_VERSION,

@@ -74,11 +74,12 @@ Test(gx_export, two_destinations_one_converted)
 	cr_assert_not_null(strstr(t, "\"version\":\"1.1.0\""), "%s", t);
 	cr_assert_not_null(strstr(t, "\"uid\":\"b-1\""), "%s", t);
 	free(t);
-	/* the refusal is counted when its batch went out */
+	/* counters move right after each file write: wait for them too (the
+	 * refusal is counted when its batch went out) */
 	end = gwt_now_ms() + 5000;
 	do {
 		gx_export_stats_get(x, &st);
-		if (st.convert_refused == 1)
+		if (st.convert_refused == 1 && st.delivered == 3)
 			break;
 		gwt_nap();
 	} while (gwt_now_ms() < end);

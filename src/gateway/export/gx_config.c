@@ -527,28 +527,19 @@ out:
 	return rc;
 }
 
-int gx_config_load(const char *path, struct gx_config *out, char *err, size_t errlen)
+int gx_config_load(const char *path, gx_read_fn reader, struct gx_config *out, char *err,
+		   size_t errlen)
 {
-	FILE *f;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	f = fopen(path, "re");
-	if (!f) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		return OSH_EIO;
-	}
-	text = malloc(YAML_MAX_BYTES + 1);
-	if (text)
-		len = fread(text, 1, YAML_MAX_BYTES + 1, f);
-	fclose(f);
-	if (!text)
-		return OSH_ENOMEM;
-	rc = gx_config_load_text(path, text, len, out, err, errlen);
+	rc = reader(path, YAML_MAX_BYTES, &text, &len, err, errlen);
+	if (rc == OSH_ENOTFOUND)
+		return 0;
+	if (rc == 0)
+		rc = gx_config_load_text(path, text, len, out, err, errlen);
 	free(text);
 	return rc;
 }

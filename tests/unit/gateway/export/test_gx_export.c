@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../gw_test_util.h"
+#include "gwfile.h"
 #include "gx_export.h"
 
 /* Valid OCSF 1.7.0; converts to 1.1.0. */
@@ -42,7 +43,8 @@ Test(gx_export, two_destinations_one_converted)
 	char *yaml = gwt_path(dir, "gateway.yaml");
 	char *f17 = gwt_path(dir, "out-17.jsonl"), *f11 = gwt_path(dir, "out-11.jsonl");
 	char text[2048], err[512];
-	struct gx_export_opts o = {.data_dir = dir, .yaml_path = yaml};
+	struct gx_export_opts o = {
+	    .data_dir = dir, .yaml_path = yaml, .read_file = osh_gw_file_read};
 	struct gx_export *x = NULL;
 	struct gx_export_stats st;
 	long long end;
@@ -100,7 +102,8 @@ Test(gx_export, inactive_without_destinations)
 	char *dir = gwt_tmpdir();
 	char *yaml = gwt_path(dir, "gateway.yaml");
 	char err[256];
-	struct gx_export_opts o = {.data_dir = dir, .yaml_path = yaml};
+	struct gx_export_opts o = {
+	    .data_dir = dir, .yaml_path = yaml, .read_file = osh_gw_file_read};
 	struct gx_export *x = NULL;
 	struct gx_export_stats st;
 

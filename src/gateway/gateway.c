@@ -926,7 +926,6 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 		    /* the gateway's own events, unless another runtime (an
 		     * in-process test gateway) owns the feed */
 		    .drain_feed = gw->sites_owned,
-		    .read_file = osh_gw_file_read,
 		};
 
 		rc = gx_export_create(&xo, &gw->exp, err, errlen);

@@ -21,6 +21,9 @@
 #include "ocsf_convert.h"
 #include "osh_err.h"
 
+/* Bound of a bearer token file (the first line is the token). */
+#define GX_TOKEN_MAX 4096
+
 #define GX_NAME_MAX	  64
 #define GX_PATH_MAX	  1024
 #define GX_FILTER_MAX	  32 /* classes / sandboxes per filter */
@@ -84,20 +87,12 @@ struct gx_config {
 	size_t n;
 };
 
-/* How the gateway reads its config file (osh_gw_file_read, src/gateway/
- * gwfile.h: O_NONBLOCK, regular files only, so a FIFO planted as the config
- * is an error, never a hang): into a NUL-terminated heap buffer; OSH_ENOTFOUND
- * when absent; other errors with err naming the path. */
-typedef int (*gx_read_fn)(const char *path, size_t max, char **out, size_t *len, char *err,
-			  size_t errlen);
-
-/* Loads the export section of the YAML file at `path`, read with `read`,
- * into *out (zeroed first). A missing file or a file without `export` gives
- * an empty config (n = 0). Returns 0, or OSH_EPARSE / OSH_EINVAL /
- * OSH_ETOOBIG / OSH_EIO with "file:line:key: what" (or the reader's error) in
- * err (*out then holds nothing of the file). */
-OSH_MUST_CHECK int gx_config_load(const char *path, gx_read_fn reader, struct gx_config *out,
-				  char *err, size_t errlen);
+/* Loads the export section of the YAML file at `path` into *out (zeroed
+ * first). A missing file or a file without `export` gives an empty config
+ * (n = 0). Returns 0, or OSH_EPARSE / OSH_EINVAL / OSH_ETOOBIG / OSH_EIO with
+ * "file:line:key: what" in err (*out then holds nothing of the file). */
+OSH_MUST_CHECK int gx_config_load(const char *path, struct gx_config *out, char *err,
+				  size_t errlen);
 
 /* Same from text (`path` names it in errors). */
 OSH_MUST_CHECK int gx_config_load_text(const char *path, const char *text, size_t len,

@@ -82,7 +82,6 @@ struct gx_export {
 	char data_dir[GX_PATH_MAX];
 	char yaml_path[GX_PATH_MAX];
 	bool drain_feed;
-	gx_read_fn read_file;
 	pthread_mutex_t mu; /* cfg + rts */
 	struct gx_config *cfg;
 	struct rt *rts;
@@ -627,20 +626,14 @@ int gx_export_create(const struct gx_export_opts *o, struct gx_export **out, cha
 	snprintf(x->data_dir, sizeof(x->data_dir), "%s", o->data_dir ? o->data_dir : ".");
 	snprintf(x->yaml_path, sizeof(x->yaml_path), "%s", o->yaml_path ? o->yaml_path : "");
 	x->drain_feed = o->drain_feed;
-	x->read_file = o->read_file;
 	pthread_mutex_init(&x->mu, NULL);
 	pthread_mutex_init(&x->in_mu, NULL);
 	pthread_cond_init(&x->in_cv, NULL);
 	x->cfg = calloc(1, sizeof(*x->cfg));
 	if (!x->cfg)
 		goto fail;
-	if (x->yaml_path[0] && !x->read_file) {
-		snprintf(err, errlen, "export: a YAML path needs a reader");
-		rc = OSH_EINVAL;
-		goto fail;
-	}
 	if (x->yaml_path[0]) {
-		rc = gx_config_load(x->yaml_path, x->read_file, x->cfg, err, errlen);
+		rc = gx_config_load(x->yaml_path, x->cfg, err, errlen);
 		if (rc != 0)
 			goto fail;
 	}
@@ -698,7 +691,7 @@ int gx_export_reload(struct gx_export *x, char *err, size_t errlen)
 
 	if (!c)
 		return OSH_ENOMEM;
-	rc = x->yaml_path[0] ? gx_config_load(x->yaml_path, x->read_file, c, err, errlen) : 0;
+	rc = x->yaml_path[0] ? gx_config_load(x->yaml_path, c, err, errlen) : 0;
 	if (rc != 0) {
 		gx_ev_config_refused(err);
 		free(c);

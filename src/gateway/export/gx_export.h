@@ -30,7 +30,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gx_config.h"
 #include "osh_err.h"
 
 /* Events waiting in the in-memory hand-off before offers are dropped. */
@@ -42,7 +41,6 @@ struct gx_export_opts {
 	const char *data_dir;  /* queues under <data_dir>/export unless queue_dir is set */
 	const char *yaml_path; /* the gateway YAML holding the export section */
 	bool drain_feed;       /* export the gateway's own events (emit push feed) */
-	gx_read_fn read_file;  /* how the YAML is read (the gateway's osh_gw_file_read) */
 };
 
 struct gx_export_stats {

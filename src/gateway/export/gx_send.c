@@ -14,6 +14,7 @@
  */
 #include "gx_send.h"
 #include "gx_json.h"
+#include "gwfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -492,18 +493,23 @@ static size_t discard(char *p, size_t sz, size_t n, void *ud)
 	return sz * n;
 }
 
+/* The first line of the token file (regular files only: a FIFO planted as
+ * the token file never blocks a delivery thread). */
 static int read_token(const char *path, char *out, size_t cap)
 {
-	FILE *f = fopen(path, "re");
-	size_t n;
+	char *text = NULL, why[256];
+	size_t len = 0, n = 0;
+	int rc = osh_gw_file_read(path, GX_TOKEN_MAX, &text, &len, why, sizeof(why));
 
-	if (!f)
-		return OSH_EIO;
-	if (!fgets(out, (int)cap, f))
-		out[0] = '\0';
-	fclose(f);
-	n = strcspn(out, "\r\n");
-	out[n] = '\0';
+	out[0] = '\0';
+	if (rc == 0) {
+		n = strcspn(text, "\r\n");
+		if (n >= cap)
+			n = 0;
+		memcpy(out, text, n);
+		out[n] = '\0';
+	}
+	free(text);
 	return n ? 0 : OSH_EIO;
 }
 

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "../gw_test_util.h"
-#include "gwfile.h"
 #include "gx_config.h"
 
 static struct gx_config *load(const char *text, int want_rc, char *err, size_t errlen)
@@ -163,8 +162,7 @@ Test(gx_config, missing_file_is_empty_config)
 	char err[256];
 	struct gx_config *c = calloc(1, sizeof(*c));
 
-	cr_assert_eq(
-	    gx_config_load("/nonexistent/gateway.yaml", osh_gw_file_read, c, err, sizeof(err)), 0);
+	cr_assert_eq(gx_config_load("/nonexistent/gateway.yaml", c, err, sizeof(err)), 0);
 	cr_assert_eq(c->n, 0);
 	free(c);
 }

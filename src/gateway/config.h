@@ -29,6 +29,7 @@
 /* Every key the gateway knows. Keep in table order (config.c). */
 enum osh_gw_key {
 	OSH_GW_KEY_OCSF_LOGGING_ENABLED = 0,
+	OSH_GW_KEY_OCSF_SCHEMA_VERSION,
 	OSH_GW_KEY_COUNT,
 };
 
@@ -43,6 +44,7 @@ enum osh_gw_src {
 
 enum osh_gw_type {
 	OSH_GW_TYPE_BOOL = 0,
+	OSH_GW_TYPE_OCSF_VERSION, /* "1.1.0".."1.7.0" (src/ocsf/ocsf_convert.h) */
 };
 
 /* Flags of a table row. */
@@ -52,6 +54,9 @@ enum osh_gw_type {
 struct osh_gw_values {
 	/** JSONL OCSF export in supervisors (SandboxConfig.logging.ocsf_enabled). */
 	bool ocsf_logging_enabled;
+	/** OCSF version of the supervisors' JSONL (SandboxConfig.logging.ocsf_schema_version):
+	 * an enum ocsf_version value. */
+	int ocsf_schema_version;
 };
 
 /* One source's contribution: which keys it sets, and their values. Plain data. */

@@ -38,6 +38,7 @@
 #include "osh_labels.h"
 #include "gw_internal.h"
 #include "gw_sites.h"
+#include "ocsf_convert.h"
 #include "gwlog.h"
 #include "osh_utf8.h"
 #include "sandbox.pb-c.h"
@@ -54,6 +55,7 @@
 #define PUSH_KEY_MAX	   128		       /* bytes of a field key */
 #define PUSH_VALUE_MAX	   4096		       /* bytes of a field value */
 #define PUSH_FIELDS_JSON   ((size_t)32 * 1024) /* bytes of the stored fields JSON */
+#define PUSH_OCSF_JSON_MAX ((size_t)64 * 1024) /* bytes of an event's OCSF JSON */
 #define LOGS_DEFAULT_LINES 200
 #define WATCH_BATCH	   256		     /* lines per replay message */
 #define WATCH_QUEUE	   1024		     /* queued messages per follower */
@@ -126,7 +128,8 @@ static Openshell__V1__SandboxLogLine *line_msg(const char *sandbox_id,
 	m->target = xstrdup(l->target);
 	m->message = xstrdup(l->message);
 	m->source = xstrdup(l->source);
-	if (!m->sandbox_id || !m->level || !m->target || !m->message || !m->source)
+	m->ocsf_json = xstrdup(l->ocsf_json);
+	if (!m->sandbox_id || !m->level || !m->target || !m->message || !m->source || !m->ocsf_json)
 		goto out;
 	if (l->fields && l->fields[0])
 		obj = cJSON_Parse(l->fields);
@@ -182,6 +185,7 @@ static bool line_within_caps(const Openshell__V1__SandboxLogLine *l)
 	bool ok = !(l->message && strlen(l->message) > PUSH_LINE_MAX) &&
 		  !(l->target && strlen(l->target) > PUSH_TARGET_MAX) &&
 		  !(l->level && strlen(l->level) > PUSH_LEVEL_MAX) &&
+		  !(l->ocsf_json && strlen(l->ocsf_json) > PUSH_OCSF_JSON_MAX) &&
 		  l->n_fields <= PUSH_FIELDS_MAX;
 
 	for (size_t i = 0; ok && i < l->n_fields; i++) {
@@ -357,8 +361,8 @@ out:
 
 /* Looks a sandbox up by id (preferred when non-empty) or name. Fails the call
  * (NOT_FOUND / INVALID_ARGUMENT / INTERNAL) and returns non-zero when absent. */
-static int resolve(struct osh_gw *gw, struct osh_rpc_call *call, const char *id, const char *name,
-		   struct osh_gw_sandbox *sb)
+int gw_resolve_sandbox(struct osh_gw *gw, struct osh_rpc_call *call, const char *id,
+		       const char *name, struct osh_gw_sandbox *sb)
 {
 	bool by_name = !(id && id[0]);
 	const char *key = by_name ? name : id;
@@ -377,6 +381,12 @@ static int resolve(struct osh_gw *gw, struct osh_rpc_call *call, const char *id,
 		(void)osh_rpc_call_fail(call, store_code(rc, OSH_RPC_INTERNAL), "store: %s",
 					osh_gw_store_errmsg(gw_store(gw)));
 	return rc;
+}
+
+static int resolve(struct osh_gw *gw, struct osh_rpc_call *call, const char *id, const char *name,
+		   struct osh_gw_sandbox *sb)
+{
+	return gw_resolve_sandbox(gw, call, id, name, sb);
 }
 
 /* ------------------------------------------------------- log fan-out -- */
@@ -577,6 +587,11 @@ static int publish(struct osh_gw *gw, const char *id, struct osh_gw_logline *lin
 	}
 	pthread_mutex_unlock(&gw->fol_mu);
 	pthread_mutex_unlock(&gw->pub_mu);
+	/* Stored events go to the export: a copy into its hand-off, never a
+	 * wait (duplicates of a resent push were dropped above). */
+	for (size_t i = 0; i < nf; i++)
+		if (lines[i].ocsf_json && lines[i].ocsf_json[0])
+			gx_export_offer(gw->exp, lines[i].ocsf_json, strlen(lines[i].ocsf_json));
 out:
 	for (size_t i = 0; i < fo.n_parts; i++)
 		osh_rpc_packed_free(fo.parts[i]);
@@ -704,7 +719,11 @@ static void h_get_policy(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 	}
 	if (!gw->omit_sandbox_config) {
 		osh_gw_cfgstate_get(gw->cfg, &cfg, &rev);
-		lc.ocsf_enabled = cfg.v.ocsf_logging_enabled;
+		/* on while the JSONL setting is, or the OCSF export has a
+		 * destination: supervisors then push each event's JSON */
+		lc.ocsf_enabled = gw_ocsf_effective(gw, &cfg);
+		lc.ocsf_schema_version = (char *)(uintptr_t)ocsf_version_name(
+		    (enum ocsf_version)cfg.v.ocsf_schema_version);
 		sc.config_revision = rev;
 		sc.logging = &lc;
 		r.sandbox_config = &sc;
@@ -834,6 +853,12 @@ static void h_push_msg(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 		lines[n].source =
 		    in->source && strcmp(in->source, "agent") == 0 ? "agent" : "sandbox";
 		lines[n].fields = fjson[n];
+		/* Only an OCSF line carries an event (kept as sent: the export
+		 * checks it is a JSON object with a metadata.uid). */
+		lines[n].ocsf_json =
+		    in->ocsf_json && in->ocsf_json[0] && strcmp(lines[n].level, "OCSF") == 0
+			? in->ocsf_json
+			: NULL;
 		lines[n].push_seq = numbered ? req->first_seq + i : 0;
 		n++;
 	}
@@ -1206,6 +1231,9 @@ static const char *type_pb(enum osh_gw_type t)
 	case OSH_GW_TYPE_BOOL:
 		n = "bool";
 		break;
+	case OSH_GW_TYPE_OCSF_VERSION:
+		n = "string";
+		break;
 	}
 	return n;
 }
@@ -1330,39 +1358,47 @@ static void h_get_status(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 
 /* ------------------------------------------------------ CreateSandbox -- */
 
+int gw_policy_encode(const Openshell__V1__SandboxPolicy *p, void **buf, size_t *len, char hash[72])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	size_t n = openshell__v1__sandbox_policy__get_packed_size(p);
+	Openshell__V1__SandboxPolicy *back;
+	unsigned char *b = malloc(n ? n : 1);
+
+	*buf = NULL;
+	*len = 0;
+	if (!b)
+		return OSH_ENOMEM;
+	n = openshell__v1__sandbox_policy__pack(p, b);
+	/* Store only bytes that read back: GetSandboxPolicy unpacks them later
+	 * (protobuf-c can pack what it then refuses, finding 5). */
+	back = openshell__v1__sandbox_policy__unpack(NULL, n, b);
+	if (!back) {
+		free(b);
+		return OSH_EPARSE;
+	}
+	openshell__v1__sandbox_policy__free_unpacked(back, NULL);
+	SHA256(b, n, md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(hash + 2 * i, 3, "%02x", md[i]);
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
 static int policy_pack(struct osh_rpc_call *call, const Openshell__V1__SandboxPolicy *p,
 		       struct osh_gw_sandbox *sb)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	size_t len = openshell__v1__sandbox_policy__get_packed_size(p);
+	int rc = gw_policy_encode(p, &sb->policy, &sb->policy_len, sb->policy_hash);
 
-	sb->policy = malloc(len ? len : 1);
-	if (!sb->policy) {
+	if (rc == OSH_ENOMEM)
 		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
-		return OSH_ENOMEM;
-	}
-	sb->policy_len = openshell__v1__sandbox_policy__pack(p, sb->policy);
-	/* Store only bytes that read back: GetSandboxPolicy unpacks them later
-	 * (protobuf-c can pack what it then refuses, finding 5). */
-	{
-		Openshell__V1__SandboxPolicy *back =
-		    openshell__v1__sandbox_policy__unpack(NULL, sb->policy_len, sb->policy);
-
-		if (!back) {
-			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
-						"policy: does not decode once packed");
-			free(sb->policy);
-			sb->policy = NULL;
-			sb->policy_len = 0;
-			return OSH_EINVAL;
-		}
-		openshell__v1__sandbox_policy__free_unpacked(back, NULL);
-	}
-	SHA256(sb->policy, sb->policy_len, md);
-	for (size_t i = 0; i < sizeof(md); i++)
-		snprintf(sb->policy_hash + 2 * i, 3, "%02x", md[i]);
-	sb->policy_version = 1;
-	return 0;
+	else if (rc != 0)
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"policy: does not decode once packed");
+	else
+		sb->policy_version = 1;
+	return rc;
 }
 
 /* The request's policy (message or YAML) -> validated, packed, hashed in sb.
@@ -1948,6 +1984,18 @@ int gw_services_register(struct osh_gw *gw)
 	     .handler = h_delete,
 	     .on_done = h_delete_done},
 	    {.name = "GetStatus", .kind = OSH_RPC_UNARY, .handler = h_get_status},
+	    /* proposals.c */
+	    {.name = "SubmitPolicyAnalysis",
+	     .kind = OSH_RPC_UNARY,
+	     .handler = gw_h_submit_analysis,
+	     .offload = true},
+	    {.name = "GetPolicyProposals",
+	     .kind = OSH_RPC_UNARY,
+	     .handler = gw_h_get_proposals,
+	     .offload = true},
+	    {.name = "DecidePolicyProposal",
+	     .kind = OSH_RPC_UNARY,
+	     .handler = gw_h_decide_proposal},
 	};
 	int rc = 0;
 

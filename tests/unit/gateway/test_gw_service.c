@@ -284,11 +284,15 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 		Openshell__V1__GetConfigResponse *gr = (void *)resp;
 
 		cr_assert_eq(gr->config_revision, 1);
-		cr_assert_eq(gr->n_entries, 1);
+		cr_assert_eq(gr->n_entries, 2);
 		cr_assert_str_eq(gr->entries[0]->key, "ocsf_logging_enabled");
 		cr_assert_str_eq(gr->entries[0]->value, "false");
 		cr_assert_str_eq(gr->entries[0]->source, "flag");
 		cr_assert_str_eq(gr->entries[0]->type, "bool");
+		cr_assert_str_eq(gr->entries[1]->key, "ocsf_schema_version");
+		cr_assert_str_eq(gr->entries[1]->value, "1.7.0");
+		cr_assert_str_eq(gr->entries[1]->source, "default");
+		cr_assert_str_eq(gr->entries[1]->type, "string");
 	}
 	osh_rpc_msg_free(resp);
 
@@ -320,6 +324,13 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 	cr_assert_neq(call(&r, "SetConfig", &s.base, &resp, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
 	cr_assert(strstr(st.message, "maybe") != NULL, "%s", st.message);
+	s.key = (char *)(uintptr_t) "ocsf_schema_version";
+	s.value = (char *)(uintptr_t) "1.2.0";
+	cr_assert_neq(call(&r, "SetConfig", &s.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "invalid OCSF version '1.2.0' (accepted: 1.1.0, 1.3.0, 1.5.0, "
+				     "1.7.0)") != NULL,
+		  "%s", st.message);
 	s.key = (char *)(uintptr_t) "bogus";
 	cr_assert_neq(call(&r, "SetConfig", &s.base, &resp, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND);
@@ -459,6 +470,7 @@ Test(gw_service, create_policy_list_delete, .timeout = 120)
 		cr_assert_eq(pr->sandbox_config->config_revision, 1);
 		cr_assert_not_null(pr->sandbox_config->logging);
 		cr_assert(!pr->sandbox_config->logging->ocsf_enabled);
+		cr_assert_str_eq(pr->sandbox_config->logging->ocsf_schema_version, "1.7.0");
 	}
 	osh_rpc_msg_free(resp);
 	/* an unknown sandbox has no credential: nobody can ask for its policy */

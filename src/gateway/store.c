@@ -241,7 +241,7 @@ static const char *const pg_sql[S_COUNT] = {
 			" seq = GREATEST(push_marks.seq, excluded.seq)",
     [S_SB_PAGE] = SB_PAGE_WITH("strpos"),
     /* A whole push batch in one statement (one round trip instead of one per
-     * line): ?2..?9 are PostgreSQL array literals, one element per line, in
+     * line): ?2..?10 are PostgreSQL array literals, one element per line, in
      * batch order; ORDER BY ord makes the sequence hand out seqs in that
      * order. */
     /* The row lock orders every config transaction of every gateway. */
@@ -249,11 +249,12 @@ static const char *const pg_sql[S_COUNT] = {
 	"SELECT revision, snapshot, values_gen FROM config_state WHERE id = 1 FOR UPDATE",
     [S_LOG_INSERT_MANY] =
 	"INSERT INTO log_lines(sandbox_id, ts_ms, level, level_rank, target, message, source,"
-	" fields, bytes)"
-	" SELECT ?1, u.ts, u.lv, u.rk, u.tg, u.msg, u.src, u.fld, u.b FROM unnest("
+	" fields, bytes, ocsf_json)"
+	" SELECT ?1, u.ts, u.lv, u.rk, u.tg, u.msg, u.src, u.fld, u.b, u.oj FROM unnest("
 	"CAST(?2 AS BIGINT[]), CAST(?3 AS TEXT[]), CAST(?4 AS INTEGER[]), CAST(?5 AS TEXT[]),"
-	" CAST(?6 AS TEXT[]), CAST(?7 AS TEXT[]), CAST(?8 AS TEXT[]), CAST(?9 AS BIGINT[]))"
-	" WITH ORDINALITY AS u(ts, lv, rk, tg, msg, src, fld, b, ord) ORDER BY u.ord"
+	" CAST(?6 AS TEXT[]), CAST(?7 AS TEXT[]), CAST(?8 AS TEXT[]), CAST(?9 AS BIGINT[]),"
+	" CAST(?10 AS TEXT[]))"
+	" WITH ORDINALITY AS u(ts, lv, rk, tg, msg, src, fld, b, oj, ord) ORDER BY u.ord"
 	" RETURNING seq",
     /* concurrent submissions from several gateways queue on the row */
     [S_PROP_FIND] = "SELECT id, status, decided_ms, hit_count, first_seen_ms, last_seen_ms"
@@ -1242,7 +1243,7 @@ static int insert_many(struct osh_gw_store *st, const char *sandbox_id,
 		       const struct osh_gw_logline *lines, const size_t *idx, size_t n,
 		       uint64_t *seqs)
 {
-	enum { A_TS, A_LEVEL, A_RANK, A_TARGET, A_MSG, A_SRC, A_FIELDS, A_BYTES, A_N };
+	enum { A_TS, A_LEVEL, A_RANK, A_TARGET, A_MSG, A_SRC, A_FIELDS, A_BYTES, A_OCSF, A_N };
 	const enum stmt_id s = S_LOG_INSERT_MANY;
 	struct abuf a[A_N];
 	uint64_t *got = NULL;
@@ -1263,6 +1264,7 @@ static int insert_many(struct osh_gw_store *st, const char *sandbox_id,
 		ab_elem_text(&a[A_SRC], l->source ? l->source : "");
 		ab_elem_text(&a[A_FIELDS], (l->fields && l->fields[0]) ? l->fields : NULL);
 		ab_elem_i64(&a[A_BYTES], (int64_t)line_bytes(l));
+		ab_elem_text(&a[A_OCSF], (l->ocsf_json && l->ocsf_json[0]) ? l->ocsf_json : NULL);
 	}
 	for (int c = 0; c < A_N; c++) {
 		ab_put(&a[c], "}", 1);

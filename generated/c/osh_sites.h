@@ -101,6 +101,9 @@ enum osh_site {
 	OSH_SITE_PROXY_HEAD_TIMEOUT,	       /* supervisor/proxy */
 	OSH_SITE_PROXY_POLICY_APPLIED,	       /* supervisor/proxy */
 	OSH_SITE_PROXY_POLICY_REJECTED,	       /* supervisor/proxy */
+	OSH_SITE_DENIAL_FLUSH,		       /* supervisor/denials */
+	OSH_SITE_DENIAL_FLUSH_FAILED,	       /* supervisor/denials */
+	OSH_SITE_DENIAL_DNS_FAIL,	       /* supervisor/denials */
 	OSH_SITE_GW_START,		       /* gateway */
 	OSH_SITE_GW_STOP,		       /* gateway */
 	OSH_SITE_GW_INSECURE_TCP,	       /* gateway */
@@ -115,6 +118,9 @@ enum osh_site {
 	OSH_SITE_GW_STORE_UNAVAILABLE,	       /* gateway */
 	OSH_SITE_GW_STORE_RECOVERED,	       /* gateway */
 	OSH_SITE_GW_CRED_IMPORT,	       /* gateway */
+	OSH_SITE_GW_PROPOSALS_SUBMIT,	       /* gateway */
+	OSH_SITE_GW_PROPOSAL_ACCEPT,	       /* gateway */
+	OSH_SITE_GW_PROPOSAL_REJECT,	       /* gateway */
 	OSH_SITE_COUNT
 };
 
@@ -792,6 +798,32 @@ static inline void osh_site_init_proxy_policy_rejected(struct ocsf_device_config
 	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
 }
 
+/* DENIAL_FLUSH: one flush round of the denial aggregator delivered to the gateway
+ * (SubmitPolicyAnalysis); activity_name Denial Flush. unmapped: round, keys, denials, proposals,
+ * accepted, rejected, overflow (denials refused for want of a key), dropped (kept keys that no
+ * longer fit) */
+static inline void osh_site_init_denial_flush(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "DENIAL_FLUSH");
+}
+
+/* DENIAL_FLUSH_FAILED: a flush round could not be delivered; its keys go back into the aggregator
+ * (bounded; what no longer fits is counted as dropped) and the next round sends them. unmapped:
+ * round, keys, kept, dropped, reason */
+static inline void osh_site_init_denial_flush_failed(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "DENIAL_FLUSH_FAILED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* DENIAL_DNS_FAIL: the mechanistic mapper could not resolve a denied host to decide on allowed_ips;
+ * the proposal is made without them. unmapped: host, port, reason */
+static inline void osh_site_init_denial_dns_fail(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "DENIAL_DNS_FAIL");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
 /* GW_START: The gateway is listening (addresses, data dir and config revision in unmapped) */
 static inline void osh_site_init_gw_start(struct ocsf_application_lifecycle *ev)
 {
@@ -898,6 +930,31 @@ static inline void osh_site_init_gw_cred_import(struct ocsf_device_config_state_
 {
 	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
 					     "GW_CRED_IMPORT");
+}
+
+/* GW_PROPOSALS_SUBMIT: a supervisor's SubmitPolicyAnalysis round stored (activity_name Policy
+ * Analysis). unmapped: sandbox_id, sandbox, analysis_mode, accepted, rejected, inserted, merged,
+ * reopened, suppressed (rejected proposals without newer denials), reasons */
+static inline void osh_site_init_gw_proposals_submit(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "GW_PROPOSALS_SUBMIT");
+}
+
+/* GW_PROPOSAL_ACCEPT: an operator accepted a policy proposal: the rule was merged into the
+ * sandbox's policy as a new version (validated first). unmapped: sandbox_id, sandbox, proposal_id,
+ * rule_name, host, port, binary, old_version, new_version, policy_hash, decided_by */
+static inline void osh_site_init_gw_proposal_accept(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "GW_PROPOSAL_ACCEPT");
+}
+
+/* GW_PROPOSAL_REJECT: an operator rejected a policy proposal; it is not proposed again unless new
+ * denials arrive after the decision (activity_name Policy Proposal Rejected). unmapped: sandbox_id,
+ * sandbox, proposal_id, rule_name, host, port, binary, decided_by */
+static inline void osh_site_init_gw_proposal_reject(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "GW_PROPOSAL_REJECT");
 }
 
 #endif

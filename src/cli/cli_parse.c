@@ -68,6 +68,8 @@ const struct osh_cli_spec osh_cli_specs[] = {
      "print a sandbox's log lines"},
     {"logs", "-n --lines --tail -f --follow --since --level --source -o --output --timestamps", "",
      true, "print a sandbox's log lines (alias lg)"},
+    {"sandbox proposals", "-o --output --status", "accept reject", true,
+     "policy proposals made from denials; accept or reject one"},
     {"status", "-o --output", "", false, "gateway version, health and address"},
     {"completions", "", "bash zsh fish", false, "print a shell completion script"},
     {"term", "", "", false, "terminal UI: sandboxes and a live log panel"},
@@ -577,6 +579,69 @@ static int parse_sandbox_cmd(int argc, char **argv, int i, const char *topic, in
 	return OSH_OK;
 }
 
+/* sandbox proposals NAME [--status S] [-o table|json]
+ * sandbox proposals accept|reject NAME ID */
+static int parse_proposals(int argc, char **argv, int i, struct osh_cli_args *o, char *err,
+			   size_t errlen)
+{
+	const char *topic = "sandbox proposals", *p[3] = {NULL, NULL, NULL};
+	int n = 0;
+
+	for (; i < argc; i++) {
+		const char *a = argv[i], *v;
+		bool m;
+		if (is_help(a)) {
+			o->cmd = OSH_CLI_HELP;
+			o->help_topic = topic;
+			return OSH_OK;
+		}
+		v = flag_value(argc, argv, &i, "-o", &m);
+		if (!m)
+			v = flag_value(argc, argv, &i, "--output", &m);
+		if (m) {
+			if (parse_output(topic, v, false, o, err, errlen) != OSH_OK)
+				return OSH_EINVAL;
+			continue;
+		}
+		v = flag_value(argc, argv, &i, "--status", &m);
+		if (m) {
+			if (v == NULL || (strcmp(v, "pending") != 0 && strcmp(v, "accepted") != 0 &&
+					  strcmp(v, "rejected") != 0 && strcmp(v, "all") != 0))
+				return fail(err, errlen,
+					    "%s: --status must be pending, accepted, rejected or "
+					    "all, got '%s'",
+					    topic, v != NULL ? v : "");
+			o->status = strcmp(v, "all") == 0 ? NULL : v;
+			continue;
+		}
+		if (a[0] == '-' && a[1] != '\0')
+			return unknown_flag(err, errlen, topic, a, spec_flags(topic));
+		if (n >= 3)
+			return fail(err, errlen, "%s: unexpected argument '%s'", topic, a);
+		p[n++] = a;
+	}
+	if (n >= 2 && (strcmp(p[0], "accept") == 0 || strcmp(p[0], "reject") == 0)) {
+		if (n != 3)
+			return fail(err, errlen, "%s %s: needs a sandbox NAME and a proposal ID",
+				    topic, p[0]);
+		o->cmd = OSH_CLI_PROPOSAL_DECIDE;
+		o->accept = strcmp(p[0], "accept") == 0;
+		o->name = p[1];
+		o->proposal_id = p[2];
+		return OSH_OK;
+	}
+	if (n == 0)
+		return fail(err, errlen, "%s: missing sandbox NAME (see openshell %s --help)",
+			    topic, topic);
+	if (n > 1)
+		return fail(err, errlen,
+			    "%s: unexpected argument '%s' (to decide: sandbox proposals "
+			    "accept|reject NAME ID)",
+			    topic, p[1]);
+	o->name = p[0];
+	return OSH_OK;
+}
+
 /* The upstream key name for ours. */
 static const char *key_alias(const char *k)
 {
@@ -907,6 +972,10 @@ int osh_cli_parse_env(int argc, char **argv, const char *env_gateway, const char
 		o->cmd = OSH_CLI_SANDBOX_DELETE;
 		return parse_sandbox_cmd(argc, argv, i, "sandbox delete", 1, 64, o, err, errlen);
 	}
+	if (strcmp(sub, "proposals") == 0) {
+		o->cmd = OSH_CLI_PROPOSALS;
+		return parse_proposals(argc, argv, i, o, err, errlen);
+	}
 	if (strcmp(sub, "logs") == 0) {
 		o->cmd = OSH_CLI_SANDBOX_LOGS;
 		rc = parse_logs(argc, argv, i, now_ms, "sandbox logs", o, err, errlen);
@@ -936,6 +1005,8 @@ static const char *const help_top =
     "  sandbox list [-o table|json] [--names] [--selector K=V[,K=V...]]\n"
     "  sandbox get [NAME] [-o table|yaml|json]\n"
     "  sandbox delete NAME...|--all       stop and remove sandboxes\n"
+    "  sandbox proposals NAME [--status S] [-o json]   policy proposals from denials\n"
+    "  sandbox proposals accept|reject NAME ID\n"
     "  logs [NAME] [-n N] [--tail] [--since T] [--level L] [--source S] [-o json]\n"
     "                                     (alias lg; also `sandbox logs NAME`)\n"
     "  settings get [--global] [--json]   gateway settings (also `config get [KEY]`)\n"
@@ -1091,8 +1162,24 @@ static const char *const help_sandbox =
     "  sandbox get [NAME] [-o table|yaml|json]\n"
     "  sandbox delete NAME...|--all\n"
     "  sandbox logs NAME [-n N] [--since T] [--level L] [--source S] [--follow]\n"
+    "  sandbox proposals NAME [--status pending|accepted|rejected|all] [-o table|json]\n"
+    "  sandbox proposals accept|reject NAME ID\n"
     "\n"
     "See `openshell sandbox <subcommand> --help`.\n";
+
+static const char *const help_proposals =
+    "Usage: openshell sandbox proposals NAME [--status pending|accepted|rejected|all]\n"
+    "                                        [-o table|json]\n"
+    "       openshell sandbox proposals accept NAME ID\n"
+    "       openshell sandbox proposals reject NAME ID\n"
+    "\n"
+    "The sandbox's supervisor folds the connections its policy refused by\n"
+    "(host, port, binary) and proposes a network rule for each (docs/l7.md).\n"
+    "The first form lists them (all statuses unless --status): id, status, rule,\n"
+    "endpoint, binary, hits, confidence, last denial. `accept` merges the rule into\n"
+    "the sandbox's policy as a new version, which the running sandbox applies at\n"
+    "its next policy poll (no restart); `reject` keeps it out until new denials\n"
+    "arrive after the decision.\n";
 
 void osh_cli_help(FILE *fp, const char *topic)
 {
@@ -1116,6 +1203,8 @@ void osh_cli_help(FILE *fp, const char *topic)
 	else if (strcmp(topic, "sandbox logs") == 0 || strcmp(topic, "logs") == 0 ||
 		 strcmp(topic, "lg") == 0)
 		t = help_logs;
+	else if (strcmp(topic, "sandbox proposals") == 0)
+		t = help_proposals;
 	else if (strcmp(topic, "status") == 0)
 		t = help_status;
 	else if (strcmp(topic, "completions") == 0)

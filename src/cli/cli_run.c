@@ -1114,6 +1114,116 @@ void osh_cli_discover_gateway(char *buf, size_t cap)
 	}
 }
 
+/* ------------------------------------------------------------- proposals -- */
+
+static void proposal_json(FILE *f, const Openshell__V1__PolicyChunk *c)
+{
+	fputs("{\"id\": ", f);
+	osh_cli_json_str(f, c->id);
+	fputs(", \"status\": ", f);
+	osh_cli_json_str(f, c->status);
+	fputs(", \"rule_name\": ", f);
+	osh_cli_json_str(f, c->rule_name);
+	fputs(", \"host\": ", f);
+	osh_cli_json_str(f, c->host);
+	fprintf(f, ", \"port\": %u, \"binary\": ", c->port);
+	osh_cli_json_str(f, c->binary);
+	fprintf(f, ", \"hit_count\": %d, \"confidence\": %.3f, \"stage\": ", c->hit_count,
+		(double)c->confidence);
+	osh_cli_json_str(f, c->stage);
+	fprintf(f,
+		", \"first_seen_ms\": %lld, \"last_seen_ms\": %lld, \"created_ms\": %lld, "
+		"\"decided_ms\": %lld, \"rationale\": ",
+		(long long)c->first_seen_ms, (long long)c->last_seen_ms,
+		(long long)c->created_at_ms, (long long)c->decided_at_ms);
+	osh_cli_json_str(f, c->rationale);
+	fputs(", \"security_notes\": ", f);
+	osh_cli_json_str(f, c->security_notes);
+	fputs(", \"allowed_ips\": [", f);
+	if (c->proposed_rule && c->proposed_rule->n_endpoints > 0) {
+		const Openshell__V1__NetworkEndpoint *ep = c->proposed_rule->endpoints[0];
+
+		for (size_t i = 0; i < ep->n_allowed_ips; i++) {
+			fputs(i ? ", " : "", f);
+			osh_cli_json_str(f, ep->allowed_ips[i]);
+		}
+	}
+	fputs("]}", f);
+}
+
+static int proposals_list(struct ctx *x)
+{
+	Openshell__V1__GetPolicyProposalsRequest req =
+	    OPENSHELL__V1__GET_POLICY_PROPOSALS_REQUEST__INIT;
+	const Openshell__V1__GetPolicyProposalsResponse *r;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+
+	req.name = OSH_RPC_STR(x->a->name);
+	req.status = OSH_RPC_STR(x->a->status != NULL ? x->a->status : "");
+	if (call(x, "GetPolicyProposals", &req.base, UNARY_MS, &resp, &st) != OSH_OK)
+		return report(x, "sandbox proposals", &st);
+	r = (const Openshell__V1__GetPolicyProposalsResponse *)resp;
+	(void)osh_cli_last_write(x->a->name);
+	if (x->a->output == OSH_CLI_OUT_JSON) {
+		fputs("{\"sandbox\": ", x->out);
+		osh_cli_json_str(x->out, x->a->name);
+		fputs(", \"proposals\": [", x->out);
+		for (size_t i = 0; i < r->n_chunks; i++) {
+			fputs(i ? ", " : "", x->out);
+			proposal_json(x->out, r->chunks[i]);
+		}
+		fputs("]}\n", x->out);
+	} else if (r->n_chunks == 0) {
+		fprintf(x->out, "no proposals for sandbox %s\n", x->a->name);
+	} else {
+		fprintf(x->out, "%-36s  %-8s  %-28s  %-28s  %-24s  %6s  %4s  %s\n", "ID", "STATUS",
+			"RULE", "ENDPOINT", "BINARY", "HITS", "CONF", "LAST DENIAL");
+		for (size_t i = 0; i < r->n_chunks; i++) {
+			const Openshell__V1__PolicyChunk *c = r->chunks[i];
+			char ep[300], last[OSH_TIME_RFC3339_LEN];
+
+			snprintf(ep, sizeof(ep), "%s:%u", c->host, c->port);
+			osh_time_format_utc(c->last_seen_ms, last, sizeof(last));
+			fprintf(x->out, "%-36s  %-8s  %-28s  %-28s  %-24s  %6d  %4.2f  %s\n", c->id,
+				c->status, c->rule_name, ep, c->binary, c->hit_count,
+				(double)c->confidence, last);
+			if (c->security_notes[0] != '\0')
+				fprintf(x->out, "    notes: %s\n", c->security_notes);
+		}
+	}
+	osh_rpc_msg_free(resp);
+	return OSH_CLI_EXIT_OK;
+}
+
+static int proposal_decide(struct ctx *x)
+{
+	Openshell__V1__DecidePolicyProposalRequest req =
+	    OPENSHELL__V1__DECIDE_POLICY_PROPOSAL_REQUEST__INIT;
+	const Openshell__V1__DecidePolicyProposalResponse *r;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	const char *what = x->a->accept ? "sandbox proposals accept" : "sandbox proposals reject";
+
+	req.name = OSH_RPC_STR(x->a->name);
+	req.id = OSH_RPC_STR(x->a->proposal_id);
+	req.accept = x->a->accept;
+	if (call(x, "DecidePolicyProposal", &req.base, UNARY_MS, &resp, &st) != OSH_OK)
+		return report(x, what, &st);
+	r = (const Openshell__V1__DecidePolicyProposalResponse *)resp;
+	if (x->a->accept)
+		fprintf(x->out,
+			"proposal %s accepted: rule %s merged into the policy of sandbox %s "
+			"(policy version %u); the sandbox applies it at its next policy poll\n",
+			x->a->proposal_id, r->chunk ? r->chunk->rule_name : "?", x->a->name,
+			r->policy_version);
+	else
+		fprintf(x->out, "proposal %s rejected (sandbox %s)\n", x->a->proposal_id,
+			x->a->name);
+	osh_rpc_msg_free(resp);
+	return OSH_CLI_EXIT_OK;
+}
+
 int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, FILE *err,
 		volatile sig_atomic_t *stop)
 {
@@ -1176,6 +1286,12 @@ int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, F
 		break;
 	case OSH_CLI_STATUS:
 		rc = status(&x);
+		break;
+	case OSH_CLI_PROPOSALS:
+		rc = proposals_list(&x);
+		break;
+	case OSH_CLI_PROPOSAL_DECIDE:
+		rc = proposal_decide(&x);
 		break;
 	case OSH_CLI_SANDBOX_LOGS:
 		rc = a->follow ? logs_follow(&x, stop) : logs_once(&x);

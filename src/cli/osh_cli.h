@@ -56,6 +56,8 @@ enum osh_cli_cmd {
 	OSH_CLI_STATUS,
 	OSH_CLI_COMPLETIONS,
 	OSH_CLI_TERM,
+	OSH_CLI_PROPOSALS,	 /* sandbox proposals NAME [--status S] [-o json] */
+	OSH_CLI_PROPOSAL_DECIDE, /* sandbox proposals accept|reject NAME ID */
 };
 
 /* -o / --output */
@@ -142,6 +144,10 @@ struct osh_cli_args {
 	/** settings --global (the only scope this gateway has) */
 	bool global;
 	enum osh_cli_ts timestamps;
+	/** sandbox proposals: --status filter; accept|reject: the proposal id */
+	const char *status;
+	const char *proposal_id;
+	bool accept;
 	/** completions SHELL */
 	const char *shell;
 	/** gateway start: arguments passed to openshell-gateway */

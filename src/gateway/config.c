@@ -104,7 +104,7 @@ const char *osh_gw_src_name(enum osh_gw_src s)
 		n = "yaml";
 		break;
 	case OSH_GW_SRC_SHARED:
-		n = "database";
+		n = "rpc"; /* set through SetConfig (kept in the store) */
 		break;
 	}
 	return n;

@@ -29,6 +29,7 @@
 #include "cfgstate.h"
 #include "gateway.h"
 #include "osh_rpc.h"
+#include "sandbox.pb-c.h"
 #include "store.h"
 
 /* A WatchSandboxLogs subscriber (under gw->fol_mu once registered). */
@@ -143,5 +144,22 @@ struct gw_child *gw_child_find(struct osh_gw *gw, const char *id);
 
 /* Finishes a DeleteSandbox whose process is gone (service.c). */
 void gw_delete_complete(struct osh_gw *gw, struct gw_delete *d, int exit_code, bool has_code);
+
+/* Looks a sandbox up by id (preferred when non-empty) or name. Fails the
+ * call (NOT_FOUND / INVALID_ARGUMENT / INTERNAL) and returns non-zero when
+ * absent (service.c). */
+OSH_MUST_CHECK int gw_resolve_sandbox(struct osh_gw *gw, struct osh_rpc_call *call, const char *id,
+				      const char *name, struct osh_gw_sandbox *sb);
+
+/* Packs a policy, checks the bytes unpack again and hashes them (hex
+ * SHA-256 into hash). *buf is heap (caller frees). OSH_ENOMEM, OSH_EPARSE
+ * (does not read back). service.c. */
+OSH_MUST_CHECK int gw_policy_encode(const Openshell__V1__SandboxPolicy *p, void **buf, size_t *len,
+				    char hash[72]);
+
+/* Policy proposals (proposals.c; docs/l7.md "Denials and proposals"). */
+void gw_h_submit_analysis(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud);
+void gw_h_get_proposals(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud);
+void gw_h_decide_proposal(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud);
 
 #endif

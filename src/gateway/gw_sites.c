@@ -328,3 +328,85 @@ void gw_ev_cred_import(const char *dir, size_t imported, size_t skipped, bool do
 	ocsf_device_config_state_change_add_unmapped_int(&ev, "skipped", (int64_t)skipped);
 	osh_emit(&ev);
 }
+
+/* ------------------------------------------------------------ proposals */
+
+void gw_ev_proposals_submit(const char *sandbox_id, const char *sandbox, const char *mode,
+			    unsigned accepted, unsigned rejected, const unsigned outcomes[4],
+			    const char *first_reason)
+{
+	struct ocsf_base_event ev;
+
+	osh_site_init_gw_proposals_submit(&ev);
+	ocsf_base_event_set_activity_name(&ev, "Policy Analysis");
+	ocsf_base_event_set_status_id(&ev,
+				      rejected ? OCSF_STATUS_ID_FAILURE : OCSF_STATUS_ID_SUCCESS);
+	ocsf_base_event_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena,
+				   "proposals from sandbox %s: %u accepted, %u rejected (%s)",
+				   sandbox, accepted, rejected, mode));
+	ocsf_base_event_add_unmapped_str(&ev, "sandbox_id", sandbox_id);
+	ocsf_base_event_add_unmapped_int(&ev, "accepted", accepted);
+	ocsf_base_event_add_unmapped_int(&ev, "rejected", rejected);
+	ocsf_base_event_add_unmapped_str(&ev, "sandbox", sandbox);
+	ocsf_base_event_add_unmapped_str(&ev, "analysis_mode", mode);
+	ocsf_base_event_add_unmapped_int(&ev, "inserted", outcomes[0]);
+	ocsf_base_event_add_unmapped_int(&ev, "merged", outcomes[1]);
+	ocsf_base_event_add_unmapped_int(&ev, "reopened", outcomes[2]);
+	ocsf_base_event_add_unmapped_int(&ev, "suppressed", outcomes[3]);
+	if (first_reason && *first_reason) {
+		ocsf_base_event_set_status_detail(&ev, first_reason);
+		ocsf_base_event_add_unmapped_str(&ev, "first_rejection", first_reason);
+	}
+	osh_emit(&ev);
+}
+
+void gw_ev_proposal_accept(const struct gw_ev_proposal *p, uint32_t old_version,
+			   uint32_t new_version, const char *policy_hash)
+{
+	struct ocsf_device_config_state_change ev;
+
+	osh_site_init_gw_proposal_accept(&ev);
+	ocsf_device_config_state_change_set_state_id(
+	    &ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER);
+	ocsf_device_config_state_change_set_state(&ev, "accepted");
+	ocsf_device_config_state_change_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
+	ocsf_device_config_state_change_set_message(
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena,
+			      "proposal %s (%s) accepted for sandbox %s: policy version %u -> %u",
+			      p->proposal_id, p->rule_name, p->sandbox, old_version, new_version));
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "sandbox_id", p->sandbox_id);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "sandbox", p->sandbox);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "proposal_id", p->proposal_id);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "rule_name", p->rule_name);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "host", p->host);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "port", p->port);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "binary", p->binary);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "old_version", old_version);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "new_version", new_version);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "policy_hash", policy_hash);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "decided_by", p->decided_by);
+	osh_emit(&ev);
+}
+
+void gw_ev_proposal_reject(const struct gw_ev_proposal *p)
+{
+	struct ocsf_base_event ev;
+
+	osh_site_init_gw_proposal_reject(&ev);
+	ocsf_base_event_set_activity_name(&ev, "Policy Proposal Rejected");
+	ocsf_base_event_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
+	ocsf_base_event_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "proposal %s (%s) rejected for sandbox %s",
+				   p->proposal_id, p->rule_name, p->sandbox));
+	ocsf_base_event_add_unmapped_str(&ev, "sandbox_id", p->sandbox_id);
+	ocsf_base_event_add_unmapped_str(&ev, "proposal_id", p->proposal_id);
+	ocsf_base_event_add_unmapped_str(&ev, "decided_by", p->decided_by);
+	ocsf_base_event_add_unmapped_str(&ev, "sandbox", p->sandbox);
+	ocsf_base_event_add_unmapped_str(&ev, "rule_name", p->rule_name);
+	ocsf_base_event_add_unmapped_str(&ev, "host", p->host);
+	ocsf_base_event_add_unmapped_int(&ev, "port", p->port);
+	ocsf_base_event_add_unmapped_str(&ev, "binary", p->binary);
+	osh_emit(&ev);
+}

@@ -358,8 +358,8 @@ out:
 
 /* Looks a sandbox up by id (preferred when non-empty) or name. Fails the call
  * (NOT_FOUND / INVALID_ARGUMENT / INTERNAL) and returns non-zero when absent. */
-static int resolve(struct osh_gw *gw, struct osh_rpc_call *call, const char *id, const char *name,
-		   struct osh_gw_sandbox *sb)
+int gw_resolve_sandbox(struct osh_gw *gw, struct osh_rpc_call *call, const char *id,
+		       const char *name, struct osh_gw_sandbox *sb)
 {
 	bool by_name = !(id && id[0]);
 	const char *key = by_name ? name : id;
@@ -378,6 +378,12 @@ static int resolve(struct osh_gw *gw, struct osh_rpc_call *call, const char *id,
 		(void)osh_rpc_call_fail(call, store_code(rc, OSH_RPC_INTERNAL), "store: %s",
 					osh_gw_store_errmsg(gw_store(gw)));
 	return rc;
+}
+
+static int resolve(struct osh_gw *gw, struct osh_rpc_call *call, const char *id, const char *name,
+		   struct osh_gw_sandbox *sb)
+{
+	return gw_resolve_sandbox(gw, call, id, name, sb);
 }
 
 /* ------------------------------------------------------- log fan-out -- */
@@ -1336,39 +1342,47 @@ static void h_get_status(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 
 /* ------------------------------------------------------ CreateSandbox -- */
 
+int gw_policy_encode(const Openshell__V1__SandboxPolicy *p, void **buf, size_t *len, char hash[72])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	size_t n = openshell__v1__sandbox_policy__get_packed_size(p);
+	Openshell__V1__SandboxPolicy *back;
+	unsigned char *b = malloc(n ? n : 1);
+
+	*buf = NULL;
+	*len = 0;
+	if (!b)
+		return OSH_ENOMEM;
+	n = openshell__v1__sandbox_policy__pack(p, b);
+	/* Store only bytes that read back: GetSandboxPolicy unpacks them later
+	 * (protobuf-c can pack what it then refuses, finding 5). */
+	back = openshell__v1__sandbox_policy__unpack(NULL, n, b);
+	if (!back) {
+		free(b);
+		return OSH_EPARSE;
+	}
+	openshell__v1__sandbox_policy__free_unpacked(back, NULL);
+	SHA256(b, n, md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(hash + 2 * i, 3, "%02x", md[i]);
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
 static int policy_pack(struct osh_rpc_call *call, const Openshell__V1__SandboxPolicy *p,
 		       struct osh_gw_sandbox *sb)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	size_t len = openshell__v1__sandbox_policy__get_packed_size(p);
+	int rc = gw_policy_encode(p, &sb->policy, &sb->policy_len, sb->policy_hash);
 
-	sb->policy = malloc(len ? len : 1);
-	if (!sb->policy) {
+	if (rc == OSH_ENOMEM)
 		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
-		return OSH_ENOMEM;
-	}
-	sb->policy_len = openshell__v1__sandbox_policy__pack(p, sb->policy);
-	/* Store only bytes that read back: GetSandboxPolicy unpacks them later
-	 * (protobuf-c can pack what it then refuses, finding 5). */
-	{
-		Openshell__V1__SandboxPolicy *back =
-		    openshell__v1__sandbox_policy__unpack(NULL, sb->policy_len, sb->policy);
-
-		if (!back) {
-			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
-						"policy: does not decode once packed");
-			free(sb->policy);
-			sb->policy = NULL;
-			sb->policy_len = 0;
-			return OSH_EINVAL;
-		}
-		openshell__v1__sandbox_policy__free_unpacked(back, NULL);
-	}
-	SHA256(sb->policy, sb->policy_len, md);
-	for (size_t i = 0; i < sizeof(md); i++)
-		snprintf(sb->policy_hash + 2 * i, 3, "%02x", md[i]);
-	sb->policy_version = 1;
-	return 0;
+	else if (rc != 0)
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"policy: does not decode once packed");
+	else
+		sb->policy_version = 1;
+	return rc;
 }
 
 /* The request's policy (message or YAML) -> validated, packed, hashed in sb.
@@ -1954,6 +1968,18 @@ int gw_services_register(struct osh_gw *gw)
 	     .handler = h_delete,
 	     .on_done = h_delete_done},
 	    {.name = "GetStatus", .kind = OSH_RPC_UNARY, .handler = h_get_status},
+	    /* proposals.c */
+	    {.name = "SubmitPolicyAnalysis",
+	     .kind = OSH_RPC_UNARY,
+	     .handler = gw_h_submit_analysis,
+	     .offload = true},
+	    {.name = "GetPolicyProposals",
+	     .kind = OSH_RPC_UNARY,
+	     .handler = gw_h_get_proposals,
+	     .offload = true},
+	    {.name = "DecidePolicyProposal",
+	     .kind = OSH_RPC_UNARY,
+	     .handler = gw_h_decide_proposal},
 	};
 	int rc = 0;
 

@@ -70,6 +70,14 @@ enum stmt_id {
 	S_CFG_VALUES,
 	S_CFG_BUMP,
 	S_CFG_GEN,
+	/* policy proposals */
+	S_PROP_FIND,
+	S_PROP_INSERT,
+	S_PROP_UPDATE,
+	S_PROP_LIST,
+	S_PROP_GET,
+	S_PROP_DECIDE,
+	S_SB_SET_POLICY,
 	S_COUNT
 };
 
@@ -188,6 +196,36 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CFG_GEN] = "SELECT values_gen FROM config_state WHERE id = 1",
 };
 
+#define PROP_COLS                                                                                  \
+	"id, sandbox_id, host, port, binary_path, rule_name, proposed_rule, rationale,"            \
+	" security_notes, confidence_milli, stage, status, hit_count, first_seen_ms, "             \
+	"last_seen_ms,"                                                                            \
+	" created_ms, decided_ms, decided_by"
+
+/* The policy proposal statements (appended to stmt_sql at open). */
+static const char *const prop_sql[S_COUNT] = {
+    [S_PROP_FIND] = "SELECT id, status, decided_ms, hit_count, first_seen_ms, last_seen_ms"
+		    " FROM policy_proposals WHERE sandbox_id = ?1 AND host = ?2 AND port = ?3"
+		    " AND binary_path = ?4",
+    [S_PROP_INSERT] = "INSERT INTO policy_proposals(" PROP_COLS ", updated_ms) VALUES (?1, ?2,"
+		      " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', ?12, ?13, ?14, ?15, 0,"
+		      " '', ?15)",
+    [S_PROP_UPDATE] = "UPDATE policy_proposals SET hit_count = ?2, first_seen_ms = ?3,"
+		      " last_seen_ms = ?4, rule_name = ?5, proposed_rule = ?6, rationale = ?7,"
+		      " security_notes = ?8, confidence_milli = ?9, stage = ?10,"
+		      " status = 'pending', decided_ms = 0, decided_by = '', updated_ms = ?11"
+		      " WHERE id = ?1",
+    [S_PROP_LIST] = "SELECT " PROP_COLS " FROM policy_proposals WHERE sandbox_id = ?1"
+		    " AND (CAST(?2 AS TEXT) IS NULL OR status = CAST(?2 AS TEXT))"
+		    " ORDER BY updated_ms DESC, id",
+    [S_PROP_GET] = "SELECT " PROP_COLS " FROM policy_proposals WHERE sandbox_id = ?1 AND id = ?2",
+    [S_PROP_DECIDE] = "UPDATE policy_proposals SET status = ?3, decided_ms = ?4,"
+		      " decided_by = ?5, updated_ms = ?4 WHERE sandbox_id = ?1 AND id = ?2"
+		      " AND status = 'pending'",
+    [S_SB_SET_POLICY] = "UPDATE sandboxes SET policy = ?2, policy_version = ?3,"
+			" policy_hash = ?4 WHERE id = ?1 AND policy_version = ?5",
+};
+
 /* PostgreSQL spellings of the statements whose dialects differ. */
 static const char *const pg_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN",
@@ -217,6 +255,10 @@ static const char *const pg_sql[S_COUNT] = {
 	" CAST(?6 AS TEXT[]), CAST(?7 AS TEXT[]), CAST(?8 AS TEXT[]), CAST(?9 AS BIGINT[]))"
 	" WITH ORDINALITY AS u(ts, lv, rk, tg, msg, src, fld, b, ord) ORDER BY u.ord"
 	" RETURNING seq",
+    /* concurrent submissions from several gateways queue on the row */
+    [S_PROP_FIND] = "SELECT id, status, decided_ms, hit_count, first_seen_ms, last_seen_ms"
+		    " FROM policy_proposals WHERE sandbox_id = ?1 AND host = ?2 AND port = ?3"
+		    " AND binary_path = ?4 FOR UPDATE",
 };
 
 struct osh_gw_store {
@@ -422,7 +464,9 @@ int osh_gw_store_create(struct osh_gw_store **out, const char *locator,
 		st->ops->set_link_cb(st->db, opts->on_link, opts->link_ud);
 	rc = migrate(st);
 	for (int i = 0; rc == 0 && i < S_COUNT; i++) {
-		const char *sql = (st->ops->pg_dialect && pg_sql[i]) ? pg_sql[i] : stmt_sql[i];
+		const char *sql = (st->ops->pg_dialect && pg_sql[i]) ? pg_sql[i]
+				  : stmt_sql[i]			     ? stmt_sql[i]
+								     : prop_sql[i];
 
 		rc = st->ops->prepare(st->db, i, sql);
 		if (rc != 0)
@@ -1564,4 +1608,346 @@ bool osh_gw_logquery_match(const struct osh_gw_logquery *q, const struct osh_gw_
 		ok = any;
 	}
 	return ok;
+}
+
+/* ------------------------------------------------------- policy proposals -- */
+
+#define BIND_BLOB(id, i, p, n) st->ops->bind_blob(st->db, (id), (i), (p), (n))
+
+void osh_gw_proposal_fini(struct osh_gw_proposal *p)
+{
+	if (!p)
+		return;
+	free(p->host);
+	free(p->binary);
+	free(p->rule_name);
+	free(p->rule);
+	free(p->rationale);
+	free(p->security_notes);
+	free(p->stage);
+	free(p->decided_by);
+	memset(p, 0, sizeof(*p));
+}
+
+void osh_gw_proposal_list_free(struct osh_gw_proposal *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		osh_gw_proposal_fini(&v[i]);
+	free(v);
+}
+
+static int row_to_proposal(struct osh_gw_store *st, enum stmt_id s, struct osh_gw_proposal *p)
+{
+	const char *t;
+	const void *b;
+	size_t bl = 0;
+
+	memset(p, 0, sizeof(*p));
+	t = COL_TEXT(s, 0);
+	snprintf(p->id, sizeof(p->id), "%s", t ? t : "");
+	t = COL_TEXT(s, 1);
+	snprintf(p->sandbox_id, sizeof(p->sandbox_id), "%s", t ? t : "");
+	p->host = col_dup(st, s, 2);
+	p->port = (uint32_t)COL_I64(s, 3);
+	p->binary = col_dup(st, s, 4);
+	p->rule_name = col_dup(st, s, 5);
+	b = st->ops->col_blob(st->db, s, 6, &bl);
+	p->rule = malloc(bl ? bl : 1);
+	if (p->rule && bl)
+		memcpy(p->rule, b, bl);
+	p->rule_len = bl;
+	p->rationale = col_dup(st, s, 7);
+	p->security_notes = col_dup(st, s, 8);
+	p->confidence_milli = (int)COL_I64(s, 9);
+	p->stage = col_dup(st, s, 10);
+	t = COL_TEXT(s, 11);
+	snprintf(p->status, sizeof(p->status), "%s", t ? t : "");
+	p->hit_count = COL_I64(s, 12);
+	p->first_seen_ms = COL_I64(s, 13);
+	p->last_seen_ms = COL_I64(s, 14);
+	p->created_ms = COL_I64(s, 15);
+	p->decided_ms = COL_I64(s, 16);
+	p->decided_by = col_dup(st, s, 17);
+	if (!p->host || !p->binary || !p->rule_name || !p->rule || !p->rationale ||
+	    !p->security_notes || !p->stage || !p->decided_by) {
+		osh_gw_proposal_fini(p);
+		return OSH_ENOMEM;
+	}
+	return 0;
+}
+
+/* Binds the rule columns shared by insert and update: ?5..?10 of update. */
+static void bind_rule(struct osh_gw_store *st, enum stmt_id s, int first,
+		      const struct osh_gw_proposal *in)
+{
+	BIND_TEXT(s, first, in->rule_name);
+	BIND_BLOB(s, first + 1, in->rule, in->rule_len);
+	BIND_TEXT(s, first + 2, in->rationale ? in->rationale : "");
+	BIND_TEXT(s, first + 3, in->security_notes ? in->security_notes : "");
+	BIND_I64(s, first + 4, in->confidence_milli);
+	BIND_TEXT(s, first + 5, in->stage ? in->stage : "");
+}
+
+int osh_gw_store_proposal_upsert(struct osh_gw_store *st, const struct osh_gw_proposal *in,
+				 int64_t now_ms, enum osh_gw_prop_outcome *outcome, char id_out[40])
+{
+	bool in_tx = false, found = false;
+	char id[40] = "", status[16] = "";
+	int64_t decided = 0, hits = 0, first = 0, last = 0;
+	int rc, r;
+
+	*outcome = OSH_GW_PROP_INSERTED;
+	id_out[0] = '\0';
+	pthread_mutex_lock(&st->mu);
+	rc = step_done(st, S_BEGIN, "begin");
+	if (rc != 0)
+		goto out;
+	in_tx = true;
+	RESET(S_SB_EXISTS);
+	BIND_TEXT(S_SB_EXISTS, 1, in->sandbox_id);
+	r = STEP(S_SB_EXISTS);
+	RESET(S_SB_EXISTS);
+	if (r != STORE_ROW) {
+		rc = r < 0 ? dberr(st, r, "check sandbox") : OSH_ENOTFOUND;
+		if (r == STORE_DONE)
+			seterr(st, "no sandbox with id '%s'", in->sandbox_id);
+		goto out;
+	}
+	RESET(S_PROP_FIND);
+	BIND_TEXT(S_PROP_FIND, 1, in->sandbox_id);
+	BIND_TEXT(S_PROP_FIND, 2, in->host);
+	BIND_I64(S_PROP_FIND, 3, in->port);
+	BIND_TEXT(S_PROP_FIND, 4, in->binary);
+	r = STEP(S_PROP_FIND);
+	if (r == STORE_ROW) {
+		const char *t = COL_TEXT(S_PROP_FIND, 0);
+
+		found = true;
+		snprintf(id, sizeof(id), "%s", t ? t : "");
+		t = COL_TEXT(S_PROP_FIND, 1);
+		snprintf(status, sizeof(status), "%s", t ? t : "");
+		decided = COL_I64(S_PROP_FIND, 2);
+		hits = COL_I64(S_PROP_FIND, 3);
+		first = COL_I64(S_PROP_FIND, 4);
+		last = COL_I64(S_PROP_FIND, 5);
+	}
+	RESET(S_PROP_FIND);
+	if (r < 0) {
+		rc = dberr(st, r, "find proposal");
+		goto out;
+	}
+	if (!found) {
+		const enum stmt_id s = S_PROP_INSERT;
+
+		snprintf(id, sizeof(id), "%s", in->id);
+		RESET(s);
+		BIND_TEXT(s, 1, id);
+		BIND_TEXT(s, 2, in->sandbox_id);
+		BIND_TEXT(s, 3, in->host);
+		BIND_I64(s, 4, in->port);
+		BIND_TEXT(s, 5, in->binary);
+		bind_rule(st, s, 6, in);
+		BIND_I64(s, 12, in->hit_count);
+		BIND_I64(s, 13, in->first_seen_ms);
+		BIND_I64(s, 14, in->last_seen_ms);
+		BIND_I64(s, 15, now_ms);
+		rc = step_done(st, s, "insert proposal");
+	} else if (strcmp(status, OSH_GW_PROP_PENDING) != 0 &&
+		   in->last_seen_ms <= decided + (strcmp(status, OSH_GW_PROP_ACCEPTED) == 0
+						      ? OSH_GW_PROP_ACCEPT_SETTLE_MS
+						      : 0)) {
+		*outcome = OSH_GW_PROP_SUPPRESSED; /* decided, and nothing new since */
+	} else {
+		const enum stmt_id s = S_PROP_UPDATE;
+		bool pending = strcmp(status, OSH_GW_PROP_PENDING) == 0;
+
+		*outcome = pending ? OSH_GW_PROP_MERGED : OSH_GW_PROP_REOPENED;
+		if (pending) {
+			hits += in->hit_count;
+			first = in->first_seen_ms < first ? in->first_seen_ms : first;
+			last = in->last_seen_ms > last ? in->last_seen_ms : last;
+		} else {
+			hits = in->hit_count;
+			first = in->first_seen_ms;
+			last = in->last_seen_ms;
+		}
+		RESET(s);
+		BIND_TEXT(s, 1, id);
+		BIND_I64(s, 2, hits > INT32_MAX ? INT32_MAX : hits);
+		BIND_I64(s, 3, first);
+		BIND_I64(s, 4, last);
+		bind_rule(st, s, 5, in);
+		BIND_I64(s, 11, now_ms);
+		rc = step_done(st, s, "update proposal");
+	}
+	if (rc != 0)
+		goto out;
+	rc = step_done(st, S_COMMIT, "commit");
+	if (rc == 0) {
+		in_tx = false;
+		snprintf(id_out, 40, "%s", id);
+	}
+out:
+	if (in_tx)
+		(void)step_done(st, S_ROLLBACK, "rollback");
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int osh_gw_store_proposal_list(struct osh_gw_store *st, const char *sandbox_id, const char *status,
+			       struct osh_gw_proposal **out, size_t *n)
+{
+	const enum stmt_id s = S_PROP_LIST;
+	struct osh_gw_proposal *arr = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = 0, r;
+
+	pthread_mutex_lock(&st->mu);
+	RESET(s);
+	BIND_TEXT(s, 1, sandbox_id);
+	BIND_TEXT(s, 2, status && *status ? status : NULL);
+	while ((r = STEP(s)) == STORE_ROW) {
+		if (cnt == cap) {
+			struct osh_gw_proposal *na;
+
+			cap = cap ? cap * 2 : 8;
+			na = realloc(arr, cap * sizeof(*arr));
+			if (!na) {
+				rc = OSH_ENOMEM;
+				goto out;
+			}
+			arr = na;
+		}
+		rc = row_to_proposal(st, s, &arr[cnt]);
+		if (rc != 0)
+			goto out;
+		cnt++;
+	}
+	if (r < 0)
+		rc = dberr(st, r, "list proposals");
+out:
+	RESET(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc != 0) {
+		osh_gw_proposal_list_free(arr, cnt);
+		arr = NULL;
+		cnt = 0;
+	}
+	*out = arr;
+	*n = cnt;
+	return rc;
+}
+
+/* Mutex held. */
+static int proposal_get_locked(struct osh_gw_store *st, const char *sandbox_id, const char *id,
+			       struct osh_gw_proposal *out)
+{
+	int rc, r;
+
+	RESET(S_PROP_GET);
+	BIND_TEXT(S_PROP_GET, 1, sandbox_id);
+	BIND_TEXT(S_PROP_GET, 2, id);
+	r = STEP(S_PROP_GET);
+	if (r == STORE_ROW) {
+		rc = row_to_proposal(st, S_PROP_GET, out);
+	} else if (r == STORE_DONE) {
+		seterr(st, "no proposal '%s' for this sandbox", id);
+		rc = OSH_ENOTFOUND;
+	} else {
+		rc = dberr(st, r, "get proposal");
+	}
+	RESET(S_PROP_GET);
+	return rc;
+}
+
+int osh_gw_store_proposal_get(struct osh_gw_store *st, const char *sandbox_id, const char *id,
+			      struct osh_gw_proposal *out)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = proposal_get_locked(st, sandbox_id, id, out);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Mutex held, inside or outside a transaction: pending -> status. */
+static int decide_locked(struct osh_gw_store *st, const char *sandbox_id, const char *id,
+			 const char *status, int64_t now_ms, const char *by)
+{
+	struct osh_gw_proposal cur;
+	int rc;
+
+	RESET(S_PROP_DECIDE);
+	BIND_TEXT(S_PROP_DECIDE, 1, sandbox_id);
+	BIND_TEXT(S_PROP_DECIDE, 2, id);
+	BIND_TEXT(S_PROP_DECIDE, 3, status);
+	BIND_I64(S_PROP_DECIDE, 4, now_ms);
+	BIND_TEXT(S_PROP_DECIDE, 5, by ? by : "");
+	rc = step_done(st, S_PROP_DECIDE, "decide proposal");
+	if (rc != 0 || st->ops->changes(st->db, S_PROP_DECIDE) > 0)
+		return rc;
+	rc = proposal_get_locked(st, sandbox_id, id, &cur);
+	if (rc == 0) {
+		seterr(st, "proposal '%s' is %s already, not pending", id, cur.status);
+		osh_gw_proposal_fini(&cur);
+		rc = OSH_ESTATE;
+	}
+	return rc;
+}
+
+int osh_gw_store_proposal_reject(struct osh_gw_store *st, const char *sandbox_id, const char *id,
+				 int64_t now_ms, const char *decided_by)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = decide_locked(st, sandbox_id, id, OSH_GW_PROP_REJECTED, now_ms, decided_by);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int osh_gw_store_proposal_accept(struct osh_gw_store *st, const char *sandbox_id, const char *id,
+				 int64_t now_ms, const char *decided_by, const void *policy,
+				 size_t policy_len, uint32_t old_version, uint32_t new_version,
+				 const char *policy_hash)
+{
+	bool in_tx = false;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = step_done(st, S_BEGIN, "begin");
+	if (rc != 0)
+		goto out;
+	in_tx = true;
+	rc = decide_locked(st, sandbox_id, id, OSH_GW_PROP_ACCEPTED, now_ms, decided_by);
+	if (rc != 0)
+		goto out;
+	RESET(S_SB_SET_POLICY);
+	BIND_TEXT(S_SB_SET_POLICY, 1, sandbox_id);
+	BIND_BLOB(S_SB_SET_POLICY, 2, policy, policy_len);
+	BIND_I64(S_SB_SET_POLICY, 3, new_version);
+	BIND_TEXT(S_SB_SET_POLICY, 4, policy_hash);
+	BIND_I64(S_SB_SET_POLICY, 5, old_version);
+	rc = step_done(st, S_SB_SET_POLICY, "store the new policy");
+	if (rc == 0 && st->ops->changes(st->db, S_SB_SET_POLICY) == 0) {
+		seterr(st, "the policy of sandbox %s changed meanwhile (no longer version %u)",
+		       sandbox_id, old_version);
+		rc = OSH_ESTATE;
+	}
+	if (rc != 0)
+		goto out;
+	rc = step_done(st, S_COMMIT, "commit");
+	if (rc == 0)
+		in_tx = false;
+out:
+	if (in_tx) {
+		char keep[sizeof(st->err)];
+
+		memcpy(keep, st->err, sizeof(keep));
+		(void)step_done(st, S_ROLLBACK, "rollback");
+		memcpy(st->err, keep, sizeof(keep));
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
 }

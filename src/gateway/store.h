@@ -50,7 +50,7 @@
 struct osh_gw_store;
 
 /* The schema version this code migrates to (both backends). */
-#define OSH_GW_STORE_SCHEMA_VERSION 5
+#define OSH_GW_STORE_SCHEMA_VERSION 6
 /* Default per-sandbox retention of log lines. */
 #define OSH_GW_STORE_DEFAULT_RETENTION 10000u
 /* Default per-sandbox retention in bytes (line text + 64 per line). */
@@ -347,5 +347,91 @@ OSH_MUST_CHECK int osh_gw_store_logs_count(struct osh_gw_store *st, const char *
 /* Whether a log line passes a query's level/source/since filters (the same rules
  * the SQL applies), for filtering live lines that never went through the store. */
 bool osh_gw_logquery_match(const struct osh_gw_logquery *q, const struct osh_gw_logline *l);
+
+/* ------------------------------------------------------- policy proposals --
+ * Proposals a supervisor's mechanistic mapper made from its denials
+ * (docs/l7.md "Denials and proposals"), one row per (sandbox, host, port,
+ * binary). A new submission for a pending row adds its hit count and widens
+ * first/last seen; for a decided row it reopens the row as pending only when
+ * its last denial is newer than the decision (rejected) or than the decision
+ * plus OSH_GW_PROP_ACCEPT_SETTLE_MS (accepted), so a rejected proposal is not
+ * proposed again unless new denials arrive. */
+
+/* An accepted proposal is reopened only by denials later than this after
+ * its acceptance: denials made before the supervisor's next policy poll
+ * applied the new version are expected, not news. */
+#define OSH_GW_PROP_ACCEPT_SETTLE_MS 60000
+
+/* Statuses of a proposal. */
+#define OSH_GW_PROP_PENDING  "pending"
+#define OSH_GW_PROP_ACCEPTED "accepted"
+#define OSH_GW_PROP_REJECTED "rejected"
+
+/* One proposal row. Strings and the rule are heap-owned after a get/list
+ * (osh_gw_proposal_fini); borrowed for upsert. */
+struct osh_gw_proposal {
+	char id[40];
+	char sandbox_id[40];
+	char *host;
+	uint32_t port;
+	char *binary;
+	char *rule_name;
+	void *rule; /* packed openshell.v1.NetworkPolicyRule */
+	size_t rule_len;
+	char *rationale;
+	char *security_notes;
+	int confidence_milli; /* 0..1000 */
+	char *stage;
+	char status[16];
+	int64_t hit_count;
+	int64_t first_seen_ms, last_seen_ms;
+	int64_t created_ms, decided_ms; /* decided_ms 0 = never decided */
+	char *decided_by;
+};
+
+void osh_gw_proposal_fini(struct osh_gw_proposal *p);
+void osh_gw_proposal_list_free(struct osh_gw_proposal *v, size_t n);
+
+/* What an upsert did. */
+enum osh_gw_prop_outcome {
+	OSH_GW_PROP_INSERTED = 0, /* new row (pending), id = in->id */
+	OSH_GW_PROP_MERGED,	  /* pending row: hits added, seen widened */
+	OSH_GW_PROP_REOPENED,	  /* decided row with newer denials: pending again */
+	OSH_GW_PROP_SUPPRESSED,	  /* decided row, no denial after the decision: unchanged */
+};
+
+/* Upserts a proposal of sandbox in->sandbox_id keyed (host, port, binary);
+ * in->id is the id a new row gets; the row's id is written to id_out.
+ * hit_count is added (merged rows) or taken (new, reopened). One
+ * transaction. OSH_ENOTFOUND when the sandbox does not exist. */
+OSH_MUST_CHECK int osh_gw_store_proposal_upsert(struct osh_gw_store *st,
+						const struct osh_gw_proposal *in, int64_t now_ms,
+						enum osh_gw_prop_outcome *outcome, char id_out[40]);
+
+/* The proposals of a sandbox, most recently changed first; status NULL or ""
+ * = every status. Free with osh_gw_proposal_list_free. */
+OSH_MUST_CHECK int osh_gw_store_proposal_list(struct osh_gw_store *st, const char *sandbox_id,
+					      const char *status, struct osh_gw_proposal **out,
+					      size_t *n);
+
+/* One proposal of a sandbox by id. OSH_ENOTFOUND when absent. */
+OSH_MUST_CHECK int osh_gw_store_proposal_get(struct osh_gw_store *st, const char *sandbox_id,
+					     const char *id, struct osh_gw_proposal *out);
+
+/* Rejects a pending proposal. OSH_ENOTFOUND, or OSH_ESTATE when it is not
+ * pending. */
+OSH_MUST_CHECK int osh_gw_store_proposal_reject(struct osh_gw_store *st, const char *sandbox_id,
+						const char *id, int64_t now_ms,
+						const char *decided_by);
+
+/* Accepts a pending proposal and stores the sandbox's new policy (packed,
+ * its version and hash) in one transaction; the policy is written only when
+ * the stored version is still old_version (else OSH_ESTATE: it changed
+ * meanwhile, decide again). OSH_ENOTFOUND, OSH_ESTATE (not pending). */
+OSH_MUST_CHECK int osh_gw_store_proposal_accept(struct osh_gw_store *st, const char *sandbox_id,
+						const char *id, int64_t now_ms,
+						const char *decided_by, const void *policy,
+						size_t policy_len, uint32_t old_version,
+						uint32_t new_version, const char *policy_hash);
 
 #endif

@@ -120,6 +120,31 @@ static const char *const pg_migrations[] = {
     " value TEXT NOT NULL,"
     " updated_ms BIGINT NOT NULL);"
     "ALTER TABLE config_state ADD COLUMN values_gen BIGINT NOT NULL DEFAULT 0;",
+    /* 5 -> 6: policy proposals made from a sandbox's denials (docs/l7.md),
+     * one row per (sandbox, host, port, binary); the rule is a packed
+     * NetworkPolicyRule. */
+    "CREATE TABLE policy_proposals ("
+    " id TEXT PRIMARY KEY,"
+    " sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,"
+    " host TEXT NOT NULL,"
+    " port BIGINT NOT NULL,"
+    " binary_path TEXT NOT NULL,"
+    " rule_name TEXT NOT NULL,"
+    " proposed_rule BYTEA NOT NULL,"
+    " rationale TEXT NOT NULL,"
+    " security_notes TEXT NOT NULL,"
+    " confidence_milli INTEGER NOT NULL,"
+    " stage TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " hit_count BIGINT NOT NULL,"
+    " first_seen_ms BIGINT NOT NULL,"
+    " last_seen_ms BIGINT NOT NULL,"
+    " created_ms BIGINT NOT NULL,"
+    " updated_ms BIGINT NOT NULL,"
+    " decided_ms BIGINT NOT NULL DEFAULT 0,"
+    " decided_by TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (sandbox_id, host, port, binary_path));"
+    "CREATE INDEX policy_proposals_sandbox ON policy_proposals(sandbox_id, updated_ms);",
 };
 
 _Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == OSH_GW_STORE_SCHEMA_VERSION,

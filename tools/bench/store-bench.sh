@@ -54,14 +54,18 @@ start_gw() {
 	exit 1
 }
 
-# make_box GWNAME ADDR BOX: creates a sandbox; prints its credential.
+# make_box GWNAME ADDR BOX: creates a sandbox; prints its credential (waits
+# for the credential line itself: the tap creates boot.<id> before writing it).
 make_box() {
+	local c=
 	"$bin/openshell" --gateway "$2" sandbox create --name "$3" -- true >/dev/null
 	for _ in $(seq 1 200); do
-		ls "$tmp/$1"/taps/boot.* >/dev/null 2>&1 && break
+		c=$(sed -n 's/^credential=//p' "$tmp/$1"/taps/boot.* 2>/dev/null | head -1)
+		[ -n "$c" ] && break
 		sleep 0.05
 	done
-	sed -n 's/^credential=//p' "$tmp/$1"/taps/boot.* | head -1
+	[ -n "$c" ] || { echo "store-bench: no credential for $3" >&2; exit 1; }
+	echo "$c"
 }
 
 val() { awk -v k="$1" '$1 == k {print $2}'; }

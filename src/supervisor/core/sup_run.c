@@ -41,6 +41,7 @@
 #include "osh_policy_store.h"
 #include "agentlog_subsys.h"
 #include "confine_subsys.h"
+#include "denials_subsys.h"
 #include "net_subsys.h"
 #include "proxy_subsys.h"
 #include "push_subsys.h"
@@ -55,7 +56,8 @@
 static const struct osh_sup_subsys *const subsystems[] = {
     &osh_sup_push_subsys,
     &osh_sup_agentlog_subsys,
-    &osh_sup_net_subsys, /* before the proxy: it publishes net_host_ip */
+    &osh_sup_denials_subsys, /* before net and proxy: they record into it */
+    &osh_sup_net_subsys,     /* before the proxy: it publishes net_host_ip */
     &osh_sup_proxy_subsys,
     &osh_sup_confine_subsys, /* last: ids, Landlock, seccomp right before exec */
 };

@@ -318,6 +318,51 @@ Test(cli_parse, help_everywhere)
 	cr_assert_str_eq(a.help_topic, "sandbox logs");
 }
 
+Test(cli_parse, sandbox_proposals)
+{
+	struct osh_cli_args a;
+	char err[256];
+
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "box")), 0, "%s", err);
+	cr_assert_eq(a.cmd, OSH_CLI_PROPOSALS);
+	cr_assert_str_eq(a.name, "box");
+	cr_assert_null(a.status);
+	cr_assert_eq(a.output, OSH_CLI_OUT_TEXT);
+	cr_assert_eq(
+	    parse(&a, err,
+		  ARGS("sandbox", "proposals", "box", "-o", "json", "--status", "pending")),
+	    0, "%s", err);
+	cr_assert_eq(a.output, OSH_CLI_OUT_JSON);
+	cr_assert_str_eq(a.status, "pending");
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "box", "--status=all")), 0);
+	cr_assert_null(a.status, "all = no filter");
+	/* a sandbox named "accept" is listed; three words decide */
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "accept")), 0, "%s", err);
+	cr_assert_eq(a.cmd, OSH_CLI_PROPOSALS);
+	cr_assert_str_eq(a.name, "accept");
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "accept", "box", "id-1")), 0);
+	cr_assert_eq(a.cmd, OSH_CLI_PROPOSAL_DECIDE);
+	cr_assert(a.accept);
+	cr_assert_str_eq(a.name, "box");
+	cr_assert_str_eq(a.proposal_id, "id-1");
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "reject", "box", "id-2")), 0);
+	cr_assert_eq(a.cmd, OSH_CLI_PROPOSAL_DECIDE);
+	cr_assert_not(a.accept);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "reject", "box")), OSH_EINVAL);
+	cr_assert(strstr(err, "needs a sandbox NAME and a proposal ID"), "%s", err);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals")), OSH_EINVAL);
+	cr_assert(strstr(err, "missing sandbox NAME"), "%s", err);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "box", "--status", "maybe")),
+		     OSH_EINVAL);
+	cr_assert(strstr(err, "--status must be pending, accepted, rejected or all"), "%s", err);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "box", "--statu", "x")),
+		     OSH_EINVAL);
+	cr_assert(strstr(err, "--status"), "suggests the flag: %s", err);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "--help")), 0);
+	cr_assert_eq(a.cmd, OSH_CLI_HELP);
+	cr_assert_str_eq(a.help_topic, "sandbox proposals");
+}
+
 Test(cli_parse, errors_name_the_problem)
 {
 	struct osh_cli_args a;

@@ -65,6 +65,8 @@ ssize_t osh_l7_chunked_feed(struct osh_l7_chunked *c, const char *buf, size_t n,
 				c->state = C_EXT;
 			} else if (ch == '\r') {
 				c->state = C_SIZE_LF;
+			} else if (ch == '\n') {
+				*why = "bare LF in chunk size line";
 			} else {
 				*why = "invalid byte in chunk size line";
 			}

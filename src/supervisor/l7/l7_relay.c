@@ -373,7 +373,7 @@ static int read_head(struct ctx *x, struct osh_http_req *q)
 			if (rc == 1)
 				break;
 			if (rc < 0) {
-				rc = fail(x, he.status, he.reason, OSH_EPARSE);
+				rc = fail(x, he.status, he.reason, rc);
 				break;
 			}
 		}

@@ -589,6 +589,13 @@ static struct osh_l7_tls_session *session_new(SSL_CTX *ctx, int fd, unsigned tim
 		free(s);
 		return NULL;
 	}
+	{
+		int fl = fcntl(fd, F_GETFL);
+
+		/* every wait is a poll with the deadline: never block in OpenSSL */
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	}
 	s->fd = fd;
 	s->timeout_ms = timeout_ms;
 	s->io.ctx = s;

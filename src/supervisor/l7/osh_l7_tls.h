@@ -17,7 +17,7 @@
  * (or the file given as upstream_ca_file; tests use a test CA) and its name
  * (SNI + host check, or the IP for an IP literal): a failure is an error,
  * never a fallback to an unverified or plain connection.
- * Sessions run over non-blocking or blocking sockets alike: every wait is a
+ * Sessions switch the fd to non-blocking mode (it stays so): every wait is a
  * poll with the session's per-call deadline.
  *
  * Ownership: osh_l7_tls_create returns a context freed by

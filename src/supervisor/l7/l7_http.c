@@ -21,6 +21,7 @@ enum {
 	C_TRAIL_LF,  /* CR seen after a trailer line */
 	C_END_LF,    /* CR seen on the empty line */
 	C_DONE,
+	C_ERR, /* sticky: a framing error was reported */
 };
 
 void osh_l7_chunked_init(struct osh_l7_chunked *c)
@@ -49,7 +50,7 @@ ssize_t osh_l7_chunked_feed(struct osh_l7_chunked *c, const char *buf, size_t n,
 {
 	size_t i = 0;
 
-	*why = NULL;
+	*why = c->state == C_ERR ? "chunked body already malformed" : NULL;
 	while (i < n && c->state != C_DONE && !*why) {
 		unsigned char ch = (unsigned char)buf[i];
 
@@ -143,6 +144,8 @@ ssize_t osh_l7_chunked_feed(struct osh_l7_chunked *c, const char *buf, size_t n,
 		if (!*why && c->trailers > OSH_L7_TRAILERS_MAX)
 			*why = "chunked trailers too long";
 	}
+	if (*why)
+		c->state = C_ERR;
 	return *why ? -1 : (ssize_t)i;
 }
 

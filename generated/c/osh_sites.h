@@ -804,8 +804,8 @@ static inline void osh_site_init_l7_request_allow(struct ocsf_http_activity *ev,
 }
 
 /* L7_REQUEST_AUDIT: a request the REST rules do not allow, forwarded because the endpoint is in
- * audit mode: action Allowed, disposition Logged, status_detail = why the rules would deny it.
- * unmapped: l7_decision=audit, policy_generation */
+ * audit mode: action Allowed, disposition Logged, firewall_rule.type l7-audit, status_detail = why
+ * the rules would deny it. unmapped: l7_decision=audit, policy_generation */
 static inline void osh_site_init_l7_request_audit(struct ocsf_http_activity *ev,
 						  enum ocsf_http_activity_activity_id act)
 {
@@ -896,7 +896,8 @@ static inline void osh_site_init_l7_limit(struct ocsf_network_activity *ev)
 }
 
 /* L7_CA_READY: the sandbox's ephemeral CA was made (key in memory only) and its bundle written for
- * the child (SSL_CERT_FILE etc.). unmapped: ca_bundle, ca_sha256 */
+ * the child (SSL_CERT_FILE etc.); app openshell-sandbox/l7, message names the bundle. unmapped:
+ * ca_bundle, ca_sha256 */
 static inline void osh_site_init_l7_ca_ready(struct ocsf_application_lifecycle *ev)
 {
 	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,

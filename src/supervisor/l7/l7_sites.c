@@ -4,8 +4,10 @@
  * One helper per OCSF object kind (endpoints, the client process with its
  * ancestry) shared by the three classes. The rule engine is named "l7" in
  * firewall_rule.type so an L7 decision never reads like the proxy's L4 one
- * ("network_policy"). Severity: allowed Informational, audited Low (a rule
- * would have denied it), denied Medium, unsolicited upgrade High.
+ * ("network_policy"); an audited request is "l7-audit", so the shorthand
+ * line says so too ("[policy:api engine:l7-audit]", severity LOW) besides
+ * the JSONL's code, disposition Logged and unmapped.l7_decision. Severity: allowed Informational,
+ * audited Low (a rule would have denied it), denied Medium, unsolicited upgrade High.
  */
 #include "l7_sites.h"
 
@@ -129,7 +131,8 @@ void osh_l7_ev_request(const struct osh_l7_evctx *c, const char *method, const c
 		process(ocsf_actor_process(ocsf_http_activity_actor(&ev)), c);
 	fr = ocsf_http_activity_firewall_rule(&ev);
 	ocsf_firewall_rule_set_name(fr, c->policy ? c->policy : "-");
-	ocsf_firewall_rule_set_type(fr, RULE_TYPE);
+	/* an audited request reads "engine:l7-audit" in the shorthand */
+	ocsf_firewall_rule_set_type(fr, v == OSH_L7_V_AUDIT ? RULE_TYPE "-audit" : RULE_TYPE);
 	if (rule && *rule)
 		ocsf_firewall_rule_set_desc(fr, rule);
 	if (reason && *reason)
@@ -303,7 +306,7 @@ void osh_l7_ev_ca(bool ok, const char *bundle_or_error, const char *sha256)
 		osh_site_init_l7_ca_failed(&ev);
 	ocsf_application_lifecycle_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
 	app = ocsf_application_lifecycle_app(&ev);
-	ocsf_product_set_name(app, OSH_SUP_PRODUCT);
+	ocsf_product_set_name(app, OSH_SUP_PRODUCT "/l7");
 	ocsf_product_set_vendor_name(app, OSH_SUP_VENDOR);
 	if (ok) {
 		ocsf_application_lifecycle_add_unmapped_str(&ev, "ca_bundle", bundle_or_error);

@@ -2,13 +2,18 @@
  * (see osh_l7_tls.h).
  *
  * DESIGN
- * OpenSSL 3 with EVP/X509 calls only. One server SSL_CTX (ALPN callback,
- * TLS >= 1.2); the leaf and its chain are set per SSL after the cache
- * lookup. One client SSL_CTX with verification on and the trust store
- * loaded once. The cache is a doubly linked list in recency order plus a
+ * OpenSSL 3 with EVP/X509 calls only. One server SSL_CTX per cached leaf
+ * (certificate, key, CA chain, ALPN callback, TLS >= 1.2), built when the
+ * leaf is minted, so a handshake only creates the SSL object. One client SSL_CTX with verification
+ * on and the trust store loaded once. The cache is a doubly linked list in recency order plus a
  * linear name search: with at most a few hundred names a hash table would
- * not pay for itself. Leaves are refcounted by OpenSSL (X509_up_ref), so an
- * evicted leaf stays valid for sessions that still use it.
+ * not pay for itself. Leaf contexts are refcounted by OpenSSL
+ * (SSL_CTX_up_ref), so an evicted leaf stays valid for sessions using it.
+ * The last resumable TLS session of each origin (at most SESS_MAX names) is
+ * offered on the next connection to it: a resumption skips the certificate
+ * exchange, and only the server that holds the session's secret can
+ * complete it, so the verification made when the session was created
+ * stands; a refused resumption falls back to a full, verified handshake.
  * Unexpected EOF is treated as EOF (SSL_OP_IGNORE_UNEXPECTED_EOF): many
  * clients and servers close without close_notify once a response is
  * delimited.
@@ -38,12 +43,12 @@
 
 #define CA_DAYS	  30
 #define LEAF_DAYS 7
+#define SESS_MAX  64 /* origins whose TLS session is kept for resumption */
 
 struct leaf {
 	struct leaf *prev, *next;
 	char *name;
-	X509 *cert;
-	EVP_PKEY *key;
+	SSL_CTX *ctx; /* server context presenting this leaf + the CA */
 };
 
 struct osh_l7_tls {
@@ -51,15 +56,23 @@ struct osh_l7_tls {
 	X509 *ca;
 	char *ca_pem;
 	char ca_sha[65];
-	SSL_CTX *srv, *cli;
+	SSL_CTX *cli;
 	pthread_mutex_t lock;
 	struct leaf *head, *tail; /* most recent first */
 	unsigned n, max;
 	unsigned long minted, hits;
+	struct {
+		char *name;
+		SSL_SESSION *sess;
+	} sessions[SESS_MAX]; /* under lock; replaced round robin */
+	unsigned next_sess;
+	unsigned long resumed;
 };
 
 struct osh_l7_tls_session {
+	struct osh_l7_tls *t;
 	SSL *ssl;
+	char *origin; /* connect side: the name its session is cached under */
 	int fd;
 	unsigned timeout_ms;
 	char *sni;
@@ -208,20 +221,17 @@ int osh_l7_tls_create(const struct osh_l7_tls_config *cfg, struct osh_l7_tls **o
 	t->max = cfg && cfg->cache_max ? cfg->cache_max : 256;
 	rc = make_ca(t, err, errlen);
 	if (rc == 0) {
-		t->srv = SSL_CTX_new(TLS_server_method());
 		t->cli = SSL_CTX_new(TLS_client_method());
-		if (!t->srv || !t->cli || !SSL_CTX_set_min_proto_version(t->srv, TLS1_2_VERSION) ||
-		    !SSL_CTX_set_min_proto_version(t->cli, TLS1_2_VERSION) ||
+		if (!t->cli || !SSL_CTX_set_min_proto_version(t->cli, TLS1_2_VERSION) ||
 		    SSL_CTX_set_alpn_protos(t->cli, alpn, sizeof(alpn) - 1) != 0) {
 			ossl_err(err, errlen, "creating the TLS contexts");
 			rc = OSH_ESYS;
 		}
 	}
 	if (rc == 0) {
-		SSL_CTX_set_alpn_select_cb(t->srv, alpn_select, NULL);
-		SSL_CTX_set_options(t->srv, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
 		SSL_CTX_set_options(t->cli, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
-		SSL_CTX_set_session_cache_mode(t->srv, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_session_cache_mode(t->cli, SSL_SESS_CACHE_CLIENT |
+							   SSL_SESS_CACHE_NO_INTERNAL_STORE);
 		SSL_CTX_set_verify(t->cli, SSL_VERIFY_PEER, NULL);
 		if (cfg && cfg->upstream_ca_file) {
 			if (SSL_CTX_load_verify_locations(t->cli, cfg->upstream_ca_file, NULL) !=
@@ -251,12 +261,14 @@ void osh_l7_tls_destroy(struct osh_l7_tls *t)
 		struct leaf *l = t->head;
 
 		t->head = l->next;
-		X509_free(l->cert);
-		EVP_PKEY_free(l->key);
+		SSL_CTX_free(l->ctx);
 		free(l->name);
 		free(l);
 	}
-	SSL_CTX_free(t->srv);
+	for (unsigned i = 0; i < SESS_MAX; i++) {
+		free(t->sessions[i].name);
+		SSL_SESSION_free(t->sessions[i].sess);
+	}
 	SSL_CTX_free(t->cli);
 	X509_free(t->ca);
 	EVP_PKEY_free(t->ca_key);
@@ -360,6 +372,16 @@ void osh_l7_tls_cache_stats(struct osh_l7_tls *t, unsigned long *minted, unsigne
 	pthread_mutex_unlock(&t->lock);
 }
 
+unsigned long osh_l7_tls_resumed(struct osh_l7_tls *t)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->resumed;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
 /* ------------------------------------------------------------- leaves */
 
 static bool inet_pton_any(const char *name, unsigned char *buf16)
@@ -367,7 +389,25 @@ static bool inet_pton_any(const char *name, unsigned char *buf16)
 	return inet_pton(AF_INET, name, buf16) == 1 || inet_pton(AF_INET6, name, buf16) == 1;
 }
 
-static int mint(struct osh_l7_tls *t, const char *name, X509 **cert, EVP_PKEY **key)
+/* A server context presenting cert + key with the CA as chain: built once
+ * per leaf, so a handshake only creates the SSL object. */
+static SSL_CTX *server_ctx(const struct osh_l7_tls *t, X509 *cert, EVP_PKEY *key)
+{
+	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+
+	if (c && SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) &&
+	    SSL_CTX_use_certificate(c, cert) == 1 && SSL_CTX_use_PrivateKey(c, key) == 1 &&
+	    SSL_CTX_add1_chain_cert(c, t->ca) == 1) {
+		SSL_CTX_set_alpn_select_cb(c, alpn_select, NULL);
+		SSL_CTX_set_options(c, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+		SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+		return c;
+	}
+	SSL_CTX_free(c);
+	return NULL;
+}
+
+static int mint(struct osh_l7_tls *t, const char *name, SSL_CTX **ctx)
 {
 	char san[300];
 	unsigned char ip[16];
@@ -387,13 +427,10 @@ static int mint(struct osh_l7_tls *t, const char *name, X509 **cert, EVP_PKEY **
 	    add_ext(x, t->ca, NID_authority_key_identifier, "keyid:always") &&
 	    X509_sign(x, t->ca_key, EVP_sha256()))
 		rc = 0;
-	if (rc != 0) {
-		X509_free(x);
-		EVP_PKEY_free(k);
-	} else {
-		*cert = x;
-		*key = k;
-	}
+	if (rc == 0 && !(*ctx = server_ctx(t, x, k)))
+		rc = OSH_ENOMEM;
+	X509_free(x);
+	EVP_PKEY_free(k);
 	return rc;
 }
 
@@ -421,8 +458,8 @@ static void push_front(struct osh_l7_tls *t, struct leaf *l)
 		t->tail = l;
 }
 
-/* The leaf for name with a reference each on cert and key. */
-static int leaf_get(struct osh_l7_tls *t, const char *name, X509 **cert, EVP_PKEY **key)
+/* The server context of the leaf for name, with a reference. */
+static int leaf_get(struct osh_l7_tls *t, const char *name, SSL_CTX **ctx)
 {
 	struct leaf *l;
 	int rc = 0;
@@ -436,7 +473,7 @@ static int leaf_get(struct osh_l7_tls *t, const char *name, X509 **cert, EVP_PKE
 		push_front(t, l);
 	} else {
 		l = calloc(1, sizeof(*l));
-		if (!l || !(l->name = strdup(name)) || mint(t, name, &l->cert, &l->key) != 0) {
+		if (!l || !(l->name = strdup(name)) || mint(t, name, &l->ctx) != 0) {
 			if (l)
 				free(l->name);
 			free(l);
@@ -449,8 +486,7 @@ static int leaf_get(struct osh_l7_tls *t, const char *name, X509 **cert, EVP_PKE
 				struct leaf *old = t->tail;
 
 				unlink_leaf(t, old);
-				X509_free(old->cert);
-				EVP_PKEY_free(old->key);
+				SSL_CTX_free(old->ctx);
 				free(old->name);
 				free(old);
 				t->n--;
@@ -458,10 +494,8 @@ static int leaf_get(struct osh_l7_tls *t, const char *name, X509 **cert, EVP_PKE
 		}
 	}
 	if (l) {
-		X509_up_ref(l->cert);
-		EVP_PKEY_up_ref(l->key);
-		*cert = l->cert;
-		*key = l->key;
+		SSL_CTX_up_ref(l->ctx);
+		*ctx = l->ctx;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return rc;
@@ -577,6 +611,45 @@ static void tls_shutdown_write(void *ctx)
 	(void)SSL_shutdown(s->ssl); /* close_notify; not waiting for the peer's */
 }
 
+/* The origin's last resumable session (a new reference) or NULL. */
+static SSL_SESSION *sess_get(struct osh_l7_tls *t, const char *name)
+{
+	SSL_SESSION *s = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	for (unsigned i = 0; i < SESS_MAX && !s; i++)
+		if (t->sessions[i].name && strcasecmp(t->sessions[i].name, name) == 0 &&
+		    SSL_SESSION_up_ref(t->sessions[i].sess))
+			s = t->sessions[i].sess;
+	pthread_mutex_unlock(&t->lock);
+	return s;
+}
+
+/* Keeps the session of a finished upstream connection (verified for
+ * `name` when it was made: a resumption proves the same server). */
+static void sess_put(struct osh_l7_tls *t, const char *name, SSL *ssl)
+{
+	SSL_SESSION *s = SSL_get1_session(ssl);
+	char *n = s && SSL_SESSION_is_resumable(s) ? strdup(name) : NULL;
+	unsigned slot = SESS_MAX;
+
+	if (!n) {
+		SSL_SESSION_free(s);
+		return;
+	}
+	pthread_mutex_lock(&t->lock);
+	for (unsigned i = 0; i < SESS_MAX && slot == SESS_MAX; i++)
+		if (t->sessions[i].name && strcasecmp(t->sessions[i].name, name) == 0)
+			slot = i;
+	if (slot == SESS_MAX)
+		slot = t->next_sess++ % SESS_MAX;
+	free(t->sessions[slot].name);
+	SSL_SESSION_free(t->sessions[slot].sess);
+	t->sessions[slot].name = n;
+	t->sessions[slot].sess = s;
+	pthread_mutex_unlock(&t->lock);
+}
+
 static struct osh_l7_tls_session *session_new(SSL_CTX *ctx, int fd, unsigned timeout_ms)
 {
 	struct osh_l7_tls_session *s = calloc(1, sizeof(*s));
@@ -650,22 +723,16 @@ static int handshake(struct osh_l7_tls_session *s, bool server, char *err, size_
 int osh_l7_tls_accept(struct osh_l7_tls *t, int fd, const char *name, unsigned timeout_ms,
 		      struct osh_l7_tls_session **out, char *err, size_t errlen)
 {
-	struct osh_l7_tls_session *s = session_new(t->srv, fd, timeout_ms);
-	X509 *cert = NULL;
-	EVP_PKEY *key = NULL;
+	struct osh_l7_tls_session *s = NULL;
+	SSL_CTX *ctx = NULL;
 	int rc = 0;
 
 	*out = NULL;
-	if (!s || leaf_get(t, name, &cert, &key) != 0) {
+	if (leaf_get(t, name, &ctx) != 0 || !(s = session_new(ctx, fd, timeout_ms))) {
 		snprintf(err, errlen, "out of memory minting the certificate for %s", name);
 		rc = OSH_ENOMEM;
-	} else if (SSL_use_certificate(s->ssl, cert) != 1 || SSL_use_PrivateKey(s->ssl, key) != 1 ||
-		   SSL_add1_chain_cert(s->ssl, t->ca) != 1) {
-		ossl_err(err, errlen, "setting the leaf certificate");
-		rc = OSH_ENOMEM;
 	}
-	X509_free(cert);
-	EVP_PKEY_free(key);
+	SSL_CTX_free(ctx); /* the SSL holds its own reference */
 	if (rc == 0)
 		rc = handshake(s, true, err, errlen);
 	if (rc == 0) {
@@ -708,12 +775,27 @@ int osh_l7_tls_connect(struct osh_l7_tls *t, int fd, const char *name, unsigned 
 		   SSL_set1_host(s->ssl, name) != 1) {
 		rc = OSH_EINVAL;
 	}
-	if (rc != 0)
+	if (rc != 0) {
 		ossl_err(err, errlen, "setting the upstream name");
-	else
-		rc = handshake(s, false, err, errlen);
+	} else {
+		SSL_SESSION *prev = sess_get(t, name);
+
+		if (prev) {
+			(void)SSL_set_session(s->ssl, prev);
+			SSL_SESSION_free(prev);
+		}
+		s->t = t;
+		s->origin = strdup(name);
+		rc = s->origin ? handshake(s, false, err, errlen) : OSH_ENOMEM;
+	}
+	if (rc == 0 && SSL_session_reused(s->ssl)) {
+		pthread_mutex_lock(&t->lock);
+		t->resumed++;
+		pthread_mutex_unlock(&t->lock);
+	}
 	if (rc != 0) {
 		SSL_free(s->ssl);
+		free(s->origin);
 		free(s);
 	} else {
 		*out = s;
@@ -737,7 +819,10 @@ void osh_l7_tls_session_free(struct osh_l7_tls_session *s)
 		return;
 	ERR_clear_error();
 	(void)SSL_shutdown(s->ssl);
+	if (s->origin)
+		sess_put(s->t, s->origin, s->ssl);
 	SSL_free(s->ssl);
+	free(s->origin);
 	free(s->sni);
 	free(s);
 	ERR_clear_error();

@@ -12,7 +12,9 @@
  * A leaf per name (fresh P-256 key, SAN = the name as DNS or IP, 7 days,
  * signed by the CA; chain sent = leaf + CA) is minted on first use and kept
  * in a bounded LRU cache (cache_max names; the least recently used goes).
- * Both directions negotiate ALPN http/1.1 only, TLS 1.2 or newer.
+ * Both directions negotiate ALPN http/1.1 only, TLS 1.2 or newer. The last
+ * session of each origin is offered for resumption on the next connection
+ * to it (the certificate was verified when it was made).
  * The upstream side verifies the origin's chain against the system store
  * (or the file given as upstream_ca_file; tests use a test CA) and its name
  * (SNI + host check, or the IP for an IP literal): a failure is an error,
@@ -62,6 +64,9 @@ OSH_MUST_CHECK int osh_l7_tls_write_bundle(const struct osh_l7_tls *t, const cha
 
 /* Leaf cache counters (minted, served from the cache). Thread-safe. */
 void osh_l7_tls_cache_stats(struct osh_l7_tls *t, unsigned long *minted, unsigned long *hits);
+
+/* Upstream connections that resumed an earlier session. Thread-safe. */
+unsigned long osh_l7_tls_resumed(struct osh_l7_tls *t);
 
 /* TLS-terminates the client on fd with a leaf for `name` (a DNS name or an
  * IP literal). On success *out is a session whose io reads the client's

@@ -254,6 +254,14 @@ Test(l7_tls, upstream_is_verified_never_downgraded)
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
 	cr_assert_eq(upstream(trusting, origin, "origin.test", "origin.test", err, sizeof(err)), 0,
 		     "%s", err);
+	cr_assert_eq(osh_l7_tls_resumed(trusting), 0);
+	/* the next connection to the same origin resumes its session */
+	close(sp[0]);
+	close(sp[1]);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	cr_assert_eq(upstream(trusting, origin, "origin.test", "origin.test", err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(osh_l7_tls_resumed(trusting), 1);
 	/* ... but not for another name */
 	close(sp[0]);
 	close(sp[1]);

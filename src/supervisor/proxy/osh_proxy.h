@@ -125,8 +125,9 @@ struct osh_proxy_stats {
 	uint64_t l7_active;	  /* ... running now */
 };
 
-/* Does the current engine have an endpoint with REST rules? (The
- * supervisor marks "l7" enforced only then.) Thread-safe. */
+/* Does the current engine have endpoints with REST rules, none of them
+ * with `tls: skip` (whose CONNECT tunnels stay opaque)? The supervisor marks
+ * "l7" enforced only then. Thread-safe. */
 bool osh_proxy_has_l7(struct osh_proxy *px);
 
 void osh_proxy_stats_get(struct osh_proxy *px, struct osh_proxy_stats *out);

@@ -411,9 +411,9 @@ struct job {
 
 /* Hands an allowed connection to an endpoint with L7 rules over (see
  * proxy_l7.h). 0 = handed (the conn is HANDED, its fds gone, the L4 event
- * emitted), 1 = not inspected (SQL: the finding is emitted and the caller
- * opens the plain tunnel), else OSH_EFULL / OSH_ENOMEM / OSH_ESYS (the
- * caller still owns ufd and refuses with 503). */
+ * emitted), 1 = not inspected (a CONNECT to a `tls: skip` endpoint; SQL:
+ * the finding is emitted) and the caller opens the plain tunnel, else OSH_EFULL / OSH_ENOMEM /
+ * OSH_ESYS (the caller still owns ufd and refuses with 503). */
 static int l7_handoff(struct osh_proxy *px, struct osh_proxy_engine *eng, struct conn *c,
 		      struct job *j, bool is_connect, int ufd)
 {
@@ -433,6 +433,8 @@ static int l7_handoff(struct osh_proxy *px, struct osh_proxy_engine *eng, struct
 	};
 	int rc;
 
+	if (is_connect && osh_l7_rules_tls_skip(j->v.ep->l7))
+		return 1; /* tls: skip: the tunnel stays opaque */
 	if (osh_l7_rules_proto(j->v.ep->l7) != OSH_L7_REST) {
 		struct osh_l7_evctx ev = {.src_ip = c->src_ip,
 					  .src_port = c->src_port,
@@ -1342,8 +1344,10 @@ bool osh_proxy_has_l7(struct osh_proxy *px)
 {
 	bool has;
 
+	size_t skip = 0;
+
 	pthread_mutex_lock(&px->eng_lock);
-	has = px->engine && osh_proxy_engine_l7_endpoints(px->engine) > 0;
+	has = px->engine && osh_proxy_engine_l7_endpoints(px->engine, &skip) > 0 && skip == 0;
 	pthread_mutex_unlock(&px->eng_lock);
 	return has;
 }

@@ -45,7 +45,7 @@ struct job {
 	struct osh_proxy_engine *eng;
 	char policy[256];     /* the policy that admitted the connection */
 	char req_policy[256]; /* the policy that allowed the current request */
-	bool enforce, tls_skip;
+	bool enforce;
 	struct osh_l7_evctx ev;
 };
 
@@ -257,7 +257,7 @@ static void *job_main(void *arg)
 	if (!j->is_connect) {
 		(void)osh_l7_relay_run(&rc, NULL);
 	} else if (cio.write_all(cio.ctx, ok, sizeof(ok) - 1) == 0) {
-		int tls = j->tls_skip || !p->cfg.tls ? 0 : peek_tls(j->cfd, p->cfg.timeout_ms);
+		int tls = !p->cfg.tls ? 0 : peek_tls(j->cfd, p->cfg.timeout_ms);
 
 		if (tls == 1)
 			run_tls(j, &rc, &uio);
@@ -294,7 +294,6 @@ static struct job *job_new(struct osh_proxy_l7 *p, const struct osh_proxy_l7_req
 	j->src_port = r->src_port;
 	snprintf(j->policy, sizeof(j->policy), "%s", r->v->policy ? r->v->policy : "-");
 	j->enforce = r->v->ep && osh_l7_rules_enforce(r->v->ep->l7);
-	j->tls_skip = r->v->ep && osh_l7_rules_tls_skip(r->v->ep->l7);
 	if (r->pre_len) {
 		j->pre = malloc(r->pre_len);
 		ok = j->pre != NULL;

@@ -9,9 +9,10 @@
  * and the client's identity. Each handed connection gets a thread of its
  * own running blocking relays (osh_l7_relay.h) with per-call deadlines;
  * at most `max` run at once, the next is refused (503 + L7_LIMIT) by the
- * caller. CONNECT: the 200 is written here, then the first byte decides:
- * a TLS ClientHello is terminated with a leaf for the CONNECT host (unless
- * the endpoint says `tls: skip`), the origin is reached over verified TLS,
+ * caller (a CONNECT to a `tls: skip` endpoint is never handed: it stays an
+ * opaque tunnel). CONNECT: the 200 is written here, then the first byte
+ * decides: a TLS ClientHello is terminated with a leaf for the CONNECT
+ * host, the origin is reached over verified TLS,
  * and the REST relay runs on the plaintext; anything else runs the relay on
  * the plain stream. Forward requests (absolute-form) run the relay in
  * forward mode on the same connection, every keep-alive request decided.

@@ -490,12 +490,20 @@ bool osh_proxy_engine_l7_allow(const struct osh_proxy_engine *e, const char *hos
 	return ok;
 }
 
-size_t osh_proxy_engine_l7_endpoints(const struct osh_proxy_engine *e)
+size_t osh_proxy_engine_l7_endpoints(const struct osh_proxy_engine *e, size_t *tls_skip)
 {
-	size_t n = 0;
+	size_t n = 0, skip = 0;
 
 	for (size_t i = 0; e && i < e->n_rules; i++)
-		for (size_t k = 0; k < e->rules[i].n_eps; k++)
-			n += osh_l7_rules_proto(e->rules[i].eps[k].l7) == OSH_L7_REST;
+		for (size_t k = 0; k < e->rules[i].n_eps; k++) {
+			const struct osh_l7_rules *r = e->rules[i].eps[k].l7;
+
+			if (osh_l7_rules_proto(r) == OSH_L7_REST) {
+				n++;
+				skip += osh_l7_rules_tls_skip(r);
+			}
+		}
+	if (tls_skip)
+		*tls_skip = skip;
 	return n;
 }

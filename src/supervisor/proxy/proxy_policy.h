@@ -102,8 +102,10 @@ void osh_proxy_engine_unref(struct osh_proxy_engine *e); /* NULL ok */
 
 uint64_t osh_proxy_engine_generation(const struct osh_proxy_engine *e);
 size_t osh_proxy_engine_rules(const struct osh_proxy_engine *e);
-/* Endpoints with REST rules (protocol: rest) in the engine. */
-size_t osh_proxy_engine_l7_endpoints(const struct osh_proxy_engine *e);
+/* Endpoints with REST rules (protocol: rest) in the engine; *tls_skip (may
+ * be NULL) gets how many of them say `tls: skip` (their CONNECT tunnels
+ * stay opaque). */
+size_t osh_proxy_engine_l7_endpoints(const struct osh_proxy_engine *e, size_t *tls_skip);
 
 /* The decision for `host` (any case) : `port` by `who`. Never fails. */
 void osh_proxy_engine_decide(const struct osh_proxy_engine *e, const char *host, uint16_t port,

@@ -228,7 +228,7 @@ Test(l7_engine, any_admitting_policy_may_allow_and_binaries_count)
 	cr_assert_eq(osh_policy_parse_yaml(y, strlen(y), "t", &pol, err, sizeof(err)), 0, "%s",
 		     err);
 	cr_assert_eq(osh_proxy_engine_compile(pol, 1, &e, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(osh_proxy_engine_l7_endpoints(e), 2);
+	cr_assert_eq(osh_proxy_engine_l7_endpoints(e, NULL), 2);
 	osh_proxy_engine_decide(e, "API.example.com", 443, &curl, &v);
 	cr_assert(v.allow);
 	cr_assert_not_null(v.ep);

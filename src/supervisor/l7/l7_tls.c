@@ -178,7 +178,7 @@ static int make_ca(struct osh_l7_tls *t, char *err, size_t errlen)
 		goto out;
 	}
 	for (unsigned i = 0; i < mdl && i < 32; i++)
-		snprintf(t->ca_sha + 2 * i, 3, "%02x", md[i]);
+		snprintf(t->ca_sha + (size_t)2 * i, 3, "%02x", md[i]);
 	rc = 0;
 out:
 	BIO_free(b);
@@ -401,6 +401,10 @@ static SSL_CTX *server_ctx(const struct osh_l7_tls *t, X509 *cert, EVP_PKEY *key
 		SSL_CTX_set_alpn_select_cb(c, alpn_select, NULL);
 		SSL_CTX_set_options(c, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
 		SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+		/* no session tickets: no ticket key to keep, no per-connection
+		 * ticket encryption (clients resume nothing with us) */
+		SSL_CTX_set_num_tickets(c, 0);
+		SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
 		return c;
 	}
 	SSL_CTX_free(c);
@@ -482,7 +486,7 @@ static int leaf_get(struct osh_l7_tls *t, const char *name, SSL_CTX **ctx)
 		} else {
 			t->minted++;
 			push_front(t, l);
-			if (++t->n > t->max) {
+			if (++t->n > t->max && t->tail != l) {
 				struct leaf *old = t->tail;
 
 				unlink_leaf(t, old);

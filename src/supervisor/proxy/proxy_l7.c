@@ -281,9 +281,9 @@ static void *job_main(void *arg)
 static struct job *job_new(struct osh_proxy_l7 *p, const struct osh_proxy_l7_req *r)
 {
 	struct job *j = calloc(1, sizeof(*j));
-	bool ok = j != NULL;
+	bool ok = true;
 
-	if (!ok)
+	if (!j)
 		return NULL;
 	j->p = p;
 	j->cfd = j->ufd = -1;
@@ -362,7 +362,7 @@ int osh_proxy_l7_handoff(struct osh_proxy_l7 *p, const struct osh_proxy_l7_req *
 	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
+	pthread_attr_setstacksize(&attr, (size_t)256 * 1024);
 	if (pthread_create(&thr, &attr, job_main, j) != 0) {
 		pthread_mutex_lock(&p->lock);
 		if (j->prev)

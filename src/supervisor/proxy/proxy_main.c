@@ -275,6 +275,15 @@ int main(int argc, char **argv)
 			printf("owner_cache_hits %llu\nowner_cache_misses %llu\n",
 			       (unsigned long long)st.owner_hits,
 			       (unsigned long long)st.owner_misses);
+			{
+				unsigned long minted = 0, hits = 0;
+
+				osh_l7_tls_cache_stats(tls, &minted, &hits);
+				printf("l7_handed %llu\nl7_leaves_minted %lu\nl7_leaf_hits %lu\n"
+				       "l7_upstream_resumed %lu\n",
+				       (unsigned long long)st.l7_handed, minted, hits,
+				       osh_l7_tls_resumed(tls));
+			}
 			if (getrusage(RUSAGE_SELF, &ru) == 0)
 				printf("proxy_cpu_us %lld\n",
 				       (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *

@@ -585,7 +585,8 @@ int osh_l7_relay_run(const struct osh_l7_relay_cfg *cfg, struct osh_l7_relay_sta
 		rc = OSH_EINVAL;
 		goto out;
 	}
-	memcpy(x->c.d, cfg->pre, cfg->pre_len);
+	if (cfg->pre_len > 0)
+		memcpy(x->c.d, cfg->pre, cfg->pre_len);
 	x->c.len = cfg->pre_len;
 	do
 		rc = one_request(x);

@@ -401,10 +401,6 @@ static SSL_CTX *server_ctx(const struct osh_l7_tls *t, X509 *cert, EVP_PKEY *key
 		SSL_CTX_set_alpn_select_cb(c, alpn_select, NULL);
 		SSL_CTX_set_options(c, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
 		SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-		/* no session tickets: no ticket key to keep, no per-connection
-		 * ticket encryption (clients resume nothing with us) */
-		SSL_CTX_set_num_tickets(c, 0);
-		SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
 		return c;
 	}
 	SSL_CTX_free(c);

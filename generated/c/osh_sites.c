@@ -620,7 +620,7 @@ const struct osh_site_info osh_sites[OSH_SITE_COUNT] = {
 			   .class_uid = 4001,
 			   .activity_id = 5,
 			   .severity_id = 3,
-			   .fired_by_tests = false},
+			   .fired_by_tests = true},
     [OSH_SITE_L7_CA_READY] = {.code = "L7_CA_READY",
 			      .subsystem = "supervisor/l7",
 			      .class_name = "application_lifecycle",

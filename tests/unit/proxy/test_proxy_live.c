@@ -28,6 +28,7 @@ static char self_exe[512];
 static pid_t origin_pid = -1, origin6_pid = -1;
 static uint16_t origin_port, origin6_port, closed_port;
 static struct osh_proxy *px;
+static unsigned l7_cap; /* osh_proxy_config.l7_max for the next start() */
 
 static int64_t now_ms(void)
 {
@@ -147,6 +148,7 @@ static void start(unsigned head_timeout_ms, unsigned max_conns)
 	cfg.head_timeout_ms = head_timeout_ms;
 	cfg.max_conns = max_conns;
 	cfg.workers = 2;
+	cfg.l7_max = l7_cap;
 	cr_assert_eq(osh_proxy_create(&cfg, &px, err, sizeof(err)), 0, "%s", err);
 	osh_proxy_set_root(px, getpid());
 	cr_assert_eq(osh_proxy_start(px), 0);
@@ -618,4 +620,71 @@ Test(proxy_live, many_sequential_requests_all_decided)
 	osh_proxy_stats_get(px, &st);
 	cr_assert_eq(st.allowed, 300);
 	cr_assert_eq(st.denied, 0);
+}
+
+/* An endpoint with REST rules (L7 inspection, docs/l7.md) on the echo origin. */
+static void allow_self_l7(uint64_t gen)
+{
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml),
+		 "network_policies:\n"
+		 "  origin:\n"
+		 "    endpoints:\n"
+		 "      - host: localhost\n"
+		 "        port: %u\n"
+		 "        allowed_ips: [127.0.0.1]\n"
+		 "        protocol: rest\n"
+		 "        enforcement: enforce\n"
+		 "        rules: [{allow: {method: GET, path: /ok}}]\n"
+		 "    binaries:\n"
+		 "      - path: %s\n",
+		 origin_port, self_exe);
+	apply(yaml, gen);
+}
+
+Test(proxy_live_cfg, l7_forward_request_is_decided_by_the_rules)
+{
+	char req[256], resp[4096];
+	struct osh_proxy_stats st;
+
+	l7_cap = 0;
+	start(10000, 64);
+	allow_self_l7(1);
+	snprintf(req, sizeof(req),
+		 "POST http://localhost:%u/ok HTTP/1.1\r\nHost: localhost:%u\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 origin_port, origin_port);
+	exchange(req, resp, sizeof(resp));
+	cr_assert(strncmp(resp, "HTTP/1.1 403 Forbidden\r\n", 24) == 0, "%s", resp);
+	cr_assert(strstr(resp, "X-OpenShell-Policy: origin\r\n"), "%s", resp);
+	cr_assert(strstr(resp, "\"rule\":\"POST /ok\""), "%s", resp);
+	cr_assert(jsonl_has("\"event_code\":\"L7_REQUEST_DENY\"", "\"scheme\":\"http\""));
+	osh_proxy_stats_get(px, &st);
+	cr_assert_eq(st.l7_handed, 1);
+}
+
+Test(proxy_live_cfg, l7_connections_over_the_cap_get_503)
+{
+	char req[256], resp[4096];
+	struct osh_proxy_stats st;
+	int a;
+
+	l7_cap = 1;
+	start(10000, 64);
+	allow_self_l7(1);
+	snprintf(req, sizeof(req), "CONNECT localhost:%u HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
+		 origin_port, origin_port);
+	a = dial(); /* holds the only inspection slot: it never sends its first byte */
+	send_all(a, req, strlen(req));
+	cr_assert(read_until(a, resp, sizeof(resp), "\r\n\r\n", 5000), "%s", resp);
+	cr_assert(strncmp(resp, "HTTP/1.1 200 Connection Established", 35) == 0, "%s", resp);
+	osh_proxy_stats_get(px, &st);
+	cr_assert_eq(st.l7_active, 1);
+	exchange(req, resp, sizeof(resp));
+	cr_assert(strncmp(resp, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0, "%s", resp);
+	cr_assert(strstr(resp, "L7 inspection connection limit reached"), "%s", resp);
+	cr_assert(jsonl_has("\"event_code\":\"L7_LIMIT\"", "\"limit\":1"));
+	close(a);
+	l7_cap = 0;
 }

@@ -60,6 +60,7 @@ enum osh_site {
 	OSH_SITE_BYPASS_DETECT_FINDING,	       /* supervisor/net */
 	OSH_SITE_LOG_DROPPED,		       /* emit */
 	OSH_SITE_LOG_INVALID_EVENT,	       /* emit */
+	OSH_SITE_LOG_CONVERT_REFUSED,	       /* emit */
 	OSH_SITE_LOG_PUSH_DROPPED,	       /* emit */
 	OSH_SITE_LOG_WRITE_FAILED,	       /* emit */
 	OSH_SITE_LOG_FILE_FALLBACK,	       /* emit */
@@ -113,6 +114,9 @@ enum osh_site {
 	OSH_SITE_L7_LIMIT,		       /* supervisor/l7 */
 	OSH_SITE_L7_CA_READY,		       /* supervisor/l7 */
 	OSH_SITE_L7_CA_FAILED,		       /* supervisor/l7 */
+	OSH_SITE_DENIAL_FLUSH,		       /* supervisor/denials */
+	OSH_SITE_DENIAL_FLUSH_FAILED,	       /* supervisor/denials */
+	OSH_SITE_DENIAL_DNS_FAIL,	       /* supervisor/denials */
 	OSH_SITE_GW_START,		       /* gateway */
 	OSH_SITE_GW_STOP,		       /* gateway */
 	OSH_SITE_GW_INSECURE_TCP,	       /* gateway */
@@ -126,6 +130,15 @@ enum osh_site {
 	OSH_SITE_GW_LISTEN_LIMIT,	       /* gateway */
 	OSH_SITE_GW_STORE_UNAVAILABLE,	       /* gateway */
 	OSH_SITE_GW_STORE_RECOVERED,	       /* gateway */
+	OSH_SITE_GW_CRED_IMPORT,	       /* gateway */
+	OSH_SITE_GW_PROPOSALS_SUBMIT,	       /* gateway */
+	OSH_SITE_GW_PROPOSAL_ACCEPT,	       /* gateway */
+	OSH_SITE_GW_PROPOSAL_REJECT,	       /* gateway */
+	OSH_SITE_EXPORT_QUEUE_DROPPED,	       /* gateway/export */
+	OSH_SITE_EXPORT_DELIVERY_FAILED,       /* gateway/export */
+	OSH_SITE_EXPORT_DELIVERY_RESUMED,      /* gateway/export */
+	OSH_SITE_EXPORT_CONFIG_REFUSED,	       /* gateway/export */
+	OSH_SITE_EXPORT_CONVERT_REFUSED,       /* gateway/export */
 	OSH_SITE_COUNT
 };
 
@@ -247,8 +260,8 @@ static inline void osh_site_init_proc_kill_failed(struct ocsf_process_activity *
 
 /* CONFIG_UPDATED: a sandbox_config with a newer revision was applied (at start-up too); state_id
  * Enabled/Disabled = new ocsf_enabled; exactly one per applied revision; JSONL is switched on
- * before / off after it, so it is always in the JSONL file. unmapped: old/new_config_revision,
- * old/new_ocsf_enabled */
+ * before / off after it, and its OCSF version (ocsf_schema_version) set before it, so it is always
+ * in the JSONL file, in the new... */
 static inline void osh_site_init_config_updated(struct ocsf_device_config_state_change *ev)
 {
 	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
@@ -460,6 +473,16 @@ static inline void osh_site_init_log_dropped(struct ocsf_base_event *ev)
 static inline void osh_site_init_log_invalid_event(struct ocsf_base_event *ev)
 {
 	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "LOG_INVALID_EVENT");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* LOG_CONVERT_REFUSED: JSON lines the OCSF version conversion of the JSONL file refused
+ * (ocsf_schema_version below 1.7.0; docs/siem.md); written by the writer thread, the first at once,
+ * then at most once a minute and at flush/shutdown; activity_name "Log Loss". unmapped:
+ * lost_records, reason, ocsf_schema_version, last_... */
+static inline void osh_site_init_log_convert_refused(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "LOG_CONVERT_REFUSED");
 	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
@@ -913,6 +936,32 @@ static inline void osh_site_init_l7_ca_failed(struct ocsf_application_lifecycle 
 	ocsf_application_lifecycle_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
 }
 
+/* DENIAL_FLUSH: one flush round of the denial aggregator delivered to the gateway
+ * (SubmitPolicyAnalysis); activity_name Denial Flush. unmapped: round, keys, denials, proposals,
+ * accepted, rejected, overflow (denials refused for want of a key), dropped (kept keys that no
+ * longer fit) */
+static inline void osh_site_init_denial_flush(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "DENIAL_FLUSH");
+}
+
+/* DENIAL_FLUSH_FAILED: a flush round could not be delivered; its keys go back into the aggregator
+ * (bounded; what no longer fits is counted as dropped) and the next round sends them. unmapped:
+ * round, keys, kept, dropped, reason */
+static inline void osh_site_init_denial_flush_failed(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "DENIAL_FLUSH_FAILED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* DENIAL_DNS_FAIL: the mechanistic mapper could not resolve a denied host to decide on allowed_ips;
+ * the proposal is made without them. unmapped: host, port, reason */
+static inline void osh_site_init_denial_dns_fail(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "DENIAL_DNS_FAIL");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
 /* GW_START: The gateway is listening (addresses, data dir and config revision in unmapped) */
 static inline void osh_site_init_gw_start(struct ocsf_application_lifecycle *ev)
 {
@@ -1011,6 +1060,81 @@ static inline void osh_site_init_gw_store_recovered(struct ocsf_network_activity
 {
 	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN,
 				   "GW_STORE_RECOVERED");
+}
+
+/* GW_CRED_IMPORT: Credential digests an earlier gateway kept in its data dir were imported into the
+ * store, once (Medium when the import stopped) */
+static inline void osh_site_init_gw_cred_import(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "GW_CRED_IMPORT");
+}
+
+/* GW_PROPOSALS_SUBMIT: a supervisor's SubmitPolicyAnalysis round stored (activity_name Policy
+ * Analysis). unmapped: sandbox_id, sandbox, analysis_mode, accepted, rejected, inserted, merged,
+ * reopened, suppressed (rejected proposals without newer denials), reasons */
+static inline void osh_site_init_gw_proposals_submit(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "GW_PROPOSALS_SUBMIT");
+}
+
+/* GW_PROPOSAL_ACCEPT: an operator accepted a policy proposal: the rule was merged into the
+ * sandbox's policy as a new version (validated first). unmapped: sandbox_id, sandbox, proposal_id,
+ * rule_name, host, port, binary, old_version, new_version, policy_hash, decided_by */
+static inline void osh_site_init_gw_proposal_accept(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "GW_PROPOSAL_ACCEPT");
+}
+
+/* GW_PROPOSAL_REJECT: an operator rejected a policy proposal; it is not proposed again unless new
+ * denials arrive after the decision (activity_name Policy Proposal Rejected). unmapped: sandbox_id,
+ * sandbox, proposal_id, rule_name, host, port, binary, decided_by */
+static inline void osh_site_init_gw_proposal_reject(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "GW_PROPOSAL_REJECT");
+}
+
+/* EXPORT_QUEUE_DROPPED: Events an export destination will never deliver: its on-disk queue bound
+ * forced them out (reason queue_full), its disk refused them (write_failed) or the hand-off to the
+ * export thread was full (handoff_full); counted, reported at most once a second per destination
+ * (an event in flight at that mome... */
+static inline void osh_site_init_export_queue_dropped(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_QUEUE_DROPPED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* EXPORT_DELIVERY_FAILED: An export destination stopped accepting events (unreachable, TLS failure,
+ * HTTP error, stalled receiver, disk full); once per outage, events stay queued */
+static inline void osh_site_init_export_delivery_failed(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_DELIVERY_FAILED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* EXPORT_DELIVERY_RESUMED: An export destination accepts events again after an outage; its queue
+ * drains in order */
+static inline void osh_site_init_export_delivery_resumed(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_DELIVERY_RESUMED");
+}
+
+/* EXPORT_CONFIG_REFUSED: A reload found a malformed export section (file:line:key in the message);
+ * the running export configuration stays in force */
+static inline void osh_site_init_export_config_refused(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_CONFIG_REFUSED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* EXPORT_CONVERT_REFUSED: Events a destination with an older schema_version did not get: the
+ * conversion (src/ocsf/ocsf_convert.h) cannot make them valid for that version; the first at once,
+ * then at most every 10 s per destination */
+static inline void osh_site_init_export_convert_refused(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_CONVERT_REFUSED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "l7_sites.h"
+#include "osh_denials.h"
 #include "osh_l7_io.h"
 #include "osh_l7_relay.h"
 #include "osh_l7_tls.h"
@@ -123,6 +124,22 @@ static void decide(void *ud, const char *method, const char *target, struct osh_
 			 target);
 		snprintf(d->reason, sizeof(d->reason), "%s %.*s not permitted by policy", method,
 			 (int)(pl > 400 ? 400 : pl), target);
+		if (d->v == OSH_L7_V_DENY) {
+			/* the denials subsystem proposes rules from these (docs/l7.md) */
+			char path[512];
+			struct osh_denial dn = {.host = j->t.host,
+						.port = j->t.port,
+						.binary = j->exe,
+						.ancestors = (const char *const *)j->anc,
+						.n_ancestors = j->n_anc,
+						.reason = d->reason,
+						.stage = OSH_DENIAL_FORWARD_L7,
+						.method = method,
+						.path = path};
+
+			snprintf(path, sizeof(path), "%.*s", (int)(pl > 500 ? 500 : pl), target);
+			osh_denials_record(&dn);
+		}
 	}
 	osh_proxy_engine_unref(now);
 }

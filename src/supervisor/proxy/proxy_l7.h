@@ -16,6 +16,8 @@
  * and the REST relay runs on the plaintext; anything else runs the relay on
  * the plain stream. Forward requests (absolute-form) run the relay in
  * forward mode on the same connection, every keep-alive request decided.
+ * A request denied under enforce is also recorded for the denials
+ * subsystem (osh_denials_record, stage forward-l7-deny, method + path).
  * Each request is decided with the proxy's current engine (a policy change
  * applies to the next request); the enforcement mode is the one of the
  * endpoint the connection was admitted by.

@@ -204,6 +204,7 @@ static const char *const stmt_sql[S_COUNT] = {
 
 /* The policy proposal statements (appended to stmt_sql at open). */
 static const char *const prop_sql[S_COUNT] = {
+    /* NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one statement over lines */
     [S_PROP_FIND] = "SELECT id, status, decided_ms, hit_count, first_seen_ms, last_seen_ms"
 		    " FROM policy_proposals WHERE sandbox_id = ?1 AND host = ?2 AND port = ?3"
 		    " AND binary_path = ?4",

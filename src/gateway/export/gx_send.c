@@ -285,7 +285,7 @@ static int sys_connect(struct gx_conn *c, char *why, size_t whylen)
 	char port[8];
 	struct timeval tv = {.tv_sec = c->d.timeout_ms / 1000,
 			     .tv_usec = (suseconds_t)(c->d.timeout_ms % 1000) * 1000};
-	int rc = OSH_EUNAVAIL, gai, err = 0;
+	int rc = OSH_EUNAVAIL, gai, err = 0, k;
 	socklen_t el = sizeof(err);
 	struct pollfd pf;
 
@@ -334,12 +334,20 @@ static int sys_connect(struct gx_conn *c, char *why, size_t whylen)
 		} else if (c->d.tls_verify) {
 			(void)X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name);
 		}
-		if (SSL_connect(c->ssl) != 1) {
+		errno = 0;
+		if ((k = SSL_connect(c->ssl)) != 1) {
 			long vr = SSL_get_verify_result(c->ssl);
+			int se = SSL_get_error(c->ssl, k);
 
 			if (vr != X509_V_OK)
 				snprintf(why, whylen, "TLS handshake with %s:%u: certificate: %s",
 					 c->d.host, c->d.port, X509_verify_cert_error_string(vr));
+			else if (se == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+				snprintf(why, whylen, "TLS handshake with %s:%u: %s", c->d.host,
+					 c->d.port,
+					 errno == EAGAIN ? "timed out (no answer from the receiver)"
+					 : errno	 ? strerror(errno)
+							 : "connection closed by the receiver");
 			else
 				tls_reason(why, whylen, "TLS handshake");
 			goto out;

@@ -14,14 +14,16 @@
 	"{\"activity_id\":99,\"activity_name\":\"Other\",\"category_uid\":0,\"class_uid\":0,"      \
 	"\"class_name\":\"Base Event\",\"severity_id\":1,\"severity\":\"Informational\","          \
 	"\"time\":1796549617371,\"type_uid\":99,\"type_name\":\"Base Event: Other\","              \
-	"\"metadata\":{\"uid\":\"b-1\",\"version\":\"1.7.0\",\"product\":{\"name\":\"t\","         \
+	"\"metadata\":{\"event_code\":\"SAMPLE_EVENT\",\"uid\":\"b-1\",\"version\":\"1.7.0\","     \
+	"\"product\":{\"name\":\"t\","                                                             \
 	"\"vendor_name\":\"OpenShell\"}},\"message\":\"m\"}"
 /* Valid OCSF 1.7.0 (ocsf-sample's minimal HTTP Activity); 1.1.0 refuses it
  * (its product has no vendor_name and nothing to fill it from). */
 #define HTTP_EV                                                                                    \
 	"{\"activity_id\":1,\"activity_name\":\"Connect\",\"category_name\":\"Network "            \
 	"Activity\",\"category_uid\":4,\"class_name\":\"HTTP Activity\",\"class_uid\":4002,"       \
-	"\"http_request\":{},\"metadata\":{\"product\":{\"name\":\"name\"},\"uid\":\"h-1\","       \
+	"\"http_request\":{},\"metadata\":{\"event_code\":\"SAMPLE_HTTP\",\"product\":{\"name\":"  \
+	"\"name\"},\"uid\":\"h-1\","                                                               \
 	"\"version\":\"1.7.0\"},\"severity\":\"Informational\",\"severity_id\":1,"                 \
 	"\"time\":1764410000123,\"type_name\":\"HTTP Activity: Connect\",\"type_uid\":400201}"
 

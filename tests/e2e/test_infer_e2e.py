@@ -8,8 +8,9 @@ file through OPENSHELL_INFERENCE_ROUTES and the route's key through
 api_key_env, both inherited from the gateway's environment, the way an
 operator would set them. A mock model server (Python, 127.0.0.1 only) records
 every request. The command in the sandbox (curl as the sandbox user) sends a
-chat completion to inference.local with its own bogus Authorization and
-model, asks for a path that is not an inference path, and dumps its own
+chat completion to inference.local (plain HTTP in the tunnel, and over
+https://, TLS terminated with the sandbox CA) with its own bogus
+Authorization and model, asks for a path that is not an inference path, and dumps its own
 environment. Asserted: the mock got the supervisor's key (and not the
 agent's) and the route's model; the agent got the mock's answer and a 403
 JSON body; the agent's environment holds no key; the events are in
@@ -70,6 +71,9 @@ env > $out/env.txt
   -H 'Authorization: Bearer agent-own-token' -H 'Content-Type: application/json' \
   -d '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}' \
   http://inference.local/v1/chat/completions > $out/chat.code 2>$out/chat.err
+%(curl)s -sS -m 20 -o $out/tls.body -w '%%{http_code}' \
+  -H 'Content-Type: application/json' -d '{"model":"x","messages":[]}' \
+  https://inference.local/v1/chat/completions > $out/tls.code 2>$out/tls.err
 %(curl)s -sS -m 20 -p -o $out/deny.body -w '%%{http_connect}/%%{http_code}' \
   http://inference.local/etc/passwd > $out/deny.code 2>$out/deny.err
 echo done > $out/done
@@ -131,11 +135,18 @@ class InferenceLocal(unittest.TestCase):
         # the wire: answer relayed, refusal as JSON
         self.assertEqual(box("chat.code"), "200/200", box("chat.err"))
         self.assertEqual(box("chat.body").encode(), ANSWER)
+        # https://inference.local: TLS terminated with the sandbox CA, which
+        # the command trusts through the bundle variables
+        self.assertEqual(box("tls.code"), "200", box("tls.err"))
+        self.assertEqual(box("tls.body").encode(), ANSWER)
+        self.assertIn("SSL_CERT_FILE=", box("env.txt"))
         self.assertEqual(box("deny.code"), "200/403", box("deny.err"))
         self.assertEqual(json.loads(box("deny.body")),
                          {"error": "connection not allowed by policy"})
         # what the model got: the supervisor's key and the route's model
-        self.assertEqual(len(Model.seen), 1, Model.seen)
+        self.assertEqual(len(Model.seen), 2, Model.seen)
+        self.assertEqual(json.loads(Model.seen[1][3])["model"], ROUTE_MODEL)
+        self.assertEqual(Model.seen[1][2].get("Authorization"), "Bearer " + KEY)
         method, path, headers, body = Model.seen[0]
         self.assertEqual((method, path), ("POST", "/v1/chat/completions"))
         self.assertEqual(headers.get("Authorization"), "Bearer " + KEY)
@@ -156,8 +167,12 @@ class InferenceLocal(unittest.TestCase):
         for e in jsonl(ocsf):
             by.setdefault(e["metadata"]["event_code"], []).append(e)
         self.assertEqual(by["INFER_ROUTES_LOADED"][0]["unmapped"]["route_names"], "e2e-local")
-        self.assertEqual(len(by["INFER_INTERCEPT"]), 2)  # one per tunnel
-        (routed,) = by["INFER_ROUTE"]
+        self.assertEqual(len(by["INFER_INTERCEPT"]), 3)  # one per tunnel
+        self.assertEqual(sorted(e["unmapped"]["tls"] for e in by["INFER_INTERCEPT"]),
+                         [False, False, True])
+        routed, routed_tls = by["INFER_ROUTE"]
+        self.assertEqual(routed_tls["http_request"]["url"]["scheme"], "https")
+        self.assertEqual(routed_tls["http_request"]["url"]["port"], 443)
         self.assertEqual(routed["http_response"]["code"], 200)
         self.assertEqual(routed["firewall_rule"]["name"], "e2e-local")
         self.assertEqual(routed["unmapped"]["model"], ROUTE_MODEL)
@@ -172,10 +187,12 @@ class InferenceLocal(unittest.TestCase):
                     r"HTTP:POST \[INFO\] ALLOWED curl\(\d+\) -> POST "
                     r"http://inference\.local/v1/chat/completions \[policy:e2e-local "
                     r"engine:inference_route\]",
+                    r"HTTP:POST \[INFO\] ALLOWED curl\(\d+\) -> POST "
+                    r"https://inference\.local/v1/chat/completions \[policy:e2e-local",
                     r"HTTP:GET \[MED\] DENIED curl\(\d+\) -> GET http://inference\.local/etc/passwd"
                     r" \[policy:- engine:inference_route\] \[reason:connection not allowed"):
             self.assertEqual(len(re.findall(pat, sh)), 1 if "LOADED" in pat or "HTTP" in pat
-                             else 2, "%s in\n%s" % (pat, sh))
+                             else 3, "%s in\n%s" % (pat, sh))
         # the key is in no file the supervisor or the gateway wrote
         for root, _, files in os.walk(self.tmp):
             for name in files:

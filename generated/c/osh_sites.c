@@ -697,7 +697,7 @@ const struct osh_site_info osh_sites[OSH_SITE_COUNT] = {
 			       .class_uid = 6002,
 			       .activity_id = 3,
 			       .severity_id = 4,
-			       .fired_by_tests = false},
+			       .fired_by_tests = true},
     [OSH_SITE_DENIAL_FLUSH] = {.code = "DENIAL_FLUSH",
 			       .subsystem = "supervisor/denials",
 			       .class_name = "base_event",

@@ -87,7 +87,10 @@ static void *toggler(void *arg)
 		osh_emit_set_jsonl(t % 2 == 0);
 		atomic_store(&last_toggle_at, last);
 	}
-	osh_emit_set_jsonl(false);
+	/* --toggles 0: JSONL stays on for the whole run (every event in both
+	 * files, e.g. to collect one JSON line of every sample shape) */
+	if (o.toggles > 0)
+		osh_emit_set_jsonl(false);
 	atomic_store(&toggles_done, true);
 	return NULL;
 }
@@ -108,7 +111,8 @@ static int parse_ul(const char *name, const char *s, unsigned long max, unsigned
 static const char usage[] =
     "usage: ocsf-storm --dir DIR [--threads 4] [--toggles 1000] [--min-events 20000]\n"
     "                  [--queue-bytes N] [--hostile-every 5]\n"
-    "Emits events from --threads producers while toggling JSONL --toggles times,\n"
+    "Emits events from --threads producers while toggling JSONL --toggles times\n"
+    "(0: JSONL on for the whole run),\n"
     "then prints the emission counters as JSON (see docs/logging.md).\n";
 
 /* Returns 0 to run, 1 for --help (usage printed), -1 on a bad argument. */
@@ -187,6 +191,7 @@ int main(int argc, char **argv)
 	cfg.rotate_daily = false;
 	cfg.stderr_enabled = false;
 	cfg.queue_bytes = o.queue_bytes;
+	cfg.jsonl = o.toggles == 0;
 	if (osh_ctx_set_sandbox("storm-sandbox-id", "storm") != 0 ||
 	    osh_ctx_set_image("openshell/storm:latest", "sha256:0123456789ab") != 0 ||
 	    osh_ctx_set_proxy("127.0.0.1", 3128) != 0)

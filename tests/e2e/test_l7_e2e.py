@@ -33,7 +33,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import test_supervisor_e2e as tse  # noqa: E402  (its TestCases are not re-run here)
-import osh_testdir  # noqa: E402,F401  (imported by tse; keeps the census archive)
+import osh_testdir  # noqa: E402  (validates JSONL, archives the logs for the census)
 from test_supervisor_e2e import jsonl, read, wait_for  # noqa: E402
 
 CURL = "/usr/bin/curl"
@@ -252,6 +252,27 @@ class L7InSandbox(unittest.TestCase):
                         r"evil\.test" % o, 1),
                        (r"LIFECYCLE:START \[INFO\] openshell-sandbox/l7 success", 1)):
             self.assertEqual(len(re.findall(pat, sh)), n, "%s in\n%s" % (pat, sh))
+
+
+class L7StartFailure(unittest.TestCase):
+    """An upstream CA file that cannot be loaded stops the start-up: endpoints
+    asking for inspection could not be inspected."""
+
+    def test_unloadable_upstream_ca_is_fatal_with_an_event(self):
+        d = osh_testdir.TestDir("l7-ca-fail")
+        try:
+            env = dict(os.environ, OPENSHELL_NETNS="off")
+            r = subprocess.run([tse.SANDBOX, "--log-dir", d.path, "--l7-upstream-ca",
+                                "/nonexistent/ca.pem", "--", "true"],
+                               capture_output=True, text=True, timeout=60, env=env)
+            self.assertEqual(r.returncode, 125, r.stderr)
+            self.assertIn("/nonexistent/ca.pem", r.stderr)
+            log = read(os.path.join(d.path, "openshell.log"))
+            self.assertRegex(log, r"OCSF LIFECYCLE:START \[HIGH\] openshell-sandbox/l7 failure "
+                                  r"\[reason:loading the upstream CA file: .*/nonexistent/ca\.pem")
+            self.assertNotIn("openshell-sandbox success", log)  # the command never ran
+        finally:
+            d.finish()
 
 
 if __name__ == "__main__":

@@ -53,9 +53,16 @@ class TwoGateways(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        # stop (exit 0), validate JSONL, archive logs for the census, remove
+        # stop (exit 0), validate JSONL, archive logs for the census, remove;
+        # every gateway is finished even when one fails (none is left running)
+        errors = []
         for g in (cls.a, cls.b):
-            g.finish()
+            try:
+                g.finish()
+            except Exception as e:  # noqa: BLE001 (re-raised below)
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
     def create(self, gw, name):
         r = gw.stub.CreateSandbox(self.pb.CreateSandboxRequest(name=name, command=["true"]),

@@ -7,7 +7,8 @@ Usage: convert_matrix.py ROOT BIN_DIR [LOG_DIR]
 DESIGN
 Inputs, all real output of the project's own producers:
   * the emission runtime's sample events (src/emit/emit_samples.c, run by
-    ocsf-storm: every sample class, plain and hostile values), reduced to
+    ocsf-storm with JSONL on for the whole run and a queue that never drops:
+    every sample class, plain and hostile values), reduced to
     one event per distinct shape (event code, hostile or not) so the counts
     do not depend on thread timing;
   * ocsf-sample's minimal and maximal events of every class (every
@@ -43,7 +44,8 @@ def storm_samples(bin_dir, tmp):
     d = os.path.join(tmp, "storm")
     os.makedirs(d)
     r = subprocess.run([os.path.join(bin_dir, "ocsf-storm"), "--dir", d, "--threads", "1",
-                        "--toggles", "2", "--min-events", "400", "--hostile-every", "3"],
+                        "--toggles", "0", "--min-events", "400", "--hostile-every", "3",
+                        "--queue-bytes", str(64 << 20)],
                        capture_output=True, text=True, timeout=300)
     if r.returncode != 0:
         fail("ocsf-storm: %s" % r.stderr[-2000:])

@@ -101,6 +101,14 @@ enum osh_site {
 	OSH_SITE_PROXY_HEAD_TIMEOUT,	       /* supervisor/proxy */
 	OSH_SITE_PROXY_POLICY_APPLIED,	       /* supervisor/proxy */
 	OSH_SITE_PROXY_POLICY_REJECTED,	       /* supervisor/proxy */
+	OSH_SITE_INFER_ROUTES_LOADED,	       /* supervisor/l7 */
+	OSH_SITE_INFER_ROUTES_FAILED,	       /* supervisor/l7 */
+	OSH_SITE_INFER_INTERCEPT,	       /* supervisor/l7 */
+	OSH_SITE_INFER_ROUTE,		       /* supervisor/l7 */
+	OSH_SITE_INFER_DENY,		       /* supervisor/l7 */
+	OSH_SITE_INFER_FAIL,		       /* supervisor/l7 */
+	OSH_SITE_INFER_BAD_REQUEST,	       /* supervisor/l7 */
+	OSH_SITE_INFER_UPSTREAM_CHUNK_ERROR,   /* supervisor/l7 */
 	OSH_SITE_L7_REQUEST_ALLOW,	       /* supervisor/l7 */
 	OSH_SITE_L7_REQUEST_AUDIT,	       /* supervisor/l7 */
 	OSH_SITE_L7_REQUEST_DENY,	       /* supervisor/l7 */
@@ -814,6 +822,80 @@ static inline void osh_site_init_proxy_policy_rejected(struct ocsf_device_config
 	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
 					     "PROXY_POLICY_REJECTED");
 	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* INFER_ROUTES_LOADED: the inference routes were loaded (never refreshed; keys are not part of the
+ * event). unmapped: source, routes, route_names */
+static inline void osh_site_init_infer_routes_loaded(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "INFER_ROUTES_LOADED");
+}
+
+/* INFER_ROUTES_FAILED: the routes file named by --inference-routes cannot be used (file:line: key:
+ * what); the supervisor does not start. unmapped: source */
+static inline void osh_site_init_infer_routes_failed(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "INFER_ROUTES_FAILED");
+	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* INFER_INTERCEPT: a CONNECT to inference.local was intercepted: the supervisor serves the tunnel
+ * itself (TLS terminated or plain HTTP) instead of opening it; one per tunnel. unmapped: port, tls
+ */
+static inline void osh_site_init_infer_intercept(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "INFER_INTERCEPT");
+}
+
+/* INFER_ROUTE: an inference request was routed: the route's key injected, the body's model set to
+ * the route's, the answer streamed back; http_response.code is the upstream's status. unmapped:
+ * protocol, route, model, upstream, response_bytes, truncated */
+static inline void osh_site_init_infer_route(struct ocsf_http_activity *ev,
+					     enum ocsf_http_activity_activity_id act)
+{
+	ocsf_http_activity_init(ev, act, "INFER_ROUTE");
+}
+
+/* INFER_DENY: a request in the inference.local tunnel matched no inference pattern (403 JSON error;
+ * the tunnel ends unless a request was routed on it already) */
+static inline void osh_site_init_infer_deny(struct ocsf_http_activity *ev,
+					    enum ocsf_http_activity_activity_id act)
+{
+	ocsf_http_activity_init(ev, act, "INFER_DENY");
+	ocsf_http_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* INFER_FAIL: an inference request could not be routed or answered: not configured (503), no
+ * compatible route (400), upstream unreachable or timed out (503), upstream protocol or TLS
+ * verification error (502); the client got a JSON error body. unmapped: protocol, route */
+static inline void osh_site_init_infer_fail(struct ocsf_http_activity *ev,
+					    enum ocsf_http_activity_activity_id act)
+{
+	ocsf_http_activity_init(ev, act, "INFER_FAIL");
+	ocsf_http_activity_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* INFER_BAD_REQUEST: malformed or oversized input in the inference.local tunnel (400/413/431/505
+ * answered, the tunnel closed), a TLS ClientHello with no TLS termination available, or the session
+ * limit (503) */
+static inline void osh_site_init_infer_bad_request(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE,
+				   "INFER_BAD_REQUEST");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* INFER_UPSTREAM_CHUNK_ERROR: a model endpoint's streamed answer was malformed, ended early,
+ * stalled past the idle timeout, or went over the 32 MiB cap (then cut): the client saw a truncated
+ * stream. unmapped: route, upstream, response_bytes */
+static inline void osh_site_init_infer_upstream_chunk_error(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "INFER_UPSTREAM_CHUNK_ERROR");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
 /* L7_REQUEST_ALLOW: a request inside an inspected connection (TLS-terminated, plain tunnel or

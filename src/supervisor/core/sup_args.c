@@ -49,6 +49,10 @@ static const struct opt opts[] = {
      0},
     {"policy", "OPENSHELL_POLICY_FILE", "local YAML policy, used when the gateway has none",
      OFF(policy_file), 0, K_STR, 0},
+    {"inference-routes", "OPENSHELL_INFERENCE_ROUTES",
+     "YAML routes for https://inference.local (model endpoints and their keys, held only by "
+     "the supervisor; docs/l7.md)",
+     OFF(inference_routes), 0, K_STR, 0},
     {"workdir", "OPENSHELL_WORKDIR", "working directory of the command", OFF(workdir), 0, K_STR,
      'w'},
     {"l7-upstream-ca", "OPENSHELL_L7_UPSTREAM_CA",

@@ -50,6 +50,9 @@ struct osh_sup_args {
 	int n_extra_env;
 	const char **pass_env;
 	int n_pass_env;
+
+	/* --inference-routes FILE: the inference.local routes (docs/l7.md) */
+	const char *inference_routes;
 };
 
 /* Parse argv (argv[0] is the program) with envp (NULL-terminated

@@ -65,10 +65,18 @@ struct osh_proxy_config {
 	struct osh_l7_tls *l7_tls;
 	unsigned l7_max;
 	unsigned l7_timeout_ms;
+	/* inference.local (docs/l7.md): a CONNECT to inference.local (any
+	 * case, any port) is not decided by the network policy: the client
+	 * socket, with any bytes sent after the head, is handed to this router
+	 * (osh_l7_infer_take), which answers and serves the tunnel itself.
+	 * NULL: such a CONNECT is refused (403, CONNECT_DENY: not configured).
+	 * Borrowed: it must outlive osh_proxy_stop(). */
+	struct osh_l7_infer *inference;
 };
 
 struct osh_secret_store; /* src/supervisor/confine/osh_secret.h */
 struct osh_l7_tls;	 /* src/supervisor/l7/osh_l7_tls.h */
+struct osh_l7_infer;	 /* src/supervisor/l7/l7_infer.h */
 
 void osh_proxy_config_default(struct osh_proxy_config *cfg);
 

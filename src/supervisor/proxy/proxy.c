@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "l7_infer.h"
 #include "l7_sites.h"
 #include "osh_denials.h"
 #include "proxy_http.h"
@@ -410,6 +411,32 @@ struct job {
 	char reason[OSH_PROXY_REASON_MAX];
 };
 
+/* CONNECT inference.local: no policy decision, the tunnel belongs to the
+ * inference router (l7_infer.h), which gets the client socket and the bytes
+ * after the head. Who is asking is looked up only for its events. The conn
+ * is HANDED: take_done frees it. Returns false when inference is not
+ * configured (the caller refuses). */
+static bool infer_handoff(struct osh_proxy *px, struct conn *c, struct job *j)
+{
+	struct osh_l7_infer_client cl = {
+	    .src_ip = c->src_ip, .src_port = c->src_port, .connect_port = j->t.port};
+	const struct osh_http_req *rq = &c->req;
+
+	if (!px->cfg.inference)
+		return false;
+	if (osh_proxy_ident_lookup(px->ident, &c->peer, &c->local, &j->peer, j->reason,
+				   sizeof(j->reason)) == 0) {
+		cl.pid = (int)j->peer.pid;
+		cl.exe = j->peer.exe;
+	}
+	osh_l7_infer_take(px->cfg.inference, c->cl.fd, c->cbuf.d + rq->head_len,
+			  c->cbuf.len - rq->head_len, &cl);
+	c->cl.fd = -1;
+	c->st = ST_HANDED; /* take_done frees the conn, nothing to close */
+	count(&px->st.allowed, 1);
+	return true;
+}
+
 /* Hands an allowed connection to an endpoint with L7 rules over (see
  * proxy_l7.h). 0 = handed (the conn is HANDED, its fds gone, the L4 event
  * emitted), 1 = not inspected (a CONNECT to a `tls: skip` endpoint; SQL:
@@ -526,6 +553,18 @@ static void decide(struct osh_proxy *px, struct conn *c, struct job *j)
 	}
 	j->in.host = j->t.host;
 	j->in.port = j->t.port;
+	if (is_connect && strcmp(j->t.host, "inference.local") == 0) {
+		if (infer_handoff(px, c, j))
+			goto out;
+		snprintf(j->reason, sizeof(j->reason),
+			 "inference.local is not configured in this sandbox (no inference routes)");
+		j->in.reason = j->reason;
+		j->in.status = 403;
+		osh_proxy_ev_connect(&j->in, false);
+		refusal(&c->ubuf, 403, j->reason);
+		count(&px->st.denied, 1);
+		goto refuse;
+	}
 	if (path) {
 		snprintf(j->path, sizeof(j->path), "%.*s", (int)path_len, path);
 		j->in.path = j->path;

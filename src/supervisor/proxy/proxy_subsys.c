@@ -25,6 +25,12 @@
  *   on_policy compile the store's new generation; on failure the last good
  *             engine stays (PROXY_POLICY_REJECTED says so).
  *   stop/fini stop and free.
+ *             With --inference-routes FILE the routes are loaded first (a
+ *             file that cannot be used is fatal: INFER_ROUTES_FAILED) and the
+ *             inference router is given to the proxy, which hands it every
+ *             CONNECT inference.local; a route whose key variable would also
+ *             reach the command (--pass-env, or the always-passed set) is
+ *             refused, so a key is never in the command's environment.
  * "l7" is marked enforced while the proxy runs in the namespace with a
  * policy that has REST endpoints (re-checked on every policy).
  * The "network" protection is marked enforced by the net subsystem once its
@@ -41,16 +47,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "l7_infer.h"
+#include "l7_infer_sites.h"
 #include "osh_emit.h"
 #include "osh_policy_store.h"
 #include "l7_sites.h"
 #include "osh_l7_tls.h"
 #include "osh_proxy.h"
+#include "sup_proc.h"
 #include "sup_enforce.h"
 
 struct proxy_state {
 	struct osh_sup_host *host;
 	struct osh_proxy *px;
+	struct osh_l7_infer *inference; /* NULL without --inference-routes */
 	bool netns;
 	struct osh_l7_tls *tls;
 	char tls_dir[64];
@@ -93,6 +103,86 @@ static int set_proxy_env(struct osh_sup_host *host, const char *ip, uint16_t por
 		rc = osh_sup_host_setenv(host, "NO_PROXY", "localhost,127.0.0.1,::1");
 	if (rc == 0)
 		rc = osh_sup_host_setenv(host, "no_proxy", "localhost,127.0.0.1,::1");
+	return rc;
+}
+
+/* A key variable the command would inherit anyway. */
+static const char *key_leaks(const struct osh_sup_args *a, const struct osh_l7_infer_routes *rs,
+			     size_t *idx)
+{
+	const char *leak = NULL;
+
+	for (size_t i = 0; i < rs->n && !leak; i++) {
+		const char *v = rs->r[i].api_key_env;
+
+		for (int k = 0; v && k < a->n_pass_env && !leak; k++)
+			if (strcmp(a->pass_env[k], v) == 0)
+				leak = "--pass-env";
+		for (int k = 0; v && osh_sup_env_allow[k] && !leak; k++)
+			if (strcmp(osh_sup_env_allow[k], v) == 0)
+				leak = "the variables every command inherits";
+		*idx = i;
+	}
+	return leak;
+}
+
+/* The inference router's TLS termination: the sandbox CA's leaf for
+ * inference.local (osh_l7_tls_accept); arg is the osh_l7_tls. */
+static int infer_tls_terminate(void *arg, int fd, const char *leaf, const struct osh_l7_io **io,
+			       void **sess, char *err, size_t errlen)
+{
+	struct osh_l7_tls_session *ts = NULL;
+	int rc = osh_l7_tls_accept(arg, fd, leaf, 30000, &ts, err, errlen);
+
+	if (rc == 0) {
+		*io = osh_l7_tls_io(ts);
+		*sess = ts;
+	}
+	return rc;
+}
+
+static void infer_tls_release(void *arg, void *sess)
+{
+	(void)arg;
+	osh_l7_tls_session_free(sess);
+}
+
+/* Loads --inference-routes and makes the router (after l7_init: its TLS
+ * terminates with the sandbox CA, and https:// routes trust what the L7
+ * upstreams trust plus --l7-upstream-ca). 0, or non-zero after an
+ * INFER_ROUTES_FAILED event and a message on stderr. */
+static int inference_init(struct proxy_state *s)
+{
+	const char *path = s->host->args->inference_routes;
+	const struct osh_l7_infer_tls tls = {
+	    .terminate = infer_tls_terminate, .release = infer_tls_release, .arg = s->tls};
+	struct osh_l7_infer_config cfg = {.tls = s->tls ? &tls : NULL,
+					  .upstream_ca_file = s->host->args->l7_ca};
+	struct osh_l7_infer_routes *rs = NULL;
+	const char *leak;
+	char err[768];
+	size_t idx = 0;
+	int rc;
+
+	if (!path)
+		return 0;
+	rc = osh_l7_infer_routes_load(path, NULL, &rs, err, sizeof(err));
+	if (rc == 0 && (leak = key_leaks(s->host->args, rs, &idx))) {
+		snprintf(err, sizeof(err),
+			 "%s: routes[%zu].api_key_env: %s is also passed to the command (%s): the "
+			 "key would be visible inside the sandbox",
+			 path, idx, rs->r[idx].api_key_env, leak);
+		osh_l7_infer_routes_free(rs);
+		rc = OSH_EINVAL;
+	}
+	if (rc == 0) {
+		cfg.routes = rs; /* taken over */
+		rc = osh_l7_infer_create(&cfg, &s->inference, err, sizeof(err));
+	}
+	if (rc != 0) {
+		fprintf(stderr, "openshell-sandbox: --inference-routes: %s\n", err);
+		osh_l7_infer_ev_routes_failed(path, err);
+	}
 	return rc;
 }
 
@@ -162,6 +252,10 @@ static int proxy_init(struct osh_sup_host *host, void **state)
 	if (rc != 0)
 		goto fail;
 	cfg.l7_tls = s->tls;
+	rc = inference_init(s);
+	if (rc != 0)
+		goto fail;
+	cfg.inference = s->inference;
 	rc = osh_proxy_create(&cfg, &s->px, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "openshell-sandbox: proxy: %s\n", err);
@@ -178,6 +272,7 @@ static int proxy_init(struct osh_sup_host *host, void **state)
 	return 0;
 fail:
 	osh_proxy_destroy(s->px);
+	osh_l7_infer_destroy(s->inference);
 	osh_l7_tls_destroy(s->tls);
 	tls_dir_remove(s);
 	free(s);
@@ -210,6 +305,7 @@ static void proxy_stop(void *state)
 
 	mark_l7(s, false);
 	osh_proxy_stop(s->px);
+	osh_l7_infer_stop(s->inference); /* after the proxy: nothing new is handed over */
 }
 
 static void proxy_fini(void *state)
@@ -217,6 +313,7 @@ static void proxy_fini(void *state)
 	struct proxy_state *s = state;
 
 	osh_proxy_destroy(s->px);
+	osh_l7_infer_destroy(s->inference);
 	osh_l7_tls_destroy(s->tls);
 	tls_dir_remove(s);
 	free(s);

@@ -157,6 +157,29 @@ Test(args, denial_flush_interval_flag_env_and_bounds)
 	osh_sup_args_fini(&a);
 }
 
+Test(args, inference_routes_flag_and_env)
+{
+	char *envp[] = {A("OPENSHELL_INFERENCE_ROUTES=/etc/env-routes.yaml"), NULL};
+	char *argv[] = {A("openshell-sandbox"), A("true"), NULL};
+	char *argv2[] = {A("openshell-sandbox"), A("--inference-routes"), A("r.yaml"), A("true"),
+			 NULL};
+	struct osh_sup_args a;
+	char err[256];
+
+	cr_assert_eq(osh_sup_args_parse(&a, ARGC(argv), argv, NULL, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_null(a.inference_routes);
+	osh_sup_args_fini(&a);
+	cr_assert_eq(osh_sup_args_parse(&a, ARGC(argv), argv, envp, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_str_eq(a.inference_routes, "/etc/env-routes.yaml");
+	osh_sup_args_fini(&a);
+	cr_assert_eq(osh_sup_args_parse(&a, ARGC(argv2), argv2, envp, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_str_eq(a.inference_routes, "r.yaml", "the flag wins over its variable");
+	osh_sup_args_fini(&a);
+}
+
 static void expect_error(char **argv, int argc, char **envp, const char *needle)
 {
 	struct osh_sup_args a;

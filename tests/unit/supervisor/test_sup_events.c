@@ -31,7 +31,7 @@
 #error "OSH_SOURCE_DIR must point at the source tree"
 #endif
 
-#define MAXC 128
+#define MAXC 256
 
 struct codes {
 	char name[MAXC][48];

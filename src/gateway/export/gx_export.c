@@ -188,6 +188,10 @@ static void rt_confirm(struct rt *r, int64_t now, bool force)
 		k++;
 	if (k == 0)
 		return;
+	if (r->down) {
+		r->down = false;
+		gx_ev_delivery_resumed(r->d.name, now - r->down_since);
+	}
 	(void)gx_spool_commit(r->sp, r->unconf[k - 1].end);
 	memmove(r->unconf, r->unconf + k, (r->n_unconf - k) * sizeof(r->unconf[0]));
 	r->n_unconf -= k;
@@ -352,7 +356,9 @@ static void *rt_main(void *arg)
 		}
 		if ((sent_n == 0 && n > 0) ||
 		    r->ops->send(r->conn, buf, len, sent_n, why, sizeof(why)) == 0) {
-			if (r->down) {
+			/* syslog: resumed once a batch is confirmed (rt_confirm), not
+			 * when a write was taken by a socket buffer */
+			if (r->down && !syslog) {
 				r->down = false;
 				gx_ev_delivery_resumed(r->d.name, now - r->down_since);
 			}

@@ -335,7 +335,8 @@ static bool is_sandbox_method(const char *path)
 	const char *m = strrchr(path, '/');
 
 	m = m != NULL ? m + 1 : path;
-	return strcmp(m, "GetSandboxPolicy") == 0 || strcmp(m, "PushSandboxLogs") == 0;
+	return strcmp(m, "GetSandboxPolicy") == 0 || strcmp(m, "PushSandboxLogs") == 0 ||
+	       strcmp(m, "ReportSandboxSsh") == 0;
 }
 
 static const char *method_of(const char *path)
@@ -382,8 +383,8 @@ int gw_auth_authz(struct osh_rpc_call *call, const ProtobufCMessage *msg, void *
 		if (cred != NULL) {
 			code = OSH_RPC_PERMISSION_DENIED;
 			snprintf(reason, sizeof(reason),
-				 "%s: a sandbox credential may call only GetSandboxPolicy and "
-				 "PushSandboxLogs for its own sandbox",
+				 "%s: a sandbox credential may call only GetSandboxPolicy, "
+				 "PushSandboxLogs and ReportSandboxSsh for its own sandbox",
 				 method);
 			snprintf(who, sizeof(who), "%s", gw_auth_who(call));
 		}

@@ -14,7 +14,7 @@
  *    directory), so a restarted gateway still recognises adopted
  *    supervisors and a stolen database reveals nothing usable.
  * gw_auth_authz (the rpc layer's per-call hook) enforces: the supervisor
- * methods (GetSandboxPolicy, PushSandboxLogs) need a credential that
+ * methods (GetSandboxPolicy, PushSandboxLogs, ReportSandboxSsh) need a credential that
  * matches the sandbox_id of the request (or of each pushed message);
  * without one -> UNAUTHENTICATED, for another sandbox -> PERMISSION_DENIED.
  * A call that carries a credential may not use operator methods

@@ -106,6 +106,14 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE log_counts ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;"
     "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
     " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
+    /* 3 -> 4 (ssh): the SSH endpoint, host key and fingerprint each
+     * sandbox's supervisor reported (ReportSandboxSsh). */
+    "CREATE TABLE sandbox_ssh ("
+    " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
+    " endpoint TEXT NOT NULL,"
+    " host_key TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL,"
+    " updated_ms BIGINT NOT NULL);",
 };
 
 _Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == OSH_GW_STORE_SCHEMA_VERSION,

@@ -31,7 +31,7 @@
 #error "OSH_SOURCE_DIR must point at the source tree"
 #endif
 
-#define MAXC 64
+#define MAXC 128
 
 struct codes {
 	char name[MAXC][48];

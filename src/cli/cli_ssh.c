@@ -39,7 +39,7 @@
 struct pump {
 	struct osh_rpc_client *c;
 	char session[64];
-	atomic_int rc; /* 0 or OSH_E* of the upward direction */
+	atomic_int rc; /* 0 running, 1 input done, or OSH_E* of the upward direction */
 };
 
 static int send_up(struct pump *p, const void *data, size_t len, bool eof)
@@ -72,6 +72,8 @@ static void *pump_up(void *arg)
 			continue;
 		if (n <= 0) {
 			rc = send_up(p, NULL, 0, true);
+			if (rc == 0)
+				rc = 1; /* input done, EOF passed on */
 			break;
 		}
 		rc = send_up(p, buf, (size_t)n, false);
@@ -143,7 +145,18 @@ static int ssh_proxy(const struct osh_cli_args *a, struct osh_rpc_client *c, FIL
 	for (;;) {
 		const Openshell__V1__SandboxSshData *d;
 
-		rc = osh_rpc_sstream_next(ss, -1, &m, &st);
+		rc = osh_rpc_sstream_next(ss, 500, &m, &st);
+		if (rc == OSH_ETIMEDOUT) {
+			int up = atomic_load(&p.rc);
+
+			if (up != 0 && up != 1) {
+				fprintf(err,
+					"openshell: sandbox ssh-proxy %s: sending failed: %s\n",
+					a->name, osh_strerror(up));
+				break;
+			}
+			continue;
+		}
 		if (rc == OSH_ECLOSED && st.code == OSH_RPC_OK) {
 			ret = OSH_CLI_EXIT_OK;
 			break;

@@ -22,7 +22,7 @@
 #define RELAY_CHUNK	 32768
 #define RELAY_QUEUE_MAX	 256
 #define RELAY_QUEUE_HIGH 64
-#define RELAY_SEND_MAX	 (64 * 1024)
+#define RELAY_SEND_MAX	 65536u
 #define IO_TIMEOUT_MS	 10000
 
 /* ------------------------------------------------------------- secrets -- */
@@ -300,7 +300,8 @@ static void h_connect_done(struct osh_rpc_call *call, bool cancelled, void *ud)
 	gw_ev_ssh_relay_closed(r->id, r->name, r->endpoint, r->session, atomic_load(&r->up),
 			       atomic_load(&r->down), osh_time_mono_ms() - r->t0_ms);
 	osh_rpc_call_unref(r->call);
-	relay_unref(r);
+	relay_unref(r); /* the table's */
+	relay_unref(r); /* the call's */
 }
 
 /* Connects to the supervisor's socket and passes the preface. Returns the
@@ -447,12 +448,8 @@ static void h_connect(struct osh_rpc_call *call, const ProtobufCMessage *m, void
 		goto out;
 	}
 	r->t0_ms = osh_time_mono_ms();
-	first.session = r->session;
-	first.host_key = info.host_key;
-	if (osh_rpc_call_write(call, &first.base) != 0) {
-		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "cannot start the stream");
-		goto out;
-	}
+	/* In the table before the client learns the session: its first
+	 * SendSandboxSsh may arrive as soon as the first message does. */
 	osh_rpc_call_ref(call);
 	r->call = call;
 	atomic_fetch_add(&r->refs, 1); /* the table's */
@@ -461,6 +458,14 @@ static void h_connect(struct osh_rpc_call *call, const ProtobufCMessage *m, void
 	g_relays = r;
 	pthread_mutex_unlock(&g_mu);
 	osh_rpc_call_set_data(call, r);
+	first.session = r->session;
+	first.host_key = info.host_key;
+	if (osh_rpc_call_write(call, &first.base) != 0) {
+		/* on_done (h_connect_done) unlinks and releases the relay */
+		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "cannot start the stream");
+		r = NULL;
+		goto out;
+	}
 	gw_ev_ssh_relay(r->id, r->name, r->endpoint, r->session, r->who);
 	if (pthread_create(&r->th, NULL, relay_reader, r) == 0) {
 		r->th_started = true;
@@ -492,7 +497,7 @@ static void h_send(struct osh_rpc_call *call, const ProtobufCMessage *m, void *u
 	}
 	if (req->data.len > RELAY_SEND_MAX) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
-					"data: %zu bytes, at most %d per call", req->data.len,
+					"data: %zu bytes, at most %u per call", req->data.len,
 					RELAY_SEND_MAX);
 		relay_unref(r);
 		return;

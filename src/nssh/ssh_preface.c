@@ -227,7 +227,7 @@ int osh_ssh_preface_build(const char *token, int64_t ts, const char *nonce, cons
 	if (mac_of(token, ts, nonce, secret, secret_len, mac) != 0)
 		goto out;
 	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+		snprintf(hex + (size_t)2 * (size_t)i, 3, "%02x", mac[i]);
 	n = snprintf(out, cap, "%s %s %lld %s %s\n", OSH_SSH_PREFACE_MAGIC, token, (long long)ts,
 		     nonce, hex);
 	rc = n > 0 && (size_t)n < cap && n <= OSH_SSH_PREFACE_MAX ? n : OSH_ETOOBIG;

@@ -1183,77 +1183,132 @@ static void free_chans(struct sess *ss, bool all)
 	}
 }
 
-enum role { R_OUT, R_ERR, R_IN, R_PID };
+/* Our descriptors live in the session's ssh_event, so one
+ * ssh_event_dopoll() waits for the SSH socket and the sessions' pipes
+ * together and libssh handles its socket the moment it is ready (its own
+ * buffering is invisible to an outside poll()). Registrations are
+ * reconciled between polls, never changed inside a callback; a callback
+ * only records what happened (fd_seen), which the loop then handles. */
+#define MAX_FDS (4 * (MAX_OPEN_CHANS + 2))
+
+struct fdreg {
+	int fd;
+	short events;
+};
+
+struct fdset {
+	struct fdreg reg[MAX_FDS]; /* in the ssh_event now */
+	int n_reg;
+	struct fdreg seen[MAX_FDS]; /* revents of the last dopoll */
+	int n_seen;
+};
+
+static int fd_seen(socket_t fd, int revents, void *ud)
+{
+	struct fdset *fs = ud;
+
+	for (int i = 0; i < fs->n_seen; i++)
+		if (fs->seen[i].fd == fd) {
+			fs->seen[i].events = (short)(fs->seen[i].events | revents);
+			return 0;
+		}
+	if (fs->n_seen < MAX_FDS)
+		fs->seen[fs->n_seen++] = (struct fdreg){.fd = fd, .events = (short)revents};
+	return 0;
+}
+
+static short seen(const struct fdset *fs, int fd)
+{
+	for (int i = 0; fd >= 0 && i < fs->n_seen; i++)
+		if (fs->seen[i].fd == fd)
+			return fs->seen[i].events;
+	return 0;
+}
+
+static void want(struct fdreg *d, int *n, int fd, short ev)
+{
+	for (int i = 0; i < *n; i++)
+		if (d[i].fd == fd) {
+			d[i].events = (short)(d[i].events | ev);
+			return;
+		}
+	if (*n < MAX_FDS)
+		d[(*n)++] = (struct fdreg){.fd = fd, .events = ev};
+}
+
+/* Makes the ssh_event hold exactly the descriptors the channels wait on. */
+static void fds_reconcile(struct sess *ss, struct fdset *fs, bool all_gone)
+{
+	struct fdreg d[MAX_FDS];
+	int nd = 0;
+
+	for (struct chan *k = ss->chans; k && !all_gone; k = k->next) {
+		if (k->finished || !k->started)
+			continue;
+		if (!k->out_done && k->out_fd >= 0)
+			want(d, &nd, k->out_fd, POLLIN);
+		if (!k->err_done && k->err_fd >= 0)
+			want(d, &nd, k->err_fd, POLLIN);
+		if (k->q.len && k->in_fd >= 0)
+			want(d, &nd, k->in_fd, POLLOUT);
+		if (k->st_fd >= 0 && !k->exited)
+			want(d, &nd, k->st_fd, POLLIN);
+	}
+	for (int i = 0; i < fs->n_reg;) {
+		bool keep = false;
+
+		for (int j = 0; j < nd && !keep; j++)
+			keep = d[j].fd == fs->reg[i].fd && d[j].events == fs->reg[i].events;
+		if (keep) {
+			i++;
+			continue;
+		}
+		ssh_event_remove_fd(ss->ev, fs->reg[i].fd);
+		fs->reg[i] = fs->reg[--fs->n_reg];
+	}
+	for (int j = 0; j < nd; j++) {
+		bool have = false;
+
+		for (int i = 0; i < fs->n_reg && !have; i++)
+			have = fs->reg[i].fd == d[j].fd;
+		if (!have && fs->n_reg < MAX_FDS &&
+		    ssh_event_add_fd(ss->ev, d[j].fd, d[j].events, fd_seen, fs) == SSH_OK)
+			fs->reg[fs->n_reg++] = d[j];
+	}
+}
 
 static void loop(struct sess *ss)
 {
 	struct ssh_conn *c = ss->c;
 	int64_t auth_deadline = c->t0_ms + ss->srv->cfg.preface_ms;
+	struct fdset fs;
 
+	memset(&fs, 0, sizeof(fs));
 	for (;;) {
-		struct pollfd pf[1 + 4 * (MAX_OPEN_CHANS + 2)];
-		struct chan *who[sizeof(pf) / sizeof(pf[0])];
-		enum role role[sizeof(pf) / sizeof(pf[0])];
-		nfds_t n = 1;
-
 		if (c->stop)
 			break;
 		if (!ss->authed && osh_time_mono_ms() > auth_deadline) {
 			ssh_ev_handshake_failed(c, "no authentication before the deadline");
 			break;
 		}
-		pf[0].fd = ssh_get_fd(ss->s);
-		pf[0].events = POLLIN;
+		fds_reconcile(ss, &fs, false);
+		fs.n_seen = 0;
+		if (ssh_event_dopoll(ss->ev, 100) == SSH_ERROR && !ssh_is_connected(ss->s))
+			break;
 		for (struct chan *k = ss->chans; k; k = k->next) {
-			if (k->finished || !k->started || n + 4 > sizeof(pf) / sizeof(pf[0]))
+			if (k->finished || !k->started)
 				continue;
-			if (!k->out_done && k->out_fd >= 0) {
-				pf[n] = (struct pollfd){.fd = k->out_fd, .events = POLLIN};
-				who[n] = k;
-				role[n++] = R_OUT;
-			}
-			if (!k->err_done && k->err_fd >= 0) {
-				pf[n] = (struct pollfd){.fd = k->err_fd, .events = POLLIN};
-				who[n] = k;
-				role[n++] = R_ERR;
-			}
-			if (k->q.len && k->in_fd >= 0) {
-				pf[n] = (struct pollfd){.fd = k->in_fd, .events = POLLOUT};
-				who[n] = k;
-				role[n++] = R_IN;
-			}
-			if (k->st_fd >= 0 && !k->exited) {
-				pf[n] = (struct pollfd){.fd = k->st_fd, .events = POLLIN};
-				who[n] = k;
-				role[n++] = R_PID;
-			}
-		}
-		if (poll(pf, n, 100) < 0 && errno != EINTR)
-			break;
-		if (ssh_event_dopoll(ss->ev, 0) == SSH_ERROR && !ssh_is_connected(ss->s))
-			break;
-		for (nfds_t i = 1; i < n; i++) {
-			struct chan *k = who[i];
-
-			if (!pf[i].revents || k->finished)
-				continue;
-			switch (role[i]) {
-			case R_OUT:
+			if (!k->out_done && seen(&fs, k->out_fd))
 				pump_out(k, k->out_fd, false, &k->out_done);
-				break;
-			case R_ERR:
+			if (!k->err_done && seen(&fs, k->err_fd))
 				pump_out(k, k->err_fd, true, &k->err_done);
-				break;
-			case R_IN:
+			if (k->q.len && (seen(&fs, k->in_fd) & (POLLOUT | POLLERR | POLLHUP)))
 				pump_in(k);
-				break;
-			case R_PID:
+			if (!k->exited && seen(&fs, k->st_fd))
 				reap(k, false);
-				break;
-			}
 		}
 		for (struct chan *k = ss->chans; k; k = k->next) {
-			if (!k->finished && k->started && k->peer_closed == false && k->q.len)
+			if (!k->finished && k->started && !k->peer_closed && k->q.len)
 				pump_in(k);
 			maybe_finish(k);
 		}
@@ -1261,6 +1316,7 @@ static void loop(struct sess *ss)
 		if (!ssh_is_connected(ss->s))
 			break;
 	}
+	fds_reconcile(ss, &fs, true); /* out of the event before anything closes */
 }
 
 void ssh_session_serve(struct ssh_conn *c)

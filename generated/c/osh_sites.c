@@ -585,7 +585,7 @@ const struct osh_site_info osh_sites[OSH_SITE_COUNT] = {
 				       .class_uid = 4007,
 				       .activity_id = 4,
 				       .severity_id = 3,
-				       .fired_by_tests = false},
+				       .fired_by_tests = true},
     [OSH_SITE_SSH_CLOSE] = {.code = "SSH_CLOSE",
 			    .subsystem = "supervisor/ssh",
 			    .class_name = "ssh_activity",

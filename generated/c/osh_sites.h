@@ -836,7 +836,7 @@ static inline void osh_site_init_ssh_open(struct ocsf_ssh_activity *ev)
 }
 
 /* SSH_HANDSHAKE_FAILED: after a valid preface the SSH key exchange or authentication failed or did
- * not finish in time. unmapped: connection */
+ * not finish in time (e.g. the client refused the host key and hung up). unmapped: connection */
 static inline void osh_site_init_ssh_handshake_failed(struct ocsf_ssh_activity *ev)
 {
 	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_FAIL, "SSH_HANDSHAKE_FAILED");

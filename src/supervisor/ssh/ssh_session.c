@@ -1174,6 +1174,9 @@ static void free_chans(struct sess *ss, bool all)
 
 		if (all || (k->finished && (k->exited || k->pid <= 0))) {
 			*pp = k->next;
+			/* libssh keeps a channel the peer has not closed yet and
+			 * may still call back: detach k before it goes. */
+			ssh_remove_channel_callbacks(k->ch, &k->cb);
 			ssh_channel_free(k->ch);
 			free(k->q.b);
 			free(k);

@@ -1070,7 +1070,7 @@ static const char *const help_term =
     "sandbox writes JSONL (ocsf_logging_enabled); q quit. Needs a terminal.\n";
 
 static const char *const help_sandbox =
-    "Usage: openshell sandbox create|list|get|delete|logs ...\n"
+    "Usage: openshell sandbox create|list|get|delete|logs|exec|connect|ssh-config|ssh-proxy ...\n"
     "\n"
     "  sandbox create --name NAME [--policy FILE] [--env K=V]... [--secret NAME[=VALUE]]...\n"
     "                 [-- COMMAND...]\n"
@@ -1078,6 +1078,11 @@ static const char *const help_sandbox =
     "  sandbox get [NAME] [-o table|yaml|json]\n"
     "  sandbox delete NAME...|--all\n"
     "  sandbox logs NAME [-n N] [--since T] [--level L] [--source S] [--follow]\n"
+    "  sandbox exec NAME [--] CMD...   run CMD in the sandbox over SSH; exits with its status\n"
+    "  sandbox connect NAME            interactive shell in the sandbox (OpenSSH, PTY)\n"
+    "  sandbox ssh-config NAME         pin the host key, print an OpenSSH Host block\n"
+    "  sandbox ssh-proxy NAME          stdin/stdout relay to the sandbox's SSH server\n"
+    "                                  (the ProxyCommand; see docs/ssh.md)\n"
     "\n"
     "See `openshell sandbox <subcommand> --help`.\n";
 

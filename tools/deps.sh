@@ -7,6 +7,9 @@
 # Nothing is listed that no target, test or tool uses; a feature that needs
 # more adds its packages with the code. Fast (dpkg query only) when
 # everything is present; needs root (or sudo) otherwise.
+# SSH into sandboxes (docs/ssh.md): libssh (the supervisor's server),
+# openssh-client (`sandbox exec`/`connect` run ssh), openssh-sftp-server (the
+# sftp subsystem); the tests drive `sandbox connect` under tmux (in DEV).
 set -euo pipefail
 set_name=${1:-dev}
 RUNTIME=(libgrpc29 libprotobuf-c1 libyaml-0-2 libsqlite3-0 libpq5 libcjson1 libssl3

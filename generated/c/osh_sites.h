@@ -883,20 +883,21 @@ static inline void osh_site_init_ssh_confine_failed(struct ocsf_ssh_activity *ev
 }
 
 /* GW_SSH_RELAY: the gateway opened an SSH relay for a CLI: connected to the sandbox's socket and
- * passed the preface. unmapped: sandbox, relay */
+ * passed the preface. unmapped: sandbox_id, sandbox, relay, requested_by */
 static inline void osh_site_init_gw_ssh_relay(struct ocsf_ssh_activity *ev)
 {
 	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_OPEN, "GW_SSH_RELAY");
 }
 
-/* GW_SSH_RELAY_CLOSED: an SSH relay ended. unmapped: sandbox, relay, bytes_up, bytes_down */
+/* GW_SSH_RELAY_CLOSED: an SSH relay ended. unmapped: sandbox_id, sandbox, relay, bytes_up,
+ * bytes_down */
 static inline void osh_site_init_gw_ssh_relay_closed(struct ocsf_ssh_activity *ev)
 {
 	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_CLOSE, "GW_SSH_RELAY_CLOSED");
 }
 
-/* GW_SSH_RELAY_FAILED: the gateway could not open an SSH relay: sandbox without an SSH server,
- * socket unreachable, preface refused. unmapped: sandbox */
+/* GW_SSH_RELAY_FAILED: the gateway could not open an SSH relay: sandbox not running or without an
+ * SSH server, socket unreachable, preface refused. unmapped: sandbox_id, sandbox, requested_by */
 static inline void osh_site_init_gw_ssh_relay_failed(struct ocsf_ssh_activity *ev)
 {
 	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_FAIL, "GW_SSH_RELAY_FAILED");

@@ -178,6 +178,11 @@ class SshE2E(unittest.TestCase):
         self.assertEqual(ev[0]["metadata"]["event_code"], "SSH_CHANNEL_EXIT")
         self.assertIn("SSH:CHANNEL_CLOSE", read(self.log))
         self.assertIn("SSH:RELAY_OPEN", read(os.path.join(self.data, "openshell-gateway.log")))
+        # the policy event lists ssh as enforced (only while the server runs)
+        pol = [e for e in jsonl(self.ocsf) if e.get("metadata", {}).get("event_code") ==
+               "POLICY_DEFAULT"]
+        self.assertTrue(pol, "the policy event")
+        self.assertIn("ssh", pol[0]["unmapped"]["enforced"])
 
     def test_connect_under_tmux(self):
         sess = "osh-ssh-%d" % os.getpid()

@@ -50,7 +50,8 @@ class SshE2E(unittest.TestCase):
         cls.home = os.path.join(cls.dir.path, "home")
         os.makedirs(cls.data)
         os.makedirs(cls.home)
-        env = dict(os.environ, OPENSHELL_POLL_INTERVAL="200ms")
+        # a short preface deadline, so the slow-client test waits 2 s, not 10
+        env = dict(os.environ, OPENSHELL_POLL_INTERVAL="200ms", OPENSHELL_SSH_PREFACE_TIMEOUT="2s")
         cls.err = open(os.path.join(cls.data, "gateway.stderr"), "a")
         cls.gw = subprocess.Popen(
             [GATEWAY, "--data-dir", cls.data, "--sandbox-bin", SANDBOX],
@@ -318,6 +319,33 @@ class SshE2E(unittest.TestCase):
         # the server and other sessions are unaffected
         r = self.cli("sandbox", "exec", "ssh1", "--", "echo", "still-up", input="")
         self.assertEqual(r.stdout, "still-up\n")
+
+    def test_slow_client_is_refused_and_others_unaffected(self):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(15)
+        s.connect(self.sock)
+        s.sendall(b"NSSH1 slow")  # and never the rest of the line
+        t0 = time.monotonic()
+        # meanwhile a real session works
+        r = self.cli("sandbox", "exec", "ssh1", "--", "echo", "meanwhile", input="")
+        self.assertEqual(r.stdout, "meanwhile\n")
+        ans = s.recv(8)
+        s.close()
+        self.assertEqual(ans, b"ERR\n")
+        self.assertGreater(time.monotonic() - t0, 1.0, "refused at the deadline, not before")
+        self.wait_event(self.refusals("timeout"), "the slow-client refusal")
+
+    def test_input_flood_closes_the_channel(self):
+        cfg = self.ssh_config()
+        r = subprocess.run(["ssh", "-F", cfg, "openshell-ssh1", "sleep 30"],
+                           input=b"\0" * (6 << 20), capture_output=True, timeout=60,
+                           env=self.env())
+        self.assertNotEqual(r.returncode, 0)
+        ev = self.wait_event(lambda e: e.get("class_uid") == SSH_CLASS and
+                             "input flood" in e.get("status_detail", ""), "the flood refusal")
+        self.assertEqual(ev[0]["metadata"]["event_code"], "SSH_CHANNEL_REFUSED")
+        r = self.cli("sandbox", "exec", "ssh1", "--", "echo", "after-flood", input="")
+        self.assertEqual(r.stdout, "after-flood\n")
 
     def test_relay_to_a_sandbox_that_is_not_running(self):
         self.cli("sandbox", "create", "--name", "ssh-done", "--", "true")

@@ -4,7 +4,8 @@
  * Active only when the gateway handed a preface secret over the bootstrap
  * fd (ssh=HEX): standalone supervisors run no SSH server. init checks the
  * configuration (secret shape, sandbox id usable as a file name, run
- * directory); start - the last row of the table, so every other subsystem
+ * directory, OPENSHELL_SSH_PREFACE_TIMEOUT: how long a connection may take
+ * for its preface and then its SSH handshake, default 10 s); start - the last row of the table, so every other subsystem
  * has published its environment and is ready to confine - builds the
  * sessions' environment (the command's: osh_sup_host_child_env), creates
  * the server (host key, socket) with the host's sandbox plan, starts it,
@@ -24,6 +25,7 @@
 #include <time.h>
 
 #include "osh_emit.h"
+#include "osh_parse.h"
 #include "osh_rpc.h"
 #include "osh_ssh.h"
 #include "osh_ssh_preface.h"
@@ -36,6 +38,7 @@ struct ssh_sub {
 	struct osh_ssh_server *srv;
 	char **env;
 	char sock[256];
+	int64_t preface_ms; /* 0 = the server's default */
 	/* reporter */
 	pthread_t th;
 	bool th_started;
@@ -63,6 +66,7 @@ static int ssh_init(struct osh_sup_host *host, void **state)
 	const char *secret = host->args->ssh_secret;
 	const char *dir = getenv("OPENSHELL_SSH_RUN_DIR");
 	struct ssh_sub *st = NULL;
+	int64_t pre_ms = 0;
 	int rc = 0;
 
 	*state = NULL;
@@ -80,6 +84,17 @@ static int ssh_init(struct osh_sup_host *host, void **state)
 			host->sandbox_id);
 		goto out;
 	}
+	{
+		const char *t = getenv("OPENSHELL_SSH_PREFACE_TIMEOUT");
+
+		if (t && *t &&
+		    (osh_parse_duration_ms(t, &pre_ms) != 0 || pre_ms < 100 || pre_ms > 600000)) {
+			osh_log(OSH_LEVEL_ERROR, "ssh",
+				"OPENSHELL_SSH_PREFACE_TIMEOUT=%.40s: not a duration from 100ms to 10m",
+				t);
+			goto out;
+		}
+	}
 	if (!dir || !*dir)
 		dir = OSH_SSH_RUN_DIR_DEFAULT;
 	if (dir[0] != '/') {
@@ -94,6 +109,7 @@ static int ssh_init(struct osh_sup_host *host, void **state)
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
 	st->host = host;
+	st->preface_ms = pre_ms;
 	if (snprintf(st->sock, sizeof(st->sock), "%s/%s.sock", dir, host->sandbox_id) >=
 	    (int)sizeof(st->sock)) {
 		rc = OSH_ETOOBIG;
@@ -201,6 +217,7 @@ static int ssh_start(void *state)
 	cfg.sandbox_ud = h->sandbox_ud;
 	cfg.env = st->env;
 	cfg.workdir = h->args->workdir;
+	cfg.preface_ms = st->preface_ms;
 	rc = osh_ssh_server_new(&cfg, &st->srv, err, sizeof(err));
 	if (!rc)
 		rc = osh_ssh_server_start(st->srv);

@@ -216,14 +216,20 @@ struct relay {
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct relay *g_relays;
 
-static void relay_unref(struct relay *r)
+/* Drops n references; the last one frees. */
+static void relay_put(struct relay *r, int n)
 {
-	if (atomic_fetch_sub(&r->refs, 1) == 1) {
+	if (atomic_fetch_sub(&r->refs, n) == n) {
 		if (r->fd >= 0)
 			close(r->fd);
 		pthread_mutex_destroy(&r->wmu);
 		free(r);
 	}
+}
+
+static void relay_unref(struct relay *r)
+{
+	relay_put(r, 1);
 }
 
 static struct relay *relay_find(const char *session)
@@ -300,8 +306,7 @@ static void h_connect_done(struct osh_rpc_call *call, bool cancelled, void *ud)
 	gw_ev_ssh_relay_closed(r->id, r->name, r->endpoint, r->session, atomic_load(&r->up),
 			       atomic_load(&r->down), osh_time_mono_ms() - r->t0_ms);
 	osh_rpc_call_unref(r->call);
-	relay_unref(r); /* the table's */
-	relay_unref(r); /* the call's */
+	relay_put(r, 2); /* the table's and the call's */
 }
 
 /* Connects to the supervisor's socket and passes the preface. Returns the

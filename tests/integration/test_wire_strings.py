@@ -56,7 +56,11 @@ class WireStrings(unittest.TestCase):
         cls.dir = osh_testdir.TestDir("wire")  # validated, archived, removed
         cls.gw = it.Gateway(data_dir=cls.dir.path).start()
         cls.stub = cls.gw.stub
-        r = cls.stub.CreateSandbox(cls.pb.CreateSandboxRequest(name="wire0", command=["true"]))
+        # Commands run until teardown deletes them, so every supervisor is
+        # running when kill_supervisors checks for 143 (a command that ends by
+        # itself races the delete: exit 0 when it wins).
+        r = cls.stub.CreateSandbox(cls.pb.CreateSandboxRequest(name="wire0",
+                                                                command=["sleep", "600"]))
         cls.sid = r.sandbox.id
 
     @classmethod
@@ -137,7 +141,7 @@ class WireStrings(unittest.TestCase):
         for pad in range(4):
             name = "u8pad%d" % pad
             self.stub.CreateSandbox(pb.CreateSandboxRequest(
-                name=name, command=["echo", "x" * pad + "\u20ac" * 600]))
+                name=name, command=["sh", "-c", "sleep 600", "x" * pad + "\u20ac" * 600]))
             r = self.stub.GetSandboxLogs(pb.GetSandboxLogsRequest(name=name, sources=["gateway"]))
             self.assertGreater(len(r.logs), 0)
             for line in r.logs:
@@ -148,7 +152,7 @@ class WireStrings(unittest.TestCase):
         pb = self.pb
         valid = [
             ("CreateSandbox", pb.CreateSandboxRequest(
-                name="rnd", command=["echo", "h\u00e9 \u20ac \U0001F600"],
+                name="rnd", command=["sh", "-c", "sleep 600", "h\u00e9 \u20ac \U0001F600"],
                 env={"K\u00e9": "v\u20ac"}).SerializeToString()),
             ("GetSandboxLogs", pb.GetSandboxLogsRequest(name="wire0",
                                                         min_level="info").SerializeToString()),

@@ -129,7 +129,7 @@ static int report_once(struct ssh_sub *st, char *why, size_t cap)
 {
 	Openshell__V1__ReportSandboxSshRequest req =
 	    OPENSHELL__V1__REPORT_SANDBOX_SSH_REQUEST__INIT;
-	struct osh_rpc_call_opts o = {.timeout_ms = 3000};
+	struct osh_rpc_call_opts o = {.timeout_ms = 2000};
 	struct osh_rpc_status rs = {0};
 	struct osh_rpc_client *cl = NULL;
 	ProtobufCMessage *resp = NULL;

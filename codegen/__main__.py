@@ -50,7 +50,7 @@ def generate(root, selection, schema_dir=None, validate=True, clang="clang-forma
              sites=None):
     """Return ({path relative to generated/: text}, {path relative to docs/: text},
     model). `sites` is the site registry (None: no registry outputs)."""
-    from . import emit_c, emit_schema, emit_shared, emit_sites
+    from . import emit_c, emit_schema, emit_shared, emit_sites, emit_versions
     from .loader import RawSchema, find_schema_dir
     from .model import Model, load_selection
     from .sites import load_registry
@@ -69,6 +69,14 @@ def generate(root, selection, schema_dir=None, validate=True, clang="clang-forma
         out[name] = clang_format(text, os.path.join(root, "generated", name), clang)
     out.update(emit_schema.emit_all(model))
     docs = {}
+    if sel.get("targets"):
+        targets = emit_versions.load_targets(root, sel, validate)
+        fills = emit_versions.load_fills(sel, model, targets)
+        for name, text in (("c/ocsf_versions.h", emit_versions.emit_header(targets)),
+                           ("c/ocsf_versions.c", emit_versions.emit_source(targets, fills))):
+            out[name] = clang_format(text, os.path.join(root, "generated", name), clang)
+        out.update(emit_versions.emit_schemas(targets))
+        docs["siem-version-matrix.md"] = emit_versions.emit_matrix(model, targets, fills)
     if sites is not None:
         rel = os.path.relpath(sites, root)
         reg = load_registry(sites, model, rel if not rel.startswith("..") else sites)

@@ -10,7 +10,9 @@ manifest: one line "<sha256 of file>  <relative path>\n" per file, sorted by
 path, over version.json, categories.json, dictionary.json and every *.json
 under events/, objects/, profiles/ and metaschema/. It can be computed from
 any copy of the tree (the tag archive, a git checkout, the shared copy), so a
-pin made offline is verifiable online and vice versa.
+pin made offline is verifiable online and vice versa. The fetched tree's
+version.json must also name the requested version (the upstream 1.5.0 tag
+points at a 1.6.0-dev commit; its pin names the release commit instead).
 
 Usage: tools/ocsf-fetch-schema VERSION [--archive FILE | --from-dir DIR]
        tools/ocsf-fetch-schema --manifest DIR      (print the pin for DIR)
@@ -18,6 +20,7 @@ Usage: tools/ocsf-fetch-schema VERSION [--archive FILE | --from-dir DIR]
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -57,6 +60,16 @@ def manifest_lines(root):
 def manifest_sha256(root):
     text, n = manifest_lines(root)
     return hashlib.sha256(text.encode()).hexdigest(), n
+
+
+def version_of(root):
+    """The "version" of root/version.json (None when unreadable)."""
+    try:
+        with open(os.path.join(root, "version.json"), encoding="utf-8") as f:
+            v = json.load(f).get("version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return v if isinstance(v, str) else None
 
 
 def load_pin(repo, version):
@@ -152,6 +165,12 @@ def main(argv=None):
                   "%s, pinned %s; nothing installed" % (args.version, files, got,
                                                         pin["manifest_sha256"]),
                   file=sys.stderr)
+            return 1
+        vfile = version_of(tmp)
+        if vfile != args.version:
+            print("ocsf-fetch-schema: version.json of the fetched tree says %r, not %r (an "
+                  "upstream tag on the wrong commit? pin the release commit); nothing "
+                  "installed" % (vfile, args.version), file=sys.stderr)
             return 1
         if os.path.exists(dest):
             shutil.rmtree(dest)

@@ -60,6 +60,7 @@ enum osh_site {
 	OSH_SITE_BYPASS_DETECT_FINDING,	       /* supervisor/net */
 	OSH_SITE_LOG_DROPPED,		       /* emit */
 	OSH_SITE_LOG_INVALID_EVENT,	       /* emit */
+	OSH_SITE_LOG_CONVERT_REFUSED,	       /* emit */
 	OSH_SITE_LOG_PUSH_DROPPED,	       /* emit */
 	OSH_SITE_LOG_WRITE_FAILED,	       /* emit */
 	OSH_SITE_LOG_FILE_FALLBACK,	       /* emit */
@@ -100,6 +101,9 @@ enum osh_site {
 	OSH_SITE_PROXY_HEAD_TIMEOUT,	       /* supervisor/proxy */
 	OSH_SITE_PROXY_POLICY_APPLIED,	       /* supervisor/proxy */
 	OSH_SITE_PROXY_POLICY_REJECTED,	       /* supervisor/proxy */
+	OSH_SITE_DENIAL_FLUSH,		       /* supervisor/denials */
+	OSH_SITE_DENIAL_FLUSH_FAILED,	       /* supervisor/denials */
+	OSH_SITE_DENIAL_DNS_FAIL,	       /* supervisor/denials */
 	OSH_SITE_SSH_LISTEN,		       /* supervisor/ssh */
 	OSH_SITE_SSH_PREFACE_REFUSED,	       /* supervisor/ssh */
 	OSH_SITE_SSH_REPLAY,		       /* supervisor/ssh */
@@ -127,6 +131,10 @@ enum osh_site {
 	OSH_SITE_GW_LISTEN_LIMIT,	       /* gateway */
 	OSH_SITE_GW_STORE_UNAVAILABLE,	       /* gateway */
 	OSH_SITE_GW_STORE_RECOVERED,	       /* gateway */
+	OSH_SITE_GW_CRED_IMPORT,	       /* gateway */
+	OSH_SITE_GW_PROPOSALS_SUBMIT,	       /* gateway */
+	OSH_SITE_GW_PROPOSAL_ACCEPT,	       /* gateway */
+	OSH_SITE_GW_PROPOSAL_REJECT,	       /* gateway */
 	OSH_SITE_COUNT
 };
 
@@ -248,8 +256,8 @@ static inline void osh_site_init_proc_kill_failed(struct ocsf_process_activity *
 
 /* CONFIG_UPDATED: a sandbox_config with a newer revision was applied (at start-up too); state_id
  * Enabled/Disabled = new ocsf_enabled; exactly one per applied revision; JSONL is switched on
- * before / off after it, so it is always in the JSONL file. unmapped: old/new_config_revision,
- * old/new_ocsf_enabled */
+ * before / off after it, and its OCSF version (ocsf_schema_version) set before it, so it is always
+ * in the JSONL file, in the new... */
 static inline void osh_site_init_config_updated(struct ocsf_device_config_state_change *ev)
 {
 	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
@@ -461,6 +469,16 @@ static inline void osh_site_init_log_dropped(struct ocsf_base_event *ev)
 static inline void osh_site_init_log_invalid_event(struct ocsf_base_event *ev)
 {
 	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "LOG_INVALID_EVENT");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* LOG_CONVERT_REFUSED: JSON lines the OCSF version conversion of the JSONL file refused
+ * (ocsf_schema_version below 1.7.0; docs/siem.md); written by the writer thread, the first at once,
+ * then at most once a minute and at flush/shutdown; activity_name "Log Loss". unmapped:
+ * lost_records, reason, ocsf_schema_version, last_... */
+static inline void osh_site_init_log_convert_refused(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "LOG_CONVERT_REFUSED");
 	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
@@ -794,6 +812,32 @@ static inline void osh_site_init_proxy_policy_rejected(struct ocsf_device_config
 	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
 }
 
+/* DENIAL_FLUSH: one flush round of the denial aggregator delivered to the gateway
+ * (SubmitPolicyAnalysis); activity_name Denial Flush. unmapped: round, keys, denials, proposals,
+ * accepted, rejected, overflow (denials refused for want of a key), dropped (kept keys that no
+ * longer fit) */
+static inline void osh_site_init_denial_flush(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "DENIAL_FLUSH");
+}
+
+/* DENIAL_FLUSH_FAILED: a flush round could not be delivered; its keys go back into the aggregator
+ * (bounded; what no longer fits is counted as dropped) and the next round sends them. unmapped:
+ * round, keys, kept, dropped, reason */
+static inline void osh_site_init_denial_flush_failed(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "DENIAL_FLUSH_FAILED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* DENIAL_DNS_FAIL: the mechanistic mapper could not resolve a denied host to decide on allowed_ips;
+ * the proposal is made without them. unmapped: host, port, reason */
+static inline void osh_site_init_denial_dns_fail(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "DENIAL_DNS_FAIL");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
 /* SSH_LISTEN: the SSH server is listening on its Unix socket with a fresh Ed25519 host key.
  * unmapped: host_key_fingerprint, max_connections */
 static inline void osh_site_init_ssh_listen(struct ocsf_ssh_activity *ev)
@@ -1002,6 +1046,39 @@ static inline void osh_site_init_gw_store_recovered(struct ocsf_network_activity
 {
 	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_OPEN,
 				   "GW_STORE_RECOVERED");
+}
+
+/* GW_CRED_IMPORT: Credential digests an earlier gateway kept in its data dir were imported into the
+ * store, once (Medium when the import stopped) */
+static inline void osh_site_init_gw_cred_import(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "GW_CRED_IMPORT");
+}
+
+/* GW_PROPOSALS_SUBMIT: a supervisor's SubmitPolicyAnalysis round stored (activity_name Policy
+ * Analysis). unmapped: sandbox_id, sandbox, analysis_mode, accepted, rejected, inserted, merged,
+ * reopened, suppressed (rejected proposals without newer denials), reasons */
+static inline void osh_site_init_gw_proposals_submit(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "GW_PROPOSALS_SUBMIT");
+}
+
+/* GW_PROPOSAL_ACCEPT: an operator accepted a policy proposal: the rule was merged into the
+ * sandbox's policy as a new version (validated first). unmapped: sandbox_id, sandbox, proposal_id,
+ * rule_name, host, port, binary, old_version, new_version, policy_hash, decided_by */
+static inline void osh_site_init_gw_proposal_accept(struct ocsf_device_config_state_change *ev)
+{
+	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
+					     "GW_PROPOSAL_ACCEPT");
+}
+
+/* GW_PROPOSAL_REJECT: an operator rejected a policy proposal; it is not proposed again unless new
+ * denials arrive after the decision (activity_name Policy Proposal Rejected). unmapped: sandbox_id,
+ * sandbox, proposal_id, rule_name, host, port, binary, decided_by */
+static inline void osh_site_init_gw_proposal_reject(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "GW_PROPOSAL_REJECT");
 }
 
 #endif

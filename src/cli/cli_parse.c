@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "osh_cli.h"
+#include "osh_labels.h"
 #include "osh_parse.h"
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
@@ -58,8 +59,8 @@ const struct osh_cli_spec osh_cli_specs[] = {
      "change a setting (upstream form of config set)"},
     {"settings delete", "--key --global --yes", "", false,
      "drop a setting's override (back to file/default)"},
-    {"sandbox create", "--name --policy --secret --env", "", false, "start a sandbox"},
-    {"sandbox list", "-o --output --names", "", false, "list sandboxes"},
+    {"sandbox create", "--name --policy --secret --env --label", "", false, "start a sandbox"},
+    {"sandbox list", "-o --output --names --selector", "", false, "list sandboxes"},
     {"sandbox get", "-o --output", "", true, "show one sandbox"},
     {"sandbox delete", "--all", "", true, "stop and remove sandboxes"},
     {"sandbox connect", "", "", true, "interactive shell in a sandbox (OpenSSH)"},
@@ -71,6 +72,8 @@ const struct osh_cli_spec osh_cli_specs[] = {
      "print a sandbox's log lines"},
     {"logs", "-n --lines --tail -f --follow --since --level --source -o --output --timestamps", "",
      true, "print a sandbox's log lines (alias lg)"},
+    {"sandbox proposals", "-o --output --status", "accept reject", true,
+     "policy proposals made from denials; accept or reject one"},
     {"status", "-o --output", "", false, "gateway version, health and address"},
     {"completions", "", "bash zsh fish", false, "print a shell completion script"},
     {"term", "", "", false, "terminal UI: sandboxes and a live log panel"},
@@ -393,6 +396,32 @@ static int parse_logs(int argc, char **argv, int i, int64_t now_ms, const char *
 	return OSH_OK;
 }
 
+/* One --label KEY=VALUE: checked (osh_labels.h), no key twice, at most 64. */
+static int parse_label(const char *v, struct osh_cli_args *o, char *err, size_t errlen)
+{
+	char k[OSH_LABEL_KEY_MAX + 1], val[OSH_LABEL_VALUE_MAX + 1], why[256];
+	char k2[OSH_LABEL_KEY_MAX + 1], v2[OSH_LABEL_VALUE_MAX + 1];
+	int rc = OSH_OK;
+
+	if (v == NULL || *v == '\0') {
+		rc = fail(err, errlen, "sandbox create: --label needs KEY=VALUE");
+	} else if (osh_labels_split(v, k, val, why, sizeof(why)) != 0) {
+		rc = fail(err, errlen, "sandbox create: --label: %s", why);
+	} else if (o->n_labels >= OSH_LABELS_MAX) {
+		rc = fail(err, errlen, "sandbox create: more than %d --label", OSH_LABELS_MAX);
+	} else {
+		for (int j = 0; j < o->n_labels && rc == OSH_OK; j++)
+			if (osh_labels_split(o->labels[j], k2, v2, why, sizeof(why)) == 0 &&
+			    strcmp(k, k2) == 0)
+				rc = fail(err, errlen,
+					  "sandbox create: --label %s given twice ('%s' and '%s')",
+					  k, o->labels[j], v);
+		if (rc == OSH_OK)
+			o->labels[o->n_labels++] = v;
+	}
+	return rc;
+}
+
 static int parse_create(int argc, char **argv, int i, struct osh_cli_args *o, char *err,
 			size_t errlen)
 {
@@ -447,6 +476,12 @@ static int parse_create(int argc, char **argv, int i, struct osh_cli_args *o, ch
 			if (o->n_env >= (int)(sizeof(o->env) / sizeof(o->env[0])))
 				return fail(err, errlen, "sandbox create: more than 64 --env");
 			o->env[o->n_env++] = v;
+			continue;
+		}
+		v = flag_value(argc, argv, &i, "--label", &m);
+		if (m) {
+			if (parse_label(v, o, err, errlen) != OSH_OK)
+				return OSH_EINVAL;
 			continue;
 		}
 		if (a[0] == '-')
@@ -513,6 +548,21 @@ static int parse_sandbox_cmd(int argc, char **argv, int i, const char *topic, in
 			o->names_only = true;
 			continue;
 		}
+		if (strstr(flags, "--selector") != NULL) {
+			v = flag_value(argc, argv, &i, "--selector", &m);
+			if (m) {
+				char *canon = NULL, why[256];
+
+				if (v == NULL || *v == '\0')
+					return fail(err, errlen,
+						    "%s: --selector needs KEY=VALUE[,...]", topic);
+				if (osh_labels_selector_parse(v, &canon, why, sizeof(why)) != 0)
+					return fail(err, errlen, "%s: --selector: %s", topic, why);
+				free(canon);
+				o->selector = v;
+				continue;
+			}
+		}
 		if (strstr(flags, "--all") != NULL && strcmp(a, "--all") == 0) {
 			o->all = true;
 			continue;
@@ -530,6 +580,69 @@ static int parse_sandbox_cmd(int argc, char **argv, int i, const char *topic, in
 			    topic, topic);
 	if (o->n_names > 0)
 		o->name = o->names[0];
+	return OSH_OK;
+}
+
+/* sandbox proposals NAME [--status S] [-o table|json]
+ * sandbox proposals accept|reject NAME ID */
+static int parse_proposals(int argc, char **argv, int i, struct osh_cli_args *o, char *err,
+			   size_t errlen)
+{
+	const char *topic = "sandbox proposals", *p[3] = {NULL, NULL, NULL};
+	int n = 0;
+
+	for (; i < argc; i++) {
+		const char *a = argv[i], *v;
+		bool m;
+		if (is_help(a)) {
+			o->cmd = OSH_CLI_HELP;
+			o->help_topic = topic;
+			return OSH_OK;
+		}
+		v = flag_value(argc, argv, &i, "-o", &m);
+		if (!m)
+			v = flag_value(argc, argv, &i, "--output", &m);
+		if (m) {
+			if (parse_output(topic, v, false, o, err, errlen) != OSH_OK)
+				return OSH_EINVAL;
+			continue;
+		}
+		v = flag_value(argc, argv, &i, "--status", &m);
+		if (m) {
+			if (v == NULL || (strcmp(v, "pending") != 0 && strcmp(v, "accepted") != 0 &&
+					  strcmp(v, "rejected") != 0 && strcmp(v, "all") != 0))
+				return fail(err, errlen,
+					    "%s: --status must be pending, accepted, rejected or "
+					    "all, got '%s'",
+					    topic, v != NULL ? v : "");
+			o->status = strcmp(v, "all") == 0 ? NULL : v;
+			continue;
+		}
+		if (a[0] == '-' && a[1] != '\0')
+			return unknown_flag(err, errlen, topic, a, spec_flags(topic));
+		if (n >= 3)
+			return fail(err, errlen, "%s: unexpected argument '%s'", topic, a);
+		p[n++] = a;
+	}
+	if (n >= 2 && (strcmp(p[0], "accept") == 0 || strcmp(p[0], "reject") == 0)) {
+		if (n != 3)
+			return fail(err, errlen, "%s %s: needs a sandbox NAME and a proposal ID",
+				    topic, p[0]);
+		o->cmd = OSH_CLI_PROPOSAL_DECIDE;
+		o->accept = strcmp(p[0], "accept") == 0;
+		o->name = p[1];
+		o->proposal_id = p[2];
+		return OSH_OK;
+	}
+	if (n == 0)
+		return fail(err, errlen, "%s: missing sandbox NAME (see openshell %s --help)",
+			    topic, topic);
+	if (n > 1)
+		return fail(err, errlen,
+			    "%s: unexpected argument '%s' (to decide: sandbox proposals "
+			    "accept|reject NAME ID)",
+			    topic, p[1]);
+	o->name = p[0];
 	return OSH_OK;
 }
 
@@ -886,6 +999,10 @@ int osh_cli_parse_env(int argc, char **argv, const char *env_gateway, const char
 		o->cmd = OSH_CLI_SANDBOX_DELETE;
 		return parse_sandbox_cmd(argc, argv, i, "sandbox delete", 1, 64, o, err, errlen);
 	}
+	if (strcmp(sub, "proposals") == 0) {
+		o->cmd = OSH_CLI_PROPOSALS;
+		return parse_proposals(argc, argv, i, o, err, errlen);
+	}
 	if (strcmp(sub, "connect") == 0 || strcmp(sub, "ssh-config") == 0 ||
 	    strcmp(sub, "ssh-proxy") == 0) {
 		o->cmd = strcmp(sub, "connect") == 0	  ? OSH_CLI_SANDBOX_CONNECT
@@ -923,10 +1040,12 @@ static const char *const help_top =
     "  gateway start [GATEWAY FLAGS...]   run openshell-gateway in the foreground\n"
     "  status [-o json]                   gateway version, health and address\n"
     "  sandbox create --name NAME [--policy FILE] [--env K=V]... [--secret NAME[=VALUE]]...\n"
-    "                 [-- COMMAND...]\n"
-    "  sandbox list [-o table|json] [--names]\n"
+    "                 [--label K=V]... [-- COMMAND...]\n"
+    "  sandbox list [-o table|json] [--names] [--selector K=V[,K=V...]]\n"
     "  sandbox get [NAME] [-o table|yaml|json]\n"
     "  sandbox delete NAME...|--all       stop and remove sandboxes\n"
+    "  sandbox proposals NAME [--status S] [-o json]   policy proposals from denials\n"
+    "  sandbox proposals accept|reject NAME ID\n"
     "  sandbox exec NAME -- CMD...        run CMD in the sandbox over SSH; its exit status\n"
     "  sandbox connect NAME               interactive shell in the sandbox (OpenSSH)\n"
     "  sandbox ssh-config NAME            OpenSSH Host block (ProxyCommand, pinned key)\n"
@@ -965,6 +1084,8 @@ static const char *const help_config =
     "Boolean values accept true/false, yes/no, on/off, 1/0 in any case.\n"
     "Key: ocsf_logging_enabled (bool; upstream name ocsf_json_enabled) turns the\n"
     "OCSF JSONL file of every sandbox on or off live.\n"
+    "Key: ocsf_schema_version (string: 1.1.0, 1.3.0, 1.5.0 or 1.7.0, the default)\n"
+    "sets the OCSF version of that file's lines, live (docs/siem.md).\n"
     "The upstream forms are `openshell settings get|set|delete`.\n";
 
 static const char *const help_settings =
@@ -974,7 +1095,7 @@ static const char *const help_settings =
     "\n"
     "The upstream names of `config get` / `config set`, with the same keys:\n"
     "ocsf_json_enabled is accepted for ocsf_logging_enabled. delete drops the\n"
-    "value set through the CLI, so the config file or default applies again.\n"
+    "value set through the CLI, so the config file, flag, env or default applies.\n"
     "Differs from upstream on purpose: settings are gateway-wide here (there are\n"
     "no per-sandbox settings), so a sandbox NAME is refused and --global is\n"
     "implied; --yes is accepted and ignored (nothing prompts).\n"
@@ -983,7 +1104,8 @@ static const char *const help_settings =
 
 static const char *const help_create =
     "Usage: openshell sandbox create --name NAME [--policy FILE] [--env KEY=VALUE]...\n"
-    "                                [--secret NAME[=VALUE]]... [-- COMMAND [ARG...]]\n"
+    "                                [--secret NAME[=VALUE]]... [--label KEY=VALUE]...\n"
+    "                                [-- COMMAND [ARG...]]\n"
     "\n"
     "Asks the gateway to start a sandbox supervisor named NAME running COMMAND\n"
     "(the gateway's default command when omitted). --policy sends a policy YAML\n"
@@ -991,16 +1113,21 @@ static const char *const help_create =
     "to the agent's environment. --secret gives the sandbox a credential: the\n"
     "agent sees NAME=openshell:resolve:env:NAME and the proxy puts the value on\n"
     "the wire; without =VALUE the value is read from this shell's environment\n"
-    "variable NAME (keeps it out of the process list).\n"
+    "variable NAME (keeps it out of the process list). --label keeps a label\n"
+    "with the sandbox (repeatable, at most 64): KEY is [A-Za-z0-9][A-Za-z0-9._/-]*,\n"
+    "at most 63 characters; VALUE at most 63 printable ASCII characters; shown by\n"
+    "`sandbox list` and `sandbox get`, selected by `sandbox list --selector`.\n"
     "Prints the new sandbox's id and state.\n"
-    "Differs from upstream: --name is required; no --from image, --gpu, --label.\n";
+    "Differs from upstream: --name is required; no --from image, --gpu.\n";
 
 static const char *const help_list =
-    "Usage: openshell sandbox list [-o table|json] [--names]\n"
+    "Usage: openshell sandbox list [-o table|json] [--names] [--selector K=V[,K=V...]]\n"
     "\n"
-    "Prints NAME, ID, STATE, PID, EXIT and CREATED for every sandbox;\n"
+    "Prints NAME, ID, STATE, PID, EXIT, CREATED and LABELS for every sandbox;\n"
     "--names prints one name per line; -o json prints {\"sandboxes\": [...]}\n"
-    "with the fields of `sandbox get -o json`.\n";
+    "with the fields of `sandbox get -o json`. --selector lists only the\n"
+    "sandboxes carrying every one of these labels (the gateway filters; a\n"
+    "value containing ',' cannot be selected).\n";
 
 static const char *const help_get =
     "Usage: openshell sandbox get [NAME] [-o table|yaml|json]\n"
@@ -1073,11 +1200,13 @@ static const char *const help_sandbox =
     "Usage: openshell sandbox create|list|get|delete|logs|exec|connect|ssh-config|ssh-proxy ...\n"
     "\n"
     "  sandbox create --name NAME [--policy FILE] [--env K=V]... [--secret NAME[=VALUE]]...\n"
-    "                 [-- COMMAND...]\n"
-    "  sandbox list [-o table|json] [--names]\n"
+    "                 [--label K=V]... [-- COMMAND...]\n"
+    "  sandbox list [-o table|json] [--names] [--selector K=V[,K=V...]]\n"
     "  sandbox get [NAME] [-o table|yaml|json]\n"
     "  sandbox delete NAME...|--all\n"
     "  sandbox logs NAME [-n N] [--since T] [--level L] [--source S] [--follow]\n"
+    "  sandbox proposals NAME [--status pending|accepted|rejected|all] [-o table|json]\n"
+    "  sandbox proposals accept|reject NAME ID\n"
     "  sandbox exec NAME [--] CMD...   run CMD in the sandbox over SSH; exits with its status\n"
     "  sandbox connect NAME            interactive shell in the sandbox (OpenSSH, PTY)\n"
     "  sandbox ssh-config NAME         pin the host key, print an OpenSSH Host block\n"
@@ -1085,6 +1214,20 @@ static const char *const help_sandbox =
     "                                  (the ProxyCommand; see docs/ssh.md)\n"
     "\n"
     "See `openshell sandbox <subcommand> --help`.\n";
+
+static const char *const help_proposals =
+    "Usage: openshell sandbox proposals NAME [--status pending|accepted|rejected|all]\n"
+    "                                        [-o table|json]\n"
+    "       openshell sandbox proposals accept NAME ID\n"
+    "       openshell sandbox proposals reject NAME ID\n"
+    "\n"
+    "The sandbox's supervisor folds the connections its policy refused by\n"
+    "(host, port, binary) and proposes a network rule for each (docs/l7.md).\n"
+    "The first form lists them (all statuses unless --status): id, status, rule,\n"
+    "endpoint, binary, hits, confidence, last denial. `accept` merges the rule into\n"
+    "the sandbox's policy as a new version, which the running sandbox applies at\n"
+    "its next policy poll (no restart); `reject` keeps it out until new denials\n"
+    "arrive after the decision.\n";
 
 void osh_cli_help(FILE *fp, const char *topic)
 {
@@ -1108,6 +1251,8 @@ void osh_cli_help(FILE *fp, const char *topic)
 	else if (strcmp(topic, "sandbox logs") == 0 || strcmp(topic, "logs") == 0 ||
 		 strcmp(topic, "lg") == 0)
 		t = help_logs;
+	else if (strcmp(topic, "sandbox proposals") == 0)
+		t = help_proposals;
 	else if (strcmp(topic, "status") == 0)
 		t = help_status;
 	else if (strcmp(topic, "completions") == 0)

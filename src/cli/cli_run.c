@@ -16,6 +16,7 @@
 #include "cli_internal.h"
 #include "osh_parse.h"
 #include "osh_cli.h"
+#include "osh_labels.h"
 #include "osh_rpc.h"
 #include "osh_secret_check.h"
 #include "osh_time.h"
@@ -139,8 +140,8 @@ static int config_get(struct ctx *x)
 	return OSH_CLI_EXIT_OK;
 }
 
-/* settings delete --key K: SetConfig with unset, so the file no longer
- * overrides the key. */
+/* settings delete --key K: SetConfig with unset, so the value set through
+ * the CLI (kept in the gateway's database) no longer overrides the key. */
 static int config_delete(struct ctx *x)
 {
 	Openshell__V1__SetConfigRequest req = OPENSHELL__V1__SET_CONFIG_REQUEST__INIT;
@@ -321,6 +322,10 @@ static int sandbox_create(struct ctx *x)
 	Openshell__V1__CreateSandboxRequest__EnvEntry env_ents[64];
 	Openshell__V1__CreateSandboxRequest__EnvEntry *env[64];
 	char env_keys[64][256];
+	Openshell__V1__CreateSandboxRequest__LabelsEntry lab_ents[OSH_LABELS_MAX];
+	Openshell__V1__CreateSandboxRequest__LabelsEntry *labels[OSH_LABELS_MAX];
+	char lab_k[OSH_LABELS_MAX][OSH_LABEL_KEY_MAX + 1];
+	char lab_v[OSH_LABELS_MAX][OSH_LABEL_VALUE_MAX + 1];
 
 	req.name = OSH_RPC_STR(x->a->name);
 	if (x->a->policy_file != NULL) {
@@ -357,6 +362,23 @@ static int sandbox_create(struct ctx *x)
 	}
 	req.n_env = (size_t)x->a->n_env;
 	req.env = req.n_env ? env : NULL;
+	for (int i = 0; i < x->a->n_labels && i < OSH_LABELS_MAX; i++) {
+		Openshell__V1__CreateSandboxRequest__LabelsEntry e =
+		    OPENSHELL__V1__CREATE_SANDBOX_REQUEST__LABELS_ENTRY__INIT;
+
+		/* checked by the parser; split again into this call's buffers */
+		if (osh_labels_split(x->a->labels[i], lab_k[i], lab_v[i], why, sizeof(why)) != 0) {
+			fprintf(x->err, "openshell: sandbox create: --label: %s\n", why);
+			rc = OSH_CLI_EXIT_USAGE;
+			goto out;
+		}
+		e.key = lab_k[i];
+		e.value = lab_v[i];
+		lab_ents[i] = e;
+		labels[i] = &lab_ents[i];
+		req.n_labels++;
+	}
+	req.labels = req.n_labels ? labels : NULL;
 	if (call(x, "CreateSandbox", &req.base, LONG_MS, &resp, &st) != OSH_OK) {
 		rc = report(x, "sandbox create", &st);
 		goto out;
@@ -377,7 +399,8 @@ out:
 /* Every page of ListSandboxes (the gateway pages so each answer fits one
  * message): the responses are kept in *pages (free each with osh_rpc_msg_free
  * and the array with free) so the table can be sized over all rows. */
-static int list_all(struct ctx *x, void ***pages, size_t *n_pages, struct osh_rpc_status *st)
+static int list_all(struct ctx *x, const char *selector, void ***pages, size_t *n_pages,
+		    struct osh_rpc_status *st)
 {
 	Openshell__V1__ListSandboxesRequest req = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
 	void **v = NULL; /* Openshell__V1__ListSandboxesResponse * each */
@@ -391,6 +414,7 @@ static int list_all(struct ctx *x, void ***pages, size_t *n_pages, struct osh_rp
 		ProtobufCMessage *resp = NULL;
 
 		req.page_token = token;
+		req.label_selector = OSH_RPC_STR(selector);
 		rc = call(x, "ListSandboxes", &req.base, UNARY_MS, &resp, st);
 		if (rc != OSH_OK)
 			break;
@@ -424,7 +448,7 @@ int cli_list_all(struct osh_rpc_client *c, void ***pages, size_t *n_pages,
 		 struct osh_rpc_status *st)
 {
 	struct ctx x = {.c = c};
-	return list_all(&x, pages, n_pages, st);
+	return list_all(&x, NULL, pages, n_pages, st);
 }
 
 static const Openshell__V1__ListSandboxesResponse *page_at(void **pages, size_t i)
@@ -466,7 +490,34 @@ static void sandbox_json(FILE *fp, const Openshell__V1__Sandbox *s)
 			fputs(", ", fp);
 		osh_cli_json_str(fp, s->command[i]);
 	}
-	fputs("]}", fp);
+	fputs("], \"labels\": {", fp);
+	for (size_t i = 0; i < s->n_labels; i++) {
+		if (i)
+			fputs(", ", fp);
+		osh_cli_json_str(fp, s->labels[i]->key);
+		fputs(": ", fp);
+		osh_cli_json_str(fp, s->labels[i]->value);
+	}
+	fputs("}}", fp);
+}
+
+/* "K=V,K2=V2" (the gateway's order: sorted by key) or "-"; labels from the
+ * gateway are untrusted text, escaped like log text. */
+static void labels_text(FILE *fp, const Openshell__V1__Sandbox *s, const char *sep)
+{
+	char buf[10 * (OSH_LABEL_KEY_MAX + OSH_LABEL_VALUE_MAX) + 8]; /* \u{XXXX} per byte */
+
+	if (s->n_labels == 0)
+		fputc('-', fp);
+	for (size_t i = 0; i < s->n_labels; i++) {
+		if (i)
+			fputs(sep, fp);
+		(void)cli_escape_text(s->labels[i]->key, buf, sizeof(buf)); /* truncates */
+		fputs(buf, fp);
+		fputc('=', fp);
+		(void)cli_escape_text(s->labels[i]->value, buf, sizeof(buf));
+		fputs(buf, fp);
+	}
 }
 
 static int sandbox_list(struct ctx *x)
@@ -478,7 +529,7 @@ static int sandbox_list(struct ctx *x)
 	bool first = true;
 
 	memset(&st, 0, sizeof(st));
-	if (list_all(x, &pages, &n_pages, &st) != OSH_OK) {
+	if (list_all(x, x->a->selector, &pages, &n_pages, &st) != OSH_OK) {
 		ret = report(x, "sandbox list", &st);
 		goto out;
 	}
@@ -508,8 +559,8 @@ static int sandbox_list(struct ctx *x)
 			wn = n > wn ? n : wn;
 			wi = m > wi ? m : wi;
 		}
-	fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, "NAME", wi, "ID", "STATE", "PID",
-		"EXIT", "CREATED");
+	fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %-20s  %s\n", wn, "NAME", wi, "ID", "STATE",
+		"PID", "EXIT", "CREATED", "LABELS");
 	for (size_t p = 0; p < n_pages; p++)
 		for (size_t i = 0; i < page_at(pages, p)->n_sandboxes; i++) {
 			const Openshell__V1__Sandbox *s = page_at(pages, p)->sandboxes[i];
@@ -524,8 +575,10 @@ static int sandbox_list(struct ctx *x)
 				snprintf(code, sizeof(code), "%d", s->exit_code);
 			else
 				snprintf(code, sizeof(code), "-");
-			fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %s\n", wn, s->name, wi, s->id,
-				cli_state_name(s->state), pid, code, created);
+			fprintf(x->out, "%-*s  %-*s  %-12s  %7s  %4s  %-20s  ", wn, s->name, wi,
+				s->id, cli_state_name(s->state), pid, code, created);
+			labels_text(x->out, s, ",");
+			fputc('\n', x->out);
 		}
 out:
 	free_pages(pages, n_pages);
@@ -552,7 +605,7 @@ static int sandbox_get(struct ctx *x)
 	char created[OSH_TIME_RFC3339_LEN];
 
 	memset(&st, 0, sizeof(st));
-	if (list_all(x, &pages, &n_pages, &st) != OSH_OK) {
+	if (list_all(x, NULL, &pages, &n_pages, &st) != OSH_OK) {
 		ret = report(x, "sandbox get", &st);
 		goto out;
 	}
@@ -591,6 +644,15 @@ static int sandbox_get(struct ctx *x)
 			fputs("\n  - ", x->out);
 			osh_cli_json_str(x->out, s->command[i]);
 		}
+		fputs("\nlabels:", x->out);
+		if (s->n_labels == 0)
+			fputs(" {}", x->out);
+		for (size_t i = 0; i < s->n_labels; i++) {
+			fputs("\n  ", x->out);
+			osh_cli_json_str(x->out, s->labels[i]->key);
+			fputs(": ", x->out);
+			osh_cli_json_str(x->out, s->labels[i]->value);
+		}
 		fputc('\n', x->out);
 		goto out;
 	}
@@ -610,6 +672,8 @@ static int sandbox_get(struct ctx *x)
 		fputc(' ', x->out);
 		osh_cli_json_str(x->out, s->command[i]);
 	}
+	fputs("\nLabels:   ", x->out);
+	labels_text(x->out, s, ", ");
 	fputc('\n', x->out);
 out:
 	free_pages(pages, n_pages);
@@ -647,7 +711,7 @@ static int sandbox_delete(struct ctx *x)
 		}
 		return ret;
 	}
-	if (list_all(x, &pages, &n_pages, &st) != OSH_OK) {
+	if (list_all(x, NULL, &pages, &n_pages, &st) != OSH_OK) {
 		ret = report(x, "sandbox delete", &st);
 		goto out;
 	}
@@ -824,7 +888,7 @@ static bool sandbox_exit_state(struct ctx *x, int *code, char *state, size_t cap
 	bool done = false;
 
 	memset(&st, 0, sizeof(st));
-	if (list_all(x, &pages, &n_pages, &st) == OSH_OK &&
+	if (list_all(x, NULL, &pages, &n_pages, &st) == OSH_OK &&
 	    (s = find_in(pages, n_pages, x->a->name)) != NULL &&
 	    (s->state == OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_EXITED ||
 	     s->state == OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_FAILED)) {
@@ -1050,6 +1114,116 @@ void osh_cli_discover_gateway(char *buf, size_t cap)
 	}
 }
 
+/* ------------------------------------------------------------- proposals -- */
+
+static void proposal_json(FILE *f, const Openshell__V1__PolicyChunk *c)
+{
+	fputs("{\"id\": ", f);
+	osh_cli_json_str(f, c->id);
+	fputs(", \"status\": ", f);
+	osh_cli_json_str(f, c->status);
+	fputs(", \"rule_name\": ", f);
+	osh_cli_json_str(f, c->rule_name);
+	fputs(", \"host\": ", f);
+	osh_cli_json_str(f, c->host);
+	fprintf(f, ", \"port\": %u, \"binary\": ", c->port);
+	osh_cli_json_str(f, c->binary);
+	fprintf(f, ", \"hit_count\": %d, \"confidence\": %.3f, \"stage\": ", c->hit_count,
+		(double)c->confidence);
+	osh_cli_json_str(f, c->stage);
+	fprintf(f,
+		", \"first_seen_ms\": %lld, \"last_seen_ms\": %lld, \"created_ms\": %lld, "
+		"\"decided_ms\": %lld, \"rationale\": ",
+		(long long)c->first_seen_ms, (long long)c->last_seen_ms,
+		(long long)c->created_at_ms, (long long)c->decided_at_ms);
+	osh_cli_json_str(f, c->rationale);
+	fputs(", \"security_notes\": ", f);
+	osh_cli_json_str(f, c->security_notes);
+	fputs(", \"allowed_ips\": [", f);
+	if (c->proposed_rule && c->proposed_rule->n_endpoints > 0) {
+		const Openshell__V1__NetworkEndpoint *ep = c->proposed_rule->endpoints[0];
+
+		for (size_t i = 0; i < ep->n_allowed_ips; i++) {
+			fputs(i ? ", " : "", f);
+			osh_cli_json_str(f, ep->allowed_ips[i]);
+		}
+	}
+	fputs("]}", f);
+}
+
+static int proposals_list(struct ctx *x)
+{
+	Openshell__V1__GetPolicyProposalsRequest req =
+	    OPENSHELL__V1__GET_POLICY_PROPOSALS_REQUEST__INIT;
+	const Openshell__V1__GetPolicyProposalsResponse *r;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+
+	req.name = OSH_RPC_STR(x->a->name);
+	req.status = OSH_RPC_STR(x->a->status != NULL ? x->a->status : "");
+	if (call(x, "GetPolicyProposals", &req.base, UNARY_MS, &resp, &st) != OSH_OK)
+		return report(x, "sandbox proposals", &st);
+	r = (const Openshell__V1__GetPolicyProposalsResponse *)resp;
+	(void)osh_cli_last_write(x->a->name);
+	if (x->a->output == OSH_CLI_OUT_JSON) {
+		fputs("{\"sandbox\": ", x->out);
+		osh_cli_json_str(x->out, x->a->name);
+		fputs(", \"proposals\": [", x->out);
+		for (size_t i = 0; i < r->n_chunks; i++) {
+			fputs(i ? ", " : "", x->out);
+			proposal_json(x->out, r->chunks[i]);
+		}
+		fputs("]}\n", x->out);
+	} else if (r->n_chunks == 0) {
+		fprintf(x->out, "no proposals for sandbox %s\n", x->a->name);
+	} else {
+		fprintf(x->out, "%-36s  %-8s  %-28s  %-28s  %-24s  %6s  %4s  %s\n", "ID", "STATUS",
+			"RULE", "ENDPOINT", "BINARY", "HITS", "CONF", "LAST DENIAL");
+		for (size_t i = 0; i < r->n_chunks; i++) {
+			const Openshell__V1__PolicyChunk *c = r->chunks[i];
+			char ep[300], last[OSH_TIME_RFC3339_LEN];
+
+			snprintf(ep, sizeof(ep), "%s:%u", c->host, c->port);
+			osh_time_format_utc(c->last_seen_ms, last, sizeof(last));
+			fprintf(x->out, "%-36s  %-8s  %-28s  %-28s  %-24s  %6d  %4.2f  %s\n", c->id,
+				c->status, c->rule_name, ep, c->binary, c->hit_count,
+				(double)c->confidence, last);
+			if (c->security_notes[0] != '\0')
+				fprintf(x->out, "    notes: %s\n", c->security_notes);
+		}
+	}
+	osh_rpc_msg_free(resp);
+	return OSH_CLI_EXIT_OK;
+}
+
+static int proposal_decide(struct ctx *x)
+{
+	Openshell__V1__DecidePolicyProposalRequest req =
+	    OPENSHELL__V1__DECIDE_POLICY_PROPOSAL_REQUEST__INIT;
+	const Openshell__V1__DecidePolicyProposalResponse *r;
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+	const char *what = x->a->accept ? "sandbox proposals accept" : "sandbox proposals reject";
+
+	req.name = OSH_RPC_STR(x->a->name);
+	req.id = OSH_RPC_STR(x->a->proposal_id);
+	req.accept = x->a->accept;
+	if (call(x, "DecidePolicyProposal", &req.base, UNARY_MS, &resp, &st) != OSH_OK)
+		return report(x, what, &st);
+	r = (const Openshell__V1__DecidePolicyProposalResponse *)resp;
+	if (x->a->accept)
+		fprintf(x->out,
+			"proposal %s accepted: rule %s merged into the policy of sandbox %s "
+			"(policy version %u); the sandbox applies it at its next policy poll\n",
+			x->a->proposal_id, r->chunk ? r->chunk->rule_name : "?", x->a->name,
+			r->policy_version);
+	else
+		fprintf(x->out, "proposal %s rejected (sandbox %s)\n", x->a->proposal_id,
+			x->a->name);
+	osh_rpc_msg_free(resp);
+	return OSH_CLI_EXIT_OK;
+}
+
 int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, FILE *err,
 		volatile sig_atomic_t *stop)
 {
@@ -1112,6 +1286,12 @@ int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, F
 		break;
 	case OSH_CLI_STATUS:
 		rc = status(&x);
+		break;
+	case OSH_CLI_PROPOSALS:
+		rc = proposals_list(&x);
+		break;
+	case OSH_CLI_PROPOSAL_DECIDE:
+		rc = proposal_decide(&x);
 		break;
 	case OSH_CLI_SANDBOX_SSH_PROXY:
 	case OSH_CLI_SANDBOX_SSH_CONFIG:

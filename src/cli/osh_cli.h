@@ -56,6 +56,8 @@ enum osh_cli_cmd {
 	OSH_CLI_STATUS,
 	OSH_CLI_COMPLETIONS,
 	OSH_CLI_TERM,
+	OSH_CLI_PROPOSALS,	 /* sandbox proposals NAME [--status S] [-o json] */
+	OSH_CLI_PROPOSAL_DECIDE, /* sandbox proposals accept|reject NAME ID */
 	OSH_CLI_SANDBOX_SSH_PROXY,  /* sandbox ssh-proxy NAME (OpenSSH ProxyCommand)      */
 	OSH_CLI_SANDBOX_SSH_CONFIG, /* sandbox ssh-config NAME: Host block, pinned key    */
 	OSH_CLI_SANDBOX_EXEC,	    /* sandbox exec NAME [--] CMD...: its exit status     */
@@ -135,12 +137,21 @@ struct osh_cli_args {
 	/** sandbox create --env K=V (repeatable) */
 	const char *env[64];
 	int n_env;
+	/** sandbox create --label K=V (repeatable; checked by osh_labels_split) */
+	const char *labels[64];
+	int n_labels;
+	/** sandbox list --selector K=V[,K2=V2] (checked; the gateway filters) */
+	const char *selector;
 	/** -o table|yaml|json, --json; sandbox list --names */
 	enum osh_cli_output output;
 	bool names_only;
 	/** settings --global (the only scope this gateway has) */
 	bool global;
 	enum osh_cli_ts timestamps;
+	/** sandbox proposals: --status filter; accept|reject: the proposal id */
+	const char *status;
+	const char *proposal_id;
+	bool accept;
 	/** completions SHELL */
 	const char *shell;
 	/** gateway start: arguments passed to openshell-gateway */

@@ -65,7 +65,9 @@
 #define MAIN_BASE	   "openshell.log"
 #define JSONL_BASE	   "openshell-ocsf.log"
 #define REPORT_INTERVAL_MS 1000
-#define IDLE_POLL_MS	   1000
+/* LOG_CONVERT_REFUSED at most this often (the first one at once). */
+#define CONVERT_REPORT_MS 60000
+#define IDLE_POLL_MS	  1000
 /* While records arrive the writer dozes DOZE_MS between batches instead of
  * waiting to be woken; after IDLE_DOZES dozes without a record it sleeps
  * until a producer wakes it. So a line reaches its file at most DOZE_MS
@@ -99,6 +101,8 @@ static struct {
 	_Atomic bool running;
 	_Atomic bool stop;
 	_Atomic bool jsonl;
+	_Atomic int jsonl_version; /* enum ocsf_version of the JSON lines written */
+	_Atomic uint64_t convert_refused;
 	_Atomic bool stall;
 	_Atomic bool fallback_flag, jsonl_open_flag;
 	bool push_on;
@@ -107,8 +111,11 @@ static struct {
 	bool fallback;
 	bool json_applied;     /* JSONL state the writer last acted on */
 	bool json_open_failed; /* an open failed in this cycle: no retry per line */
-	uint64_t rep_dropped, rep_invalid, rep_lost, rep_push_dropped;
+	uint64_t rep_dropped, rep_invalid, rep_lost, rep_push_dropped, rep_convert_refused;
 	int64_t last_report_ms;
+	int64_t last_convert_report_ms; /* 0: none yet */
+	char convert_reason[256];	/* the last refusal's reason */
+	int convert_version;		/* the version it was refused for */
 	size_t errused;
 	struct osh_sink main, json;
 	char log_dir[3800];
@@ -116,7 +123,7 @@ static struct {
 	char wline[OSH_EMIT_LINE_MAX + 256];
 	char wshort[OSH_EMIT_LINE_MAX + 1];
 	char wjson[OSH_EMIT_JSON_MAX + 1];
-} rt = {.efd = -1, .stderr_level = OSH_LEVEL_WARN};
+} rt = {.efd = -1, .stderr_level = OSH_LEVEL_WARN, .jsonl_version = OCSF_VERSION_1_7_0};
 
 /* Producer scratch: per thread, no heap. */
 static _Thread_local char tl_short[OSH_EMIT_LINE_MAX + 1];
@@ -636,6 +643,17 @@ bool osh_emit_jsonl_enabled(void)
 	return atomic_load(&rt.jsonl);
 }
 
+void osh_emit_set_jsonl_version(enum ocsf_version v)
+{
+	if ((unsigned)v < OCSF_VERSION_COUNT)
+		atomic_store(&rt.jsonl_version, (int)v);
+}
+
+enum ocsf_version osh_emit_jsonl_version(void)
+{
+	return (enum ocsf_version)atomic_load(&rt.jsonl_version);
+}
+
 void osh_emit_set_stderr_level(enum osh_level level)
 {
 	atomic_store(&rt.stderr_level, (int)level);
@@ -676,6 +694,7 @@ void osh_emit_stats_get(struct osh_emit_stats *out)
 	out->write_errors = atomic_load(&rt.write_errors);
 	out->reports = atomic_load(&rt.reports);
 	out->reports_jsonl = atomic_load(&rt.reports_jsonl);
+	out->convert_refused = atomic_load(&rt.convert_refused);
 	out->push_dropped = atomic_load(&rt.push_dropped);
 	out->rotations = atomic_load(&rt.rotations);
 	out->reopens = atomic_load(&rt.reopens);
@@ -755,6 +774,28 @@ static void json_open(int64_t ts)
 		rt.json_open_failed = true;
 }
 
+/* The JSON line json[0..j_len) (ending in '\n') converted to `ver` and
+ * appended (copied), or counted as refused with its reason. */
+static bool write_converted(const char *json, size_t j_len, enum ocsf_version ver, int64_t ts)
+{
+	char *out = NULL;
+	size_t out_len = 0;
+	char reason[sizeof(rt.convert_reason)];
+	bool ok = false;
+
+	if (ocsf_convert_json(json, j_len > 0 ? j_len - 1 : 0, ver, &out, &out_len, reason,
+			      sizeof(reason)) == 0) {
+		out[out_len] = '\n'; /* the NUL's byte */
+		ok = osh_sink_append(&rt.json, out, out_len + 1, ts) == 0;
+	} else {
+		memcpy(rt.convert_reason, reason, sizeof(reason));
+		rt.convert_version = (int)ver;
+		atomic_fetch_add(&rt.convert_refused, 1);
+	}
+	free(out);
+	return ok;
+}
+
 /* Writes one line of kind/level to every sink it belongs to. `json` may be
  * NULL. Returns true when a JSON line was appended. */
 /* Writer's timestamp text, cached: lines of one batch mostly share the same
@@ -806,9 +847,14 @@ static bool write_record(int kind, int level, int64_t ts, char *line, size_t len
 	if (to_err)
 		err_append(line, len);
 	if (json != NULL) {
+		int ver = atomic_load(&rt.jsonl_version);
+
 		json_open(ts);
-		json_ok = (by_ref ? osh_sink_append_ref(&rt.json, json, j_len, ts)
-				  : osh_sink_append(&rt.json, json, j_len, ts)) == 0;
+		if (ver != OCSF_VERSION_1_7_0)
+			json_ok = write_converted(json, j_len, (enum ocsf_version)ver, ts);
+		else
+			json_ok = (by_ref ? osh_sink_append_ref(&rt.json, json, j_len, ts)
+					  : osh_sink_append(&rt.json, json, j_len, ts)) == 0;
 	}
 	return json_ok;
 }
@@ -849,6 +895,27 @@ static void writer_event(struct ocsf_event *ev)
 			 with_json && jlen > 0 ? rt.wjson : NULL, jlen, false))
 		atomic_fetch_add(&rt.reports_jsonl, 1);
 	push_put(OSH_REC_EVENT, level, ts, "ocsf", 4, rt.wshort, slen);
+}
+
+/* LOG_CONVERT_REFUSED: `count` JSON lines not written since the last one. */
+static void report_convert(uint64_t count)
+{
+	struct ocsf_base_event ev;
+	const char *ver = ocsf_version_name((enum ocsf_version)rt.convert_version);
+
+	osh_site_init_log_convert_refused(&ev);
+	ocsf_base_event_set_activity_name(&ev, "Log Loss");
+	ocsf_base_event_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
+	ocsf_base_event_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena,
+				   "%llu JSONL lines not written: refused by the conversion to "
+				   "OCSF %s (last: %s)",
+				   (unsigned long long)count, ver, rt.convert_reason));
+	ocsf_base_event_add_unmapped_int(&ev, "lost_records", (int64_t)count);
+	ocsf_base_event_add_unmapped_str(&ev, "reason", "convert_refused");
+	ocsf_base_event_add_unmapped_str(&ev, "ocsf_schema_version", ver);
+	ocsf_base_event_add_unmapped_str(&ev, "last_reason", rt.convert_reason);
+	writer_event(&ev.ev);
 }
 
 /* `init` is the loss site's generated init (LOG_DROPPED, ...). */
@@ -929,8 +996,17 @@ static void reopen_all(int64_t ts)
 static void maybe_report(bool force)
 {
 	int64_t now = now_ms();
-	uint64_t d, inv, lost, pd;
+	uint64_t d, inv, lost, pd, cr;
+	bool cr_due;
 
+	cr = atomic_load(&rt.convert_refused) - rt.rep_convert_refused;
+	cr_due = cr > 0 && (force || rt.last_convert_report_ms == 0 ||
+			    now - rt.last_convert_report_ms >= CONVERT_REPORT_MS);
+	if (cr_due) {
+		rt.last_convert_report_ms = now != 0 ? now : 1;
+		rt.rep_convert_refused += cr;
+		report_convert(cr);
+	}
 	if (!force && now - rt.last_report_ms < REPORT_INTERVAL_MS)
 		return;
 	/* Account for the lines still buffered first, so a failed report below
@@ -1197,6 +1273,9 @@ int osh_emit_init(const struct osh_emit_config *cfg)
 	rt.json_open_failed = false;
 	rt.errused = 0;
 	rt.rep_dropped = rt.rep_invalid = rt.rep_lost = rt.rep_push_dropped = 0;
+	rt.rep_convert_refused = 0;
+	rt.last_convert_report_ms = 0;
+	atomic_store(&rt.convert_refused, 0);
 	rt.last_report_ms = 0;
 	rt.flush_done = 0;
 	atomic_store(&rt.flush_req, 0);

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ocsf_convert.h"
 #include "ocsf_model.h"
 #include "osh_err.h"
 #include "osh_level.h"
@@ -93,6 +94,8 @@ struct osh_emit_stats {
 	uint64_t reports;		/* loss-report events written by the writer */
 	uint64_t reports_jsonl;		/* of those, also written to the JSONL file */
 	uint64_t push_dropped;		/* push-feed lines refused: feed full       */
+	uint64_t convert_refused;	/* JSON lines the OCSF version conversion
+					   refused (not written; reported)        */
 	uint64_t rotations;		/* files rotated (either family)            */
 	uint64_t reopens;		/* reopen requests served                   */
 	uint64_t wakeups;		/* writer wake-ups paid by producers (a
@@ -146,6 +149,19 @@ void osh_log(enum osh_level level, const char *module, const char *fmt, ...)
  * committed to the queue. Thread-safe, non-blocking, no file I/O. */
 void osh_emit_set_jsonl(bool on);
 bool osh_emit_jsonl_enabled(void);
+
+/* OCSF version of the JSONL lines (the reload handle of the gateway's
+ * `ocsf_schema_version`; default 1.7.0, kept across init/shutdown). Events
+ * are always built in 1.7.0; for another version the writer converts each
+ * JSON line it writes from now on (ocsf_convert_json(), docs/siem.md).
+ * Producers are not slowed: the conversion runs on the writer thread. A line
+ * the conversion refuses is not written; it is counted (stats
+ * convert_refused) and reported as LOG_CONVERT_REFUSED at most once a minute
+ * (and at flush/shutdown) with the count and the last reason. The shorthand
+ * file is unaffected. Thread-safe, non-blocking; an out-of-range value is
+ * ignored. */
+void osh_emit_set_jsonl_version(enum ocsf_version v);
+enum ocsf_version osh_emit_jsonl_version(void);
 
 /* Changes the stderr minimum level at runtime. Thread-safe. */
 void osh_emit_set_stderr_level(enum osh_level level);

@@ -1,20 +1,26 @@
 /* cfgstate.h - the gateway's live config: resolved values + revision + reloads.
  *
- * DESIGN: the flag and environment layers are fixed at start; the YAML layer is
- * re-read on every reload. A reload parses and resolves a complete new config off
- * to the side and swaps it in only when it is valid (house style practice 10); an
- * invalid file keeps the old config and revision and reports file:line:key.
+ * DESIGN: four sources per key, highest first: the shared values (set by
+ * SetConfig, kept in the store, so every gateway on one database serves them),
+ * the YAML file, the flags, the environment; then the default. The flag and
+ * environment layers are fixed at start; the YAML layer is re-read on every
+ * reload; the shared layer is re-read whenever its generation in the store
+ * moves (osh_gw_cfgstate_refresh: one integer read, polled by the gateway's
+ * tick). A reload parses and resolves a complete new config off to the side and
+ * swaps it in only when it is valid (house style practice 10); an invalid file
+ * keeps the old config and revision and reports file:line:key.
  *
  * The config revision follows the canonical snapshot of the resolved values (not
- * their sources): it is bumped by exactly one when the snapshot changes, and the
- * (revision, snapshot) pair is stored in the SQLite store before the new config is
- * published, so the revision never goes backwards across restarts. At start the
- * stored snapshot is compared with the freshly resolved one: equal keeps the stored
- * revision, different bumps it, nothing stored starts at 1.
+ * their sources): a gateway serves a new revision exactly when its snapshot
+ * changes, and the store assigns it (osh_gw_store_config_sync: one transaction
+ * under one row lock for every gateway on the database), so revisions never go
+ * backwards across restarts and no number is handed out twice. At start the
+ * stored snapshot is compared with the freshly resolved one: equal keeps the
+ * stored revision, different takes the next one, nothing stored starts at 1.
  *
  * Thread-safety: every function may be called from any thread. Readers
- * (osh_gw_cfgstate_get) take a short lock; writers (reload, set) are serialised by
- * a second lock so a SetConfig and a file-triggered reload cannot interleave. */
+ * (osh_gw_cfgstate_get) take a short lock; writers (reload, set, refresh) are
+ * serialised by a second lock so they cannot interleave. */
 #ifndef OSH_GW_CFGSTATE_H
 #define OSH_GW_CFGSTATE_H
 
@@ -36,7 +42,8 @@ struct osh_gw_cfgstate_opts {
 	/** Flag and env layers (copied); NULL = nothing set. */
 	const struct osh_gw_layer *flag;
 	const struct osh_gw_layer *env;
-	/** Where the revision is kept; borrowed, must outlive the cfgstate. */
+	/** Where the revision and the shared values are kept; borrowed, must
+	 * outlive the cfgstate. */
 	struct osh_gw_store *store;
 	/** Watch the YAML file's directory with inotify (osh_gw_cfgstate_watch_fd). */
 	bool watch;
@@ -62,11 +69,22 @@ void osh_gw_cfgstate_get(struct osh_gw_cfgstate *c, struct osh_gw_config *cfg, u
 OSH_MUST_CHECK int osh_gw_cfgstate_reload(struct osh_gw_cfgstate *c, bool *changed, char *err,
 					  size_t errlen);
 
-/* SetConfig: writes key = value into the YAML file atomically (value NULL removes
- * the key from the file) and reloads. OSH_ENOTFOUND unknown key, OSH_EPARSE bad
- * value or unparsable current file (nothing written), OSH_EIO write failure. */
+/* SetConfig: stores key = value (canonical text) as a shared value in the store,
+ * on top of every local source and seen by every gateway on the same database
+ * (value NULL removes it: the local sources apply again), and publishes the
+ * result. *changed says whether this gateway's resolved values changed (then
+ * with a new revision). OSH_ENOTFOUND unknown key, OSH_EPARSE bad value (err
+ * names it), OSH_EUNAVAIL / OSH_EIO store failure (nothing changed). */
 OSH_MUST_CHECK int osh_gw_cfgstate_set(struct osh_gw_cfgstate *c, const char *key,
 				       const char *value, bool *changed, char *err, size_t errlen);
+
+/* Polls the store's generation of the shared values (one integer read); when
+ * another gateway (or this one) changed them since the last sync, re-reads
+ * them, resolves and publishes (a new revision when the values changed;
+ * *changed says so). Returns 0 or the store's error (the config in force is
+ * kept). Blocking: one store round trip. */
+OSH_MUST_CHECK int osh_gw_cfgstate_refresh(struct osh_gw_cfgstate *c, bool *changed, char *err,
+					   size_t errlen);
 
 /* The inotify descriptor (non-blocking, readable when the YAML file's directory
  * changed), or -1 when not watching. Owned by the cfgstate. */

@@ -7,6 +7,7 @@
  * layout. Writes go through a temp file + fsync + rename + directory fsync so a
  * concurrent reader (our own reload, an editor) never sees a torn file. */
 #include "config.h"
+#include "ocsf_convert.h"
 #include "osh_parse.h"
 #include "gwfile.h"
 
@@ -35,6 +36,17 @@ static const struct osh_gw_keyinfo key_table[OSH_GW_KEY_COUNT] = {
 	    .flags = OSH_GW_CFG_RELOADABLE,
 	    .help = "write OCSF JSONL (openshell-ocsf.log) in every sandbox",
 	    .offset = offsetof(struct osh_gw_values, ocsf_logging_enabled),
+	},
+    [OSH_GW_KEY_OCSF_SCHEMA_VERSION] =
+	{
+	    .name = "ocsf_schema_version",
+	    .type = OSH_GW_TYPE_OCSF_VERSION,
+	    .dflt = "1.7.0",
+	    .flag = "--ocsf-schema-version",
+	    .env = "OPENSHELL_OCSF_SCHEMA_VERSION",
+	    .flags = OSH_GW_CFG_RELOADABLE,
+	    .help = "OCSF version of every sandbox's JSONL: " OCSF_VERSION_ACCEPTED,
+	    .offset = offsetof(struct osh_gw_values, ocsf_schema_version),
 	},
 };
 
@@ -91,6 +103,9 @@ const char *osh_gw_src_name(enum osh_gw_src s)
 	case OSH_GW_SRC_YAML:
 		n = "yaml";
 		break;
+	case OSH_GW_SRC_SHARED:
+		n = "database";
+		break;
 	}
 	return n;
 }
@@ -107,6 +122,8 @@ static int parse_value(enum osh_gw_key k, const char *value, struct osh_gw_value
 	const struct osh_gw_keyinfo *ki = &key_table[k];
 	int rc = OSH_EPARSE;
 	bool b = false;
+	enum ocsf_version ver = OCSF_VERSION_1_7_0;
+	int vi;
 
 	switch (ki->type) {
 	case OSH_GW_TYPE_BOOL:
@@ -122,6 +139,16 @@ static int parse_value(enum osh_gw_key k, const char *value, struct osh_gw_value
 			goto out;
 		}
 		memcpy((char *)vals + ki->offset, &b, sizeof(b));
+		rc = 0;
+		break;
+	case OSH_GW_TYPE_OCSF_VERSION:
+		if (ocsf_version_parse(value, &ver) != 0) {
+			errf(err, errlen, "invalid OCSF version '%s' (accepted: %s)", value,
+			     OCSF_VERSION_ACCEPTED);
+			goto out;
+		}
+		vi = (int)ver;
+		memcpy((char *)vals + ki->offset, &vi, sizeof(vi));
 		rc = 0;
 		break;
 	}
@@ -346,12 +373,22 @@ out:
 void osh_gw_config_resolve(struct osh_gw_config *out, const struct osh_gw_layer *yaml,
 			   const struct osh_gw_layer *flag, const struct osh_gw_layer *env)
 {
+	osh_gw_config_resolve_shared(out, NULL, yaml, flag, env);
+}
+
+void osh_gw_config_resolve_shared(struct osh_gw_config *out, const struct osh_gw_layer *shared,
+				  const struct osh_gw_layer *yaml, const struct osh_gw_layer *flag,
+				  const struct osh_gw_layer *env)
+{
 	struct osh_gw_layer dflt;
 	char why[64];
 	const struct {
 		const struct osh_gw_layer *l;
 		enum osh_gw_src src;
-	} order[] = {{yaml, OSH_GW_SRC_YAML}, {flag, OSH_GW_SRC_FLAG}, {env, OSH_GW_SRC_ENV}};
+	} order[] = {{shared, OSH_GW_SRC_SHARED},
+		     {yaml, OSH_GW_SRC_YAML},
+		     {flag, OSH_GW_SRC_FLAG},
+		     {env, OSH_GW_SRC_ENV}};
 
 	/* Defaults come from the table's text so --help and behaviour agree. */
 	osh_gw_layer_init(&dflt);
@@ -377,6 +414,9 @@ void osh_gw_config_resolve(struct osh_gw_config *out, const struct osh_gw_layer 
 		case OSH_GW_TYPE_BOOL:
 			memcpy((char *)&out->v + off, (const char *)&from->v + off, sizeof(bool));
 			break;
+		case OSH_GW_TYPE_OCSF_VERSION:
+			memcpy((char *)&out->v + off, (const char *)&from->v + off, sizeof(int));
+			break;
 		}
 		out->src[k] = src;
 	}
@@ -387,7 +427,7 @@ int osh_gw_value_text(const struct osh_gw_values *v, enum osh_gw_key k, char *bu
 	const struct osh_gw_keyinfo *ki = osh_gw_key_info(k);
 	int rc = OSH_EINVAL;
 	bool b;
-	int n;
+	int n, vi;
 
 	if (!ki)
 		goto out;
@@ -395,6 +435,11 @@ int osh_gw_value_text(const struct osh_gw_values *v, enum osh_gw_key k, char *bu
 	case OSH_GW_TYPE_BOOL:
 		memcpy(&b, (const char *)v + ki->offset, sizeof(b));
 		n = snprintf(buf, cap, "%s", b ? "true" : "false");
+		rc = (n < 0 || (size_t)n >= cap) ? OSH_ETOOBIG : 0;
+		break;
+	case OSH_GW_TYPE_OCSF_VERSION:
+		memcpy(&vi, (const char *)v + ki->offset, sizeof(vi));
+		n = snprintf(buf, cap, "%s", ocsf_version_name((enum ocsf_version)vi));
 		rc = (n < 0 || (size_t)n >= cap) ? OSH_ETOOBIG : 0;
 		break;
 	}

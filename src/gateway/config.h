@@ -6,10 +6,12 @@
  * new key is one table row plus one struct member.
  *
  * Each source is read into a "layer" (which keys it sets and to what). Resolution is
- * per key, highest priority first: YAML file > CLI flag > environment > default
- * (the order fixed by the plan for ocsf_logging_enabled). The YAML file is the one
- * writable source: SetConfig edits it in place (atomic replace) so it stays the
- * single top source and a restart sees the same value.
+ * per key, highest priority first: shared (set by SetConfig, kept in the store) >
+ * YAML file > CLI flag > environment > default. YAML > flag > env is the order
+ * the plan fixed for ocsf_logging_enabled; the shared layer is the one writable
+ * source and sits on top, so a value set through any gateway is the value of
+ * every gateway on the same store (cfgstate.h), and a restart sees it again.
+ * osh_gw_yaml_set still edits the YAML file in place for tools and tests.
  *
  * All functions here are pure (no globals, no locks) and thread-compatible: callers
  * serialise access to a given object. Error text goes to caller-provided buffers and
@@ -27,6 +29,7 @@
 /* Every key the gateway knows. Keep in table order (config.c). */
 enum osh_gw_key {
 	OSH_GW_KEY_OCSF_LOGGING_ENABLED = 0,
+	OSH_GW_KEY_OCSF_SCHEMA_VERSION,
 	OSH_GW_KEY_COUNT,
 };
 
@@ -36,10 +39,12 @@ enum osh_gw_src {
 	OSH_GW_SRC_ENV = 1,
 	OSH_GW_SRC_FLAG = 2,
 	OSH_GW_SRC_YAML = 3,
+	OSH_GW_SRC_SHARED = 4, /* set by SetConfig, kept in the store: every gateway on it */
 };
 
 enum osh_gw_type {
 	OSH_GW_TYPE_BOOL = 0,
+	OSH_GW_TYPE_OCSF_VERSION, /* "1.1.0".."1.7.0" (src/ocsf/ocsf_convert.h) */
 };
 
 /* Flags of a table row. */
@@ -49,6 +54,9 @@ enum osh_gw_type {
 struct osh_gw_values {
 	/** JSONL OCSF export in supervisors (SandboxConfig.logging.ocsf_enabled). */
 	bool ocsf_logging_enabled;
+	/** OCSF version of the supervisors' JSONL (SandboxConfig.logging.ocsf_schema_version):
+	 * an enum ocsf_version value. */
+	int ocsf_schema_version;
 };
 
 /* One source's contribution: which keys it sets, and their values. Plain data. */
@@ -122,6 +130,13 @@ OSH_MUST_CHECK int osh_gw_layer_from_yaml_file(struct osh_gw_layer *l, const cha
 /* Resolves every key: yaml > flag > env > default. Any layer may be NULL. */
 void osh_gw_config_resolve(struct osh_gw_config *out, const struct osh_gw_layer *yaml,
 			   const struct osh_gw_layer *flag, const struct osh_gw_layer *env);
+
+/* The same with the shared layer (values set by SetConfig, kept in the store
+ * and served by every gateway on it) on top: shared > yaml > flag > env >
+ * default. Any layer may be NULL. */
+void osh_gw_config_resolve_shared(struct osh_gw_config *out, const struct osh_gw_layer *shared,
+				  const struct osh_gw_layer *yaml, const struct osh_gw_layer *flag,
+				  const struct osh_gw_layer *env);
 
 /* Writes key k's value of `v` as canonical text ("true"/"false") into buf.
  * Returns 0 or OSH_ETOOBIG. */

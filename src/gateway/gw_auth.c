@@ -4,9 +4,13 @@
  * compare (CRYPTO_memcmp), so neither the stored form nor the timing gives
  * the secret away. The refusal table is a small fixed array (32 principals,
  * oldest window replaced): a flood from many principals cannot grow memory,
- * it only shares the counters. */
+ * it only shares the counters. The digest cache is direct-mapped (256 slots
+ * by a hash of the id), so it is bounded too and a lookup is O(1); a stale
+ * entry can only make a call look authenticated for a sandbox that is gone,
+ * and every handler then answers NOT_FOUND from the store. */
 #include "gw_auth.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,13 +26,16 @@
 #include <openssl/sha.h>
 
 #include "gw_sites.h"
+#include "gwlog.h"
 #include "osh_time.h"
+#include "store.h"
 
 #define REFUSE_SLOTS	  32
 #define REFUSE_WINDOW_S	  60
 #define DIGEST_HEX	  ((size_t)SHA256_DIGEST_LENGTH * 2u)
 #define REFUSE_REPORT_MAX 5
 #define LIMIT_REPORT_MS	  10000
+#define CACHE_SLOTS	  256
 
 struct refusal {
 	char who[96];
@@ -37,23 +44,31 @@ struct refusal {
 	uint64_t suppressed;
 };
 
+/* A digest read from the store. */
+struct cached {
+	char id[40];
+	char digest[DIGEST_HEX + 1];
+	int64_t read_ms; /* monotonic; 0 = empty slot */
+};
+
 struct gw_auth {
-	char dir[4096];
 	gid_t group;
 	uid_t self;
+	gw_auth_store_fn store;
+	void *store_ud;
 	pthread_mutex_t mu;
 	struct refusal slots[REFUSE_SLOTS];
+	struct cached cache[CACHE_SLOTS];
 	/* listener refusals by cap / no fds, reported in batches */
 	uint64_t limit_pending;
 	int64_t limit_last_ms;
 	char who_buf[128];
 };
 
-int gw_auth_create(struct gw_auth **out, const char *data_dir, gid_t group, char *err,
-		   size_t errlen)
+int gw_auth_create(struct gw_auth **out, gid_t group, gw_auth_store_fn store, void *store_ud,
+		   char *err, size_t errlen)
 {
 	struct gw_auth *a = calloc(1, sizeof(*a));
-	struct stat st;
 	int rc = OSH_ENOMEM;
 
 	*out = NULL;
@@ -64,24 +79,8 @@ int gw_auth_create(struct gw_auth **out, const char *data_dir, gid_t group, char
 	pthread_mutex_init(&a->mu, NULL);
 	a->group = group;
 	a->self = geteuid();
-	if (snprintf(a->dir, sizeof(a->dir), "%s/credentials", data_dir) >= (int)sizeof(a->dir)) {
-		snprintf(err, errlen, "data dir path too long");
-		rc = OSH_ETOOBIG;
-		goto out;
-	}
-	if (mkdir(a->dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", a->dir, strerror(errno));
-		rc = OSH_ESYS;
-		goto out;
-	}
-	/* Never trust a credentials path that is a symlink or open to others. */
-	if (lstat(a->dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != a->self ||
-	    chmod(a->dir, 0700) != 0) {
-		snprintf(err, errlen, "%s: not a directory owned by uid %u", a->dir,
-			 (unsigned)a->self);
-		rc = OSH_ESYS;
-		goto out;
-	}
+	a->store = store;
+	a->store_ud = store_ud;
 	*out = a;
 	a = NULL;
 	rc = 0;
@@ -238,11 +237,49 @@ static void hex(const unsigned char *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+static struct cached *slot_of(struct gw_auth *a, const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &a->cache[h % CACHE_SLOTS];
+}
+
+static void cache_put(struct gw_auth *a, const char *id, const char *digest)
+{
+	struct cached *c;
+
+	pthread_mutex_lock(&a->mu);
+	c = slot_of(a, id);
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	snprintf(c->digest, sizeof(c->digest), "%s", digest);
+	c->read_ms = osh_time_mono_ms();
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Copies the cached digest of id into out when it is fresh. */
+static bool cache_get(struct gw_auth *a, const char *id, char out[DIGEST_HEX + 1])
+{
+	struct cached *c;
+	bool hit;
+
+	pthread_mutex_lock(&a->mu);
+	c = slot_of(a, id);
+	hit = c->read_ms != 0 && strcmp(c->id, id) == 0 &&
+	      osh_time_mono_ms() - c->read_ms < GW_AUTH_CACHE_MS;
+	if (hit)
+		memcpy(out, c->digest, DIGEST_HEX + 1);
+	pthread_mutex_unlock(&a->mu);
+	return hit;
+}
+
 int gw_auth_issue(struct gw_auth *a, const char *id, char secret[GW_AUTH_SECRET_HEX + 1])
 {
 	unsigned char raw[32], dig[SHA256_DIGEST_LENGTH];
-	char path[4200], tmp[4220], dhex[2 * SHA256_DIGEST_LENGTH + 2];
-	int fd = -1, rc = OSH_ESYS;
+	char dhex[DIGEST_HEX + 1];
+	bool stored = false;
+	int rc = OSH_ESYS;
 
 	secret[0] = '\0';
 	if (!plain_id(id)) {
@@ -254,26 +291,10 @@ int gw_auth_issue(struct gw_auth *a, const char *id, char secret[GW_AUTH_SECRET_
 	hex(raw, sizeof(raw), secret);
 	SHA256((const unsigned char *)secret, GW_AUTH_SECRET_HEX, dig);
 	hex(dig, sizeof(dig), dhex);
-	dhex[DIGEST_HEX] = '\n';
-	dhex[DIGEST_HEX + 1] = '\0';
-	snprintf(path, sizeof(path), "%s/%s", a->dir, id);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.new", a->dir, id);
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto out;
-	if (write(fd, dhex, strlen(dhex)) != (ssize_t)strlen(dhex) || fsync(fd) != 0) {
-		unlink(tmp);
-		goto out;
-	}
-	if (rename(tmp, path) != 0) {
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
+	rc = osh_gw_store_cred_put(a->store(a->store_ud), id, dhex, true, &stored);
+	if (rc == 0)
+		cache_put(a, id, dhex);
 out:
-	if (fd >= 0)
-		close(fd);
 	OPENSSL_cleanse(raw, sizeof(raw));
 	if (rc != 0)
 		secret[0] = '\0';
@@ -282,36 +303,145 @@ out:
 
 void gw_auth_revoke(struct gw_auth *a, const char *id)
 {
-	char path[4200];
+	struct cached *c;
 
-	if (!plain_id(id))
-		return;
-	snprintf(path, sizeof(path), "%s/%s", a->dir, id);
-	unlink(path);
+	pthread_mutex_lock(&a->mu);
+	c = slot_of(a, id);
+	if (strcmp(c->id, id) == 0)
+		memset(c, 0, sizeof(*c));
+	pthread_mutex_unlock(&a->mu);
 }
 
-/* True when `secret` is the credential of sandbox `id`. */
-static bool credential_matches(struct gw_auth *a, const char *id, const char *secret)
+/* Whether `secret` is the credential of sandbox `id`: 1 yes, 0 no, or the
+ * store's error (OSH_EUNAVAIL: cannot tell now). A fresh cached digest that
+ * matches is enough; otherwise the store is read (and the cache refreshed). */
+static int credential_matches(struct gw_auth *a, const char *id, const char *secret)
 {
 	unsigned char dig[SHA256_DIGEST_LENGTH];
-	char path[4200], want[2 * SHA256_DIGEST_LENGTH + 8] = "",
-							 have[2 * SHA256_DIGEST_LENGTH + 1];
-	ssize_t n;
-	int fd;
+	char want[DIGEST_HEX + 1], have[DIGEST_HEX + 1];
+	int rc = 0;
 
 	if (!plain_id(id))
-		return false;
-	snprintf(path, sizeof(path), "%s/%s", a->dir, id);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, want, sizeof(want) - 1);
-	close(fd);
-	if (n < (ssize_t)DIGEST_HEX)
-		return false;
+		goto out;
 	SHA256((const unsigned char *)secret, strlen(secret), dig);
 	hex(dig, sizeof(dig), have);
-	return CRYPTO_memcmp(have, want, DIGEST_HEX) == 0;
+	if (cache_get(a, id, want) && CRYPTO_memcmp(have, want, DIGEST_HEX) == 0) {
+		rc = 1;
+		goto out;
+	}
+	rc = osh_gw_store_cred_get(a->store(a->store_ud), id, want);
+	if (rc == OSH_ENOTFOUND || rc == OSH_EPARSE) {
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	cache_put(a, id, want);
+	rc = CRYPTO_memcmp(have, want, DIGEST_HEX) == 0 ? 1 : 0;
+out:
+	OPENSSL_cleanse(dig, sizeof(dig));
+	return rc;
+}
+
+/* ----------------------------------------------------- file migration -- */
+
+/* Reads the digest file of one sandbox (64 lower-case hex digits, an
+ * optional newline) into out; false for anything else. */
+static bool read_digest_file(int dfd, const char *name, char out[DIGEST_HEX + 1])
+{
+	char buf[DIGEST_HEX + 8] = "";
+	ssize_t n = -1;
+	bool ok;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	ok = n == (ssize_t)DIGEST_HEX || (n == (ssize_t)DIGEST_HEX + 1 && buf[DIGEST_HEX] == '\n');
+	for (size_t i = 0; ok && i < DIGEST_HEX; i++)
+		ok = (buf[i] >= '0' && buf[i] <= '9') || (buf[i] >= 'a' && buf[i] <= 'f');
+	if (ok) {
+		memcpy(out, buf, DIGEST_HEX);
+		out[DIGEST_HEX] = '\0';
+	}
+	return ok;
+}
+
+int gw_auth_import_files(struct gw_auth *a, const char *data_dir, size_t *imported, size_t *skipped,
+			 char *err, size_t errlen)
+{
+	struct osh_gw_store *st = a->store(a->store_ud);
+	char dir[4096], digest[DIGEST_HEX + 1];
+	struct dirent *e;
+	struct stat sb;
+	DIR *d = NULL;
+	int dfd, rc = 0;
+
+	*imported = *skipped = 0;
+	if (snprintf(dir, sizeof(dir), "%s/credentials", data_dir) >= (int)sizeof(dir)) {
+		rc = OSH_ETOOBIG;
+		snprintf(err, errlen, "data dir path too long");
+		goto out;
+	}
+	if (lstat(dir, &sb) != 0 && errno == ENOENT)
+		goto out; /* nothing to import: the usual case */
+	/* Never read digests from a path that is a symlink or someone else's. */
+	if (lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != a->self) {
+		rc = OSH_EPERM;
+		snprintf(err, errlen,
+			 "%s: not a directory owned by uid %u: credentials not imported (move it "
+			 "away or fix it, then start again)",
+			 dir, (unsigned)a->self);
+		goto out;
+	}
+	d = opendir(dir);
+	if (d == NULL) {
+		rc = OSH_ESYS;
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	dfd = dirfd(d);
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		bool stored = false;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		/* ".<id>.new": a write an earlier gateway did not finish */
+		if (e->d_name[0] != '.' && plain_id(e->d_name) &&
+		    read_digest_file(dfd, e->d_name, digest)) {
+			rc = osh_gw_store_cred_put(st, e->d_name, digest, false, &stored);
+			if (rc != 0) {
+				snprintf(err, errlen, "import %s/%s: %s", dir, e->d_name,
+					 osh_gw_store_errmsg(st));
+				break;
+			}
+		}
+		if (stored)
+			(*imported)++;
+		else
+			(*skipped)++;
+		if (unlinkat(dfd, e->d_name, 0) != 0) {
+			rc = OSH_ESYS;
+			snprintf(err, errlen, "%s/%s: %s", dir, e->d_name, strerror(errno));
+		}
+	}
+	if (rc == 0 && rmdir(dir) != 0) {
+		rc = OSH_ESYS;
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+	}
+	if (*imported + *skipped > 0 || rc == 0) {
+		gw_ev_cred_import(dir, *imported, *skipped, rc == 0);
+		osh_gw_log(rc == 0 ? OSH_GW_LOG_INFO : OSH_GW_LOG_ERROR,
+			   "sandbox credentials: %zu imported from %s into the %s store, %zu "
+			   "skipped (sandbox gone, unreadable, or a digest already stored)%s",
+			   *imported, dir, osh_gw_store_kind(st), *skipped,
+			   rc == 0 ? "; the directory is removed" : "; stopped, the rest is kept");
+	}
+out:
+	if (d != NULL)
+		closedir(d);
+	return rc;
 }
 
 /* --------------------------------------------------------------- authz -- */
@@ -336,7 +466,7 @@ static bool is_sandbox_method(const char *path)
 
 	m = m != NULL ? m + 1 : path;
 	return strcmp(m, "GetSandboxPolicy") == 0 || strcmp(m, "PushSandboxLogs") == 0 ||
-	       strcmp(m, "ReportSandboxSsh") == 0;
+	       strcmp(m, "SubmitPolicyAnalysis") == 0 || strcmp(m, "ReportSandboxSsh") == 0;
 }
 
 static const char *method_of(const char *path)
@@ -378,13 +508,15 @@ int gw_auth_authz(struct osh_rpc_call *call, const ProtobufCMessage *msg, void *
 	char who[160];
 	int code = OSH_RPC_OK;
 	char reason[256] = "";
+	int m;
 
 	if (!is_sandbox_method(path)) {
 		if (cred != NULL) {
 			code = OSH_RPC_PERMISSION_DENIED;
 			snprintf(reason, sizeof(reason),
 				 "%s: a sandbox credential may call only GetSandboxPolicy, "
-				 "PushSandboxLogs and ReportSandboxSsh for its own sandbox",
+				 "PushSandboxLogs, SubmitPolicyAnalysis and ReportSandboxSsh for its own "
+				 "sandbox",
 				 method);
 			snprintf(who, sizeof(who), "%s", gw_auth_who(call));
 		}
@@ -403,7 +535,14 @@ int gw_auth_authz(struct osh_rpc_call *call, const ProtobufCMessage *msg, void *
 		snprintf(reason, sizeof(reason),
 			 "%s: malformed sandbox credential (want %d lower-case hex digits)", method,
 			 GW_AUTH_SECRET_HEX);
-	} else if (!credential_matches(a, id, cred)) {
+	} else if ((m = credential_matches(a, id, cred)) < 0) {
+		/* Cannot tell now (the store is unreachable): the supervisor retries. */
+		osh_rpc_call_fail(call, OSH_RPC_UNAVAILABLE,
+				  "%s: cannot check the sandbox credential now: %s", method,
+				  osh_strerror(m));
+		code = OSH_RPC_UNAVAILABLE;
+		goto done;
+	} else if (m == 0) {
 		code = OSH_RPC_PERMISSION_DENIED;
 		snprintf(reason, sizeof(reason),
 			 "%s: the credential does not belong to sandbox '%.64s'", method, id);
@@ -413,5 +552,6 @@ out:
 		osh_rpc_call_fail(call, code, "%s", reason);
 		refused(a, who, method, osh_rpc_status_name(code), reason);
 	}
+done:
 	return code;
 }

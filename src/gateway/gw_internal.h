@@ -29,6 +29,7 @@
 #include "cfgstate.h"
 #include "gateway.h"
 #include "osh_rpc.h"
+#include "sandbox.pb-c.h"
 #include "store.h"
 
 /* A WatchSandboxLogs subscriber (under gw->fol_mu once registered). */
@@ -76,6 +77,7 @@ struct osh_gw {
 	bool sites_owned;	     /* this gateway started the emission runtime */
 	bool listen_logged;	     /* "listening on ..." written (before gateway.addr) */
 	bool ev_ocsf;		     /* config as last reported in GW_CONFIG_CHANGE */
+	int ev_ocsf_version;	     /* ocsf_schema_version as last reported (enum ocsf_version) */
 	uint64_t ev_rev;
 	bool omit_sandbox_config;
 	unsigned stop_grace_ms;
@@ -87,7 +89,8 @@ struct osh_gw {
 	bool addr_written;
 	int lock_fd; /* flock on <data-dir>/gateway.lock, held for the lifetime */
 	int64_t next_adopt_check_ms;
-	int64_t started_mono_ms; /* services registered (GetStatus uptime) */
+	int64_t next_cfg_sync_ms; /* next poll of the shared config values (tick) */
+	int64_t started_mono_ms;  /* services registered (GetStatus uptime) */
 	atomic_int reload_req;
 	char store_server[256]; /* PostgreSQL host/socket dir for events */
 	atomic_bool store_down; /* a GW_STORE_UNAVAILABLE was emitted, no RECOVERED yet */
@@ -141,5 +144,22 @@ struct gw_child *gw_child_find(struct osh_gw *gw, const char *id);
 
 /* Finishes a DeleteSandbox whose process is gone (service.c). */
 void gw_delete_complete(struct osh_gw *gw, struct gw_delete *d, int exit_code, bool has_code);
+
+/* Looks a sandbox up by id (preferred when non-empty) or name. Fails the
+ * call (NOT_FOUND / INVALID_ARGUMENT / INTERNAL) and returns non-zero when
+ * absent (service.c). */
+OSH_MUST_CHECK int gw_resolve_sandbox(struct osh_gw *gw, struct osh_rpc_call *call, const char *id,
+				      const char *name, struct osh_gw_sandbox *sb);
+
+/* Packs a policy, checks the bytes unpack again and hashes them (hex
+ * SHA-256 into hash). *buf is heap (caller frees). OSH_ENOMEM, OSH_EPARSE
+ * (does not read back). service.c. */
+OSH_MUST_CHECK int gw_policy_encode(const Openshell__V1__SandboxPolicy *p, void **buf, size_t *len,
+				    char hash[72]);
+
+/* Policy proposals (proposals.c; docs/l7.md "Denials and proposals"). */
+void gw_h_submit_analysis(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud);
+void gw_h_get_proposals(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud);
+void gw_h_decide_proposal(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud);
 
 #endif

@@ -292,10 +292,122 @@ void gw_ev_store_link(bool up, const char *server, const char *detail)
 	ocsf_network_endpoint_set_hostname(ocsf_network_activity_dst_endpoint(&ev), server);
 	ocsf_network_connection_info_set_protocol_name(ocsf_network_activity_connection_info(&ev),
 						       "postgresql");
+	/* the gateway is the client of its database (required with connection_info) */
+	ocsf_network_connection_info_set_direction_id(ocsf_network_activity_connection_info(&ev),
+						      OCSF_DIRECTION_ID_OUTBOUND);
 	ocsf_network_activity_set_message(
 	    &ev, up ? ocsf_arena_printf(&ev.ev.arena, "store postgresql reachable again")
 		    : ocsf_arena_printf(&ev.ev.arena, "store postgresql unreachable: %s", detail));
 	ocsf_network_activity_add_unmapped_str(&ev, "store", "postgresql");
+	osh_emit(&ev);
+}
+
+/* ---------------------------------------------------------- credentials */
+
+void gw_ev_cred_import(const char *dir, size_t imported, size_t skipped, bool done)
+{
+	struct ocsf_device_config_state_change ev;
+
+	osh_site_init_gw_cred_import(&ev);
+	ocsf_device_config_state_change_set_state_id(
+	    &ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER);
+	ocsf_device_config_state_change_set_state(&ev, done ? "imported" : "import_stopped");
+	if (!done)
+		ocsf_device_config_state_change_set_severity_id(&ev, OCSF_SEVERITY_ID_MEDIUM);
+	ocsf_device_config_state_change_set_status_id(&ev, done ? OCSF_STATUS_ID_SUCCESS
+								: OCSF_STATUS_ID_FAILURE);
+	ocsf_device_config_state_change_set_message(
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena,
+			      "sandbox credentials moved into the store: %zu imported from %s, "
+			      "%zu skipped%s",
+			      imported, dir, skipped,
+			      done ? "; directory removed" : "; stopped, the rest is kept"));
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "dir", dir);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "imported", (int64_t)imported);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "skipped", (int64_t)skipped);
+	osh_emit(&ev);
+}
+
+/* ------------------------------------------------------------ proposals */
+
+void gw_ev_proposals_submit(const char *sandbox_id, const char *sandbox, const char *mode,
+			    unsigned accepted, unsigned rejected, const unsigned outcomes[4],
+			    const char *first_reason)
+{
+	struct ocsf_base_event ev;
+
+	osh_site_init_gw_proposals_submit(&ev);
+	ocsf_base_event_set_activity_name(&ev, "Policy Analysis");
+	ocsf_base_event_set_status_id(&ev,
+				      rejected ? OCSF_STATUS_ID_FAILURE : OCSF_STATUS_ID_SUCCESS);
+	ocsf_base_event_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena,
+				   "proposals from sandbox %s: %u accepted, %u rejected (%s)",
+				   sandbox, accepted, rejected, mode));
+	ocsf_base_event_add_unmapped_str(&ev, "sandbox_id", sandbox_id);
+	ocsf_base_event_add_unmapped_int(&ev, "accepted", accepted);
+	ocsf_base_event_add_unmapped_int(&ev, "rejected", rejected);
+	ocsf_base_event_add_unmapped_str(&ev, "sandbox", sandbox);
+	ocsf_base_event_add_unmapped_str(&ev, "analysis_mode", mode);
+	ocsf_base_event_add_unmapped_int(&ev, "inserted", outcomes[0]);
+	ocsf_base_event_add_unmapped_int(&ev, "merged", outcomes[1]);
+	ocsf_base_event_add_unmapped_int(&ev, "reopened", outcomes[2]);
+	ocsf_base_event_add_unmapped_int(&ev, "suppressed", outcomes[3]);
+	if (first_reason && *first_reason) {
+		ocsf_base_event_set_status_detail(&ev, first_reason);
+		ocsf_base_event_add_unmapped_str(&ev, "first_rejection", first_reason);
+	}
+	osh_emit(&ev);
+}
+
+void gw_ev_proposal_accept(const struct gw_ev_proposal *p, uint32_t old_version,
+			   uint32_t new_version, const char *policy_hash)
+{
+	struct ocsf_device_config_state_change ev;
+
+	osh_site_init_gw_proposal_accept(&ev);
+	ocsf_device_config_state_change_set_state_id(
+	    &ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_STATE_ID_OTHER);
+	ocsf_device_config_state_change_set_state(&ev, "accepted");
+	ocsf_device_config_state_change_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
+	ocsf_device_config_state_change_set_message(
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena,
+			      "proposal %s (%s) accepted for sandbox %s: policy version %u -> %u",
+			      p->proposal_id, p->rule_name, p->sandbox, old_version, new_version));
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "sandbox_id", p->sandbox_id);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "sandbox", p->sandbox);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "proposal_id", p->proposal_id);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "rule_name", p->rule_name);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "host", p->host);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "port", p->port);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "binary", p->binary);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "old_version", old_version);
+	ocsf_device_config_state_change_add_unmapped_int(&ev, "new_version", new_version);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "policy_hash", policy_hash);
+	ocsf_device_config_state_change_add_unmapped_str(&ev, "decided_by", p->decided_by);
+	osh_emit(&ev);
+}
+
+void gw_ev_proposal_reject(const struct gw_ev_proposal *p)
+{
+	struct ocsf_base_event ev;
+
+	osh_site_init_gw_proposal_reject(&ev);
+	ocsf_base_event_set_activity_name(&ev, "Policy Proposal Rejected");
+	ocsf_base_event_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
+	ocsf_base_event_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "proposal %s (%s) rejected for sandbox %s",
+				   p->proposal_id, p->rule_name, p->sandbox));
+	ocsf_base_event_add_unmapped_str(&ev, "sandbox_id", p->sandbox_id);
+	ocsf_base_event_add_unmapped_str(&ev, "proposal_id", p->proposal_id);
+	ocsf_base_event_add_unmapped_str(&ev, "decided_by", p->decided_by);
+	ocsf_base_event_add_unmapped_str(&ev, "sandbox", p->sandbox);
+	ocsf_base_event_add_unmapped_str(&ev, "rule_name", p->rule_name);
+	ocsf_base_event_add_unmapped_str(&ev, "host", p->host);
+	ocsf_base_event_add_unmapped_int(&ev, "port", p->port);
+	ocsf_base_event_add_unmapped_str(&ev, "binary", p->binary);
 	osh_emit(&ev);
 }
 

@@ -16,6 +16,7 @@
 #define OSH_GW_SITES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "osh_err.h"
@@ -64,6 +65,28 @@ void gw_ev_listen_limit(const char *reason, uint64_t count);
  * PostgreSQL store on `server` (host or socket dir) was lost or is back;
  * detail says why. */
 void gw_ev_store_link(bool up, const char *server, const char *detail);
+/* GW_CRED_IMPORT: sandbox credential digests of an earlier gateway's data
+ * dir (`dir`) imported into the store once: `imported` stored, `skipped`
+ * dropped (sandbox gone, unreadable, digest already stored); done = the
+ * directory is gone (false: the import stopped and is retried next start). */
+void gw_ev_cred_import(const char *dir, size_t imported, size_t skipped, bool done);
+
+/* Policy proposals (docs/l7.md "Denials and proposals"). */
+struct gw_ev_proposal {
+	const char *sandbox_id, *sandbox;
+	const char *proposal_id, *rule_name, *host, *binary;
+	uint32_t port;
+	const char *decided_by;
+};
+/* GW_PROPOSALS_SUBMIT: one SubmitPolicyAnalysis stored (Base Event). */
+void gw_ev_proposals_submit(const char *sandbox_id, const char *sandbox, const char *mode,
+			    unsigned accepted, unsigned rejected, const unsigned outcomes[4],
+			    const char *first_reason);
+/* GW_PROPOSAL_ACCEPT: merged into the policy, version old -> new. */
+void gw_ev_proposal_accept(const struct gw_ev_proposal *p, uint32_t old_version,
+			   uint32_t new_version, const char *policy_hash);
+/* GW_PROPOSAL_REJECT. */
+void gw_ev_proposal_reject(const struct gw_ev_proposal *p);
 
 /* ---- ssh (docs/ssh.md): the SSH relay, SSH Activity (4007). endpoint is
  * the supervisor's socket ("unix:/..."), who the CLI's principal. */

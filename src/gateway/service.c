@@ -35,8 +35,10 @@
 #include <openssl/crypto.h>
 
 #include "gw_auth.h"
+#include "osh_labels.h"
 #include "gw_internal.h"
 #include "gw_sites.h"
+#include "ocsf_convert.h"
 #include "gwlog.h"
 #include "osh_utf8.h"
 #include "sandbox.pb-c.h"
@@ -260,6 +262,45 @@ static void delete_link(struct osh_gw *gw, struct gw_delete *d)
 	pthread_mutex_unlock(&gw->del_mu);
 }
 
+/* The labels of a record (canonical text) as the message's map entries. */
+static int labels_msg(Openshell__V1__Sandbox *m, const char *labels)
+{
+	char k[OSH_LABEL_KEY_MAX + 1], v[OSH_LABEL_VALUE_MAX + 1];
+	const char *c = labels;
+	size_t n = 0;
+	int rc = 0;
+
+	for (const char *p = labels; p && *p; p++)
+		n += *p == '\n';
+	if (n == 0)
+		goto out;
+	m->labels = calloc(n, sizeof(Openshell__V1__Sandbox__LabelsEntry *));
+	if (!m->labels) {
+		rc = OSH_ENOMEM;
+		goto out;
+	}
+	/* The store refuses text that is not canonical; should a row hold some
+	 * anyway, the labels read up to it are shown. */
+	while (m->n_labels < n && osh_labels_next(&c, k, v) == 1) {
+		Openshell__V1__Sandbox__LabelsEntry *e = calloc(1, sizeof(*e));
+
+		if (!e) {
+			rc = OSH_ENOMEM;
+			goto out;
+		}
+		openshell__v1__sandbox__labels_entry__init(e);
+		m->labels[m->n_labels++] = e;
+		e->key = xstrdup(k);
+		e->value = xstrdup(v);
+		if (!e->key || !e->value) {
+			rc = OSH_ENOMEM;
+			goto out;
+		}
+	}
+out:
+	return rc;
+}
+
 /* Sandbox record -> message (all heap; free with protobuf_c_message_free_unpacked). */
 static Openshell__V1__Sandbox *sandbox_msg(struct osh_gw *gw, const struct osh_gw_sandbox *sb)
 {
@@ -305,6 +346,8 @@ static Openshell__V1__Sandbox *sandbox_msg(struct osh_gw *gw, const struct osh_g
 			m->n_command++;
 		}
 	}
+	if (labels_msg(m, sb->labels) != 0)
+		goto out;
 	ok = true;
 out:
 	cJSON_Delete(cmd);
@@ -317,8 +360,8 @@ out:
 
 /* Looks a sandbox up by id (preferred when non-empty) or name. Fails the call
  * (NOT_FOUND / INVALID_ARGUMENT / INTERNAL) and returns non-zero when absent. */
-static int resolve(struct osh_gw *gw, struct osh_rpc_call *call, const char *id, const char *name,
-		   struct osh_gw_sandbox *sb)
+int gw_resolve_sandbox(struct osh_gw *gw, struct osh_rpc_call *call, const char *id,
+		       const char *name, struct osh_gw_sandbox *sb)
 {
 	bool by_name = !(id && id[0]);
 	const char *key = by_name ? name : id;
@@ -337,6 +380,12 @@ static int resolve(struct osh_gw *gw, struct osh_rpc_call *call, const char *id,
 		(void)osh_rpc_call_fail(call, store_code(rc, OSH_RPC_INTERNAL), "store: %s",
 					osh_gw_store_errmsg(gw_store(gw)));
 	return rc;
+}
+
+static int resolve(struct osh_gw *gw, struct osh_rpc_call *call, const char *id, const char *name,
+		   struct osh_gw_sandbox *sb)
+{
+	return gw_resolve_sandbox(gw, call, id, name, sb);
 }
 
 /* ------------------------------------------------------- log fan-out -- */
@@ -665,6 +714,8 @@ static void h_get_policy(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 	if (!gw->omit_sandbox_config) {
 		osh_gw_cfgstate_get(gw->cfg, &cfg, &rev);
 		lc.ocsf_enabled = cfg.v.ocsf_logging_enabled;
+		lc.ocsf_schema_version = (char *)(uintptr_t)ocsf_version_name(
+		    (enum ocsf_version)cfg.v.ocsf_schema_version);
 		sc.config_revision = rev;
 		sc.logging = &lc;
 		r.sandbox_config = &sc;
@@ -1166,6 +1217,9 @@ static const char *type_pb(enum osh_gw_type t)
 	case OSH_GW_TYPE_BOOL:
 		n = "bool";
 		break;
+	case OSH_GW_TYPE_OCSF_VERSION:
+		n = "string";
+		break;
 	}
 	return n;
 }
@@ -1257,9 +1311,10 @@ static void h_set_config(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 	}
 	osh_gw_cfgstate_get(gw->cfg, &c, &rev);
 	osh_gw_log(OSH_GW_LOG_INFO,
-		   "config %s %s%s%s via SetConfig (written to %s): %s, revision %llu",
+		   "config %s %s%s%s via SetConfig (shared value in the %s store): %s, revision "
+		   "%llu",
 		   req->unset ? "unset" : "set", req->key, req->unset ? "" : "=",
-		   req->unset ? "" : req->value, osh_gw_cfgstate_path(gw->cfg),
+		   req->unset ? "" : req->value, osh_gw_store_kind(gw->store),
 		   changed ? "changed" : "unchanged", (unsigned long long)rev);
 	entry_fill(&e, &c, k, val, sizeof(val));
 	r.config_revision = rev;
@@ -1289,39 +1344,47 @@ static void h_get_status(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 
 /* ------------------------------------------------------ CreateSandbox -- */
 
+int gw_policy_encode(const Openshell__V1__SandboxPolicy *p, void **buf, size_t *len, char hash[72])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	size_t n = openshell__v1__sandbox_policy__get_packed_size(p);
+	Openshell__V1__SandboxPolicy *back;
+	unsigned char *b = malloc(n ? n : 1);
+
+	*buf = NULL;
+	*len = 0;
+	if (!b)
+		return OSH_ENOMEM;
+	n = openshell__v1__sandbox_policy__pack(p, b);
+	/* Store only bytes that read back: GetSandboxPolicy unpacks them later
+	 * (protobuf-c can pack what it then refuses, finding 5). */
+	back = openshell__v1__sandbox_policy__unpack(NULL, n, b);
+	if (!back) {
+		free(b);
+		return OSH_EPARSE;
+	}
+	openshell__v1__sandbox_policy__free_unpacked(back, NULL);
+	SHA256(b, n, md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(hash + 2 * i, 3, "%02x", md[i]);
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
 static int policy_pack(struct osh_rpc_call *call, const Openshell__V1__SandboxPolicy *p,
 		       struct osh_gw_sandbox *sb)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	size_t len = openshell__v1__sandbox_policy__get_packed_size(p);
+	int rc = gw_policy_encode(p, &sb->policy, &sb->policy_len, sb->policy_hash);
 
-	sb->policy = malloc(len ? len : 1);
-	if (!sb->policy) {
+	if (rc == OSH_ENOMEM)
 		(void)osh_rpc_call_fail(call, OSH_RPC_RESOURCE_EXHAUSTED, "out of memory");
-		return OSH_ENOMEM;
-	}
-	sb->policy_len = openshell__v1__sandbox_policy__pack(p, sb->policy);
-	/* Store only bytes that read back: GetSandboxPolicy unpacks them later
-	 * (protobuf-c can pack what it then refuses, finding 5). */
-	{
-		Openshell__V1__SandboxPolicy *back =
-		    openshell__v1__sandbox_policy__unpack(NULL, sb->policy_len, sb->policy);
-
-		if (!back) {
-			(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
-						"policy: does not decode once packed");
-			free(sb->policy);
-			sb->policy = NULL;
-			sb->policy_len = 0;
-			return OSH_EINVAL;
-		}
-		openshell__v1__sandbox_policy__free_unpacked(back, NULL);
-	}
-	SHA256(sb->policy, sb->policy_len, md);
-	for (size_t i = 0; i < sizeof(md); i++)
-		snprintf(sb->policy_hash + 2 * i, 3, "%02x", md[i]);
-	sb->policy_version = 1;
-	return 0;
+	else if (rc != 0)
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"policy: does not decode once packed");
+	else
+		sb->policy_version = 1;
+	return rc;
 }
 
 /* The request's policy (message or YAML) -> validated, packed, hashed in sb.
@@ -1442,6 +1505,35 @@ out:
 	return rc;
 }
 
+/* The request's labels as canonical text (*out heap, "" when none); fails
+ * the call with INVALID_ARGUMENT naming the bad label. */
+static int labels_from_request(struct osh_rpc_call *call,
+			       const Openshell__V1__CreateSandboxRequest *req, char **out)
+{
+	const char *keys[OSH_LABELS_MAX], *vals[OSH_LABELS_MAX];
+	char err[256];
+	int rc = OSH_ETOOBIG;
+
+	*out = NULL;
+	if (req->n_labels > OSH_LABELS_MAX) {
+		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
+					"%zu labels: at most %d per sandbox", req->n_labels,
+					OSH_LABELS_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < req->n_labels; i++) {
+		keys[i] = req->labels[i]->key ? req->labels[i]->key : "";
+		vals[i] = req->labels[i]->value ? req->labels[i]->value : "";
+	}
+	rc = osh_labels_encode(keys, vals, req->n_labels, out, err, sizeof(err));
+	if (rc != 0)
+		(void)osh_rpc_call_fail(
+		    call, rc == OSH_ENOMEM ? OSH_RPC_RESOURCE_EXHAUSTED : OSH_RPC_INVALID_ARGUMENT,
+		    "%s", err);
+out:
+	return rc;
+}
+
 static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void *ud)
 {
 	static const char *const default_cmd[] = {"sleep", "infinity"};
@@ -1468,6 +1560,7 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT, "%s", err);
 		return;
 	}
+
 	if (req->policy_yaml && req->policy_yaml[0] && req->policy) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
 					"give either policy_yaml or policy, not both");
@@ -1503,10 +1596,12 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		return;
 	}
 	memset(&sb, 0, sizeof(sb));
+	if (labels_from_request(call, req, &sb.labels) != 0)
+		goto out;
 	if (osh_gw_uuid(sb.id) != 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL, "cannot generate an id: %s",
 					strerror(errno));
-		return;
+		goto out;
 	}
 	if (policy_from_request(call, req, &sb) != 0)
 		goto out;
@@ -1590,8 +1685,10 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	sp.n_env = req->n_env;
 	rc = gw_auth_issue(gw->auth, sb.id, secret);
 	if (rc != 0) {
-		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL,
-					"cannot make the sandbox credential: %s", strerror(errno));
+		(void)osh_rpc_call_fail(call, store_code(rc, OSH_RPC_INTERNAL),
+					"cannot make the sandbox credential: %s",
+					rc == OSH_ESYS ? strerror(errno)
+						       : osh_gw_store_errmsg(gw_store(gw)));
 		goto out;
 	}
 	sp.secret = secret;
@@ -1653,6 +1750,7 @@ out:
 	}
 	free(sb.command);
 	free(sb.policy);
+	free(sb.labels);
 }
 
 /* ------------------------------------------------------ ListSandboxes -- */
@@ -1666,21 +1764,31 @@ static void h_list(struct osh_rpc_call *call, const ProtobufCMessage *m, void *u
 	struct osh_gw_sandbox *arr = NULL;
 	size_t n = 0, page, bytes = 64;
 	int64_t after = 0;
-	char token[24] = "";
+	char token[24] = "", why[256];
+	char *sel = NULL;
 	int prc;
 
+	prc = osh_labels_selector_parse(req->label_selector, &sel, why, sizeof(why));
+	if (prc != 0) {
+		(void)osh_rpc_call_fail(
+		    call, prc == OSH_ENOMEM ? OSH_RPC_RESOURCE_EXHAUSTED : OSH_RPC_INVALID_ARGUMENT,
+		    "label_selector '%.200s': %s", req->label_selector, why);
+		return;
+	}
 	if (osh_gw_page_token_parse(req->page_token, &after) != 0) {
 		(void)osh_rpc_call_fail(call, OSH_RPC_INVALID_ARGUMENT,
 					"page_token '%.40s' is not one this gateway issued "
 					"(give \"\" for the first page)",
 					req->page_token);
+		free(sel);
 		return;
 	}
 	page = req->page_size ? req->page_size : LIST_DEFAULT_PAGE;
 	if (page > LIST_MAX_PAGE)
 		page = LIST_MAX_PAGE;
 	/* One more than the page: tells whether another page follows. */
-	prc = osh_gw_store_sandbox_page(st, after, page + 1, &arr, &n);
+	prc = osh_gw_store_sandbox_page_sel(st, after, page + 1, sel, &arr, &n);
+	free(sel);
 	if (prc != 0) {
 		(void)osh_rpc_call_fail(call, store_code(prc, OSH_RPC_INTERNAL), "store: %s",
 					osh_gw_store_errmsg(st));
@@ -1876,6 +1984,18 @@ int gw_services_register(struct osh_gw *gw)
 	     .handler = h_delete,
 	     .on_done = h_delete_done},
 	    {.name = "GetStatus", .kind = OSH_RPC_UNARY, .handler = h_get_status},
+	    /* proposals.c */
+	    {.name = "SubmitPolicyAnalysis",
+	     .kind = OSH_RPC_UNARY,
+	     .handler = gw_h_submit_analysis,
+	     .offload = true},
+	    {.name = "GetPolicyProposals",
+	     .kind = OSH_RPC_UNARY,
+	     .handler = gw_h_get_proposals,
+	     .offload = true},
+	    {.name = "DecidePolicyProposal",
+	     .kind = OSH_RPC_UNARY,
+	     .handler = gw_h_decide_proposal},
 	};
 	int rc = 0;
 

@@ -21,11 +21,13 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "osh_labels.h"
 #include "osh_level.h"
 #include "store_db.h"
 #include "osh_time.h"
@@ -56,6 +58,26 @@ enum stmt_id {
 	S_LOG_COUNT,
 	S_PUSH_MARK_GET,
 	S_PUSH_MARK_SET,
+	S_CRED_PUT,
+	S_CRED_SET,
+	S_CRED_GET,
+	S_LOG_INSERT_MANY,
+	S_CFG_ENSURE,
+	S_CFG_LOCK,
+	S_CFG_VAL_SET,
+	S_CFG_VAL_DEL,
+	S_CFG_GEN_BUMP,
+	S_CFG_VALUES,
+	S_CFG_BUMP,
+	S_CFG_GEN,
+	/* policy proposals */
+	S_PROP_FIND,
+	S_PROP_INSERT,
+	S_PROP_UPDATE,
+	S_PROP_LIST,
+	S_PROP_GET,
+	S_PROP_DECIDE,
+	S_SB_SET_POLICY,
 	S_SSH_PUT,
 	S_SSH_GET,
 	S_COUNT
@@ -75,7 +97,21 @@ _Static_assert(S_COUNT <= STORE_DB_MAX_STMTS, "driver statement table too small"
 
 #define SB_COLS                                                                                    \
 	"id, name, policy, policy_version, policy_hash, command, log_dir, state, pid, exit_code, " \
-	"exit_signal, created_ms"
+	"exit_signal, created_ms, labels"
+
+/* A page of sandboxes after rowid ?1, at most ?2; ?3 = "\nK=V\n" (one label
+ * of the selector, matched exactly since keys hold no '=' and values no
+ * newline) or NULL. The caller checks the whole selector on each row. */
+#define SB_PAGE_WITH(INSTR)                                                                        \
+	"SELECT " SB_COLS ", rowid FROM sandboxes WHERE rowid > ?1"                                \
+	" AND (CAST(?3 AS TEXT) IS NULL OR " INSTR "('\n' || labels, CAST(?3 AS TEXT)) > 0)"       \
+	" ORDER BY rowid LIMIT ?2"
+
+/* Stores a credential digest if the sandbox exists (?1 id, ?2 digest, ?3 ms). */
+#define CRED_PUT(ACTION)                                                                           \
+	"INSERT INTO sandbox_credentials(sandbox_id, digest, created_ms)"                          \
+	" SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM sandboxes WHERE id = ?1)"                  \
+	" ON CONFLICT(sandbox_id) DO " ACTION
 
 #define LOG_QUERY_ASC(W)                                                                           \
 	"SELECT seq, ts_ms, level, target, message, source, fields FROM ("                         \
@@ -113,7 +149,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		      " snapshot = excluded.snapshot, updated_ms = excluded.updated_ms"
 		      " RETURNING revision",
     [S_SB_INSERT] = "INSERT INTO sandboxes(" SB_COLS ")"
-		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [S_SB_BY_ID] = "SELECT " SB_COLS " FROM sandboxes WHERE id = ?1",
     [S_SB_BY_NAME] = "SELECT " SB_COLS " FROM sandboxes WHERE name = ?1",
     [S_SB_LIST] = "SELECT " SB_COLS " FROM sandboxes ORDER BY created_ms, rowid",
@@ -140,12 +176,64 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LOG_QUERY_DESC] = LOG_QUERY_DESC(LOG_WHERE),
     /* Counts without reading message/fields. */
     [S_LOG_MATCHING] = "SELECT count(*) FROM log_lines WHERE " LOG_WHERE,
-    [S_SB_PAGE] = "SELECT " SB_COLS ", rowid FROM sandboxes WHERE rowid > ?1"
-		  " ORDER BY rowid LIMIT ?2",
+    [S_SB_PAGE] = SB_PAGE_WITH("instr"),
     [S_LOG_COUNT] = "SELECT n FROM log_counts WHERE sandbox_id = ?1",
     [S_PUSH_MARK_GET] = "SELECT seq FROM push_marks WHERE sandbox_id = ?1",
     [S_PUSH_MARK_SET] = "INSERT INTO push_marks(sandbox_id, seq) VALUES (?1, ?2)"
 			" ON CONFLICT(sandbox_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+    [S_CRED_PUT] = CRED_PUT("NOTHING"),
+    [S_CRED_SET] =
+	CRED_PUT("UPDATE SET digest = excluded.digest, created_ms = excluded.created_ms"),
+    [S_CRED_GET] = "SELECT digest FROM sandbox_credentials WHERE sandbox_id = ?1",
+    /* SQLite inserts a batch line by line (S_LOG_INSERT): in-process, one
+     * prepared step per line is already cheaper than encoding arrays. */
+    [S_LOG_INSERT_MANY] = "SELECT 1",
+    /* Shared config values (SetConfig), read and written in one transaction
+     * with the revision row (osh_gw_store_config_sync). */
+    [S_CFG_ENSURE] = "INSERT INTO config_state(id, revision, snapshot, updated_ms)"
+		     " VALUES (1, 0, '', ?1) ON CONFLICT(id) DO NOTHING",
+    [S_CFG_LOCK] = "SELECT revision, snapshot, values_gen FROM config_state WHERE id = 1",
+    /* No row change when the value is the same: changes() says whether it moved. */
+    [S_CFG_VAL_SET] =
+	"INSERT INTO config_values(name, value, updated_ms) VALUES (?1, ?2, ?3)"
+	" ON CONFLICT(name) DO UPDATE SET value = excluded.value,"
+	" updated_ms = excluded.updated_ms WHERE config_values.value <> excluded.value",
+    [S_CFG_VAL_DEL] = "DELETE FROM config_values WHERE name = ?1",
+    [S_CFG_GEN_BUMP] = "UPDATE config_state SET values_gen = values_gen + 1 WHERE id = 1",
+    [S_CFG_VALUES] = "SELECT name, value FROM config_values ORDER BY name",
+    [S_CFG_BUMP] = "UPDATE config_state SET revision = revision + 1, snapshot = ?1,"
+		   " updated_ms = ?2 WHERE id = 1 RETURNING revision",
+    [S_CFG_GEN] = "SELECT values_gen FROM config_state WHERE id = 1",
+};
+
+#define PROP_COLS                                                                                  \
+	"id, sandbox_id, host, port, binary_path, rule_name, proposed_rule, rationale,"            \
+	" security_notes, confidence_milli, stage, status, hit_count, first_seen_ms, "             \
+	"last_seen_ms,"                                                                            \
+	" created_ms, decided_ms, decided_by"
+
+/* The policy proposal statements (appended to stmt_sql at open). */
+static const char *const prop_sql[S_COUNT] = {
+    [S_PROP_FIND] = "SELECT id, status, decided_ms, hit_count, first_seen_ms, last_seen_ms"
+		    " FROM policy_proposals WHERE sandbox_id = ?1 AND host = ?2 AND port = ?3"
+		    " AND binary_path = ?4",
+    [S_PROP_INSERT] = "INSERT INTO policy_proposals(" PROP_COLS ", updated_ms) VALUES (?1, ?2,"
+		      " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', ?12, ?13, ?14, ?15, 0,"
+		      " '', ?15)",
+    [S_PROP_UPDATE] = "UPDATE policy_proposals SET hit_count = ?2, first_seen_ms = ?3,"
+		      " last_seen_ms = ?4, rule_name = ?5, proposed_rule = ?6, rationale = ?7,"
+		      " security_notes = ?8, confidence_milli = ?9, stage = ?10,"
+		      " status = 'pending', decided_ms = 0, decided_by = '', updated_ms = ?11"
+		      " WHERE id = ?1",
+    [S_PROP_LIST] = "SELECT " PROP_COLS " FROM policy_proposals WHERE sandbox_id = ?1"
+		    " AND (CAST(?2 AS TEXT) IS NULL OR status = CAST(?2 AS TEXT))"
+		    " ORDER BY updated_ms DESC, id",
+    [S_PROP_GET] = "SELECT " PROP_COLS " FROM policy_proposals WHERE sandbox_id = ?1 AND id = ?2",
+    [S_PROP_DECIDE] = "UPDATE policy_proposals SET status = ?3, decided_ms = ?4,"
+		      " decided_by = ?5, updated_ms = ?4 WHERE sandbox_id = ?1 AND id = ?2"
+		      " AND status = 'pending'",
+    [S_SB_SET_POLICY] = "UPDATE sandboxes SET policy = ?2, policy_version = ?3,"
+			" policy_hash = ?4 WHERE id = ?1 AND policy_version = ?5",
     [S_SSH_PUT] = SSH_PUT_SQL,
     [S_SSH_GET] = SSH_GET_SQL,
 };
@@ -163,6 +251,26 @@ static const char *const pg_sql[S_COUNT] = {
     [S_PUSH_MARK_SET] = "INSERT INTO push_marks(sandbox_id, seq) VALUES (?1, ?2)"
 			" ON CONFLICT(sandbox_id) DO UPDATE SET"
 			" seq = GREATEST(push_marks.seq, excluded.seq)",
+    [S_SB_PAGE] = SB_PAGE_WITH("strpos"),
+    /* A whole push batch in one statement (one round trip instead of one per
+     * line): ?2..?9 are PostgreSQL array literals, one element per line, in
+     * batch order; ORDER BY ord makes the sequence hand out seqs in that
+     * order. */
+    /* The row lock orders every config transaction of every gateway. */
+    [S_CFG_LOCK] =
+	"SELECT revision, snapshot, values_gen FROM config_state WHERE id = 1 FOR UPDATE",
+    [S_LOG_INSERT_MANY] =
+	"INSERT INTO log_lines(sandbox_id, ts_ms, level, level_rank, target, message, source,"
+	" fields, bytes)"
+	" SELECT ?1, u.ts, u.lv, u.rk, u.tg, u.msg, u.src, u.fld, u.b FROM unnest("
+	"CAST(?2 AS BIGINT[]), CAST(?3 AS TEXT[]), CAST(?4 AS INTEGER[]), CAST(?5 AS TEXT[]),"
+	" CAST(?6 AS TEXT[]), CAST(?7 AS TEXT[]), CAST(?8 AS TEXT[]), CAST(?9 AS BIGINT[]))"
+	" WITH ORDINALITY AS u(ts, lv, rk, tg, msg, src, fld, b, ord) ORDER BY u.ord"
+	" RETURNING seq",
+    /* concurrent submissions from several gateways queue on the row */
+    [S_PROP_FIND] = "SELECT id, status, decided_ms, hit_count, first_seen_ms, last_seen_ms"
+		    " FROM policy_proposals WHERE sandbox_id = ?1 AND host = ?2 AND port = ?3"
+		    " AND binary_path = ?4 FOR UPDATE",
 };
 
 struct osh_gw_store {
@@ -247,7 +355,8 @@ void osh_gw_sandbox_fini(struct osh_gw_sandbox *sb)
 	sb->policy_len = 0;
 	free(sb->command);
 	free(sb->log_dir);
-	sb->name = sb->policy = sb->command = sb->log_dir = NULL;
+	free(sb->labels);
+	sb->name = sb->policy = sb->command = sb->log_dir = sb->labels = NULL;
 }
 
 void osh_gw_sandbox_list_free(struct osh_gw_sandbox *arr, size_t n)
@@ -367,7 +476,9 @@ int osh_gw_store_create(struct osh_gw_store **out, const char *locator,
 		st->ops->set_link_cb(st->db, opts->on_link, opts->link_ud);
 	rc = migrate(st);
 	for (int i = 0; rc == 0 && i < S_COUNT; i++) {
-		const char *sql = (st->ops->pg_dialect && pg_sql[i]) ? pg_sql[i] : stmt_sql[i];
+		const char *sql = (st->ops->pg_dialect && pg_sql[i]) ? pg_sql[i]
+				  : stmt_sql[i]			     ? stmt_sql[i]
+								     : prop_sql[i];
 
 		rc = st->ops->prepare(st->db, i, sql);
 		if (rc != 0)
@@ -491,12 +602,188 @@ int osh_gw_store_config_advance(struct osh_gw_store *st, const char *snapshot, u
 	return rc;
 }
 
+/* The shared values, read inside the sync transaction (heap copies). */
+struct cfg_vals {
+	struct osh_gw_cfg_value *v;
+	size_t n;
+};
+
+static void cfg_vals_free(struct cfg_vals *cv)
+{
+	for (size_t i = 0; i < cv->n; i++) {
+		free((char *)(uintptr_t)cv->v[i].name);
+		free((char *)(uintptr_t)cv->v[i].value);
+	}
+	free(cv->v);
+	cv->v = NULL;
+	cv->n = 0;
+}
+
+static int cfg_vals_read(struct osh_gw_store *st, struct cfg_vals *cv)
+{
+	size_t cap = 0;
+	int rc = 0, r;
+
+	RESET(S_CFG_VALUES);
+	while (rc == 0 && (r = STEP(S_CFG_VALUES)) == STORE_ROW) {
+		char *name = col_dup(st, S_CFG_VALUES, 0), *value = col_dup(st, S_CFG_VALUES, 1);
+
+		if (cv->n == cap) {
+			struct osh_gw_cfg_value *nv;
+
+			cap = cap ? cap * 2 : 8;
+			nv = realloc(cv->v, cap * sizeof(*nv));
+			if (nv)
+				cv->v = nv;
+			else
+				cap = cv->n;
+		}
+		if (!name || !value || cv->n == cap) {
+			free(name);
+			free(value);
+			seterr(st, "read shared config values: out of memory");
+			rc = OSH_ENOMEM;
+			break;
+		}
+		cv->v[cv->n].name = name;
+		cv->v[cv->n].value = value;
+		cv->n++;
+	}
+	if (rc == 0 && r < 0)
+		rc = dberr(st, r, "read shared config values");
+	RESET(S_CFG_VALUES);
+	return rc;
+}
+
+/* Writes (or removes) one shared value; *moved says whether it changed.
+ * Inside the sync transaction. */
+static int cfg_val_write(struct osh_gw_store *st, const char *name, const char *value, bool *moved)
+{
+	const enum stmt_id s = value ? S_CFG_VAL_SET : S_CFG_VAL_DEL;
+	int rc;
+
+	RESET(s);
+	BIND_TEXT(s, 1, name);
+	if (value) {
+		BIND_TEXT(s, 2, value);
+		BIND_I64(s, 3, osh_time_wall_ms());
+	}
+	rc = step_done(st, s, "write shared config value");
+	*moved = rc == 0 && st->ops->changes(st->db, s) > 0;
+	if (rc == 0 && *moved)
+		rc = step_done(st, S_CFG_GEN_BUMP, "bump shared config generation");
+	return rc;
+}
+
+int osh_gw_store_config_sync(struct osh_gw_store *st, const struct osh_gw_cfg_sync *in,
+			     osh_gw_cfg_resolve_fn fn, void *ud, struct osh_gw_cfg_synced *out)
+{
+	struct cfg_vals cv = {0};
+	char snap[4096], *stored = NULL;
+	uint64_t cur_rev = 0;
+	bool in_tx = false;
+	int rc, r;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->mu);
+	rc = step_done(st, S_BEGIN, "begin");
+	if (rc != 0)
+		goto out;
+	in_tx = true;
+	RESET(S_CFG_ENSURE);
+	BIND_I64(S_CFG_ENSURE, 1, osh_time_wall_ms());
+	rc = step_done(st, S_CFG_ENSURE, "create config state");
+	if (rc != 0)
+		goto out;
+	RESET(S_CFG_LOCK);
+	r = STEP(S_CFG_LOCK);
+	if (r == STORE_ROW) {
+		cur_rev = (uint64_t)COL_I64(S_CFG_LOCK, 0);
+		stored = col_dup(st, S_CFG_LOCK, 1);
+		out->values_gen = (uint64_t)COL_I64(S_CFG_LOCK, 2);
+		if (!stored)
+			rc = OSH_ENOMEM;
+	} else {
+		rc = dberr(st, r < 0 ? r : OSH_EIO, "lock config state");
+	}
+	RESET(S_CFG_LOCK);
+	if (rc != 0)
+		goto out;
+	if (in->set_name) {
+		rc = cfg_val_write(st, in->set_name, in->set_value, &out->value_changed);
+		if (rc != 0)
+			goto out;
+		if (out->value_changed)
+			out->values_gen++;
+	}
+	rc = cfg_vals_read(st, &cv);
+	if (rc != 0)
+		goto out;
+	snap[0] = '\0';
+	rc = fn(ud, cv.v, cv.n, snap, sizeof(snap));
+	if (rc != 0) {
+		seterr(st, "resolve config: %s", osh_strerror(rc));
+		goto out;
+	}
+	if (strcmp(snap, in->published ? in->published : stored) != 0) {
+		RESET(S_CFG_BUMP);
+		BIND_TEXT(S_CFG_BUMP, 1, snap);
+		BIND_I64(S_CFG_BUMP, 2, osh_time_wall_ms());
+		r = STEP(S_CFG_BUMP);
+		if (r == STORE_ROW)
+			out->revision = (uint64_t)COL_I64(S_CFG_BUMP, 0);
+		else
+			rc = dberr(st, r < 0 ? r : OSH_EIO, "advance config revision");
+		RESET(S_CFG_BUMP);
+		if (rc != 0)
+			goto out;
+		out->bumped = true;
+	} else {
+		out->revision = in->published ? in->published_rev : cur_rev;
+	}
+	rc = step_done(st, S_COMMIT, "commit");
+	if (rc == 0)
+		in_tx = false;
+out:
+	if (in_tx)
+		(void)step_done(st, S_ROLLBACK, "rollback");
+	pthread_mutex_unlock(&st->mu);
+	if (rc != 0)
+		memset(out, 0, sizeof(*out));
+	cfg_vals_free(&cv);
+	free(stored);
+	return rc;
+}
+
+int osh_gw_store_config_gen(struct osh_gw_store *st, uint64_t *gen)
+{
+	int rc = 0, r;
+
+	*gen = 0;
+	pthread_mutex_lock(&st->mu);
+	RESET(S_CFG_GEN);
+	r = STEP(S_CFG_GEN);
+	if (r == STORE_ROW)
+		*gen = (uint64_t)COL_I64(S_CFG_GEN, 0);
+	else if (r < 0)
+		rc = dberr(st, r, "read shared config generation");
+	RESET(S_CFG_GEN);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
 int osh_gw_store_sandbox_insert(struct osh_gw_store *st, const struct osh_gw_sandbox *sb)
 {
 	const enum stmt_id s = S_SB_INSERT;
+	char why[160];
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
+	if (osh_labels_validate(sb->labels, why, sizeof(why)) != 0) {
+		seterr(st, "sandbox '%s': %s", sb->name, why);
+		rc = OSH_EINVAL;
+		goto out;
+	}
 	RESET(s);
 	BIND_TEXT(s, 1, sb->id);
 	BIND_TEXT(s, 2, sb->name);
@@ -511,9 +798,11 @@ int osh_gw_store_sandbox_insert(struct osh_gw_store *st, const struct osh_gw_san
 	BIND_I64(s, 10, sb->exit_code);
 	BIND_I64(s, 11, sb->exit_signal);
 	BIND_I64(s, 12, sb->created_ms);
+	BIND_TEXT(s, 13, sb->labels ? sb->labels : "");
 	rc = step_done(st, s, "insert sandbox");
 	if (rc == OSH_EEXIST)
 		seterr(st, "a sandbox named '%s' (or with id %s) exists already", sb->name, sb->id);
+out:
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
@@ -546,7 +835,9 @@ static int row_to_sandbox(struct osh_gw_store *st, enum stmt_id s, struct osh_gw
 	sb->exit_code = (int)COL_I64(s, 9);
 	sb->exit_signal = (int)COL_I64(s, 10);
 	sb->created_ms = COL_I64(s, 11);
+	sb->labels = col_dup(st, s, 12);
 	if (!sb->name || (has_policy && !sb->policy) ||
+	    (!st->ops->col_null(st->db, s, 12) && !sb->labels) ||
 	    (!st->ops->col_null(st->db, s, 5) && !sb->command) ||
 	    (!st->ops->col_null(st->db, s, 6) && !sb->log_dir)) {
 		osh_gw_sandbox_fini(sb);
@@ -578,40 +869,80 @@ int osh_gw_store_sandbox_get(struct osh_gw_store *st, const char *key, bool by_n
 	return rc;
 }
 
-/* Collects the rows of a prepared sandbox statement (list or page). */
-static int list_rows(struct osh_gw_store *st, enum stmt_id id, int64_t after, int64_t limit,
-		     struct osh_gw_sandbox **out, size_t *n)
+/* Appends one more record slot to *arr (capacity *cap); NULL when out of memory. */
+static struct osh_gw_sandbox *grow(struct osh_gw_sandbox **arr, size_t cnt, size_t *cap)
 {
-	struct osh_gw_sandbox *arr = NULL;
+	struct osh_gw_sandbox *na = *arr;
+
+	if (cnt == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+
+		na = realloc(*arr, ncap * sizeof(*na));
+		if (!na)
+			return NULL;
+		*arr = na;
+		*cap = ncap;
+	}
+	return &na[cnt];
+}
+
+/* The first label of a canonical selector as "\nK=V\n" (the SQL prefilter of
+ * S_SB_PAGE) into buf; false when the selector is empty. */
+static bool first_label(const char *selector, char *buf, size_t cap)
+{
+	const char *nl = selector ? strchr(selector, '\n') : NULL;
+	size_t n = nl ? (size_t)(nl - selector) + 1 : 0;
+
+	if (n == 0 || n + 2 > cap)
+		return false;
+	buf[0] = '\n';
+	memcpy(buf + 1, selector, n);
+	buf[n + 1] = '\0';
+	return true;
+}
+
+/* Collects the rows of a prepared sandbox statement (list or page). A page
+ * with a selector walks chunks of rows until `limit` match or none are left. */
+static int list_rows(struct osh_gw_store *st, enum stmt_id id, int64_t after, int64_t limit,
+		     const char *selector, struct osh_gw_sandbox **out, size_t *n)
+{
+	struct osh_gw_sandbox *arr = NULL, *slot;
+	char first[OSH_LABEL_KEY_MAX + OSH_LABEL_VALUE_MAX + 4];
+	bool filtered = first_label(selector, first, sizeof(first));
 	size_t cnt = 0, cap = 0;
-	int rc = 0, r;
+	int64_t got, chunk = limit < 64 && filtered ? 64 : limit;
+	int rc = 0, r = STORE_DONE;
 
 	pthread_mutex_lock(&st->mu);
-	RESET(id);
-	if (id == S_SB_PAGE) {
-		BIND_I64(id, 1, after);
-		BIND_I64(id, 2, limit);
-	}
-	while ((r = STEP(id)) == STORE_ROW) {
-		if (cnt == cap) {
-			struct osh_gw_sandbox *na;
-
-			cap = cap ? cap * 2 : 8;
-			na = realloc(arr, cap * sizeof(*arr));
-			if (!na) {
+	do {
+		got = 0;
+		RESET(id);
+		if (id == S_SB_PAGE) {
+			BIND_I64(id, 1, after);
+			BIND_I64(id, 2, chunk);
+			BIND_TEXT(id, 3, filtered ? first : NULL);
+		}
+		while ((id != S_SB_PAGE || cnt < (size_t)limit) && (r = STEP(id)) == STORE_ROW) {
+			got++;
+			slot = grow(&arr, cnt, &cap);
+			if (!slot) {
 				rc = OSH_ENOMEM;
 				goto out;
 			}
-			arr = na;
+			rc = row_to_sandbox(st, id, slot);
+			if (rc != 0)
+				goto out;
+			slot->rowid = id == S_SB_PAGE ? COL_I64(id, 13) : 0;
+			after = slot->rowid;
+			if (filtered && !osh_labels_match(slot->labels, selector)) {
+				osh_gw_sandbox_fini(slot);
+				continue;
+			}
+			cnt++;
 		}
-		rc = row_to_sandbox(st, id, &arr[cnt]);
-		if (rc != 0)
-			goto out;
-		arr[cnt].rowid = id == S_SB_PAGE ? COL_I64(id, 12) : 0;
-		cnt++;
-	}
-	if (r < 0)
-		rc = dberr(st, r, "list sandboxes");
+		if (r < 0)
+			rc = dberr(st, r, "list sandboxes");
+	} while (rc == 0 && filtered && got == chunk && cnt < (size_t)limit);
 out:
 	RESET(id);
 	pthread_mutex_unlock(&st->mu);
@@ -627,13 +958,88 @@ out:
 
 int osh_gw_store_sandbox_list(struct osh_gw_store *st, struct osh_gw_sandbox **out, size_t *n)
 {
-	return list_rows(st, S_SB_LIST, 0, 0, out, n);
+	return list_rows(st, S_SB_LIST, 0, 0, NULL, out, n);
 }
 
 int osh_gw_store_sandbox_page(struct osh_gw_store *st, int64_t after, size_t limit,
 			      struct osh_gw_sandbox **out, size_t *n)
 {
-	return list_rows(st, S_SB_PAGE, after, (int64_t)limit, out, n);
+	return list_rows(st, S_SB_PAGE, after, (int64_t)limit, NULL, out, n);
+}
+
+int osh_gw_store_sandbox_page_sel(struct osh_gw_store *st, int64_t after, size_t limit,
+				  const char *selector, struct osh_gw_sandbox **out, size_t *n)
+{
+	return list_rows(st, S_SB_PAGE, after, (int64_t)limit, selector, out, n);
+}
+
+/* ---------------------------------------------------------- credentials -- */
+
+static bool digest_ok(const char *d)
+{
+	size_t n = 0;
+
+	for (; d && d[n]; n++)
+		if (!((d[n] >= '0' && d[n] <= '9') || (d[n] >= 'a' && d[n] <= 'f')))
+			return false;
+	return n == OSH_GW_CRED_DIGEST_HEX;
+}
+
+int osh_gw_store_cred_put(struct osh_gw_store *st, const char *id, const char *digest, bool replace,
+			  bool *stored)
+{
+	const enum stmt_id s = replace ? S_CRED_SET : S_CRED_PUT;
+	int rc = OSH_EINVAL;
+
+	*stored = false;
+	pthread_mutex_lock(&st->mu);
+	if (!digest_ok(digest)) {
+		seterr(st, "sandbox %s: a credential digest is %d lower-case hex digits", id,
+		       OSH_GW_CRED_DIGEST_HEX);
+		goto out;
+	}
+	RESET(s);
+	BIND_TEXT(s, 1, id);
+	BIND_TEXT(s, 2, digest);
+	BIND_I64(s, 3, osh_time_wall_ms());
+	rc = step_done(st, s, "store sandbox credential");
+	if (rc == 0)
+		*stored = st->ops->changes(st->db, s) > 0;
+	if (rc == 0 && replace && !*stored) {
+		seterr(st, "no sandbox with id '%s'", id);
+		rc = OSH_ENOTFOUND;
+	}
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int osh_gw_store_cred_get(struct osh_gw_store *st, const char *id,
+			  char digest[OSH_GW_CRED_DIGEST_HEX + 1])
+{
+	const char *t;
+	int rc = 0, r;
+
+	digest[0] = '\0';
+	pthread_mutex_lock(&st->mu);
+	RESET(S_CRED_GET);
+	BIND_TEXT(S_CRED_GET, 1, id);
+	r = STEP(S_CRED_GET);
+	t = r == STORE_ROW ? COL_TEXT(S_CRED_GET, 0) : NULL;
+	if (r == STORE_ROW && t && digest_ok(t)) {
+		memcpy(digest, t, OSH_GW_CRED_DIGEST_HEX + 1);
+	} else if (r == STORE_ROW) {
+		seterr(st, "sandbox %s: the stored credential digest is malformed", id);
+		rc = OSH_EPARSE;
+	} else if (r == STORE_DONE) {
+		seterr(st, "no credential stored for sandbox '%s'", id);
+		rc = OSH_ENOTFOUND;
+	} else {
+		rc = dberr(st, r, "read sandbox credential");
+	}
+	RESET(S_CRED_GET);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
 }
 
 int osh_gw_store_sandbox_set_state(struct osh_gw_store *st, const char *id,
@@ -767,6 +1173,147 @@ static int insert_line(struct osh_gw_store *st, const char *sandbox_id,
 	return rc;
 }
 
+/* A growable text buffer for the PostgreSQL array literals of a batch. */
+struct abuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void ab_reserve(struct abuf *b, size_t more)
+{
+	char *np;
+	size_t cap;
+
+	if (b->oom || b->len + more + 1 <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 256;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	np = realloc(b->p, cap);
+	if (!np) {
+		b->oom = true;
+		return;
+	}
+	b->p = np;
+	b->cap = cap;
+}
+
+static void ab_put(struct abuf *b, const char *s, size_t n)
+{
+	ab_reserve(b, n);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* Appends one element (',' before all but the first): a number, NULL, or a
+ * double-quoted string with '"' and '\' escaped (array literal syntax). */
+static void ab_elem_text(struct abuf *b, const char *s)
+{
+	ab_put(b, b->len > 1 ? "," : "", b->len > 1 ? 1 : 0);
+	if (!s) {
+		ab_put(b, "NULL", 4);
+		return;
+	}
+	ab_reserve(b, 2 * strlen(s) + 2);
+	if (b->oom)
+		return;
+	b->p[b->len++] = '"';
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			b->p[b->len++] = '\\';
+		b->p[b->len++] = *s;
+	}
+	b->p[b->len++] = '"';
+	b->p[b->len] = '\0';
+}
+
+static void ab_elem_i64(struct abuf *b, int64_t v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%s%lld", b->len > 1 ? "," : "", (long long)v);
+
+	ab_put(b, num, (size_t)n);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* PostgreSQL: inserts the n lines idx[] of `lines` with one statement (arrays
+ * per column) inside the append transaction; seqs[idx[i]] gets each seq. */
+static int insert_many(struct osh_gw_store *st, const char *sandbox_id,
+		       const struct osh_gw_logline *lines, const size_t *idx, size_t n,
+		       uint64_t *seqs)
+{
+	enum { A_TS, A_LEVEL, A_RANK, A_TARGET, A_MSG, A_SRC, A_FIELDS, A_BYTES, A_N };
+	const enum stmt_id s = S_LOG_INSERT_MANY;
+	struct abuf a[A_N];
+	uint64_t *got = NULL;
+	size_t k = 0;
+	int rc = 0, r;
+
+	memset(a, 0, sizeof(a));
+	for (int c = 0; c < A_N; c++)
+		ab_put(&a[c], "{", 1);
+	for (size_t i = 0; i < n; i++) {
+		const struct osh_gw_logline *l = &lines[idx[i]];
+
+		ab_elem_i64(&a[A_TS], l->ts_ms);
+		ab_elem_text(&a[A_LEVEL], l->level ? l->level : "");
+		ab_elem_i64(&a[A_RANK], osh_gw_level_rank(l->level, l->message));
+		ab_elem_text(&a[A_TARGET], l->target ? l->target : "");
+		ab_elem_text(&a[A_MSG], l->message ? l->message : "");
+		ab_elem_text(&a[A_SRC], l->source ? l->source : "");
+		ab_elem_text(&a[A_FIELDS], (l->fields && l->fields[0]) ? l->fields : NULL);
+		ab_elem_i64(&a[A_BYTES], (int64_t)line_bytes(l));
+	}
+	for (int c = 0; c < A_N; c++) {
+		ab_put(&a[c], "}", 1);
+		if (a[c].oom)
+			rc = OSH_ENOMEM;
+	}
+	got = seqs ? calloc(n, sizeof(*got)) : NULL;
+	if (rc == 0 && seqs && !got)
+		rc = OSH_ENOMEM;
+	if (rc != 0) {
+		seterr(st, "insert log lines: out of memory for a batch of %zu lines", n);
+		goto out;
+	}
+	RESET(s);
+	BIND_TEXT(s, 1, sandbox_id);
+	for (int c = 0; c < A_N; c++)
+		BIND_TEXT(s, 2 + c, a[c].p);
+	while ((r = STEP(s)) == STORE_ROW) {
+		if (got && k < n)
+			got[k] = (uint64_t)COL_I64(s, 0);
+		k++;
+	}
+	RESET(s);
+	if (r < 0) {
+		rc = dberr(st, r, "insert log lines");
+	} else if (k != n) {
+		seterr(st, "insert log lines: %zu of %zu rows inserted", k, n);
+		rc = OSH_EIO;
+	} else if (got) {
+		/* nextval ran in batch order: the ascending seqs are the lines' */
+		qsort(got, n, sizeof(*got), cmp_u64);
+		for (size_t i = 0; i < n; i++)
+			seqs[idx[i]] = got[i];
+	}
+out:
+	free(got);
+	for (int c = 0; c < A_N; c++)
+		free(a[c].p);
+	return rc;
+}
+
 /* Inserts the lines not yet held, raises the push mark to max(mark, last_seq,
  * every inserted push_seq) and trims to retention, all in one transaction.
  * Mutex held by the caller. */
@@ -774,10 +1321,13 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 			 const struct osh_gw_logline *lines, size_t n, uint64_t last_seq,
 			 uint64_t *seqs, struct osh_gw_push_result *res)
 {
+	/* PostgreSQL: the batch is one statement (a round trip per line would
+	 * dominate); SQLite: one prepared step per line, in-process. */
+	const bool batch = st->ops->pg_dialect;
 	bool in_tx = false;
 	int64_t total = 0, total_bytes = 0;
 	uint64_t mark = 0, new_mark, added_bytes = 0;
-	size_t stored = 0;
+	size_t stored = 0, *idx = NULL;
 	int rc = 0, r;
 
 	rc = step_done(st, S_BEGIN, "begin");
@@ -800,6 +1350,14 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 	if (rc != 0)
 		goto out;
 	new_mark = mark > last_seq ? mark : last_seq;
+	if (batch && n > 0) {
+		idx = malloc(n * sizeof(*idx));
+		if (!idx) {
+			seterr(st, "insert log lines: out of memory");
+			rc = OSH_ENOMEM;
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct osh_gw_logline *l = &lines[i];
 		uint64_t b = line_bytes(l), seq = 0;
@@ -811,15 +1369,24 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 				res->duplicates++;
 			continue;
 		}
-		rc = insert_line(st, sandbox_id, l, b, &seq);
-		if (rc != 0)
-			goto out;
+		if (batch) {
+			idx[stored] = i;
+		} else {
+			rc = insert_line(st, sandbox_id, l, b, &seq);
+			if (rc != 0)
+				goto out;
+			if (seqs)
+				seqs[i] = seq;
+		}
 		added_bytes += b;
-		if (seqs)
-			seqs[i] = seq;
 		if (l->push_seq > new_mark)
 			new_mark = l->push_seq;
 		stored++;
+	}
+	if (batch && stored > 0) {
+		rc = insert_many(st, sandbox_id, lines, idx, stored, seqs);
+		if (rc != 0)
+			goto out;
 	}
 	if (new_mark > mark) {
 		RESET(S_PUSH_MARK_SET);
@@ -860,6 +1427,7 @@ static int append_locked(struct osh_gw_store *st, const char *sandbox_id,
 out:
 	if (in_tx)
 		(void)step_done(st, S_ROLLBACK, "rollback");
+	free(idx);
 	return rc;
 }
 
@@ -1097,4 +1665,346 @@ bool osh_gw_logquery_match(const struct osh_gw_logquery *q, const struct osh_gw_
 		ok = any;
 	}
 	return ok;
+}
+
+/* ------------------------------------------------------- policy proposals -- */
+
+#define BIND_BLOB(id, i, p, n) st->ops->bind_blob(st->db, (id), (i), (p), (n))
+
+void osh_gw_proposal_fini(struct osh_gw_proposal *p)
+{
+	if (!p)
+		return;
+	free(p->host);
+	free(p->binary);
+	free(p->rule_name);
+	free(p->rule);
+	free(p->rationale);
+	free(p->security_notes);
+	free(p->stage);
+	free(p->decided_by);
+	memset(p, 0, sizeof(*p));
+}
+
+void osh_gw_proposal_list_free(struct osh_gw_proposal *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		osh_gw_proposal_fini(&v[i]);
+	free(v);
+}
+
+static int row_to_proposal(struct osh_gw_store *st, enum stmt_id s, struct osh_gw_proposal *p)
+{
+	const char *t;
+	const void *b;
+	size_t bl = 0;
+
+	memset(p, 0, sizeof(*p));
+	t = COL_TEXT(s, 0);
+	snprintf(p->id, sizeof(p->id), "%s", t ? t : "");
+	t = COL_TEXT(s, 1);
+	snprintf(p->sandbox_id, sizeof(p->sandbox_id), "%s", t ? t : "");
+	p->host = col_dup(st, s, 2);
+	p->port = (uint32_t)COL_I64(s, 3);
+	p->binary = col_dup(st, s, 4);
+	p->rule_name = col_dup(st, s, 5);
+	b = st->ops->col_blob(st->db, s, 6, &bl);
+	p->rule = malloc(bl ? bl : 1);
+	if (p->rule && bl)
+		memcpy(p->rule, b, bl);
+	p->rule_len = bl;
+	p->rationale = col_dup(st, s, 7);
+	p->security_notes = col_dup(st, s, 8);
+	p->confidence_milli = (int)COL_I64(s, 9);
+	p->stage = col_dup(st, s, 10);
+	t = COL_TEXT(s, 11);
+	snprintf(p->status, sizeof(p->status), "%s", t ? t : "");
+	p->hit_count = COL_I64(s, 12);
+	p->first_seen_ms = COL_I64(s, 13);
+	p->last_seen_ms = COL_I64(s, 14);
+	p->created_ms = COL_I64(s, 15);
+	p->decided_ms = COL_I64(s, 16);
+	p->decided_by = col_dup(st, s, 17);
+	if (!p->host || !p->binary || !p->rule_name || !p->rule || !p->rationale ||
+	    !p->security_notes || !p->stage || !p->decided_by) {
+		osh_gw_proposal_fini(p);
+		return OSH_ENOMEM;
+	}
+	return 0;
+}
+
+/* Binds the rule columns shared by insert and update: ?5..?10 of update. */
+static void bind_rule(struct osh_gw_store *st, enum stmt_id s, int first,
+		      const struct osh_gw_proposal *in)
+{
+	BIND_TEXT(s, first, in->rule_name);
+	BIND_BLOB(s, first + 1, in->rule, in->rule_len);
+	BIND_TEXT(s, first + 2, in->rationale ? in->rationale : "");
+	BIND_TEXT(s, first + 3, in->security_notes ? in->security_notes : "");
+	BIND_I64(s, first + 4, in->confidence_milli);
+	BIND_TEXT(s, first + 5, in->stage ? in->stage : "");
+}
+
+int osh_gw_store_proposal_upsert(struct osh_gw_store *st, const struct osh_gw_proposal *in,
+				 int64_t now_ms, enum osh_gw_prop_outcome *outcome, char id_out[40])
+{
+	bool in_tx = false, found = false;
+	char id[40] = "", status[16] = "";
+	int64_t decided = 0, hits = 0, first = 0, last = 0;
+	int rc, r;
+
+	*outcome = OSH_GW_PROP_INSERTED;
+	id_out[0] = '\0';
+	pthread_mutex_lock(&st->mu);
+	rc = step_done(st, S_BEGIN, "begin");
+	if (rc != 0)
+		goto out;
+	in_tx = true;
+	RESET(S_SB_EXISTS);
+	BIND_TEXT(S_SB_EXISTS, 1, in->sandbox_id);
+	r = STEP(S_SB_EXISTS);
+	RESET(S_SB_EXISTS);
+	if (r != STORE_ROW) {
+		rc = r < 0 ? dberr(st, r, "check sandbox") : OSH_ENOTFOUND;
+		if (r == STORE_DONE)
+			seterr(st, "no sandbox with id '%s'", in->sandbox_id);
+		goto out;
+	}
+	RESET(S_PROP_FIND);
+	BIND_TEXT(S_PROP_FIND, 1, in->sandbox_id);
+	BIND_TEXT(S_PROP_FIND, 2, in->host);
+	BIND_I64(S_PROP_FIND, 3, in->port);
+	BIND_TEXT(S_PROP_FIND, 4, in->binary);
+	r = STEP(S_PROP_FIND);
+	if (r == STORE_ROW) {
+		const char *t = COL_TEXT(S_PROP_FIND, 0);
+
+		found = true;
+		snprintf(id, sizeof(id), "%s", t ? t : "");
+		t = COL_TEXT(S_PROP_FIND, 1);
+		snprintf(status, sizeof(status), "%s", t ? t : "");
+		decided = COL_I64(S_PROP_FIND, 2);
+		hits = COL_I64(S_PROP_FIND, 3);
+		first = COL_I64(S_PROP_FIND, 4);
+		last = COL_I64(S_PROP_FIND, 5);
+	}
+	RESET(S_PROP_FIND);
+	if (r < 0) {
+		rc = dberr(st, r, "find proposal");
+		goto out;
+	}
+	if (!found) {
+		const enum stmt_id s = S_PROP_INSERT;
+
+		snprintf(id, sizeof(id), "%s", in->id);
+		RESET(s);
+		BIND_TEXT(s, 1, id);
+		BIND_TEXT(s, 2, in->sandbox_id);
+		BIND_TEXT(s, 3, in->host);
+		BIND_I64(s, 4, in->port);
+		BIND_TEXT(s, 5, in->binary);
+		bind_rule(st, s, 6, in);
+		BIND_I64(s, 12, in->hit_count);
+		BIND_I64(s, 13, in->first_seen_ms);
+		BIND_I64(s, 14, in->last_seen_ms);
+		BIND_I64(s, 15, now_ms);
+		rc = step_done(st, s, "insert proposal");
+	} else if (strcmp(status, OSH_GW_PROP_PENDING) != 0 &&
+		   in->last_seen_ms <= decided + (strcmp(status, OSH_GW_PROP_ACCEPTED) == 0
+						      ? OSH_GW_PROP_ACCEPT_SETTLE_MS
+						      : 0)) {
+		*outcome = OSH_GW_PROP_SUPPRESSED; /* decided, and nothing new since */
+	} else {
+		const enum stmt_id s = S_PROP_UPDATE;
+		bool pending = strcmp(status, OSH_GW_PROP_PENDING) == 0;
+
+		*outcome = pending ? OSH_GW_PROP_MERGED : OSH_GW_PROP_REOPENED;
+		if (pending) {
+			hits += in->hit_count;
+			first = in->first_seen_ms < first ? in->first_seen_ms : first;
+			last = in->last_seen_ms > last ? in->last_seen_ms : last;
+		} else {
+			hits = in->hit_count;
+			first = in->first_seen_ms;
+			last = in->last_seen_ms;
+		}
+		RESET(s);
+		BIND_TEXT(s, 1, id);
+		BIND_I64(s, 2, hits > INT32_MAX ? INT32_MAX : hits);
+		BIND_I64(s, 3, first);
+		BIND_I64(s, 4, last);
+		bind_rule(st, s, 5, in);
+		BIND_I64(s, 11, now_ms);
+		rc = step_done(st, s, "update proposal");
+	}
+	if (rc != 0)
+		goto out;
+	rc = step_done(st, S_COMMIT, "commit");
+	if (rc == 0) {
+		in_tx = false;
+		snprintf(id_out, 40, "%s", id);
+	}
+out:
+	if (in_tx)
+		(void)step_done(st, S_ROLLBACK, "rollback");
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int osh_gw_store_proposal_list(struct osh_gw_store *st, const char *sandbox_id, const char *status,
+			       struct osh_gw_proposal **out, size_t *n)
+{
+	const enum stmt_id s = S_PROP_LIST;
+	struct osh_gw_proposal *arr = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = 0, r;
+
+	pthread_mutex_lock(&st->mu);
+	RESET(s);
+	BIND_TEXT(s, 1, sandbox_id);
+	BIND_TEXT(s, 2, status && *status ? status : NULL);
+	while ((r = STEP(s)) == STORE_ROW) {
+		if (cnt == cap) {
+			struct osh_gw_proposal *na;
+
+			cap = cap ? cap * 2 : 8;
+			na = realloc(arr, cap * sizeof(*arr));
+			if (!na) {
+				rc = OSH_ENOMEM;
+				goto out;
+			}
+			arr = na;
+		}
+		rc = row_to_proposal(st, s, &arr[cnt]);
+		if (rc != 0)
+			goto out;
+		cnt++;
+	}
+	if (r < 0)
+		rc = dberr(st, r, "list proposals");
+out:
+	RESET(s);
+	pthread_mutex_unlock(&st->mu);
+	if (rc != 0) {
+		osh_gw_proposal_list_free(arr, cnt);
+		arr = NULL;
+		cnt = 0;
+	}
+	*out = arr;
+	*n = cnt;
+	return rc;
+}
+
+/* Mutex held. */
+static int proposal_get_locked(struct osh_gw_store *st, const char *sandbox_id, const char *id,
+			       struct osh_gw_proposal *out)
+{
+	int rc, r;
+
+	RESET(S_PROP_GET);
+	BIND_TEXT(S_PROP_GET, 1, sandbox_id);
+	BIND_TEXT(S_PROP_GET, 2, id);
+	r = STEP(S_PROP_GET);
+	if (r == STORE_ROW) {
+		rc = row_to_proposal(st, S_PROP_GET, out);
+	} else if (r == STORE_DONE) {
+		seterr(st, "no proposal '%s' for this sandbox", id);
+		rc = OSH_ENOTFOUND;
+	} else {
+		rc = dberr(st, r, "get proposal");
+	}
+	RESET(S_PROP_GET);
+	return rc;
+}
+
+int osh_gw_store_proposal_get(struct osh_gw_store *st, const char *sandbox_id, const char *id,
+			      struct osh_gw_proposal *out)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = proposal_get_locked(st, sandbox_id, id, out);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Mutex held, inside or outside a transaction: pending -> status. */
+static int decide_locked(struct osh_gw_store *st, const char *sandbox_id, const char *id,
+			 const char *status, int64_t now_ms, const char *by)
+{
+	struct osh_gw_proposal cur;
+	int rc;
+
+	RESET(S_PROP_DECIDE);
+	BIND_TEXT(S_PROP_DECIDE, 1, sandbox_id);
+	BIND_TEXT(S_PROP_DECIDE, 2, id);
+	BIND_TEXT(S_PROP_DECIDE, 3, status);
+	BIND_I64(S_PROP_DECIDE, 4, now_ms);
+	BIND_TEXT(S_PROP_DECIDE, 5, by ? by : "");
+	rc = step_done(st, S_PROP_DECIDE, "decide proposal");
+	if (rc != 0 || st->ops->changes(st->db, S_PROP_DECIDE) > 0)
+		return rc;
+	rc = proposal_get_locked(st, sandbox_id, id, &cur);
+	if (rc == 0) {
+		seterr(st, "proposal '%s' is %s already, not pending", id, cur.status);
+		osh_gw_proposal_fini(&cur);
+		rc = OSH_ESTATE;
+	}
+	return rc;
+}
+
+int osh_gw_store_proposal_reject(struct osh_gw_store *st, const char *sandbox_id, const char *id,
+				 int64_t now_ms, const char *decided_by)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = decide_locked(st, sandbox_id, id, OSH_GW_PROP_REJECTED, now_ms, decided_by);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int osh_gw_store_proposal_accept(struct osh_gw_store *st, const char *sandbox_id, const char *id,
+				 int64_t now_ms, const char *decided_by, const void *policy,
+				 size_t policy_len, uint32_t old_version, uint32_t new_version,
+				 const char *policy_hash)
+{
+	bool in_tx = false;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = step_done(st, S_BEGIN, "begin");
+	if (rc != 0)
+		goto out;
+	in_tx = true;
+	rc = decide_locked(st, sandbox_id, id, OSH_GW_PROP_ACCEPTED, now_ms, decided_by);
+	if (rc != 0)
+		goto out;
+	RESET(S_SB_SET_POLICY);
+	BIND_TEXT(S_SB_SET_POLICY, 1, sandbox_id);
+	BIND_BLOB(S_SB_SET_POLICY, 2, policy, policy_len);
+	BIND_I64(S_SB_SET_POLICY, 3, new_version);
+	BIND_TEXT(S_SB_SET_POLICY, 4, policy_hash);
+	BIND_I64(S_SB_SET_POLICY, 5, old_version);
+	rc = step_done(st, S_SB_SET_POLICY, "store the new policy");
+	if (rc == 0 && st->ops->changes(st->db, S_SB_SET_POLICY) == 0) {
+		seterr(st, "the policy of sandbox %s changed meanwhile (no longer version %u)",
+		       sandbox_id, old_version);
+		rc = OSH_ESTATE;
+	}
+	if (rc != 0)
+		goto out;
+	rc = step_done(st, S_COMMIT, "commit");
+	if (rc == 0)
+		in_tx = false;
+out:
+	if (in_tx) {
+		char keep[sizeof(st->err)];
+
+		memcpy(keep, st->err, sizeof(keep));
+		(void)step_done(st, S_ROLLBACK, "rollback");
+		memcpy(st->err, keep, sizeof(keep));
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
 }

@@ -22,6 +22,13 @@
  * 10,000 lines may be 1 MB or 1 GB. Queries read newest first and can stop
  * early, so a caller reads only the rows it returns.
  *
+ * A sandbox's labels are one column holding their canonical text
+ * (src/common/osh_labels.h), so a record reads back in one row; a label
+ * selector is applied to pages in SQL for its first label (an exact substring
+ * test) and in C for all of them. Sandbox credentials are stored as SHA-256
+ * digests in their own table, deleted with the sandbox, so every gateway on
+ * one database authenticates every supervisor.
+ *
  * PostgreSQL connection loss: calls fail with OSH_EUNAVAIL (nothing of a failed
  * append is stored or acknowledged) and the store reconnects by itself, with a
  * backoff of 100 ms doubling to 5 s, on a later call.
@@ -43,7 +50,7 @@
 struct osh_gw_store;
 
 /* The schema version this code migrates to (both backends). */
-#define OSH_GW_STORE_SCHEMA_VERSION 4
+#define OSH_GW_STORE_SCHEMA_VERSION 7
 /* Default per-sandbox retention of log lines. */
 #define OSH_GW_STORE_DEFAULT_RETENTION 10000u
 /* Default per-sandbox retention in bytes (line text + 64 per line). */
@@ -87,6 +94,7 @@ struct osh_gw_sandbox {
 	char policy_hash[72];	 /* hex SHA-256 of the packed policy, or "" */
 	char *command;		 /* JSON array of argv strings; may be NULL */
 	char *log_dir;		 /* may be NULL */
+	char *labels;		 /* canonical label text (osh_labels.h); NULL or "" = none */
 	enum osh_gw_sb_state state;
 	int pid;	 /* > 0 while running */
 	int exit_code;	 /* valid when state == EXITED and exit_signal == 0 */
@@ -195,6 +203,56 @@ OSH_MUST_CHECK int osh_gw_store_config_save(struct osh_gw_store *st, uint64_t re
 OSH_MUST_CHECK int osh_gw_store_config_advance(struct osh_gw_store *st, const char *snapshot,
 					       uint64_t *revision);
 
+/* One config value set through SetConfig: shared by every gateway on the
+ * database (table config_values). Strings valid during the callback only. */
+struct osh_gw_cfg_value {
+	const char *name;
+	const char *value;
+};
+
+/* Resolves a gateway's config over the shared values `vals` (n of them, sorted
+ * by name) and writes its canonical snapshot into snap (cap bytes, NUL
+ * terminated). Called by osh_gw_store_config_sync inside its transaction,
+ * under the store's mutex: it must not call into the store. Returns 0, or an
+ * osh_err that rolls the transaction back and is returned by the sync. */
+typedef int (*osh_gw_cfg_resolve_fn)(void *ud, const struct osh_gw_cfg_value *vals, size_t n,
+				     char *snap, size_t cap);
+
+/* What a config sync does (osh_gw_store_config_sync). */
+struct osh_gw_cfg_sync {
+	const char *set_name;  /* write this shared value first; NULL = none        */
+	const char *set_value; /* its new value; NULL = remove it                    */
+	/* The snapshot this gateway serves and its revision; NULL at start, when
+	 * the resolved snapshot is compared with the one stored last instead. */
+	const char *published;
+	uint64_t published_rev;
+};
+
+/* Outcome of a config sync. */
+struct osh_gw_cfg_synced {
+	uint64_t revision;   /* the revision to serve with the resolved config  */
+	uint64_t values_gen; /* generation of the shared values that were read  */
+	bool value_changed;  /* set_name's stored value changed (gen moved)     */
+	bool bumped;	     /* a new revision was assigned to the snapshot     */
+};
+
+/* The one config transaction of every gateway, under the config_state row
+ * lock (all gateways on the database are ordered by it): writes the shared
+ * value in->set_name (if any; the generation moves only when the stored value
+ * changes), reads every shared value, calls fn to resolve the gateway's config
+ * over them, and assigns the next revision when the resolved snapshot differs
+ * from in->published (or, at start, from the snapshot stored last); else keeps
+ * in->published_rev (at start: the stored revision). The snapshot of each new
+ * revision is stored with it. A fresh database starts at revision 1. */
+OSH_MUST_CHECK int osh_gw_store_config_sync(struct osh_gw_store *st,
+					    const struct osh_gw_cfg_sync *in,
+					    osh_gw_cfg_resolve_fn fn, void *ud,
+					    struct osh_gw_cfg_synced *out);
+
+/* The generation of the shared config values: one integer read, for polling
+ * (it changes whenever any gateway sets or removes a value). 0 before any. */
+OSH_MUST_CHECK int osh_gw_store_config_gen(struct osh_gw_store *st, uint64_t *gen);
+
 /* Inserts a sandbox. OSH_EEXIST if the name or id is taken. */
 OSH_MUST_CHECK int osh_gw_store_sandbox_insert(struct osh_gw_store *st,
 					       const struct osh_gw_sandbox *sb);
@@ -216,6 +274,31 @@ void osh_gw_sandbox_list_free(struct osh_gw_sandbox *arr, size_t n);
  * the returned rows. */
 OSH_MUST_CHECK int osh_gw_store_sandbox_page(struct osh_gw_store *st, int64_t after, size_t limit,
 					     struct osh_gw_sandbox **out, size_t *n);
+
+/* Like osh_gw_store_sandbox_page, but only sandboxes whose labels hold every
+ * label of `selector` (canonical text, osh_labels_selector_parse; NULL or ""
+ * = all). The rows are walked in creation order until `limit` match, so a
+ * selective filter reads more rows than it returns (see docs/gateway.md). */
+OSH_MUST_CHECK int osh_gw_store_sandbox_page_sel(struct osh_gw_store *st, int64_t after,
+						 size_t limit, const char *selector,
+						 struct osh_gw_sandbox **out, size_t *n);
+
+/* Sandbox credentials: the hex SHA-256 digest (64 lower-case hex digits,
+ * never the secret) of each sandbox's credential, in the store so every
+ * gateway on one database recognises every supervisor. A sandbox's digest
+ * goes with its record (deleted with it). */
+#define OSH_GW_CRED_DIGEST_HEX 64
+
+/* Stores the digest of sandbox `id`: replaces one already stored when
+ * `replace`, else keeps it (*stored = false). OSH_EINVAL for a digest that
+ * is not 64 lower-case hex digits. When the sandbox does not exist nothing
+ * is stored (*stored = false; with replace, OSH_ENOTFOUND). */
+OSH_MUST_CHECK int osh_gw_store_cred_put(struct osh_gw_store *st, const char *id,
+					 const char *digest, bool replace, bool *stored);
+
+/* Reads the digest of sandbox `id` into digest. OSH_ENOTFOUND when none. */
+OSH_MUST_CHECK int osh_gw_store_cred_get(struct osh_gw_store *st, const char *id,
+					 char digest[OSH_GW_CRED_DIGEST_HEX + 1]);
 
 /* Updates the process state of sandbox `id`. OSH_ENOTFOUND when absent. */
 OSH_MUST_CHECK int osh_gw_store_sandbox_set_state(struct osh_gw_store *st, const char *id,
@@ -281,5 +364,91 @@ OSH_MUST_CHECK int osh_gw_store_logs_count(struct osh_gw_store *st, const char *
 /* Whether a log line passes a query's level/source/since filters (the same rules
  * the SQL applies), for filtering live lines that never went through the store. */
 bool osh_gw_logquery_match(const struct osh_gw_logquery *q, const struct osh_gw_logline *l);
+
+/* ------------------------------------------------------- policy proposals --
+ * Proposals a supervisor's mechanistic mapper made from its denials
+ * (docs/l7.md "Denials and proposals"), one row per (sandbox, host, port,
+ * binary). A new submission for a pending row adds its hit count and widens
+ * first/last seen; for a decided row it reopens the row as pending only when
+ * its last denial is newer than the decision (rejected) or than the decision
+ * plus OSH_GW_PROP_ACCEPT_SETTLE_MS (accepted), so a rejected proposal is not
+ * proposed again unless new denials arrive. */
+
+/* An accepted proposal is reopened only by denials later than this after
+ * its acceptance: denials made before the supervisor's next policy poll
+ * applied the new version are expected, not news. */
+#define OSH_GW_PROP_ACCEPT_SETTLE_MS 60000
+
+/* Statuses of a proposal. */
+#define OSH_GW_PROP_PENDING  "pending"
+#define OSH_GW_PROP_ACCEPTED "accepted"
+#define OSH_GW_PROP_REJECTED "rejected"
+
+/* One proposal row. Strings and the rule are heap-owned after a get/list
+ * (osh_gw_proposal_fini); borrowed for upsert. */
+struct osh_gw_proposal {
+	char id[40];
+	char sandbox_id[40];
+	char *host;
+	uint32_t port;
+	char *binary;
+	char *rule_name;
+	void *rule; /* packed openshell.v1.NetworkPolicyRule */
+	size_t rule_len;
+	char *rationale;
+	char *security_notes;
+	int confidence_milli; /* 0..1000 */
+	char *stage;
+	char status[16];
+	int64_t hit_count;
+	int64_t first_seen_ms, last_seen_ms;
+	int64_t created_ms, decided_ms; /* decided_ms 0 = never decided */
+	char *decided_by;
+};
+
+void osh_gw_proposal_fini(struct osh_gw_proposal *p);
+void osh_gw_proposal_list_free(struct osh_gw_proposal *v, size_t n);
+
+/* What an upsert did. */
+enum osh_gw_prop_outcome {
+	OSH_GW_PROP_INSERTED = 0, /* new row (pending), id = in->id */
+	OSH_GW_PROP_MERGED,	  /* pending row: hits added, seen widened */
+	OSH_GW_PROP_REOPENED,	  /* decided row with newer denials: pending again */
+	OSH_GW_PROP_SUPPRESSED,	  /* decided row, no denial after the decision: unchanged */
+};
+
+/* Upserts a proposal of sandbox in->sandbox_id keyed (host, port, binary);
+ * in->id is the id a new row gets; the row's id is written to id_out.
+ * hit_count is added (merged rows) or taken (new, reopened). One
+ * transaction. OSH_ENOTFOUND when the sandbox does not exist. */
+OSH_MUST_CHECK int osh_gw_store_proposal_upsert(struct osh_gw_store *st,
+						const struct osh_gw_proposal *in, int64_t now_ms,
+						enum osh_gw_prop_outcome *outcome, char id_out[40]);
+
+/* The proposals of a sandbox, most recently changed first; status NULL or ""
+ * = every status. Free with osh_gw_proposal_list_free. */
+OSH_MUST_CHECK int osh_gw_store_proposal_list(struct osh_gw_store *st, const char *sandbox_id,
+					      const char *status, struct osh_gw_proposal **out,
+					      size_t *n);
+
+/* One proposal of a sandbox by id. OSH_ENOTFOUND when absent. */
+OSH_MUST_CHECK int osh_gw_store_proposal_get(struct osh_gw_store *st, const char *sandbox_id,
+					     const char *id, struct osh_gw_proposal *out);
+
+/* Rejects a pending proposal. OSH_ENOTFOUND, or OSH_ESTATE when it is not
+ * pending. */
+OSH_MUST_CHECK int osh_gw_store_proposal_reject(struct osh_gw_store *st, const char *sandbox_id,
+						const char *id, int64_t now_ms,
+						const char *decided_by);
+
+/* Accepts a pending proposal and stores the sandbox's new policy (packed,
+ * its version and hash) in one transaction; the policy is written only when
+ * the stored version is still old_version (else OSH_ESTATE: it changed
+ * meanwhile, decide again). OSH_ENOTFOUND, OSH_ESTATE (not pending). */
+OSH_MUST_CHECK int osh_gw_store_proposal_accept(struct osh_gw_store *st, const char *sandbox_id,
+						const char *id, int64_t now_ms,
+						const char *decided_by, const void *policy,
+						size_t policy_len, uint32_t old_version,
+						uint32_t new_version, const char *policy_hash);
 
 #endif

@@ -68,7 +68,7 @@ extern const struct store_db_ops store_db_sqlite;
 extern const struct store_db_ops store_db_pg;
 
 /* Number of prepared statements a driver must hold (store.c's enum). */
-#define STORE_DB_MAX_STMTS 32
+#define STORE_DB_MAX_STMTS 64
 /* Highest placeholder number used by any statement. */
 #define STORE_DB_MAX_PARAMS 16
 /* Bytes a stored line costs beyond its text (row header, numbers, index). */

@@ -11,7 +11,9 @@
  * Connection loss: a statement on a broken connection fails with OSH_EUNAVAIL
  * (the service answers UNAVAILABLE); the next call after a backoff delay
  * (100 ms doubling to 5 s) tries PQreset and, on success, prepares the
- * statements again. A transaction cut by the loss is rolled back by the server,
+ * statements again. A connection that was idle through a server restart is
+ * reconnected at once when its first call is a BEGIN or a read outside a
+ * transaction (nothing ran: safe to run again), so that call succeeds. A transaction cut by the loss is rolled back by the server,
  * so nothing half-written is ever acknowledged. The schema version lives in a
  * one-row schema_version table; migrations run under a transaction-scoped
  * advisory lock so gateways starting together migrate once. */
@@ -106,7 +108,44 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE log_counts ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;"
     "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
     " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
-    /* 3 -> 4 (ssh): the SSH endpoint, host key and fingerprint each
+    /* 3 -> 4: labels (issue 15) and credential digests (issue 16). */
+    "ALTER TABLE sandboxes ADD COLUMN labels TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE sandbox_credentials ("
+    " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL,"
+    " created_ms BIGINT NOT NULL);",
+    /* 4 -> 5: shared config values (SetConfig) and their generation. */
+    "CREATE TABLE config_values ("
+    " name TEXT PRIMARY KEY,"
+    " value TEXT NOT NULL,"
+    " updated_ms BIGINT NOT NULL);"
+    "ALTER TABLE config_state ADD COLUMN values_gen BIGINT NOT NULL DEFAULT 0;",
+    /* 5 -> 6: policy proposals made from a sandbox's denials (docs/l7.md),
+     * one row per (sandbox, host, port, binary); the rule is a packed
+     * NetworkPolicyRule. */
+    "CREATE TABLE policy_proposals ("
+    " id TEXT PRIMARY KEY,"
+    " sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,"
+    " host TEXT NOT NULL,"
+    " port BIGINT NOT NULL,"
+    " binary_path TEXT NOT NULL,"
+    " rule_name TEXT NOT NULL,"
+    " proposed_rule BYTEA NOT NULL,"
+    " rationale TEXT NOT NULL,"
+    " security_notes TEXT NOT NULL,"
+    " confidence_milli INTEGER NOT NULL,"
+    " stage TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " hit_count BIGINT NOT NULL,"
+    " first_seen_ms BIGINT NOT NULL,"
+    " last_seen_ms BIGINT NOT NULL,"
+    " created_ms BIGINT NOT NULL,"
+    " updated_ms BIGINT NOT NULL,"
+    " decided_ms BIGINT NOT NULL DEFAULT 0,"
+    " decided_by TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (sandbox_id, host, port, binary_path));"
+    "CREATE INDEX policy_proposals_sandbox ON policy_proposals(sandbox_id, updated_ms);",
+    /* 6 -> 7 (ssh): the SSH endpoint, host key and fingerprint each
      * sandbox's supervisor reported (ReportSandboxSsh). */
     "CREATE TABLE sandbox_ssh ("
     " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
@@ -401,10 +440,17 @@ static void pg_bind_blob(struct store_db *d, int id, int idx, const void *p, siz
 	s->fmts[idx - 1] = 1;
 }
 
+/* A statement that changes nothing when it runs twice: BEGIN and reads. */
+static bool retry_safe(const struct pg_stmt *s)
+{
+	return strncmp(s->sql, "BEGIN", 5) == 0 || strncmp(s->sql, "SELECT", 6) == 0;
+}
+
 static int pg_step(struct store_db *d, int id)
 {
 	struct pg_stmt *s = &d->st[id];
 	char name[16];
+	bool fresh, idle;
 	int rc = 0;
 
 	if (s->res) {
@@ -418,7 +464,23 @@ static int pg_step(struct store_db *d, int id)
 	if (rc != 0)
 		return rc;
 	snprintf(name, sizeof(name), "osh%d", id);
+	/* A connection idle through a server restart only learns it is dead on
+	 * its next call. When that call is a BEGIN or a read outside any
+	 * transaction, nothing can have happened on the server: reconnect at
+	 * once and run it again, so the first call after an outage does not
+	 * fail (a supervisor would otherwise back off for seconds). */
+	fresh = !d->broken && !d->down;
+	idle = PQtransactionStatus(d->c) == PQTRANS_IDLE;
 	s->res = PQexecPrepared(d->c, name, s->nparams, s->vals, s->lens, s->fmts, 0);
+	if (fresh && idle && retry_safe(s) && PQresultStatus(s->res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(s->res) != PGRES_COMMAND_OK && map_err(d, s->res) == OSH_EUNAVAIL) {
+		clear_result(s);
+		d->next_try_ms = 0;
+		rc = ensure(d);
+		if (rc != 0)
+			return rc;
+		s->res = PQexecPrepared(d->c, name, s->nparams, s->vals, s->lens, s->fmts, 0);
+	}
 	switch (PQresultStatus(s->res)) {
 	case PGRES_TUPLES_OK:
 		s->row = 0;

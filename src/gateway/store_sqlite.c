@@ -73,7 +73,50 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE log_counts ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;"
     "UPDATE log_counts SET bytes = (SELECT coalesce(sum(bytes), 0) FROM log_lines"
     " WHERE log_lines.sandbox_id = log_counts.sandbox_id);",
-    /* 3 -> 4 (ssh): the SSH endpoint, host key and fingerprint each
+    /* 3 -> 4: labels (issue 15) and credentials in the store (issue 16).
+     * labels is the canonical text of osh_labels.h ("K=V\n" per label,
+     * sorted); sandbox_credentials holds the SHA-256 digest of each
+     * sandbox's credential (never the secret), so every gateway on one
+     * database recognises every supervisor. */
+    "ALTER TABLE sandboxes ADD COLUMN labels TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE sandbox_credentials ("
+    " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL);",
+    /* 4 -> 5: shared config. Values set by SetConfig live here (one row per
+     * key), so every gateway on the database serves them; values_gen moves
+     * whenever one changes, so a gateway polls one integer to notice. */
+    "CREATE TABLE config_values ("
+    " name TEXT PRIMARY KEY,"
+    " value TEXT NOT NULL,"
+    " updated_ms INTEGER NOT NULL);"
+    "ALTER TABLE config_state ADD COLUMN values_gen INTEGER NOT NULL DEFAULT 0;",
+    /* 5 -> 6: policy proposals made from a sandbox's denials (docs/l7.md),
+     * one row per (sandbox, host, port, binary); the rule is a packed
+     * NetworkPolicyRule. */
+    "CREATE TABLE policy_proposals ("
+    " id TEXT PRIMARY KEY,"
+    " sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,"
+    " host TEXT NOT NULL,"
+    " port INTEGER NOT NULL,"
+    " binary_path TEXT NOT NULL,"
+    " rule_name TEXT NOT NULL,"
+    " proposed_rule BLOB NOT NULL,"
+    " rationale TEXT NOT NULL,"
+    " security_notes TEXT NOT NULL,"
+    " confidence_milli INTEGER NOT NULL,"
+    " stage TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " hit_count INTEGER NOT NULL,"
+    " first_seen_ms INTEGER NOT NULL,"
+    " last_seen_ms INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL,"
+    " decided_ms INTEGER NOT NULL DEFAULT 0,"
+    " decided_by TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (sandbox_id, host, port, binary_path));"
+    "CREATE INDEX policy_proposals_sandbox ON policy_proposals(sandbox_id, updated_ms);",
+    /* 6 -> 7 (ssh): the SSH endpoint, host key and fingerprint each
      * sandbox's supervisor reported (ReportSandboxSsh). */
     "CREATE TABLE sandbox_ssh ("
     " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"

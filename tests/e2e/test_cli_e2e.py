@@ -123,6 +123,50 @@ class CliE2E(unittest.TestCase):
         self.assertEqual(json.loads(self.run_cli("sandbox", "list", "-o", "json").stdout),
                          {"sandboxes": []})
 
+    def test_labels_create_list_select_get(self):
+        self.create("lb1", "sleep", "600", extra=("--label", "team=infra", "--label", "tier=gold"))
+        self.create("lb2", "sleep", "600", extra=("--label", "team=infra",
+                                                   "--label", "openshell.ai/note=a b=c"))
+        self.create("lb3", "sleep", "600", extra=("--label=team=web",))
+        self.create("lb4", "sleep", "600")
+        j = self.get_json("lb2")
+        self.assertEqual(j["labels"], {"team": "infra", "openshell.ai/note": "a b=c"})
+        self.assertEqual(self.get_json("lb4")["labels"], {})
+        y = self.run_cli("sandbox", "get", "lb1", "-o", "yaml").stdout
+        self.assertIn('labels:\n  "team": "infra"\n  "tier": "gold"\n', y)
+        t = self.run_cli("sandbox", "get", "lb1").stdout
+        self.assertRegex(t, r"(?m)^Labels: +team=infra, tier=gold$")
+        # table: a LABELS column, labels sorted by key, "-" for none
+        rows = {ln.split()[0]: ln for ln in self.run_cli("sandbox", "list").stdout.splitlines()}
+        self.assertEqual(rows["NAME"].split()[-1], "LABELS")
+        self.assertTrue(rows["lb1"].endswith("  team=infra,tier=gold"), rows["lb1"])
+        self.assertTrue(rows["lb4"].endswith("  -"), rows["lb4"])
+        # the gateway filters: every label of the selector, any order
+        def selected(sel):
+            out = json.loads(self.run_cli("sandbox", "list", "--selector", sel, "-o", "json").stdout)
+            return sorted(s["name"] for s in out["sandboxes"] if s["name"].startswith("lb"))
+        self.assertEqual(selected("team=infra"), ["lb1", "lb2"])
+        self.assertEqual(selected("tier=gold,team=infra"), ["lb1"])
+        self.assertEqual(selected("openshell.ai/note=a b=c"), ["lb2"])
+        self.assertEqual(selected("team=nobody"), [])
+        names = self.run_cli("sandbox", "list", "--names", "--selector", "team=web").stdout
+        self.assertEqual(names, "lb3\n")
+        # bad labels and selectors: one line naming it, exit 64, nothing created
+        for args, needle in [
+                (["sandbox", "create", "--name", "lbx", "--label", "bad key=1"],
+                 "label key 'bad key': character 4 is not one of"),
+                (["sandbox", "create", "--name", "lbx", "--label", "k=" + "v" * 64],
+                 "label 'k': value longer than 63 characters"),
+                (["sandbox", "create", "--name", "lbx", "--label", "team"],
+                 "label 'team': expected KEY=VALUE"),
+                (["sandbox", "list", "--selector", "team"], "selector term 1"),
+                (["sandbox", "list", "--selector", "a=1,,b=2"], "selector term 2")]:
+            r = self.run_cli(*args, rc=64)
+            self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+            self.assertIn(needle, r.stderr)
+        self.assertNotIn("lbx", self.run_cli("sandbox", "list", "--names").stdout.split())
+        self.run_cli("sandbox", "delete", "lb1", "lb2", "lb3", "lb4")
+
     # --------------------------------------------------------------- logs --
 
     def test_agent_output_in_logs_json_and_default_name(self):
@@ -220,7 +264,7 @@ class CliE2E(unittest.TestCase):
         self.assertRegex(r.stdout, r"^ocsf_logging_enabled = true \(config_revision \d+")
         j = json.loads(self.run_cli("settings", "get", "--json").stdout)
         e = [x for x in j["settings"] if x["key"] == "ocsf_logging_enabled"][0]
-        self.assertEqual((e["value"], e["source"]), ("true", "file"))
+        self.assertEqual((e["value"], e["source"]), ("true", "database"))
         r = self.run_cli("settings", "delete", "--key", "ocsf_json_enabled")
         self.assertRegex(r.stdout, r"^ocsf_logging_enabled = false \(default, config_revision")
         r = self.run_cli("settings", "get", "box", rc=64)

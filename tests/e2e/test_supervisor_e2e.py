@@ -252,7 +252,8 @@ class E2E(unittest.TestCase):
         files = [f for f in files if os.path.exists(f) and os.path.getsize(f) > 0]
         if not files:
             return
-        r = subprocess.run(["/usr/bin/python3", VALIDATE] + files, capture_output=True, text=True)
+        r = subprocess.run(["/usr/bin/python3", VALIDATE, "--version", "auto"] + files,
+                           capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, "ocsf-validate failed:\n%s%s" % (r.stdout, r.stderr))
 
     def gateway(self, extra=()):
@@ -356,6 +357,73 @@ class E2E(unittest.TestCase):
         self.assertEqual(updated[1]["state_id"], 1)  # Disabled
         self.assertLess(updated[0]["unmapped"]["old_config_revision"],
                         updated[0]["unmapped"]["new_config_revision"])
+
+    def validate_as(self, lines, version):
+        """Every line validates against OCSF `version`'s generated schema."""
+        path = os.path.join(self.tmp, "part-%s.jsonl" % version)
+        with open(path, "w") as f:
+            f.write("".join(json.dumps(e) + "\n" for e in lines))
+        r = subprocess.run(["/usr/bin/python3", VALIDATE, "--version", version, path],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, "ocsf-validate --version %s:\n%s%s"
+                         % (version, r.stdout[-3000:], r.stderr))
+        self.assertIn("%d lines, %d valid, 0 invalid" % (len(lines), len(lines)), r.stdout)
+        os.remove(path)
+
+    def test_schema_version_live(self):
+        """`config set ocsf_schema_version 1.1.0` turns a running sandbox's JSONL
+        into OCSF 1.1.0 (no restart); back to 1.7.0 likewise; bad values refused."""
+        g = self.gateway()
+        d = self.create(g, "ver")
+        log, jl = os.path.join(d, "openshell.log"), os.path.join(d, "openshell-ocsf.log")
+        pid = g.sandbox_row("ver")["pid"]
+        g.cli("config", "set", "ocsf_logging_enabled", "true")
+        wait_for(lambda: any(e["metadata"]["event_code"] == "CONFIG_UPDATED"
+                             for e in jsonl(jl)), 15, "JSONL on")
+
+        def changed_to(v, old):
+            return [i for i, e in enumerate(jsonl(jl))
+                    if e["metadata"]["event_code"] == "CONFIG_UPDATED" and
+                    e["unmapped"].get("old_ocsf_schema_version") == old and
+                    e["unmapped"].get("new_ocsf_schema_version") == v]
+
+        r = g.cli("config", "set", "ocsf_schema_version", "1.1.0")
+        self.assertRegex(r.stdout, r"ocsf_schema_version = 1\.1\.0")
+        at = wait_for(lambda: changed_to("1.1.0", "1.7.0"), 15, "CONFIG_UPDATED to 1.1.0")[0]
+        self.wait_heartbeats(log, 3)
+        events = jsonl(jl)
+        before, after = events[:at], events[at:]
+        self.assertEqual(after[0]["metadata"]["version"], "1.1.0",
+                         "the change itself is written in the new version")
+        self.assertEqual(after[0]["unmapped"]["old_ocsf_schema_version"], "1.7.0")
+        self.assertIn("(OCSF 1.1.0)", after[0]["message"])
+        self.assertTrue(before and all(e["metadata"]["version"] == "1.7.0" for e in before))
+        self.assertTrue(all(e["metadata"]["version"] == "1.1.0" for e in after),
+                        [e["metadata"]["version"] for e in after])
+        self.assertIn("SUP_HEARTBEAT", [e["metadata"]["event_code"] for e in after])
+        self.validate_as(before, "1.7.0")
+        self.validate_as(after, "1.1.0")
+        self.assertEqual(g.sandbox_row("ver")["pid"], pid, "supervisor restarted")
+        self.assertTrue(pid_alive(pid))
+        # the shorthand file is not converted
+        self.assertIn("CONFIG:UPDATED [INFO] sandbox config revision", read(log))
+
+        # A bad value is refused by the gateway, naming the accepted ones;
+        # the running config is kept.
+        r = g.cli("config", "set", "ocsf_schema_version", "1.2.0", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("invalid OCSF version '1.2.0' (accepted: 1.1.0, 1.3.0, 1.5.0, 1.7.0)",
+                      r.stdout + r.stderr)
+        r = g.cli("config", "get", "ocsf_schema_version")
+        self.assertRegex(r.stdout, r"ocsf_schema_version = 1\.1\.0")
+
+        g.cli("config", "set", "ocsf_schema_version", "1.7.0")
+        back = wait_for(lambda: changed_to("1.7.0", "1.1.0"), 15, "CONFIG_UPDATED back to 1.7.0")[0]
+        self.wait_heartbeats(log, 2)
+        tail = jsonl(jl)[back:]
+        self.assertTrue(all(e["metadata"]["version"] == "1.7.0" for e in tail))
+        self.validate_as(tail, "1.7.0")
+        self.assertEqual(g.sandbox_row("ver")["pid"], pid)
 
     def test_startup_events_reach_jsonl_when_enabled(self):
         g = self.gateway()

@@ -24,6 +24,7 @@ import re
 import resource
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -290,9 +291,15 @@ class Trust(unittest.TestCase):
         self.assertNotIn("--gateway", cmdline)
         self.assertNotIn(g.addr, cmdline)
         self.assertNotIn("gateway.sock", text)
-        cred_dir = os.path.join(g.data_dir, "credentials")
-        self.assertEqual(os.stat(cred_dir).st_mode & 0o777, 0o700)
-        self.assertEqual(len(os.listdir(cred_dir)), 1)
+        # the gateway keeps the credential's SHA-256 in its store, no files
+        self.assertFalse(os.path.exists(os.path.join(g.data_dir, "credentials")))
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(g.data_dir, "gateway.db"), uri=True)
+        try:
+            rows = db.execute("SELECT digest FROM sandbox_credentials").fetchall()
+        finally:
+            db.close()
+        self.assertEqual(len(rows), 1)
+        self.assertRegex(rows[0][0], r"^[0-9a-f]{64}$")
         self.assertNotIn("credential", text.lower())
         # the agent's fds: 0, 1, 2 and ls's own directory fd, no bootstrap pipe left
         fds = sorted(int(x) for x in text.splitlines() if x.strip().isdigit())

@@ -4,8 +4,10 @@ Run by ctest (tests/integration/CMakeLists.txt) with OSH_BIN_DIR and
 OSH_PROTO_DIR set. See osh_itest.py for the harness.
 """
 
+import hashlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -95,7 +97,7 @@ class GatewayCli(unittest.TestCase):
         sid = create_sandbox(gw, "box1")
         r = gw.cli("sandbox", "list", check=0)
         rows = [l.split() for l in r.stdout.splitlines()]
-        self.assertEqual(rows[0], ["NAME", "ID", "STATE", "PID", "EXIT", "CREATED"])
+        self.assertEqual(rows[0], ["NAME", "ID", "STATE", "PID", "EXIT", "CREATED", "LABELS"])
         self.assertIn(sid, [row[1] for row in rows if row[0] == "box1"])
         # same name twice: refused
         r = gw.cli("sandbox", "create", "--name", "box1", "--", "sleep", "1", check=1)
@@ -385,6 +387,78 @@ class Restart(unittest.TestCase):
                 self.assertEqual(gw2.stop(), 0, gw2.log())
             finally:
                 gw.finish()  # the data dir both used: validated, scanned, removed
+
+
+class CredentialImport(unittest.TestCase):
+    """Issue 16: a data dir of a gateway that kept credential digests in
+    <data-dir>/credentials/ is imported into the store once, at start."""
+
+    def test_credential_files_are_imported_once(self):
+        pb, _ = it.stubs()
+        gw = it.Gateway().start()
+        gw2 = None
+        try:
+            sid = create_sandbox(gw, "legacy", policy=False)
+            cred = gw.credential(sid)
+            digest = hashlib.sha256(cred.encode()).hexdigest()
+            self.assertEqual(gw.stop(), 0, gw.log())
+            db_path = os.path.join(gw.data_dir, "gateway.db")
+            # what an earlier gateway left: the digest in a file, not in the store
+            db = sqlite3.connect(db_path)
+            with db:
+                self.assertEqual(db.execute("SELECT digest FROM sandbox_credentials WHERE"
+                                            " sandbox_id = ?", (sid,)).fetchone()[0], digest)
+                db.execute("DELETE FROM sandbox_credentials")
+            db.close()
+            cdir = os.path.join(gw.data_dir, "credentials")
+            os.mkdir(cdir, 0o700)
+            for name, text in ((sid, digest + "\n"), ("gone-sandbox", "ab" * 32 + "\n"),
+                               ("." + sid + ".new", "half")):
+                fd = os.open(os.path.join(cdir, name), os.O_WRONLY | os.O_CREAT, 0o600)
+                os.write(fd, text.encode())
+                os.close(fd)
+            gw2 = it.Gateway(data_dir=gw.data_dir).start()
+            self.assertFalse(os.path.exists(cdir), "the directory is removed")
+            db = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True)
+            rows = db.execute("SELECT sandbox_id, digest FROM sandbox_credentials").fetchall()
+            db.close()
+            self.assertEqual(rows, [(sid, digest)])
+            # the adopted supervisor's credential works; a wrong one does not
+            resp = gw2.stub.GetSandboxPolicy(pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10,
+                                             metadata=[(it.CRED_KEY, cred)])
+            self.assertGreater(resp.sandbox_config.config_revision, 0)
+            with self.assertRaises(grpc.RpcError) as cm:
+                gw2.stub.GetSandboxPolicy(pb.GetSandboxPolicyRequest(sandbox_id=sid), timeout=10,
+                                          metadata=[(it.CRED_KEY, "f" * 64)])
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+            logp = os.path.join(gw.data_dir, "openshell-gateway.log")
+            want = "sandbox credentials moved into the store: 1 imported from %s, 2 skipped" % cdir
+            def log_text():
+                with open(logp, errors="replace") as f:
+                    return f.read()
+            it.wait_until(lambda: want in log_text(), 10, "the import event")
+            self.assertIn("CONFIG:IMPORTED [INFO] " + want + "; directory removed", log_text())
+            # once: a later start has nothing to import and says nothing
+            self.assertEqual(gw2.stop(), 0, gw2.log())
+            gw2.start()
+            self.assertEqual(log_text().count("moved into the store"), 1)
+            self.assertEqual(gw2.stop(), 0, gw2.log())
+            # a credentials path that is not our own directory is never read:
+            # the gateway refuses to start and says why
+            os.symlink("/tmp", cdir)
+            with self.assertRaises(AssertionError) as cm:
+                gw2.start()
+            self.assertIn("credentials: not a directory owned by uid %d" % os.geteuid(),
+                          str(cm.exception))
+            os.unlink(cdir)
+            gw2.start()
+        finally:
+            try:
+                if gw2 is not None:
+                    gw2.kill_supervisors()
+                    self.assertEqual(gw2.stop(), 0, gw2.log())
+            finally:
+                gw.finish()
 
 
 class Unreachable(unittest.TestCase):

@@ -92,12 +92,15 @@ static int rm_one(const char *path, const struct stat *st, int type, struct FTW 
 
 /* ------------------------------------------------------------ validate */
 
-/* Runs ocsf-validate --quiet over the JSONL files; 0 when all valid. */
+/* Runs ocsf-validate --version auto over the JSONL files (each line against
+ * the OCSF version its metadata.version names: a sandbox may write 1.1.0 ..
+ * 1.7.0, docs/siem.md); 0 when all valid. */
 static int validate(void)
 {
 	static char python[] = "/usr/bin/python3";
 	static char validator[] = OSH_SOURCE_DIR "/tools/ocsf-validate";
-	char *argv[MAX_FILES + 4];
+	static char opt_version[] = "--version", opt_auto[] = "auto";
+	char *argv[MAX_FILES + 6];
 	int n = 0, status = 0, rc = -1;
 	pid_t pid;
 
@@ -105,6 +108,8 @@ static int validate(void)
 		return 0;
 	argv[n++] = python;
 	argv[n++] = validator;
+	argv[n++] = opt_version;
+	argv[n++] = opt_auto;
 	for (int i = 0; i < found.n_jsonl; i++)
 		argv[n++] = found.jsonl[i];
 	argv[n] = NULL;

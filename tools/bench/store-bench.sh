@@ -7,7 +7,10 @@
 # at once). Every gateway runs with --sandbox-bin tools/sandbox-tap.sh over
 # /bin/true, so no supervisor competes for the CPU and the bench has each
 # sandbox's credential. The PostgreSQL cluster is a temporary one on a Unix
-# socket (tests/support/pg_cluster.sh runs this script inside it).
+# socket (tests/support/pg_cluster.sh runs this script inside it). Last, the
+# shared config: how long a value set through one gateway takes to be served
+# by the other (polled with `openshell config get`), against the same loop on
+# the gateway that set it.
 # Output: `name value unit` lines; ratios are against the SQLite figure (or
 # one PostgreSQL gateway) measured in this run.
 set -euo pipefail
@@ -51,14 +54,18 @@ start_gw() {
 	exit 1
 }
 
-# make_box GWNAME ADDR BOX: creates a sandbox; prints its credential.
+# make_box GWNAME ADDR BOX: creates a sandbox; prints its credential (waits
+# for the credential line itself: the tap creates boot.<id> before writing it).
 make_box() {
+	local c=
 	"$bin/openshell" --gateway "$2" sandbox create --name "$3" -- true >/dev/null
 	for _ in $(seq 1 200); do
-		ls "$tmp/$1"/taps/boot.* >/dev/null 2>&1 && break
+		c=$(sed -n 's/^credential=//p' "$tmp/$1"/taps/boot.* 2>/dev/null | head -1)
+		[ -n "$c" ] && break
 		sleep 0.05
 	done
-	sed -n 's/^credential=//p' "$tmp/$1"/taps/boot.* | head -1
+	[ -n "$c" ] || { echo "store-bench: no credential for $3" >&2; exit 1; }
+	echo "$c"
 }
 
 val() { awk -v k="$1" '$1 == k {print $2}'; }
@@ -70,7 +77,13 @@ out_sq=$(OSH_BENCH_CREDENTIAL=$cred "$bin/osh-rpc-bench" --gateway "$a_sq" --san
 start_gw pg1 --store "$uri"
 a_p1=$addr
 cred1=$(make_box pg1 "$a_p1" bench-a)
+# How busy the host's CPUs were during the one-gateway run (/proc/stat): a
+# second gateway can only add throughput when this is well below 1.
+cpu_busy_idle() { awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
+read -r busy0 idle0 <<<"$(cpu_busy_idle)"
 out_p1=$(OSH_BENCH_CREDENTIAL=$cred1 "$bin/osh-rpc-bench" --gateway "$a_p1" --sandbox bench-a)
+read -r busy1 idle1 <<<"$(cpu_busy_idle)"
+cpu_p1=$(awk -v b=$((busy1 - busy0)) -v i=$((idle1 - idle0)) 'BEGIN { printf "%.2f", b / (b + i) }')
 start_gw pg2 --store "$uri"
 a_p2=$addr
 cred2=$(make_box pg2 "$a_p2" bench-b)
@@ -85,6 +98,27 @@ b2=$!
 wait $b1
 wait $b2
 
+# Shared config: a value set through A (pg1), then `config get` on B (pg2)
+# polled until it serves it. Baseline: the same loop polling A itself (the
+# CLI's own round trips), in this run. 20 flips each; milliseconds.
+now_ms() { date +%s%3N; }
+sync_ms() { # sync_ms SET_ADDR GET_ADDR -> "median max"
+	local v t0 i ms=()
+	for i in $(seq 1 20); do
+		if ((i % 2)); then v=true; else v=false; fi
+		t0=$(now_ms)
+		"$bin/openshell" --gateway "$1" config set ocsf_logging_enabled "$v" >/dev/null
+		for _ in $(seq 1 400); do
+			"$bin/openshell" --gateway "$2" config get ocsf_logging_enabled |
+				grep -q "= $v " && break
+		done
+		ms+=($(($(now_ms) - t0)))
+	done
+	printf '%s\n' "${ms[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)], a[NR]}'
+}
+cfg_same=$(sync_ms "$a_p1" "$a_p1")
+cfg_other=$(sync_ms "$a_p1" "$a_p2")
+
 sq_push=$(echo "$out_sq" | val rpc_push_gateway)
 p1_push=$(echo "$out_p1" | val rpc_push_gateway)
 two_a=$(val rpc_push_gateway <"$tmp/two-a.out")
@@ -95,13 +129,22 @@ for v in "$sq_push" "$p1_push" "$two_a" "$two_b" "$sq_pol" "$p1_pol"; do
 	[ -n "$v" ] || { echo "store-bench: a bench run printed no figure" >&2; exit 1; }
 done
 awk -v sq="$sq_push" -v p1="$p1_push" -v a="$two_a" -v b="$two_b" -v sqp="$sq_pol" \
-	-v p1p="$p1_pol" 'BEGIN {
+	-v p1p="$p1_pol" -v cpu="$cpu_p1" 'BEGIN {
 	printf "store_push_sqlite %.0f lines/s\n", sq
 	printf "store_push_pg_one_gateway %.0f lines/s\n", p1
 	printf "store_push_pg_vs_sqlite %.3f ratio\n", p1 / sq
 	printf "store_push_pg_two_gateways %.0f lines/s\n", a + b
 	printf "pg_two_gateway_ratio %.3f ratio\n", (a + b) / p1
+	printf "store_pg_one_gateway_cpu_busy %s fraction\n", cpu
 	printf "store_policy_sqlite %.0f calls/s\n", sqp
 	printf "store_policy_pg %.0f calls/s\n", p1p
 	printf "store_policy_pg_vs_sqlite %.3f ratio\n", p1p / sqp
 }'
+{
+	read -r same_med same_max <<<"$cfg_same"
+	read -r oth_med oth_max <<<"$cfg_other"
+	echo "config_set_seen_same_gateway_ms $same_med ms (max $same_max)"
+	echo "config_set_seen_other_gateway_ms $oth_med ms (max $oth_max)"
+	awk -v a="$same_med" -v b="$oth_med" \
+		'BEGIN { printf "config_sync_other_vs_same %.2f ratio\n", b / (a > 0 ? a : 1) }'
+}

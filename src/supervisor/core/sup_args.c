@@ -59,6 +59,9 @@ static const struct opt opts[] = {
      OFF(grace_ms), 0, K_DUR, 0},
     {"heartbeat", "OPENSHELL_HEARTBEAT",
      "emit a SUP_HEARTBEAT event at this interval (default: off)", OFF(heartbeat_ms), 0, K_DUR, 0},
+    {"denial-flush-interval", "OPENSHELL_DENIAL_FLUSH_INTERVAL",
+     "send aggregated denials and policy proposals to the gateway at this interval (default 10s)",
+     OFF(denial_flush_ms), 0, K_DUR, 0},
     {"env", NULL, "NAME=VALUE added to the command's environment (repeatable)", OFF(extra_env),
      OFF(n_extra_env), K_LIST, 'e'},
     {"pass-env", NULL, "pass NAME from the supervisor's environment to the command (repeatable)",
@@ -241,6 +244,11 @@ static int validate(struct osh_sup_args *a, char *err, size_t errlen)
 			 "--sandbox-id (or OPENSHELL_SANDBOX_ID) is required with --gateway");
 		goto out;
 	}
+	if (a->denial_flush_ms < OSH_SUP_MIN_POLL_MS) {
+		snprintf(err, errlen, "--denial-flush-interval: must be at least %dms",
+			 OSH_SUP_MIN_POLL_MS);
+		goto out;
+	}
 	if (a->poll_ms < OSH_SUP_MIN_POLL_MS) {
 		snprintf(err, errlen, "--poll-interval: must be at least %dms",
 			 OSH_SUP_MIN_POLL_MS);
@@ -278,6 +286,7 @@ int osh_sup_args_parse(struct osh_sup_args *a, int argc, char **argv, char *cons
 	a->log_dir = OSH_SUP_DEFAULT_LOG_DIR;
 	a->poll_ms = OSH_SUP_DEFAULT_POLL_MS;
 	a->grace_ms = OSH_SUP_DEFAULT_GRACE_MS;
+	a->denial_flush_ms = OSH_SUP_DEFAULT_DENIAL_FLUSH_MS;
 
 	for (size_t k = 0; k < N_OPTS; k++) {
 		const char *v = opts[k].env ? osh_sup_env_lookup(envp, opts[k].env) : NULL;

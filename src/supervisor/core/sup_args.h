@@ -18,10 +18,11 @@
 #include "osh_err.h"
 
 /* Defaults (milliseconds). */
-#define OSH_SUP_DEFAULT_POLL_MS	 10000
-#define OSH_SUP_DEFAULT_GRACE_MS 5000
-#define OSH_SUP_MIN_POLL_MS	 10
-#define OSH_SUP_DEFAULT_LOG_DIR	 "/var/log"
+#define OSH_SUP_DEFAULT_POLL_MS		10000
+#define OSH_SUP_DEFAULT_GRACE_MS	5000
+#define OSH_SUP_MIN_POLL_MS		10
+#define OSH_SUP_DEFAULT_LOG_DIR		"/var/log"
+#define OSH_SUP_DEFAULT_DENIAL_FLUSH_MS 10000
 
 struct osh_sup_args {
 	const char *gateway;	  /* HOST:PORT, unix:PATH or NULL (standalone) */
@@ -38,6 +39,7 @@ struct osh_sup_args {
 	int64_t timeout_ms;	  /* 0 = no timeout                       */
 	int64_t grace_ms;	  /* SIGTERM -> SIGKILL grace             */
 	int64_t heartbeat_ms;	  /* 0 = no heartbeat event               */
+	int64_t denial_flush_ms;  /* denial aggregation round (gateway mode) */
 	bool help;		  /* --help given: print usage, exit 0    */
 	bool version;		  /* --version given                      */
 	char **command;		  /* argv after "--" (borrowed, NULL-term) */

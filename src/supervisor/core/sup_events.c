@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ocsf_gen.h"
+#include "ocsf_convert.h"
 #include "osh_emit.h"
 #include "sup_enforce.h"
 #include "osh_sites.h"
@@ -301,14 +302,23 @@ void osh_sup_ev_config_updated(const struct osh_sup_poll_actions *a)
 	       "updated", OCSF_STATUS_ID_SUCCESS);
 	ocsf_device_config_state_change_set_message(
 	    &ev, ocsf_arena_printf(
-		     &ev.ev.arena, "sandbox config revision %llu applied: OCSF JSONL export %s",
-		     (unsigned long long)a->new_revision, a->new_enabled ? "enabled" : "disabled"));
+		     &ev.ev.arena,
+		     "sandbox config revision %llu applied: OCSF JSONL export %s (OCSF %s)%s%s%s",
+		     (unsigned long long)a->new_revision, a->new_enabled ? "enabled" : "disabled",
+		     ocsf_version_name((enum ocsf_version)a->new_version),
+		     a->bad_version ? "; invalid ocsf_schema_version '" : "",
+		     a->bad_version && a->bad_version_text ? a->bad_version_text : "",
+		     a->bad_version ? "' ignored" : ""));
 	ocsf_device_config_state_change_add_unmapped_int(&ev, "old_config_revision",
 							 (int64_t)a->old_revision);
 	ocsf_device_config_state_change_add_unmapped_int(&ev, "new_config_revision",
 							 (int64_t)a->new_revision);
 	ocsf_device_config_state_change_add_unmapped_bool(&ev, "old_ocsf_enabled", a->old_enabled);
 	ocsf_device_config_state_change_add_unmapped_bool(&ev, "new_ocsf_enabled", a->new_enabled);
+	ocsf_device_config_state_change_add_unmapped_str(
+	    &ev, "old_ocsf_schema_version", ocsf_version_name((enum ocsf_version)a->old_version));
+	ocsf_device_config_state_change_add_unmapped_str(
+	    &ev, "new_ocsf_schema_version", ocsf_version_name((enum ocsf_version)a->new_version));
 	osh_emit(&ev);
 }
 

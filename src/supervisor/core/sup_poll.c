@@ -7,9 +7,12 @@
 
 #include <string.h>
 
+#include "ocsf_convert.h"
+
 void osh_sup_poll_state_init(struct osh_sup_cfg_state *st)
 {
 	memset(st, 0, sizeof(*st));
+	st->ocsf_version = OCSF_VERSION_1_7_0;
 }
 
 static int64_t backoff(int64_t interval_ms, unsigned failures)
@@ -54,8 +57,23 @@ void osh_sup_poll_step(struct osh_sup_cfg_state *st, const struct osh_sup_poll_r
 			act->new_revision = r->revision;
 			act->old_enabled = st->ocsf_enabled;
 			act->new_enabled = r->ocsf_enabled;
+			act->old_version = st->ocsf_version;
+			act->new_version = st->ocsf_version;
+			if (r->ocsf_schema_version == NULL || r->ocsf_schema_version[0] == '\0') {
+				act->new_version = OCSF_VERSION_1_7_0;
+			} else {
+				enum ocsf_version v;
+
+				if (ocsf_version_parse(r->ocsf_schema_version, &v) == 0)
+					act->new_version = (int)v;
+				else {
+					act->bad_version = true;
+					act->bad_version_text = r->ocsf_schema_version;
+				}
+			}
 			st->revision = r->revision;
 			st->ocsf_enabled = r->ocsf_enabled;
+			st->ocsf_version = act->new_version;
 		} else if (r->revision < st->revision && r->revision != st->stale_seen) {
 			act->stale_config = true;
 			st->stale_seen = r->revision;

@@ -39,11 +39,12 @@
 #define OSH_POLICY_HASH_LEN 64
 
 struct osh_sup_cfg_state {
-	uint64_t revision;			   /* applied config revision, 0 = none yet      */
-	bool ocsf_enabled;			   /* applied JSONL state                         */
-	bool reachable;				   /* last poll reached the gateway               */
-	bool polled;				   /* at least one poll happened                  */
-	unsigned failures;			   /* consecutive failed polls                    */
+	uint64_t revision; /* applied config revision, 0 = none yet      */
+	bool ocsf_enabled; /* applied JSONL state                         */
+	int ocsf_version;  /* applied JSONL OCSF version (enum ocsf_version) */
+	bool reachable;	   /* last poll reached the gateway               */
+	bool polled;	   /* at least one poll happened                  */
+	unsigned failures; /* consecutive failed polls                    */
 	char policy_hash[OSH_POLICY_HASH_LEN + 1]; /* last policy seen ("" = none) */
 	uint64_t stale_seen;			   /* older revision last reported (once each) */
 	bool bad_hash; /* last response had an ill-formed policy_hash  */
@@ -55,6 +56,8 @@ struct osh_sup_poll_result {
 	bool has_config; /* response carried sandbox_config             */
 	uint64_t revision;
 	bool ocsf_enabled;
+	/* logging.ocsf_schema_version: NULL or "" = 1.7.0 (older gateway) */
+	const char *ocsf_schema_version;
 	bool has_policy;	 /* response carried a policy                   */
 	const char *policy_hash; /* "" or NULL = none                        */
 };
@@ -63,21 +66,27 @@ struct osh_sup_poll_actions {
 	bool apply_config; /* set JSONL to new_enabled, emit CONFIG:UPDATED */
 	uint64_t old_revision, new_revision;
 	bool old_enabled, new_enabled;
-	bool stale_config;     /* revision older than applied: ignored         */
-	bool lost;	       /* report: gateway unreachable (once)           */
-	bool restored;	       /* report: gateway reachable again              */
-	unsigned failures;     /* with restored: how many polls failed         */
-	bool reload_policy;    /* policy_hash changed and a policy is present  */
-	bool policy_absent;    /* policy_hash changed to none: keep current    */
-	bool bad_policy_hash;  /* ill-formed policy_hash: report, keep current */
-	int64_t next_delay_ms; /* wait before the next poll                    */
+	/* with apply_config: JSONL OCSF version before/after (enum ocsf_version);
+	 * bad_version: the response named no known version (kept old_version) */
+	int old_version, new_version;
+	bool bad_version;
+	const char *bad_version_text; /* borrowed from the result */
+	bool stale_config;	      /* revision older than applied: ignored         */
+	bool lost;		      /* report: gateway unreachable (once)           */
+	bool restored;		      /* report: gateway reachable again              */
+	unsigned failures;	      /* with restored: how many polls failed         */
+	bool reload_policy;	      /* policy_hash changed and a policy is present  */
+	bool policy_absent;	      /* policy_hash changed to none: keep current    */
+	bool bad_policy_hash;	      /* ill-formed policy_hash: report, keep current */
+	int64_t next_delay_ms;	      /* wait before the next poll                    */
 };
 
 /* True for "" or exactly OSH_POLICY_HASH_LEN lowercase hex digits.
  * hash must be NUL-terminated. Pure; thread-safe. */
 bool osh_sup_poll_hash_valid(const char *hash);
 
-/* Initialise the state for a supervisor that applied nothing yet. */
+/* Initialise the state for a supervisor that applied nothing yet (JSONL off,
+ * OCSF 1.7.0). */
 void osh_sup_poll_state_init(struct osh_sup_cfg_state *st);
 
 /* Compute the actions for one poll outcome and advance the state.

@@ -41,6 +41,7 @@
 #include "osh_policy_store.h"
 #include "agentlog_subsys.h"
 #include "confine_subsys.h"
+#include "denials_subsys.h"
 #include "net_subsys.h"
 #include "proxy_subsys.h"
 #include "push_subsys.h"
@@ -54,11 +55,14 @@
 
 /* The subsystems, in start-up and child set-up order (see sup_subsys.h). */
 static const struct osh_sup_subsys *const subsystems[] = {
-    &osh_sup_push_subsys,  &osh_sup_agentlog_subsys,
-    &osh_sup_net_subsys,			    /* before the proxy: it publishes net_host_ip */
-    &osh_sup_proxy_subsys, &osh_sup_confine_subsys, /* ids, Landlock, seccomp right before exec */
-    &osh_sup_ssh_subsys, /* after every other start (its sessions use their
-			    plan and environment); stopped first */
+    &osh_sup_push_subsys,
+    &osh_sup_agentlog_subsys,
+    &osh_sup_denials_subsys, /* before net and proxy: they record into it */
+    &osh_sup_net_subsys,     /* before the proxy: it publishes net_host_ip */
+    &osh_sup_proxy_subsys,
+    &osh_sup_confine_subsys, /* ids, Landlock, seccomp right before exec */
+    &osh_sup_ssh_subsys,     /* after every other start (its sessions use their
+				plan and environment); stopped first */
 };
 #define N_SUBSYS (sizeof(subsystems) / sizeof(subsystems[0]))
 
@@ -268,6 +272,9 @@ static void poll_once(struct sup *s, struct osh_sup_poll_result *r,
 		r->revision = g->sandbox_config->config_revision;
 		r->ocsf_enabled =
 		    g->sandbox_config->logging && g->sandbox_config->logging->ocsf_enabled;
+		r->ocsf_schema_version = g->sandbox_config->logging
+					     ? g->sandbox_config->logging->ocsf_schema_version
+					     : NULL;
 	}
 	r->has_policy = g->policy != NULL;
 	r->policy_hash = g->policy_hash;
@@ -288,6 +295,8 @@ static void perform(struct sup *s, const struct osh_sup_poll_actions *act,
 	if (act->apply_config) {
 		/* Enable before the event, disable after it: the CONFIG_UPDATED
 		 * event is in the JSONL file either way. */
+		/* The version first: the event itself is written in it. */
+		osh_emit_set_jsonl_version((enum ocsf_version)act->new_version);
 		if (act->new_enabled)
 			osh_emit_set_jsonl(true);
 		osh_sup_ev_config_updated(act);
@@ -596,6 +605,8 @@ int osh_sup_main(int argc, char **argv, char **envp)
 
 		poll_once(&s, &r, &resp, detail, sizeof(detail));
 		osh_sup_poll_step(&s.cfg, &r, a.poll_ms, &act);
+		if (act.apply_config)
+			osh_emit_set_jsonl_version((enum ocsf_version)act.new_version);
 		if (act.apply_config && act.new_enabled)
 			osh_emit_set_jsonl(true);
 		/* 6. */

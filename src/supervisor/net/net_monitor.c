@@ -18,6 +18,7 @@
  * initial one.
  */
 #include "net_internal.h"
+#include "osh_denials.h"
 #include "osh_time.h"
 
 #include <errno.h>
@@ -94,6 +95,15 @@ static void handle(struct net_monitor *m, const char *buf, size_t n)
 			   &id) == 0)
 		atomic_fetch_add(&m->resolved, 1);
 	net_ev_bypass(&r, &id, atomic_fetch_add(&m->reported, 1) + 1);
+	{
+		struct osh_denial d = {.host = r.dst,
+				       .port = r.dport,
+				       .binary = id.pid > 0 && id.exe[0] ? id.exe : NULL,
+				       .reason = "direct connection bypassing the proxy",
+				       .stage = OSH_DENIAL_BYPASS};
+
+		osh_denials_record(&d);
+	}
 }
 
 /* Read every record available now. */

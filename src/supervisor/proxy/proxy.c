@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "osh_denials.h"
 #include "proxy_http.h"
 #include "proxy_ident.h"
 #include "proxy_policy.h"
@@ -397,6 +398,22 @@ struct job {
 	char reason[OSH_PROXY_REASON_MAX];
 };
 
+/* Tells the denial aggregator (osh_denials.h) about a refusal: the denials
+ * subsystem turns repeated ones into policy proposals. */
+static void record_denial(const struct job *j, enum osh_denial_stage stage)
+{
+	const struct osh_proxy_peer *pe = j->in.peer;
+	struct osh_denial d = {.host = j->t.host,
+			       .port = j->t.port,
+			       .binary = pe ? pe->exe : NULL,
+			       .ancestors = pe ? pe->anc : NULL,
+			       .n_ancestors = pe ? pe->n_anc : 0,
+			       .reason = j->reason,
+			       .stage = stage};
+
+	osh_denials_record(&d);
+}
+
 /* Runs on a worker: decides the connection and, when allowed, connects
  * upstream. On return the conn is TUNNEL (ufd set, ubuf/pre/cbuf ready) or
  * REFUSE (ubuf holds the answer). One event per outcome. */
@@ -473,6 +490,7 @@ static void decide(struct osh_proxy *px, struct conn *c, struct job *j)
 			osh_proxy_ev_connect(&j->in, false);
 		else
 			osh_proxy_ev_forward(&j->in, false);
+		record_denial(j, is_connect ? OSH_DENIAL_CONNECT : OSH_DENIAL_FORWARD);
 		refusal(&c->ubuf, 403, j->reason);
 		count(&px->st.denied, 1);
 		goto refuse;
@@ -508,6 +526,7 @@ static void decide(struct osh_proxy *px, struct conn *c, struct job *j)
 		else
 			osh_proxy_ev_forward(&j->in, false);
 		osh_proxy_ev_ssrf(&j->in, cls);
+		record_denial(j, OSH_DENIAL_SSRF);
 		refusal(&c->ubuf, 403, j->reason);
 		count(&px->st.denied, 1);
 		goto refuse;

@@ -168,6 +168,79 @@ Test(cli_parse, upstream_forms)
 	    0, "%s", err);
 	cr_assert_eq(a.n_env, 2);
 	cr_assert_str_eq(a.env[1], "B=x=y");
+	cr_assert_eq(
+	    parse(&a, err,
+		  ARGS("sandbox", "create", "--name", "b", "--label", "team=x", "--label=a/b=")),
+	    0, "%s", err);
+	cr_assert_eq(a.n_labels, 2);
+	cr_assert_str_eq(a.labels[1], "a/b=");
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "list", "--selector", "team=x,a/b=")), 0, "%s",
+		     err);
+	cr_assert_str_eq(a.selector, "team=x,a/b=");
+}
+
+/* Bad labels and selectors: one line naming the label, exit 64 (usage). */
+Test(cli_parse, labels_and_selectors_refused)
+{
+	static const struct {
+		const char *argv[10];
+		const char *want;
+	} cases[] = {
+	    {{"sandbox", "create", "--name", "b", "--label", "team", NULL},
+	     "sandbox create: --label: label 'team': expected KEY=VALUE"},
+	    {{"sandbox", "create", "--name", "b", "--label", "-t=1", NULL},
+	     "label key '-t': must start with a letter or digit"},
+	    {{"sandbox", "create", "--name", "b", "--label", "t=caf\xc3\xa9", NULL},
+	     "label 't': value character 4 is not printable ASCII"},
+	    {{"sandbox", "create", "--name", "b", "--label", "t=1", "--label", "t=2", NULL},
+	     "--label t given twice ('t=1' and 't=2')"},
+	    {{"sandbox", "create", "--name", "b", "--label", NULL}, "--label needs KEY=VALUE"},
+	    {{"sandbox", "list", "--selector", "t", NULL},
+	     "sandbox list: --selector: selector term 1: label 't': expected KEY=VALUE"},
+	    {{"sandbox", "list", "--selector", "a=1,b\n=2", NULL},
+	     "selector term 2: label key 'b\\x0a'"},
+	    {{"sandbox", "list", "--selector=", NULL}, "--selector needs KEY=VALUE"},
+	    {{"sandbox", "list", "--selektor", "a=1", NULL}, "--selector"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct osh_cli_args a;
+		char err[512] = "";
+		char *argv[12];
+		int n = 0;
+
+		argv[n++] = OSH_RPC_STR("openshell");
+		for (; cases[i].argv[n - 1]; n++)
+			argv[n] = OSH_RPC_STR(cases[i].argv[n - 1]);
+		argv[n] = NULL;
+		cr_assert_neq(osh_cli_parse(n, argv, NULL, 0, &a, err, sizeof(err)), 0, "case %zu",
+			      i);
+		cr_assert(strstr(err, cases[i].want) != NULL, "case %zu: '%s' lacks '%s'", i, err,
+			  cases[i].want);
+		cr_assert(strchr(err, '\n') == NULL, "case %zu: one line: %s", i, err);
+	}
+	{
+		struct osh_cli_args a;
+		char err[512] = "", *argv[140];
+		char kv[65][16];
+		int n = 0;
+
+		argv[n++] = OSH_RPC_STR("openshell");
+		argv[n++] = OSH_RPC_STR("sandbox");
+		argv[n++] = OSH_RPC_STR("create");
+		argv[n++] = OSH_RPC_STR("--name");
+		argv[n++] = OSH_RPC_STR("b");
+		for (int k = 0; k < 65; k++) {
+			snprintf(kv[k], sizeof(kv[k]), "k%d=v", k);
+			argv[n++] = OSH_RPC_STR("--label");
+			argv[n++] = kv[k];
+		}
+		argv[n] = NULL;
+		cr_assert_neq(osh_cli_parse(n, argv, NULL, 0, &a, err, sizeof(err)), 0);
+		cr_assert(strstr(err, "more than 64 --label") != NULL, "%s", err);
+		cr_assert_eq(osh_cli_parse(n - 2, argv, NULL, 0, &a, err, sizeof(err)), 0, "64: %s",
+			     err);
+	}
 }
 
 Test(cli_parse, log_time_from_environment)
@@ -243,6 +316,51 @@ Test(cli_parse, help_everywhere)
 	cr_assert_str_eq(a.help_topic, "sandbox logs");
 	cr_assert_eq(parse(&a, err, ARGS("help", "sandbox", "logs")), 0);
 	cr_assert_str_eq(a.help_topic, "sandbox logs");
+}
+
+Test(cli_parse, sandbox_proposals)
+{
+	struct osh_cli_args a;
+	char err[256];
+
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "box")), 0, "%s", err);
+	cr_assert_eq(a.cmd, OSH_CLI_PROPOSALS);
+	cr_assert_str_eq(a.name, "box");
+	cr_assert_null(a.status);
+	cr_assert_eq(a.output, OSH_CLI_OUT_TEXT);
+	cr_assert_eq(
+	    parse(&a, err,
+		  ARGS("sandbox", "proposals", "box", "-o", "json", "--status", "pending")),
+	    0, "%s", err);
+	cr_assert_eq(a.output, OSH_CLI_OUT_JSON);
+	cr_assert_str_eq(a.status, "pending");
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "box", "--status=all")), 0);
+	cr_assert_null(a.status, "all = no filter");
+	/* a sandbox named "accept" is listed; three words decide */
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "accept")), 0, "%s", err);
+	cr_assert_eq(a.cmd, OSH_CLI_PROPOSALS);
+	cr_assert_str_eq(a.name, "accept");
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "accept", "box", "id-1")), 0);
+	cr_assert_eq(a.cmd, OSH_CLI_PROPOSAL_DECIDE);
+	cr_assert(a.accept);
+	cr_assert_str_eq(a.name, "box");
+	cr_assert_str_eq(a.proposal_id, "id-1");
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "reject", "box", "id-2")), 0);
+	cr_assert_eq(a.cmd, OSH_CLI_PROPOSAL_DECIDE);
+	cr_assert_not(a.accept);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "reject", "box")), OSH_EINVAL);
+	cr_assert(strstr(err, "needs a sandbox NAME and a proposal ID"), "%s", err);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals")), OSH_EINVAL);
+	cr_assert(strstr(err, "missing sandbox NAME"), "%s", err);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "box", "--status", "maybe")),
+		     OSH_EINVAL);
+	cr_assert(strstr(err, "--status must be pending, accepted, rejected or all"), "%s", err);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "box", "--statu", "x")),
+		     OSH_EINVAL);
+	cr_assert(strstr(err, "--status"), "suggests the flag: %s", err);
+	cr_assert_eq(parse(&a, err, ARGS("sandbox", "proposals", "--help")), 0);
+	cr_assert_eq(a.cmd, OSH_CLI_HELP);
+	cr_assert_str_eq(a.help_topic, "sandbox proposals");
 }
 
 Test(cli_parse, errors_name_the_problem)
@@ -441,6 +559,8 @@ static struct {
 	size_t last_n_sources;
 	char last_policy[128];
 	size_t last_n_command;
+	char last_labels[256];	 /* "k=v;" per label the create carried */
+	char last_selector[128]; /* label_selector of the last list */
 	struct osh_rpc_call *watch;
 	atomic_int watch_started;
 	atomic_bool list_loop; /* g_list answers a page token that never advances */
@@ -491,7 +611,17 @@ static void g_list(struct osh_rpc_call *call, const ProtobufCMessage *m, void *u
 	Openshell__V1__ListSandboxesResponse r = OPENSHELL__V1__LIST_SANDBOXES_RESPONSE__INIT;
 	Openshell__V1__Sandbox a = OPENSHELL__V1__SANDBOX__INIT, b = OPENSHELL__V1__SANDBOX__INIT;
 	Openshell__V1__Sandbox *v[2] = {&a, &b};
+	Openshell__V1__Sandbox__LabelsEntry l1 = OPENSHELL__V1__SANDBOX__LABELS_ENTRY__INIT,
+					    l2 = OPENSHELL__V1__SANDBOX__LABELS_ENTRY__INIT;
+	Openshell__V1__Sandbox__LabelsEntry *lv[2] = {&l1, &l2};
 	(void)ud;
+	snprintf(G.last_selector, sizeof(G.last_selector), "%s", req->label_selector);
+	l1.key = OSH_RPC_STR("app");
+	l1.value = OSH_RPC_STR("web");
+	l2.key = OSH_RPC_STR("tier");
+	l2.value = OSH_RPC_STR("gold\x1b[2J");
+	a.labels = lv;
+	a.n_labels = 2;
 	a.id = OSH_RPC_STR("id-1");
 	a.name = OSH_RPC_STR("alpha");
 	a.state = OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING;
@@ -530,6 +660,11 @@ static void g_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	}
 	snprintf(G.last_policy, sizeof(G.last_policy), "%s", req->policy_yaml);
 	G.last_n_command = req->n_command;
+	G.last_labels[0] = '\0';
+	for (size_t i = 0; i < req->n_labels; i++)
+		snprintf(G.last_labels + strlen(G.last_labels),
+			 sizeof(G.last_labels) - strlen(G.last_labels), "%s=%s;",
+			 req->labels[i]->key, req->labels[i]->value);
 	s.id = OSH_RPC_STR("id-9");
 	s.name = req->name;
 	s.state = OPENSHELL__V1__SANDBOX_STATE__SANDBOX_STATE_RUNNING;
@@ -762,10 +897,36 @@ Test(cli_run, sandbox_create_list_delete)
 
 	r = run_cli(ARGS("sandbox", "list"), NULL);
 	cr_assert_eq(r.rc, 0);
-	cr_assert_str_eq(r.out,
-			 "NAME            ID    STATE             PID  EXIT  CREATED\n"
-			 "alpha           id-1  running          4242     -  2026-04-01T03:28:52Z\n"
-			 "beta-long-name  id-2  exited              -     0  -\n");
+	cr_assert_str_eq(
+	    r.out,
+	    "NAME            ID    STATE             PID  EXIT  CREATED               LABELS\n"
+	    "alpha           id-1  running          4242     -  2026-04-01T03:28:52Z  "
+	    "app=web,tier=gold\\x1b[2J\n"
+	    "beta-long-name  id-2  exited              -     0  -                     -\n");
+	cr_assert_str_eq(G.last_selector, "", "no selector sent");
+	run_free(&r);
+
+	/* labels: sent with create, selector sent with list, JSON object */
+	r = run_cli(ARGS("sandbox", "create", "--name", "lab", "--label", "tier=gold", "--label",
+			 "openshell.ai/team=a=b"),
+		    NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_str_eq(G.last_labels, "tier=gold;openshell.ai/team=a=b;");
+	run_free(&r);
+	r = run_cli(ARGS("sandbox", "list", "--selector", "app=web,tier=gold", "-o", "json"), NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_str_eq(G.last_selector, "app=web,tier=gold");
+	cr_assert(strstr(r.out, "\"labels\": {\"app\": \"web\", \"tier\": \"gold\\u001b[2J\"}") !=
+		      NULL,
+		  "%s", r.out);
+	cr_assert(strstr(r.out, "\"labels\": {}}") != NULL, "beta has none: %s", r.out);
+	run_free(&r);
+	r = run_cli(ARGS("sandbox", "get", "alpha"), NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "\nLabels:   app=web, tier=gold\\x1b[2J\n") != NULL, "%s", r.out);
+	run_free(&r);
+	r = run_cli(ARGS("sandbox", "get", "alpha", "-o", "yaml"), NULL);
+	cr_assert(strstr(r.out, "\nlabels:\n  \"app\": \"web\"\n") != NULL, "%s", r.out);
 	run_free(&r);
 
 	G.list_loop = true;

@@ -113,7 +113,54 @@ Test(gw_config, default_is_false)
 	cr_assert(!c.v.ocsf_logging_enabled);
 	cr_assert_eq(c.src[K], OSH_GW_SRC_DEFAULT);
 	cr_assert_eq(osh_gw_config_snapshot(&c, snap, sizeof(snap)), 0);
-	cr_assert_str_eq(snap, "ocsf_logging_enabled=false\n");
+	cr_assert_str_eq(snap, "ocsf_logging_enabled=false\nocsf_schema_version=1.7.0\n");
+}
+
+Test(gw_config, ocsf_schema_version_values_and_errors)
+{
+	static const char *const ok[] = {"1.1.0", "1.3.0", "1.5.0", "1.7.0"};
+	static const char *const bad[] = {"1.2.0", "", "1.7", "v1.1.0", "1.1.0 "};
+	static const char y_bad[] = "ocsf_logging_enabled: on\nocsf_schema_version: 1.0.0\n";
+	static const char y_ok[] = "ocsf_schema_version: \"1.3.0\"\n";
+	struct osh_gw_layer l;
+	struct osh_gw_config c;
+	char err[256], val[16];
+
+	for (int i = 0; i < 4; i++) {
+		osh_gw_layer_init(&l);
+		cr_assert_eq(
+		    osh_gw_layer_set(&l, "ocsf_schema_version", ok[i], "flag x", err, sizeof(err)),
+		    0, "%s", err);
+		osh_gw_config_resolve(&c, NULL, &l, NULL);
+		cr_assert_eq(c.v.ocsf_schema_version, i);
+		cr_assert_eq(c.src[OSH_GW_KEY_OCSF_SCHEMA_VERSION], OSH_GW_SRC_FLAG);
+		cr_assert_eq(
+		    osh_gw_value_text(&c.v, OSH_GW_KEY_OCSF_SCHEMA_VERSION, val, sizeof(val)), 0);
+		cr_assert_str_eq(val, ok[i]);
+	}
+	for (int i = 0; i < 5; i++) {
+		osh_gw_layer_init(&l);
+		cr_assert_eq(
+		    osh_gw_layer_set(&l, "ocsf_schema_version", bad[i], "flag x", err, sizeof(err)),
+		    OSH_EPARSE);
+		cr_assert(!l.set[OSH_GW_KEY_OCSF_SCHEMA_VERSION]);
+		cr_assert_not_null(strstr(err, "accepted: 1.1.0, 1.3.0, 1.5.0, 1.7.0"), "%s", err);
+	}
+	/* YAML: file:line:key, and the value's text */
+	osh_gw_layer_init(&l);
+	cr_assert_eq(
+	    osh_gw_layer_from_yaml_text(&l, "gw.yaml", y_bad, strlen(y_bad), err, sizeof(err)),
+	    OSH_EPARSE);
+	cr_assert_not_null(strstr(err, "gw.yaml:2:ocsf_schema_version: invalid OCSF version "
+				       "'1.0.0'"),
+			   "%s", err);
+	osh_gw_layer_init(&l);
+	cr_assert_eq(
+	    osh_gw_layer_from_yaml_text(&l, "gw.yaml", y_ok, strlen(y_ok), err, sizeof(err)), 0,
+	    "%s", err);
+	osh_gw_config_resolve(&c, &l, NULL, NULL);
+	cr_assert_eq(c.v.ocsf_schema_version, 1);
+	cr_assert_eq(c.src[OSH_GW_KEY_OCSF_SCHEMA_VERSION], OSH_GW_SRC_YAML);
 }
 
 Test(gw_config, env_and_flag_errors_name_their_source)
@@ -375,7 +422,13 @@ Test(gw_revision, source_change_without_value_change_keeps_revision)
 	cr_assert_eq(osh_gw_cfgstate_set(r.cs, KEY, "true", &changed, err, sizeof(err)), 0);
 	cr_assert(!changed);
 	osh_gw_cfgstate_get(r.cs, &c, NULL);
-	cr_assert_eq(c.src[K], OSH_GW_SRC_YAML);
+	cr_assert_eq(c.src[K], OSH_GW_SRC_SHARED);
+	cr_assert_eq(rev_of(&r, NULL), 1);
+	/* removing the shared value falls back to the flag: same value again */
+	cr_assert_eq(osh_gw_cfgstate_set(r.cs, KEY, NULL, &changed, err, sizeof(err)), 0);
+	cr_assert(!changed);
+	osh_gw_cfgstate_get(r.cs, &c, NULL);
+	cr_assert_eq(c.src[K], OSH_GW_SRC_FLAG);
 	cr_assert_eq(rev_of(&r, NULL), 1);
 	rig_fini(&r);
 }
@@ -420,20 +473,38 @@ Test(gw_revision, survives_restart_and_never_goes_backwards)
 	cr_assert_eq(rig_open_cfg(&r, NULL, false), 0);
 	cr_assert_eq(rev_of(&r, NULL), 4);
 
-	/* restart with a different resolved config (file removed, flag false): bump */
+	/* the value set is in the store, on top of a flag given at restart */
 	rig_close(&r);
-	cr_assert_eq(remove(r.yaml), 0);
+	cr_assert(access(r.yaml, F_OK) != 0, "SetConfig wrote the YAML file");
 	rig_open_store(&r);
 	osh_gw_layer_init(&flag);
 	cr_assert_eq(osh_gw_layer_set(&flag, KEY, "false", "flag", err, sizeof(err)), 0);
 	cr_assert_eq(rig_open_cfg(&r, &flag, false), 0);
+	cr_assert_eq(rev_of(&r, NULL), 4);
+	/* removed: the flag's false applies, a new revision */
+	cr_assert_eq(osh_gw_cfgstate_set(r.cs, KEY, NULL, &changed, err, sizeof(err)), 0);
+	cr_assert(changed);
 	cr_assert_eq(rev_of(&r, NULL), 5);
+
+	/* restart with a different resolved config (flag true): bump */
+	rig_close(&r);
+	rig_open_store(&r);
+	osh_gw_layer_init(&flag);
+	cr_assert_eq(osh_gw_layer_set(&flag, KEY, "true", "flag", err, sizeof(err)), 0);
+	cr_assert_eq(rig_open_cfg(&r, &flag, false), 0);
+	cr_assert_eq(rev_of(&r, NULL), 6);
+
+	/* and back to false (the default) without a flag: bump again */
+	rig_close(&r);
+	rig_open_store(&r);
+	cr_assert_eq(rig_open_cfg(&r, NULL, false), 0);
+	cr_assert_eq(rev_of(&r, NULL), 7);
 
 	/* and again the same: stays */
 	rig_close(&r);
 	rig_open_store(&r);
 	cr_assert_eq(rig_open_cfg(&r, NULL, false), 0);
-	cr_assert_eq(rev_of(&r, NULL), 5);
+	cr_assert_eq(rev_of(&r, NULL), 7);
 	rig_fini(&r);
 }
 

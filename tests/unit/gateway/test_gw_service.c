@@ -9,6 +9,7 @@
  * either sleeps (dies on SIGTERM) or ignores SIGTERM (to exercise SIGKILL). Every
  * wait polls a condition with a deadline. */
 #include <criterion/criterion.h>
+#include <openssl/sha.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -25,6 +26,7 @@
 #include "osh_rpc.h"
 #include "sandbox.pb-c.h"
 #include "sandboxes.h"
+#include "store.h"
 
 #define SVC (&openshell__v1__open_shell__descriptor)
 
@@ -282,11 +284,15 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 		Openshell__V1__GetConfigResponse *gr = (void *)resp;
 
 		cr_assert_eq(gr->config_revision, 1);
-		cr_assert_eq(gr->n_entries, 1);
+		cr_assert_eq(gr->n_entries, 2);
 		cr_assert_str_eq(gr->entries[0]->key, "ocsf_logging_enabled");
 		cr_assert_str_eq(gr->entries[0]->value, "false");
 		cr_assert_str_eq(gr->entries[0]->source, "flag");
 		cr_assert_str_eq(gr->entries[0]->type, "bool");
+		cr_assert_str_eq(gr->entries[1]->key, "ocsf_schema_version");
+		cr_assert_str_eq(gr->entries[1]->value, "1.7.0");
+		cr_assert_str_eq(gr->entries[1]->source, "default");
+		cr_assert_str_eq(gr->entries[1]->type, "string");
 	}
 	osh_rpc_msg_free(resp);
 
@@ -299,13 +305,14 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 		cr_assert(sr->changed);
 		cr_assert_eq(sr->config_revision, 2);
 		cr_assert_str_eq(sr->entry->value, "true");
-		cr_assert_str_eq(sr->entry->source, "file");
+		cr_assert_str_eq(sr->entry->source, "database");
 	}
 	osh_rpc_msg_free(resp);
+	/* the value lives in the store (shared by every gateway on it), not in
+	 * this gateway's file */
 	yaml_path = gwt_path(r.dir, "gateway.yaml");
 	text = gwt_read(yaml_path);
-	cr_assert_str_eq(text, "ocsf_logging_enabled: true\n");
-	free(text);
+	cr_assert_null(text, "SetConfig wrote gateway.yaml: %s", text ? text : "");
 
 	s.value = (char *)(uintptr_t) "yes";
 	cr_assert_eq(call(&r, "SetConfig", &s.base, &resp, &st), 0, "%s", st.message);
@@ -317,6 +324,13 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 	cr_assert_neq(call(&r, "SetConfig", &s.base, &resp, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
 	cr_assert(strstr(st.message, "maybe") != NULL, "%s", st.message);
+	s.key = (char *)(uintptr_t) "ocsf_schema_version";
+	s.value = (char *)(uintptr_t) "1.2.0";
+	cr_assert_neq(call(&r, "SetConfig", &s.base, &resp, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(st.message, "invalid OCSF version '1.2.0' (accepted: 1.1.0, 1.3.0, 1.5.0, "
+				     "1.7.0)") != NULL,
+		  "%s", st.message);
 	s.key = (char *)(uintptr_t) "bogus";
 	cr_assert_neq(call(&r, "SetConfig", &s.base, &resp, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND);
@@ -324,20 +338,35 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 	cr_assert_neq(call(&r, "GetConfig", &g.base, &resp, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND);
 
-	/* An operator edit of the file is picked up by the watch (no RPC). */
-	cr_assert_eq(gwt_write_rename(yaml_path, "ocsf_logging_enabled: off\n"), 0);
+	/* Removing the shared value (settings delete = SetConfig unset) brings
+	 * the flag's false back. */
 	g.key = NULL;
+	s.key = (char *)(uintptr_t) "ocsf_logging_enabled";
+	s.value = NULL;
+	s.unset = true;
+	cr_assert_eq(call(&r, "SetConfig", &s.base, &resp, &st), 0, "%s", st.message);
+	{
+		Openshell__V1__SetConfigResponse *sr = (void *)resp;
+
+		cr_assert(sr->changed);
+		cr_assert_eq(sr->config_revision, 3);
+		cr_assert_str_eq(sr->entry->value, "false");
+		cr_assert_str_eq(sr->entry->source, "flag");
+	}
+	osh_rpc_msg_free(resp);
+	/* An operator edit of the file is picked up by the watch (no RPC). */
+	cr_assert_eq(gwt_write_rename(yaml_path, "ocsf_logging_enabled: on\n"), 0);
 	{
 		long long end = gwt_now_ms() + 10000;
 		uint64_t rev = 0;
 
-		while (gwt_now_ms() < end && rev != 3) {
+		while (gwt_now_ms() < end && rev != 4) {
 			cr_assert_eq(call(&r, "GetConfig", &g.base, &resp, &st), 0);
 			rev = ((Openshell__V1__GetConfigResponse *)(void *)resp)->config_revision;
 			osh_rpc_msg_free(resp);
 			gwt_nap();
 		}
-		cr_assert_eq(rev, 3, "file edit not applied");
+		cr_assert_eq(rev, 4, "file edit not applied");
 	}
 	/* An invalid edit keeps revision and value. */
 	cr_assert_eq(gwt_write_rename(yaml_path, "ocsf_logging_enabled: off\nnot_a_key: 1\n"), 0);
@@ -348,7 +377,7 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 			gwt_nap(); /* give the watcher a chance to (wrongly) act */
 	}
 	cr_assert_eq(call(&r, "GetConfig", &g.base, &resp, &st), 0);
-	cr_assert_eq(((Openshell__V1__GetConfigResponse *)(void *)resp)->config_revision, 3);
+	cr_assert_eq(((Openshell__V1__GetConfigResponse *)(void *)resp)->config_revision, 4);
 	osh_rpc_msg_free(resp);
 	free(yaml_path);
 	rig_down(&r);
@@ -441,6 +470,7 @@ Test(gw_service, create_policy_list_delete, .timeout = 120)
 		cr_assert_eq(pr->sandbox_config->config_revision, 1);
 		cr_assert_not_null(pr->sandbox_config->logging);
 		cr_assert(!pr->sandbox_config->logging->ocsf_enabled);
+		cr_assert_str_eq(pr->sandbox_config->logging->ocsf_schema_version, "1.7.0");
 	}
 	osh_rpc_msg_free(resp);
 	/* an unknown sandbox has no credential: nobody can ask for its policy */
@@ -2005,18 +2035,31 @@ Test(gw_service, credentials_bind_a_supervisor_to_its_sandbox, .timeout = 120)
 		free(bootp);
 	}
 
-	/* the gateway keeps only a hash, 0600 in a 0700 directory */
+	/* the gateway keeps only a hash, in the store (no credentials dir) */
+	cpath = gwt_path(r.dir, "credentials");
+	cr_assert_neq(stat(cpath, &cst), 0, "no credential files any more");
+	free(cpath);
 	{
-		char name[120];
+		struct osh_gw_store *st2 = NULL;
+		char err[256], want[65];
+		unsigned char dg[SHA256_DIGEST_LENGTH];
 
-		snprintf(name, sizeof(name), "credentials/%s", a->id);
-		cpath = gwt_path(r.dir, name);
+		stored = gwt_path(r.dir, "gateway.db");
+		cr_assert_eq(osh_gw_store_create(&st2, stored, NULL, err, sizeof(err)), 0, "%s",
+			     err);
+		free(stored);
+		stored = calloc(1, 65);
+		cr_assert_not_null(stored);
+		cr_assert_eq(osh_gw_store_cred_get(st2, a->id, stored), 0, "%s",
+			     osh_gw_store_errmsg(st2));
+		SHA256((const unsigned char *)ca, strlen(ca), dg);
+		for (size_t i = 0; i < sizeof(dg); i++)
+			snprintf(want + 2 * i, 3, "%02x", dg[i]);
+		cr_assert_str_eq(stored, want, "the store holds the SHA-256 of the credential");
+		cr_assert(strstr(stored, ca) == NULL, "the secret itself is stored");
+		free(stored);
+		osh_gw_store_destroy(st2);
 	}
-	cr_assert_eq(stat(cpath, &cst), 0);
-	cr_assert_eq(cst.st_mode & 0777, 0600, "%o", cst.st_mode & 0777);
-	stored = gwt_read(cpath);
-	cr_assert(stored && strstr(stored, ca) == NULL, "the secret itself is stored");
-	free(stored);
 
 	/* a's credential cannot push into b, nor read b's policy */
 	cr_assert_neq(push_as(&r, ca, b->id, &st), 0);
@@ -2069,10 +2112,20 @@ Test(gw_service, credentials_bind_a_supervisor_to_its_sandbox, .timeout = 120)
 	/* delete forgets the credential: the old one no longer works */
 	dq.sandbox_id = a->id;
 	cr_assert_eq(unary_as(&r, NULL, "DeleteSandbox", &dq.base, &st), 0, "%s", st.message);
-	cr_assert_neq(stat(cpath, &cst), 0, "credential kept after delete");
+	{
+		struct osh_gw_store *st2 = NULL;
+		char err[256], d[65];
+
+		stored = gwt_path(r.dir, "gateway.db");
+		cr_assert_eq(osh_gw_store_create(&st2, stored, NULL, err, sizeof(err)), 0, "%s",
+			     err);
+		free(stored);
+		cr_assert_eq(osh_gw_store_cred_get(st2, a->id, d), OSH_ENOTFOUND,
+			     "credential kept after delete");
+		osh_gw_store_destroy(st2);
+	}
 	cr_assert_neq(push_as(&r, ca, a->id, &st), 0);
 	cr_assert_eq(st.code, OSH_RPC_PERMISSION_DENIED, "%d %s", st.code, st.message);
-	free(cpath);
 	protobuf_c_message_free_unpacked(&a->base, NULL);
 	protobuf_c_message_free_unpacked(&b->base, NULL);
 	rig_down(&r);
@@ -2214,4 +2267,175 @@ Test(gw_opts, listen_port_out_of_range_is_refused)
 			     err);
 		cr_assert_str_eq(o.listen, good[i]);
 	}
+}
+
+/* ------------------------------------------------------------- labels -- */
+
+/* CreateSandbox with labels (ks/vs, n of them); returns the status code and
+ * fills msg; *out gets the sandbox (caller frees) when not NULL. */
+static int create_labelled(struct grig *r, const char *name, const char *const *ks,
+			   const char *const *vs, size_t n, char *msg, size_t cap,
+			   Openshell__V1__Sandbox **out)
+{
+	Openshell__V1__CreateSandboxRequest req = OPENSHELL__V1__CREATE_SANDBOX_REQUEST__INIT;
+	Openshell__V1__CreateSandboxRequest__LabelsEntry e[70], *ep[70];
+	ProtobufCMessage *resp = NULL;
+	struct osh_rpc_status st;
+
+	cr_assert_leq(n, 70);
+	for (size_t i = 0; i < n; i++) {
+		openshell__v1__create_sandbox_request__labels_entry__init(&e[i]);
+		e[i].key = (char *)(uintptr_t)ks[i];
+		e[i].value = (char *)(uintptr_t)vs[i];
+		ep[i] = &e[i];
+	}
+	req.name = (char *)(uintptr_t)name;
+	req.labels = ep;
+	req.n_labels = n;
+	(void)call(r, "CreateSandbox", &req.base, &resp, &st);
+	snprintf(msg, cap, "%s", st.message);
+	if (out)
+		*out = NULL;
+	if (resp && out) {
+		*out = ((Openshell__V1__CreateSandboxResponse *)resp)->sandbox;
+		((Openshell__V1__CreateSandboxResponse *)resp)->sandbox = NULL;
+	}
+	osh_rpc_msg_free(resp);
+	return st.code;
+}
+
+/* Names listed for a selector, every page followed (page size 2). */
+static size_t list_sel(struct grig *r, const char *sel, char names[][32], size_t cap, int *code,
+		       char *msg, size_t mcap)
+{
+	Openshell__V1__ListSandboxesRequest req = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+	char token[32] = "";
+	size_t n = 0;
+
+	*code = 0;
+	for (int pages = 0; pages < 100; pages++) {
+		ProtobufCMessage *resp = NULL;
+		Openshell__V1__ListSandboxesResponse *lr;
+		struct osh_rpc_status st;
+
+		req.label_selector = (char *)(uintptr_t)sel;
+		req.page_size = 2;
+		req.page_token = token;
+		(void)call(r, "ListSandboxes", &req.base, &resp, &st);
+		*code = st.code;
+		snprintf(msg, mcap, "%s", st.message);
+		if (st.code != 0)
+			break;
+		lr = (void *)resp;
+		for (size_t i = 0; i < lr->n_sandboxes && n < cap; i++)
+			snprintf(names[n++], 32, "%s", lr->sandboxes[i]->name);
+		snprintf(token, sizeof(token), "%s", lr->next_page_token);
+		osh_rpc_msg_free(resp);
+		if (!token[0])
+			break;
+	}
+	return n;
+}
+
+static const char *label_of(const Openshell__V1__Sandbox *sb, const char *key)
+{
+	for (size_t i = 0; i < sb->n_labels; i++)
+		if (strcmp(sb->labels[i]->key, key) == 0)
+			return sb->labels[i]->value;
+	return NULL;
+}
+
+/* Labels given at create come back from create and list; a selector lists
+ * exactly the sandboxes holding all its labels, across pages; a bad label or
+ * selector is INVALID_ARGUMENT naming it and creates nothing. */
+Test(gw_service, labels_created_listed_and_selected, .timeout = 120)
+{
+	struct grig r;
+	Openshell__V1__Sandbox *sb = NULL;
+	Openshell__V1__ListSandboxesResponse *lr;
+	const char *k1[] = {"team", "tier"}, *v1[] = {"infra", "gold"};
+	const char *k2[] = {"team"}, *v2[] = {"infra"};
+	const char *k3[] = {"team", "tier"}, *v3[] = {"web", "gold"};
+	char names[16][32], msg[512];
+	size_t n;
+	int code;
+
+	rig_up(&r, fake_sleep, NULL);
+	cr_assert_eq(create_labelled(&r, "l1", k1, v1, 2, msg, sizeof(msg), &sb), 0, "%s", msg);
+	cr_assert_eq(sb->n_labels, 2);
+	cr_assert_str_eq(label_of(sb, "tier"), "gold");
+	protobuf_c_message_free_unpacked(&sb->base, NULL);
+	cr_assert_eq(create_labelled(&r, "l2", k2, v2, 1, msg, sizeof(msg), NULL), 0, "%s", msg);
+	cr_assert_eq(create_labelled(&r, "l3", k3, v3, 2, msg, sizeof(msg), NULL), 0, "%s", msg);
+	cr_assert_eq(create_labelled(&r, "l4", NULL, NULL, 0, msg, sizeof(msg), NULL), 0, "%s",
+		     msg);
+	cr_assert_eq(create_labelled(&r, "l5", k1, v1, 2, msg, sizeof(msg), NULL), 0, "%s", msg);
+
+	lr = list(&r);
+	cr_assert_eq(lr->n_sandboxes, 5);
+	cr_assert_str_eq(label_of(lr->sandboxes[2], "team"), "web");
+	cr_assert_eq(lr->sandboxes[3]->n_labels, 0);
+	osh_rpc_msg_free(&lr->base);
+
+	n = list_sel(&r, "team=infra", names, 16, &code, msg, sizeof(msg));
+	cr_assert_eq(code, 0, "%s", msg);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(names[0], "l1");
+	cr_assert_str_eq(names[1], "l2");
+	cr_assert_str_eq(names[2], "l5");
+	n = list_sel(&r, "tier=gold,team=infra", names, 16, &code, msg, sizeof(msg));
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(names[1], "l5");
+	n = list_sel(&r, "tier=silver", names, 16, &code, msg, sizeof(msg));
+	cr_assert_eq(code, 0);
+	cr_assert_eq(n, 0);
+	n = list_sel(&r, "", names, 16, &code, msg, sizeof(msg));
+	cr_assert_eq(n, 5, "no selector lists all");
+
+	/* bad selectors */
+	(void)list_sel(&r, "team", names, 16, &code, msg, sizeof(msg));
+	cr_assert_eq(code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(msg, "label_selector 'team': selector term 1: label 'team': expected "
+			      "KEY=VALUE") != NULL,
+		  "%s", msg);
+	(void)list_sel(&r, "a=1,-b=2", names, 16, &code, msg, sizeof(msg));
+	cr_assert_eq(code, OSH_RPC_INVALID_ARGUMENT);
+	cr_assert(strstr(msg, "term 2: label key '-b'") != NULL, "%s", msg);
+
+	/* bad labels: refused, naming the label, nothing created */
+	{
+		const char *bk[] = {"ok", "bad key"}, *bv[] = {"1", "2"};
+		const char *ck[] = {"ctl"}, *cv[] = {"a\x1b[2Jb"};
+		const char *dk[] = {"same", "same"}, *dv[] = {"1", "2"};
+		const char *many_k[65], *many_v[65];
+		char keys[65][8];
+
+		cr_assert_eq(create_labelled(&r, "bad1", bk, bv, 2, msg, sizeof(msg), NULL),
+			     OSH_RPC_INVALID_ARGUMENT);
+		cr_assert(strstr(msg, "label key 'bad key'") != NULL, "%s", msg);
+		cr_assert_eq(create_labelled(&r, "bad2", ck, cv, 1, msg, sizeof(msg), NULL),
+			     OSH_RPC_INVALID_ARGUMENT);
+		cr_assert(strstr(msg, "label 'ctl': value character 2 is not printable") != NULL,
+			  "%s", msg);
+		cr_assert_eq(create_labelled(&r, "bad3", dk, dv, 2, msg, sizeof(msg), NULL),
+			     OSH_RPC_INVALID_ARGUMENT, "a repeated key on the wire");
+		cr_assert(strstr(msg, "label 'same' given twice") != NULL, "%s", msg);
+		for (int i = 0; i < 65; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+			many_k[i] = keys[i];
+			many_v[i] = "v";
+		}
+		cr_assert_eq(
+		    create_labelled(&r, "bad4", many_k, many_v, 65, msg, sizeof(msg), NULL),
+		    OSH_RPC_INVALID_ARGUMENT);
+		cr_assert(strstr(msg, "65 labels: at most 64") != NULL, "%s", msg);
+		cr_assert_eq(
+		    create_labelled(&r, "ok64", many_k, many_v, 64, msg, sizeof(msg), NULL), 0,
+		    "%s", msg);
+	}
+	lr = list(&r);
+	cr_assert_eq(lr->n_sandboxes, 6, "only the valid ones exist");
+	cr_assert_eq(lr->sandboxes[5]->n_labels, 64);
+	osh_rpc_msg_free(&lr->base);
+	rig_down(&r);
 }

@@ -586,6 +586,16 @@ Test(gw_store, migrates_v1_byte_counts)
 	cr_assert_eq(v, OSH_GW_STORE_SCHEMA_VERSION);
 	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
 	cr_assert_eq(n, 10, "migration keeps the lines");
+	{
+		struct osh_gw_sandbox sb;
+		char d[OSH_GW_CRED_DIGEST_HEX + 1];
+
+		cr_assert_eq(osh_gw_store_sandbox_get(r.st, "a", false, &sb), 0);
+		cr_assert_str_eq(sb.labels, "", "an old sandbox has no labels");
+		osh_gw_sandbox_fini(&sb);
+		cr_assert_eq(osh_gw_store_cred_get(r.st, "a", d), OSH_ENOTFOUND,
+			     "and no credential in the store");
+	}
 	/* the next append trims to 4 KiB: 3 lines of ~1.1 KB (old ones counted) */
 	append_n(&r, "a", 0, 1, "INFO", "sandbox", 100);
 	cr_assert_eq(osh_gw_store_logs_count(r.st, "a", &n), 0);
@@ -777,5 +787,356 @@ Test(gw_store, byte_trim_spans_several_chunks)
 	cr_assert_eq(osh_gw_store_logs_matching(r.st, &q, &matching), 0);
 	cr_assert_eq(matching, 129);
 	free(huge);
+	sfini(&r);
+}
+
+static void add_labelled(struct srig *r, const char *id, const char *labels)
+{
+	struct osh_gw_sandbox sb;
+	char nm[64], lab[256];
+
+	memset(&sb, 0, sizeof(sb));
+	snprintf(sb.id, sizeof(sb.id), "%s", id);
+	snprintf(nm, sizeof(nm), "n-%s", id);
+	snprintf(lab, sizeof(lab), "%s", labels ? labels : "");
+	sb.name = nm;
+	sb.labels = labels ? lab : NULL;
+	sb.state = OSH_GW_SB_CREATED;
+	sb.created_ms = 1000;
+	cr_assert_eq(osh_gw_store_sandbox_insert(r->st, &sb), 0, "%s", osh_gw_store_errmsg(r->st));
+}
+
+/* Every page of a selector, following the last rowid as the service does. */
+static size_t select_all(struct srig *r, const char *sel, size_t page, char ids[][40], size_t cap)
+{
+	int64_t after = 0;
+	size_t total = 0, pages = 0;
+
+	for (;;) {
+		struct osh_gw_sandbox *arr = NULL;
+		size_t n = 0;
+
+		cr_assert_eq(osh_gw_store_sandbox_page_sel(r->st, after, page, sel, &arr, &n), 0,
+			     "%s", osh_gw_store_errmsg(r->st));
+		cr_assert_leq(n, page);
+		for (size_t i = 0; i < n; i++) {
+			cr_assert_lt(total, cap);
+			cr_assert_gt(arr[i].rowid, after, "pages advance");
+			snprintf(ids[total++], 40, "%s", arr[i].id);
+		}
+		after = n ? arr[n - 1].rowid : after;
+		osh_gw_sandbox_list_free(arr, n);
+		cr_assert_lt(++pages, 1000, "bounded");
+		if (n < page)
+			break;
+	}
+	return total;
+}
+
+/* Labels are stored in their canonical text, read back by get/list/page, and
+ * a selector returns exactly the sandboxes holding all of its labels, in
+ * creation order, across pages and across the 64-row chunks of the walk. */
+Test(gw_store, labels_stored_and_selected)
+{
+	struct srig r;
+	struct osh_gw_sandbox sb, *list = NULL;
+	char ids[200][40], id[40], bad[] = "b=1\na=2\n", badname[] = "badname";
+	size_t n = 0, k;
+
+	sinit(&r, 0);
+	for (int i = 0; i < 150; i++) {
+		char lab[96];
+
+		snprintf(id, sizeof(id), "s%03d", i);
+		snprintf(lab, sizeof(lab), "%sapp=%s\nzone=eu-%d\n",
+			 i % 3 == 0 ? "a.b/c=x=y\n" : "", i % 2 ? "web" : "db", i % 5);
+		add_labelled(&r, id, lab);
+	}
+	add_labelled(&r, "s150", NULL);
+	cr_assert_eq(osh_gw_store_sandbox_get(r.st, "s003", false, &sb), 0);
+	cr_assert_str_eq(sb.labels, "a.b/c=x=y\napp=web\nzone=eu-3\n");
+	osh_gw_sandbox_fini(&sb);
+	cr_assert_eq(osh_gw_store_sandbox_get(r.st, "n-s150", true, &sb), 0);
+	cr_assert_str_eq(sb.labels, "", "no labels read back as empty");
+	osh_gw_sandbox_fini(&sb);
+	cr_assert_eq(osh_gw_store_sandbox_list(r.st, &list, &n), 0);
+	cr_assert_eq(n, 151);
+	cr_assert_str_eq(list[10].labels, "app=db\nzone=eu-0\n");
+	osh_gw_sandbox_list_free(list, n);
+
+	/* one label: every odd sandbox, 75, in creation order, pages of 7 */
+	k = select_all(&r, "app=web\n", 7, ids, 200);
+	cr_assert_eq(k, 75);
+	for (size_t i = 0; i < k; i++) {
+		snprintf(id, sizeof(id), "s%03zu", 2 * i + 1);
+		cr_assert_str_eq(ids[i], id);
+	}
+	/* two labels: i % 6 == 3 (i%3==0 and odd): 3, 9, ... 147 -> 25 */
+	k = select_all(&r, "a.b/c=x=y\napp=web\n", 2, ids, 200);
+	cr_assert_eq(k, 25);
+	cr_assert_str_eq(ids[0], "s003");
+	cr_assert_str_eq(ids[24], "s147");
+	/* three labels, sparse (one row in 30) with a page of 1 */
+	k = select_all(&r, "a.b/c=x=y\napp=web\nzone=eu-4\n", 1, ids, 200);
+	cr_assert_eq(k, 5, "got %zu", k);
+	cr_assert_str_eq(ids[0], "s009");
+	/* a value that is a prefix of a stored one does not match */
+	cr_assert_eq(select_all(&r, "zone=eu-\n", 500, ids, 200), 0);
+	cr_assert_eq(select_all(&r, "app=we\n", 500, ids, 200), 0);
+	cr_assert_eq(select_all(&r, "pp=web\n", 500, ids, 200), 0, "no match inside a key");
+	/* no selector: all */
+	cr_assert_eq(select_all(&r, NULL, 64, ids, 200), 151);
+	cr_assert_eq(select_all(&r, "", 500, ids, 200), 151);
+
+	/* text that is not canonical is refused, naming the sandbox */
+	memset(&sb, 0, sizeof(sb));
+	snprintf(sb.id, sizeof(sb.id), "bad");
+	sb.name = badname;
+	sb.labels = bad;
+	cr_assert_eq(osh_gw_store_sandbox_insert(r.st, &sb), OSH_EINVAL);
+	cr_assert(strstr(osh_gw_store_errmsg(r.st), "sandbox 'badname': labels") != NULL, "%s",
+		  osh_gw_store_errmsg(r.st));
+	cr_assert_eq(osh_gw_store_sandbox_get(r.st, "bad", false, &sb), OSH_ENOTFOUND);
+	sfini(&r);
+}
+
+#define DIG_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define DIG_B "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+
+/* Credential digests live in the store: written through one connection,
+ * read through another (another gateway), kept or replaced as asked, refused
+ * when malformed or for an unknown sandbox, and deleted with the sandbox. */
+Test(gw_store, credentials_shared_and_deleted_with_the_sandbox)
+{
+	struct srig r, r2;
+	char d[OSH_GW_CRED_DIGEST_HEX + 1];
+	bool stored = true;
+
+	sinit(&r, 0);
+	r2 = r;
+	sopen(&r2, 0);
+	add_sandbox(&r, "id-1", "alpha");
+	cr_assert_eq(osh_gw_store_cred_get(r2.st, "id-1", d), OSH_ENOTFOUND);
+	cr_assert_eq(osh_gw_store_cred_put(r.st, "id-1", DIG_A, true, &stored), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	cr_assert(stored);
+	cr_assert_eq(osh_gw_store_cred_get(r2.st, "id-1", d), 0, "%s", osh_gw_store_errmsg(r2.st));
+	cr_assert_str_eq(d, DIG_A, "seen through the other connection");
+	/* an import never overwrites */
+	cr_assert_eq(osh_gw_store_cred_put(r2.st, "id-1", DIG_B, false, &stored), 0);
+	cr_assert(!stored);
+	cr_assert_eq(osh_gw_store_cred_get(r.st, "id-1", d), 0);
+	cr_assert_str_eq(d, DIG_A);
+	/* a reissue does */
+	cr_assert_eq(osh_gw_store_cred_put(r2.st, "id-1", DIG_B, true, &stored), 0);
+	cr_assert(stored);
+	cr_assert_eq(osh_gw_store_cred_get(r.st, "id-1", d), 0);
+	cr_assert_str_eq(d, DIG_B);
+	/* unknown sandbox: nothing stored */
+	cr_assert_eq(osh_gw_store_cred_put(r.st, "nope", DIG_A, true, &stored), OSH_ENOTFOUND);
+	cr_assert(!stored);
+	cr_assert_eq(osh_gw_store_cred_put(r.st, "nope", DIG_A, false, &stored), 0);
+	cr_assert(!stored);
+	cr_assert_eq(osh_gw_store_cred_get(r.st, "nope", d), OSH_ENOTFOUND);
+	/* malformed digests (upper case, short, the secret itself) */
+	cr_assert_eq(osh_gw_store_cred_put(r.st, "id-1", "ABCDEF", true, &stored), OSH_EINVAL);
+	cr_assert(strstr(osh_gw_store_errmsg(r.st), "64 lower-case hex") != NULL);
+	cr_assert_eq(osh_gw_store_cred_put(
+			 r.st, "id-1",
+			 "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", true,
+			 &stored),
+		     OSH_EINVAL);
+	cr_assert_eq(osh_gw_store_cred_get(r.st, "id-1", d), 0);
+	cr_assert_str_eq(d, DIG_B, "a refused put changes nothing");
+	/* deleted with the sandbox, through the other connection */
+	cr_assert_eq(osh_gw_store_sandbox_delete(r2.st, "id-1"), 0);
+	cr_assert_eq(osh_gw_store_cred_get(r.st, "id-1", d), OSH_ENOTFOUND);
+	add_sandbox(&r, "id-1", "alpha");
+	cr_assert_eq(osh_gw_store_cred_get(r.st, "id-1", d), OSH_ENOTFOUND,
+		     "a new sandbox with the same id inherits nothing");
+	osh_gw_store_destroy(r2.st);
+	sfini(&r);
+}
+
+struct got_lines {
+	size_t n;
+	uint64_t seq[16];
+	char *msg[16], *target[16], *fields[16];
+};
+
+static int collect_line(void *ud, const struct osh_gw_logline *l)
+{
+	struct got_lines *g = ud;
+
+	if (g->n < 16) {
+		g->seq[g->n] = l->seq;
+		g->msg[g->n] = strdup(l->message);
+		g->target[g->n] = strdup(l->target);
+		g->fields[g->n] = l->fields ? strdup(l->fields) : NULL;
+	}
+	g->n++;
+	return 0;
+}
+
+/* A push batch goes in as one statement on PostgreSQL (array literals): text
+ * that needs escaping there (quotes, backslashes, braces, commas, the word
+ * NULL, newlines, UTF-8) comes back byte for byte, absent fields stay NULL,
+ * each line gets its own seq in batch order, and a duplicate in the middle of
+ * a batch is skipped without shifting the seqs of the lines after it. */
+Test(gw_store, push_batch_round_trips_text_and_seqs)
+{
+	static const char *const msgs[] = {
+	    "plain",
+	    "quote \" in it",
+	    "back\\slash \\\" both",
+	    "{brace},comma",
+	    "NULL",
+	    "new\nline\ttab",
+	    "utf-8 \xc3\xa9\xe2\x82\xac",
+	    "",
+	    "trailing backslash \\",
+	};
+	enum { N = sizeof(msgs) / sizeof(msgs[0]) };
+	struct osh_gw_logline lines[N];
+	struct osh_gw_push_result res;
+	struct osh_gw_logquery q = {.sandbox_id = "a"};
+	struct got_lines g = {0};
+	uint64_t seqs[N];
+	struct srig r;
+
+	sinit(&r, 0);
+	add_sandbox(&r, "a", "alpha");
+	for (size_t i = 0; i < N; i++)
+		lines[i] = (struct osh_gw_logline){.ts_ms = (int64_t)i,
+						   .level = "INFO",
+						   .target = i % 2 ? "t\"x" : "t",
+						   .message = msgs[i],
+						   .source = "sandbox",
+						   .fields = i % 3 ? "{\"k\":\"v\\\\\"}" : NULL,
+						   .push_seq = i + 1};
+	/* lines 1..3 are already held: line 4 (push_seq 4) onwards is new */
+	cr_assert_eq(osh_gw_store_logs_push(r.st, "a", lines, 3, 0, NULL, &res), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	cr_assert_eq(res.stored, 3);
+	cr_assert_eq(osh_gw_store_logs_push(r.st, "a", lines, N, 0, seqs, &res), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	cr_assert_eq(res.stored, N - 3);
+	cr_assert_eq(res.duplicates, 3);
+	cr_assert_eq(res.acked_seq, N);
+	for (size_t i = 0; i < N; i++) {
+		if (i < 3)
+			cr_assert_eq(seqs[i], 0, "duplicate %zu got seq %llu", i,
+				     (unsigned long long)seqs[i]);
+		else if (i > 3)
+			cr_assert_gt(seqs[i], seqs[i - 1], "seqs follow batch order");
+	}
+	cr_assert_eq(osh_gw_store_logs_query(r.st, &q, collect_line, &g), 0);
+	cr_assert_eq(g.n, N);
+	for (size_t i = 0; i < N; i++) {
+		cr_assert_str_eq(g.msg[i], msgs[i], "line %zu", i);
+		cr_assert_str_eq(g.target[i], lines[i].target);
+		if (lines[i].fields)
+			cr_assert_str_eq(g.fields[i], lines[i].fields);
+		else
+			cr_assert_null(g.fields[i], "line %zu: absent fields must stay NULL", i);
+		if (i >= 3)
+			cr_assert_eq(g.seq[i], seqs[i], "line %zu: reported seq is the stored one",
+				     i);
+		free(g.msg[i]);
+		free(g.target[i]);
+		free(g.fields[i]);
+	}
+	sfini(&r);
+}
+
+/* Resolution used by the config sync tests: the snapshot is the shared
+ * values, "name=value\n" each, or "none\n". */
+static int snap_of_values(void *ud, const struct osh_gw_cfg_value *vals, size_t n, char *snap,
+			  size_t cap)
+{
+	size_t len = 0;
+
+	(void)ud;
+	snap[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		len +=
+		    (size_t)snprintf(snap + len, cap - len, "%s=%s\n", vals[i].name, vals[i].value);
+	if (n == 0)
+		snprintf(snap, cap, "none\n");
+	return 0;
+}
+
+/* Two connections on one database (two gateways): a value set through one is
+ * read by the other once the generation moves; a set of the same value moves
+ * nothing; each new snapshot gets the next revision, an unchanged one keeps
+ * the caller's; removing a value moves the generation again. */
+Test(gw_store, config_sync_shares_values_between_connections)
+{
+	struct srig r;
+	struct osh_gw_store *b = NULL;
+	struct osh_gw_cfg_sync in = {0};
+	struct osh_gw_cfg_synced out;
+	char err[256];
+	uint64_t gen = 99;
+
+	sinit(&r, 0);
+	cr_assert_eq(osh_gw_store_create(&b, r.db, NULL, err, sizeof(err)), 0, "%s", err);
+	/* start (published NULL): a fresh database gives revision 1 */
+	cr_assert_eq(osh_gw_store_config_sync(r.st, &in, snap_of_values, NULL, &out), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	cr_assert_eq(out.revision, 1);
+	cr_assert(out.bumped);
+	cr_assert_eq(osh_gw_store_config_gen(b, &gen), 0);
+	cr_assert_eq(gen, 0);
+	/* B starts with the same snapshot: keeps revision 1 */
+	cr_assert_eq(osh_gw_store_config_sync(b, &in, snap_of_values, NULL, &out), 0);
+	cr_assert_eq(out.revision, 1);
+	cr_assert(!out.bumped);
+
+	in.set_name = "k";
+	in.set_value = "true";
+	in.published = "none\n";
+	in.published_rev = 1;
+	cr_assert_eq(osh_gw_store_config_sync(r.st, &in, snap_of_values, NULL, &out), 0);
+	cr_assert(out.value_changed);
+	cr_assert(out.bumped);
+	cr_assert_eq(out.revision, 2);
+	cr_assert_eq(out.values_gen, 1);
+	cr_assert_eq(osh_gw_store_config_gen(b, &gen), 0);
+	cr_assert_eq(gen, 1, "B sees the generation move");
+
+	/* B re-reads: its snapshot changed, so it takes the next revision */
+	{
+		struct osh_gw_cfg_sync rd = {.published = "none\n", .published_rev = 1};
+
+		cr_assert_eq(osh_gw_store_config_sync(b, &rd, snap_of_values, NULL, &out), 0);
+		cr_assert(out.bumped);
+		cr_assert_eq(out.revision, 3);
+		cr_assert_eq(out.values_gen, 1);
+		/* and again: nothing new, its revision stays */
+		rd.published = "k=true\n";
+		rd.published_rev = 3;
+		cr_assert_eq(osh_gw_store_config_sync(b, &rd, snap_of_values, NULL, &out), 0);
+		cr_assert(!out.bumped);
+		cr_assert_eq(out.revision, 3);
+	}
+	/* the same value again: no generation, no revision */
+	in.published = "k=true\n";
+	in.published_rev = 2;
+	cr_assert_eq(osh_gw_store_config_sync(r.st, &in, snap_of_values, NULL, &out), 0);
+	cr_assert(!out.value_changed);
+	cr_assert(!out.bumped);
+	cr_assert_eq(out.revision, 2);
+	cr_assert_eq(out.values_gen, 1);
+	/* removed through B */
+	in.set_value = NULL;
+	in.published_rev = 3;
+	cr_assert_eq(osh_gw_store_config_sync(b, &in, snap_of_values, NULL, &out), 0);
+	cr_assert(out.value_changed);
+	cr_assert_eq(out.revision, 4);
+	cr_assert_eq(out.values_gen, 2);
+	cr_assert_eq(osh_gw_store_config_gen(r.st, &gen), 0);
+	cr_assert_eq(gen, 2);
+	osh_gw_store_destroy(b);
 	sfini(&r);
 }

@@ -109,6 +109,7 @@ Test(args, defaults_and_standalone)
 	cr_assert_eq(a.poll_ms, OSH_SUP_DEFAULT_POLL_MS);
 	cr_assert_eq(a.timeout_ms, 0);
 	cr_assert_eq(a.heartbeat_ms, 0);
+	cr_assert_eq(a.denial_flush_ms, OSH_SUP_DEFAULT_DENIAL_FLUSH_MS);
 	cr_assert_eq(a.n_command, 1);
 	osh_sup_args_fini(&a);
 }
@@ -130,6 +131,29 @@ Test(args, env_twins_and_flag_wins)
 	cr_assert_eq(a.poll_ms, 2000);
 	cr_assert_eq(a.timeout_ms, 60000);
 	cr_assert_str_eq(a.log_dir, "/envdir");
+	osh_sup_args_fini(&a);
+}
+
+Test(args, denial_flush_interval_flag_env_and_bounds)
+{
+	char *envp[] = {A("OPENSHELL_DENIAL_FLUSH_INTERVAL=250ms"), NULL};
+	char *argv[] = {A("openshell-sandbox"), A("true"), NULL};
+	char *argv2[] = {A("openshell-sandbox"), A("--denial-flush-interval=2s"), A("true"), NULL};
+	char *bad[] = {A("openshell-sandbox"), A("--denial-flush-interval"), A("5ms"), A("true"),
+		       NULL};
+	struct osh_sup_args a;
+	char err[256];
+
+	cr_assert_eq(osh_sup_args_parse(&a, ARGC(argv), argv, envp, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(a.denial_flush_ms, 250);
+	osh_sup_args_fini(&a);
+	cr_assert_eq(osh_sup_args_parse(&a, ARGC(argv2), argv2, envp, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(a.denial_flush_ms, 2000, "the flag wins over its variable");
+	osh_sup_args_fini(&a);
+	cr_assert_neq(osh_sup_args_parse(&a, ARGC(bad), bad, NULL, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "--denial-flush-interval: must be at least 10ms"), "%s", err);
 	osh_sup_args_fini(&a);
 }
 

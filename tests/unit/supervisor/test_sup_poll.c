@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "osh_err.h"
+#include "ocsf_convert.h"
 #include "sup_poll.h"
 
 #define IV 1000
@@ -272,4 +273,49 @@ Test(poll, hash_shape)
 	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
 	cr_assert_not(osh_sup_poll_hash_valid(
 	    "gaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+}
+
+Test(poll, ocsf_schema_version_applied_with_its_revision)
+{
+	struct osh_sup_cfg_state st;
+	struct osh_sup_poll_actions a;
+	struct osh_sup_poll_result r = ok_cfg(2, true);
+
+	osh_sup_poll_state_init(&st);
+	cr_assert_eq(st.ocsf_version, OCSF_VERSION_1_7_0);
+	/* an older gateway sends no version: 1.7.0 */
+	osh_sup_poll_step(&st, &r, IV, &a);
+	cr_assert(a.apply_config);
+	cr_assert_eq(a.old_version, OCSF_VERSION_1_7_0);
+	cr_assert_eq(a.new_version, OCSF_VERSION_1_7_0);
+	cr_assert_not(a.bad_version);
+	/* a newer revision with 1.1.0 */
+	r = ok_cfg(3, true);
+	r.ocsf_schema_version = "1.1.0";
+	osh_sup_poll_step(&st, &r, IV, &a);
+	cr_assert(a.apply_config);
+	cr_assert_eq(a.old_version, OCSF_VERSION_1_7_0);
+	cr_assert_eq(a.new_version, OCSF_VERSION_1_1_0);
+	cr_assert_eq(st.ocsf_version, OCSF_VERSION_1_1_0);
+	/* the same revision again: nothing applied, version kept */
+	r.ocsf_schema_version = "1.5.0";
+	osh_sup_poll_step(&st, &r, IV, &a);
+	cr_assert_not(a.apply_config);
+	cr_assert_eq(st.ocsf_version, OCSF_VERSION_1_1_0);
+	/* an invalid version from a newer revision: reported, the old one kept */
+	r = ok_cfg(4, false);
+	r.ocsf_schema_version = "2.0.0";
+	osh_sup_poll_step(&st, &r, IV, &a);
+	cr_assert(a.apply_config);
+	cr_assert(a.bad_version);
+	cr_assert_str_eq(a.bad_version_text, "2.0.0");
+	cr_assert_eq(a.new_version, OCSF_VERSION_1_1_0);
+	cr_assert_eq(st.ocsf_version, OCSF_VERSION_1_1_0);
+	cr_assert_not(a.new_enabled);
+	/* "" is 1.7.0 */
+	r = ok_cfg(5, true);
+	r.ocsf_schema_version = "";
+	osh_sup_poll_step(&st, &r, IV, &a);
+	cr_assert_eq(a.new_version, OCSF_VERSION_1_7_0);
+	cr_assert_not(a.bad_version);
 }

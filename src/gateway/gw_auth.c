@@ -515,8 +515,8 @@ int gw_auth_authz(struct osh_rpc_call *call, const ProtobufCMessage *msg, void *
 			code = OSH_RPC_PERMISSION_DENIED;
 			snprintf(reason, sizeof(reason),
 				 "%s: a sandbox credential may call only GetSandboxPolicy, "
-				 "PushSandboxLogs, SubmitPolicyAnalysis and ReportSandboxSsh for its own "
-				 "sandbox",
+				 "PushSandboxLogs, SubmitPolicyAnalysis and ReportSandboxSsh "
+				 "for its own sandbox",
 				 method);
 			snprintf(who, sizeof(who), "%s", gw_auth_who(call));
 		}

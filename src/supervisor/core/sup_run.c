@@ -55,14 +55,13 @@
 
 /* The subsystems, in start-up and child set-up order (see sup_subsys.h). */
 static const struct osh_sup_subsys *const subsystems[] = {
-    &osh_sup_push_subsys,
-    &osh_sup_agentlog_subsys,
-    &osh_sup_denials_subsys, /* before net and proxy: they record into it */
-    &osh_sup_net_subsys,     /* before the proxy: it publishes net_host_ip */
-    &osh_sup_proxy_subsys,
-    &osh_sup_confine_subsys, /* ids, Landlock, seccomp right before exec */
-    &osh_sup_ssh_subsys,     /* after every other start (its sessions use their
-				plan and environment); stopped first */
+    &osh_sup_push_subsys,     /* first: later rows push through it */
+    &osh_sup_agentlog_subsys, /* the command's stdout and stderr */
+    &osh_sup_denials_subsys,  /* before net and proxy: they record into it */
+    &osh_sup_net_subsys,      /* before the proxy: it publishes net_host_ip */
+    &osh_sup_proxy_subsys,    /* the egress proxy */
+    &osh_sup_confine_subsys,  /* ids, Landlock, seccomp right before exec */
+    &osh_sup_ssh_subsys,      /* last: its sessions use the plan above; first stopped */
 };
 #define N_SUBSYS (sizeof(subsystems) / sizeof(subsystems[0]))
 

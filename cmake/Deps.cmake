@@ -38,3 +38,7 @@ function(osh_add_criterion_test name)
   set_tests_properties(${name} PROPERTIES TIMEOUT 300 FIXTURES_REQUIRED site_logs
                        ENVIRONMENT "OSH_TEST_LOG_DIR=${CMAKE_BINARY_DIR}/test-logs/${name};LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/lsan-criterion.supp:fast_unwind_on_malloc=0")
 endfunction()
+# OCSF export (src/gateway/export): TLS syslog, HTTP destinations, gzip.
+pkg_check_modules(SSL REQUIRED IMPORTED_TARGET libssl)
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)

@@ -31,6 +31,12 @@ DEV=(libcriterion-dev python3-jsonschema python3-jinja2 python3-yaml
      python3-grpcio python3-grpc-tools python3-protobuf
      openssl systemd logrotate iproute2 nftables curl tinyproxy-bin valgrind
      clang libclang-rt-14-dev clang-format clang-tidy cppcheck tmux postgresql)
+# OCSF export (src/gateway/export, docs/siem.md): HTTP destinations (libcurl),
+# gzip (zlib), TLS syslog (libssl, above); its e2e test and bench receive
+# with Debian's rsyslogd (run as a test receiver, never the system service).
+RUNTIME+=(libcurl4 zlib1g)
+BUILD+=(libcurl4-openssl-dev zlib1g-dev)
+DEV+=(rsyslog)
 case "$set_name" in
   runtime) PKGS=("${RUNTIME[@]}") ;;
   build) PKGS=("${RUNTIME[@]}" "${BUILD[@]}") ;;

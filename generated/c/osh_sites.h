@@ -135,6 +135,11 @@ enum osh_site {
 	OSH_SITE_GW_PROPOSALS_SUBMIT,	       /* gateway */
 	OSH_SITE_GW_PROPOSAL_ACCEPT,	       /* gateway */
 	OSH_SITE_GW_PROPOSAL_REJECT,	       /* gateway */
+	OSH_SITE_EXPORT_QUEUE_DROPPED,	       /* gateway/export */
+	OSH_SITE_EXPORT_DELIVERY_FAILED,       /* gateway/export */
+	OSH_SITE_EXPORT_DELIVERY_RESUMED,      /* gateway/export */
+	OSH_SITE_EXPORT_CONFIG_REFUSED,	       /* gateway/export */
+	OSH_SITE_EXPORT_CONVERT_REFUSED,       /* gateway/export */
 	OSH_SITE_COUNT
 };
 
@@ -1079,6 +1084,48 @@ static inline void osh_site_init_gw_proposal_accept(struct ocsf_device_config_st
 static inline void osh_site_init_gw_proposal_reject(struct ocsf_base_event *ev)
 {
 	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "GW_PROPOSAL_REJECT");
+}
+
+/* EXPORT_QUEUE_DROPPED: Events an export destination will never deliver: its on-disk queue bound
+ * forced them out (reason queue_full), its disk refused them (write_failed) or the hand-off to the
+ * export thread was full (handoff_full); counted, reported at most once a second per destination
+ * (an event in flight at that mome... */
+static inline void osh_site_init_export_queue_dropped(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_QUEUE_DROPPED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* EXPORT_DELIVERY_FAILED: An export destination stopped accepting events (unreachable, TLS failure,
+ * HTTP error, stalled receiver, disk full); once per outage, events stay queued */
+static inline void osh_site_init_export_delivery_failed(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_DELIVERY_FAILED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* EXPORT_DELIVERY_RESUMED: An export destination accepts events again after an outage; its queue
+ * drains in order */
+static inline void osh_site_init_export_delivery_resumed(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_DELIVERY_RESUMED");
+}
+
+/* EXPORT_CONFIG_REFUSED: A reload found a malformed export section (file:line:key in the message);
+ * the running export configuration stays in force */
+static inline void osh_site_init_export_config_refused(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_CONFIG_REFUSED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* EXPORT_CONVERT_REFUSED: Events a destination with an older schema_version did not get: the
+ * conversion (src/ocsf/ocsf_convert.h) cannot make them valid for that version; the first at once,
+ * then at most every 10 s per destination */
+static inline void osh_site_init_export_convert_refused(struct ocsf_base_event *ev)
+{
+	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "EXPORT_CONVERT_REFUSED");
+	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
 #endif

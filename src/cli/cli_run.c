@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli_internal.h"
 #include "osh_parse.h"
 #include "osh_cli.h"
@@ -774,11 +776,30 @@ static int status(struct ctx *x)
 
 /* ------------------------------------------------------------------- logs -- */
 
-/* One JSON object per line: timestamp_ms, time (UTC RFC 3339), source,
- * level, target, message, fields {key: value}. */
+/* One JSON object per line. A line that carries its OCSF event (the gateway
+ * stored it while the OCSF export was on) prints the event itself, as the
+ * gateway received it: one OCSF object per line, what a SIEM ingests. Any
+ * other line: timestamp_ms, time (UTC RFC 3339), source, level, target,
+ * message, fields {key: value}. The two shapes differ by `class_uid`. */
 static void print_line_json(struct ctx *x, const Openshell__V1__SandboxLogLine *l)
 {
 	char t[OSH_TIME_RFC3339_LEN];
+
+	if (l->ocsf_json && l->ocsf_json[0]) {
+		/* Parsed and printed again: whatever the gateway holds, the
+		 * output is one well-formed JSON line with control bytes escaped
+		 * (no terminal escapes from a crafted event). */
+		cJSON *ev = cJSON_Parse(l->ocsf_json);
+		char *txt = cJSON_IsObject(ev) ? cJSON_PrintUnformatted(ev) : NULL;
+
+		cJSON_Delete(ev);
+		if (txt) {
+			fputs(txt, x->out);
+			fputc('\n', x->out);
+			cJSON_free(txt);
+			return;
+		}
+	}
 
 	osh_time_format_utc(l->timestamp_ms, t, sizeof(t));
 	fprintf(x->out, "{\"timestamp_ms\": %lld, \"time\": \"%s\", \"source\": ",

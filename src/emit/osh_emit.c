@@ -427,11 +427,13 @@ static void nudge_writer(uint64_t head)
 	}
 }
 
+/* One push-feed record: target (a), message (b) and, for an event formatted
+ * while JSONL was on, its OCSF JSON without newline (c; j_len 0 = none). */
 static void push_put(int kind, int level, int64_t ts, const char *target, size_t t_len,
-		     const char *msg, size_t m_len)
+		     const char *msg, size_t m_len, const char *json, size_t j_len)
 {
 	struct osh_emit_rec h = {.kind = (uint8_t)kind, .level = (uint8_t)level, .ts_ms = ts};
-	struct osh_emit_piece p[2];
+	struct osh_emit_piece p[3];
 
 	if (!rt.push_on || level < (int)rt.cfg.push_level)
 		return;
@@ -439,9 +441,11 @@ static void push_put(int kind, int level, int64_t ts, const char *target, size_t
 		t_len = OSH_EMIT_TARGET_MAX - 1;
 	h.a_len = (uint32_t)t_len;
 	h.b_len = (uint32_t)m_len;
+	h.c_len = (uint32_t)j_len;
 	p[0] = (struct osh_emit_piece){target, t_len};
 	p[1] = (struct osh_emit_piece){msg, m_len};
-	if (osh_emit_ring_put(&rt.push, &h, p, 2, NULL, NULL, NULL) != 0)
+	p[2] = (struct osh_emit_piece){json, j_len};
+	if (osh_emit_ring_put(&rt.push, &h, p, 3, NULL, NULL, NULL) != 0)
 		atomic_fetch_add(&rt.push_dropped, 1);
 }
 
@@ -533,7 +537,8 @@ int osh_emit_event(struct ocsf_event *ev)
 		atomic_fetch_add(&rt.dropped, 1);
 		rc = OSH_EFULL;
 	}
-	push_put(OSH_REC_EVENT, h.level, h.ts_ms, "ocsf", 4, tl_short, slen);
+	push_put(OSH_REC_EVENT, h.level, h.ts_ms, "ocsf", 4, tl_short, slen, tl_json,
+		 want_json ? jlen : 0);
 out:
 	if (running)
 		leave();
@@ -609,7 +614,7 @@ __attribute__((format(printf, 3, 0))) static void log_v(enum osh_level level, co
 	} else {
 		atomic_fetch_add(&rt.dropped, 1);
 	}
-	push_put(OSH_REC_PLAIN, level, h.ts_ms, module, modlen, tl_short, mlen);
+	push_put(OSH_REC_PLAIN, level, h.ts_ms, module, modlen, tl_short, mlen, NULL, 0);
 out:
 	if (running)
 		leave();
@@ -730,6 +735,21 @@ size_t osh_emit_push_drain(struct osh_push_line *out, size_t max)
 		ml = rec->b_len < sizeof(l->message) - 1 ? rec->b_len : sizeof(l->message) - 1;
 		memcpy(l->message, osh_emit_rec_b(rec), ml);
 		l->message[ml] = '\0';
+		l->json = NULL;
+		l->json_len = 0;
+		if (rec->c_len > 0) {
+			/* Heap: events run to OSH_EMIT_JSON_MAX, the feed's lines
+			 * are few. An allocation failure loses the JSON only (the
+			 * line still goes out with its shorthand), counted. */
+			l->json = malloc((size_t)rec->c_len + 1);
+			if (l->json) {
+				memcpy(l->json, osh_emit_rec_c(rec), rec->c_len);
+				l->json[rec->c_len] = '\0';
+				l->json_len = rec->c_len;
+			} else {
+				atomic_fetch_add(&rt.push_dropped, 1);
+			}
+		}
 		osh_emit_ring_release(&rt.push, rec);
 		n++;
 	}
@@ -894,7 +914,9 @@ static void writer_event(struct ocsf_event *ev)
 	if (write_record(OSH_REC_EVENT, level, ts, rt.wline, n,
 			 with_json && jlen > 0 ? rt.wjson : NULL, jlen, false))
 		atomic_fetch_add(&rt.reports_jsonl, 1);
-	push_put(OSH_REC_EVENT, level, ts, "ocsf", 4, rt.wshort, slen);
+	/* jlen counts the '\n' appended for the file; the feed takes the object. */
+	push_put(OSH_REC_EVENT, level, ts, "ocsf", 4, rt.wshort, slen, rt.wjson,
+		 with_json && jlen > 0 ? jlen - 1 : 0);
 }
 
 /* LOG_CONVERT_REFUSED: `count` JSON lines not written since the last one. */

@@ -182,17 +182,23 @@ void osh_emit_stats_get(struct osh_emit_stats *out);
 /* ----------------------------------------------------------- push feed */
 
 /* One line of the push feed, as the gRPC client sends it
- * (SandboxLogLine{timestamp_ms, level, target, message}). */
+ * (SandboxLogLine{timestamp_ms, level, target, message, ocsf_json}). */
 struct osh_push_line {
 	int64_t timestamp_ms;
 	char level[8];			     /* "OCSF", "INFO", "WARN", ...     */
 	char target[OSH_EMIT_TARGET_MAX];    /* "ocsf" or the plain module name */
 	char message[OSH_EMIT_LINE_MAX + 1]; /* shorthand (no ts) or message  */
+	/* The event's OCSF JSON object (no newline), heap, owned by the caller
+	 * (free()); NULL for plain lines and for events formatted while JSONL
+	 * was off. Events carry it exactly when their JSONL line is made. */
+	char *json;
+	size_t json_len;
 };
 
-/* Moves up to `max` oldest lines into `out` (caller storage). Non-blocking,
- * thread-safe (one drainer at a time is expected). Returns the count, 0 when
- * empty or the feed is off. */
+/* Moves up to `max` oldest lines into `out` (caller storage; each line's
+ * `json` becomes the caller's to free). Non-blocking, thread-safe (one
+ * drainer at a time is expected). Returns the count, 0 when empty or the
+ * feed is off. */
 size_t osh_emit_push_drain(struct osh_push_line *out, size_t max);
 
 /* --------------------------------------------------------- sandbox context

@@ -71,7 +71,7 @@ static int resolve_cb(void *ud, const struct osh_gw_cfg_value *vals, size_t n, c
 	/* A value this gateway cannot take (a key of a newer gateway) is left
 	 * out: it falls back to the local sources, never to a garbled value. */
 	for (size_t i = 0; i < n; i++)
-		if (osh_gw_layer_set(&shared, vals[i].name, vals[i].value, "database", why,
+		if (osh_gw_layer_set(&shared, vals[i].name, vals[i].value, "rpc", why,
 				     sizeof(why)) != 0)
 			continue;
 	osh_gw_config_resolve_shared(&x->cfg, &shared, x->yaml, &x->c->flag, &x->c->env);

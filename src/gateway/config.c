@@ -104,7 +104,7 @@ const char *osh_gw_src_name(enum osh_gw_src s)
 		n = "yaml";
 		break;
 	case OSH_GW_SRC_SHARED:
-		n = "database";
+		n = "rpc"; /* set through SetConfig (kept in the store) */
 		break;
 	}
 	return n;
@@ -213,8 +213,8 @@ static int yaml_scan(struct osh_gw_layer *l, struct yaml_span spans[OSH_GW_KEY_C
 	yaml_parser_t p;
 	yaml_event_t ev;
 	struct osh_gw_layer tmp;
-	bool have_ev = false, done = false, in_map = false, want_key = true;
-	int docs = 0, rc = OSH_EPARSE;
+	bool have_ev = false, done = false, in_map = false, want_key = true, skipping = false;
+	int docs = 0, rc = OSH_EPARSE, depth = 0;
 	enum osh_gw_key cur = OSH_GW_KEY_COUNT;
 	char curname[128] = "";
 	char why[256];
@@ -241,6 +241,23 @@ static int yaml_scan(struct osh_gw_layer *l, struct yaml_span spans[OSH_GW_KEY_C
 		}
 		have_ev = true;
 		line = (unsigned)ev.start_mark.line + 1;
+		if (skipping) {
+			/* The value of `export` (nested: destinations), which
+			 * src/gateway/export parses and checks on its own. */
+			if (ev.type == YAML_MAPPING_START_EVENT ||
+			    ev.type == YAML_SEQUENCE_START_EVENT)
+				depth++;
+			else if (ev.type == YAML_MAPPING_END_EVENT ||
+				 ev.type == YAML_SEQUENCE_END_EVENT)
+				depth--;
+			if (depth <= 0) {
+				skipping = false;
+				want_key = true;
+			}
+			yaml_event_delete(&ev);
+			have_ev = false;
+			continue;
+		}
 		switch (ev.type) {
 		case YAML_STREAM_START_EVENT:
 		case YAML_DOCUMENT_END_EVENT:
@@ -296,6 +313,11 @@ static int yaml_scan(struct osh_gw_layer *l, struct yaml_span spans[OSH_GW_KEY_C
 			}
 			if (want_key) {
 				snprintf(curname, sizeof(curname), "%s", s);
+				if (strcmp(s, "export") == 0) {
+					skipping = true;
+					depth = 0;
+					break;
+				}
 				if (osh_gw_key_lookup(s, &cur) != 0) {
 					errf(err, errlen, "%s:%u:%s: unknown config key", path,
 					     line, curname);

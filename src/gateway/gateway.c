@@ -562,38 +562,64 @@ static void log_reload(struct osh_gw *gw, int rc, bool changed, const char *why,
 		osh_gw_log(OSH_GW_LOG_DEBUG, "config reloaded (%s): no effective change", why);
 }
 
+bool gw_ocsf_effective(struct osh_gw *gw, const struct osh_gw_config *c)
+{
+	return c->v.ocsf_logging_enabled || gx_export_active(gw->exp);
+}
+
 /* One mechanism for every way the config changes (SetConfig, SIGHUP, the
  * file watch): the tick compares the live revision with the one last
  * reported, emits GW_CONFIG_CHANGE with old/new values, and applies the
- * gateway's own JSONL toggle. */
+ * gateway's own JSONL toggle, which is on while ocsf_logging_enabled is or
+ * an export destination is configured (the export takes the gateway's own
+ * events with their JSON). */
 static void report_config(struct osh_gw *gw)
 {
 	struct osh_gw_config c;
 	uint64_t rev;
-	bool now;
+	bool now, eff;
 
 	osh_gw_cfgstate_get(gw->cfg, &c, &rev);
-	if (rev == gw->ev_rev)
-		return;
 	now = c.v.ocsf_logging_enabled;
-	if (now != gw->ev_ocsf) {
-		if (now)
-			osh_emit_set_jsonl(true);
-		gw_ev_config_change("ocsf_logging_enabled", gw->ev_ocsf ? "true" : "false",
-				    now ? "true" : "false", rev,
-				    osh_gw_src_name(c.src[OSH_GW_KEY_OCSF_LOGGING_ENABLED]));
-		if (!now) /* the change itself is the last JSONL record */
-			osh_emit_set_jsonl(false);
+	eff = gw_ocsf_effective(gw, &c);
+	if (eff && !gw->jsonl_on) {
+		osh_emit_set_jsonl(true);
+		gw->jsonl_on = true;
 	}
-	gw->ev_ocsf = now;
-	if (c.v.ocsf_schema_version != gw->ev_ocsf_version) {
-		gw_ev_config_change("ocsf_schema_version",
-				    ocsf_version_name((enum ocsf_version)gw->ev_ocsf_version),
-				    ocsf_version_name((enum ocsf_version)c.v.ocsf_schema_version),
-				    rev, osh_gw_src_name(c.src[OSH_GW_KEY_OCSF_SCHEMA_VERSION]));
-		gw->ev_ocsf_version = c.v.ocsf_schema_version;
+	if (rev != gw->ev_rev) {
+		if (now != gw->ev_ocsf)
+			gw_ev_config_change(
+			    "ocsf_logging_enabled", gw->ev_ocsf ? "true" : "false",
+			    now ? "true" : "false", rev,
+			    osh_gw_src_name(c.src[OSH_GW_KEY_OCSF_LOGGING_ENABLED]));
+		gw->ev_ocsf = now;
+		if (c.v.ocsf_schema_version != gw->ev_ocsf_version) {
+			gw_ev_config_change(
+			    "ocsf_schema_version",
+			    ocsf_version_name((enum ocsf_version)gw->ev_ocsf_version),
+			    ocsf_version_name((enum ocsf_version)c.v.ocsf_schema_version), rev,
+			    osh_gw_src_name(c.src[OSH_GW_KEY_OCSF_SCHEMA_VERSION]));
+			gw->ev_ocsf_version = c.v.ocsf_schema_version;
+		}
+		gw->ev_rev = rev;
 	}
-	gw->ev_rev = rev;
+	if (!eff && gw->jsonl_on) { /* the change itself is the last JSONL record */
+		osh_emit_set_jsonl(false);
+		gw->jsonl_on = false;
+	}
+}
+
+/* The export section is part of the same YAML file: every reload of the
+ * file reloads it too; a malformed section keeps the running one. */
+static void reload_export(struct osh_gw *gw, const char *why)
+{
+	char err[1024] = "";
+
+	if (gx_export_reload(gw->exp, err, sizeof(err)) != 0)
+		osh_gw_log(
+		    OSH_GW_LOG_ERROR,
+		    "export config reload (%s) refused, keeping the running destinations: %s", why,
+		    err);
 }
 
 static void tick(struct osh_rpc_server *srv, void *ud)
@@ -619,10 +645,13 @@ static void tick(struct osh_rpc_server *srv, void *ud)
 	if (atomic_exchange(&gw->reload_req, 0)) {
 		rc = osh_gw_cfgstate_reload(gw->cfg, &changed, err, sizeof(err));
 		log_reload(gw, rc, changed, "SIGHUP", err);
+		reload_export(gw, "SIGHUP");
 	}
 	rc = osh_gw_cfgstate_poll(gw->cfg, &reloaded, &changed, err, sizeof(err));
-	if (reloaded)
+	if (reloaded) {
 		log_reload(gw, rc, changed, "file changed", err);
+		reload_export(gw, "file changed");
+	}
 	if (osh_time_mono_ms() >= gw->next_cfg_sync_ms) {
 		gw->next_cfg_sync_ms = osh_time_mono_ms() + CFG_SYNC_MS;
 		rc = osh_gw_cfgstate_refresh(gw->cfg, &changed, err, sizeof(err));
@@ -882,12 +911,30 @@ int osh_gw_create(struct osh_gw **out, const struct osh_gw_opts *o, char *err, s
 
 		osh_gw_cfgstate_get(gw->cfg, &c0, NULL);
 		gw->ev_ocsf = c0.v.ocsf_logging_enabled;
+		gw->jsonl_on = gw->ev_ocsf;
 		gw->ev_ocsf_version = c0.v.ocsf_schema_version;
 	}
 	rc = gw_sites_init(gw->data_dir, gw->ev_ocsf, !o->external_rotation, &gw->sites_owned);
 	if (rc != 0 && rc != OSH_ESTATE) {
 		snprintf(err, errlen, "event log in %s: %s", gw->data_dir, osh_strerror(rc));
 		goto out;
+	}
+	{
+		struct gx_export_opts xo = {
+		    .data_dir = gw->data_dir,
+		    .yaml_path = gw->yaml_path,
+		    /* the gateway's own events, unless another runtime (an
+		     * in-process test gateway) owns the feed */
+		    .drain_feed = gw->sites_owned,
+		};
+
+		rc = gx_export_create(&xo, &gw->exp, err, errlen);
+		if (rc != 0)
+			goto out;
+		if (gx_export_active(gw->exp) && !gw->jsonl_on && gw->sites_owned) {
+			osh_emit_set_jsonl(true);
+			gw->jsonl_on = true;
+		}
 	}
 	rc = resolve_group(o->socket_group, &group, err, errlen);
 	if (rc != 0)
@@ -1080,6 +1127,8 @@ void osh_gw_destroy(struct osh_gw *gw)
 	gw_tstores_close(gw);
 	osh_gw_store_destroy(gw->store);
 	gw_auth_destroy(gw->auth);
+	/* after every event producer, before the runtime whose feed it drains */
+	gx_export_destroy(gw->exp);
 	gw_sites_fini(gw->sites_owned);
 	pthread_mutex_destroy(&gw->pub_mu);
 	pthread_mutex_destroy(&gw->fol_mu);

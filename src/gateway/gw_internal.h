@@ -28,6 +28,7 @@
 
 #include "cfgstate.h"
 #include "gateway.h"
+#include "gx_export.h"
 #include "osh_rpc.h"
 #include "sandbox.pb-c.h"
 #include "store.h"
@@ -77,6 +78,8 @@ struct osh_gw {
 	bool sites_owned;	     /* this gateway started the emission runtime */
 	bool listen_logged;	     /* "listening on ..." written (before gateway.addr) */
 	bool ev_ocsf;		     /* config as last reported in GW_CONFIG_CHANGE */
+	bool jsonl_on;	       /* own JSONL (and event JSON) on: ocsf_logging_enabled or export */
+	struct gx_export *exp; /* OCSF export to SIEM destinations (src/gateway/export) */
 	int ev_ocsf_version;	     /* ocsf_schema_version as last reported (enum ocsf_version) */
 	uint64_t ev_rev;
 	bool omit_sandbox_config;
@@ -120,6 +123,11 @@ struct osh_gw_store *gw_store(struct osh_gw *gw);
 /* Closes every per-thread connection (osh_gw_destroy, after the server and
  * its workers stopped). */
 void gw_tstores_close(struct osh_gw *gw);
+
+/* Whether the OCSF events carry their JSON (SandboxConfig.logging.ocsf_enabled
+ * and the gateway's own JSONL): ocsf_logging_enabled, or an export
+ * destination is configured (gateway.c). */
+bool gw_ocsf_effective(struct osh_gw *gw, const struct osh_gw_config *c);
 
 /* Registers every OpenShell method on gw->srv (service.c). */
 OSH_MUST_CHECK int gw_services_register(struct osh_gw *gw);

@@ -39,6 +39,9 @@ int gw_sites_init(const char *data_dir, bool jsonl, bool rotate, bool *owned)
 	cfg.file_stem = "openshell-gateway";
 	cfg.jsonl = jsonl;
 	cfg.stderr_level = OSH_LEVEL_WARN;
+	/* the export (src/gateway/export) takes the gateway's own events from
+	 * the push feed; it drains it whether or not a destination is set */
+	cfg.push_bytes = (size_t)1 << 20;
 	if (!rotate) {
 		cfg.rotate_bytes = 0;
 		cfg.rotate_daily = false;

@@ -56,6 +56,7 @@
 #define PUSH_KEY_MAX	   128		       /* bytes of a field key */
 #define PUSH_VALUE_MAX	   4096		       /* bytes of a field value */
 #define PUSH_FIELDS_JSON   ((size_t)32 * 1024) /* bytes of the stored fields JSON */
+#define PUSH_OCSF_JSON_MAX ((size_t)64 * 1024) /* bytes of an event's OCSF JSON */
 #define LOGS_DEFAULT_LINES 200
 #define WATCH_BATCH	   256		     /* lines per replay message */
 #define WATCH_QUEUE	   1024		     /* queued messages per follower */
@@ -128,7 +129,8 @@ static Openshell__V1__SandboxLogLine *line_msg(const char *sandbox_id,
 	m->target = xstrdup(l->target);
 	m->message = xstrdup(l->message);
 	m->source = xstrdup(l->source);
-	if (!m->sandbox_id || !m->level || !m->target || !m->message || !m->source)
+	m->ocsf_json = xstrdup(l->ocsf_json);
+	if (!m->sandbox_id || !m->level || !m->target || !m->message || !m->source || !m->ocsf_json)
 		goto out;
 	if (l->fields && l->fields[0])
 		obj = cJSON_Parse(l->fields);
@@ -184,6 +186,7 @@ static bool line_within_caps(const Openshell__V1__SandboxLogLine *l)
 	bool ok = !(l->message && strlen(l->message) > PUSH_LINE_MAX) &&
 		  !(l->target && strlen(l->target) > PUSH_TARGET_MAX) &&
 		  !(l->level && strlen(l->level) > PUSH_LEVEL_MAX) &&
+		  !(l->ocsf_json && strlen(l->ocsf_json) > PUSH_OCSF_JSON_MAX) &&
 		  l->n_fields <= PUSH_FIELDS_MAX;
 
 	for (size_t i = 0; ok && i < l->n_fields; i++) {
@@ -586,6 +589,11 @@ static int publish(struct osh_gw *gw, const char *id, struct osh_gw_logline *lin
 	}
 	pthread_mutex_unlock(&gw->fol_mu);
 	pthread_mutex_unlock(&gw->pub_mu);
+	/* Stored events go to the export: a copy into its hand-off, never a
+	 * wait (duplicates of a resent push were dropped above). */
+	for (size_t i = 0; i < nf; i++)
+		if (lines[i].ocsf_json && lines[i].ocsf_json[0])
+			gx_export_offer(gw->exp, lines[i].ocsf_json, strlen(lines[i].ocsf_json));
 out:
 	for (size_t i = 0; i < fo.n_parts; i++)
 		osh_rpc_packed_free(fo.parts[i]);
@@ -713,7 +721,9 @@ static void h_get_policy(struct osh_rpc_call *call, const ProtobufCMessage *m, v
 	}
 	if (!gw->omit_sandbox_config) {
 		osh_gw_cfgstate_get(gw->cfg, &cfg, &rev);
-		lc.ocsf_enabled = cfg.v.ocsf_logging_enabled;
+		/* on while the JSONL setting is, or the OCSF export has a
+		 * destination: supervisors then push each event's JSON */
+		lc.ocsf_enabled = gw_ocsf_effective(gw, &cfg);
 		lc.ocsf_schema_version = (char *)(uintptr_t)ocsf_version_name(
 		    (enum ocsf_version)cfg.v.ocsf_schema_version);
 		sc.config_revision = rev;
@@ -845,6 +855,12 @@ static void h_push_msg(struct osh_rpc_call *call, const ProtobufCMessage *m, voi
 		lines[n].source =
 		    in->source && strcmp(in->source, "agent") == 0 ? "agent" : "sandbox";
 		lines[n].fields = fjson[n];
+		/* Only an OCSF line carries an event (kept as sent: the export
+		 * checks it is a JSON object with a metadata.uid). */
+		lines[n].ocsf_json =
+		    in->ocsf_json && in->ocsf_json[0] && strcmp(lines[n].level, "OCSF") == 0
+			? in->ocsf_json
+			: NULL;
 		lines[n].push_seq = numbered ? req->first_seq + i : 0;
 		n++;
 	}

@@ -114,12 +114,12 @@ _Static_assert(S_COUNT <= STORE_DB_MAX_STMTS, "driver statement table too small"
 	" ON CONFLICT(sandbox_id) DO " ACTION
 
 #define LOG_QUERY_ASC(W)                                                                           \
-	"SELECT seq, ts_ms, level, target, message, source, fields FROM ("                         \
-	" SELECT seq, ts_ms, level, target, message, source, fields"                               \
+	"SELECT seq, ts_ms, level, target, message, source, fields, ocsf_json FROM ("              \
+	" SELECT seq, ts_ms, level, target, message, source, fields, ocsf_json"                    \
 	" FROM log_lines WHERE " W " ORDER BY seq DESC LIMIT ?6) AS t"                             \
 	" ORDER BY seq ASC"
 #define LOG_QUERY_DESC(W)                                                                          \
-	"SELECT seq, ts_ms, level, target, message, source, fields"                                \
+	"SELECT seq, ts_ms, level, target, message, source, fields, ocsf_json"                     \
 	" FROM log_lines WHERE " W " ORDER BY seq DESC LIMIT ?6"
 
 /* ssh: the endpoint and host key a supervisor reported (ReportSandboxSsh). */
@@ -158,8 +158,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SB_DELETE] = "DELETE FROM sandboxes WHERE id = ?1",
     [S_SB_EXISTS] = "SELECT 1 FROM sandboxes WHERE id = ?1",
     [S_LOG_INSERT] = "INSERT INTO log_lines(sandbox_id, ts_ms, level, level_rank, target,"
-		     " message, source, fields, bytes)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING seq",
+		     " message, source, fields, bytes, ocsf_json)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING seq",
     [S_LOG_COUNT_ADD] = "INSERT INTO log_counts(sandbox_id, n, bytes) VALUES (?1, ?2, ?3)"
 			" ON CONFLICT(sandbox_id) DO UPDATE SET n = log_counts.n + excluded.n,"
 			" bytes = log_counts.bytes + excluded.bytes RETURNING n, bytes",
@@ -253,7 +253,7 @@ static const char *const pg_sql[S_COUNT] = {
 			" seq = GREATEST(push_marks.seq, excluded.seq)",
     [S_SB_PAGE] = SB_PAGE_WITH("strpos"),
     /* A whole push batch in one statement (one round trip instead of one per
-     * line): ?2..?9 are PostgreSQL array literals, one element per line, in
+     * line): ?2..?10 are PostgreSQL array literals, one element per line, in
      * batch order; ORDER BY ord makes the sequence hand out seqs in that
      * order. */
     /* The row lock orders every config transaction of every gateway. */
@@ -261,11 +261,12 @@ static const char *const pg_sql[S_COUNT] = {
 	"SELECT revision, snapshot, values_gen FROM config_state WHERE id = 1 FOR UPDATE",
     [S_LOG_INSERT_MANY] =
 	"INSERT INTO log_lines(sandbox_id, ts_ms, level, level_rank, target, message, source,"
-	" fields, bytes)"
-	" SELECT ?1, u.ts, u.lv, u.rk, u.tg, u.msg, u.src, u.fld, u.b FROM unnest("
+	" fields, bytes, ocsf_json)"
+	" SELECT ?1, u.ts, u.lv, u.rk, u.tg, u.msg, u.src, u.fld, u.b, u.oj FROM unnest("
 	"CAST(?2 AS BIGINT[]), CAST(?3 AS TEXT[]), CAST(?4 AS INTEGER[]), CAST(?5 AS TEXT[]),"
-	" CAST(?6 AS TEXT[]), CAST(?7 AS TEXT[]), CAST(?8 AS TEXT[]), CAST(?9 AS BIGINT[]))"
-	" WITH ORDINALITY AS u(ts, lv, rk, tg, msg, src, fld, b, ord) ORDER BY u.ord"
+	" CAST(?6 AS TEXT[]), CAST(?7 AS TEXT[]), CAST(?8 AS TEXT[]), CAST(?9 AS BIGINT[]),"
+	" CAST(?10 AS TEXT[]))"
+	" WITH ORDINALITY AS u(ts, lv, rk, tg, msg, src, fld, b, oj, ord) ORDER BY u.ord"
 	" RETURNING seq",
     /* concurrent submissions from several gateways queue on the row */
     [S_PROP_FIND] = "SELECT id, status, decided_ms, hit_count, first_seen_ms, last_seen_ms"
@@ -1084,7 +1085,8 @@ static uint64_t line_bytes(const struct osh_gw_logline *l)
 {
 	return STORE_LINE_OVERHEAD + (l->level ? strlen(l->level) : 0) +
 	       (l->target ? strlen(l->target) : 0) + (l->message ? strlen(l->message) : 0) +
-	       (l->source ? strlen(l->source) : 0) + (l->fields ? strlen(l->fields) : 0);
+	       (l->source ? strlen(l->source) : 0) + (l->fields ? strlen(l->fields) : 0) +
+	       (l->ocsf_json ? strlen(l->ocsf_json) : 0);
 }
 
 /* Deletes the oldest lines of a sandbox until at least `lines` lines and
@@ -1164,6 +1166,7 @@ static int insert_line(struct osh_gw_store *st, const char *sandbox_id,
 	BIND_TEXT(s, 7, l->source ? l->source : "");
 	BIND_TEXT(s, 8, (l->fields && l->fields[0]) ? l->fields : NULL);
 	BIND_I64(s, 9, bytes);
+	BIND_TEXT(s, 10, (l->ocsf_json && l->ocsf_json[0]) ? l->ocsf_json : NULL);
 	r = STEP(s);
 	if (r == STORE_ROW)
 		*seq = (uint64_t)COL_I64(s, 0);
@@ -1252,7 +1255,7 @@ static int insert_many(struct osh_gw_store *st, const char *sandbox_id,
 		       const struct osh_gw_logline *lines, const size_t *idx, size_t n,
 		       uint64_t *seqs)
 {
-	enum { A_TS, A_LEVEL, A_RANK, A_TARGET, A_MSG, A_SRC, A_FIELDS, A_BYTES, A_N };
+	enum { A_TS, A_LEVEL, A_RANK, A_TARGET, A_MSG, A_SRC, A_FIELDS, A_BYTES, A_OCSF, A_N };
 	const enum stmt_id s = S_LOG_INSERT_MANY;
 	struct abuf a[A_N];
 	uint64_t *got = NULL;
@@ -1273,6 +1276,7 @@ static int insert_many(struct osh_gw_store *st, const char *sandbox_id,
 		ab_elem_text(&a[A_SRC], l->source ? l->source : "");
 		ab_elem_text(&a[A_FIELDS], (l->fields && l->fields[0]) ? l->fields : NULL);
 		ab_elem_i64(&a[A_BYTES], (int64_t)line_bytes(l));
+		ab_elem_text(&a[A_OCSF], (l->ocsf_json && l->ocsf_json[0]) ? l->ocsf_json : NULL);
 	}
 	for (int c = 0; c < A_N; c++) {
 		ab_put(&a[c], "}", 1);
@@ -1584,6 +1588,7 @@ int osh_gw_store_logs_query(struct osh_gw_store *st, const struct osh_gw_logquer
 		    .message = COL_TEXT(s, 4),
 		    .source = COL_TEXT(s, 5),
 		    .fields = COL_TEXT(s, 6),
+		    .ocsf_json = COL_TEXT(s, 7),
 		};
 
 		rc = fn(ud, &l);

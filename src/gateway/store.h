@@ -50,7 +50,7 @@
 struct osh_gw_store;
 
 /* The schema version this code migrates to (both backends). */
-#define OSH_GW_STORE_SCHEMA_VERSION 7
+#define OSH_GW_STORE_SCHEMA_VERSION 8
 /* Default per-sandbox retention of log lines. */
 #define OSH_GW_STORE_DEFAULT_RETENTION 10000u
 /* Default per-sandbox retention in bytes (line text + 64 per line). */
@@ -122,9 +122,10 @@ struct osh_gw_logline {
 	const char *level;
 	const char *target;
 	const char *message;
-	const char *source; /* "sandbox" or "gateway" */
-	const char *fields; /* JSON object text, or NULL/"" for none */
-	uint64_t push_seq;  /* supervisor push sequence; 0 = unnumbered (never a duplicate) */
+	const char *source;    /* "sandbox" or "gateway" */
+	const char *fields;    /* JSON object text, or NULL/"" for none */
+	const char *ocsf_json; /* the event's OCSF JSON (OCSF export), or NULL/"" for none */
+	uint64_t push_seq;     /* supervisor push sequence; 0 = unnumbered (never a duplicate) */
 };
 
 /* A log query. Zero values mean "no filter". */

@@ -116,7 +116,10 @@ static const char *const sqlite_migrations[] = {
     " decided_by TEXT NOT NULL DEFAULT '',"
     " UNIQUE (sandbox_id, host, port, binary_path));"
     "CREATE INDEX policy_proposals_sandbox ON policy_proposals(sandbox_id, updated_ms);",
-    /* 6 -> 7 (ssh): the SSH endpoint, host key and fingerprint each
+    /* 6 -> 7 (OCSF export, issue 17): the pushed event's OCSF JSON, kept with
+     * its line (NULL for plain lines and while the export is off). */
+    "ALTER TABLE log_lines ADD COLUMN ocsf_json TEXT;",
+    /* 7 -> 8 (ssh): the SSH endpoint, host key and fingerprint each
      * sandbox's supervisor reported (ReportSandboxSsh). */
     "CREATE TABLE sandbox_ssh ("
     " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"

@@ -183,8 +183,34 @@ static bool scan_string(struct parser *p, uint32_t *cp)
 
 	p->pos++;
 	while (p->pos < p->n) {
-		unsigned char c = (unsigned char)p->s[p->pos];
+		unsigned char c;
 
+#if defined(__SSE2__)
+		/* 16 plain bytes at a time: none is '"', '\\', a control or >= 0x80 */
+		while (p->n - p->pos >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p->s + p->pos));
+			__m128i bad = _mm_or_si128(
+			    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+					 _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+			    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))); /* signed: >= 0x80 too */
+
+			unsigned m = (unsigned)_mm_movemask_epi8(bad);
+
+			if (m != 0) {
+				/* skip the plain bytes before the first special one */
+				unsigned k = (unsigned)__builtin_ctz(m);
+
+				p->pos += k;
+				n += k;
+				break;
+			}
+			p->pos += 16;
+			n += 16;
+		}
+		if (p->pos >= p->n)
+			break;
+#endif
+		c = (unsigned char)p->s[p->pos];
 		if (c == '"') {
 			p->pos++;
 			*cp = n;
@@ -433,8 +459,9 @@ struct conv {
 	int32_t root;
 	const struct ocsf_vschema *vs;
 	uint64_t profiles; /* bit per target profile used by kept attributes */
-	char path[384];
-	size_t path_len;
+	const char *pkey[OCSF_CONVERT_MAX_DEPTH + 2]; /* path frames: key, or NULL + index */
+	long pidx[OCSF_CONVERT_MAX_DEPTH + 2];
+	size_t depth;
 	char why[384]; /* reason of the most recent object failure */
 	int err;       /* OSH_ENOMEM */
 };
@@ -461,42 +488,57 @@ static void on_add(struct on *parent, struct on *kid)
 	parent->last = kid;
 }
 
-static void fail(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct conv *c, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(c->why, sizeof(c->why), "%s: ", c->path_len ? c->path : "$");
-
-	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < sizeof(c->why))
-		vsnprintf(c->why + n, sizeof(c->why) - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
+/* The path is a stack of (key or array index) frames, only rendered into
+ * text when a failure is recorded: no formatting per member. */
 static size_t path_push(struct conv *c, const char *key, long index)
 {
-	size_t saved = c->path_len;
-	int n;
+	size_t saved = c->depth;
 
-	if (c->path_len == 0) {
-		c->path[0] = '$';
-		c->path_len = 1;
+	if (c->depth < sizeof(c->pkey) / sizeof(c->pkey[0])) {
+		c->pkey[c->depth] = key;
+		c->pidx[c->depth] = index;
 	}
-	if (index >= 0)
-		n = snprintf(c->path + c->path_len, sizeof(c->path) - c->path_len, "[%ld]", index);
-	else
-		n = snprintf(c->path + c->path_len, sizeof(c->path) - c->path_len, ".%s", key);
-	if (n > 0)
-		c->path_len += (size_t)n;
-	if (c->path_len >= sizeof(c->path))
-		c->path_len = sizeof(c->path) - 1;
+	c->depth++;
 	return saved;
 }
 
 static void path_pop(struct conv *c, size_t saved)
 {
-	c->path_len = saved;
-	c->path[saved] = 0;
+	c->depth = saved;
+}
+
+/* "$.a.b[2].c" of the current frames into buf. */
+static void path_text(const struct conv *c, char *buf, size_t cap)
+{
+	size_t n = 0, frames = c->depth;
+
+	if (frames > sizeof(c->pkey) / sizeof(c->pkey[0]))
+		frames = sizeof(c->pkey) / sizeof(c->pkey[0]);
+	n = (size_t)snprintf(buf, cap, "$");
+	for (size_t i = 0; i < frames && n < cap; i++) {
+		int w = c->pkey[i] != NULL ? snprintf(buf + n, cap - n, ".%s", c->pkey[i])
+					   : snprintf(buf + n, cap - n, "[%ld]", c->pidx[i]);
+
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
+
+static void fail(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct conv *c, const char *fmt, ...)
+{
+	va_list ap;
+	char path[256];
+	int n;
+
+	path_text(c, path, sizeof(path));
+	n = snprintf(c->why, sizeof(c->why), "%s: ", path);
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(c->why))
+		vsnprintf(c->why + n, sizeof(c->why) - (size_t)n, fmt, ap);
+	va_end(ap);
 }
 
 static const struct ocsf_vattr *find_attr(const struct ocsf_vitem *it, const char *key, size_t klen)
@@ -505,10 +547,16 @@ static const struct ocsf_vattr *find_attr(const struct ocsf_vitem *it, const cha
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		const char *nm = it->attrs[mid].name;
-		int cmp = strncmp(nm, key, klen);
+		const unsigned char *nm = (const unsigned char *)it->attrs[mid].name;
+		int cmp = 0;
+		size_t i = 0;
 
-		if (cmp == 0)
+		/* names are short: an inline compare beats strncmp's call */
+		while (i < klen && nm[i] == (unsigned char)key[i])
+			i++;
+		if (i < klen)
+			cmp = nm[i] < (unsigned char)key[i] ? -1 : 1;
+		else
 			cmp = nm[klen] == 0 ? 0 : 1;
 		if (cmp == 0)
 			return &it->attrs[mid];
@@ -904,7 +952,8 @@ static struct on *caption_of(struct conv *c, const struct ocsf_vattr *a, const s
 static int convert_object(struct conv *c, int32_t in, const struct ocsf_vitem *it, bool is_class,
 			  struct on **res)
 {
-	struct on **slot = arena_alloc(&c->ar, sizeof(*slot) * (it->n_attrs + 1u));
+	/* one output slot (a pointer) per target attribute */
+	struct on **slot = arena_alloc(&c->ar, (it->n_attrs + 1u) * sizeof(void *));
 	int32_t *src = arena_alloc(&c->ar, sizeof(*src) * (it->n_attrs + 1u));
 	struct on *obj = on_new(c, O_OBJ);
 	bool is_meta = !is_class && strcmp(it->name, "metadata") == 0;
@@ -944,7 +993,6 @@ static int convert_object(struct conv *c, int32_t in, const struct ocsf_vitem *i
 			if (rc == 1)
 				return 1; /* why: the value's failure */
 		}
-		rc = 0;
 	}
 	/* 2. derived values */
 	for (size_t i = 0; i < it->n_attrs; i++) {

@@ -688,3 +688,55 @@ class TestNewerShapes(Base):
             d["future_key"] = {"anything": [1, 2]}
             d["attributes"]["port"]["future_attr_key"] = True
         self.model({"objects/endpoint.json": extra})
+
+
+class TestDownVersionTargets(Base):
+    """codegen/emit_versions.py: fill rules are checked against the models,
+    a target type's regex must have a converter checker, and the C tables and
+    matrix come out of one model (the fixture stands in for both versions)."""
+
+    def fills(self, rows):
+        from codegen import emit_versions
+        m = self.model()
+        sel = {"fills": rows, "_path": "sel.yaml"}
+        return emit_versions.load_fills(sel, m, [m])
+
+    def test_fill_rules_checked(self):
+        ok = self.fills([{"at": "endpoint.name", "from": ["@ip", "metadata.event_code"]}])
+        self.assertEqual(ok, [("endpoint", "name", ["@ip", "metadata.event_code"])])
+        for rows, want in (
+                ([{"at": "endpoint.nope", "from": ["metadata"]}], "attribute of no target"),
+                ([{"at": "endpoint", "from": ["metadata"]}], "<class or object>.<attribute>"),
+                ([{"at": "endpoint.name", "from": ["metadata.nope"]}], "not an attribute path"),
+                ([{"at": "endpoint.name", "from": ["@nope"]}], "not an attribute path of endpoint"),
+                ([{"at": "endpoint.name", "from": []}], "non-empty list"),
+                ([{"at": "endpoint.name"}], "a fill is {at:")):
+            with self.assertRaises(GenError) as cm:
+                self.fills(rows)
+            self.assertIn(want, str(cm.exception.format()))
+            self.assertIn("/fills/0", str(cm.exception.format()))
+
+    def test_unknown_regex_stops_the_run(self):
+        from codegen import emit_versions
+        m = self.model()
+        f = self.item(m, "endpoint").by_name["file_name"]
+        self.assertEqual(emit_versions._format(m, f), "NONE")
+        m.r.types.setdefault("file_name_t", {})["regex"] = "^[a-z]+$"
+        with self.assertRaises(GenError) as cm:
+            emit_versions._format(m, f)
+        self.assertIn("no checker in src/ocsf/ocsf_convert.c", cm.exception.format())
+        m.r.types["file_name_t"]["regex"] = (
+            r"^([0-9A-Fa-f]{2}[:-]){5}([0-9A-Fa-f]{2})$")
+        self.assertEqual(emit_versions._format(m, f), "MAC")
+
+    def test_tables_and_matrix(self):
+        from codegen import emit_versions
+        m = self.model()
+        src = emit_versions.emit_source([m], [("endpoint", "name", ["@ip"])])
+        self.assertIn("const struct ocsf_vschema ocsf_vschema_9_0_0 = {", src)
+        self.assertIn("v9_0_0_fill0[] = {\"@ip\", NULL};", src)
+        self.assertIn("extern const struct ocsf_vschema ocsf_vschema_9_0_0;",
+                      emit_versions.emit_header([m]))
+        doc = emit_versions.emit_matrix(m, [m], [])
+        self.assertIn("# Version matrix", doc)
+        self.assertIn("- attributes dropped (0): none", doc)

@@ -264,7 +264,7 @@ class CliE2E(unittest.TestCase):
         self.assertRegex(r.stdout, r"^ocsf_logging_enabled = true \(config_revision \d+")
         j = json.loads(self.run_cli("settings", "get", "--json").stdout)
         e = [x for x in j["settings"] if x["key"] == "ocsf_logging_enabled"][0]
-        self.assertEqual((e["value"], e["source"]), ("true", "database"))
+        self.assertEqual((e["value"], e["source"]), ("true", "rpc"))
         r = self.run_cli("settings", "delete", "--key", "ocsf_json_enabled")
         self.assertRegex(r.stdout, r"^ocsf_logging_enabled = false \(default, config_revision")
         r = self.run_cli("settings", "get", "box", rc=64)

@@ -2,7 +2,8 @@
 
 DESIGN: the report's reproductions against the real openshell-gateway and CLI
 (fault6.sh, dual.sh, symlog.sh): a FIFO as the config file, a symlinked config
-edited by `config set`, a symlink planted at the old predictable temp name, a
+and `config set` (which keeps its value in the store and leaves the file, the
+link and a symlink planted at the old predictable temp name alone), a
 second gateway on a running gateway's data dir, a symlink planted where a
 sandbox's directory goes. Each asserts what the attacker wanted did not happen.
 """
@@ -78,19 +79,29 @@ class GatewayFiles(unittest.TestCase):
             f.write("precious\n")
         os.symlink(victim, "%s.tmp.%d" % (real, g.proc.pid))  # the old predictable name
         os.symlink(victim, "%s.tmp.%d" % (link, g.proc.pid))
+        # config set keeps its value in the store (schema 5): the config file,
+        # its link and anything planted next to it are not touched at all
         g.cli("config", "set", "ocsf_logging_enabled", "true", check=0)
+        self.assertIn("= true (bool, rpc)",
+                      g.cli("config", "get", "ocsf_logging_enabled", check=0).stdout)
         with open(victim) as f:
             self.assertEqual(f.read(), "precious\n", "F15: a planted link was written through")
         self.assertTrue(stat.S_ISLNK(os.lstat(link).st_mode), "F14: the symlink was replaced")
         with open(real) as f:
-            self.assertIn("ocsf_logging_enabled: true", f.read())
-        # later edits of the real file are still seen (reload on change)
+            self.assertEqual(f.read(), "ocsf_logging_enabled: false\n")
+        # without the value set by RPC, edits of the real file through the
+        # link are seen (reload on change)
+        g.cli("settings", "delete", "--key", "ocsf_logging_enabled", check=0)
+        self.assertIn("= false (bool, file)",
+                      g.cli("config", "get", "ocsf_logging_enabled", check=0).stdout)
         with open(real + ".new", "w") as f:
-            f.write("ocsf_logging_enabled: false\n")
+            f.write("ocsf_logging_enabled: true\n")
         os.replace(real + ".new", real)
         os.kill(g.proc.pid, 1)
-        it.wait_until(lambda: "= false" in g.cli("config", "get", "ocsf_logging_enabled",
-                                                  check=0).stdout, 10, "the edit to apply")
+        it.wait_until(lambda: "= true (bool, file)" in g.cli("config", "get",
+                                                              "ocsf_logging_enabled",
+                                                              check=0).stdout,
+                      10, "the edit to apply")
 
     def test_a_second_gateway_on_the_data_dir_refuses_without_touching_it(self):
         data = os.path.join(self.tmp, "d15")

@@ -183,7 +183,7 @@ class TwoGateways(unittest.TestCase):
         r = self.b.stub.SetConfig(pb.SetConfigRequest(key="ocsf_logging_enabled", value=last),
                                   timeout=20)
         self.assertTrue(r.changed)
-        self.assertEqual(r.entry.source, "database")
+        self.assertEqual(r.entry.source, "rpc")
         it.wait_until(lambda: self.value(self.a) == last == self.value(self.b), SYNC_BOUND_S,
                       "both gateways on the last value %s" % last)
 
@@ -201,7 +201,7 @@ class TwoGateways(unittest.TestCase):
 
     def test_d_a_change_on_a_reaches_supervisors_polling_b(self):
         # What a supervisor of B receives: GetSandboxPolicy through B with the
-        # sandbox's credential (it authenticates only to its own gateway).
+        # sandbox's credential (the supervisor's own call).
         pb, a, b = self.pb, self.a, self.b
         # after test_c's outage, a connection idle since then answers its
         # first call UNAVAILABLE (it learns then that the server went away):
@@ -259,7 +259,7 @@ class TwoGateways(unittest.TestCase):
             a.stub.SetConfig(pb.SetConfigRequest(key="ocsf_logging_enabled", value="true"),
                              timeout=20)
             for gw in (a, b, c):
-                it.wait_until(lambda: self.value(gw, True) == ("true", "database"), SYNC_BOUND_S,
+                it.wait_until(lambda: self.value(gw, True) == ("true", "rpc"), SYNC_BOUND_S,
                               "the shared true on every gateway")
             a.stub.SetConfig(pb.SetConfigRequest(key="ocsf_logging_enabled", unset=True),
                              timeout=20)

@@ -60,6 +60,35 @@ static double now_s(void)
 
 /* ------------------------------------------------------------- pushing -- */
 
+/* --ocsf-json: every pushed line carries an OCSF event (a Network Activity
+ * of ~1 KiB, unique metadata.uid), as supervisors do while the OCSF export
+ * is on (tools/bench/export-bench.sh). */
+static int g_json;
+
+#define JSON_MAX 1536
+
+static void event_json(char *out, size_t cap, int stream, uint64_t n)
+{
+	snprintf(out, cap,
+		 "{\"activity_id\":1,\"activity_name\":\"Open\",\"category_uid\":4,"
+		 "\"category_name\":\"Network Activity\",\"class_uid\":4001,\"class_name\":"
+		 "\"Network Activity\",\"severity_id\":1,\"severity\":\"Informational\","
+		 "\"type_uid\":400101,\"type_name\":\"Network Activity: Open\",\"time\":%lld,"
+		 "\"action_id\":1,\"action\":\"Allowed\",\"disposition_id\":1,\"disposition\":"
+		 "\"Allowed\",\"message\":\"CONNECT api.example.com:443 allowed\","
+		 "\"metadata\":{\"uid\":\"bench-%08x-%016llx\",\"version\":\"1.7.0\","
+		 "\"event_code\":\"PROXY_CONNECT_ALLOW\",\"product\":{\"name\":\"OpenShell "
+		 "Sandbox Supervisor\",\"vendor_name\":\"OpenShell\",\"version\":\"0.1.0\"},"
+		 "\"profiles\":[\"container\",\"host\",\"security_control\"]},"
+		 "\"src_endpoint\":{\"ip\":\"10.200.0.2\",\"port\":41234},"
+		 "\"dst_endpoint\":{\"hostname\":\"api.example.com\",\"port\":443},"
+		 "\"actor\":{\"process\":{\"name\":\"python3\",\"pid\":42,\"cmd_line\":"
+		 "\"python3 agent.py --task build\"}},\"device\":{\"hostname\":\"bench\","
+		 "\"type_id\":1,\"type\":\"Server\",\"container\":{\"name\":\"bench\","
+		 "\"uid\":\"bench-sandbox\"}}}",
+		 (long long)osh_time_wall_ms(), (unsigned)stream, (unsigned long long)n);
+}
+
 struct push_job {
 	struct osh_rpc_client *c;
 	const char *sid;
@@ -95,13 +124,14 @@ static void *push_worker(void *arg)
 	Openshell__V1__SandboxLogLine **lp =
 	    calloc((size_t)j->batch, sizeof(Openshell__V1__SandboxLogLine *));
 	char(*msgs)[128] = calloc((size_t)j->batch, sizeof(*msgs));
+	char *jsons = g_json ? calloc((size_t)j->batch, JSON_MAX) : NULL;
 	struct osh_rpc_cstream *cs = NULL;
 	struct osh_rpc_status st = {0};
 	ProtobufCMessage *resp = NULL;
 	int sent = 0;
 
 	j->rc = OSH_ENOMEM;
-	if (lines == NULL || lp == NULL || msgs == NULL)
+	if (lines == NULL || lp == NULL || msgs == NULL || (g_json && jsons == NULL))
 		goto out;
 	j->rc = osh_rpc_cstream_open(j->c, "PushSandboxLogs", sandbox_opts(), &cs);
 	if (j->rc != OSH_OK) {
@@ -124,6 +154,11 @@ static void *push_worker(void *arg)
 			lines[i].target = OSH_RPC_STR("ocsf");
 			lines[i].source = OSH_RPC_STR("sandbox");
 			lines[i].message = msgs[i];
+			if (g_json) {
+				event_json(jsons + (size_t)i * JSON_MAX, JSON_MAX, j->idx,
+					   (uint64_t)sent + (uint64_t)i);
+				lines[i].ocsf_json = jsons + (size_t)i * JSON_MAX;
+			}
 			lp[i] = &lines[i];
 		}
 		req.n_logs = (size_t)n;
@@ -146,6 +181,7 @@ out:
 	free(lines);
 	free(lp);
 	free(msgs);
+	free(jsons);
 	return NULL;
 }
 
@@ -326,6 +362,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			rc = int_arg(v, &o->load);
 		else if (strcmp(a, "--pace-ms") == 0)
 			rc = int_arg(v, &o->pace_ms);
+		else if (strcmp(a, "--ocsf-json") == 0 && strcmp(v, "1") == 0)
+			g_json = 1;
 		else if (strcmp(a, "--tap-dir") == 0)
 			o->tap_dir = v;
 		else
@@ -339,10 +377,11 @@ static int parse(int argc, char **argv, struct opts *o)
 		return OSH_EINVAL;
 	}
 	if (o->gateway == NULL || (o->sandbox == NULL && o->load == 0)) {
-		fprintf(stderr, "usage: osh-rpc-bench --gateway HOST:PORT --sandbox NAME "
-				"[--streams N] [--lines N] [--batch N] [--calls N]\n"
-				"       osh-rpc-bench --gateway ADDR --load N [--calls N] "
-				"[--pace-ms MS] [--tap-dir DIR]\n");
+		fprintf(stderr,
+			"usage: osh-rpc-bench --gateway HOST:PORT --sandbox NAME "
+			"[--streams N] [--lines N] [--batch N] [--calls N] [--ocsf-json 1]\n"
+			"       osh-rpc-bench --gateway ADDR --load N [--calls N] "
+			"[--pace-ms MS] [--tap-dir DIR]\n");
 		return OSH_EINVAL;
 	}
 	return OSH_OK;
@@ -417,6 +456,7 @@ static void *load_push_main(void *arg)
 	Openshell__V1__SandboxLogLine lines[50];
 	Openshell__V1__SandboxLogLine *lp[50];
 	char msgs[50][96];
+	static _Thread_local char jsons[50][JSON_MAX];
 	struct osh_rpc_cstream *cs = NULL;
 	ProtobufCMessage *resp = NULL;
 	struct osh_rpc_status st;
@@ -438,6 +478,11 @@ static void *load_push_main(void *arg)
 			lines[i].level = OSH_RPC_STR("OCSF");
 			lines[i].target = OSH_RPC_STR("ocsf");
 			lines[i].message = msgs[i];
+			if (g_json) {
+				event_json(jsons[i], JSON_MAX, (int)(uintptr_t)j & 0x7fffffff,
+					   j->sent + (uint64_t)i);
+				lines[i].ocsf_json = jsons[i];
+			}
 			lp[i] = &lines[i];
 		}
 		j->rc = osh_rpc_cstream_send(cs, &req.base);

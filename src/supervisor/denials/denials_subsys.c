@@ -28,7 +28,7 @@
 #include "sandbox.pb-c.h"
 
 #define SUBMIT_MS      5000
-#define LAST_SUBMIT_MS 2000
+#define LAST_SUBMIT_MS 1000
 
 struct denials_state {
 	struct osh_denial_agg *agg;

@@ -36,6 +36,7 @@ struct pline {
 	char level[8];
 	char target[OSH_EMIT_TARGET_MAX];
 	char *msg;
+	char *json; /* the event's OCSF JSON (SandboxLogLine.ocsf_json), or NULL */
 	bool agent; /* the command's output (source "agent"), not the supervisor's */
 };
 
@@ -125,18 +126,22 @@ static struct pline *ring_at(struct osh_sup_push *p, size_t i)
 static void ring_drop_oldest(struct osh_sup_push *p)
 {
 	free(p->ring[p->head].msg);
+	free(p->ring[p->head].json);
 	p->ring[p->head].msg = NULL;
+	p->ring[p->head].json = NULL;
 	p->head = (p->head + 1) % OSH_SUP_PUSH_BUFFER;
 	p->count--;
 }
 
-/* Takes msg (heap) into the ring as the next numbered line. */
+/* Takes msg and json (heap; json may be NULL) into the ring as the next
+ * numbered line. */
 static void ring_push(struct osh_sup_push *p, int64_t ts, const char *level, const char *target,
-		      char *msg, bool agent, int64_t now)
+		      char *msg, char *json, bool agent, int64_t now)
 {
 	struct pline *slot;
 
 	if (!msg) {
+		free(json);
 		p->pending_loss++;
 		atomic_fetch_add(&p->dropped, 1);
 		return;
@@ -150,6 +155,7 @@ static void ring_push(struct osh_sup_push *p, int64_t ts, const char *level, con
 		 * way the count is exact. */
 		if (p->ring[p->head].seq <= p->sent_upto) {
 			free(msg);
+			free(json);
 			p->pending_loss++;
 			atomic_fetch_add(&p->dropped, 1);
 			return;
@@ -166,6 +172,7 @@ static void ring_push(struct osh_sup_push *p, int64_t ts, const char *level, con
 	snprintf(slot->level, sizeof(slot->level), "%s", level);
 	snprintf(slot->target, sizeof(slot->target), "%s", target);
 	slot->msg = msg;
+	slot->json = json;
 	slot->agent = agent;
 	p->count++;
 }
@@ -196,7 +203,8 @@ static void drain_feed(struct osh_sup_push *p)
 	while ((n = osh_emit_push_drain(p->scratch, OSH_SUP_PUSH_BATCH)) > 0)
 		for (size_t i = 0; i < n; i++)
 			ring_push(p, p->scratch[i].timestamp_ms, p->scratch[i].level,
-				  p->scratch[i].target, strdup(p->scratch[i].message), false, now);
+				  p->scratch[i].target, strdup(p->scratch[i].message),
+				  p->scratch[i].json, false, now);
 	pthread_mutex_lock(&p->in_mu);
 	n_in = p->in_n;
 	memcpy(in, p->inbox, n_in * sizeof(in[0]));
@@ -205,7 +213,7 @@ static void drain_feed(struct osh_sup_push *p)
 	p->in_dropped = 0;
 	pthread_mutex_unlock(&p->in_mu);
 	for (size_t i = 0; i < n_in; i++)
-		ring_push(p, in[i].ts, "INFO", in[i].stream, in[i].msg, true, now);
+		ring_push(p, in[i].ts, "INFO", in[i].stream, in[i].msg, NULL, true, now);
 	osh_emit_stats_get(&es);
 	if (es.push_dropped > p->feed_dropped_seen) {
 		uint64_t d = es.push_dropped - p->feed_dropped_seen;
@@ -249,6 +257,7 @@ static int send_batch(struct osh_sup_push *p, struct osh_rpc_cstream *s, size_t 
 		lines[i].level = l->level;
 		lines[i].target = l->target;
 		lines[i].message = l->msg;
+		lines[i].ocsf_json = l->json ? l->json : OSH_RPC_STR("");
 		lines[i].source = OSH_RPC_STR(l->agent ? "agent" : "sandbox");
 		ptrs[i] = &lines[i];
 		if (l->seq <= p->sent_upto)
@@ -504,8 +513,10 @@ void osh_sup_push_destroy(struct osh_sup_push *p)
 	osh_sup_push_stop(p, 0);
 	if (p->started && !p->joined)
 		return; /* thread still inside gRPC: leave it to process exit */
-	for (size_t i = 0; i < p->count; i++)
+	for (size_t i = 0; i < p->count; i++) {
 		free(ring_at(p, i)->msg);
+		free(ring_at(p, i)->json);
+	}
 	for (size_t i = 0; i < p->in_n; i++)
 		free(p->inbox[i].msg);
 	pthread_mutex_destroy(&p->in_mu);

@@ -373,6 +373,42 @@ Test(emit, push_feed)
 	osh_emit_shutdown();
 }
 
+/* While JSONL is on every event in the feed carries its OCSF JSON (the
+ * structured push), plain lines never do, and with JSONL off events carry
+ * only their shorthand. */
+Test(emit, push_feed_carries_json_while_jsonl_on)
+{
+	struct osh_emit_config cfg;
+	static struct osh_push_line out[8];
+	cJSON *j;
+	size_t n;
+
+	base_cfg(&cfg);
+	cfg.push_bytes = 65536;
+	cfg.jsonl = true;
+	start(&cfg);
+	emit_net("json.example", OCSF_SEVERITY_ID_MEDIUM);
+	osh_log(OSH_LEVEL_WARN, "proxy", "plain");
+	n = osh_emit_push_drain(out, 8);
+	cr_assert_eq(n, 2);
+	cr_assert_not_null(out[0].json);
+	cr_assert_eq(out[0].json_len, strlen(out[0].json));
+	j = cJSON_Parse(out[0].json);
+	cr_assert_not_null(j, "feed JSON does not parse: %s", out[0].json);
+	cr_assert_eq(cJSON_GetObjectItem(j, "class_uid")->valueint, 4001);
+	cr_assert_not_null(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "uid"));
+	cJSON_Delete(j);
+	cr_assert_null(out[1].json);
+	free(out[0].json);
+	osh_emit_set_jsonl(false);
+	emit_net("nojson.example", OCSF_SEVERITY_ID_LOW);
+	n = osh_emit_push_drain(out, 8);
+	cr_assert_eq(n, 1);
+	cr_assert_null(out[0].json);
+	cr_assert_eq(out[0].json_len, 0);
+	osh_emit_shutdown();
+}
+
 Test(emit, push_feed_full_counts_drops)
 {
 	struct osh_emit_config cfg;

@@ -305,7 +305,7 @@ Test(gw_service, config_get_set_and_revision, .timeout = 120)
 		cr_assert(sr->changed);
 		cr_assert_eq(sr->config_revision, 2);
 		cr_assert_str_eq(sr->entry->value, "true");
-		cr_assert_str_eq(sr->entry->source, "database");
+		cr_assert_str_eq(sr->entry->source, "rpc");
 	}
 	osh_rpc_msg_free(resp);
 	/* the value lives in the store (shared by every gateway on it), not in

@@ -1140,3 +1140,43 @@ Test(gw_store, config_sync_shares_values_between_connections)
 	osh_gw_store_destroy(b);
 	sfini(&r);
 }
+
+static int json_fn(void *ud, const struct osh_gw_logline *l)
+{
+	char(*got)[64] = ud;
+	size_t i = 0;
+
+	while (got[i][0])
+		i++;
+	snprintf(got[i], sizeof(got[i]), "%s", l->ocsf_json ? l->ocsf_json : "(null)");
+	return 0;
+}
+
+/* Issue 17: an event's OCSF JSON is stored with its line, counted in the
+ * byte retention, survives a reopen, and a line without one reads NULL. */
+Test(gw_store, ocsf_json_kept_with_the_line)
+{
+	struct srig r;
+	struct osh_gw_logline l[2] = {
+	    {.ts_ms = 1,
+	     .level = "OCSF",
+	     .target = "ocsf",
+	     .message = "EVENT [INFO] hb",
+	     .source = "sandbox",
+	     .ocsf_json = "{\"class_uid\":0,\"metadata\":{\"uid\":\"u-1\"}}"},
+	    {.ts_ms = 2, .level = "INFO", .target = "m", .message = "plain", .source = "sandbox"}};
+	struct osh_gw_logquery q = {.sandbox_id = "a"};
+	char got[4][64];
+
+	sinit(&r, 0);
+	add_sandbox(&r, "a", "a");
+	cr_assert_eq(osh_gw_store_logs_append(r.st, "a", l, 2, NULL), 0, "%s",
+		     osh_gw_store_errmsg(r.st));
+	osh_gw_store_destroy(r.st);
+	sopen(&r, 0);
+	memset(got, 0, sizeof(got));
+	cr_assert_eq(osh_gw_store_logs_query(r.st, &q, json_fn, got), 0);
+	cr_assert_str_eq(got[0], "{\"class_uid\":0,\"metadata\":{\"uid\":\"u-1\"}}");
+	cr_assert_str_eq(got[1], "(null)");
+	sfini(&r);
+}

@@ -1,0 +1,486 @@
+#!/usr/bin/python3
+"""End-to-end: the gateway's OCSF export to SIEM destinations (issue 17).
+
+DESIGN
+Real binaries, real receivers on loopback ports this test opens:
+- Debian's rsyslogd, started by the test with its own config file in the
+  test directory (imtcp on 127.0.0.1:<free port>, omfile), receives the
+  syslog destination (RFC 5424, octet counting). A sandbox emits a heartbeat
+  event every 20 ms; the gateway is restarted (SIGTERM, started again on the
+  same data dir: supervisors stay, adopted) and rsyslog is stopped for
+  OUTAGE_S seconds (OSH_EXPORT_OUTAGE_S, 30 in CI) and started again on the
+  same port. Every event of the run (the sandbox's, as stored by the gateway
+  with their JSON, and the gateway's own from its JSONL file) must then be
+  in rsyslog's file, by metadata.uid (at least once: a uid may come twice,
+  counted and printed), and the outage must be reported (EXPORT_DELIVERY_
+  FAILED / RESUMED). The same run has a file destination (rotating at
+  64 KiB: rotated files exist, every line of every file is valid OCSF) and a
+  syslog destination to a closed port with the smallest queue, whose bound
+  must drop and report (EXPORT_QUEUE_DROPPED). `openshell logs NAME -o json`
+  must print the events, each valid OCSF (tools/ocsf-validate).
+- A python http.server receiver answers 429, then 503, then 200: the same
+  gzip'd NDJSON batch arrives three times with the bearer token, later
+  batches carry several events; a Splunk HEC destination gets HEC envelopes.
+- A malformed export section refuses the gateway start (file:line:key) and,
+  on reload (SIGHUP), is refused with the running destinations kept.
+Every wait polls a condition with a deadline; OUTAGE_S is the scenario's
+outage length, not a synchronisation sleep.
+"""
+import gzip
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import osh_testdir  # noqa: E402
+from test_supervisor_e2e import (CLI, GATEWAY, SANDBOX, VALIDATE, pid_alive, read,  # noqa: E402
+                                 wait_for)
+
+OUTAGE_S = float(os.environ.get("OSH_EXPORT_OUTAGE_S", "30"))
+RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+UID_SD = re.compile(r'\[ocsf@32473 uid="([^"]+)" class_uid="(\d+)" severity_id="(\d+)"\]')
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def uids_of_jsonl(text):
+    out = []
+    for ln in text.splitlines():
+        if ln.strip():
+            out.append(json.loads(ln)["metadata"]["uid"])
+    return out
+
+
+class Rsyslog:
+    """rsyslogd as an unprivileged-port test receiver: its own config, pid
+    file and work dir in the test directory; never the system service."""
+
+    def __init__(self, root, port):
+        self.root = root
+        self.port = port
+        self.out = os.path.join(root, "received.syslog")
+        self.conf = os.path.join(root, "rsyslog.conf")
+        self.work = os.path.join(root, "rsyslog-work")
+        os.makedirs(self.work, exist_ok=True)
+        with open(self.conf, "w") as f:
+            f.write(
+                'global(workDirectory="%s" maxMessageSize="256k")\n'
+                'module(load="imtcp")\n'
+                'template(name="sd" type="string" string="%%structured-data%% %%msg%%\\n")\n'
+                'input(type="imtcp" address="127.0.0.1" port="%d")\n'
+                'action(type="omfile" file="%s" template="sd")\n'
+                % (self.work, port, self.out))
+        self.proc = None
+
+    def start(self):
+        with open(os.path.join(self.root, "rsyslogd.stderr"), "a") as err:
+            self.proc = subprocess.Popen(
+                [RSYSLOGD, "-n", "-f", self.conf, "-i", os.path.join(self.root, "rsyslogd.pid")],
+                stdout=err, stderr=err, start_new_session=True)
+        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, 15,
+                 "rsyslogd to listen on %d" % self.port)
+        self.assert_running()
+
+    def assert_running(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("rsyslogd exited %s: %s" % (
+                self.proc.returncode, read(os.path.join(self.root, "rsyslogd.stderr"))[-2000:]))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def received(self):
+        """uid -> times received."""
+        got = {}
+        for ln in read(self.out).splitlines():
+            m = UID_SD.search(ln)
+            if m:
+                got[m.group(1)] = got.get(m.group(1), 0) + 1
+        return got
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """Records every POST; answers the scripted statuses, then 200."""
+    script = []
+    requests = []
+    lock = threading.Lock()
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with Receiver.lock:
+            status = Receiver.script.pop(0) if Receiver.script else 200
+            Receiver.requests.append({"path": self.path, "headers": dict(self.headers),
+                                      "body": body, "status": status})
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class ExportE2E(unittest.TestCase):
+    def setUp(self):
+        self.dir = osh_testdir.TestDir("export-e2e")
+        self.tmp = self.dir.path
+        self.data = os.path.join(self.tmp, "data")
+        os.makedirs(self.data)
+        self.yaml = os.path.join(self.data, "gateway.yaml")
+        self.gw = None
+        self.rsyslog = None
+        self.httpd = None
+
+    def tearDown(self):
+        try:
+            if self.addr_ok():
+                subprocess.run([CLI, "--gateway", self.addr, "sandbox", "delete", "--all"],
+                               capture_output=True, timeout=30)
+        finally:
+            self.stop_gateway()
+            if self.rsyslog:
+                self.rsyslog.stop()
+            if self.httpd:
+                self.httpd.shutdown()
+                self.httpd.server_close()
+            self.dir.finish()
+
+    def addr_ok(self):
+        return self.gw is not None and self.gw.poll() is None
+
+    def start_gateway(self, expect_fail=False):
+        addr_file = os.path.join(self.data, "gateway.addr")
+        if os.path.exists(addr_file):
+            os.unlink(addr_file)
+        env = dict(os.environ, OPENSHELL_POLL_INTERVAL="200ms", OPENSHELL_HEARTBEAT="20ms")
+        err = open(os.path.join(self.data, "gateway.stderr"), "a")
+        self.gw = subprocess.Popen(
+            [GATEWAY, "--data-dir", self.data, "--config", self.yaml, "--sandbox-bin", SANDBOX,
+             "--log-retention", "1000000"],
+            stdout=err, stderr=err, env=env, start_new_session=True)
+        err.close()
+        if expect_fail:
+            rc = self.gw.wait(timeout=20)
+            self.gw = None
+            return rc
+        self.addr = wait_for(lambda: read(addr_file).strip(), 15, "gateway.addr")
+        return 0
+
+    def stop_gateway(self):
+        if self.gw and self.gw.poll() is None:
+            self.gw.terminate()
+            self.gw.wait(timeout=30)
+        self.gw = None
+
+    def cli(self, *args):
+        r = subprocess.run([CLI, "--gateway", self.addr] + list(args), capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, "openshell %s: %s%s" % (args, r.stdout, r.stderr))
+        return r.stdout
+
+    def write_yaml(self, text):
+        with open(self.yaml, "w") as f:
+            f.write(text)
+
+    def stored_uids(self):
+        """metadata.uid of every event the gateway stored with its JSON."""
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.data, "gateway.db"), uri=True)
+        try:
+            rows = db.execute("SELECT ocsf_json FROM log_lines WHERE ocsf_json IS NOT NULL"
+                              ).fetchall()
+        finally:
+            db.close()
+        return [json.loads(r[0])["metadata"]["uid"] for r in rows]
+
+    def gateway_uids(self):
+        return uids_of_jsonl(read(os.path.join(self.data, "openshell-gateway-ocsf.log")))
+
+    def refused_uids(self, version):
+        """uids a conversion refused: none are expected from this run (the
+        refusal path has its unit test); kept so a refusal fails by name."""
+        glog = read(os.path.join(self.data, "openshell-gateway.log"))
+        if "refused by the conversion to OCSF %s" % version in glog:
+            raise AssertionError("conversion to %s refused events of the run:\n%s" % (
+                version, "\n".join(ln for ln in glog.splitlines() if "refused by the conv" in ln)))
+        return set()
+
+    def validate(self, path, version="auto"):
+        r = subprocess.run(["/usr/bin/python3", VALIDATE, "--version", version, path],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, "%s: %s%s" % (path, r.stdout[-3000:], r.stderr))
+        m = re.search(r"(\d+) lines, (\d+) valid", r.stdout)
+        return int(m.group(2))
+
+    # ------------------------------------------------------------- syslog
+    def test_syslog_restart_outage_file_rotation_and_queue_bound(self):
+        port = free_port()
+        closed = free_port()
+        self.rsyslog = Rsyslog(self.tmp, port)
+        self.rsyslog.start()
+        out_file = os.path.join(self.tmp, "export", "events.jsonl")
+        os.makedirs(os.path.dirname(out_file))
+        self.write_yaml(
+            "export:\n"
+            "  destinations:\n"
+            "    - name: siem\n"
+            "      type: syslog\n"
+            "      address: 127.0.0.1:%d\n"
+            "      retry_min_ms: 200\n"
+            "      retry_max_ms: 1000\n"
+            "      timeout_ms: 2000\n"
+            "    - name: local\n"
+            "      type: file\n"
+            "      path: %s\n"
+            "      rotate_bytes: 64KiB\n"
+            "      keep: 100\n"
+            "    - name: v110\n"
+            "      type: file\n"
+            "      path: %s/v1.1.0.jsonl\n"
+            "      schema_version: 1.1.0\n"
+            "    - name: v130\n"
+            "      type: file\n"
+            "      path: %s/v1.3.0.jsonl\n"
+            "      schema_version: 1.3.0\n"
+            "    - name: v150\n"
+            "      type: file\n"
+            "      path: %s/v1.5.0.jsonl\n"
+            "      schema_version: 1.5.0\n"
+            "    - name: nowhere\n"
+            "      type: syslog\n"
+            "      address: 127.0.0.1:%d\n"
+            "      queue_max_bytes: 64KiB\n"
+            "      retry_min_ms: 200\n"
+            "      retry_max_ms: 400\n"
+            "      filter:\n"
+            "        classes: [0, 1007]\n"
+            "        min_severity: informational\n"
+            % (port, out_file, self.tmp, self.tmp, self.tmp, closed))
+        self.start_gateway()
+        self.cli("sandbox", "create", "--name", "ex1", "--", "sleep", "600")
+        wait_for(lambda: len(self.rsyslog.received()) > 50, 30, "first events in rsyslog")
+
+        # 1. gateway restart: the queue on disk carries on
+        self.stop_gateway()
+        self.start_gateway()
+        before = len(self.rsyslog.received())
+        wait_for(lambda: len(self.rsyslog.received()) > before + 20, 30,
+                 "events after the gateway restart")
+
+        # 2. receiver outage: rsyslog really stopped, the gateway queues
+        self.rsyslog.stop()
+        t0 = time.monotonic()
+        glog = os.path.join(self.data, "openshell-gateway.log")
+        wait_for(lambda: "export siem: delivery failing" in read(glog), 30,
+                 "EXPORT_DELIVERY_FAILED for siem")
+        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - t0)))  # the outage itself
+        self.rsyslog.start()
+        wait_for(lambda: "export siem: delivery resumed" in read(glog), 30,
+                 "EXPORT_DELIVERY_RESUMED for siem")
+        wait_for(lambda: "export nowhere: " in read(glog) and
+                 re.search(r"export nowhere: \d+ events dropped", read(glog)), 30,
+                 "EXPORT_QUEUE_DROPPED for the bounded queue")
+
+        # 3. the supervisor ends (SIGTERM flushes its push; `sandbox delete`
+        # would drop its stored lines); every event of the run reaches rsyslog
+        row = [ln.split() for ln in self.cli("sandbox", "list").splitlines()[1:]
+               if ln.split() and ln.split()[0] == "ex1"][0]
+        os.kill(int(row[3]), signal.SIGTERM)
+        wait_for(lambda: not pid_alive(int(row[3])), 20, "the supervisor to exit")
+
+        def missing():
+            want = set(self.stored_uids()) | set(self.gateway_uids())
+            got = self.rsyslog.received()
+            return want - set(got), want, got
+        try:
+            wait_for(lambda: not missing()[0], 60, "every event in rsyslog")
+        finally:
+            lost, want, got = missing()
+            print("\nexport syslog: %d events expected, %d distinct received, %d duplicates, "
+                  "%d missing" % (len(want), len(got), sum(got.values()) - len(got),
+                                  len(lost)), file=sys.stderr)
+            for ln in read(os.path.join(self.data, "openshell-gateway-ocsf.log")).splitlines():
+                if any(u in ln for u in lost):
+                    print("missing gateway event: %s" % ln[:600], file=sys.stderr)
+            if lost:
+                print("missing: %s" % sorted(lost), file=sys.stderr)
+                print(read(os.path.join(self.data, "openshell-gateway.log"))[-3000:],
+                      file=sys.stderr)
+        self.assertGreater(len(want), 100)
+        self.assertEqual(lost, set())
+
+        # file destination: rotated, every line valid OCSF, every event there
+        rotated = [f for f in os.listdir(os.path.dirname(out_file)) if f.startswith("events.jsonl.")]
+        self.assertTrue(rotated, "the 64 KiB file destination never rotated")
+        wait_for(lambda: set(self.stored_uids()) <= set(
+            sum((uids_of_jsonl(read(os.path.join(os.path.dirname(out_file), f)))
+                 for f in os.listdir(os.path.dirname(out_file))), [])), 30,
+            "every stored event in the file destination")
+        n_valid = sum(self.validate(os.path.join(os.path.dirname(out_file), f))
+                      for f in os.listdir(os.path.dirname(out_file)))
+        self.assertGreater(n_valid, 100)
+        # the older versions: every converted event of the run validates
+        # against that version's generated JSON Schema
+        stored = set(self.stored_uids())
+        for v in ("1.1.0", "1.3.0", "1.5.0"):
+            path = os.path.join(self.tmp, "v%s.jsonl" % v)
+            wait_for(lambda: stored <= set(uids_of_jsonl(read(path))) |
+                     self.refused_uids(v), 30, "every stored event at OCSF %s" % v)
+            n = self.validate(path, v)
+            self.assertGreater(n, 100, "events converted to %s" % v)
+            for ln in read(path).splitlines():
+                self.assertEqual(json.loads(ln)["metadata"]["version"], v)
+
+    # ------------------------------------------------------------- logs -o json
+    def test_logs_json_prints_valid_ocsf(self):
+        self.write_yaml("ocsf_logging_enabled: true\n")
+        self.start_gateway()
+        self.cli("sandbox", "create", "--name", "lj1", "--", "sh", "-c", "echo hi; sleep 1")
+        wait_for(lambda: len(self.stored_uids()) > 10, 30, "stored events")
+        out = self.cli("logs", "lj1", "-o", "json", "-n", "100000")
+        path = os.path.join(self.tmp, "logs-o-json.jsonl")  # validated by the fixture too
+        events = []
+        with open(path, "w") as f:
+            for ln in out.splitlines():
+                obj = json.loads(ln)
+                if "class_uid" in obj:
+                    events.append(obj)
+                    f.write(ln + "\n")
+        self.assertGreater(len(events), 10)
+        self.assertEqual(self.validate(path), len(events))
+        self.assertTrue(any(e["class_uid"] == 1007 for e in events), "a process event")
+        self.assertEqual(len({e["metadata"]["uid"] for e in events}), len(events))
+
+    # ------------------------------------------------------------- http
+    def test_http_batches_gzip_retries_and_hec(self):
+        Receiver.script = [429, 503]
+        Receiver.requests = []
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        port = self.httpd.server_address[1]
+        token = os.path.join(self.tmp, "token")
+        with open(token, "w") as f:
+            f.write("s3cret-token\n")
+        self.write_yaml(
+            "ocsf_logging_enabled: false\n"
+            "export:\n"
+            "  destinations:\n"
+            "    - name: ndjson\n"
+            "      type: http\n"
+            "      url: http://127.0.0.1:%d/ingest\n"
+            "      token_file: %s\n"
+            "      gzip: true\n"
+            "      retry_min_ms: 100\n"
+            "      retry_max_ms: 400\n"
+            "    - name: hec\n"
+            "      type: http\n"
+            "      format: splunk_hec\n"
+            "      url: http://127.0.0.1:%d/services/collector/event\n"
+            "      token_file: %s\n"
+            "      filter:\n"
+            "        gateway_events: false\n" % (port, token, port, token))
+        self.start_gateway()
+        self.cli("sandbox", "create", "--name", "ht1", "--", "sleep", "600")
+        wait_for(lambda: len(self.stored_uids()) > 100, 30, "stored events")
+
+        def ndjson_uids():
+            got = set()
+            with Receiver.lock:
+                for r in Receiver.requests:
+                    if r["path"] == "/ingest" and r["status"] == 200:
+                        for ln in gzip.decompress(r["body"]).decode().splitlines():
+                            got.add(json.loads(ln)["metadata"]["uid"])
+            return got
+        wait_for(lambda: set(self.stored_uids()) <= ndjson_uids(), 30, "every event over HTTP")
+        with Receiver.lock:
+            reqs = list(Receiver.requests)
+        nd = [r for r in reqs if r["path"] == "/ingest"]
+        # the first batch: 429, then 503, then accepted; each retry resends
+        # from the same queue position, in order (it may have grown meanwhile)
+        self.assertEqual([r["status"] for r in nd[:3]], [429, 503, 200])
+        first = [gzip.decompress(r["body"]) for r in nd[:3]]
+        self.assertTrue(first[1].startswith(first[0]), "retry 1 resends batch 1 first")
+        self.assertTrue(first[2].startswith(first[1]), "retry 2 resends batch 1 first")
+        for r in nd:
+            self.assertEqual(r["headers"].get("Content-Encoding"), "gzip")
+            self.assertEqual(r["headers"].get("Authorization"), "Bearer s3cret-token")
+            self.assertEqual(r["headers"].get("Content-Type"), "application/x-ndjson")
+        self.assertGreater(max(len(gzip.decompress(r["body"]).splitlines()) for r in nd), 1,
+                           "events are batched")
+        hec = [r for r in reqs if r["path"] == "/services/collector/event" and r["status"] == 200]
+        self.assertTrue(hec)
+        hec_uids = set()
+        for r in hec:
+            self.assertEqual(r["headers"].get("Authorization"), "Splunk s3cret-token")
+            for ln in r["body"].decode().splitlines():
+                env = json.loads(ln)
+                self.assertEqual(env["source"], "openshell")
+                self.assertEqual(env["sourcetype"], "ocsf:%d" % env["event"]["class_uid"])
+                self.assertIn("container", env["event"]["device"], "gateway events filtered out")
+                hec_uids.add(env["event"]["metadata"]["uid"])
+        self.assertGreater(len(hec_uids), 10)
+        glog = read(os.path.join(self.data, "openshell-gateway.log"))
+        self.assertIn("export ndjson: delivery failing", glog)
+        self.assertIn("HTTP 429", glog)
+        self.assertIn("export ndjson: delivery resumed", glog)
+
+    # ------------------------------------------------------------- bad config
+    def test_malformed_config_refused_at_start_and_on_reload(self):
+        out_file = os.path.join(self.tmp, "ok.jsonl")
+        self.write_yaml(
+            "export:\n"
+            "  destinations:\n"
+            "    - name: a\n"
+            "      type: syslog\n"
+            "      address: 127.0.0.1:99999\n")
+        self.assertNotEqual(self.start_gateway(expect_fail=True), 0)
+        err = read(os.path.join(self.data, "gateway.stderr"))
+        self.assertIn("gateway.yaml:5:export.destinations[0].address", err)
+        good = ("export:\n"
+                "  destinations:\n"
+                "    - name: local\n"
+                "      type: file\n"
+                "      path: %s\n" % out_file)
+        self.write_yaml(good)
+        self.start_gateway()
+        self.cli("sandbox", "create", "--name", "bc1", "--", "sleep", "600")
+        wait_for(lambda: len(read(out_file).splitlines()) > 20, 30, "events in the file")
+        self.write_yaml(good + "      color: blue\n")
+        os.kill(self.gw.pid, signal.SIGHUP)
+        glog = os.path.join(self.data, "openshell-gateway.log")
+        wait_for(lambda: "export config refused" in read(glog), 15, "EXPORT_CONFIG_REFUSED")
+        self.assertIn("gateway.yaml:6:export.destinations[0].color: unknown key", read(glog))
+        n = len(read(out_file).splitlines())
+        wait_for(lambda: len(read(out_file).splitlines()) > n + 20, 30,
+                 "the running destination keeps delivering")
+        self.assertEqual(self.gw.poll(), None)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

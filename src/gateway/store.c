@@ -204,6 +204,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CFG_BUMP] = "UPDATE config_state SET revision = revision + 1, snapshot = ?1,"
 		   " updated_ms = ?2 WHERE id = 1 RETURNING revision",
     [S_CFG_GEN] = "SELECT values_gen FROM config_state WHERE id = 1",
+    [S_SSH_PUT] = SSH_PUT_SQL,
+    [S_SSH_GET] = SSH_GET_SQL,
 };
 
 #define PROP_COLS                                                                                  \
@@ -214,6 +216,7 @@ static const char *const stmt_sql[S_COUNT] = {
 
 /* The policy proposal statements (appended to stmt_sql at open). */
 static const char *const prop_sql[S_COUNT] = {
+    /* NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one statement over lines */
     [S_PROP_FIND] = "SELECT id, status, decided_ms, hit_count, first_seen_ms, last_seen_ms"
 		    " FROM policy_proposals WHERE sandbox_id = ?1 AND host = ?2 AND port = ?3"
 		    " AND binary_path = ?4",
@@ -234,8 +237,6 @@ static const char *const prop_sql[S_COUNT] = {
 		      " AND status = 'pending'",
     [S_SB_SET_POLICY] = "UPDATE sandboxes SET policy = ?2, policy_version = ?3,"
 			" policy_hash = ?4 WHERE id = ?1 AND policy_version = ?5",
-    [S_SSH_PUT] = SSH_PUT_SQL,
-    [S_SSH_GET] = SSH_GET_SQL,
 };
 
 /* PostgreSQL spellings of the statements whose dialects differ. */

@@ -9,6 +9,7 @@ pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
+pkg_check_modules(SSL REQUIRED IMPORTED_TARGET libssl) # L7 TLS termination (src/supervisor/l7)
 pkg_check_modules(NCURSESW REQUIRED IMPORTED_TARGET ncursesw) # openshell term
 if(OSH_TESTS)
   pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion)

@@ -14,7 +14,8 @@ set -euo pipefail
 set_name=${1:-dev}
 RUNTIME=(libgrpc29 libprotobuf-c1 libyaml-0-2 libsqlite3-0 libpq5 libcjson1 libssl3
          libseccomp2 libmnl0 libnftables1 procps libncursesw6
-         libssh-4 openssh-client openssh-sftp-server)
+         libssh-4 openssh-client openssh-sftp-server
+         ca-certificates)  # L7: origins verified against the system store; the sandbox CA bundle
 BUILD=(build-essential cmake pkg-config ninja-build python3
        libprotobuf-c-dev protobuf-c-compiler libgrpc-dev libcjson-dev libyaml-dev
        libsqlite3-dev libpq-dev libssl-dev libseccomp-dev libmnl-dev libnftables-dev

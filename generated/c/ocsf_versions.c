@@ -2205,14 +2205,16 @@ static const char *const v1_1_0_fill1[] = {"@domain", NULL};
 static const char *const v1_1_0_fill2[] = {"device", NULL};
 static const char *const v1_1_0_fill3[] = {"device", NULL};
 static const char *const v1_1_0_fill4[] = {"device", NULL};
-static const char *const v1_1_0_fill5[] = {"proxy_http_response", NULL};
+static const char *const v1_1_0_fill5[] = {"proxy_endpoint", "device", NULL};
+static const char *const v1_1_0_fill6[] = {"proxy_http_response", NULL};
 static const struct ocsf_vfill v1_1_0_fills[] = {
     {0, 59, 7, v1_1_0_fill0}, {0, 49, 2, v1_1_0_fill1}, {1, 3, 39, v1_1_0_fill2},
-    {1, 4, 43, v1_1_0_fill3}, {1, 5, 22, v1_1_0_fill4}, {1, 4, 26, v1_1_0_fill5},
+    {1, 4, 43, v1_1_0_fill3}, {1, 5, 22, v1_1_0_fill4}, {1, 3, 19, v1_1_0_fill5},
+    {1, 4, 26, v1_1_0_fill6},
 };
 const struct ocsf_vschema ocsf_vschema_1_1_0 = {"1.1.0", v1_1_0_classes, 8,  v1_1_0_objects,
 						78,	 v1_1_0_enums,	 69, v1_1_0_profiles,
-						6,	 v1_1_0_fills,	 6};
+						6,	 v1_1_0_fills,	 7};
 
 static const int64_t v1_3_0_e0_vals[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 99};
 static const char *const v1_3_0_e0_caps[] = {
@@ -4882,14 +4884,16 @@ static const char *const v1_3_0_fill1[] = {"@domain", NULL};
 static const char *const v1_3_0_fill2[] = {"device", NULL};
 static const char *const v1_3_0_fill3[] = {"device", NULL};
 static const char *const v1_3_0_fill4[] = {"device", NULL};
-static const char *const v1_3_0_fill5[] = {"proxy_http_response", NULL};
+static const char *const v1_3_0_fill5[] = {"proxy_endpoint", "device", NULL};
+static const char *const v1_3_0_fill6[] = {"proxy_http_response", NULL};
 static const struct ocsf_vfill v1_3_0_fills[] = {
     {0, 71, 8, v1_3_0_fill0}, {0, 60, 4, v1_3_0_fill1}, {1, 3, 41, v1_3_0_fill2},
-    {1, 4, 46, v1_3_0_fill3}, {1, 5, 22, v1_3_0_fill4}, {1, 4, 27, v1_3_0_fill5},
+    {1, 4, 46, v1_3_0_fill3}, {1, 5, 22, v1_3_0_fill4}, {1, 3, 19, v1_3_0_fill5},
+    {1, 4, 27, v1_3_0_fill6},
 };
 const struct ocsf_vschema ocsf_vschema_1_3_0 = {"1.3.0", v1_3_0_classes, 8,  v1_3_0_objects,
 						92,	 v1_3_0_enums,	 86, v1_3_0_profiles,
-						8,	 v1_3_0_fills,	 6};
+						8,	 v1_3_0_fills,	 7};
 
 static const int64_t v1_5_0_e0_vals[] = {0,  1,	 2,  3,	 4,  5,	 6,  7,	 8,  9,
 					 10, 11, 12, 13, 14, 15, 16, 17, 18, 99};
@@ -8426,11 +8430,13 @@ static const char *const v1_5_0_fill1[] = {"@domain", NULL};
 static const char *const v1_5_0_fill2[] = {"device", NULL};
 static const char *const v1_5_0_fill3[] = {"device", NULL};
 static const char *const v1_5_0_fill4[] = {"device", NULL};
-static const char *const v1_5_0_fill5[] = {"proxy_http_response", NULL};
+static const char *const v1_5_0_fill5[] = {"proxy_endpoint", "device", NULL};
+static const char *const v1_5_0_fill6[] = {"proxy_http_response", NULL};
 static const struct ocsf_vfill v1_5_0_fills[] = {
     {0, 96, 9, v1_5_0_fill0}, {0, 81, 4, v1_5_0_fill1}, {1, 3, 52, v1_5_0_fill2},
-    {1, 4, 57, v1_5_0_fill3}, {1, 5, 25, v1_5_0_fill4}, {1, 4, 30, v1_5_0_fill5},
+    {1, 4, 57, v1_5_0_fill3}, {1, 5, 25, v1_5_0_fill4}, {1, 3, 22, v1_5_0_fill5},
+    {1, 4, 30, v1_5_0_fill6},
 };
 const struct ocsf_vschema ocsf_vschema_1_5_0 = {"1.5.0", v1_5_0_classes, 8,   v1_5_0_objects,
 						128,	 v1_5_0_enums,	 104, v1_5_0_profiles,
-						10,	 v1_5_0_fills,	 6};
+						10,	 v1_5_0_fills,	 7};

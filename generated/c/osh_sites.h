@@ -101,6 +101,19 @@ enum osh_site {
 	OSH_SITE_PROXY_HEAD_TIMEOUT,	       /* supervisor/proxy */
 	OSH_SITE_PROXY_POLICY_APPLIED,	       /* supervisor/proxy */
 	OSH_SITE_PROXY_POLICY_REJECTED,	       /* supervisor/proxy */
+	OSH_SITE_L7_REQUEST_ALLOW,	       /* supervisor/l7 */
+	OSH_SITE_L7_REQUEST_AUDIT,	       /* supervisor/l7 */
+	OSH_SITE_L7_REQUEST_DENY,	       /* supervisor/l7 */
+	OSH_SITE_L7_PARSE_ERROR,	       /* supervisor/l7 */
+	OSH_SITE_L7_UPGRADE_REFUSED,	       /* supervisor/l7 */
+	OSH_SITE_L7_UPSTREAM_ERROR,	       /* supervisor/l7 */
+	OSH_SITE_L7_SQL_NOT_ENFORCED,	       /* supervisor/l7 */
+	OSH_SITE_L7_TLS_CLIENT_FAIL,	       /* supervisor/l7 */
+	OSH_SITE_L7_SNI_MISMATCH,	       /* supervisor/l7 */
+	OSH_SITE_L7_TLS_UPSTREAM_FAIL,	       /* supervisor/l7 */
+	OSH_SITE_L7_LIMIT,		       /* supervisor/l7 */
+	OSH_SITE_L7_CA_READY,		       /* supervisor/l7 */
+	OSH_SITE_L7_CA_FAILED,		       /* supervisor/l7 */
 	OSH_SITE_DENIAL_FLUSH,		       /* supervisor/denials */
 	OSH_SITE_DENIAL_FLUSH_FAILED,	       /* supervisor/denials */
 	OSH_SITE_DENIAL_DNS_FAIL,	       /* supervisor/denials */
@@ -815,6 +828,126 @@ static inline void osh_site_init_proxy_policy_rejected(struct ocsf_device_config
 	ocsf_device_config_state_change_init(ev, OCSF_DEVICE_CONFIG_STATE_CHANGE_ACTIVITY_ID_LOG,
 					     "PROXY_POLICY_REJECTED");
 	ocsf_device_config_state_change_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* L7_REQUEST_ALLOW: a request inside an inspected connection (TLS-terminated, plain tunnel or
+ * forward proxy) allowed by the endpoint's REST rules and relayed; activity = the method;
+ * firewall_rule = policy + allowing rule. unmapped: l7_decision=allow, l7_rule, policy_generation
+ */
+static inline void osh_site_init_l7_request_allow(struct ocsf_http_activity *ev,
+						  enum ocsf_http_activity_activity_id act)
+{
+	ocsf_http_activity_init(ev, act, "L7_REQUEST_ALLOW");
+}
+
+/* L7_REQUEST_AUDIT: a request the REST rules do not allow, forwarded because the endpoint is in
+ * audit mode: action Allowed, disposition Logged, firewall_rule.type l7-audit, status_detail = why
+ * the rules would deny it. unmapped: l7_decision=audit, policy_generation */
+static inline void osh_site_init_l7_request_audit(struct ocsf_http_activity *ev,
+						  enum ocsf_http_activity_activity_id act)
+{
+	ocsf_http_activity_init(ev, act, "L7_REQUEST_AUDIT");
+	ocsf_http_activity_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* L7_REQUEST_DENY: a request refused by the REST rules of an enforcing endpoint: 403 with
+ * X-OpenShell-Policy and a JSON body, connection closed; http_response.code 403. unmapped:
+ * l7_decision=deny, policy_generation */
+static inline void osh_site_init_l7_request_deny(struct ocsf_http_activity *ev,
+						 enum ocsf_http_activity_activity_id act)
+{
+	ocsf_http_activity_init(ev, act, "L7_REQUEST_DENY");
+	ocsf_http_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* L7_PARSE_ERROR: a request inside an inspected connection was malformed (smuggling guards,
+ * oversized head, truncated or malformed chunked body): the client got the 4xx named in
+ * unmapped.http_status and the connection closed. unmapped: host, port, http_status */
+static inline void osh_site_init_l7_parse_error(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "L7_PARSE_ERROR");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* L7_UPGRADE_REFUSED: the origin answered 101 Switching Protocols although the relay asked for no
+ * upgrade (it strips Upgrade): the 101 is not forwarded, the client gets 502, the connection closes
+ */
+static inline void osh_site_init_l7_upgrade_refused(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "L7_UPGRADE_REFUSED");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* L7_UPSTREAM_ERROR: the origin sent a malformed or oversized response head, bad chunked framing, a
+ * body past the relay's bound or closed early: 502 when nothing was forwarded yet, else the
+ * connection closes. unmapped: host, port */
+static inline void osh_site_init_l7_upstream_error(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "L7_UPSTREAM_ERROR");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* L7_SQL_NOT_ENFORCED: a connection to an endpoint with protocol sql: relayed as a plain tunnel
+ * (audit passthrough), its SQL is not parsed or enforced. unmapped: host, port */
+static inline void osh_site_init_l7_sql_not_enforced(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "L7_SQL_NOT_ENFORCED");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* L7_TLS_CLIENT_FAIL: the client's TLS handshake with the terminating proxy failed (malformed TLS,
+ * a client that does not trust the sandbox CA, a timeout); the connection closes */
+static inline void osh_site_init_l7_tls_client_fail(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_FAIL,
+				   "L7_TLS_CLIENT_FAIL");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* L7_SNI_MISMATCH: the client's TLS SNI names another host than its CONNECT request (domain
+ * fronting inside an allowed tunnel): 421 inside TLS and the connection closes. unmapped: sni */
+static inline void osh_site_init_l7_sni_mismatch(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE, "L7_SNI_MISMATCH");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* L7_TLS_UPSTREAM_FAIL: the origin's certificate did not verify against the trusted store (or its
+ * TLS failed): the client gets 502 inside its TLS session, never a downgrade */
+static inline void osh_site_init_l7_tls_upstream_fail(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_FAIL,
+				   "L7_TLS_UPSTREAM_FAIL");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* L7_LIMIT: an inspected connection over the L7 worker cap: 503 and closed. unmapped: limit */
+static inline void osh_site_init_l7_limit(struct ocsf_network_activity *ev)
+{
+	ocsf_network_activity_init(ev, OCSF_NETWORK_ACTIVITY_ACTIVITY_ID_REFUSE, "L7_LIMIT");
+	ocsf_network_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* L7_CA_READY: the sandbox's ephemeral CA was made (key in memory only) and its bundle written for
+ * the child (SSL_CERT_FILE etc.); app openshell-sandbox/l7, message names the bundle. unmapped:
+ * ca_bundle, ca_sha256 */
+static inline void osh_site_init_l7_ca_ready(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,
+					"L7_CA_READY");
+}
+
+/* L7_CA_FAILED: the CA or its bundle could not be made, or the upstream CA file (--l7-upstream-ca)
+ * could not be loaded: the supervisor refuses to start (L7 endpoints could not be inspected) */
+static inline void osh_site_init_l7_ca_failed(struct ocsf_application_lifecycle *ev)
+{
+	ocsf_application_lifecycle_init(ev, OCSF_APPLICATION_LIFECYCLE_ACTIVITY_ID_START,
+					"L7_CA_FAILED");
+	ocsf_application_lifecycle_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
 }
 
 /* DENIAL_FLUSH: one flush round of the denial aggregator delivered to the gateway

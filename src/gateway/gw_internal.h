@@ -80,7 +80,7 @@ struct osh_gw {
 	bool ev_ocsf;		     /* config as last reported in GW_CONFIG_CHANGE */
 	bool jsonl_on;	       /* own JSONL (and event JSON) on: ocsf_logging_enabled or export */
 	struct gx_export *exp; /* OCSF export to SIEM destinations (src/gateway/export) */
-	int ev_ocsf_version;	     /* ocsf_schema_version as last reported (enum ocsf_version) */
+	int ev_ocsf_version;   /* ocsf_schema_version as last reported (enum ocsf_version) */
 	uint64_t ev_rev;
 	bool omit_sandbox_config;
 	unsigned stop_grace_ms;

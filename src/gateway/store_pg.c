@@ -13,8 +13,9 @@
  * (100 ms doubling to 5 s) tries PQreset and, on success, prepares the
  * statements again. A connection that was idle through a server restart is
  * reconnected at once when its first call is a BEGIN or a read outside a
- * transaction (nothing ran: safe to run again), so that call succeeds. A transaction cut by the loss is rolled back by the server,
- * so nothing half-written is ever acknowledged. The schema version lives in a
+ * transaction (nothing ran: safe to run again), so that call succeeds. A
+ * transaction cut by the loss is rolled back by the server, so nothing
+ * half-written is ever acknowledged. The schema version lives in a
  * one-row schema_version table; migrations run under a transaction-scoped
  * advisory lock so gateways starting together migrate once. */
 #include <inttypes.h>

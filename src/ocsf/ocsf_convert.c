@@ -984,15 +984,12 @@ static int convert_object(struct conv *c, int32_t in, const struct ocsf_vitem *i
 		path_pop(c, saved);
 		if (rc < 0)
 			return rc;
+		/* A required value the target cannot hold fails the object: fill
+		 * rules stand in for an absent attribute, never for a present one
+		 * (an unusable dst_endpoint is not the device). */
 		if (rc == 1 && (a->flags & OCSF_VF_REQUIRED) && !in_constraint(it, ai) &&
-		    !(is_class && a->profile >= 0)) {
-			/* try a fill rule before giving up on the object */
-			rc = try_fill(c, it, is_class, ai, in, &slot[ai]);
-			if (rc < 0)
-				return rc;
-			if (rc == 1)
-				return 1; /* why: the value's failure */
-		}
+		    !(is_class && a->profile >= 0))
+			return 1; /* why: the value's failure */
 	}
 	/* 2. derived values */
 	for (size_t i = 0; i < it->n_attrs; i++) {

@@ -21,6 +21,9 @@ Real binaries, real receivers on loopback ports this test opens:
 - A python http.server receiver answers 429, then 503, then 200: the same
   gzip'd NDJSON batch arrives three times with the bearer token, later
   batches carry several events; a Splunk HEC destination gets HEC envelopes.
+- A TLS syslog receiver (python ssl, a CA and a 127.0.0.1 certificate made
+  with openssl in the test dir) gets octet-counted frames; a destination
+  trusting another CA reports the certificate failure and delivers nothing.
 - A malformed export section refuses the gateway start (file:line:key) and,
   on reload (SIGHUP), is refused with the running destinations kept.
 Every wait polls a condition with a deadline; OUTAGE_S is the scenario's
@@ -35,6 +38,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import threading
@@ -449,6 +453,103 @@ class ExportE2E(unittest.TestCase):
         self.assertIn("export ndjson: delivery failing", glog)
         self.assertIn("HTTP 429", glog)
         self.assertIn("export ndjson: delivery resumed", glog)
+
+    # ------------------------------------------------------------- TLS
+    def test_syslog_over_tls_and_a_refused_certificate(self):
+        # a CA and a server certificate for 127.0.0.1 made here (openssl)
+        d = self.tmp
+        def ossl(*a):
+            subprocess.run(["openssl"] + list(a), check=True, capture_output=True)
+        ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=t-ca",
+             "-keyout", d + "/ca.key", "-out", d + "/ca.pem")
+        ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+             "-keyout", d + "/srv.key", "-out", d + "/srv.csr")
+        with open(d + "/ext", "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        ossl("x509", "-req", "-in", d + "/srv.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
+             "-CAcreateserial", "-days", "1", "-extfile", d + "/ext", "-out", d + "/srv.pem")
+        ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+             "/CN=other-ca", "-keyout", d + "/other.key", "-out", d + "/other.pem")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(d + "/srv.pem", d + "/srv.key")
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(8)
+        port = lsock.getsockname()[1]
+        frames = []
+        stop = threading.Event()
+
+        def conn(c):
+            try:
+                t = ctx.wrap_socket(c, server_side=True)
+            except (ssl.SSLError, OSError):
+                c.close()
+                return
+            buf = b""
+            t.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    chunk = t.recv(65536)
+                except socket.timeout:
+                    continue
+                except (ssl.SSLError, OSError):
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+                while b" " in buf:  # octet counting: LEN SP FRAME
+                    n, rest = buf.split(b" ", 1)
+                    if len(rest) < int(n):
+                        break
+                    frames.append(rest[:int(n)])
+                    buf = rest[int(n):]
+            t.close()
+
+        def serve():  # one thread per connection: each destination has its own
+            lsock.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    c, _ = lsock.accept()
+                except OSError:
+                    continue
+                threading.Thread(target=conn, args=(c,), daemon=True).start()
+        th = threading.Thread(target=serve, daemon=True)
+        th.start()
+        try:
+            self.write_yaml(
+                "export:\n"
+                "  destinations:\n"
+                "    - name: tls\n"
+                "      type: syslog\n"
+                "      address: 127.0.0.1:%d\n"
+                "      tls: true\n"
+                "      ca_file: %s/ca.pem\n"
+                "      retry_min_ms: 100\n"
+                "      retry_max_ms: 300\n"
+                "    - name: wrongca\n"
+                "      type: syslog\n"
+                "      address: 127.0.0.1:%d\n"
+                "      tls: true\n"
+                "      ca_file: %s/other.pem\n"
+                "      retry_min_ms: 100\n"
+                "      retry_max_ms: 300\n" % (port, d, port, d))
+            self.start_gateway()
+            self.cli("sandbox", "create", "--name", "tl1", "--", "sleep", "600")
+            wait_for(lambda: len(self.stored_uids()) > 20, 30, "stored events")
+            wait_for(lambda: set(self.stored_uids()[:20]) <= {
+                UID_SD.search(f.decode()).group(1) for f in list(frames)
+                if UID_SD.search(f.decode())}, 30, "the first events over TLS")
+            self.assertTrue(all(f.startswith(b"<") and b" ocsf-" in f for f in frames))
+            glog = os.path.join(self.data, "openshell-gateway.log")
+            wait_for(lambda: "export wrongca: delivery failing" in read(glog), 30,
+                     "the certificate refusal reported")
+            self.assertIn("certificate", [ln for ln in read(glog).splitlines()
+                                          if "export wrongca: delivery failing" in ln][0])
+            self.assertNotIn("export tls: delivery failing", read(glog))
+        finally:
+            stop.set()
+            th.join(timeout=5)
+            lsock.close()
 
     # ------------------------------------------------------------- bad config
     def test_malformed_config_refused_at_start_and_on_reload(self):

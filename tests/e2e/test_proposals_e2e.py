@@ -265,21 +265,24 @@ class Proposals(unittest.TestCase):
                                         "integration"))
         import osh_itest
         pb, _ = osh_itest.stubs()
-        # a supervisor wrapper that keeps a copy of the bootstrap (fd 3)
-        boot = os.path.join(self.tmp, "boot.txt")
+        # a supervisor wrapper that keeps a copy of its bootstrap (fd 3) in
+        # boot-<sandbox id>.txt
         wrap = os.path.join(self.tmp, "sandbox-wrap.sh")
         with open(wrap, "w") as f:
-            f.write("#!/bin/sh\ncat <&3 > %s\nexec 3< %s\nexec %s \"$@\"\n"
-                    % (boot, boot, SANDBOX))
+            f.write("#!/bin/sh\nid=\nprev=\nfor a in \"$@\"; do\n"
+                    "  [ \"$prev\" = --sandbox-id ] && id=$a; prev=$a\ndone\n"
+                    "b=%s/boot-$id.txt\ncat <&3 > $b\nexec 3< $b\nexec %s \"$@\"\n"
+                    % (self.tmp, SANDBOX))
         os.chmod(wrap, 0o755)
         g = self.gateway(["--ocsf-logging", "true", "--sandbox-bin", wrap])
         g.cli("sandbox", "create", "--name", "victim", "--", "sleep", "30")
         g.cli("sandbox", "create", "--name", "mine", "--", "sleep", "30")
+        mine = g.sandbox_row("mine")["id"]
+        victim = g.sandbox_row("victim")["id"]
+        boot = os.path.join(self.tmp, "boot-%s.txt" % mine)
         cred = wait_for(lambda: (lambda t: t if "credential=" in t else None)(read(boot)), 15,
                         "the bootstrap copy")
         cred = re.search(r"credential=([0-9a-f]{64})", cred).group(1)
-        mine = g.sandbox_row("mine")["id"]
-        victim = g.sandbox_row("victim")["id"]
 
         def chunk(name, host, port, binary="/usr/bin/curl"):
             rule = pb.NetworkPolicyRule(endpoints=[pb.NetworkEndpoint(host=host, port=port)],

@@ -51,16 +51,15 @@ class WireStrings(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.pb, cls.pbg = it.stubs()
-        # supervisors behind the harness's tap (the real one, running `true`),
-        # so the supervisor methods can be called with the sandbox's credential
+        # supervisors behind the harness's tap (the real one, running `sleep`:
+        # a command that ended by itself would race the teardown's delete,
+        # which requires exit 143), so the supervisor methods can be called
+        # with the sandbox's credential
         cls.dir = osh_testdir.TestDir("wire")  # validated, archived, removed
         cls.gw = it.Gateway(data_dir=cls.dir.path).start()
         cls.stub = cls.gw.stub
-        # Commands run until teardown deletes them, so every supervisor is
-        # running when kill_supervisors checks for 143 (a command that ends by
-        # itself races the delete: exit 0 when it wins).
         r = cls.stub.CreateSandbox(cls.pb.CreateSandboxRequest(name="wire0",
-                                                                command=["sleep", "600"]))
+                                                               command=["sleep", "60"]))
         cls.sid = r.sandbox.id
 
     @classmethod
@@ -140,8 +139,8 @@ class WireStrings(unittest.TestCase):
         pb = self.pb
         for pad in range(4):
             name = "u8pad%d" % pad
-            self.stub.CreateSandbox(pb.CreateSandboxRequest(
-                name=name, command=["sh", "-c", "sleep 600", "x" * pad + "\u20ac" * 600]))
+            self.stub.CreateSandbox(pb.CreateSandboxRequest(  # running until deleted
+                name=name, command=["sh", "-c", "exec sleep 60", "x" * pad + "\u20ac" * 600]))
             r = self.stub.GetSandboxLogs(pb.GetSandboxLogsRequest(name=name, sources=["gateway"]))
             self.assertGreater(len(r.logs), 0)
             for line in r.logs:
@@ -152,7 +151,7 @@ class WireStrings(unittest.TestCase):
         pb = self.pb
         valid = [
             ("CreateSandbox", pb.CreateSandboxRequest(
-                name="rnd", command=["sh", "-c", "sleep 600", "h\u00e9 \u20ac \U0001F600"],
+                name="rnd", command=["sh", "-c", "exec sleep 60", "h\u00e9 \u20ac \U0001F600"],
                 env={"K\u00e9": "v\u20ac"}).SerializeToString()),
             ("GetSandboxLogs", pb.GetSandboxLogsRequest(name="wire0",
                                                         min_level="info").SerializeToString()),

@@ -34,6 +34,22 @@
 # microseconds: osh-proxy's getrusage, tinyproxy's /proc/<pid>/stat) and
 # cpu_per_request_ratio_* = tinyproxy's / ours (> 1: ours is cheaper), the
 # figure that survives a loaded machine better than requests/s.
+# TLS termination (issue 14, docs/l7.md), same run, an HTTPS origin (the same
+# generator, --tls: a P-256 certificate from a test CA made here with the
+# openssl CLI; our proxy trusts it through --l7-upstream-ca), both through
+# osh-proxy with full logging, 8 client threads:
+#   tls_tunnel        the origin's endpoint is L4 only: CONNECT, opaque tunnel,
+#                     the client's TLS ends at the origin
+#   tls_terminated    the same endpoint with `protocol: rest` (access: full,
+#                     enforce): TLS terminated with a minted leaf, a verified
+#                     TLS connection to the origin, every request decided by
+#                     the REST rules and logged (L7_REQUEST_ALLOW)
+#   each with a new connection per request (_1: a full handshake per request,
+#   two of them on the terminated path) and with 20 keep-alive requests per
+#   connection (_20).
+#   tls_ratio = tls_terminated_1 / tls_tunnel_1       >= 0.5
+#   tls_ratio_keepalive = tls_terminated_20 / tls_tunnel_20   (no target)
+# --tls-only runs just this part.
 # The load generator runs under `osh-proxy --exec` for our proxy (so it is
 # the "sandbox command": its pid roots the identity search, as under the
 # supervisor) and directly against tinyproxy. Only 127.0.0.1 is used.
@@ -43,10 +59,12 @@ bdir=${1:-build}
 shift || true
 seconds=5
 rounds=2
+tls_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --tls-only) tls_only=1; shift ;;
     *) echo "proxy-bench: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -72,6 +90,83 @@ opid=$!
 pids+=($opid)
 for _ in $(seq 100); do [ -s "$dir/origin.out" ] && break; sleep 0.05; done
 oport=$(awk '{print $2}' "$dir/origin.out")
+
+# ------------------------------------------------------------------ TLS
+# A test CA and the origin's certificate (localhost, 127.0.0.1).
+tls_part() {
+  local pki="$dir/pki" toport k
+  mkdir -p "$pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/ca.key" \
+    -out "$pki/ca.pem" -days 2 -subj "/CN=proxy-bench CA" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/srv.key" \
+    -out "$pki/srv.csr" -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$pki/ext.cnf"
+  openssl x509 -req -in "$pki/srv.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
+    -CAcreateserial -out "$pki/srv.pem" -days 2 -extfile "$pki/ext.cnf" 2>/dev/null
+  "$bench" origin --threads 4 --tls "$pki" > "$dir/torigin.out" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$dir/torigin.out" ] && break; sleep 0.05; done
+  toport=$(awk '{print $2}' "$dir/torigin.out")
+  for k in tunnel terminated; do
+    {
+      echo "version: 1"
+      echo "network_policies:"
+      echo "  bench:"
+      echo "    endpoints:"
+      echo "      - host: localhost"
+      echo "        port: $toport"
+      echo "        allowed_ips: [127.0.0.1]"
+      if [ $k = terminated ]; then
+        echo "        protocol: rest"
+        echo "        enforcement: enforce"
+        echo "        access: full"
+      fi
+      echo "    binaries:"
+      echo "      - path: $(readlink -f "$bench")"
+    } > "$dir/tls-$k.yaml"
+  done
+  run_tls() { # tunnel|terminated per_conn
+    local logdir="$dir/logs-tls-$1-$2"
+    mkdir -p "$logdir"
+    "$proxy" --policy "$dir/tls-$1.yaml" --log-dir "$logdir" --jsonl \
+      --l7-upstream-ca "$pki/ca.pem" \
+      --exec "$bench" load --origin "$toport" --mode tls --per-conn "$2" --threads 8 \
+      --seconds "$seconds" \
+      | awk '$1 == "requests_per_s" { r = $2 } $1 == "requests" { n = $2 }
+             $1 == "errors" { e = $2 } $1 == "proxy_cpu_us" { c = $2 }
+             END { printf "%s %.1f %s\n", r, (n ? c / n : 0), e }'
+    rm -rf "$logdir"
+  }
+  declare -A t
+  for k in tunnel_1 terminated_1 tunnel_20 terminated_20; do t[$k]="0 0 0"; done
+  for _ in $(seq "$rounds"); do
+    for n in 1 20; do
+      t[tunnel_$n]=$(best "${t[tunnel_$n]}" "$(run_tls tunnel $n)")
+      t[terminated_$n]=$(best "${t[terminated_$n]}" "$(run_tls terminated $n)")
+    done
+  done
+  for k in tunnel_1 terminated_1 tunnel_20 terminated_20; do
+    set -- ${t[$k]}
+    echo "tls_$k $1 req/s"
+    echo "tls_${k}_cpu $2 us/req"
+    echo "tls_${k}_errors $3"
+  done
+  set -- ${t[tunnel_1]}; local a1=$1
+  set -- ${t[terminated_1]}; local b1=$1
+  set -- ${t[tunnel_20]}; local a20=$1
+  set -- ${t[terminated_20]}; local b20=$1
+  awk -v a1="$a1" -v b1="$b1" -v a20="$a20" -v b20="$b20" 'BEGIN {
+    r = (a1 > 0 ? b1 / a1 : 0); k = (a20 > 0 ? b20 / a20 : 0);
+    printf "tls_ratio %.2f\ntls_ratio_keepalive %.2f\n", r, k;
+    printf "target tls_ratio>=0.5 %s\n", (r >= 0.5 ? "PASS" : "MISS");
+  }'
+}
+# keeps the run with the most requests/s (its CPU figure with it)
+best() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); print (x[1] > y[1] ? a : b) }'; }
+if [ "$tls_only" = 1 ]; then
+  tls_part
+  exit 0
+fi
 
 # tinyproxy on a free port, logging off, CONNECT allowed to the origin port.
 tport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -180,3 +275,4 @@ awk -v tc="$(rate tinyproxy_connect)" -v tf="$(rate tinyproxy_forward)" \
   printf "target forward_ratio>=2 %s\n", (f >= 2 ? "PASS" : "MISS");
   printf "target logging_cost_ratio>=0.9 %s\n", (l >= 0.9 ? "PASS" : "MISS");
 }'
+tls_part

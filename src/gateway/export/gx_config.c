@@ -19,6 +19,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "gwfile.h"
 #include "osh_parse.h"
 
 #define YAML_MAX_BYTES (1u << 20)
@@ -156,15 +157,16 @@ static int check_schema_version(struct walk *w, const yaml_node_t *n, const char
 
 static int token_check(struct walk *w, const yaml_node_t *n, const char *key, const char *path)
 {
-	FILE *f = fopen(path, "re");
-	char line[8];
-	int rc = 0;
+	char *text = NULL, why[256];
+	size_t len = 0;
+	int rc;
 
-	if (!f)
-		return fail(w, n, key, "cannot read token file %s: %s", path, strerror(errno));
-	if (!fgets(line, sizeof(line), f) || line[0] == '\n' || line[0] == '\r')
+	rc = osh_gw_file_read(path, GX_TOKEN_MAX, &text, &len, why, sizeof(why));
+	if (rc != 0)
+		rc = fail(w, n, key, "cannot read token file: %s", why);
+	else if (len == 0 || text[0] == '\n' || text[0] == '\r')
 		rc = fail(w, n, key, "token file %s is empty", path);
-	fclose(f);
+	free(text);
 	return rc;
 }
 
@@ -529,25 +531,18 @@ out:
 
 int gx_config_load(const char *path, struct gx_config *out, char *err, size_t errlen)
 {
-	FILE *f;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	f = fopen(path, "re");
-	if (!f) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		return OSH_EIO;
-	}
-	text = malloc(YAML_MAX_BYTES + 1);
-	if (text)
-		len = fread(text, 1, YAML_MAX_BYTES + 1, f);
-	fclose(f);
-	if (!text)
-		return OSH_ENOMEM;
+	/* the gateway's one safe reader: a FIFO or device planted as the file
+	 * is an error at once, never a hang of the reload */
+	rc = osh_gw_file_read(path, YAML_MAX_BYTES, &text, &len, err, errlen);
+	if (rc == OSH_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
 	rc = gx_config_load_text(path, text, len, out, err, errlen);
 	free(text);
 	return rc;

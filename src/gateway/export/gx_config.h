@@ -21,6 +21,9 @@
 #include "ocsf_convert.h"
 #include "osh_err.h"
 
+/* Bound of a bearer token file (the first line is the token). */
+#define GX_TOKEN_MAX 4096
+
 #define GX_NAME_MAX	  64
 #define GX_PATH_MAX	  1024
 #define GX_FILTER_MAX	  32 /* classes / sandboxes per filter */

@@ -14,6 +14,7 @@
  */
 #include "gx_send.h"
 #include "gx_json.h"
+#include "gwfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -284,7 +285,7 @@ static int sys_connect(struct gx_conn *c, char *why, size_t whylen)
 	char port[8];
 	struct timeval tv = {.tv_sec = c->d.timeout_ms / 1000,
 			     .tv_usec = (suseconds_t)(c->d.timeout_ms % 1000) * 1000};
-	int rc = OSH_EUNAVAIL, gai, err = 0;
+	int rc = OSH_EUNAVAIL, gai, err = 0, k;
 	socklen_t el = sizeof(err);
 	struct pollfd pf;
 
@@ -333,12 +334,20 @@ static int sys_connect(struct gx_conn *c, char *why, size_t whylen)
 		} else if (c->d.tls_verify) {
 			(void)X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name);
 		}
-		if (SSL_connect(c->ssl) != 1) {
+		errno = 0;
+		if ((k = SSL_connect(c->ssl)) != 1) {
 			long vr = SSL_get_verify_result(c->ssl);
+			int se = SSL_get_error(c->ssl, k);
 
 			if (vr != X509_V_OK)
 				snprintf(why, whylen, "TLS handshake with %s:%u: certificate: %s",
 					 c->d.host, c->d.port, X509_verify_cert_error_string(vr));
+			else if (se == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+				snprintf(why, whylen, "TLS handshake with %s:%u: %s", c->d.host,
+					 c->d.port,
+					 errno == EAGAIN ? "timed out (no answer from the receiver)"
+					 : errno	 ? strerror(errno)
+							 : "connection closed by the receiver");
 			else
 				tls_reason(why, whylen, "TLS handshake");
 			goto out;
@@ -484,18 +493,23 @@ static size_t discard(char *p, size_t sz, size_t n, void *ud)
 	return sz * n;
 }
 
+/* The first line of the token file (regular files only: a FIFO planted as
+ * the token file never blocks a delivery thread). */
 static int read_token(const char *path, char *out, size_t cap)
 {
-	FILE *f = fopen(path, "re");
-	size_t n;
+	char *text = NULL, why[256];
+	size_t len = 0, n = 0;
+	int rc = osh_gw_file_read(path, GX_TOKEN_MAX, &text, &len, why, sizeof(why));
 
-	if (!f)
-		return OSH_EIO;
-	if (!fgets(out, (int)cap, f))
-		out[0] = '\0';
-	fclose(f);
-	n = strcspn(out, "\r\n");
-	out[n] = '\0';
+	out[0] = '\0';
+	if (rc == 0) {
+		n = strcspn(text, "\r\n");
+		if (n >= cap)
+			n = 0;
+		memcpy(out, text, n);
+		out[n] = '\0';
+	}
+	free(text);
 	return n ? 0 : OSH_EIO;
 }
 

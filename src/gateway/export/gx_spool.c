@@ -232,7 +232,8 @@ int gx_spool_open(const char *dir, uint64_t max_bytes, struct gx_spool **out, ch
 		}
 		s->total += (uint64_t)sb.st_size;
 	}
-	qsort(s->segs, s->n, sizeof(*s->segs), seg_cmp);
+	if (s->n > 1)
+		qsort(s->segs, s->n, sizeof(*s->segs), seg_cmp);
 	cursor_load(s);
 	if (s->n == 0) {
 		uint64_t no = s->cursor.seg ? s->cursor.seg : 1;

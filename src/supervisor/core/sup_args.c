@@ -51,6 +51,10 @@ static const struct opt opts[] = {
      OFF(policy_file), 0, K_STR, 0},
     {"workdir", "OPENSHELL_WORKDIR", "working directory of the command", OFF(workdir), 0, K_STR,
      'w'},
+    {"l7-upstream-ca", "OPENSHELL_L7_UPSTREAM_CA",
+     "PEM file of CAs trusted for origins behind TLS-terminated endpoints (default: the system "
+     "store)",
+     OFF(l7_ca), 0, K_STR, 0},
     {"poll-interval", "OPENSHELL_POLL_INTERVAL", "config poll interval (default 10s)", OFF(poll_ms),
      0, K_DUR, 0},
     {"timeout", "OPENSHELL_TIMEOUT", "stop the command after this long, exit 124 (default: none)",

@@ -35,6 +35,7 @@ struct osh_sup_args {
 	const char *log_dir;	  /* default OSH_SUP_DEFAULT_LOG_DIR      */
 	const char *policy_file;  /* optional local YAML policy           */
 	const char *workdir;	  /* optional cwd of the child            */
+	const char *l7_ca;	  /* --l7-upstream-ca: origins' CAs (L7)  */
 	int64_t poll_ms;	  /* config poll interval                 */
 	int64_t timeout_ms;	  /* 0 = no timeout                       */
 	int64_t grace_ms;	  /* SIGTERM -> SIGKILL grace             */

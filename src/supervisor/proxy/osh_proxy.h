@@ -55,9 +55,20 @@ struct osh_proxy_config {
 	 * resolved is refused (500). NULL, or a NULL store: no secrets, so any
 	 * placeholder is refused. CONNECT tunnels are opaque and untouched. */
 	const struct osh_secret_store *const *secrets;
+	/* L7 inspection (docs/l7.md, proxy_l7.h): connections to endpoints with
+	 * `protocol: rest` are handed to one thread each (at most l7_max at
+	 * once, 0 = 64; the next gets 503), which terminates TLS with l7_tls
+	 * (NULL: TLS is never terminated, so such endpoints only get their
+	 * plain-HTTP requests inspected) and decides every request. The context
+	 * is borrowed: it must outlive the proxy. l7_timeout_ms: per read and
+	 * write on an inspected connection (0 = 30000). */
+	struct osh_l7_tls *l7_tls;
+	unsigned l7_max;
+	unsigned l7_timeout_ms;
 };
 
 struct osh_secret_store; /* src/supervisor/confine/osh_secret.h */
+struct osh_l7_tls;	 /* src/supervisor/l7/osh_l7_tls.h */
 
 void osh_proxy_config_default(struct osh_proxy_config *cfg);
 
@@ -110,7 +121,14 @@ struct osh_proxy_stats {
 	uint64_t open;		  /* connections open now */
 	uint64_t owner_hits;	  /* client owners found by the owner cache */
 	uint64_t owner_misses;	  /* ... and by the /proc search */
+	uint64_t l7_handed;	  /* connections handed to L7 inspection */
+	uint64_t l7_active;	  /* ... running now */
 };
+
+/* Does the current engine have endpoints with REST rules, none of them
+ * with `tls: skip` (whose CONNECT tunnels stay opaque)? The supervisor marks
+ * "l7" enforced only then. Thread-safe. */
+bool osh_proxy_has_l7(struct osh_proxy *px);
 
 void osh_proxy_stats_get(struct osh_proxy *px, struct osh_proxy_stats *out);
 

@@ -7,6 +7,8 @@
  *   TUNNEL   relaying: cbuf client->upstream (after `pre`, the rewritten
  *            forward head, if any), ubuf upstream->client; half-closes
  *            are propagated with shutdown(SHUT_WR)
+ *   HANDED   the worker handed both fds to L7 inspection (proxy_l7.h);
+ *            the I/O thread only frees the record
  *   REFUSE   writing a refusal from ubuf, then shutdown(SHUT_WR) and
  *            draining what the client still sends for up to 2 s so the
  *            kernel does not reset the answer away (LINGER)
@@ -32,9 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "l7_sites.h"
 #include "osh_denials.h"
 #include "proxy_http.h"
 #include "proxy_ident.h"
+#include "proxy_l7.h"
 #include "proxy_policy.h"
 #include "proxy_sites.h"
 #include "proxy_ssrf.h"
@@ -45,7 +49,7 @@
 #define MAX_ADDRS 16
 #define VIA	  "1.1 openshell-sandbox"
 
-enum cst { ST_HEAD, ST_DECIDE, ST_TUNNEL, ST_REFUSE, ST_LINGER };
+enum cst { ST_HEAD, ST_DECIDE, ST_TUNNEL, ST_REFUSE, ST_LINGER, ST_HANDED };
 
 struct buf {
 	char d[BUF_CAP];
@@ -87,6 +91,7 @@ struct osh_proxy {
 	struct sockaddr_storage laddr; /* the listener's address */
 	bool laddr_fixed;	       /* not a wildcard: every conn's local address */
 	struct osh_proxy_ident *ident;
+	struct osh_proxy_l7 *l7; /* inspection threads */
 
 	pthread_mutex_t eng_lock;
 	struct osh_proxy_engine *engine;
@@ -145,6 +150,8 @@ static const char *status_text(int status)
 		return "Not Implemented";
 	case 500:
 		return "Internal Server Error";
+	case 421:
+		return "Misdirected Request";
 	case 502:
 		return "Bad Gateway";
 	case 503:
@@ -387,6 +394,11 @@ static struct osh_proxy_engine *engine_get(struct osh_proxy *px)
 	return e;
 }
 
+static struct osh_proxy_engine *engine_now(void *ud)
+{
+	return engine_get(ud);
+}
+
 struct job {
 	struct osh_proxy_evinfo in;
 	struct osh_proxy_peer peer;
@@ -397,6 +409,62 @@ struct job {
 	char dst_ip[INET6_ADDRSTRLEN];
 	char reason[OSH_PROXY_REASON_MAX];
 };
+
+/* Hands an allowed connection to an endpoint with L7 rules over (see
+ * proxy_l7.h). 0 = handed (the conn is HANDED, its fds gone, the L4 event
+ * emitted), 1 = not inspected (a CONNECT to a `tls: skip` endpoint; SQL:
+ * the finding is emitted) and the caller opens the plain tunnel, else OSH_EFULL / OSH_ENOMEM /
+ * OSH_ESYS (the caller still owns ufd and refuses with 503). */
+static int l7_handoff(struct osh_proxy *px, struct osh_proxy_engine *eng, struct conn *c,
+		      struct job *j, bool is_connect, int ufd)
+{
+	const struct osh_http_req *rq = &c->req;
+	struct osh_proxy_l7_req r = {
+	    .cfd = c->cl.fd,
+	    .ufd = ufd,
+	    .pre = is_connect ? c->cbuf.d + rq->head_len : c->cbuf.d,
+	    .pre_len = is_connect ? c->cbuf.len - rq->head_len : c->cbuf.len,
+	    .is_connect = is_connect,
+	    .t = &j->t,
+	    .src_ip = c->src_ip,
+	    .dst_ip = j->dst_ip,
+	    .src_port = c->src_port,
+	    .peer = &j->peer,
+	    .v = &j->v,
+	};
+	int rc;
+
+	if (is_connect && osh_l7_rules_tls_skip(j->v.ep->l7))
+		return 1; /* tls: skip: the tunnel stays opaque */
+	if (osh_l7_rules_proto(j->v.ep->l7) != OSH_L7_REST) {
+		struct osh_l7_evctx ev = {.src_ip = c->src_ip,
+					  .src_port = c->src_port,
+					  .host = j->t.host,
+					  .port = j->t.port,
+					  .dst_ip = j->dst_ip,
+					  .exe = j->peer.exe,
+					  .pid = j->peer.pid,
+					  .anc = j->peer.anc,
+					  .anc_pid = j->peer.anc_pid,
+					  .n_anc = j->peer.n_anc,
+					  .policy = j->v.policy,
+					  .generation = j->in.generation};
+
+		osh_l7_ev_sql(&ev);
+		return 1;
+	}
+	r.eng = eng;
+	rc = osh_proxy_l7_handoff(px->l7, &r);
+	if (rc == 0) {
+		if (is_connect)
+			osh_proxy_ev_connect(&j->in, true);
+		c->cl.fd = -1;
+		c->st = ST_HANDED;
+		count(&px->st.allowed, 1);
+		count(&px->st.l7_handed, 1);
+	}
+	return rc;
+}
 
 /* Tells the denial aggregator (osh_denials.h) about a refusal: the denials
  * subsystem turns repeated ones into policy proposals. */
@@ -552,6 +620,23 @@ static void decide(struct osh_proxy *px, struct conn *c, struct job *j)
 	}
 	j->in.dst_ip = j->dst_ip;
 
+	/* 5b. endpoints with L7 rules: SQL is audited passthrough (a finding,
+	 * then the plain tunnel below); REST goes to the inspection threads */
+	if (j->v.ep && j->v.ep->l7) {
+		rc = l7_handoff(px, eng, c, j, is_connect, ufd);
+		if (rc == 0)
+			goto out;
+		if (rc != 1) {
+			close(ufd);
+			snprintf(j->reason, sizeof(j->reason), "%s",
+				 rc == OSH_EFULL ? "L7 inspection connection limit reached"
+						 : "L7 inspection unavailable (out of resources)");
+			refusal(&c->ubuf, 503, j->reason);
+			count(&px->st.limited, 1);
+			goto refuse;
+		}
+	}
+
 	/* 6. open: the answer or the rewritten head, bytes after the head kept */
 	if (is_connect) {
 		static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
@@ -604,7 +689,7 @@ static bool drain(struct end *to, const char *p, size_t *off, size_t *len);
  * fails, is left for the I/O thread, which handles it as before. */
 static void send_first(struct conn *c)
 {
-	bool ok = drain(&c->cl, c->ubuf.d, &c->ubuf.off, &c->ubuf.len);
+	bool ok = c->st != ST_HANDED && drain(&c->cl, c->ubuf.d, &c->ubuf.off, &c->ubuf.len);
 
 	if (ok && c->st == ST_TUNNEL && c->pre_len)
 		ok = drain(&c->up, c->pre, &c->pre_off, &c->pre_len);
@@ -955,6 +1040,8 @@ static void take_done(struct osh_proxy *px)
 		if (c->st == ST_TUNNEL) {
 			c->cl.interest = 0;
 			on_tunnel(px, c, &c->cl, 0);
+		} else if (c->st == ST_HANDED) {
+			conn_free(px, c); /* the fds are L7's: nothing to close */
 		} else {
 			start_refuse(px, c);
 			if (c->ubuf.len == 0) /* the worker sent it all: close now */
@@ -1108,6 +1195,18 @@ int osh_proxy_create(const struct osh_proxy_config *cfg_in, struct osh_proxy **o
 	ev.data.ptr = &wake_tag;
 	epoll_ctl(px->epfd, EPOLL_CTL_ADD, px->wakefd, &ev);
 	rc = osh_proxy_ident_create(px->cfg.netns_fd, &px->ident, err, errlen);
+	if (rc == 0) {
+		struct osh_proxy_l7_cfg lc = {.tls = px->cfg.l7_tls,
+					      .max = px->cfg.l7_max,
+					      .timeout_ms = px->cfg.l7_timeout_ms,
+					      .secrets = px->cfg.secrets,
+					      .engine_now = engine_now,
+					      .ud = px};
+
+		rc = osh_proxy_l7_create(&lc, &px->l7);
+		if (rc != 0)
+			snprintf(err, errlen, "out of memory");
+	}
 	if (rc != 0) {
 		osh_proxy_ev_listen_failed(px->ip, px->port, err);
 		goto out;
@@ -1212,6 +1311,7 @@ void osh_proxy_stop(struct osh_proxy *px)
 	pthread_mutex_unlock(&px->q_lock);
 	for (unsigned i = 0; i < px->n_workers; i++)
 		pthread_join(px->workers[i], NULL);
+	osh_proxy_l7_stop(px->l7);
 	while (px->all)
 		conn_free(px, px->all);
 	bury(px);
@@ -1229,6 +1329,7 @@ void osh_proxy_destroy(struct osh_proxy *px)
 	if (px->wakefd >= 0)
 		close(px->wakefd);
 	osh_proxy_ident_destroy(px->ident);
+	osh_proxy_l7_destroy(px->l7);
 	osh_proxy_engine_unref(px->engine);
 	free(px->workers);
 	pthread_mutex_destroy(&px->eng_lock);
@@ -1247,6 +1348,8 @@ void osh_proxy_stats_get(struct osh_proxy *px, struct osh_proxy_stats *out)
 	out->limited = __atomic_load_n(&px->st.limited, __ATOMIC_RELAXED);
 	out->timeouts = __atomic_load_n(&px->st.timeouts, __ATOMIC_RELAXED);
 	out->open = __atomic_load_n(&px->st.open, __ATOMIC_RELAXED);
+	out->l7_handed = __atomic_load_n(&px->st.l7_handed, __ATOMIC_RELAXED);
+	out->l7_active = osh_proxy_l7_active(px->l7);
 	{
 		unsigned long h = 0, m = 0;
 
@@ -1254,4 +1357,16 @@ void osh_proxy_stats_get(struct osh_proxy *px, struct osh_proxy_stats *out)
 		out->owner_hits = h;
 		out->owner_misses = m;
 	}
+}
+
+bool osh_proxy_has_l7(struct osh_proxy *px)
+{
+	bool has;
+
+	size_t skip = 0;
+
+	pthread_mutex_lock(&px->eng_lock);
+	has = px->engine && osh_proxy_engine_l7_endpoints(px->engine, &skip) > 0 && skip == 0;
+	pthread_mutex_unlock(&px->eng_lock);
+	return has;
 }

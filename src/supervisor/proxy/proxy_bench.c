@@ -1,9 +1,11 @@
 /* proxy_bench.c - osh-proxy-bench: load generator and origin for
  * tools/bench/proxy-bench.sh.
  *
- *   osh-proxy-bench origin [--threads N]
+ *   osh-proxy-bench origin [--threads N] [--tls DIR]
  *       serves "HTTP/1.0 200 OK" + 2 bytes to every request on 127.0.0.1:0
- *       (prints "origin <port>", runs until killed)
+ *       (prints "origin <port>", runs until killed); with --tls, HTTPS with
+ *       DIR/srv.pem + DIR/srv.key, "HTTP/1.1 200" + 2 bytes to every request
+ *       of a keep-alive connection
  *   osh-proxy-bench relay --origin PORT [--threads N]
  *       a null proxy on 127.0.0.1:0 (prints "relay <port>"): reads the head,
  *       connects to the origin, answers a CONNECT with 200 or passes a
@@ -16,6 +18,9 @@
  *       new connection per request through the proxy on 127.0.0.1:
  *         connect: CONNECT localhost:<origin>, 200, GET through the tunnel
  *         forward: GET http://localhost:<origin>/ (absolute form)
+ *         tls: CONNECT localhost:<origin>, 200, TLS through the tunnel (no
+ *              verification: the bench measures cost, the tests check
+ *              trust), then --per-conn keep-alive GETs on that session
  *       (without --proxy: the port of $HTTP_PROXY, as set by osh-proxy --exec)
  *       prints "requests_per_s <value>", "requests <n>", "errors <n>" and
  *       "load_cpu_us_per_request <value>" (the generator's own CPU)
@@ -40,9 +45,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 static int lfd;
-static unsigned proxy_port, origin_port, seconds = 5;
-static int mode_connect;
+static unsigned proxy_port, origin_port, seconds = 5, per_conn = 1;
+static int mode_connect, mode_tls;
+static const char *tls_dir;
+static SSL_CTX *srv_ctx, *cli_ctx;
 static volatile int stop;
 
 static double now_s(void)
@@ -74,6 +83,39 @@ static ssize_t read_until(int fd, char *buf, size_t cap, const char *want)
 	return (ssize_t)len;
 }
 
+/* Reads TLS records until the buffer holds `want`; bytes or -1. */
+static ssize_t ssl_read_until(SSL *ssl, char *buf, size_t cap, const char *want)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	while (len + 1 < cap && !strstr(buf, want)) {
+		int n = SSL_read(ssl, buf + len, (int)(cap - 1 - len));
+
+		if (n <= 0)
+			return len ? (ssize_t)len : -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	return (ssize_t)len;
+}
+
+/* One HTTPS connection: every request answered until the client closes. */
+static void origin_tls(int c)
+{
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	SSL *ssl = SSL_new(srv_ctx);
+	char buf[4096];
+
+	SSL_set_fd(ssl, c);
+	if (SSL_accept(ssl) == 1)
+		while (ssl_read_until(ssl, buf, sizeof(buf), "\r\n\r\n") > 0 &&
+		       SSL_write(ssl, resp, sizeof(resp) - 1) > 0)
+			;
+	SSL_shutdown(ssl);
+	SSL_free(ssl);
+}
+
 static void *origin_thread(void *arg)
 {
 	static const char resp[] = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -85,6 +127,14 @@ static void *origin_thread(void *arg)
 
 		if (c < 0)
 			continue;
+		if (srv_ctx) {
+			int one = 1;
+
+			setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			origin_tls(c);
+			close(c);
+			continue;
+		}
 		if (read_until(c, buf, sizeof(buf), "\r\n\r\n") > 0 &&
 		    write(c, resp, sizeof(resp) - 1) < 0) {
 			/* the client went away: nothing to do */
@@ -101,6 +151,18 @@ static int origin(unsigned threads)
 	pthread_t t;
 	int one = 1;
 
+	if (tls_dir) {
+		char crt[512], key[512];
+
+		snprintf(crt, sizeof(crt), "%s/srv.pem", tls_dir);
+		snprintf(key, sizeof(key), "%s/srv.key", tls_dir);
+		srv_ctx = SSL_CTX_new(TLS_server_method());
+		if (!srv_ctx || SSL_CTX_use_certificate_chain_file(srv_ctx, crt) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(srv_ctx, key, SSL_FILETYPE_PEM) != 1) {
+			fprintf(stderr, "origin: cannot load %s / %s\n", crt, key);
+			return 1;
+		}
+	}
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -205,6 +267,30 @@ struct result {
 	unsigned long ok, errors;
 };
 
+/* tls mode: per_conn GETs over one TLS session through a CONNECT tunnel.
+ * Returns how many were answered. */
+static unsigned tls_requests(int fd)
+{
+	static const char get[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	SSL *ssl = SSL_new(cli_ctx);
+	char buf[4096];
+	unsigned ok = 0;
+
+	SSL_set_fd(ssl, fd);
+	SSL_set_tlsext_host_name(ssl, "localhost");
+	if (SSL_connect(ssl) == 1)
+		for (unsigned i = 0; i < per_conn; i++) {
+			if (SSL_write(ssl, get, sizeof(get) - 1) <= 0 ||
+			    ssl_read_until(ssl, buf, sizeof(buf), "\r\n\r\nok") <= 0 ||
+			    !strstr(buf, " 200 "))
+				break;
+			ok++;
+		}
+	SSL_shutdown(ssl);
+	SSL_free(ssl);
+	return ok;
+}
+
 static int one_request(void)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)proxy_port)};
@@ -225,6 +311,10 @@ static int one_request(void)
 		n = read_until(fd, buf, sizeof(buf), "\r\n\r\n");
 		if (n <= 0 || strncmp(buf, "HTTP/1.", 7) != 0 || strncmp(buf + 9, "200", 3) != 0)
 			goto out;
+		if (mode_tls) {
+			rc = (int)tls_requests(fd);
+			goto out;
+		}
 		n = snprintf(req, sizeof(req), "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n");
 	} else {
 		n = snprintf(req, sizeof(req),
@@ -236,7 +326,7 @@ static int one_request(void)
 		goto out;
 	n = read_until(fd, buf, sizeof(buf), NULL);
 	if (n > 0 && strstr(buf, " 200 ") && strstr(buf, "\r\n\r\nok"))
-		rc = 0;
+		rc = 1;
 out:
 	close(fd);
 	return rc;
@@ -247,8 +337,10 @@ static void *load_thread(void *arg)
 	struct result *r = arg;
 
 	while (!stop) {
-		if (one_request() == 0)
-			r->ok++;
+		int n = one_request();
+
+		if (n > 0)
+			r->ok += (unsigned long)n;
 		else
 			r->errors++;
 	}
@@ -296,7 +388,11 @@ int main(int argc, char **argv)
 	for (int i = 2; i + 1 < argc; i += 2) {
 		unsigned long v = strtoul(argv[i + 1], NULL, 10);
 
-		if (strcmp(argv[i], "--threads") == 0 && v > 0 && v <= 64)
+		if (strcmp(argv[i], "--tls") == 0)
+			tls_dir = argv[i + 1];
+		else if (strcmp(argv[i], "--per-conn") == 0 && v > 0 && v <= 100000)
+			per_conn = (unsigned)v;
+		else if (strcmp(argv[i], "--threads") == 0 && v > 0 && v <= 64)
 			threads = (unsigned)v;
 		else if (strcmp(argv[i], "--proxy") == 0 && v > 0 && v < 65536)
 			proxy_port = (unsigned)v;
@@ -304,9 +400,10 @@ int main(int argc, char **argv)
 			origin_port = (unsigned)v;
 		else if (strcmp(argv[i], "--seconds") == 0 && v > 0 && v <= 600)
 			seconds = (unsigned)v;
-		else if (strcmp(argv[i], "--mode") == 0)
-			mode_connect = strcmp(argv[i + 1], "connect") == 0;
-		else
+		else if (strcmp(argv[i], "--mode") == 0) {
+			mode_tls = strcmp(argv[i + 1], "tls") == 0;
+			mode_connect = mode_tls || strcmp(argv[i + 1], "connect") == 0;
+		} else
 			goto usage;
 	}
 	if (strcmp(argv[1], "origin") == 0)
@@ -320,11 +417,16 @@ int main(int argc, char **argv)
 
 		proxy_port = c ? (unsigned)strtoul(c + 1, NULL, 10) : 0;
 	}
+	if (mode_tls) {
+		cli_ctx = SSL_CTX_new(TLS_client_method());
+		SSL_CTX_set_verify(cli_ctx, SSL_VERIFY_NONE, NULL);
+	}
 	if (strcmp(argv[1], "load") == 0 && proxy_port && origin_port)
 		return load(threads);
 usage:
 	fprintf(stderr, "usage: osh-proxy-bench origin [--threads N] | relay --origin PORT "
 			"[--threads N] | load --proxy PORT "
-			"--origin PORT --mode connect|forward [--threads N] [--seconds S]\n");
+			"--origin PORT --mode connect|forward|tls [--per-conn N] [--threads N] "
+			"[--seconds S]\n       (origin also takes --tls DIR)\n");
 	return 2;
 }

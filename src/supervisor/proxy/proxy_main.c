@@ -3,7 +3,8 @@
  *
  *   osh-proxy --policy FILE [--listen IP:PORT] [--log-dir DIR] [--jsonl]
  *             [--root PID] [--max-conns N] [--head-timeout-ms N]
- *             [--workers N] [--exec CMD [ARGS...]]
+ *             [--workers N] [--l7-upstream-ca FILE] [--l7-ca-out DIR]
+ *             [--exec CMD [ARGS...]]
  *
  * Prints "listening <ip> <port>" on stdout once it accepts connections.
  * With --exec (last option), CMD runs as a child with HTTP_PROXY,
@@ -11,6 +12,10 @@
  * the peer-identity search (like the sandbox command under the
  * supervisor); osh-proxy exits with CMD's status when it ends, after
  * printing "proxy_cpu_us <n>" (its own CPU time, all threads).
+ * Endpoints with REST rules are inspected (docs/l7.md): TLS is terminated
+ * with an ephemeral CA made at start; --l7-ca-out writes its bundle
+ * (DIR/ca-bundle.pem, DIR/openshell-ca.pem) for clients, --l7-upstream-ca
+ * names the CAs trusted for origins (default: the system store).
  * SIGHUP re-reads the policy file as the next generation (a file that does
  * not parse or compile is refused and the current policy stays); SIGTERM
  * or SIGINT stop it (exit 0). Exit 2 on bad arguments, 1 when it cannot
@@ -31,7 +36,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "l7_sites.h"
 #include "osh_emit.h"
+#include "osh_l7_tls.h"
 #include "osh_proxy.h"
 #include "proxy_sites.h"
 #include "osh_policy.h"
@@ -44,6 +51,7 @@ struct opts {
 	bool jsonl;
 	long root;
 	char **exec; /* NULL-terminated argv after --exec, or NULL */
+	const char *l7_ca, *l7_ca_out;
 	struct osh_proxy_config cfg;
 };
 
@@ -52,7 +60,7 @@ static int usage(const char *why)
 	fprintf(stderr,
 		"osh-proxy: %s\nusage: osh-proxy --policy FILE [--listen IP:PORT] [--log-dir DIR] "
 		"[--jsonl] [--root PID] [--max-conns N] [--head-timeout-ms N] [--workers N] "
-		"[--exec CMD [ARGS...]]\n",
+		"[--l7-upstream-ca FILE] [--l7-ca-out DIR] [--exec CMD [ARGS...]]\n",
 		why);
 	return 2;
 }
@@ -116,6 +124,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		i++;
 		if (strcmp(a, "--policy") == 0)
 			o->policy = v;
+		else if (strcmp(a, "--l7-upstream-ca") == 0 && v)
+			o->l7_ca = v;
+		else if (strcmp(a, "--l7-ca-out") == 0 && v)
+			o->l7_ca_out = v;
 		else if (strcmp(a, "--log-dir") == 0)
 			o->log_dir = v;
 		else if (strcmp(a, "--listen") == 0) {
@@ -185,6 +197,7 @@ int main(int argc, char **argv)
 {
 	struct osh_emit_config ecfg;
 	struct osh_proxy *px = NULL;
+	struct osh_l7_tls *tls = NULL;
 	struct opts o = {0};
 	char err[512];
 	uint64_t gen = 1;
@@ -210,7 +223,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "osh-proxy: cannot start logging\n");
 		return 1;
 	}
-	rc = osh_proxy_create(&o.cfg, &px, err, sizeof(err));
+	{
+		struct osh_l7_tls_config tc = {.upstream_ca_file = o.l7_ca};
+		char bundle[512];
+
+		rc = osh_l7_tls_create(&tc, &tls, err, sizeof(err));
+		if (rc == 0 && o.l7_ca_out)
+			rc = osh_l7_tls_write_bundle(tls, o.l7_ca_out, bundle, sizeof(bundle), err,
+						     sizeof(err));
+		if (rc == 0)
+			osh_l7_ev_ca(true, o.l7_ca_out ? bundle : "-", osh_l7_tls_ca_sha256(tls));
+		else
+			osh_l7_ev_ca(false, err, NULL);
+		o.cfg.l7_tls = tls;
+	}
+	if (rc == 0)
+		rc = osh_proxy_create(&o.cfg, &px, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "osh-proxy: %s\n", err);
 		goto out;
@@ -247,6 +275,15 @@ int main(int argc, char **argv)
 			printf("owner_cache_hits %llu\nowner_cache_misses %llu\n",
 			       (unsigned long long)st.owner_hits,
 			       (unsigned long long)st.owner_misses);
+			{
+				unsigned long minted = 0, hits = 0;
+
+				osh_l7_tls_cache_stats(tls, &minted, &hits);
+				printf("l7_handed %llu\nl7_leaves_minted %lu\nl7_leaf_hits %lu\n"
+				       "l7_upstream_resumed %lu\n",
+				       (unsigned long long)st.l7_handed, minted, hits,
+				       osh_l7_tls_resumed(tls));
+			}
 			if (getrusage(RUSAGE_SELF, &ru) == 0)
 				printf("proxy_cpu_us %lld\n",
 				       (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
@@ -264,6 +301,7 @@ out:
 		osh_proxy_ev_stop(osh_proxy_ip(px), osh_proxy_port(px), st.accepted);
 	}
 	osh_proxy_destroy(px);
+	osh_l7_tls_destroy(tls);
 	osh_emit_shutdown();
 	return rc == 0 ? exit_code : 1;
 }

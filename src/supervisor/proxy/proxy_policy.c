@@ -183,6 +183,12 @@ static int compile_endpoint(const Openshell__V1__NetworkEndpoint *src, const cha
 		else
 			ep->ports[k] = (uint16_t)p;
 	}
+	if (rc == 0) {
+		char where[300];
+
+		snprintf(where, sizeof(where), "network_policies.%s.endpoints[%zu]", key, i);
+		rc = osh_l7_rules_compile(src, where, &ep->l7, err, errlen);
+	}
 	for (size_t k = 0; k < src->n_allowed_ips && rc == 0; k++)
 		if (osh_proxy_cidr_parse(src->allowed_ips[k], &ep->allowed[k]) != 0)
 			rc = cerr(err, errlen,
@@ -240,6 +246,7 @@ static void free_rule(struct rule *r)
 		free(r->eps[i].host);
 		free(r->eps[i].ports);
 		free(r->eps[i].allowed);
+		osh_l7_rules_free(r->eps[i].l7);
 		free(r->eps[i].protocol);
 		free(r->eps[i].tls);
 		free(r->eps[i].enforcement);
@@ -448,4 +455,55 @@ void osh_proxy_engine_decide(const struct osh_proxy_engine *e, const char *host_
 			addf(v, "]) not allowed in policy '%s'", r->name);
 		}
 	}
+}
+
+bool osh_proxy_engine_l7_allow(const struct osh_proxy_engine *e, const char *host_any,
+			       uint16_t port, const struct osh_proxy_who *who, const char *method,
+			       const char *target, const char **policy, char *rule, size_t rlen)
+{
+	char host[256];
+	size_t n = 0;
+	bool ok = false;
+
+	*policy = NULL;
+	for (; host_any[n] && n + 1 < sizeof(host); n++)
+		host[n] = (char)((host_any[n] >= 'A' && host_any[n] <= 'Z') ? host_any[n] + 32
+									    : host_any[n]);
+	host[n] = '\0';
+	for (size_t i = 0; e && i < e->n_rules && !ok; i++) {
+		const struct rule *r = &e->rules[i];
+
+		if (!bin_match(r, who))
+			continue;
+		for (size_t k = 0; k < r->n_eps && !ok; k++) {
+			const struct osh_proxy_endpoint *ep = &r->eps[k];
+
+			if (ep->l7 && osh_l7_rules_proto(ep->l7) == OSH_L7_REST &&
+			    ep_match(ep, host, port) &&
+			    osh_l7_rules_match(ep->l7, method, target, rule, rlen) ==
+				OSH_L7_MATCH_ALLOW) {
+				ok = true;
+				*policy = r->key;
+			}
+		}
+	}
+	return ok;
+}
+
+size_t osh_proxy_engine_l7_endpoints(const struct osh_proxy_engine *e, size_t *tls_skip)
+{
+	size_t n = 0, skip = 0;
+
+	for (size_t i = 0; e && i < e->n_rules; i++)
+		for (size_t k = 0; k < e->rules[i].n_eps; k++) {
+			const struct osh_l7_rules *r = e->rules[i].eps[k].l7;
+
+			if (osh_l7_rules_proto(r) == OSH_L7_REST) {
+				n++;
+				skip += osh_l7_rules_tls_skip(r);
+			}
+		}
+	if (tls_skip)
+		*tls_skip = skip;
+	return n;
 }

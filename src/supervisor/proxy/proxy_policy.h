@@ -20,7 +20,9 @@
  *     matched policy is the lexicographically smallest key (deterministic
  *     with overlapping policies). Its first endpoint (in key order) that
  *     matches and carries extended config (allowed_ips, protocol or tls) is
- *     the verdict's endpoint: its allowed_ips feed the SSRF check.
+ *     the verdict's endpoint: its allowed_ips feed the SSRF check, its
+ *     protocol/tls/enforcement and compiled REST rules (osh_l7_rules.h) the
+ *     L7 hand-off (docs/l7.md).
  *   - deny reason: "network connections not allowed by policy" without any
  *     network policy, else "; "-joined per policy:
  *     "endpoint <host>:<port> not in policy '<name>'" or
@@ -46,6 +48,7 @@
 #include <stdint.h>
 
 #include "osh_err.h"
+#include "osh_l7_rules.h"
 #include "proxy_ssrf.h"
 #include "sandbox.pb-c.h"
 
@@ -62,7 +65,8 @@ struct osh_proxy_endpoint {
 	char *protocol; /* "" = L4 only */
 	char *tls;
 	char *enforcement;
-	bool extended; /* allowed_ips, protocol or tls set */
+	bool extended;		 /* allowed_ips, protocol or tls set */
+	struct osh_l7_rules *l7; /* REST/SQL rules (osh_l7_rules.h); NULL = L4 only */
 };
 
 /* Who is connecting: the executable, its ancestors' executables (nearest
@@ -98,10 +102,23 @@ void osh_proxy_engine_unref(struct osh_proxy_engine *e); /* NULL ok */
 
 uint64_t osh_proxy_engine_generation(const struct osh_proxy_engine *e);
 size_t osh_proxy_engine_rules(const struct osh_proxy_engine *e);
+/* Endpoints with REST rules (protocol: rest) in the engine; *tls_skip (may
+ * be NULL) gets how many of them say `tls: skip` (their CONNECT tunnels
+ * stay opaque). */
+size_t osh_proxy_engine_l7_endpoints(const struct osh_proxy_engine *e, size_t *tls_skip);
 
 /* The decision for `host` (any case) : `port` by `who`. Never fails. */
 void osh_proxy_engine_decide(const struct osh_proxy_engine *e, const char *host, uint16_t port,
 			     const struct osh_proxy_who *who, struct osh_proxy_verdict *v);
+
+/* L7: is the request method + target (origin-form path[?query]) allowed
+ * by the REST rules of some endpoint matching host:port in a policy whose
+ * binaries match `who`? (Any such policy may allow it; an L4-only endpoint
+ * has no rules and allows nothing here.) On true, *policy is that policy's
+ * key and rule names the allowing rule. Never fails. */
+bool osh_proxy_engine_l7_allow(const struct osh_proxy_engine *e, const char *host, uint16_t port,
+			       const struct osh_proxy_who *who, const char *method,
+			       const char *target, const char **policy, char *rule, size_t rlen);
 
 /* The glob matchers, exposed for tests. `sep` is '.' for hosts, '/' for
  * paths. Case-sensitive: hosts are lower-cased by the caller. */

@@ -10,12 +10,23 @@
  *             Without a namespace nobody else points the command at the
  *             proxy, so the proxy sets HTTP(S)_PROXY itself (with a
  *             namespace the net subsystem does, in its start).
+ *             L7: the sandbox's ephemeral CA is made here (osh_l7_tls.h;
+ *             with --l7-upstream-ca the origins' trust store is that file),
+ *             its bundle written into a fresh root-owned directory
+ *             /tmp/openshell-tls.XXXXXX (mode 0755, files 0644: readable by
+ *             the sandbox user, writable by root only; /tmp is in confine's
+ *             baseline, so Landlock lets the command read it) and exported as
+ *             SSL_CERT_FILE, CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE and
+ *             NODE_EXTRA_CA_CERTS. No CA, no start (L7_CA_FAILED): endpoints
+ *             with REST rules could not be inspected.
  *   start     start the event loop and the workers.
  *   on_child  the command's PID roots the process-tree search of peer
  *             identity (and its network namespace is followed).
  *   on_policy compile the store's new generation; on failure the last good
  *             engine stays (PROXY_POLICY_REJECTED says so).
  *   stop/fini stop and free.
+ * "l7" is marked enforced while the proxy runs in the namespace with a
+ * policy that has REST endpoints (re-checked on every policy).
  * The "network" protection is marked enforced by the net subsystem once its
  * rules are in the kernel (the proxy alone enforces nothing: without the
  * namespace a command can simply not use it, and the policy events then say
@@ -23,18 +34,34 @@
  */
 #include "proxy_subsys.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "osh_emit.h"
 #include "osh_policy_store.h"
+#include "l7_sites.h"
+#include "osh_l7_tls.h"
 #include "osh_proxy.h"
+#include "sup_enforce.h"
 
 struct proxy_state {
 	struct osh_sup_host *host;
 	struct osh_proxy *px;
 	bool netns;
+	struct osh_l7_tls *tls;
+	char tls_dir[64];
 };
+
+/* "l7" is in force when the namespace forces traffic through the proxy and
+ * the policy has endpoints the proxy inspects. */
+static void mark_l7(struct proxy_state *s, bool running)
+{
+	osh_sup_enforce_set("l7", running && s->netns && s->tls && osh_proxy_has_l7(s->px));
+}
 
 /* Compiles the store's current snapshot if it is newer than the engine's. */
 static void apply_current(struct proxy_state *s)
@@ -48,6 +75,7 @@ static void apply_current(struct proxy_state *s)
 			osh_log(OSH_LEVEL_WARN, "proxy", "policy generation %llu refused: %s",
 				(unsigned long long)snap->generation, err);
 	}
+	mark_l7(s, true);
 	osh_policy_snap_release(snap);
 }
 
@@ -68,6 +96,53 @@ static int set_proxy_env(struct osh_sup_host *host, const char *ip, uint16_t por
 	return rc;
 }
 
+static void tls_dir_remove(struct proxy_state *s)
+{
+	char p[128];
+
+	if (!s->tls_dir[0])
+		return;
+	snprintf(p, sizeof(p), "%s/ca-bundle.pem", s->tls_dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/openshell-ca.pem", s->tls_dir);
+	unlink(p);
+	rmdir(s->tls_dir);
+	s->tls_dir[0] = '\0';
+}
+
+/* The CA, its bundle for the child and the four variables pointing at it. */
+static int l7_init(struct proxy_state *s, struct osh_sup_host *host)
+{
+	struct osh_l7_tls_config tc = {.upstream_ca_file = host->args->l7_ca};
+	static const char *const vars[] = {"SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+					   "NODE_EXTRA_CA_CERTS"};
+	char err[512] = "", bundle[160];
+	int rc = osh_l7_tls_create(&tc, &s->tls, err, sizeof(err));
+
+	if (rc == 0) {
+		snprintf(s->tls_dir, sizeof(s->tls_dir), "/tmp/openshell-tls.XXXXXX");
+		if (!mkdtemp(s->tls_dir) || chmod(s->tls_dir, 0755) != 0) {
+			snprintf(err, sizeof(err), "cannot create %s: %s", s->tls_dir,
+				 strerror(errno));
+			s->tls_dir[0] = '\0';
+			rc = OSH_EIO;
+		}
+	}
+	if (rc == 0)
+		rc = osh_l7_tls_write_bundle(s->tls, s->tls_dir, bundle, sizeof(bundle), err,
+					     sizeof(err));
+	for (size_t i = 0; rc == 0 && i < sizeof(vars) / sizeof(vars[0]); i++)
+		if ((rc = osh_sup_host_setenv(host, vars[i], bundle)) != 0)
+			snprintf(err, sizeof(err), "environment: %s", osh_strerror(rc));
+	if (rc == 0) {
+		osh_l7_ev_ca(true, bundle, osh_l7_tls_ca_sha256(s->tls));
+	} else {
+		osh_l7_ev_ca(false, err, NULL);
+		fprintf(stderr, "openshell-sandbox: proxy: sandbox CA: %s\n", err);
+	}
+	return rc;
+}
+
 static int proxy_init(struct osh_sup_host *host, void **state)
 {
 	struct proxy_state *s = calloc(1, sizeof(*s));
@@ -83,6 +158,10 @@ static int proxy_init(struct osh_sup_host *host, void **state)
 	osh_proxy_config_default(&cfg);
 	cfg.bind_ip = s->netns ? host->net_host_ip : "127.0.0.1";
 	cfg.secrets = &host->secrets; /* filled by the confine subsystem's init */
+	rc = l7_init(s, host);
+	if (rc != 0)
+		goto fail;
+	cfg.l7_tls = s->tls;
 	rc = osh_proxy_create(&cfg, &s->px, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "openshell-sandbox: proxy: %s\n", err);
@@ -99,6 +178,8 @@ static int proxy_init(struct osh_sup_host *host, void **state)
 	return 0;
 fail:
 	osh_proxy_destroy(s->px);
+	osh_l7_tls_destroy(s->tls);
+	tls_dir_remove(s);
 	free(s);
 	return rc;
 }
@@ -127,6 +208,7 @@ static void proxy_stop(void *state)
 {
 	struct proxy_state *s = state;
 
+	mark_l7(s, false);
 	osh_proxy_stop(s->px);
 }
 
@@ -135,6 +217,8 @@ static void proxy_fini(void *state)
 	struct proxy_state *s = state;
 
 	osh_proxy_destroy(s->px);
+	osh_l7_tls_destroy(s->tls);
+	tls_dir_remove(s);
 	free(s);
 }
 

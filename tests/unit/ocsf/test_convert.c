@@ -155,6 +155,31 @@ Test(convert, network_to_1_1_0_refused_without_a_source)
 	cr_assert_not_null(strstr(c.reason, "at least one of"), "%s", c.reason);
 }
 
+Test(convert, network_refusal_of_an_inbound_connection_gets_dst_from_the_proxy)
+{
+	/* the proxy refusing a request: src is the agent, no dst_endpoint */
+	const char *ev =
+	    NET_HEAD META("\"host\",\"network_proxy\"") "," DEVICE ",\"src_endpoint\":{\"ip\":\"10."
+								   "200.0.2\",\"port\":40000},"
+							"\"proxy_endpoint\":{\"ip\":\"10.200.0.1\","
+							"\"port\":3128}}";
+	struct conv c = convert(ev, OCSF_VERSION_1_1_0);
+
+	has(&c, "\"dst_endpoint\":{\"ip\":\"10.200.0.1\",\"port\":3128}");
+	has(&c, "\"src_endpoint\":{\"ip\":\"10.200.0.2\",\"port\":40000}");
+	free(c.out);
+	/* without a proxy endpoint: the host itself */
+	c = convert(NET_HEAD META("\"host\"") "," DEVICE
+					      ",\"src_endpoint\":{\"ip\":\"127.0.0.1\"}}",
+		    OCSF_VERSION_1_3_0);
+	has(&c, "\"dst_endpoint\":{\"hostname\":\"vm\",\"ip\":\"10.200.0.2\"");
+	free(c.out);
+	/* 1.5.0 does not require it: nothing filled */
+	c = convert(ev, OCSF_VERSION_1_5_0);
+	lacks(&c, "dst_endpoint");
+	free(c.out);
+}
+
 Test(convert, enum_value_unknown_to_target_becomes_other_with_caption_kept)
 {
 	/* network_activity activity 7 (Listen) and action 3 (Observed) are not in 1.1.0 */

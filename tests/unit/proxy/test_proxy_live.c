@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "osh_emit.h"
+#include "osh_l7_tls.h"
 #include "osh_proxy.h"
 #include "osh_testdir.h"
 #include "osh_policy.h"
@@ -28,6 +29,8 @@ static char self_exe[512];
 static pid_t origin_pid = -1, origin6_pid = -1;
 static uint16_t origin_port, origin6_port, closed_port;
 static struct osh_proxy *px;
+static unsigned l7_cap;		  /* osh_proxy_config.l7_max for the next start() */
+static struct osh_l7_tls *l7_tls; /* the sandbox CA of the L7 tests */
 
 static int64_t now_ms(void)
 {
@@ -147,6 +150,8 @@ static void start(unsigned head_timeout_ms, unsigned max_conns)
 	cfg.head_timeout_ms = head_timeout_ms;
 	cfg.max_conns = max_conns;
 	cfg.workers = 2;
+	cfg.l7_max = l7_cap;
+	cfg.l7_tls = l7_tls;
 	cr_assert_eq(osh_proxy_create(&cfg, &px, err, sizeof(err)), 0, "%s", err);
 	osh_proxy_set_root(px, getpid());
 	cr_assert_eq(osh_proxy_start(px), 0);
@@ -161,6 +166,8 @@ static void teardown(void)
 {
 	osh_proxy_destroy(px);
 	px = NULL;
+	osh_l7_tls_destroy(l7_tls); /* after the proxy: it borrows the context */
+	l7_tls = NULL;
 	osh_emit_shutdown();
 	osh_testdir_finish(logdir); /* every JSONL line schema-valid */
 	logdir = NULL;
@@ -618,4 +625,122 @@ Test(proxy_live, many_sequential_requests_all_decided)
 	osh_proxy_stats_get(px, &st);
 	cr_assert_eq(st.allowed, 300);
 	cr_assert_eq(st.denied, 0);
+}
+
+/* An endpoint with L7 rules (docs/l7.md) on the echo origin: REST
+ * (enforce, GET /ok only) or SQL (audit passthrough). */
+static void allow_self_proto(uint64_t gen, bool sql)
+{
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml),
+		 "network_policies:\n"
+		 "  origin:\n"
+		 "    endpoints:\n"
+		 "      - host: localhost\n"
+		 "        port: %u\n"
+		 "        allowed_ips: [127.0.0.1]\n"
+		 "%s"
+		 "    binaries:\n"
+		 "      - path: %s\n",
+		 origin_port,
+		 sql ? "        protocol: sql\n        access: full\n"
+		     : "        protocol: rest\n        enforcement: enforce\n"
+		       "        rules: [{allow: {method: GET, path: /ok}}]\n",
+		 self_exe);
+	apply(yaml, gen);
+}
+
+static void allow_self_l7(uint64_t gen)
+{
+	allow_self_proto(gen, false);
+}
+
+static void new_l7_tls(void)
+{
+	struct osh_l7_tls_config tc = {0};
+	char err[256];
+
+	cr_assert_eq(osh_l7_tls_create(&tc, &l7_tls, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(proxy_live_cfg, l7_forward_request_is_decided_by_the_rules)
+{
+	char req[256], resp[4096];
+	struct osh_proxy_stats st;
+
+	l7_cap = 0;
+	start(10000, 64);
+	allow_self_l7(1);
+	snprintf(req, sizeof(req),
+		 "POST http://localhost:%u/ok HTTP/1.1\r\nHost: localhost:%u\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 origin_port, origin_port);
+	exchange(req, resp, sizeof(resp));
+	cr_assert(strncmp(resp, "HTTP/1.1 403 Forbidden\r\n", 24) == 0, "%s", resp);
+	cr_assert(strstr(resp, "X-OpenShell-Policy: origin\r\n"), "%s", resp);
+	cr_assert(strstr(resp, "\"rule\":\"POST /ok\""), "%s", resp);
+	cr_assert(jsonl_has("\"event_code\":\"L7_REQUEST_DENY\"", "\"scheme\":\"http\""));
+	osh_proxy_stats_get(px, &st);
+	cr_assert_eq(st.l7_handed, 1);
+}
+
+Test(proxy_live_cfg, l7_connections_over_the_cap_get_503)
+{
+	char req[256], resp[4096];
+	struct osh_proxy_stats st;
+	int a;
+
+	l7_cap = 1;
+	start(10000, 64);
+	allow_self_l7(1);
+	snprintf(req, sizeof(req), "CONNECT localhost:%u HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
+		 origin_port, origin_port);
+	a = dial(); /* holds the only inspection slot: it never sends its first byte */
+	send_all(a, req, strlen(req));
+	cr_assert(read_until(a, resp, sizeof(resp), "\r\n\r\n", 5000), "%s", resp);
+	cr_assert(strncmp(resp, "HTTP/1.1 200 Connection Established", 35) == 0, "%s", resp);
+	osh_proxy_stats_get(px, &st);
+	cr_assert_eq(st.l7_active, 1);
+	exchange(req, resp, sizeof(resp));
+	cr_assert(strncmp(resp, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0, "%s", resp);
+	cr_assert(strstr(resp, "L7 inspection connection limit reached"), "%s", resp);
+	cr_assert(jsonl_has("\"event_code\":\"L7_LIMIT\"", "\"limit\":1"));
+	close(a);
+	l7_cap = 0;
+}
+
+Test(proxy_live_cfg, l7_malformed_client_tls_is_reported)
+{
+	char req[256], resp[4096];
+	int a;
+
+	new_l7_tls();
+	start(10000, 64);
+	allow_self_l7(1);
+	snprintf(req, sizeof(req), "CONNECT localhost:%u HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
+		 origin_port, origin_port);
+	a = dial();
+	send_all(a, req, strlen(req));
+	cr_assert(read_until(a, resp, sizeof(resp), "\r\n\r\n", 5000), "%s", resp);
+	/* a TLS record header followed by garbage: not a ClientHello */
+	send_all(a, "\x16\x03\x01\x00\x05garbagegarbage", 20);
+	read_all(a, resp, sizeof(resp), 5000); /* the proxy closes */
+	close(a);
+	cr_assert(jsonl_has("\"event_code\":\"L7_TLS_CLIENT_FAIL\"", "TLS handshake"));
+}
+
+Test(proxy_live_cfg, l7_sql_endpoint_is_audited_passthrough)
+{
+	char req[256], resp[4096];
+
+	new_l7_tls();
+	start(10000, 64);
+	allow_self_proto(1, true);
+	snprintf(req, sizeof(req),
+		 "CONNECT localhost:%u HTTP/1.1\r\nHost: localhost:%u\r\n\r\nSELECT 1;",
+		 origin_port, origin_port);
+	exchange(req, resp, sizeof(resp));
+	cr_assert_str_eq(resp, "HTTP/1.1 200 Connection Established\r\n\r\nSELECT 1;");
+	cr_assert(jsonl_has("\"event_code\":\"L7_SQL_NOT_ENFORCED\"", "audit passthrough"));
 }

@@ -17,7 +17,8 @@
 	"{\"activity_id\":99,\"activity_name\":\"Other\",\"category_uid\":0,\"class_uid\":0,"      \
 	"\"class_name\":\"Base Event\",\"severity_id\":3,\"severity\":\"Medium\","                 \
 	"\"time\":1796549617371,\"type_uid\":99,\"type_name\":\"Base Event: Other\","              \
-	"\"metadata\":{\"uid\":\"0f0e0d0c-aaaa-4bbb-8ccc-000000000001\",\"version\":\"1.7.0\","    \
+	"\"metadata\":{\"event_code\":\"SAMPLE_EVENT\",\"uid\":\"0f0e0d0c-aaaa-4bbb-8ccc-"         \
+	"000000000001\",\"version\":\"1.7.0\","                                                    \
 	"\"product\":{\"name\":\"t\",\"vendor_name\":\"OpenShell\"}},\"message\":\"m\"}"
 
 static void dest(struct gx_dest *d, enum gx_kind k)
@@ -62,7 +63,8 @@ Test(gx_send, syslog_frame_is_rfc5424_octet_counted)
 Test(gx_send, syslog_frame_strips_sd_breakers)
 {
 	struct gx_dest d;
-	const char *ev = "{\"metadata\":{\"uid\":\"a\\\"] [x=\\\"y\"}}";
+	const char *ev =
+	    "{\"metadata\":{\"event_code\":\"SAMPLE_EVENT\",\"uid\":\"a\\\"] [x=\\\"y\"}}";
 	char *f = NULL, why[128];
 	size_t n = 0;
 

@@ -24,7 +24,8 @@ static struct gx_spool *sopen(const char *dir, uint64_t max)
 	"{\"activity_id\":99,\"activity_name\":\"Other\",\"category_uid\":0,\"class_uid\":0,"      \
 	"\"class_name\":\"Base Event\",\"severity_id\":1,\"severity\":\"Informational\","          \
 	"\"time\":1796549617371,\"type_uid\":99,\"type_name\":\"Base Event: Other\","              \
-	"\"metadata\":{\"uid\":\"u-%06d\",\"version\":\"1.7.0\",\"product\":{\"name\":\"t\","      \
+	"\"metadata\":{\"event_code\":\"SAMPLE_EVENT\",\"uid\":\"u-%06d\",\"version\":\"1.7.0\","  \
+	"\"product\":{\"name\":\"t\","                                                             \
 	"\"vendor_name\":\"OpenShell\"}},\"message\":\"m\"}"
 
 static void put(struct gx_spool *s, int i, uint64_t *dropped)

@@ -419,8 +419,10 @@ void gw_ev_proposal_reject(const struct gw_ev_proposal *p)
 static void ssh_relay_event(struct ocsf_ssh_activity *ev, const char *id, const char *name,
 			    const char *endpoint)
 {
-	ocsf_network_endpoint_set_hostname(ocsf_ssh_activity_dst_endpoint(ev),
-					   endpoint && *endpoint ? endpoint : "-");
+	/* the socket in name: a hostname must be a host name */
+	ocsf_network_endpoint_set_hostname(ocsf_ssh_activity_dst_endpoint(ev), "localhost");
+	if (endpoint && *endpoint)
+		ocsf_network_endpoint_set_name(ocsf_ssh_activity_dst_endpoint(ev), endpoint);
 	ocsf_ssh_activity_add_unmapped_str(ev, "sandbox_id", id);
 	ocsf_ssh_activity_add_unmapped_str(ev, "sandbox", name);
 }

@@ -354,7 +354,7 @@ class SshE2E(unittest.TestCase):
         r = self.cli("sandbox", "ssh-proxy", "ssh-done", rc=1, input="")
         self.assertIn("not running", r.stderr)
         self.assertRegex(read(os.path.join(self.data, "openshell-gateway.log")),
-                         r"SSH:RELAY_FAIL \[MED\] DENIED - \[reason:relay to sandbox ssh-done "
+                         r"SSH:RELAY_FAIL \[MED\] DENIED localhost \[reason:relay to sandbox ssh-done "
                          r"failed: the sandbox is not running\]")
 
 

@@ -2,11 +2,12 @@
  *
  * DESIGN
  * The peer of the Unix socket is named by the kernel (SO_PEERCRED): it goes
- * in src_endpoint.hostname as "local:pid=P,uid=U" (there is no IP), the
- * socket in dst_endpoint. auth_type is Other, "NSSH1": the preface is the
- * authentication. Severities: Informational for normal operation, Medium
- * for a refused preface or channel (an error or a probe), High for a replay
- * and for a session refused because a protection could not be applied.
+ * in src_endpoint.name as "local:pid=P,uid=U" (there is no IP), the socket
+ * in dst_endpoint.name; both hostnames are "localhost" (a hostname must be
+ * one: the down-version converter refuses anything else). auth_type is Other, "NSSH1": the preface
+ * is the authentication. Severities: Informational for normal operation, Medium for a refused
+ * preface or channel (an error or a probe), High for a replay and for a session refused because a
+ * protection could not be applied.
  */
 #include "ssh_sites.h"
 
@@ -24,10 +25,14 @@ static void peer(struct ocsf_ssh_activity *ev, const struct ssh_conn *c)
 	struct ocsf_network_endpoint *src = ocsf_ssh_activity_src_endpoint(ev);
 	struct ocsf_network_endpoint *dst = ocsf_ssh_activity_dst_endpoint(ev);
 
-	ocsf_network_endpoint_set_hostname(
-	    src, ocsf_arena_printf(&ev->ev.arena, "local:pid=%d,uid=%u", (int)c->peer_pid,
-				   (unsigned)c->peer_uid));
-	ocsf_network_endpoint_set_hostname(dst, c->srv->endpoint);
+	/* hostname must be a host name (older OCSF versions check its format):
+	 * the local peer and socket go in name */
+	ocsf_network_endpoint_set_hostname(src, "localhost");
+	ocsf_network_endpoint_set_name(src,
+				       ocsf_arena_printf(&ev->ev.arena, "local:pid=%d,uid=%u",
+							 (int)c->peer_pid, (unsigned)c->peer_uid));
+	ocsf_network_endpoint_set_hostname(dst, "localhost");
+	ocsf_network_endpoint_set_name(dst, c->srv->endpoint);
 	ocsf_ssh_activity_set_auth_type_id(ev, OCSF_AUTH_TYPE_ID_OTHER);
 	ocsf_ssh_activity_set_auth_type(ev, "NSSH1");
 	ocsf_ssh_activity_add_unmapped_int(ev, "connection", (int64_t)c->id);
@@ -47,7 +52,8 @@ void ssh_ev_listen(const char *endpoint, const char *fingerprint, unsigned max_c
 
 	osh_site_init_ssh_listen(&ev);
 	ocsf_ssh_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
-	ocsf_network_endpoint_set_hostname(ocsf_ssh_activity_dst_endpoint(&ev), endpoint);
+	ocsf_network_endpoint_set_hostname(ocsf_ssh_activity_dst_endpoint(&ev), "localhost");
+	ocsf_network_endpoint_set_name(ocsf_ssh_activity_dst_endpoint(&ev), endpoint);
 	ocsf_ssh_activity_set_auth_type_id(&ev, OCSF_AUTH_TYPE_ID_OTHER);
 	ocsf_ssh_activity_set_auth_type(&ev, "NSSH1");
 	ocsf_ssh_activity_set_message(

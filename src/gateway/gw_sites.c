@@ -419,6 +419,9 @@ void gw_ev_proposal_reject(const struct gw_ev_proposal *p)
 static void ssh_relay_event(struct ocsf_ssh_activity *ev, const char *id, const char *name,
 			    const char *endpoint)
 {
+	/* the relaying gateway as the source (older OCSF versions require one) */
+	ocsf_network_endpoint_set_hostname(ocsf_ssh_activity_src_endpoint(ev), "localhost");
+	ocsf_network_endpoint_set_name(ocsf_ssh_activity_src_endpoint(ev), "openshell-gateway");
 	/* the socket in name: a hostname must be a host name */
 	ocsf_network_endpoint_set_hostname(ocsf_ssh_activity_dst_endpoint(ev), "localhost");
 	if (endpoint && *endpoint)

@@ -54,6 +54,9 @@ void ssh_ev_listen(const char *endpoint, const char *fingerprint, unsigned max_c
 	ocsf_ssh_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
 	ocsf_network_endpoint_set_hostname(ocsf_ssh_activity_dst_endpoint(&ev), "localhost");
 	ocsf_network_endpoint_set_name(ocsf_ssh_activity_dst_endpoint(&ev), endpoint);
+	/* no peer yet: the server itself (older OCSF versions require one) */
+	ocsf_network_endpoint_set_hostname(ocsf_ssh_activity_src_endpoint(&ev), "localhost");
+	ocsf_network_endpoint_set_name(ocsf_ssh_activity_src_endpoint(&ev), "openshell-sandbox");
 	ocsf_ssh_activity_set_auth_type_id(&ev, OCSF_AUTH_TYPE_ID_OTHER);
 	ocsf_ssh_activity_set_auth_type(&ev, "NSSH1");
 	ocsf_ssh_activity_set_message(

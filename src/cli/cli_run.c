@@ -1314,6 +1314,12 @@ int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, F
 	case OSH_CLI_PROPOSAL_DECIDE:
 		rc = proposal_decide(&x);
 		break;
+	case OSH_CLI_SANDBOX_SSH_PROXY:
+	case OSH_CLI_SANDBOX_SSH_CONFIG:
+	case OSH_CLI_SANDBOX_EXEC:
+	case OSH_CLI_SANDBOX_CONNECT:
+		rc = cli_ssh_run(a, x.c, self_exe, out, err);
+		break;
 	case OSH_CLI_SANDBOX_LOGS:
 		rc = a->follow ? logs_follow(&x, stop) : logs_once(&x);
 		if (rc == OSH_CLI_EXIT_OK)

@@ -152,6 +152,13 @@ class SshE2E(unittest.TestCase):
 
     # --------------------------------------------------------------- tests --
 
+    def test_sandbox_get_shows_the_reported_host_key(self):
+        j = json.loads(self.cli("sandbox", "get", "ssh1", "-o", "json").stdout)
+        self.assertEqual(j["ssh_fingerprint"], self.fp)
+        self.assertIn("SSH key:  %s\n" % self.fp, self.cli("sandbox", "get", "ssh1").stdout)
+        self.assertIn("ssh_fingerprint: \"%s\"" % self.fp,
+                      self.cli("sandbox", "get", "ssh1", "-o", "yaml").stdout)
+
     def test_exec_output_exit_code_and_confinement(self):
         r = self.cli("sandbox", "exec", "ssh1", "--", "sh", "-c",
                      "echo out; echo err >&2; exit 7", rc=7, input="")

@@ -7,15 +7,19 @@
 # Nothing is listed that no target, test or tool uses; a feature that needs
 # more adds its packages with the code. Fast (dpkg query only) when
 # everything is present; needs root (or sudo) otherwise.
+# SSH into sandboxes (docs/ssh.md): libssh (the supervisor's server),
+# openssh-client (`sandbox exec`/`connect` run ssh), openssh-sftp-server (the
+# sftp subsystem); the tests drive `sandbox connect` under tmux (in DEV).
 set -euo pipefail
 set_name=${1:-dev}
 RUNTIME=(libgrpc29 libprotobuf-c1 libyaml-0-2 libsqlite3-0 libpq5 libcjson1 libssl3
          libseccomp2 libmnl0 libnftables1 procps libncursesw6
+         libssh-4 openssh-client openssh-sftp-server
          ca-certificates)  # L7: origins verified against the system store; the sandbox CA bundle
 BUILD=(build-essential cmake pkg-config ninja-build python3
        libprotobuf-c-dev protobuf-c-compiler libgrpc-dev libcjson-dev libyaml-dev
        libsqlite3-dev libpq-dev libssl-dev libseccomp-dev libmnl-dev libnftables-dev
-       libncurses-dev)
+       libncurses-dev libssh-dev)
 # tests: Criterion; codegen + ocsf-validate (jsonschema, jinja2, yaml); the
 # Python gRPC client; openssl (test certificates), systemd (systemd-analyze
 # verify), logrotate (snippet check); network tests: iproute2, nftables, curl;

@@ -125,6 +125,20 @@ enum osh_site {
 	OSH_SITE_DENIAL_FLUSH,		       /* supervisor/denials */
 	OSH_SITE_DENIAL_FLUSH_FAILED,	       /* supervisor/denials */
 	OSH_SITE_DENIAL_DNS_FAIL,	       /* supervisor/denials */
+	OSH_SITE_SSH_LISTEN,		       /* supervisor/ssh */
+	OSH_SITE_SSH_PREFACE_REFUSED,	       /* supervisor/ssh */
+	OSH_SITE_SSH_REPLAY,		       /* supervisor/ssh */
+	OSH_SITE_SSH_REPLAY_FINDING,	       /* supervisor/ssh */
+	OSH_SITE_SSH_OPEN,		       /* supervisor/ssh */
+	OSH_SITE_SSH_HANDSHAKE_FAILED,	       /* supervisor/ssh */
+	OSH_SITE_SSH_CLOSE,		       /* supervisor/ssh */
+	OSH_SITE_SSH_CHANNEL_OPEN,	       /* supervisor/ssh */
+	OSH_SITE_SSH_CHANNEL_EXIT,	       /* supervisor/ssh */
+	OSH_SITE_SSH_CHANNEL_REFUSED,	       /* supervisor/ssh */
+	OSH_SITE_SSH_CONFINE_FAILED,	       /* supervisor/ssh */
+	OSH_SITE_GW_SSH_RELAY,		       /* gateway */
+	OSH_SITE_GW_SSH_RELAY_CLOSED,	       /* gateway */
+	OSH_SITE_GW_SSH_RELAY_FAILED,	       /* gateway */
 	OSH_SITE_GW_START,		       /* gateway */
 	OSH_SITE_GW_STOP,		       /* gateway */
 	OSH_SITE_GW_INSECURE_TCP,	       /* gateway */
@@ -1042,6 +1056,116 @@ static inline void osh_site_init_denial_dns_fail(struct ocsf_base_event *ev)
 {
 	ocsf_base_event_init(ev, OCSF_BASE_EVENT_ACTIVITY_ID_OTHER, "DENIAL_DNS_FAIL");
 	ocsf_base_event_set_severity_id(ev, OCSF_SEVERITY_ID_LOW);
+}
+
+/* SSH_LISTEN: the SSH server is listening on its Unix socket with a fresh Ed25519 host key.
+ * unmapped: host_key_fingerprint, max_connections */
+static inline void osh_site_init_ssh_listen(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_LISTEN, "SSH_LISTEN");
+}
+
+/* SSH_PREFACE_REFUSED: a connection was refused before SSH: malformed, too-long, bad-hmac,
+ * expired-timestamp, ssh-before-preface, timeout (slow client), connection-limit, nonce-cache-full;
+ * ERR sent. unmapped: reason, connection */
+static inline void osh_site_init_ssh_preface_refused(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_REFUSE, "SSH_PREFACE_REFUSED");
+	ocsf_ssh_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* SSH_REPLAY: a valid NSSH1 preface whose nonce was already used: refused, paired with
+ * SSH_REPLAY_FINDING. unmapped: reason, nonce, finding_uid, connection */
+static inline void osh_site_init_ssh_replay(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_REFUSE, "SSH_REPLAY");
+	ocsf_ssh_activity_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* SSH_REPLAY_FINDING: the Detection Finding of a preface replay: MITRE ATT&CK T1550 (Use Alternate
+ * Authentication Material) under TA0008 (Lateral Movement), remediation. unmapped: nonce,
+ * preface_ts, peer */
+static inline void osh_site_init_ssh_replay_finding(struct ocsf_detection_finding *ev)
+{
+	ocsf_detection_finding_init(ev, OCSF_DETECTION_FINDING_ACTIVITY_ID_CREATE,
+				    "SSH_REPLAY_FINDING");
+	ocsf_detection_finding_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* SSH_OPEN: a connection passed the preface, the key exchange and authentication (none, on that
+ * connection only). unmapped: user, client, connection */
+static inline void osh_site_init_ssh_open(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_OPEN, "SSH_OPEN");
+}
+
+/* SSH_HANDSHAKE_FAILED: after a valid preface the SSH key exchange or authentication failed or did
+ * not finish in time (e.g. the client refused the host key and hung up). unmapped: connection */
+static inline void osh_site_init_ssh_handshake_failed(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_FAIL, "SSH_HANDSHAKE_FAILED");
+	ocsf_ssh_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* SSH_CLOSE: an authenticated SSH connection ended (duration in ms). unmapped: channels, connection
+ */
+static inline void osh_site_init_ssh_close(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_CLOSE, "SSH_CLOSE");
+}
+
+/* SSH_CHANNEL_OPEN: a shell, exec, sftp or direct-tcpip channel started inside the sandbox (same
+ * namespace, user, Landlock and seccomp as the command). unmapped: channel, detail, pid, pty,
+ * connection */
+static inline void osh_site_init_ssh_channel_open(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_OPEN, "SSH_CHANNEL_OPEN");
+}
+
+/* SSH_CHANNEL_EXIT: the process of a session channel ended; its exit status (or signal) went back
+ * to the client. unmapped: channel, pid, exit_code, signal, connection */
+static inline void osh_site_init_ssh_channel_exit(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_CLOSE, "SSH_CHANNEL_EXIT");
+}
+
+/* SSH_CHANNEL_REFUSED: a channel, subsystem or request was refused: direct-tcpip to a non-loopback
+ * target, other channel types and subsystems, remote forwarding, input floods, too many channels.
+ * unmapped: channel, detail, connection */
+static inline void osh_site_init_ssh_channel_refused(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_REFUSE, "SSH_CHANNEL_REFUSED");
+	ocsf_ssh_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
+}
+
+/* SSH_CONFINE_FAILED: a session could not be given the sandbox's protections (namespace, user,
+ * Landlock, seccomp) and was refused; nothing ran. unmapped: channel, step, connection */
+static inline void osh_site_init_ssh_confine_failed(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_REFUSE, "SSH_CONFINE_FAILED");
+	ocsf_ssh_activity_set_severity_id(ev, OCSF_SEVERITY_ID_HIGH);
+}
+
+/* GW_SSH_RELAY: the gateway opened an SSH relay for a CLI: connected to the sandbox's socket and
+ * passed the preface. unmapped: sandbox_id, sandbox, relay, requested_by */
+static inline void osh_site_init_gw_ssh_relay(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_OPEN, "GW_SSH_RELAY");
+}
+
+/* GW_SSH_RELAY_CLOSED: an SSH relay ended. unmapped: sandbox_id, sandbox, relay, bytes_up,
+ * bytes_down */
+static inline void osh_site_init_gw_ssh_relay_closed(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_CLOSE, "GW_SSH_RELAY_CLOSED");
+}
+
+/* GW_SSH_RELAY_FAILED: the gateway could not open an SSH relay: sandbox not running or without an
+ * SSH server, socket unreachable, preface refused. unmapped: sandbox_id, sandbox, requested_by */
+static inline void osh_site_init_gw_ssh_relay_failed(struct ocsf_ssh_activity *ev)
+{
+	ocsf_ssh_activity_init(ev, OCSF_SSH_ACTIVITY_ACTIVITY_ID_FAIL, "GW_SSH_RELAY_FAILED");
+	ocsf_ssh_activity_set_severity_id(ev, OCSF_SEVERITY_ID_MEDIUM);
 }
 
 /* GW_START: The gateway is listening (addresses, data dir and config revision in unmapped) */

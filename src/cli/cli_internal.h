@@ -33,4 +33,10 @@ size_t cli_escape_text(const char *s, char *buf, size_t cap);
 /* `openshell term`: the terminal UI (cli_term.c). Returns the exit code. */
 int osh_cli_term(const struct osh_cli_args *a, FILE *out, FILE *err);
 
+/* `sandbox ssh-proxy | ssh-config | exec | connect` (cli_ssh.c): a->cmd
+ * picks. exec and connect replace the process with OpenSSH (returning
+ * only on failure). Returns the exit code. */
+int cli_ssh_run(const struct osh_cli_args *a, struct osh_rpc_client *c, const char *self_exe,
+		FILE *out, FILE *err);
+
 #endif

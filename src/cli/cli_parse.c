@@ -63,6 +63,10 @@ const struct osh_cli_spec osh_cli_specs[] = {
     {"sandbox list", "-o --output --names --selector", "", false, "list sandboxes"},
     {"sandbox get", "-o --output", "", true, "show one sandbox"},
     {"sandbox delete", "--all", "", true, "stop and remove sandboxes"},
+    {"sandbox connect", "", "", true, "interactive shell in a sandbox (OpenSSH)"},
+    {"sandbox exec", "", "", true, "run one command in a sandbox, its exit status"},
+    {"sandbox ssh-config", "", "", true, "OpenSSH Host block for a sandbox (key pinned)"},
+    {"sandbox ssh-proxy", "", "", true, "relay stdin/stdout to a sandbox's SSH server"},
     {"sandbox logs",
      "-n --lines --tail -f --follow --since --level --source -o --output --timestamps", "", true,
      "print a sandbox's log lines"},
@@ -642,6 +646,29 @@ static int parse_proposals(int argc, char **argv, int i, struct osh_cli_args *o,
 	return OSH_OK;
 }
 
+/* sandbox exec NAME [--] CMD [ARGS...] */
+static int parse_exec(int argc, char **argv, int i, struct osh_cli_args *o, char *err,
+		      size_t errlen)
+{
+	if (i < argc && is_help(argv[i])) {
+		o->cmd = OSH_CLI_HELP;
+		o->help_topic = "sandbox exec";
+		return OSH_OK;
+	}
+	if (i >= argc || argv[i][0] == '-')
+		return fail(
+		    err, errlen,
+		    "sandbox exec: missing sandbox NAME (usage: sandbox exec NAME -- CMD...)");
+	o->name = argv[i++];
+	if (i < argc && strcmp(argv[i], "--") == 0)
+		i++;
+	if (i >= argc)
+		return fail(err, errlen, "sandbox exec %s: missing the command to run", o->name);
+	o->command = &argv[i];
+	o->n_command = argc - i;
+	return OSH_OK;
+}
+
 /* The upstream key name for ours. */
 static const char *key_alias(const char *k)
 {
@@ -976,6 +1003,18 @@ int osh_cli_parse_env(int argc, char **argv, const char *env_gateway, const char
 		o->cmd = OSH_CLI_PROPOSALS;
 		return parse_proposals(argc, argv, i, o, err, errlen);
 	}
+	if (strcmp(sub, "connect") == 0 || strcmp(sub, "ssh-config") == 0 ||
+	    strcmp(sub, "ssh-proxy") == 0) {
+		o->cmd = strcmp(sub, "connect") == 0	  ? OSH_CLI_SANDBOX_CONNECT
+			 : strcmp(sub, "ssh-config") == 0 ? OSH_CLI_SANDBOX_SSH_CONFIG
+							  : OSH_CLI_SANDBOX_SSH_PROXY;
+		snprintf(o->help_buf, sizeof(o->help_buf), "sandbox %s", sub);
+		return parse_sandbox_cmd(argc, argv, i, o->help_buf, 1, 1, o, err, errlen);
+	}
+	if (strcmp(sub, "exec") == 0) {
+		o->cmd = OSH_CLI_SANDBOX_EXEC;
+		return parse_exec(argc, argv, i, o, err, errlen);
+	}
 	if (strcmp(sub, "logs") == 0) {
 		o->cmd = OSH_CLI_SANDBOX_LOGS;
 		rc = parse_logs(argc, argv, i, now_ms, "sandbox logs", o, err, errlen);
@@ -1007,6 +1046,10 @@ static const char *const help_top =
     "  sandbox delete NAME...|--all       stop and remove sandboxes\n"
     "  sandbox proposals NAME [--status S] [-o json]   policy proposals from denials\n"
     "  sandbox proposals accept|reject NAME ID\n"
+    "  sandbox exec NAME -- CMD...        run CMD in the sandbox over SSH; its exit status\n"
+    "  sandbox connect NAME               interactive shell in the sandbox (OpenSSH)\n"
+    "  sandbox ssh-config NAME            OpenSSH Host block (ProxyCommand, pinned key)\n"
+    "  sandbox ssh-proxy NAME             stdin/stdout relay to the sandbox's SSH server\n"
     "  logs [NAME] [-n N] [--tail] [--since T] [--level L] [--source S] [-o json]\n"
     "                                     (alias lg; also `sandbox logs NAME`)\n"
     "  settings get [--global] [--json]   gateway settings (also `config get [KEY]`)\n"
@@ -1154,7 +1197,7 @@ static const char *const help_term =
     "sandbox writes JSONL (ocsf_logging_enabled); q quit. Needs a terminal.\n";
 
 static const char *const help_sandbox =
-    "Usage: openshell sandbox create|list|get|delete|logs ...\n"
+    "Usage: openshell sandbox create|list|get|delete|logs|exec|connect|ssh-config|ssh-proxy ...\n"
     "\n"
     "  sandbox create --name NAME [--policy FILE] [--env K=V]... [--secret NAME[=VALUE]]...\n"
     "                 [--label K=V]... [-- COMMAND...]\n"
@@ -1164,6 +1207,11 @@ static const char *const help_sandbox =
     "  sandbox logs NAME [-n N] [--since T] [--level L] [--source S] [--follow]\n"
     "  sandbox proposals NAME [--status pending|accepted|rejected|all] [-o table|json]\n"
     "  sandbox proposals accept|reject NAME ID\n"
+    "  sandbox exec NAME [--] CMD...   run CMD in the sandbox over SSH; exits with its status\n"
+    "  sandbox connect NAME            interactive shell in the sandbox (OpenSSH, PTY)\n"
+    "  sandbox ssh-config NAME         pin the host key, print an OpenSSH Host block\n"
+    "  sandbox ssh-proxy NAME          stdin/stdout relay to the sandbox's SSH server\n"
+    "                                  (the ProxyCommand; see docs/ssh.md)\n"
     "\n"
     "See `openshell sandbox <subcommand> --help`.\n";
 

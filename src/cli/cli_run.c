@@ -486,6 +486,8 @@ static void sandbox_json(FILE *fp, const Openshell__V1__Sandbox *s)
 		(long long)s->created_ms, created, s->policy_version);
 	fputs(", \"log_dir\": ", fp);
 	osh_cli_json_str(fp, s->log_dir);
+	fputs(", \"ssh_fingerprint\": ", fp);
+	osh_cli_json_str(fp, s->ssh_fingerprint);
 	fputs(", \"command\": [", fp);
 	for (size_t i = 0; i < s->n_command; i++) {
 		if (i)
@@ -639,6 +641,8 @@ static int sandbox_get(struct ctx *x)
 		fprintf(x->out, "created_ms: %lld\ncreated: \"%s\"\npolicy_version: %u\nlog_dir: ",
 			(long long)s->created_ms, created, s->policy_version);
 		osh_cli_json_str(x->out, s->log_dir);
+		fputs("\nssh_fingerprint: ", x->out);
+		osh_cli_json_str(x->out, s->ssh_fingerprint);
 		fputs("\ncommand:", x->out);
 		if (s->n_command == 0)
 			fputs(" []", x->out);
@@ -676,6 +680,15 @@ static int sandbox_get(struct ctx *x)
 	}
 	fputs("\nLabels:   ", x->out);
 	labels_text(x->out, s, ", ");
+	/* the gateway's text: printed bare only when it is a plain fingerprint */
+	fputs("\nSSH key:  ", x->out);
+	if (!s->ssh_fingerprint[0])
+		fputc('-', x->out);
+	else if (strspn(s->ssh_fingerprint, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					    "0123456789+/=:") == strlen(s->ssh_fingerprint))
+		fputs(s->ssh_fingerprint, x->out);
+	else
+		osh_cli_json_str(x->out, s->ssh_fingerprint);
 	fputc('\n', x->out);
 out:
 	free_pages(pages, n_pages);
@@ -1313,6 +1326,12 @@ int osh_cli_run(const struct osh_cli_args *a, const char *self_exe, FILE *out, F
 		break;
 	case OSH_CLI_PROPOSAL_DECIDE:
 		rc = proposal_decide(&x);
+		break;
+	case OSH_CLI_SANDBOX_SSH_PROXY:
+	case OSH_CLI_SANDBOX_SSH_CONFIG:
+	case OSH_CLI_SANDBOX_EXEC:
+	case OSH_CLI_SANDBOX_CONNECT:
+		rc = cli_ssh_run(a, x.c, self_exe, out, err);
 		break;
 	case OSH_CLI_SANDBOX_LOGS:
 		rc = a->follow ? logs_follow(&x, stop) : logs_once(&x);

@@ -56,8 +56,12 @@ enum osh_cli_cmd {
 	OSH_CLI_STATUS,
 	OSH_CLI_COMPLETIONS,
 	OSH_CLI_TERM,
-	OSH_CLI_PROPOSALS,	 /* sandbox proposals NAME [--status S] [-o json] */
-	OSH_CLI_PROPOSAL_DECIDE, /* sandbox proposals accept|reject NAME ID */
+	OSH_CLI_PROPOSALS,	    /* sandbox proposals NAME [--status S] [-o json] */
+	OSH_CLI_PROPOSAL_DECIDE,    /* sandbox proposals accept|reject NAME ID */
+	OSH_CLI_SANDBOX_SSH_PROXY,  /* sandbox ssh-proxy NAME (OpenSSH ProxyCommand)      */
+	OSH_CLI_SANDBOX_SSH_CONFIG, /* sandbox ssh-config NAME: Host block, pinned key    */
+	OSH_CLI_SANDBOX_EXEC,	    /* sandbox exec NAME [--] CMD...: its exit status     */
+	OSH_CLI_SANDBOX_CONNECT,    /* sandbox connect NAME: interactive shell            */
 };
 
 /* -o / --output */

@@ -466,7 +466,7 @@ static bool is_sandbox_method(const char *path)
 
 	m = m != NULL ? m + 1 : path;
 	return strcmp(m, "GetSandboxPolicy") == 0 || strcmp(m, "PushSandboxLogs") == 0 ||
-	       strcmp(m, "SubmitPolicyAnalysis") == 0;
+	       strcmp(m, "SubmitPolicyAnalysis") == 0 || strcmp(m, "ReportSandboxSsh") == 0;
 }
 
 static const char *method_of(const char *path)
@@ -515,7 +515,8 @@ int gw_auth_authz(struct osh_rpc_call *call, const ProtobufCMessage *msg, void *
 			code = OSH_RPC_PERMISSION_DENIED;
 			snprintf(reason, sizeof(reason),
 				 "%s: a sandbox credential may call only GetSandboxPolicy, "
-				 "PushSandboxLogs and SubmitPolicyAnalysis for its own sandbox",
+				 "PushSandboxLogs, SubmitPolicyAnalysis and ReportSandboxSsh "
+				 "for its own sandbox",
 				 method);
 			snprintf(who, sizeof(who), "%s", gw_auth_who(call));
 		}

@@ -20,7 +20,8 @@
  *    of gateways that kept the digests in files (<data-dir>/credentials/<id>)
  *    are imported once at start (gw_auth_import_files) and the files removed.
  * gw_auth_authz (the rpc layer's per-call hook) enforces: the supervisor
- * methods (GetSandboxPolicy, PushSandboxLogs, SubmitPolicyAnalysis) need a credential that
+ * methods (GetSandboxPolicy, PushSandboxLogs, SubmitPolicyAnalysis,
+ * ReportSandboxSsh) need a credential that
  * matches the sandbox_id of the request (or of each pushed message);
  * without one -> UNAUTHENTICATED, for another sandbox -> PERMISSION_DENIED.
  * A call that carries a credential may not use operator methods

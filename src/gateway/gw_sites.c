@@ -413,3 +413,82 @@ void gw_ev_proposal_reject(const struct gw_ev_proposal *p)
 	ocsf_base_event_add_unmapped_str(&ev, "binary", p->binary);
 	osh_emit(&ev);
 }
+
+/* ---------------------------------------------------------------- ssh -- */
+
+static void ssh_relay_event(struct ocsf_ssh_activity *ev, const char *id, const char *name,
+			    const char *endpoint)
+{
+	/* the relaying gateway as the source (older OCSF versions require one) */
+	ocsf_network_endpoint_set_hostname(ocsf_ssh_activity_src_endpoint(ev), "localhost");
+	ocsf_network_endpoint_set_name(ocsf_ssh_activity_src_endpoint(ev), "openshell-gateway");
+	/* the socket in name: a hostname must be a host name */
+	ocsf_network_endpoint_set_hostname(ocsf_ssh_activity_dst_endpoint(ev), "localhost");
+	if (endpoint && *endpoint)
+		ocsf_network_endpoint_set_name(ocsf_ssh_activity_dst_endpoint(ev), endpoint);
+	ocsf_ssh_activity_add_unmapped_str(ev, "sandbox_id", id);
+	ocsf_ssh_activity_add_unmapped_str(ev, "sandbox", name);
+}
+
+void gw_ev_ssh_relay(const char *id, const char *name, const char *endpoint, const char *relay,
+		     const char *who)
+{
+	struct ocsf_ssh_activity ev;
+
+	osh_site_init_gw_ssh_relay(&ev);
+	ocsf_ssh_activity_set_activity_name(&ev, "Relay Open");
+	ssh_relay_event(&ev, id, name, endpoint);
+	ocsf_ssh_activity_set_action_id(&ev, OCSF_ACTION_ID_ALLOWED);
+	ocsf_ssh_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
+	ocsf_ssh_activity_set_message(
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena, "SSH relay to sandbox %s opened for %s", name, who));
+	ocsf_ssh_activity_set_status_detail(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "relay to sandbox %s opened", name));
+	ocsf_ssh_activity_add_unmapped_str(&ev, "relay", relay);
+	ocsf_ssh_activity_add_unmapped_str(&ev, "requested_by", who);
+	osh_emit(&ev);
+}
+
+void gw_ev_ssh_relay_closed(const char *id, const char *name, const char *endpoint,
+			    const char *relay, uint64_t up, uint64_t down, int64_t ms)
+{
+	struct ocsf_ssh_activity ev;
+
+	osh_site_init_gw_ssh_relay_closed(&ev);
+	ocsf_ssh_activity_set_activity_name(&ev, "Relay Close");
+	ssh_relay_event(&ev, id, name, endpoint);
+	ocsf_ssh_activity_set_status_id(&ev, OCSF_STATUS_ID_SUCCESS);
+	ocsf_ssh_activity_set_duration(&ev, ms);
+	ocsf_ssh_activity_set_message(
+	    &ev,
+	    ocsf_arena_printf(
+		&ev.ev.arena, "SSH relay to sandbox %s closed: %llu bytes up, %llu down, %lld ms",
+		name, (unsigned long long)up, (unsigned long long)down, (long long)ms));
+	ocsf_ssh_activity_set_status_detail(
+	    &ev,
+	    ocsf_arena_printf(&ev.ev.arena, "relay to sandbox %s closed: %llu bytes up, %llu down",
+			      name, (unsigned long long)up, (unsigned long long)down));
+	ocsf_ssh_activity_add_unmapped_str(&ev, "relay", relay);
+	ocsf_ssh_activity_add_unmapped_int(&ev, "bytes_up", (int64_t)up);
+	ocsf_ssh_activity_add_unmapped_int(&ev, "bytes_down", (int64_t)down);
+	osh_emit(&ev);
+}
+
+void gw_ev_ssh_relay_failed(const char *id, const char *name, const char *endpoint, const char *why,
+			    const char *who)
+{
+	struct ocsf_ssh_activity ev;
+
+	osh_site_init_gw_ssh_relay_failed(&ev);
+	ocsf_ssh_activity_set_activity_name(&ev, "Relay Fail");
+	ssh_relay_event(&ev, id, name, endpoint);
+	ocsf_ssh_activity_set_action_id(&ev, OCSF_ACTION_ID_DENIED);
+	ocsf_ssh_activity_set_status_id(&ev, OCSF_STATUS_ID_FAILURE);
+	ocsf_ssh_activity_set_message(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "SSH relay to sandbox %s failed: %s", name, why));
+	ocsf_ssh_activity_set_status_detail(
+	    &ev, ocsf_arena_printf(&ev.ev.arena, "relay to sandbox %s failed: %s", name, why));
+	ocsf_ssh_activity_add_unmapped_str(&ev, "requested_by", who);
+	osh_emit(&ev);
+}

@@ -88,4 +88,16 @@ void gw_ev_proposal_accept(const struct gw_ev_proposal *p, uint32_t old_version,
 /* GW_PROPOSAL_REJECT. */
 void gw_ev_proposal_reject(const struct gw_ev_proposal *p);
 
+/* ---- ssh (docs/ssh.md): the SSH relay, SSH Activity (4007). endpoint is
+ * the supervisor's socket ("unix:/..."), who the CLI's principal. */
+/* GW_SSH_RELAY: relay `relay` to sandbox `name` opened (preface accepted). */
+void gw_ev_ssh_relay(const char *id, const char *name, const char *endpoint, const char *relay,
+		     const char *who);
+/* GW_SSH_RELAY_CLOSED: the relay ended after up/down bytes and ms. */
+void gw_ev_ssh_relay_closed(const char *id, const char *name, const char *endpoint,
+			    const char *relay, uint64_t up, uint64_t down, int64_t ms);
+/* GW_SSH_RELAY_FAILED: no relay (why). endpoint may be "". */
+void gw_ev_ssh_relay_failed(const char *id, const char *name, const char *endpoint, const char *why,
+			    const char *who);
+
 #endif

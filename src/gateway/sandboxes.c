@@ -49,7 +49,7 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 	bool fa_ok = false, at_ok = false;
 	int rc = OSH_ENOMEM, e;
 	int boot_rd = -1, sec_rd = -1;
-	char bootstrap[PATH_MAX + 160];
+	char bootstrap[PATH_MAX + 256];
 	int bn;
 	char **envp = environ;
 	char **own_env = NULL;
@@ -66,8 +66,9 @@ int osh_gw_spawn_sandbox(const struct osh_gw_spawn *sp, pid_t *pid, char *err, s
 	/* The gateway address and the sandbox credential travel on an inherited
 	 * pipe (fd 3, read once and closed by the supervisor), never in argv
 	 * (/proc/PID/cmdline is world-readable) or the environment. */
-	bn = snprintf(bootstrap, sizeof(bootstrap), "gateway=%s\ncredential=%s\n", sp->gateway,
-		      sp->secret ? sp->secret : "");
+	bn = snprintf(bootstrap, sizeof(bootstrap), "gateway=%s\ncredential=%s\n%s%s%s",
+		      sp->gateway, sp->secret ? sp->secret : "", sp->ssh_secret ? "ssh=" : "",
+		      sp->ssh_secret ? sp->ssh_secret : "", sp->ssh_secret ? "\n" : "");
 	if (bn < 0 || (size_t)bn >= sizeof(bootstrap) ||
 	    text_pipe(bootstrap, (size_t)bn, &boot_rd) != 0) {
 		snprintf(err, errlen, "cannot hand over the bootstrap: %s", strerror(errno));

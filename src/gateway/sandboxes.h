@@ -26,9 +26,10 @@
 #include "osh_err.h"
 
 struct osh_gw_spawn {
-	const char *bin;     /* openshell-sandbox executable */
-	const char *gateway; /* address the supervisor connects to (unix:PATH) */
-	const char *secret;  /* the sandbox credential (gw_auth_issue); NULL = none */
+	const char *bin;	/* openshell-sandbox executable */
+	const char *gateway;	/* address the supervisor connects to (unix:PATH) */
+	const char *secret;	/* the sandbox credential (gw_auth_issue); NULL = none */
+	const char *ssh_secret; /* NSSH1 preface secret (gw_ssh.h); NULL = no SSH */
 	const char *id;
 	const char *name;
 	const char *log_dir;
@@ -51,7 +52,7 @@ struct osh_gw_spawn {
 /* Starts the supervisor; *pid is its pid. Arguments:
  *   BIN --bootstrap-fd 3 --sandbox-id ID --sandbox-name NAME --log-dir DIR
  *       [--env NAME=VALUE]... -- COMMAND...
- * with fd 3 a pipe holding "gateway=G\ncredential=SECRET\n" (then EOF), and,
+ * with fd 3 a pipe holding "gateway=G\ncredential=SECRET\n[ssh=SECRET\n]" (then EOF), and,
  * with secrets, fd 4 the read end of a pipe holding them (named by
  * OPENSHELL_SECRETS_FD=4 in its environment); both written and closed
  * before the spawn returns.

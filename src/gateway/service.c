@@ -45,6 +45,7 @@
 #include "sandboxes.h"
 #include "osh_policy.h"
 #include "osh_secret_check.h"
+#include "gw_ssh.h"
 #include "osh_time.h"
 
 #define PUSH_BATCH_MAX	   1000		       /* lines per push message; more are dropped */
@@ -328,6 +329,7 @@ static Openshell__V1__Sandbox *sandbox_msg(struct osh_gw *gw, const struct osh_g
 	}
 	m->created_ms = sb->created_ms;
 	m->policy_version = sb->policy_version;
+	gw_ssh_fill(gw, m);
 	if (sb->command)
 		cmd = cJSON_Parse(sb->command);
 	if (cmd && cJSON_IsArray(cmd)) {
@@ -1559,6 +1561,7 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	char err[512], why[PATH_MAX + 160], sbdir[PATH_MAX], logdir[PATH_MAX], outp[PATH_MAX],
 	    errp[PATH_MAX];
 	char secret[GW_AUTH_SECRET_HEX + 1] = "";
+	char ssh_secret[OSH_SSH_SECRET_HEX + 1] = "";
 	const char *const *cmd = default_cmd;
 	size_t ncmd = 2;
 	char **envv = NULL;
@@ -1705,8 +1708,18 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 		goto out;
 	}
 	sp.secret = secret;
+	rc = gw_ssh_secret_issue(gw, sb.id, ssh_secret);
+	if (rc != 0) {
+		OPENSSL_cleanse(secret, sizeof(secret));
+		(void)osh_rpc_call_fail(call, OSH_RPC_INTERNAL,
+					"cannot make the sandbox's SSH preface secret: %s",
+					strerror(errno));
+		goto out;
+	}
+	sp.ssh_secret = ssh_secret;
 	rc = osh_gw_spawn_sandbox(&sp, &pid, err, sizeof(err));
 	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(ssh_secret, sizeof(ssh_secret));
 	if (rc != 0) {
 		osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s (%s): %s", req->name, sb.id, err);
 		(void)osh_rpc_call_fail(
@@ -1735,8 +1748,10 @@ static void h_create(struct osh_rpc_call *call, const ProtobufCMessage *m, void 
 	else
 		(void)osh_rpc_call_reply(call, &r.base);
 out:
-	if (inserted)
+	if (inserted) {
 		gw_auth_revoke(gw->auth, sb.id);
+		gw_ssh_secret_revoke(gw, sb.id);
+	}
 	if (inserted && osh_gw_store_sandbox_delete(gw_store(gw), sb.id) != 0)
 		osh_gw_log(OSH_GW_LOG_ERROR, "sandbox %s: cannot undo the record: %s", sb.id,
 			   osh_gw_store_errmsg(gw_store(gw)));
@@ -1875,6 +1890,7 @@ void gw_delete_complete(struct osh_gw *gw, struct gw_delete *d, int exit_code, b
 				   osh_gw_store_errmsg(gw_store(gw)));
 		archive_dir(gw, &sb);
 		gw_auth_revoke(gw->auth, sb.id);
+		gw_ssh_secret_revoke(gw, sb.id);
 		gw_ev_sandbox_delete(sb.id, sb.name, d->pid, d->requested_by);
 		osh_gw_log(OSH_GW_LOG_INFO, "sandbox %s ('%s') deleted", sb.id, sb.name);
 	}
@@ -2003,6 +2019,12 @@ int gw_services_register(struct osh_gw *gw)
 
 	for (size_t i = 0; rc == 0 && i < sizeof(methods) / sizeof(methods[0]); i++) {
 		struct osh_rpc_method mm = methods[i];
+
+		mm.ud = gw;
+		rc = osh_rpc_server_add_method(gw->srv, &mm);
+	}
+	for (size_t i = 0; rc == 0 && i < gw_ssh_n_methods; i++) {
+		struct osh_rpc_method mm = gw_ssh_methods[i];
 
 		mm.ud = gw;
 		rc = osh_rpc_server_add_method(gw->srv, &mm);

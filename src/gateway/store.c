@@ -78,6 +78,8 @@ enum stmt_id {
 	S_PROP_GET,
 	S_PROP_DECIDE,
 	S_SB_SET_POLICY,
+	S_SSH_PUT,
+	S_SSH_GET,
 	S_COUNT
 };
 
@@ -119,6 +121,14 @@ _Static_assert(S_COUNT <= STORE_DB_MAX_STMTS, "driver statement table too small"
 #define LOG_QUERY_DESC(W)                                                                          \
 	"SELECT seq, ts_ms, level, target, message, source, fields, ocsf_json"                     \
 	" FROM log_lines WHERE " W " ORDER BY seq DESC LIMIT ?6"
+
+/* ssh: the endpoint and host key a supervisor reported (ReportSandboxSsh). */
+#define SSH_PUT_SQL                                                                                \
+	"INSERT INTO sandbox_ssh(sandbox_id, endpoint, host_key, fingerprint, updated_ms)"         \
+	" VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(sandbox_id) DO UPDATE SET"                       \
+	" endpoint = excluded.endpoint, host_key = excluded.host_key,"                             \
+	" fingerprint = excluded.fingerprint, updated_ms = excluded.updated_ms"
+#define SSH_GET_SQL "SELECT endpoint, host_key, fingerprint FROM sandbox_ssh WHERE sandbox_id = ?1"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -194,6 +204,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CFG_BUMP] = "UPDATE config_state SET revision = revision + 1, snapshot = ?1,"
 		   " updated_ms = ?2 WHERE id = 1 RETURNING revision",
     [S_CFG_GEN] = "SELECT values_gen FROM config_state WHERE id = 1",
+    [S_SSH_PUT] = SSH_PUT_SQL,
+    [S_SSH_GET] = SSH_GET_SQL,
 };
 
 #define PROP_COLS                                                                                  \
@@ -1448,6 +1460,51 @@ int osh_gw_store_logs_push(struct osh_gw_store *st, const char *sandbox_id,
 	pthread_mutex_unlock(&st->mu);
 	if (rc != 0)
 		memset(res, 0, sizeof(*res));
+	return rc;
+}
+
+int osh_gw_store_ssh_put(struct osh_gw_store *st, const char *sandbox_id,
+			 const struct osh_gw_ssh_info *info)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	RESET(S_SSH_PUT);
+	BIND_TEXT(S_SSH_PUT, 1, sandbox_id);
+	BIND_TEXT(S_SSH_PUT, 2, info->endpoint);
+	BIND_TEXT(S_SSH_PUT, 3, info->host_key);
+	BIND_TEXT(S_SSH_PUT, 4, info->fingerprint);
+	BIND_I64(S_SSH_PUT, 5, osh_time_wall_ms());
+	rc = step_done(st, S_SSH_PUT, "record the sandbox's SSH endpoint");
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int osh_gw_store_ssh_get(struct osh_gw_store *st, const char *sandbox_id,
+			 struct osh_gw_ssh_info *out)
+{
+	int rc = 0, r;
+	const char *t;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->mu);
+	RESET(S_SSH_GET);
+	BIND_TEXT(S_SSH_GET, 1, sandbox_id);
+	r = STEP(S_SSH_GET);
+	if (r == STORE_ROW) {
+		t = COL_TEXT(S_SSH_GET, 0);
+		snprintf(out->endpoint, sizeof(out->endpoint), "%s", t ? t : "");
+		t = COL_TEXT(S_SSH_GET, 1);
+		snprintf(out->host_key, sizeof(out->host_key), "%s", t ? t : "");
+		t = COL_TEXT(S_SSH_GET, 2);
+		snprintf(out->fingerprint, sizeof(out->fingerprint), "%s", t ? t : "");
+	} else if (r == STORE_DONE) {
+		rc = OSH_ENOTFOUND;
+	} else {
+		rc = dberr(st, r < 0 ? r : OSH_EIO, "read the sandbox's SSH endpoint");
+	}
+	RESET(S_SSH_GET);
+	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
 

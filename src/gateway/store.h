@@ -50,7 +50,7 @@
 struct osh_gw_store;
 
 /* The schema version this code migrates to (both backends). */
-#define OSH_GW_STORE_SCHEMA_VERSION 7
+#define OSH_GW_STORE_SCHEMA_VERSION 8
 /* Default per-sandbox retention of log lines. */
 #define OSH_GW_STORE_DEFAULT_RETENTION 10000u
 /* Default per-sandbox retention in bytes (line text + 64 per line). */
@@ -101,6 +101,14 @@ struct osh_gw_sandbox {
 	int exit_signal; /* > 0 when killed by a signal */
 	int64_t created_ms;
 	int64_t rowid; /* creation-order key, set by osh_gw_store_sandbox_page only */
+};
+
+/* What a sandbox's supervisor reported about its SSH server
+ * (ReportSandboxSsh); stored in sandbox_ssh, deleted with the sandbox. */
+struct osh_gw_ssh_info {
+	char endpoint[160];   /* "unix:/run/openshell/ssh/<id>.sock" */
+	char host_key[256];   /* "ssh-ed25519 AAAA..." */
+	char fingerprint[96]; /* "SHA256:..." */
 };
 
 /* Frees the heap strings of a record filled by a get/list call; NULL-safe. */
@@ -327,6 +335,15 @@ OSH_MUST_CHECK int osh_gw_store_logs_push(struct osh_gw_store *st, const char *s
 					  const struct osh_gw_logline *lines, size_t n,
 					  uint64_t last_seq, uint64_t *seqs,
 					  struct osh_gw_push_result *res);
+
+/* Records (or replaces) the SSH endpoint of sandbox_id. 0 or an OSH_E*
+ * (OSH_EINVAL naming the missing sandbox is the foreign key's). */
+OSH_MUST_CHECK int osh_gw_store_ssh_put(struct osh_gw_store *st, const char *sandbox_id,
+					const struct osh_gw_ssh_info *info);
+/* The recorded SSH endpoint of sandbox_id: 0, OSH_ENOTFOUND (never
+ * reported) or an OSH_E* store error. */
+OSH_MUST_CHECK int osh_gw_store_ssh_get(struct osh_gw_store *st, const char *sandbox_id,
+					struct osh_gw_ssh_info *out);
 
 /* The sandbox's push mark (0 when it never received a numbered line). */
 OSH_MUST_CHECK int osh_gw_store_push_mark(struct osh_gw_store *st, const char *sandbox_id,

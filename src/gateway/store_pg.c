@@ -148,6 +148,14 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX policy_proposals_sandbox ON policy_proposals(sandbox_id, updated_ms);",
     /* 6 -> 7 (OCSF export, issue 17): the pushed event's OCSF JSON. */
     "ALTER TABLE log_lines ADD COLUMN ocsf_json TEXT;",
+    /* 7 -> 8 (ssh): the SSH endpoint, host key and fingerprint each
+     * sandbox's supervisor reported (ReportSandboxSsh). */
+    "CREATE TABLE sandbox_ssh ("
+    " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
+    " endpoint TEXT NOT NULL,"
+    " host_key TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL,"
+    " updated_ms BIGINT NOT NULL);",
 };
 
 _Static_assert(sizeof(pg_migrations) / sizeof(pg_migrations[0]) == OSH_GW_STORE_SCHEMA_VERSION,

@@ -119,6 +119,14 @@ static const char *const sqlite_migrations[] = {
     /* 6 -> 7 (OCSF export, issue 17): the pushed event's OCSF JSON, kept with
      * its line (NULL for plain lines and while the export is off). */
     "ALTER TABLE log_lines ADD COLUMN ocsf_json TEXT;",
+    /* 7 -> 8 (ssh): the SSH endpoint, host key and fingerprint each
+     * sandbox's supervisor reported (ReportSandboxSsh). */
+    "CREATE TABLE sandbox_ssh ("
+    " sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,"
+    " endpoint TEXT NOT NULL,"
+    " host_key TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL,"
+    " updated_ms INTEGER NOT NULL);",
 };
 
 _Static_assert(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]) ==

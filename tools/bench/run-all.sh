@@ -6,7 +6,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bdir=${1:-$here/../../build}
 rc=0
-for b in ocsf-bench convert-bench emit-bench rpc-bench proxy-bench confine-bench netns-bench export-bench; do
+for b in ocsf-bench convert-bench emit-bench rpc-bench proxy-bench confine-bench netns-bench export-bench ssh-bench; do
   echo "== $b"
   "$here/$b.sh" "$bdir" || rc=1
 done

@@ -422,4 +422,5 @@ const struct osh_sup_subsys osh_sup_confine_subsys = {
     .on_policy = confine_on_policy,
     .stop = confine_stop,
     .fini = confine_fini,
+    .confines = true,
 };

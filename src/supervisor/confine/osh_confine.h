@@ -213,12 +213,13 @@ struct osh_confine_denial {
 
 typedef void (*osh_confine_denial_fn)(void *ud, const struct osh_confine_denial *d);
 
-/* Serve the denied-call notifications of the command confined by c (built
- * with seccomp_notify): wait until the child hands over its listener
- * (osh_confine_child does, right after loading the filter), then answer
- * every notification with EPERM first and report it to fn second, until
- * stop_fd becomes readable or no task uses the filter any more (the
- * command and all its descendants are gone). Blocking: run it on its own
+/* Serve the denied-call notifications of the processes confined by c
+ * (built with seccomp_notify): every child hands over its listener
+ * (osh_confine_child does, right after loading the filter; the command
+ * first, then e.g. SSH sessions, up to 64 at once), and every notification
+ * is answered with EPERM first and reported to fn second, until stop_fd
+ * becomes readable or no task uses any of the filters any more (the
+ * command, the sessions and all their descendants are gone). Blocking: run it on its own
  * thread, started before the command. Returns 0 (stopped or done) or
  * OSH_ESYS. A command that makes a denied call waits for this loop's
  * answer; once the loop has ended, denied calls fail with ENOSYS. */

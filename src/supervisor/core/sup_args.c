@@ -171,7 +171,7 @@ static bool valid_hostport(const char *s)
 	return osh_parse_hostport(s, false, host, sizeof(host), &port) == 0;
 }
 
-/* --bootstrap-fd N: "gateway=ADDR\ncredential=HEX\n" until EOF (at most
+/* --bootstrap-fd N: "gateway=ADDR\ncredential=HEX\n[ssh=HEX\n]" until EOF (at most
  * 4 KiB), then the fd is closed so the command never inherits it. */
 static int read_bootstrap(struct osh_sup_args *a, char *err, size_t errlen)
 {
@@ -223,6 +223,8 @@ static int read_bootstrap(struct osh_sup_args *a, char *err, size_t errlen)
 			a->gateway = line + 8;
 		else if (strncmp(line, "credential=", 11) == 0 && line[11] != '\0')
 			a->credential = line + 11;
+		else if (strncmp(line, "ssh=", 4) == 0 && line[4] != '\0')
+			a->ssh_secret = line + 4;
 	}
 	if (a->gateway == NULL) {
 		snprintf(err, errlen, "--bootstrap-fd %ld: no gateway= line", fd);
@@ -374,6 +376,7 @@ void osh_sup_args_fini(struct osh_sup_args *a)
 	free(a->boot_buf);
 	a->boot_buf = NULL;
 	a->credential = NULL;
+	a->ssh_secret = NULL;
 	free(a->extra_env);
 	free(a->pass_env);
 	a->extra_env = NULL;

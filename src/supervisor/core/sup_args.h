@@ -28,6 +28,7 @@ struct osh_sup_args {
 	const char *gateway;	  /* HOST:PORT, unix:PATH or NULL (standalone) */
 	const char *bootstrap_fd; /* --bootstrap-fd N as given, or NULL    */
 	const char *credential;	  /* sandbox credential from the bootstrap, or NULL */
+	const char *ssh_secret;	  /* NSSH1 preface secret from the bootstrap, or NULL */
 	char *boot_buf;		  /* owned: the bootstrap text (gateway/credential point in) */
 	const char *sandbox_id;	  /* required with gateway                */
 	const char *sandbox_name; /* optional                              */

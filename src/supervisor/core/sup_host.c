@@ -7,6 +7,8 @@
  */
 #include "sup_subsys.h"
 
+#include "sup_proc.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,15 @@ int osh_sup_host_setenv(struct osh_sup_host *host, const char *name, const char 
 out:
 	free(kv);
 	return rc;
+}
+
+int osh_sup_host_child_env(const struct osh_sup_host *host, char ***out)
+{
+	const struct osh_sup_args *a = host->args;
+
+	return osh_sup_env_build(host->envp, a->pass_env, a->n_pass_env,
+				 (const char *const *)host->env_extra, host->n_env_extra,
+				 a->sandbox_id, a->sandbox_name, out);
 }
 
 void osh_sup_host_fini(struct osh_sup_host *host)

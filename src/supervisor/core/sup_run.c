@@ -45,6 +45,7 @@
 #include "net_subsys.h"
 #include "proxy_subsys.h"
 #include "push_subsys.h"
+#include "ssh_subsys.h"
 #include "sup_poll.h"
 #include "sup_proc.h"
 #include "sup_subsys.h"
@@ -54,12 +55,13 @@
 
 /* The subsystems, in start-up and child set-up order (see sup_subsys.h). */
 static const struct osh_sup_subsys *const subsystems[] = {
-    &osh_sup_push_subsys,
-    &osh_sup_agentlog_subsys,
-    &osh_sup_denials_subsys, /* before net and proxy: they record into it */
-    &osh_sup_net_subsys,     /* before the proxy: it publishes net_host_ip */
-    &osh_sup_proxy_subsys,
-    &osh_sup_confine_subsys, /* last: ids, Landlock, seccomp right before exec */
+    &osh_sup_push_subsys,     /* first: later rows push through it */
+    &osh_sup_agentlog_subsys, /* the command's stdout and stderr */
+    &osh_sup_denials_subsys,  /* before net and proxy: they record into it */
+    &osh_sup_net_subsys,      /* before the proxy: it publishes net_host_ip */
+    &osh_sup_proxy_subsys,    /* the egress proxy */
+    &osh_sup_confine_subsys,  /* ids, Landlock, seccomp right before exec */
+    &osh_sup_ssh_subsys,      /* last: its sessions use the plan above; first stopped */
 };
 #define N_SUBSYS (sizeof(subsystems) / sizeof(subsystems[0]))
 
@@ -456,6 +458,20 @@ static int child_setup_all(void *ud, const char **step)
 	return e;
 }
 
+/* In a forked child: the confining subsystems' set-up only (the sandbox
+ * plan that SSH sessions get, host->sandbox_setup). Started subsystems only:
+ * a stopped one's prepared data may be gone. */
+static int sandbox_setup_all(void *ud, const char **step)
+{
+	struct sup *s = ud;
+	int e = 0;
+
+	for (size_t i = 0; i < N_SUBSYS && !e; i++)
+		if (s->subsys_started[i] && subsystems[i]->confines && subsystems[i]->child_setup)
+			e = subsystems[i]->child_setup(s->subsys_state[i], step);
+	return e;
+}
+
 /* init then start every subsystem; on failure *why names it. */
 static int subsys_start_all(struct sup *s, char *why, size_t cap)
 {
@@ -558,6 +574,9 @@ int osh_sup_main(int argc, char **argv, char **envp)
 	s.host.sandbox_id = a.sandbox_id ? a.sandbox_id : "";
 	s.host.sandbox_name = a.sandbox_name ? a.sandbox_name : "";
 	s.host.log_dir = a.log_dir ? a.log_dir : "";
+	s.host.sandbox_setup = sandbox_setup_all;
+	s.host.sandbox_ud = &s;
+	s.host.envp = envp;
 	/* The operator's --env first; subsystems' variables override them. */
 	for (int i = 0; i < a.n_extra_env; i++) {
 		const char *eq = strchr(a.extra_env[i], '=');
@@ -636,8 +655,7 @@ int osh_sup_main(int argc, char **argv, char **envp)
 		s.poll_started = true;
 	}
 
-	if (osh_sup_env_build(envp, a.pass_env, a.n_pass_env, (const char *const *)s.host.env_extra,
-			      s.host.n_env_extra, a.sandbox_id, a.sandbox_name, &child_env) != 0) {
+	if (osh_sup_host_child_env(&s.host, &child_env) != 0) {
 		osh_sup_ev_start_failed("cannot build the command's environment");
 		goto out;
 	}

@@ -24,6 +24,11 @@
  *               stdio, no logging. Returns 0 or an errno and points *step at a
  *               static string naming the step; the supervisor reports it
  *               (PROC_LAUNCH_FAILED with the step) and exits 125.
+ *               A subsystem with `confines` set is part of the sandbox's
+ *               confinement plan: its child_setup also runs (through
+ *               host->sandbox_setup) in every other process the supervisor
+ *               starts inside the sandbox (SSH sessions), so it must be
+ *               repeatable on the same prepared data.
  *   on_child    the command runs with this pid.
  *   on_policy   the policy store holds a new generation: re-read it with
  *               osh_policy_store_get(host->policy); keep the last good one if
@@ -77,6 +82,16 @@ struct osh_sup_host {
 	 * which runs after theirs stop. */
 	struct osh_sup_push *push;
 
+	/* Processes started inside the sandbox besides the command (SSH
+	 * sessions). Written by sup_run.c before any init: sandbox_setup runs,
+	 * in a forked child, the child_setup hooks of the started subsystems
+	 * flagged `confines` (net, confine) in table order: the agent's own
+	 * plan, never a second confinement. Async-signal-safe. envp is the
+	 * supervisor's environment (see osh_sup_host_child_env). */
+	int (*sandbox_setup)(void *ud, const char **step);
+	void *sandbox_ud;
+	char *const *envp;
+
 	/* Private to sup_host.c. */
 	char **env_extra;
 	int n_env_extra;
@@ -94,6 +109,7 @@ struct osh_sup_subsys {
 	void (*on_policy)(void *state, uint64_t generation);
 	void (*stop)(void *state);
 	void (*fini)(void *state);
+	bool confines; /* child_setup is part of the sandbox plan (see above) */
 };
 
 /* Adds NAME=VALUE to the command's environment (overriding the inherited
@@ -101,6 +117,13 @@ struct osh_sup_subsys {
  * OSH_EINVAL (empty name or a name with '=') or OSH_ENOMEM. */
 OSH_MUST_CHECK int osh_sup_host_setenv(struct osh_sup_host *host, const char *name,
 				       const char *value);
+
+/* The command's environment as the supervisor builds it (the allow-list,
+ * --pass-env, --env and every subsystem's osh_sup_host_setenv, sandbox id
+ * and name; sup_proc.h osh_sup_env_build). Call after the inits and starts
+ * that add variables. *out: heap, freed with osh_sup_env_free. Returns 0 or
+ * OSH_ENOMEM. */
+OSH_MUST_CHECK int osh_sup_host_child_env(const struct osh_sup_host *host, char ***out);
 
 /* Frees what osh_sup_host_setenv allocated. */
 void osh_sup_host_fini(struct osh_sup_host *host);

@@ -123,4 +123,5 @@ const struct osh_sup_subsys osh_sup_net_subsys = {
     .on_child = net_on_child,
     .stop = net_stop,
     .fini = net_fini,
+    .confines = true,
 };

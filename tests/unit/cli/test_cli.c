@@ -1162,3 +1162,45 @@ Test(cli_format, c1_bidi_and_invalid_utf8_are_escaped)
 			      "\\u{2066}x\\u{2028}y\\u{feff}z \\xff\\xc3 \\xe0\\x80\\x80 "
 			      "\\xed\\xa0\\x80 caf\xc3\xa9 \xf0\x9f\x98\x80 k\\u{202d}=v\\u{0085}");
 }
+
+/* SSH commands (docs/ssh.md): NAME required, exec takes the rest as argv. */
+Test(cli_parse, ssh_commands)
+{
+	struct osh_cli_args a;
+	char err[256];
+
+	cr_assert_eq(parse(&a, err,
+			   (const char *const[]){"sandbox", "exec", "s1", "--", "sh", "-c",
+						 "echo hi", NULL}),
+		     OSH_OK, "%s", err);
+	cr_assert_eq(a.cmd, OSH_CLI_SANDBOX_EXEC);
+	cr_assert_str_eq(a.name, "s1");
+	cr_assert_eq(a.n_command, 3);
+	cr_assert_str_eq(a.command[2], "echo hi");
+	cr_assert_eq(parse(&a, err, (const char *const[]){"sandbox", "exec", "s1", "id", NULL}),
+		     OSH_OK, "-- is optional");
+	cr_assert_eq(a.n_command, 1);
+	cr_assert_str_eq(a.command[0], "id");
+	cr_assert_eq(parse(&a, err, (const char *const[]){"sandbox", "exec", "s1", "--", NULL}),
+		     OSH_EINVAL);
+	cr_assert(strstr(err, "missing the command") != NULL, "%s", err);
+	cr_assert_eq(parse(&a, err, (const char *const[]){"sandbox", "exec", NULL}), OSH_EINVAL);
+	cr_assert(strstr(err, "missing sandbox NAME") != NULL, "%s", err);
+	cr_assert_eq(parse(&a, err, (const char *const[]){"sandbox", "connect", "s1", NULL}),
+		     OSH_OK);
+	cr_assert_eq(a.cmd, OSH_CLI_SANDBOX_CONNECT);
+	cr_assert_str_eq(a.name, "s1");
+	cr_assert_eq(parse(&a, err, (const char *const[]){"sandbox", "ssh-config", "s1", NULL}),
+		     OSH_OK);
+	cr_assert_eq(a.cmd, OSH_CLI_SANDBOX_SSH_CONFIG);
+	cr_assert_eq(parse(&a, err, (const char *const[]){"sandbox", "ssh-proxy", "s1", NULL}),
+		     OSH_OK);
+	cr_assert_eq(a.cmd, OSH_CLI_SANDBOX_SSH_PROXY);
+	cr_assert_eq(parse(&a, err, (const char *const[]){"sandbox", "ssh-proxy", NULL}),
+		     OSH_EINVAL, "NAME is required");
+	cr_assert_eq(parse(&a, err, (const char *const[]){"sandbox", "connect", "a", "b", NULL}),
+		     OSH_EINVAL, "one NAME");
+	cr_assert_eq(parse(&a, err, (const char *const[]){"sandbox", "exec", "--help", NULL}),
+		     OSH_OK);
+	cr_assert_eq(a.cmd, OSH_CLI_HELP);
+}

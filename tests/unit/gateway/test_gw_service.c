@@ -2131,6 +2131,90 @@ Test(gw_service, credentials_bind_a_supervisor_to_its_sandbox, .timeout = 120)
 	rig_down(&r);
 }
 
+/* SSH (docs/ssh.md): the gateway makes a preface secret per sandbox and
+ * hands it over on the bootstrap pipe (kept 0600, gone with the sandbox);
+ * only the sandbox's credential may report its SSH endpoint, only an
+ * operator may relay; reported keys show in ListSandboxes. */
+Test(gw_service, ssh_secret_report_and_relay_rights, .timeout = 120)
+{
+	struct grig r;
+	Openshell__V1__Sandbox *a;
+	Openshell__V1__ReportSandboxSshRequest rq = OPENSHELL__V1__REPORT_SANDBOX_SSH_REQUEST__INIT;
+	Openshell__V1__SendSandboxSshRequest sq = OPENSHELL__V1__SEND_SANDBOX_SSH_REQUEST__INIT;
+	Openshell__V1__ListSandboxesRequest lq = OPENSHELL__V1__LIST_SANDBOXES_REQUEST__INIT;
+	Openshell__V1__DeleteSandboxRequest dq = OPENSHELL__V1__DELETE_SANDBOX_REQUEST__INIT;
+	Openshell__V1__ListSandboxesResponse *lr = NULL;
+	struct osh_rpc_call_opts co = {.timeout_ms = 10000};
+	struct osh_rpc_status st;
+	char ca[80], name[120], *spath, *secret, *boot;
+	const char *ssh_line;
+	struct stat sst;
+	int code;
+
+	rig_up(&r, fake_sleep, NULL);
+	a = create(&r, "sa", false, &code);
+	cr_assert_eq(code, 0);
+	cred_wait(&r, a->id, ca, sizeof(ca));
+	/* the secret: on the bootstrap pipe and in <data>/ssh/<id>.secret, 0600 */
+	snprintf(name, sizeof(name), "ssh/%s.secret", a->id);
+	spath = gwt_path(r.dir, name);
+	cr_assert_eq(stat(spath, &sst), 0);
+	cr_assert_eq(sst.st_mode & 0777, 0600, "%o", sst.st_mode & 0777);
+	secret = gwt_read(spath);
+	cr_assert(secret && strlen(secret) == 64, "%s", secret ? secret : "");
+	snprintf(name, sizeof(name), "boot.%s", a->id);
+	{
+		char *bp = gwt_path(r.dir, name);
+
+		boot = gwt_read(bp);
+		free(bp);
+	}
+	ssh_line = boot ? strstr(boot, "ssh=") : NULL;
+	cr_assert(ssh_line && strncmp(ssh_line + 4, secret, 64) == 0, "%s", boot ? boot : "");
+	cr_assert_str_neq(secret, ca, "the preface secret is not the credential");
+
+	rq.sandbox_id = a->id;
+	rq.endpoint = OSH_RPC_STR("unix:/run/openshell/ssh/x.sock");
+	rq.host_key = OSH_RPC_STR("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE");
+	rq.fingerprint = OSH_RPC_STR("SHA256:abc");
+	cr_assert_neq(unary_as(&r, NULL, "ReportSandboxSsh", &rq.base, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_UNAUTHENTICATED, "an operator cannot report: %s", st.message);
+	rq.endpoint = OSH_RPC_STR("tcp:10.0.0.1:22");
+	cr_assert_neq(unary_as(&r, ca, "ReportSandboxSsh", &rq.base, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT, "%d %s", st.code, st.message);
+	rq.endpoint = OSH_RPC_STR("unix:/run/openshell/ssh/x.sock");
+	rq.host_key = OSH_RPC_STR("ssh-rsa AAAA");
+	cr_assert_neq(unary_as(&r, ca, "ReportSandboxSsh", &rq.base, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_INVALID_ARGUMENT, "%d %s", st.code, st.message);
+	rq.host_key = OSH_RPC_STR("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE");
+	cr_assert_eq(unary_as(&r, ca, "ReportSandboxSsh", &rq.base, &st), 0, "%s", st.message);
+	cr_assert_eq(osh_rpc_client_unary(r.c, "ListSandboxes", &lq.base, &co,
+					  (ProtobufCMessage **)&lr, &st),
+		     0, "%s", st.message);
+	cr_assert_eq(lr->n_sandboxes, 1);
+	cr_assert_str_eq(lr->sandboxes[0]->ssh_host_key, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE");
+	cr_assert_str_eq(lr->sandboxes[0]->ssh_fingerprint, "SHA256:abc");
+	osh_rpc_msg_free(&lr->base);
+
+	/* relays are operator calls: a credential cannot send; an unknown
+	 * session is NOT_FOUND */
+	sq.session = OSH_RPC_STR("0123456789abcdef0123456789abcdef");
+	cr_assert_neq(unary_as(&r, ca, "SendSandboxSsh", &sq.base, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_PERMISSION_DENIED, "%d %s", st.code, st.message);
+	cr_assert_neq(unary_as(&r, NULL, "SendSandboxSsh", &sq.base, &st), 0);
+	cr_assert_eq(st.code, OSH_RPC_NOT_FOUND, "%d %s", st.code, st.message);
+
+	/* delete forgets the secret */
+	dq.sandbox_id = a->id;
+	cr_assert_eq(unary_as(&r, NULL, "DeleteSandbox", &dq.base, &st), 0, "%s", st.message);
+	cr_assert_neq(stat(spath, &sst), 0, "preface secret kept after delete");
+	free(boot);
+	free(secret);
+	free(spath);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+	rig_down(&r);
+}
+
 /* page_token: only "" and what the gateway issues (1-18 digits, no leading
  * zero) parse; everything else is refused with 0. */
 Test(gw_service, page_tokens_parse_strictly)

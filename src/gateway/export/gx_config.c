@@ -234,7 +234,7 @@ static int walk_filter(struct walk *w, const yaml_node_t *m, const char *pre, st
 static const char *const syslog_keys[] = {"address",   "tls",	   "tls_verify",  "ca_file",
 					  "cert_file", "key_file", "server_name", "app_name",
 					  "facility",  NULL};
-static const char *const http_keys[] = {"url", "format", "token_file", "gzip", NULL};
+static const char *const http_keys[] = {"url", "format", "token_file", "gzip", "ca_file", NULL};
 static const char *const file_keys[] = {"path", "rotate_bytes", "keep", NULL};
 static const char *const common_keys[] = {
     "name",	  "type",	  "queue_max_bytes", "batch_max_events", "batch_max_bytes",

@@ -61,6 +61,7 @@ struct rt {
 	/* delivery thread only */
 	struct {
 		struct gx_spool_pos end;
+		uint64_t wire;	/* connection bytes written up to the slot's end */
 		int64_t at;	/* last write into this slot */
 		int64_t opened; /* first write into this slot */
 	} unconf[UNCONF_MAX];
@@ -155,10 +156,14 @@ static void rt_fail(struct rt *r, const char *why, int64_t now)
 }
 
 /* Syslog: commits the batches written long enough ago on a connection that
- * is still healthy; a connection found dead rewinds. force: confirm all. */
+ * is still healthy and whose bytes the receiver's TCP acknowledged; a
+ * connection found dead, or one whose oldest unconfirmed bytes are still
+ * unacknowledged timeout_ms after their write (a stalled receiver),
+ * rewinds. force: confirm all acknowledged. */
 static void rt_confirm(struct rt *r, int64_t now, bool force)
 {
 	size_t k = 0;
+	uint64_t written = 0, acked = 0;
 
 	if (r->n_unconf == 0)
 		return;
@@ -166,10 +171,27 @@ static void rt_confirm(struct rt *r, int64_t now, bool force)
 		rt_fail(r, "connection closed by the receiver", now);
 		return;
 	}
-	while (k < r->n_unconf && (force || now - r->unconf[k].at >= GX_SYSLOG_CONFIRM_MS))
+	r->ops->progress(r->conn, &written, &acked);
+	if (r->unconf[0].wire > acked && now - r->unconf[0].at > (int64_t)r->d.timeout_ms) {
+		/* The receiver's TCP stopped acknowledging: it accepted and does
+		 * not read (its receive buffer is full). Resend on a new one. */
+		char why[160];
+
+		snprintf(why, sizeof(why),
+			 "receiver stalled: %llu bytes written not acknowledged after %u ms",
+			 (unsigned long long)(written - acked), r->d.timeout_ms);
+		rt_fail(r, why, now);
+		return;
+	}
+	while (k < r->n_unconf && (force || now - r->unconf[k].at >= GX_SYSLOG_CONFIRM_MS) &&
+	       r->unconf[k].wire <= acked)
 		k++;
 	if (k == 0)
 		return;
+	if (r->down) {
+		r->down = false;
+		gx_ev_delivery_resumed(r->d.name, now - r->down_since);
+	}
 	(void)gx_spool_commit(r->sp, r->unconf[k - 1].end);
 	memmove(r->unconf, r->unconf + k, (r->n_unconf - k) * sizeof(r->unconf[0]));
 	r->n_unconf -= k;
@@ -181,12 +203,17 @@ static void rt_confirm(struct rt *r, int64_t now, bool force)
  * any batch rate. */
 static void unconf_add(struct rt *r, struct gx_spool_pos end, int64_t now)
 {
+	uint64_t written = 0, acked = 0;
+
+	r->ops->progress(r->conn, &written, &acked);
 	if (r->n_unconf && now - r->unconf[r->n_unconf - 1].opened < UNCONF_SLOT_MS) {
 		r->unconf[r->n_unconf - 1].end = end;
+		r->unconf[r->n_unconf - 1].wire = written;
 		r->unconf[r->n_unconf - 1].at = now;
 		return;
 	}
 	r->unconf[r->n_unconf].end = end;
+	r->unconf[r->n_unconf].wire = written;
 	r->unconf[r->n_unconf].at = now;
 	r->unconf[r->n_unconf].opened = now;
 	r->n_unconf++;
@@ -329,7 +356,9 @@ static void *rt_main(void *arg)
 		}
 		if ((sent_n == 0 && n > 0) ||
 		    r->ops->send(r->conn, buf, len, sent_n, why, sizeof(why)) == 0) {
-			if (r->down) {
+			/* syslog: resumed once a batch is confirmed (rt_confirm), not
+			 * when a write was taken by a socket buffer */
+			if (r->down && !syslog) {
 				r->down = false;
 				gx_ev_delivery_resumed(r->d.name, now - r->down_since);
 			}

@@ -23,12 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -41,6 +43,7 @@ struct gx_conn {
 	int pid;
 	/* syslog */
 	int fd;
+	uint64_t wire; /* plain TCP: bytes written on this connection */
 	SSL_CTX *ctx;
 	SSL *ssl;
 	/* http */
@@ -266,6 +269,7 @@ static void sys_reset(struct gx_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	c->wire = 0;
 }
 
 static void tls_reason(char *why, size_t whylen, const char *what)
@@ -384,6 +388,7 @@ static int sys_write(struct gx_conn *c, const char *p, size_t n, char *why, size
 							 : strerror(errno));
 				return OSH_EUNAVAIL;
 			}
+			c->wire += (uint64_t)w;
 		}
 		p += w;
 		n -= (size_t)w;
@@ -451,6 +456,19 @@ static int sys_alive(struct gx_conn *c)
 	return recv(c->fd, b, sizeof(b), MSG_DONTWAIT | MSG_PEEK) == 0 ? OSH_EUNAVAIL : 0;
 }
 
+static void sys_progress(struct gx_conn *c, uint64_t *written, uint64_t *acked)
+{
+	int outq = 0;
+
+	*written = *acked = 0;
+	if (c->fd < 0)
+		return;
+	*written = c->ssl ? (uint64_t)BIO_number_written(SSL_get_wbio(c->ssl)) : c->wire;
+	if (ioctl(c->fd, SIOCOUTQ, &outq) != 0 || outq < 0)
+		outq = 0; /* unknown: fall back to the time-only confirmation */
+	*acked = *written > (uint64_t)outq ? *written - (uint64_t)outq : 0;
+}
+
 static void sys_destroy(struct gx_conn *c)
 {
 	sys_reset(c);
@@ -481,8 +499,11 @@ static int tls_ctx(struct gx_conn *c, char *why, size_t whylen)
 	return 0;
 }
 
-static const struct gx_transport syslog_ops = {
-    .send = sys_send, .alive = sys_alive, .reset = sys_reset, .destroy = sys_destroy};
+static const struct gx_transport syslog_ops = {.send = sys_send,
+					       .alive = sys_alive,
+					       .progress = sys_progress,
+					       .reset = sys_reset,
+					       .destroy = sys_destroy};
 
 /* ------------------------------------------------------------------ http */
 
@@ -517,7 +538,7 @@ static int http_send(struct gx_conn *c, const char *buf, size_t len, size_t n, c
 		     size_t whylen)
 {
 	struct curl_slist *h = NULL;
-	char *body = NULL, *gz = NULL, hdr[4200] = "", token[4096];
+	char *body = NULL, *gz = NULL, hdr[4200] = "", token[4096], cerr[CURL_ERROR_SIZE] = "";
 	size_t blen = 0, glen = 0;
 	long code = 0;
 	CURLcode cr;
@@ -566,11 +587,18 @@ static int http_send(struct gx_conn *c, const char *buf, size_t len, size_t n, c
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)c->d.timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "openshell-gateway-export");
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, cerr);
+	if (c->d.ca_file[0]) /* https: trust this CA bundle instead of the system store */
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->d.ca_file);
 	cr = curl_easy_perform(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL); /* cerr is this frame's */
 	if (hdr[0])
 		explicit_bzero(hdr, sizeof(hdr));
 	if (cr != CURLE_OK) {
-		snprintf(why, whylen, "POST %s: %s", c->d.url, curl_easy_strerror(cr));
+		/* curl's own text names the cause (e.g. "SSL certificate problem:
+		 * unable to get local issuer certificate"); the code's text is generic */
+		snprintf(why, whylen, "POST %s: %s", c->d.url,
+			 cerr[0] ? cerr : curl_easy_strerror(cr));
 		goto out;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);

@@ -10,7 +10,10 @@
  * healthy for GX_SYSLOG_CONFIRM_MS afterwards (the receiver never writes to
  * us: a readable socket means it closed or reset). A connection that dies
  * makes the loop rewind to the last confirmed position and send again: at
- * least once. Every blocking step (connect, TLS handshake, write, HTTP
+ * least once. A batch is confirmed only once the receiver's TCP has also
+ * acknowledged its bytes; bytes still unacknowledged timeout_ms after their
+ * write mean a stalled receiver (reported, connection dropped, resent).
+ * Every blocking step (connect, TLS handshake, write, HTTP
  * request) is bounded by the destination's timeout_ms, so a receiver that
  * accepts and then stalls costs one timeout, not a thread.
  */
@@ -19,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gx_config.h"
 #include "osh_err.h"
@@ -36,6 +40,11 @@ struct gx_transport {
 		    size_t whylen);
 	/* Syslog only (NULL otherwise): 0 while the connection is healthy. */
 	int (*alive)(struct gx_conn *c);
+	/* Syslog only (NULL otherwise): bytes written to this connection's
+	 * socket so far (TLS records included) and how many of them the
+	 * receiver's TCP acknowledged (written minus SIOCOUTQ). A receiver that
+	 * stops reading stops acknowledging once its receive buffer is full. */
+	void (*progress)(struct gx_conn *c, uint64_t *written, uint64_t *acked);
 	/* Drops the connection (after a failure; the next send reconnects). */
 	void (*reset)(struct gx_conn *c);
 	void (*destroy)(struct gx_conn *c);

@@ -20,7 +20,8 @@
 #include <unistd.h>
 
 #define SEG_MIN	     ((uint64_t)4096)
-#define LINE_HARDMAX ((size_t)1 << 20) /* a line longer than this is skipped as corrupt */
+#define ROLL_DRAINED ((uint64_t)64 << 10) /* a drained segment this big is replaced */
+#define LINE_HARDMAX ((size_t)1 << 20)	  /* a line longer than this is skipped as corrupt */
 
 struct seg {
 	uint64_t no;
@@ -33,7 +34,8 @@ struct gx_spool {
 	uint64_t max_bytes, seg_max, total, pending;
 	struct seg *segs;
 	size_t n, cap;
-	int wfd; /* newest segment, O_APPEND */
+	int wfd;      /* newest segment, O_APPEND; -1: reopened by the next append */
+	bool wfailed; /* an append failed (disk full) since the last roll */
 	struct gx_spool_pos cursor;
 };
 
@@ -300,6 +302,28 @@ static uint64_t drop_oldest(struct gx_spool *s)
 	return lost;
 }
 
+/* Everything delivered: starts a fresh newest segment so that the drained
+ * one is deleted with the other delivered segments. Without it a queue that
+ * never reaches seg_max keeps its one segment of delivered events for ever,
+ * and on a full disk no append could succeed again. Done once the drained
+ * segment reached ROLL_DRAINED, or at once after a failed append. */
+static void roll_drained(struct gx_spool *s)
+{
+	const struct seg *last = &s->segs[s->n - 1];
+	uint64_t no = last->no + 1;
+
+	if (s->cursor.seg != last->no || s->cursor.off != last->size || last->size == 0 ||
+	    (last->size < ROLL_DRAINED && !s->wfailed))
+		return;
+	if (seg_add(s, no, 0) != 0)
+		return;
+	s->cursor = (struct gx_spool_pos){no, 0};
+	s->wfailed = false;
+	if (s->wfd >= 0)
+		close(s->wfd);
+	s->wfd = -1; /* opened by the next append, once the old one is gone */
+}
+
 int gx_spool_append(struct gx_spool *s, const char *line, size_t len, uint64_t *dropped)
 {
 	struct iovec iov[2] = {{(void *)(uintptr_t)line, len}, {(void *)(uintptr_t) "\n", 1}};
@@ -310,6 +334,10 @@ int gx_spool_append(struct gx_spool *s, const char *line, size_t len, uint64_t *
 
 	*dropped = 0;
 	pthread_mutex_lock(&s->mu);
+	if (s->wfd < 0 && open_writer(s, s->segs[s->n - 1].no) != 0) {
+		rc = OSH_EIO;
+		goto fail;
+	}
 	cur = &s->segs[s->n - 1];
 	if (cur->size > 0 && (cur->size + need > s->seg_max || s->total + need > s->max_bytes)) {
 		if (seg_add(s, cur->no + 1, 0) != 0 || open_writer(s, s->segs[s->n - 1].no) != 0) {
@@ -325,6 +353,7 @@ int gx_spool_append(struct gx_spool *s, const char *line, size_t len, uint64_t *
 		/* disk full or I/O error: no torn line stays behind */
 		if (w > 0 && ftruncate(s->wfd, (off_t)cur->size) != 0)
 			(void)0;
+		s->wfailed = true;
 		rc = OSH_EIO;
 		goto fail;
 	}
@@ -465,6 +494,7 @@ int gx_spool_commit(struct gx_spool *s, struct gx_spool_pos upto)
 		}
 		s->pending = s->pending > done ? s->pending - done : 0;
 		s->cursor = upto;
+		roll_drained(s);
 		rc = cursor_save(s);
 		while (s->n > 1 && s->segs[0].no < s->cursor.seg) {
 			char path[1100];

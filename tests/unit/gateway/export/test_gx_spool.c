@@ -160,3 +160,58 @@ Test(gx_spool, torn_last_line_is_cut_at_open)
 	gx_spool_close(s);
 	gwt_rmdir(dir);
 }
+
+/* Segment files (seg-*.jsonl) in dir. */
+static int seg_files(const char *dir)
+{
+	char cmd[600];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls '%s' | grep -c '^seg-.*\\.jsonl$'", dir);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_eq(fscanf(p, "%d", &n), 1);
+	pclose(p);
+	return n;
+}
+
+/* A queue far below its bound keeps one segment; once everything in it is
+ * delivered it must still give the space back (a full disk that the queue
+ * filled otherwise never gets an append through again). */
+Test(gx_spool, drained_segment_is_replaced_and_its_space_freed)
+{
+	char *dir = gwt_tmpdir();
+	struct gx_spool *s = sopen(dir, (uint64_t)256 << 20);
+	struct gx_spool_pos end;
+	char *buf;
+	size_t len, n, total = 0;
+	uint64_t ev, bytes;
+
+	for (int i = 0; i < 300; i++) /* ~150 KB: above the 64 KiB roll size */
+		put(s, i, NULL);
+	cr_assert_eq(seg_files(dir), 1);
+	while (total < 300) {
+		cr_assert_eq(
+		    gx_spool_read(s, gx_spool_cursor(s), 1000, 1 << 20, &buf, &len, &n, &end), 0);
+		cr_assert_gt(n, 0);
+		total += n;
+		free(buf);
+		cr_assert_eq(gx_spool_commit(s, end), 0);
+	}
+	gx_spool_stats(s, &ev, &bytes);
+	cr_assert_eq(ev, 0);
+	cr_assert_eq(bytes, 0, "the drained segment's bytes are freed");
+	cr_assert_eq(seg_files(dir), 0, "the drained segment is deleted");
+	put(s, 300, NULL);
+	cr_assert_eq(seg_files(dir), 1);
+	gx_spool_close(s);
+	/* the cursor on disk names the new segment: only the new event waits */
+	s = sopen(dir, (uint64_t)256 << 20);
+	cr_assert_eq(gx_spool_read(s, gx_spool_cursor(s), 1000, 1 << 20, &buf, &len, &n, &end), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(first_no(buf), 300);
+	free(buf);
+	gx_spool_close(s);
+	gwt_rmdir(dir);
+}

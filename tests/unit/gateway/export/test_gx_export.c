@@ -139,8 +139,13 @@ static void mark_uids(const char *buf, size_t len, bool *seen)
 {
 	for (size_t i = 0; i + 11 <= len; i++)
 		if (memcmp(buf + i, "uid=\"s-", 7) == 0) {
-			int k = atoi(buf + i + 7);
+			/* three digits, as BASE_STALL writes them */
+			int k = 0;
 
+			for (size_t d = 7; d < 10 && k >= 0; d++)
+				k = (buf[i + d] >= '0' && buf[i + d] <= '9')
+					? k * 10 + (buf[i + d] - '0')
+					: -1;
 			if (k >= 0 && k < STALL_EVENTS)
 				seen[k] = true;
 		}
